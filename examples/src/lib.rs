@@ -1,0 +1,1 @@
+//! Example programs and, soon, the `crawl` binary.

@@ -1,0 +1,131 @@
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use crate::status::unix_millis;
+use crate::{CheckpointError, Cursor, State};
+
+/// What is stored per collection: enough to resume it and to show where it is.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct Checkpoint {
+    /// The collection's name.
+    pub collection: String,
+    /// The last committed cursor: a resumed run starts here (`None`: from the beginning).
+    pub cursor: Option<Cursor>,
+    /// The collection's state when this was saved.
+    pub state: State,
+    /// Pages fetched in the run that saved this.
+    pub pages: u64,
+    /// Items committed in the run that saved this.
+    pub items_written: u64,
+    /// The last error, if any.
+    pub last_error: Option<String>,
+    /// When this was saved (milliseconds since the Unix epoch in JSON).
+    #[serde(serialize_with = "unix_millis")]
+    pub updated_at: SystemTime,
+}
+
+impl Checkpoint {
+    /// A checkpoint for `collection` in `state`, with no cursor and zero counts.
+    pub fn new(collection: impl Into<String>, state: State) -> Self {
+        Self {
+            collection: collection.into(),
+            cursor: None,
+            state,
+            pages: 0,
+            items_written: 0,
+            last_error: None,
+            updated_at: SystemTime::now(),
+        }
+    }
+
+    /// Sets the cursor.
+    #[must_use]
+    pub fn with_cursor(mut self, cursor: Option<Cursor>) -> Self {
+        self.cursor = cursor;
+        self
+    }
+
+    /// Sets the counts.
+    #[must_use]
+    pub fn with_counts(mut self, pages: u64, items_written: u64) -> Self {
+        self.pages = pages;
+        self.items_written = items_written;
+        self
+    }
+
+    /// Sets the last error.
+    #[must_use]
+    pub fn with_error(mut self, error: Option<String>) -> Self {
+        self.last_error = error;
+        self
+    }
+}
+
+/// Where collections' checkpoints live between runs (memory, SQLite, PostgreSQL).
+///
+/// SQL sinks commit the cursor in the same transaction as the items; a store
+/// over the same table reads it back. A runner saves state transitions here.
+#[async_trait]
+pub trait CheckpointStore: Send + Sync + 'static {
+    /// The stored checkpoint of `collection`, if any.
+    ///
+    /// # Errors
+    ///
+    /// [`CheckpointError::Corrupt`] when a stored checkpoint cannot be
+    /// understood (never silently treated as "start over"), or
+    /// [`CheckpointError::Backend`] when the store cannot be read.
+    async fn load(&self, collection: &str) -> Result<Option<Checkpoint>, CheckpointError>;
+
+    /// Stores `checkpoint`, replacing the collection's previous one.
+    ///
+    /// # Errors
+    ///
+    /// [`CheckpointError::Backend`] when the store cannot be written.
+    async fn save(&self, checkpoint: &Checkpoint) -> Result<(), CheckpointError>;
+}
+
+/// A checkpoint store in memory, for tests and one-shot runs.
+#[derive(Debug, Default)]
+pub struct MemoryCheckpointStore {
+    map: Mutex<HashMap<String, Checkpoint>>,
+}
+
+impl MemoryCheckpointStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+#[async_trait]
+impl CheckpointStore for MemoryCheckpointStore {
+    async fn load(&self, collection: &str) -> Result<Option<Checkpoint>, CheckpointError> {
+        let map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(map.get(collection).cloned())
+    }
+
+    async fn save(&self, checkpoint: &Checkpoint) -> Result<(), CheckpointError> {
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        map.insert(checkpoint.collection.clone(), checkpoint.clone());
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn memory_store_round_trips() {
+        let store = MemoryCheckpointStore::new();
+        assert!(store.load("a").await.unwrap().is_none());
+        let cp = Checkpoint::new("a", State::Retrying).with_cursor(Some(Cursor::new("p3")));
+        store.save(&cp).await.unwrap();
+        assert_eq!(store.load("a").await.unwrap(), Some(cp));
+    }
+}

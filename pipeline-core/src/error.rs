@@ -1,0 +1,329 @@
+//! Error types. Each says what happened and to what; none carries secrets.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::Cursor;
+use crate::cursor::describe;
+
+/// A boxed error from a stage's own code (an HTTP client, a database driver).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// A shareable error: failures are cloned into reports, statuses and events.
+pub type SharedError = Arc<dyn std::error::Error + Send + Sync + 'static>;
+
+/// An error from [`Paged::fetch`](crate::Paged::fetch) or a [`Source`](crate::Source),
+/// classified so the driver knows whether to retry.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FetchError {
+    /// Worth retrying with backoff: a connect error, a timeout, a 5xx, a truncated body.
+    #[error("{source}")]
+    Transient {
+        /// The underlying error.
+        source: BoxError,
+    },
+    /// The server asked us to slow down (429, or 503 with `Retry-After`).
+    #[error("rate limited{}: {source}", retry_after.map(|d| format!(" (retry after {d:?})")).unwrap_or_default())]
+    RateLimited {
+        /// How long the server asked us to wait, if it said.
+        retry_after: Option<Duration>,
+        /// The underlying error.
+        source: BoxError,
+    },
+    /// Retrying will not help: a 4xx, an authentication failure.
+    #[error("{source}")]
+    Permanent {
+        /// The underlying error.
+        source: BoxError,
+    },
+    /// The page was fetched but is malformed (bad JSON, items not an array).
+    #[error("{reason}")]
+    Invalid {
+        /// What was wrong with the page.
+        reason: String,
+    },
+    /// A circuit breaker is open for the host: fail fast, retry after `retry_at`.
+    #[error("circuit breaker open for host {host}")]
+    CircuitOpen {
+        /// The host whose breaker is open.
+        host: String,
+        /// When the breaker lets a probe through.
+        retry_at: tokio::time::Instant,
+    },
+}
+
+impl FetchError {
+    /// A transient error, retried with backoff.
+    pub fn transient(source: impl Into<BoxError>) -> Self {
+        Self::Transient {
+            source: source.into(),
+        }
+    }
+
+    /// A permanent error: the collection fails without retrying.
+    pub fn permanent(source: impl Into<BoxError>) -> Self {
+        Self::Permanent {
+            source: source.into(),
+        }
+    }
+
+    /// A rate-limit push-back, with the server's `Retry-After` if it gave one.
+    pub fn rate_limited(retry_after: Option<Duration>, source: impl Into<BoxError>) -> Self {
+        Self::RateLimited {
+            retry_after,
+            source: source.into(),
+        }
+    }
+
+    /// A malformed page.
+    pub fn invalid(reason: impl Into<String>) -> Self {
+        Self::Invalid {
+            reason: reason.into(),
+        }
+    }
+
+    /// The error's class, for retry decisions and metric labels.
+    pub fn kind(&self) -> FetchErrorKind {
+        match self {
+            Self::Transient { .. } => FetchErrorKind::Transient,
+            Self::RateLimited { .. } => FetchErrorKind::RateLimited,
+            Self::Permanent { .. } => FetchErrorKind::Permanent,
+            Self::Invalid { .. } => FetchErrorKind::Invalid,
+            Self::CircuitOpen { .. } => FetchErrorKind::CircuitOpen,
+        }
+    }
+}
+
+/// The class of a [`FetchError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum FetchErrorKind {
+    /// See [`FetchError::Transient`].
+    Transient,
+    /// See [`FetchError::RateLimited`].
+    RateLimited,
+    /// See [`FetchError::Permanent`].
+    Permanent,
+    /// See [`FetchError::Invalid`].
+    Invalid,
+    /// See [`FetchError::CircuitOpen`].
+    CircuitOpen,
+}
+
+impl FetchErrorKind {
+    /// A stable lowercase name, used as a metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Transient => "transient",
+            Self::RateLimited => "rate_limited",
+            Self::Permanent => "permanent",
+            Self::Invalid => "invalid",
+            Self::CircuitOpen => "circuit_open",
+        }
+    }
+}
+
+impl std::fmt::Display for FetchErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error from a [`Sink`](crate::Sink).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SinkError {
+    /// A batch could not be committed (server gone, disk full, lock timeout).
+    /// Nothing of the batch, nor its checkpoint, was committed.
+    #[error("collection {collection}: writing a batch failed: {source}")]
+    Write {
+        /// The collection being written.
+        collection: String,
+        /// The backend's error.
+        source: BoxError,
+    },
+    /// An item could not be encoded for the backend; retrying will not help.
+    #[error("collection {collection}: could not encode an item: {reason}")]
+    Encode {
+        /// The collection being written.
+        collection: String,
+        /// What was wrong with the item.
+        reason: String,
+    },
+    /// The sink is misconfigured (a bad table name, an unreachable path).
+    #[error("sink configuration: {reason}")]
+    Config {
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl SinkError {
+    /// Whether a later attempt may succeed (the database may come back).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Write { .. })
+    }
+}
+
+/// Why a pipeline failed: carried by [`Failure`](crate::Failure).
+///
+/// Every variant names the collection, and where it applies the cursor and stage.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum StageError {
+    /// Fetching a page failed and retries did not help (or were not allowed).
+    #[error("collection {collection}: fetching {} failed after {attempts} attempt(s) ({kind}): {source}", describe(.cursor.as_ref()))]
+    Fetch {
+        /// The collection.
+        collection: String,
+        /// The cursor of the page that failed.
+        cursor: Option<Cursor>,
+        /// Attempts made, including the first.
+        attempts: u32,
+        /// The class of the last error.
+        kind: FetchErrorKind,
+        /// The last error.
+        source: SharedError,
+    },
+    /// A page was malformed.
+    #[error("collection {collection}: invalid page at {}: {reason}", describe(.cursor.as_ref()))]
+    Invalid {
+        /// The collection.
+        collection: String,
+        /// The cursor of the malformed page.
+        cursor: Option<Cursor>,
+        /// What was wrong.
+        reason: String,
+    },
+    /// The source returned a cursor it had already returned: pagination would loop.
+    #[error(
+        "collection {collection}: cursor {cursor:?} was returned twice; stopping instead of looping"
+    )]
+    RepeatedCursor {
+        /// The collection.
+        collection: String,
+        /// The cursor seen twice.
+        cursor: Cursor,
+    },
+    /// The collection reached its `max_pages` limit.
+    #[error("collection {collection}: reached max_pages = {max_pages} before the last page")]
+    MaxPages {
+        /// The collection.
+        collection: String,
+        /// The configured limit.
+        max_pages: u64,
+    },
+    /// The host's circuit breaker is open.
+    #[error("collection {collection}: circuit breaker open for host {host}")]
+    CircuitOpen {
+        /// The collection.
+        collection: String,
+        /// The host.
+        host: String,
+    },
+    /// A `try_map` stage rejected an item and the policy says to fail.
+    #[error("collection {collection}: stage {stage} rejected an item: {source}")]
+    Item {
+        /// The collection.
+        collection: String,
+        /// The stage, e.g. `try_map#2`.
+        stage: String,
+        /// The closure's error.
+        source: SharedError,
+    },
+    /// User code panicked; the pipeline failed, the process did not.
+    #[error("collection {collection}: stage {stage} panicked: {message}")]
+    Panicked {
+        /// The collection.
+        collection: String,
+        /// The stage, e.g. `map#0`, `source`, `sink`.
+        stage: String,
+        /// The panic message.
+        message: String,
+    },
+    /// The sink failed.
+    #[error("collection {collection}: sink failed: {source}")]
+    Sink {
+        /// The collection.
+        collection: String,
+        /// The sink's error.
+        source: Arc<SinkError>,
+    },
+}
+
+impl StageError {
+    /// Whether resuming later may succeed (a runner resumes only these).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Fetch { kind, .. } => {
+                !matches!(kind, FetchErrorKind::Permanent | FetchErrorKind::Invalid)
+            }
+            Self::CircuitOpen { .. } => true,
+            Self::Sink { source, .. } => source.is_retryable(),
+            _ => false,
+        }
+    }
+}
+
+/// A pipeline could not be built: a setting is out of range.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// A setting that must be positive was zero.
+    #[error("pipeline {collection}: {setting} must be at least 1, got 0")]
+    Zero {
+        /// The collection.
+        collection: String,
+        /// The setting, e.g. `capacity`.
+        setting: &'static str,
+    },
+    /// The collection name is empty or too long.
+    #[error("pipeline name {name:?} is invalid: {reason}")]
+    Name {
+        /// The name given.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A setting is larger than the framework supports.
+    #[error("pipeline {collection}: {setting} must be at most {max}")]
+    TooLarge {
+        /// The collection.
+        collection: String,
+        /// The setting, e.g. `capacity`.
+        setting: &'static str,
+        /// The largest value allowed.
+        max: u64,
+    },
+    /// `spawn` was called outside a tokio runtime.
+    #[error("pipeline {collection}: spawn must be called from within a tokio runtime")]
+    NoRuntime {
+        /// The collection.
+        collection: String,
+    },
+}
+
+/// A checkpoint could not be read or written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CheckpointError {
+    /// The stored checkpoint exists but cannot be understood. Fix or delete it
+    /// (or run with `fresh`); the collection is not silently restarted.
+    #[error("checkpoint of collection {collection} is corrupt: {reason}")]
+    Corrupt {
+        /// The collection.
+        collection: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The store's backend failed.
+    #[error("checkpoint store failed for collection {collection}: {source}")]
+    Backend {
+        /// The collection.
+        collection: String,
+        /// The backend's error.
+        source: BoxError,
+    },
+}

@@ -1,0 +1,53 @@
+//! The engine of a backpressured pipeline framework for remote collections.
+//!
+//! A pipeline is a source ([`Paged`] or [`Source`]), per-item transforms, and a
+//! [`Sink`], joined by bounded edges counted in items. Failures travel in-band
+//! as [`Control::Failed`]: everything sent before a failure is still written,
+//! and the [`Report`] says where to resume. See [`Pipeline`] to start.
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    rust_2018_idioms,
+    unreachable_pub
+)]
+
+mod checkpoint;
+mod cursor;
+mod edge;
+mod error;
+mod event;
+mod handle;
+mod meters;
+mod outcome;
+mod paged;
+mod paged_driver;
+mod pipeline;
+pub mod policy;
+mod shared;
+mod sink;
+mod sink_driver;
+mod source;
+mod stage;
+mod status;
+mod stream;
+#[cfg(feature = "test-util")]
+pub mod testkit;
+mod transform;
+
+pub use self::checkpoint::{Checkpoint, CheckpointStore, MemoryCheckpointStore};
+pub use self::cursor::Cursor;
+pub use self::error::{
+    BoxError, BuildError, CheckpointError, FetchError, FetchErrorKind, SharedError, SinkError,
+    StageError,
+};
+pub use self::event::{Control, Event, Failure};
+pub use self::handle::PipelineHandle;
+pub use self::outcome::{Outcome, Report};
+pub use self::paged::{Page, Paged};
+pub use self::pipeline::{Pipeline, Runnable};
+pub use self::sink::Sink;
+pub use self::source::{Disconnected, Emitter, Source};
+pub use self::status::{State, Status};
+pub use self::stream::PipelineStream;
+pub use self::transform::{ItemErrorPolicy, Transform};
+pub use tokio_util::sync::CancellationToken;

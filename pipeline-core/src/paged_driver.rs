@@ -1,0 +1,357 @@
+//! Drives a [`Paged`] source: fetch with retry, emit items, emit
+//! `Checkpoint(next)`, repeat; with `lookahead > 0` the next pages are fetched
+//! by a separate task while the current one flows downstream.
+
+use std::collections::HashSet;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use futures::FutureExt;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::edge::EdgeSender;
+use crate::policy::RetryPolicy;
+use crate::shared::{Shared, SourceExit, panic_message};
+use crate::{Control, Cursor, Failure, FetchError, Page, Paged, StageError};
+
+/// Settings of the paged driver.
+#[derive(Debug, Clone)]
+pub(crate) struct DriverOptions {
+    pub(crate) lookahead: usize,
+    pub(crate) max_pages: Option<u64>,
+    pub(crate) retry: RetryPolicy,
+}
+
+/// What the fetcher hands to the emitter.
+enum Step<T> {
+    Page {
+        items: Vec<T>,
+        /// The checkpoint to emit after the items (`None` on the last page).
+        checkpoint: Option<Cursor>,
+        /// A failure to emit after the page (repeated cursor, max pages).
+        then_fail: Option<Failure>,
+    },
+    Failed(Failure),
+}
+
+impl<T> Step<T> {
+    fn ends(&self) -> bool {
+        match self {
+            Step::Page {
+                checkpoint,
+                then_fail,
+                ..
+            } => checkpoint.is_none() || then_fail.is_some(),
+            Step::Failed(_) => true,
+        }
+    }
+}
+
+/// Owns the source and walks the cursors.
+struct Fetcher<P> {
+    source: P,
+    cursor: Option<Cursor>,
+    /// Hashes of every cursor handed out, to refuse loops without keeping the cursors.
+    seen: HashSet<u64>,
+    pages: u64,
+    shared: Arc<Shared>,
+    options: DriverOptions,
+}
+
+fn cursor_hash(c: &Cursor) -> u64 {
+    let mut h = DefaultHasher::new();
+    c.as_str().hash(&mut h);
+    h.finish()
+}
+
+impl<P: Paged> Fetcher<P> {
+    fn new(source: P, shared: Arc<Shared>, options: DriverOptions) -> Self {
+        let cursor = shared.start.clone();
+        let seen = cursor.iter().map(cursor_hash).collect();
+        Self {
+            source,
+            cursor,
+            seen,
+            pages: 0,
+            shared,
+            options,
+        }
+    }
+
+    /// Fetches the next page. `None` means cancelled before a page was complete.
+    async fn step(&mut self) -> Option<Step<P::Item>> {
+        let cursor = self.cursor.clone();
+        let page = match self.fetch_with_retry(cursor.as_ref()).await {
+            Ok(page) => page,
+            Err(Some(failure)) => return Some(Step::Failed(failure)),
+            Err(None) => return None,
+        };
+        self.pages += 1;
+        let Page { items, next } = page;
+        let collection = self.shared.collection.to_string();
+        let step = match next {
+            None => Step::Page {
+                items,
+                checkpoint: None,
+                then_fail: None,
+            },
+            Some(next) if !self.seen.insert(cursor_hash(&next)) => Step::Page {
+                items,
+                checkpoint: None,
+                then_fail: Some(Failure::new(
+                    StageError::RepeatedCursor {
+                        collection,
+                        cursor: next,
+                    },
+                    cursor,
+                )),
+            },
+            Some(next) if self.options.max_pages.is_some_and(|max| self.pages >= max) => {
+                let max_pages = self.options.max_pages.unwrap_or_default();
+                Step::Page {
+                    items,
+                    checkpoint: Some(next.clone()),
+                    then_fail: Some(Failure::new(
+                        StageError::MaxPages {
+                            collection,
+                            max_pages,
+                        },
+                        Some(next),
+                    )),
+                }
+            }
+            Some(next) => {
+                self.cursor = Some(next.clone());
+                Step::Page {
+                    items,
+                    checkpoint: Some(next),
+                    then_fail: None,
+                }
+            }
+        };
+        Some(step)
+    }
+
+    /// `Err(None)`: cancelled. `Err(Some)`: the page failed for good.
+    async fn fetch_with_retry(
+        &mut self,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page<P::Item>, Option<Failure>> {
+        let shared = self.shared.clone();
+        let collection = &shared.collection;
+        let policy = &self.options.retry;
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let started = Instant::now();
+            let result = tokio::select! {
+                biased;
+                () = shared.cancel.cancelled() => return Err(None),
+                r = AssertUnwindSafe(self.source.fetch(cursor)).catch_unwind() => r,
+            };
+            shared
+                .meters
+                .fetch_duration
+                .record(started.elapsed().as_secs_f64());
+            let error = match result {
+                Ok(Ok(page)) => return Ok(page),
+                Ok(Err(error)) => error,
+                Err(payload) => {
+                    let error = StageError::Panicked {
+                        collection: collection.to_string(),
+                        stage: "source".to_owned(),
+                        message: panic_message(&*payload),
+                    };
+                    return Err(Some(Failure::new(error, cursor.cloned())));
+                }
+            };
+            let kind = error.kind();
+            shared.meters.fetch_error(kind);
+            let message = error.to_string();
+            tracing::warn!(%collection, cursor = cursor.map(Cursor::as_str), attempt, %kind, error = %message, "fetch failed");
+            shared.update(|s| {
+                s.last_error = Some(format!("{}: {message}", crate::cursor::describe(cursor)))
+            });
+
+            let fetch_failed = |error: FetchError, retry_at: Option<Instant>| {
+                let failure = Failure::new(
+                    StageError::Fetch {
+                        collection: collection.to_string(),
+                        cursor: cursor.cloned(),
+                        attempts: attempt,
+                        kind,
+                        source: Arc::new(error),
+                    },
+                    cursor.cloned(),
+                );
+                Some(Failure {
+                    retry_at,
+                    ..failure
+                })
+            };
+            let delay = match error {
+                FetchError::Invalid { reason } => {
+                    let error = StageError::Invalid {
+                        collection: collection.to_string(),
+                        cursor: cursor.cloned(),
+                        reason,
+                    };
+                    return Err(Some(Failure::new(error, cursor.cloned())));
+                }
+                FetchError::CircuitOpen { host, retry_at } => {
+                    let error = StageError::CircuitOpen {
+                        collection: collection.to_string(),
+                        host,
+                    };
+                    return Err(Some(
+                        Failure::new(error, cursor.cloned()).retry_at(retry_at),
+                    ));
+                }
+                e @ FetchError::Permanent { .. } => return Err(fetch_failed(e, None)),
+                e @ FetchError::Transient { .. } => {
+                    if attempt >= policy.max_attempts() {
+                        return Err(fetch_failed(e, None));
+                    }
+                    policy.backoff(attempt)
+                }
+                FetchError::RateLimited {
+                    retry_after,
+                    source,
+                } => {
+                    // `Retry-After: 0` must not turn into a burst of immediate retries.
+                    let wait = retry_after
+                        .filter(|d| !d.is_zero())
+                        .unwrap_or_else(|| policy.backoff(attempt).max(policy.ceiling(1)));
+                    let e = FetchError::RateLimited {
+                        retry_after,
+                        source,
+                    };
+                    if attempt >= policy.max_attempts() || wait > policy.max_backoff_duration() {
+                        return Err(fetch_failed(e, Some(Instant::now() + wait)));
+                    }
+                    wait
+                }
+            };
+            shared.meters.retries.increment(1);
+            tokio::select! {
+                biased;
+                () = shared.cancel.cancelled() => return Err(None),
+                () = tokio::time::sleep(delay) => {}
+            }
+        }
+    }
+}
+
+/// Runs a paged source into `out` until the last page, a failure, or cancellation.
+pub(crate) async fn run_paged<P: Paged>(
+    source: P,
+    out: EdgeSender<P::Item>,
+    shared: Arc<Shared>,
+    options: DriverOptions,
+) {
+    let lookahead = options.lookahead;
+    let mut fetcher = Fetcher::new(source, shared.clone(), options);
+    let exit = if lookahead == 0 {
+        loop {
+            let Some(step) = fetcher.step().await else {
+                break SourceExit::Cancelled;
+            };
+            let ends = step.ends();
+            if let Some(exit) = emit(&out, &shared, step, ends).await {
+                break exit;
+            }
+        }
+    } else {
+        // Reserve a slot *before* fetching, so at most `lookahead` pages are
+        // fetched ahead of the one being emitted.
+        let (tx, mut rx) = mpsc::channel::<Step<P::Item>>(lookahead);
+        let prefetch = tokio::spawn(async move {
+            loop {
+                let Ok(permit) = tx.reserve().await else {
+                    return;
+                };
+                let Some(step) = fetcher.step().await else {
+                    return;
+                };
+                let ends = step.ends();
+                permit.send(step);
+                if ends {
+                    return;
+                }
+            }
+        });
+        let _abort = AbortOnDrop(prefetch);
+        loop {
+            let Some(step) = rx.recv().await else {
+                // The fetcher stops without a final step only when cancelled.
+                break SourceExit::Cancelled;
+            };
+            let ends = step.ends();
+            if let Some(exit) = emit(&out, &shared, step, ends).await {
+                break exit;
+            }
+        }
+    };
+    shared.set_source_exit(exit);
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Emits one step downstream; `Some(exit)` when the source is done.
+async fn emit<T>(
+    out: &EdgeSender<T>,
+    shared: &Shared,
+    step: Step<T>,
+    ends: bool,
+) -> Option<SourceExit> {
+    match step {
+        Step::Failed(failure) => {
+            tracing::error!(collection = %shared.collection, error = %failure.error, "collection failed");
+            let _ = out.send_control(Control::Failed(failure)).await;
+            Some(SourceExit::Stopped)
+        }
+        Step::Page {
+            items,
+            checkpoint,
+            then_fail,
+        } => {
+            let n = items.len() as u64;
+            shared.meters.items_source.increment(n);
+            shared.meters.pages.increment(1);
+            shared.update(|s| {
+                s.pages += 1;
+                s.items_fetched += n;
+            });
+            tracing::debug!(collection = %shared.collection, items = n, "page fetched");
+            if out.send_items(items).await.is_err() {
+                return Some(SourceExit::Stopped);
+            }
+            if let Some(c) = checkpoint
+                && out.send_control(Control::Checkpoint(c)).await.is_err()
+            {
+                return Some(SourceExit::Stopped);
+            }
+            if let Some(failure) = then_fail {
+                tracing::error!(collection = %shared.collection, error = %failure.error, "collection failed");
+                let _ = out.send_control(Control::Failed(failure)).await;
+                return Some(SourceExit::Stopped);
+            }
+            if ends {
+                return Some(SourceExit::Completed);
+            }
+            // The page boundary: the only place a cancellation stops the source.
+            shared
+                .cancel
+                .is_cancelled()
+                .then_some(SourceExit::Cancelled)
+        }
+    }
+}
