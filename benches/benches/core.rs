@@ -1,0 +1,3 @@
+//! core benchmarks.
+
+fn main() {}

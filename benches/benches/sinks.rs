@@ -1,0 +1,3 @@
+//! sinks benchmarks.
+
+fn main() {}

@@ -1,0 +1,3 @@
+//! sources benchmarks.
+
+fn main() {}
