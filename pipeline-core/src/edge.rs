@@ -58,16 +58,9 @@ impl<T> EdgeSender<T> {
     async fn send_chunk(&self, items: Vec<T>) -> Result<(), Closed> {
         // The capacity is checked to fit in u32 when the pipeline is built.
         let n = items.len() as u32;
-        self.permits
-            .acquire_many(n)
-            .await
-            .map_err(|_| Closed)?
-            .forget();
+        self.permits.acquire_many(n).await.map_err(|_| Closed)?.forget();
         self.gauge.increment(f64::from(n));
-        self.tx
-            .send((Event::Items(items), n))
-            .await
-            .map_err(|_| Closed)
+        self.tx.send((Event::Items(items), n)).await.map_err(|_| Closed)
     }
 
     /// Sends a control marker; it takes no item permit.
@@ -124,11 +117,8 @@ mod tests {
         let (tx, mut rx) = edge::<u32>(10, gauge());
         tx.send_items((0..10).collect()).await.unwrap();
         // The edge is full: an 11th item must wait.
-        let blocked = tokio::time::timeout(
-            std::time::Duration::from_millis(20),
-            tx.send_items(vec![10]),
-        )
-        .await;
+        let blocked =
+            tokio::time::timeout(std::time::Duration::from_millis(20), tx.send_items(vec![10])).await;
         assert!(blocked.is_err(), "a full edge must block the sender");
         let Some(Event::Items(first)) = rx.recv().await else {
             panic!("expected items")

@@ -198,9 +198,7 @@ pub enum StageError {
         reason: String,
     },
     /// The source returned a cursor it had already returned: pagination would loop.
-    #[error(
-        "collection {collection}: cursor {cursor:?} was returned twice; stopping instead of looping"
-    )]
+    #[error("collection {collection}: cursor {cursor:?} was returned twice; stopping instead of looping")]
     RepeatedCursor {
         /// The collection.
         collection: String,
@@ -257,9 +255,7 @@ impl StageError {
     /// Whether resuming later may succeed (a runner resumes only these).
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::Fetch { kind, .. } => {
-                !matches!(kind, FetchErrorKind::Permanent | FetchErrorKind::Invalid)
-            }
+            Self::Fetch { kind, .. } => !matches!(kind, FetchErrorKind::Permanent | FetchErrorKind::Invalid),
             Self::CircuitOpen { .. } => true,
             Self::Sink { source, .. } => source.is_retryable(),
             _ => false,

@@ -72,8 +72,7 @@ impl PipelineHandle {
                     stage: "supervisor".to_owned(),
                     message: e.to_string(),
                 };
-                let outcome =
-                    Outcome::Failed(Failure::new(error, self.shared.committed_or_start()));
+                let outcome = Outcome::Failed(Failure::new(error, self.shared.committed_or_start()));
                 finish_status(&self.shared, &outcome);
                 report(&self.shared, outcome, false, Duration::ZERO)
             }

@@ -37,8 +37,7 @@ mod transform;
 pub use self::checkpoint::{Checkpoint, CheckpointStore, MemoryCheckpointStore};
 pub use self::cursor::Cursor;
 pub use self::error::{
-    BoxError, BuildError, CheckpointError, FetchError, FetchErrorKind, SharedError, SinkError,
-    StageError,
+    BoxError, BuildError, CheckpointError, FetchError, FetchErrorKind, SharedError, SinkError, StageError,
 };
 pub use self::event::{Control, Event, Failure};
 pub use self::handle::PipelineHandle;

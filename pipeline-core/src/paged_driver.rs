@@ -135,10 +135,7 @@ impl<P: Paged> Fetcher<P> {
     }
 
     /// `Err(None)`: cancelled. `Err(Some)`: the page failed for good.
-    async fn fetch_with_retry(
-        &mut self,
-        cursor: Option<&Cursor>,
-    ) -> Result<Page<P::Item>, Option<Failure>> {
+    async fn fetch_with_retry(&mut self, cursor: Option<&Cursor>) -> Result<Page<P::Item>, Option<Failure>> {
         let shared = self.shared.clone();
         let collection = &shared.collection;
         let policy = &self.options.retry;
@@ -171,9 +168,7 @@ impl<P: Paged> Fetcher<P> {
             shared.meters.fetch_error(kind);
             let message = error.to_string();
             tracing::warn!(%collection, cursor = cursor.map(Cursor::as_str), attempt, %kind, error = %message, "fetch failed");
-            shared.update(|s| {
-                s.last_error = Some(format!("{}: {message}", crate::cursor::describe(cursor)))
-            });
+            shared.update(|s| s.last_error = Some(format!("{}: {message}", crate::cursor::describe(cursor))));
 
             let fetch_failed = |error: FetchError, retry_at: Option<Instant>| {
                 let failure = Failure::new(
@@ -186,10 +181,7 @@ impl<P: Paged> Fetcher<P> {
                     },
                     cursor.cloned(),
                 );
-                Some(Failure {
-                    retry_at,
-                    ..failure
-                })
+                Some(Failure { retry_at, ..failure })
             };
             let delay = match error {
                 FetchError::Invalid { reason } => {
@@ -205,9 +197,7 @@ impl<P: Paged> Fetcher<P> {
                         collection: collection.to_string(),
                         host,
                     };
-                    return Err(Some(
-                        Failure::new(error, cursor.cloned()).retry_at(retry_at),
-                    ));
+                    return Err(Some(Failure::new(error, cursor.cloned()).retry_at(retry_at)));
                 }
                 e @ FetchError::Permanent { .. } => return Err(fetch_failed(e, None)),
                 e @ FetchError::Transient { .. } => {
@@ -216,18 +206,12 @@ impl<P: Paged> Fetcher<P> {
                     }
                     policy.backoff(attempt)
                 }
-                FetchError::RateLimited {
-                    retry_after,
-                    source,
-                } => {
+                FetchError::RateLimited { retry_after, source } => {
                     // `Retry-After: 0` must not turn into a burst of immediate retries.
                     let wait = retry_after
                         .filter(|d| !d.is_zero())
                         .unwrap_or_else(|| policy.backoff(attempt).max(policy.ceiling(1)));
-                    let e = FetchError::RateLimited {
-                        retry_after,
-                        source,
-                    };
+                    let e = FetchError::RateLimited { retry_after, source };
                     if attempt >= policy.max_attempts() || wait > policy.max_backoff_duration() {
                         return Err(fetch_failed(e, Some(Instant::now() + wait)));
                     }
@@ -306,12 +290,7 @@ impl Drop for AbortOnDrop {
 }
 
 /// Emits one step downstream; `Some(exit)` when the source is done.
-async fn emit<T>(
-    out: &EdgeSender<T>,
-    shared: &Shared,
-    step: Step<T>,
-    ends: bool,
-) -> Option<SourceExit> {
+async fn emit<T>(out: &EdgeSender<T>, shared: &Shared, step: Step<T>, ends: bool) -> Option<SourceExit> {
     match step {
         Step::Failed(failure) => {
             tracing::error!(collection = %shared.collection, error = %failure.error, "collection failed");
@@ -348,10 +327,7 @@ async fn emit<T>(
                 return Some(SourceExit::Completed);
             }
             // The page boundary: the only place a cancellation stops the source.
-            shared
-                .cancel
-                .is_cancelled()
-                .then_some(SourceExit::Cancelled)
+            shared.cancel.is_cancelled().then_some(SourceExit::Cancelled)
         }
     }
 }

@@ -14,12 +14,10 @@ use crate::policy::RetryPolicy;
 use crate::shared::Shared;
 use crate::sink_driver::{BatchOptions, run_sink};
 use crate::source::run_source;
-use crate::stage::{
-    Applied, CustomOp, Op, Pull, StageAdapter, SyncOp, ThenOp, run_chain, shared_error,
-};
+use crate::stage::{Applied, CustomOp, Op, Pull, StageAdapter, SyncOp, ThenOp, run_chain, shared_error};
 use crate::{
-    BoxError, BuildError, Cursor, ItemErrorPolicy, Paged, PipelineHandle, PipelineStream, Sink,
-    Source, Transform,
+    BoxError, BuildError, Cursor, ItemErrorPolicy, Paged, PipelineHandle, PipelineStream, Sink, Source,
+    Transform,
 };
 
 /// Settings of one pipeline; every one has a default.
@@ -327,10 +325,7 @@ impl<T: Send + 'static> Pipeline<T> {
                         }
                     }
                 }
-                Ok(Applied {
-                    items: out,
-                    skipped,
-                })
+                Ok(Applied { items: out, skipped })
             }),
         )
     }

@@ -44,10 +44,7 @@ impl<T: Send + 'static> Batcher<T> {
         if self.buffer.is_empty() && self.checkpoint.is_none() {
             return Ok(());
         }
-        let items = std::mem::replace(
-            &mut self.buffer,
-            Vec::with_capacity(self.options.batch_size),
-        );
+        let items = std::mem::replace(&mut self.buffer, Vec::with_capacity(self.options.batch_size));
         let checkpoint = self.checkpoint.take();
         let n = items.len() as u64;
         let started = Instant::now();
@@ -171,9 +168,7 @@ pub(crate) async fn run_sink<T: Send + 'static>(
             )),
         },
     };
-    let finished = AssertUnwindSafe(b.sink.finish(&outcome))
-        .catch_unwind()
-        .await;
+    let finished = AssertUnwindSafe(b.sink.finish(&outcome)).catch_unwind().await;
     let finish_error = match finished {
         Ok(Ok(())) => None,
         Ok(Err(e)) => Some(StageError::Sink {

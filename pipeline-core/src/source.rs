@@ -115,19 +115,13 @@ impl<T: Send + 'static> Emitter<T> {
 }
 
 /// Runs a free source, turning its error or panic into `Control::Failed`.
-pub(crate) async fn run_source<S: Source>(
-    mut source: S,
-    out: EdgeSender<S::Item>,
-    shared: Arc<Shared>,
-) {
+pub(crate) async fn run_source<S: Source>(mut source: S, out: EdgeSender<S::Item>, shared: Arc<Shared>) {
     let mut emitter = Emitter {
         out,
         shared: shared.clone(),
         last_checkpoint: shared.start.clone(),
     };
-    let result = AssertUnwindSafe(source.run(&mut emitter))
-        .catch_unwind()
-        .await;
+    let result = AssertUnwindSafe(source.run(&mut emitter)).catch_unwind().await;
     let collection = shared.collection.to_string();
     let resume_from = emitter.last_checkpoint.clone();
     let error = match result {
@@ -145,9 +139,7 @@ pub(crate) async fn run_source<S: Source>(
             cursor: resume_from.clone(),
             reason,
         },
-        Ok(Err(FetchError::CircuitOpen { host, .. })) => {
-            StageError::CircuitOpen { collection, host }
-        }
+        Ok(Err(FetchError::CircuitOpen { host, .. })) => StageError::CircuitOpen { collection, host },
         Ok(Err(e)) => StageError::Fetch {
             collection,
             cursor: resume_from.clone(),

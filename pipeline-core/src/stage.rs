@@ -113,12 +113,7 @@ pub(crate) struct StageAdapter<In, Out, O> {
 }
 
 impl<In, Out, O> StageAdapter<In, Out, O> {
-    pub(crate) fn new(
-        upstream: Box<dyn Pull<In>>,
-        op: O,
-        name: String,
-        shared: Arc<Shared>,
-    ) -> Self {
+    pub(crate) fn new(upstream: Box<dyn Pull<In>>, op: O, name: String, shared: Arc<Shared>) -> Self {
         let last_checkpoint = shared.start.clone();
         Self {
             upstream: Some(upstream),

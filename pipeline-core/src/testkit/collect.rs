@@ -48,11 +48,7 @@ impl<T: Clone> CollectHandle<T> {
 
     /// The newest checkpoint written.
     pub fn last_checkpoint(&self) -> Option<Cursor> {
-        self.lock()
-            .batches
-            .iter()
-            .rev()
-            .find_map(|(_, c)| c.clone())
+        self.lock().batches.iter().rev().find_map(|(_, c)| c.clone())
     }
 
     /// The outcome `finish` got, once it was called.

@@ -146,11 +146,7 @@ impl<T: Clone + Send + Sync + 'static> Paged for ScriptedPaged<T> {
                 .filter(|&n| n < self.pages.len())
                 .ok_or_else(|| FetchError::invalid(format!("no such page: {c}")))?,
         };
-        self.log
-            .0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(index);
+        self.log.0.lock().unwrap_or_else(|e| e.into_inner()).push(index);
         let delay = self.page_delays.get(&index).copied().unwrap_or(self.delay);
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
