@@ -58,7 +58,7 @@ impl From<&str> for Cursor {
 /// Formats an optional cursor for messages: `start` when there is none.
 pub(crate) fn describe(cursor: Option<&Cursor>) -> String {
     match cursor {
-        Some(c) => format!("cursor {c:?}"),
+        Some(c) => format!("cursor {:?}", c.as_str()),
         None => "the first page".to_owned(),
     }
 }

@@ -198,7 +198,7 @@ pub enum StageError {
         reason: String,
     },
     /// The source returned a cursor it had already returned: pagination would loop.
-    #[error("collection {collection}: cursor {cursor:?} was returned twice; stopping instead of looping")]
+    #[error("collection {collection}: cursor {:?} was returned twice; stopping instead of looping", .cursor.as_str())]
     RepeatedCursor {
         /// The collection.
         collection: String,

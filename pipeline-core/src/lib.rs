@@ -23,6 +23,9 @@ mod paged;
 mod paged_driver;
 mod pipeline;
 pub mod policy;
+pub mod runner;
+#[cfg(feature = "serve")]
+pub mod serve;
 mod shared;
 mod sink;
 mod sink_driver;

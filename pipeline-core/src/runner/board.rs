@@ -1,0 +1,257 @@
+//! The runner's shared view of every collection: statuses, gauges, events,
+//! and persistence of every state transition.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use metrics::{Gauge, gauge};
+use tokio::sync::broadcast;
+use tokio::time::Instant;
+
+use super::{CollectionStatus, RunnerEvent, RunnerEvents};
+use crate::{Checkpoint, CheckpointStore, Cursor, State};
+
+const STATES: [State; 7] = [
+    State::Waiting,
+    State::Crawling,
+    State::Retrying,
+    State::Finalizing,
+    State::Completed,
+    State::Failed,
+    State::Cancelled,
+];
+
+struct Slot {
+    status: CollectionStatus,
+    /// When the collection last made progress (or started crawling).
+    last_progress: Instant,
+}
+
+/// Progress of one attempt, from its pipeline's status, plus the run's totals before it.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Counts {
+    pub(crate) pages: u64,
+    pub(crate) items_fetched: u64,
+    pub(crate) items_written: u64,
+}
+
+/// What [`Board::progress`] changed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Progress {
+    /// Pages or items changed.
+    pub(crate) changed: bool,
+    /// The committed cursor moved.
+    pub(crate) cursor_moved: bool,
+}
+
+pub(crate) struct Board {
+    slots: Mutex<Vec<Slot>>,
+    state_gauges: Vec<(State, Gauge)>,
+    stalled_gauges: Vec<Gauge>,
+    events: Mutex<Option<broadcast::Sender<RunnerEvent>>>,
+    store: Arc<dyn CheckpointStore>,
+}
+
+impl std::fmt::Debug for Board {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Board").finish_non_exhaustive()
+    }
+}
+
+impl Board {
+    pub(crate) fn new(names: &[Arc<str>], store: Arc<dyn CheckpointStore>, event_capacity: usize) -> Self {
+        let now = Instant::now();
+        let slots = names
+            .iter()
+            .map(|n| Slot {
+                status: CollectionStatus::new(n),
+                last_progress: now,
+            })
+            .collect();
+        // Label values are collection names and state names: configuration only.
+        let state_gauges = STATES
+            .iter()
+            .map(|s| (*s, gauge!("pipeline_collections", "state" => s.as_str())))
+            .collect();
+        let stalled_gauges = names
+            .iter()
+            .map(|n| gauge!("pipeline_stalled", "collection" => n.to_string()))
+            .collect();
+        let (events, _) = broadcast::channel(event_capacity);
+        let board = Self {
+            slots: Mutex::new(slots),
+            state_gauges,
+            stalled_gauges,
+            events: Mutex::new(Some(events)),
+            store,
+        };
+        board.publish_counts(&board.lock());
+        for g in &board.stalled_gauges {
+            g.set(0.0);
+        }
+        board
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<Slot>> {
+        self.slots.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn publish_counts(&self, slots: &[Slot]) {
+        for (state, g) in &self.state_gauges {
+            let n = slots.iter().filter(|s| s.status.state == *state).count();
+            g.set(n as f64);
+        }
+    }
+
+    pub(crate) fn snapshot(&self) -> Vec<CollectionStatus> {
+        self.lock().iter().map(|s| s.status.clone()).collect()
+    }
+
+    pub(crate) fn state(&self, i: usize) -> State {
+        self.lock()[i].status.state
+    }
+
+    pub(crate) fn get(&self, i: usize) -> CollectionStatus {
+        self.lock()[i].status.clone()
+    }
+
+    /// Moves collection `i` to `state`, applies `f`, then saves its checkpoint.
+    pub(crate) async fn enter(
+        &self,
+        i: usize,
+        state: State,
+        f: impl FnOnce(&mut CollectionStatus),
+    ) -> CollectionStatus {
+        let status = self.mark(i, state, f);
+        self.persist(&status).await;
+        status
+    }
+
+    /// Moves collection `i` to `state` and applies `f`, without saving.
+    pub(crate) fn mark(
+        &self,
+        i: usize,
+        state: State,
+        f: impl FnOnce(&mut CollectionStatus),
+    ) -> CollectionStatus {
+        let status = {
+            let mut slots = self.lock();
+            let slot = &mut slots[i];
+            let previous = slot.status.state;
+            slot.status.state = state;
+            slot.status.updated_at = SystemTime::now();
+            if slot.status.stalled {
+                slot.status.stalled = false;
+                self.stalled_gauges[i].set(0.0);
+            }
+            if state == State::Crawling && previous != State::Crawling {
+                slot.last_progress = Instant::now();
+            }
+            f(&mut slot.status);
+            let status = slot.status.clone();
+            self.publish_counts(&slots);
+            status
+        };
+        tracing::debug!(collection = %status.collection, state = %state, "collection state");
+        status
+    }
+
+    /// Saves a collection's status as its checkpoint. A store failure is
+    /// logged and kept in the status, not fatal: the sink's own committed
+    /// cursor is unaffected.
+    async fn persist(&self, status: &CollectionStatus) {
+        let checkpoint = Checkpoint::new(status.collection.clone(), status.state)
+            .with_cursor(status.cursor.clone())
+            .with_counts(status.pages, status.items_written)
+            .with_error(status.last_error.clone());
+        if let Err(e) = self.store.save(&checkpoint).await {
+            tracing::error!(collection = %status.collection, error = %e, "saving the checkpoint failed");
+        }
+    }
+
+    /// Saves collection `i`'s current status as its checkpoint.
+    pub(crate) async fn save(&self, i: usize) {
+        let status = self.get(i);
+        self.persist(&status).await;
+    }
+
+    /// Records an attempt's progress.
+    pub(crate) fn progress(
+        &self,
+        i: usize,
+        counts: Counts,
+        cursor: Option<Cursor>,
+        last_error: Option<String>,
+    ) -> Progress {
+        let mut slots = self.lock();
+        let slot = &mut slots[i];
+        let s = &mut slot.status;
+        let changed = s.pages != counts.pages
+            || s.items_fetched != counts.items_fetched
+            || s.items_written != counts.items_written;
+        s.pages = counts.pages;
+        s.items_fetched = counts.items_fetched;
+        s.items_written = counts.items_written;
+        let cursor_moved = cursor.is_some() && cursor != s.cursor;
+        if cursor.is_some() {
+            s.cursor = cursor;
+        }
+        if last_error.is_some() {
+            s.last_error = last_error;
+        }
+        if changed {
+            slot.last_progress = Instant::now();
+            if s.stalled {
+                s.stalled = false;
+                self.stalled_gauges[i].set(0.0);
+                tracing::info!(collection = %s.collection, "collection is making progress again");
+            }
+        }
+        Progress {
+            changed,
+            cursor_moved,
+        }
+    }
+
+    /// Flags every crawling or finalizing collection with no progress for `after`.
+    pub(crate) fn check_stalls(&self, after: Duration) {
+        let now = Instant::now();
+        let mut slots = self.lock();
+        for (i, slot) in slots.iter_mut().enumerate() {
+            let s = &mut slot.status;
+            // A sink stuck on its last batch is a stall too.
+            let active = matches!(s.state, State::Crawling | State::Finalizing);
+            if active && !s.stalled && now.duration_since(slot.last_progress) >= after {
+                s.stalled = true;
+                self.stalled_gauges[i].set(1.0);
+                tracing::warn!(collection = %s.collection, ?after, "collection stalled");
+            }
+        }
+    }
+
+    pub(crate) fn emit(&self, event: RunnerEvent) {
+        if let Some(tx) = &*self.events.lock().unwrap_or_else(|e| e.into_inner()) {
+            // No subscriber is fine: events are for those who listen.
+            let _ = tx.send(event);
+        }
+    }
+
+    pub(crate) fn subscribe(&self) -> RunnerEvents {
+        let events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        let rx = match &*events {
+            Some(tx) => tx.subscribe(),
+            // The runner is done: a closed, empty stream.
+            None => broadcast::channel(1).1,
+        };
+        RunnerEvents::new(rx)
+    }
+
+    /// Ends every event stream after the events already sent.
+    pub(crate) fn close_events(&self) {
+        self.events.lock().unwrap_or_else(|e| e.into_inner()).take();
+    }
+
+    pub(crate) fn store(&self) -> &dyn CheckpointStore {
+        &*self.store
+    }
+}

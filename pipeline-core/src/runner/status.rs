@@ -1,0 +1,71 @@
+//! The live status of one collection under a runner.
+
+use std::time::SystemTime;
+
+use serde::{Serialize, Serializer};
+
+use crate::status::unix_millis;
+use crate::{Cursor, State};
+
+/// Where one collection is; see [`Runner::status`](super::Runner::status).
+/// Serialized as JSON by the `/status` endpoint (times as milliseconds since
+/// the Unix epoch).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct CollectionStatus {
+    /// The collection's name.
+    pub collection: String,
+    /// Where it is.
+    pub state: State,
+    /// Pages fetched in this run, every attempt counted.
+    pub pages: u64,
+    /// Items fetched in this run.
+    pub items_fetched: u64,
+    /// Items written in this run.
+    pub items_written: u64,
+    /// The last error, without secrets.
+    pub last_error: Option<String>,
+    /// The resume cursor: the last committed checkpoint, or where the
+    /// current attempt started.
+    pub cursor: Option<Cursor>,
+    /// When the next attempt starts (while `Retrying`).
+    #[serde(serialize_with = "optional_unix_millis")]
+    pub next_attempt_at: Option<SystemTime>,
+    /// When the first attempt of this run started.
+    #[serde(serialize_with = "optional_unix_millis")]
+    pub started_at: Option<SystemTime>,
+    /// When this status last changed state.
+    #[serde(serialize_with = "unix_millis")]
+    pub updated_at: SystemTime,
+    /// Resumes after failures in this run.
+    pub resumes: u32,
+    /// True when the collection is crawling (or finalizing) but has made
+    /// no progress (pages, items) for the runner's stall timeout.
+    pub stalled: bool,
+}
+
+impl CollectionStatus {
+    pub(crate) fn new(collection: &str) -> Self {
+        Self {
+            collection: collection.to_owned(),
+            state: State::Waiting,
+            pages: 0,
+            items_fetched: 0,
+            items_written: 0,
+            last_error: None,
+            cursor: None,
+            next_attempt_at: None,
+            started_at: None,
+            updated_at: SystemTime::now(),
+            resumes: 0,
+            stalled: false,
+        }
+    }
+}
+
+fn optional_unix_millis<S: Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => unix_millis(t, s),
+        None => s.serialize_none(),
+    }
+}

@@ -1,0 +1,30 @@
+//! What the runner returns per collection when it is done.
+
+use std::time::Duration;
+
+use super::CollectionError;
+use crate::{Cursor, State};
+
+/// How one collection ended; returned by [`Runner::join`](super::Runner::join).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct CollectionSummary {
+    /// The collection's name.
+    pub collection: String,
+    /// Its final state: `Completed`, `Failed` or `Cancelled`.
+    pub state: State,
+    /// Pages fetched in this run, every attempt counted.
+    pub pages: u64,
+    /// Items fetched in this run.
+    pub items_fetched: u64,
+    /// Items written in this run.
+    pub items_written: u64,
+    /// Resumes after failures in this run.
+    pub resumes: u32,
+    /// Time from the runner's start to the collection's end.
+    pub elapsed: Duration,
+    /// The last error, if any (kept when the collection later completed).
+    pub last_error: Option<CollectionError>,
+    /// Where the next run resumes (`None` after `Completed`).
+    pub cursor: Option<Cursor>,
+}

@@ -1,0 +1,331 @@
+//! The life of one collection under a runner: load its checkpoint, wait for
+//! a slot, crawl, resume after resumable failures, end in a final state.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::time::Instant;
+
+use super::board::Counts;
+use super::{CollectionError, CollectionStatus, CollectionSummary, Inner, RunnerEvent};
+use crate::{CheckpointError, Cursor, Outcome, PipelineHandle, Report, State, Status};
+
+pub(crate) struct Run {
+    inner: Arc<Inner>,
+    i: usize,
+    name: Arc<str>,
+    /// When the runner started.
+    started: Instant,
+    resumes: u32,
+    last_error: Option<CollectionError>,
+    /// Totals of the attempts that ended.
+    done: Counts,
+}
+
+impl Run {
+    pub(crate) fn new(inner: Arc<Inner>, i: usize, started: Instant) -> Self {
+        let name = inner.collections[i].name.clone();
+        Self {
+            inner,
+            i,
+            name,
+            started,
+            resumes: 0,
+            last_error: None,
+            done: Counts::default(),
+        }
+    }
+
+    pub(crate) async fn drive(mut self) -> CollectionSummary {
+        let mut cursor = match self.load().await {
+            Ok(cursor) => cursor,
+            Err(e) => return self.refuse(e),
+        };
+        let inner = self.inner.clone();
+        let board = &inner.board;
+        board
+            .enter(self.i, State::Waiting, |s| s.cursor = cursor.clone())
+            .await;
+        loop {
+            let slots = self.inner.slots.clone();
+            let permit = tokio::select! {
+                biased;
+                () = self.inner.shutdown.cancelled() => return self.cancelled(cursor).await,
+                permit = slots.acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    // The semaphore is never closed; treat it as a shutdown.
+                    Err(_) => return self.cancelled(cursor).await,
+                },
+            };
+            let event = if self.resumes == 0 {
+                tracing::info!(from = cursor.as_ref().map(Cursor::as_str), "collection started");
+                RunnerEvent::Started {
+                    collection: self.name.clone(),
+                    from: cursor.clone(),
+                }
+            } else {
+                let from = cursor.as_ref().map(Cursor::as_str);
+                tracing::info!(attempt = self.resumes, from, "collection resumed");
+                RunnerEvent::Resumed {
+                    collection: self.name.clone(),
+                    attempt: self.resumes,
+                    from: cursor.clone(),
+                }
+            };
+            board
+                .enter(self.i, State::Crawling, |s| {
+                    s.next_attempt_at = None;
+                    s.started_at.get_or_insert_with(SystemTime::now);
+                    s.cursor = cursor.clone();
+                })
+                .await;
+            board.emit(event);
+            let factory = self.inner.collections[self.i].factory.clone();
+            let handle = match factory(cursor.clone()).await {
+                Ok(handle) => handle,
+                Err(error) => return self.failed(error, cursor).await,
+            };
+            let Some(report) = self.watch(handle).await else {
+                // Forced: the pipeline was not waited for; keep its last committed cursor.
+                let cursor = board.get(self.i).cursor;
+                return self.cancelled(cursor).await;
+            };
+            self.finish_attempt(&report);
+            cursor = report.resume_from.clone();
+            if !report.drained {
+                tracing::warn!("pipeline did not drain before its deadline");
+            }
+            let failure = match report.outcome {
+                Outcome::Completed => return self.completed().await,
+                Outcome::Cancelled => return self.cancelled(cursor).await,
+                Outcome::Failed(failure) => failure,
+            };
+            let error = CollectionError::Stage(failure.error.clone());
+            if self.inner.shutdown.is_cancelled() {
+                // Unfinished because of the shutdown: the next run resumes it.
+                self.last_error = Some(error);
+                return self.cancelled(cursor).await;
+            }
+            if !error.is_retryable() || self.resumes >= self.inner.options.max_resumes {
+                return self.failed(error, cursor).await;
+            }
+            self.resumes += 1;
+            let now = Instant::now();
+            let next_at =
+                (now + self.inner.options.resume_backoff(self.resumes)).max(failure.retry_at.unwrap_or(now));
+            let message = error.to_string();
+            let wait = next_at.duration_since(now);
+            tracing::warn!(error = %message, attempt = self.resumes, ?wait, "collection failed; resuming later");
+            board
+                .enter(self.i, State::Retrying, |s| {
+                    s.last_error = Some(message);
+                    s.cursor = cursor.clone();
+                    s.next_attempt_at = Some(system_time(next_at));
+                    s.resumes = self.resumes;
+                })
+                .await;
+            board.emit(RunnerEvent::Failed {
+                collection: self.name.clone(),
+                error: error.clone(),
+                resume_from: cursor.clone(),
+                will_retry: true,
+                next_attempt_at: Some(next_at),
+            });
+            self.last_error = Some(error);
+            // A retrying collection leaves its slot to the others.
+            drop(permit);
+            tokio::select! {
+                biased;
+                () = self.inner.shutdown.cancelled() => return self.cancelled(cursor).await,
+                () = tokio::time::sleep_until(next_at) => {}
+            }
+        }
+    }
+
+    /// Where this run starts, from the stored checkpoint.
+    async fn load(&self) -> Result<Option<Cursor>, CheckpointError> {
+        if self.inner.options.fresh {
+            return Ok(None);
+        }
+        let stored = self.inner.board.store().load(&self.name).await?;
+        Ok(match stored {
+            None => None,
+            // Completed last time: crawl it again from the start (a refresh).
+            Some(cp) if cp.state == State::Completed => None,
+            Some(cp) => {
+                let cursor = cp.cursor.as_ref().map(Cursor::as_str);
+                tracing::info!(state = %cp.state, cursor, "resuming an unfinished collection");
+                cp.cursor
+            }
+        })
+    }
+
+    /// Follows a running pipeline until it ends; `None` when forced to stop waiting.
+    async fn watch(&self, handle: PipelineHandle) -> Option<Report> {
+        let mut status = handle.status();
+        let cancel = handle.cancel_token();
+        let join = handle.join();
+        tokio::pin!(join);
+        let mut watching = true;
+        let mut cancelling = false;
+        loop {
+            tokio::select! {
+                report = &mut join => return Some(report),
+                changed = status.changed(), if watching => match changed {
+                    Ok(()) => {
+                        let st = status.borrow_and_update().clone();
+                        self.progress(&st).await;
+                    }
+                    Err(_) => watching = false,
+                },
+                () = self.inner.shutdown.cancelled(), if !cancelling => {
+                    cancel.cancel();
+                    cancelling = true;
+                }
+                () = self.inner.force.cancelled() => {
+                    cancel.cancel();
+                    return None;
+                }
+            }
+        }
+    }
+
+    async fn progress(&self, st: &Status) {
+        let counts = Counts {
+            pages: self.done.pages + st.pages,
+            items_fetched: self.done.items_fetched + st.items_fetched,
+            items_written: self.done.items_written + st.items_written,
+        };
+        let board = &self.inner.board;
+        let progress = board.progress(self.i, counts, st.checkpoint.clone(), st.last_error.clone());
+        if progress.cursor_moved && self.inner.options.save_progress {
+            board.save(self.i).await;
+        }
+        if progress.changed {
+            board.emit(RunnerEvent::Page {
+                collection: self.name.clone(),
+                pages: counts.pages,
+                items_fetched: counts.items_fetched,
+                items_written: counts.items_written,
+            });
+        }
+        if st.state == State::Finalizing && board.state(self.i) == State::Crawling {
+            board.enter(self.i, State::Finalizing, |_| {}).await;
+        }
+    }
+
+    fn finish_attempt(&mut self, report: &Report) {
+        self.done.pages += report.pages;
+        self.done.items_fetched += report.items_fetched;
+        self.done.items_written += report.items_written;
+        self.inner.board.progress(self.i, self.done, None, None);
+    }
+
+    async fn completed(self) -> CollectionSummary {
+        tracing::info!(items = self.done.items_written, "collection completed");
+        let status = self
+            .inner
+            .board
+            .enter(self.i, State::Completed, |s| {
+                s.cursor = None;
+                s.next_attempt_at = None;
+            })
+            .await;
+        self.inner.board.emit(RunnerEvent::Completed {
+            collection: self.name.clone(),
+            pages: status.pages,
+            items_written: status.items_written,
+        });
+        self.summary(status)
+    }
+
+    async fn cancelled(self, cursor: Option<Cursor>) -> CollectionSummary {
+        tracing::info!(
+            cursor = cursor.as_ref().map(Cursor::as_str),
+            "collection cancelled"
+        );
+        let status = self
+            .inner
+            .board
+            .enter(self.i, State::Cancelled, |s| {
+                s.cursor = cursor.clone();
+                s.next_attempt_at = None;
+            })
+            .await;
+        self.inner.board.emit(RunnerEvent::Cancelled {
+            collection: self.name.clone(),
+            resume_from: cursor,
+        });
+        self.summary(status)
+    }
+
+    async fn failed(mut self, error: CollectionError, cursor: Option<Cursor>) -> CollectionSummary {
+        let message = error.to_string();
+        tracing::error!(error = %message, "collection failed");
+        let status = self
+            .inner
+            .board
+            .enter(self.i, State::Failed, |s| {
+                s.last_error = Some(message);
+                s.cursor = cursor.clone();
+                s.next_attempt_at = None;
+            })
+            .await;
+        self.inner.board.emit(RunnerEvent::Failed {
+            collection: self.name.clone(),
+            error: error.clone(),
+            resume_from: cursor,
+            will_retry: false,
+            next_attempt_at: None,
+        });
+        self.last_error = Some(error);
+        self.summary(status)
+    }
+
+    /// The checkpoint cannot be read: fail loudly and leave it as it is, so
+    /// nobody loses the evidence and nothing restarts from page one.
+    fn refuse(mut self, error: CheckpointError) -> CollectionSummary {
+        let error = CollectionError::Checkpoint(Arc::new(error));
+        let message = error.to_string();
+        tracing::error!(error = %message, "collection not started");
+        let status = self.inner.board.mark(self.i, State::Failed, |s| {
+            s.last_error = Some(message);
+        });
+        self.inner.board.emit(RunnerEvent::Failed {
+            collection: self.name.clone(),
+            error: error.clone(),
+            resume_from: None,
+            will_retry: false,
+            next_attempt_at: None,
+        });
+        self.last_error = Some(error);
+        self.summary(status)
+    }
+
+    fn summary(self, status: CollectionStatus) -> CollectionSummary {
+        CollectionSummary {
+            collection: status.collection,
+            state: status.state,
+            pages: status.pages,
+            items_fetched: status.items_fetched,
+            items_written: status.items_written,
+            resumes: self.resumes,
+            elapsed: self.started.elapsed(),
+            last_error: self.last_error,
+            cursor: status.cursor,
+        }
+    }
+}
+
+/// A tokio instant as wall-clock time, for display.
+fn system_time(at: Instant) -> SystemTime {
+    SystemTime::now() + at.saturating_duration_since(Instant::now())
+}
+
+/// Equal jitter: half the ceiling fixed, half random, so many collections
+/// failing on one host do not all come back at the same instant.
+pub(crate) fn jittered(initial: Duration, max: Duration, attempt: u32) -> Duration {
+    let exp = attempt.saturating_sub(1).min(31);
+    let ceiling = initial.saturating_mul(1u32 << exp).min(max);
+    ceiling / 2 + (ceiling / 2).mul_f64(fastrand::f64())
+}
