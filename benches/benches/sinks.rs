@@ -1,3 +1,447 @@
-//! sinks benchmarks.
+//! Sink throughput: the SQL sinks driven through a pipeline against raw sqlx
+//! doing the same batches by hand, in the same run.
+//!
+//! - SQLite: `sink_pipeline` vs `raw_multirow_tx` (multi-row INSERT, one
+//!   transaction per batch) and, as a reference, `raw_autocommit` (one INSERT
+//!   per row, each its own transaction; run on fewer rows, compare per row).
+//! - PostgreSQL (`PIPELINE_TEST_PG_URL` or `PIPELINE_BENCH_PG_URL`; skipped
+//!   when neither is set): `sink_pipeline` vs `raw_unnest` and `raw_copy`.
+//!
+//! Every variant gets owned batches of 1000 JSON documents (the pipeline's
+//! scripted source clones each page; the raw loops clone each batch) and
+//! writes them into a fresh table, created outside the timed region. Row
+//! counts default to 200 000 (SQLite), 100 000 (PostgreSQL) and 5 000
+//! (autocommit) to keep the whole run to a few minutes on 2 cores; set
+//! `SINKS_BENCH_ROWS`, `SINKS_BENCH_PG_ROWS`, `SINKS_BENCH_AUTOCOMMIT_ROWS`
+//! for the full 10^6.
 
-fn main() {}
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use pipeline_core::Pipeline;
+use pipeline_core::testkit::ScriptedPaged;
+use serde_json::{Value, json};
+use sinks::Database;
+use sqlx::types::Json;
+use sqlx::{AssertSqlSafe, PgPool, QueryBuilder, Sqlite, SqlitePool};
+
+const BATCH: usize = 1000;
+
+fn rows(var: &str, default: usize) -> usize {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn pages(n: usize) -> Vec<Vec<Value>> {
+    (0..n)
+        .map(|i| {
+            json!({
+                "id": format!("item-{i}"),
+                "n": i,
+                "title": format!("A title for item number {i}"),
+                "tags": ["alpha", "beta"],
+                "score": i as f64 / 7.0,
+            })
+        })
+        .collect::<Vec<_>>()
+        .chunks(BATCH)
+        .map(<[Value]>::to_vec)
+        .collect()
+}
+
+fn table() -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "bench_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+async fn exec(db: &DbPool, sql: String) {
+    match db {
+        DbPool::Sqlite(p) => sqlx::raw_sql(AssertSqlSafe(sql)).execute(p).await.map(|_| ()),
+        DbPool::Pg(p) => sqlx::raw_sql(AssertSqlSafe(sql)).execute(p).await.map(|_| ()),
+    }
+    .expect("bench setup statement");
+}
+
+enum DbPool {
+    Sqlite(SqlitePool),
+    Pg(PgPool),
+}
+
+/// The same table shape the documents sink creates.
+fn create(db: &DbPool, t: &str) -> String {
+    let (data, at) = match db {
+        DbPool::Sqlite(_) => (
+            "TEXT",
+            "TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+        ),
+        DbPool::Pg(_) => ("JSONB", "TIMESTAMPTZ NOT NULL DEFAULT now()"),
+    };
+    format!(
+        "CREATE TABLE \"{t}\" (\"key\" TEXT NOT NULL PRIMARY KEY, \"data\" {data} NOT NULL, \"fetched_at\" {at})"
+    )
+}
+
+async fn through_sink(db: &Database, pages: &[Vec<Value>], t: &str) -> Duration {
+    let sink = db.documents(t).build().await.expect("sink");
+    let source = ScriptedPaged::new(pages.to_vec());
+    let start = Instant::now();
+    let report = Pipeline::paged(t, source)
+        .batch_size(BATCH)
+        .sink(sink)
+        .spawn()
+        .expect("spawn")
+        .join()
+        .await;
+    let elapsed = start.elapsed();
+    assert!(report.outcome.is_completed(), "{:?}", report.outcome);
+    elapsed
+}
+
+async fn raw_sqlite_multirow(pool: &SqlitePool, pages: &[Vec<Value>], t: &str) -> Duration {
+    let start = Instant::now();
+    for page in pages {
+        let page = page.clone();
+        let mut tx = pool.begin().await.expect("begin");
+        for chunk in page.chunks(32_766 / 2) {
+            let mut qb: QueryBuilder<Sqlite> =
+                QueryBuilder::new(format!("INSERT INTO \"{t}\" (\"key\", \"data\") "));
+            qb.push_values(chunk, |mut b, doc| {
+                b.push_bind(doc["id"].as_str().unwrap_or_default().to_owned())
+                    .push_bind(Json(doc.clone()));
+            });
+            qb.build().execute(&mut *tx).await.expect("insert");
+        }
+        tx.commit().await.expect("commit");
+    }
+    start.elapsed()
+}
+
+async fn raw_sqlite_autocommit(pool: &SqlitePool, pages: &[Vec<Value>], t: &str) -> Duration {
+    let sql = format!("INSERT INTO \"{t}\" (\"key\", \"data\") VALUES (?, ?)");
+    let start = Instant::now();
+    for page in pages {
+        for doc in page.clone() {
+            sqlx::query(AssertSqlSafe(sql.as_str()))
+                .bind(doc["id"].as_str().unwrap_or_default().to_owned())
+                .bind(Json(doc))
+                .execute(pool)
+                .await
+                .expect("insert");
+        }
+    }
+    start.elapsed()
+}
+
+/// Plain `INSERT … SELECT * FROM UNNEST(…)` per batch or, with `upsert`, the
+/// same work the sink does by hand: `ON CONFLICT DO UPDATE` plus a checkpoint
+/// row upserted in the same transaction.
+async fn raw_pg_unnest(pool: &PgPool, pages: &[Vec<Value>], t: &str, upsert: bool) -> Duration {
+    let mut sql =
+        format!("INSERT INTO \"{t}\" (\"key\", \"data\") SELECT * FROM UNNEST($1::text[], $2::jsonb[])");
+    if upsert {
+        sql.push_str(
+            " ON CONFLICT (\"key\") DO UPDATE SET \"data\" = excluded.\"data\", \
+             \"fetched_at\" = excluded.\"fetched_at\"",
+        );
+    }
+    let checkpoint = "INSERT INTO bench_checkpoints (collection, cursor) VALUES ($1, $2) \
+                      ON CONFLICT (collection) DO UPDATE SET cursor = excluded.cursor";
+    let start = Instant::now();
+    for (batch, page) in pages.iter().enumerate() {
+        let page = page.clone();
+        let keys: Vec<String> = page
+            .iter()
+            .map(|d| d["id"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        let data: Vec<Json<Value>> = page.into_iter().map(Json).collect();
+        let mut tx = pool.begin().await.expect("begin");
+        sqlx::query(AssertSqlSafe(sql.as_str()))
+            .bind(keys)
+            .bind(data)
+            .execute(&mut *tx)
+            .await
+            .expect("insert");
+        if upsert {
+            sqlx::query(checkpoint)
+                .bind(t)
+                .bind(format!("page-{batch}"))
+                .execute(&mut *tx)
+                .await
+                .expect("checkpoint");
+        }
+        tx.commit().await.expect("commit");
+    }
+    start.elapsed()
+}
+
+async fn raw_pg_copy(pool: &PgPool, pages: &[Vec<Value>], t: &str) -> Duration {
+    let sql = format!("COPY \"{t}\" (\"key\", \"data\") FROM STDIN");
+    let mut buf = Vec::new();
+    let start = Instant::now();
+    for page in pages {
+        let page = page.clone();
+        buf.clear();
+        for doc in &page {
+            // COPY text format: tab-separated, backslash escapes doubled.
+            buf.extend_from_slice(doc["id"].as_str().unwrap_or_default().as_bytes());
+            buf.push(b'\t');
+            let json = serde_json::to_string(doc).expect("json");
+            buf.extend_from_slice(json.replace('\\', "\\\\").as_bytes());
+            buf.push(b'\n');
+        }
+        let mut tx = pool.begin().await.expect("begin");
+        let mut copy = tx.copy_in_raw(&sql).await.expect("copy");
+        copy.send(buf.as_slice()).await.expect("send");
+        copy.finish().await.expect("finish");
+        tx.commit().await.expect("commit");
+    }
+    start.elapsed()
+}
+
+fn sqlite(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let n = rows("SINKS_BENCH_ROWS", 200_000);
+    let n_auto = rows("SINKS_BENCH_AUTOCOMMIT_ROWS", 5_000);
+    let data = pages(n);
+    let data_auto = pages(n_auto);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let db = rt.block_on(Database::open(&url)).expect("open");
+    // The raw side gets the same connection settings as the sink.
+    let raw = DbPool::Sqlite(
+        rt.block_on(
+            sqlx::sqlite::SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(
+                    url.parse::<sqlx::sqlite::SqliteConnectOptions>()
+                        .expect("url")
+                        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                        .synchronous(sqlx::sqlite::SqliteSynchronous::Normal),
+                ),
+        )
+        .expect("raw pool"),
+    );
+    let DbPool::Sqlite(pool) = &raw else {
+        unreachable!()
+    };
+
+    let mut group = c.benchmark_group("sqlite_sink");
+    group.sample_size(10).warm_up_time(Duration::from_secs(1));
+    group.throughput(Throughput::Elements(n as u64));
+    group.bench_function("sink_pipeline", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let t = table();
+                    total += through_sink(&db, &data, &t).await;
+                    exec(&raw, format!("DROP TABLE \"{t}\"")).await;
+                }
+                total
+            })
+        })
+    });
+    group.bench_function("raw_multirow_tx", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let t = table();
+                    exec(&raw, create(&raw, &t)).await;
+                    total += raw_sqlite_multirow(pool, &data, &t).await;
+                    exec(&raw, format!("DROP TABLE \"{t}\"")).await;
+                }
+                total
+            })
+        })
+    });
+    group.throughput(Throughput::Elements(n_auto as u64));
+    group.bench_function("raw_autocommit_per_row", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let t = table();
+                    exec(&raw, create(&raw, &t)).await;
+                    total += raw_sqlite_autocommit(pool, &data_auto, &t).await;
+                    exec(&raw, format!("DROP TABLE \"{t}\"")).await;
+                }
+                total
+            })
+        })
+    });
+    group.finish();
+}
+
+fn postgres(c: &mut Criterion) {
+    let Ok(url) = std::env::var("PIPELINE_BENCH_PG_URL").or_else(|_| std::env::var("PIPELINE_TEST_PG_URL"))
+    else {
+        eprintln!("postgres_sink: skipped, set PIPELINE_BENCH_PG_URL or PIPELINE_TEST_PG_URL");
+        return;
+    };
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let n = rows("SINKS_BENCH_PG_ROWS", 100_000);
+    let data = pages(n);
+    let db = rt.block_on(Database::open(&url)).expect("open");
+    let raw = DbPool::Pg(rt.block_on(PgPool::connect(&url)).expect("raw pool"));
+    let DbPool::Pg(pool) = &raw else { unreachable!() };
+
+    let mut group = c.benchmark_group("postgres_sink");
+    group.sample_size(10).warm_up_time(Duration::from_secs(1));
+    group.throughput(Throughput::Elements(n as u64));
+    group.bench_function("sink_pipeline", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let t = table();
+                    total += through_sink(&db, &data, &t).await;
+                    exec(&raw, format!("DROP TABLE \"{t}\"")).await;
+                }
+                total
+            })
+        })
+    });
+    rt.block_on(exec(
+        &raw,
+        "CREATE TABLE IF NOT EXISTS bench_checkpoints (collection TEXT PRIMARY KEY, cursor TEXT)".to_owned(),
+    ));
+    for name in ["raw_unnest", "raw_unnest_upsert_checkpoint", "raw_copy"] {
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        let t = table();
+                        exec(&raw, create(&raw, &t)).await;
+                        total += match name {
+                            "raw_copy" => raw_pg_copy(pool, &data, &t).await,
+                            "raw_unnest" => raw_pg_unnest(pool, &data, &t, false).await,
+                            _ => raw_pg_unnest(pool, &data, &t, true).await,
+                        };
+                        exec(&raw, format!("DROP TABLE \"{t}\"")).await;
+                    }
+                    total
+                })
+            })
+        });
+    }
+    group.finish();
+    // The checkpoint rows of the bench tables.
+    rt.block_on(exec(
+        &raw,
+        "DELETE FROM pipeline_checkpoints WHERE collection LIKE 'bench\\_%'; \
+         DROP TABLE bench_checkpoints"
+            .to_owned(),
+    ));
+}
+
+/// `SINKS_BENCH_AB=1`: interleaved single runs of each variant, printed with
+/// ratios: less sensitive to a shared, noisy machine than separate criterion
+/// groups, and cheap enough for the full 10^6 rows
+/// (`SINKS_BENCH_ROWS=1000000 SINKS_BENCH_PG_ROWS=1000000`).
+fn interleaved(_: &mut Criterion) {
+    if std::env::var("SINKS_BENCH_AB").is_err() {
+        return;
+    }
+    let rounds = rows("SINKS_BENCH_AB_ROUNDS", 3);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let data = pages(rows("SINKS_BENCH_ROWS", 200_000));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("ab.db").display());
+    let db = rt.block_on(Database::open(&url)).expect("open");
+    let raw = rt
+        .block_on(
+            sqlx::sqlite::SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(
+                    url.parse::<sqlx::sqlite::SqliteConnectOptions>()
+                        .expect("url")
+                        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                        .synchronous(sqlx::sqlite::SqliteSynchronous::Normal),
+                ),
+        )
+        .expect("raw pool");
+    let raw = DbPool::Sqlite(raw);
+    let DbPool::Sqlite(pool) = &raw else {
+        unreachable!()
+    };
+    rt.block_on(async {
+        for _ in 0..rounds {
+            let t = table();
+            let sink = through_sink(&db, &data, &t).await;
+            exec(&raw, format!("DROP TABLE \"{t}\"")).await;
+            let t = table();
+            exec(&raw, create(&raw, &t)).await;
+            let multirow = raw_sqlite_multirow(pool, &data, &t).await;
+            exec(&raw, format!("DROP TABLE \"{t}\"")).await;
+            eprintln!(
+                "sqlite {} rows: sink {sink:.2?}, raw multi-row tx {multirow:.2?}: ratio {:.2}",
+                data.len() * BATCH,
+                multirow.as_secs_f64() / sink.as_secs_f64()
+            );
+        }
+    });
+
+    let Ok(url) = std::env::var("PIPELINE_TEST_PG_URL") else {
+        return;
+    };
+    let data = pages(rows("SINKS_BENCH_PG_ROWS", 100_000));
+    let db = rt.block_on(Database::open(&url)).expect("open");
+    let raw = DbPool::Pg(rt.block_on(PgPool::connect(&url)).expect("raw pool"));
+    let DbPool::Pg(pool) = &raw else { unreachable!() };
+    rt.block_on(async {
+        exec(
+            &raw,
+            "CREATE TABLE IF NOT EXISTS bench_checkpoints (collection TEXT PRIMARY KEY, cursor TEXT)"
+                .to_owned(),
+        )
+        .await;
+        for _ in 0..rounds {
+            let mut times = Vec::new();
+            for variant in ["sink", "unnest", "unnest_upsert_checkpoint", "copy"] {
+                let t = table();
+                if variant != "sink" {
+                    exec(&raw, create(&raw, &t)).await;
+                }
+                times.push(match variant {
+                    "sink" => through_sink(&db, &data, &t).await,
+                    "unnest" => raw_pg_unnest(pool, &data, &t, false).await,
+                    "copy" => raw_pg_copy(pool, &data, &t).await,
+                    _ => raw_pg_unnest(pool, &data, &t, true).await,
+                });
+                exec(&raw, format!("DROP TABLE \"{t}\"")).await;
+            }
+            let r = |i: usize| times[i].as_secs_f64() / times[0].as_secs_f64();
+            eprintln!(
+                "postgres {} rows: sink {:.2?}, unnest {:.2?} (ratio {:.2}), \
+                 unnest+upsert+checkpoint {:.2?} (ratio {:.2}), copy {:.2?} (ratio {:.2})",
+                data.len() * BATCH,
+                times[0],
+                times[1],
+                r(1),
+                times[2],
+                r(2),
+                times[3],
+                r(3)
+            );
+        }
+        exec(
+            &raw,
+            "DELETE FROM pipeline_checkpoints WHERE collection LIKE 'bench\\_%'; \
+             DROP TABLE bench_checkpoints"
+                .to_owned(),
+        )
+        .await;
+    });
+}
+
+criterion_group!(benches, sqlite, postgres, interleaved);
+criterion_main!(benches);

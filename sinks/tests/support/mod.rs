@@ -1,0 +1,179 @@
+//! Shared helpers and scenarios for the backend test files.
+#![allow(dead_code, unreachable_pub)]
+
+pub mod proxy;
+pub mod scenarios;
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use serde_json::{Value, json};
+use sinks::sqlx::{self, AssertSqlSafe, Row};
+
+/// A name unique across concurrent tests and runs (a valid identifier).
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{prefix}_{}_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed),
+        fastrand::u32(..)
+    )
+}
+
+/// The PostgreSQL URL to test against, or `None` (printing why) to skip.
+///
+/// With `PIPELINE_TEST_PG_REQUIRED=1`, a missing variable or an unreachable
+/// server fails the test instead.
+pub async fn pg_url(test: &str) -> Option<String> {
+    let required = std::env::var("PIPELINE_TEST_PG_REQUIRED").is_ok_and(|v| v == "1");
+    let Ok(url) = std::env::var("PIPELINE_TEST_PG_URL") else {
+        assert!(
+            !required,
+            "PIPELINE_TEST_PG_REQUIRED=1 but PIPELINE_TEST_PG_URL is not set"
+        );
+        eprintln!("{test}: skipped, PIPELINE_TEST_PG_URL is not set");
+        return None;
+    };
+    match sqlx::PgPool::connect(&url).await {
+        Ok(pool) => {
+            pool.close().await;
+            Some(url)
+        }
+        Err(e) if required => panic!("PostgreSQL at PIPELINE_TEST_PG_URL is unreachable: {e}"),
+        Err(e) => {
+            eprintln!("{test}: skipped, PostgreSQL is unreachable: {e}");
+            None
+        }
+    }
+}
+
+/// A SQLite database file in a fresh temporary directory.
+pub fn sqlite_url() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("test.db").display());
+    (dir, url)
+}
+
+/// `pages` pages of `per_page` documents `{"id": "<tag>-<n>", "n": n, "tag": tag}`.
+pub fn docs(pages: usize, per_page: usize, tag: &str) -> Vec<Vec<Value>> {
+    (0..pages)
+        .map(|p| {
+            (0..per_page)
+                .map(|i| {
+                    let n = p * per_page + i;
+                    json!({"id": format!("k{n}"), "n": n, "tag": tag})
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The keys `k<from>..k<to>`.
+pub fn keys(from: usize, to: usize) -> BTreeSet<String> {
+    (from..to).map(|n| format!("k{n}")).collect()
+}
+
+/// Reads tables back with plain sqlx, independently of the sink.
+#[derive(Debug, Clone)]
+pub enum Reader {
+    Sqlite(sqlx::SqlitePool),
+    Pg(sqlx::PgPool),
+}
+
+impl Reader {
+    pub async fn connect(url: &str) -> Self {
+        if url.starts_with("sqlite") {
+            Self::Sqlite(sqlx::SqlitePool::connect(url).await.expect("sqlite reader"))
+        } else {
+            Self::Pg(sqlx::PgPool::connect(url).await.expect("pg reader"))
+        }
+    }
+
+    pub async fn exec(&self, sql: &str) {
+        match self {
+            Self::Sqlite(p) => sqlx::raw_sql(AssertSqlSafe(sql)).execute(p).await.map(|_| ()),
+            Self::Pg(p) => sqlx::raw_sql(AssertSqlSafe(sql)).execute(p).await.map(|_| ()),
+        }
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    async fn strings(&self, sql: &str) -> Vec<Option<String>> {
+        match self {
+            Self::Sqlite(p) => sqlx::query(AssertSqlSafe(sql))
+                .fetch_all(p)
+                .await
+                .map(|rows| rows.iter().map(|r| r.get::<Option<String>, _>(0)).collect()),
+            Self::Pg(p) => sqlx::query(AssertSqlSafe(sql))
+                .fetch_all(p)
+                .await
+                .map(|rows| rows.iter().map(|r| r.get::<Option<String>, _>(0)).collect()),
+        }
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// Every key of `table`.
+    pub async fn keys(&self, table: &str) -> BTreeSet<String> {
+        self.strings(&format!("SELECT \"key\" FROM \"{table}\""))
+            .await
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    /// Row count of `table` (catches duplicates a set would hide).
+    pub async fn count(&self, table: &str) -> usize {
+        let v = self
+            .strings(&format!("SELECT CAST(COUNT(*) AS TEXT) FROM \"{table}\""))
+            .await;
+        v[0].as_deref().unwrap_or("0").parse().expect("count")
+    }
+
+    /// One text column of the row with `key`.
+    pub async fn text(&self, table: &str, column: &str, key: &str) -> Option<String> {
+        let sql = format!(
+            "SELECT CAST(\"{column}\" AS TEXT) FROM \"{table}\" WHERE \"key\" = '{}'",
+            key.replace('\'', "''")
+        );
+        self.strings(&sql).await.into_iter().next().flatten()
+    }
+
+    /// The `data` document of the row with `key`.
+    pub async fn data(&self, table: &str, key: &str) -> Option<Value> {
+        self.text(table, "data", key)
+            .await
+            .map(|s| serde_json::from_str(&s).expect("data is JSON"))
+    }
+
+    pub async fn table_exists(&self, table: &str) -> bool {
+        let sql = match self {
+            Self::Sqlite(_) => {
+                format!("SELECT name FROM sqlite_master WHERE type = 'table' AND name = '{table}'")
+            }
+            Self::Pg(_) => format!(
+                "SELECT table_name::text FROM information_schema.tables \
+                 WHERE table_schema = current_schema() AND table_name = '{table}'"
+            ),
+        };
+        !self.strings(&sql).await.is_empty()
+    }
+
+    /// Drops the collections' tables and checkpoint rows, then closes the pool.
+    pub async fn cleanup(&self, collections: &[&str]) {
+        for c in collections {
+            self.exec(&format!(
+                "DROP TABLE IF EXISTS \"{c}\"; DROP TABLE IF EXISTS \"{c}__staging\"; \
+                 DELETE FROM pipeline_checkpoints WHERE collection = '{c}'"
+            ))
+            .await;
+        }
+        self.close().await;
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Self::Sqlite(p) => p.close().await,
+            Self::Pg(p) => p.close().await,
+        }
+    }
+}
