@@ -1,1 +1,40 @@
-//! placeholder
+//! Sources for remote collections: paginated JSON APIs and scraped HTML.
+//!
+//! Both are [`Paged`](pipeline_core::Paged) sources built from data
+//! ([`HttpSourceConfig`], deserializable from TOML), sharing one HTTP client
+//! and the per-host politeness gates and circuit breakers of an
+//! [`HttpContext`]. The cursor of every page is its full URL, so any
+//! checkpoint resumes exactly there.
+//!
+//! Limits (see the project's DESIGN.md): a total deadline per request, a body
+//! cap after decompression, redirects and next links only to allowed hosts,
+//! http(s) only, HTML nesting refused beyond a depth before parsing. Header
+//! values are never logged nor put in errors.
+//!
+//! With the `test-util` feature, [`mock`] has a local paginated server with
+//! scripted faults.
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    rust_2018_idioms,
+    unreachable_pub
+)]
+
+mod config;
+mod error;
+mod html_depth;
+mod http;
+mod json_source;
+mod link_header;
+#[cfg(feature = "test-util")]
+pub mod mock;
+mod pagination;
+mod retry_after;
+mod scrape;
+
+pub use self::config::{BreakerSettings, Headers, HttpSourceConfig, Pagination, ScrapeConfig};
+pub use self::error::SourceError;
+pub use self::http::HttpContext;
+pub use self::json_source::JsonSource;
+pub use self::scrape::{ScrapeSource, ScrapedItem};
+pub use pipeline_core::policy::AutoThrottle;

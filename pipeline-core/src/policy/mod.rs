@@ -1,8 +1,14 @@
 //! Politeness, retry and circuit-breaker policies, shared by every pipeline.
 //!
 //! These are plain values and shared objects that any source can use; the
-//! paged driver applies the [`RetryPolicy`] around every `fetch`.
+//! paged driver applies the [`RetryPolicy`] around every `fetch`. Sources
+//! that talk to a host wait at its [`HostGate`] (from a process-wide
+//! [`HostGates`] registry) and ask its [`CircuitBreaker`] (from [`Breakers`]).
 
+mod breaker;
+mod host_gate;
 mod retry;
 
+pub use self::breaker::{BreakerCall, BreakerConfig, BreakerState, Breakers, CircuitBreaker};
+pub use self::host_gate::{AutoThrottle, GateConfig, GatePermit, HostGate, HostGates};
 pub use self::retry::RetryPolicy;

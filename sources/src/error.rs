@@ -1,0 +1,104 @@
+//! The crate's error type. Messages name the URL and what went wrong; header
+//! values (tokens) never appear in them.
+
+use std::time::Duration;
+
+/// What went wrong building a source or fetching a page.
+///
+/// A [`Paged`](pipeline_core::Paged) source wraps these in a classified
+/// [`FetchError`](pipeline_core::FetchError); the variant decides the class
+/// (see each variant).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SourceError {
+    /// The configuration is invalid (bad URL, selector, pointer, header).
+    #[error("invalid source configuration: {reason}")]
+    Config {
+        /// What is wrong.
+        reason: String,
+    },
+    /// The server answered with an error status (5xx, 408 and 429 are
+    /// retried; other 4xx are permanent).
+    #[error("GET {url}: HTTP {status}")]
+    Status {
+        /// The URL requested.
+        url: String,
+        /// The status code.
+        status: u16,
+    },
+    /// The request failed below HTTP: connect error, reset, timeout (transient).
+    #[error("GET {url}: {detail}")]
+    Transport {
+        /// The URL requested.
+        url: String,
+        /// What failed, from the HTTP client's error chain.
+        detail: String,
+    },
+    /// No complete response within the total per-request deadline (transient).
+    #[error("GET {url}: no complete response within the {deadline:?} deadline")]
+    Deadline {
+        /// The URL requested.
+        url: String,
+        /// The deadline.
+        deadline: Duration,
+    },
+    /// The body ended before it was complete (transient).
+    #[error("GET {url}: body cut off after {received} bytes: {detail}")]
+    Truncated {
+        /// The URL requested.
+        url: String,
+        /// Bytes received before the cut.
+        received: u64,
+        /// What the client said.
+        detail: String,
+    },
+    /// The body, after decompression, is larger than the cap (permanent).
+    #[error("GET {url}: body larger than the {limit}-byte cap (after decompression); refused")]
+    BodyTooLarge {
+        /// The URL requested.
+        url: String,
+        /// The cap in bytes.
+        limit: u64,
+    },
+    /// A redirect went to a host that is not allowed, or not http(s) (permanent).
+    #[error("GET {url}: redirect to {target} refused: {reason}")]
+    Redirect {
+        /// The URL requested.
+        url: String,
+        /// Where the redirect pointed.
+        target: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// An HTML document is nested deeper than the limit; it was not parsed (permanent).
+    #[error("{url}: HTML nested deeper than {limit} elements; refused before parsing")]
+    TooDeep {
+        /// The page's URL.
+        url: String,
+        /// The depth limit.
+        limit: usize,
+    },
+}
+
+impl SourceError {
+    pub(crate) fn config(reason: impl Into<String>) -> Self {
+        Self::Config {
+            reason: reason.into(),
+        }
+    }
+}
+
+/// The error chain of `e` as one line (`outer: inner: innermost`).
+pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cur = s.source();
+    }
+    out
+}

@@ -1,0 +1,579 @@
+//! Pagination styles: the first page's URL and each next page's URL.
+//!
+//! The cursor of a page is always its full URL, built with the style's
+//! parameters on top of the start URL's own query, so any checkpoint resumes.
+
+use serde_json::Value;
+use url::Url;
+
+use crate::config::Pagination;
+use crate::error::SourceError;
+use crate::link_header::find_rel;
+
+/// Returns `url` with query parameter `name` set to `value` (replacing every
+/// occurrence, keeping the first one's position and every other parameter).
+pub(crate) fn with_query_param(url: &Url, name: &str, value: &str) -> Url {
+    let mut pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    let mut seen = false;
+    pairs.retain_mut(|(k, v)| {
+        if k != name {
+            return true;
+        }
+        if seen {
+            return false;
+        }
+        seen = true;
+        *v = value.to_owned();
+        true
+    });
+    if !seen {
+        pairs.push((name.to_owned(), value.to_owned()));
+    }
+    let mut out = url.clone();
+    out.query_pairs_mut().clear().extend_pairs(pairs);
+    out
+}
+
+/// The value of query parameter `name`, if present.
+pub(crate) fn query_param(url: &Url, name: &str) -> Option<String> {
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+fn check_pointer(what: &str, p: &str) -> Result<(), SourceError> {
+    if p.is_empty() || p.starts_with('/') {
+        Ok(())
+    } else {
+        Err(SourceError::config(format!(
+            "{what} {p:?} is not a JSON pointer (it must be empty or start with '/')"
+        )))
+    }
+}
+
+/// A validated pagination style.
+#[derive(Debug, Clone)]
+pub(crate) struct Paginator {
+    style: Pagination,
+}
+
+/// What a page says about the next one.
+pub(crate) struct PageView<'a> {
+    pub(crate) url: &'a Url,
+    pub(crate) headers: &'a reqwest::header::HeaderMap,
+    pub(crate) body: &'a Value,
+    pub(crate) items: &'a [Value],
+}
+
+fn pointer<'a>(body: &'a Value, p: &str) -> Option<&'a Value> {
+    body.pointer(p).filter(|v| !v.is_null())
+}
+
+impl Paginator {
+    pub(crate) fn new(style: &Pagination) -> Result<Self, SourceError> {
+        match style {
+            Pagination::NextUrl { next } => check_pointer("next", next)?,
+            Pagination::Cursor {
+                param,
+                next,
+                last_item,
+                has_more,
+            } => {
+                if param.is_empty() {
+                    return Err(SourceError::config("cursor pagination needs a param"));
+                }
+                match (next, last_item) {
+                    (Some(p), None) => check_pointer("next", p)?,
+                    (None, Some(p)) => check_pointer("last_item", p)?,
+                    _ => {
+                        return Err(SourceError::config(
+                            "cursor pagination needs exactly one of `next` and `last_item`",
+                        ));
+                    }
+                }
+                if let Some(p) = has_more {
+                    check_pointer("has_more", p)?;
+                }
+                if last_item.is_some() && has_more.is_none() {
+                    return Err(SourceError::config(
+                        "cursor pagination with `last_item` needs a `has_more` pointer",
+                    ));
+                }
+            }
+            Pagination::Offset { limit, total, .. } => {
+                if *limit == 0 {
+                    return Err(SourceError::config("offset pagination needs limit >= 1"));
+                }
+                if let Some(p) = total {
+                    check_pointer("total", p)?;
+                }
+            }
+            Pagination::Page {
+                total_pages: Some(p), ..
+            } => check_pointer("total_pages", p)?,
+            _ => {}
+        }
+        Ok(Self { style: style.clone() })
+    }
+
+    /// The first page's URL: the start URL plus the style's parameters.
+    pub(crate) fn first_url(&self, start: &Url) -> Url {
+        match &self.style {
+            Pagination::Offset {
+                offset_param,
+                limit_param,
+                limit,
+                ..
+            } => {
+                let url = with_query_param(start, limit_param, &limit.to_string());
+                if query_param(&url, offset_param).is_some() {
+                    url
+                } else {
+                    with_query_param(&url, offset_param, "0")
+                }
+            }
+            Pagination::Page {
+                param, start: first, ..
+            } => {
+                if query_param(start, param).is_some() {
+                    start.clone()
+                } else {
+                    with_query_param(start, param, &first.to_string())
+                }
+            }
+            _ => start.clone(),
+        }
+    }
+
+    /// The URL the next page will have if `url` is not the last page, for
+    /// styles where it does not depend on the response (offset, page).
+    pub(crate) fn predict_next(&self, url: &Url) -> Option<Url> {
+        match &self.style {
+            Pagination::Offset {
+                offset_param, limit, ..
+            } => {
+                let offset: u64 = query_param(url, offset_param)?.parse().ok()?;
+                Some(with_query_param(
+                    url,
+                    offset_param,
+                    &offset.checked_add(*limit)?.to_string(),
+                ))
+            }
+            Pagination::Page { param, start, .. } => {
+                let current: u64 = match query_param(url, param) {
+                    Some(v) => v.parse().ok()?,
+                    None => *start,
+                };
+                Some(with_query_param(url, param, &current.checked_add(1)?.to_string()))
+            }
+            _ => None,
+        }
+    }
+
+    /// The next page's URL, `None` at the end, `Err(reason)` for a malformed page.
+    pub(crate) fn next(&self, page: &PageView<'_>) -> Result<Option<Url>, String> {
+        let resolve = |link: &str| {
+            page.url
+                .join(link)
+                .map(Some)
+                .map_err(|e| format!("next link {link:?} is not a URL: {e}"))
+        };
+        match &self.style {
+            Pagination::None => Ok(None),
+            Pagination::LinkHeader => {
+                let values = page
+                    .headers
+                    .get_all(reqwest::header::LINK)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok());
+                match find_rel(values, "next") {
+                    Some(link) if !link.is_empty() => resolve(&link),
+                    _ => Ok(None),
+                }
+            }
+            Pagination::NextUrl { next } => match pointer(page.body, next) {
+                None => Ok(None),
+                Some(Value::String(s)) if s.is_empty() => Ok(None),
+                Some(Value::String(s)) => resolve(s),
+                Some(other) => Err(format!(
+                    "next URL at {next} is not a string but {}",
+                    kind_of(other)
+                )),
+            },
+            Pagination::Cursor {
+                param,
+                next,
+                last_item,
+                has_more,
+            } => {
+                if let Some(p) = has_more {
+                    match pointer(page.body, p) {
+                        None | Some(Value::Bool(false)) => return Ok(None),
+                        Some(Value::Bool(true)) => {}
+                        Some(other) => {
+                            return Err(format!("has_more at {p} is not a boolean but {}", kind_of(other)));
+                        }
+                    }
+                }
+                let token = if let Some(p) = next {
+                    match pointer(page.body, p) {
+                        None => return Ok(None),
+                        Some(Value::String(s)) => s.clone(),
+                        Some(other) => {
+                            return Err(format!("cursor at {p} is not a string but {}", kind_of(other)));
+                        }
+                    }
+                } else {
+                    let p = last_item.as_deref().unwrap_or_default();
+                    let Some(last) = page.items.last() else {
+                        return Err("has_more is true but the page has no items".to_owned());
+                    };
+                    match pointer(last, p) {
+                        Some(Value::String(s)) => s.clone(),
+                        Some(Value::Number(n)) => n.to_string(),
+                        Some(other) => {
+                            return Err(format!("last item's {p} is not a string but {}", kind_of(other)));
+                        }
+                        None => return Err(format!("last item has no {p}")),
+                    }
+                };
+                if token.is_empty() {
+                    return Ok(None);
+                }
+                Ok(Some(with_query_param(page.url, param, &token)))
+            }
+            Pagination::Offset {
+                offset_param,
+                limit,
+                total,
+                ..
+            } => {
+                let offset: u64 = match query_param(page.url, offset_param) {
+                    Some(v) => v
+                        .parse()
+                        .map_err(|_| format!("{offset_param}={v:?} in the URL is not a number"))?,
+                    None => 0,
+                };
+                let n = page.items.len() as u64;
+                if n == 0 {
+                    return Ok(None);
+                }
+                let next = offset.saturating_add(n);
+                let ends = match total {
+                    Some(p) => next >= count_at(page.body, p)?,
+                    None => n < *limit,
+                };
+                Ok((!ends).then(|| with_query_param(page.url, offset_param, &next.to_string())))
+            }
+            Pagination::Page {
+                param,
+                start,
+                total_pages,
+            } => {
+                let current: u64 = match query_param(page.url, param) {
+                    Some(v) => v
+                        .parse()
+                        .map_err(|_| format!("{param}={v:?} in the URL is not a number"))?,
+                    None => *start,
+                };
+                if page.items.is_empty() {
+                    return Ok(None);
+                }
+                if let Some(p) = total_pages {
+                    let pages = count_at(page.body, p)?;
+                    // Pages are numbered from `start`.
+                    if current.saturating_sub(*start).saturating_add(1) >= pages {
+                        return Ok(None);
+                    }
+                }
+                Ok(Some(with_query_param(
+                    page.url,
+                    param,
+                    &current.saturating_add(1).to_string(),
+                )))
+            }
+        }
+    }
+}
+
+fn count_at(body: &Value, p: &str) -> Result<u64, String> {
+    match pointer(body, p) {
+        Some(v) => v
+            .as_u64()
+            .ok_or_else(|| format!("{p} is not a non-negative integer but {}", kind_of(v))),
+        None => Err(format!("{p} is missing")),
+    }
+}
+
+/// A short description of a JSON value's type, for error messages.
+pub(crate) fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::{HeaderMap, HeaderValue, LINK};
+    use serde_json::json;
+
+    fn u(s: &str) -> Url {
+        Url::parse(s).unwrap()
+    }
+
+    fn next(p: &Pagination, url: &str, headers: &HeaderMap, body: Value) -> Result<Option<String>, String> {
+        let items: Vec<Value> = body
+            .pointer("/items")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let url = u(url);
+        Paginator::new(p)
+            .unwrap()
+            .next(&PageView {
+                url: &url,
+                headers,
+                body: &body,
+                items: &items,
+            })
+            .map(|o| o.map(|u| u.to_string()))
+    }
+
+    #[test]
+    fn setting_a_param_keeps_the_others_and_replaces_duplicates() {
+        let url = u("https://a.test/x?state=all&page=2&sort=asc&page=9");
+        assert_eq!(
+            with_query_param(&url, "page", "3").as_str(),
+            "https://a.test/x?state=all&page=3&sort=asc"
+        );
+        assert_eq!(
+            with_query_param(&u("https://a.test/x"), "cursor", "a b&c").as_str(),
+            "https://a.test/x?cursor=a+b%26c"
+        );
+        assert_eq!(query_param(&url, "sort").as_deref(), Some("asc"));
+    }
+
+    #[test]
+    fn first_urls_carry_the_style_parameters() {
+        let start = u("https://a.test/x?q=1");
+        let offset = Paginator::new(&Pagination::Offset {
+            offset_param: "offset".into(),
+            limit_param: "limit".into(),
+            limit: 50,
+            total: None,
+        })
+        .unwrap();
+        assert_eq!(
+            offset.first_url(&start).as_str(),
+            "https://a.test/x?q=1&limit=50&offset=0"
+        );
+        let page = Paginator::new(&Pagination::Page {
+            param: "p".into(),
+            start: 0,
+            total_pages: None,
+        })
+        .unwrap();
+        assert_eq!(page.first_url(&start).as_str(), "https://a.test/x?q=1&p=0");
+        assert_eq!(
+            page.first_url(&u("https://a.test/x?p=4")).as_str(),
+            "https://a.test/x?p=4"
+        );
+    }
+
+    #[test]
+    fn link_header_next_is_resolved_against_the_page() {
+        let mut h = HeaderMap::new();
+        h.insert(LINK, HeaderValue::from_static(r#"</x?page=3>; rel="next""#));
+        assert_eq!(
+            next(&Pagination::LinkHeader, "https://a.test/x?page=2", &h, json!([]))
+                .unwrap()
+                .as_deref(),
+            Some("https://a.test/x?page=3")
+        );
+        assert_eq!(
+            next(
+                &Pagination::LinkHeader,
+                "https://a.test/x",
+                &HeaderMap::new(),
+                json!([])
+            ),
+            Ok(None)
+        );
+    }
+
+    #[test]
+    fn next_url_ends_on_null_missing_or_empty_and_refuses_non_strings() {
+        let p = Pagination::NextUrl {
+            next: "/links/next".into(),
+        };
+        let h = HeaderMap::new();
+        let at = "https://a.test/v1/x";
+        assert_eq!(
+            next(&p, at, &h, json!({"links": {"next": "y?after=2"}}))
+                .unwrap()
+                .as_deref(),
+            Some("https://a.test/v1/y?after=2")
+        );
+        assert_eq!(next(&p, at, &h, json!({"links": {"next": null}})), Ok(None));
+        assert_eq!(next(&p, at, &h, json!({"links": {}})), Ok(None));
+        assert_eq!(next(&p, at, &h, json!({"links": {"next": ""}})), Ok(None));
+        assert!(
+            next(&p, at, &h, json!({"links": {"next": 5}}))
+                .unwrap_err()
+                .contains("not a string")
+        );
+    }
+
+    #[test]
+    fn cursor_token_goes_back_as_a_parameter() {
+        let p = Pagination::Cursor {
+            param: "cursor".into(),
+            next: Some("/meta/next".into()),
+            last_item: None,
+            has_more: None,
+        };
+        let h = HeaderMap::new();
+        let at = "https://a.test/x?limit=5&cursor=old";
+        assert_eq!(
+            next(&p, at, &h, json!({"meta": {"next": "abc="}}))
+                .unwrap()
+                .as_deref(),
+            Some("https://a.test/x?limit=5&cursor=abc%3D")
+        );
+        assert_eq!(next(&p, at, &h, json!({"meta": {"next": ""}})), Ok(None));
+        assert!(next(&p, at, &h, json!({"meta": {"next": 7}})).is_err());
+    }
+
+    #[test]
+    fn last_item_cursor_follows_has_more() {
+        let p = Pagination::Cursor {
+            param: "starting_after".into(),
+            next: None,
+            last_item: Some("/id".into()),
+            has_more: Some("/has_more".into()),
+        };
+        let h = HeaderMap::new();
+        let at = "https://a.test/x";
+        assert_eq!(
+            next(
+                &p,
+                at,
+                &h,
+                json!({"items": [{"id": "a"}, {"id": "b"}], "has_more": true})
+            )
+            .unwrap()
+            .as_deref(),
+            Some("https://a.test/x?starting_after=b")
+        );
+        assert_eq!(
+            next(&p, at, &h, json!({"items": [{"id": "a"}], "has_more": false})),
+            Ok(None)
+        );
+        assert!(next(&p, at, &h, json!({"items": [], "has_more": true})).is_err());
+        assert!(next(&p, at, &h, json!({"items": [{"id": "a"}], "has_more": "yes"})).is_err());
+    }
+
+    #[test]
+    fn offset_ends_at_total_or_short_page() {
+        let with_total = Pagination::Offset {
+            offset_param: "offset".into(),
+            limit_param: "limit".into(),
+            limit: 2,
+            total: Some("/total".into()),
+        };
+        let h = HeaderMap::new();
+        let at = "https://a.test/x?limit=2&offset=2";
+        assert_eq!(
+            next(&with_total, at, &h, json!({"items": [1, 2], "total": 5}))
+                .unwrap()
+                .as_deref(),
+            Some("https://a.test/x?limit=2&offset=4")
+        );
+        assert_eq!(
+            next(&with_total, at, &h, json!({"items": [1, 2], "total": 4})),
+            Ok(None)
+        );
+        assert!(next(&with_total, at, &h, json!({"items": [1, 2], "total": "many"})).is_err());
+        let short = Pagination::Offset {
+            offset_param: "offset".into(),
+            limit_param: "limit".into(),
+            limit: 2,
+            total: None,
+        };
+        assert!(next(&short, at, &h, json!({"items": [1, 2]})).unwrap().is_some());
+        assert_eq!(next(&short, at, &h, json!({"items": [1]})), Ok(None));
+    }
+
+    #[test]
+    fn page_numbers_end_at_an_empty_page_or_total_pages() {
+        let p = Pagination::Page {
+            param: "page".into(),
+            start: 1,
+            total_pages: None,
+        };
+        let h = HeaderMap::new();
+        assert_eq!(
+            next(&p, "https://a.test/x?page=1", &h, json!({"items": [1]}))
+                .unwrap()
+                .as_deref(),
+            Some("https://a.test/x?page=2")
+        );
+        assert_eq!(
+            next(&p, "https://a.test/x?page=9", &h, json!({"items": []})),
+            Ok(None)
+        );
+        let t = Pagination::Page {
+            param: "page".into(),
+            start: 1,
+            total_pages: Some("/pages".into()),
+        };
+        assert_eq!(
+            next(
+                &t,
+                "https://a.test/x?page=3",
+                &h,
+                json!({"items": [1], "pages": 3})
+            ),
+            Ok(None)
+        );
+        assert!(
+            next(
+                &t,
+                "https://a.test/x?page=2",
+                &h,
+                json!({"items": [1], "pages": 3})
+            )
+            .unwrap()
+            .is_some()
+        );
+    }
+
+    #[test]
+    fn invalid_styles_are_refused_at_build_time() {
+        assert!(Paginator::new(&Pagination::NextUrl { next: "next".into() }).is_err());
+        assert!(
+            Paginator::new(&Pagination::Cursor {
+                param: "c".into(),
+                next: None,
+                last_item: None,
+                has_more: None
+            })
+            .is_err()
+        );
+        assert!(
+            Paginator::new(&Pagination::Offset {
+                offset_param: "o".into(),
+                limit_param: "l".into(),
+                limit: 0,
+                total: None
+            })
+            .is_err()
+        );
+    }
+}
