@@ -5,3 +5,4 @@
 #![allow(missing_docs)]
 
 pub mod core_workload;
+pub mod runner_workload;

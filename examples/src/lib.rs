@@ -1,1 +1,18 @@
-//! Example programs and, soon, the `crawl` binary.
+//! The `crawl` binary's library and the example programs' shared parts.
+//!
+//! `crawl CONFIG.toml` crawls every collection of a TOML file into a
+//! database; `crawl --demo` runs the built-in demo against a local mock API.
+//! See the README for the configuration reference.
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    rust_2018_idioms,
+    unreachable_pub
+)]
+
+pub mod crawl;
+
+/// The README's Rust examples, compiled as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

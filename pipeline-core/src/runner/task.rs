@@ -85,7 +85,11 @@ impl Run {
                 Ok(handle) => handle,
                 Err(error) => return self.failed(error, cursor).await,
             };
-            let Some(report) = self.watch(handle).await else {
+            let report = self.watch(handle).await;
+            // The slot bounds running pipelines: saving the outcome, or waiting
+            // to resume, must not hold it.
+            drop(permit);
+            let Some(report) = report else {
                 // Forced: the pipeline was not waited for; keep its last committed cursor.
                 let cursor = board.get(self.i).cursor;
                 return self.cancelled(cursor).await;
@@ -132,8 +136,6 @@ impl Run {
                 next_attempt_at: Some(next_at),
             });
             self.last_error = Some(error);
-            // A retrying collection leaves its slot to the others.
-            drop(permit);
             tokio::select! {
                 biased;
                 () = self.inner.shutdown.cancelled() => return self.cancelled(cursor).await,

@@ -1,0 +1,110 @@
+//! Runner overhead: many collections against the mock server into SQLite,
+//! through the `Runner` and through a hand-written `JoinSet`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pipeline_core::Pipeline;
+use pipeline_core::runner::{Collection, Runner};
+use sinks::Database;
+use sources::mock::{MockConfig, MockServer};
+use sources::{HttpContext, HttpSourceConfig, JsonSource, Pagination};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+/// The shape of the workload.
+#[derive(Debug, Clone, Copy)]
+pub struct Shape {
+    pub collections: usize,
+    pub pages: usize,
+    pub per_page: usize,
+    pub concurrency: usize,
+}
+
+fn source_config(server: &MockServer) -> HttpSourceConfig {
+    let mut config = HttpSourceConfig::new(server.url("/link?page=1")).pagination(Pagination::LinkHeader);
+    config.max_in_flight_per_host = 64;
+    config
+}
+
+/// Runs every collection through the `Runner`, its checkpoints in the same
+/// SQLite database (or in memory with `memory_store`); returns (items written, elapsed).
+pub async fn with_runner(
+    server: &MockServer,
+    db: &Database,
+    shape: Shape,
+    memory_store: bool,
+) -> (u64, Duration) {
+    let ctx = HttpContext::new().expect("client");
+    let config = Arc::new(source_config(server));
+    let collections = (0..shape.collections).map(|i| {
+        let name = format!("r{i}");
+        let (ctx, config, db) = (ctx.clone(), config.clone(), db.clone());
+        Collection::new_async(name.clone(), move |cursor| {
+            let (ctx, config, db, name) = (ctx.clone(), config.clone(), db.clone(), name.clone());
+            async move {
+                let source = JsonSource::from_config(&config, &ctx)?;
+                let sink = db.documents(name.clone()).build().await?;
+                Ok::<_, pipeline_core::BoxError>(Pipeline::paged(name, source).resume_from(cursor).sink(sink))
+            }
+        })
+    });
+    let store: Arc<dyn pipeline_core::CheckpointStore> = if memory_store {
+        Arc::new(pipeline_core::MemoryCheckpointStore::new())
+    } else {
+        Arc::new(db.checkpoint_store())
+    };
+    let runner = Runner::builder(store)
+        .collections(collections)
+        .concurrency(shape.concurrency)
+        .fresh(true)
+        .build()
+        .expect("valid runner");
+    let started = Instant::now();
+    let summaries = runner.join().await;
+    let elapsed = started.elapsed();
+    assert!(
+        summaries
+            .iter()
+            .all(|s| s.state == pipeline_core::State::Completed)
+    );
+    (summaries.iter().map(|s| s.items_written).sum(), elapsed)
+}
+
+/// The same pipelines with a semaphore and a `JoinSet`, no runner.
+pub async fn with_join_set(server: &MockServer, db: &Database, shape: Shape) -> (u64, Duration) {
+    let ctx = HttpContext::new().expect("client");
+    let config = source_config(server);
+    let slots = Arc::new(Semaphore::new(shape.concurrency));
+    let started = Instant::now();
+    let mut set = JoinSet::new();
+    for i in 0..shape.collections {
+        let name = format!("j{i}");
+        let (ctx, config, db, slots) = (ctx.clone(), config.clone(), db.clone(), slots.clone());
+        set.spawn(async move {
+            let _slot = slots.acquire_owned().await.expect("open");
+            let source = JsonSource::from_config(&config, &ctx).expect("valid source");
+            let sink = db.documents(name.clone()).build().await.expect("table");
+            let report = Pipeline::paged(name, source)
+                .sink(sink)
+                .spawn()
+                .expect("spawn")
+                .join()
+                .await;
+            assert!(report.outcome.is_completed());
+            report.items_written
+        });
+    }
+    let mut items = 0;
+    while let Some(r) = set.join_next().await {
+        items += r.expect("task");
+    }
+    (items, started.elapsed())
+}
+
+/// Starts the mock server for `shape`.
+pub async fn server(shape: Shape) -> MockServer {
+    MockServer::start(MockConfig::new(shape.pages * shape.per_page, shape.per_page))
+        .await
+        .expect("mock server")
+}

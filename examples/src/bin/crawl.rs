@@ -1,0 +1,154 @@
+//! `crawl`: crawl remote collections described in a TOML file into a database.
+#![allow(clippy::print_stdout)]
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use examples::crawl::app::{self, RunOptions};
+use examples::crawl::config::CrawlConfig;
+use examples::crawl::demo::Demo;
+use examples::crawl::progress::summary_table;
+
+/// Crawl paginated JSON APIs and HTML sites into SQLite or PostgreSQL,
+/// resuming exactly where a failed or interrupted crawl stopped.
+///
+/// Exit status: 0 every collection completed; 1 a collection failed (after
+/// its resumes) or the crawl could not start; 2 bad command line or config;
+/// 130 interrupted by SIGINT/SIGTERM (checkpoints saved; the next run resumes).
+#[derive(Debug, Parser)]
+#[command(name = "crawl", version)]
+struct Cli {
+    /// The config file (TOML); every key is documented in the README.
+    #[arg(value_name = "CONFIG.toml", required_unless_present = "demo")]
+    config: Option<PathBuf>,
+    /// Run the built-in demo: a local mock API with six collections, crawled into demo.db.
+    #[arg(long, conflicts_with = "config")]
+    demo: bool,
+    /// Crawl only this collection (repeatable).
+    #[arg(long, value_name = "NAME")]
+    only: Vec<String>,
+    /// Ignore checkpoints: crawl every collection from the start.
+    #[arg(long)]
+    fresh: bool,
+    /// Database URL (sqlite://FILE or postgres://…), overriding runtime.database.
+    #[arg(long, value_name = "URL")]
+    database: Option<String>,
+    /// Serve GET /metrics and GET /status on this address, overriding runtime.metrics_addr.
+    #[arg(long, value_name = "ADDR")]
+    metrics_addr: Option<String>,
+    /// Print only warnings, errors and the summary; no progress display.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+fn init_logging(quiet: bool) {
+    let terminal = std::io::stderr().is_terminal();
+    // On a terminal the progress lines show states and errors; logs would garble them.
+    let default = match (quiet, terminal) {
+        (true, _) => "warn",
+        (false, true) => "off",
+        (false, false) => "info",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.quiet);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("crawl: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let code = runtime.block_on(run(cli));
+    ExitCode::from(code)
+}
+
+async fn run(cli: Cli) -> u8 {
+    let options = RunOptions {
+        fresh: cli.fresh,
+        quiet: cli.quiet,
+        only: cli.only.clone(),
+    };
+    let (mut config, demo) = if cli.demo {
+        let database = cli
+            .database
+            .clone()
+            .unwrap_or_else(|| "sqlite://demo.db".to_owned());
+        let metrics = cli
+            .metrics_addr
+            .clone()
+            .unwrap_or_else(|| "127.0.0.1:0".to_owned());
+        if let Some(path) = database.strip_prefix("sqlite://") {
+            // Each demo run starts its own mock servers on new ports, so old cursors are useless.
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{path}{suffix}"));
+            }
+        }
+        match Demo::start(&database, Some(&metrics)).await {
+            Ok(demo) => (demo.config.clone(), Some(demo)),
+            Err(e) => {
+                eprintln!("crawl: the demo could not start: {e}");
+                return 1;
+            }
+        }
+    } else {
+        let Some(path) = cli.config.as_deref() else {
+            eprintln!("crawl: give a config file, or --demo");
+            return 2;
+        };
+        match CrawlConfig::load(path) {
+            Ok(config) => (config, None),
+            Err(e) => {
+                eprintln!("crawl: {e}");
+                return 2;
+            }
+        }
+    };
+    if let Some(db) = cli.database {
+        config.database = db;
+    }
+    if let Some(addr) = cli.metrics_addr {
+        config.metrics_addr = Some(addr);
+    }
+    let database = app::redact_url(&config.database);
+    if !cli.quiet && demo.is_some() {
+        eprintln!(
+            "crawl --demo: {} collections from a local mock API into {database}",
+            config.collections.len()
+        );
+    }
+    let result = app::run(config, options).await;
+    if let Some(demo) = demo {
+        demo.stop().await;
+    }
+    match result {
+        Ok(result) => {
+            println!("\n{}", summary_table(&result.summaries));
+            if result.interrupted {
+                eprintln!("crawl: interrupted; checkpoints are saved and the next run resumes");
+            }
+            if cli.demo {
+                let file = database.trim_start_matches("sqlite://");
+                println!(
+                    "Inspect the result: sqlite3 {file} 'select count(*) from events; select key, title from docs limit 5'"
+                );
+            }
+            u8::try_from(result.exit_code()).unwrap_or(1)
+        }
+        Err(e) => {
+            eprintln!("crawl: {e}");
+            if e.is_usage() { 2 } else { 1 }
+        }
+    }
+}

@@ -1,0 +1,277 @@
+//! Builds a [`Runner`] from a [`CrawlConfig`] and runs it to the end.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use pipeline_core::policy::RetryPolicy;
+use pipeline_core::runner::{Collection, CollectionSummary, Runner};
+use pipeline_core::{Cursor, Pipeline, Runnable, State};
+use serde_json::{Map, Value};
+use sinks::{ColumnType, Database};
+use sources::{Headers, HttpContext, HttpSourceConfig, JsonSource, ScrapeSource, ScrapedItem};
+
+use super::config::{CollectionConfig, CrawlConfig, Mode};
+use super::progress::Progress;
+
+/// Options from the command line that are not in the config file.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Ignore checkpoints: crawl every collection from the start.
+    pub fresh: bool,
+    /// No progress display, warnings and errors only.
+    pub quiet: bool,
+    /// Crawl only these collections (all when empty).
+    pub only: Vec<String>,
+}
+
+/// A problem that stops the crawl before it starts.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AppError {
+    /// `--only` names a collection the config does not define.
+    #[error("--only {0}: no collection of that name in the config")]
+    UnknownCollection(String),
+    /// A collection's source settings are wrong (a bad URL, selector or pointer).
+    #[error("collection {collection:?}: {message}")]
+    Source {
+        /// The collection.
+        collection: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The database could not be opened.
+    #[error("database {url}: {message}")]
+    Database {
+        /// The URL, without its password.
+        url: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The runner or the metrics server could not start.
+    #[error("{0}")]
+    Start(String),
+}
+
+impl AppError {
+    /// Whether the problem is in the configuration or command line (exit 2).
+    pub fn is_usage(&self) -> bool {
+        matches!(self, Self::UnknownCollection(_) | Self::Source { .. })
+    }
+}
+
+/// How a whole crawl ended.
+#[derive(Debug)]
+pub struct RunResult {
+    /// One summary per collection.
+    pub summaries: Vec<CollectionSummary>,
+    /// Whether a shutdown signal interrupted the crawl.
+    pub interrupted: bool,
+}
+
+impl RunResult {
+    /// The process exit status: 0 all completed, 1 any failed, 130 interrupted.
+    pub fn exit_code(&self) -> i32 {
+        if self.interrupted {
+            130
+        } else if self.summaries.iter().all(|s| s.state == State::Completed) {
+            0
+        } else {
+            1
+        }
+    }
+}
+
+/// The source settings of one collection.
+pub fn http_config(c: &CollectionConfig) -> HttpSourceConfig {
+    let s = &c.settings;
+    let mut h = HttpSourceConfig::new(c.url.clone())
+        .items(c.items.clone())
+        .pagination(c.pagination.clone());
+    h.scrape = c.scrape.clone();
+    h.headers = Headers(s.headers.clone().unwrap_or_default());
+    h.min_delay_ms = s.min_delay_ms.unwrap_or(0);
+    h.jitter_ms = s.jitter_ms.unwrap_or(0);
+    h.max_in_flight_per_host = s.max_in_flight_per_host.unwrap_or(1);
+    h.timeout_ms = s.timeout_ms.unwrap_or(60_000);
+    if let Some(b) = s.max_body_bytes {
+        h.max_body_bytes = b;
+    }
+    h.allowed_hosts = s.allowed_hosts.clone().unwrap_or_default();
+    h.breaker = s.breaker;
+    h
+}
+
+fn retry_policy(c: &CollectionConfig) -> RetryPolicy {
+    let r = c.settings.retry.unwrap_or_default();
+    RetryPolicy::new(r.max_attempts)
+        .initial_backoff(Duration::from_millis(r.initial_backoff_ms))
+        .max_backoff(Duration::from_millis(r.max_backoff_ms))
+}
+
+/// A scraped item as a row: `key`, `url`, one column per field.
+fn scraped_row(item: ScrapedItem, key_field: Option<&str>) -> Value {
+    let key = key_field
+        .and_then(|f| item.fields.get(f).cloned().flatten())
+        .unwrap_or_else(|| format!("{}#{}", item.url, item.index));
+    let mut row = Map::new();
+    row.insert("key".into(), Value::String(key));
+    row.insert("url".into(), Value::String(item.url));
+    for (name, value) in item.fields {
+        row.insert(name, value.map_or(Value::Null, Value::String));
+    }
+    Value::Object(row)
+}
+
+/// Builds one collection: a factory making its pipeline from a resume cursor.
+fn collection(c: CollectionConfig, db: Database, ctx: HttpContext, mode: Mode) -> Collection {
+    let name = c.name.clone();
+    let c = Arc::new(c);
+    Collection::new_async(name, move |cursor: Option<Cursor>| {
+        let c = c.clone();
+        let db = db.clone();
+        let ctx = ctx.clone();
+        async move {
+            let http = http_config(&c);
+            let staging = mode == Mode::Staging;
+            let fresh = cursor.is_none();
+            let lookahead = c.settings.lookahead.unwrap_or(1);
+            let retry = retry_policy(&c);
+            let max_pages = c.settings.max_pages.unwrap_or(100_000);
+            let runnable: Runnable<Value> = if let Some(scrape) = &c.scrape {
+                let source = ScrapeSource::from_config(&http, &ctx)?;
+                let mut columns: Vec<(String, ColumnType)> = vec![("url".to_owned(), ColumnType::Text)];
+                columns.extend(scrape.fields.keys().map(|f| (f.clone(), ColumnType::Text)));
+                let sink = db
+                    .rows::<Value>(c.name.clone())
+                    .columns(columns)
+                    .key_field("key")
+                    .staging(staging)
+                    .fresh(fresh)
+                    .build()
+                    .await?;
+                let key = c.key.clone();
+                Pipeline::paged(c.name.clone(), source)
+                    .resume_from(cursor)
+                    .lookahead(lookahead)
+                    .retry(retry)
+                    .max_pages(max_pages)
+                    .map(move |item| scraped_row(item, key.as_deref()))
+                    .sink(sink)
+            } else {
+                let source = JsonSource::from_config(&http, &ctx)?;
+                let sink = db
+                    .documents(c.name.clone())
+                    .key_pointer(c.key.clone().unwrap_or_else(|| "/id".to_owned()))
+                    .staging(staging)
+                    .fresh(fresh)
+                    .build()
+                    .await?;
+                Pipeline::paged(c.name.clone(), source)
+                    .resume_from(cursor)
+                    .lookahead(lookahead)
+                    .retry(retry)
+                    .max_pages(max_pages)
+                    .sink(sink)
+            };
+            Ok::<_, pipeline_core::BoxError>(runnable)
+        }
+    })
+}
+
+/// Hides a password in a database URL for messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Crawls every selected collection of `config` and waits for the end.
+///
+/// # Errors
+///
+/// An [`AppError`] when the crawl cannot start; failures of collections are
+/// in the result's summaries instead.
+pub async fn run(config: CrawlConfig, options: RunOptions) -> Result<RunResult, AppError> {
+    for name in &options.only {
+        if !config.collections.iter().any(|c| &c.name == name) {
+            return Err(AppError::UnknownCollection(name.clone()));
+        }
+    }
+    let selected: Vec<CollectionConfig> = config
+        .collections
+        .iter()
+        .filter(|c| options.only.is_empty() || options.only.contains(&c.name))
+        .cloned()
+        .collect();
+
+    let ctx = HttpContext::new().map_err(|e| AppError::Start(e.to_string()))?;
+    // Check every source's settings before touching the database.
+    for c in &selected {
+        let http = http_config(c);
+        let checked = if c.scrape.is_some() {
+            ScrapeSource::from_config(&http, &ctx).map(drop)
+        } else {
+            JsonSource::from_config(&http, &ctx).map(drop)
+        };
+        checked.map_err(|e| AppError::Source {
+            collection: c.name.clone(),
+            message: e.to_string(),
+        })?;
+    }
+
+    let db = Database::open(&config.database)
+        .await
+        .map_err(|e| AppError::Database {
+            url: redact_url(&config.database),
+            message: e.to_string(),
+        })?;
+    let collections: Vec<Collection> = selected
+        .into_iter()
+        .map(|c| collection(c, db.clone(), ctx.clone(), config.mode))
+        .collect();
+    let runner = Runner::builder(Arc::new(db.checkpoint_store()))
+        .collections(collections)
+        .concurrency(config.concurrency)
+        .max_resumes(config.max_resumes)
+        .fresh(options.fresh)
+        .build()
+        .map_err(|e| AppError::Start(e.to_string()))?;
+
+    let server = match &config.metrics_addr {
+        Some(addr) => Some(
+            pipeline_core::serve::serve(addr.as_str(), runner.clone())
+                .await
+                .map_err(|e| AppError::Start(format!("metrics server on {addr}: {e}")))?,
+        ),
+        None => None,
+    };
+    if let Some(server) = &server {
+        let addr = server.local_addr();
+        tracing::info!(%addr, "serving /metrics and /status");
+        if !options.quiet {
+            eprintln!("crawl: metrics at http://{addr}/metrics, status at http://{addr}/status");
+        }
+    }
+    runner
+        .shutdown_on_signals()
+        .map_err(|e| AppError::Start(format!("signal handlers: {e}")))?;
+    runner.start().map_err(|e| AppError::Start(e.to_string()))?;
+    let progress = Progress::start(&runner, options.quiet);
+    let summaries = runner.join().await;
+    progress.finish().await;
+    if let Some(server) = server {
+        server.shutdown().await;
+    }
+    db.close().await;
+    Ok(RunResult {
+        summaries,
+        interrupted: runner.is_shutting_down(),
+    })
+}

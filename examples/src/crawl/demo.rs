@@ -1,0 +1,137 @@
+//! `crawl --demo`: a local mock API with six collections of different sizes,
+//! styles and faults, crawled into `demo.db` through the ordinary config path.
+
+use std::path::Path;
+use std::time::Duration;
+
+use sources::mock::{Faults, MockConfig, MockServer, Outage, RetryAfter};
+
+use super::config::{ConfigError, CrawlConfig};
+
+/// The mock servers of a demo; keep them alive while the crawl runs.
+#[derive(Debug)]
+pub struct Demo {
+    servers: Vec<MockServer>,
+    /// The generated configuration.
+    pub config: CrawlConfig,
+    /// The same configuration as TOML, as a user would write it.
+    pub toml: String,
+}
+
+impl Demo {
+    /// Starts the mock servers and builds the demo's configuration.
+    ///
+    /// # Errors
+    ///
+    /// When a server cannot bind a loopback port, or the generated config is invalid.
+    pub async fn start(
+        database: &str,
+        metrics_addr: Option<&str>,
+    ) -> Result<Self, Box<dyn std::error::Error>> {
+        let users = MockServer::start(MockConfig::new(2_000, 100)).await?;
+        let events = MockServer::start(MockConfig::new(20_000, 250)).await?;
+        let flaky = MockServer::start(MockConfig::new(3_000, 100).faults(Faults {
+            error_every: Some(6),
+            ..Faults::default()
+        }))
+        .await?;
+        let limited = MockServer::start(MockConfig::new(1_500, 100).faults(Faults {
+            rate_limit_every: Some((5, RetryAfter::Seconds(1))),
+            ..Faults::default()
+        }))
+        .await?;
+        let outage = MockServer::start(
+            MockConfig::new(6_000, 100)
+                .latency(Duration::from_millis(15))
+                .faults(Faults {
+                    outage: Some(Outage::Time {
+                        after: Duration::from_millis(800),
+                        lasting: Duration::from_secs(3),
+                    }),
+                    ..Faults::default()
+                }),
+        )
+        .await?;
+        let docs = MockServer::start(MockConfig::new(10, 10).html(40, 25, 2_000)).await?;
+
+        let metrics = metrics_addr
+            .map(|a| format!("metrics_addr = \"{a}\"\n"))
+            .unwrap_or_default();
+        let toml = format!(
+            r#"[runtime]
+concurrency = 4
+database = "{database}"
+mode = "upsert"
+{metrics}max_resumes = 8
+
+[defaults]
+max_in_flight_per_host = 2
+lookahead = 1
+retry = {{ max_attempts = 5, initial_backoff_ms = 50, max_backoff_ms = 2000 }}
+
+[[collection]]
+name = "users"
+url = "{users}/link?page=1"
+key = "/id"
+pagination = {{ style = "link_header" }}
+
+[[collection]]
+name = "events"
+url = "{events}/cursor"
+items = "/items"
+key = "/id"
+pagination = {{ style = "cursor", param = "cursor", next = "/response_metadata/next_cursor" }}
+
+[[collection]]
+name = "flaky_orders"
+url = "{flaky}/next_url?page=1"
+items = "/value"
+key = "/id"
+pagination = {{ style = "next_url", next = "/@odata.nextLink" }}
+
+[[collection]]
+name = "rate_limited"
+url = "{limited}/offset"
+items = "/results"
+key = "/id"
+min_delay_ms = 20
+pagination = {{ style = "offset", offset_param = "offset", limit_param = "limit", limit = 100, total = "/total" }}
+
+[[collection]]
+name = "outage"
+url = "{outage}/page"
+items = "/items"
+key = "/id"
+# Few retries, so the outage fails the collection in-band and the runner resumes it.
+retry = {{ max_attempts = 2, initial_backoff_ms = 100, max_backoff_ms = 200 }}
+pagination = {{ style = "page", param = "page", start = 1 }}
+
+[[collection]]
+name = "docs"
+url = "{docs}/html?page=1"
+key = "anchor"
+scrape = {{ item = "section", next = "link[rel=next] @href", fields = {{ title = "h2", anchor = "@id", link = "a.more @href" }} }}
+"#,
+            users = users.base_url(),
+            events = events.base_url(),
+            flaky = flaky.base_url(),
+            limited = limited.base_url(),
+            outage = outage.base_url(),
+            docs = docs.base_url(),
+        );
+        let config = CrawlConfig::parse(Path::new("<demo>"), &toml, &|_| None)
+            .map_err(|e: ConfigError| -> Box<dyn std::error::Error> { e.to_string().into() })?;
+        Ok(Self {
+            servers: vec![users, events, flaky, limited, outage, docs],
+            config,
+            toml,
+        })
+    }
+
+    /// Stops the mock servers.
+    pub async fn stop(self) {
+        for server in self.servers {
+            server.shutdown().await;
+        }
+    }
+}
