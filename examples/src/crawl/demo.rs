@@ -68,6 +68,7 @@ mode = "upsert"
 max_in_flight_per_host = 2
 lookahead = 1
 retry = {{ max_attempts = 5, initial_backoff_ms = 50, max_backoff_ms = 2000 }}
+breaker = {{ failures = 8, cooldown_ms = 1500 }}
 
 [[collection]]
 name = "users"

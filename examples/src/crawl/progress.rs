@@ -55,9 +55,15 @@ async fn bars(runner: Runner, stop: CancellationToken) {
                 bar.set_prefix(s.collection.clone());
                 bar
             });
+            // A finished collection's rate is over its own run, not until now.
+            let end = if s.state.is_terminal() {
+                s.updated_at
+            } else {
+                std::time::SystemTime::now()
+            };
             let secs = s
                 .started_at
-                .and_then(|t| t.elapsed().ok())
+                .and_then(|t| end.duration_since(t).ok())
                 .unwrap_or_else(|| started.elapsed())
                 .as_secs_f64()
                 .max(0.001);
