@@ -366,3 +366,133 @@ fn demo_runs_to_completion() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("/metrics"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigint_drains_exits_130_and_the_next_run_resumes() {
+    let server = MockServer::start(MockConfig::new(3_000, 50).latency(Duration::from_millis(25)))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("crawl.db");
+    let config = format!(
+        "[runtime]\ndatabase = \"sqlite://{}\"\n\n[[collection]]\nname = \"items\"\nurl = \"{}/page\"\nitems = \"/items\"\npagination = {{ style = \"page\" }}\n",
+        db.display(),
+        server.base_url()
+    );
+    let config = write(dir.path(), "crawl.toml", &config);
+    let child = Command::new(env!("CARGO_BIN_EXE_crawl"))
+        .args([&config, "--quiet"])
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Interrupt once the crawl is under way.
+    while server.request_count() < 10 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let interrupted = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        summary
+            .lines()
+            .any(|l| l.starts_with("items") && l.contains("cancelled")),
+        "{summary}"
+    );
+    let (rows, _) = sqlite_keys(&db, "items").await;
+    assert!(rows < 3_000, "stopped early, after {rows} items");
+    let first_run = server.request_count();
+
+    let out = crawl(&[&config, "--quiet"], dir.path());
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (rows, keys) = sqlite_keys(&db, "items").await;
+    assert_eq!(rows, 3_000);
+    assert_eq!(keys, mock_keys(3_000));
+    assert!(
+        server.request_count() - first_run < 61,
+        "resumed instead of starting over"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_and_status_are_served_while_crawling() {
+    let server = MockServer::start(MockConfig::new(2_000, 50).latency(Duration::from_millis(30)))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = format!(
+        "[runtime]\ndatabase = \"sqlite://{}\"\nmetrics_addr = \"127.0.0.1:{port}\"\n\n[[collection]]\nname = \"watched\"\nurl = \"{}/page\"\nitems = \"/items\"\npagination = {{ style = \"page\" }}\n",
+        dir.path().join("crawl.db").display(),
+        server.base_url()
+    );
+    let config = write(dir.path(), "crawl.toml", &config);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_crawl"))
+        .args([&config, "--quiet"])
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut status = String::new();
+    for _ in 0..500 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        if let Ok(r) = client.get(format!("{base}/status")).send().await {
+            status = r.text().await.unwrap_or_default();
+            if status.contains("\"crawling\"")
+                && status.contains("\"items_written\":")
+                && !status.contains("\"items_written\":0")
+            {
+                break;
+            }
+        }
+    }
+    let metrics = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert!(
+        status.contains("\"collection\":\"watched\"") && status.contains("\"state\":\"crawling\""),
+        "{status}"
+    );
+    for name in [
+        "# TYPE pipeline_items_total counter",
+        "# TYPE pipeline_pages_total counter",
+        "# TYPE pipeline_edge_items gauge",
+        "# TYPE pipeline_fetch_duration_seconds histogram",
+        "# TYPE pipeline_sink_batch_duration_seconds histogram",
+        "# TYPE pipeline_collections gauge",
+        "pipeline_collections{state=\"crawling\"} 1",
+        "pipeline_items_total{collection=\"watched\",stage=\"source\"}",
+    ] {
+        assert!(metrics.contains(name), "{name} missing from:\n{metrics}");
+    }
+}
