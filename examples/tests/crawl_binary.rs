@@ -36,6 +36,34 @@ async fn sqlite_keys(db: &Path, table: &str) -> (i64, BTreeSet<String>) {
     (rows.len() as i64, keys)
 }
 
+/// A config crawling the mock server's page-style route into `crawl.db`
+/// (collection `name`); returns the config path and the database path.
+fn page_config(
+    dir: &Path,
+    server: &MockServer,
+    name: &str,
+    runtime_extra: &str,
+) -> (String, std::path::PathBuf) {
+    let db = dir.join("crawl.db");
+    let config = format!(
+        "[runtime]\ndatabase = \"sqlite://{}\"\n{runtime_extra}\n[[collection]]\nname = \"{name}\"\nurl = \"{}/page\"\nitems = \"/items\"\npagination = {{ style = \"page\" }}\n",
+        db.display(),
+        server.base_url()
+    );
+    (write(dir, "crawl.toml", &config), db)
+}
+
+/// Starts `crawl CONFIG --quiet` in the background.
+fn spawn_crawl(config: &str, dir: &Path, output: fn() -> Stdio) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_crawl"))
+        .args([config, "--quiet"])
+        .current_dir(dir)
+        .stdout(output())
+        .stderr(output())
+        .spawn()
+        .expect("the crawl binary starts")
+}
+
 fn mock_keys(n: usize) -> BTreeSet<String> {
     (0..n).map(|i| sources::mock::item(i)["id"].to_string()).collect()
 }
@@ -211,21 +239,9 @@ async fn killed_mid_crawl_resumes_without_loss_or_duplicates() {
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("crawl.db");
-    let config = format!(
-        "[runtime]\ndatabase = \"sqlite://{}\"\n\n[[collection]]\nname = \"items\"\nurl = \"{}/page\"\nitems = \"/items\"\npagination = {{ style = \"page\" }}\n",
-        db.display(),
-        server.base_url()
-    );
-    let config = write(dir.path(), "crawl.toml", &config);
+    let (config, db) = page_config(dir.path(), &server, "items", "");
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_crawl"))
-        .args([&config, "--quiet"])
-        .current_dir(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_crawl(&config, dir.path(), Stdio::null);
     // Kill once some progress is committed (polling the real database file).
     let url = format!("sqlite://{}", db.display());
     let mut committed = 0i64;
@@ -373,20 +389,8 @@ async fn sigint_drains_exits_130_and_the_next_run_resumes() {
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("crawl.db");
-    let config = format!(
-        "[runtime]\ndatabase = \"sqlite://{}\"\n\n[[collection]]\nname = \"items\"\nurl = \"{}/page\"\nitems = \"/items\"\npagination = {{ style = \"page\" }}\n",
-        db.display(),
-        server.base_url()
-    );
-    let config = write(dir.path(), "crawl.toml", &config);
-    let child = Command::new(env!("CARGO_BIN_EXE_crawl"))
-        .args([&config, "--quiet"])
-        .current_dir(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (config, db) = page_config(dir.path(), &server, "items", "");
+    let child = spawn_crawl(&config, dir.path(), Stdio::piped);
     // Interrupt once the crawl is under way.
     while server.request_count() < 10 {
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -441,19 +445,12 @@ async fn metrics_and_status_are_served_while_crawling() {
         .local_addr()
         .unwrap()
         .port();
-    let config = format!(
-        "[runtime]\ndatabase = \"sqlite://{}\"\nmetrics_addr = \"127.0.0.1:{port}\"\n\n[[collection]]\nname = \"watched\"\nurl = \"{}/page\"\nitems = \"/items\"\npagination = {{ style = \"page\" }}\n",
-        dir.path().join("crawl.db").display(),
-        server.base_url()
+    let metrics_addr = format!(
+        "metrics_addr = \"127.0.0.1:{port}\"
+"
     );
-    let config = write(dir.path(), "crawl.toml", &config);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_crawl"))
-        .args([&config, "--quiet"])
-        .current_dir(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let (config, _) = page_config(dir.path(), &server, "watched", &metrics_addr);
+    let mut child = spawn_crawl(&config, dir.path(), Stdio::null);
     let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
     let mut status = String::new();
