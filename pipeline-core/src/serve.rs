@@ -6,8 +6,9 @@
 //! [`CollectionStatus`](crate::runner::CollectionStatus) from a [`Runner`].
 //!
 //! Metric handles are bound to the recorder installed when they are created:
-//! call [`install_recorder`] (or [`serve`], which calls it) *before* starting
-//! pipelines, or their metrics go nowhere.
+//! call [`install_recorder`] (or [`serve`], which calls it) *before* spawning
+//! pipelines, or their metrics go nowhere. A [`Runner`] looks its own gauges
+//! up on each change, so it may be built before the recorder is installed.
 
 use std::net::SocketAddr;
 use std::sync::Mutex;

@@ -226,10 +226,6 @@ pub async fn run(config: CrawlConfig, options: RunOptions) -> Result<RunResult, 
         })?;
     }
 
-    if config.metrics_addr.is_some() {
-        // Before anything creates metric handles: handles made earlier would be no-ops.
-        pipeline_core::serve::install_recorder().map_err(|e| AppError::Start(format!("metrics: {e}")))?;
-    }
     let db = Database::open(&config.database)
         .await
         .map_err(|e| AppError::Database {

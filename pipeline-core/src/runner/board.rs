@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
-use metrics::{Gauge, gauge};
+use metrics::gauge;
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 
@@ -46,8 +46,6 @@ pub(crate) struct Progress {
 
 pub(crate) struct Board {
     slots: Mutex<Vec<Slot>>,
-    state_gauges: Vec<(State, Gauge)>,
-    stalled_gauges: Vec<Gauge>,
     events: Mutex<Option<broadcast::Sender<RunnerEvent>>>,
     store: Arc<dyn CheckpointStore>,
 }
@@ -68,26 +66,15 @@ impl Board {
                 last_progress: now,
             })
             .collect();
-        // Label values are collection names and state names: configuration only.
-        let state_gauges = STATES
-            .iter()
-            .map(|s| (*s, gauge!("pipeline_collections", "state" => s.as_str())))
-            .collect();
-        let stalled_gauges = names
-            .iter()
-            .map(|n| gauge!("pipeline_stalled", "collection" => n.to_string()))
-            .collect();
         let (events, _) = broadcast::channel(event_capacity);
         let board = Self {
             slots: Mutex::new(slots),
-            state_gauges,
-            stalled_gauges,
             events: Mutex::new(Some(events)),
             store,
         };
         board.publish_counts(&board.lock());
-        for g in &board.stalled_gauges {
-            g.set(0.0);
+        for n in names {
+            set_stalled(n, false);
         }
         board
     }
@@ -97,9 +84,9 @@ impl Board {
     }
 
     fn publish_counts(&self, slots: &[Slot]) {
-        for (state, g) in &self.state_gauges {
-            let n = slots.iter().filter(|s| s.status.state == *state).count();
-            g.set(n as f64);
+        for state in STATES {
+            let n = slots.iter().filter(|s| s.status.state == state).count();
+            gauge!("pipeline_collections", "state" => state.as_str()).set(n as f64);
         }
     }
 
@@ -140,9 +127,9 @@ impl Board {
             let previous = slot.status.state;
             slot.status.state = state;
             slot.status.updated_at = SystemTime::now();
-            if slot.status.stalled {
+            if slot.status.stalled || state == State::Crawling {
                 slot.status.stalled = false;
-                self.stalled_gauges[i].set(0.0);
+                set_stalled(&slot.status.collection, false);
             }
             if state == State::Crawling && previous != State::Crawling {
                 slot.last_progress = Instant::now();
@@ -203,7 +190,7 @@ impl Board {
             slot.last_progress = Instant::now();
             if s.stalled {
                 s.stalled = false;
-                self.stalled_gauges[i].set(0.0);
+                set_stalled(&s.collection, false);
                 tracing::info!(collection = %s.collection, "collection is making progress again");
             }
         }
@@ -217,13 +204,13 @@ impl Board {
     pub(crate) fn check_stalls(&self, after: Duration) {
         let now = Instant::now();
         let mut slots = self.lock();
-        for (i, slot) in slots.iter_mut().enumerate() {
+        for slot in slots.iter_mut() {
             let s = &mut slot.status;
             // A sink stuck on its last batch is a stall too.
             let active = matches!(s.state, State::Crawling | State::Finalizing);
             if active && !s.stalled && now.duration_since(slot.last_progress) >= after {
                 s.stalled = true;
-                self.stalled_gauges[i].set(1.0);
+                set_stalled(&s.collection, true);
                 tracing::warn!(collection = %s.collection, ?after, "collection stalled");
             }
         }
@@ -254,4 +241,11 @@ impl Board {
     pub(crate) fn store(&self) -> &dyn CheckpointStore {
         &*self.store
     }
+}
+
+/// Sets `pipeline_stalled{collection}`. Looked up on each (rare) change rather
+/// than cached, so it reaches a recorder installed after the runner was built.
+fn set_stalled(collection: &str, stalled: bool) {
+    // Label values are collection names: configuration only.
+    gauge!("pipeline_stalled", "collection" => collection.to_owned()).set(if stalled { 1.0 } else { 0.0 });
 }
