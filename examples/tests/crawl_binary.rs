@@ -64,6 +64,23 @@ fn spawn_crawl(config: &str, dir: &Path, output: fn() -> Stdio) -> std::process:
         .expect("the crawl binary starts")
 }
 
+/// Runs the interrupted page-style crawl of 3,000 items (60 pages) again: it
+/// must complete with every item exactly once, resuming rather than refetching all.
+async fn rerun_resumes_and_completes(config: &str, dir: &Path, db: &Path, server: &MockServer) {
+    let first_run = server.request_count();
+    let out = crawl(&[config, "--quiet"], dir);
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (rows, keys) = sqlite_keys(db, "items").await;
+    assert_eq!(rows, 3_000, "no duplicates");
+    assert_eq!(keys, mock_keys(3_000), "no loss");
+    let second_run = server.request_count() - first_run;
+    assert!(second_run < 61, "the second run resumed: {second_run} requests");
+}
+
 fn mock_keys(n: usize) -> BTreeSet<String> {
     (0..n).map(|i| sources::mock::item(i)["id"].to_string()).collect()
 }
@@ -265,22 +282,7 @@ async fn killed_mid_crawl_resumes_without_loss_or_duplicates() {
         (500..3_000).contains(&committed),
         "killed mid-crawl after {committed} items"
     );
-    let first_run_requests = server.request_count();
-
-    let out = crawl(&[&config, "--quiet"], dir.path());
-    assert!(
-        out.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let (rows, keys) = sqlite_keys(&db, "items").await;
-    assert_eq!(rows, 3_000, "no duplicates");
-    assert_eq!(keys, mock_keys(3_000), "no loss");
-    let second_run_requests = server.request_count() - first_run_requests;
-    assert!(
-        second_run_requests < 61,
-        "the second run resumed: {second_run_requests} requests"
-    );
+    rerun_resumes_and_completes(&config, dir.path(), &db, &server).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -417,21 +419,7 @@ async fn sigint_drains_exits_130_and_the_next_run_resumes() {
     );
     let (rows, _) = sqlite_keys(&db, "items").await;
     assert!(rows < 3_000, "stopped early, after {rows} items");
-    let first_run = server.request_count();
-
-    let out = crawl(&[&config, "--quiet"], dir.path());
-    assert!(
-        out.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let (rows, keys) = sqlite_keys(&db, "items").await;
-    assert_eq!(rows, 3_000);
-    assert_eq!(keys, mock_keys(3_000));
-    assert!(
-        server.request_count() - first_run < 61,
-        "resumed instead of starting over"
-    );
+    rerun_resumes_and_completes(&config, dir.path(), &db, &server).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -44,7 +44,7 @@ impl<T: Send + 'static> Batcher<T> {
         if self.buffer.is_empty() && self.checkpoint.is_none() {
             return Ok(());
         }
-        let items = std::mem::replace(&mut self.buffer, Vec::with_capacity(self.options.batch_size));
+        let items = std::mem::take(&mut self.buffer);
         let checkpoint = self.checkpoint.take();
         let n = items.len() as u64;
         let started = Instant::now();
@@ -90,7 +90,7 @@ pub(crate) async fn run_sink<T: Send + 'static>(
     let mut b = Batcher {
         sink,
         shared: shared.clone(),
-        buffer: Vec::with_capacity(options.batch_size),
+        buffer: Vec::new(),
         checkpoint: None,
         deadline: None,
         options,

@@ -165,6 +165,9 @@ impl Settings {
 }
 
 /// One `[[collection]]` as written in the file.
+///
+/// It repeats the keys of [`Settings`] because serde cannot combine
+/// `flatten` with `deny_unknown_fields`, and unknown keys must be errors.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawCollection {

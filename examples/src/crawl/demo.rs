@@ -14,8 +14,6 @@ pub struct Demo {
     servers: Vec<MockServer>,
     /// The generated configuration.
     pub config: CrawlConfig,
-    /// The same configuration as TOML, as a user would write it.
-    pub toml: String,
 }
 
 impl Demo {
@@ -125,7 +123,6 @@ scrape = {{ item = "section", next = "link[rel=next] @href", fields = {{ title =
         Ok(Self {
             servers: vec![users, events, flaky, limited, outage, docs],
             config,
-            toml,
         })
     }
 

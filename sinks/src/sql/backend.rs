@@ -213,46 +213,26 @@ impl Backend for sqlx::Postgres {
             let cells = rows.iter().map(|&i| &batch.row(i).1[col]);
             // Encoding made every value match its column's type (or be NULL).
             q = match ty {
-                ColumnType::Text => q.bind(
-                    cells
-                        .map(|v| match v {
-                            SqlValue::Text(s) => Some(s.as_str()),
-                            _ => None,
-                        })
-                        .collect::<Vec<_>>(),
-                ),
-                ColumnType::Integer => q.bind(
-                    cells
-                        .map(|v| match v {
-                            SqlValue::Int(i) => Some(*i),
-                            _ => None,
-                        })
-                        .collect::<Vec<_>>(),
-                ),
-                ColumnType::Real => q.bind(
-                    cells
-                        .map(|v| match v {
-                            SqlValue::Real(f) => Some(*f),
-                            _ => None,
-                        })
-                        .collect::<Vec<_>>(),
-                ),
-                ColumnType::Boolean => q.bind(
-                    cells
-                        .map(|v| match v {
-                            SqlValue::Bool(b) => Some(*b),
-                            _ => None,
-                        })
-                        .collect::<Vec<_>>(),
-                ),
-                ColumnType::Json => q.bind(
-                    cells
-                        .map(|v| match v {
-                            SqlValue::Json(j) => Some(sqlx::types::Json(j)),
-                            _ => None,
-                        })
-                        .collect::<Vec<_>>(),
-                ),
+                ColumnType::Text => q.bind(array(cells, |v| match v {
+                    SqlValue::Text(s) => Some(s.as_str()),
+                    _ => None,
+                })),
+                ColumnType::Integer => q.bind(array(cells, |v| match v {
+                    SqlValue::Int(i) => Some(*i),
+                    _ => None,
+                })),
+                ColumnType::Real => q.bind(array(cells, |v| match v {
+                    SqlValue::Real(f) => Some(*f),
+                    _ => None,
+                })),
+                ColumnType::Boolean => q.bind(array(cells, |v| match v {
+                    SqlValue::Bool(b) => Some(*b),
+                    _ => None,
+                })),
+                ColumnType::Json => q.bind(array(cells, |v| match v {
+                    SqlValue::Json(j) => Some(sqlx::types::Json(j)),
+                    _ => None,
+                })),
             };
         }
         q
@@ -344,4 +324,14 @@ impl Pool {
             Self::Postgres(p) => p.close().await,
         }
     }
+}
+
+/// One column of a batch as a PostgreSQL array for `UNNEST`: NULL where a cell
+/// holds no value of the column's type.
+#[cfg(feature = "postgres")]
+fn array<'a, T>(
+    cells: impl Iterator<Item = &'a SqlValue>,
+    value: impl Fn(&'a SqlValue) -> Option<T>,
+) -> Vec<Option<T>> {
+    cells.map(value).collect()
 }
