@@ -74,6 +74,14 @@ pub trait Paged: Send + 'static {
     fn host(&self) -> Option<&str> {
         None
     }
+
+    /// The cursor that names the first page, when the source can name it
+    /// (an HTTP source's start URL). Starting fresh, the driver counts it as
+    /// seen, so a link back to the first page is a repeated cursor instead of
+    /// a second fetch of it.
+    fn first_cursor(&self) -> Option<Cursor> {
+        None
+    }
 }
 
 #[async_trait]
@@ -86,5 +94,9 @@ impl<T: Send + 'static> Paged for Box<dyn Paged<Item = T>> {
 
     fn host(&self) -> Option<&str> {
         (**self).host()
+    }
+
+    fn first_cursor(&self) -> Option<Cursor> {
+        (**self).first_cursor()
     }
 }

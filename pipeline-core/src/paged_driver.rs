@@ -69,7 +69,10 @@ fn cursor_hash(c: &Cursor) -> u64 {
 impl<P: Paged> Fetcher<P> {
     fn new(source: P, shared: Arc<Shared>, options: DriverOptions) -> Self {
         let cursor = shared.start.clone();
-        let seen = cursor.iter().map(cursor_hash).collect();
+        // Starting fresh, the first page has no cursor of its own; count the
+        // one the source names for it, so a link back to it is a repeat.
+        let first = cursor.clone().or_else(|| source.first_cursor());
+        let seen = first.iter().map(cursor_hash).collect();
         Self {
             source,
             cursor,
@@ -184,13 +187,19 @@ impl<P: Paged> Fetcher<P> {
                 Some(Failure { retry_at, ..failure })
             };
             let delay = match error {
+                // A complete response that does not parse may be a glitch (a
+                // proxy's error page, a truncated body): retry it like a
+                // transient error, and fail only when it persists.
                 FetchError::Invalid { reason } => {
-                    let error = StageError::Invalid {
-                        collection: collection.to_string(),
-                        cursor: cursor.cloned(),
-                        reason,
-                    };
-                    return Err(Some(Failure::new(error, cursor.cloned())));
+                    if attempt >= policy.max_attempts() {
+                        let error = StageError::Invalid {
+                            collection: collection.to_string(),
+                            cursor: cursor.cloned(),
+                            reason: format!("{reason} (after {attempt} attempt(s))"),
+                        };
+                        return Err(Some(Failure::new(error, cursor.cloned())));
+                    }
+                    policy.backoff(attempt)
                 }
                 FetchError::CircuitOpen { host, retry_at } => {
                     let error = StageError::CircuitOpen {

@@ -88,17 +88,30 @@ async fn open_breaker_fails_fast_with_retry_at() {
     assert_eq!(items.len(), 5);
 }
 
-#[tokio::test]
-async fn invalid_page_fails_naming_collection_and_cursor() {
+#[tokio::test(start_paused = true)]
+async fn malformed_page_is_retried_like_a_glitch() {
+    // One malformed answer (a proxy's error page, a truncated body) is not a verdict.
     let source = ScriptedPaged::numbered(4, 5).fail(2, Fault::Invalid, 1);
+    let log = source.fetch_log();
+    let (report, items) = run(source).await;
+    assert!(report.outcome.is_completed(), "{:?}", report.outcome);
+    assert_eq!(items, (0..20).collect::<Vec<_>>());
+    assert_eq!(log.requests(), vec![0, 1, 2, 2, 3]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn persistently_invalid_page_fails_naming_collection_and_cursor() {
+    let source = ScriptedPaged::numbered(4, 5).fail(2, Fault::Invalid, 100);
+    let log = source.fetch_log();
     let (report, items) = run(source).await;
     let failure = report.outcome.failure().expect("failed");
     let text = failure.error.to_string();
     assert!(
-        text.contains("collection driver") && text.contains("page-2"),
+        text.contains("collection driver") && text.contains("page-2") && text.contains("5 attempt"),
         "{text}"
     );
     assert!(!failure.error.is_retryable());
+    assert_eq!(log.requests().iter().filter(|&&p| p == 2).count(), 5, "max_attempts");
     assert_eq!(items, (0..10).collect::<Vec<_>>());
 }
 
