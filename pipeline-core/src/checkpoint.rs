@@ -68,8 +68,10 @@ impl Checkpoint {
 
 /// Where collections' checkpoints live between runs (memory, SQLite, PostgreSQL).
 ///
-/// SQL sinks commit the cursor in the same transaction as the items; a store
-/// over the same table reads it back. A runner saves state transitions here.
+/// Each part of a checkpoint has one writer. The sink owns the cursor and the
+/// counts: it commits them with the items they cover (and reads them back in
+/// [`Sink::open`](crate::Sink::open) to resume). A runner owns the state and
+/// the last error, and records only those, through [`record`](Self::record).
 #[async_trait]
 pub trait CheckpointStore: Send + Sync + 'static {
     /// The stored checkpoint of `collection`, if any.
@@ -81,15 +83,22 @@ pub trait CheckpointStore: Send + Sync + 'static {
     /// [`CheckpointError::Backend`] when the store cannot be read.
     async fn load(&self, collection: &str) -> Result<Option<Checkpoint>, CheckpointError>;
 
-    /// Stores `checkpoint`, replacing the collection's previous one.
+    /// Records `collection`'s state and last error, leaving its cursor and
+    /// counts as the sink committed them (a new row starts with none).
     ///
     /// # Errors
     ///
     /// [`CheckpointError::Backend`] when the store cannot be written.
-    async fn save(&self, checkpoint: &Checkpoint) -> Result<(), CheckpointError>;
+    async fn record(
+        &self,
+        collection: &str,
+        state: State,
+        last_error: Option<&str>,
+    ) -> Result<(), CheckpointError>;
 }
 
-/// A checkpoint store in memory, for tests and one-shot runs.
+/// A checkpoint store in memory, for tests and one-shot runs. It holds what
+/// runners record; sinks that keep cursors keep them in their own storage.
 #[derive(Debug, Default)]
 pub struct MemoryCheckpointStore {
     map: Mutex<HashMap<String, Checkpoint>>,
@@ -109,9 +118,19 @@ impl CheckpointStore for MemoryCheckpointStore {
         Ok(map.get(collection).cloned())
     }
 
-    async fn save(&self, checkpoint: &Checkpoint) -> Result<(), CheckpointError> {
+    async fn record(
+        &self,
+        collection: &str,
+        state: State,
+        last_error: Option<&str>,
+    ) -> Result<(), CheckpointError> {
         let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        map.insert(checkpoint.collection.clone(), checkpoint.clone());
+        let checkpoint = map
+            .entry(collection.to_owned())
+            .or_insert_with(|| Checkpoint::new(collection, state));
+        checkpoint.state = state;
+        checkpoint.last_error = last_error.map(str::to_owned);
+        checkpoint.updated_at = SystemTime::now();
         Ok(())
     }
 }
@@ -121,11 +140,16 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn memory_store_round_trips() {
+    async fn memory_store_records_state_only() {
         let store = MemoryCheckpointStore::new();
         assert!(store.load("a").await.unwrap().is_none());
-        let cp = Checkpoint::new("a", State::Retrying).with_cursor(Some(Cursor::new("p3")));
-        store.save(&cp).await.unwrap();
-        assert_eq!(store.load("a").await.unwrap(), Some(cp));
+        store.record("a", State::Retrying, Some("boom")).await.unwrap();
+        let cp = store.load("a").await.unwrap().expect("recorded");
+        assert_eq!(
+            (cp.state, cp.last_error.as_deref(), cp.cursor),
+            (State::Retrying, Some("boom"), None)
+        );
+        store.record("a", State::Completed, None).await.unwrap();
+        assert_eq!(store.load("a").await.unwrap().unwrap().last_error, None);
     }
 }

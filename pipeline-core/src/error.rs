@@ -144,12 +144,17 @@ pub enum SinkError {
         /// The backend's error.
         source: BoxError,
     },
-    /// An item could not be encoded for the backend; retrying will not help.
-    #[error("collection {collection}: could not encode an item: {reason}")]
-    Encode {
+    /// The item at `index` of the batch can never be written (its key is
+    /// missing, of a type keys cannot have, or it cannot be encoded). The
+    /// items before it were committed, without the batch's checkpoint; the
+    /// pipeline names the page and fails.
+    #[error("collection {collection}: item {index} of the batch was rejected: {reason}")]
+    Rejected {
         /// The collection being written.
         collection: String,
-        /// What was wrong with the item.
+        /// The item's index in the batch given to `write`.
+        index: usize,
+        /// What is wrong with the item.
         reason: String,
     },
     /// The sink is misconfigured (a bad table name, an unreachable path).
@@ -240,6 +245,30 @@ pub enum StageError {
         stage: String,
         /// The panic message.
         message: String,
+    },
+    /// A task of the pipeline ended without finishing its work (it was
+    /// aborted, or its input vanished) although nothing panicked.
+    #[error("collection {collection}: stage {stage} stopped: {reason}")]
+    Interrupted {
+        /// The collection.
+        collection: String,
+        /// The stage, e.g. `source`, `sink`.
+        stage: String,
+        /// What happened.
+        reason: String,
+    },
+    /// The sink rejected an item that can never be written; everything
+    /// before it was written, and the pipeline resumes at its page.
+    #[error("collection {collection}: item {index} of the page at {} was rejected by the sink: {reason}", describe(.cursor.as_ref()))]
+    Rejected {
+        /// The collection.
+        collection: String,
+        /// The cursor of the page holding the item (`None`: the first page).
+        cursor: Option<Cursor>,
+        /// The item's index among the items of its page that reached the sink.
+        index: usize,
+        /// What is wrong with the item.
+        reason: String,
     },
     /// The sink failed.
     #[error("collection {collection}: sink failed: {source}")]

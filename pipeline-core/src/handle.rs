@@ -6,9 +6,9 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::driver::finish_status;
 use crate::pipeline::Tasks;
 use crate::shared::Shared;
-use crate::sink_driver::finish_status;
 use crate::{Failure, Outcome, Report, StageError, Status};
 
 /// A running pipeline: watch its [`Status`], cancel it, or [`join`](Self::join) it.
@@ -67,11 +67,7 @@ impl PipelineHandle {
         match self.supervisor.await {
             Ok(report) => report,
             Err(e) => {
-                let error = StageError::Panicked {
-                    collection: self.shared.collection.to_string(),
-                    stage: "supervisor".to_owned(),
-                    message: e.to_string(),
-                };
+                let error = join_error(&self.shared, "supervisor", &e);
                 let outcome = Outcome::Failed(Failure::new(error, self.shared.committed_or_start()));
                 finish_status(&self.shared, &outcome);
                 report(&self.shared, outcome, false, Duration::ZERO)
@@ -100,11 +96,7 @@ async fn supervise(
     let (outcome, drained) = match joined {
         Some(Ok(outcome)) => (outcome, true),
         Some(Err(e)) => {
-            let error = StageError::Panicked {
-                collection: shared.collection.to_string(),
-                stage: "sink".to_owned(),
-                message: e.to_string(),
-            };
+            let error = join_error(&shared, "sink", &e);
             let outcome = Outcome::Failed(Failure::new(error, shared.committed_or_start()));
             finish_status(&shared, &outcome);
             (outcome, true)
@@ -135,5 +127,24 @@ fn report(shared: &Shared, outcome: Outcome, drained: bool, elapsed: Duration) -
         resume_from,
         elapsed,
         drained,
+    }
+}
+
+/// A task that did not return: a panic is `Panicked`, an abort is `Interrupted`.
+fn join_error(shared: &Shared, stage: &str, e: &tokio::task::JoinError) -> StageError {
+    let collection = shared.collection.to_string();
+    let stage = stage.to_owned();
+    if e.is_panic() {
+        StageError::Panicked {
+            collection,
+            stage,
+            message: e.to_string(),
+        }
+    } else {
+        StageError::Interrupted {
+            collection,
+            stage,
+            reason: e.to_string(),
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! The engine of a backpressured pipeline framework for remote collections.
 //!
-//! A pipeline is a source ([`Paged`] or [`Source`]), per-item transforms, and a
+//! A pipeline is a source ([`Paged`] or [`PushSource`]), per-item transforms, and a
 //! [`Sink`], joined by bounded edges counted in items. Failures travel in-band
 //! as [`Control::Failed`]: everything sent before a failure is still written,
 //! and the [`Report`] says where to resume. See [`Pipeline`] to start.
@@ -13,6 +13,7 @@
 
 mod checkpoint;
 mod cursor;
+mod driver;
 mod edge;
 mod error;
 mod event;
@@ -20,16 +21,15 @@ mod handle;
 mod meters;
 mod outcome;
 mod paged;
-mod paged_driver;
 mod pipeline;
 pub mod policy;
+mod push_source;
+mod runnable;
 pub mod runner;
 #[cfg(feature = "serve")]
 pub mod serve;
 mod shared;
 mod sink;
-mod sink_driver;
-mod source;
 mod stage;
 mod status;
 mod stream;
@@ -46,9 +46,10 @@ pub use self::event::{Control, Event, Failure};
 pub use self::handle::PipelineHandle;
 pub use self::outcome::{Outcome, Report};
 pub use self::paged::{Page, Paged};
-pub use self::pipeline::{Pipeline, Runnable};
-pub use self::sink::Sink;
-pub use self::source::{Disconnected, Emitter, Source};
+pub use self::pipeline::Pipeline;
+pub use self::push_source::{Disconnected, Emitter, PushSource};
+pub use self::runnable::Runnable;
+pub use self::sink::{Sink, SinkContext};
 pub use self::status::{State, Status};
 pub use self::stream::PipelineStream;
 pub use self::transform::{ItemErrorPolicy, Transform};

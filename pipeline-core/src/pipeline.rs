@@ -7,22 +7,20 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::driver::{PagedConfig, run_chain, run_paged, run_push};
 use crate::edge::edge;
 use crate::meters::edge_gauge;
-use crate::paged_driver::{DriverOptions, run_paged};
 use crate::policy::RetryPolicy;
-use crate::shared::Shared;
-use crate::sink_driver::{BatchOptions, run_sink};
-use crate::source::run_source;
-use crate::stage::{Applied, CustomOp, Op, Pull, StageAdapter, SyncOp, ThenOp, run_chain, shared_error};
+use crate::shared::{Shared, Start};
+use crate::stage::{Applied, CustomOp, Op, Pull, StageAdapter, SyncOp, ThenOp, shared_error};
 use crate::{
-    BoxError, BuildError, Cursor, ItemErrorPolicy, Paged, PipelineHandle, PipelineStream, Sink, Source,
+    BoxError, BuildError, Cursor, ItemErrorPolicy, Paged, PipelineStream, PushSource, Runnable, Sink,
     Transform,
 };
 
-/// Settings of one pipeline; every one has a default.
+/// The settings of one pipeline; every one has a default.
 #[derive(Debug, Clone)]
-pub(crate) struct Settings {
+pub(crate) struct PipelineConfig {
     pub(crate) capacity: usize,
     pub(crate) batch_size: usize,
     pub(crate) batch_timeout: Duration,
@@ -30,11 +28,13 @@ pub(crate) struct Settings {
     pub(crate) lookahead: usize,
     pub(crate) max_pages: Option<u64>,
     pub(crate) retry: RetryPolicy,
-    pub(crate) resume_from: Option<Cursor>,
+    /// A cursor chosen by the caller; `None`: the sink's stored one.
+    pub(crate) resume_from: Option<Option<Cursor>>,
+    pub(crate) fresh: bool,
     pub(crate) cancel: Option<CancellationToken>,
 }
 
-impl Default for Settings {
+impl Default for PipelineConfig {
     fn default() -> Self {
         Self {
             capacity: 1024,
@@ -45,6 +45,7 @@ impl Default for Settings {
             max_pages: None,
             retry: RetryPolicy::default(),
             resume_from: None,
+            fresh: false,
             cancel: None,
         }
     }
@@ -66,14 +67,14 @@ impl Tasks {
     }
 }
 
-type Build<T> = Box<dyn FnOnce(&Arc<Shared>, &Settings, &mut Tasks) -> Box<dyn Pull<T>> + Send>;
+type Build<T> = Box<dyn FnOnce(&Arc<Shared>, &PipelineConfig, &mut Tasks) -> Box<dyn Pull<T>> + Send>;
 
 /// A pipeline under construction: a source, then transforms, then a sink.
 ///
 /// Stages are joined by bounded edges whose capacity is counted in items; the
 /// source runs in its own task, the transforms run fused in one task, the sink
 /// in another, so a slow sink slows the source instead of filling memory.
-/// Settings (`capacity`, `batch_size`, …) may be given in any order; transforms
+/// PipelineConfig (`capacity`, `batch_size`, …) may be given in any order; transforms
 /// apply in the order they are added.
 ///
 /// # Examples
@@ -102,7 +103,7 @@ type Build<T> = Box<dyn FnOnce(&Arc<Shared>, &Settings, &mut Tasks) -> Box<dyn P
 pub struct Pipeline<T> {
     name: Arc<str>,
     host: Option<String>,
-    settings: Settings,
+    settings: PipelineConfig,
     build: Build<T>,
     transforms: usize,
     error: Option<BuildError>,
@@ -129,7 +130,7 @@ impl<T: Send + 'static> Pipeline<T> {
         let host = source.host().map(str::to_owned);
         let build: Build<T> = Box::new(move |shared, settings, tasks| {
             let (tx, rx) = edge(settings.capacity, edge_gauge(&shared.collection, "source"));
-            let options = DriverOptions {
+            let options = PagedConfig {
                 lookahead: settings.lookahead,
                 max_pages: settings.max_pages,
                 retry: settings.retry.clone(),
@@ -140,12 +141,12 @@ impl<T: Send + 'static> Pipeline<T> {
         Self::with_build(name, host, build)
     }
 
-    /// A pipeline driven from a free-running [`Source`]; `name` is the collection.
-    pub fn source<S: Source<Item = T>>(name: impl Into<String>, source: S) -> Self {
+    /// A pipeline driven from a free-running [`PushSource`]; `name` is the collection.
+    pub fn push<S: PushSource<Item = T>>(name: impl Into<String>, source: S) -> Self {
         let name: Arc<str> = name.into().into();
         let build: Build<T> = Box::new(move |shared, settings, tasks| {
             let (tx, rx) = edge(settings.capacity, edge_gauge(&shared.collection, "source"));
-            tasks.spawn(run_source(source, tx, shared.clone()));
+            tasks.spawn(run_push(source, tx, shared.clone()));
             Box::new(rx)
         });
         Self::with_build(name, None, build)
@@ -163,7 +164,7 @@ impl<T: Send + 'static> Pipeline<T> {
         Self {
             name,
             host,
-            settings: Settings::default(),
+            settings: PipelineConfig::default(),
             build,
             transforms: 0,
             error,
@@ -175,9 +176,21 @@ impl<T: Send + 'static> Pipeline<T> {
         &self.name
     }
 
-    /// Starts from this cursor (a stored checkpoint) instead of the first page.
+    /// Starts from this cursor (`None`: the first page) instead of where
+    /// the sink says the last run stopped.
+    ///
+    /// Rarely needed: a sink that stores its checkpoints (the SQL and JSON
+    /// Lines sinks) hands its committed cursor to the pipeline when it opens,
+    /// so a pipeline resumes by itself.
     pub fn resume_from(mut self, cursor: Option<Cursor>) -> Self {
-        self.settings.resume_from = cursor;
+        self.settings.resume_from = Some(cursor);
+        self
+    }
+
+    /// Starts over: the sink forgets its stored cursor (a staging sink
+    /// empties its staging table) and the source starts at the first page.
+    pub fn fresh(mut self, fresh: bool) -> Self {
+        self.settings.fresh = fresh;
         self
     }
 
@@ -372,15 +385,13 @@ impl<T: Send + 'static> Pipeline<T> {
         self.op("transform", CustomOp(transform))
     }
 
-    /// Attaches the sink; [`Runnable::spawn`] starts the pipeline.
+    /// Attaches the sink; [`Runnable::spawn`] starts the pipeline. The sink
+    /// gets the collection's name from the pipeline when it opens.
     pub fn sink<S: Sink<T>>(self, sink: S) -> Runnable<T> {
-        Runnable {
-            pipeline: self,
-            sink: Box::new(sink),
-        }
+        Runnable::new(self, Box::new(sink))
     }
 
-    fn validate(&self) -> Result<(), BuildError> {
+    pub(crate) fn validate(&self) -> Result<(), BuildError> {
         if let Some(e) = &self.error {
             return Err(e.clone());
         }
@@ -410,19 +421,14 @@ impl<T: Send + 'static> Pipeline<T> {
     }
 
     /// Starts the source and transforms; returns the shared state, tasks and output.
-    fn start(self) -> (Arc<Shared>, Tasks, Box<dyn Pull<T>>, Settings) {
+    pub(crate) fn start(self) -> (Arc<Shared>, Tasks, Box<dyn Pull<T>>, PipelineConfig) {
         let cancel = self
             .settings
             .cancel
             .as_ref()
             .map(CancellationToken::child_token)
             .unwrap_or_default();
-        let shared = Shared::new(
-            self.name.clone(),
-            self.settings.resume_from.clone(),
-            cancel,
-            self.host.as_deref(),
-        );
+        let shared = Shared::new(self.name.clone(), cancel, self.host.as_deref());
         let mut tasks = Tasks::default();
         let mut output = (self.build)(&shared, &self.settings, &mut tasks);
         if self.transforms > 0 {
@@ -445,46 +451,9 @@ impl<T: Send + 'static> Pipeline<T> {
     /// A [`BuildError`] for out-of-range settings or when called outside a runtime.
     pub fn into_stream(self) -> Result<PipelineStream<T>, BuildError> {
         self.validate()?;
-        let (shared, tasks, output, _) = self.start();
+        let (shared, tasks, output, settings) = self.start();
+        // No sink to ask: start where the caller said, else at the first page.
+        shared.set_start(Start::From(settings.resume_from.flatten()));
         Ok(PipelineStream::new(output, shared, tasks))
-    }
-}
-
-/// A pipeline with its sink, ready to [`spawn`](Runnable::spawn).
-#[must_use = "a pipeline does nothing until it is spawned"]
-pub struct Runnable<T> {
-    pipeline: Pipeline<T>,
-    sink: Box<dyn Sink<T>>,
-}
-
-impl<T> std::fmt::Debug for Runnable<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runnable")
-            .field("pipeline", &self.pipeline)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<T: Send + 'static> Runnable<T> {
-    /// Starts every stage on the current tokio runtime.
-    ///
-    /// # Errors
-    ///
-    /// [`BuildError`] when a setting is out of range (a zero capacity or batch
-    /// size) or when called outside a tokio runtime. Nothing is started then.
-    pub fn spawn(self) -> Result<PipelineHandle, BuildError> {
-        self.pipeline.validate()?;
-        let (shared, tasks, output, settings) = self.pipeline.start();
-        let batch = BatchOptions {
-            batch_size: settings.batch_size,
-            batch_timeout: settings.batch_timeout,
-        };
-        let sink_task = tokio::spawn(run_sink(self.sink, output, shared.clone(), batch));
-        Ok(PipelineHandle::start(
-            shared,
-            tasks,
-            sink_task,
-            settings.drain_timeout,
-        ))
     }
 }

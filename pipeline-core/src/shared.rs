@@ -19,9 +19,18 @@ pub(crate) enum SourceExit {
     Stopped,
 }
 
+/// Where the source starts: known once the sink has opened (it may hold the
+/// committed cursor), or never, when opening the sink failed.
+#[derive(Debug, Clone)]
+pub(crate) enum Start {
+    Pending,
+    From(Option<Cursor>),
+    Aborted,
+}
+
 pub(crate) struct Shared {
     pub(crate) collection: Arc<str>,
-    pub(crate) start: Option<Cursor>,
+    start: watch::Sender<Start>,
     pub(crate) cancel: CancellationToken,
     pub(crate) meters: Meters,
     status: watch::Sender<Status>,
@@ -32,27 +41,51 @@ impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Shared")
             .field("collection", &self.collection)
-            .field("start", &self.start)
+            .field("start", &*self.start.borrow())
             .finish_non_exhaustive()
     }
 }
 
 impl Shared {
-    pub(crate) fn new(
-        collection: Arc<str>,
-        start: Option<Cursor>,
-        cancel: CancellationToken,
-        host: Option<&str>,
-    ) -> Arc<Self> {
+    pub(crate) fn new(collection: Arc<str>, cancel: CancellationToken, host: Option<&str>) -> Arc<Self> {
         let (status, _) = watch::channel(Status::new(&collection));
         Arc::new(Self {
             meters: Meters::new(&collection, host),
             collection,
-            start,
+            start: watch::Sender::new(Start::Pending),
             cancel,
             status,
             source_exit: OnceLock::new(),
         })
+    }
+
+    /// Decides where the source starts; the first decision stands.
+    pub(crate) fn set_start(&self, start: Start) {
+        self.start.send_if_modified(|s| {
+            let pending = matches!(s, Start::Pending);
+            if pending {
+                *s = start;
+            }
+            pending
+        });
+    }
+
+    /// Waits until the start is decided; `None` when the pipeline will not start.
+    pub(crate) async fn started(&self) -> Option<Option<Cursor>> {
+        let mut rx = self.start.subscribe();
+        let start = rx.wait_for(|s| !matches!(s, Start::Pending)).await.ok()?.clone();
+        match start {
+            Start::From(cursor) => Some(cursor),
+            Start::Pending | Start::Aborted => None,
+        }
+    }
+
+    /// The cursor the source started from, once decided.
+    pub(crate) fn start(&self) -> Option<Cursor> {
+        match &*self.start.borrow() {
+            Start::From(cursor) => cursor.clone(),
+            Start::Pending | Start::Aborted => None,
+        }
     }
 
     pub(crate) fn subscribe(&self) -> watch::Receiver<Status> {
@@ -81,21 +114,6 @@ impl Shared {
     /// Where a transform or sink failure should resume: the newest checkpoint
     /// this run committed, else the cursor it started from.
     pub(crate) fn committed_or_start(&self) -> Option<Cursor> {
-        self.status
-            .borrow()
-            .checkpoint
-            .clone()
-            .or_else(|| self.start.clone())
-    }
-}
-
-/// Extracts a panic payload's message.
-pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "non-string panic payload".to_owned()
+        self.status.borrow().checkpoint.clone().or_else(|| self.start())
     }
 }

@@ -1,11 +1,58 @@
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use async_trait::async_trait;
 
 use crate::{Cursor, Outcome, SinkError};
 
+/// What a sink learns from its pipeline when it opens: the collection's name
+/// (given once, to the pipeline) and whether to start over.
+///
+/// A sink keeps a clone if it needs [`pages`](Self::pages) later.
+#[derive(Debug, Clone)]
+pub struct SinkContext {
+    collection: Arc<str>,
+    fresh: bool,
+    pages: Arc<AtomicU64>,
+}
+
+impl SinkContext {
+    /// A context for `collection`; for tests and custom drivers (a pipeline
+    /// makes its own).
+    pub fn new(collection: impl Into<Arc<str>>, fresh: bool) -> Self {
+        Self {
+            collection: collection.into(),
+            fresh,
+            pages: Arc::default(),
+        }
+    }
+
+    /// The collection's name: the sink's table, file or checkpoint key.
+    pub fn collection(&self) -> &str {
+        &self.collection
+    }
+
+    /// Whether to forget any stored cursor and start from the first page.
+    pub fn fresh(&self) -> bool {
+        self.fresh
+    }
+
+    /// Pages covered by the newest checkpoint handed to [`Sink::write`], counted
+    /// from the start of this run (a resumed run starts again at 0).
+    pub fn pages(&self) -> u64 {
+        self.pages.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_pages(&self, pages: u64) {
+        self.pages.store(pages, Ordering::Release);
+    }
+}
+
 /// Anything that can write batches durably.
 ///
-/// The sink driver calls `write` once per batch (never per item) and `finish`
-/// once after the input is drained. A sink must never acknowledge what it has
+/// The sink driver calls [`open`](Self::open) once before anything else,
+/// `write` once per batch (never per item) and `finish` once after the input
+/// is drained. A sink must never acknowledge what it has
 /// not made durable: when `write` returns `Ok`, the items *and* the checkpoint
 /// are committed.
 ///
@@ -30,6 +77,23 @@ use crate::{Cursor, Outcome, SinkError};
 /// ```
 #[async_trait]
 pub trait Sink<T: Send + 'static>: Send + 'static {
+    /// Called once before the source starts, with the collection's name.
+    /// A sink that stores its checkpoints returns the committed cursor to
+    /// resume from (`None`: from the first page, or nothing stored), so the
+    /// pipeline resumes by itself; with [`SinkContext::fresh`] it forgets it.
+    ///
+    /// A cursor given to [`Pipeline::resume_from`](crate::Pipeline::resume_from)
+    /// wins over the one returned here.
+    ///
+    /// # Errors
+    ///
+    /// A [`SinkError`] fails the pipeline before anything is fetched; a
+    /// [`SinkError::Write`] (the database is down) is resumable.
+    async fn open(&mut self, context: &SinkContext) -> Result<Option<Cursor>, SinkError> {
+        let _ = context;
+        Ok(None)
+    }
+
     /// Writes `items` and, in the same transaction where the backend has one, `checkpoint`.
     ///
     /// `checkpoint`, when given, covers every item of this batch and of all
@@ -38,7 +102,8 @@ pub trait Sink<T: Send + 'static>: Send + 'static {
     /// # Errors
     ///
     /// [`SinkError::Write`] when nothing of the batch was committed and a later
-    /// attempt may succeed; [`SinkError::Encode`] for items that can never be written.
+    /// attempt may succeed; [`SinkError::Rejected`] for an item that can never
+    /// be written, after committing the items before it (without the checkpoint).
     async fn write(&mut self, items: Vec<T>, checkpoint: Option<&Cursor>) -> Result<(), SinkError>;
 
     /// Called once after the input is drained, with the outcome (staging sinks activate here).
@@ -54,6 +119,10 @@ pub trait Sink<T: Send + 'static>: Send + 'static {
 
 #[async_trait]
 impl<T: Send + 'static> Sink<T> for Box<dyn Sink<T>> {
+    async fn open(&mut self, context: &SinkContext) -> Result<Option<Cursor>, SinkError> {
+        (**self).open(context).await
+    }
+
     async fn write(&mut self, items: Vec<T>, checkpoint: Option<&Cursor>) -> Result<(), SinkError> {
         (**self).write(items, checkpoint).await
     }

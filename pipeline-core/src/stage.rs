@@ -6,14 +6,14 @@
 
 use std::future::Future;
 use std::marker::PhantomData;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use futures::{FutureExt, StreamExt};
+use futures::StreamExt;
 
-use crate::edge::{EdgeReceiver, EdgeSender};
-use crate::shared::{Shared, panic_message};
+use crate::driver::catch_panic;
+use crate::edge::EdgeReceiver;
+use crate::shared::Shared;
 use crate::{BoxError, Control, Cursor, Event, Failure, SharedError, StageError, Transform};
 
 /// A pull-based stream of events.
@@ -114,13 +114,12 @@ pub(crate) struct StageAdapter<In, Out, O> {
 
 impl<In, Out, O> StageAdapter<In, Out, O> {
     pub(crate) fn new(upstream: Box<dyn Pull<In>>, op: O, name: String, shared: Arc<Shared>) -> Self {
-        let last_checkpoint = shared.start.clone();
         Self {
             upstream: Some(upstream),
             op,
             name,
             shared,
-            last_checkpoint,
+            last_checkpoint: None,
             _out: PhantomData,
         }
     }
@@ -129,10 +128,8 @@ impl<In, Out, O> StageAdapter<In, Out, O> {
     fn fail(&mut self, error: StageError) -> Option<Event<Out>> {
         self.upstream = None;
         tracing::error!(collection = %self.shared.collection, stage = %self.name, %error, "stage failed");
-        Some(Event::Control(Control::Failed(Failure::new(
-            error,
-            self.last_checkpoint.clone(),
-        ))))
+        let resume_from = self.last_checkpoint.clone().or_else(|| self.shared.start());
+        Some(Event::Control(Control::Failed(Failure::new(error, resume_from))))
     }
 }
 
@@ -156,7 +153,7 @@ where
                 }
                 Event::Items(items) => items,
             };
-            match AssertUnwindSafe(self.op.apply(items)).catch_unwind().await {
+            match catch_panic(&self.shared.collection, &self.name, self.op.apply(items)).await {
                 Ok(Ok(applied)) => {
                     if applied.skipped > 0 {
                         self.shared.meters.items_skipped.increment(applied.skipped);
@@ -174,24 +171,8 @@ where
                     };
                     return self.fail(error);
                 }
-                Err(payload) => {
-                    let error = StageError::Panicked {
-                        collection: self.shared.collection.to_string(),
-                        stage: self.name.clone(),
-                        message: panic_message(&*payload),
-                    };
-                    return self.fail(error);
-                }
+                Err(panicked) => return self.fail(panicked),
             }
-        }
-    }
-}
-
-/// The transform task: pulls the chain and feeds the sink edge until either side ends.
-pub(crate) async fn run_chain<T: Send + 'static>(mut chain: Box<dyn Pull<T>>, out: EdgeSender<T>) {
-    while let Some(event) = chain.pull().await {
-        if out.send(event).await.is_err() {
-            break;
         }
     }
 }

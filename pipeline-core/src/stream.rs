@@ -3,6 +3,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures::Stream;
+use futures::stream::FusedStream;
 use futures::stream::{self, BoxStream, StreamExt};
 
 use crate::pipeline::Tasks;
@@ -13,11 +14,13 @@ use crate::{Control, Event, Failure};
 /// A pipeline consumed as a `Stream<Item = Result<T, Failure>>`; see
 /// [`Pipeline::into_stream`](crate::Pipeline::into_stream).
 ///
-/// Items arrive in order; a failure, if any, is the last element. Dropping
+/// Items arrive in order; a failure, if any, is the last element, and the
+/// stream is fused (polling after the end returns `None`). Dropping
 /// the stream cancels the pipeline and aborts its tasks.
 #[must_use = "streams do nothing unless polled"]
 pub struct PipelineStream<T> {
     inner: BoxStream<'static, Result<T, Failure>>,
+    done: bool,
     shared: Arc<Shared>,
     tasks: Tasks,
 }
@@ -46,7 +49,9 @@ impl<T: Send + 'static> PipelineStream<T> {
             }
         });
         Self {
-            inner: chunks.flat_map(stream::iter).boxed(),
+            // Fused: polling after the end keeps returning `None` instead of panicking.
+            inner: chunks.flat_map(stream::iter).fuse().boxed(),
+            done: false,
             shared,
             tasks,
         }
@@ -57,7 +62,20 @@ impl<T> Stream for PipelineStream<T> {
     type Item = Result<T, Failure>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.inner.poll_next_unpin(cx)
+        if self.done {
+            return Poll::Ready(None);
+        }
+        let next = self.inner.poll_next_unpin(cx);
+        if let Poll::Ready(None) = next {
+            self.done = true;
+        }
+        next
+    }
+}
+
+impl<T> FusedStream for PipelineStream<T> {
+    fn is_terminated(&self) -> bool {
+        self.done
     }
 }
 

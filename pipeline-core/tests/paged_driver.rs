@@ -111,7 +111,11 @@ async fn persistently_invalid_page_fails_naming_collection_and_cursor() {
         "{text}"
     );
     assert!(!failure.error.is_retryable());
-    assert_eq!(log.requests().iter().filter(|&&p| p == 2).count(), 5, "max_attempts");
+    assert_eq!(
+        log.requests().iter().filter(|&&p| p == 2).count(),
+        5,
+        "max_attempts"
+    );
     assert_eq!(items, (0..10).collect::<Vec<_>>());
 }
 

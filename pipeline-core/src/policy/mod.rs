@@ -11,4 +11,4 @@ mod retry;
 
 pub use self::breaker::{BreakerCall, BreakerConfig, BreakerState, Breakers, CircuitBreaker};
 pub use self::host_gate::{AutoThrottle, GateConfig, GatePermit, HostGate, HostGates};
-pub use self::retry::RetryPolicy;
+pub use self::retry::{Jitter, RetryPolicy};

@@ -1,11 +1,24 @@
 use std::time::Duration;
 
-/// Exponential backoff with full jitter, for classified transient errors.
+/// How much of a backoff is random.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Jitter {
+    /// A random wait in `[0, ceiling]`: spreads many retriers best.
+    #[default]
+    Full,
+    /// Half the ceiling fixed, half random: never retries at once, still spread.
+    Equal,
+}
+
+/// Exponential backoff with jitter, for classified transient errors. The one
+/// backoff of the framework: the paged driver, the runner's resumes and the
+/// SQL sinks' commit retries all use it.
 ///
-/// Attempt `n` (counting from 1) that failed waits a random time in
-/// `[0, min(max_backoff, initial_backoff × 2^(n-1))]` before attempt `n + 1`.
-/// Full jitter (rather than a fixed exponential) spreads retries of many
-/// pipelines hitting one recovering host.
+/// Attempt `n` (counting from 1) that failed waits a random time up to
+/// `min(max_backoff, initial_backoff × 2^(n-1))` before attempt `n + 1`
+/// (see [`Jitter`]). Jitter (rather than a fixed exponential) spreads retries
+/// of many pipelines hitting one recovering host.
 ///
 /// # Examples
 ///
@@ -23,6 +36,7 @@ pub struct RetryPolicy {
     max_attempts: u32,
     initial_backoff: Duration,
     max_backoff: Duration,
+    jitter: Jitter,
 }
 
 impl Default for RetryPolicy {
@@ -32,6 +46,7 @@ impl Default for RetryPolicy {
             max_attempts: 5,
             initial_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(10),
+            jitter: Jitter::Full,
         }
     }
 }
@@ -67,6 +82,13 @@ impl RetryPolicy {
         self
     }
 
+    /// Sets how much of each wait is random (default [`Jitter::Full`]).
+    #[must_use]
+    pub fn jitter(mut self, jitter: Jitter) -> Self {
+        self.jitter = jitter;
+        self
+    }
+
     /// Attempts allowed, the first included.
     pub fn max_attempts(&self) -> u32 {
         self.max_attempts
@@ -85,10 +107,14 @@ impl RetryPolicy {
             .min(self.max_backoff)
     }
 
-    /// A random wait in `[0, ceiling(attempt)]` (full jitter).
+    /// A random wait of at most `ceiling(attempt)`: in `[0, ceiling]` with
+    /// full jitter, in `[ceiling / 2, ceiling]` with equal jitter.
     pub fn backoff(&self, attempt: u32) -> Duration {
         let ceiling = self.ceiling(attempt);
-        ceiling.mul_f64(fastrand::f64())
+        match self.jitter {
+            Jitter::Full => ceiling.mul_f64(fastrand::f64()),
+            Jitter::Equal => ceiling / 2 + (ceiling / 2).mul_f64(fastrand::f64()),
+        }
     }
 }
 
@@ -113,6 +139,15 @@ mod tests {
         let p = RetryPolicy::default();
         for attempt in 1..20 {
             assert!(p.backoff(attempt) <= p.ceiling(attempt));
+        }
+    }
+
+    #[test]
+    fn equal_jitter_keeps_half_the_ceiling() {
+        let p = RetryPolicy::default().jitter(Jitter::Equal);
+        for attempt in 1..20 {
+            let wait = p.backoff(attempt);
+            assert!(wait >= p.ceiling(attempt) / 2 && wait <= p.ceiling(attempt));
         }
     }
 

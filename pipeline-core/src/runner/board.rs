@@ -1,5 +1,6 @@
 //! The runner's shared view of every collection: statuses, gauges, events,
-//! and persistence of every state transition.
+//! and the record of every state transition (the state only: cursors and
+//! counts belong to the sinks, which commit them with the items).
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
@@ -9,7 +10,7 @@ use tokio::sync::broadcast;
 use tokio::time::Instant;
 
 use super::{CollectionStatus, RunnerEvent, RunnerEvents};
-use crate::{Checkpoint, CheckpointStore, Cursor, State};
+use crate::{CheckpointStore, Cursor, State};
 
 const STATES: [State; 7] = [
     State::Waiting,
@@ -33,15 +34,6 @@ pub(crate) struct Counts {
     pub(crate) pages: u64,
     pub(crate) items_fetched: u64,
     pub(crate) items_written: u64,
-}
-
-/// What [`Board::progress`] changed.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Progress {
-    /// Pages or items changed.
-    pub(crate) changed: bool,
-    /// The committed cursor moved.
-    pub(crate) cursor_moved: bool,
 }
 
 pub(crate) struct Board {
@@ -102,7 +94,7 @@ impl Board {
         self.lock()[i].status.clone()
     }
 
-    /// Moves collection `i` to `state`, applies `f`, then saves its checkpoint.
+    /// Moves collection `i` to `state`, applies `f`, then records the state.
     pub(crate) async fn enter(
         &self,
         i: usize,
@@ -110,7 +102,7 @@ impl Board {
         f: impl FnOnce(&mut CollectionStatus),
     ) -> CollectionStatus {
         let status = self.mark(i, state, f);
-        self.persist(&status).await;
+        self.record(&status).await;
         status
     }
 
@@ -143,33 +135,27 @@ impl Board {
         status
     }
 
-    /// Saves a collection's status as its checkpoint. A store failure is
-    /// logged and kept in the status, not fatal: the sink's own committed
-    /// cursor is unaffected.
-    async fn persist(&self, status: &CollectionStatus) {
-        let checkpoint = Checkpoint::new(status.collection.clone(), status.state)
-            .with_cursor(status.cursor.clone())
-            .with_counts(status.pages, status.items_written)
-            .with_error(status.last_error.clone());
-        if let Err(e) = self.store.save(&checkpoint).await {
-            tracing::error!(collection = %status.collection, error = %e, "saving the checkpoint failed");
+    /// Records a collection's state and last error in the store. A store
+    /// failure is logged and kept in the status, not fatal: the sink's own
+    /// committed cursor is unaffected.
+    async fn record(&self, status: &CollectionStatus) {
+        let recorded = self
+            .store
+            .record(&status.collection, status.state, status.last_error.as_deref())
+            .await;
+        if let Err(e) = recorded {
+            tracing::error!(collection = %status.collection, error = %e, "recording the state failed");
         }
     }
 
-    /// Saves collection `i`'s current status as its checkpoint.
-    pub(crate) async fn save(&self, i: usize) {
-        let status = self.get(i);
-        self.persist(&status).await;
-    }
-
-    /// Records an attempt's progress.
+    /// Records an attempt's progress; whether pages or items changed.
     pub(crate) fn progress(
         &self,
         i: usize,
         counts: Counts,
         cursor: Option<Cursor>,
         last_error: Option<String>,
-    ) -> Progress {
+    ) -> bool {
         let mut slots = self.lock();
         let slot = &mut slots[i];
         let s = &mut slot.status;
@@ -179,7 +165,6 @@ impl Board {
         s.pages = counts.pages;
         s.items_fetched = counts.items_fetched;
         s.items_written = counts.items_written;
-        let cursor_moved = cursor.is_some() && cursor != s.cursor;
         if cursor.is_some() {
             s.cursor = cursor;
         }
@@ -194,10 +179,7 @@ impl Board {
                 tracing::info!(collection = %s.collection, "collection is making progress again");
             }
         }
-        Progress {
-            changed,
-            cursor_moved,
-        }
+        changed
     }
 
     /// Flags every crawling or finalizing collection with no progress for `after`.
@@ -236,10 +218,6 @@ impl Board {
     /// Ends every event stream after the events already sent.
     pub(crate) fn close_events(&self) {
         self.events.lock().unwrap_or_else(|e| e.into_inner()).take();
-    }
-
-    pub(crate) fn store(&self) -> &dyn CheckpointStore {
-        &*self.store
     }
 }
 

@@ -1,4 +1,4 @@
-//! A collection: a name plus a factory that builds its pipeline from a cursor.
+//! A collection: a name plus a factory that builds its pipeline.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -9,19 +9,25 @@ use futures::future::BoxFuture;
 use super::CollectionError;
 use crate::{BoxError, BuildError, Cursor, PipelineHandle, Runnable};
 
-/// Builds and spawns a collection's pipeline, starting at the cursor given.
-pub(crate) type Factory =
-    Arc<dyn Fn(Option<Cursor>) -> BoxFuture<'static, Result<PipelineHandle, CollectionError>> + Send + Sync>;
+/// Builds and spawns a collection's pipeline: from the cursor given (`None`:
+/// where its sink says), fresh or not.
+pub(crate) type Factory = Arc<
+    dyn Fn(Option<Option<Cursor>>, bool) -> BoxFuture<'static, Result<PipelineHandle, CollectionError>>
+        + Send
+        + Sync,
+>;
 
 /// One collection for a [`Runner`](super::Runner): a name and a factory that
-/// builds its pipeline from an optional resume cursor.
+/// builds its pipeline.
 ///
-/// The factory is called once per attempt: at the start (with the stored
-/// cursor, or `None`) and again after every resumable failure (with the
-/// failed page's cursor). It must pass the cursor to
-/// [`Pipeline::resume_from`](crate::Pipeline::resume_from) and build fresh
-/// source and sink values each time. Collections of one runner may have
-/// different item types: the factory's type is erased here.
+/// The name is given once, here: the factory receives it and passes it to
+/// [`Pipeline::paged`](crate::Pipeline::paged) (a pipeline named otherwise
+/// fails the collection with [`BuildError::Name`]), and the pipeline hands it
+/// to the sink. The factory is called once per attempt and must build fresh
+/// source and sink values each time. It never handles cursors: the runner
+/// applies them (the first attempt starts where the sink's stored checkpoint
+/// says; a resume after a failure starts at the failed page). Collections of
+/// one runner may have different item types: the factory's type is erased here.
 ///
 /// # Examples
 ///
@@ -30,10 +36,8 @@ pub(crate) type Factory =
 /// use pipeline_core::Pipeline;
 /// use pipeline_core::testkit::{CollectSink, ScriptedPaged};
 ///
-/// let collection = Collection::new("numbers", |cursor| {
-///     Ok(Pipeline::paged("numbers", ScriptedPaged::numbered(3, 10))
-///         .resume_from(cursor)
-///         .sink(CollectSink::<u64>::new()))
+/// let collection = Collection::new("numbers", |name| {
+///     Ok(Pipeline::paged(name, ScriptedPaged::numbered(3, 10)).sink(CollectSink::<u64>::new()))
 /// });
 /// assert_eq!(collection.name(), "numbers");
 /// ```
@@ -58,43 +62,43 @@ impl Collection {
     pub fn new<T, F>(name: impl Into<String>, factory: F) -> Self
     where
         T: Send + 'static,
-        F: Fn(Option<Cursor>) -> Result<Runnable<T>, BuildError> + Send + Sync + 'static,
+        F: Fn(&str) -> Result<Runnable<T>, BuildError> + Send + Sync + 'static,
     {
-        let factory: Factory = Arc::new(move |cursor| {
-            let spawned = factory(cursor)
-                .and_then(Runnable::spawn)
+        let name: Arc<str> = name.into().into();
+        let collection = name.clone();
+        let factory: Factory = Arc::new(move |resume_from, fresh| {
+            let spawned = factory(&collection)
+                .and_then(|runnable| start(&collection, runnable, resume_from, fresh))
                 .map_err(CollectionError::Build);
             futures::future::ready(spawned).boxed()
         });
-        Self {
-            name: name.into().into(),
-            factory,
-        }
+        Self { name, factory }
     }
 
     /// A collection whose pipeline is built by an async factory (one that
     /// opens a connection, say).
     ///
-    /// An error from the factory fails the collection for good, with
-    /// [`CollectionError::Factory`].
+    /// An error from the factory is resumed like a resumable pipeline
+    /// failure (the database may be back soon), as
+    /// [`CollectionError::Factory`]; a [`BuildError`] fails it for good.
     pub fn new_async<T, F, Fut, E>(name: impl Into<String>, factory: F) -> Self
     where
         T: Send + 'static,
-        F: Fn(Option<Cursor>) -> Fut + Send + Sync + 'static,
+        F: Fn(&str) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Runnable<T>, E>> + Send + 'static,
         E: Into<BoxError>,
     {
         let name: Arc<str> = name.into().into();
         let collection = name.clone();
-        let factory: Factory = Arc::new(move |cursor| {
-            let built = factory(cursor);
+        let factory: Factory = Arc::new(move |resume_from, fresh| {
+            let built = factory(&collection);
             let collection = collection.clone();
             async move {
                 let runnable = built.await.map_err(|e| CollectionError::Factory {
                     collection: collection.to_string(),
                     source: Arc::from(e.into()),
                 })?;
-                runnable.spawn().map_err(CollectionError::Build)
+                start(&collection, runnable, resume_from, fresh).map_err(CollectionError::Build)
             }
             .boxed()
         });
@@ -105,4 +109,21 @@ impl Collection {
     pub fn name(&self) -> &str {
         &self.name
     }
+}
+
+/// Spawns one attempt, refusing a pipeline named other than its collection
+/// (its sink would keep its checkpoint under the wrong name).
+fn start<T: Send + 'static>(
+    collection: &str,
+    runnable: Runnable<T>,
+    resume_from: Option<Option<Cursor>>,
+    fresh: bool,
+) -> Result<PipelineHandle, BuildError> {
+    if runnable.name() != collection {
+        return Err(BuildError::Name {
+            name: runnable.name().to_owned(),
+            reason: "it differs from the collection's name: pass the name the factory receives",
+        });
+    }
+    runnable.start_with(resume_from, fresh).spawn()
 }

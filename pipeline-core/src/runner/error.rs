@@ -1,8 +1,6 @@
 //! Errors of the runner and of the collections it runs.
 
-use std::sync::Arc;
-
-use crate::{BuildError, CheckpointError, SharedError, StageError};
+use crate::{BuildError, SharedError, StageError};
 
 /// The runner could not be built or started.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -13,6 +11,15 @@ pub enum RunnerError {
     DuplicateCollection {
         /// The repeated name.
         collection: String,
+    },
+    /// Two collection names differ only in case: they would share a table on
+    /// backends whose names are case-insensitive.
+    #[error("collections {first} and {second} differ only in case")]
+    CaseCollision {
+        /// The name added first.
+        first: String,
+        /// The name added later.
+        second: String,
     },
     /// A collection's name is empty.
     #[error("a collection name must not be empty")]
@@ -38,7 +45,8 @@ pub enum CollectionError {
     /// Its factory returned a pipeline with an invalid setting.
     #[error(transparent)]
     Build(BuildError),
-    /// Its async factory failed (for example a database it opens was down).
+    /// Its async factory failed (for example a database it opens was down);
+    /// resumed like a resumable pipeline failure.
     #[error("collection {collection}: building its pipeline failed: {source}")]
     Factory {
         /// The collection.
@@ -46,11 +54,6 @@ pub enum CollectionError {
         /// The factory's error.
         source: SharedError,
     },
-    /// Its checkpoint could not be loaded: corrupt or unreadable. The
-    /// collection is not started (never silently restarted from page one);
-    /// fix or delete the checkpoint, or run with `fresh`.
-    #[error(transparent)]
-    Checkpoint(Arc<CheckpointError>),
     /// The runner's task for the collection panicked (a bug in the runner).
     #[error("collection {collection}: runner task failed: {message}")]
     Panicked {
@@ -66,6 +69,7 @@ impl CollectionError {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Stage(e) => e.is_retryable(),
+            Self::Factory { .. } => true,
             _ => false,
         }
     }

@@ -14,16 +14,18 @@
 //! `Waiting → Crawling → (Retrying → Crawling)* → Finalizing → Completed |
 //! Failed | Cancelled`. A failing attempt may also pass through `Finalizing`
 //! (its in-flight items drain) before `Retrying`. A `Retrying` collection
-//! holds no concurrency slot. Every transition is saved to the
-//! [`CheckpointStore`], so a restarted process knows what was unfinished.
+//! holds no concurrency slot. Every transition is recorded in the
+//! [`CheckpointStore`] (the state only), so a restarted process and the
+//! people watching know what was unfinished.
 //!
 //! # Starting again
 //!
-//! At start each collection's checkpoint is loaded: an unfinished one (any
-//! state but `Completed`) resumes from its stored cursor; one that completed
-//! last time is crawled again from the start (a refresh). With
-//! [`fresh`](RunnerBuilder::fresh) checkpoints are ignored. A checkpoint that
-//! cannot be read fails its collection loudly and is left untouched.
+//! Each collection's sink owns its checkpoint: it commits the cursor with
+//! the items, and when the pipeline opens it hands back where to resume. So
+//! an unfinished collection resumes from its committed cursor, and one that
+//! completed last time is crawled again from the start (a refresh). With
+//! [`fresh`](RunnerBuilder::fresh) the sinks forget their cursors. A resume
+//! after a failure in the same run starts at the failed page.
 //!
 //! # Clean shutdown
 //!
@@ -59,23 +61,23 @@ pub use self::error::{CollectionError, RunnerError};
 pub use self::event::{RunnerEvent, RunnerEvents};
 pub use self::status::CollectionStatus;
 pub use self::summary::CollectionSummary;
+use crate::policy::{Jitter, RetryPolicy};
 use crate::{CheckpointStore, State};
 
 /// The runner's limits; every one has a default.
 #[derive(Debug, Clone)]
-struct Options {
+struct RunnerConfig {
     concurrency: usize,
     max_resumes: u32,
     backoff_initial: Duration,
     backoff_max: Duration,
     stall_after: Option<Duration>,
     fresh: bool,
-    save_progress: bool,
     shutdown_timeout: Duration,
     event_capacity: usize,
 }
 
-impl Default for Options {
+impl Default for RunnerConfig {
     fn default() -> Self {
         Self {
             concurrency: 4,
@@ -84,16 +86,21 @@ impl Default for Options {
             backoff_max: Duration::from_secs(60),
             stall_after: Some(Duration::from_secs(300)),
             fresh: false,
-            save_progress: false,
             shutdown_timeout: Duration::from_secs(60),
             event_capacity: 1024,
         }
     }
 }
 
-impl Options {
+impl RunnerConfig {
+    /// Equal jitter: many collections failing on one host do not all come
+    /// back at the same instant, nor any of them at once.
     fn resume_backoff(&self, attempt: u32) -> Duration {
-        task::jittered(self.backoff_initial, self.backoff_max, attempt)
+        RetryPolicy::new(u32::MAX)
+            .initial_backoff(self.backoff_initial)
+            .max_backoff(self.backoff_max)
+            .jitter(Jitter::Equal)
+            .backoff(attempt)
     }
 }
 
@@ -102,7 +109,7 @@ type Done = Option<Arc<Vec<CollectionSummary>>>;
 #[derive(Debug)]
 struct Inner {
     collections: Vec<Collection>,
-    options: Options,
+    options: RunnerConfig,
     board: Board,
     slots: Arc<Semaphore>,
     shutdown: CancellationToken,
@@ -116,7 +123,7 @@ struct Inner {
 pub struct RunnerBuilder {
     store: Arc<dyn CheckpointStore>,
     collections: Vec<Collection>,
-    options: Options,
+    options: RunnerConfig,
 }
 
 impl std::fmt::Debug for RunnerBuilder {
@@ -170,23 +177,10 @@ impl RunnerBuilder {
         self
     }
 
-    /// Ignores stored checkpoints: every collection starts from the beginning.
+    /// Ignores stored checkpoints: every collection's sink forgets its cursor
+    /// and the first attempt starts from the beginning.
     pub fn fresh(mut self, fresh: bool) -> Self {
         self.options.fresh = fresh;
-        self
-    }
-
-    /// Also saves the checkpoint every time a collection's committed cursor
-    /// moves, not only on state transitions (default off).
-    ///
-    /// SQL sinks commit the cursor in the same transaction as the items, so
-    /// with them this only costs writes. Turn it on when the sink does not
-    /// store cursors itself (JSON Lines, a custom sink): then a process that
-    /// is killed resumes from its last committed batch instead of from where
-    /// the attempt started. The cursor saved is always one the sink has
-    /// committed, never ahead of the items.
-    pub fn save_progress(mut self, save: bool) -> Self {
-        self.options.save_progress = save;
         self
     }
 
@@ -207,17 +201,25 @@ impl RunnerBuilder {
     ///
     /// # Errors
     ///
-    /// [`RunnerError`] when a collection name is empty or repeated, or when
-    /// `concurrency` or `event_capacity` is zero.
+    /// [`RunnerError`] when a collection name is empty, repeated, or
+    /// differs from another only in case, or when `concurrency` or
+    /// `event_capacity` is zero.
     pub fn build(self) -> Result<Runner, RunnerError> {
         let mut names: Vec<Arc<str>> = Vec::with_capacity(self.collections.len());
         for c in &self.collections {
             if c.name.is_empty() {
                 return Err(RunnerError::EmptyName);
             }
-            if names.contains(&c.name) {
-                return Err(RunnerError::DuplicateCollection {
-                    collection: c.name.to_string(),
+            if let Some(other) = names.iter().find(|n| n.eq_ignore_ascii_case(&c.name)) {
+                return Err(if **other == *c.name {
+                    RunnerError::DuplicateCollection {
+                        collection: c.name.to_string(),
+                    }
+                } else {
+                    RunnerError::CaseCollision {
+                        first: other.to_string(),
+                        second: c.name.to_string(),
+                    }
                 });
             }
             names.push(c.name.clone());
@@ -271,10 +273,8 @@ impl RunnerBuilder {
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let mut builder = Runner::builder(Arc::new(MemoryCheckpointStore::new())).concurrency(2);
 /// for name in ["a", "b", "c"] {
-///     builder = builder.collection(Collection::new(name, move |cursor| {
-///         Ok(Pipeline::paged(name, ScriptedPaged::numbered(3, 10))
-///             .resume_from(cursor)
-///             .sink(CollectSink::new()))
+///     builder = builder.collection(Collection::new(name, |name| {
+///         Ok(Pipeline::paged(name, ScriptedPaged::numbered(3, 10)).sink(CollectSink::new()))
 ///     }));
 /// }
 /// let runner = builder.build()?;
@@ -304,7 +304,7 @@ impl Runner {
         RunnerBuilder {
             store,
             collections: Vec::new(),
-            options: Options::default(),
+            options: RunnerConfig::default(),
         }
     }
 

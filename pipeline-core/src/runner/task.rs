@@ -1,14 +1,14 @@
-//! The life of one collection under a runner: load its checkpoint, wait for
-//! a slot, crawl, resume after resumable failures, end in a final state.
+//! The life of one collection under a runner: wait for a slot, crawl,
+//! resume after resumable failures, end in a final state.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use tokio::time::Instant;
 
 use super::board::Counts;
 use super::{CollectionError, CollectionStatus, CollectionSummary, Inner, RunnerEvent};
-use crate::{CheckpointError, Cursor, Outcome, PipelineHandle, Report, State, Status};
+use crate::{Cursor, Outcome, PipelineHandle, Report, State, Status};
 
 pub(crate) struct Run {
     inner: Arc<Inner>,
@@ -37,15 +37,12 @@ impl Run {
     }
 
     pub(crate) async fn drive(mut self) -> CollectionSummary {
-        let mut cursor = match self.load().await {
-            Ok(cursor) => cursor,
-            Err(e) => return self.refuse(e),
-        };
+        // The first attempt starts where the sink's stored checkpoint says;
+        // later ones at the page that failed.
+        let mut cursor: Option<Cursor> = None;
         let inner = self.inner.clone();
         let board = &inner.board;
-        board
-            .enter(self.i, State::Waiting, |s| s.cursor = cursor.clone())
-            .await;
+        board.enter(self.i, State::Waiting, |_| {}).await;
         loop {
             let slots = self.inner.slots.clone();
             let permit = tokio::select! {
@@ -57,8 +54,9 @@ impl Run {
                     Err(_) => return self.cancelled(cursor).await,
                 },
             };
-            let event = if self.resumes == 0 {
-                tracing::info!(from = cursor.as_ref().map(Cursor::as_str), "collection started");
+            let first = self.resumes == 0;
+            let event = if first {
+                tracing::info!("collection started");
                 RunnerEvent::Started {
                     collection: self.name.clone(),
                     from: cursor.clone(),
@@ -81,30 +79,32 @@ impl Run {
                 .await;
             board.emit(event);
             let factory = self.inner.collections[self.i].factory.clone();
-            let handle = match factory(cursor.clone()).await {
-                Ok(handle) => handle,
-                Err(error) => return self.failed(error, cursor).await,
+            let resume_from = (!first).then(|| cursor.clone());
+            let fresh = first && self.inner.options.fresh;
+            let (error, retry_at) = match factory(resume_from, fresh).await {
+                Ok(handle) => {
+                    let report = self.watch(handle).await;
+                    // The slot bounds running pipelines: saving the outcome, or
+                    // waiting to resume, must not hold it.
+                    drop(permit);
+                    let Some(report) = report else {
+                        // Forced: the pipeline was not waited for; keep its last committed cursor.
+                        let cursor = board.get(self.i).cursor;
+                        return self.cancelled(cursor).await;
+                    };
+                    self.finish_attempt(&report);
+                    cursor = report.resume_from.clone();
+                    if !report.drained {
+                        tracing::warn!("pipeline did not drain before its deadline");
+                    }
+                    match report.outcome {
+                        Outcome::Completed => return self.completed().await,
+                        Outcome::Cancelled => return self.cancelled(cursor).await,
+                        Outcome::Failed(failure) => (CollectionError::Stage(failure.error), failure.retry_at),
+                    }
+                }
+                Err(error) => (error, None),
             };
-            let report = self.watch(handle).await;
-            // The slot bounds running pipelines: saving the outcome, or waiting
-            // to resume, must not hold it.
-            drop(permit);
-            let Some(report) = report else {
-                // Forced: the pipeline was not waited for; keep its last committed cursor.
-                let cursor = board.get(self.i).cursor;
-                return self.cancelled(cursor).await;
-            };
-            self.finish_attempt(&report);
-            cursor = report.resume_from.clone();
-            if !report.drained {
-                tracing::warn!("pipeline did not drain before its deadline");
-            }
-            let failure = match report.outcome {
-                Outcome::Completed => return self.completed().await,
-                Outcome::Cancelled => return self.cancelled(cursor).await,
-                Outcome::Failed(failure) => failure,
-            };
-            let error = CollectionError::Stage(failure.error.clone());
             if self.inner.shutdown.is_cancelled() {
                 // Unfinished because of the shutdown: the next run resumes it.
                 self.last_error = Some(error);
@@ -116,7 +116,7 @@ impl Run {
             self.resumes += 1;
             let now = Instant::now();
             let next_at =
-                (now + self.inner.options.resume_backoff(self.resumes)).max(failure.retry_at.unwrap_or(now));
+                (now + self.inner.options.resume_backoff(self.resumes)).max(retry_at.unwrap_or(now));
             let message = error.to_string();
             let wait = next_at.duration_since(now);
             tracing::warn!(error = %message, attempt = self.resumes, ?wait, "collection failed; resuming later");
@@ -142,24 +142,6 @@ impl Run {
                 () = tokio::time::sleep_until(next_at) => {}
             }
         }
-    }
-
-    /// Where this run starts, from the stored checkpoint.
-    async fn load(&self) -> Result<Option<Cursor>, CheckpointError> {
-        if self.inner.options.fresh {
-            return Ok(None);
-        }
-        let stored = self.inner.board.store().load(&self.name).await?;
-        Ok(match stored {
-            None => None,
-            // Completed last time: crawl it again from the start (a refresh).
-            Some(cp) if cp.state == State::Completed => None,
-            Some(cp) => {
-                let cursor = cp.cursor.as_ref().map(Cursor::as_str);
-                tracing::info!(state = %cp.state, cursor, "resuming an unfinished collection");
-                cp.cursor
-            }
-        })
     }
 
     /// Follows a running pipeline until it ends; `None` when forced to stop waiting.
@@ -199,11 +181,8 @@ impl Run {
             items_written: self.done.items_written + st.items_written,
         };
         let board = &self.inner.board;
-        let progress = board.progress(self.i, counts, st.checkpoint.clone(), st.last_error.clone());
-        if progress.cursor_moved && self.inner.options.save_progress {
-            board.save(self.i).await;
-        }
-        if progress.changed {
+        let changed = board.progress(self.i, counts, st.checkpoint.clone(), st.last_error.clone());
+        if changed {
             board.emit(RunnerEvent::Page {
                 collection: self.name.clone(),
                 pages: counts.pages,
@@ -284,26 +263,6 @@ impl Run {
         self.summary(status)
     }
 
-    /// The checkpoint cannot be read: fail loudly and leave it as it is, so
-    /// nobody loses the evidence and nothing restarts from page one.
-    fn refuse(mut self, error: CheckpointError) -> CollectionSummary {
-        let error = CollectionError::Checkpoint(Arc::new(error));
-        let message = error.to_string();
-        tracing::error!(error = %message, "collection not started");
-        let status = self.inner.board.mark(self.i, State::Failed, |s| {
-            s.last_error = Some(message);
-        });
-        self.inner.board.emit(RunnerEvent::Failed {
-            collection: self.name.clone(),
-            error: error.clone(),
-            resume_from: None,
-            will_retry: false,
-            next_attempt_at: None,
-        });
-        self.last_error = Some(error);
-        self.summary(status)
-    }
-
     fn summary(self, status: CollectionStatus) -> CollectionSummary {
         CollectionSummary {
             collection: status.collection,
@@ -322,12 +281,4 @@ impl Run {
 /// A tokio instant as wall-clock time, for display.
 fn system_time(at: Instant) -> SystemTime {
     SystemTime::now() + at.saturating_duration_since(Instant::now())
-}
-
-/// Equal jitter: half the ceiling fixed, half random, so many collections
-/// failing on one host do not all come back at the same instant.
-pub(crate) fn jittered(initial: Duration, max: Duration, attempt: u32) -> Duration {
-    let exp = attempt.saturating_sub(1).min(31);
-    let ceiling = initial.saturating_mul(1u32 << exp).min(max);
-    ceiling / 2 + (ceiling / 2).mul_f64(fastrand::f64())
 }

@@ -1,14 +1,12 @@
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use futures::FutureExt;
 
 use crate::edge::EdgeSender;
-use crate::shared::{Shared, SourceExit, panic_message};
-use crate::{Control, Cursor, Failure, FetchError, StageError};
+use crate::shared::Shared;
+use crate::{Control, Cursor, FetchError};
 
-/// A free-running producer, for streams that are not paged (a websocket, a
+/// A free-running producer ("push source"), for streams that are not paged (a websocket, a
 /// file tail, a queue). It pushes chunks and checkpoints through an [`Emitter`].
 ///
 /// Prefer [`Paged`](crate::Paged) when the remote is paged: the framework
@@ -18,12 +16,12 @@ use crate::{Control, Cursor, Failure, FetchError, StageError};
 ///
 /// ```
 /// use async_trait::async_trait;
-/// use pipeline_core::{Cursor, Emitter, FetchError, Source};
+/// use pipeline_core::{Cursor, Emitter, FetchError, PushSource};
 ///
 /// struct Countdown(u32);
 ///
 /// #[async_trait]
-/// impl Source for Countdown {
+/// impl PushSource for Countdown {
 ///     type Item = u32;
 ///     async fn run(&mut self, emitter: &mut Emitter<u32>) -> Result<(), FetchError> {
 ///         while self.0 > 0 && !emitter.is_cancelled() {
@@ -38,7 +36,7 @@ use crate::{Control, Cursor, Failure, FetchError, StageError};
 /// }
 /// ```
 #[async_trait]
-pub trait Source: Send + 'static {
+pub trait PushSource: Send + 'static {
     /// The items this source yields.
     type Item: Send + 'static;
 
@@ -57,11 +55,11 @@ pub trait Source: Send + 'static {
 #[error("the pipeline downstream of this source has stopped")]
 pub struct Disconnected;
 
-/// A [`Source`]'s handle to send items and checkpoints downstream.
+/// A [`PushSource`]'s handle to send items and checkpoints downstream.
 pub struct Emitter<T> {
-    out: EdgeSender<T>,
-    shared: Arc<Shared>,
-    last_checkpoint: Option<Cursor>,
+    pub(crate) out: EdgeSender<T>,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) last_checkpoint: Option<Cursor>,
 }
 
 impl<T> std::fmt::Debug for Emitter<T> {
@@ -112,51 +110,4 @@ impl<T: Send + 'static> Emitter<T> {
     pub async fn cancelled(&self) {
         self.shared.cancel.cancelled().await;
     }
-}
-
-/// Runs a free source, turning its error or panic into `Control::Failed`.
-pub(crate) async fn run_source<S: Source>(mut source: S, out: EdgeSender<S::Item>, shared: Arc<Shared>) {
-    let mut emitter = Emitter {
-        out,
-        shared: shared.clone(),
-        last_checkpoint: shared.start.clone(),
-    };
-    let result = AssertUnwindSafe(source.run(&mut emitter)).catch_unwind().await;
-    let collection = shared.collection.to_string();
-    let resume_from = emitter.last_checkpoint.clone();
-    let error = match result {
-        Ok(Ok(())) => {
-            let exit = if shared.cancel.is_cancelled() {
-                SourceExit::Cancelled
-            } else {
-                SourceExit::Completed
-            };
-            shared.set_source_exit(exit);
-            return;
-        }
-        Ok(Err(FetchError::Invalid { reason })) => StageError::Invalid {
-            collection,
-            cursor: resume_from.clone(),
-            reason,
-        },
-        Ok(Err(FetchError::CircuitOpen { host, .. })) => StageError::CircuitOpen { collection, host },
-        Ok(Err(e)) => StageError::Fetch {
-            collection,
-            cursor: resume_from.clone(),
-            attempts: 1,
-            kind: e.kind(),
-            source: Arc::new(e),
-        },
-        Err(payload) => StageError::Panicked {
-            collection,
-            stage: "source".to_owned(),
-            message: panic_message(&*payload),
-        },
-    };
-    tracing::error!(collection = %shared.collection, %error, "source failed");
-    let _ = emitter
-        .out
-        .send_control(Control::Failed(Failure::new(error, resume_from)))
-        .await;
-    shared.set_source_exit(SourceExit::Stopped);
 }

@@ -4,21 +4,21 @@
 
 use std::collections::HashSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use futures::FutureExt;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+use tokio_util::task::AbortOnDropHandle;
 
+use super::supervise::{catch_panic, fetch_failure};
 use crate::edge::EdgeSender;
 use crate::policy::RetryPolicy;
-use crate::shared::{Shared, SourceExit, panic_message};
+use crate::shared::{Shared, SourceExit};
 use crate::{Control, Cursor, Failure, FetchError, Page, Paged, StageError};
 
 /// Settings of the paged driver.
 #[derive(Debug, Clone)]
-pub(crate) struct DriverOptions {
+pub(crate) struct PagedConfig {
     pub(crate) lookahead: usize,
     pub(crate) max_pages: Option<u64>,
     pub(crate) retry: RetryPolicy,
@@ -57,7 +57,7 @@ struct Fetcher<P> {
     seen: HashSet<u64>,
     pages: u64,
     shared: Arc<Shared>,
-    options: DriverOptions,
+    options: PagedConfig,
 }
 
 fn cursor_hash(c: &Cursor) -> u64 {
@@ -67,8 +67,8 @@ fn cursor_hash(c: &Cursor) -> u64 {
 }
 
 impl<P: Paged> Fetcher<P> {
-    fn new(source: P, shared: Arc<Shared>, options: DriverOptions) -> Self {
-        let cursor = shared.start.clone();
+    fn new(source: P, start: Option<Cursor>, shared: Arc<Shared>, options: PagedConfig) -> Self {
+        let cursor = start;
         // Starting fresh, the first page has no cursor of its own; count the
         // one the source names for it, so a link back to it is a repeat.
         let first = cursor.clone().or_else(|| source.first_cursor());
@@ -149,7 +149,7 @@ impl<P: Paged> Fetcher<P> {
             let result = tokio::select! {
                 biased;
                 () = shared.cancel.cancelled() => return Err(None),
-                r = AssertUnwindSafe(self.source.fetch(cursor)).catch_unwind() => r,
+                r = catch_panic(collection, "source", self.source.fetch(cursor)) => r,
             };
             shared
                 .meters
@@ -158,14 +158,7 @@ impl<P: Paged> Fetcher<P> {
             let error = match result {
                 Ok(Ok(page)) => return Ok(page),
                 Ok(Err(error)) => error,
-                Err(payload) => {
-                    let error = StageError::Panicked {
-                        collection: collection.to_string(),
-                        stage: "source".to_owned(),
-                        message: panic_message(&*payload),
-                    };
-                    return Err(Some(Failure::new(error, cursor.cloned())));
-                }
+                Err(panicked) => return Err(Some(Failure::new(panicked, cursor.cloned()))),
             };
             let kind = error.kind();
             shared.meters.fetch_error(kind);
@@ -173,47 +166,28 @@ impl<P: Paged> Fetcher<P> {
             tracing::warn!(%collection, cursor = cursor.map(Cursor::as_str), attempt, %kind, error = %message, "fetch failed");
             shared.update(|s| s.last_error = Some(format!("{}: {message}", crate::cursor::describe(cursor))));
 
-            let fetch_failed = |error: FetchError, retry_at: Option<Instant>| {
-                let failure = Failure::new(
-                    StageError::Fetch {
-                        collection: collection.to_string(),
-                        cursor: cursor.cloned(),
-                        attempts: attempt,
-                        kind,
-                        source: Arc::new(error),
-                    },
+            let give_up = |error, retry_at| {
+                Err(Some(fetch_failure(
+                    collection,
                     cursor.cloned(),
-                );
-                Some(Failure { retry_at, ..failure })
+                    attempt,
+                    error,
+                    retry_at,
+                )))
             };
+            let last = attempt >= policy.max_attempts();
             let delay = match error {
                 // A complete response that does not parse may be a glitch (a
                 // proxy's error page, a truncated body): retry it like a
                 // transient error, and fail only when it persists.
-                FetchError::Invalid { reason } => {
-                    if attempt >= policy.max_attempts() {
-                        let error = StageError::Invalid {
-                            collection: collection.to_string(),
-                            cursor: cursor.cloned(),
-                            reason: format!("{reason} (after {attempt} attempt(s))"),
-                        };
-                        return Err(Some(Failure::new(error, cursor.cloned())));
+                e @ (FetchError::Transient { .. } | FetchError::Invalid { .. }) => {
+                    if last {
+                        return give_up(e, None);
                     }
                     policy.backoff(attempt)
                 }
-                FetchError::CircuitOpen { host, retry_at } => {
-                    let error = StageError::CircuitOpen {
-                        collection: collection.to_string(),
-                        host,
-                    };
-                    return Err(Some(Failure::new(error, cursor.cloned()).retry_at(retry_at)));
-                }
-                e @ FetchError::Permanent { .. } => return Err(fetch_failed(e, None)),
-                e @ FetchError::Transient { .. } => {
-                    if attempt >= policy.max_attempts() {
-                        return Err(fetch_failed(e, None));
-                    }
-                    policy.backoff(attempt)
+                e @ (FetchError::Permanent { .. } | FetchError::CircuitOpen { .. }) => {
+                    return give_up(e, None);
                 }
                 FetchError::RateLimited { retry_after, source } => {
                     // `Retry-After: 0` must not turn into a burst of immediate retries.
@@ -221,8 +195,8 @@ impl<P: Paged> Fetcher<P> {
                         .filter(|d| !d.is_zero())
                         .unwrap_or_else(|| policy.backoff(attempt).max(policy.ceiling(1)));
                     let e = FetchError::RateLimited { retry_after, source };
-                    if attempt >= policy.max_attempts() || wait > policy.max_backoff_duration() {
-                        return Err(fetch_failed(e, Some(Instant::now() + wait)));
+                    if last || wait > policy.max_backoff_duration() {
+                        return give_up(e, Some(Instant::now() + wait));
                     }
                     wait
                 }
@@ -242,10 +216,15 @@ pub(crate) async fn run_paged<P: Paged>(
     source: P,
     out: EdgeSender<P::Item>,
     shared: Arc<Shared>,
-    options: DriverOptions,
+    options: PagedConfig,
 ) {
+    let Some(start) = shared.started().await else {
+        // The sink could not open; it reports the failure.
+        shared.set_source_exit(SourceExit::Stopped);
+        return;
+    };
     let lookahead = options.lookahead;
-    let mut fetcher = Fetcher::new(source, shared.clone(), options);
+    let mut fetcher = Fetcher::new(source, start, shared.clone(), options);
     let exit = if lookahead == 0 {
         loop {
             let Some(step) = fetcher.step().await else {
@@ -260,7 +239,7 @@ pub(crate) async fn run_paged<P: Paged>(
         // Reserve a slot *before* fetching, so at most `lookahead` pages are
         // fetched ahead of the one being emitted.
         let (tx, mut rx) = mpsc::channel::<Step<P::Item>>(lookahead);
-        let prefetch = tokio::spawn(async move {
+        let _prefetch = AbortOnDropHandle::new(tokio::spawn(async move {
             loop {
                 let Ok(permit) = tx.reserve().await else {
                     return;
@@ -274,8 +253,7 @@ pub(crate) async fn run_paged<P: Paged>(
                     return;
                 }
             }
-        });
-        let _abort = AbortOnDrop(prefetch);
+        }));
         loop {
             let Some(step) = rx.recv().await else {
                 // The fetcher stops without a final step only when cancelled.
@@ -288,14 +266,6 @@ pub(crate) async fn run_paged<P: Paged>(
         }
     };
     shared.set_source_exit(exit);
-}
-
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 /// Emits one step downstream; `Some(exit)` when the source is done.

@@ -1,0 +1,306 @@
+//! Drives a [`Sink`]: opens it (which decides where the source starts),
+//! batches chunks, passes the newest covered checkpoint, drains on failure,
+//! and calls `finish` with the outcome.
+//!
+//! Checkpoint rule: a batch is always the whole buffer, so the newest
+//! checkpoint received so far covers only items that are in this batch or
+//! already committed. A checkpoint is never written ahead of its items.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::supervise::catch_panic;
+use crate::shared::{Shared, SourceExit, Start};
+use crate::stage::Pull;
+use crate::{Control, Cursor, Event, Failure, Outcome, Sink, SinkContext, SinkError, StageError, State};
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BatchConfig {
+    pub(crate) batch_size: usize,
+    pub(crate) batch_timeout: Duration,
+}
+
+/// How the sink starts: forget stored cursors, or resume from a given one.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SinkStart {
+    pub(crate) fresh: bool,
+    /// A cursor the caller chose; wins over the sink's stored one.
+    pub(crate) resume_from: Option<Option<Cursor>>,
+}
+
+struct Batcher<T> {
+    sink: Box<dyn Sink<T>>,
+    context: SinkContext,
+    shared: Arc<Shared>,
+    buffer: Vec<T>,
+    /// Checkpoints in the buffer: (items before it in the buffer, cursor).
+    marks: Vec<(usize, Cursor)>,
+    /// Items of the current page that went out in earlier batches.
+    carried: usize,
+    /// Checkpoints received this run: the pages the newest one covers.
+    pages: u64,
+    /// When the oldest held item or checkpoint must be flushed.
+    deadline: Option<Instant>,
+    options: BatchConfig,
+}
+
+impl<T: Send + 'static> Batcher<T> {
+    fn hold(&mut self) {
+        if self.deadline.is_none() {
+            self.deadline = Some(Instant::now() + self.options.batch_timeout);
+        }
+    }
+
+    async fn write(&mut self, items: Vec<T>, checkpoint: Option<&Cursor>) -> Result<(), StageError> {
+        let collection = &self.shared.collection;
+        let n = items.len() as u64;
+        let started = Instant::now();
+        let result = catch_panic(collection, "sink", self.sink.write(items, checkpoint)).await;
+        let elapsed = started.elapsed().as_secs_f64();
+        self.shared.meters.sink_batch.record(elapsed);
+        match result? {
+            Ok(()) => {
+                self.committed(n, checkpoint);
+                Ok(())
+            }
+            Err(e) => Err(sink_error(collection, e)),
+        }
+    }
+
+    fn committed(&self, items: u64, checkpoint: Option<&Cursor>) {
+        self.shared.meters.items_sink.increment(items);
+        self.shared.update(|s| {
+            s.items_written += items;
+            if let Some(c) = checkpoint {
+                s.checkpoint = Some(c.clone());
+            }
+        });
+    }
+
+    async fn flush(&mut self) -> Result<(), StageError> {
+        self.deadline = None;
+        if self.buffer.is_empty() && self.marks.is_empty() {
+            return Ok(());
+        }
+        let items = std::mem::take(&mut self.buffer);
+        let marks = std::mem::take(&mut self.marks);
+        let n = items.len();
+        let checkpoint = marks.last().map(|(_, c)| c.clone());
+        self.context.set_pages(self.pages);
+        let collection = self.shared.collection.clone();
+        let started = Instant::now();
+        let result = catch_panic(&collection, "sink", self.sink.write(items, checkpoint.as_ref())).await;
+        self.shared
+            .meters
+            .sink_batch
+            .record(started.elapsed().as_secs_f64());
+        let carried = self.carried;
+        self.carried = match marks.last() {
+            Some((offset, _)) => n - offset,
+            None => carried + n,
+        };
+        match result? {
+            Ok(()) => {
+                self.committed(n as u64, checkpoint.as_ref());
+                Ok(())
+            }
+            Err(SinkError::Rejected { index, reason, .. }) => {
+                Err(self.rejected(&marks, carried, index, reason).await)
+            }
+            Err(e) => Err(sink_error(&collection, e)),
+        }
+    }
+
+    /// The sink committed the items before `index` and refused that one:
+    /// commit the checkpoint of the last whole page before it, and name the
+    /// page and the item's place in it.
+    async fn rejected(
+        &mut self,
+        marks: &[(usize, Cursor)],
+        carried: usize,
+        index: usize,
+        reason: String,
+    ) -> StageError {
+        let pages_before = marks.iter().filter(|(offset, _)| *offset <= index).count();
+        let before = pages_before.checked_sub(1).map(|i| &marks[i]);
+        self.committed(index as u64, None);
+        let (cursor, in_page) = match before {
+            Some((offset, cursor)) => {
+                let pages = self.pages - (marks.len() - pages_before) as u64;
+                self.context.set_pages(pages);
+                if let Err(e) = self.write(Vec::new(), Some(cursor)).await {
+                    return e;
+                }
+                (Some(cursor.clone()), index - offset)
+            }
+            None => (self.shared.committed_or_start(), carried + index),
+        };
+        StageError::Rejected {
+            collection: self.shared.collection.to_string(),
+            cursor,
+            index: in_page,
+            reason,
+        }
+    }
+}
+
+fn sink_error(collection: &str, e: SinkError) -> StageError {
+    StageError::Sink {
+        collection: collection.to_owned(),
+        source: Arc::new(e),
+    }
+}
+
+/// Opens the sink and decides where the source starts; `Err` fails the pipeline.
+async fn open<T: Send + 'static>(
+    sink: &mut Box<dyn Sink<T>>,
+    context: &SinkContext,
+    shared: &Shared,
+    start: SinkStart,
+) -> Result<(), Outcome> {
+    let opened = catch_panic(&shared.collection, "sink", sink.open(context)).await;
+    let error = match opened {
+        Ok(Ok(stored)) => {
+            let from = start.resume_from.unwrap_or(stored);
+            if let Some(c) = &from {
+                tracing::info!(collection = %shared.collection, cursor = c.as_str(), "resuming");
+            }
+            shared.set_start(Start::From(from));
+            return Ok(());
+        }
+        Ok(Err(e)) => sink_error(&shared.collection, e),
+        Err(panicked) => panicked,
+    };
+    shared.set_start(Start::Aborted);
+    tracing::error!(collection = %shared.collection, %error, "opening the sink failed");
+    Err(Outcome::Failed(Failure::new(error, start.resume_from.flatten())))
+}
+
+/// Runs the sink until the input ends; returns the outcome it finished with.
+pub(crate) async fn run_sink<T: Send + 'static>(
+    mut sink: Box<dyn Sink<T>>,
+    mut input: Box<dyn Pull<T>>,
+    shared: Arc<Shared>,
+    options: BatchConfig,
+    start: SinkStart,
+) -> Outcome {
+    let context = SinkContext::new(shared.collection.clone(), start.fresh);
+    if let Err(outcome) = open(&mut sink, &context, &shared, start).await {
+        drop(input);
+        finish_status(&shared, &outcome);
+        return outcome;
+    }
+    let mut b = Batcher {
+        sink,
+        context,
+        shared: shared.clone(),
+        buffer: Vec::new(),
+        marks: Vec::new(),
+        carried: 0,
+        pages: 0,
+        deadline: None,
+        options,
+    };
+    let mut failure: Option<Failure> = None;
+    let mut write_error: Option<StageError> = None;
+    loop {
+        let event = match b.deadline {
+            Some(deadline) => tokio::select! {
+                e = input.pull() => e,
+                () = tokio::time::sleep_until(deadline) => {
+                    if let Err(e) = b.flush().await {
+                        write_error = Some(e);
+                        break;
+                    }
+                    continue;
+                }
+            },
+            None => input.pull().await,
+        };
+        match event {
+            None => break,
+            Some(Event::Items(items)) => {
+                if !b.buffer.is_empty()
+                    && b.buffer.len() + items.len() > options.batch_size
+                    && let Err(e) = b.flush().await
+                {
+                    write_error = Some(e);
+                    break;
+                }
+                if b.buffer.is_empty() {
+                    b.buffer = items;
+                } else {
+                    b.buffer.extend(items);
+                }
+                b.hold();
+                if b.buffer.len() >= options.batch_size
+                    && let Err(e) = b.flush().await
+                {
+                    write_error = Some(e);
+                    break;
+                }
+            }
+            Some(Event::Control(Control::Checkpoint(c))) => {
+                b.marks.push((b.buffer.len(), c));
+                b.pages += 1;
+                b.hold();
+            }
+            Some(Event::Control(Control::Failed(f))) => {
+                failure = Some(f);
+                break;
+            }
+        }
+    }
+    // Stop reading: if we are failing, this makes the upstream stop too.
+    drop(input);
+    shared.update(|s| s.state = State::Finalizing);
+    if write_error.is_none()
+        && let Err(e) = b.flush().await
+    {
+        write_error = Some(e);
+    }
+    let mut outcome = match (write_error, failure) {
+        (Some(error), _) => Outcome::Failed(Failure::new(error, shared.committed_or_start())),
+        (None, Some(f)) => Outcome::Failed(f),
+        (None, None) => match shared.source_exit() {
+            Some(SourceExit::Completed) => Outcome::Completed,
+            Some(SourceExit::Cancelled) => Outcome::Cancelled,
+            Some(SourceExit::Stopped) | None => Outcome::Failed(Failure::new(
+                StageError::Interrupted {
+                    collection: shared.collection.to_string(),
+                    stage: "source".to_owned(),
+                    reason: "the source ended without completing".to_owned(),
+                },
+                shared.committed_or_start(),
+            )),
+        },
+    };
+    let finished = catch_panic(&shared.collection, "sink", b.sink.finish(&outcome)).await;
+    let finish_error = match finished {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(sink_error(&shared.collection, e)),
+        Err(panicked) => Some(panicked),
+    };
+    if let Some(error) = finish_error {
+        tracing::error!(collection = %shared.collection, %error, "sink finish failed");
+        if outcome.is_completed() {
+            outcome = Outcome::Failed(Failure::new(error, shared.committed_or_start()));
+        }
+    }
+    finish_status(&shared, &outcome);
+    outcome
+}
+
+/// Publishes the terminal state.
+pub(crate) fn finish_status(shared: &Shared, outcome: &Outcome) {
+    shared.update(|s| match outcome {
+        Outcome::Completed => s.state = State::Completed,
+        Outcome::Cancelled => s.state = State::Cancelled,
+        Outcome::Failed(f) => {
+            s.state = State::Failed;
+            s.last_error = Some(f.error.to_string());
+        }
+    });
+}
