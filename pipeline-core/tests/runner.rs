@@ -12,7 +12,9 @@ use pipeline_core::runner::{
     Collection, CollectionError, CollectionSummary, Runner, RunnerBuilder, RunnerEvent,
 };
 use pipeline_core::testkit::{Fault, FetchLog, ScriptedPaged};
-use pipeline_core::{Checkpoint, CheckpointStore, Cursor, FetchErrorKind, Pipeline, StageError, State};
+use pipeline_core::{
+    CheckpointStore, Cursor, FetchErrorKind, Pipeline, Sink, SinkContext, SinkError, StageError, State,
+};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -26,10 +28,8 @@ fn quick_retry(attempts: u32) -> RetryPolicy {
 }
 
 fn collection(name: &str, source: SharedSource, sink: KeyedSink) -> Collection {
-    let n = name.to_owned();
-    Collection::new(name, move |cursor| {
-        Ok(Pipeline::paged(n.clone(), source.clone())
-            .resume_from(cursor)
+    Collection::new(name, move |name| {
+        Ok(Pipeline::paged(name, source.clone())
             .retry(quick_retry(3))
             .sink(sink.clone()))
     })
@@ -107,15 +107,14 @@ async fn outage_mid_crawl_goes_retrying_then_completes_each_item_once() {
             Waiting, Crawling, Retrying, Crawling, Retrying, Crawling, Completed
         ]
     );
-    let retrying: Vec<Checkpoint> = store
-        .saved("issues")
+    let retrying: Vec<_> = store
+        .recorded("issues")
         .into_iter()
-        .filter(|c| c.state == Retrying)
+        .filter(|(state, _)| *state == Retrying)
         .collect();
-    assert_eq!(retrying[0].cursor, Some(ScriptedPaged::<u64>::cursor(5)));
-    assert_eq!(retrying[0].items_written, 50);
-    assert!(retrying[0].last_error.as_deref().unwrap().contains("page-5"));
+    assert!(retrying[0].1.as_deref().unwrap().contains("page-5"));
     assert_eq!(store.stored("issues").await.unwrap().state, Completed);
+    assert_eq!(sink.committed(), None, "a completed run clears its cursor");
 
     let resumed: Vec<_> = events
         .iter()
@@ -198,7 +197,6 @@ async fn twenty_collections_four_at_once_two_failing_do_not_disturb_the_others()
             }
             let stored = store.stored(name).await.unwrap();
             assert_eq!(stored.state, State::Failed);
-            assert_eq!(stored.cursor, Some(ScriptedPaged::<u64>::cursor(2)));
             assert!(stored.last_error.is_some());
         } else {
             assert_eq!(s.state, State::Completed, "{name}");
@@ -213,10 +211,12 @@ async fn twenty_collections_four_at_once_two_failing_do_not_disturb_the_others()
 async fn shutdown_mid_crawl_cancels_and_the_next_run_resumes_without_loss_or_duplicates() {
     let store = RecordingStore::new();
     let mut parts = Vec::new();
+    let mut logs = Vec::new();
     for i in 0..4 {
         let name = format!("c{i}");
-        let source = SharedSource::new(ScriptedPaged::numbered(10, 10).delay(Duration::from_secs(1)));
-        parts.push((name, source, KeyedSink::new()));
+        let source = ScriptedPaged::numbered(10, 10).delay(Duration::from_secs(1));
+        logs.push(source.fetch_log());
+        parts.push((name, SharedSource::new(source), KeyedSink::new()));
     }
     let build = |store: Arc<RecordingStore>| {
         let mut b = builder(store).concurrency(2);
@@ -238,7 +238,14 @@ async fn shutdown_mid_crawl_cancels_and_the_next_run_resumes_without_loss_or_dup
         assert_eq!(s.state, State::Cancelled, "{}", s.collection);
         let stored = store.stored(&s.collection).await.unwrap();
         assert_eq!(stored.state, State::Cancelled);
-        assert_eq!(stored.cursor, s.cursor);
+    }
+    for (s, (.., sink)) in first.iter().zip(&parts) {
+        assert_eq!(
+            sink.committed(),
+            s.cursor,
+            "{}: the sink holds the cursor",
+            s.collection
+        );
     }
     // The two crawling ones stopped at a page boundary with their items written.
     for s in &first[..2] {
@@ -250,6 +257,7 @@ async fn shutdown_mid_crawl_cancels_and_the_next_run_resumes_without_loss_or_dup
         assert_eq!((s.items_written, s.cursor.clone()), (0, None));
     }
 
+    let fetched_before: Vec<usize> = logs.iter().map(|l| l.requests().len()).collect();
     let runner = build(store.clone());
     let events = record(&runner);
     let second = runner.join().await;
@@ -266,9 +274,12 @@ async fn shutdown_mid_crawl_cancels_and_the_next_run_resumes_without_loss_or_dup
             _ => None,
         })
         .collect();
-    for (name, from) in starts {
-        let i: usize = name[1..].parse().unwrap();
-        assert_eq!(from, first[i].cursor, "{name} resumed from its checkpoint");
+    assert_eq!(starts.len(), 4);
+    for (i, log) in logs.iter().enumerate() {
+        // The second run starts at the page the sink committed, not at page 0.
+        let resumed_at = log.requests()[fetched_before[i]];
+        let committed = first[i].cursor.clone().unwrap_or(ScriptedPaged::<u64>::cursor(0));
+        assert_eq!(ScriptedPaged::<u64>::cursor(resumed_at), committed, "c{i}");
     }
 }
 
@@ -277,9 +288,8 @@ async fn shutdown_deadline_forces_a_pipeline_that_does_not_drain() {
     let store = RecordingStore::new();
     let runner = builder(store.clone())
         .shutdown_timeout(Duration::from_secs(5))
-        .collection(Collection::new("slow", move |cursor| {
-            Ok(Pipeline::paged("slow", ScriptedPaged::numbered(10, 10))
-                .resume_from(cursor)
+        .collection(Collection::new("slow", |name| {
+            Ok(Pipeline::paged(name, ScriptedPaged::numbered(10, 10))
                 .drain_timeout(Duration::from_secs(3600))
                 .sink(pipeline_core::testkit::CollectSink::new().slow(Duration::from_secs(3600))))
         }))
@@ -317,32 +327,55 @@ async fn completed_collections_are_crawled_again_and_fresh_ignores_checkpoints()
     assert_eq!(log.requests(), [0, 1, 2]);
     sink.assert_exactly_once(30);
 
-    // An unfinished checkpoint resumes; `fresh` ignores it.
-    let unfinished =
-        Checkpoint::new("a", State::Cancelled).with_cursor(Some(ScriptedPaged::<u64>::cursor(2)));
-    store.save(&unfinished).await.unwrap();
-    let (c, log, _) = scripted("a", ScriptedPaged::numbered(3, 10));
+    // An unfinished checkpoint (held by the sink) resumes; `fresh` ignores it.
+    let page2 = ScriptedPaged::<u64>::cursor(2);
+    let source = ScriptedPaged::numbered(3, 10);
+    let log = source.fetch_log();
+    let c = collection(
+        "a",
+        SharedSource::new(source),
+        KeyedSink::stopped_at(page2.clone()),
+    );
     run_one(c).join().await;
     assert_eq!(log.requests(), [2]);
 
-    store.save(&unfinished).await.unwrap();
-    let (c, log, sink) = scripted("a", ScriptedPaged::numbered(3, 10));
+    let source = ScriptedPaged::numbered(3, 10);
+    let log = source.fetch_log();
+    let sink = KeyedSink::stopped_at(page2);
+    let c = collection("a", SharedSource::new(source), sink.clone());
     let runner = builder(store.clone()).fresh(true).collection(c).build().unwrap();
     assert_eq!(runner.join().await[0].state, State::Completed);
     assert_eq!(log.requests(), [0, 1, 2]);
     sink.assert_exactly_once(30);
 }
 
+/// A sink whose stored checkpoint cannot be read.
+struct CorruptSink;
+
+#[async_trait::async_trait]
+impl Sink<u64> for CorruptSink {
+    async fn open(&mut self, context: &SinkContext) -> Result<Option<Cursor>, SinkError> {
+        Err(SinkError::Config {
+            reason: format!(
+                "the checkpoint of {} is corrupt; run with fresh",
+                context.collection()
+            ),
+        })
+    }
+
+    async fn write(&mut self, _: Vec<u64>, _: Option<&Cursor>) -> Result<(), SinkError> {
+        unreachable!("never written: it did not open")
+    }
+}
+
 #[tokio::test(start_paused = true)]
-async fn corrupt_checkpoint_fails_its_collection_loudly_and_is_left_alone() {
-    let store = RecordingStore::corrupt(&["bad"]);
-    let built = Arc::new(AtomicUsize::new(0));
-    let counter = built.clone();
-    let bad = Collection::new("bad", move |cursor| {
-        counter.fetch_add(1, Ordering::SeqCst);
-        Ok(Pipeline::paged("bad", ScriptedPaged::numbered(3, 10))
-            .resume_from(cursor)
-            .sink(KeyedSink::new()))
+async fn a_sink_that_cannot_read_its_checkpoint_fails_loudly_without_fetching() {
+    let store = RecordingStore::new();
+    let source = ScriptedPaged::numbered(3, 10);
+    let fetched = source.fetch_log();
+    let shared = SharedSource::new(source);
+    let bad = Collection::new("bad", move |name| {
+        Ok(Pipeline::paged(name, shared.clone()).sink(CorruptSink))
     });
     let (good, _, sink) = scripted("good", ScriptedPaged::numbered(3, 10));
     let runner = builder(store.clone())
@@ -352,18 +385,59 @@ async fn corrupt_checkpoint_fails_its_collection_loudly_and_is_left_alone() {
         .unwrap();
     let summaries = runner.join().await;
 
-    assert_eq!(built.load(Ordering::SeqCst), 0, "never restarted from page one");
+    assert!(fetched.requests().is_empty(), "never restarted from page one");
     let s = by_name(&summaries, "bad");
-    assert_eq!(s.state, State::Failed);
-    assert!(matches!(s.last_error, Some(CollectionError::Checkpoint(_))));
+    assert_eq!((s.state, s.resumes), (State::Failed, 0));
     let status = &runner.status()[0];
-    assert_eq!(status.state, State::Failed);
     assert!(status.last_error.as_deref().unwrap().contains("corrupt"));
-    assert!(
-        store.saved("bad").is_empty(),
-        "the corrupt checkpoint is not overwritten"
-    );
     assert_eq!(by_name(&summaries, "good").state, State::Completed);
+    sink.assert_exactly_once(30);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pipeline_named_otherwise_than_its_collection_is_refused() {
+    let c = Collection::new("issues", |_| {
+        Ok(Pipeline::paged("issues_v2", ScriptedPaged::numbered(3, 10)).sink(KeyedSink::new()))
+    });
+    let summaries = builder(RecordingStore::new())
+        .collection(c)
+        .build()
+        .unwrap()
+        .join()
+        .await;
+    assert_eq!(summaries[0].state, State::Failed);
+    let error = summaries[0].last_error.as_ref().unwrap().to_string();
+    assert!(
+        error.contains("issues_v2") && error.contains("collection"),
+        "{error}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_async_factory_error_is_resumed_like_a_failure() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let sink = KeyedSink::new();
+    let target = sink.clone();
+    let c = Collection::new_async("db", move |name| {
+        let attempt = counter.fetch_add(1, Ordering::SeqCst);
+        let name = name.to_owned();
+        let sink = target.clone();
+        async move {
+            if attempt < 2 {
+                return Err("database is down".into());
+            }
+            Ok::<_, pipeline_core::BoxError>(Pipeline::paged(name, ScriptedPaged::numbered(3, 10)).sink(sink))
+        }
+    });
+    let summaries = builder(RecordingStore::new())
+        .collection(c)
+        .build()
+        .unwrap()
+        .join()
+        .await;
+    assert_eq!((summaries[0].state, summaries[0].resumes), (State::Completed, 2));
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
     sink.assert_exactly_once(30);
 }
 
@@ -387,7 +461,12 @@ async fn resumes_stop_after_max_resumes_keeping_error_and_cursor() {
     assert_eq!(log.requests().iter().filter(|&&p| p == 3).count(), 9);
     assert_eq!(sink.counts().len(), 30);
     let stored = store.stored("down").await.unwrap();
-    assert_eq!((stored.state, stored.cursor), (State::Failed, s.cursor.clone()));
+    assert_eq!(stored.state, State::Failed);
+    assert_eq!(
+        sink.committed(),
+        s.cursor,
+        "the sink keeps the cursor to resume from"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -478,6 +557,12 @@ async fn invalid_runner_settings_are_refused() {
         .build()
         .unwrap_err();
     assert!(err.to_string().contains("added twice"));
+    let err = Runner::builder(store.clone())
+        .collection(scripted("Users", ScriptedPaged::numbered(1, 1)).0)
+        .collection(scripted("users", ScriptedPaged::numbered(1, 1)).0)
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("differ only in case"), "{err}");
     let err = Runner::builder(store).concurrency(0).build().unwrap_err();
     assert!(err.to_string().contains("concurrency"));
 }
@@ -508,37 +593,26 @@ fn runner_types_are_send_and_sync() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn save_progress_keeps_the_stored_cursor_at_the_last_committed_batch() {
-    let slow = || ScriptedPaged::numbered(10, 10).delay(Duration::from_secs(1));
-    let (plain, _, _) = scripted("plain", slow());
-    let (saving, _, sink) = scripted("saving", slow());
+async fn the_committed_cursor_is_never_ahead_of_the_items() {
+    let (c, _, sink) = scripted("a", ScriptedPaged::numbered(10, 10).delay(Duration::from_secs(1)));
     let store = RecordingStore::new();
-    let runner = builder(store.clone()).collection(plain).build().unwrap();
-    let saving_runner = builder(store.clone())
-        .save_progress(true)
-        .collection(saving)
-        .build()
-        .unwrap();
+    let runner = builder(store.clone()).collection(c).build().unwrap();
     runner.start().unwrap();
-    saving_runner.start().unwrap();
     tokio::time::sleep(Duration::from_millis(4500)).await;
 
-    // As a process killed now would find them.
-    let stored = store.stored("saving").await.unwrap();
-    assert_eq!(stored.state, State::Crawling);
-    let cursor = stored.cursor.expect("a committed cursor was saved");
+    // As a process killed now would find it: the runner recorded the state
+    // only, the sink holds a cursor covering exactly what it committed.
+    let stored = store.stored("a").await.unwrap();
+    assert_eq!((stored.state, stored.cursor), (State::Crawling, None));
+    let cursor = sink.committed().expect("a committed cursor");
     let page: u64 = cursor.as_str()["page-".len()..].parse().unwrap();
     assert!(page >= 2, "{cursor}");
     let written = sink.counts();
     assert!(written.keys().all(|k| *k < page * 10), "never ahead of the items");
     assert_eq!(written.len() as u64, page * 10, "every covered item is committed");
-    let plain = store.stored("plain").await.unwrap();
-    assert_eq!((plain.state, plain.cursor), (State::Crawling, None));
 
     runner.shutdown();
-    saving_runner.shutdown();
     runner.join().await;
-    saving_runner.join().await;
 }
 
 /// The runner's gauges, as `name{label=value}` → value.

@@ -70,24 +70,22 @@ async fn metrics_and_status_are_served_during_a_run() {
     // Before any pipeline starts, so their metric handles go to Prometheus.
     install_recorder().unwrap();
     let quick = RetryPolicy::new(3).initial_backoff(Duration::from_millis(1));
-    let fast = Collection::new("fast", move |cursor| {
+    let fast = Collection::new("fast", move |name| {
         Ok(Pipeline::paged(
-            "fast",
+            name,
             ScriptedPaged::numbered(3, 10)
                 .fail(1, Fault::Transient, 1)
                 .with_host("api.example.com"),
         )
-        .resume_from(cursor)
         .retry(quick.clone())
         .sink(KeyedSink::new()))
     });
     // Hangs on its second page until the shutdown.
-    let stuck = Collection::new("stuck", move |cursor| {
+    let stuck = Collection::new("stuck", move |name| {
         Ok(Pipeline::paged(
-            "stuck",
+            name,
             ScriptedPaged::numbered(3, 10).delay_page(1, Duration::from_secs(3600)),
         )
-        .resume_from(cursor)
         .sink(KeyedSink::new()))
     });
     let runner = Runner::builder(RecordingStore::new())

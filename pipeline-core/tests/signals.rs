@@ -22,9 +22,8 @@ fn sigterm_self() {
 #[tokio::test]
 async fn first_sigterm_shuts_down_and_a_second_forces() {
     // The sink never finishes its first write, so only forcing ends the run.
-    let stuck = Collection::new("stuck", |cursor| {
-        Ok(Pipeline::paged("stuck", ScriptedPaged::numbered(3, 10))
-            .resume_from(cursor)
+    let stuck = Collection::new("stuck", |name| {
+        Ok(Pipeline::paged(name, ScriptedPaged::numbered(3, 10))
             .batch_size(5)
             .drain_timeout(Duration::from_secs(3600))
             .sink(CollectSink::new().slow(Duration::from_secs(3600))))

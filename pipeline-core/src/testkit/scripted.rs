@@ -178,4 +178,9 @@ impl<T: Clone + Send + Sync + 'static> Paged for ScriptedPaged<T> {
     fn host(&self) -> Option<&str> {
         self.host.as_deref()
     }
+
+    /// `page-0`: a scripted collection can name its first page.
+    fn first_cursor(&self) -> Option<Cursor> {
+        Some(Self::cursor(0))
+    }
 }

@@ -1,17 +1,16 @@
 //! Shared test helpers: a source shared across attempts, a sink counting
-//! writes per key, and checkpoint stores that record or corrupt.
+//! writes per key and keeping its checkpoint, and a store that records states.
 
 #![allow(dead_code, unreachable_pub)]
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use pipeline_core::Sink;
 use pipeline_core::testkit::ScriptedPaged;
 use pipeline_core::{
-    Checkpoint, CheckpointError, CheckpointStore, Cursor, FetchError, MemoryCheckpointStore, Page, Paged,
-    SinkError, State,
+    Checkpoint, CheckpointError, CheckpointStore, Cursor, FetchError, MemoryCheckpointStore, Outcome, Page,
+    Paged, Sink, SinkContext, SinkError, State,
 };
 
 /// One scripted server shared by every attempt of a collection, so faults
@@ -35,17 +34,34 @@ impl Paged for SharedSource {
     }
 }
 
-/// A sink like a table with a primary key: counts how often each key was written.
+/// A sink like a table with a primary key and a checkpoint row: counts how
+/// often each key was written, and keeps the committed cursor it hands back
+/// when it opens (as the SQL sinks do).
 #[derive(Debug, Clone, Default)]
-pub struct KeyedSink(Arc<Mutex<BTreeMap<u64, u32>>>);
+pub struct KeyedSink {
+    counts: Arc<Mutex<BTreeMap<u64, u32>>>,
+    committed: Arc<Mutex<Option<Cursor>>>,
+}
 
 impl KeyedSink {
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// A sink whose stored checkpoint says the last run stopped at `cursor`.
+    pub fn stopped_at(cursor: Cursor) -> Self {
+        let sink = Self::default();
+        *sink.committed.lock().unwrap() = Some(cursor);
+        sink
+    }
+
     pub fn counts(&self) -> BTreeMap<u64, u32> {
-        self.0.lock().unwrap().clone()
+        self.counts.lock().unwrap().clone()
+    }
+
+    /// The committed cursor (`None`: none, or the last run completed).
+    pub fn committed(&self) -> Option<Cursor> {
+        self.committed.lock().unwrap().clone()
     }
 
     /// Asserts keys `0..n` were each written exactly once and nothing else.
@@ -60,21 +76,38 @@ impl KeyedSink {
 
 #[async_trait]
 impl Sink<u64> for KeyedSink {
-    async fn write(&mut self, items: Vec<u64>, _: Option<&Cursor>) -> Result<(), SinkError> {
-        let mut counts = self.0.lock().unwrap();
+    async fn open(&mut self, context: &SinkContext) -> Result<Option<Cursor>, SinkError> {
+        let mut committed = self.committed.lock().unwrap();
+        if context.fresh() {
+            *committed = None;
+        }
+        Ok(committed.clone())
+    }
+
+    async fn write(&mut self, items: Vec<u64>, checkpoint: Option<&Cursor>) -> Result<(), SinkError> {
+        let mut counts = self.counts.lock().unwrap();
         for k in items {
             *counts.entry(k).or_default() += 1;
+        }
+        if let Some(c) = checkpoint {
+            *self.committed.lock().unwrap() = Some(c.clone());
+        }
+        Ok(())
+    }
+
+    async fn finish(&mut self, outcome: &Outcome) -> Result<(), SinkError> {
+        if outcome.is_completed() {
+            *self.committed.lock().unwrap() = None;
         }
         Ok(())
     }
 }
 
-/// A memory store that records every checkpoint saved.
+/// A memory store that keeps every state recorded.
 #[derive(Debug, Default)]
 pub struct RecordingStore {
     inner: MemoryCheckpointStore,
-    saved: Mutex<Vec<Checkpoint>>,
-    corrupt: HashSet<String>,
+    recorded: Mutex<Vec<(String, State, Option<String>)>>,
 }
 
 impl RecordingStore {
@@ -82,28 +115,20 @@ impl RecordingStore {
         Arc::new(Self::default())
     }
 
-    /// A store whose checkpoint of each of `names` is corrupt.
-    pub fn corrupt(names: &[&str]) -> Arc<Self> {
-        Arc::new(Self {
-            corrupt: names.iter().map(|n| (*n).to_owned()).collect(),
-            ..Self::default()
-        })
-    }
-
-    /// Every checkpoint saved for `collection`, in order.
-    pub fn saved(&self, collection: &str) -> Vec<Checkpoint> {
-        self.saved
+    /// Every (state, last error) recorded for `collection`, in order.
+    pub fn recorded(&self, collection: &str) -> Vec<(State, Option<String>)> {
+        self.recorded
             .lock()
             .unwrap()
             .iter()
-            .filter(|c| c.collection == collection)
-            .cloned()
+            .filter(|(c, ..)| c == collection)
+            .map(|(_, state, error)| (*state, error.clone()))
             .collect()
     }
 
-    /// The states saved for `collection`, consecutive repeats merged.
+    /// The states recorded for `collection`, consecutive repeats merged.
     pub fn states(&self, collection: &str) -> Vec<State> {
-        let mut states: Vec<State> = self.saved(collection).iter().map(|c| c.state).collect();
+        let mut states: Vec<State> = self.recorded(collection).iter().map(|(s, _)| *s).collect();
         states.dedup();
         states
     }
@@ -116,17 +141,19 @@ impl RecordingStore {
 #[async_trait]
 impl CheckpointStore for RecordingStore {
     async fn load(&self, collection: &str) -> Result<Option<Checkpoint>, CheckpointError> {
-        if self.corrupt.contains(collection) {
-            return Err(CheckpointError::Corrupt {
-                collection: collection.to_owned(),
-                reason: "state \"crawlin\" is not a state".to_owned(),
-            });
-        }
         self.inner.load(collection).await
     }
 
-    async fn save(&self, checkpoint: &Checkpoint) -> Result<(), CheckpointError> {
-        self.saved.lock().unwrap().push(checkpoint.clone());
-        self.inner.save(checkpoint).await
+    async fn record(
+        &self,
+        collection: &str,
+        state: State,
+        last_error: Option<&str>,
+    ) -> Result<(), CheckpointError> {
+        self.recorded
+            .lock()
+            .unwrap()
+            .push((collection.to_owned(), state, last_error.map(str::to_owned)));
+        self.inner.record(collection, state, last_error).await
     }
 }

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use pipeline_core::testkit::CollectSink;
-use pipeline_core::{Cursor, Emitter, FetchError, Pipeline, Source, StageError};
+use pipeline_core::{Cursor, Emitter, FetchError, Pipeline, PushSource, StageError};
 
 /// Emits `chunks` chunks of 10 numbers, each followed by a checkpoint, then fails if asked.
 struct Counter {
@@ -11,7 +11,7 @@ struct Counter {
 }
 
 #[async_trait]
-impl Source for Counter {
+impl PushSource for Counter {
     type Item = u64;
     async fn run(&mut self, emitter: &mut Emitter<u64>) -> Result<(), FetchError> {
         for c in 0..self.chunks {
@@ -31,7 +31,7 @@ impl Source for Counter {
 async fn free_source_completes() {
     let sink = CollectSink::new();
     let collected = sink.handle();
-    let report = Pipeline::source(
+    let report = Pipeline::push(
         "free",
         Counter {
             chunks: 7,
@@ -52,7 +52,7 @@ async fn free_source_completes() {
 async fn free_source_error_fails_from_its_last_checkpoint() {
     let sink = CollectSink::new();
     let collected = sink.handle();
-    let report = Pipeline::source(
+    let report = Pipeline::push(
         "free",
         Counter {
             chunks: 3,
