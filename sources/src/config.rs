@@ -13,8 +13,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-use pipeline_core::policy::{AutoThrottle, BreakerConfig, GateConfig};
-use serde::Deserialize;
+use pipeline_core::policy::{self, AutoThrottle, GateConfig};
+use serde::{Deserialize, Deserializer};
+
+use crate::redact::default_secret_params;
 
 /// Header names and values sent on every request. `Debug` shows names only:
 /// values are usually tokens.
@@ -101,19 +103,37 @@ fn default_page_start() -> u64 {
     1
 }
 
-/// Circuit-breaker settings: `{ failures = 5, cooldown_ms = 30000 }`.
+/// Circuit-breaker configuration: `{ failures = 5, cooldown_ms = 30000 }`
+/// (a missing key takes its default, shown here).
+///
+/// This is the data form of [`policy::BreakerConfig`], with the cooldown in
+/// milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BreakerSettings {
-    /// Consecutive failures that open the breaker.
+#[serde(default, deny_unknown_fields)]
+pub struct BreakerConfig {
+    /// Consecutive failures that open the breaker (default 5).
     pub failures: u32,
-    /// How long it stays open before one probe.
+    /// How long it stays open before one probe, in ms (default 30 000).
     pub cooldown_ms: u64,
 }
 
-impl From<BreakerSettings> for BreakerConfig {
-    fn from(s: BreakerSettings) -> Self {
-        BreakerConfig {
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        let policy = policy::BreakerConfig::default();
+        Self {
+            failures: policy.failures,
+            cooldown_ms: u64::try_from(policy.cooldown.as_millis()).unwrap_or(u64::MAX),
+        }
+    }
+}
+
+/// The former name of [`BreakerConfig`].
+#[deprecated(note = "renamed to `BreakerConfig`: settings types are all `...Config`")]
+pub type BreakerSettings = BreakerConfig;
+
+impl From<BreakerConfig> for policy::BreakerConfig {
+    fn from(s: BreakerConfig) -> Self {
+        policy::BreakerConfig {
             failures: s.failures,
             cooldown: Duration::from_millis(s.cooldown_ms),
         }
@@ -158,65 +178,90 @@ fn default_depth() -> usize {
 /// Build a JSON source with [`JsonSource::from_config`](crate::JsonSource::from_config)
 /// or, when `scrape` is set, an HTML one with
 /// [`ScrapeSource::from_config`](crate::ScrapeSource::from_config).
+///
+/// Every key is optional when deserializing: a missing one takes the value
+/// [`HttpSourceConfig::new`] gives it, so a table of defaults merged with a
+/// collection's own table deserializes straight into this type. Unknown keys
+/// are refused. (`url` defaults to empty, which building a source refuses.)
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct HttpSourceConfig {
     /// The first page's URL (http or https).
     pub url: String,
     /// JSON pointer to the items array; `""` means the body is the array.
-    #[serde(default)]
     pub items: String,
     /// Headers sent on every request (never logged).
-    #[serde(default)]
     pub headers: Headers,
     /// How pages follow each other (default: a single page).
-    #[serde(default)]
     pub pagination: Pagination,
     /// Scrape HTML instead of reading JSON.
-    #[serde(default)]
     pub scrape: Option<ScrapeConfig>,
     /// Minimum time between request starts on the host, in ms (default 0).
     ///
     /// Politeness settings belong to the host: the first source built for a
     /// host in an [`HttpContext`](crate::HttpContext) sets them for all.
-    #[serde(default)]
     pub min_delay_ms: u64,
     /// Random extra delay per request, in ms (default 0).
-    #[serde(default)]
     pub jitter_ms: u64,
-    /// Requests in flight per host at most (default 4).
-    #[serde(default = "default_in_flight")]
+    /// Requests in flight per host at most, shared by every collection on
+    /// the host (default 1: polite by default; raise it for APIs that
+    /// welcome parallel requests, and for `speculate` to overlap anything).
     pub max_in_flight_per_host: usize,
     /// Adaptive delay from latency (AutoThrottle style).
-    #[serde(default)]
     pub autothrottle: Option<AutoThrottle>,
     /// Total deadline per request, body included, in ms (default 60 000).
-    #[serde(default = "default_timeout")]
     pub timeout_ms: u64,
     /// Body cap after decompression, in bytes (default 32 MiB).
-    #[serde(default = "default_body_cap")]
     pub max_body_bytes: u64,
     /// Hosts redirects and next links may lead to (default: the start URL's host).
-    #[serde(default)]
     pub allowed_hosts: Vec<String>,
     /// Circuit breaker of the host (default: 5 failures, 30 s).
-    #[serde(default)]
-    pub breaker: Option<BreakerSettings>,
+    pub breaker: Option<BreakerConfig>,
     /// For `offset` and `page` styles, whose next URL is known before the
     /// response: fetch the predicted next page while this one is fetched
-    /// (two requests in flight; one wasted request at the end). Default false.
-    #[serde(default)]
+    /// (two requests in flight, so it needs `max_in_flight_per_host` ≥ 2;
+    /// one wasted request at the end). Default false.
     pub speculate: bool,
+    /// Query parameter names whose values are secrets (default
+    /// [`SECRET_PARAMS`](crate::redact::SECRET_PARAMS); case-insensitive,
+    /// `-` and `_` alike).
+    ///
+    /// Their values are shown as `***` wherever this crate shows a URL, and
+    /// those in the start URL are kept out of cursors (so out of stored
+    /// checkpoints) and added back to each request on the start URL's host.
+    /// Names given in a file are *added* to the default list, so a short
+    /// list cannot expose `access_token` by mistake; in code the field is
+    /// the whole list.
+    #[serde(deserialize_with = "with_default_secret_params")]
+    pub secret_params: Vec<String>,
+}
+
+fn with_default_secret_params<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let extra = Vec::<String>::deserialize(d)?;
+    let mut names = default_secret_params();
+    for name in extra {
+        if !names.iter().any(|n| n.eq_ignore_ascii_case(&name)) {
+            names.push(name);
+        }
+    }
+    Ok(names)
 }
 
 fn default_in_flight() -> usize {
-    4
+    1
 }
 fn default_timeout() -> u64 {
     60_000
 }
 fn default_body_cap() -> u64 {
     32 * 1024 * 1024
+}
+
+impl Default for HttpSourceConfig {
+    /// The defaults of [`HttpSourceConfig::new`], with an empty URL.
+    fn default() -> Self {
+        Self::new("")
+    }
 }
 
 impl HttpSourceConfig {
@@ -237,6 +282,7 @@ impl HttpSourceConfig {
             allowed_hosts: Vec::new(),
             breaker: None,
             speculate: false,
+            secret_params: default_secret_params(),
         }
     }
 
@@ -261,6 +307,14 @@ impl HttpSourceConfig {
         self
     }
 
+    /// Adds a query parameter name whose values are secrets (see
+    /// [`secret_params`](Self::secret_params)).
+    #[must_use]
+    pub fn secret_param(mut self, name: impl Into<String>) -> Self {
+        self.secret_params.push(name.into());
+        self
+    }
+
     /// Sets what to scrape.
     #[must_use]
     pub fn scrape(mut self, scrape: ScrapeConfig) -> Self {
@@ -268,7 +322,7 @@ impl HttpSourceConfig {
         self
     }
 
-    /// The gate settings these keys describe.
+    /// The gate policy these keys describe.
     pub fn gate_config(&self) -> GateConfig {
         GateConfig::default()
             .min_interval(Duration::from_millis(self.min_delay_ms))
@@ -277,8 +331,8 @@ impl HttpSourceConfig {
             .adaptive(self.autothrottle.clone())
     }
 
-    /// The breaker settings (defaults when not configured).
-    pub fn breaker_config(&self) -> BreakerConfig {
+    /// The breaker policy these keys describe (defaults when not configured).
+    pub fn breaker_config(&self) -> policy::BreakerConfig {
         self.breaker.map(Into::into).unwrap_or_default()
     }
 }
@@ -314,95 +368,5 @@ impl ScrapeConfig {
     pub fn overlap(mut self, on: bool) -> Self {
         self.overlap = on;
         self
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_pagination_style_reads_from_toml() {
-        let styles = [
-            (r#"{ style = "link_header" }"#, Pagination::LinkHeader),
-            (
-                r#"{ style = "next_url", next = "/@odata.nextLink" }"#,
-                Pagination::NextUrl {
-                    next: "/@odata.nextLink".into(),
-                },
-            ),
-            (
-                r#"{ style = "cursor", param = "cursor", next = "/response_metadata/next_cursor" }"#,
-                Pagination::Cursor {
-                    param: "cursor".into(),
-                    next: Some("/response_metadata/next_cursor".into()),
-                    last_item: None,
-                    has_more: None,
-                },
-            ),
-            (
-                r#"{ style = "cursor", param = "starting_after", last_item = "/id", has_more = "/has_more" }"#,
-                Pagination::Cursor {
-                    param: "starting_after".into(),
-                    next: None,
-                    last_item: Some("/id".into()),
-                    has_more: Some("/has_more".into()),
-                },
-            ),
-            (
-                r#"{ style = "offset", offset_param = "offset", limit_param = "limit", limit = 100, total = "/total" }"#,
-                Pagination::Offset {
-                    offset_param: "offset".into(),
-                    limit_param: "limit".into(),
-                    limit: 100,
-                    total: Some("/total".into()),
-                },
-            ),
-            (
-                r#"{ style = "page", param = "page", start = 1 }"#,
-                Pagination::Page {
-                    param: "page".into(),
-                    start: 1,
-                    total_pages: None,
-                },
-            ),
-        ];
-        for (text, want) in styles {
-            let doc = format!("url = \"https://x.test/a\"\npagination = {text}\n");
-            let config: HttpSourceConfig = toml::from_str(&doc).unwrap();
-            assert_eq!(config.pagination, want, "{text}");
-        }
-    }
-
-    #[test]
-    fn full_collection_reads_from_toml() {
-        let doc = r#"
-            url = "https://x.test/items?state=all"
-            items = "/data"
-            headers = { Authorization = "Bearer s3cret" }
-            pagination = { style = "link_header" }
-            min_delay_ms = 250
-            jitter_ms = 50
-            max_in_flight_per_host = 2
-            timeout_ms = 5000
-            breaker = { failures = 3, cooldown_ms = 1000 }
-            scrape = { item = "section", next = "link[rel=next] @href", fields = { title = "h1, h2", anchor = "@id" } }
-        "#;
-        let config: HttpSourceConfig = toml::from_str(doc).unwrap();
-        assert_eq!(config.breaker_config().failures, 3);
-        assert_eq!(config.gate_config().max_in_flight_value(), 2);
-        let scrape = config.scrape.as_ref().unwrap();
-        assert_eq!(scrape.fields["anchor"], "@id");
-        assert!(!format!("{config:?}").contains("s3cret"));
-    }
-
-    #[test]
-    fn unknown_keys_are_refused() {
-        let doc = "url = \"https://x.test\"\nmin_delay = 5\n";
-        assert!(toml::from_str::<HttpSourceConfig>(doc).is_err());
-        let doc = "url = \"https://x.test\"\npagination = { style = \"page\", pages = 3 }\n";
-        assert!(toml::from_str::<HttpSourceConfig>(doc).is_err());
-        let doc = "url = \"https://x.test\"\npagination = { style = \"sideways\" }\n";
-        assert!(toml::from_str::<HttpSourceConfig>(doc).is_err());
     }
 }

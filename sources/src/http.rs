@@ -10,7 +10,9 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, LOCATION, RETRY_AFTER}
 use url::Url;
 
 use crate::config::HttpSourceConfig;
+use crate::cursor_secrets::CursorSecrets;
 use crate::error::{SourceError, chain};
+use crate::redact::redact_url;
 use crate::retry_after::parse_retry_after;
 
 const MAX_REDIRECTS: usize = 10;
@@ -113,9 +115,10 @@ pub(crate) fn host_key(url: &Url) -> Option<String> {
     })
 }
 
-/// Parses an http(s) URL.
+/// Parses an http(s) URL. The error does not repeat the text, which may
+/// hold credentials: callers name it, redacted.
 pub(crate) fn parse_http_url(text: &str) -> Result<Url, String> {
-    let url = Url::parse(text).map_err(|e| format!("{text:?} is not a URL: {e}"))?;
+    let url = Url::parse(text).map_err(|e| format!("not a URL: {e}"))?;
     check_scheme(&url)?;
     Ok(url)
 }
@@ -123,8 +126,8 @@ pub(crate) fn parse_http_url(text: &str) -> Result<Url, String> {
 fn check_scheme(url: &Url) -> Result<(), String> {
     match url.scheme() {
         "http" | "https" if url.host_str().is_some() => Ok(()),
-        "http" | "https" => Err(format!("{url} has no host")),
-        other => Err(format!("scheme {other:?} of {url} is not http or https")),
+        "http" | "https" => Err("the URL has no host".to_owned()),
+        other => Err(format!("scheme {other:?} is not http or https")),
     }
 }
 
@@ -139,11 +142,20 @@ pub(crate) struct Endpoint {
     allowed_hosts: Arc<Vec<String>>,
     deadline: Duration,
     max_body: u64,
+    secrets: CursorSecrets,
 }
 
 impl Endpoint {
+    /// The endpoint of `config`, and its start URL in cursor form (see
+    /// [`CursorSecrets`]).
     pub(crate) fn new(config: &HttpSourceConfig, ctx: &HttpContext) -> Result<(Self, Url), SourceError> {
-        let start = parse_http_url(&config.url).map_err(SourceError::config)?;
+        let start = parse_http_url(&config.url).map_err(|reason| {
+            SourceError::config(format!(
+                "start URL {:?}: {reason}",
+                redact_url(&config.url, &config.secret_params)
+            ))
+        })?;
+        let (secrets, start) = CursorSecrets::from_start(&start, &config.secret_params);
         let host = host_key(&start).ok_or_else(|| SourceError::config("start URL has no host"))?;
         let mut headers = HeaderMap::new();
         for (name, value) in &config.headers.0 {
@@ -177,8 +189,29 @@ impl Endpoint {
             allowed_hosts: Arc::new(allowed),
             deadline: Duration::from_millis(config.timeout_ms),
             max_body: config.max_body_bytes,
+            secrets,
         };
         Ok((endpoint, start))
+    }
+
+    /// `url` as shown in errors: credentials redacted.
+    pub(crate) fn show(&self, url: &Url) -> String {
+        self.secrets.show(url.as_str())
+    }
+
+    /// Text that may be a URL, as shown in errors: credentials redacted.
+    pub(crate) fn show_text(&self, text: &str) -> String {
+        self.secrets.show(text)
+    }
+
+    /// `url` without the start URL's secret parameters: what a cursor holds.
+    pub(crate) fn cursor_form(&self, url: &Url) -> Url {
+        self.secrets.cursor_form(url)
+    }
+
+    /// The URL requested for a page in cursor form: secret parameters added back.
+    pub(crate) fn request_url(&self, cursor_form: &Url) -> Url {
+        self.secrets.request_url(cursor_form)
     }
 
     /// Whether `url` may be requested: http(s) on an allowed host.
@@ -202,7 +235,7 @@ impl Endpoint {
         let result = match tokio::time::timeout(self.deadline, self.get_following(url)).await {
             Ok(r) => r,
             Err(_) => Err(Outcome::Failed(FetchError::transient(SourceError::Deadline {
-                url: url.to_string(),
+                url: self.show(url),
                 deadline: self.deadline,
             }))),
         };
@@ -246,26 +279,26 @@ impl Endpoint {
             if url.host_str() == start.host_str() {
                 request = request.headers((*self.headers).clone());
             }
-            let response = request.send().await.map_err(|e| transport(&url, e))?;
+            let response = request.send().await.map_err(|e| transport(self.show(&url), e))?;
             let status = response.status();
             if status.is_redirection() {
                 let Some(location) = response.headers().get(LOCATION).and_then(|v| v.to_str().ok()) else {
                     return Err(Outcome::Refused(FetchError::permanent(SourceError::Status {
-                        url: url.to_string(),
+                        url: self.show(&url),
                         status: status.as_u16(),
                     })));
                 };
                 let target = url.join(location).map_err(|e| {
                     Outcome::Refused(FetchError::permanent(SourceError::Redirect {
-                        url: url.to_string(),
-                        target: location.to_owned(),
+                        url: self.show(&url),
+                        target: self.show_text(location),
                         reason: e.to_string(),
                     }))
                 })?;
                 if let Err(reason) = self.check_allowed(&target) {
                     return Err(Outcome::Refused(FetchError::permanent(SourceError::Redirect {
-                        url: url.to_string(),
-                        target: target.to_string(),
+                        url: self.show(&url),
+                        target: self.show(&target),
                         reason,
                     })));
                 }
@@ -273,13 +306,13 @@ impl Endpoint {
                 continue;
             }
             if !status.is_success() {
-                return Err(classify_status(&url, status, response.headers()));
+                return Err(classify_status(self.show(&url), status, response.headers()));
             }
             return self.read_body(url, response).await;
         }
         Err(Outcome::Refused(FetchError::permanent(SourceError::Redirect {
-            url: start.to_string(),
-            target: url.to_string(),
+            url: self.show(start),
+            target: self.show(&url),
             reason: format!("more than {MAX_REDIRECTS} redirects"),
         })))
     }
@@ -287,7 +320,7 @@ impl Endpoint {
     async fn read_body(&self, url: Url, mut response: reqwest::Response) -> Result<Fetched, Outcome> {
         let too_large = |url: &Url| {
             Outcome::Refused(FetchError::permanent(SourceError::BodyTooLarge {
-                url: url.to_string(),
+                url: self.show(url),
                 limit: self.max_body,
             }))
         };
@@ -309,7 +342,7 @@ impl Endpoint {
                 Ok(None) => break,
                 Err(e) => {
                     return Err(Outcome::Failed(FetchError::transient(SourceError::Truncated {
-                        url: url.to_string(),
+                        url: self.show(&url),
                         received: body.len() as u64,
                         detail: chain(&e.without_url()),
                     })));
@@ -330,17 +363,15 @@ enum Outcome {
     PushedBack(FetchError, Option<Duration>, bool),
 }
 
-fn transport(url: &Url, e: reqwest::Error) -> Outcome {
+/// `url` is shown redacted; reqwest's own message would repeat it in full.
+fn transport(url: String, e: reqwest::Error) -> Outcome {
     let detail = chain(&e.without_url());
-    Outcome::Failed(FetchError::transient(SourceError::Transport {
-        url: url.to_string(),
-        detail,
-    }))
+    Outcome::Failed(FetchError::transient(SourceError::Transport { url, detail }))
 }
 
-fn classify_status(url: &Url, status: StatusCode, headers: &HeaderMap) -> Outcome {
+fn classify_status(url: String, status: StatusCode, headers: &HeaderMap) -> Outcome {
     let error = SourceError::Status {
-        url: url.to_string(),
+        url,
         status: status.as_u16(),
     };
     let retry_after = headers
@@ -387,9 +418,9 @@ mod tests {
 
     #[test]
     fn statuses_are_classified() {
-        let url = Url::parse("https://a.test/").unwrap();
+        let url = || "https://a.test/".to_owned();
         let h = HeaderMap::new();
-        let kind = |s: u16| match classify_status(&url, StatusCode::from_u16(s).unwrap(), &h) {
+        let kind = |s: u16| match classify_status(url(), StatusCode::from_u16(s).unwrap(), &h) {
             Outcome::Failed(e) | Outcome::Refused(e) | Outcome::PushedBack(e, ..) => e.kind(),
         };
         use pipeline_core::FetchErrorKind as K;
@@ -401,52 +432,11 @@ mod tests {
         assert_eq!(kind(401), K::Permanent);
         let mut h = HeaderMap::new();
         h.insert(RETRY_AFTER, HeaderValue::from_static("7"));
-        match classify_status(&url, StatusCode::SERVICE_UNAVAILABLE, &h) {
+        match classify_status(url(), StatusCode::SERVICE_UNAVAILABLE, &h) {
             Outcome::PushedBack(FetchError::RateLimited { retry_after, .. }, ..) => {
                 assert_eq!(retry_after, Some(Duration::from_secs(7)));
             }
             _ => panic!("503 with Retry-After is a push-back"),
         }
-    }
-}
-
-/// A request started ahead of time (the next page); aborted if dropped unused.
-#[derive(Debug)]
-pub(crate) struct Prefetch {
-    url: Url,
-    task: tokio::task::JoinHandle<Result<Fetched, FetchError>>,
-}
-
-impl Prefetch {
-    /// Starts GETting `url` in the background, through the gate and breaker.
-    pub(crate) fn spawn(endpoint: &Endpoint, url: Url) -> Self {
-        let endpoint = endpoint.clone();
-        let target = url.clone();
-        Self {
-            url,
-            task: tokio::spawn(async move { endpoint.get(&target).await }),
-        }
-    }
-
-    /// The URL being fetched.
-    pub(crate) fn url(&self) -> &Url {
-        &self.url
-    }
-
-    /// Waits for the result.
-    pub(crate) async fn result(mut self) -> Result<Fetched, FetchError> {
-        match (&mut self.task).await {
-            Ok(r) => r,
-            Err(e) => Err(FetchError::transient(format!(
-                "prefetch of {} was lost: {e}",
-                self.url
-            ))),
-        }
-    }
-}
-
-impl Drop for Prefetch {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }

@@ -7,14 +7,24 @@ use url::Url;
 
 use crate::config::HttpSourceConfig;
 use crate::error::SourceError;
-use crate::http::{Endpoint, Fetched, HttpContext, Prefetch, parse_http_url};
+use crate::http::{Endpoint, Fetched, HttpContext};
+use crate::page_url::{PageUrl, checked_next, page_url};
 use crate::pagination::{PageView, Paginator, kind_of};
+use crate::prefetch::Prefetch;
 
 /// A paginated JSON API as a [`Paged`] source of `serde_json::Value` items.
 ///
 /// Each `fetch` waits at the host's gate, checks its breaker, GETs the page
 /// (deadline, body cap, allowed redirects), takes the items at the configured
 /// pointer and builds the next page's URL, which is the next cursor.
+///
+/// A complete response that does not hold a page (not JSON, an HTML error
+/// page served with 200 by a proxy, no items array) is
+/// [`FetchError::Invalid`]: the driver retries it like a glitch and fails the
+/// collection only when it persists.
+///
+/// Cursors are page URLs without the start URL's secret query parameters
+/// (see [`HttpSourceConfig::secret_params`]); each request adds them back.
 ///
 /// # Examples
 ///
@@ -35,9 +45,9 @@ use crate::pagination::{PageView, Paginator, kind_of};
 /// # let _ = report;
 /// # Ok(()) }
 /// ```
-#[derive(Debug)]
 pub struct JsonSource {
     endpoint: Endpoint,
+    /// The first page's URL in cursor form.
     first: Url,
     items: String,
     paginator: Paginator,
@@ -70,58 +80,76 @@ impl JsonSource {
         })
     }
 
-    /// The first page's URL (the cursor of a fresh crawl).
+    /// The first page's URL in cursor form (the start URL's secret query
+    /// parameters left out): what [`Paged::first_cursor`] returns.
     pub fn first_url(&self) -> &str {
         self.first.as_str()
     }
 
-    /// GETs `url`, using a speculative fetch if one was started for it, and
+    /// GETs `page`, using a speculative fetch if one was started for it, and
     /// (with `speculate`) starts fetching the predicted next page meanwhile.
-    async fn download(&mut self, url: &Url) -> Result<Fetched, FetchError> {
-        let ready = self.pending.take().filter(|p| p.url() == url);
+    async fn download(&mut self, page: &PageUrl) -> Result<Fetched, FetchError> {
+        let ready = self.pending.take().filter(|p| *p.url() == page.request);
         if self.speculate
-            && let Some(next) = self.paginator.predict_next(url)
+            && let Some(next) = self.paginator.predict_next(&page.cursor_form)
             && self.endpoint.check_allowed(&next).is_ok()
         {
-            self.pending = Some(Prefetch::spawn(&self.endpoint, next));
+            let next = PageUrl::new(&self.endpoint, next);
+            self.pending = Some(Prefetch::spawn(&self.endpoint, next.request));
         }
         match ready {
             Some(p) => p.result().await,
-            None => self.endpoint.get(url).await,
+            None => self.endpoint.get(&page.request).await,
+        }
+    }
+
+    /// The items of a complete response, or why it is not a page.
+    fn items(&self, fetched: &Fetched, shown: &str) -> Result<(Value, Vec<Value>), FetchError> {
+        let mut body: Value = serde_json::from_slice(&fetched.body).map_err(|e| {
+            let what = if looks_like_html(fetched) {
+                "body is an HTML page, not JSON"
+            } else {
+                "body is not valid JSON"
+            };
+            FetchError::invalid(format!("{shown}: {what}: {e}"))
+        })?;
+        match body.pointer_mut(&self.items).map(Value::take) {
+            Some(Value::Array(items)) => Ok((body, items)),
+            Some(other) => Err(FetchError::invalid(format!(
+                "{shown}: items at {:?} is {}, not an array",
+                self.items,
+                kind_of(&other)
+            ))),
+            None => Err(FetchError::invalid(format!(
+                "{shown}: no items at {:?}",
+                self.items
+            ))),
         }
     }
 }
 
-/// The URL a cursor names, checked against the allowed hosts (a stored
-/// checkpoint is outside input too).
-pub(crate) fn cursor_url(
-    endpoint: &Endpoint,
-    first: &Url,
-    cursor: Option<&Cursor>,
-) -> Result<Url, FetchError> {
-    let Some(cursor) = cursor else {
-        return Ok(first.clone());
-    };
-    let url = parse_http_url(cursor.as_str())
-        .map_err(|e| FetchError::invalid(format!("cursor is not a page URL: {e}")))?;
-    endpoint
-        .check_allowed(&url)
-        .map_err(|e| FetchError::invalid(format!("cursor {url} refused: {e}")))?;
-    Ok(url)
+/// Whether a body that is not JSON is an HTML page (a proxy's or server's
+/// error page served with 200), by its type or its first character.
+fn looks_like_html(fetched: &Fetched) -> bool {
+    let typed_html = fetched
+        .headers
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().contains("html"));
+    typed_html || fetched.body.trim_ascii_start().first() == Some(&b'<')
 }
 
-/// Checks that a next-page URL may be followed. A next link to the page
-/// itself (common on the last page of a site) ends the collection: following
-/// it could only repeat the page.
-pub(crate) fn checked_next(endpoint: &Endpoint, page: &Url, next: Url) -> Result<Option<Cursor>, FetchError> {
-    if next == *page {
-        tracing::warn!(host = %endpoint.host, "next link points to the page itself; treating it as the last page");
-        return Ok(None);
+impl std::fmt::Debug for JsonSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JsonSource")
+            .field("endpoint", &self.endpoint)
+            .field("first", &self.endpoint.show(&self.first))
+            .field("items", &self.items)
+            .field("paginator", &self.paginator)
+            .field("speculate", &self.speculate)
+            .field("pending", &self.pending)
+            .finish()
     }
-    endpoint
-        .check_allowed(&next)
-        .map_err(|e| FetchError::invalid(format!("{page}: next page {next} will not be followed: {e}")))?;
-    Ok(Some(Cursor::new(String::from(next))))
 }
 
 #[async_trait]
@@ -129,42 +157,29 @@ impl Paged for JsonSource {
     type Item = Value;
 
     async fn fetch(&mut self, cursor: Option<&Cursor>) -> Result<Page<Value>, FetchError> {
-        let url = cursor_url(&self.endpoint, &self.first, cursor)?;
-        let fetched = self.download(&url).await?;
-        let mut body: Value = serde_json::from_slice(&fetched.body)
-            .map_err(|e| FetchError::invalid(format!("{url}: body is not valid JSON: {e}")))?;
-        let items = match body.pointer_mut(&self.items).map(Value::take) {
-            Some(Value::Array(items)) => items,
-            Some(other) => {
-                return Err(FetchError::invalid(format!(
-                    "{url}: items at {:?} is {}, not an array",
-                    self.items,
-                    kind_of(&other)
-                )));
-            }
-            None => {
-                return Err(FetchError::invalid(format!(
-                    "{url}: no items at {:?}",
-                    self.items
-                )));
-            }
-        };
+        let page = page_url(&self.endpoint, &self.first, cursor)?;
+        let fetched = self.download(&page).await?;
+        let shown = self.endpoint.show(&page.request);
+        let (body, items) = self.items(&fetched, &shown)?;
         let view = PageView {
-            url: &url,
+            url: &page.request,
             headers: &fetched.headers,
             body: &body,
             items: &items,
         };
-        let next = self
-            .paginator
-            .next(&view)
-            .map_err(|reason| FetchError::invalid(format!("{url}: {reason}")))?;
+        let next = self.paginator.next(&view).map_err(|reason| {
+            FetchError::invalid(format!("{shown}: {}", self.endpoint.show_text(&reason)))
+        })?;
         let next = match next {
-            Some(n) => checked_next(&self.endpoint, &url, n)?,
+            Some(n) => checked_next(&self.endpoint, &page.request, &n)?,
             None => None,
         };
         tracing::debug!(host = %self.endpoint.host, items = items.len(), "JSON page fetched");
         Ok(Page::new(items, next))
+    }
+
+    fn first_cursor(&self) -> Option<Cursor> {
+        Some(Cursor::new(self.first.as_str()))
     }
 
     fn host(&self) -> Option<&str> {

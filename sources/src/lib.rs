@@ -3,13 +3,14 @@
 //! Both are [`Paged`](pipeline_core::Paged) sources built from data
 //! ([`HttpSourceConfig`], deserializable from TOML), sharing one HTTP client
 //! and the per-host politeness gates and circuit breakers of an
-//! [`HttpContext`]. The cursor of every page is its full URL, so any
-//! checkpoint resumes exactly there.
+//! [`HttpContext`]. The cursor of every page is its full URL (without the
+//! start URL's secret query parameters, added back to each request), so any
+//! checkpoint resumes exactly there and none holds a token.
 //!
-//! Limits (see the project's DESIGN.md): a total deadline per request, a body
-//! cap after decompression, redirects and next links only to allowed hosts,
-//! http(s) only, HTML nesting refused beyond a depth before parsing. Header
-//! values are never logged nor put in errors.
+//! Limits: a total deadline per request, a body cap after decompression,
+//! redirects and next links only to allowed hosts, http(s) only, HTML nesting
+//! refused beyond a depth before parsing. Header values are never logged nor
+//! put in errors; URLs are shown with credentials redacted ([`redact`]).
 //!
 //! With the `test-util` feature, [`mock`] has a local paginated server with
 //! scripted faults.
@@ -20,21 +21,30 @@
     unreachable_pub
 )]
 
+mod charset;
 mod config;
+mod cursor_secrets;
 mod error;
+mod extract;
 mod html_depth;
 mod http;
 mod json_source;
 mod link_header;
 #[cfg(feature = "test-util")]
 pub mod mock;
+mod page_url;
 mod pagination;
+mod prefetch;
+pub mod redact;
 mod retry_after;
 mod scrape;
 
-pub use self::config::{BreakerSettings, Headers, HttpSourceConfig, Pagination, ScrapeConfig};
+#[allow(deprecated)]
+pub use self::config::BreakerSettings;
+pub use self::config::{BreakerConfig, Headers, HttpSourceConfig, Pagination, ScrapeConfig};
 pub use self::error::SourceError;
+pub use self::extract::ScrapedItem;
 pub use self::http::HttpContext;
 pub use self::json_source::JsonSource;
-pub use self::scrape::{ScrapeSource, ScrapedItem};
+pub use self::scrape::ScrapeSource;
 pub use pipeline_core::policy::AutoThrottle;

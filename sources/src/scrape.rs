@@ -1,87 +1,25 @@
 //! The HTML scraping source.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use futures::future::BoxFuture;
 use pipeline_core::{Cursor, FetchError, Page, Paged};
-use scraper::{ElementRef, Html, Selector};
-use serde::Serialize;
+use scraper::{Html, Selector};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use tokio::task::JoinHandle;
 use url::Url;
 
+use crate::charset::decode_html;
 use crate::config::HttpSourceConfig;
 use crate::error::SourceError;
+use crate::extract::{Compiled, NextLink, ScrapedItem, extract, find_next, parse_spec};
 use crate::html_depth::exceeds_depth;
 use crate::http::{Endpoint, HttpContext};
-use crate::json_source::{checked_next, cursor_url};
-
-/// One scraped item: its fields, the page it came from and its place there.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ScrapedItem {
-    /// The URL of the page (after redirects).
-    pub url: String,
-    /// The item's index on its page, from 0.
-    pub index: usize,
-    /// Field name → value (`None` when the selector or attribute matched nothing).
-    pub fields: BTreeMap<String, Option<String>>,
-}
-
-impl ScrapedItem {
-    /// The item as a JSON object: `{"url", "index", "fields": {…}}`.
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({ "url": self.url, "index": self.index, "fields": self.fields })
-    }
-}
-
-/// A selector spec: `"h1, h2"` (text), `"a.title @href"` (attribute), `"@id"` (the item's own).
-#[derive(Debug)]
-struct Spec {
-    selector: Option<Selector>,
-    attr: Option<String>,
-}
-
-fn parse_spec(what: &str, spec: &str) -> Result<Spec, SourceError> {
-    let spec = spec.trim();
-    let (selector, attr) = match spec.rfind('@') {
-        Some(at) if at == 0 || spec[..at].ends_with(char::is_whitespace) => {
-            let attr = spec[at + 1..].trim();
-            if attr.is_empty()
-                || !attr
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.'))
-            {
-                return Err(SourceError::config(format!(
-                    "{what}: {attr:?} is not an attribute name"
-                )));
-            }
-            (spec[..at].trim(), Some(attr.to_ascii_lowercase()))
-        }
-        _ => (spec, None),
-    };
-    let selector = if selector.is_empty() {
-        None
-    } else {
-        Some(
-            Selector::parse(selector)
-                .map_err(|e| SourceError::config(format!("{what}: selector {selector:?} is invalid: {e}")))?,
-        )
-    };
-    if selector.is_none() && attr.is_none() {
-        return Err(SourceError::config(format!("{what}: empty selector")));
-    }
-    Ok(Spec { selector, attr })
-}
-
-#[derive(Debug)]
-struct Compiled {
-    item: Selector,
-    next: Option<Spec>,
-    fields: Vec<(String, Spec)>,
-    max_depth: usize,
-}
+use crate::page_url::{PageUrl, checked_next, page_url};
 
 /// Scraped HTML pages as a [`Paged`] source of [`ScrapedItem`]s.
 ///
@@ -90,7 +28,11 @@ struct Compiled {
 /// link is found before the items are extracted; with `overlap` (the
 /// default), the next page's work (download, then parse) starts at that
 /// moment, so it runs while this page's items are extracted. At most two
-/// pages are worked on at once.
+/// pages are worked on at once, and a link to a page already worked on (a
+/// loop, which the driver refuses as a repeated cursor) is not worked on ahead.
+///
+/// Pages are decoded with the charset of the `Content-Type` header, else of a
+/// `<meta>` tag in the first 1024 bytes, else as UTF-8.
 ///
 /// # Examples
 ///
@@ -104,12 +46,22 @@ struct Compiled {
 /// # let _ = source;
 /// # Ok(()) }
 /// ```
-#[derive(Debug)]
 pub struct ScrapeSource {
     endpoint: Endpoint,
+    /// The start URL in cursor form.
     first: Url,
     jobs: Arc<JobContext>,
     pending: Option<Job>,
+}
+
+impl std::fmt::Debug for ScrapeSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScrapeSource")
+            .field("endpoint", &self.endpoint)
+            .field("first", &self.endpoint.show(&self.first))
+            .field("pending", &self.pending)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ScrapeSource {
@@ -151,6 +103,7 @@ impl ScrapeSource {
             overlap: scrape.overlap,
             // The page being consumed and the one being worked on ahead.
             ahead: Arc::new(Semaphore::new(2)),
+            started: Mutex::new(HashSet::new()),
         });
         Ok(Self {
             endpoint,
@@ -161,59 +114,6 @@ impl ScrapeSource {
     }
 }
 
-/// What the blocking parse sends back first: the next link, before items.
-type NextLink = Result<Option<Url>, String>;
-
-fn find_next(doc: &Html, compiled: &Compiled, page: &Url) -> NextLink {
-    let Some(spec) = &compiled.next else {
-        return Ok(None);
-    };
-    let Some(selector) = &spec.selector else {
-        return Ok(None);
-    };
-    let attr = spec.attr.as_deref().unwrap_or("href");
-    let Some(link) = doc
-        .select(selector)
-        .find_map(|el| el.value().attr(attr))
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-    else {
-        return Ok(None);
-    };
-    page.join(link)
-        .map(Some)
-        .map_err(|e| format!("next link {link:?} is not a URL: {e}"))
-}
-
-fn field_value(item: ElementRef<'_>, spec: &Spec) -> Option<String> {
-    let target = match &spec.selector {
-        Some(sel) => item.select(sel).next()?,
-        None => item,
-    };
-    match &spec.attr {
-        Some(attr) => target.value().attr(attr).map(str::to_owned),
-        None => {
-            let text: String = target.text().collect();
-            Some(text.split_whitespace().collect::<Vec<_>>().join(" "))
-        }
-    }
-}
-
-fn extract(doc: &Html, compiled: &Compiled, page: &Url) -> Vec<ScrapedItem> {
-    doc.select(&compiled.item)
-        .enumerate()
-        .map(|(index, el)| ScrapedItem {
-            url: page.to_string(),
-            index,
-            fields: compiled
-                .fields
-                .iter()
-                .map(|(name, spec)| (name.clone(), field_value(el, spec)))
-                .collect(),
-        })
-        .collect()
-}
-
 /// Everything a page job needs.
 #[derive(Debug)]
 struct JobContext {
@@ -222,6 +122,32 @@ struct JobContext {
     overlap: bool,
     /// Pages being worked on ahead of the consumer (bounds the chain of jobs).
     ahead: Arc<Semaphore>,
+    /// Hashes of the pages (in cursor form) a job was started for.
+    started: Mutex<HashSet<u64>>,
+}
+
+fn page_hash(page: &Url) -> u64 {
+    let mut h = DefaultHasher::new();
+    page.as_str().hash(&mut h);
+    h.finish()
+}
+
+impl JobContext {
+    /// Records that a job was started for `page` (in cursor form).
+    fn mark_started(&self, page: &Url) {
+        self.started
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(page_hash(page));
+    }
+
+    /// Whether a job was ever started for `page` (in cursor form).
+    fn was_started(&self, page: &Url) -> bool {
+        self.started
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&page_hash(page))
+    }
 }
 
 /// What a page job produced.
@@ -235,10 +161,15 @@ struct JobOutput {
 
 /// One page being fetched, parsed and extracted in the background; aborted
 /// (with the jobs it started) when dropped unused.
-#[derive(Debug)]
 struct Job {
-    url: Url,
+    page: PageUrl,
     task: JoinHandle<JobOutput>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job").finish_non_exhaustive()
+    }
 }
 
 impl std::fmt::Debug for JobOutput {
@@ -248,8 +179,9 @@ impl std::fmt::Debug for JobOutput {
 }
 
 impl Job {
-    fn spawn(ctx: Arc<JobContext>, url: Url) -> Self {
-        let target = url.clone();
+    fn spawn(ctx: Arc<JobContext>, page: PageUrl) -> Self {
+        ctx.mark_started(&page.cursor_form);
+        let target = page.clone();
         let task = tokio::spawn(async move {
             // The semaphore is never closed.
             let permit = ctx.ahead.clone().acquire_owned().await.ok();
@@ -257,16 +189,16 @@ impl Job {
             output._permit = permit;
             output
         });
-        Self { url, task }
+        Self { page, task }
     }
 
-    async fn output(mut self) -> JobOutput {
+    async fn output(mut self, endpoint: &Endpoint) -> JobOutput {
         match (&mut self.task).await {
             Ok(output) => output,
             Err(e) => JobOutput {
                 result: Err(FetchError::permanent(format!(
                     "scraping {} failed: {e}",
-                    self.url
+                    endpoint.show(&self.page.request)
                 ))),
                 next_job: None,
                 _permit: None,
@@ -284,46 +216,60 @@ impl Drop for Job {
 /// Fetches, parses and extracts one page. With overlap, the next page's job
 /// starts as soon as the next link is found, while this page's items are
 /// still being extracted, so one page is parsed while the other is extracted.
-fn run_job(ctx: Arc<JobContext>, url: Url) -> BoxFuture<'static, JobOutput> {
+fn run_job(ctx: Arc<JobContext>, page: PageUrl) -> BoxFuture<'static, JobOutput> {
     Box::pin(async move {
         let failed = |e| JobOutput {
             result: Err(e),
             next_job: None,
             _permit: None,
         };
-        let fetched = match ctx.endpoint.get(&url).await {
+        let fetched = match ctx.endpoint.get(&page.request).await {
             Ok(f) => f,
             Err(e) => return failed(e),
         };
         let page_url = fetched.url.clone();
+        let item_url = ctx.endpoint.show(&ctx.endpoint.cursor_form(&page_url));
+        let shown = ctx.endpoint.show(&page_url);
         let compiled = ctx.compiled.clone();
         let (next_tx, next_rx) = oneshot::channel::<NextLink>();
         // Parsing is CPU work: keep it off the async workers.
         let parse = tokio::task::spawn_blocking(move || {
             if exceeds_depth(&fetched.body, compiled.max_depth) {
                 return Err(SourceError::TooDeep {
-                    url: page_url.to_string(),
+                    url: shown,
                     limit: compiled.max_depth,
                 });
             }
-            let text = String::from_utf8_lossy(&fetched.body);
+            let content_type = fetched
+                .headers
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok());
+            let text = decode_html(&fetched.body, content_type);
             let doc = Html::parse_document(&text);
             let next = find_next(&doc, &compiled, &page_url);
             let _ = next_tx.send(next.clone());
-            Ok((extract(&doc, &compiled, &page_url), next))
+            Ok((extract(&doc, &compiled, &item_url), next))
         });
         let mut next_job = None;
         if ctx.overlap
             && let Ok(Ok(Some(next))) = next_rx.await
-            && next != url
             && ctx.endpoint.check_allowed(&next).is_ok()
         {
-            next_job = Some(Job::spawn(ctx.clone(), next));
+            let next = PageUrl::new(&ctx.endpoint, ctx.endpoint.cursor_form(&next));
+            // A link to a page already worked on is a loop (or the page
+            // itself): the driver will refuse it, so do not fetch it again.
+            if next.cursor_form != page.cursor_form && !ctx.was_started(&next.cursor_form) {
+                next_job = Some(Job::spawn(ctx.clone(), next));
+            }
         }
         let result = match parse.await {
             Ok(Ok(parsed)) => Ok(parsed),
-            Ok(Err(e)) => Err(FetchError::invalid(e.to_string())),
-            Err(e) => Err(FetchError::permanent(format!("parsing {url} failed: {e}"))),
+            // Too deep is a property of the document, like its size: permanent.
+            Ok(Err(e)) => Err(FetchError::permanent(e)),
+            Err(e) => Err(FetchError::permanent(format!(
+                "parsing {} failed: {e}",
+                ctx.endpoint.show(&page.request)
+            ))),
         };
         JobOutput {
             result,
@@ -338,78 +284,34 @@ impl Paged for ScrapeSource {
     type Item = ScrapedItem;
 
     async fn fetch(&mut self, cursor: Option<&Cursor>) -> Result<Page<ScrapedItem>, FetchError> {
-        let url = cursor_url(&self.endpoint, &self.first, cursor)?;
+        let page = page_url(&self.endpoint, &self.first, cursor)?;
         let job = match self.pending.take() {
-            Some(job) if job.url == url => job,
-            _ => Job::spawn(self.jobs.clone(), url.clone()),
+            Some(job) if job.page == page => job,
+            _ => Job::spawn(self.jobs.clone(), page.clone()),
         };
-        let output = job.output().await;
+        let output = job.output(&self.endpoint).await;
         self.pending = output.next_job;
         let (items, next) = output.result?;
-        let next = match next.map_err(|reason| FetchError::invalid(format!("{url}: {reason}")))? {
-            Some(n) => checked_next(&self.endpoint, &url, n)?,
-            None => None,
+        let next = match next {
+            Ok(Some(n)) => checked_next(&self.endpoint, &page.request, &n)?,
+            Ok(None) => None,
+            Err(reason) => {
+                return Err(FetchError::invalid(format!(
+                    "{}: {}",
+                    self.endpoint.show(&page.request),
+                    self.endpoint.show_text(&reason)
+                )));
+            }
         };
         tracing::debug!(host = %self.endpoint.host, items = items.len(), "HTML page scraped");
         Ok(Page::new(items, next))
     }
 
+    fn first_cursor(&self) -> Option<Cursor> {
+        Some(Cursor::new(self.first.as_str()))
+    }
+
     fn host(&self) -> Option<&str> {
         Some(&self.endpoint.host)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn compiled(item: &str, next: Option<&str>, fields: &[(&str, &str)]) -> Compiled {
-        Compiled {
-            item: Selector::parse(item).unwrap(),
-            next: next.map(|n| parse_spec("next", n).unwrap()),
-            fields: fields
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), parse_spec(k, v).unwrap()))
-                .collect(),
-            max_depth: 512,
-        }
-    }
-
-    const PAGE: &str = r#"<html><head><link rel="next" href="/p?page=2"></head><body>
-        <section id="a"><h1>  First   title </h1><a class="t" href="/x">x</a></section>
-        <section id="b"><h2>Second</h2></section></body></html>"#;
-
-    #[test]
-    fn fields_take_text_attributes_and_the_items_own_attributes() {
-        let c = compiled(
-            "section",
-            Some("link[rel=next] @href"),
-            &[("title", "h1, h2"), ("anchor", "@id"), ("link", "a.t @href")],
-        );
-        let doc = Html::parse_document(PAGE);
-        let page = Url::parse("https://s.test/p?page=1").unwrap();
-        let items = extract(&doc, &c, &page);
-        assert_eq!(items.len(), 2);
-        assert_eq!(items[0].fields["title"].as_deref(), Some("First title"));
-        assert_eq!(items[0].fields["anchor"].as_deref(), Some("a"));
-        assert_eq!(items[0].fields["link"].as_deref(), Some("/x"));
-        assert_eq!(items[1].fields["link"], None);
-        assert_eq!(items[1].index, 1);
-        assert_eq!(
-            find_next(&doc, &c, &page).unwrap().unwrap().as_str(),
-            "https://s.test/p?page=2"
-        );
-    }
-
-    #[test]
-    fn specs_are_validated() {
-        assert!(parse_spec("f", "a @").is_err());
-        assert!(parse_spec("f", "a[").is_err());
-        assert!(parse_spec("f", "").is_err());
-        assert!(parse_spec("f", "a @bad name").is_err());
-        let s = parse_spec("f", "a[href^='mailto:@'] @href").unwrap();
-        assert_eq!(s.attr.as_deref(), Some("href"));
-        let s = parse_spec("f", "a[data-x='a@b']").unwrap();
-        assert!(s.attr.is_none());
     }
 }

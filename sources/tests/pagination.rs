@@ -212,7 +212,7 @@ async fn speculative_fetching_keeps_the_exact_items_even_with_errors() {
             .items(if url == "/offset" { "/results" } else { "/items" })
             .pagination(style);
         config.speculate = true;
-        config.breaker = Some(sources::BreakerSettings {
+        config.breaker = Some(sources::BreakerConfig {
             failures: 1000,
             cooldown_ms: 1,
         });
@@ -241,4 +241,52 @@ async fn a_source_built_from_toml_crawls() {
     let (report, items) = crawl(&config, fast_retry(1), None).await;
     assert!(report.outcome.is_completed(), "{:?}", report.outcome);
     assert_all(&items, 420);
+}
+
+#[tokio::test]
+async fn a_next_link_back_to_the_first_page_fails_with_a_repeated_cursor_after_one_fetch_of_it() {
+    use pipeline_core::{Paged, StageError};
+    let server = server(MockConfig::default()).await;
+    let config = HttpSourceConfig::new(server.url("/json/loop-a?x=1"))
+        .items("/items")
+        .pagination(Pagination::NextUrl { next: "/next".into() });
+    let source = sources::JsonSource::from_config(&config, &ctx()).unwrap();
+    assert_eq!(
+        source.first_cursor().map(|c| c.as_str().to_owned()),
+        Some(server.url("/json/loop-a?x=1"))
+    );
+    let (report, items) = run("loop", source, fast_retry(1), None).await;
+    match &report.outcome.failure().expect("failed").error {
+        StageError::RepeatedCursor { cursor, .. } => {
+            assert_eq!(cursor.as_str(), server.url("/json/loop-a?x=1"))
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_all(&items, 4);
+    assert_eq!(server.requests(), ["/json/loop-a?x=1", "/json/loop-b?x=1"]);
+}
+
+#[test]
+fn the_first_cursor_is_the_first_page_url_of_each_style() {
+    use pipeline_core::Paged;
+    let ctx = ctx();
+    let first = |config: HttpSourceConfig| {
+        sources::JsonSource::from_config(&config, &ctx)
+            .unwrap()
+            .first_cursor()
+            .map(|c| c.as_str().to_owned())
+    };
+    assert_eq!(
+        first(HttpSourceConfig::new("https://a.test/x?q=1").pagination(Pagination::LinkHeader)).as_deref(),
+        Some("https://a.test/x?q=1")
+    );
+    let page = Pagination::Page {
+        param: "page".into(),
+        start: 1,
+        total_pages: None,
+    };
+    assert_eq!(
+        first(HttpSourceConfig::new("https://a.test/x?q=1&token=t").pagination(page)).as_deref(),
+        Some("https://a.test/x?q=1&page=1")
+    );
 }

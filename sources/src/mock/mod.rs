@@ -1,0 +1,292 @@
+//! A mock paginated HTTP server for tests and demos (feature `test-util`).
+//!
+//! [`MockServer::start`] serves, on `127.0.0.1` and a free port, one
+//! collection of `items` deterministic items in every pagination style, HTML
+//! pages, and special routes for limits; [`Faults`] script errors by request
+//! number, including complete 200 responses with malformed bodies
+//! ([`Malformed`]). With [`MockConfig::require_access_token`], every request
+//! needs `?access_token=…` and next links echo it, as many APIs do. Every
+//! request is logged ([`MockServer::requests`]) so tests can
+//! assert where a crawl restarted.
+//!
+//! | route | style | body |
+//! |---|---|---|
+//! | `/link?page=N` | `link_header` | array of `{"id", "name"}`, `Link: <…>; rel="next"` |
+//! | `/next_url?page=N` | `next_url`, next = `/@odata.nextLink` | `{"value": [...], "@odata.nextLink": …}` |
+//! | `/cursor?cursor=T` | `cursor`, next = `/response_metadata/next_cursor` | `{"items": [...], "response_metadata": {"next_cursor": …}}` |
+//! | `/stripe?starting_after=ID` | `cursor`, last_item = `/id`, has_more = `/has_more` | `{"data": [{"id": "obj_000001", "n": 1}], "has_more": …}` |
+//! | `/offset?offset=O&limit=L` | `offset`, total = `/total` | `{"results": [...], "total": N}` |
+//! | `/page?page=P` (from 1) | `page` | `{"items": [...]}`, empty past the end |
+//! | `/html?page=N` (from 1) | scrape `section`, next `link[rel=next] @href` | `<section id="item-I"><h2>Item I</h2><a class="more" href="/item/I">` |
+//! | `/html/self` | a page whose next link is itself | |
+//! | `/html/loop-a`, `/html/loop-b` | two pages linking to each other (HTML pages 1 and 2) | |
+//! | `/json/loop-a`, `/json/loop-b` | two JSON pages linking to each other: `next_url`, next = `/next`, items `/items` | |
+//! | `/html/latin1` | HTML page 1 in windows-1252, declared in `Content-Type` | `<h2>Café “naïve” – Größe I</h2>` |
+//! | `/html/meta-charset`, `/html/meta-http-equiv` | the same, declared only by `<meta charset>` / `<meta http-equiv>` | |
+//! | `/html/deep` | 10 000 nested `<div>`s | |
+//! | `/redirect/off-host`, `/redirect/on-host` | 302 to `http://elsewhere.invalid/` or to `/page?page=1` | |
+//! | `/gzip-bomb` | gzip body inflating to `gzip_bomb_bytes` | |
+//! | `/drip` | a JSON array sent one byte per `drip_interval` | |
+//! | `/invalid/json`, `/invalid/not-array`, `/invalid/cursor` | malformed pages | |
+
+mod faults;
+mod routes;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+pub use self::faults::{Faults, Malformed, Outage, RetryAfter};
+pub use self::routes::{LATIN1_TEXT, html_item_index};
+
+/// What the mock server serves.
+#[derive(Debug, Clone)]
+pub struct MockConfig {
+    /// Items in the collection (every JSON style serves the same ones).
+    pub items: usize,
+    /// Items per page (all JSON styles; `offset` uses the request's `limit`).
+    pub per_page: usize,
+    /// HTML pages at `/html`.
+    pub html_pages: usize,
+    /// Items per HTML page.
+    pub html_items_per_page: usize,
+    /// Filler bytes per HTML page (to make pages of a given size).
+    pub html_padding: usize,
+    /// Added latency before every response.
+    pub latency: Duration,
+    /// Scripted faults.
+    pub faults: Faults,
+    /// Inflated size of `/gzip-bomb`.
+    pub gzip_bomb_bytes: usize,
+    /// Time between bytes of `/drip`.
+    pub drip_interval: Duration,
+    /// When set, every request without `Authorization: Bearer <token>` gets a 401.
+    pub require_bearer: Option<String>,
+    /// When set, every request without the query parameter
+    /// `access_token=<token>` gets a 401, and next links carry it back.
+    pub require_access_token: Option<String>,
+}
+
+impl Default for MockConfig {
+    /// 1000 items, 100 per page, 5 HTML pages of 10 items, no latency or faults,
+    /// a 4 MiB gzip bomb, a 50 ms drip.
+    fn default() -> Self {
+        Self {
+            items: 1000,
+            per_page: 100,
+            html_pages: 5,
+            html_items_per_page: 10,
+            html_padding: 0,
+            latency: Duration::ZERO,
+            faults: Faults::default(),
+            gzip_bomb_bytes: 4 * 1024 * 1024,
+            drip_interval: Duration::from_millis(50),
+            require_bearer: None,
+            require_access_token: None,
+        }
+    }
+}
+
+impl MockConfig {
+    /// `items` items, `per_page` per page, no faults.
+    pub fn new(items: usize, per_page: usize) -> Self {
+        Self {
+            items,
+            per_page: per_page.max(1),
+            ..Self::default()
+        }
+    }
+
+    /// Sets the faults.
+    #[must_use]
+    pub fn faults(mut self, faults: Faults) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    /// Sets the added latency.
+    #[must_use]
+    pub fn latency(mut self, d: Duration) -> Self {
+        self.latency = d;
+        self
+    }
+
+    /// Sets the HTML pages: count, items per page, filler bytes per page.
+    #[must_use]
+    pub fn html(mut self, pages: usize, items_per_page: usize, padding: usize) -> Self {
+        self.html_pages = pages;
+        self.html_items_per_page = items_per_page;
+        self.html_padding = padding;
+        self
+    }
+}
+
+#[derive(Debug)]
+struct MockState {
+    config: MockConfig,
+    base: String,
+    started: Instant,
+    count: AtomicU64,
+    log: Mutex<Vec<(Duration, String)>>,
+    bomb: OnceLock<Bytes>,
+}
+
+/// A running mock server. Shut it down with [`shutdown`](Self::shutdown)
+/// (dropping it stops it too).
+#[derive(Debug)]
+pub struct MockServer {
+    addr: SocketAddr,
+    state: Arc<MockState>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl MockServer {
+    /// Starts the server on `127.0.0.1` and a free port.
+    ///
+    /// # Errors
+    ///
+    /// The I/O error when no port can be bound.
+    pub async fn start(config: MockConfig) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(MockState {
+            config,
+            base: format!("http://{addr}"),
+            started: Instant::now(),
+            count: AtomicU64::new(0),
+            log: Mutex::new(Vec::new()),
+            bomb: OnceLock::new(),
+        });
+        let app = Router::new().fallback(handle).with_state(state.clone());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            });
+            if let Err(e) = serve.await {
+                tracing::warn!(error = %e, "mock server stopped");
+            }
+        });
+        Ok(Self {
+            addr,
+            state,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// The server's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        &self.state.base
+    }
+
+    /// The full URL of `path_and_query` (which starts with `/`).
+    pub fn url(&self, path_and_query: &str) -> String {
+        format!("{}{path_and_query}", self.state.base)
+    }
+
+    /// Every request so far as `path?query`, in arrival order.
+    pub fn requests(&self) -> Vec<String> {
+        self.request_times().into_iter().map(|(_, r)| r).collect()
+    }
+
+    /// Every request so far with its arrival time since the server started.
+    pub fn request_times(&self) -> Vec<(Duration, String)> {
+        self.state.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// How many requests arrived.
+    pub fn request_count(&self) -> u64 {
+        self.state.count.load(Ordering::SeqCst)
+    }
+
+    /// The configuration served.
+    pub fn config(&self) -> &MockConfig {
+        &self.state.config
+    }
+
+    /// Stops accepting, lets open requests finish for up to a second, then stops.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(mut task) = self.task.take()
+            && tokio::time::timeout(Duration::from_secs(1), &mut task)
+                .await
+                .is_err()
+        {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// The JSON item with index `i`.
+pub fn item(i: usize) -> Value {
+    json!({ "id": i, "name": format!("item-{i}") })
+}
+
+/// The Stripe-style id of item `i`.
+pub fn stripe_id(i: usize) -> String {
+    format!("obj_{i:06}")
+}
+
+async fn handle(State(state): State<Arc<MockState>>, headers: HeaderMap, uri: Uri) -> Response {
+    let n = state.count.fetch_add(1, Ordering::SeqCst) + 1;
+    let logged = match uri.query() {
+        Some(q) => format!("{}?{q}", uri.path()),
+        None => uri.path().to_owned(),
+    };
+    state
+        .log
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((state.started.elapsed(), logged.clone()));
+    let config = &state.config;
+    if !config.latency.is_zero() {
+        tokio::time::sleep(config.latency).await;
+    }
+    if let Some(token) = &config.require_bearer {
+        let wanted = format!("Bearer {token}");
+        if headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) != Some(wanted.as_str()) {
+            return (StatusCode::UNAUTHORIZED, "bad credentials").into_response();
+        }
+    }
+    if let Some(token) = &config.require_access_token
+        && routes::query(&uri, "access_token").as_ref() != Some(token)
+    {
+        return (StatusCode::UNAUTHORIZED, "missing or wrong access_token").into_response();
+    }
+    if let Some(fault) = faults::before_route(&config.faults, n, state.started.elapsed()) {
+        return fault;
+    }
+    let response = routes::route(&state, &uri).await;
+    faults::after_route(&config.faults, n, &logged, response).await
+}
