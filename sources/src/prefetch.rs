@@ -1,6 +1,7 @@
 //! A page request started ahead of time (speculative next page).
 
 use pipeline_core::FetchError;
+use tokio_util::task::AbortOnDropHandle;
 use url::Url;
 
 use crate::http::{Endpoint, Fetched};
@@ -10,7 +11,7 @@ pub(crate) struct Prefetch {
     url: Url,
     /// `url` redacted, for messages.
     shown: String,
-    task: tokio::task::JoinHandle<Result<Fetched, FetchError>>,
+    task: AbortOnDropHandle<Result<Fetched, FetchError>>,
 }
 
 impl std::fmt::Debug for Prefetch {
@@ -29,7 +30,7 @@ impl Prefetch {
         Self {
             shown: endpoint.show(&url),
             url,
-            task: tokio::spawn(async move { endpoint.get(&target).await }),
+            task: AbortOnDropHandle::new(tokio::spawn(async move { endpoint.get(&target).await })),
         }
     }
 
@@ -47,11 +48,5 @@ impl Prefetch {
                 self.shown
             ))),
         }
-    }
-}
-
-impl Drop for Prefetch {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }

@@ -10,7 +10,7 @@ use futures::future::BoxFuture;
 use pipeline_core::{Cursor, FetchError, Page, Paged};
 use scraper::{Html, Selector};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
-use tokio::task::JoinHandle;
+use tokio_util::task::AbortOnDropHandle;
 use url::Url;
 
 use crate::charset::decode_html;
@@ -163,7 +163,7 @@ struct JobOutput {
 /// (with the jobs it started) when dropped unused.
 struct Job {
     page: PageUrl,
-    task: JoinHandle<JobOutput>,
+    task: AbortOnDropHandle<JobOutput>,
 }
 
 impl std::fmt::Debug for Job {
@@ -189,7 +189,10 @@ impl Job {
             output._permit = permit;
             output
         });
-        Self { page, task }
+        Self {
+            page,
+            task: AbortOnDropHandle::new(task),
+        }
     }
 
     async fn output(mut self, endpoint: &Endpoint) -> JobOutput {
@@ -204,12 +207,6 @@ impl Job {
                 _permit: None,
             },
         }
-    }
-}
-
-impl Drop for Job {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 
