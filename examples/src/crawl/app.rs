@@ -12,6 +12,13 @@ use sources::{Headers, HttpContext, HttpSourceConfig, JsonSource, ScrapeSource, 
 
 use super::config::{CollectionConfig, CrawlConfig, Mode};
 use super::progress::Progress;
+use super::stderr;
+
+/// After a second SIGINT/SIGTERM, how long the runner may take to stop
+/// before the process exits anyway: a blocked database must not keep it alive.
+pub const FORCE_GRACE: Duration = Duration::from_secs(1);
+/// Exit status of an interrupted crawl.
+pub const INTERRUPTED: i32 = 130;
 
 /// Options from the command line that are not in the config file.
 #[derive(Debug, Clone, Default)]
@@ -72,7 +79,7 @@ impl RunResult {
     /// The process exit status: 0 all completed, 1 any failed, 130 interrupted.
     pub fn exit_code(&self) -> i32 {
         if self.interrupted {
-            130
+            INTERRUPTED
         } else if self.summaries.iter().all(|s| s.state == State::Completed) {
             0
         } else {
@@ -256,11 +263,13 @@ pub async fn run(config: CrawlConfig, options: RunOptions) -> Result<RunResult, 
         let addr = server.local_addr();
         tracing::info!(%addr, "serving /metrics and /status");
         if !options.quiet {
-            eprintln!("crawl: metrics at http://{addr}/metrics, status at http://{addr}/status");
+            stderr::line(format_args!(
+                "crawl: metrics at http://{addr}/metrics, status at http://{addr}/status"
+            ));
         }
     }
     runner
-        .shutdown_on_signals()
+        .shutdown_on_signals_then_exit(FORCE_GRACE, INTERRUPTED)
         .map_err(|e| AppError::Start(format!("signal handlers: {e}")))?;
     runner.start().map_err(|e| AppError::Start(e.to_string()))?;
     let progress = Progress::start(&runner, options.quiet);
