@@ -11,8 +11,8 @@ use std::time::Duration;
 use sinks::sqlx::{self, AssertSqlSafe, Connection, Row};
 use sources::mock::{MockConfig, MockServer};
 use support::{
-    crawl, mock_keys, page_config, rerun_resumes_and_completes, signal, spawn_crawl, sqlite_keys, wait_bounded,
-    wait_for_rows,
+    crawl, mock_keys, page_config, rerun_resumes_and_completes, signal, spawn_crawl, sqlite_keys,
+    wait_bounded, wait_for_rows,
 };
 
 /// Generous: the crawls below take about a second when nothing blocks.
@@ -41,7 +41,12 @@ async fn stderr_closed_after_three_lines_does_not_stall_the_crawl() {
     // `crawl … 2>&1 | head -3`: stdout and stderr share a pipe whose reader
     // goes away after three lines.
     let (reader, writer) = std::io::pipe().unwrap();
-    let mut child = spawn_verbose(&config, dir.path(), writer.try_clone().unwrap().into(), writer.into());
+    let mut child = spawn_verbose(
+        &config,
+        dir.path(),
+        writer.try_clone().unwrap().into(),
+        writer.into(),
+    );
     let (read_tx, read_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let lines = BufReader::new(reader).lines().take(3).count();
@@ -78,7 +83,12 @@ async fn sigterm_ends_a_crawl_whose_stdout_and_stderr_nobody_reads() {
     let (config, db) = page_config(dir.path(), &server, "items", "");
     // A pipe kept open but never read: it fills up and writes would block.
     let (reader, writer) = std::io::pipe().unwrap();
-    let mut child = spawn_verbose(&config, dir.path(), writer.try_clone().unwrap().into(), writer.into());
+    let mut child = spawn_verbose(
+        &config,
+        dir.path(),
+        writer.try_clone().unwrap().into(),
+        writer.into(),
+    );
     assert!(wait_for_rows(&db, "items", 100).await >= 100, "the crawl went on");
     signal(&child, "TERM");
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -114,12 +124,18 @@ async fn second_signal_exits_130_while_sqlite_is_locked() {
     // Another connection holds the write lock: every write of the crawl waits.
     let url = format!("sqlite://{}", db.display());
     let mut lock = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    sqlx::raw_sql(AssertSqlSafe("BEGIN IMMEDIATE")).execute(&mut lock).await.unwrap();
+    sqlx::raw_sql(AssertSqlSafe("BEGIN IMMEDIATE"))
+        .execute(&mut lock)
+        .await
+        .unwrap();
     signal(&child, "INT");
     tokio::time::sleep(Duration::from_millis(300)).await;
     signal(&child, "INT");
     let status = wait_bounded(&mut child, NO_HANG);
-    sqlx::raw_sql(AssertSqlSafe("ROLLBACK")).execute(&mut lock).await.unwrap();
+    sqlx::raw_sql(AssertSqlSafe("ROLLBACK"))
+        .execute(&mut lock)
+        .await
+        .unwrap();
     lock.close().await.unwrap();
     let status = status.expect("the second signal ended the crawl although the database was locked");
     assert_eq!(status.code(), Some(130), "{status:?}");
@@ -165,10 +181,12 @@ async fn second_signal_exits_130_while_postgres_is_locked() {
     assert!(rows >= 100, "the crawl went on: {rows} rows");
     // Hold the table: the crawl's next insert waits for the lock indefinitely.
     let mut lock = pool.begin().await.unwrap();
-    sqlx::query(AssertSqlSafe(format!("LOCK TABLE \"{table}\" IN ACCESS EXCLUSIVE MODE")))
-        .execute(&mut *lock)
-        .await
-        .unwrap();
+    sqlx::query(AssertSqlSafe(format!(
+        "LOCK TABLE \"{table}\" IN ACCESS EXCLUSIVE MODE"
+    )))
+    .execute(&mut *lock)
+    .await
+    .unwrap();
     signal(&child, "INT");
     tokio::time::sleep(Duration::from_millis(300)).await;
     signal(&child, "INT");

@@ -53,7 +53,9 @@ fn write_all(rx: &Receiver<Message>) {
     for message in rx {
         match message {
             Message::Bytes(bytes) => {
-                if !OFF.load(Ordering::Relaxed) && stderr.write_all(&bytes).and_then(|()| stderr.flush()).is_err() {
+                if !OFF.load(Ordering::Relaxed)
+                    && stderr.write_all(&bytes).and_then(|()| stderr.flush()).is_err()
+                {
                     OFF.store(true, Ordering::Relaxed);
                 }
             }

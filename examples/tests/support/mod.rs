@@ -90,7 +90,6 @@ pub fn mock_keys(n: usize) -> BTreeSet<String> {
     (0..n).map(|i| sources::mock::item(i)["id"].to_string()).collect()
 }
 
-
 /// Waits up to `limit` for `child` to exit; on timeout sends SIGKILL (the
 /// test started it) and returns `None`, so no test can hang on a stuck child.
 pub fn wait_bounded(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
@@ -135,4 +134,3 @@ pub async fn wait_for_rows(db: &Path, table: &str, n: i64) -> i64 {
     }
     rows
 }
-
