@@ -1,89 +1,15 @@
 //! End-to-end: the real `crawl` binary, on config files, against the mock
 //! server, into real SQLite files and (when configured) PostgreSQL.
 
+mod support;
+
 use std::collections::BTreeSet;
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use sinks::sqlx::{self, AssertSqlSafe, Row};
 use sources::mock::{MockConfig, MockServer};
-
-fn crawl(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_crawl"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("the crawl binary runs")
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> String {
-    let path = dir.join(name);
-    std::fs::write(&path, text).expect("config written");
-    path.to_string_lossy().into_owned()
-}
-
-async fn sqlite_keys(db: &Path, table: &str) -> (i64, BTreeSet<String>) {
-    let url = format!("sqlite://{}", db.display());
-    let pool = sqlx::SqlitePool::connect(&url).await.expect("database opens");
-    let rows = sqlx::query(AssertSqlSafe(format!("SELECT key FROM \"{table}\"")))
-        .fetch_all(&pool)
-        .await
-        .expect("table exists");
-    let keys: BTreeSet<String> = rows.iter().map(|r| r.get::<String, _>(0)).collect();
-    pool.close().await;
-    (rows.len() as i64, keys)
-}
-
-/// A config crawling the mock server's page-style route into `crawl.db`
-/// (collection `name`); returns the config path and the database path.
-fn page_config(
-    dir: &Path,
-    server: &MockServer,
-    name: &str,
-    runtime_extra: &str,
-) -> (String, std::path::PathBuf) {
-    let db = dir.join("crawl.db");
-    let config = format!(
-        "[runtime]\ndatabase = \"sqlite://{}\"\n{runtime_extra}\n[[collection]]\nname = \"{name}\"\nurl = \"{}/page\"\nitems = \"/items\"\npagination = {{ style = \"page\" }}\n",
-        db.display(),
-        server.base_url()
-    );
-    (write(dir, "crawl.toml", &config), db)
-}
-
-/// Starts `crawl CONFIG --quiet` in the background.
-fn spawn_crawl(config: &str, dir: &Path, output: fn() -> Stdio) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_crawl"))
-        .args([config, "--quiet"])
-        .current_dir(dir)
-        .stdout(output())
-        .stderr(output())
-        .spawn()
-        .expect("the crawl binary starts")
-}
-
-/// Runs the interrupted page-style crawl of 3,000 items (60 pages) again: it
-/// must complete with every item exactly once, resuming rather than refetching all.
-async fn rerun_resumes_and_completes(config: &str, dir: &Path, db: &Path, server: &MockServer) {
-    let first_run = server.request_count();
-    let out = crawl(&[config, "--quiet"], dir);
-    assert!(
-        out.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let (rows, keys) = sqlite_keys(db, "items").await;
-    assert_eq!(rows, 3_000, "no duplicates");
-    assert_eq!(keys, mock_keys(3_000), "no loss");
-    let second_run = server.request_count() - first_run;
-    assert!(second_run < 61, "the second run resumed: {second_run} requests");
-}
-
-fn mock_keys(n: usize) -> BTreeSet<String> {
-    (0..n).map(|i| sources::mock::item(i)["id"].to_string()).collect()
-}
+use support::{crawl, mock_keys, page_config, rerun_resumes_and_completes, spawn_crawl, sqlite_keys, write};
 
 fn every_style(base: &str, db: &str) -> String {
     format!(

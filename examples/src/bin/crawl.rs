@@ -1,15 +1,20 @@
 //! `crawl`: crawl remote collections described in a TOML file into a database.
-#![allow(clippy::print_stdout)]
+//!
+//! Nothing here writes to stderr directly or uses `eprintln!`/`println!`:
+//! messages go through [`stderr`], which never blocks or panics, and the
+//! summary is written to stdout ignoring errors (`crawl … | head` is fine).
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 use examples::crawl::app::{self, RunOptions};
 use examples::crawl::config::CrawlConfig;
 use examples::crawl::demo::Demo;
-use examples::crawl::progress::summary_table;
+use examples::crawl::progress::{interrupted_message, summary_table};
+use examples::crawl::stderr;
 
 /// Crawl paginated JSON APIs and HTML sites into SQLite or PostgreSQL,
 /// resuming exactly where a failed or interrupted crawl stopped.
@@ -55,9 +60,17 @@ fn init_logging(quiet: bool) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(stderr::QueuedStderr)
+        .with_ansi(stderr::colour())
         .with_target(false)
         .init();
+}
+
+/// Writes to stdout, ignoring a closed or failing stdout: the crawl's
+/// result is in the database and the exit status, not in this text.
+fn stdout_line(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}").and_then(|()| out.flush());
 }
 
 fn main() -> ExitCode {
@@ -66,11 +79,15 @@ fn main() -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("crawl: cannot start the async runtime: {e}");
+            stderr::line(format_args!("crawl: cannot start the async runtime: {e}"));
+            stderr::flush(Duration::from_secs(1));
             return ExitCode::from(1);
         }
     };
     let code = runtime.block_on(run(cli));
+    stderr::flush(Duration::from_secs(1));
+    // Sources or sinks still shutting down must not keep the process alive.
+    runtime.shutdown_timeout(Duration::from_millis(500));
     ExitCode::from(code)
 }
 
@@ -98,19 +115,19 @@ async fn run(cli: Cli) -> u8 {
         match Demo::start(&database, Some(&metrics)).await {
             Ok(demo) => (demo.config.clone(), Some(demo)),
             Err(e) => {
-                eprintln!("crawl: the demo could not start: {e}");
+                stderr::line(format_args!("crawl: the demo could not start: {e}"));
                 return 1;
             }
         }
     } else {
         let Some(path) = cli.config.as_deref() else {
-            eprintln!("crawl: give a config file, or --demo");
+            stderr::line("crawl: give a config file, or --demo");
             return 2;
         };
         match CrawlConfig::load(path) {
             Ok(config) => (config, None),
             Err(e) => {
-                eprintln!("crawl: {e}");
+                stderr::line(format_args!("crawl: {e}"));
                 return 2;
             }
         }
@@ -123,10 +140,10 @@ async fn run(cli: Cli) -> u8 {
     }
     let database = app::redact_url(&config.database);
     if !cli.quiet && demo.is_some() {
-        eprintln!(
+        stderr::line(format_args!(
             "crawl --demo: {} collections from a local mock API into {database}",
             config.collections.len()
-        );
+        ));
     }
     let result = app::run(config, options).await;
     if let Some(demo) = demo {
@@ -134,20 +151,20 @@ async fn run(cli: Cli) -> u8 {
     }
     match result {
         Ok(result) => {
-            println!("\n{}", summary_table(&result.summaries));
+            stdout_line(&format!("\n{}", summary_table(&result.summaries)));
             if result.interrupted {
-                eprintln!("crawl: interrupted; checkpoints are saved and the next run resumes");
+                stderr::line(interrupted_message(&result.summaries));
             }
             if cli.demo {
                 let file = database.trim_start_matches("sqlite://");
-                println!(
+                stdout_line(&format!(
                     "Inspect the result: sqlite3 {file} 'select count(*) from events; select key, title from docs limit 5'"
-                );
+                ));
             }
             u8::try_from(result.exit_code()).unwrap_or(1)
         }
         Err(e) => {
-            eprintln!("crawl: {e}");
+            stderr::line(format_args!("crawl: {e}"));
             if e.is_usage() { 2 } else { 1 }
         }
     }

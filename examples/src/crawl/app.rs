@@ -8,10 +8,17 @@ use pipeline_core::runner::{Collection, CollectionSummary, Runner};
 use pipeline_core::{Cursor, Pipeline, Runnable, State};
 use serde_json::{Map, Value};
 use sinks::{ColumnType, Database};
-use sources::{Headers, HttpContext, HttpSourceConfig, JsonSource, ScrapeSource, ScrapedItem};
+use sources::{HttpContext, HttpSourceConfig, JsonSource, ScrapeSource, ScrapedItem};
 
 use super::config::{CollectionConfig, CrawlConfig, Mode};
 use super::progress::Progress;
+use super::stderr;
+
+/// After a second SIGINT/SIGTERM, how long the runner may take to stop
+/// before the process exits anyway: a blocked database must not keep it alive.
+pub const FORCE_GRACE: Duration = Duration::from_secs(1);
+/// Exit status of an interrupted crawl.
+pub const INTERRUPTED: i32 = 130;
 
 /// Options from the command line that are not in the config file.
 #[derive(Debug, Clone, Default)]
@@ -72,7 +79,7 @@ impl RunResult {
     /// The process exit status: 0 all completed, 1 any failed, 130 interrupted.
     pub fn exit_code(&self) -> i32 {
         if self.interrupted {
-            130
+            INTERRUPTED
         } else if self.summaries.iter().all(|s| s.state == State::Completed) {
             0
         } else {
@@ -83,22 +90,7 @@ impl RunResult {
 
 /// The source settings of one collection.
 pub fn http_config(c: &CollectionConfig) -> HttpSourceConfig {
-    let s = &c.settings;
-    let mut h = HttpSourceConfig::new(c.url.clone())
-        .items(c.items.clone())
-        .pagination(c.pagination.clone());
-    h.scrape = c.scrape.clone();
-    h.headers = Headers(s.headers.clone().unwrap_or_default());
-    h.min_delay_ms = s.min_delay_ms.unwrap_or(0);
-    h.jitter_ms = s.jitter_ms.unwrap_or(0);
-    h.max_in_flight_per_host = s.max_in_flight_per_host.unwrap_or(1);
-    h.timeout_ms = s.timeout_ms.unwrap_or(60_000);
-    if let Some(b) = s.max_body_bytes {
-        h.max_body_bytes = b;
-    }
-    h.allowed_hosts = s.allowed_hosts.clone().unwrap_or_default();
-    h.breaker = s.breaker;
-    h
+    c.http.clone()
 }
 
 fn retry_policy(c: &CollectionConfig) -> RetryPolicy {
@@ -137,7 +129,7 @@ fn collection(c: CollectionConfig, db: Database, ctx: HttpContext, mode: Mode) -
             let lookahead = c.settings.lookahead.unwrap_or(1);
             let retry = retry_policy(&c);
             let max_pages = c.settings.max_pages.unwrap_or(100_000);
-            let runnable: Runnable<Value> = if let Some(scrape) = &c.scrape {
+            let runnable: Runnable<Value> = if let Some(scrape) = &c.http.scrape {
                 let source = ScrapeSource::from_config(&http, &ctx)?;
                 let mut columns: Vec<(String, ColumnType)> = vec![("url".to_owned(), ColumnType::Text)];
                 columns.extend(scrape.fields.keys().map(|f| (f.clone(), ColumnType::Text)));
@@ -215,7 +207,7 @@ pub async fn run(config: CrawlConfig, options: RunOptions) -> Result<RunResult, 
     // Check every source's settings before touching the database.
     for c in &selected {
         let http = http_config(c);
-        let checked = if c.scrape.is_some() {
+        let checked = if c.http.scrape.is_some() {
             ScrapeSource::from_config(&http, &ctx).map(drop)
         } else {
             JsonSource::from_config(&http, &ctx).map(drop)
@@ -256,11 +248,13 @@ pub async fn run(config: CrawlConfig, options: RunOptions) -> Result<RunResult, 
         let addr = server.local_addr();
         tracing::info!(%addr, "serving /metrics and /status");
         if !options.quiet {
-            eprintln!("crawl: metrics at http://{addr}/metrics, status at http://{addr}/status");
+            stderr::line(format_args!(
+                "crawl: metrics at http://{addr}/metrics, status at http://{addr}/status"
+            ));
         }
     }
     runner
-        .shutdown_on_signals()
+        .shutdown_on_signals_then_exit(FORCE_GRACE, INTERRUPTED)
         .map_err(|e| AppError::Start(format!("signal handlers: {e}")))?;
     runner.start().map_err(|e| AppError::Start(e.to_string()))?;
     let progress = Progress::start(&runner, options.quiet);

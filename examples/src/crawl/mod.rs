@@ -1,6 +1,8 @@
-//! The `crawl` binary's parts: config file, runner wiring, progress, demo.
+//! The `crawl` binary's parts: config file, runner wiring, progress, demo,
+//! and stderr output that never blocks.
 
 pub mod app;
 pub mod config;
 pub mod demo;
 pub mod progress;
+pub mod stderr;

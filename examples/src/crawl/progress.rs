@@ -3,51 +3,77 @@
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use pipeline_core::CancellationToken;
-use pipeline_core::runner::{CollectionSummary, Runner};
-use tokio::task::JoinHandle;
+use pipeline_core::runner::{CollectionError, CollectionSummary, Runner};
+use pipeline_core::{StageError, State};
+use tokio::sync::oneshot;
+
+use super::stderr;
+
+/// How long [`Progress::finish`] waits for the last redraw: a terminal that
+/// does not take output must not hold up the end of the crawl.
+const FINISH_WAIT: Duration = Duration::from_secs(1);
 
 /// The running display; [`finish`](Self::finish) it after the runner joined.
 #[derive(Debug)]
 pub struct Progress {
-    stop: CancellationToken,
-    task: Option<JoinHandle<()>>,
+    stop: Arc<AtomicBool>,
+    done: Option<oneshot::Receiver<()>>,
 }
 
 impl Progress {
     /// Progress lines when stderr is a terminal (and not `quiet`); otherwise
     /// nothing, since the runner logs every collection event through `tracing`.
+    ///
+    /// The lines are drawn by a thread of their own: writing to a terminal
+    /// can block (a paused terminal, a hung session), and that must stall
+    /// only the display, never the runtime the crawl runs on.
     pub fn start(runner: &Runner, quiet: bool) -> Self {
-        let stop = CancellationToken::new();
-        let task = (!quiet && std::io::stderr().is_terminal())
-            .then(|| tokio::spawn(bars(runner.clone(), stop.clone())));
-        Self { stop, task }
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut done = None;
+        if !quiet && std::io::stderr().is_terminal() {
+            let (tx, rx) = oneshot::channel();
+            let (runner, flag) = (runner.clone(), stop.clone());
+            let spawned = std::thread::Builder::new()
+                .name("crawl-progress".to_owned())
+                .spawn(move || {
+                    bars(&runner, &flag);
+                    let _ = tx.send(());
+                });
+            done = spawned.ok().map(|_| rx);
+        }
+        Self { stop, done }
     }
 
     /// Stops the display, leaving the final lines on screen.
     pub async fn finish(mut self) {
-        self.stop.cancel();
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(done) = self.done.take() {
+            let _ = tokio::time::timeout(FINISH_WAIT, done).await;
         }
     }
 }
 
-async fn bars(runner: Runner, stop: CancellationToken) {
+fn bars(runner: &Runner, stop: &AtomicBool) {
     let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(5));
-    let style = ProgressStyle::with_template("{prefix:>16.bold} {spinner:.cyan} {msg}")
-        .unwrap_or_else(|_| ProgressStyle::default_spinner());
+    let template = if stderr::colour() {
+        "{prefix:>16.bold} {spinner:.cyan} {msg}"
+    } else {
+        "{prefix:>16} {spinner} {msg}"
+    };
+    let style = ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_spinner());
     let started = Instant::now();
     let mut lines: HashMap<String, ProgressBar> = HashMap::new();
-    let mut ticker = tokio::time::interval(Duration::from_millis(200));
+    let tick = Duration::from_millis(200);
     loop {
-        let done = tokio::select! {
-            () = stop.cancelled() => true,
-            _ = ticker.tick() => false,
-        };
+        let done = stop.load(Ordering::Relaxed);
+        if !done {
+            std::thread::sleep(tick);
+        }
         for s in runner.status() {
             let line = lines.entry(s.collection.clone()).or_insert_with(|| {
                 let bar = multi.add(ProgressBar::new_spinner());
@@ -80,7 +106,7 @@ async fn bars(runner: Runner, stop: CancellationToken) {
             if s.stalled {
                 msg.push_str("  STALLED");
             }
-            let show_error = !s.state.is_terminal() || s.state == pipeline_core::State::Failed;
+            let show_error = !s.state.is_terminal() || s.state == State::Failed;
             if show_error && let Some(e) = &s.last_error {
                 msg.push_str(&format!("  last error: {}", truncate(e, 100)));
             }
@@ -141,4 +167,32 @@ pub fn summary_table(summaries: &[CollectionSummary]) -> String {
         ));
     }
     out
+}
+
+/// Whether an error means progress may not have been saved: the sink or the
+/// checkpoint store failed, rather than the remote side.
+fn saving_failed(error: &CollectionError) -> bool {
+    matches!(
+        error,
+        CollectionError::Checkpoint(_) | CollectionError::Stage(StageError::Sink { .. })
+    )
+}
+
+/// The message after an interrupted crawl. It says checkpoints are saved
+/// only when no unfinished collection's last error was a failure to save.
+pub fn interrupted_message(summaries: &[CollectionSummary]) -> String {
+    let unsaved: Vec<&str> = summaries
+        .iter()
+        .filter(|s| s.state != State::Completed && s.last_error.as_ref().is_some_and(saving_failed))
+        .map(|s| s.collection.as_str())
+        .collect();
+    if unsaved.is_empty() {
+        "crawl: interrupted; checkpoints are saved and the next run resumes".to_owned()
+    } else {
+        format!(
+            "crawl: interrupted; saving progress failed for {} (see the last error above): the next run \
+             resumes those from their last committed page, the others from their checkpoints",
+            unsaved.join(", ")
+        )
+    }
 }

@@ -1,0 +1,426 @@
+//! The `crawl` configuration file (TOML): a public contract, documented in the README.
+//!
+//! Parsing is strict: unknown keys are errors naming the line; `${VAR}` is
+//! expanded from the environment in `url`, `database`, `metrics_addr` and
+//! header values only (after parsing, so an error never prints a secret).
+//!
+//! A collection's table is read as the crawl's own keys (`name`, `key`,
+//! `lookahead`, `max_pages`, `retry`) plus the source's
+//! [`HttpSourceConfig`], after `[defaults]` is merged under it; a key the
+//! source's config gains is a config key here too, with nothing to restate.
+
+mod merge;
+mod names;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use sources::{HttpSourceConfig, Pagination};
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use self::names::SeenNames;
+pub use self::names::validate_name;
+
+/// A configuration problem; the `crawl` binary exits with status 2.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{file}: cannot read the config file: {source}")]
+    Read {
+        /// The file.
+        file: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has an unknown or mistyped key; the
+    /// message names the line and column.
+    #[error("{file}: {message}")]
+    Parse {
+        /// The file.
+        file: PathBuf,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// A value is out of range or inconsistent.
+    #[error("{file}: {}{location}: {reason}", line.map(|l| format!("line {l}: ")).unwrap_or_default())]
+    Invalid {
+        /// The file.
+        file: PathBuf,
+        /// The line of the key, when known.
+        line: Option<usize>,
+        /// Where: `runtime.concurrency`, `collection "issues".name`, …
+        location: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A `${VAR}` names an environment variable that is not set.
+    #[error("{file}: {location}: environment variable {var} is not set")]
+    MissingEnv {
+        /// The file.
+        file: PathBuf,
+        /// Where the reference is.
+        location: String,
+        /// The variable.
+        var: String,
+    },
+}
+
+/// Whether a crawl writes into the live tables or through staging tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Upsert into the live table as pages arrive.
+    #[default]
+    Upsert,
+    /// Write to `<table>__staging`; a complete crawl replaces the live table.
+    Staging,
+}
+
+/// `[runtime]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeConfig {
+    /// Collections crawled at once (default 4).
+    pub concurrency: Option<usize>,
+    /// Where items and checkpoints go (default `sqlite://crawl.db`).
+    pub database: Option<String>,
+    /// `upsert` (default) or `staging`.
+    pub mode: Option<Mode>,
+    /// Address of `GET /metrics` and `GET /status`; omitted: disabled.
+    pub metrics_addr: Option<String>,
+    /// Resumes per collection after in-band failures (default 5).
+    pub max_resumes: Option<u32>,
+}
+
+/// `retry = { … }`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetrySettings {
+    /// Attempts per page, the first included (default 5).
+    #[serde(default = "default_attempts")]
+    pub max_attempts: u32,
+    /// First backoff ceiling in ms (default 200).
+    #[serde(default = "default_initial_backoff")]
+    pub initial_backoff_ms: u64,
+    /// Largest backoff in ms (default 10000).
+    #[serde(default = "default_max_backoff")]
+    pub max_backoff_ms: u64,
+}
+
+fn default_attempts() -> u32 {
+    5
+}
+fn default_initial_backoff() -> u64 {
+    200
+}
+fn default_max_backoff() -> u64 {
+    10_000
+}
+
+impl Default for RetrySettings {
+    fn default() -> Self {
+        Self {
+            max_attempts: default_attempts(),
+            initial_backoff_ms: default_initial_backoff(),
+            max_backoff_ms: default_max_backoff(),
+        }
+    }
+}
+
+/// The crawl's own settings of a collection; everything else in a
+/// collection's table belongs to the source ([`HttpSourceConfig`]).
+/// `None` means the crawl's default.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// Pages fetched ahead of the one being written (default 1).
+    pub lookahead: Option<usize>,
+    /// Pages per run before the collection fails with `max_pages` (default 100 000).
+    pub max_pages: Option<u64>,
+    /// Retry policy per page.
+    pub retry: Option<RetrySettings>,
+}
+
+/// The crawl-only keys of a collection's table, after `[defaults]` merged in.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CrawlKeys {
+    name: String,
+    key: Option<String>,
+    lookahead: Option<usize>,
+    max_pages: Option<u64>,
+    retry: Option<RetrySettings>,
+}
+
+/// The fields of [`CrawlKeys`]: split off before the rest is read as the
+/// source's config, whose own `deny_unknown_fields` then rejects typos.
+const CRAWL_KEYS: &[&str] = &["name", "key", "lookahead", "max_pages", "retry"];
+
+/// Keys that identify one collection and so make no sense in `[defaults]`.
+const NOT_DEFAULTS: &[&str] = &["name", "url"];
+
+/// The crawl's default for a source key whose library default differs:
+/// one request at a time per host is the polite choice for a crawler.
+const DEFAULT_IN_FLIGHT_PER_HOST: usize = 1;
+
+/// The file's top level, read first so that `[runtime]` errors and unknown
+/// top-level keys carry toml's line and column.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TopLevel {
+    #[serde(default)]
+    runtime: RuntimeConfig,
+    #[serde(default)]
+    #[allow(dead_code)]
+    defaults: Option<toml::Table>,
+    #[serde(default)]
+    collection: Vec<toml::Table>,
+}
+
+/// A collection ready to crawl: defaults applied, variables expanded.
+#[derive(Debug, Clone)]
+pub struct CollectionConfig {
+    /// The name: checkpoint key, table name, metric label.
+    pub name: String,
+    /// JSON: pointer to each item's key (default `/id`). Scraping: a field
+    /// name (default: page URL + item index).
+    pub key: Option<String>,
+    /// The crawl's own settings (lookahead, page limit, retry).
+    pub settings: Settings,
+    /// The source: URL, items, pagination or scraping, politeness, limits.
+    pub http: HttpSourceConfig,
+}
+
+/// A whole configuration, validated.
+#[derive(Debug, Clone)]
+pub struct CrawlConfig {
+    /// Collections at once.
+    pub concurrency: usize,
+    /// Database URL.
+    pub database: String,
+    /// Upsert or staging.
+    pub mode: Mode,
+    /// Observability server address.
+    pub metrics_addr: Option<String>,
+    /// Resumes per collection.
+    pub max_resumes: u32,
+    /// The collections, in file order.
+    pub collections: Vec<CollectionConfig>,
+}
+
+impl CrawlConfig {
+    /// Reads and validates a config file, expanding `${VAR}` from the process environment.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the file and the line or key that is wrong.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            file: path.to_owned(),
+            source,
+        })?;
+        Self::parse(path, &text, &|var| std::env::var(var).ok())
+    }
+
+    /// Parses config text; `env` resolves `${VAR}`.
+    ///
+    /// `[defaults]` is merged under each `[[collection]]` as TOML tables
+    /// (see [`merge`]), then the merged table is read as the crawl's own
+    /// keys plus the source's [`HttpSourceConfig`].
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming `file` and the line or key that is wrong.
+    pub fn parse(file: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let parse_error = |collection: Option<&str>, e: toml::de::Error| ConfigError::Parse {
+            file: file.to_owned(),
+            message: match collection {
+                Some(name) => format!("collection {name:?}: {}", e.to_string().trim_end()),
+                None => e.to_string().trim_end().to_owned(),
+            },
+        };
+        let top: TopLevel = toml::from_str(text).map_err(|e| parse_error(None, e))?;
+        let invalid = |line: Option<usize>, location: String, reason: &str| ConfigError::Invalid {
+            file: file.to_owned(),
+            line,
+            location,
+            reason: reason.to_owned(),
+        };
+        let expand = |value: &str, location: String| -> Result<String, ConfigError> {
+            expand_vars(value, env).map_err(|var| ConfigError::MissingEnv {
+                file: file.to_owned(),
+                location,
+                var,
+            })
+        };
+
+        let concurrency = top.runtime.concurrency.unwrap_or(4);
+        if concurrency == 0 {
+            return Err(invalid(None, "runtime.concurrency".into(), "must be at least 1"));
+        }
+        let database = expand(
+            top.runtime.database.as_deref().unwrap_or("sqlite://crawl.db"),
+            "runtime.database".into(),
+        )?;
+        let metrics_addr = top
+            .runtime
+            .metrics_addr
+            .as_deref()
+            .map(|a| expand(a, "runtime.metrics_addr".into()))
+            .transpose()?;
+        if top.collection.is_empty() {
+            return Err(invalid(
+                None,
+                "collection".into(),
+                "the file defines no [[collection]]",
+            ));
+        }
+
+        // Parsed again with spans: the first parse checked the shape.
+        let root = DeTable::parse(text)
+            .map_err(|e| parse_error(None, e))?
+            .into_inner();
+        let defaults = match root.get("defaults").map(|v| (v.span(), v.get_ref())) {
+            Some((_, DeValue::Table(t))) => t.clone(),
+            _ => DeTable::new(),
+        };
+        for key in NOT_DEFAULTS {
+            if let Some((k, _)) = defaults.get_key_value(*key) {
+                let line = Some(merge::line_at(text, k.span().start));
+                return Err(invalid(
+                    line,
+                    format!("defaults.{key}"),
+                    "is per collection; set it in each [[collection]]",
+                ));
+            }
+        }
+        let tables = match root.get("collection").map(Spanned::get_ref) {
+            Some(DeValue::Array(tables)) => tables.iter().collect(),
+            _ => Vec::new(),
+        };
+
+        let mut seen = SeenNames::default();
+        let mut collections = Vec::with_capacity(tables.len());
+        for (index, table) in tables.into_iter().enumerate() {
+            let DeValue::Table(own) = table.get_ref() else {
+                return Err(invalid(
+                    None,
+                    format!("collection #{}", index + 1),
+                    "must be a table",
+                ));
+            };
+            let mut merged = merge::merge(&defaults, own);
+            let label = match own.get("name").and_then(|n| n.get_ref().as_str()) {
+                Some(name) => name.to_owned(),
+                None => format!("#{}", index + 1),
+            };
+            let line_of = |key: &str| merged.get(key).map(|v| merge::line_at(text, v.span().start));
+            let name_line = line_of("name");
+            let in_flight_given = merged.contains_key("max_in_flight_per_host");
+            let lines: BTreeMap<&'static str, Option<usize>> = [
+                "max_in_flight_per_host",
+                "max_pages",
+                "timeout_ms",
+                "pagination",
+                "items",
+                "key",
+            ]
+            .into_iter()
+            .map(|k| (k, line_of(k)))
+            .collect();
+            let crawl_table = merge::split_off(&mut merged, CRAWL_KEYS);
+            let crawl: CrawlKeys = merge::deserialize(crawl_table, table.span(), text)
+                .map_err(|e| parse_error(Some(&label), e))?;
+            let mut http: HttpSourceConfig =
+                merge::deserialize(merged, table.span(), text).map_err(|e| parse_error(Some(&label), e))?;
+            if !in_flight_given {
+                http.max_in_flight_per_host = DEFAULT_IN_FLIGHT_PER_HOST;
+            }
+
+            let at = |key: &str| format!("collection {:?}: {key}", crawl.name);
+            let fail = |key: &'static str, reason: &str| invalid(lines[key], at(key), reason);
+            if let Err(reason) = validate_name(&crawl.name).and_then(|()| seen.insert(&crawl.name)) {
+                return Err(invalid(name_line, at("name"), &reason));
+            }
+            http.url = expand(&http.url, at("url"))?;
+            for (name, value) in http.headers.0.iter_mut() {
+                *value = expand(value, at(&format!("headers.{name}")))?;
+            }
+            if http.max_in_flight_per_host == 0 {
+                return Err(fail("max_in_flight_per_host", "must be at least 1"));
+            }
+            if crawl.max_pages == Some(0) {
+                return Err(fail("max_pages", "must be at least 1"));
+            }
+            if http.timeout_ms == 0 {
+                return Err(fail("timeout_ms", "must be at least 1"));
+            }
+            let scraped = http.scrape.is_some();
+            if scraped && http.pagination != Pagination::None {
+                return Err(fail(
+                    "pagination",
+                    "a scraped collection follows its `scrape.next` selector; remove `pagination`",
+                ));
+            }
+            if !scraped && !http.items.is_empty() && !http.items.starts_with('/') {
+                return Err(fail("items", "a JSON pointer is empty or starts with '/'"));
+            }
+            if let Some(key) = &crawl.key
+                && !scraped
+                && !key.is_empty()
+                && !key.starts_with('/')
+            {
+                return Err(fail("key", "a JSON pointer starts with '/', e.g. \"/id\""));
+            }
+            if let (Some(key), Some(scrape)) = (&crawl.key, &http.scrape)
+                && !scrape.fields.contains_key(key)
+            {
+                return Err(fail(
+                    "key",
+                    "for a scraped collection, key must name one of scrape.fields",
+                ));
+            }
+            collections.push(CollectionConfig {
+                name: crawl.name,
+                key: crawl.key,
+                settings: Settings {
+                    lookahead: crawl.lookahead,
+                    max_pages: crawl.max_pages,
+                    retry: crawl.retry,
+                },
+                http,
+            });
+        }
+        Ok(Self {
+            concurrency,
+            database,
+            mode: top.runtime.mode.unwrap_or_default(),
+            metrics_addr,
+            max_resumes: top.runtime.max_resumes.unwrap_or(5),
+            collections,
+        })
+    }
+}
+
+/// Replaces every `${VAR}`; `Err(VAR)` for the first one that is not set.
+fn expand_vars(value: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            out.push_str(&rest[start..]);
+            return Ok(out);
+        };
+        let var = &after[..end];
+        out.push_str(&env(var).ok_or_else(|| var.to_owned())?);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
