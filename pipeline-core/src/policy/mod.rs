@@ -6,9 +6,11 @@
 //! [`HostGates`] registry) and ask its [`CircuitBreaker`] (from [`Breakers`]).
 
 mod breaker;
+mod gate_config;
 mod host_gate;
 mod retry;
 
 pub use self::breaker::{BreakerCall, BreakerConfig, BreakerState, Breakers, CircuitBreaker};
-pub use self::host_gate::{AutoThrottle, GateConfig, GatePermit, HostGate, HostGates};
+pub use self::gate_config::{AutoThrottle, GateConfig};
+pub use self::host_gate::{GatePermit, HostGate, HostGates};
 pub use self::retry::{Jitter, RetryPolicy};
