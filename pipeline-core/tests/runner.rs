@@ -681,3 +681,39 @@ fn stall_and_state_gauges_are_kept_current() {
         });
     });
 }
+
+/// A sink whose `finish` takes a while, like a staging swap.
+struct SlowFinish(KeyedSink);
+
+#[async_trait::async_trait]
+impl Sink<u64> for SlowFinish {
+    async fn write(&mut self, items: Vec<u64>, checkpoint: Option<&Cursor>) -> Result<(), SinkError> {
+        self.0.write(items, checkpoint).await
+    }
+
+    async fn finish(&mut self, outcome: &pipeline_core::Outcome) -> Result<(), SinkError> {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        self.0.finish(outcome).await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn forcing_while_a_sink_finishes_reports_its_real_outcome() {
+    let sink = KeyedSink::new();
+    let target = sink.clone();
+    let c = Collection::new("swap", move |name| {
+        Ok(Pipeline::paged(name, ScriptedPaged::numbered(3, 10)).sink(SlowFinish(target.clone())))
+    });
+    let runner = builder(RecordingStore::new()).collection(c).build().unwrap();
+    runner.start().unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(runner.status()[0].state, State::Finalizing);
+    runner.force();
+    let summaries = runner.join().await;
+    assert_eq!(
+        summaries[0].state,
+        State::Completed,
+        "the swap committed: not cancelled"
+    );
+    sink.assert_exactly_once(30);
+}

@@ -2,13 +2,16 @@
 //! resume after resumable failures, end in a final state.
 
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
 use super::board::Counts;
 use super::{CollectionError, CollectionStatus, CollectionSummary, Inner, RunnerEvent};
 use crate::{Cursor, Outcome, PipelineHandle, Report, State, Status};
+
+/// How long a forced shutdown still waits for a pipeline that is finishing.
+const FINISH_GRACE: Duration = Duration::from_secs(1);
 
 pub(crate) struct Run {
     inner: Arc<Inner>,
@@ -168,6 +171,11 @@ impl Run {
                 }
                 () = self.inner.force.cancelled() => {
                     cancel.cancel();
+                    // A sink in `finish` may be committing a staging swap: give
+                    // it a moment, so a committed swap is not reported cancelled.
+                    if status.borrow().state == State::Finalizing {
+                        return tokio::time::timeout(FINISH_GRACE, &mut join).await.ok();
+                    }
                     return None;
                 }
             }
