@@ -9,7 +9,8 @@ use metrics::gauge;
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 
-use super::{CollectionStatus, RunnerEvent, RunnerEvents};
+use super::entry::Entry;
+use super::{CollectionStatus, RunnerError, RunnerEvent, RunnerEvents};
 use crate::{CheckpointStore, Cursor, State};
 
 const STATES: [State; 7] = [
@@ -22,12 +23,6 @@ const STATES: [State; 7] = [
     State::Cancelled,
 ];
 
-struct Slot {
-    status: CollectionStatus,
-    /// When the collection last made progress (or started crawling).
-    last_progress: Instant,
-}
-
 /// Progress of one attempt, from its pipeline's status, plus the run's totals before it.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Counts {
@@ -37,7 +32,7 @@ pub(crate) struct Counts {
 }
 
 pub(crate) struct Board {
-    slots: Mutex<Vec<Slot>>,
+    entries: Mutex<Vec<Arc<Entry>>>,
     events: Mutex<Option<broadcast::Sender<RunnerEvent>>>,
     store: Arc<dyn CheckpointStore>,
 }
@@ -49,73 +44,102 @@ impl std::fmt::Debug for Board {
 }
 
 impl Board {
-    pub(crate) fn new(names: &[Arc<str>], store: Arc<dyn CheckpointStore>, event_capacity: usize) -> Self {
-        let now = Instant::now();
-        let slots = names
-            .iter()
-            .map(|n| Slot {
-                status: CollectionStatus::new(n),
-                last_progress: now,
-            })
-            .collect();
+    pub(crate) fn new(store: Arc<dyn CheckpointStore>, event_capacity: usize) -> Self {
         let (events, _) = broadcast::channel(event_capacity);
         let board = Self {
-            slots: Mutex::new(slots),
+            entries: Mutex::new(Vec::new()),
             events: Mutex::new(Some(events)),
             store,
         };
-        board.publish_counts(&board.lock());
-        for n in names {
-            set_stalled(n, false);
-        }
+        board.publish_counts();
         board
     }
 
-    fn lock(&self) -> MutexGuard<'_, Vec<Slot>> {
-        self.slots.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Vec<Arc<Entry>>> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn publish_counts(&self, slots: &[Slot]) {
-        for state in STATES {
-            let n = slots.iter().filter(|s| s.status.state == state).count();
+    /// The entries in the order they were added.
+    pub(crate) fn entries(&self) -> Vec<Arc<Entry>> {
+        self.lock().clone()
+    }
+
+    pub(crate) fn find(&self, name: &str) -> Option<Arc<Entry>> {
+        self.lock().iter().find(|e| e.name() == name).cloned()
+    }
+
+    /// Adds `entry`, in place of the entry of the same name if there is one
+    /// (returned). Names differing only in case are refused.
+    pub(crate) fn insert(&self, entry: Arc<Entry>) -> Result<Option<Arc<Entry>>, RunnerError> {
+        let replaced = {
+            let mut entries = self.lock();
+            let name = entry.name();
+            if let Some(other) = entries
+                .iter()
+                .find(|e| e.name() != name && e.name().eq_ignore_ascii_case(name))
+            {
+                return Err(RunnerError::CaseCollision {
+                    first: other.name().to_owned(),
+                    second: name.to_owned(),
+                });
+            }
+            set_stalled(name, false);
+            match entries.iter().position(|e| e.name() == name) {
+                Some(i) => Some(std::mem::replace(&mut entries[i], entry)),
+                None => {
+                    entries.push(entry);
+                    None
+                }
+            }
+        };
+        self.publish_counts();
+        Ok(replaced)
+    }
+
+    /// Takes `entry` off the board (if it is still there).
+    pub(crate) fn remove(&self, entry: &Arc<Entry>) {
+        self.lock().retain(|e| !Arc::ptr_eq(e, entry));
+        self.publish_counts();
+    }
+
+    fn publish_counts(&self) {
+        let mut counts = [0usize; STATES.len()];
+        for entry in self.lock().iter() {
+            let state = entry.lock().status.state;
+            if let Some(i) = STATES.iter().position(|s| *s == state) {
+                counts[i] += 1;
+            }
+        }
+        for (state, n) in STATES.iter().zip(counts) {
             gauge!("pipeline_collections", "state" => state.as_str()).set(n as f64);
         }
     }
 
     pub(crate) fn snapshot(&self) -> Vec<CollectionStatus> {
-        self.lock().iter().map(|s| s.status.clone()).collect()
+        self.lock().iter().map(|e| e.status()).collect()
     }
 
-    pub(crate) fn state(&self, i: usize) -> State {
-        self.lock()[i].status.state
-    }
-
-    pub(crate) fn get(&self, i: usize) -> CollectionStatus {
-        self.lock()[i].status.clone()
-    }
-
-    /// Moves collection `i` to `state`, applies `f`, then records the state.
+    /// Moves `entry` to `state`, applies `f`, then records the state.
     pub(crate) async fn enter(
         &self,
-        i: usize,
+        entry: &Entry,
         state: State,
         f: impl FnOnce(&mut CollectionStatus),
     ) -> CollectionStatus {
-        let status = self.mark(i, state, f);
+        let status = self.mark(entry, state, f);
         self.record(&status).await;
         status
     }
 
-    /// Moves collection `i` to `state` and applies `f`, without saving.
+    /// Moves `entry` to `state` and applies `f`, without recording.
     pub(crate) fn mark(
         &self,
-        i: usize,
+        entry: &Entry,
         state: State,
         f: impl FnOnce(&mut CollectionStatus),
     ) -> CollectionStatus {
         let status = {
-            let mut slots = self.lock();
-            let slot = &mut slots[i];
+            let mut slot = entry.lock();
             let previous = slot.status.state;
             slot.status.state = state;
             slot.status.updated_at = SystemTime::now();
@@ -127,10 +151,9 @@ impl Board {
                 slot.last_progress = Instant::now();
             }
             f(&mut slot.status);
-            let status = slot.status.clone();
-            self.publish_counts(&slots);
-            status
+            slot.status.clone()
         };
+        self.publish_counts();
         tracing::debug!(collection = %status.collection, state = %state, "collection state");
         status
     }
@@ -151,13 +174,13 @@ impl Board {
     /// Records an attempt's progress; whether pages or items changed.
     pub(crate) fn progress(
         &self,
-        i: usize,
+        entry: &Entry,
         counts: Counts,
         cursor: Option<Cursor>,
         last_error: Option<String>,
     ) -> bool {
-        let mut slots = self.lock();
-        let slot = &mut slots[i];
+        let mut slot = entry.lock();
+        let slot = &mut *slot;
         let s = &mut slot.status;
         let changed = s.pages != counts.pages
             || s.items_fetched != counts.items_fetched
@@ -185,8 +208,9 @@ impl Board {
     /// Flags every crawling or finalizing collection with no progress for `after`.
     pub(crate) fn check_stalls(&self, after: Duration) {
         let now = Instant::now();
-        let mut slots = self.lock();
-        for slot in slots.iter_mut() {
+        for entry in self.lock().iter() {
+            let mut slot = entry.lock();
+            let slot = &mut *slot;
             let s = &mut slot.status;
             // A sink stuck on its last batch is a stall too.
             let active = matches!(s.state, State::Crawling | State::Finalizing);

@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -41,15 +42,18 @@ pub(crate) type Factory = Arc<
 /// });
 /// assert_eq!(collection.name(), "numbers");
 /// ```
+#[derive(Clone)]
 pub struct Collection {
     pub(crate) name: Arc<str>,
     pub(crate) factory: Factory,
+    pub(crate) every: Option<Duration>,
 }
 
 impl std::fmt::Debug for Collection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Collection")
             .field("name", &self.name)
+            .field("every", &self.every)
             .finish_non_exhaustive()
     }
 }
@@ -72,7 +76,11 @@ impl Collection {
                 .map_err(CollectionError::Build);
             futures::future::ready(spawned).boxed()
         });
-        Self { name, factory }
+        Self {
+            name,
+            factory,
+            every: None,
+        }
     }
 
     /// A collection whose pipeline is built by an async factory (one that
@@ -102,12 +110,32 @@ impl Collection {
             }
             .boxed()
         });
-        Self { name, factory }
+        Self {
+            name,
+            factory,
+            every: None,
+        }
     }
 
     /// The collection's name (its checkpoint key and metric label).
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Refreshes the collection every `interval` after its previous run
+    /// ended, when the runner is a [service](super::RunnerBuilder::service);
+    /// between runs it is `Waiting` with a `next_run_at`. A one-shot runner
+    /// runs every collection once and ignores this. A zero interval is
+    /// treated as no schedule.
+    #[must_use]
+    pub fn every(mut self, interval: Duration) -> Self {
+        self.every = Some(interval).filter(|d| !d.is_zero());
+        self
+    }
+
+    /// The refresh interval, if any.
+    pub fn interval(&self) -> Option<Duration> {
+        self.every
     }
 }
 

@@ -30,6 +30,15 @@ pub enum RunnerError {
         /// The setting, e.g. `concurrency`.
         setting: &'static str,
     },
+    /// No collection has that name.
+    #[error("no collection named {collection}")]
+    UnknownCollection {
+        /// The name asked for.
+        collection: String,
+    },
+    /// The runner has ended or is shutting down: nothing can be added.
+    #[error("the runner has ended or is shutting down")]
+    Ended,
     /// `start` was called outside a tokio runtime.
     #[error("the runner must be started from within a tokio runtime")]
     NoRuntime,

@@ -27,6 +27,18 @@
 //! [`fresh`](RunnerBuilder::fresh) the sinks forget their cursors. A resume
 //! after a failure in the same run starts at the failed page.
 //!
+//! # A service
+//!
+//! A runner built with [`service(true)`](RunnerBuilder::service) keeps going
+//! until [`Runner::shutdown`]: a collection with an interval
+//! ([`Collection::every`]) waits in `Waiting` with a `next_run_at` after each
+//! run and runs again (from the start) when due; a failed one keeps its cursor
+//! and resumes there at its next run. Collections are added
+//! ([`Runner::add`], replacing one of the same name), removed
+//! ([`Runner::remove`]) and made due ([`Runner::run_now`]) while it runs.
+//! [`Runner::status`] is cheap: a copy of each status under short locks,
+//! never held across an await.
+//!
 //! # Clean shutdown
 //!
 //! [`Runner::shutdown`] cancels every pipeline: sources stop at their next
@@ -37,9 +49,12 @@
 //! [`Runner::force`], the runner stops waiting for the pipelines.
 
 mod board;
+mod builder;
 mod collection;
+mod entry;
 mod error;
 mod event;
+mod schedule;
 mod signals;
 mod stall;
 mod status;
@@ -48,207 +63,36 @@ mod task;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use tokio::sync::{Semaphore, watch};
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::{AbortOnDropHandle, TaskTracker};
 use tracing::Instrument;
 
 use self::board::Board;
+pub use self::builder::RunnerBuilder;
+use self::builder::RunnerConfig;
 pub use self::collection::Collection;
+use self::entry::Entry;
 pub use self::error::{CollectionError, RunnerError};
 pub use self::event::{RunnerEvent, RunnerEvents};
 pub use self::status::CollectionStatus;
 pub use self::summary::CollectionSummary;
-use crate::policy::{Jitter, RetryPolicy};
-use crate::{CheckpointStore, State};
-
-/// The runner's limits; every one has a default.
-#[derive(Debug, Clone)]
-struct RunnerConfig {
-    concurrency: usize,
-    max_resumes: u32,
-    backoff_initial: Duration,
-    backoff_max: Duration,
-    stall_after: Option<Duration>,
-    fresh: bool,
-    shutdown_timeout: Duration,
-    event_capacity: usize,
-}
-
-impl Default for RunnerConfig {
-    fn default() -> Self {
-        Self {
-            concurrency: 4,
-            max_resumes: 5,
-            backoff_initial: Duration::from_secs(1),
-            backoff_max: Duration::from_secs(60),
-            stall_after: Some(Duration::from_secs(300)),
-            fresh: false,
-            shutdown_timeout: Duration::from_secs(60),
-            event_capacity: 1024,
-        }
-    }
-}
-
-impl RunnerConfig {
-    /// Equal jitter: many collections failing on one host do not all come
-    /// back at the same instant, nor any of them at once.
-    fn resume_backoff(&self, attempt: u32) -> Duration {
-        RetryPolicy::new(u32::MAX)
-            .initial_backoff(self.backoff_initial)
-            .max_backoff(self.backoff_max)
-            .jitter(Jitter::Equal)
-            .backoff(attempt)
-    }
-}
+use crate::CheckpointStore;
 
 type Done = Option<Arc<Vec<CollectionSummary>>>;
 
 #[derive(Debug)]
 struct Inner {
-    collections: Vec<Collection>,
     options: RunnerConfig,
     board: Board,
     slots: Arc<Semaphore>,
     shutdown: CancellationToken,
     force: CancellationToken,
+    /// Every collection's task; closed when no more may be added.
+    tasks: TaskTracker,
     started: AtomicBool,
     done: watch::Sender<Done>,
-}
-
-/// Configures a [`Runner`]; from [`Runner::builder`].
-#[must_use = "a builder does nothing until built"]
-pub struct RunnerBuilder {
-    store: Arc<dyn CheckpointStore>,
-    collections: Vec<Collection>,
-    options: RunnerConfig,
-}
-
-impl std::fmt::Debug for RunnerBuilder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RunnerBuilder")
-            .field("collections", &self.collections)
-            .field("options", &self.options)
-            .finish_non_exhaustive()
-    }
-}
-
-impl RunnerBuilder {
-    /// Adds a collection. Names must be unique and not empty.
-    pub fn collection(mut self, collection: Collection) -> Self {
-        self.collections.push(collection);
-        self
-    }
-
-    /// Adds several collections.
-    pub fn collections(mut self, collections: impl IntoIterator<Item = Collection>) -> Self {
-        self.collections.extend(collections);
-        self
-    }
-
-    /// Collections crawling at once (default 4). Must be at least 1.
-    pub fn concurrency(mut self, collections: usize) -> Self {
-        self.options.concurrency = collections;
-        self
-    }
-
-    /// Resumes after resumable failures per collection and run (default 5);
-    /// then the collection is `Failed`, its last error and cursor kept.
-    pub fn max_resumes(mut self, resumes: u32) -> Self {
-        self.options.max_resumes = resumes;
-        self
-    }
-
-    /// The runner's own wait before resume `n`: between half and all of
-    /// `initial × 2^(n-1)`, at most `max` (default 1 s .. 60 s). A later
-    /// `retry_at` from the failure (`Retry-After`, a breaker's cooldown) wins.
-    pub fn resume_backoff(mut self, initial: Duration, max: Duration) -> Self {
-        self.options.backoff_initial = initial;
-        self.options.backoff_max = max.max(initial);
-        self
-    }
-
-    /// Flags a collection as stalled after this long crawling with no
-    /// progress (default 5 min; `None` turns the detector off).
-    pub fn stall_after(mut self, after: Option<Duration>) -> Self {
-        self.options.stall_after = after.filter(|d| !d.is_zero());
-        self
-    }
-
-    /// Ignores stored checkpoints: every collection's sink forgets its cursor
-    /// and the first attempt starts from the beginning.
-    pub fn fresh(mut self, fresh: bool) -> Self {
-        self.options.fresh = fresh;
-        self
-    }
-
-    /// After [`Runner::shutdown`], how long to wait for pipelines to drain
-    /// before forcing (default 60 s). Pipelines have their own drain timeout.
-    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
-        self.options.shutdown_timeout = timeout;
-        self
-    }
-
-    /// Events a slow subscriber may fall behind before missing some (default 1024).
-    pub fn event_capacity(mut self, events: usize) -> Self {
-        self.options.event_capacity = events;
-        self
-    }
-
-    /// Builds the runner; nothing runs until [`Runner::start`] or [`Runner::join`].
-    ///
-    /// # Errors
-    ///
-    /// [`RunnerError`] when a collection name is empty, repeated, or
-    /// differs from another only in case, or when `concurrency` or
-    /// `event_capacity` is zero.
-    pub fn build(self) -> Result<Runner, RunnerError> {
-        let mut names: Vec<Arc<str>> = Vec::with_capacity(self.collections.len());
-        for c in &self.collections {
-            if c.name.is_empty() {
-                return Err(RunnerError::EmptyName);
-            }
-            if let Some(other) = names.iter().find(|n| n.eq_ignore_ascii_case(&c.name)) {
-                return Err(if **other == *c.name {
-                    RunnerError::DuplicateCollection {
-                        collection: c.name.to_string(),
-                    }
-                } else {
-                    RunnerError::CaseCollision {
-                        first: other.to_string(),
-                        second: c.name.to_string(),
-                    }
-                });
-            }
-            names.push(c.name.clone());
-        }
-        if self.options.concurrency == 0 {
-            return Err(RunnerError::Zero {
-                setting: "concurrency",
-            });
-        }
-        if self.options.event_capacity == 0 {
-            return Err(RunnerError::Zero {
-                setting: "event_capacity",
-            });
-        }
-        let board = Board::new(&names, self.store, self.options.event_capacity);
-        let (done, _) = watch::channel(None);
-        Ok(Runner {
-            inner: Arc::new(Inner {
-                collections: self.collections,
-                slots: Arc::new(Semaphore::new(self.options.concurrency)),
-                options: self.options,
-                board,
-                shutdown: CancellationToken::new(),
-                force: CancellationToken::new(),
-                started: AtomicBool::new(false),
-                done,
-            }),
-        })
-    }
 }
 
 /// Runs many collections, one pipeline each, with a concurrency limit,
@@ -319,11 +163,86 @@ impl Runner {
         if self.inner.started.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
+        for entry in self.inner.board.entries() {
+            spawn(&self.inner, entry, None);
+        }
         runtime.spawn(drive(self.inner.clone()));
         Ok(())
     }
 
-    /// Waits until every collection has ended and returns a summary per
+    /// Adds a collection, also while the runner runs (it starts at once,
+    /// within the concurrency limit). A collection of the same name is
+    /// replaced: it is stopped as by [`remove`](Self::remove), and the new
+    /// one starts once the old one has drained.
+    ///
+    /// # Errors
+    ///
+    /// [`RunnerError`] when the name is empty or differs from another only
+    /// in case, or when the runner has ended or is shutting down.
+    pub fn add(&self, collection: Collection) -> Result<(), RunnerError> {
+        if collection.name.is_empty() {
+            return Err(RunnerError::EmptyName);
+        }
+        let inner = &self.inner;
+        if inner.shutdown.is_cancelled() || inner.done.borrow().is_some() {
+            return Err(RunnerError::Ended);
+        }
+        let entry = Arc::new(Entry::new(collection, &inner.shutdown));
+        let replaced = inner.board.insert(entry.clone())?;
+        if let Some(old) = &replaced {
+            tracing::info!(collection = %old.name(), "collection replaced");
+            old.cancel.cancel();
+        }
+        if inner.started.load(Ordering::Acquire) {
+            spawn(inner, entry, replaced);
+        }
+        Ok(())
+    }
+
+    /// Removes a collection: its pipeline stops at the next page boundary,
+    /// in-flight items drain and commit, its checkpoint is kept. It leaves
+    /// the [`status`](Self::status) once drained.
+    ///
+    /// # Errors
+    ///
+    /// [`RunnerError::UnknownCollection`] when there is no such collection.
+    pub fn remove(&self, name: &str) -> Result<(), RunnerError> {
+        let entry = self.entry(name)?;
+        tracing::info!(collection = %name, "collection removed");
+        entry.cancel.cancel();
+        if !self.inner.started.load(Ordering::Acquire) {
+            self.inner.board.remove(&entry);
+        }
+        Ok(())
+    }
+
+    /// Makes a collection due now: one waiting for its next run, or done
+    /// (completed, failed), starts at once; a running one is left alone.
+    /// Returns whether it was woken.
+    ///
+    /// # Errors
+    ///
+    /// [`RunnerError::UnknownCollection`] when there is no such collection.
+    pub fn run_now(&self, name: &str) -> Result<bool, RunnerError> {
+        let entry = self.entry(name)?;
+        if !self.inner.options.service && entry.ended.is_cancelled() {
+            // A one-shot runner's finished collection has no task to wake.
+            return Ok(false);
+        }
+        Ok(entry.wake())
+    }
+
+    fn entry(&self, name: &str) -> Result<Arc<Entry>, RunnerError> {
+        self.inner
+            .board
+            .find(name)
+            .ok_or_else(|| RunnerError::UnknownCollection {
+                collection: name.to_owned(),
+            })
+    }
+
+    /// Waits until every collection has ended (a service: until it is shut
+    /// down and every collection has drained) and returns a summary per
     /// collection, in the order they were added. Starts the runner if it
     /// was not started.
     pub async fn join(&self) -> Vec<CollectionSummary> {
@@ -331,7 +250,6 @@ impl Runner {
         let _ = self.start();
         self.finished().await
     }
-
     /// Waits for the end without starting the runner.
     async fn finished(&self) -> Vec<CollectionSummary> {
         let mut done = self.inner.done.subscribe();
@@ -375,32 +293,30 @@ impl Runner {
     }
 }
 
-/// Runs every collection to its end, then publishes the summaries.
+/// Spawns the task of one collection, after `previous` (the one it replaces) ends.
+fn spawn(inner: &Arc<Inner>, entry: Arc<Entry>, previous: Option<Arc<Entry>>) {
+    let span = tracing::info_span!("collection", collection = %entry.name());
+    inner
+        .tasks
+        .spawn(schedule::live(inner.clone(), entry, previous).instrument(span));
+}
+
+/// Waits for every collection's end, then publishes the summaries.
 async fn drive(inner: Arc<Inner>) {
-    let started = Instant::now();
     let stall = inner
         .options
         .stall_after
-        .map(|after| tokio::spawn(stall::watch_stalls(inner.clone(), after)));
-    let watchdog = tokio::spawn(watchdog(inner.clone()));
-    let tasks: Vec<_> = (0..inner.collections.len())
-        .map(|i| {
-            let span = tracing::info_span!("collection", collection = %inner.collections[i].name);
-            tokio::spawn(task::Run::new(inner.clone(), i, started).drive().instrument(span))
-        })
-        .collect();
-    let mut summaries = Vec::with_capacity(tasks.len());
-    for (i, t) in tasks.into_iter().enumerate() {
-        let summary = match t.await {
-            Ok(summary) => summary,
-            Err(e) => panicked(&inner, i, &e.to_string(), started),
-        };
-        summaries.push(summary);
+        .map(|after| AbortOnDropHandle::new(tokio::spawn(stall::watch_stalls(inner.clone(), after))));
+    let _watchdog = AbortOnDropHandle::new(tokio::spawn(watchdog(inner.clone())));
+    if inner.options.service {
+        // A service ends on shutdown only; collections come and go until then.
+        inner.shutdown.cancelled().await;
     }
-    if let Some(stall) = stall {
-        stall.abort();
-    }
-    watchdog.abort();
+    inner.tasks.close();
+    inner.tasks.wait().await;
+    drop(stall);
+    let summaries: Vec<CollectionSummary> =
+        inner.board.entries().iter().filter_map(|e| e.summary()).collect();
     inner.board.close_events();
     inner.done.send_replace(Some(Arc::new(summaries)));
 }
@@ -411,27 +327,4 @@ async fn watchdog(inner: Arc<Inner>) {
     tokio::time::sleep(inner.options.shutdown_timeout).await;
     tracing::warn!(timeout = ?inner.options.shutdown_timeout, "shutdown deadline passed; forcing");
     inner.force.cancel();
-}
-
-fn panicked(inner: &Inner, i: usize, message: &str, started: Instant) -> CollectionSummary {
-    let collection = inner.collections[i].name.to_string();
-    let error = CollectionError::Panicked {
-        collection: collection.clone(),
-        message: message.to_owned(),
-    };
-    tracing::error!(%collection, %error, "runner task failed");
-    let status = inner.board.mark(i, State::Failed, |s| {
-        s.last_error = Some(error.to_string());
-    });
-    CollectionSummary {
-        collection,
-        state: status.state,
-        pages: status.pages,
-        items_fetched: status.items_fetched,
-        items_written: status.items_written,
-        resumes: status.resumes,
-        elapsed: started.elapsed(),
-        last_error: Some(error),
-        cursor: status.cursor,
-    }
 }

@@ -9,7 +9,7 @@ use crate::{Cursor, State};
 
 /// Where one collection is; see [`Runner::status`](super::Runner::status).
 /// Serialized as JSON by the `/status` endpoint (times as milliseconds since
-/// the Unix epoch).
+/// the Unix epoch, except `next_run_at`: RFC 3339 UTC).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct CollectionStatus {
@@ -42,6 +42,12 @@ pub struct CollectionStatus {
     /// True when the collection is crawling (or finalizing) but has made
     /// no progress (pages, items) for the runner's stall timeout.
     pub stalled: bool,
+    /// When its next scheduled run starts (a service's collection with an
+    /// interval, between runs); `None` when none is scheduled.
+    #[serde(serialize_with = "optional_rfc3339")]
+    pub next_run_at: Option<SystemTime>,
+    /// Runs completed since the runner started.
+    pub runs: u64,
 }
 
 impl CollectionStatus {
@@ -59,6 +65,8 @@ impl CollectionStatus {
             updated_at: SystemTime::now(),
             resumes: 0,
             stalled: false,
+            next_run_at: None,
+            runs: 0,
         }
     }
 }
@@ -66,6 +74,13 @@ impl CollectionStatus {
 fn optional_unix_millis<S: Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
     match t {
         Some(t) => unix_millis(t, s),
+        None => s.serialize_none(),
+    }
+}
+
+fn optional_rfc3339<S: Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.collect_str(&humantime::format_rfc3339_seconds(*t)),
         None => s.serialize_none(),
     }
 }

@@ -27,4 +27,7 @@ pub struct CollectionSummary {
     pub last_error: Option<CollectionError>,
     /// Where the next run resumes (`None` after `Completed`).
     pub cursor: Option<Cursor>,
+    /// Runs completed since the runner started (more than one for a
+    /// service's scheduled collection).
+    pub runs: u64,
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
 use super::board::Counts;
+use super::entry::Entry;
 use super::{CollectionError, CollectionStatus, CollectionSummary, Inner, RunnerEvent};
 use crate::{Cursor, Outcome, PipelineHandle, Report, State, Status};
 
@@ -15,7 +16,7 @@ const FINISH_GRACE: Duration = Duration::from_secs(1);
 
 pub(crate) struct Run {
     inner: Arc<Inner>,
-    i: usize,
+    entry: Arc<Entry>,
     name: Arc<str>,
     /// When the runner started.
     started: Instant,
@@ -26,11 +27,11 @@ pub(crate) struct Run {
 }
 
 impl Run {
-    pub(crate) fn new(inner: Arc<Inner>, i: usize, started: Instant) -> Self {
-        let name = inner.collections[i].name.clone();
+    pub(crate) fn new(inner: Arc<Inner>, entry: Arc<Entry>, started: Instant) -> Self {
+        let name = entry.collection.name.clone();
         Self {
             inner,
-            i,
+            entry,
             name,
             started,
             resumes: 0,
@@ -45,12 +46,23 @@ impl Run {
         let mut cursor: Option<Cursor> = None;
         let inner = self.inner.clone();
         let board = &inner.board;
-        board.enter(self.i, State::Waiting, |_| {}).await;
+        // A new run: the counts, resumes and start time are this run's.
+        board
+            .enter(&self.entry, State::Waiting, |s| {
+                s.pages = 0;
+                s.items_fetched = 0;
+                s.items_written = 0;
+                s.resumes = 0;
+                s.started_at = None;
+                s.next_attempt_at = None;
+                s.next_run_at = None;
+            })
+            .await;
         loop {
             let slots = self.inner.slots.clone();
             let permit = tokio::select! {
                 biased;
-                () = self.inner.shutdown.cancelled() => return self.cancelled(cursor).await,
+                () = self.entry.cancel.cancelled() => return self.cancelled(cursor).await,
                 permit = slots.acquire_owned() => match permit {
                     Ok(permit) => permit,
                     // The semaphore is never closed; treat it as a shutdown.
@@ -74,14 +86,14 @@ impl Run {
                 }
             };
             board
-                .enter(self.i, State::Crawling, |s| {
+                .enter(&self.entry, State::Crawling, |s| {
                     s.next_attempt_at = None;
                     s.started_at.get_or_insert_with(SystemTime::now);
                     s.cursor = cursor.clone();
                 })
                 .await;
             board.emit(event);
-            let factory = self.inner.collections[self.i].factory.clone();
+            let factory = self.entry.collection.factory.clone();
             let resume_from = (!first).then(|| cursor.clone());
             let fresh = first && self.inner.options.fresh;
             let (error, retry_at) = match factory(resume_from, fresh).await {
@@ -92,7 +104,7 @@ impl Run {
                     drop(permit);
                     let Some(report) = report else {
                         // Forced: the pipeline was not waited for; keep its last committed cursor.
-                        let cursor = board.get(self.i).cursor;
+                        let cursor = self.entry.status().cursor;
                         return self.cancelled(cursor).await;
                     };
                     self.finish_attempt(&report);
@@ -108,8 +120,8 @@ impl Run {
                 }
                 Err(error) => (error, None),
             };
-            if self.inner.shutdown.is_cancelled() {
-                // Unfinished because of the shutdown: the next run resumes it.
+            if self.entry.cancel.is_cancelled() {
+                // Unfinished because of the shutdown or a removal: the next run resumes it.
                 self.last_error = Some(error);
                 return self.cancelled(cursor).await;
             }
@@ -124,7 +136,7 @@ impl Run {
             let wait = next_at.duration_since(now);
             tracing::warn!(error = %message, attempt = self.resumes, ?wait, "collection failed; resuming later");
             board
-                .enter(self.i, State::Retrying, |s| {
+                .enter(&self.entry, State::Retrying, |s| {
                     s.last_error = Some(message);
                     s.cursor = cursor.clone();
                     s.next_attempt_at = Some(system_time(next_at));
@@ -141,7 +153,7 @@ impl Run {
             self.last_error = Some(error);
             tokio::select! {
                 biased;
-                () = self.inner.shutdown.cancelled() => return self.cancelled(cursor).await,
+                () = self.entry.cancel.cancelled() => return self.cancelled(cursor).await,
                 () = tokio::time::sleep_until(next_at) => {}
             }
         }
@@ -165,7 +177,7 @@ impl Run {
                     }
                     Err(_) => watching = false,
                 },
-                () = self.inner.shutdown.cancelled(), if !cancelling => {
+                () = self.entry.cancel.cancelled(), if !cancelling => {
                     cancel.cancel();
                     cancelling = true;
                 }
@@ -189,7 +201,7 @@ impl Run {
             items_written: self.done.items_written + st.items_written,
         };
         let board = &self.inner.board;
-        let changed = board.progress(self.i, counts, st.checkpoint.clone(), st.last_error.clone());
+        let changed = board.progress(&self.entry, counts, st.checkpoint.clone(), st.last_error.clone());
         if changed {
             board.emit(RunnerEvent::Page {
                 collection: self.name.clone(),
@@ -198,8 +210,8 @@ impl Run {
                 items_written: counts.items_written,
             });
         }
-        if st.state == State::Finalizing && board.state(self.i) == State::Crawling {
-            board.enter(self.i, State::Finalizing, |_| {}).await;
+        if st.state == State::Finalizing && self.entry.lock().status.state == State::Crawling {
+            board.enter(&self.entry, State::Finalizing, |_| {}).await;
         }
     }
 
@@ -207,7 +219,7 @@ impl Run {
         self.done.pages += report.pages;
         self.done.items_fetched += report.items_fetched;
         self.done.items_written += report.items_written;
-        self.inner.board.progress(self.i, self.done, None, None);
+        self.inner.board.progress(&self.entry, self.done, None, None);
     }
 
     async fn completed(self) -> CollectionSummary {
@@ -215,9 +227,10 @@ impl Run {
         let status = self
             .inner
             .board
-            .enter(self.i, State::Completed, |s| {
+            .enter(&self.entry, State::Completed, |s| {
                 s.cursor = None;
                 s.next_attempt_at = None;
+                s.runs += 1;
             })
             .await;
         self.inner.board.emit(RunnerEvent::Completed {
@@ -236,7 +249,7 @@ impl Run {
         let status = self
             .inner
             .board
-            .enter(self.i, State::Cancelled, |s| {
+            .enter(&self.entry, State::Cancelled, |s| {
                 s.cursor = cursor.clone();
                 s.next_attempt_at = None;
             })
@@ -254,7 +267,7 @@ impl Run {
         let status = self
             .inner
             .board
-            .enter(self.i, State::Failed, |s| {
+            .enter(&self.entry, State::Failed, |s| {
                 s.last_error = Some(message);
                 s.cursor = cursor.clone();
                 s.next_attempt_at = None;
@@ -282,6 +295,7 @@ impl Run {
             elapsed: self.started.elapsed(),
             last_error: self.last_error,
             cursor: status.cursor,
+            runs: status.runs,
         }
     }
 }

@@ -1,0 +1,93 @@
+//! One collection on the runner's board: its definition, its live status, and
+//! the handles that stop it, wake it, and tell when its task has ended.
+
+use std::sync::{Mutex, MutexGuard};
+use std::time::SystemTime;
+
+use tokio::sync::Notify;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::{Collection, CollectionStatus, CollectionSummary};
+
+pub(crate) struct Slot {
+    pub(crate) status: CollectionStatus,
+    /// When the collection last made progress (or started crawling).
+    pub(crate) last_progress: Instant,
+}
+
+pub(crate) struct Entry {
+    pub(crate) collection: Collection,
+    slot: Mutex<Slot>,
+    /// Cancelled when the collection is removed or replaced, or the runner
+    /// shuts down (a child of the runner's shutdown token).
+    pub(crate) cancel: CancellationToken,
+    /// `run_now`: wakes a collection that waits for its next run.
+    pub(crate) run_now: Notify,
+    /// Cancelled when the collection's task has ended.
+    pub(crate) ended: CancellationToken,
+    /// How the collection's last run ended.
+    pub(crate) summary: Mutex<Option<CollectionSummary>>,
+}
+
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entry")
+            .field("collection", &self.collection.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Entry {
+    pub(crate) fn new(collection: Collection, shutdown: &CancellationToken) -> Self {
+        Self {
+            slot: Mutex::new(Slot {
+                status: CollectionStatus::new(&collection.name),
+                last_progress: Instant::now(),
+            }),
+            collection,
+            cancel: shutdown.child_token(),
+            run_now: Notify::new(),
+            ended: CancellationToken::new(),
+            summary: Mutex::new(None),
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Slot> {
+        self.slot.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn status(&self) -> CollectionStatus {
+        self.lock().status.clone()
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.collection.name
+    }
+
+    /// Makes the collection due now, unless it is running.
+    pub(crate) fn wake(&self) -> bool {
+        let idle = {
+            let slot = self.lock();
+            slot.status.state.is_terminal() || slot.status.next_run_at.is_some()
+        };
+        if idle {
+            // A stored permit: a task about to wait still sees it.
+            self.run_now.notify_one();
+        }
+        idle
+    }
+
+    pub(crate) fn set_summary(&self, summary: CollectionSummary) {
+        *self.summary.lock().unwrap_or_else(|e| e.into_inner()) = Some(summary);
+    }
+
+    pub(crate) fn summary(&self) -> Option<CollectionSummary> {
+        self.summary.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Sets when the next run starts (`None`: not scheduled).
+    pub(crate) fn schedule(&self, at: Option<SystemTime>) {
+        self.lock().status.next_run_at = at;
+    }
+}

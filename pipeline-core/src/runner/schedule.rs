@@ -1,0 +1,95 @@
+//! The life of one collection on the board: one run, or (in a service) a run
+//! whenever it is due, until it is removed or the runner shuts down.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use futures::FutureExt;
+use tokio::time::Instant;
+
+use super::entry::Entry;
+use super::task::Run;
+use super::{CollectionError, CollectionSummary, Inner};
+use crate::State;
+
+/// Runs `entry` until it is done; always marks it ended.
+pub(crate) async fn live(inner: Arc<Inner>, entry: Arc<Entry>, previous: Option<Arc<Entry>>) {
+    // A replaced collection's task must end (drain and commit) first, so two
+    // pipelines never write one collection at once.
+    if let Some(previous) = previous {
+        previous.ended.cancelled().await;
+    }
+    let result = AssertUnwindSafe(runs(&inner, &entry)).catch_unwind().await;
+    if let Err(payload) = result {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "non-string panic payload".to_owned());
+        entry.set_summary(panicked(&inner, &entry, message));
+    }
+    // A removed collection leaves the board when its pipeline has drained.
+    if entry.cancel.is_cancelled() && !inner.shutdown.is_cancelled() {
+        inner.board.remove(&entry);
+    }
+    entry.ended.cancel();
+}
+
+async fn runs(inner: &Arc<Inner>, entry: &Arc<Entry>) {
+    let every = entry.collection.every.filter(|_| inner.options.service);
+    loop {
+        let started = Instant::now();
+        let summary = Run::new(inner.clone(), entry.clone(), started).drive().await;
+        let state = summary.state;
+        entry.set_summary(summary);
+        if entry.cancel.is_cancelled() || !inner.options.service {
+            return;
+        }
+        // A service keeps every collection: scheduled ones wait for their
+        // next run, the others for `run_now`.
+        let next = every.map(|every| Instant::now() + every);
+        let next_wall = next.map(|_| SystemTime::now() + every.unwrap_or_default());
+        entry.schedule(next_wall);
+        if next.is_some() && state == State::Completed {
+            inner.board.mark(entry, State::Waiting, |_| {});
+        }
+        tracing::debug!(collection = %entry.name(), next_run_at = ?next_wall, "waiting for the next run");
+        tokio::select! {
+            () = entry.cancel.cancelled() => return,
+            () = entry.run_now.notified() => {}
+            () = sleep_until(next) => {}
+        }
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn panicked(inner: &Inner, entry: &Entry, message: String) -> CollectionSummary {
+    let collection = entry.name().to_owned();
+    let error = CollectionError::Panicked {
+        collection: collection.clone(),
+        message,
+    };
+    tracing::error!(%collection, %error, "runner task failed");
+    let status = inner.board.mark(entry, State::Failed, |s| {
+        s.last_error = Some(error.to_string());
+    });
+    CollectionSummary {
+        collection,
+        state: status.state,
+        pages: status.pages,
+        items_fetched: status.items_fetched,
+        items_written: status.items_written,
+        resumes: status.resumes,
+        elapsed: std::time::Duration::ZERO,
+        last_error: Some(error),
+        cursor: status.cursor,
+        runs: status.runs,
+    }
+}
