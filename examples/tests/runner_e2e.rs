@@ -10,7 +10,7 @@ use pipeline_core::{Pipeline, State};
 use sinks::Database;
 use sinks::sqlx::{self, AssertSqlSafe, Row};
 use sources::mock::{Faults, MockConfig, MockServer, Outage};
-use sources::{BreakerSettings, HttpContext, HttpSourceConfig, JsonSource, Pagination};
+use sources::{BreakerConfig, HttpContext, HttpSourceConfig, JsonSource, Pagination};
 
 fn page_style(server: &MockServer, path: &str) -> HttpSourceConfig {
     let mut config = HttpSourceConfig::new(server.url(path))
@@ -21,7 +21,7 @@ fn page_style(server: &MockServer, path: &str) -> HttpSourceConfig {
             total_pages: None,
         });
     // The default 30 s breaker cooldown would make the outage tests slow.
-    config.breaker = Some(BreakerSettings {
+    config.breaker = Some(BreakerConfig {
         failures: 5,
         cooldown_ms: 100,
     });

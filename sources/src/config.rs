@@ -127,10 +127,6 @@ impl Default for BreakerConfig {
     }
 }
 
-/// The former name of [`BreakerConfig`].
-#[deprecated(note = "renamed to `BreakerConfig`: settings types are all `...Config`")]
-pub type BreakerSettings = BreakerConfig;
-
 impl From<BreakerConfig> for policy::BreakerConfig {
     fn from(s: BreakerConfig) -> Self {
         policy::BreakerConfig {

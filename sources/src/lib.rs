@@ -39,8 +39,6 @@ pub mod redact;
 mod retry_after;
 mod scrape;
 
-#[allow(deprecated)]
-pub use self::config::BreakerSettings;
 pub use self::config::{BreakerConfig, Headers, HttpSourceConfig, Pagination, ScrapeConfig};
 pub use self::error::SourceError;
 pub use self::extract::ScrapedItem;
