@@ -6,3 +6,4 @@
 
 pub mod core_workload;
 pub mod runner_workload;
+pub mod service_workload;

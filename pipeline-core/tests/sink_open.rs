@@ -221,3 +221,42 @@ async fn a_finished_stream_keeps_returning_none() {
     }
     assert!(futures::stream::FusedStream::is_terminated(&stream));
 }
+
+/// Records every write: its items and its checkpoint.
+#[derive(Debug, Clone, Default)]
+struct WriteLog(Arc<Mutex<Vec<(Vec<u64>, Option<Cursor>)>>>);
+
+#[async_trait]
+impl Sink<u64> for WriteLog {
+    async fn write(&mut self, items: Vec<u64>, checkpoint: Option<&Cursor>) -> Result<(), SinkError> {
+        self.0.lock().unwrap().push((items, checkpoint.cloned()));
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_checkpoint_never_travels_with_items_it_does_not_cover() {
+    // Pages of 4, batches of 5: a batch boundary falls inside most pages.
+    let log = WriteLog::default();
+    let writes = log.0.clone();
+    let report = Pipeline::paged("strict", ScriptedPaged::numbered(10, 4))
+        .batch_size(5)
+        .sink(log)
+        .spawn()
+        .unwrap()
+        .join()
+        .await;
+    assert!(report.outcome.is_completed());
+    let writes = writes.lock().unwrap();
+    let mut all = Vec::new();
+    for (items, checkpoint) in writes.iter() {
+        all.extend_from_slice(items);
+        if let Some(c) = checkpoint {
+            let page: u64 = c.as_str()["page-".len()..].parse().unwrap();
+            // Restarting at `page` yields the items from page * 4 on: the
+            // write (and all before it) must end exactly there.
+            assert_eq!(all.len() as u64, page * 4, "write {items:?} with {c}");
+        }
+    }
+    assert_eq!(all, (0..40).collect::<Vec<_>>());
+}

@@ -5,6 +5,8 @@
 //! each in a fresh child process.
 //! `compare runner`: 200 collections × 50 pages, 8 at once, into SQLite: the
 //! `Runner` against a hand-written `JoinSet` of the same pipelines.
+//! `compare service [N]`: a service runner with N scheduled collections
+//! (default 1,000): CPU while they idle, and `/status` latency while 8 crawl.
 #![allow(clippy::print_stdout)]
 
 use std::process::Command;
@@ -18,9 +20,10 @@ fn main() {
         Some("core") | None => core(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(10_000_000)),
         Some("memory") => memory(),
         Some("runner") => runner(),
+        Some("service") => service(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(1_000)),
         Some("memory-child") => memory_child(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(10_000)),
         Some(other) => {
-            eprintln!("unknown workload {other:?}; use `core [N]` or `memory`");
+            eprintln!("unknown workload {other:?}; use `core [N]`, `memory`, `runner` or `service [N]`");
             std::process::exit(2);
         }
     }
@@ -159,6 +162,32 @@ fn runner() {
         );
         server.shutdown().await;
     });
+}
+
+fn service(collections: usize) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let f = rt.block_on(benches::service_workload::run(
+        collections,
+        Duration::from_secs(10),
+        1000,
+    ));
+    println!("service runner, {} scheduled collections:", f.collections);
+    println!(
+        "  idle CPU over {:?}: {:.3}% of a core (goal < 1%)",
+        f.idle_window,
+        f.idle_core_share * 100.0
+    );
+    println!(
+        "  GET /status while 8 crawl ({} KiB, {} polls): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms (goal p99 < 5 ms)",
+        f.status_bytes / 1024,
+        f.status_latencies.len(),
+        ms(f.percentile(0.5)),
+        ms(f.percentile(0.99)),
+        ms(f.percentile(1.0))
+    );
 }
 
 fn ms(d: Duration) -> f64 {

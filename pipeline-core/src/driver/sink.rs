@@ -2,9 +2,12 @@
 //! batches chunks, passes the newest covered checkpoint, drains on failure,
 //! and calls `finish` with the outcome.
 //!
-//! Checkpoint rule: a batch is always the whole buffer, so the newest
-//! checkpoint received so far covers only items that are in this batch or
-//! already committed. A checkpoint is never written ahead of its items.
+//! Checkpoint rule: a batch is cut at its newest checkpoint, so the
+//! checkpoint passed with a batch covers exactly the items of that batch and
+//! of the batches before it; items after it wait for the next batch (or, on
+//! a timeout or at the end, are written without a checkpoint). A checkpoint
+//! is never written ahead of its items, nor with items it does not cover,
+//! so a sink without transactions duplicates nothing on resume.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,22 +56,6 @@ impl<T: Send + 'static> Batcher<T> {
         }
     }
 
-    async fn write(&mut self, items: Vec<T>, checkpoint: Option<&Cursor>) -> Result<(), StageError> {
-        let collection = &self.shared.collection;
-        let n = items.len() as u64;
-        let started = Instant::now();
-        let result = catch_panic(collection, "sink", self.sink.write(items, checkpoint)).await;
-        let elapsed = started.elapsed().as_secs_f64();
-        self.shared.meters.sink_batch.record(elapsed);
-        match result? {
-            Ok(()) => {
-                self.committed(n, checkpoint);
-                Ok(())
-            }
-            Err(e) => Err(sink_error(collection, e)),
-        }
-    }
-
     fn committed(&self, items: u64, checkpoint: Option<&Cursor>) {
         self.shared.meters.items_sink.increment(items);
         self.shared.update(|s| {
@@ -79,16 +66,38 @@ impl<T: Send + 'static> Batcher<T> {
         });
     }
 
-    async fn flush(&mut self) -> Result<(), StageError> {
+    /// Writes the buffer up to its newest checkpoint, with that checkpoint:
+    /// a checkpoint never travels with items it does not cover. The items
+    /// after it are kept for the next batch, or with `all` (a timeout, the
+    /// end of input) written too, without a checkpoint.
+    async fn flush(&mut self, all: bool) -> Result<(), StageError> {
         self.deadline = None;
-        if self.buffer.is_empty() && self.marks.is_empty() {
+        let marks = std::mem::take(&mut self.marks);
+        let Some((cut, _)) = marks.last() else {
+            let items = std::mem::take(&mut self.buffer);
+            return self.write(items, Vec::new()).await;
+        };
+        let tail = self.buffer.split_off(*cut);
+        let covered = std::mem::replace(&mut self.buffer, tail);
+        self.write(covered, marks).await?;
+        if all || self.buffer.is_empty() {
+            let tail = std::mem::take(&mut self.buffer);
+            self.write(tail, Vec::new()).await?;
+        } else {
+            self.hold();
+        }
+        Ok(())
+    }
+
+    /// Writes `items` with the newest of `marks` (checkpoints among them, by
+    /// the number of items before each; the newest covers them all).
+    async fn write(&mut self, items: Vec<T>, marks: Vec<(usize, Cursor)>) -> Result<(), StageError> {
+        if items.is_empty() && marks.is_empty() {
             return Ok(());
         }
-        let items = std::mem::take(&mut self.buffer);
-        let marks = std::mem::take(&mut self.marks);
         let n = items.len();
         let checkpoint = marks.last().map(|(_, c)| c.clone());
-        self.context.set_pages(self.pages);
+        self.context.set_pages(self.pages - self.pending_pages());
         let collection = self.shared.collection.clone();
         let started = Instant::now();
         let result = catch_panic(&collection, "sink", self.sink.write(items, checkpoint.as_ref())).await;
@@ -113,6 +122,11 @@ impl<T: Send + 'static> Batcher<T> {
         }
     }
 
+    /// Checkpoints received but not yet handed to the sink.
+    fn pending_pages(&self) -> u64 {
+        self.marks.len() as u64
+    }
+
     /// The sink committed the items before `index` and refused that one:
     /// commit the checkpoint of the last whole page before it, and name the
     /// page and the item's place in it.
@@ -128,10 +142,18 @@ impl<T: Send + 'static> Batcher<T> {
         self.committed(index as u64, None);
         let (cursor, in_page) = match before {
             Some((offset, cursor)) => {
-                let pages = self.pages - (marks.len() - pages_before) as u64;
+                let pages = self.pages - self.pending_pages() - (marks.len() - pages_before) as u64;
                 self.context.set_pages(pages);
-                if let Err(e) = self.write(Vec::new(), Some(cursor)).await {
-                    return e;
+                let written = catch_panic(
+                    &self.shared.collection,
+                    "sink",
+                    self.sink.write(Vec::new(), Some(cursor)),
+                )
+                .await;
+                match written {
+                    Ok(Ok(())) => self.committed(0, Some(cursor)),
+                    Ok(Err(e)) => return sink_error(&self.shared.collection, e),
+                    Err(panicked) => return panicked,
                 }
                 (Some(cursor.clone()), index - offset)
             }
@@ -210,7 +232,7 @@ pub(crate) async fn run_sink<T: Send + 'static>(
             Some(deadline) => tokio::select! {
                 e = input.pull() => e,
                 () = tokio::time::sleep_until(deadline) => {
-                    if let Err(e) = b.flush().await {
+                    if let Err(e) = b.flush(true).await {
                         write_error = Some(e);
                         break;
                     }
@@ -224,7 +246,7 @@ pub(crate) async fn run_sink<T: Send + 'static>(
             Some(Event::Items(items)) => {
                 if !b.buffer.is_empty()
                     && b.buffer.len() + items.len() > options.batch_size
-                    && let Err(e) = b.flush().await
+                    && let Err(e) = b.flush(false).await
                 {
                     write_error = Some(e);
                     break;
@@ -236,7 +258,7 @@ pub(crate) async fn run_sink<T: Send + 'static>(
                 }
                 b.hold();
                 if b.buffer.len() >= options.batch_size
-                    && let Err(e) = b.flush().await
+                    && let Err(e) = b.flush(false).await
                 {
                     write_error = Some(e);
                     break;
@@ -257,7 +279,7 @@ pub(crate) async fn run_sink<T: Send + 'static>(
     drop(input);
     shared.update(|s| s.state = State::Finalizing);
     if write_error.is_none()
-        && let Err(e) = b.flush().await
+        && let Err(e) = b.flush(true).await
     {
         write_error = Some(e);
     }

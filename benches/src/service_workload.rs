@@ -1,0 +1,106 @@
+//! A runner as a service: 1,000 scheduled collections idle between runs,
+//! then 8 crawling while `/status` is polled. Measures the idle CPU and the
+//! status endpoint's latency.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pipeline_core::runner::{Collection, Runner};
+use pipeline_core::testkit::{CollectSink, ScriptedPaged};
+use pipeline_core::{MemoryCheckpointStore, Pipeline};
+
+/// What one run measured.
+#[derive(Debug)]
+pub struct ServiceFigures {
+    pub collections: usize,
+    /// CPU time of the process over the idle window, as a share of one core.
+    pub idle_core_share: f64,
+    pub idle_window: Duration,
+    /// `/status` latencies while 8 collections crawl, sorted.
+    pub status_latencies: Vec<Duration>,
+    pub status_bytes: usize,
+}
+
+impl ServiceFigures {
+    pub fn percentile(&self, p: f64) -> Duration {
+        let n = self.status_latencies.len();
+        let i = ((n as f64 * p).ceil() as usize).clamp(1, n) - 1;
+        self.status_latencies[i]
+    }
+}
+
+/// CPU seconds (user + system) used by this process so far (Linux).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may contain spaces) start after ')'.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 here.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+pub async fn run(collections: usize, idle: Duration, polls: usize) -> ServiceFigures {
+    pipeline_core::serve::install_recorder().expect("recorder");
+    let mut builder = Runner::builder(Arc::new(MemoryCheckpointStore::new()))
+        .service(true)
+        .concurrency(8);
+    for i in 0..collections {
+        let c = Collection::new(format!("scheduled_{i}"), |name| {
+            Ok(Pipeline::paged(name, ScriptedPaged::numbered(1, 10)).sink(CollectSink::new()))
+        });
+        builder = builder.collection(c.every(Duration::from_secs(3600)));
+    }
+    let runner = builder.build().expect("runner");
+    let server = pipeline_core::serve::serve("127.0.0.1:0", runner.clone())
+        .await
+        .expect("server");
+    let url = format!("http://{}/status", server.local_addr());
+    runner.start().expect("start");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while runner.status().iter().any(|s| s.runs == 0) {
+        assert!(Instant::now() < deadline, "the first runs did not finish");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let (cpu, wall) = (cpu_seconds(), Instant::now());
+    tokio::time::sleep(idle).await;
+    let idle_core_share = (cpu_seconds() - cpu) / wall.elapsed().as_secs_f64();
+
+    for i in 0..8 {
+        // Long enough to crawl through every poll (2 ms a page).
+        let c = Collection::new(format!("crawling_{i}"), |name| {
+            let source = ScriptedPaged::numbered(20_000, 10).delay(Duration::from_millis(2));
+            Ok(Pipeline::paged(name, source).sink(CollectSink::new()))
+        });
+        runner.add(c).expect("add");
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let client = reqwest::Client::new();
+    let mut status_latencies = Vec::with_capacity(polls);
+    let mut status_bytes = 0;
+    for _ in 0..polls {
+        let t = Instant::now();
+        let body = client
+            .get(&url)
+            .send()
+            .await
+            .expect("status")
+            .bytes()
+            .await
+            .expect("body");
+        status_latencies.push(t.elapsed());
+        status_bytes = body.len();
+    }
+    status_latencies.sort();
+    runner.force();
+    runner.join().await;
+    server.shutdown().await;
+    ServiceFigures {
+        collections,
+        idle_core_share,
+        idle_window: idle,
+        status_latencies,
+        status_bytes,
+    }
+}
