@@ -1,11 +1,11 @@
-//! The crate's error type: opening databases and files, building sinks.
+//! The crate's error type: opening databases and files, building sinks, locking.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use pipeline_core::BoxError;
 
-/// An error opening a database or file, or building a sink.
+/// An error opening a database or file, building a sink, or locking collections.
 ///
 /// Errors while a pipeline runs are [`pipeline_core::SinkError`]s; when a
 /// batch could not be committed after retries, its source is
@@ -31,7 +31,28 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
-    /// A sink setting is invalid or inconsistent with what is stored.
+    /// A sink setting is invalid (checked when the sink is built).
+    #[error("invalid {setting}: {reason}")]
+    Setting {
+        /// The setting, e.g. `key pointer`.
+        setting: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Another process (or another [`Database`](crate::Database) value) holds
+    /// the lock of a collection; see [`Database::lock`](crate::Database::lock).
+    #[error(
+        "collection {collection} is locked by another crawler ({holder}); \
+         wait for it to finish or stop it before crawling it again"
+    )]
+    Locked {
+        /// The collection (on SQLite the lock covers the whole database
+        /// file: the first collection asked for).
+        collection: String,
+        /// Who holds it, e.g. `crawl host=build-3 pid=4711`.
+        holder: String,
+    },
+    /// A file's contents are inconsistent with what is stored.
     #[error("collection {collection}: {reason}")]
     Config {
         /// The collection.

@@ -3,10 +3,11 @@
 //! At each checkpoint the data file is flushed and fsynced, then the side
 //! file `<path>.checkpoint` is replaced atomically (written to a temporary
 //! file, fsynced, renamed over the old one, directory fsynced). The side
-//! file records the data file's length at that checkpoint, so when a run
-//! that did not complete is reopened, the lines written after its last
+//! file records the data file's length at the last checkpoint, so when a
+//! run that did not complete is reopened, the lines written after that
 //! checkpoint (which the resumed run writes again) are cut off first: a
-//! crash at any instant neither loses nor duplicates lines.
+//! crash or an in-band failure at any instant neither loses nor duplicates
+//! lines.
 
 use std::io::ErrorKind;
 use std::marker::PhantomData;
@@ -14,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use pipeline_core::{Cursor, Outcome, Sink, SinkError, State};
+use pipeline_core::{Cursor, Outcome, Sink, SinkContext, SinkError, State};
 use serde::{Deserialize, Serialize};
 use tokio::fs::{File, OpenOptions};
 use tokio::io::AsyncWriteExt;
@@ -31,9 +32,14 @@ pub struct JsonLinesCheckpoint {
     pub cursor: Option<Cursor>,
     /// The state when it was saved.
     pub state: State,
-    /// The data file's length covered by this checkpoint, in bytes.
+    /// The data file's length covered by `cursor`, in bytes (the whole file
+    /// once completed).
     pub offset: u64,
-    /// Items written in the run that saved this.
+    /// The data file's length when the unfinished run started: where a
+    /// fresh run cuts it back to (`None` in side files of older versions).
+    #[serde(default)]
+    pub run_offset: Option<u64>,
+    /// Items covered by `cursor`, resumed runs included.
     pub items_written: u64,
     /// When it was saved, in milliseconds since the Unix epoch.
     pub updated_at_ms: u64,
@@ -45,7 +51,7 @@ impl JsonLinesCheckpoint {
     /// # Errors
     ///
     /// [`Error::Io`] when it cannot be read, [`Error::Config`] when it is not
-    /// a valid checkpoint (delete it to start over).
+    /// a valid checkpoint (run with fresh, or delete it, to start over).
     pub async fn load(path: impl AsRef<Path>) -> Result<Option<Self>, Error> {
         let side = side_path(path.as_ref());
         let bytes = match tokio::fs::read(&side).await {
@@ -58,7 +64,7 @@ impl JsonLinesCheckpoint {
             .map_err(|e| Error::Config {
                 collection: path.as_ref().display().to_string(),
                 reason: format!(
-                    "checkpoint file {} is corrupt ({e}); delete it to start over",
+                    "checkpoint file {} is corrupt ({e}); run with fresh (`--fresh`) or delete it to start over",
                     side.display()
                 ),
             })
@@ -71,10 +77,31 @@ fn side_path(path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// The open data file and what is committed of it.
+#[derive(Debug)]
+struct Opened {
+    collection: String,
+    file: File,
+    /// Bytes written to the data file so far.
+    len: u64,
+    /// The data file's length at the last checkpoint.
+    committed_len: u64,
+    run_offset: u64,
+    /// The last committed cursor.
+    cursor: Option<Cursor>,
+    /// Items covered by `cursor`, and items written after it.
+    committed_items: u64,
+    pending_items: u64,
+}
+
 /// A [`Sink`] appending each item as one JSON line to a file.
 ///
-/// Resuming: open the sink, then start the pipeline from
-/// [`resume_cursor`](Self::resume_cursor).
+/// The pipeline gives it the collection's name when it opens; it then cuts
+/// off lines an unfinished run wrote after its last checkpoint and returns
+/// that checkpoint's cursor, so the pipeline resumes there by itself. A
+/// completed file is appended to by the next run. With
+/// [`SinkContext::fresh`] the lines of an unfinished run are cut off and
+/// the run starts from the first page.
 ///
 /// # Examples
 ///
@@ -86,10 +113,8 @@ fn side_path(path: &Path) -> PathBuf {
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let dir = tempfile::tempdir()?;
 /// let path = dir.path().join("numbers.jsonl");
-/// let sink = sinks::JsonLinesSink::open("numbers", &path).await?;
 /// let report = Pipeline::paged("numbers", ScriptedPaged::numbered(2, 3))
-///     .resume_from(sink.resume_cursor().cloned())
-///     .sink(sink)
+///     .sink(sinks::JsonLinesSink::new(&path))
 ///     .spawn()?
 ///     .join()
 ///     .await;
@@ -100,94 +125,25 @@ fn side_path(path: &Path) -> PathBuf {
 /// ```
 #[derive(Debug)]
 pub struct JsonLinesSink<T> {
-    collection: String,
     path: PathBuf,
     side: PathBuf,
-    file: File,
     buf: Vec<u8>,
-    /// Bytes written to the data file so far.
-    len: u64,
-    /// The stored cursor this run resumes from.
-    resume: Option<Cursor>,
-    last_cursor: Option<Cursor>,
-    items_written: u64,
+    opened: Option<Opened>,
     _items: PhantomData<fn(T)>,
 }
 
 impl<T> JsonLinesSink<T> {
-    /// Opens (or creates) the data file at `path` for `collection`.
-    ///
-    /// If the side file says the last run did not complete, lines after its
-    /// last checkpoint are cut off and [`resume_cursor`](Self::resume_cursor)
-    /// is that checkpoint's cursor; otherwise new lines are appended.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Io`] when a file cannot be opened or written, [`Error::Config`]
-    /// when the side file is corrupt or says the data file is longer than it is.
-    pub async fn open(collection: impl Into<String>, path: impl AsRef<Path>) -> Result<Self, Error> {
-        let collection = collection.into();
+    /// A sink writing to the data file at `path` (created when the pipeline
+    /// opens the sink), with its checkpoint in `<path>.checkpoint`.
+    pub fn new(path: impl AsRef<Path>) -> Self {
         let path = path.as_ref().to_path_buf();
-        let side = side_path(&path);
-        let io = |source| Error::Io {
-            path: path.clone(),
-            source,
-        };
-        let stored = JsonLinesCheckpoint::load(&path).await?;
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .await
-            .map_err(io)?;
-        let len = file.metadata().await.map_err(io)?.len();
-        let mut sink = Self {
-            collection,
-            path: path.clone(),
-            side,
-            file,
+        Self {
+            side: side_path(&path),
+            path,
             buf: Vec::new(),
-            len,
-            resume: None,
-            last_cursor: None,
-            items_written: 0,
+            opened: None,
             _items: PhantomData,
-        };
-        match stored {
-            Some(cp) if cp.state != State::Completed => {
-                if len < cp.offset {
-                    return Err(Error::Config {
-                        collection: sink.collection,
-                        reason: format!(
-                            "{} is {len} bytes but its checkpoint covers {}: lines were lost; \
-                             delete the .checkpoint file to start over",
-                            path.display(),
-                            cp.offset
-                        ),
-                    });
-                }
-                if len > cp.offset {
-                    sink.file.set_len(cp.offset).await.map_err(io)?;
-                    sink.len = cp.offset;
-                }
-                sink.resume = cp.cursor.clone();
-                sink.last_cursor = cp.cursor;
-            }
-            _ => {
-                // Record where this run starts, so a crash before its first
-                // checkpoint cuts its lines off instead of duplicating them.
-                sink.save(State::Crawling).await.map_err(|e| Error::Io {
-                    path: sink.side.clone(),
-                    source: e,
-                })?;
-            }
         }
-        Ok(sink)
-    }
-
-    /// The cursor a resumed run must start from (`None`: the beginning).
-    pub fn resume_cursor(&self) -> Option<&Cursor> {
-        self.resume.as_ref()
     }
 
     /// The data file.
@@ -195,22 +151,75 @@ impl<T> JsonLinesSink<T> {
         &self.path
     }
 
-    /// Flushes and fsyncs the data file, then replaces the side file atomically.
-    async fn save(&mut self, state: State) -> std::io::Result<()> {
-        self.file.flush().await?;
-        self.file.sync_data().await?;
-        let checkpoint = JsonLinesCheckpoint {
-            collection: self.collection.clone(),
-            cursor: self.last_cursor.clone(),
-            state,
-            offset: self.len,
-            items_written: self.items_written,
-            updated_at_ms: SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .unwrap_or(Duration::ZERO)
-                .as_millis() as u64,
+    async fn open_file(&mut self, ctx: &SinkContext) -> Result<Opened, Error> {
+        let collection = ctx.collection().to_owned();
+        let config = |reason: String| Error::Config {
+            collection: collection.clone(),
+            reason,
         };
-        let bytes = serde_json::to_vec(&checkpoint).map_err(std::io::Error::other)?;
+        let io = |source| Error::Io {
+            path: self.path.clone(),
+            source,
+        };
+        let stored = match JsonLinesCheckpoint::load(&self.path).await {
+            // Starting over needs nothing from a side file that cannot be read.
+            Err(Error::Config { .. }) if ctx.fresh() => None,
+            other => other?,
+        };
+        if let Some(cp) = stored.as_ref().filter(|cp| cp.collection != collection) {
+            return Err(config(format!(
+                "{} holds collection {:?}; give each collection its own file",
+                self.side.display(),
+                cp.collection
+            )));
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .await
+            .map_err(io)?;
+        let len = file.metadata().await.map_err(io)?.len();
+        let mut opened = Opened {
+            collection: collection.clone(),
+            file,
+            len,
+            committed_len: len,
+            run_offset: len,
+            cursor: None,
+            committed_items: 0,
+            pending_items: 0,
+        };
+        if let Some(cp) = stored.filter(|cp| cp.state != State::Completed) {
+            if len < cp.offset {
+                return Err(config(format!(
+                    "{} is {len} bytes but its checkpoint covers {}: lines were lost; \
+                     run with fresh (`--fresh`) or delete the .checkpoint file to start over",
+                    self.path.display(),
+                    cp.offset
+                )));
+            }
+            let run_offset = cp.run_offset.unwrap_or(cp.offset).min(cp.offset);
+            let keep = if ctx.fresh() { run_offset } else { cp.offset };
+            if len > keep {
+                opened.file.set_len(keep).await.map_err(io)?;
+            }
+            opened.len = keep;
+            opened.committed_len = keep;
+            opened.run_offset = run_offset;
+            if !ctx.fresh() {
+                opened.cursor = cp.cursor;
+                opened.committed_items = cp.items_written;
+            }
+        }
+        Ok(opened)
+    }
+
+    /// Flushes and fsyncs the data file, then replaces the side file atomically.
+    async fn save(&self, opened: &mut Opened, checkpoint: &JsonLinesCheckpoint) -> std::io::Result<()> {
+        opened.file.flush().await?;
+        opened.file.sync_data().await?;
+        let bytes = serde_json::to_vec(checkpoint).map_err(std::io::Error::other)?;
         let mut tmp_name = self.side.as_os_str().to_owned();
         tmp_name.push(".tmp");
         let tmp = PathBuf::from(tmp_name);
@@ -226,9 +235,33 @@ impl<T> JsonLinesSink<T> {
         Ok(())
     }
 
-    fn write_error(&self, source: std::io::Error) -> SinkError {
+    /// Saves `state` with `cursor` covering the first `offset` bytes.
+    async fn checkpoint(
+        &self,
+        opened: &mut Opened,
+        state: State,
+        cursor: Option<Cursor>,
+        offset: u64,
+        items: u64,
+    ) -> std::io::Result<()> {
+        let checkpoint = JsonLinesCheckpoint {
+            collection: opened.collection.clone(),
+            cursor,
+            state,
+            offset,
+            run_offset: Some(opened.run_offset),
+            items_written: items,
+            updated_at_ms: SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or(Duration::ZERO)
+                .as_millis() as u64,
+        };
+        self.save(opened, &checkpoint).await
+    }
+
+    fn write_error(&self, collection: &str, source: std::io::Error) -> SinkError {
         SinkError::Write {
-            collection: self.collection.clone(),
+            collection: collection.to_owned(),
             source: Box::new(Error::Io {
                 path: self.path.clone(),
                 source,
@@ -237,42 +270,126 @@ impl<T> JsonLinesSink<T> {
     }
 }
 
+fn not_opened() -> SinkError {
+    SinkError::Config {
+        reason: "the JSON Lines sink was used before Sink::open".to_owned(),
+    }
+}
+
 #[async_trait]
 impl<T: Serialize + Send + 'static> Sink<T> for JsonLinesSink<T> {
+    async fn open(&mut self, ctx: &SinkContext) -> Result<Option<Cursor>, SinkError> {
+        let mut opened = self.open_file(ctx).await.map_err(|e| match e {
+            Error::Io { .. } => SinkError::Write {
+                collection: ctx.collection().to_owned(),
+                source: Box::new(e),
+            },
+            other => SinkError::Config {
+                reason: other.to_string(),
+            },
+        })?;
+        // Record where this run starts, so a crash before its first
+        // checkpoint cuts its lines off instead of duplicating them.
+        let (cursor, offset, items) = (
+            opened.cursor.clone(),
+            opened.committed_len,
+            opened.committed_items,
+        );
+        self.checkpoint(&mut opened, State::Crawling, cursor.clone(), offset, items)
+            .await
+            .map_err(|e| self.write_error(ctx.collection(), e))?;
+        self.opened = Some(opened);
+        Ok(cursor)
+    }
+
     async fn write(&mut self, items: Vec<T>, checkpoint: Option<&Cursor>) -> Result<(), SinkError> {
-        self.buf.clear();
-        for (i, item) in items.iter().enumerate() {
-            serde_json::to_writer(&mut self.buf, item).map_err(|e| SinkError::Encode {
-                collection: self.collection.clone(),
-                reason: format!("item {i} of the batch could not be serialized: {e}"),
-            })?;
-            self.buf.push(b'\n');
-        }
-        if let Err(e) = self.file.write_all(&self.buf).await {
-            // Cut off a partial write so the file stays a sequence of whole lines.
-            let _ = self.file.set_len(self.len).await;
-            return Err(self.write_error(e));
-        }
-        self.len += self.buf.len() as u64;
-        self.items_written += items.len() as u64;
-        if let Some(c) = checkpoint {
-            self.last_cursor = Some(c.clone());
-            self.save(State::Crawling)
-                .await
-                .map_err(|e| self.write_error(e))?;
-        }
-        Ok(())
+        let Some(mut opened) = self.opened.take() else {
+            return Err(not_opened());
+        };
+        let result = self.append(&mut opened, items, checkpoint).await;
+        self.opened = Some(opened);
+        result
     }
 
     async fn finish(&mut self, outcome: &Outcome) -> Result<(), SinkError> {
-        let state = match outcome {
-            Outcome::Completed => {
-                self.last_cursor = None;
-                State::Completed
-            }
-            Outcome::Failed(_) => State::Failed,
-            Outcome::Cancelled => State::Cancelled,
+        let Some(mut opened) = self.opened.take() else {
+            return Ok(());
         };
-        self.save(state).await.map_err(|e| self.write_error(e))
+        // An unfinished run keeps only what its last checkpoint covers.
+        let (state, cursor, offset, items) = match outcome {
+            Outcome::Completed => (
+                State::Completed,
+                None,
+                opened.len,
+                opened.committed_items + opened.pending_items,
+            ),
+            Outcome::Failed(_) => (
+                State::Failed,
+                opened.cursor.clone(),
+                opened.committed_len,
+                opened.committed_items,
+            ),
+            Outcome::Cancelled => (
+                State::Cancelled,
+                opened.cursor.clone(),
+                opened.committed_len,
+                opened.committed_items,
+            ),
+        };
+        let result = self.checkpoint(&mut opened, state, cursor, offset, items).await;
+        let collection = opened.collection.clone();
+        self.opened = Some(opened);
+        result.map_err(|e| self.write_error(&collection, e))
+    }
+}
+
+impl<T: Serialize + Send> JsonLinesSink<T> {
+    /// Appends `items` (up to the first that cannot be serialized) and, if
+    /// all were written, commits `checkpoint`.
+    async fn append(
+        &mut self,
+        opened: &mut Opened,
+        items: Vec<T>,
+        checkpoint: Option<&Cursor>,
+    ) -> Result<(), SinkError> {
+        self.buf.clear();
+        let mut rejected = None;
+        let mut written = 0u64;
+        for (i, item) in items.iter().enumerate() {
+            let before = self.buf.len();
+            if let Err(e) = serde_json::to_writer(&mut self.buf, item) {
+                self.buf.truncate(before);
+                rejected = Some((i, format!("it could not be serialized: {e}")));
+                break;
+            }
+            self.buf.push(b'\n');
+            written += 1;
+        }
+        if let Err(e) = opened.file.write_all(&self.buf).await {
+            // Cut off a partial write so the file stays a sequence of whole lines.
+            let _ = opened.file.set_len(opened.len).await;
+            return Err(self.write_error(&opened.collection, e));
+        }
+        opened.len += self.buf.len() as u64;
+        opened.pending_items += written;
+        if let Some((index, reason)) = rejected {
+            return Err(SinkError::Rejected {
+                collection: opened.collection.clone(),
+                index,
+                reason,
+            });
+        }
+        if let Some(c) = checkpoint {
+            let items = opened.committed_items + opened.pending_items;
+            let (len, cursor) = (opened.len, Some(c.clone()));
+            self.checkpoint(opened, State::Crawling, cursor.clone(), len, items)
+                .await
+                .map_err(|e| self.write_error(&opened.collection, e))?;
+            opened.cursor = cursor;
+            opened.committed_len = len;
+            opened.committed_items = items;
+            opened.pending_items = 0;
+        }
+        Ok(())
     }
 }

@@ -1,15 +1,22 @@
 //! Sinks and checkpoint stores for `pipeline-core` pipelines.
 //!
 //! - [`Database`] (features `sqlite` and `postgres`): open a database by URL
-//!   (`sqlite://crawl.db`, `postgres://…`), then get a [`SqlSink`] per
-//!   collection ([`Database::documents`] for JSON documents,
-//!   [`Database::rows`] for typed rows) and a [`SqlCheckpointStore`] over the
-//!   same checkpoint table. Every batch is one transaction: a multi-row
-//!   upsert *and* the batch's checkpoint, so a crash at any instant loses
-//!   nothing and a resumed run duplicates nothing.
+//!   (`sqlite://crawl.db`, `postgres://…`), take the collections' locks
+//!   ([`Database::lock`]), then get a [`SqlSink`] per collection
+//!   ([`Database::documents`] for JSON documents, [`Database::rows`] for
+//!   typed rows) and a [`SqlCheckpointStore`] over the same checkpoint
+//!   table. A sink learns its collection's name from the pipeline when it
+//!   opens, sets up its table then, and returns the stored cursor, so the
+//!   pipeline resumes by itself. Every batch is one transaction: a
+//!   multi-row upsert *and* the batch's checkpoint, so a crash at any
+//!   instant loses nothing and a resumed run duplicates nothing.
 //! - [`JsonLinesSink`]: appends JSON lines to a file, fsyncs at checkpoints and
 //!   keeps the checkpoint in a side file replaced atomically.
 //! - [`StdoutSink`]: JSON lines on standard output.
+//!
+//! Names starting with `pipeline_` or ending in `__staging` are the
+//! framework's (checkpoints, locks, staging) and refused as collection or
+//! table names.
 //!
 //! # Examples
 //!
@@ -24,9 +31,10 @@
 //! let dir = tempfile::tempdir()?;
 //! let url = format!("sqlite://{}", dir.path().join("crawl.db").display());
 //! let db = sinks::Database::open(&url).await?;
-//! let sink = db.documents("issues").key_pointer("/id").build().await?;
+//! let _locks = db.lock(&["issues"]).await?; // no other crawler of "issues" now
+//! let sink = db.documents().key_pointer("/id").build()?;
 //! let pages = vec![vec![json!({"id": 1}), json!({"id": 2})], vec![json!({"id": 3})]];
-//! let report = Pipeline::paged("issues", ScriptedPaged::new(pages))
+//! let report = Pipeline::paged("issues", ScriptedPaged::new(pages)) // the name, once
 //!     .sink(sink)
 //!     .spawn()?
 //!     .join()
@@ -56,7 +64,8 @@ pub use self::error::Error;
 pub use self::json_lines::{JsonLinesCheckpoint, JsonLinesSink};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use self::sql::{
-    ColumnType, Database, DatabaseOptions, DocumentSinkBuilder, RowSinkBuilder, SqlCheckpointStore, SqlSink,
+    CollectionLocks, ColumnType, Database, DatabaseConfig, DocumentSinkBuilder, RowSinkBuilder,
+    SqlCheckpointStore, SqlSink,
 };
 pub use self::stdout::StdoutSink;
 /// The sqlx crate, for [`Database::from_sqlite_pool`] and [`Database::from_pg_pool`].

@@ -3,7 +3,7 @@
 use std::marker::PhantomData;
 
 use async_trait::async_trait;
-use pipeline_core::{Cursor, Sink, SinkError};
+use pipeline_core::{Cursor, Sink, SinkContext, SinkError};
 use serde::Serialize;
 use tokio::io::AsyncWriteExt;
 
@@ -20,7 +20,7 @@ use tokio::io::AsyncWriteExt;
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let report = Pipeline::paged("numbers", ScriptedPaged::numbered(1, 3))
-///     .sink(sinks::StdoutSink::new("numbers"))
+///     .sink(sinks::StdoutSink::new())
 ///     .spawn()?
 ///     .join()
 ///     .await;
@@ -36,25 +36,44 @@ pub struct StdoutSink<T> {
 }
 
 impl<T> StdoutSink<T> {
-    /// A sink for `collection` (named in errors).
-    pub fn new(collection: impl Into<String>) -> Self {
+    /// A sink for the collection the pipeline names when it opens it.
+    pub fn new() -> Self {
         Self {
-            collection: collection.into(),
+            collection: String::new(),
             buf: Vec::new(),
             _items: PhantomData,
         }
     }
 }
 
+impl<T> Default for StdoutSink<T> {
+    /// See [`StdoutSink::new`].
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 #[async_trait]
 impl<T: Serialize + Send + 'static> Sink<T> for StdoutSink<T> {
+    async fn open(&mut self, ctx: &SinkContext) -> Result<Option<Cursor>, SinkError> {
+        self.collection = ctx.collection().to_owned();
+        Ok(None)
+    }
+
     async fn write(&mut self, items: Vec<T>, _checkpoint: Option<&Cursor>) -> Result<(), SinkError> {
         self.buf.clear();
+        let mut rejected = None;
         for (i, item) in items.iter().enumerate() {
-            serde_json::to_writer(&mut self.buf, item).map_err(|e| SinkError::Encode {
-                collection: self.collection.clone(),
-                reason: format!("item {i} of the batch could not be serialized: {e}"),
-            })?;
+            let before = self.buf.len();
+            if let Err(e) = serde_json::to_writer(&mut self.buf, item) {
+                self.buf.truncate(before);
+                rejected = Some(SinkError::Rejected {
+                    collection: self.collection.clone(),
+                    index: i,
+                    reason: format!("it could not be serialized: {e}"),
+                });
+                break;
+            }
             self.buf.push(b'\n');
         }
         let mut out = tokio::io::stdout();
@@ -66,6 +85,8 @@ impl<T: Serialize + Send + 'static> Sink<T> for StdoutSink<T> {
         result.map_err(|e| SinkError::Write {
             collection: self.collection.clone(),
             source: Box::new(e),
-        })
+        })?;
+        // The items before a rejected one are out first, as the contract asks.
+        rejected.map_or(Ok(()), Err)
     }
 }

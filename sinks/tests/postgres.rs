@@ -10,7 +10,7 @@ use std::time::Duration;
 use pipeline_core::SinkError;
 use pipeline_core::testkit::ScriptedPaged;
 use sinks::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sinks::{Database, DatabaseOptions};
+use sinks::{Database, DatabaseConfig};
 use support::proxy::Proxy;
 use support::scenarios::{self as s, run, sink_error};
 use support::{Reader, docs, keys, pg_url, unique};
@@ -48,25 +48,30 @@ pg_test!(
     concurrent_collections_share_one_database,
     s::concurrent_collections_share_one_database
 );
+pg_test!(bad_names_are_rejected, s::bad_names_are_rejected);
 pg_test!(
-    bad_names_are_rejected_when_building,
-    s::bad_names_are_rejected_when_building
-);
-pg_test!(
-    a_missing_key_fails_the_batch_naming_the_collection,
-    s::a_missing_key_fails_the_batch_naming_the_collection
+    a_bad_key_writes_everything_before_it,
+    s::a_bad_key_writes_everything_before_it
 );
 pg_test!(
     a_dropped_table_fails_naming_the_collection,
     s::a_dropped_table_fails_naming_the_collection
 );
 pg_test!(
+    keys_of_different_types_never_share_a_row,
+    s::keys_of_different_types_never_share_a_row
+);
+pg_test!(
+    a_second_lock_holder_fails_fast_naming_the_first,
+    s::a_second_lock_holder_fails_fast_naming_the_first
+);
+pg_test!(
     typed_rows_map_fields_to_columns,
     s::typed_rows_map_fields_to_columns
 );
 pg_test!(
-    checkpoint_store_round_trips_and_reports_corruption,
-    s::checkpoint_store_round_trips_and_reports_corruption
+    checkpoint_store_records_state_only_and_reports_corruption,
+    s::checkpoint_store_records_state_only_and_reports_corruption
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -99,13 +104,20 @@ async fn a_vanished_server_fails_after_the_retry_budget_and_resumes_later() {
         .connect_with(direct.clone().host("127.0.0.1").port(proxy.addr.port()))
         .await
         .unwrap();
-    let options = DatabaseOptions::new().retry_budget(Duration::from_millis(800));
-    let db = Database::from_pg_pool(pool, options).await.unwrap();
+    let config = DatabaseConfig::new().retry_budget(Duration::from_millis(800));
+    let db = Database::from_pg_pool(pool, config).await.unwrap();
     let coll = unique("vanished");
-    let sink = db.documents(&coll).build().await.unwrap();
-
-    proxy.shutdown().await;
-    let report = run(&coll, ScriptedPaged::new(docs(3, 10, "a")), None, 10, sink).await;
+    // Open once so the table exists; the next run loses the server while writing.
+    let report = run(&coll, ScriptedPaged::new(vec![Vec::new()]), 10, s::docs_sink(&db)).await;
+    assert!(report.outcome.is_completed(), "{:?}", report.outcome);
+    let sink = s::docs_sink(&db);
+    let source = ScriptedPaged::new(docs(3, 10, "a")).delay(Duration::from_millis(200));
+    let gone = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        proxy.shutdown().await;
+    });
+    let report = run(&coll, source, 10, sink).await;
+    gone.await.unwrap();
     let err = sink_error(&report);
     assert!(
         matches!(err, SinkError::Write { collection, .. } if *collection == coll),
@@ -116,8 +128,13 @@ async fn a_vanished_server_fails_after_the_retry_budget_and_resumes_later() {
     let direct_db = Database::open(&url).await.unwrap();
     let reader = Reader::connect(&url).await;
     s::assert_nothing_committed(&reader, &direct_db, &coll).await;
-    let sink = direct_db.documents(&coll).build().await.unwrap();
-    let report = run(&coll, ScriptedPaged::new(docs(3, 10, "a")), None, 10, sink).await;
+    let report = run(
+        &coll,
+        ScriptedPaged::new(docs(3, 10, "a")),
+        10,
+        s::docs_sink(&direct_db),
+    )
+    .await;
     assert!(report.outcome.is_completed(), "{:?}", report.outcome);
     assert_eq!(reader.keys(&coll).await, keys(0, 30));
     reader.cleanup(&[&coll]).await;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use pipeline_core::testkit::ScriptedPaged;
 use pipeline_core::{CheckpointStore, SinkError};
 use sinks::sqlx::{self, Connection};
-use sinks::{Database, DatabaseOptions, Error};
+use sinks::{Database, DatabaseConfig, Error};
 use support::scenarios::{self as s, run, sink_error};
 use support::{Reader, docs, keys, sqlite_url, unique};
 
@@ -60,15 +60,15 @@ async fn concurrent_collections_share_one_database() {
 }
 
 #[tokio::test]
-async fn bad_names_are_rejected_when_building() {
+async fn bad_names_are_rejected() {
     let (_dir, url) = sqlite_url();
-    s::bad_names_are_rejected_when_building(&url).await;
+    s::bad_names_are_rejected(&url).await;
 }
 
 #[tokio::test]
-async fn a_missing_key_fails_the_batch_naming_the_collection() {
+async fn a_bad_key_writes_everything_before_it() {
     let (_dir, url) = sqlite_url();
-    s::a_missing_key_fails_the_batch_naming_the_collection(&url).await;
+    s::a_bad_key_writes_everything_before_it(&url).await;
 }
 
 #[tokio::test]
@@ -78,15 +78,27 @@ async fn a_dropped_table_fails_naming_the_collection() {
 }
 
 #[tokio::test]
+async fn keys_of_different_types_never_share_a_row() {
+    let (_dir, url) = sqlite_url();
+    s::keys_of_different_types_never_share_a_row(&url).await;
+}
+
+#[tokio::test]
+async fn a_second_lock_holder_fails_fast_naming_the_first() {
+    let (_dir, url) = sqlite_url();
+    s::a_second_lock_holder_fails_fast_naming_the_first(&url).await;
+}
+
+#[tokio::test]
 async fn typed_rows_map_fields_to_columns() {
     let (_dir, url) = sqlite_url();
     s::typed_rows_map_fields_to_columns(&url).await;
 }
 
 #[tokio::test]
-async fn checkpoint_store_round_trips_and_reports_corruption() {
+async fn checkpoint_store_records_state_only_and_reports_corruption() {
     let (_dir, url) = sqlite_url();
-    s::checkpoint_store_round_trips_and_reports_corruption(&url).await;
+    s::checkpoint_store_records_state_only_and_reports_corruption(&url).await;
 }
 
 /// Another connection holding the write lock, as another process would.
@@ -99,17 +111,19 @@ async fn hold_write_lock(url: &str) -> sqlx::SqliteConnection {
 #[tokio::test]
 async fn a_locked_database_fails_after_the_retry_budget() {
     let (_dir, url) = sqlite_url();
-    let options = DatabaseOptions::new().busy_timeout(Duration::from_millis(20));
-    let db = Database::open_with(&url, options).await.unwrap();
+    let config = DatabaseConfig::new().busy_timeout(Duration::from_millis(20));
+    let db = Database::open_with(&url, config).await.unwrap();
     let coll = unique("locked");
+    // Open once so the table exists; the locked run then fails writing, not opening.
+    let report = run(&coll, ScriptedPaged::new(vec![Vec::new()]), 5, s::docs_sink(&db)).await;
+    assert!(report.outcome.is_completed(), "{:?}", report.outcome);
     let sink = db
-        .documents(&coll)
+        .documents()
         .retry_budget(Duration::from_millis(300))
         .build()
-        .await
         .unwrap();
     let mut lock = hold_write_lock(&url).await;
-    let report = run(&coll, ScriptedPaged::new(docs(2, 5, "a")), None, 5, sink).await;
+    let report = run(&coll, ScriptedPaged::new(docs(2, 5, "a")), 5, sink).await;
     let err = sink_error(&report);
     assert!(
         matches!(err, SinkError::Write { collection, .. } if *collection == coll),
@@ -124,16 +138,16 @@ async fn a_locked_database_fails_after_the_retry_budget() {
 #[tokio::test]
 async fn a_lock_released_within_the_budget_commits_once() {
     let (_dir, url) = sqlite_url();
-    let options = DatabaseOptions::new().busy_timeout(Duration::from_millis(20));
-    let db = Database::open_with(&url, options).await.unwrap();
+    let config = DatabaseConfig::new().busy_timeout(Duration::from_millis(20));
+    let db = Database::open_with(&url, config).await.unwrap();
     let coll = unique("unlocked");
-    let sink = db.documents(&coll).build().await.unwrap();
+    let sink = s::docs_sink(&db);
     let mut lock = hold_write_lock(&url).await;
     let release = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(200)).await;
         sqlx::raw_sql("ROLLBACK").execute(&mut lock).await.unwrap();
     });
-    let report = run(&coll, ScriptedPaged::new(docs(3, 5, "a")), None, 5, sink).await;
+    let report = run(&coll, ScriptedPaged::new(docs(3, 5, "a")), 5, sink).await;
     release.await.unwrap();
     assert!(report.outcome.is_completed(), "{:?}", report.outcome);
     let reader = Reader::connect(&url).await;
@@ -147,11 +161,98 @@ async fn a_lock_released_within_the_budget_commits_once() {
 async fn open_understands_sqlite_urls_and_refuses_others() {
     let db = Database::open("sqlite::memory:").await.unwrap();
     assert_eq!(db.backend_name(), "sqlite");
-    let sink = db.documents("mem").build().await.unwrap();
-    let report = run("mem", ScriptedPaged::new(docs(2, 3, "a")), None, 3, sink).await;
+    let report = run("mem", ScriptedPaged::new(docs(2, 3, "a")), 3, s::docs_sink(&db)).await;
     assert!(report.outcome.is_completed(), "{:?}", report.outcome);
 
     let err = Database::open("mysql://user:secret@host/db").await.unwrap_err();
     assert!(matches!(err, Error::Url { .. }), "{err}");
     assert!(!err.to_string().contains("secret"), "{err}");
+}
+
+#[tokio::test]
+async fn a_full_disk_fails_resumably_and_later_writes_still_commit() {
+    use sinks::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+    use std::str::FromStr;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicI64, Ordering};
+
+    let (_dir, url) = sqlite_url();
+    let connect = SqliteConnectOptions::from_str(&url)
+        .unwrap()
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal);
+    // The page limit is per connection, and a connection whose transaction
+    // state is unknown is replaced: every new connection gets the limit.
+    let limit = Arc::new(AtomicI64::new(1_000_000));
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .after_connect({
+            let limit = limit.clone();
+            move |conn, _| {
+                let pages = limit.load(Ordering::SeqCst);
+                Box::pin(async move {
+                    let pragma = format!("PRAGMA max_page_count = {pages}");
+                    sqlx::query(sqlx::AssertSqlSafe(pragma)).execute(conn).await?;
+                    Ok(())
+                })
+            }
+        })
+        .connect_with(connect)
+        .await
+        .unwrap();
+    let config = DatabaseConfig::new().retry_budget(Duration::from_millis(300));
+    let db = Database::from_sqlite_pool(pool.clone(), config).await.unwrap();
+    let coll = unique("full");
+    let report = run(&coll, ScriptedPaged::new(docs(1, 2, "a")), 5, s::docs_sink(&db)).await;
+    assert!(report.outcome.is_completed(), "{:?}", report.outcome);
+
+    let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    limit.store(pages + 1, Ordering::SeqCst);
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "PRAGMA max_page_count = {}",
+        pages + 1
+    )))
+    .execute(&pool)
+    .await
+    .unwrap();
+    // One item per batch: a single-row statement has no statement journal,
+    // so SQLite rolls the whole transaction back on SQLITE_FULL by itself.
+    let big = |tag: &str| -> Vec<Vec<serde_json::Value>> {
+        docs(150, 1, tag)
+            .into_iter()
+            .map(|page| {
+                page.into_iter()
+                    .map(|mut d| {
+                        d["pad"] = "x".repeat(20_000).into();
+                        d
+                    })
+                    .collect()
+            })
+            .collect()
+    };
+    let report = run(&coll, ScriptedPaged::new(big("b")), 1, s::docs_sink(&db)).await;
+    let err = sink_error(&report);
+    assert!(
+        matches!(err, SinkError::Write { collection, .. } if *collection == coll),
+        "{err}"
+    );
+    assert!(err.is_retryable(), "a full disk may be freed: {err}");
+    assert!(err.to_string().contains("full"), "the database's message: {err}");
+
+    assert!(!err.to_string().contains("transaction depth"), "{err}");
+
+    // Space again: the same Database commits.
+    limit.store(1_000_000, Ordering::SeqCst);
+    sqlx::query("PRAGMA max_page_count = 1000000")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let report = run(&coll, ScriptedPaged::new(big("c")), 1, s::docs_sink(&db)).await;
+    assert!(report.outcome.is_completed(), "{:?}", report.outcome);
+    let reader = Reader::connect(&url).await;
+    assert_eq!(reader.keys(&coll).await, keys(0, 150));
+    assert_eq!(reader.data(&coll, "k7").await.unwrap()["tag"], "c");
 }

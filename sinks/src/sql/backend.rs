@@ -1,40 +1,39 @@
-//! Running statements on either backend: one generic transaction runner,
-//! and the few things (binding, decoding, `BEGIN`) each backend does its way.
+//! Running statements on either backend: one transaction runner, written
+//! once as trait defaults, and the few things (binding a batch, `BEGIN`)
+//! each backend does its own way.
+//!
+//! A connection whose transaction failed is rolled back explicitly; one
+//! whose transaction state is then unknown (the rollback failed, or the
+//! `COMMIT` did) is closed instead of returned to the pool, so no later
+//! batch inherits a half-open transaction.
 
 use std::future::Future;
 use std::sync::Arc;
 
+use sqlx::pool::PoolConnection;
 use sqlx::query::Query;
-use sqlx::{AssertSqlSafe, Executor, IntoArguments, Pool as SqlxPool};
+use sqlx::{AssertSqlSafe, ColumnIndex, Connection, Decode, Encode, Executor, IntoArguments, Type};
 
+use super::checkpoint_row::RawCheckpoint;
 use super::dialect::Dialect;
 use super::encode::{Batch, ColumnType, SqlValue};
 
-/// A checkpoint row as stored, before it is checked.
-#[derive(Debug)]
-pub(crate) struct RawCheckpoint {
-    pub(crate) cursor: Option<String>,
-    pub(crate) state: String,
-    pub(crate) pages: i64,
-    pub(crate) items_written: i64,
-    pub(crate) last_error: Option<String>,
-    pub(crate) updated_at: i64,
+/// One bound value of a [`Statement`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Bind<'a> {
+    Text(Option<&'a str>),
+    Int(i64),
 }
 
-/// A checkpoint row to write (see [`Dialect::upsert_checkpoint`] for the binds).
+/// A statement and its values, bound in order.
 #[derive(Debug)]
-pub(crate) struct CheckpointRow<'a> {
+pub(crate) struct Statement<'a> {
     pub(crate) sql: Arc<str>,
-    pub(crate) collection: &'a str,
-    pub(crate) cursor: Option<&'a str>,
-    pub(crate) state: &'static str,
-    pub(crate) pages: i64,
-    pub(crate) items_written: i64,
-    pub(crate) last_error: Option<&'a str>,
-    pub(crate) updated_at: i64,
+    pub(crate) binds: Vec<Bind<'a>>,
 }
 
-/// Everything one transaction does, in order: DDL, upserts, the checkpoint.
+/// Everything one transaction does, in order: DDL, upserts, then statements
+/// (the checkpoint row).
 #[derive(Debug, Default)]
 pub(crate) struct TxPlan<'a> {
     pub(crate) ddl: Vec<String>,
@@ -43,136 +42,170 @@ pub(crate) struct TxPlan<'a> {
     pub(crate) upserts: Vec<(Arc<str>, &'a [usize])>,
     /// The column types of the batch's values.
     pub(crate) types: Vec<ColumnType>,
-    pub(crate) checkpoint: Option<CheckpointRow<'a>>,
+    pub(crate) statements: Vec<Statement<'a>>,
 }
 
 type Q<'q, DB> = Query<'q, DB, <DB as sqlx::Database>::Arguments>;
 
-/// What differs between SQLite and PostgreSQL beyond SQL text.
-pub(crate) trait Backend: sqlx::Database + sqlx::database::HasStatementCache {
+/// What differs between SQLite and PostgreSQL beyond SQL text; everything
+/// the two do alike is a default method.
+pub(crate) trait Backend: sqlx::Database + sqlx::database::HasStatementCache
+where
+    for<'c> &'c mut <Self as sqlx::Database>::Connection: Executor<'c, Database = Self>,
+    <Self as sqlx::Database>::Arguments: IntoArguments<Self>,
+    for<'q> Option<&'q str>: Encode<'q, Self> + Type<Self>,
+    for<'q> i64: Encode<'q, Self> + Decode<'q, Self> + Type<Self>,
+    for<'r> String: Decode<'r, Self> + Type<Self>,
+    usize: ColumnIndex<<Self as sqlx::Database>::Row>,
+{
     /// Run before DDL in a transaction, to serialize schema changes.
     const DDL_LOCK: Option<&'static str>;
+
     /// How a write transaction starts.
     fn begin(
-        pool: &SqlxPool<Self>,
-    ) -> impl Future<Output = Result<sqlx::Transaction<'static, Self>, sqlx::Error>> + Send;
-    /// Binds `rows` of `batch` for [`Dialect::upsert`](super::dialect::Dialect::upsert).
+        conn: &mut <Self as sqlx::Database>::Connection,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'_, Self>, sqlx::Error>> + Send;
+
+    /// Binds `rows` of `batch` for [`Dialect::upsert`].
     fn bind_rows<'q>(q: Q<'q, Self>, batch: &Batch, rows: &[usize], types: &[ColumnType]) -> Q<'q, Self>;
-    fn bind_text<'q>(q: Q<'q, Self>, v: Option<&str>) -> Q<'q, Self>;
-    fn bind_i64<'q>(q: Q<'q, Self>, v: i64) -> Q<'q, Self>;
-    fn read_count(row: &Self::Row) -> Result<i64, sqlx::Error>;
-    fn read_checkpoint(row: &Self::Row) -> Result<RawCheckpoint, sqlx::Error>;
-}
 
-/// Runs `plan` in one transaction; on any error nothing of it is committed.
-pub(crate) async fn run_tx<DB: Backend>(pool: &SqlxPool<DB>, plan: &TxPlan<'_>) -> Result<(), sqlx::Error>
-where
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    DB::Arguments: IntoArguments<DB>,
-{
-    let mut tx = DB::begin(pool).await?;
-    if let Some(lock) = DB::DDL_LOCK.filter(|_| !plan.ddl.is_empty()) {
-        sqlx::query(lock).execute(&mut *tx).await?;
-    }
-    for ddl in &plan.ddl {
-        // DDL is not worth caching: it runs once per run.
-        sqlx::query(AssertSqlSafe(ddl.as_str()))
-            .persistent(false)
-            .execute(&mut *tx)
-            .await?;
-    }
-    if let Some(batch) = plan.batch {
-        for (sql, rows) in &plan.upserts {
-            let q = sqlx::query(AssertSqlSafe(sql.clone()));
-            DB::bind_rows(q, batch, rows, &plan.types)
-                .execute(&mut *tx)
-                .await?;
+    /// Binds one value.
+    fn bind<'q>(q: Q<'q, Self>, value: Bind<'_>) -> Q<'q, Self> {
+        match value {
+            Bind::Text(v) => q.bind(v),
+            Bind::Int(v) => q.bind(v),
         }
     }
-    if let Some(c) = &plan.checkpoint {
-        let mut q = sqlx::query(AssertSqlSafe(c.sql.clone()));
-        q = DB::bind_text(q, Some(c.collection));
-        q = DB::bind_text(q, c.cursor);
-        q = DB::bind_text(q, Some(c.state));
-        q = DB::bind_i64(q, c.pages);
-        q = DB::bind_i64(q, c.items_written);
-        q = DB::bind_text(q, c.last_error);
-        q = DB::bind_i64(q, c.updated_at);
-        q.execute(&mut *tx).await?;
-    }
-    tx.commit().await
-}
 
-/// Runs a `SELECT COUNT(*) … = $1` query.
-pub(crate) async fn count<DB: Backend>(
-    pool: &SqlxPool<DB>,
-    sql: &'static str,
-    arg: &str,
-) -> Result<i64, sqlx::Error>
-where
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    DB::Arguments: IntoArguments<DB>,
-{
-    let mut conn = pool.acquire().await?;
-    let row = DB::bind_text(sqlx::query(sql), Some(arg))
-        .fetch_one(&mut *conn)
-        .await?;
-    DB::read_count(&row)
-}
-
-/// Reads one checkpoint row: `Err` when it cannot be read, `Ok(Some(Err))`
-/// when it was read but cannot be decoded.
-pub(crate) async fn load<DB: Backend>(
-    pool: &SqlxPool<DB>,
-    sql: &str,
-    collection: &str,
-) -> Result<Option<Result<RawCheckpoint, sqlx::Error>>, sqlx::Error>
-where
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    DB::Arguments: IntoArguments<DB>,
-{
-    let mut conn = pool.acquire().await?;
-    let row = DB::bind_text(sqlx::query(AssertSqlSafe(sql)), Some(collection))
-        .fetch_optional(&mut *conn)
-        .await?;
-    Ok(row.map(|r| DB::read_checkpoint(&r)))
-}
-
-#[cfg(feature = "sqlite")]
-impl Backend for sqlx::Sqlite {
-    // BEGIN IMMEDIATE already serializes writers.
-    const DDL_LOCK: Option<&'static str> = None;
-
-    async fn begin(pool: &SqlxPool<Self>) -> Result<sqlx::Transaction<'static, Self>, sqlx::Error> {
-        // Take the write lock up front: a deferred transaction that upgrades
-        // later can fail with SQLITE_BUSY without waiting for the busy timeout.
-        pool.begin_with("BEGIN IMMEDIATE").await
-    }
-
-    fn bind_rows<'q>(mut q: Q<'q, Self>, batch: &Batch, rows: &[usize], _: &[ColumnType]) -> Q<'q, Self> {
-        for &i in rows {
-            let (key, values) = batch.row(i);
-            q = q.bind(key);
-            for v in values {
-                q = sqlite_value(q, v);
+    /// Runs `plan` in one transaction; on any error nothing of it is
+    /// committed. A `dry_run` rolls back what succeeded: it only tells
+    /// whether the plan would commit.
+    fn run_tx(
+        pool: &sqlx::Pool<Self>,
+        plan: &TxPlan<'_>,
+        dry_run: bool,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send {
+        async move {
+            let mut conn = Self::acquire(pool).await?;
+            let mut tx = Self::begin(&mut conn).await?;
+            let ran = Self::run_plan(&mut tx, plan).await;
+            let (error, known) = match ran {
+                Ok(()) if dry_run => match tx.rollback().await {
+                    Ok(()) => return Ok(()),
+                    Err(e) => (e, false),
+                },
+                Ok(()) => match tx.commit().await {
+                    Ok(()) => return Ok(()),
+                    // Whether a failed COMMIT left the transaction open is not known.
+                    Err(e) => (e, false),
+                },
+                Err(e) => {
+                    let rolled_back = tx.rollback().await;
+                    if let Err(rollback) = &rolled_back {
+                        tracing::warn!(%rollback, "rolling back a failed transaction failed");
+                    }
+                    (e, rolled_back.is_ok())
+                }
+            };
+            if !known || conn.is_in_transaction() {
+                tracing::warn!(%error, "closing a connection whose transaction state is unknown");
+                conn.close_on_drop();
             }
+            Err(error)
         }
-        q
     }
 
-    fn bind_text<'q>(q: Q<'q, Self>, v: Option<&str>) -> Q<'q, Self> {
-        q.bind(v)
+    /// A pooled connection that is not inside a transaction.
+    fn acquire(
+        pool: &sqlx::Pool<Self>,
+    ) -> impl Future<Output = Result<PoolConnection<Self>, sqlx::Error>> + Send {
+        async move {
+            let mut conn = pool.acquire().await?;
+            if conn.is_in_transaction() {
+                // A rollback queued by a dropped transaction runs with the next command.
+                conn.ping().await?;
+            }
+            if conn.is_in_transaction() {
+                tracing::warn!("closing a pooled connection left inside a transaction");
+                conn.close_on_drop();
+                drop(conn);
+                conn = pool.acquire().await?;
+            }
+            Ok(conn)
+        }
     }
 
-    fn bind_i64<'q>(q: Q<'q, Self>, v: i64) -> Q<'q, Self> {
-        q.bind(v)
+    /// The statements of `plan`, inside the caller's transaction.
+    fn run_plan<'c>(
+        conn: &'c mut <Self as sqlx::Database>::Connection,
+        plan: &'c TxPlan<'_>,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send + 'c {
+        async move {
+            if let Some(lock) = Self::DDL_LOCK.filter(|_| !plan.ddl.is_empty()) {
+                sqlx::query(lock).execute(&mut *conn).await?;
+            }
+            for ddl in &plan.ddl {
+                // DDL is not worth caching: it runs once per run.
+                sqlx::query(AssertSqlSafe(ddl.as_str()))
+                    .persistent(false)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            if let Some(batch) = plan.batch {
+                for (sql, rows) in &plan.upserts {
+                    let q = sqlx::query(AssertSqlSafe(sql.clone()));
+                    Self::bind_rows(q, batch, rows, &plan.types)
+                        .execute(&mut *conn)
+                        .await?;
+                }
+            }
+            for statement in &plan.statements {
+                let mut q = sqlx::query(AssertSqlSafe(statement.sql.clone()));
+                for value in &statement.binds {
+                    q = Self::bind(q, *value);
+                }
+                q.execute(&mut *conn).await?;
+            }
+            Ok(())
+        }
     }
 
-    fn read_count(row: &Self::Row) -> Result<i64, sqlx::Error> {
-        sqlx::Row::try_get(row, 0)
+    /// Runs a `SELECT COUNT(*)` query with text binds.
+    fn count(
+        pool: &sqlx::Pool<Self>,
+        sql: &'static str,
+        binds: &[Option<&str>],
+    ) -> impl Future<Output = Result<i64, sqlx::Error>> + Send {
+        async move {
+            let mut conn = Self::acquire(pool).await?;
+            let mut q = sqlx::query(sql);
+            for value in binds {
+                q = Self::bind(q, Bind::Text(*value));
+            }
+            let row = q.fetch_one(&mut *conn).await?;
+            sqlx::Row::try_get(&row, 0)
+        }
     }
 
-    fn read_checkpoint(row: &Self::Row) -> Result<RawCheckpoint, sqlx::Error> {
+    /// Reads one checkpoint row: `Err` when it cannot be read, `Ok(Some(Err))`
+    /// when it was read but cannot be decoded.
+    fn load(
+        pool: &sqlx::Pool<Self>,
+        sql: &str,
+        collection: &str,
+    ) -> impl Future<Output = Result<Option<Result<RawCheckpoint, sqlx::Error>>, sqlx::Error>> + Send {
+        async move {
+            let mut conn = Self::acquire(pool).await?;
+            let row = sqlx::query(AssertSqlSafe(sql))
+                .bind(Some(collection))
+                .fetch_optional(&mut *conn)
+                .await?;
+            Ok(row.map(|r| Self::read_checkpoint(&r)))
+        }
+    }
+
+    /// Decodes a row of the checkpoint `SELECT`.
+    fn read_checkpoint(row: &<Self as sqlx::Database>::Row) -> Result<RawCheckpoint, sqlx::Error> {
         use sqlx::Row;
         Ok(RawCheckpoint {
             cursor: row.try_get(0)?,
@@ -186,14 +219,34 @@ impl Backend for sqlx::Sqlite {
 }
 
 #[cfg(feature = "sqlite")]
-fn sqlite_value<'q>(q: Q<'q, sqlx::Sqlite>, v: &SqlValue) -> Q<'q, sqlx::Sqlite> {
-    match v {
-        SqlValue::Null(_) => q.bind(None::<&str>),
-        SqlValue::Text(s) => q.bind(s.as_str()),
-        SqlValue::Int(i) => q.bind(*i),
-        SqlValue::Real(f) => q.bind(*f),
-        SqlValue::Bool(b) => q.bind(*b),
-        SqlValue::Json(j) => q.bind(sqlx::types::Json(j)),
+impl Backend for sqlx::Sqlite {
+    // BEGIN IMMEDIATE already serializes writers.
+    const DDL_LOCK: Option<&'static str> = None;
+
+    fn begin(
+        conn: &mut sqlx::SqliteConnection,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'_, Self>, sqlx::Error>> + Send {
+        // Take the write lock up front: a deferred transaction that upgrades
+        // later can fail with SQLITE_BUSY without waiting for the busy timeout.
+        conn.begin_with("BEGIN IMMEDIATE")
+    }
+
+    fn bind_rows<'q>(mut q: Q<'q, Self>, batch: &Batch, rows: &[usize], _: &[ColumnType]) -> Q<'q, Self> {
+        for &i in rows {
+            let (key, values) = batch.row(i);
+            q = q.bind(key);
+            for v in values {
+                q = match v {
+                    SqlValue::Null(_) => q.bind(None::<&str>),
+                    SqlValue::Text(s) => q.bind(s.as_str()),
+                    SqlValue::Int(i) => q.bind(*i),
+                    SqlValue::Real(f) => q.bind(*f),
+                    SqlValue::Bool(b) => q.bind(*b),
+                    SqlValue::Json(j) => q.bind(sqlx::types::Json(j)),
+                };
+            }
+        }
+        q
     }
 }
 
@@ -203,8 +256,10 @@ impl Backend for sqlx::Postgres {
     // catalog unique index; a transaction-scoped advisory lock serializes them.
     const DDL_LOCK: Option<&'static str> = Some("SELECT pg_advisory_xact_lock(7245817201)");
 
-    async fn begin(pool: &SqlxPool<Self>) -> Result<sqlx::Transaction<'static, Self>, sqlx::Error> {
-        pool.begin().await
+    fn begin(
+        conn: &mut sqlx::PgConnection,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'_, Self>, sqlx::Error>> + Send {
+        Connection::begin(conn)
     }
 
     fn bind_rows<'q>(mut q: Q<'q, Self>, batch: &Batch, rows: &[usize], types: &[ColumnType]) -> Q<'q, Self> {
@@ -237,30 +292,16 @@ impl Backend for sqlx::Postgres {
         }
         q
     }
+}
 
-    fn bind_text<'q>(q: Q<'q, Self>, v: Option<&str>) -> Q<'q, Self> {
-        q.bind(v)
-    }
-
-    fn bind_i64<'q>(q: Q<'q, Self>, v: i64) -> Q<'q, Self> {
-        q.bind(v)
-    }
-
-    fn read_count(row: &Self::Row) -> Result<i64, sqlx::Error> {
-        sqlx::Row::try_get(row, 0)
-    }
-
-    fn read_checkpoint(row: &Self::Row) -> Result<RawCheckpoint, sqlx::Error> {
-        use sqlx::Row;
-        Ok(RawCheckpoint {
-            cursor: row.try_get(0)?,
-            state: row.try_get(1)?,
-            pages: row.try_get(2)?,
-            items_written: row.try_get(3)?,
-            last_error: row.try_get(4)?,
-            updated_at: row.try_get(5)?,
-        })
-    }
+/// One column of a batch as a PostgreSQL array for `UNNEST`: NULL where a cell
+/// holds no value of the column's type.
+#[cfg(feature = "postgres")]
+fn array<'a, T>(
+    cells: impl Iterator<Item = &'a SqlValue>,
+    value: impl Fn(&'a SqlValue) -> Option<T>,
+) -> Vec<Option<T>> {
+    cells.map(value).collect()
 }
 
 /// A pool on either backend.
@@ -270,6 +311,18 @@ pub(crate) enum Pool {
     Sqlite(sqlx::SqlitePool),
     #[cfg(feature = "postgres")]
     Postgres(sqlx::PgPool),
+}
+
+/// Calls the same backend function on whichever pool this is.
+macro_rules! dispatch {
+    ($pool:expr, $p:ident => $call:expr) => {
+        match $pool {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite($p) => $call,
+            #[cfg(feature = "postgres")]
+            Pool::Postgres($p) => $call,
+        }
+    };
 }
 
 impl Pool {
@@ -282,23 +335,15 @@ impl Pool {
         }
     }
 
-    pub(crate) async fn run_tx(&self, plan: &TxPlan<'_>) -> Result<(), sqlx::Error> {
-        match self {
-            #[cfg(feature = "sqlite")]
-            Self::Sqlite(p) => run_tx(p, plan).await,
-            #[cfg(feature = "postgres")]
-            Self::Postgres(p) => run_tx(p, plan).await,
-        }
+    /// See [`Backend::run_tx`].
+    pub(crate) async fn run_tx(&self, plan: &TxPlan<'_>, dry_run: bool) -> Result<(), sqlx::Error> {
+        dispatch!(self, p => Backend::run_tx(p, plan, dry_run).await)
     }
 
-    pub(crate) async fn table_exists(&self, table: &str) -> Result<bool, sqlx::Error> {
+    /// Whether `table` exists (in `schema`, or the current one).
+    pub(crate) async fn table_exists(&self, schema: Option<&str>, table: &str) -> Result<bool, sqlx::Error> {
         let sql = self.dialect().table_exists();
-        let n = match self {
-            #[cfg(feature = "sqlite")]
-            Self::Sqlite(p) => count(p, sql, table).await?,
-            #[cfg(feature = "postgres")]
-            Self::Postgres(p) => count(p, sql, table).await?,
-        };
+        let n = dispatch!(self, p => Backend::count(p, sql, &[Some(table), schema]).await)?;
         Ok(n > 0)
     }
 
@@ -307,31 +352,11 @@ impl Pool {
         sql: &str,
         collection: &str,
     ) -> Result<Option<Result<RawCheckpoint, sqlx::Error>>, sqlx::Error> {
-        match self {
-            #[cfg(feature = "sqlite")]
-            Self::Sqlite(p) => load(p, sql, collection).await,
-            #[cfg(feature = "postgres")]
-            Self::Postgres(p) => load(p, sql, collection).await,
-        }
+        dispatch!(self, p => Backend::load(p, sql, collection).await)
     }
 
     /// Closes the pool, waiting for connections to be returned.
     pub(crate) async fn close(&self) {
-        match self {
-            #[cfg(feature = "sqlite")]
-            Self::Sqlite(p) => p.close().await,
-            #[cfg(feature = "postgres")]
-            Self::Postgres(p) => p.close().await,
-        }
+        dispatch!(self, p => p.close().await)
     }
-}
-
-/// One column of a batch as a PostgreSQL array for `UNNEST`: NULL where a cell
-/// holds no value of the column's type.
-#[cfg(feature = "postgres")]
-fn array<'a, T>(
-    cells: impl Iterator<Item = &'a SqlValue>,
-    value: impl Fn(&'a SqlValue) -> Option<T>,
-) -> Vec<Option<T>> {
-    cells.map(value).collect()
 }

@@ -4,7 +4,14 @@
 use std::fmt::Write;
 
 use super::encode::ColumnType;
-use super::ident::Ident;
+use super::ident::{Ident, TableName};
+use crate::Error;
+
+/// The PostgreSQL schema holding staging tables.
+pub(crate) const STAGING_SCHEMA: &str = "pipeline_staging";
+
+/// The prefix of SQLite staging tables.
+pub(crate) const STAGING_PREFIX: &str = "pipeline_staging__";
 
 /// Which SQL flavour to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +55,7 @@ impl Dialect {
         }
     }
 
-    fn placeholders(self, count: usize) -> Vec<String> {
+    pub(crate) fn placeholders(self, count: usize) -> Vec<String> {
         (1..=count)
             .map(|n| {
                 let mut s = String::new();
@@ -88,7 +95,7 @@ impl Dialect {
         }
     }
 
-    fn integer(self) -> &'static str {
+    pub(crate) fn integer(self) -> &'static str {
         match self {
             #[cfg(feature = "sqlite")]
             Self::Sqlite => "INTEGER",
@@ -98,7 +105,7 @@ impl Dialect {
     }
 
     /// `CREATE TABLE IF NOT EXISTS` for a collection's table.
-    pub(crate) fn create_table(self, table: &Ident, shape: &TableShape) -> String {
+    pub(crate) fn create_table(self, table: &TableName, shape: &TableShape) -> String {
         let mut sql = format!("CREATE TABLE IF NOT EXISTS {table} (\"key\" TEXT NOT NULL PRIMARY KEY");
         for (name, ty, required) in &shape.columns {
             let _ = write!(sql, ", {name} {}", self.column_type(*ty));
@@ -114,7 +121,7 @@ impl Dialect {
     /// (SQLite: one `(?, ?)` tuple per row) or not at all (PostgreSQL: one
     /// array per column, unnested), so the driver's per-connection statement
     /// cache prepares it once.
-    pub(crate) fn upsert(self, table: &Ident, shape: &TableShape, rows: usize) -> String {
+    pub(crate) fn upsert(self, table: &TableName, shape: &TableShape, rows: usize) -> String {
         let width = 1 + shape.columns.len();
         let mut sql = format!("INSERT INTO {table} (\"key\"");
         for (name, _, _) in &shape.columns {
@@ -159,77 +166,76 @@ impl Dialect {
         sql
     }
 
-    /// `CREATE TABLE IF NOT EXISTS` for the checkpoint table.
-    pub(crate) fn create_checkpoints(self, table: &Ident) -> String {
-        let int = self.integer();
-        format!(
-            "CREATE TABLE IF NOT EXISTS {table} (\"collection\" TEXT NOT NULL PRIMARY KEY, \
-             \"cursor\" TEXT, \"state\" TEXT NOT NULL, \"pages\" {int} NOT NULL DEFAULT 0, \
-             \"items_written\" {int} NOT NULL DEFAULT 0, \"last_error\" TEXT, \
-             \"updated_at\" {int} NOT NULL)"
-        )
-    }
-
-    /// Upserts a checkpoint row. Binds: collection, cursor, state, pages,
-    /// items_written, last_error, updated_at (ms).
-    ///
-    /// `pages` is only written when `with_pages` (the store knows it; a sink
-    /// does not), and the cursor only when `with_cursor` (a failed run keeps
-    /// its last committed cursor).
-    pub(crate) fn upsert_checkpoint(self, table: &Ident, with_cursor: bool, with_pages: bool) -> String {
-        let p = self.placeholders(7);
-        let mut sql = format!(
-            "INSERT INTO {table} (\"collection\", \"cursor\", \"state\", \"pages\", \"items_written\", \
-             \"last_error\", \"updated_at\") VALUES ({}, {}, {}, {}, {}, {}, {}) \
-             ON CONFLICT (\"collection\") DO UPDATE SET \"state\" = excluded.\"state\", \
-             \"items_written\" = excluded.\"items_written\", \"last_error\" = excluded.\"last_error\", \
-             \"updated_at\" = excluded.\"updated_at\"",
-            p[0], p[1], p[2], p[3], p[4], p[5], p[6]
-        );
-        if with_cursor {
-            sql.push_str(", \"cursor\" = excluded.\"cursor\"");
-        }
-        if with_pages {
-            sql.push_str(", \"pages\" = excluded.\"pages\"");
-        }
-        sql
-    }
-
-    /// Reads a checkpoint row. Binds: collection.
-    pub(crate) fn select_checkpoint(self, table: &Ident) -> String {
-        let p = self.placeholders(1);
-        format!(
-            "SELECT \"cursor\", \"state\", \"pages\", \"items_written\", \"last_error\", \"updated_at\" \
-             FROM {table} WHERE \"collection\" = {}",
-            p[0]
-        )
-    }
-
-    /// Counts tables named like the bound name (0 or 1). Binds: bare name.
+    /// Counts tables named like the bound name (0 or 1). Binds: bare
+    /// name, then schema (NULL: the current one; SQLite has none).
     pub(crate) fn table_exists(self) -> &'static str {
         match self {
             #[cfg(feature = "sqlite")]
-            Self::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
+            Self::Sqlite => {
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ? AND ? IS NULL"
+            }
             #[cfg(feature = "postgres")]
             Self::Postgres => {
                 "SELECT COUNT(*) FROM information_schema.tables \
-                 WHERE table_schema = current_schema() AND table_name = $1"
+                 WHERE table_name = $1 AND table_schema = COALESCE($2, current_schema())"
             }
         }
     }
 
+    /// Where `live`'s staging table lives: a namespace no collection can
+    /// reach (the `pipeline_staging` schema on PostgreSQL, the reserved
+    /// `pipeline_staging__` prefix on SQLite, which has no schemas to create).
+    pub(crate) fn staging_table(self, live: &Ident) -> Result<TableName, Error> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite => Ok(TableName::plain(
+                live.with_prefix("staging table", STAGING_PREFIX)?,
+            )),
+            #[cfg(feature = "postgres")]
+            Self::Postgres => Ok(TableName {
+                schema: Some(Ident::new("schema", STAGING_SCHEMA)?),
+                name: live.clone(),
+            }),
+        }
+    }
+
+    /// DDL making the staging namespace exist.
+    pub(crate) fn create_staging_namespace(self) -> Option<String> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite => None,
+            #[cfg(feature = "postgres")]
+            Self::Postgres => Some(format!("CREATE SCHEMA IF NOT EXISTS \"{STAGING_SCHEMA}\"")),
+        }
+    }
+
     /// Statements replacing `live` by `staging`, to run in one transaction.
-    pub(crate) fn swap(self, staging: &Ident, live: &Ident) -> Vec<String> {
-        vec![
-            format!("DROP TABLE IF EXISTS {live}"),
-            // PostgreSQL names the primary-key index after the old table name
-            // and picks a fresh name for the next staging table's index.
-            format!("ALTER TABLE {staging} RENAME TO {live}"),
-        ]
+    pub(crate) fn swap(self, staging: &TableName, live: &TableName) -> Vec<String> {
+        let drop = format!("DROP TABLE IF EXISTS {live}");
+        match self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite => vec![drop, format!("ALTER TABLE {staging} RENAME TO {}", live.name)],
+            #[cfg(feature = "postgres")]
+            Self::Postgres => {
+                // The live table is in the current schema, which DDL cannot
+                // name by expression; the names inside the literal are
+                // validated identifiers, so they hold no quote. The
+                // primary-key index moves with the table.
+                let schema = staging.schema.as_ref().map_or("public", Ident::as_str);
+                vec![
+                    drop,
+                    format!(
+                        "DO $$ BEGIN EXECUTE format('ALTER TABLE %I.%I SET SCHEMA %I', '{schema}', '{}', \
+                         current_schema()); END $$",
+                        staging.name.as_str()
+                    ),
+                ]
+            }
+        }
     }
 
     /// Statements emptying `staging` for a fresh run.
-    pub(crate) fn recreate(self, table: &Ident, shape: &TableShape) -> Vec<String> {
+    pub(crate) fn recreate(self, table: &TableName, shape: &TableShape) -> Vec<String> {
         vec![
             format!("DROP TABLE IF EXISTS {table}"),
             self.create_table(table, shape),
@@ -250,7 +256,7 @@ mod tests {
     #[cfg(feature = "postgres")]
     #[test]
     fn postgres_upsert_unnests_one_array_per_column() {
-        let t = Ident::new("table", "docs").unwrap();
+        let t = TableName::plain(Ident::new("table", "docs").unwrap());
         let sql = Dialect::Postgres.upsert(&t, &shape(), 2);
         assert_eq!(
             sql,
@@ -268,7 +274,7 @@ mod tests {
     #[cfg(feature = "sqlite")]
     #[test]
     fn sqlite_upsert_has_a_tuple_per_row() {
-        let t = Ident::new("table", "docs").unwrap();
+        let t = TableName::plain(Ident::new("table", "docs").unwrap());
         let sql = Dialect::Sqlite.upsert(&t, &shape(), 2);
         assert!(
             sql.starts_with("INSERT INTO \"docs\" (\"key\", \"data\") VALUES (?, ?), (?, ?) ON CONFLICT")
@@ -278,7 +284,7 @@ mod tests {
     #[cfg(feature = "sqlite")]
     #[test]
     fn sqlite_create_table_quotes_every_name() {
-        let t = Ident::new("table", "docs").unwrap();
+        let t = TableName::plain(Ident::new("table", "docs").unwrap());
         let sql = Dialect::Sqlite.create_table(&t, &shape());
         assert!(sql.starts_with(
             "CREATE TABLE IF NOT EXISTS \"docs\" (\"key\" TEXT NOT NULL PRIMARY KEY, \"data\" TEXT NOT NULL"

@@ -5,6 +5,8 @@ use std::collections::HashSet;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::key::{KeySpec, KeyTexts, describe, pointer_in};
+
 /// The SQL type of a typed-row column.
 ///
 /// | variant | SQLite | PostgreSQL |
@@ -60,20 +62,8 @@ impl SqlValue {
             }
             (ColumnType::Real, Value::Number(n)) => Self::Real(n.as_f64().unwrap_or(f64::NAN)),
             (ColumnType::Boolean, Value::Bool(b)) => Self::Bool(b),
-            (ty, v) => return Err(format!("expected {ty:?}, got {}", kind(&v))),
+            (ty, v) => return Err(format!("expected {ty:?}, got {}", describe(&v))),
         })
-    }
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(n) if n.is_i64() || n.is_u64() => "an integer",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 
@@ -90,12 +80,14 @@ impl Batch {
         (&self.keys[i], &self.values[i * self.width..(i + 1) * self.width])
     }
 
-    /// The rows to write: the last occurrence of each key, in batch order.
-    /// PostgreSQL rejects an `ON CONFLICT` statement touching a key twice,
-    /// and "last one wins" is what sequential upserts would have done.
-    pub(crate) fn dedup(&self) -> Vec<usize> {
-        let mut seen = HashSet::with_capacity(self.keys.len());
-        let mut keep: Vec<usize> = (0..self.keys.len())
+    /// The rows to write of the items before `end`: the last occurrence of
+    /// each key, in batch order. PostgreSQL rejects an `ON CONFLICT`
+    /// statement touching a key twice, and "last one wins" is what
+    /// sequential upserts would have done.
+    pub(crate) fn dedup_before(&self, end: usize) -> Vec<usize> {
+        let end = end.min(self.keys.len());
+        let mut seen = HashSet::with_capacity(end);
+        let mut keep: Vec<usize> = (0..end)
             .rev()
             .filter(|&i| seen.insert(self.keys[i].as_str()))
             .collect();
@@ -104,78 +96,42 @@ impl Batch {
     }
 }
 
-/// A closure giving an item's key.
-pub(crate) type KeyFn<T> = Box<dyn Fn(&T) -> Option<String> + Send + Sync>;
-
-/// How an item's key is found.
-pub(crate) enum KeySpec<T> {
-    /// A JSON pointer into the (serialized) item.
-    Pointer(String),
-    /// A closure over the item.
-    Fn(KeyFn<T>),
-}
-
-impl<T> std::fmt::Debug for KeySpec<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Pointer(p) => write!(f, "Pointer({p:?})"),
-            Self::Fn(_) => f.write_str("Fn(..)"),
-        }
-    }
-}
-
-/// A scalar JSON value as a key; objects, arrays and null are refused.
-fn scalar_key(v: Option<&Value>) -> Result<String, &'static str> {
-    match v {
-        None | Some(Value::Null) => Err("is missing"),
-        Some(Value::String(s)) => Ok(s.clone()),
-        Some(Value::Number(n)) => Ok(n.to_string()),
-        Some(Value::Bool(b)) => Ok(b.to_string()),
-        Some(Value::Array(_)) => Err("is an array, not a scalar"),
-        Some(Value::Object(_)) => Err("is an object, not a scalar"),
-    }
-}
-
-/// Resolves a JSON pointer inside an object without rebuilding a `Value`.
-fn pointer_in<'a>(fields: &'a serde_json::Map<String, Value>, pointer: &str) -> Option<&'a Value> {
-    let rest = pointer.strip_prefix('/')?;
-    let (first, tail) = match rest.find('/') {
-        Some(at) => (&rest[..at], &rest[at..]),
-        None => (rest, ""),
-    };
-    let first = first.replace("~1", "/").replace("~0", "~");
-    let value = fields.get(&first)?;
-    if tail.is_empty() {
-        Some(value)
-    } else {
-        value.pointer(tail)
-    }
+/// An item that can never be written: its index in the batch and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Rejection {
+    pub(crate) index: usize,
+    pub(crate) reason: String,
 }
 
 /// Encodes a whole batch (called per batch: the per-item loop is monomorphic).
+///
+/// On a rejection, `out` holds exactly the items before the rejected one.
 pub(crate) trait EncodeBatch<T>: Send + Sync {
-    fn encode(&self, items: Vec<T>, out: &mut Batch) -> Result<(), String>;
+    fn encode(&mut self, items: Vec<T>, out: &mut Batch) -> Result<(), Rejection>;
+}
+
+fn reject(index: usize, reason: String) -> Rejection {
+    Rejection { index, reason }
 }
 
 /// JSON documents: `key` and `data`.
 #[derive(Debug)]
 pub(crate) struct Documents {
     pub(crate) key: KeySpec<Value>,
+    pub(crate) texts: KeyTexts,
 }
 
 impl EncodeBatch<Value> for Documents {
-    fn encode(&self, items: Vec<Value>, out: &mut Batch) -> Result<(), String> {
+    fn encode(&mut self, items: Vec<Value>, out: &mut Batch) -> Result<(), Rejection> {
         out.width = 1;
         out.keys.reserve(items.len());
         out.values.reserve(items.len());
         for (i, item) in items.into_iter().enumerate() {
             let key = match &self.key {
-                KeySpec::Pointer(p) => scalar_key(item.pointer(p))
-                    .map_err(|why| format!("item {i} of the batch: key {p:?} {why}"))?,
-                KeySpec::Fn(f) => {
-                    f(&item).ok_or_else(|| format!("item {i} of the batch: the key closure gave no key"))?
-                }
-            };
+                KeySpec::Pointer(p) => self.texts.text(p, item.pointer(p)),
+                KeySpec::Fn(f) => f(&item).ok_or_else(|| "the key closure gave no key".to_owned()),
+            }
+            .map_err(|why| reject(i, why))?;
             out.keys.push(key);
             out.values.push(SqlValue::Json(item));
         }
@@ -187,42 +143,49 @@ impl EncodeBatch<Value> for Documents {
 #[derive(Debug)]
 pub(crate) struct Rows<T> {
     pub(crate) key: KeySpec<T>,
+    pub(crate) texts: KeyTexts,
     pub(crate) columns: Vec<(String, ColumnType)>,
 }
 
+impl<T: Serialize + Send + 'static> Rows<T> {
+    /// One item's key and values, or why it is rejected.
+    fn row(&mut self, item: &T, values: &mut Vec<SqlValue>) -> Result<String, String> {
+        let closure_key = match &self.key {
+            KeySpec::Fn(f) => Some(f(item).ok_or_else(|| "the key closure gave no key".to_owned())?),
+            KeySpec::Pointer(_) => None,
+        };
+        let value = serde_json::to_value(item).map_err(|e| format!("it could not be serialized: {e}"))?;
+        let Value::Object(mut fields) = value else {
+            return Err(format!("it serialized to {}, not an object", describe(&value)));
+        };
+        let key = match (&self.key, closure_key) {
+            (_, Some(k)) => k,
+            (KeySpec::Pointer(p), None) => self.texts.text(p, pointer_in(&fields, p))?,
+            (KeySpec::Fn(_), None) => return Err("the key closure gave no key".to_owned()),
+        };
+        for (name, ty) in &self.columns {
+            let v =
+                SqlValue::coerce(fields.remove(name), *ty).map_err(|why| format!("column {name}: {why}"))?;
+            values.push(v);
+        }
+        Ok(key)
+    }
+}
+
 impl<T: Serialize + Send + 'static> EncodeBatch<T> for Rows<T> {
-    fn encode(&self, items: Vec<T>, out: &mut Batch) -> Result<(), String> {
+    fn encode(&mut self, items: Vec<T>, out: &mut Batch) -> Result<(), Rejection> {
         out.width = self.columns.len();
         out.keys.reserve(items.len());
         out.values.reserve(items.len() * self.columns.len());
-        for (i, item) in items.into_iter().enumerate() {
-            let closure_key = match &self.key {
-                KeySpec::Fn(f) => Some(
-                    f(&item).ok_or_else(|| format!("item {i} of the batch: the key closure gave no key"))?,
-                ),
-                KeySpec::Pointer(_) => None,
-            };
-            let value = serde_json::to_value(&item)
-                .map_err(|e| format!("item {i} of the batch could not be serialized: {e}"))?;
-            let Value::Object(mut fields) = value else {
-                return Err(format!(
-                    "item {i} of the batch serialized to {}, not an object",
-                    kind(&value)
-                ));
-            };
-            let key = match (&self.key, closure_key) {
-                (_, Some(k)) => k,
-                (KeySpec::Pointer(p), None) => scalar_key(pointer_in(&fields, p))
-                    .map_err(|why| format!("item {i} of the batch: key {p:?} {why}"))?,
-                (KeySpec::Fn(_), None) => {
-                    return Err(format!("item {i} of the batch: the key closure gave no key"));
+        for (i, item) in items.iter().enumerate() {
+            let before = out.values.len();
+            match self.row(item, &mut out.values) {
+                Ok(key) => out.keys.push(key),
+                Err(why) => {
+                    // Keep exactly the rows before the rejected item.
+                    out.values.truncate(before);
+                    return Err(reject(i, why));
                 }
-            };
-            out.keys.push(key);
-            for (name, ty) in &self.columns {
-                let v = SqlValue::coerce(fields.remove(name), *ty)
-                    .map_err(|why| format!("item {i} of the batch, column {name}: {why}"))?;
-                out.values.push(v);
             }
         }
         Ok(())
@@ -236,23 +199,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn documents_take_scalar_keys_and_refuse_others() {
-        let enc = Documents {
+    fn documents_keep_the_items_before_a_rejected_one() {
+        let mut enc = Documents {
             key: KeySpec::Pointer("/id".into()),
+            texts: KeyTexts::default(),
         };
         let mut batch = Batch::default();
-        enc.encode(vec![json!({"id": 7}), json!({"id": "x"})], &mut batch)
-            .unwrap();
-        assert_eq!(batch.keys, ["7", "x"]);
-        for bad in [
-            json!({}),
-            json!({"id": null}),
-            json!({"id": [1]}),
-            json!({"id": {}}),
-        ] {
-            let err = enc.encode(vec![bad], &mut Batch::default()).unwrap_err();
-            assert!(err.contains("key \"/id\""), "{err}");
-        }
+        let items = vec![
+            json!({"id": 7}),
+            json!({"id": 8}),
+            json!({"id": 7.5}),
+            json!({"id": 9}),
+        ];
+        let err = enc.encode(items, &mut batch).unwrap_err();
+        assert_eq!(err.index, 2);
+        assert!(err.reason.contains("key \"/id\" is a float"), "{}", err.reason);
+        assert_eq!(batch.keys, ["7", "8"]);
+        assert_eq!(batch.values.len(), 2);
     }
 
     #[test]
@@ -262,7 +225,8 @@ mod tests {
             values: Vec::new(),
             width: 0,
         };
-        assert_eq!(batch.dedup(), [2, 3, 4]);
+        assert_eq!(batch.dedup_before(usize::MAX), [2, 3, 4]);
+        assert_eq!(batch.dedup_before(3), [1, 2]);
     }
 
     #[derive(Serialize)]
@@ -274,8 +238,9 @@ mod tests {
 
     #[test]
     fn rows_map_fields_to_columns() {
-        let enc = Rows::<Item> {
+        let mut enc = Rows::<Item> {
             key: KeySpec::Pointer("/key".into()),
+            texts: KeyTexts::default(),
             columns: vec![
                 ("n".into(), ColumnType::Integer),
                 ("tags".into(), ColumnType::Text),
@@ -302,8 +267,9 @@ mod tests {
 
     #[test]
     fn rows_refuse_a_wrong_type() {
-        let enc = Rows::<Item> {
+        let mut enc = Rows::<Item> {
             key: KeySpec::Pointer("/key".into()),
+            texts: KeyTexts::default(),
             columns: vec![("tags".into(), ColumnType::Integer)],
         };
         let item = Item {
@@ -311,10 +277,14 @@ mod tests {
             n: 3,
             tags: vec![],
         };
-        let err = enc.encode(vec![item], &mut Batch::default()).unwrap_err();
+        let mut batch = Batch::default();
+        let err = enc.encode(vec![item], &mut batch).unwrap_err();
+        assert_eq!(err.index, 0);
         assert!(
-            err.contains("column tags: expected Integer, got an array"),
-            "{err}"
+            err.reason.contains("column tags: expected Integer, got an array"),
+            "{}",
+            err.reason
         );
+        assert!(batch.keys.is_empty() && batch.values.is_empty());
     }
 }

@@ -1,17 +1,35 @@
 //! SQL sinks and checkpoint stores over SQLite and PostgreSQL (sqlx).
+//!
+//! # Layout
+//!
+//! - `database`, `config`: opening a database; `lock`: one crawler per collection.
+//! - `builder` → `sink` (+ `setup`, run when the pipeline opens the sink);
+//!   `store`: the checkpoint store. Both use `checkpoint_row`, the one owner
+//!   of the checkpoint table's SQL; `database` depends on neither.
+//! - `key`, `encode`: items to rows; `dialect`, `ident`: SQL text;
+//!   `backend`: running transactions; `retry`: committing with backoff.
 
 mod backend;
+mod builder;
+mod checkpoint_row;
+mod config;
 mod database;
 mod dialect;
 mod encode;
 mod ident;
+mod key;
+mod lock;
 mod retry;
+mod setup;
 mod sink;
 mod store;
 
-pub use self::database::{Database, DatabaseOptions};
+pub use self::builder::{DocumentSinkBuilder, RowSinkBuilder};
+pub use self::config::DatabaseConfig;
+pub use self::database::Database;
 pub use self::encode::ColumnType;
-pub use self::sink::{DocumentSinkBuilder, RowSinkBuilder, SqlSink};
+pub use self::lock::CollectionLocks;
+pub use self::sink::SqlSink;
 pub use self::store::SqlCheckpointStore;
 
 #[cfg(test)]
@@ -28,6 +46,7 @@ mod tests {
         assert_send_sync::<crate::Error>();
         assert_send::<SqlSink<serde_json::Value>>();
         assert_send::<DocumentSinkBuilder>();
+        assert_send::<CollectionLocks>();
         assert_send::<crate::JsonLinesSink<serde_json::Value>>();
     }
 }

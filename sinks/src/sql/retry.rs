@@ -1,11 +1,12 @@
-//! Committing with retries: a batch that cannot commit is retried with
-//! exponential backoff and full jitter for a bounded total time.
+//! Committing with retries: a transaction that cannot commit is retried
+//! with the framework's [`RetryPolicy`] (exponential backoff, full jitter)
+//! for a bounded total time.
 
 use std::future::Future;
 use std::time::Duration;
 
 use pipeline_core::SinkError;
-use pipeline_core::policy::RetryPolicy;
+use pipeline_core::policy::{Jitter, RetryPolicy};
 use tokio::time::Instant;
 
 use crate::Error;
@@ -15,10 +16,19 @@ use crate::Error;
 enum Class {
     /// The database may come back: retry.
     Transient,
-    /// The data cannot be stored as it is (a data exception): retrying will not help.
+    /// Some value cannot be stored as it is (a data exception): retrying will not help.
     Data,
     /// Anything else (a missing table, a permission): fail now.
     Permanent,
+}
+
+/// Why a commit failed for good.
+#[derive(Debug)]
+pub(crate) enum CommitError {
+    /// The database refused a value of the batch; finding which item is the caller's job.
+    Data(sqlx::Error),
+    /// Anything else, as the sink reports it.
+    Sink(SinkError),
 }
 
 fn classify(e: &sqlx::Error) -> Class {
@@ -61,21 +71,28 @@ fn classify_code(code: &str) -> Class {
     }
 }
 
+/// The one backoff of the framework, tuned for commits: short first waits
+/// (a lock is often released within milliseconds), 5 s at most.
+fn policy() -> RetryPolicy {
+    RetryPolicy::new(u32::MAX)
+        .initial_backoff(Duration::from_millis(50))
+        .max_backoff(Duration::from_secs(5))
+        .jitter(Jitter::Full)
+}
+
 /// Runs `attempt` until it succeeds, a non-transient error occurs, or the
-/// next wait would pass `budget`. Each attempt is one whole transaction, so
-/// a failed one committed nothing.
+/// next wait would pass `budget` (`Duration::ZERO`: one attempt). Each
+/// attempt is one whole transaction, so a failed one committed nothing.
 pub(crate) async fn commit_with_retry<F, Fut>(
     collection: &str,
     budget: Duration,
     mut attempt: F,
-) -> Result<(), SinkError>
+) -> Result<(), CommitError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<(), sqlx::Error>>,
 {
-    let policy = RetryPolicy::new(u32::MAX)
-        .initial_backoff(Duration::from_millis(50))
-        .max_backoff(Duration::from_secs(5));
+    let policy = policy();
     let started = Instant::now();
     let mut attempts = 0u32;
     loop {
@@ -85,35 +102,43 @@ where
             Err(e) => e,
         };
         match classify(&error) {
-            Class::Data => {
-                return Err(SinkError::Encode {
-                    collection: collection.to_owned(),
-                    reason: format!("the database refused the batch: {error}"),
-                });
-            }
+            Class::Data => return Err(CommitError::Data(error)),
             Class::Permanent => {
-                return Err(SinkError::Write {
+                return Err(CommitError::Sink(SinkError::Write {
                     collection: collection.to_owned(),
                     source: Box::new(error),
-                });
+                }));
             }
             Class::Transient => {}
         }
         let wait = policy.backoff(attempts);
         let elapsed = started.elapsed();
         if elapsed + wait >= budget {
-            tracing::error!(%collection, attempts, %error, "batch not committed; giving up");
-            return Err(SinkError::Write {
+            tracing::error!(%collection, attempts, %error, "transaction not committed; giving up");
+            return Err(CommitError::Sink(SinkError::Write {
                 collection: collection.to_owned(),
                 source: Box::new(Error::GaveUp {
                     attempts,
                     elapsed,
                     source: Box::new(error),
                 }),
-            });
+            }));
         }
-        tracing::warn!(%collection, attempts, %error, ?wait, "batch not committed; retrying");
+        tracing::warn!(%collection, attempts, %error, ?wait, "transaction not committed; retrying");
         tokio::time::sleep(wait).await;
+    }
+}
+
+impl CommitError {
+    /// As a [`SinkError`], for callers with no item to blame a data error on.
+    pub(crate) fn into_sink_error(self, collection: &str) -> SinkError {
+        match self {
+            Self::Sink(e) => e,
+            Self::Data(e) => SinkError::Write {
+                collection: collection.to_owned(),
+                source: Box::new(e),
+            },
+        }
     }
 }
 
@@ -127,12 +152,20 @@ mod tests {
     fn codes_are_classified() {
         assert_eq!(classify_code("5"), Class::Transient); // SQLITE_BUSY
         assert_eq!(classify_code("517"), Class::Transient); // SQLITE_BUSY_SNAPSHOT
+        assert_eq!(classify_code("13"), Class::Transient); // SQLITE_FULL
         assert_eq!(classify_code("1"), Class::Permanent); // SQLITE_ERROR (no such table)
         assert_eq!(classify_code("08006"), Class::Transient);
         assert_eq!(classify_code("57P01"), Class::Transient);
         assert_eq!(classify_code("40001"), Class::Transient);
         assert_eq!(classify_code("22P05"), Class::Data);
         assert_eq!(classify_code("42P01"), Class::Permanent);
+    }
+
+    fn sink_error(e: CommitError) -> SinkError {
+        match e {
+            CommitError::Sink(e) => e,
+            CommitError::Data(e) => panic!("unexpected data error {e}"),
+        }
     }
 
     #[tokio::test(start_paused = true)]
@@ -143,10 +176,24 @@ mod tests {
             Err(sqlx::Error::PoolTimedOut)
         })
         .await
+        .map_err(sink_error)
         .unwrap_err();
         assert!(calls.load(Ordering::Relaxed) > 1);
         assert!(matches!(&err, SinkError::Write { collection, .. } if collection == "coll"));
+        assert!(err.is_retryable());
         assert!(err.to_string().contains("gave up after"), "{err}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_zero_budget_makes_one_attempt() {
+        let calls = AtomicU32::new(0);
+        let err = commit_with_retry("coll", Duration::ZERO, || async {
+            calls.fetch_add(1, Ordering::Relaxed);
+            Err(sqlx::Error::PoolTimedOut)
+        })
+        .await;
+        assert!(err.is_err());
+        assert_eq!(calls.load(Ordering::Relaxed), 1);
     }
 
     #[tokio::test(start_paused = true)]
@@ -160,6 +207,7 @@ mod tests {
             }
         })
         .await
+        .map_err(sink_error)
         .unwrap();
         assert_eq!(calls.load(Ordering::Relaxed), 4);
     }
@@ -172,6 +220,7 @@ mod tests {
             Err(sqlx::Error::RowNotFound)
         })
         .await
+        .map_err(sink_error)
         .unwrap_err();
         assert_eq!(calls.load(Ordering::Relaxed), 1);
         assert!(err.to_string().contains("collection coll"), "{err}");

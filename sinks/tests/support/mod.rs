@@ -74,6 +74,15 @@ pub fn keys(from: usize, to: usize) -> BTreeSet<String> {
     (from..to).map(|n| format!("k{n}")).collect()
 }
 
+/// `table` quoted, unless it already is.
+fn quote(table: &str) -> String {
+    if table.starts_with('"') {
+        table.to_owned()
+    } else {
+        format!("\"{table}\"")
+    }
+}
+
 /// Reads tables back with plain sqlx, independently of the sink.
 #[derive(Debug, Clone)]
 pub enum Reader {
@@ -112,9 +121,18 @@ impl Reader {
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
 
-    /// Every key of `table`.
+    /// The quoted reference to `coll`'s staging table on this backend.
+    pub fn staging(&self, coll: &str) -> String {
+        match self {
+            Self::Sqlite(_) => format!("\"pipeline_staging__{coll}\""),
+            Self::Pg(_) => format!("\"pipeline_staging\".\"{coll}\""),
+        }
+    }
+
+    /// Every key of `table` (a bare name, or a quoted reference).
     pub async fn keys(&self, table: &str) -> BTreeSet<String> {
-        self.strings(&format!("SELECT \"key\" FROM \"{table}\""))
+        let table = quote(table);
+        self.strings(&format!("SELECT \"key\" FROM {table}"))
             .await
             .into_iter()
             .flatten()
@@ -123,16 +141,18 @@ impl Reader {
 
     /// Row count of `table` (catches duplicates a set would hide).
     pub async fn count(&self, table: &str) -> usize {
+        let table = quote(table);
         let v = self
-            .strings(&format!("SELECT CAST(COUNT(*) AS TEXT) FROM \"{table}\""))
+            .strings(&format!("SELECT CAST(COUNT(*) AS TEXT) FROM {table}"))
             .await;
         v[0].as_deref().unwrap_or("0").parse().expect("count")
     }
 
     /// One text column of the row with `key`.
     pub async fn text(&self, table: &str, column: &str, key: &str) -> Option<String> {
+        let table = quote(table);
         let sql = format!(
-            "SELECT CAST(\"{column}\" AS TEXT) FROM \"{table}\" WHERE \"key\" = '{}'",
+            "SELECT CAST(\"{column}\" AS TEXT) FROM {table} WHERE \"key\" = '{}'",
             key.replace('\'', "''")
         );
         self.strings(&sql).await.into_iter().next().flatten()
@@ -145,14 +165,20 @@ impl Reader {
             .map(|s| serde_json::from_str(&s).expect("data is JSON"))
     }
 
+    /// Whether `table` (a bare name, or a quoted reference) exists.
     pub async fn table_exists(&self, table: &str) -> bool {
+        let bare = table.replace('"', "");
+        let (schema, name) = match bare.split_once('.') {
+            Some((s, n)) => (format!("'{s}'"), n.to_owned()),
+            None => ("current_schema()".to_owned(), bare.clone()),
+        };
         let sql = match self {
             Self::Sqlite(_) => {
-                format!("SELECT name FROM sqlite_master WHERE type = 'table' AND name = '{table}'")
+                format!("SELECT name FROM sqlite_master WHERE type = 'table' AND name = '{name}'")
             }
             Self::Pg(_) => format!(
                 "SELECT table_name::text FROM information_schema.tables \
-                 WHERE table_schema = current_schema() AND table_name = '{table}'"
+                 WHERE table_schema = {schema} AND table_name = '{name}'"
             ),
         };
         !self.strings(&sql).await.is_empty()
@@ -161,8 +187,10 @@ impl Reader {
     /// Drops the collections' tables and checkpoint rows, then closes the pool.
     pub async fn cleanup(&self, collections: &[&str]) {
         for c in collections {
+            let staging = self.staging(c);
             self.exec(&format!(
-                "DROP TABLE IF EXISTS \"{c}\"; DROP TABLE IF EXISTS \"{c}__staging\"; \
+                "DROP TABLE IF EXISTS \"{c}\"; DROP TABLE IF EXISTS {staging}; \
+                 DROP TABLE IF EXISTS \"{c}__staging\"; \
                  DELETE FROM pipeline_checkpoints WHERE collection = '{c}'"
             ))
             .await;

@@ -1,0 +1,250 @@
+//! Building SQL sinks: [`Database::documents`] and [`Database::rows`].
+//!
+//! Building only checks settings; the table is set up when the pipeline
+//! opens the sink and names the collection.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::database::Database;
+use super::encode::{ColumnType, Documents, Rows};
+use super::ident::Ident;
+use super::key::{KeySpec, KeyTexts};
+use super::sink::{SinkSpec, SqlSink};
+use crate::Error;
+
+impl Database {
+    /// A sink writing JSON documents to a table
+    /// `key TEXT PRIMARY KEY, data, fetched_at` (`data` is JSON text on
+    /// SQLite, JSONB on PostgreSQL). The table is named after the collection
+    /// the pipeline gives the sink, unless [`table`](DocumentSinkBuilder::table)
+    /// says otherwise; the key is `/id` unless
+    /// [`key_pointer`](DocumentSinkBuilder::key_pointer) or
+    /// [`key_fn`](DocumentSinkBuilder::key_fn) says otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "sqlite")]
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let db = sinks::Database::open("sqlite::memory:").await?;
+    /// let sink = db.documents().key_pointer("/number").staging(true).build()?;
+    /// # let _ = sink;
+    /// # Ok(())
+    /// # }
+    /// # #[cfg(not(feature = "sqlite"))]
+    /// # fn main() {}
+    /// ```
+    pub fn documents(&self) -> DocumentSinkBuilder {
+        DocumentSinkBuilder {
+            spec: SinkSpec::new(self.clone()),
+            key: KeySpec::Pointer("/id".to_owned()),
+        }
+    }
+
+    /// A sink writing `T`s as typed rows: `key`, one column per
+    /// [`column`](RowSinkBuilder::column), `fetched_at`. Each item is
+    /// serialized (serde) to a JSON object whose fields fill the columns of
+    /// the same name; the key is the field `key` unless
+    /// [`key_field`](RowSinkBuilder::key_field) or
+    /// [`key_fn`](RowSinkBuilder::key_fn) says otherwise.
+    pub fn rows<T: Serialize + Send + 'static>(&self) -> RowSinkBuilder<T> {
+        RowSinkBuilder {
+            spec: SinkSpec::new(self.clone()),
+            key: KeySpec::Pointer("/key".to_owned()),
+            columns: Vec::new(),
+        }
+    }
+}
+
+macro_rules! common_setters {
+    () => {
+        /// The table to write (default: the collection's name). Checked when
+        /// the sink opens: it must be a valid identifier, and names starting
+        /// with `pipeline_` or ending in `__staging` are reserved.
+        pub fn table(mut self, name: impl Into<String>) -> Self {
+            self.spec.table = Some(name.into());
+            self
+        }
+
+        /// Staging mode: write to a staging table (in the `pipeline_staging`
+        /// schema on PostgreSQL, `pipeline_staging__<table>` on SQLite: no
+        /// collection's table can be there); a completed run replaces the
+        /// live table by it in one transaction (readers see the old or the
+        /// new table, never a half), a failed or cancelled run leaves the
+        /// live table as it was and keeps staging for the resume.
+        ///
+        /// Whether a run resumes is read from the checkpoint table when the
+        /// sink opens: a stored cursor keeps the staging table (the run
+        /// resumes from that cursor); no cursor, or a fresh run, empties it.
+        pub fn staging(mut self, on: bool) -> Self {
+            self.spec.staging = on;
+            self
+        }
+
+        /// How long a batch that cannot commit is retried before the pipeline
+        /// fails (default: the database's, 30 s unless set in
+        /// [`DatabaseConfig`](crate::DatabaseConfig)).
+        pub fn retry_budget(mut self, budget: Duration) -> Self {
+            self.spec.retry_budget = Some(budget);
+            self
+        }
+    };
+}
+
+/// Builds a [`SqlSink`] of JSON documents; from [`Database::documents`].
+///
+/// # Key identity
+///
+/// A key is stored as text: a string as it is, an integer as its decimal
+/// text. The first key the sink sees fixes the collection's key type
+/// (string or integer) for the sink's life, and an item whose key has the
+/// other type is rejected, so `7` and `"7"` never silently share a row. A
+/// key of any other JSON type (`7.0`, `true`, null, an array, an object) or
+/// a missing key is rejected: the items before it are written and the
+/// pipeline fails naming the item's page and index
+/// ([`SinkError::Rejected`](pipeline_core::SinkError::Rejected)). Two items
+/// with the same key in one batch make one row: the last one wins.
+#[must_use = "a builder does nothing until built"]
+#[derive(Debug)]
+pub struct DocumentSinkBuilder {
+    spec: SinkSpec,
+    key: KeySpec<Value>,
+}
+
+impl DocumentSinkBuilder {
+    common_setters!();
+
+    /// Takes the key at this JSON pointer (RFC 6901, e.g. `/id` or
+    /// `/meta/uuid`); see the type's docs for which values are keys.
+    pub fn key_pointer(mut self, pointer: impl Into<String>) -> Self {
+        self.key = KeySpec::Pointer(pointer.into());
+        self
+    }
+
+    /// Takes the key from a closure; `None` rejects the item.
+    pub fn key_fn(mut self, f: impl Fn(&Value) -> Option<String> + Send + Sync + 'static) -> Self {
+        self.key = KeySpec::Fn(Box::new(f));
+        self
+    }
+
+    /// Checks the key pointer and returns the sink; the table is created
+    /// when the pipeline opens it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Setting`] for a key pointer that does not start with `/`.
+    pub fn build(self) -> Result<SqlSink<Value>, Error> {
+        check_pointer(&self.key)?;
+        let data = Ident::new("column", "data")?;
+        let encoder = Documents {
+            key: self.key,
+            texts: KeyTexts::default(),
+        };
+        Ok(SqlSink::new(
+            self.spec,
+            vec![(data, ColumnType::Json, true)],
+            Box::new(encoder),
+        ))
+    }
+}
+
+/// Builds a [`SqlSink`] of typed rows; from [`Database::rows`].
+///
+/// Keys follow the rules of [`DocumentSinkBuilder`] (see "Key identity"
+/// there), applied to the serialized item.
+#[must_use = "a builder does nothing until built"]
+#[derive(Debug)]
+pub struct RowSinkBuilder<T> {
+    spec: SinkSpec,
+    key: KeySpec<T>,
+    columns: Vec<(String, ColumnType)>,
+}
+
+impl<T: Serialize + Send + 'static> RowSinkBuilder<T> {
+    common_setters!();
+
+    /// Takes the key from this top-level field of the serialized item (default `key`).
+    pub fn key_field(mut self, field: &str) -> Self {
+        self.key = KeySpec::Pointer(format!("/{}", field.replace('~', "~0").replace('/', "~1")));
+        self
+    }
+
+    /// Takes the key at this JSON pointer into the serialized item.
+    pub fn key_pointer(mut self, pointer: impl Into<String>) -> Self {
+        self.key = KeySpec::Pointer(pointer.into());
+        self
+    }
+
+    /// Takes the key from a closure; `None` rejects the item.
+    pub fn key_fn(mut self, f: impl Fn(&T) -> Option<String> + Send + Sync + 'static) -> Self {
+        self.key = KeySpec::Fn(Box::new(f));
+        self
+    }
+
+    /// Adds a column, filled from the serialized field of the same name
+    /// (missing or null: SQL NULL). `key` and `fetched_at` are reserved.
+    pub fn column(mut self, name: impl Into<String>, ty: ColumnType) -> Self {
+        self.columns.push((name.into(), ty));
+        self
+    }
+
+    /// Adds several columns (see [`column`](Self::column)).
+    pub fn columns<N: Into<String>>(mut self, columns: impl IntoIterator<Item = (N, ColumnType)>) -> Self {
+        self.columns
+            .extend(columns.into_iter().map(|(n, t)| (n.into(), t)));
+        self
+    }
+
+    /// Checks the key pointer and columns and returns the sink; the table
+    /// is created when the pipeline opens it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Setting`] for a bad key pointer, [`Error::Identifier`] for a
+    /// bad, reserved or repeated column name.
+    pub fn build(self) -> Result<SqlSink<T>, Error> {
+        check_pointer(&self.key)?;
+        let mut seen = HashSet::new();
+        let mut columns = Vec::with_capacity(self.columns.len());
+        for (name, ty) in &self.columns {
+            let ident = Ident::new("column", name)?;
+            let lower = name.to_ascii_lowercase();
+            let problem = if lower == "key" || lower == "fetched_at" {
+                Some("it is reserved (key and fetched_at are the sink's own)")
+            } else if !seen.insert(lower) {
+                Some("it is given twice")
+            } else {
+                None
+            };
+            if let Some(reason) = problem {
+                return Err(Error::Identifier {
+                    kind: "column",
+                    name: name.clone(),
+                    reason: reason.to_owned(),
+                });
+            }
+            columns.push((ident, *ty, false));
+        }
+        let encoder = Rows {
+            key: self.key,
+            texts: KeyTexts::default(),
+            columns: self.columns,
+        };
+        Ok(SqlSink::new(self.spec, columns, Box::new(encoder)))
+    }
+}
+
+fn check_pointer<T>(key: &KeySpec<T>) -> Result<(), Error> {
+    match key {
+        KeySpec::Pointer(p) if !p.starts_with('/') => Err(Error::Setting {
+            setting: "key pointer",
+            reason: format!("{p:?} must start with '/' (e.g. \"/id\")"),
+        }),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,156 @@
+//! Item keys: where they come from and what makes two keys the same.
+//!
+//! A key is stored as text. A string key is stored as it is and an integer
+//! key as its decimal text, so `7` and `"7"` would both become `7`. To keep
+//! them apart, the first key a sink sees fixes the collection's key type
+//! (string or integer) for the sink's life, and an item whose key has the
+//! other type is rejected, naming both types. Any other JSON type (a
+//! float such as `7.0`, a boolean, null, an array, an object) or a missing
+//! key is rejected too: none of them has one obvious text.
+
+use serde_json::Value;
+
+/// A closure giving an item's key.
+pub(crate) type KeyFn<T> = Box<dyn Fn(&T) -> Option<String> + Send + Sync>;
+
+/// How an item's key is found.
+pub(crate) enum KeySpec<T> {
+    /// A JSON pointer into the (serialized) item.
+    Pointer(String),
+    /// A closure over the item; its keys are strings.
+    Fn(KeyFn<T>),
+}
+
+impl<T> std::fmt::Debug for KeySpec<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Pointer(p) => write!(f, "Pointer({p:?})"),
+            Self::Fn(_) => f.write_str("Fn(..)"),
+        }
+    }
+}
+
+/// The JSON type of a collection's keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyType {
+    String,
+    Integer,
+}
+
+impl KeyType {
+    fn plural(self) -> &'static str {
+        match self {
+            Self::String => "strings",
+            Self::Integer => "integers",
+        }
+    }
+
+    fn article(self) -> &'static str {
+        match self {
+            Self::String => "a string",
+            Self::Integer => "an integer",
+        }
+    }
+}
+
+/// Turns key values into stored text, holding the collection's key type.
+#[derive(Debug, Default)]
+pub(crate) struct KeyTexts {
+    fixed: Option<KeyType>,
+}
+
+impl KeyTexts {
+    /// The stored text of the key found at `pointer`, or why the item is rejected.
+    pub(crate) fn text(&mut self, pointer: &str, value: Option<&Value>) -> Result<String, String> {
+        let (text, ty) = match value {
+            None => return Err(format!("key {pointer:?} is missing")),
+            Some(Value::String(s)) => (s.clone(), KeyType::String),
+            Some(Value::Number(n)) if n.is_i64() || n.is_u64() => (n.to_string(), KeyType::Integer),
+            Some(other) => {
+                return Err(format!(
+                    "key {pointer:?} is {}; keys must be strings or integers",
+                    describe(other)
+                ));
+            }
+        };
+        match self.fixed {
+            None => self.fixed = Some(ty),
+            Some(fixed) if fixed != ty => {
+                return Err(format!(
+                    "key {pointer:?} is {} ({text}) but this collection's keys are {} \
+                     (fixed by its first key), and both would be stored as the same text",
+                    ty.article(),
+                    fixed.plural()
+                ));
+            }
+            Some(_) => {}
+        }
+        Ok(text)
+    }
+}
+
+/// The JSON type of `v`, with an article, for messages.
+pub(crate) fn describe(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "an integer",
+        Value::Number(_) => "a float",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Resolves a JSON pointer inside an object without rebuilding a `Value`.
+pub(crate) fn pointer_in<'a>(fields: &'a serde_json::Map<String, Value>, pointer: &str) -> Option<&'a Value> {
+    let rest = pointer.strip_prefix('/')?;
+    let (first, tail) = match rest.find('/') {
+        Some(at) => (&rest[..at], &rest[at..]),
+        None => (rest, ""),
+    };
+    let first = first.replace("~1", "/").replace("~0", "~");
+    let value = fields.get(&first)?;
+    if tail.is_empty() {
+        Some(value)
+    } else {
+        value.pointer(tail)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn strings_and_integers_are_keys_and_nothing_else_is() {
+        let mut keys = KeyTexts::default();
+        assert_eq!(keys.text("/id", Some(&json!(7))).unwrap(), "7");
+        assert_eq!(
+            keys.text("/id", Some(&json!(u64::MAX))).unwrap(),
+            u64::MAX.to_string()
+        );
+        for bad in [json!(7.0), json!(true), json!(null), json!([1]), json!({})] {
+            let err = keys.text("/id", Some(&bad)).unwrap_err();
+            assert!(err.contains("must be strings or integers"), "{bad}: {err}");
+        }
+        assert!(keys.text("/id", None).unwrap_err().contains("missing"));
+    }
+
+    #[test]
+    fn the_first_key_fixes_the_type() {
+        let mut keys = KeyTexts::default();
+        keys.text("/id", Some(&json!(7))).unwrap();
+        let err = keys.text("/id", Some(&json!("7"))).unwrap_err();
+        assert!(
+            err.contains("is a string (7) but this collection's keys are integers"),
+            "{err}"
+        );
+        let mut keys = KeyTexts::default();
+        keys.text("/id", Some(&json!("true"))).unwrap();
+        let err = keys.text("/id", Some(&json!(1))).unwrap_err();
+        assert!(err.contains("keys are strings"), "{err}");
+    }
+}

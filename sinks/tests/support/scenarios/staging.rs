@@ -1,0 +1,99 @@
+//! Staging tables: swapped on completion, emptied by a fresh run.
+
+use std::collections::BTreeSet;
+
+use pipeline_core::testkit::{Fault, ScriptedPaged};
+use pipeline_core::{CheckpointStore, SinkError, State};
+use serde_json::Value;
+use sinks::Database;
+
+use super::super::{Reader, docs, keys, unique};
+use super::{run, run_with, sink_error};
+
+pub async fn staging_swaps_on_completion_and_keeps_live_on_failure(url: &str) {
+    let db = Database::open(url).await.unwrap();
+    let reader = Reader::connect(url).await;
+    let store = db.checkpoint_store();
+    let coll = unique("staged");
+    let staging = reader.staging(&coll);
+    // A table named like an old-style staging table belongs to no one here:
+    // a staging run of `coll` must leave it alone.
+    let bystander = format!("{coll}__staging");
+    reader
+        .exec(&format!(
+            "CREATE TABLE \"{bystander}\" (\"key\" TEXT PRIMARY KEY)"
+        ))
+        .await;
+    reader
+        .exec(&format!("INSERT INTO \"{bystander}\" VALUES ('mine')"))
+        .await;
+
+    let staged = || db.documents().staging(true).build().unwrap();
+    let report = run(&coll, ScriptedPaged::new(docs(3, 20, "a")), 20, staged()).await;
+    assert!(report.outcome.is_completed(), "{:?}", report.outcome);
+    assert_eq!(reader.keys(&coll).await, keys(0, 60));
+    assert!(!reader.table_exists(&staging).await);
+
+    // A second crawl fails halfway: live is untouched, staging holds the progress.
+    let pages_b = docs(4, 10, "b");
+    let source = ScriptedPaged::new(pages_b.clone()).fail(2, Fault::Permanent, usize::MAX);
+    let report = run(&coll, source, 10, staged()).await;
+    assert!(!report.outcome.is_completed());
+    assert_eq!(reader.keys(&coll).await, keys(0, 60));
+    assert_eq!(reader.data(&coll, "k0").await.unwrap()["tag"], "a");
+    assert_eq!(reader.keys(&staging).await, keys(0, 20));
+    let cp = store.load(&coll).await.unwrap().unwrap();
+    assert_eq!(cp.cursor, Some(ScriptedPaged::<Value>::cursor(2)));
+
+    // The resume appends to staging, then activates it: live is exactly crawl B.
+    let source = ScriptedPaged::new(pages_b);
+    let log = source.fetch_log();
+    let report = run(&coll, source, 10, staged()).await;
+    assert!(report.outcome.is_completed(), "{:?}", report.outcome);
+    assert_eq!(log.requests(), [2, 3], "resumed at the stored cursor by itself");
+    assert_eq!(reader.keys(&coll).await, keys(0, 40));
+    assert_eq!(reader.data(&coll, "k0").await.unwrap()["tag"], "b");
+    assert!(!reader.table_exists(&staging).await);
+    let cp = store.load(&coll).await.unwrap().unwrap();
+    assert_eq!((cp.state, cp.cursor), (State::Completed, None));
+    // Pages with a committed checkpoint: the last page has none of its own.
+    assert_eq!((cp.pages, cp.items_written), (3, 40), "resumed counts added up");
+    assert_eq!(reader.keys(&bystander).await, BTreeSet::from(["mine".to_owned()]));
+    reader.exec(&format!("DROP TABLE \"{bystander}\"")).await;
+    reader.cleanup(&[&coll]).await;
+}
+
+pub async fn a_fresh_staging_run_starts_empty(url: &str) {
+    let db = Database::open(url).await.unwrap();
+    let reader = Reader::connect(url).await;
+    let coll = unique("fresh");
+    let staging = reader.staging(&coll);
+    let staged = || db.documents().staging(true).build().unwrap();
+    let source = ScriptedPaged::new(docs(4, 10, "b")).fail(2, Fault::Permanent, usize::MAX);
+    let report = run(&coll, source, 10, staged()).await;
+    assert!(!report.outcome.is_completed());
+    assert_eq!(reader.keys(&staging).await, keys(0, 20));
+
+    // Starting over (not resuming) must not activate leftovers of the failed run.
+    let source = ScriptedPaged::new(docs(1, 5, "c"));
+    let log = source.fetch_log();
+    let report = run_with(&coll, source, 10, true, staged()).await;
+    assert!(report.outcome.is_completed(), "{:?}", report.outcome);
+    assert_eq!(log.requests(), [0], "a fresh run starts at the first page");
+    assert_eq!(reader.keys(&coll).await, keys(0, 5));
+
+    // A stored cursor whose staging table is gone cannot be resumed silently.
+    let source = ScriptedPaged::new(docs(4, 10, "d")).fail(2, Fault::Permanent, usize::MAX);
+    let _ = run(&coll, source, 10, staged()).await;
+    reader.exec(&format!("DROP TABLE {staging}")).await;
+    let report = run(&coll, ScriptedPaged::new(docs(4, 10, "d")), 10, staged()).await;
+    let err = sink_error(&report);
+    assert!(matches!(err, SinkError::Config { .. }), "{err}");
+    assert!(!err.is_retryable());
+    assert!(
+        err.to_string().contains(&coll) && err.to_string().contains("fresh"),
+        "{err}"
+    );
+    assert_eq!(reader.keys(&coll).await, keys(0, 5), "live untouched");
+    reader.cleanup(&[&coll]).await;
+}
