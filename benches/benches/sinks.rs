@@ -89,7 +89,7 @@ fn create(db: &DbPool, t: &str) -> String {
 }
 
 async fn through_sink(db: &Database, pages: &[Vec<Value>], t: &str) -> Duration {
-    let sink = db.documents(t).build().await.expect("sink");
+    let sink = db.documents().build().expect("sink");
     let source = ScriptedPaged::new(pages.to_vec());
     let start = Instant::now();
     let report = Pipeline::paged(t, source)

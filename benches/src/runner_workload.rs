@@ -40,13 +40,11 @@ pub async fn with_runner(
     let collections = (0..shape.collections).map(|i| {
         let name = format!("r{i}");
         let (ctx, config, db) = (ctx.clone(), config.clone(), db.clone());
-        Collection::new_async(name.clone(), move |cursor| {
-            let (ctx, config, db, name) = (ctx.clone(), config.clone(), db.clone(), name.clone());
-            async move {
-                let source = JsonSource::from_config(&config, &ctx)?;
-                let sink = db.documents(name.clone()).build().await?;
-                Ok::<_, pipeline_core::BoxError>(Pipeline::paged(name, source).resume_from(cursor).sink(sink))
-            }
+        Collection::new_async(name, move |name: &str| {
+            let built = JsonSource::from_config(&config, &ctx)
+                .map_err(pipeline_core::BoxError::from)
+                .and_then(|source| Ok(Pipeline::paged(name, source).sink(db.documents().build()?)));
+            async move { built }
         })
     });
     let store: Arc<dyn pipeline_core::CheckpointStore> = if memory_store {
@@ -84,7 +82,7 @@ pub async fn with_join_set(server: &MockServer, db: &Database, shape: Shape) -> 
         set.spawn(async move {
             let _slot = slots.acquire_owned().await.expect("open");
             let source = JsonSource::from_config(&config, &ctx).expect("valid source");
-            let sink = db.documents(name.clone()).build().await.expect("table");
+            let sink = db.documents().build().expect("sink");
             let report = Pipeline::paged(name, source)
                 .sink(sink)
                 .spawn()

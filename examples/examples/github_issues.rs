@@ -24,14 +24,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let dir = tempfile::tempdir()?;
     let db = Database::open(&format!("sqlite://{}", dir.path().join("github.db").display())).await?;
-    // Resume from the last committed page if a previous run stopped early.
-    let store = db.checkpoint_store();
-    let resume = pipeline_core::CheckpointStore::load(&store, "issues")
-        .await?
-        .and_then(|c| c.cursor);
-    let sink = db.documents("issues").key_pointer("/id").build().await?;
+    // The name is given once: the sink takes it from the pipeline, and if a
+    // previous run stopped early, resumes from its last committed page.
+    let sink = db.documents().key_pointer("/id").build()?;
     let report = Pipeline::paged("issues", JsonSource::from_config(&config, &ctx)?)
-        .resume_from(resume)
         .sink(sink)
         .spawn()?
         .join()

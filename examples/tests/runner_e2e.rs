@@ -29,20 +29,17 @@ fn page_style(server: &MockServer, path: &str) -> HttpSourceConfig {
 }
 
 fn collection(name: &str, config: HttpSourceConfig, db: &Database, ctx: &HttpContext) -> Collection {
-    let (name, config, db, ctx) = (name.to_owned(), Arc::new(config), db.clone(), ctx.clone());
-    Collection::new_async(name.clone(), move |cursor| {
-        let (name, config, db, ctx) = (name.clone(), config.clone(), db.clone(), ctx.clone());
-        async move {
-            let source = JsonSource::from_config(&config, &ctx)?;
-            let sink = db.documents(name.clone()).build().await?;
-            Ok::<_, pipeline_core::BoxError>(
-                Pipeline::paged(name, source)
-                    .resume_from(cursor)
+    let (config, db, ctx) = (Arc::new(config), db.clone(), ctx.clone());
+    Collection::new_async(name, move |name: &str| {
+        let built = JsonSource::from_config(&config, &ctx)
+            .map_err(pipeline_core::BoxError::from)
+            .and_then(|source| {
+                Ok(Pipeline::paged(name, source)
                     .retry(RetryPolicy::new(2).initial_backoff(Duration::from_millis(5)))
                     .batch_size(100)
-                    .sink(sink),
-            )
-        }
+                    .sink(db.documents().build()?))
+            });
+        async move { built }
     })
 }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use pipeline_core::policy::RetryPolicy;
 use pipeline_core::runner::{Collection, CollectionSummary, Runner};
-use pipeline_core::{Cursor, Pipeline, Runnable, State};
+use pipeline_core::{Pipeline, Runnable, State};
 use serde_json::{Map, Value};
 use sinks::{ColumnType, Database};
 use sources::{HttpContext, HttpSourceConfig, JsonSource, ScrapeSource, ScrapedItem};
@@ -54,6 +54,9 @@ pub enum AppError {
         /// What went wrong.
         message: String,
     },
+    /// Another process is crawling one of the collections on this database.
+    #[error("{0}")]
+    Locked(String),
     /// The runner or the metrics server could not start.
     #[error("{0}")]
     Start(String),
@@ -114,74 +117,66 @@ fn scraped_row(item: ScrapedItem, key_field: Option<&str>) -> Value {
     Value::Object(row)
 }
 
-/// Builds one collection: a factory making its pipeline from a resume cursor.
+/// Builds one collection: a factory making its pipeline. The sink finds the
+/// committed cursor itself; the runner applies resumes and `--fresh`.
 fn collection(c: CollectionConfig, db: Database, ctx: HttpContext, mode: Mode) -> Collection {
     let name = c.name.clone();
     let c = Arc::new(c);
-    Collection::new_async(name, move |cursor: Option<Cursor>| {
-        let c = c.clone();
-        let db = db.clone();
-        let ctx = ctx.clone();
-        async move {
-            let http = http_config(&c);
-            let staging = mode == Mode::Staging;
-            let fresh = cursor.is_none();
-            let lookahead = c.settings.lookahead.unwrap_or(1);
-            let retry = retry_policy(&c);
-            let max_pages = c.settings.max_pages.unwrap_or(100_000);
-            let runnable: Runnable<Value> = if let Some(scrape) = &c.http.scrape {
-                let source = ScrapeSource::from_config(&http, &ctx)?;
-                let mut columns: Vec<(String, ColumnType)> = vec![("url".to_owned(), ColumnType::Text)];
-                columns.extend(scrape.fields.keys().map(|f| (f.clone(), ColumnType::Text)));
-                let sink = db
-                    .rows::<Value>(c.name.clone())
-                    .columns(columns)
-                    .key_field("key")
-                    .staging(staging)
-                    .fresh(fresh)
-                    .build()
-                    .await?;
-                let key = c.key.clone();
-                Pipeline::paged(c.name.clone(), source)
-                    .resume_from(cursor)
-                    .lookahead(lookahead)
-                    .retry(retry)
-                    .max_pages(max_pages)
-                    .map(move |item| scraped_row(item, key.as_deref()))
-                    .sink(sink)
-            } else {
-                let source = JsonSource::from_config(&http, &ctx)?;
-                let sink = db
-                    .documents(c.name.clone())
-                    .key_pointer(c.key.clone().unwrap_or_else(|| "/id".to_owned()))
-                    .staging(staging)
-                    .fresh(fresh)
-                    .build()
-                    .await?;
-                Pipeline::paged(c.name.clone(), source)
-                    .resume_from(cursor)
-                    .lookahead(lookahead)
-                    .retry(retry)
-                    .max_pages(max_pages)
-                    .sink(sink)
-            };
-            Ok::<_, pipeline_core::BoxError>(runnable)
-        }
+    Collection::new_async(name, move |name: &str| {
+        let built = build(&c, name, &db, &ctx, mode);
+        async move { built }
     })
 }
 
-/// Hides a password in a database URL for messages.
+/// One attempt's pipeline for collection `c`.
+fn build(
+    c: &CollectionConfig,
+    name: &str,
+    db: &Database,
+    ctx: &HttpContext,
+    mode: Mode,
+) -> Result<Runnable<Value>, pipeline_core::BoxError> {
+    let http = http_config(c);
+    let staging = mode == Mode::Staging;
+    let lookahead = c.settings.lookahead.unwrap_or(1);
+    let retry = retry_policy(c);
+    let max_pages = c.settings.max_pages.unwrap_or(100_000);
+    let runnable = if let Some(scrape) = &c.http.scrape {
+        let source = ScrapeSource::from_config(&http, ctx)?;
+        let mut columns: Vec<(String, ColumnType)> = vec![("url".to_owned(), ColumnType::Text)];
+        columns.extend(scrape.fields.keys().map(|f| (f.clone(), ColumnType::Text)));
+        let sink = db
+            .rows::<Value>()
+            .columns(columns)
+            .key_field("key")
+            .staging(staging)
+            .build()?;
+        let key = c.key.clone();
+        Pipeline::paged(name, source)
+            .lookahead(lookahead)
+            .retry(retry)
+            .max_pages(max_pages)
+            .map(move |item| scraped_row(item, key.as_deref()))
+            .sink(sink)
+    } else {
+        let source = JsonSource::from_config(&http, ctx)?;
+        let sink = db
+            .documents()
+            .key_pointer(c.key.clone().unwrap_or_else(|| "/id".to_owned()))
+            .staging(staging)
+            .build()?;
+        Pipeline::paged(name, source)
+            .lookahead(lookahead)
+            .retry(retry)
+            .max_pages(max_pages)
+            .sink(sink)
+    };
+    Ok(runnable)
+}
+
+/// A database URL for messages: password and secret query parameters hidden.
 pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
-            match userinfo.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
+    sources::redact::redact_url(url, &sources::redact::default_secret_params())
 }
 
 /// Crawls every selected collection of `config` and waits for the end.
@@ -224,6 +219,13 @@ pub async fn run(config: CrawlConfig, options: RunOptions) -> Result<RunResult, 
             url: redact_url(&config.database),
             message: e.to_string(),
         })?;
+    // One crawler per collection: a second process on the same database
+    // fails here, naming the first one's host and pid.
+    let names: Vec<&str> = selected.iter().map(|c| c.name.as_str()).collect();
+    let locks = db
+        .lock(&names)
+        .await
+        .map_err(|e| AppError::Locked(e.to_string()))?;
     let collections: Vec<Collection> = selected
         .into_iter()
         .map(|c| collection(c, db.clone(), ctx.clone(), config.mode))
@@ -262,6 +264,9 @@ pub async fn run(config: CrawlConfig, options: RunOptions) -> Result<RunResult, 
     progress.finish().await;
     if let Some(server) = server {
         server.shutdown().await;
+    }
+    if let Err(e) = locks.release().await {
+        tracing::warn!(error = %e, "releasing the collection locks failed; they end with the connection");
     }
     db.close().await;
     Ok(RunResult {

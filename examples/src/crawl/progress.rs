@@ -172,10 +172,7 @@ pub fn summary_table(summaries: &[CollectionSummary]) -> String {
 /// Whether an error means progress may not have been saved: the sink or the
 /// checkpoint store failed, rather than the remote side.
 fn saving_failed(error: &CollectionError) -> bool {
-    matches!(
-        error,
-        CollectionError::Checkpoint(_) | CollectionError::Stage(StageError::Sink { .. })
-    )
+    matches!(error, CollectionError::Stage(StageError::Sink { .. }))
 }
 
 /// The message after an interrupted crawl. It says checkpoints are saved
