@@ -1,32 +1,53 @@
-//! The observability server (feature `serve`): `GET /metrics` and `GET /status`.
+//! The HTTP server (feature `serve`): metrics, status, and run-now.
 //!
-//! One small axum server on a configurable address: `/metrics` is the
-//! Prometheus text exposition of every metric recorded through the `metrics`
-//! facade (names as in DESIGN.md), `/status` a JSON array of
-//! [`CollectionStatus`](crate::runner::CollectionStatus) from a [`Runner`].
+//! One small axum server on a configurable address:
+//!
+//! | endpoint | what |
+//! |---|---|
+//! | `GET /metrics` | Prometheus text of every metric recorded through the `metrics` facade (names as in the README's "Metrics and status" section) |
+//! | `GET /status` | a JSON array of [`CollectionStatus`](crate::runner::CollectionStatus) from a [`Runner`] |
+//! | `POST /collections/{name}/run` | makes a collection due now ([`Runner::run_now`]) |
+//!
+//! # Access
+//!
+//! The `GET` endpoints are open. `POST /collections/{name}/run` changes
+//! state, so it answers 403 unless the server was started with an
+//! [admin token](ServeConfig::admin_token) through [`serve_with`]. With one,
+//! a request without `Authorization: Bearer <token>`, or with another
+//! token, gets 401 (the comparison takes constant time); an unknown
+//! collection 404; otherwise 202 with `{"collection": NAME, "started":
+//! BOOL}`, `started` false when the collection was already running. Nothing
+//! runs unless the answer is 202.
+//!
+//! # Metrics
 //!
 //! Metric handles are bound to the recorder installed when they are created:
 //! call [`install_recorder`] (or [`serve`], which calls it) *before* spawning
 //! pipelines, or their metrics go nowhere. A [`Runner`] looks its own gauges
 //! up on each change, so it may be built before the recorder is installed.
 
+mod admin;
+mod config;
+mod recorder;
+
 use std::net::SocketAddr;
-use std::sync::Mutex;
 
 use axum::Router;
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Json};
-use axum::routing::get;
-use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use axum::routing::{get, post};
+use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use self::config::AdminToken;
+pub use self::config::ServeConfig;
+pub use self::recorder::install_recorder;
 use crate::runner::Runner;
 
-/// The observability server could not start.
+/// The HTTP server could not start.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ServeError {
@@ -45,68 +66,7 @@ pub enum ServeError {
     },
 }
 
-static RECORDER: Mutex<Option<PrometheusHandle>> = Mutex::new(None);
-
-/// Seconds buckets for the fetch and sink-batch histograms: 5 ms .. 60 s.
-const SECONDS_BUCKETS: [f64; 12] = [
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 60.0,
-];
-
-/// Installs the process-wide Prometheus recorder once and returns its handle;
-/// later calls return the same handle.
-///
-/// # Errors
-///
-/// [`ServeError::Recorder`] when another global recorder was installed first.
-pub fn install_recorder() -> Result<PrometheusHandle, ServeError> {
-    let mut installed = RECORDER.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(handle) = &*installed {
-        return Ok(handle.clone());
-    }
-    let handle = PrometheusBuilder::new()
-        .set_buckets_for_metric(Matcher::Suffix("_duration_seconds".to_owned()), &SECONDS_BUCKETS)
-        .and_then(PrometheusBuilder::install_recorder)
-        .map_err(|source| ServeError::Recorder { source })?;
-    describe();
-    *installed = Some(handle.clone());
-    Ok(handle)
-}
-
-/// `# HELP` texts for every metric of DESIGN.md plus the runner's.
-fn describe() {
-    describe_counter!(
-        "pipeline_items_total",
-        "Items per collection and stage (source: fetched, sink: committed, skipped)."
-    );
-    describe_counter!("pipeline_pages_total", "Pages fetched per collection.");
-    describe_gauge!("pipeline_edge_items", "Items waiting on an edge.");
-    describe_histogram!(
-        "pipeline_fetch_duration_seconds",
-        Unit::Seconds,
-        "Duration of page fetches per host."
-    );
-    describe_counter!(
-        "pipeline_fetch_errors_total",
-        "Failed fetches per host and error kind."
-    );
-    describe_counter!("pipeline_retries_total", "Fetch retries per host.");
-    describe_gauge!(
-        "pipeline_circuit_open",
-        "1 while the host's circuit breaker is open."
-    );
-    describe_histogram!(
-        "pipeline_sink_batch_duration_seconds",
-        Unit::Seconds,
-        "Duration of sink batch writes per collection."
-    );
-    describe_gauge!("pipeline_collections", "Collections per runner state.");
-    describe_gauge!(
-        "pipeline_stalled",
-        "1 while a crawling collection has made no progress for the stall timeout."
-    );
-}
-
-/// A running observability server; see [`serve`].
+/// A running HTTP server; see [`serve`].
 #[must_use = "the server stops when shut down; keep the handle to know its address"]
 #[derive(Debug)]
 pub struct Server {
@@ -134,11 +94,49 @@ impl Server {
 struct AppState {
     runner: Runner,
     metrics: PrometheusHandle,
+    admin_token: Option<AdminToken>,
 }
 
-/// Serves `GET /metrics` and `GET /status` for `runner` on `addr` (port 0
-/// picks a free port; see [`Server::local_addr`]). Installs the Prometheus
+/// Serves the read-only endpoints (`GET /metrics`, `/status`) for
+/// `runner` on `addr`: [`serve_with`] and the default [`ServeConfig`], so
+/// run-now is disabled (403).
+///
+/// # Errors
+///
+/// As [`serve_with`].
+///
+/// # Panics
+///
+/// When called outside a tokio runtime.
+pub async fn serve(addr: impl ToSocketAddrs, runner: Runner) -> Result<Server, ServeError> {
+    serve_with(addr, runner, ServeConfig::default()).await
+}
+
+/// Serves every endpoint of the [module docs](self) for `runner` on `addr`
+/// (port 0 picks a free port; see [`Server::local_addr`]), with run-now
+/// enabled when `config` has an admin token. Installs the Prometheus
 /// recorder if it is not installed yet.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use pipeline_core::MemoryCheckpointStore;
+/// use pipeline_core::runner::Runner;
+/// use pipeline_core::serve::{ServeConfig, serve_with};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let runner = Runner::builder(Arc::new(MemoryCheckpointStore::new()))
+///     .service(true)
+///     .build()?;
+/// let config = ServeConfig::new().admin_token("read it from a secret store");
+/// let server = serve_with("127.0.0.1:0", runner.clone(), config).await?;
+/// println!("status page on http://{}/", server.local_addr());
+/// server.shutdown().await;
+/// # Ok(())
+/// # }
+/// ```
 ///
 /// # Errors
 ///
@@ -148,7 +146,11 @@ struct AppState {
 /// # Panics
 ///
 /// When called outside a tokio runtime.
-pub async fn serve(addr: impl ToSocketAddrs, runner: Runner) -> Result<Server, ServeError> {
+pub async fn serve_with(
+    addr: impl ToSocketAddrs,
+    runner: Runner,
+    config: ServeConfig,
+) -> Result<Server, ServeError> {
     let metrics = install_recorder()?;
     let listener = TcpListener::bind(addr)
         .await
@@ -156,10 +158,16 @@ pub async fn serve(addr: impl ToSocketAddrs, runner: Runner) -> Result<Server, S
     let addr = listener
         .local_addr()
         .map_err(|source| ServeError::Bind { source })?;
+    let admin_enabled = config.admin_enabled();
     let app = Router::new()
         .route("/metrics", get(render_metrics))
         .route("/status", get(render_status))
-        .with_state(AppState { runner, metrics });
+        .route("/collections/{name}/run", post(admin::run_now))
+        .with_state(AppState {
+            runner,
+            metrics,
+            admin_token: config.admin_token,
+        });
     let stop = CancellationToken::new();
     let stopped = stop.clone().cancelled_owned();
     let task = tokio::spawn(async move {
@@ -167,7 +175,7 @@ pub async fn serve(addr: impl ToSocketAddrs, runner: Runner) -> Result<Server, S
             tracing::error!(error = %e, "observability server failed");
         }
     });
-    tracing::info!(%addr, "observability server listening");
+    tracing::info!(%addr, run_now = admin_enabled, "observability server listening");
     Ok(Server { addr, stop, task })
 }
 
