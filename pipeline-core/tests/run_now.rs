@@ -169,6 +169,7 @@ async fn run_now_leaves_a_running_collection_alone_and_404s_unknown_names() {
     assert_eq!(anonymous.code, 401, "{anonymous:?}");
     // The read-only endpoints stay open.
     assert_eq!(client::get(addr, "/status").await.code, 200);
+    assert_eq!(client::get(addr, "/").await.code, 200);
     stop(runner, server).await;
 }
 

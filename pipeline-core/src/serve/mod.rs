@@ -1,9 +1,11 @@
-//! The HTTP server (feature `serve`): metrics, status, and run-now.
+//! The HTTP server (feature `serve`): metrics, status, a status page, and
+//! run-now.
 //!
 //! One small axum server on a configurable address:
 //!
 //! | endpoint | what |
 //! |---|---|
+//! | `GET /` | the status page: every collection, live (polls `/status` each second) |
 //! | `GET /metrics` | Prometheus text of every metric recorded through the `metrics` facade (names as in the README's "Metrics and status" section) |
 //! | `GET /status` | a JSON array of [`CollectionStatus`](crate::runner::CollectionStatus) from a [`Runner`] |
 //! | `POST /collections/{name}/run` | makes a collection due now ([`Runner::run_now`]) |
@@ -28,11 +30,13 @@
 
 mod admin;
 mod config;
+mod page;
 mod recorder;
 
 use std::net::SocketAddr;
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Json};
@@ -95,9 +99,11 @@ struct AppState {
     runner: Runner,
     metrics: PrometheusHandle,
     admin_token: Option<AdminToken>,
+    /// The status page, rendered once.
+    page: Bytes,
 }
 
-/// Serves the read-only endpoints (`GET /metrics`, `/status`) for
+/// Serves the read-only endpoints (`GET /`, `/metrics`, `/status`) for
 /// `runner` on `addr`: [`serve_with`] and the default [`ServeConfig`], so
 /// run-now is disabled (403).
 ///
@@ -160,6 +166,7 @@ pub async fn serve_with(
         .map_err(|source| ServeError::Bind { source })?;
     let admin_enabled = config.admin_enabled();
     let app = Router::new()
+        .route("/", get(page::status_page))
         .route("/metrics", get(render_metrics))
         .route("/status", get(render_status))
         .route("/collections/{name}/run", post(admin::run_now))
@@ -167,6 +174,7 @@ pub async fn serve_with(
             runner,
             metrics,
             admin_token: config.admin_token,
+            page: page::render(admin_enabled),
         });
     let stop = CancellationToken::new();
     let stopped = stop.clone().cancelled_owned();
