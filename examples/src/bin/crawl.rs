@@ -19,9 +19,10 @@ use examples::crawl::stderr;
 /// Crawl paginated JSON APIs and HTML sites into SQLite or PostgreSQL,
 /// resuming exactly where a failed or interrupted crawl stopped.
 ///
-/// Exit status: 0 every collection completed; 1 a collection failed (after
-/// its resumes) or the crawl could not start; 2 bad command line or config;
-/// 130 interrupted by SIGINT/SIGTERM (checkpoints saved; the next run resumes).
+/// Exit status: 0 every collection completed (or `--serve` asked to stop);
+/// 1 a collection failed (after its resumes) or the crawl could not start;
+/// 2 bad command line or config; 130 interrupted by SIGINT/SIGTERM
+/// (checkpoints saved; the next run resumes).
 #[derive(Debug, Parser)]
 #[command(name = "crawl", version)]
 struct Cli {
@@ -43,6 +44,10 @@ struct Cli {
     /// Serve GET /metrics and GET /status on this address, overriding runtime.metrics_addr.
     #[arg(long, value_name = "ADDR")]
     metrics_addr: Option<String>,
+    /// Run as a service: re-crawl collections with `every` on schedule,
+    /// re-read the config on SIGHUP, stop (exit 0) on SIGINT/SIGTERM.
+    #[arg(long)]
+    serve: bool,
     /// Print only warnings, errors and the summary; no progress display.
     #[arg(long, short)]
     quiet: bool,
@@ -96,6 +101,8 @@ async fn run(cli: Cli) -> u8 {
         fresh: cli.fresh,
         quiet: cli.quiet,
         only: cli.only.clone(),
+        serve: cli.serve,
+        config_path: cli.config.clone(),
     };
     let (mut config, demo) = if cli.demo {
         let database = cli
@@ -112,7 +119,16 @@ async fn run(cli: Cli) -> u8 {
                 let _ = std::fs::remove_file(format!("{path}{suffix}"));
             }
         }
-        match Demo::start(&database, Some(&metrics)).await {
+        // A demo service shows run-now on its status page, with a token made now.
+        let token = cli.serve.then(|| format!("demo-{:016x}", fastrand::u64(..)));
+        if let Some(token) = &token
+            && !cli.quiet
+        {
+            stderr::line(format_args!(
+                "crawl --demo --serve: the status page's run-now token is {token}"
+            ));
+        }
+        match Demo::start(&database, Some(&metrics), token.as_deref()).await {
             Ok(demo) => (demo.config.clone(), Some(demo)),
             Err(e) => {
                 stderr::line(format_args!("crawl: the demo could not start: {e}"));
@@ -141,8 +157,13 @@ async fn run(cli: Cli) -> u8 {
     let database = app::redact_url(&config.database);
     if !cli.quiet && demo.is_some() {
         stderr::line(format_args!(
-            "crawl --demo: {} collections from a local mock API into {database}",
-            config.collections.len()
+            "crawl --demo: {} collections from a local mock API into {database}{}",
+            config.collections.len(),
+            if cli.serve {
+                ", re-crawled every 20 s until Ctrl-C"
+            } else {
+                ""
+            }
         ));
     }
     let result = app::run(config, options).await;

@@ -1,17 +1,19 @@
 //! Builds a [`Runner`] from a [`CrawlConfig`] and runs it to the end.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use pipeline_core::policy::RetryPolicy;
+use pipeline_core::State;
 use pipeline_core::runner::{Collection, CollectionSummary, Runner};
-use pipeline_core::{Pipeline, Runnable, State};
-use serde_json::{Map, Value};
-use sinks::{ColumnType, Database};
-use sources::{HttpContext, HttpSourceConfig, JsonSource, ScrapeSource, ScrapedItem};
+use pipeline_core::serve::ServeConfig;
+use sinks::Database;
+use sources::{HttpContext, JsonSource, ScrapeSource};
 
-use super::config::{CollectionConfig, CrawlConfig, Mode};
+use super::collections;
+use super::config::{CollectionConfig, CrawlConfig};
 use super::progress::Progress;
+use super::service::Service;
 use super::stderr;
 
 /// After a second SIGINT/SIGTERM, how long the runner may take to stop
@@ -29,6 +31,17 @@ pub struct RunOptions {
     pub quiet: bool,
     /// Crawl only these collections (all when empty).
     pub only: Vec<String>,
+    /// Run as a service: scheduled re-crawls, SIGHUP reloads, exit 0 on SIGTERM.
+    pub serve: bool,
+    /// The config file, re-read on SIGHUP with `serve`.
+    pub config_path: Option<PathBuf>,
+}
+
+impl RunOptions {
+    /// Whether `--only` selects the collection `name`.
+    pub fn selects(&self, name: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|n| n == name)
+    }
 }
 
 /// A problem that stops the crawl before it starts.
@@ -76,12 +89,17 @@ pub struct RunResult {
     pub summaries: Vec<CollectionSummary>,
     /// Whether a shutdown signal interrupted the crawl.
     pub interrupted: bool,
+    /// Whether it ran as a service (a service asked to stop exits 0).
+    pub serve: bool,
 }
 
 impl RunResult {
-    /// The process exit status: 0 all completed, 1 any failed, 130 interrupted.
+    /// The process exit status: 0 all completed (or a service asked to
+    /// stop), 1 any failed, 130 interrupted.
     pub fn exit_code(&self) -> i32 {
-        if self.interrupted {
+        if self.serve {
+            0
+        } else if self.interrupted {
             INTERRUPTED
         } else if self.summaries.iter().all(|s| s.state == State::Completed) {
             0
@@ -91,95 +109,13 @@ impl RunResult {
     }
 }
 
-/// The source settings of one collection.
-pub fn http_config(c: &CollectionConfig) -> HttpSourceConfig {
-    c.http.clone()
-}
-
-fn retry_policy(c: &CollectionConfig) -> RetryPolicy {
-    let r = c.settings.retry.unwrap_or_default();
-    RetryPolicy::new(r.max_attempts)
-        .initial_backoff(Duration::from_millis(r.initial_backoff_ms))
-        .max_backoff(Duration::from_millis(r.max_backoff_ms))
-}
-
-/// A scraped item as a row: `key`, `url`, one column per field.
-fn scraped_row(item: ScrapedItem, key_field: Option<&str>) -> Value {
-    let key = key_field
-        .and_then(|f| item.fields.get(f).cloned().flatten())
-        .unwrap_or_else(|| format!("{}#{}", item.url, item.index));
-    let mut row = Map::new();
-    row.insert("key".into(), Value::String(key));
-    row.insert("url".into(), Value::String(item.url));
-    for (name, value) in item.fields {
-        row.insert(name, value.map_or(Value::Null, Value::String));
-    }
-    Value::Object(row)
-}
-
-/// Builds one collection: a factory making its pipeline. The sink finds the
-/// committed cursor itself; the runner applies resumes and `--fresh`.
-fn collection(c: CollectionConfig, db: Database, ctx: HttpContext, mode: Mode) -> Collection {
-    let name = c.name.clone();
-    let c = Arc::new(c);
-    Collection::new_async(name, move |name: &str| {
-        let built = build(&c, name, &db, &ctx, mode);
-        async move { built }
-    })
-}
-
-/// One attempt's pipeline for collection `c`.
-fn build(
-    c: &CollectionConfig,
-    name: &str,
-    db: &Database,
-    ctx: &HttpContext,
-    mode: Mode,
-) -> Result<Runnable<Value>, pipeline_core::BoxError> {
-    let http = http_config(c);
-    let staging = mode == Mode::Staging;
-    let lookahead = c.settings.lookahead.unwrap_or(1);
-    let retry = retry_policy(c);
-    let max_pages = c.settings.max_pages.unwrap_or(100_000);
-    let runnable = if let Some(scrape) = &c.http.scrape {
-        let source = ScrapeSource::from_config(&http, ctx)?;
-        let mut columns: Vec<(String, ColumnType)> = vec![("url".to_owned(), ColumnType::Text)];
-        columns.extend(scrape.fields.keys().map(|f| (f.clone(), ColumnType::Text)));
-        let sink = db
-            .rows::<Value>()
-            .columns(columns)
-            .key_field("key")
-            .staging(staging)
-            .build()?;
-        let key = c.key.clone();
-        Pipeline::paged(name, source)
-            .lookahead(lookahead)
-            .retry(retry)
-            .max_pages(max_pages)
-            .map(move |item| scraped_row(item, key.as_deref()))
-            .sink(sink)
-    } else {
-        let source = JsonSource::from_config(&http, ctx)?;
-        let sink = db
-            .documents()
-            .key_pointer(c.key.clone().unwrap_or_else(|| "/id".to_owned()))
-            .staging(staging)
-            .build()?;
-        Pipeline::paged(name, source)
-            .lookahead(lookahead)
-            .retry(retry)
-            .max_pages(max_pages)
-            .sink(sink)
-    };
-    Ok(runnable)
-}
-
 /// A database URL for messages: password and secret query parameters hidden.
 pub fn redact_url(url: &str) -> String {
     sources::redact::redact_url(url, &sources::redact::default_secret_params())
 }
 
-/// Crawls every selected collection of `config` and waits for the end.
+/// Crawls every selected collection of `config` and waits for the end (with
+/// `serve`, until SIGINT/SIGTERM; SIGHUP re-reads `config_path`).
 ///
 /// # Errors
 ///
@@ -194,22 +130,16 @@ pub async fn run(config: CrawlConfig, options: RunOptions) -> Result<RunResult, 
     let selected: Vec<CollectionConfig> = config
         .collections
         .iter()
-        .filter(|c| options.only.is_empty() || options.only.contains(&c.name))
+        .filter(|c| options.selects(&c.name))
         .cloned()
         .collect();
 
     let ctx = HttpContext::new().map_err(|e| AppError::Start(e.to_string()))?;
     // Check every source's settings before touching the database.
     for c in &selected {
-        let http = http_config(c);
-        let checked = if c.http.scrape.is_some() {
-            ScrapeSource::from_config(&http, &ctx).map(drop)
-        } else {
-            JsonSource::from_config(&http, &ctx).map(drop)
-        };
-        checked.map_err(|e| AppError::Source {
+        check_source(c, &ctx).map_err(|message| AppError::Source {
             collection: c.name.clone(),
-            message: e.to_string(),
+            message,
         })?;
     }
 
@@ -227,37 +157,64 @@ pub async fn run(config: CrawlConfig, options: RunOptions) -> Result<RunResult, 
         .await
         .map_err(|e| AppError::Locked(e.to_string()))?;
     let collections: Vec<Collection> = selected
-        .into_iter()
-        .map(|c| collection(c, db.clone(), ctx.clone(), config.mode))
+        .iter()
+        .map(|c| collections::collection(c.clone(), db.clone(), ctx.clone(), config.mode, options.serve))
         .collect();
     let runner = Runner::builder(Arc::new(db.checkpoint_store()))
         .collections(collections)
         .concurrency(config.concurrency)
         .max_resumes(config.max_resumes)
         .fresh(options.fresh)
+        .service(options.serve)
         .build()
         .map_err(|e| AppError::Start(e.to_string()))?;
 
     let server = match &config.metrics_addr {
-        Some(addr) => Some(
-            pipeline_core::serve::serve(addr.as_str(), runner.clone())
-                .await
-                .map_err(|e| AppError::Start(format!("metrics server on {addr}: {e}")))?,
-        ),
+        Some(addr) => {
+            let mut serve = ServeConfig::new();
+            if let Some(token) = &config.admin_token {
+                serve = serve.admin_token(token.0.clone());
+            }
+            Some(
+                pipeline_core::serve::serve_with(addr.as_str(), runner.clone(), serve)
+                    .await
+                    .map_err(|e| AppError::Start(format!("metrics server on {addr}: {e}")))?,
+            )
+        }
         None => None,
     };
     if let Some(server) = &server {
         let addr = server.local_addr();
-        tracing::info!(%addr, "serving /metrics and /status");
+        tracing::info!(%addr, "serving the status page, /status and /metrics");
         if !options.quiet {
             stderr::line(format_args!(
-                "crawl: metrics at http://{addr}/metrics, status at http://{addr}/status"
+                "crawl: status page at http://{addr}/ (JSON at /status, metrics at /metrics)"
             ));
         }
     }
     runner
         .shutdown_on_signals_then_exit(FORCE_GRACE, INTERRUPTED)
         .map_err(|e| AppError::Start(format!("signal handlers: {e}")))?;
+    let held = Arc::new(tokio::sync::Mutex::new(vec![locks]));
+    let reload = match (&options.config_path, options.serve) {
+        (Some(path), true) => {
+            let service = Service {
+                path: path.clone(),
+                runner: runner.clone(),
+                db: db.clone(),
+                ctx: ctx.clone(),
+                options: options.clone(),
+                mode: config.mode,
+                current: selected,
+                locks: held.clone(),
+            };
+            let reload = service
+                .reload_on_sighup()
+                .map_err(|e| AppError::Start(format!("SIGHUP handler: {e}")))?;
+            Some(reload)
+        }
+        _ => None,
+    };
     runner.start().map_err(|e| AppError::Start(e.to_string()))?;
     let progress = Progress::start(&runner, options.quiet);
     let summaries = runner.join().await;
@@ -265,12 +222,26 @@ pub async fn run(config: CrawlConfig, options: RunOptions) -> Result<RunResult, 
     if let Some(server) = server {
         server.shutdown().await;
     }
-    if let Err(e) = locks.release().await {
-        tracing::warn!(error = %e, "releasing the collection locks failed; they end with the connection");
+    drop(reload);
+    for locks in held.lock().await.drain(..) {
+        if let Err(e) = locks.release().await {
+            tracing::warn!(error = %e, "releasing the collection locks failed; they end with the connection");
+        }
     }
     db.close().await;
     Ok(RunResult {
         summaries,
         interrupted: runner.is_shutting_down(),
+        serve: options.serve,
     })
+}
+
+/// Builds a collection's source once, to report a bad setting before starting.
+pub(crate) fn check_source(c: &CollectionConfig, ctx: &HttpContext) -> Result<(), String> {
+    let checked = if c.http.scrape.is_some() {
+        ScrapeSource::from_config(&c.http, ctx).map(drop)
+    } else {
+        JsonSource::from_config(&c.http, ctx).map(drop)
+    };
+    checked.map_err(|e| e.to_string())
 }

@@ -17,7 +17,9 @@ pub struct Demo {
 }
 
 impl Demo {
-    /// Starts the mock servers and builds the demo's configuration.
+    /// Starts the mock servers and builds the demo's configuration. With
+    /// `service`, every collection is re-crawled every 20 s and run-now is
+    /// enabled with `admin_token`.
     ///
     /// # Errors
     ///
@@ -25,6 +27,7 @@ impl Demo {
     pub async fn start(
         database: &str,
         metrics_addr: Option<&str>,
+        admin_token: Option<&str>,
     ) -> Result<Self, Box<dyn std::error::Error>> {
         let users = MockServer::start(MockConfig::new(2_000, 100)).await?;
         let events = MockServer::start(MockConfig::new(20_000, 250)).await?;
@@ -52,18 +55,23 @@ impl Demo {
         .await?;
         let docs = MockServer::start(MockConfig::new(10, 10).html(40, 25, 2_000)).await?;
 
-        let metrics = metrics_addr
+        let mut runtime = metrics_addr
             .map(|a| format!("metrics_addr = \"{a}\"\n"))
             .unwrap_or_default();
+        let mut schedule = String::new();
+        if let Some(token) = admin_token {
+            runtime.push_str(&format!("admin_token = \"{token}\"\n"));
+            schedule.push_str("every = \"20s\"\n");
+        }
         let toml = format!(
             r#"[runtime]
 concurrency = 4
 database = "{database}"
 mode = "upsert"
-{metrics}max_resumes = 8
+{runtime}max_resumes = 8
 
 [defaults]
-max_in_flight_per_host = 2
+{schedule}max_in_flight_per_host = 2
 lookahead = 1
 retry = {{ max_attempts = 5, initial_backoff_ms = 50, max_backoff_ms = 2000 }}
 breaker = {{ failures = 8, cooldown_ms = 1500 }}

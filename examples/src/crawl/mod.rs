@@ -2,7 +2,9 @@
 //! and stderr output that never blocks.
 
 pub mod app;
+pub mod collections;
 pub mod config;
 pub mod demo;
 pub mod progress;
+pub mod service;
 pub mod stderr;

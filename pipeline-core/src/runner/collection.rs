@@ -47,6 +47,7 @@ pub struct Collection {
     pub(crate) name: Arc<str>,
     pub(crate) factory: Factory,
     pub(crate) every: Option<Duration>,
+    pub(crate) fresh: bool,
 }
 
 impl std::fmt::Debug for Collection {
@@ -80,6 +81,7 @@ impl Collection {
             name,
             factory,
             every: None,
+            fresh: false,
         }
     }
 
@@ -114,6 +116,7 @@ impl Collection {
             name,
             factory,
             every: None,
+            fresh: false,
         }
     }
 
@@ -130,6 +133,15 @@ impl Collection {
     #[must_use]
     pub fn every(mut self, interval: Duration) -> Self {
         self.every = Some(interval).filter(|d| !d.is_zero());
+        self
+    }
+
+    /// Starts the collection's first attempt fresh: its sink forgets the
+    /// stored cursor (for a collection whose definition changed so that an
+    /// old cursor would point nowhere). Later attempts and runs resume as usual.
+    #[must_use]
+    pub fn fresh(mut self, on: bool) -> Self {
+        self.fresh = on;
         self
     }
 

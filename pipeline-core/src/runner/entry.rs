@@ -1,6 +1,7 @@
 //! One collection on the runner's board: its definition, its live status, and
 //! the handles that stop it, wake it, and tell when its task has ended.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::SystemTime;
 
@@ -28,6 +29,8 @@ pub(crate) struct Entry {
     pub(crate) ended: CancellationToken,
     /// How the collection's last run ended.
     pub(crate) summary: Mutex<Option<CollectionSummary>>,
+    /// The collection asked for a fresh start, not yet taken.
+    fresh: AtomicBool,
 }
 
 impl std::fmt::Debug for Entry {
@@ -45,11 +48,12 @@ impl Entry {
                 status: CollectionStatus::new(&collection.name),
                 last_progress: Instant::now(),
             }),
-            collection,
             cancel: shutdown.child_token(),
             run_now: Notify::new(),
             ended: CancellationToken::new(),
             summary: Mutex::new(None),
+            fresh: AtomicBool::new(collection.fresh),
+            collection,
         }
     }
 
@@ -76,6 +80,11 @@ impl Entry {
             self.run_now.notify_one();
         }
         idle
+    }
+
+    /// Whether this attempt starts fresh: once, if the collection asked.
+    pub(crate) fn take_fresh(&self) -> bool {
+        self.fresh.swap(false, Ordering::AcqRel)
     }
 
     pub(crate) fn set_summary(&self, summary: CollectionSummary) {

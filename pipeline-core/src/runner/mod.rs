@@ -187,7 +187,9 @@ impl Runner {
         if inner.shutdown.is_cancelled() || inner.done.borrow().is_some() {
             return Err(RunnerError::Ended);
         }
-        let entry = Arc::new(Entry::new(collection, &inner.shutdown));
+        // `fresh` is for the first run only, not every scheduled one.
+        let fresh = collection.fresh || inner.options.fresh;
+        let entry = Arc::new(Entry::new(collection.fresh(fresh), &inner.shutdown));
         let replaced = inner.board.insert(entry.clone())?;
         if let Some(old) = &replaced {
             tracing::info!(collection = %old.name(), "collection replaced");

@@ -95,7 +95,7 @@ impl Run {
             board.emit(event);
             let factory = self.entry.collection.factory.clone();
             let resume_from = (!first).then(|| cursor.clone());
-            let fresh = first && self.inner.options.fresh;
+            let fresh = first && self.entry.take_fresh();
             let (error, retry_at) = match factory(resume_from, fresh).await {
                 Ok(handle) => {
                     let report = self.watch(handle).await;

@@ -14,6 +14,8 @@ pub(crate) struct Inner {
     pub(crate) pool: Pool,
     pub(crate) checkpoints: Ident,
     pub(crate) retry_budget: Duration,
+    /// The SQLite lock file this database holds, while a guard keeps it.
+    pub(crate) file_lock: std::sync::Mutex<std::sync::Weak<std::fs::File>>,
 }
 
 /// A SQLite or PostgreSQL database holding collections and their checkpoints.
@@ -154,6 +156,7 @@ impl Database {
                 pool,
                 checkpoints,
                 retry_budget: config.retry_budget,
+                file_lock: std::sync::Mutex::new(std::sync::Weak::new()),
             }),
         })
     }

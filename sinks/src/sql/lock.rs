@@ -41,9 +41,9 @@ enum Holder {
     /// The session holding the advisory locks.
     #[cfg(feature = "postgres")]
     Session(sqlx::PgConnection),
-    /// The open, locked lock file.
+    /// The open, locked lock file, shared by the guards of one database.
     #[cfg(feature = "sqlite")]
-    File(std::fs::File, PathBuf),
+    File(std::sync::Arc<std::fs::File>, PathBuf),
     /// An in-memory database: no other process can reach it.
     Private,
 }
@@ -73,7 +73,12 @@ impl CollectionLocks {
                 conn.close().await?;
             }
             #[cfg(feature = "sqlite")]
-            Holder::File(file, path) => file.unlock().map_err(|source| Error::Io { path, source })?,
+            Holder::File(file, path) => {
+                // Another guard of this database still needs it: leave it locked.
+                if let Ok(file) = std::sync::Arc::try_unwrap(file) {
+                    file.unlock().map_err(|source| Error::Io { path, source })?;
+                }
+            }
             Holder::Private => {}
         }
         Ok(())
@@ -99,7 +104,8 @@ fn hostname() -> String {
 
 impl Database {
     /// Takes the locks of `collections`, failing fast if another process
-    /// (or another `Database` value) holds one. Take them before crawling
+    /// (or another `Database` value) holds one. A database (and its clones)
+    /// may take more locks while it holds some. Take them before crawling
     /// and keep the guard until the crawl ends; see the scope of each
     /// backend's lock in [`CollectionLocks`].
     ///
@@ -134,17 +140,32 @@ impl Database {
             Pool::Sqlite(pool) => {
                 let options = pool.connect_options();
                 let path = options.get_filename();
+                let held = self
+                    .inner
+                    .file_lock
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .upgrade();
                 if is_in_memory(path) {
                     Holder::Private
+                } else if let Some(file) = held {
+                    // This database holds the file lock already (it covers the
+                    // whole file): the new guard shares it.
+                    Holder::File(file, lock_path(path))
                 } else {
                     let first = collections.first().map(|c| (*c).to_owned()).unwrap_or_default();
                     let path = lock_path(path);
-                    tokio::task::spawn_blocking(move || lock_file(&path, &first))
+                    let holder = tokio::task::spawn_blocking(move || lock_file(&path, &first))
                         .await
                         .map_err(|e| Error::Io {
                             path: PathBuf::new(),
                             source: std::io::Error::other(e),
-                        })??
+                        })??;
+                    if let Holder::File(file, _) = &holder {
+                        *self.inner.file_lock.lock().unwrap_or_else(|e| e.into_inner()) =
+                            std::sync::Arc::downgrade(file);
+                    }
+                    holder
                 }
             }
             #[cfg(feature = "postgres")]
@@ -206,7 +227,7 @@ fn lock_file(path: &Path, collection: &str) -> Result<Holder, Error> {
     file.set_len(0).map_err(io)?;
     file.rewind().map_err(io)?;
     file.write_all(holder_id().as_bytes()).map_err(io)?;
-    Ok(Holder::File(file, path.to_owned()))
+    Ok(Holder::File(std::sync::Arc::new(file), path.to_owned()))
 }
 
 #[cfg(feature = "postgres")]

@@ -1,8 +1,8 @@
 //! The `crawl` configuration file (TOML): a public contract, documented in the README.
 //!
 //! Parsing is strict: unknown keys are errors naming the line; `${VAR}` is
-//! expanded from the environment in `url`, `database`, `metrics_addr` and
-//! header values only (after parsing, so an error never prints a secret).
+//! expanded from the environment in `url`, `database`, `metrics_addr`,
+//! `admin_token` and header values only (after parsing, so an error never prints a secret).
 //!
 //! A collection's table is read as the crawl's own keys (`name`, `key`,
 //! `lookahead`, `max_pages`, `retry`) plus the source's
@@ -16,6 +16,7 @@ mod tests;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 use sources::{HttpSourceConfig, Pagination};
@@ -95,6 +96,18 @@ pub struct RuntimeConfig {
     pub metrics_addr: Option<String>,
     /// Resumes per collection after in-band failures (default 5).
     pub max_resumes: Option<u32>,
+    /// Enables `POST /collections/{name}/run` with this bearer token.
+    pub admin_token: Option<String>,
+}
+
+/// A secret from the config: never shown by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
 }
 
 /// `retry = { … }`.
@@ -135,7 +148,7 @@ impl Default for RetrySettings {
 /// The crawl's own settings of a collection; everything else in a
 /// collection's table belongs to the source ([`HttpSourceConfig`]).
 /// `None` means the crawl's default.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Settings {
     /// Pages fetched ahead of the one being written (default 1).
     pub lookahead: Option<usize>,
@@ -143,6 +156,8 @@ pub struct Settings {
     pub max_pages: Option<u64>,
     /// Retry policy per page.
     pub retry: Option<RetrySettings>,
+    /// With `--serve`: run again this long after the previous run ended.
+    pub every: Option<Duration>,
 }
 
 /// The crawl-only keys of a collection's table, after `[defaults]` merged in.
@@ -154,11 +169,12 @@ struct CrawlKeys {
     lookahead: Option<usize>,
     max_pages: Option<u64>,
     retry: Option<RetrySettings>,
+    every: Option<String>,
 }
 
 /// The fields of [`CrawlKeys`]: split off before the rest is read as the
 /// source's config, whose own `deny_unknown_fields` then rejects typos.
-const CRAWL_KEYS: &[&str] = &["name", "key", "lookahead", "max_pages", "retry"];
+const CRAWL_KEYS: &[&str] = &["name", "key", "lookahead", "max_pages", "retry", "every"];
 
 /// Keys that identify one collection and so make no sense in `[defaults]`.
 const NOT_DEFAULTS: &[&str] = &["name", "url"];
@@ -182,7 +198,7 @@ struct TopLevel {
 }
 
 /// A collection ready to crawl: defaults applied, variables expanded.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CollectionConfig {
     /// The name: checkpoint key, table name, metric label.
     pub name: String,
@@ -208,6 +224,8 @@ pub struct CrawlConfig {
     pub metrics_addr: Option<String>,
     /// Resumes per collection.
     pub max_resumes: u32,
+    /// The bearer token enabling run-now on the status server.
+    pub admin_token: Option<Secret>,
     /// The collections, in file order.
     pub collections: Vec<CollectionConfig>,
 }
@@ -328,6 +346,7 @@ impl CrawlConfig {
                 "pagination",
                 "items",
                 "key",
+                "every",
             ]
             .into_iter()
             .map(|k| (k, line_of(k)))
@@ -384,6 +403,15 @@ impl CrawlConfig {
                     "for a scraped collection, key must name one of scrape.fields",
                 ));
             }
+            let every = match crawl.every.as_deref().map(humantime::parse_duration) {
+                None => None,
+                Some(Ok(d)) if d.is_zero() => return Err(fail("every", "must be longer than 0s")),
+                Some(Ok(d)) => Some(d),
+                Some(Err(e)) => {
+                    let reason = format!("{e}; write a duration such as \"90s\", \"15m\", \"6h\" or \"1d\"");
+                    return Err(fail("every", &reason));
+                }
+            };
             collections.push(CollectionConfig {
                 name: crawl.name,
                 key: crawl.key,
@@ -391,15 +419,25 @@ impl CrawlConfig {
                     lookahead: crawl.lookahead,
                     max_pages: crawl.max_pages,
                     retry: crawl.retry,
+                    every,
                 },
                 http,
             });
         }
+        let admin_token = top
+            .runtime
+            .admin_token
+            .as_deref()
+            .map(|t| expand(t, "runtime.admin_token".into()))
+            .transpose()?
+            .filter(|t| !t.is_empty())
+            .map(Secret);
         Ok(Self {
             concurrency,
             database,
             mode: top.runtime.mode.unwrap_or_default(),
             metrics_addr,
+            admin_token,
             max_resumes: top.runtime.max_resumes.unwrap_or(5),
             collections,
         })
