@@ -22,6 +22,7 @@ mod meters;
 mod outcome;
 mod paged;
 mod pipeline;
+mod pipeline_config;
 pub mod policy;
 mod push_source;
 mod runnable;

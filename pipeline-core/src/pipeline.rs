@@ -4,12 +4,12 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::driver::{PagedConfig, run_chain, run_paged, run_push};
 use crate::edge::edge;
 use crate::meters::edge_gauge;
+pub(crate) use crate::pipeline_config::{PipelineConfig, Tasks};
 use crate::policy::RetryPolicy;
 use crate::shared::{Shared, Start};
 use crate::stage::{Applied, CustomOp, Op, Pull, StageAdapter, SyncOp, ThenOp, shared_error};
@@ -17,55 +17,6 @@ use crate::{
     BoxError, BuildError, Cursor, ItemErrorPolicy, Paged, PipelineStream, PushSource, Runnable, Sink,
     Transform,
 };
-
-/// The settings of one pipeline; every one has a default.
-#[derive(Debug, Clone)]
-pub(crate) struct PipelineConfig {
-    pub(crate) capacity: usize,
-    pub(crate) batch_size: usize,
-    pub(crate) batch_timeout: Duration,
-    pub(crate) drain_timeout: Duration,
-    pub(crate) lookahead: usize,
-    pub(crate) max_pages: Option<u64>,
-    pub(crate) retry: RetryPolicy,
-    /// A cursor chosen by the caller; `None`: the sink's stored one.
-    pub(crate) resume_from: Option<Option<Cursor>>,
-    pub(crate) fresh: bool,
-    pub(crate) cancel: Option<CancellationToken>,
-}
-
-impl Default for PipelineConfig {
-    fn default() -> Self {
-        Self {
-            capacity: 1024,
-            batch_size: 1000,
-            batch_timeout: Duration::from_secs(1),
-            drain_timeout: Duration::from_secs(30),
-            lookahead: 1,
-            max_pages: None,
-            retry: RetryPolicy::default(),
-            resume_from: None,
-            fresh: false,
-            cancel: None,
-        }
-    }
-}
-
-/// Tasks of a running pipeline other than the sink, aborted after the drain deadline.
-#[derive(Debug, Default)]
-pub(crate) struct Tasks(Vec<JoinHandle<()>>);
-
-impl Tasks {
-    pub(crate) fn spawn(&mut self, f: impl Future<Output = ()> + Send + 'static) {
-        self.0.push(tokio::spawn(f));
-    }
-
-    pub(crate) fn abort_all(&self) {
-        for t in &self.0 {
-            t.abort();
-        }
-    }
-}
 
 type Build<T> = Box<dyn FnOnce(&Arc<Shared>, &PipelineConfig, &mut Tasks) -> Box<dyn Pull<T>> + Send>;
 
