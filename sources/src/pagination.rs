@@ -1,11 +1,13 @@
 //! Pagination styles: the first page's URL and each next page's URL.
 //!
 //! The cursor of a page is always its full URL, built with the style's
-//! parameters on top of the start URL's own query, so any checkpoint resumes.
+//! parameters on top of the start URL's own query, so any checkpoint resumes;
+//! a token sent in the body rides in the URL's fragment (see `body_cursor`).
 
 use serde_json::Value;
 use url::Url;
 
+use crate::body_cursor::with_body_token;
 use crate::config::Pagination;
 use crate::error::SourceError;
 use crate::link_header::find_rel;
@@ -78,16 +80,38 @@ impl Paginator {
                 next,
                 last_item,
                 has_more,
+                body_pointer,
+                next_header,
             } => {
-                if param.is_empty() {
-                    return Err(SourceError::config("cursor pagination needs a param"));
-                }
-                match (next, last_item) {
-                    (Some(p), None) => check_pointer("next", p)?,
-                    (None, Some(p)) => check_pointer("last_item", p)?,
+                match (param, body_pointer) {
+                    (Some(p), None) if !p.is_empty() => {}
+                    (None, Some(p)) => {
+                        if !p.starts_with('/') {
+                            return Err(SourceError::config(format!(
+                                "pagination.body_pointer {p:?} is not a JSON pointer (it must start with '/')"
+                            )));
+                        }
+                    }
                     _ => {
                         return Err(SourceError::config(
-                            "cursor pagination needs exactly one of `next` and `last_item`",
+                            "cursor pagination needs exactly one place for the token: \
+                             `param` (a query parameter) or `body_pointer` (in the JSON body)",
+                        ));
+                    }
+                }
+                match (next, last_item, next_header) {
+                    (Some(p), None, None) => check_pointer("next", p)?,
+                    (None, Some(p), None) => check_pointer("last_item", p)?,
+                    (None, None, Some(h)) => {
+                        if reqwest::header::HeaderName::from_bytes(h.as_bytes()).is_err() {
+                            return Err(SourceError::config(format!(
+                                "pagination.next_header {h:?} is not a header name"
+                            )));
+                        }
+                    }
+                    _ => {
+                        return Err(SourceError::config(
+                            "cursor pagination needs exactly one of `next`, `last_item` and `next_header`",
                         ));
                     }
                 }
@@ -100,17 +124,34 @@ impl Paginator {
                     ));
                 }
             }
-            Pagination::Offset { limit, total, .. } => {
+            Pagination::Offset {
+                limit,
+                total,
+                has_more,
+                ..
+            } => {
                 if *limit == 0 {
                     return Err(SourceError::config("offset pagination needs limit >= 1"));
                 }
                 if let Some(p) = total {
                     check_pointer("total", p)?;
                 }
+                if let Some(p) = has_more {
+                    check_pointer("has_more", p)?;
+                }
             }
             Pagination::Page {
-                total_pages: Some(p), ..
-            } => check_pointer("total_pages", p)?,
+                total_pages,
+                has_more,
+                ..
+            } => {
+                if let Some(p) = total_pages {
+                    check_pointer("total_pages", p)?;
+                }
+                if let Some(p) = has_more {
+                    check_pointer("has_more", p)?;
+                }
+            }
             _ => {}
         }
         Ok(Self { style: style.clone() })
@@ -205,15 +246,13 @@ impl Paginator {
                 next,
                 last_item,
                 has_more,
+                body_pointer: _,
+                next_header,
             } => {
-                if let Some(p) = has_more {
-                    match pointer(page.body, p) {
-                        None | Some(Value::Bool(false)) => return Ok(None),
-                        Some(Value::Bool(true)) => {}
-                        Some(other) => {
-                            return Err(format!("has_more at {p} is not a boolean but {}", kind_of(other)));
-                        }
-                    }
+                if let Some(p) = has_more
+                    && !more(page.body, p)?
+                {
+                    return Ok(None);
                 }
                 let token = if let Some(p) = next {
                     match pointer(page.body, p) {
@@ -222,6 +261,12 @@ impl Paginator {
                         Some(other) => {
                             return Err(format!("cursor at {p} is not a string but {}", kind_of(other)));
                         }
+                    }
+                } else if let Some(h) = next_header {
+                    match page.headers.get(h.as_str()).map(|v| v.to_str()) {
+                        None => return Ok(None),
+                        Some(Ok(v)) => v.trim().to_owned(),
+                        Some(Err(_)) => return Err(format!("header {h} is not visible ASCII")),
                     }
                 } else {
                     let p = last_item.as_deref().unwrap_or_default();
@@ -240,12 +285,16 @@ impl Paginator {
                 if token.is_empty() {
                     return Ok(None);
                 }
-                Ok(Some(with_query_param(page.url, param, &token)))
+                Ok(Some(match param {
+                    Some(param) => with_query_param(page.url, param, &token),
+                    None => with_body_token(page.url, &token),
+                }))
             }
             Pagination::Offset {
                 offset_param,
                 limit,
                 total,
+                has_more,
                 ..
             } => {
                 let offset: u64 = match query_param(page.url, offset_param) {
@@ -259,9 +308,11 @@ impl Paginator {
                     return Ok(None);
                 }
                 let next = offset.saturating_add(n);
-                let ends = match total {
-                    Some(p) => next >= count_at(page.body, p)?,
-                    None => n < *limit,
+                let ends = match (total, has_more) {
+                    (Some(p), _) if next >= count_at(page.body, p)? => true,
+                    (_, Some(p)) => !more(page.body, p)?,
+                    (Some(_), None) => false,
+                    (None, None) => n < *limit,
                 };
                 Ok((!ends).then(|| with_query_param(page.url, offset_param, &next.to_string())))
             }
@@ -269,6 +320,7 @@ impl Paginator {
                 param,
                 start,
                 total_pages,
+                has_more,
             } => {
                 let current: u64 = match query_param(page.url, param) {
                     Some(v) => v
@@ -277,6 +329,11 @@ impl Paginator {
                     None => *start,
                 };
                 if page.items.is_empty() {
+                    return Ok(None);
+                }
+                if let Some(p) = has_more
+                    && !more(page.body, p)?
+                {
                     return Ok(None);
                 }
                 if let Some(p) = total_pages {
@@ -293,6 +350,16 @@ impl Paginator {
                 )))
             }
         }
+    }
+}
+
+/// Whether the `has_more` flag at `p` says there are more pages: false,
+/// null or missing say no.
+fn more(body: &Value, p: &str) -> Result<bool, String> {
+    match pointer(body, p) {
+        None | Some(Value::Bool(false)) => Ok(false),
+        Some(Value::Bool(true)) => Ok(true),
+        Some(other) => Err(format!("has_more at {p} is not a boolean but {}", kind_of(other))),
     }
 }
 
@@ -367,6 +434,7 @@ mod tests {
             limit_param: "limit".into(),
             limit: 50,
             total: None,
+            has_more: None,
         })
         .unwrap();
         assert_eq!(
@@ -377,6 +445,7 @@ mod tests {
             param: "p".into(),
             start: 0,
             total_pages: None,
+            has_more: None,
         })
         .unwrap();
         assert_eq!(page.first_url(&start).as_str(), "https://a.test/x?q=1&p=0");
@@ -433,10 +502,12 @@ mod tests {
     #[test]
     fn cursor_token_goes_back_as_a_parameter() {
         let p = Pagination::Cursor {
-            param: "cursor".into(),
+            param: Some("cursor".into()),
             next: Some("/meta/next".into()),
             last_item: None,
             has_more: None,
+            body_pointer: None,
+            next_header: None,
         };
         let h = HeaderMap::new();
         let at = "https://a.test/x?limit=5&cursor=old";
@@ -453,10 +524,12 @@ mod tests {
     #[test]
     fn last_item_cursor_follows_has_more() {
         let p = Pagination::Cursor {
-            param: "starting_after".into(),
+            param: Some("starting_after".into()),
             next: None,
             last_item: Some("/id".into()),
             has_more: Some("/has_more".into()),
+            body_pointer: None,
+            next_header: None,
         };
         let h = HeaderMap::new();
         let at = "https://a.test/x";
@@ -486,6 +559,7 @@ mod tests {
             limit_param: "limit".into(),
             limit: 2,
             total: Some("/total".into()),
+            has_more: None,
         };
         let h = HeaderMap::new();
         let at = "https://a.test/x?limit=2&offset=2";
@@ -505,6 +579,7 @@ mod tests {
             limit_param: "limit".into(),
             limit: 2,
             total: None,
+            has_more: None,
         };
         assert!(next(&short, at, &h, json!({"items": [1, 2]})).unwrap().is_some());
         assert_eq!(next(&short, at, &h, json!({"items": [1]})), Ok(None));
@@ -516,6 +591,7 @@ mod tests {
             param: "page".into(),
             start: 1,
             total_pages: None,
+            has_more: None,
         };
         let h = HeaderMap::new();
         assert_eq!(
@@ -532,6 +608,7 @@ mod tests {
             param: "page".into(),
             start: 1,
             total_pages: Some("/pages".into()),
+            has_more: None,
         };
         assert_eq!(
             next(
@@ -559,10 +636,12 @@ mod tests {
         assert!(Paginator::new(&Pagination::NextUrl { next: "next".into() }).is_err());
         assert!(
             Paginator::new(&Pagination::Cursor {
-                param: "c".into(),
+                param: Some("c".into()),
                 next: None,
                 last_item: None,
-                has_more: None
+                has_more: None,
+                body_pointer: None,
+                next_header: None,
             })
             .is_err()
         );
@@ -571,7 +650,8 @@ mod tests {
                 offset_param: "o".into(),
                 limit_param: "l".into(),
                 limit: 0,
-                total: None
+                total: None,
+                has_more: None,
             })
             .is_err()
         );
