@@ -102,6 +102,15 @@ pub enum SourceError {
         /// The first error's message.
         message: String,
     },
+    /// [`suggest`](crate::suggest) could not read the first page as a
+    /// collection of JSON objects.
+    #[error("cannot suggest a configuration for {url}: {reason}")]
+    Suggest {
+        /// The URL (credentials redacted).
+        url: String,
+        /// Why.
+        reason: String,
+    },
     /// An HTML document is nested deeper than the limit; it was not parsed (permanent).
     #[error("{url}: HTML nested deeper than {limit} elements; refused before parsing")]
     TooDeep {

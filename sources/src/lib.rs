@@ -49,13 +49,15 @@ mod request;
 mod retry_after;
 mod scrape;
 mod scrape_config;
+mod suggest;
 
 pub use self::auth::Auth;
 pub use self::config::{BreakerConfig, Headers, HttpSourceConfig, Method, Pagination};
-pub use self::scrape_config::ScrapeConfig;
 pub use self::error::SourceError;
 pub use self::extract::ScrapedItem;
 pub use self::http::HttpContext;
 pub use self::json_source::JsonSource;
 pub use self::scrape::ScrapeSource;
+pub use self::scrape_config::ScrapeConfig;
+pub use self::suggest::{Suggestion, suggest};
 pub use pipeline_core::policy::AutoThrottle;

@@ -180,7 +180,7 @@ async fn a_repeated_body_cursor_fails_the_collection() {
     let seen = calls.clone();
     let app = axum::Router::new().fallback(move || {
         let n = seen.fetch_add(1, Ordering::SeqCst);
-        let next = if n % 2 == 0 { "a" } else { "b" };
+        let next = if n.is_multiple_of(2) { "a" } else { "b" };
         async move { axum::Json(json!({ "results": [{ "id": n }], "next_cursor": next, "has_more": true })) }
     });
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
