@@ -8,6 +8,17 @@
 //! min_delay_ms = 250
 //! breaker = { failures = 5, cooldown_ms = 30000 }
 //! ```
+//!
+//! APIs that page through a POST body (search endpoints, GraphQL):
+//!
+//! ```toml
+//! url = "https://api.example.com/graphql"
+//! method = "POST"
+//! body = { query = "query($after: String) { … }", variables = { first = 100 } }
+//! items = "/data/repo/issues/nodes"
+//! auth = { type = "bearer", token = "…" }
+//! pagination = { style = "cursor", next = "/data/repo/issues/pageInfo/endCursor", has_more = "/data/repo/issues/pageInfo/hasNextPage", body_pointer = "/variables/after" }
+//! ```
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -16,7 +27,9 @@ use std::time::Duration;
 use pipeline_core::policy::{self, AutoThrottle, GateConfig};
 use serde::{Deserialize, Deserializer};
 
+use crate::auth::Auth;
 use crate::redact::default_secret_params;
+use crate::scrape_config::ScrapeConfig;
 
 /// Header names and values sent on every request. `Debug` shows names only:
 /// values are usually tokens.
@@ -32,8 +45,43 @@ impl fmt::Debug for Headers {
     }
 }
 
+/// The HTTP method of every page request: `"GET"` (default) or `"POST"`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
+#[non_exhaustive]
+pub enum Method {
+    /// GET, without a body.
+    #[default]
+    #[serde(rename = "GET", alias = "get")]
+    Get,
+    /// POST with the configured JSON body.
+    #[serde(rename = "POST", alias = "post")]
+    Post,
+}
+
+impl Method {
+    /// The method's name as sent (`GET`, `POST`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Get => "GET",
+            Self::Post => "POST",
+        }
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// How the next page is found. Every style builds the next page's full URL,
-/// which is the cursor, so any checkpoint is resumable.
+/// which is the cursor, so any checkpoint is resumable. A token sent in the
+/// request body (`body_pointer`) rides in the cursor's fragment:
+/// `https://api.example.com/search#cursor=abc%3D` (the fragment is never
+/// sent; the token is put into the body at `body_pointer`).
+///
+/// Every style with a token ends on a missing, null or empty one, and every
+/// style with `has_more` ends when it is false, null or missing.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(tag = "style", rename_all = "snake_case", deny_unknown_fields)]
 #[non_exhaustive]
@@ -48,10 +96,16 @@ pub enum Pagination {
         /// Pointer to the next URL, e.g. `/@odata.nextLink`, `/links/next`.
         next: String,
     },
-    /// A token sent back as the query parameter `param`.
+    /// A token sent back as the query parameter `param`, or in the JSON
+    /// body at `body_pointer` (exactly one of the two).
+    ///
+    /// The token comes from exactly one of `next` (a pointer into the body),
+    /// `last_item` (a pointer into the last item) and `next_header` (a
+    /// response header).
     Cursor {
         /// The query parameter carrying the token (`cursor`, `starting_after`).
-        param: String,
+        #[serde(default)]
+        param: Option<String>,
         /// Pointer to the next token in the body (Slack style); empty ends.
         #[serde(default)]
         next: Option<String>,
@@ -61,6 +115,14 @@ pub enum Pagination {
         /// Pointer to a boolean saying whether there are more pages.
         #[serde(default)]
         has_more: Option<String>,
+        /// Where the token goes in the JSON body (a JSON pointer such as
+        /// `/variables/after`; missing objects are created), for `POST`.
+        #[serde(default)]
+        body_pointer: Option<String>,
+        /// A response header holding the next token (`X-Next-Cursor`);
+        /// a missing or empty header ends.
+        #[serde(default)]
+        next_header: Option<String>,
     },
     /// Offset and limit query parameters.
     Offset {
@@ -72,9 +134,14 @@ pub enum Pagination {
         limit_param: String,
         /// Items per page requested.
         limit: u64,
-        /// Pointer to the total item count; without it a short page ends.
+        /// Pointer to the total item count; without it (and without
+        /// `has_more`) a short page ends.
         #[serde(default)]
         total: Option<String>,
+        /// Pointer to a boolean saying whether there are more pages: false,
+        /// null or missing ends. With it a short page does not end.
+        #[serde(default)]
+        has_more: Option<String>,
     },
     /// A page-number parameter counting from `start`.
     Page {
@@ -87,6 +154,10 @@ pub enum Pagination {
         /// Pointer to the number of pages; without it the first empty page ends.
         #[serde(default)]
         total_pages: Option<String>,
+        /// Pointer to a boolean saying whether there are more pages: false,
+        /// null or missing ends (an empty page still ends).
+        #[serde(default)]
+        has_more: Option<String>,
     },
 }
 
@@ -136,39 +207,6 @@ impl From<BreakerConfig> for policy::BreakerConfig {
     }
 }
 
-/// What to scrape from HTML pages:
-/// `{ item = "section", next = "link[rel=next] @href", fields = { title = "h1, h2", anchor = "@id" } }`.
-///
-/// A field is a CSS selector (text of its first match inside the item), a
-/// selector and an attribute (`"a.title @href"`), or `"@attr"` for an
-/// attribute of the item itself. Attribute values are returned as written.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ScrapeConfig {
-    /// Selector of one item.
-    pub item: String,
-    /// Selector of the next-page link, with an attribute (default `@href`).
-    #[serde(default)]
-    pub next: Option<String>,
-    /// Field name → selector spec.
-    #[serde(default)]
-    pub fields: BTreeMap<String, String>,
-    /// Start the next page (download, parse) while this page's items are
-    /// extracted (default true).
-    #[serde(default = "yes")]
-    pub overlap: bool,
-    /// Deepest element nesting accepted (default 512).
-    #[serde(default = "default_depth")]
-    pub max_depth: usize,
-}
-
-fn yes() -> bool {
-    true
-}
-fn default_depth() -> usize {
-    512
-}
-
 /// One HTTP collection: where it starts, how it pages, how politely.
 ///
 /// Build a JSON source with [`JsonSource::from_config`](crate::JsonSource::from_config)
@@ -186,6 +224,14 @@ pub struct HttpSourceConfig {
     pub url: String,
     /// JSON pointer to the items array; `""` means the body is the array.
     pub items: String,
+    /// The method of every request (default `GET`).
+    pub method: Method,
+    /// The JSON body sent with every request (needs `method = "POST"`; a
+    /// POST without one sends `{}`). A body cursor is set into a copy of it.
+    pub body: Option<serde_json::Value>,
+    /// Credentials sent with every request to the start URL's host (never
+    /// logged nor shown; default none).
+    pub auth: Option<Auth>,
     /// Headers sent on every request (never logged).
     pub headers: Headers,
     /// How pages follow each other (default: a single page).
@@ -266,6 +312,9 @@ impl HttpSourceConfig {
         Self {
             url: url.into(),
             items: String::new(),
+            method: Method::Get,
+            body: None,
+            auth: None,
             headers: Headers::default(),
             pagination: Pagination::None,
             scrape: None,
@@ -293,6 +342,21 @@ impl HttpSourceConfig {
     #[must_use]
     pub fn pagination(mut self, pagination: Pagination) -> Self {
         self.pagination = pagination;
+        self
+    }
+
+    /// Sets the method and the JSON body sent with every request.
+    #[must_use]
+    pub fn post(mut self, body: serde_json::Value) -> Self {
+        self.method = Method::Post;
+        self.body = Some(body);
+        self
+    }
+
+    /// Sets the credentials.
+    #[must_use]
+    pub fn auth(mut self, auth: Auth) -> Self {
+        self.auth = Some(auth);
         self
     }
 
@@ -330,39 +394,5 @@ impl HttpSourceConfig {
     /// The breaker policy these keys describe (defaults when not configured).
     pub fn breaker_config(&self) -> policy::BreakerConfig {
         self.breaker.map(Into::into).unwrap_or_default()
-    }
-}
-
-impl ScrapeConfig {
-    /// Items matching `item`, with no fields and no next link yet.
-    pub fn new(item: impl Into<String>) -> Self {
-        Self {
-            item: item.into(),
-            next: None,
-            fields: BTreeMap::new(),
-            overlap: true,
-            max_depth: default_depth(),
-        }
-    }
-
-    /// Sets the next-link selector.
-    #[must_use]
-    pub fn next(mut self, spec: impl Into<String>) -> Self {
-        self.next = Some(spec.into());
-        self
-    }
-
-    /// Adds a field.
-    #[must_use]
-    pub fn field(mut self, name: impl Into<String>, spec: impl Into<String>) -> Self {
-        self.fields.insert(name.into(), spec.into());
-        self
-    }
-
-    /// Turns the fetch/extract overlap on or off.
-    #[must_use]
-    pub fn overlap(mut self, on: bool) -> Self {
-        self.overlap = on;
-        self
     }
 }

@@ -55,6 +55,16 @@ impl CursorSecrets {
         (secrets, stripped)
     }
 
+    /// Adds a secret parameter that the start URL does not hold (an API key
+    /// configured as `auth`): sent with every request, kept out of cursors,
+    /// redacted.
+    pub(crate) fn add(&mut self, name: String, value: String) {
+        if !self.secret_params.iter().any(|n| n.eq_ignore_ascii_case(&name)) {
+            Arc::make_mut(&mut self.secret_params).push(name.clone());
+        }
+        Arc::make_mut(&mut self.pairs).push((name, value));
+    }
+
     fn applies_to(&self, url: &Url) -> bool {
         !self.pairs.is_empty() && host_key(url) == self.host
     }

@@ -19,32 +19,40 @@ pub enum SourceError {
     },
     /// The server answered with an error status (5xx, 408 and 429 are
     /// retried; other 4xx are permanent).
-    #[error("GET {url}: HTTP {status}")]
+    #[error("{method} {url}: HTTP {status}")]
     Status {
+        /// The request method (`GET`, `POST`).
+        method: &'static str,
         /// The URL requested.
         url: String,
         /// The status code.
         status: u16,
     },
     /// The request failed below HTTP: connect error, reset, timeout (transient).
-    #[error("GET {url}: {detail}")]
+    #[error("{method} {url}: {detail}")]
     Transport {
+        /// The request method (`GET`, `POST`).
+        method: &'static str,
         /// The URL requested.
         url: String,
         /// What failed, from the HTTP client's error chain.
         detail: String,
     },
     /// No complete response within the total per-request deadline (transient).
-    #[error("GET {url}: no complete response within the {deadline:?} deadline")]
+    #[error("{method} {url}: no complete response within the {deadline:?} deadline")]
     Deadline {
+        /// The request method (`GET`, `POST`).
+        method: &'static str,
         /// The URL requested.
         url: String,
         /// The deadline.
         deadline: Duration,
     },
     /// The body ended before it was complete (transient).
-    #[error("GET {url}: body cut off after {received} bytes: {detail}")]
+    #[error("{method} {url}: body cut off after {received} bytes: {detail}")]
     Truncated {
+        /// The request method (`GET`, `POST`).
+        method: &'static str,
         /// The URL requested.
         url: String,
         /// Bytes received before the cut.
@@ -53,21 +61,54 @@ pub enum SourceError {
         detail: String,
     },
     /// The body, after decompression, is larger than the cap (permanent).
-    #[error("GET {url}: body larger than the {limit}-byte cap (after decompression); refused")]
+    #[error("{method} {url}: body larger than the {limit}-byte cap (after decompression); refused")]
     BodyTooLarge {
+        /// The request method (`GET`, `POST`).
+        method: &'static str,
         /// The URL requested.
         url: String,
         /// The cap in bytes.
         limit: u64,
     },
     /// A redirect went to a host that is not allowed, or not http(s) (permanent).
-    #[error("GET {url}: redirect to {target} refused: {reason}")]
+    #[error("{method} {url}: redirect to {target} refused: {reason}")]
     Redirect {
+        /// The request method (`GET`, `POST`).
+        method: &'static str,
         /// The URL requested.
         url: String,
         /// Where the redirect pointed.
         target: String,
         /// Why it was refused.
+        reason: String,
+    },
+    /// The OAuth2 token endpoint failed or answered without a token; the
+    /// class (retried or not) is that of the underlying failure. Never holds
+    /// the client secret.
+    #[error("OAuth2 token from {token_url}: {detail}")]
+    Token {
+        /// The token endpoint (credentials redacted).
+        token_url: String,
+        /// What went wrong.
+        detail: String,
+    },
+    /// A GraphQL answer with `errors` and no `data`: permanent when the
+    /// message looks like an authentication or validation error, otherwise
+    /// an invalid page (retried like a glitch).
+    #[error("{url}: GraphQL error: {message}")]
+    GraphQl {
+        /// The URL requested.
+        url: String,
+        /// The first error's message.
+        message: String,
+    },
+    /// [`suggest`](crate::suggest) could not read the first page as a
+    /// collection of JSON objects.
+    #[error("cannot suggest a configuration for {url}: {reason}")]
+    Suggest {
+        /// The URL (credentials redacted).
+        url: String,
+        /// Why.
         reason: String,
     },
     /// An HTML document is nested deeper than the limit; it was not parsed (permanent).

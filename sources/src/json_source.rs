@@ -5,18 +5,28 @@ use pipeline_core::{Cursor, FetchError, Page, Paged};
 use serde_json::Value;
 use url::Url;
 
+use crate::body_cursor::RequestTemplate;
 use crate::config::HttpSourceConfig;
+use crate::endpoint::Endpoint;
 use crate::error::SourceError;
-use crate::http::{Endpoint, Fetched, HttpContext};
+use crate::graphql;
+use crate::http::{Fetched, HttpContext};
 use crate::page_url::{PageUrl, checked_next, page_url};
 use crate::pagination::{PageView, Paginator, kind_of};
 use crate::prefetch::Prefetch;
 
 /// A paginated JSON API as a [`Paged`] source of `serde_json::Value` items.
 ///
-/// Each `fetch` waits at the host's gate, checks its breaker, GETs the page
-/// (deadline, body cap, allowed redirects), takes the items at the configured
-/// pointer and builds the next page's URL, which is the next cursor.
+/// Each `fetch` waits at the host's gate, checks its breaker, GETs (or
+/// POSTs, with the configured JSON body) the page (deadline, body cap,
+/// allowed redirects), takes the items at the configured pointer and builds
+/// the next page's URL, which is the next cursor. A token sent in the body
+/// rides in the cursor's fragment (`…/search#cursor=abc`), so a stored
+/// cursor rebuilds its request after a restart.
+///
+/// A GraphQL answer with `errors` and no `data` fails the page, named by the
+/// first message: permanent for authentication and validation errors,
+/// otherwise invalid (retried like a glitch).
 ///
 /// A complete response that does not hold a page (not JSON, an HTML error
 /// page served with 200 by a proxy, no items array) is
@@ -51,6 +61,7 @@ pub struct JsonSource {
     first: Url,
     items: String,
     paginator: Paginator,
+    template: RequestTemplate,
     speculate: bool,
     pending: Option<Prefetch>,
 }
@@ -60,7 +71,8 @@ impl JsonSource {
     ///
     /// # Errors
     ///
-    /// [`SourceError::Config`] for a bad URL, pointer, header or pagination style.
+    /// [`SourceError::Config`] for a bad URL, pointer, header, credential,
+    /// method and body, or pagination style, naming the key.
     pub fn from_config(config: &HttpSourceConfig, ctx: &HttpContext) -> Result<Self, SourceError> {
         if !config.items.is_empty() && !config.items.starts_with('/') {
             return Err(SourceError::config(format!(
@@ -69,12 +81,16 @@ impl JsonSource {
             )));
         }
         let paginator = Paginator::new(&config.pagination)?;
-        let (endpoint, start) = Endpoint::new(config, ctx)?;
+        let template = RequestTemplate::new(config)?;
+        let (endpoint, mut start) = Endpoint::new(config, ctx)?;
+        // A fragment is never sent; in a cursor it carries a body token.
+        start.set_fragment(None);
         Ok(Self {
             first: paginator.first_url(&start),
             endpoint,
             items: config.items.clone(),
             paginator,
+            template,
             speculate: config.speculate,
             pending: None,
         })
@@ -86,20 +102,23 @@ impl JsonSource {
         self.first.as_str()
     }
 
-    /// GETs `page`, using a speculative fetch if one was started for it, and
-    /// (with `speculate`) starts fetching the predicted next page meanwhile.
+    /// Sends `page`'s request, using a speculative fetch if one was started
+    /// for it, and (with `speculate`) starts fetching the predicted next page
+    /// meanwhile.
     async fn download(&mut self, page: &PageUrl) -> Result<Fetched, FetchError> {
-        let ready = self.pending.take().filter(|p| *p.url() == page.request);
+        let request = self.template.request(&page.request)?;
+        let ready = self.pending.take().filter(|p| *p.request() == request);
         if self.speculate
             && let Some(next) = self.paginator.predict_next(&page.cursor_form)
             && self.endpoint.check_allowed(&next).is_ok()
         {
             let next = PageUrl::new(&self.endpoint, next);
-            self.pending = Some(Prefetch::spawn(&self.endpoint, next.request));
+            let next = self.template.request(&next.request)?;
+            self.pending = Some(Prefetch::spawn(&self.endpoint, next));
         }
         match ready {
             Some(p) => p.result().await,
-            None => self.endpoint.get(&page.request).await,
+            None => self.endpoint.send(&request).await,
         }
     }
 
@@ -120,10 +139,8 @@ impl JsonSource {
                 self.items,
                 kind_of(&other)
             ))),
-            None => Err(FetchError::invalid(format!(
-                "{shown}: no items at {:?}",
-                self.items
-            ))),
+            None => Err(graphql::answer_error(&body, shown)
+                .unwrap_or_else(|| FetchError::invalid(format!("{shown}: no items at {:?}", self.items)))),
         }
     }
 }
@@ -146,6 +163,7 @@ impl std::fmt::Debug for JsonSource {
             .field("first", &self.endpoint.show(&self.first))
             .field("items", &self.items)
             .field("paginator", &self.paginator)
+            .field("template", &self.template)
             .field("speculate", &self.speculate)
             .field("pending", &self.pending)
             .finish()

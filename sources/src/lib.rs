@@ -1,11 +1,15 @@
 //! Sources for remote collections: paginated JSON APIs and scraped HTML.
 //!
 //! Both are [`Paged`](pipeline_core::Paged) sources built from data
-//! ([`HttpSourceConfig`], deserializable from TOML), sharing one HTTP client
-//! and the per-host politeness gates and circuit breakers of an
-//! [`HttpContext`]. The cursor of every page is its full URL (without the
-//! start URL's secret query parameters, added back to each request), so any
-//! checkpoint resumes exactly there and none holds a token.
+//! ([`HttpSourceConfig`], deserializable from TOML), sharing one HTTP client,
+//! the per-host politeness gates and circuit breakers, and the OAuth2 tokens
+//! of an [`HttpContext`]. Requests are GETs or POSTs with a JSON body
+//! (GraphQL included), authenticated by [`Auth`]. The cursor of every page is
+//! its full URL (without the start URL's secret query parameters, added back
+//! to each request; a token sent in the body rides in its fragment), so any
+//! checkpoint resumes exactly there and none holds a credential.
+//!
+//! [`suggest`] looks at an API's first pages and proposes a configuration.
 //!
 //! Limits: a total deadline per request, a body cap after decompression,
 //! redirects and next links only to allowed hosts, http(s) only, HTML nesting
@@ -21,28 +25,39 @@
     unreachable_pub
 )]
 
+mod auth;
+mod body_cursor;
 mod charset;
 mod config;
 mod cursor_secrets;
+mod endpoint;
 mod error;
 mod extract;
+mod graphql;
 mod html_depth;
 mod http;
 mod json_source;
 mod link_header;
 #[cfg(feature = "test-util")]
 pub mod mock;
+mod oauth2;
 mod page_url;
 mod pagination;
 mod prefetch;
 pub mod redact;
+mod request;
 mod retry_after;
 mod scrape;
+mod scrape_config;
+mod suggest;
 
-pub use self::config::{BreakerConfig, Headers, HttpSourceConfig, Pagination, ScrapeConfig};
+pub use self::auth::Auth;
+pub use self::config::{BreakerConfig, Headers, HttpSourceConfig, Method, Pagination};
 pub use self::error::SourceError;
 pub use self::extract::ScrapedItem;
 pub use self::http::HttpContext;
 pub use self::json_source::JsonSource;
 pub use self::scrape::ScrapeSource;
+pub use self::scrape_config::ScrapeConfig;
+pub use self::suggest::{Suggestion, suggest};
 pub use pipeline_core::policy::AutoThrottle;

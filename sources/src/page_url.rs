@@ -8,7 +8,8 @@
 use pipeline_core::{Cursor, FetchError};
 use url::Url;
 
-use crate::http::{Endpoint, parse_http_url};
+use crate::endpoint::Endpoint;
+use crate::http::parse_http_url;
 
 /// A page's URL as its cursor holds it and as it is requested.
 #[derive(Debug, Clone, PartialEq, Eq)]

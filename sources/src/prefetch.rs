@@ -1,14 +1,14 @@
 //! A page request started ahead of time (speculative next page).
 
+use crate::endpoint::Endpoint;
+use crate::http::Fetched;
+use crate::request::Request;
 use pipeline_core::FetchError;
 use tokio_util::task::AbortOnDropHandle;
-use url::Url;
-
-use crate::http::{Endpoint, Fetched};
 
 /// A request started ahead of time (the next page); aborted if dropped unused.
 pub(crate) struct Prefetch {
-    url: Url,
+    request: Request,
     /// `url` redacted, for messages.
     shown: String,
     task: AbortOnDropHandle<Result<Fetched, FetchError>>,
@@ -23,20 +23,20 @@ impl std::fmt::Debug for Prefetch {
 }
 
 impl Prefetch {
-    /// Starts GETting `url` in the background, through the gate and breaker.
-    pub(crate) fn spawn(endpoint: &Endpoint, url: Url) -> Self {
+    /// Starts sending `request` in the background, through the gate and breaker.
+    pub(crate) fn spawn(endpoint: &Endpoint, request: Request) -> Self {
         let endpoint = endpoint.clone();
-        let target = url.clone();
+        let sent = request.clone();
         Self {
-            shown: endpoint.show(&url),
-            url,
-            task: AbortOnDropHandle::new(tokio::spawn(async move { endpoint.get(&target).await })),
+            shown: endpoint.show(&request.url),
+            request,
+            task: AbortOnDropHandle::new(tokio::spawn(async move { endpoint.send(&sent).await })),
         }
     }
 
-    /// The URL being fetched.
-    pub(crate) fn url(&self) -> &Url {
-        &self.url
+    /// The request being sent.
+    pub(crate) fn request(&self) -> &Request {
+        &self.request
     }
 
     /// Waits for the result.

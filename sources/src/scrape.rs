@@ -15,10 +15,11 @@ use url::Url;
 
 use crate::charset::decode_html;
 use crate::config::HttpSourceConfig;
+use crate::endpoint::Endpoint;
 use crate::error::SourceError;
 use crate::extract::{Compiled, NextLink, ScrapedItem, extract, find_next, parse_spec};
 use crate::html_depth::exceeds_depth;
-use crate::http::{Endpoint, HttpContext};
+use crate::http::HttpContext;
 use crate::page_url::{PageUrl, checked_next, page_url};
 
 /// Scraped HTML pages as a [`Paged`] source of [`ScrapedItem`]s.

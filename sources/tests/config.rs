@@ -16,19 +16,23 @@ fn every_pagination_style_reads_from_toml() {
         (
             r#"{ style = "cursor", param = "cursor", next = "/response_metadata/next_cursor" }"#,
             Pagination::Cursor {
-                param: "cursor".into(),
+                param: Some("cursor".into()),
                 next: Some("/response_metadata/next_cursor".into()),
                 last_item: None,
                 has_more: None,
+                body_pointer: None,
+                next_header: None,
             },
         ),
         (
             r#"{ style = "cursor", param = "starting_after", last_item = "/id", has_more = "/has_more" }"#,
             Pagination::Cursor {
-                param: "starting_after".into(),
+                param: Some("starting_after".into()),
                 next: None,
                 last_item: Some("/id".into()),
                 has_more: Some("/has_more".into()),
+                body_pointer: None,
+                next_header: None,
             },
         ),
         (
@@ -38,6 +42,7 @@ fn every_pagination_style_reads_from_toml() {
                 limit_param: "limit".into(),
                 limit: 100,
                 total: Some("/total".into()),
+                has_more: None,
             },
         ),
         (
@@ -46,6 +51,7 @@ fn every_pagination_style_reads_from_toml() {
                 param: "page".into(),
                 start: 1,
                 total_pages: None,
+                has_more: None,
             },
         ),
     ];

@@ -89,10 +89,12 @@ async fn a_non_string_cursor_is_invalid() {
     let config = HttpSourceConfig::new(server.url("/invalid/cursor"))
         .items("/items")
         .pagination(Pagination::Cursor {
-            param: "cursor".into(),
+            param: Some("cursor".into()),
             next: Some("/response_metadata/next_cursor".into()),
             last_item: None,
             has_more: None,
+            body_pointer: None,
+            next_header: None,
         });
     let (report, _) = crawl(&config, fast_retry(3), None).await;
     let text = failure_text(&report);

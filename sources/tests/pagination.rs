@@ -39,10 +39,12 @@ async fn cursor_token_is_sent_back_until_empty() {
     let config = HttpSourceConfig::new(server.url("/cursor?limit=100"))
         .items("/items")
         .pagination(Pagination::Cursor {
-            param: "cursor".into(),
+            param: Some("cursor".into()),
             next: Some("/response_metadata/next_cursor".into()),
             last_item: None,
             has_more: None,
+            body_pointer: None,
+            next_header: None,
         });
     let (report, items) = crawl(&config, fast_retry(1), None).await;
     assert!(report.outcome.is_completed(), "{:?}", report.outcome);
@@ -59,10 +61,12 @@ async fn last_item_cursor_pages_until_has_more_is_false() {
     let config = HttpSourceConfig::new(server.url("/stripe?limit=40"))
         .items("/data")
         .pagination(Pagination::Cursor {
-            param: "starting_after".into(),
+            param: Some("starting_after".into()),
             next: None,
             last_item: Some("/id".into()),
             has_more: Some("/has_more".into()),
+            body_pointer: None,
+            next_header: None,
         });
     let (report, items) = crawl(&config, fast_retry(1), None).await;
     assert!(report.outcome.is_completed(), "{:?}", report.outcome);
@@ -88,6 +92,7 @@ async fn offset_stops_at_total() {
             limit_param: "limit".into(),
             limit: 100,
             total: Some("/total".into()),
+            has_more: None,
         });
     let (report, items) = crawl(&config, fast_retry(1), None).await;
     assert!(report.outcome.is_completed(), "{:?}", report.outcome);
@@ -107,6 +112,7 @@ async fn offset_without_total_stops_at_a_short_page() {
             limit_param: "limit".into(),
             limit: 100,
             total: None,
+            has_more: None,
         });
     let (report, items) = crawl(&config, fast_retry(1), None).await;
     assert!(report.outcome.is_completed(), "{:?}", report.outcome);
@@ -138,6 +144,7 @@ async fn start_url_query_parameters_are_kept_on_every_page() {
             param: "page".into(),
             start: 1,
             total_pages: None,
+            has_more: None,
         });
     let (report, items) = crawl(&config, fast_retry(1), None).await;
     assert!(report.outcome.is_completed());
@@ -191,6 +198,7 @@ async fn speculative_fetching_keeps_the_exact_items_even_with_errors() {
                 limit_param: "limit".into(),
                 limit: 100,
                 total: Some("/total".into()),
+                has_more: None,
             },
             "/offset",
         ),
@@ -199,6 +207,7 @@ async fn speculative_fetching_keeps_the_exact_items_even_with_errors() {
                 param: "page".into(),
                 start: 1,
                 total_pages: None,
+                has_more: None,
             },
             "/page",
         ),
@@ -284,6 +293,7 @@ fn the_first_cursor_is_the_first_page_url_of_each_style() {
         param: "page".into(),
         start: 1,
         total_pages: None,
+        has_more: None,
     };
     assert_eq!(
         first(HttpSourceConfig::new("https://a.test/x?q=1&token=t").pagination(page)).as_deref(),

@@ -91,10 +91,12 @@ async fn a_token_in_the_start_url_authenticates_every_page_and_never_reaches_a_c
             "/cursor",
             "/items",
             Pagination::Cursor {
-                param: "cursor".into(),
+                param: Some("cursor".into()),
                 next: Some("/response_metadata/next_cursor".into()),
                 last_item: None,
                 has_more: None,
+                body_pointer: None,
+                next_header: None,
             },
         ),
         (
@@ -104,6 +106,7 @@ async fn a_token_in_the_start_url_authenticates_every_page_and_never_reaches_a_c
                 param: "page".into(),
                 start: 1,
                 total_pages: None,
+                has_more: None,
             },
         ),
     ];

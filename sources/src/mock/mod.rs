@@ -28,10 +28,20 @@
 //! | `/gzip-bomb` | gzip body inflating to `gzip_bomb_bytes` | |
 //! | `/drip` | a JSON array sent one byte per `drip_interval` | |
 //! | `/invalid/json`, `/invalid/not-array`, `/invalid/cursor` | malformed pages | |
+//! | `POST /search` `{"page_size", "start_cursor"}` | `cursor`, next = `/next_cursor`, has_more = `/has_more`, body_pointer = `/start_cursor` | `{"results": [...], "next_cursor": …, "has_more": …}` |
+//! | `POST /graphql` `{"query", "variables": {"first", "after"}}` | `cursor`, next = `/data/repo/issues/pageInfo/endCursor`, has_more = `…/hasNextPage`, body_pointer = `/variables/after` | `{"data": {"repo": {"issues": {"nodes": [...], "pageInfo": …}}}}`; a query without `issues` gets `{"errors": [{"message": GRAPHQL_ERROR}]}` |
+//! | `/header_cursor?cursor=T` | `cursor`, param = `cursor`, next_header = `X-Next-Cursor` | array; the header is empty on the last page |
+//! | `POST /oauth/token` | OAuth2 client credentials ([`OAuthMock`]) | `{"access_token", "token_type", "expires_in"}`; counted by [`MockServer::token_issues`] |
+//! | `/protected?page=P` | `page`, has_more = `/has_more`; needs a live token, else 401 (counted by [`MockServer::rejected_tokens`]) | `{"items": [...], "has_more": …}` |
+//!
+//! `/offset` and `/page` bodies also carry `has_more`. POST bodies are
+//! logged ([`MockServer::posted`]).
 
+mod api_routes;
 mod faults;
 mod routes;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -40,13 +50,14 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+pub use self::api_routes::{GRAPHQL_ERROR, NEXT_CURSOR_HEADER, graphql_cursor, search_cursor};
 pub use self::faults::{Faults, Malformed, Outage, RetryAfter};
 pub use self::routes::{LATIN1_TEXT, html_item_index};
 
@@ -76,6 +87,33 @@ pub struct MockConfig {
     /// When set, every request without the query parameter
     /// `access_token=<token>` gets a 401, and next links carry it back.
     pub require_access_token: Option<String>,
+    /// The OAuth2 token endpoint's client and token lifetime.
+    pub oauth: OAuthMock,
+}
+
+/// The mock's OAuth2 client credentials and tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthMock {
+    /// The client id accepted (default `mock-client`).
+    pub client_id: String,
+    /// The client secret accepted (default `mock-secret-0123`).
+    pub client_secret: String,
+    /// How long an issued token is accepted (default 1 s).
+    pub token_ttl: Duration,
+    /// Whether answers state `expires_in` (default true); without it a
+    /// client learns of expiry only from a 401.
+    pub expires_in: bool,
+}
+
+impl Default for OAuthMock {
+    fn default() -> Self {
+        Self {
+            client_id: "mock-client".to_owned(),
+            client_secret: "mock-secret-0123".to_owned(),
+            token_ttl: Duration::from_secs(1),
+            expires_in: true,
+        }
+    }
 }
 
 impl Default for MockConfig {
@@ -94,6 +132,7 @@ impl Default for MockConfig {
             drip_interval: Duration::from_millis(50),
             require_bearer: None,
             require_access_token: None,
+            oauth: OAuthMock::default(),
         }
     }
 }
@@ -139,7 +178,12 @@ struct MockState {
     started: Instant,
     count: AtomicU64,
     log: Mutex<Vec<(Duration, String)>>,
+    posted: Mutex<Vec<Value>>,
     bomb: OnceLock<Bytes>,
+    /// Issued OAuth2 tokens and when each expires.
+    tokens: Mutex<HashMap<String, Instant>>,
+    token_issues: AtomicU64,
+    rejected: AtomicU64,
 }
 
 /// A running mock server. Shut it down with [`shutdown`](Self::shutdown)
@@ -167,7 +211,11 @@ impl MockServer {
             started: Instant::now(),
             count: AtomicU64::new(0),
             log: Mutex::new(Vec::new()),
+            posted: Mutex::new(Vec::new()),
             bomb: OnceLock::new(),
+            tokens: Mutex::new(HashMap::new()),
+            token_issues: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
         });
         let app = Router::new().fallback(handle).with_state(state.clone());
         let (stop, stopped) = oneshot::channel::<()>();
@@ -210,6 +258,25 @@ impl MockServer {
     /// Every request so far with its arrival time since the server started.
     pub fn request_times(&self) -> Vec<(Duration, String)> {
         self.state.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Every POST body so far (JSON, or a string when not JSON), in arrival order.
+    pub fn posted(&self) -> Vec<Value> {
+        self.state
+            .posted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// How many OAuth2 tokens `/oauth/token` issued.
+    pub fn token_issues(&self) -> u64 {
+        self.state.token_issues.load(Ordering::SeqCst)
+    }
+
+    /// How many requests `/protected` refused for a missing or expired token.
+    pub fn rejected_tokens(&self) -> u64 {
+        self.state.rejected.load(Ordering::SeqCst)
     }
 
     /// How many requests arrived.
@@ -258,7 +325,13 @@ pub fn stripe_id(i: usize) -> String {
     format!("obj_{i:06}")
 }
 
-async fn handle(State(state): State<Arc<MockState>>, headers: HeaderMap, uri: Uri) -> Response {
+async fn handle(
+    State(state): State<Arc<MockState>>,
+    method: Method,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
     let n = state.count.fetch_add(1, Ordering::SeqCst) + 1;
     let logged = match uri.query() {
         Some(q) => format!("{}?{q}", uri.path()),
@@ -269,6 +342,11 @@ async fn handle(State(state): State<Arc<MockState>>, headers: HeaderMap, uri: Ur
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .push((state.started.elapsed(), logged.clone()));
+    if method == Method::POST {
+        let value = serde_json::from_slice(&body)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
+        state.posted.lock().unwrap_or_else(|e| e.into_inner()).push(value);
+    }
     let config = &state.config;
     if !config.latency.is_zero() {
         tokio::time::sleep(config.latency).await;
@@ -287,6 +365,9 @@ async fn handle(State(state): State<Arc<MockState>>, headers: HeaderMap, uri: Ur
     if let Some(fault) = faults::before_route(&config.faults, n, state.started.elapsed()) {
         return fault;
     }
-    let response = routes::route(&state, &uri).await;
+    let response = match api_routes::route(&state, &method, &headers, &uri, &body) {
+        Some(r) => r,
+        None => routes::route(&state, &uri).await,
+    };
     faults::after_route(&config.faults, n, &logged, response).await
 }

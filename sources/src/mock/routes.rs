@@ -19,7 +19,7 @@ fn num(uri: &Uri, name: &str) -> Option<usize> {
     query(uri, name).and_then(|v| v.parse().ok())
 }
 
-fn json_response(status: StatusCode, value: &Value) -> Response {
+pub(super) fn json_response(status: StatusCode, value: &Value) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, "application/json")],
@@ -28,11 +28,11 @@ fn json_response(status: StatusCode, value: &Value) -> Response {
         .into_response()
 }
 
-fn bad_request(what: &str) -> Response {
+pub(super) fn bad_request(what: &str) -> Response {
     (StatusCode::BAD_REQUEST, what.to_owned()).into_response()
 }
 
-fn page_range(config: &MockConfig, page: usize) -> std::ops::Range<usize> {
+pub(super) fn page_range(config: &MockConfig, page: usize) -> std::ops::Range<usize> {
     let start = page.saturating_mul(config.per_page).min(config.items);
     let end = start.saturating_add(config.per_page).min(config.items);
     start..end
@@ -140,13 +140,16 @@ pub(super) async fn route(state: &MockState, uri: &Uri) -> Response {
             let results: Vec<Value> = (start..end).map(item).collect();
             json_response(
                 StatusCode::OK,
-                &json!({ "results": results, "total": config.items }),
+                &json!({ "results": results, "total": config.items, "has_more": end < config.items }),
             )
         }
         "/page" => {
             let page = num(uri, "page").unwrap_or(1).max(1);
             let items: Vec<Value> = page_range(config, page - 1).map(item).collect();
-            json_response(StatusCode::OK, &json!({ "items": items }))
+            json_response(
+                StatusCode::OK,
+                &json!({ "items": items, "has_more": page < pages }),
+            )
         }
         "/html" => {
             let page = num(uri, "page").unwrap_or(1).max(1);

@@ -94,6 +94,7 @@ pub fn page_config(server: &MockServer) -> HttpSourceConfig {
             param: "page".into(),
             start: 1,
             total_pages: None,
+            has_more: None,
         })
 }
 

@@ -1,11 +1,13 @@
 //! Pagination styles: the first page's URL and each next page's URL.
 //!
 //! The cursor of a page is always its full URL, built with the style's
-//! parameters on top of the start URL's own query, so any checkpoint resumes.
+//! parameters on top of the start URL's own query, so any checkpoint resumes;
+//! a token sent in the body rides in the URL's fragment (see `body_cursor`).
 
 use serde_json::Value;
 use url::Url;
 
+use crate::body_cursor::with_body_token;
 use crate::config::Pagination;
 use crate::error::SourceError;
 use crate::link_header::find_rel;
@@ -78,16 +80,38 @@ impl Paginator {
                 next,
                 last_item,
                 has_more,
+                body_pointer,
+                next_header,
             } => {
-                if param.is_empty() {
-                    return Err(SourceError::config("cursor pagination needs a param"));
-                }
-                match (next, last_item) {
-                    (Some(p), None) => check_pointer("next", p)?,
-                    (None, Some(p)) => check_pointer("last_item", p)?,
+                match (param, body_pointer) {
+                    (Some(p), None) if !p.is_empty() => {}
+                    (None, Some(p)) => {
+                        if !p.starts_with('/') {
+                            return Err(SourceError::config(format!(
+                                "pagination.body_pointer {p:?} is not a JSON pointer (it must start with '/')"
+                            )));
+                        }
+                    }
                     _ => {
                         return Err(SourceError::config(
-                            "cursor pagination needs exactly one of `next` and `last_item`",
+                            "cursor pagination needs exactly one place for the token: \
+                             `param` (a query parameter) or `body_pointer` (in the JSON body)",
+                        ));
+                    }
+                }
+                match (next, last_item, next_header) {
+                    (Some(p), None, None) => check_pointer("next", p)?,
+                    (None, Some(p), None) => check_pointer("last_item", p)?,
+                    (None, None, Some(h)) => {
+                        if reqwest::header::HeaderName::from_bytes(h.as_bytes()).is_err() {
+                            return Err(SourceError::config(format!(
+                                "pagination.next_header {h:?} is not a header name"
+                            )));
+                        }
+                    }
+                    _ => {
+                        return Err(SourceError::config(
+                            "cursor pagination needs exactly one of `next`, `last_item` and `next_header`",
                         ));
                     }
                 }
@@ -100,17 +124,34 @@ impl Paginator {
                     ));
                 }
             }
-            Pagination::Offset { limit, total, .. } => {
+            Pagination::Offset {
+                limit,
+                total,
+                has_more,
+                ..
+            } => {
                 if *limit == 0 {
                     return Err(SourceError::config("offset pagination needs limit >= 1"));
                 }
                 if let Some(p) = total {
                     check_pointer("total", p)?;
                 }
+                if let Some(p) = has_more {
+                    check_pointer("has_more", p)?;
+                }
             }
             Pagination::Page {
-                total_pages: Some(p), ..
-            } => check_pointer("total_pages", p)?,
+                total_pages,
+                has_more,
+                ..
+            } => {
+                if let Some(p) = total_pages {
+                    check_pointer("total_pages", p)?;
+                }
+                if let Some(p) = has_more {
+                    check_pointer("has_more", p)?;
+                }
+            }
             _ => {}
         }
         Ok(Self { style: style.clone() })
@@ -205,15 +246,13 @@ impl Paginator {
                 next,
                 last_item,
                 has_more,
+                body_pointer: _,
+                next_header,
             } => {
-                if let Some(p) = has_more {
-                    match pointer(page.body, p) {
-                        None | Some(Value::Bool(false)) => return Ok(None),
-                        Some(Value::Bool(true)) => {}
-                        Some(other) => {
-                            return Err(format!("has_more at {p} is not a boolean but {}", kind_of(other)));
-                        }
-                    }
+                if let Some(p) = has_more
+                    && !more(page.body, p)?
+                {
+                    return Ok(None);
                 }
                 let token = if let Some(p) = next {
                     match pointer(page.body, p) {
@@ -222,6 +261,12 @@ impl Paginator {
                         Some(other) => {
                             return Err(format!("cursor at {p} is not a string but {}", kind_of(other)));
                         }
+                    }
+                } else if let Some(h) = next_header {
+                    match page.headers.get(h.as_str()).map(|v| v.to_str()) {
+                        None => return Ok(None),
+                        Some(Ok(v)) => v.trim().to_owned(),
+                        Some(Err(_)) => return Err(format!("header {h} is not visible ASCII")),
                     }
                 } else {
                     let p = last_item.as_deref().unwrap_or_default();
@@ -240,12 +285,16 @@ impl Paginator {
                 if token.is_empty() {
                     return Ok(None);
                 }
-                Ok(Some(with_query_param(page.url, param, &token)))
+                Ok(Some(match param {
+                    Some(param) => with_query_param(page.url, param, &token),
+                    None => with_body_token(page.url, &token),
+                }))
             }
             Pagination::Offset {
                 offset_param,
                 limit,
                 total,
+                has_more,
                 ..
             } => {
                 let offset: u64 = match query_param(page.url, offset_param) {
@@ -259,9 +308,11 @@ impl Paginator {
                     return Ok(None);
                 }
                 let next = offset.saturating_add(n);
-                let ends = match total {
-                    Some(p) => next >= count_at(page.body, p)?,
-                    None => n < *limit,
+                let ends = match (total, has_more) {
+                    (Some(p), _) if next >= count_at(page.body, p)? => true,
+                    (_, Some(p)) => !more(page.body, p)?,
+                    (Some(_), None) => false,
+                    (None, None) => n < *limit,
                 };
                 Ok((!ends).then(|| with_query_param(page.url, offset_param, &next.to_string())))
             }
@@ -269,6 +320,7 @@ impl Paginator {
                 param,
                 start,
                 total_pages,
+                has_more,
             } => {
                 let current: u64 = match query_param(page.url, param) {
                     Some(v) => v
@@ -277,6 +329,11 @@ impl Paginator {
                     None => *start,
                 };
                 if page.items.is_empty() {
+                    return Ok(None);
+                }
+                if let Some(p) = has_more
+                    && !more(page.body, p)?
+                {
                     return Ok(None);
                 }
                 if let Some(p) = total_pages {
@@ -293,6 +350,16 @@ impl Paginator {
                 )))
             }
         }
+    }
+}
+
+/// Whether the `has_more` flag at `p` says there are more pages: false,
+/// null or missing say no.
+fn more(body: &Value, p: &str) -> Result<bool, String> {
+    match pointer(body, p) {
+        None | Some(Value::Bool(false)) => Ok(false),
+        Some(Value::Bool(true)) => Ok(true),
+        Some(other) => Err(format!("has_more at {p} is not a boolean but {}", kind_of(other))),
     }
 }
 
@@ -318,262 +385,4 @@ pub(crate) fn kind_of(v: &Value) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use reqwest::header::{HeaderMap, HeaderValue, LINK};
-    use serde_json::json;
-
-    fn u(s: &str) -> Url {
-        Url::parse(s).unwrap()
-    }
-
-    fn next(p: &Pagination, url: &str, headers: &HeaderMap, body: Value) -> Result<Option<String>, String> {
-        let items: Vec<Value> = body
-            .pointer("/items")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        let url = u(url);
-        Paginator::new(p)
-            .unwrap()
-            .next(&PageView {
-                url: &url,
-                headers,
-                body: &body,
-                items: &items,
-            })
-            .map(|o| o.map(|u| u.to_string()))
-    }
-
-    #[test]
-    fn setting_a_param_keeps_the_others_and_replaces_duplicates() {
-        let url = u("https://a.test/x?state=all&page=2&sort=asc&page=9");
-        assert_eq!(
-            with_query_param(&url, "page", "3").as_str(),
-            "https://a.test/x?state=all&page=3&sort=asc"
-        );
-        assert_eq!(
-            with_query_param(&u("https://a.test/x"), "cursor", "a b&c").as_str(),
-            "https://a.test/x?cursor=a+b%26c"
-        );
-        assert_eq!(query_param(&url, "sort").as_deref(), Some("asc"));
-    }
-
-    #[test]
-    fn first_urls_carry_the_style_parameters() {
-        let start = u("https://a.test/x?q=1");
-        let offset = Paginator::new(&Pagination::Offset {
-            offset_param: "offset".into(),
-            limit_param: "limit".into(),
-            limit: 50,
-            total: None,
-        })
-        .unwrap();
-        assert_eq!(
-            offset.first_url(&start).as_str(),
-            "https://a.test/x?q=1&limit=50&offset=0"
-        );
-        let page = Paginator::new(&Pagination::Page {
-            param: "p".into(),
-            start: 0,
-            total_pages: None,
-        })
-        .unwrap();
-        assert_eq!(page.first_url(&start).as_str(), "https://a.test/x?q=1&p=0");
-        assert_eq!(
-            page.first_url(&u("https://a.test/x?p=4")).as_str(),
-            "https://a.test/x?p=4"
-        );
-    }
-
-    #[test]
-    fn link_header_next_is_resolved_against_the_page() {
-        let mut h = HeaderMap::new();
-        h.insert(LINK, HeaderValue::from_static(r#"</x?page=3>; rel="next""#));
-        assert_eq!(
-            next(&Pagination::LinkHeader, "https://a.test/x?page=2", &h, json!([]))
-                .unwrap()
-                .as_deref(),
-            Some("https://a.test/x?page=3")
-        );
-        assert_eq!(
-            next(
-                &Pagination::LinkHeader,
-                "https://a.test/x",
-                &HeaderMap::new(),
-                json!([])
-            ),
-            Ok(None)
-        );
-    }
-
-    #[test]
-    fn next_url_ends_on_null_missing_or_empty_and_refuses_non_strings() {
-        let p = Pagination::NextUrl {
-            next: "/links/next".into(),
-        };
-        let h = HeaderMap::new();
-        let at = "https://a.test/v1/x";
-        assert_eq!(
-            next(&p, at, &h, json!({"links": {"next": "y?after=2"}}))
-                .unwrap()
-                .as_deref(),
-            Some("https://a.test/v1/y?after=2")
-        );
-        assert_eq!(next(&p, at, &h, json!({"links": {"next": null}})), Ok(None));
-        assert_eq!(next(&p, at, &h, json!({"links": {}})), Ok(None));
-        assert_eq!(next(&p, at, &h, json!({"links": {"next": ""}})), Ok(None));
-        assert!(
-            next(&p, at, &h, json!({"links": {"next": 5}}))
-                .unwrap_err()
-                .contains("not a string")
-        );
-    }
-
-    #[test]
-    fn cursor_token_goes_back_as_a_parameter() {
-        let p = Pagination::Cursor {
-            param: "cursor".into(),
-            next: Some("/meta/next".into()),
-            last_item: None,
-            has_more: None,
-        };
-        let h = HeaderMap::new();
-        let at = "https://a.test/x?limit=5&cursor=old";
-        assert_eq!(
-            next(&p, at, &h, json!({"meta": {"next": "abc="}}))
-                .unwrap()
-                .as_deref(),
-            Some("https://a.test/x?limit=5&cursor=abc%3D")
-        );
-        assert_eq!(next(&p, at, &h, json!({"meta": {"next": ""}})), Ok(None));
-        assert!(next(&p, at, &h, json!({"meta": {"next": 7}})).is_err());
-    }
-
-    #[test]
-    fn last_item_cursor_follows_has_more() {
-        let p = Pagination::Cursor {
-            param: "starting_after".into(),
-            next: None,
-            last_item: Some("/id".into()),
-            has_more: Some("/has_more".into()),
-        };
-        let h = HeaderMap::new();
-        let at = "https://a.test/x";
-        assert_eq!(
-            next(
-                &p,
-                at,
-                &h,
-                json!({"items": [{"id": "a"}, {"id": "b"}], "has_more": true})
-            )
-            .unwrap()
-            .as_deref(),
-            Some("https://a.test/x?starting_after=b")
-        );
-        assert_eq!(
-            next(&p, at, &h, json!({"items": [{"id": "a"}], "has_more": false})),
-            Ok(None)
-        );
-        assert!(next(&p, at, &h, json!({"items": [], "has_more": true})).is_err());
-        assert!(next(&p, at, &h, json!({"items": [{"id": "a"}], "has_more": "yes"})).is_err());
-    }
-
-    #[test]
-    fn offset_ends_at_total_or_short_page() {
-        let with_total = Pagination::Offset {
-            offset_param: "offset".into(),
-            limit_param: "limit".into(),
-            limit: 2,
-            total: Some("/total".into()),
-        };
-        let h = HeaderMap::new();
-        let at = "https://a.test/x?limit=2&offset=2";
-        assert_eq!(
-            next(&with_total, at, &h, json!({"items": [1, 2], "total": 5}))
-                .unwrap()
-                .as_deref(),
-            Some("https://a.test/x?limit=2&offset=4")
-        );
-        assert_eq!(
-            next(&with_total, at, &h, json!({"items": [1, 2], "total": 4})),
-            Ok(None)
-        );
-        assert!(next(&with_total, at, &h, json!({"items": [1, 2], "total": "many"})).is_err());
-        let short = Pagination::Offset {
-            offset_param: "offset".into(),
-            limit_param: "limit".into(),
-            limit: 2,
-            total: None,
-        };
-        assert!(next(&short, at, &h, json!({"items": [1, 2]})).unwrap().is_some());
-        assert_eq!(next(&short, at, &h, json!({"items": [1]})), Ok(None));
-    }
-
-    #[test]
-    fn page_numbers_end_at_an_empty_page_or_total_pages() {
-        let p = Pagination::Page {
-            param: "page".into(),
-            start: 1,
-            total_pages: None,
-        };
-        let h = HeaderMap::new();
-        assert_eq!(
-            next(&p, "https://a.test/x?page=1", &h, json!({"items": [1]}))
-                .unwrap()
-                .as_deref(),
-            Some("https://a.test/x?page=2")
-        );
-        assert_eq!(
-            next(&p, "https://a.test/x?page=9", &h, json!({"items": []})),
-            Ok(None)
-        );
-        let t = Pagination::Page {
-            param: "page".into(),
-            start: 1,
-            total_pages: Some("/pages".into()),
-        };
-        assert_eq!(
-            next(
-                &t,
-                "https://a.test/x?page=3",
-                &h,
-                json!({"items": [1], "pages": 3})
-            ),
-            Ok(None)
-        );
-        assert!(
-            next(
-                &t,
-                "https://a.test/x?page=2",
-                &h,
-                json!({"items": [1], "pages": 3})
-            )
-            .unwrap()
-            .is_some()
-        );
-    }
-
-    #[test]
-    fn invalid_styles_are_refused_at_build_time() {
-        assert!(Paginator::new(&Pagination::NextUrl { next: "next".into() }).is_err());
-        assert!(
-            Paginator::new(&Pagination::Cursor {
-                param: "c".into(),
-                next: None,
-                last_item: None,
-                has_more: None
-            })
-            .is_err()
-        );
-        assert!(
-            Paginator::new(&Pagination::Offset {
-                offset_param: "o".into(),
-                limit_param: "l".into(),
-                limit: 0,
-                total: None
-            })
-            .is_err()
-        );
-    }
-}
+mod tests;

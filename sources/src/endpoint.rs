@@ -1,0 +1,238 @@
+//! One collection's polite, bounded access to its host: headers and
+//! credentials, allowed hosts, limits, the host's gate and breaker.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use pipeline_core::FetchError;
+use pipeline_core::policy::{self, CircuitBreaker, GateConfig, HostGate};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use url::Url;
+
+use crate::config::HttpSourceConfig;
+use crate::cursor_secrets::CursorSecrets;
+use crate::error::SourceError;
+use crate::http::{Fetched, HttpContext, check_scheme, host_key, parse_http_url};
+use crate::oauth2::TokenSource;
+use crate::redact::redact_url;
+use crate::request::{Outcome, Request, is_unauthorized};
+
+/// One collection's access to its host: headers, limits, gate and breaker.
+#[derive(Debug, Clone)]
+pub(crate) struct Endpoint {
+    pub(crate) client: reqwest::Client,
+    pub(crate) host: String,
+    pub(crate) headers: Arc<HeaderMap>,
+    gate: HostGate,
+    breaker: CircuitBreaker,
+    allowed_hosts: Arc<Vec<String>>,
+    deadline: Duration,
+    pub(crate) max_body: u64,
+    secrets: CursorSecrets,
+    /// The OAuth2 token every request carries, if configured.
+    token: Option<TokenSource>,
+}
+
+impl Endpoint {
+    /// The endpoint of `config`, and its start URL in cursor form (see
+    /// [`CursorSecrets`]).
+    pub(crate) fn new(config: &HttpSourceConfig, ctx: &HttpContext) -> Result<(Self, Url), SourceError> {
+        let auth = config
+            .auth
+            .as_ref()
+            .map(|a| a.parts())
+            .transpose()?
+            .unwrap_or_default();
+        let mut secret_params = config.secret_params.clone();
+        if let Some((name, _)) = &auth.query {
+            secret_params.push(name.clone());
+        }
+        let start = parse_http_url(&config.url).map_err(|reason| {
+            SourceError::config(format!(
+                "start URL {:?}: {reason}",
+                redact_url(&config.url, &secret_params)
+            ))
+        })?;
+        let (mut secrets, start) = CursorSecrets::from_start(&start, &secret_params);
+        if let Some((name, value)) = auth.query {
+            secrets.add(name, value);
+        }
+        let host = host_key(&start).ok_or_else(|| SourceError::config("start URL has no host"))?;
+        let mut headers = HeaderMap::new();
+        for (name, value) in &config.headers.0 {
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| SourceError::config(format!("header name {name:?} is invalid")))?;
+            // The value is not echoed: it is usually a token.
+            let mut value = HeaderValue::from_str(value)
+                .map_err(|_| SourceError::config(format!("the value of header {name} is invalid")))?;
+            value.set_sensitive(true);
+            headers.insert(name, value);
+        }
+        if let Some((name, value)) = auth.header {
+            headers.insert(name, value);
+        }
+        let mut allowed: Vec<String> = config
+            .allowed_hosts
+            .iter()
+            .map(|h| h.to_ascii_lowercase())
+            .collect();
+        if let Some(h) = start.host_str() {
+            allowed.push(h.to_ascii_lowercase());
+        }
+        if config.max_body_bytes == 0 || config.timeout_ms == 0 {
+            return Err(SourceError::config(
+                "max_body_bytes and timeout_ms must be positive",
+            ));
+        }
+        let token = auth
+            .oauth2
+            .map(|creds| ctx.tokens.source(creds, ctx, config))
+            .transpose()?;
+        let endpoint = Self {
+            client: ctx.client().clone(),
+            gate: ctx.gates().gate(&host, config.gate_config()),
+            breaker: ctx.breakers().breaker(&host, config.breaker_config()),
+            host,
+            headers: Arc::new(headers),
+            allowed_hosts: Arc::new(allowed),
+            deadline: Duration::from_millis(config.timeout_ms),
+            max_body: config.max_body_bytes,
+            secrets,
+            token,
+        };
+        Ok((endpoint, start))
+    }
+
+    /// An endpoint for a service URL such as an OAuth2 token endpoint: no
+    /// headers or credentials, only its own host allowed, the host's gate
+    /// (default politeness unless a collection set it) and breaker.
+    pub(crate) fn service(
+        url: &Url,
+        ctx: &HttpContext,
+        breaker: policy::BreakerConfig,
+        deadline: Duration,
+        max_body: u64,
+    ) -> Result<Self, SourceError> {
+        let host = host_key(url).ok_or_else(|| SourceError::config("the URL has no host"))?;
+        let (secrets, _) = CursorSecrets::from_start(url, &crate::redact::default_secret_params());
+        Ok(Self {
+            client: ctx.client().clone(),
+            gate: ctx.gates().gate(&host, GateConfig::default()),
+            breaker: ctx.breakers().breaker(&host, breaker),
+            host,
+            headers: Arc::new(HeaderMap::new()),
+            allowed_hosts: Arc::new(url.host_str().map(str::to_ascii_lowercase).into_iter().collect()),
+            deadline,
+            max_body,
+            secrets,
+            token: None,
+        })
+    }
+
+    /// `url` as shown in errors: credentials redacted.
+    pub(crate) fn show(&self, url: &Url) -> String {
+        self.secrets.show(url.as_str())
+    }
+
+    /// Text that may be a URL, as shown in errors: credentials redacted.
+    pub(crate) fn show_text(&self, text: &str) -> String {
+        self.secrets.show(text)
+    }
+
+    /// `url` without the start URL's secret parameters: what a cursor holds.
+    pub(crate) fn cursor_form(&self, url: &Url) -> Url {
+        self.secrets.cursor_form(url)
+    }
+
+    /// The URL requested for a page in cursor form: secret parameters added back.
+    pub(crate) fn request_url(&self, cursor_form: &Url) -> Url {
+        self.secrets.request_url(cursor_form)
+    }
+
+    /// Whether `url` may be requested: http(s) on an allowed host.
+    pub(crate) fn check_allowed(&self, url: &Url) -> Result<(), String> {
+        check_scheme(url)?;
+        let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+        if self.allowed_hosts.contains(&host) {
+            Ok(())
+        } else {
+            Err(format!("host {host} is not among the allowed hosts"))
+        }
+    }
+
+    /// GETs `url` (see [`send`](Self::send)).
+    pub(crate) async fn get(&self, url: &Url) -> Result<Fetched, FetchError> {
+        self.send(&Request::get(url.clone())).await
+    }
+
+    /// Sends `request` politely (breaker, gate, deadline, redirects, body
+    /// cap) and classifies errors. With OAuth2, the token is taken before
+    /// the gate (the token endpoint may share the host, and its gate), and a
+    /// 401 gets one new token and one retry.
+    pub(crate) async fn send(&self, request: &Request) -> Result<Fetched, FetchError> {
+        let Some(token) = &self.token else {
+            return self.attempt(request, None).await;
+        };
+        let bearer = token.bearer().await?;
+        match self.attempt(request, Some(&bearer)).await {
+            Err(e) if is_unauthorized(&e) => {
+                tracing::info!(host = %self.host, "OAuth2 token refused (HTTP 401); fetching a new one and retrying once");
+                let fresh = token.refresh(&bearer).await?;
+                self.attempt(request, Some(&fresh)).await
+            }
+            other => other,
+        }
+    }
+
+    /// One try of `request` with `bearer` (no token handling: the token
+    /// endpoint's own requests come through here).
+    pub(crate) async fn attempt(
+        &self,
+        request: &Request,
+        bearer: Option<&HeaderValue>,
+    ) -> Result<Fetched, FetchError> {
+        let call = self.breaker.check().map_err(|retry_at| FetchError::CircuitOpen {
+            host: self.host.clone(),
+            retry_at,
+        })?;
+        let permit = self.gate.acquire().await;
+        let result = match tokio::time::timeout(self.deadline, self.follow(request, bearer)).await {
+            Ok(r) => r,
+            Err(_) => Err(Outcome::Failed(FetchError::transient(SourceError::Deadline {
+                method: request.method.as_str(),
+                url: self.show(&request.url),
+                deadline: self.deadline,
+            }))),
+        };
+        match result {
+            Ok(fetched) => {
+                permit.success();
+                call.success();
+                Ok(fetched)
+            }
+            // The host answered; only the content was refused.
+            Err(Outcome::Refused(e)) => {
+                permit.success();
+                call.success();
+                Err(e)
+            }
+            Err(Outcome::PushedBack(e, retry_after, host_failed)) => {
+                match retry_after {
+                    Some(d) => permit.push_back(d),
+                    None => permit.failure(),
+                }
+                if host_failed {
+                    call.failure();
+                } else {
+                    call.success();
+                }
+                Err(e)
+            }
+            Err(Outcome::Failed(e)) => {
+                permit.failure();
+                call.failure();
+                Err(e)
+            }
+        }
+    }
+}

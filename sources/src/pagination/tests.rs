@@ -1,0 +1,271 @@
+//! The styles' first and next URLs, page by page.
+use super::*;
+use reqwest::header::{HeaderMap, HeaderValue, LINK};
+use serde_json::json;
+
+fn u(s: &str) -> Url {
+    Url::parse(s).unwrap()
+}
+
+fn next(p: &Pagination, url: &str, headers: &HeaderMap, body: Value) -> Result<Option<String>, String> {
+    let items: Vec<Value> = body
+        .pointer("/items")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let url = u(url);
+    Paginator::new(p)
+        .unwrap()
+        .next(&PageView {
+            url: &url,
+            headers,
+            body: &body,
+            items: &items,
+        })
+        .map(|o| o.map(|u| u.to_string()))
+}
+
+#[test]
+fn setting_a_param_keeps_the_others_and_replaces_duplicates() {
+    let url = u("https://a.test/x?state=all&page=2&sort=asc&page=9");
+    assert_eq!(
+        with_query_param(&url, "page", "3").as_str(),
+        "https://a.test/x?state=all&page=3&sort=asc"
+    );
+    assert_eq!(
+        with_query_param(&u("https://a.test/x"), "cursor", "a b&c").as_str(),
+        "https://a.test/x?cursor=a+b%26c"
+    );
+    assert_eq!(query_param(&url, "sort").as_deref(), Some("asc"));
+}
+
+#[test]
+fn first_urls_carry_the_style_parameters() {
+    let start = u("https://a.test/x?q=1");
+    let offset = Paginator::new(&Pagination::Offset {
+        offset_param: "offset".into(),
+        limit_param: "limit".into(),
+        limit: 50,
+        total: None,
+        has_more: None,
+    })
+    .unwrap();
+    assert_eq!(
+        offset.first_url(&start).as_str(),
+        "https://a.test/x?q=1&limit=50&offset=0"
+    );
+    let page = Paginator::new(&Pagination::Page {
+        param: "p".into(),
+        start: 0,
+        total_pages: None,
+        has_more: None,
+    })
+    .unwrap();
+    assert_eq!(page.first_url(&start).as_str(), "https://a.test/x?q=1&p=0");
+    assert_eq!(
+        page.first_url(&u("https://a.test/x?p=4")).as_str(),
+        "https://a.test/x?p=4"
+    );
+}
+
+#[test]
+fn link_header_next_is_resolved_against_the_page() {
+    let mut h = HeaderMap::new();
+    h.insert(LINK, HeaderValue::from_static(r#"</x?page=3>; rel="next""#));
+    assert_eq!(
+        next(&Pagination::LinkHeader, "https://a.test/x?page=2", &h, json!([]))
+            .unwrap()
+            .as_deref(),
+        Some("https://a.test/x?page=3")
+    );
+    assert_eq!(
+        next(
+            &Pagination::LinkHeader,
+            "https://a.test/x",
+            &HeaderMap::new(),
+            json!([])
+        ),
+        Ok(None)
+    );
+}
+
+#[test]
+fn next_url_ends_on_null_missing_or_empty_and_refuses_non_strings() {
+    let p = Pagination::NextUrl {
+        next: "/links/next".into(),
+    };
+    let h = HeaderMap::new();
+    let at = "https://a.test/v1/x";
+    assert_eq!(
+        next(&p, at, &h, json!({"links": {"next": "y?after=2"}}))
+            .unwrap()
+            .as_deref(),
+        Some("https://a.test/v1/y?after=2")
+    );
+    assert_eq!(next(&p, at, &h, json!({"links": {"next": null}})), Ok(None));
+    assert_eq!(next(&p, at, &h, json!({"links": {}})), Ok(None));
+    assert_eq!(next(&p, at, &h, json!({"links": {"next": ""}})), Ok(None));
+    assert!(
+        next(&p, at, &h, json!({"links": {"next": 5}}))
+            .unwrap_err()
+            .contains("not a string")
+    );
+}
+
+#[test]
+fn cursor_token_goes_back_as_a_parameter() {
+    let p = Pagination::Cursor {
+        param: Some("cursor".into()),
+        next: Some("/meta/next".into()),
+        last_item: None,
+        has_more: None,
+        body_pointer: None,
+        next_header: None,
+    };
+    let h = HeaderMap::new();
+    let at = "https://a.test/x?limit=5&cursor=old";
+    assert_eq!(
+        next(&p, at, &h, json!({"meta": {"next": "abc="}}))
+            .unwrap()
+            .as_deref(),
+        Some("https://a.test/x?limit=5&cursor=abc%3D")
+    );
+    assert_eq!(next(&p, at, &h, json!({"meta": {"next": ""}})), Ok(None));
+    assert!(next(&p, at, &h, json!({"meta": {"next": 7}})).is_err());
+}
+
+#[test]
+fn last_item_cursor_follows_has_more() {
+    let p = Pagination::Cursor {
+        param: Some("starting_after".into()),
+        next: None,
+        last_item: Some("/id".into()),
+        has_more: Some("/has_more".into()),
+        body_pointer: None,
+        next_header: None,
+    };
+    let h = HeaderMap::new();
+    let at = "https://a.test/x";
+    assert_eq!(
+        next(
+            &p,
+            at,
+            &h,
+            json!({"items": [{"id": "a"}, {"id": "b"}], "has_more": true})
+        )
+        .unwrap()
+        .as_deref(),
+        Some("https://a.test/x?starting_after=b")
+    );
+    assert_eq!(
+        next(&p, at, &h, json!({"items": [{"id": "a"}], "has_more": false})),
+        Ok(None)
+    );
+    assert!(next(&p, at, &h, json!({"items": [], "has_more": true})).is_err());
+    assert!(next(&p, at, &h, json!({"items": [{"id": "a"}], "has_more": "yes"})).is_err());
+}
+
+#[test]
+fn offset_ends_at_total_or_short_page() {
+    let with_total = Pagination::Offset {
+        offset_param: "offset".into(),
+        limit_param: "limit".into(),
+        limit: 2,
+        total: Some("/total".into()),
+        has_more: None,
+    };
+    let h = HeaderMap::new();
+    let at = "https://a.test/x?limit=2&offset=2";
+    assert_eq!(
+        next(&with_total, at, &h, json!({"items": [1, 2], "total": 5}))
+            .unwrap()
+            .as_deref(),
+        Some("https://a.test/x?limit=2&offset=4")
+    );
+    assert_eq!(
+        next(&with_total, at, &h, json!({"items": [1, 2], "total": 4})),
+        Ok(None)
+    );
+    assert!(next(&with_total, at, &h, json!({"items": [1, 2], "total": "many"})).is_err());
+    let short = Pagination::Offset {
+        offset_param: "offset".into(),
+        limit_param: "limit".into(),
+        limit: 2,
+        total: None,
+        has_more: None,
+    };
+    assert!(next(&short, at, &h, json!({"items": [1, 2]})).unwrap().is_some());
+    assert_eq!(next(&short, at, &h, json!({"items": [1]})), Ok(None));
+}
+
+#[test]
+fn page_numbers_end_at_an_empty_page_or_total_pages() {
+    let p = Pagination::Page {
+        param: "page".into(),
+        start: 1,
+        total_pages: None,
+        has_more: None,
+    };
+    let h = HeaderMap::new();
+    assert_eq!(
+        next(&p, "https://a.test/x?page=1", &h, json!({"items": [1]}))
+            .unwrap()
+            .as_deref(),
+        Some("https://a.test/x?page=2")
+    );
+    assert_eq!(
+        next(&p, "https://a.test/x?page=9", &h, json!({"items": []})),
+        Ok(None)
+    );
+    let t = Pagination::Page {
+        param: "page".into(),
+        start: 1,
+        total_pages: Some("/pages".into()),
+        has_more: None,
+    };
+    assert_eq!(
+        next(
+            &t,
+            "https://a.test/x?page=3",
+            &h,
+            json!({"items": [1], "pages": 3})
+        ),
+        Ok(None)
+    );
+    assert!(
+        next(
+            &t,
+            "https://a.test/x?page=2",
+            &h,
+            json!({"items": [1], "pages": 3})
+        )
+        .unwrap()
+        .is_some()
+    );
+}
+
+#[test]
+fn invalid_styles_are_refused_at_build_time() {
+    assert!(Paginator::new(&Pagination::NextUrl { next: "next".into() }).is_err());
+    assert!(
+        Paginator::new(&Pagination::Cursor {
+            param: Some("c".into()),
+            next: None,
+            last_item: None,
+            has_more: None,
+            body_pointer: None,
+            next_header: None,
+        })
+        .is_err()
+    );
+    assert!(
+        Paginator::new(&Pagination::Offset {
+            offset_param: "o".into(),
+            limit_param: "l".into(),
+            limit: 0,
+            total: None,
+            has_more: None,
+        })
+        .is_err()
+    );
+}

@@ -1,0 +1,164 @@
+//! Proposing a collection's configuration from its first pages.
+//!
+//! [`suggest`] GETs the first page, finds the items (the largest array of
+//! objects), a key (a field unique on the page, `/id` first) and the
+//! pagination styles the page hints at (a Link header, a next-URL field, a
+//! cursor field with or without `has_more`, a cursor header, an
+//! offset/total pair, a page parameter). Each hint is tried with a real
+//! source: the first page and the second it leads to, whose items must be
+//! new. The first that works is suggested with its evidence; when none
+//! does, the suggestion says so and lists what it looked for. A few
+//! requests at most (two per hint tried), through the context's gates.
+//!
+//! Only GET APIs are explored: a POST body or a GraphQL query cannot be
+//! guessed.
+
+mod detect;
+mod render;
+
+use std::collections::HashSet;
+
+use pipeline_core::Paged;
+use serde_json::Value;
+
+use crate::config::{Headers, HttpSourceConfig, Pagination};
+use crate::endpoint::Endpoint;
+use crate::error::SourceError;
+use crate::http::HttpContext;
+use crate::json_source::JsonSource;
+use crate::redact::redact_url;
+
+/// A proposed `[[collection]]`: render it with `Display` (TOML with the
+/// evidence as `#` comments).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Suggestion {
+    /// A collection name from the URL's last path segment.
+    pub name: String,
+    /// The start URL, with credentials redacted.
+    pub url: String,
+    /// JSON pointer to the items (`""`: the body is the array).
+    pub items: String,
+    /// How many items the first page had.
+    pub first_page_items: usize,
+    /// A field unique among the first page's items, as a JSON pointer.
+    pub key: Option<String>,
+    /// The pagination style that worked, if any.
+    pub pagination: Option<Pagination>,
+    /// Why each part was chosen, one line each.
+    pub evidence: Vec<String>,
+    /// When no style worked: what was looked for.
+    pub looked_for: Vec<String>,
+    /// Names of the headers that were sent (values are never kept).
+    pub header_names: Vec<String>,
+}
+
+/// Looks at the collection at `url` (GET, with `headers`) and proposes a
+/// configuration.
+///
+/// # Errors
+///
+/// [`SourceError::Config`] for a bad URL or header; [`SourceError::Suggest`]
+/// when the first page cannot be fetched, is not JSON or holds no array of
+/// objects.
+///
+/// # Examples
+///
+/// ```no_run
+/// # #[tokio::main] async fn main() -> Result<(), sources::SourceError> {
+/// let ctx = sources::HttpContext::new()?;
+/// let suggestion = sources::suggest("https://api.example.com/items", &Default::default(), &ctx).await?;
+/// println!("{suggestion}");
+/// # Ok(()) }
+/// ```
+pub async fn suggest(url: &str, headers: &Headers, ctx: &HttpContext) -> Result<Suggestion, SourceError> {
+    let mut base = HttpSourceConfig::new(url);
+    base.headers = headers.clone();
+    let (endpoint, start) = Endpoint::new(&base, ctx)?;
+    // Shown as given, secrets masked: the cursor form would drop them silently.
+    let shown = redact_url(url, &base.secret_params);
+    let fail = |reason: String| SourceError::Suggest {
+        url: shown.clone(),
+        reason,
+    };
+    let fetched = endpoint
+        .get(&endpoint.request_url(&start))
+        .await
+        .map_err(|e| fail(e.to_string()))?;
+    let body: Value = serde_json::from_slice(&fetched.body)
+        .map_err(|e| fail(format!("the first page is not JSON: {e}")))?;
+    let (items, n) = detect::items_pointer(&body)
+        .ok_or_else(|| fail("the first page holds no array of objects".to_owned()))?;
+    let rows = body
+        .pointer(&items)
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let key = detect::key_candidate(&rows);
+    let mut evidence = vec![match items.as_str() {
+        "" => format!("items: the body is an array of {n} objects"),
+        p => format!("items: {p} is the largest array of objects ({n})"),
+    }];
+    evidence.push(match &key {
+        Some(k) => format!("key: {k} is unique among the first page's items"),
+        None => "key: no field is unique among the first page's items".to_owned(),
+    });
+    let mut chosen = None;
+    for candidate in detect::candidates(&start, &fetched.headers, &body, &items, n, key.as_deref()) {
+        let config = HttpSourceConfig {
+            items: items.clone(),
+            pagination: candidate.pagination.clone(),
+            ..base.clone()
+        };
+        match second_page(&config, ctx, key.as_deref()).await {
+            Ok(new) => {
+                evidence.push(format!(
+                    "pagination: {}; the second page had {new} new items",
+                    endpoint.show_text(&candidate.evidence)
+                ));
+                chosen = Some(candidate.pagination);
+                break;
+            }
+            Err(why) => tracing::debug!(reason = %endpoint.show_text(&why), "pagination hint did not hold"),
+        }
+    }
+    let looked_for = if chosen.is_none() {
+        evidence.push("pagination: none found (a single page)".to_owned());
+        detect::LOOKED_FOR.iter().map(|s| (*s).to_owned()).collect()
+    } else {
+        Vec::new()
+    };
+    Ok(Suggestion {
+        name: render::name_from(&start),
+        url: shown,
+        items,
+        first_page_items: n,
+        key,
+        pagination: chosen,
+        evidence,
+        looked_for,
+        header_names: headers.0.keys().cloned().collect(),
+    })
+}
+
+/// Crawls two pages with `config`; the number of new items on the second,
+/// or why the style does not hold.
+async fn second_page(
+    config: &HttpSourceConfig,
+    ctx: &HttpContext,
+    key: Option<&str>,
+) -> Result<usize, String> {
+    let mut source = JsonSource::from_config(config, ctx).map_err(|e| e.to_string())?;
+    let first = source.fetch(None).await.map_err(|e| e.to_string())?;
+    let next = first.next.ok_or("no next page")?;
+    let second = source.fetch(Some(&next)).await.map_err(|e| e.to_string())?;
+    let id = |v: &Value| match key {
+        Some(k) => v.pointer(k).map(Value::to_string).unwrap_or_default(),
+        None => v.to_string(),
+    };
+    let seen: HashSet<String> = first.items.iter().map(id).collect();
+    if second.items.is_empty() || second.items.iter().any(|v| seen.contains(&id(v))) {
+        return Err("the second page repeats the first or is empty".to_owned());
+    }
+    Ok(second.items.len())
+}
