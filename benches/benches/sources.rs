@@ -47,6 +47,7 @@ fn page_config(server: &MockServer, speculate: bool) -> HttpSourceConfig {
             param: "page".into(),
             start: 1,
             total_pages: None,
+            has_more: None,
         });
     config.speculate = speculate;
     config

@@ -27,6 +27,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             param: "page".into(),
             start: 1,
             total_pages: None,
+            has_more: None,
         });
     let source = JsonSource::from_config(&config, &HttpContext::new()?)?;
     let mut stream = Pipeline::paged("stream", source)

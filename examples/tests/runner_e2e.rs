@@ -19,6 +19,7 @@ fn page_style(server: &MockServer, path: &str) -> HttpSourceConfig {
             param: "page".into(),
             start: 1,
             total_pages: None,
+            has_more: None,
         });
     // The default 30 s breaker cooldown would make the outage tests slow.
     config.breaker = Some(BreakerConfig {

@@ -2,7 +2,7 @@
 //!
 //! Parsing is strict: unknown keys are errors naming the line; `${VAR}` is
 //! expanded from the environment in `url`, `database`, `metrics_addr`,
-//! `admin_token` and header values only (after parsing, so an error never prints a secret).
+//! `admin_token`, `auth` and header values only (after parsing, so an error never prints a secret).
 //!
 //! A collection's table is read as the crawl's own keys (`name`, `key`,
 //! `lookahead`, `max_pages`, `retry`) plus the source's
@@ -368,6 +368,11 @@ impl CrawlConfig {
             http.url = expand(&http.url, at("url"))?;
             for (name, value) in http.headers.0.iter_mut() {
                 *value = expand(value, at(&format!("headers.{name}")))?;
+            }
+            if let Some(auth) = http.auth.as_mut() {
+                for value in auth.strings_mut() {
+                    *value = expand(value, at("auth"))?;
+                }
             }
             if http.max_in_flight_per_host == 0 {
                 return Err(fail("max_in_flight_per_host", "must be at least 1"));
