@@ -202,7 +202,7 @@ async fn panicking_sink_fails_the_pipeline_naming_the_sink() {
         other => panic!("unexpected error {other:?}"),
     }
     assert_eq!(report.items_written, 10);
-    // The first write filled up before page 0's checkpoint arrived, so no
-    // checkpoint was committed: a resume starts over (the upsert absorbs it).
-    assert_eq!(report.resume_from, None);
+    // A full batch waits for the checkpoint after its last page, so the first
+    // write committed page 0 with its checkpoint: a resume starts at page 1.
+    assert_eq!(report.resume_from, Some(ScriptedPaged::<u64>::cursor(1)));
 }

@@ -257,17 +257,19 @@ pub(crate) async fn run_sink<T: Send + 'static>(
                     b.buffer.extend(items);
                 }
                 b.hold();
+            }
+            Some(Event::Control(Control::Checkpoint(c))) => {
+                b.marks.push((b.buffer.len(), c));
+                b.pages += 1;
+                b.hold();
+                // A full batch is written at the checkpoint that follows its
+                // last page, so the batch and its checkpoint share one write.
                 if b.buffer.len() >= options.batch_size
                     && let Err(e) = b.flush(false).await
                 {
                     write_error = Some(e);
                     break;
                 }
-            }
-            Some(Event::Control(Control::Checkpoint(c))) => {
-                b.marks.push((b.buffer.len(), c));
-                b.pages += 1;
-                b.hold();
             }
             Some(Event::Control(Control::Failed(f))) => {
                 failure = Some(f);

@@ -9,6 +9,7 @@
 //! [`HttpSourceConfig`], after `[defaults]` is merged under it; a key the
 //! source's config gains is a config key here too, with nothing to restate.
 
+mod error;
 mod merge;
 mod names;
 #[cfg(test)]
@@ -23,53 +24,9 @@ use sources::{HttpSourceConfig, Pagination};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
+pub use self::error::ConfigError;
 use self::names::SeenNames;
 pub use self::names::validate_name;
-
-/// A configuration problem; the `crawl` binary exits with status 2.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("{file}: cannot read the config file: {source}")]
-    Read {
-        /// The file.
-        file: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// The file is not valid TOML or has an unknown or mistyped key; the
-    /// message names the line and column.
-    #[error("{file}: {message}")]
-    Parse {
-        /// The file.
-        file: PathBuf,
-        /// The parser's message, with line and column.
-        message: String,
-    },
-    /// A value is out of range or inconsistent.
-    #[error("{file}: {}{location}: {reason}", line.map(|l| format!("line {l}: ")).unwrap_or_default())]
-    Invalid {
-        /// The file.
-        file: PathBuf,
-        /// The line of the key, when known.
-        line: Option<usize>,
-        /// Where: `runtime.concurrency`, `collection "issues".name`, …
-        location: String,
-        /// What is wrong.
-        reason: String,
-    },
-    /// A `${VAR}` names an environment variable that is not set.
-    #[error("{file}: {location}: environment variable {var} is not set")]
-    MissingEnv {
-        /// The file.
-        file: PathBuf,
-        /// Where the reference is.
-        location: String,
-        /// The variable.
-        var: String,
-    },
-}
 
 /// Whether a crawl writes into the live tables or through staging tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
