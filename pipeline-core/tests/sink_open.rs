@@ -222,9 +222,12 @@ async fn a_finished_stream_keeps_returning_none() {
     assert!(futures::stream::FusedStream::is_terminated(&stream));
 }
 
-/// Records every write: its items and its checkpoint.
+/// One write: its items and its checkpoint.
+type Write = (Vec<u64>, Option<Cursor>);
+
+/// Records every write.
 #[derive(Debug, Clone, Default)]
-struct WriteLog(Arc<Mutex<Vec<(Vec<u64>, Option<Cursor>)>>>);
+struct WriteLog(Arc<Mutex<Vec<Write>>>);
 
 #[async_trait]
 impl Sink<u64> for WriteLog {
