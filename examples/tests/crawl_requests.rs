@@ -72,10 +72,14 @@ async fn an_oauth2_collection_refreshes_its_token_and_never_shows_the_secret() {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("crawl.db");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
     let text = format!(
         r#"[runtime]
 database = "sqlite://{db}"
-metrics_addr = "127.0.0.1:0"
+metrics_addr = "127.0.0.1:{port}"
 
 [[collection]]
 name = "protected"
@@ -88,14 +92,32 @@ auth = {{ type = "oauth2", token_url = "{token}", client_id = "mock-client", cli
         db = db.display(),
         url = server.url("/protected"),
         token = server.url("/oauth/token"),
+        port = port,
     );
     let config = write(dir.path(), "crawl.toml", &text);
-    let out = Command::new(env!("CARGO_BIN_EXE_crawl"))
+    let child = Command::new(env!("CARGO_BIN_EXE_crawl"))
         .arg(&config)
         .current_dir(dir.path())
         .env("CLIENT_SECRET", SECRET)
         .env("RUST_LOG", "trace")
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // While it crawls, /status (errors, cursors) never shows the secret either.
+    let mut polls = 0;
+    for _ in 0..100 {
+        if let Ok(r) = reqwest::get(format!("http://127.0.0.1:{port}/status")).await {
+            let body = r.text().await.unwrap_or_default();
+            assert!(!body.contains(SECRET), "the secret is in /status: {body}");
+            polls += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(polls > 0, "/status answered while crawling");
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use examples::crawl::app::{self, RunOptions};
+use examples::crawl::app::{self, RunConfig};
 use examples::crawl::config::CrawlConfig;
 use examples::crawl::demo::Demo;
 use examples::crawl::progress::{interrupted_message, summary_table};
@@ -155,7 +155,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> u8 {
-    let options = RunOptions {
+    let options = RunConfig {
         fresh: cli.fresh,
         quiet: cli.quiet,
         only: cli.only.clone(),

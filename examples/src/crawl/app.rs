@@ -24,7 +24,7 @@ pub const INTERRUPTED: i32 = 130;
 
 /// Options from the command line that are not in the config file.
 #[derive(Debug, Clone, Default)]
-pub struct RunOptions {
+pub struct RunConfig {
     /// Ignore checkpoints: crawl every collection from the start.
     pub fresh: bool,
     /// No progress display, warnings and errors only.
@@ -37,7 +37,7 @@ pub struct RunOptions {
     pub config_path: Option<PathBuf>,
 }
 
-impl RunOptions {
+impl RunConfig {
     /// Whether `--only` selects the collection `name`.
     pub fn selects(&self, name: &str) -> bool {
         self.only.is_empty() || self.only.iter().any(|n| n == name)
@@ -121,7 +121,7 @@ pub fn redact_url(url: &str) -> String {
 ///
 /// An [`AppError`] when the crawl cannot start; failures of collections are
 /// in the result's summaries instead.
-pub async fn run(config: CrawlConfig, options: RunOptions) -> Result<RunResult, AppError> {
+pub async fn run(config: CrawlConfig, options: RunConfig) -> Result<RunResult, AppError> {
     for name in &options.only {
         if !config.collections.iter().any(|c| &c.name == name) {
             return Err(AppError::UnknownCollection(name.clone()));

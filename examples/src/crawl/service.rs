@@ -11,7 +11,7 @@ use sinks::{CollectionLocks, Database};
 use sources::HttpContext;
 use tokio_util::task::AbortOnDropHandle;
 
-use super::app::{RunOptions, check_source};
+use super::app::{RunConfig, check_source};
 use super::collections::{collection, same_identity};
 use super::config::{CollectionConfig, CrawlConfig, Mode};
 
@@ -27,7 +27,7 @@ pub struct Service {
     /// The shared HTTP client, gates and breakers.
     pub ctx: HttpContext,
     /// The command line (`--only`, `--serve`).
-    pub options: RunOptions,
+    pub options: RunConfig,
     /// Upsert or staging (from the config the service started with).
     pub mode: Mode,
     /// The collections running now.

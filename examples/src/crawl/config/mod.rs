@@ -70,7 +70,7 @@ impl std::fmt::Debug for Secret {
 /// `retry = { … }`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RetrySettings {
+pub struct RetryConfig {
     /// Attempts per page, the first included (default 5).
     #[serde(default = "default_attempts")]
     pub max_attempts: u32,
@@ -92,7 +92,7 @@ fn default_max_backoff() -> u64 {
     10_000
 }
 
-impl Default for RetrySettings {
+impl Default for RetryConfig {
     fn default() -> Self {
         Self {
             max_attempts: default_attempts(),
@@ -106,13 +106,13 @@ impl Default for RetrySettings {
 /// collection's table belongs to the source ([`HttpSourceConfig`]).
 /// `None` means the crawl's default.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Settings {
+pub struct PipelineConfig {
     /// Pages fetched ahead of the one being written (default 1).
     pub lookahead: Option<usize>,
     /// Pages per run before the collection fails with `max_pages` (default 100 000).
     pub max_pages: Option<u64>,
     /// Retry policy per page.
-    pub retry: Option<RetrySettings>,
+    pub retry: Option<RetryConfig>,
     /// With `--serve`: run again this long after the previous run ended.
     pub every: Option<Duration>,
 }
@@ -125,7 +125,7 @@ struct CrawlKeys {
     key: Option<String>,
     lookahead: Option<usize>,
     max_pages: Option<u64>,
-    retry: Option<RetrySettings>,
+    retry: Option<RetryConfig>,
     every: Option<String>,
 }
 
@@ -163,7 +163,7 @@ pub struct CollectionConfig {
     /// name (default: page URL + item index).
     pub key: Option<String>,
     /// The crawl's own settings (lookahead, page limit, retry).
-    pub settings: Settings,
+    pub settings: PipelineConfig,
     /// The source: URL, items, pagination or scraping, politeness, limits.
     pub http: HttpSourceConfig,
 }
@@ -377,7 +377,7 @@ impl CrawlConfig {
             collections.push(CollectionConfig {
                 name: crawl.name,
                 key: crawl.key,
-                settings: Settings {
+                settings: PipelineConfig {
                     lookahead: crawl.lookahead,
                     max_pages: crawl.max_pages,
                     retry: crawl.retry,
