@@ -50,6 +50,11 @@ fn page_config(server: &MockServer, speculate: bool) -> HttpSourceConfig {
             has_more: None,
         });
     config.speculate = speculate;
+    // Speculation overlaps the predicted next request with the current one:
+    // it needs two requests in flight (the default is one, to be polite).
+    if speculate {
+        config.max_in_flight_per_host = 2;
+    }
     config
 }
 
