@@ -96,8 +96,12 @@ impl RequestTemplate {
                 ));
             }
         }
-        let body = (config.method == Method::Post)
-            .then(|| config.body.clone().unwrap_or_else(|| Value::Object(Map::new())));
+        let body = (config.method == Method::Post).then(|| {
+            config
+                .body
+                .clone()
+                .map_or_else(|| Value::Object(Map::new()), |b| b.0)
+        });
         if let (Some(body), Some(p)) = (&body, &pointer) {
             if p.is_empty() {
                 return Err(SourceError::config(

@@ -45,6 +45,41 @@ impl fmt::Debug for Headers {
     }
 }
 
+/// A JSON request body. `Debug` shows its shape, never its values: a body
+/// may carry credentials (put them there through `${VAR}` in a config file).
+#[derive(Clone, Default, PartialEq, Deserialize)]
+#[serde(transparent)]
+pub struct Body(pub serde_json::Value);
+
+impl fmt::Debug for Body {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            serde_json::Value::Object(map) => f
+                .debug_map()
+                .entries(map.keys().map(|k| (k, "<redacted>")))
+                .finish(),
+            _ => f.write_str("<redacted>"),
+        }
+    }
+}
+
+impl Body {
+    /// Every string in the body, for a caller that expands `${VAR}` in them.
+    pub fn strings_mut(&mut self) -> Vec<&mut String> {
+        fn walk<'a>(v: &'a mut serde_json::Value, out: &mut Vec<&'a mut String>) {
+            match v {
+                serde_json::Value::String(s) => out.push(s),
+                serde_json::Value::Array(a) => a.iter_mut().for_each(|v| walk(v, out)),
+                serde_json::Value::Object(m) => m.values_mut().for_each(|v| walk(v, out)),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        walk(&mut self.0, &mut out);
+        out
+    }
+}
+
 /// The HTTP method of every page request: `"GET"` (default) or `"POST"`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
 #[non_exhaustive]
@@ -228,7 +263,8 @@ pub struct HttpSourceConfig {
     pub method: Method,
     /// The JSON body sent with every request (needs `method = "POST"`; a
     /// POST without one sends `{}`). A body cursor is set into a copy of it.
-    pub body: Option<serde_json::Value>,
+    /// Never logged; `Debug` shows its keys only.
+    pub body: Option<Body>,
     /// Credentials sent with every request to the start URL's host (never
     /// logged nor shown; default none).
     pub auth: Option<Auth>,
@@ -349,7 +385,7 @@ impl HttpSourceConfig {
     #[must_use]
     pub fn post(mut self, body: serde_json::Value) -> Self {
         self.method = Method::Post;
-        self.body = Some(body);
+        self.body = Some(Body(body));
         self
     }
 

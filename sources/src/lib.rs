@@ -52,7 +52,7 @@ mod scrape_config;
 mod suggest;
 
 pub use self::auth::Auth;
-pub use self::config::{BreakerConfig, Headers, HttpSourceConfig, Method, Pagination};
+pub use self::config::{Body, BreakerConfig, Headers, HttpSourceConfig, Method, Pagination};
 pub use self::error::SourceError;
 pub use self::extract::ScrapedItem;
 pub use self::http::HttpContext;

@@ -135,3 +135,14 @@ fn defaults_merged_with_a_collection_table_deserialize() {
     };
     assert_eq!(config, want);
 }
+
+#[test]
+fn a_body_is_shown_by_its_keys_never_its_values() {
+    let config = sources::HttpSourceConfig::new("https://api.test/search")
+        .post(serde_json::json!({ "page_size": 10, "password": "hunter2" }));
+    let shown = format!("{config:?}");
+    assert!(
+        shown.contains("password") && !shown.contains("hunter2"),
+        "{shown}"
+    );
+}

@@ -98,7 +98,9 @@ async fn graphql_connection_pages_by_variables_after_until_has_next_page_is_fals
 async fn a_graphql_errors_answer_fails_naming_the_message() {
     let server = server(MockConfig::new(50, 100)).await;
     let mut config = graphql_config(server.url("/graphql"));
-    config.body = Some(json!({ "query": "query { repo { isues { nodes { id } } } }" }));
+    config.body = Some(sources::Body(
+        json!({ "query": "query { repo { isues { nodes { id } } } }" }),
+    ));
     let (report, items) = crawl(&config, fast_retry(3), None).await;
     let text = failure_text(&report);
     assert!(text.contains(GRAPHQL_ERROR), "{text}");

@@ -2,7 +2,7 @@
 //!
 //! Parsing is strict: unknown keys are errors naming the line; `${VAR}` is
 //! expanded from the environment in `url`, `database`, `metrics_addr`,
-//! `admin_token`, `auth` and header values only (after parsing, so an error never prints a secret).
+//! `admin_token`, `auth`, `body` and header values only (after parsing, so an error never prints a secret).
 //!
 //! A collection's table is read as the crawl's own keys (`name`, `key`,
 //! `lookahead`, `max_pages`, `retry`) plus the source's
@@ -329,6 +329,11 @@ impl CrawlConfig {
             if let Some(auth) = http.auth.as_mut() {
                 for value in auth.strings_mut() {
                     *value = expand(value, at("auth"))?;
+                }
+            }
+            if let Some(body) = http.body.as_mut() {
+                for value in body.strings_mut() {
+                    *value = expand(value, at("body"))?;
                 }
             }
             if http.max_in_flight_per_host == 0 {
