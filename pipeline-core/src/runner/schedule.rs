@@ -48,17 +48,16 @@ async fn runs(inner: &Arc<Inner>, entry: &Arc<Entry>) {
         }
         // A service keeps every collection: scheduled ones wait for their
         // next run, the others for `run_now`.
-        let next = every.map(|every| Instant::now() + every);
-        let next_wall = next.map(|_| SystemTime::now() + every.unwrap_or_default());
-        entry.schedule(next_wall);
+        let next = every.map(|every| (Instant::now() + every, SystemTime::now() + every));
+        entry.schedule(next.map(|(_, wall)| wall));
         if next.is_some() && state == State::Completed {
             inner.board.mark(entry, State::Waiting, |_| {});
         }
-        tracing::debug!(collection = %entry.name(), next_run_at = ?next_wall, "waiting for the next run");
+        tracing::debug!(collection = %entry.name(), next_run_at = ?next.map(|(_, wall)| wall), "waiting for the next run");
         tokio::select! {
             () = entry.cancel.cancelled() => return,
             () = entry.run_now.notified() => {}
-            () = sleep_until(next) => {}
+            () = sleep_until(next.map(|(at, _)| at)) => {}
         }
     }
 }
