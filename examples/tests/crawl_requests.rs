@@ -139,3 +139,38 @@ auth = {{ type = "oauth2", token_url = "{token}", client_id = "mock-client", cli
         "the secret is in the database"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn graphql_and_header_cursor_collections_land_exactly() {
+    let server = MockServer::start(MockConfig::new(330, 100)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("crawl.db");
+    let text = format!(
+        r#"[runtime]
+database = "sqlite://{db}"
+
+[[collection]]
+name = "gql_issues"
+url = "{graphql}"
+method = "POST"
+body = {{ query = "query($first:Int!,$after:String){{ repo {{ issues(first:$first, after:$after) {{ nodes {{ id }} pageInfo {{ endCursor hasNextPage }} }} }} }}", variables = {{ first = 40 }} }}
+items = "/data/repo/issues/nodes"
+key = "/id"
+pagination = {{ style = "cursor", next = "/data/repo/issues/pageInfo/endCursor", has_more = "/data/repo/issues/pageInfo/hasNextPage", body_pointer = "/variables/after" }}
+
+[[collection]]
+name = "events"
+url = "{events}"
+key = "/id"
+pagination = {{ style = "cursor", param = "cursor", next_header = "X-Next-Cursor" }}
+"#,
+        db = db.display(),
+        graphql = server.url("/graphql"),
+        events = server.url("/header_cursor"),
+    );
+    let config = write(dir.path(), "crawl.toml", &text);
+    let out = crawl(&[&config, "--quiet"], dir.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(sqlite_keys(&db, "gql_issues").await, (330, mock_keys(330)));
+    assert_eq!(sqlite_keys(&db, "events").await, (330, mock_keys(330)));
+}
