@@ -12,7 +12,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// A shareable error: failures are cloned into reports, statuses and events.
 pub type SharedError = Arc<dyn std::error::Error + Send + Sync + 'static>;
 
-/// An error from [`Paged::fetch`](crate::Paged::fetch) or a [`Source`](crate::Source),
+/// An error from [`Paged::fetch`](crate::Paged::fetch) or a [`PushSource`](crate::PushSource),
 /// classified so the driver knows whether to retry.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -119,7 +119,7 @@ pub fn colour() -> bool {
 }
 
 /// A [`MakeWriter`] and [`Write`] for `tracing-subscriber` that queues
-/// through [`write`]; writes always report success.
+/// through [`write()`]; writes always report success.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct QueuedStderr;
 

@@ -42,7 +42,7 @@ impl Default for AutoThrottle {
     }
 }
 
-/// Settings of one [`HostGate`].
+/// Settings of one [`HostGate`](super::HostGate).
 ///
 /// # Examples
 ///

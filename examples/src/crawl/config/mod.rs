@@ -204,7 +204,7 @@ impl CrawlConfig {
     /// Parses config text; `env` resolves `${VAR}`.
     ///
     /// `[defaults]` is merged under each `[[collection]]` as TOML tables
-    /// (see [`merge`]), then the merged table is read as the crawl's own
+    /// (collection keys win, tables are replaced whole, `headers` merge by name), then the merged table is read as the crawl's own
     /// keys plus the source's [`HttpSourceConfig`].
     ///
     /// # Errors
