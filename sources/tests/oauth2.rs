@@ -4,51 +4,14 @@
 
 mod support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use sources::mock::{Faults, MockConfig, MockServer, OAuthMock};
 use sources::{Auth, HttpSourceConfig, JsonSource, Pagination};
+use support::trace::{assert_secret_not_traced, traced};
 use support::*;
 
 const SECRET: &str = "SECRETclient99";
-
-/// Everything any test in this binary traced, at every level.
-fn traced() -> &'static Arc<Mutex<Vec<u8>>> {
-    static CAPTURED: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    CAPTURED.get_or_init(|| {
-        let buffer = Arc::new(Mutex::new(Vec::new()));
-        let sink = buffer.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || Capture(sink.clone()))
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
-        buffer
-    })
-}
-
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn assert_secret_not_traced() {
-    let text = String::from_utf8_lossy(&traced().lock().unwrap()).into_owned();
-    assert!(!text.contains("SECRET"), "the secret was traced:\n{text}");
-}
 
 async fn oauth_server(items: usize, latency: Duration, oauth: OAuthMock, faults: Faults) -> MockServer {
     let mut mock = MockConfig::new(items, 100).latency(latency).faults(faults);

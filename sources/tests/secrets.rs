@@ -4,51 +4,13 @@
 
 mod support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
-
 use pipeline_core::{Cursor, Paged};
 use sources::mock::{Faults, Malformed, MockConfig, MockServer, Outage};
 use sources::{HttpSourceConfig, JsonSource, Pagination, ScrapeConfig, ScrapeSource};
+use support::trace::{assert_secret_not_traced, traced};
 use support::*;
 
 const TOKEN: &str = "SECRETt0ken42";
-
-/// Everything any test in this binary traced, at every level.
-fn traced() -> &'static Arc<Mutex<Vec<u8>>> {
-    static CAPTURED: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    CAPTURED.get_or_init(|| {
-        let buffer = Arc::new(Mutex::new(Vec::new()));
-        let sink = buffer.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || Capture(sink.clone()))
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
-        buffer
-    })
-}
-
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn assert_not_traced() {
-    let text = String::from_utf8_lossy(&traced().lock().unwrap()).into_owned();
-    assert!(!text.contains("SECRET"), "the token was traced:\n{text}");
-}
 
 async fn token_server(items: usize, faults: Faults) -> MockServer {
     let mut mock = MockConfig::new(items, 100).faults(faults);
@@ -133,7 +95,7 @@ async fn a_token_in_the_start_url_authenticates_every_page_and_never_reaches_a_c
         assert!(report.outcome.is_completed(), "{path}: {:?}", report.outcome);
         assert_all(&got, 950);
     }
-    assert_not_traced();
+    assert_secret_not_traced();
 }
 
 #[tokio::test]
@@ -171,7 +133,7 @@ async fn a_resume_from_a_stored_cursor_still_authenticates() {
     let mut all = first;
     all.extend(rest);
     assert_all(&all, 600);
-    assert_not_traced();
+    assert_secret_not_traced();
 }
 
 #[tokio::test]
@@ -224,7 +186,7 @@ async fn errors_show_urls_with_credentials_redacted() {
         traced.contains("fetch failed") && traced.contains("access_token=***"),
         "{traced}"
     );
-    assert_not_traced();
+    assert_secret_not_traced();
 }
 
 #[tokio::test]
@@ -251,7 +213,7 @@ async fn scraping_with_a_token_in_the_url_keeps_it_out_of_cursors_and_items() {
     }
     assert_eq!(items[3].url, server.url("/html?page=2"));
     assert_eq!(server.request_count(), 4, "{:?}", server.requests());
-    assert_not_traced();
+    assert_secret_not_traced();
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! Shared helpers of the integration tests.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod trace;
+
 use std::collections::BTreeSet;
 use std::time::Duration;
 
