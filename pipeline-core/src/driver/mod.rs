@@ -13,4 +13,4 @@ pub(crate) use self::chain::run_chain;
 pub(crate) use self::paged::{PagedConfig, run_paged};
 pub(crate) use self::push::run_push;
 pub(crate) use self::sink::{BatchConfig, SinkStart, finish_status, run_sink};
-pub(crate) use self::supervise::catch_panic;
+pub(crate) use self::supervise::{catch_panic, panic_message};

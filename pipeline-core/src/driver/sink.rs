@@ -97,7 +97,7 @@ impl<T: Send + 'static> Batcher<T> {
         }
         let n = items.len();
         let checkpoint = marks.last().map(|(_, c)| c.clone());
-        self.context.set_pages(self.pages - self.pending_pages());
+        self.context.set_pages(self.pages);
         let collection = self.shared.collection.clone();
         let started = Instant::now();
         let result = catch_panic(&collection, "sink", self.sink.write(items, checkpoint.as_ref())).await;
@@ -122,11 +122,6 @@ impl<T: Send + 'static> Batcher<T> {
         }
     }
 
-    /// Checkpoints received but not yet handed to the sink.
-    fn pending_pages(&self) -> u64 {
-        self.marks.len() as u64
-    }
-
     /// The sink committed the items before `index` and refused that one:
     /// commit the checkpoint of the last whole page before it, and name the
     /// page and the item's place in it.
@@ -142,7 +137,7 @@ impl<T: Send + 'static> Batcher<T> {
         self.committed(index as u64, None);
         let (cursor, in_page) = match before {
             Some((offset, cursor)) => {
-                let pages = self.pages - self.pending_pages() - (marks.len() - pages_before) as u64;
+                let pages = self.pages - (marks.len() - pages_before) as u64;
                 self.context.set_pages(pages);
                 let written = catch_panic(
                     &self.shared.collection,

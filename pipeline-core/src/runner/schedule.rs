@@ -12,6 +12,7 @@ use super::entry::Entry;
 use super::task::Run;
 use super::{CollectionError, CollectionSummary, Inner};
 use crate::State;
+use crate::driver::panic_message;
 
 /// Runs `entry` until it is done; always marks it ended.
 pub(crate) async fn live(inner: Arc<Inner>, entry: Arc<Entry>, previous: Option<Arc<Entry>>) {
@@ -22,12 +23,7 @@ pub(crate) async fn live(inner: Arc<Inner>, entry: Arc<Entry>, previous: Option<
     }
     let result = AssertUnwindSafe(runs(&inner, &entry)).catch_unwind().await;
     if let Err(payload) = result {
-        let message = payload
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "non-string panic payload".to_owned());
-        entry.set_summary(panicked(&inner, &entry, message));
+        entry.set_summary(panicked(&inner, &entry, panic_message(&*payload)));
     }
     // A removed collection leaves the board when its pipeline has drained.
     if entry.cancel.is_cancelled() && !inner.shutdown.is_cancelled() {
