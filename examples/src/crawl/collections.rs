@@ -9,14 +9,9 @@ use pipeline_core::runner::Collection;
 use pipeline_core::{Pipeline, Runnable};
 use serde_json::{Map, Value};
 use sinks::{ColumnType, Database};
-use sources::{HttpContext, HttpSourceConfig, JsonSource, ScrapeSource, ScrapedItem};
+use sources::{HttpContext, JsonSource, ScrapeSource, ScrapedItem};
 
 use super::config::{CollectionConfig, Mode};
-
-/// The source settings of one collection.
-pub fn http_config(c: &CollectionConfig) -> HttpSourceConfig {
-    c.http.clone()
-}
 
 fn retry_policy(c: &CollectionConfig) -> RetryPolicy {
     let r = c.settings.retry.unwrap_or_default();
@@ -78,13 +73,12 @@ fn build(
     ctx: &HttpContext,
     mode: Mode,
 ) -> Result<Runnable<Value>, pipeline_core::BoxError> {
-    let http = http_config(c);
     let staging = mode == Mode::Staging;
     let lookahead = c.settings.lookahead.unwrap_or(1);
     let retry = retry_policy(c);
     let max_pages = c.settings.max_pages.unwrap_or(100_000);
     let runnable = if let Some(scrape) = &c.http.scrape {
-        let source = ScrapeSource::from_config(&http, ctx)?;
+        let source = ScrapeSource::from_config(&c.http, ctx)?;
         let mut columns: Vec<(String, ColumnType)> = vec![("url".to_owned(), ColumnType::Text)];
         columns.extend(scrape.fields.keys().map(|f| (f.clone(), ColumnType::Text)));
         let sink = db
@@ -101,7 +95,7 @@ fn build(
             .map(move |item| scraped_row(item, key.as_deref()))
             .sink(sink)
     } else {
-        let source = JsonSource::from_config(&http, ctx)?;
+        let source = JsonSource::from_config(&c.http, ctx)?;
         let sink = db
             .documents()
             .key_pointer(c.key.clone().unwrap_or_else(|| "/id".to_owned()))
