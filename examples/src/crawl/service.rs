@@ -75,7 +75,10 @@ impl Service {
     /// # Errors
     ///
     /// A message naming the file, line and key (a bad config), a source
-    /// setting, or a lock held by another process; nothing is changed then.
+    /// setting, or a lock held by another process: nothing is changed then.
+    /// Or the runner refusing a collection (it is shutting down, or a name
+    /// differs only in case from one still draining): the changes before it
+    /// stay applied, and the next SIGHUP applies the rest.
     pub async fn reload(&mut self) -> Result<Changes, String> {
         let config = CrawlConfig::load(&self.path).map_err(|e| e.to_string())?;
         let next: Vec<CollectionConfig> = config
