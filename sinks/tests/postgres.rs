@@ -38,6 +38,10 @@ pg_test!(
     a_fresh_staging_run_starts_empty,
     s::a_fresh_staging_run_starts_empty
 );
+pg_test!(
+    staging_keeps_the_latest_write_of_each_key_across_a_resume,
+    s::staging_keeps_the_latest_write_of_each_key_across_a_resume
+);
 // 65535 binds / 2 per row = 32767 rows per statement: three statements.
 pg_test!(
     a_batch_larger_than_the_bind_limit_is_chunked,

@@ -47,6 +47,12 @@ async fn a_fresh_staging_run_starts_empty() {
 }
 
 #[tokio::test]
+async fn staging_keeps_the_latest_write_of_each_key_across_a_resume() {
+    let (_dir, url) = sqlite_url();
+    s::staging_keeps_the_latest_write_of_each_key_across_a_resume(&url).await;
+}
+
+#[tokio::test]
 async fn a_batch_larger_than_the_bind_limit_is_chunked() {
     let (_dir, url) = sqlite_url();
     // 32766 binds / 2 per row = 16383 rows per statement: three statements.

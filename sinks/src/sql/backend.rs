@@ -42,6 +42,9 @@ pub(crate) struct TxPlan<'a> {
     pub(crate) upserts: Vec<(Arc<str>, &'a [usize])>,
     /// The column types of the batch's values.
     pub(crate) types: Vec<ColumnType>,
+    /// A `COPY … FROM STDIN` statement and the batch rows it streams in
+    /// (PostgreSQL staging tables), run after the upserts.
+    pub(crate) copy: Option<(Arc<str>, &'a [usize])>,
     pub(crate) statements: Vec<Statement<'a>>,
 }
 
@@ -68,6 +71,23 @@ where
 
     /// Binds `rows` of `batch` for [`Dialect::upsert`].
     fn bind_rows<'q>(q: Q<'q, Self>, batch: &Batch, rows: &[usize], types: &[ColumnType]) -> Q<'q, Self>;
+
+    /// Streams `rows` of `batch` in with the `COPY … FROM STDIN` statement
+    /// `sql`; only PostgreSQL has it.
+    fn copy_rows<'c>(
+        conn: &'c mut <Self as sqlx::Database>::Connection,
+        sql: &'c str,
+        batch: &'c Batch,
+        rows: &'c [usize],
+        types: &'c [ColumnType],
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send + 'c {
+        let _ = (conn, sql, batch, rows, types);
+        async {
+            Err(sqlx::Error::Protocol(
+                "COPY is only used with PostgreSQL".to_owned(),
+            ))
+        }
+    }
 
     /// Binds one value.
     fn bind<'q>(q: Q<'q, Self>, value: Bind<'_>) -> Q<'q, Self> {
@@ -157,6 +177,9 @@ where
                     Self::bind_rows(q, batch, rows, &plan.types)
                         .execute(&mut *conn)
                         .await?;
+                }
+                if let Some((sql, rows)) = &plan.copy {
+                    Self::copy_rows(&mut *conn, sql, batch, rows, &plan.types).await?;
                 }
             }
             for statement in &plan.statements {
@@ -260,6 +283,25 @@ impl Backend for sqlx::Postgres {
         conn: &mut sqlx::PgConnection,
     ) -> impl Future<Output = Result<sqlx::Transaction<'_, Self>, sqlx::Error>> + Send {
         Connection::begin(conn)
+    }
+
+    fn copy_rows<'c>(
+        conn: &'c mut sqlx::PgConnection,
+        sql: &'c str,
+        batch: &'c Batch,
+        rows: &'c [usize],
+        types: &'c [ColumnType],
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send + 'c {
+        async move {
+            let mut data = Vec::with_capacity(rows.len() * 128);
+            super::copy::encode_rows(batch, rows, types, &mut data)
+                .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+            // One message for the whole batch: one flush, no per-row round trip.
+            let mut copy = conn.copy_in_raw(sql).await?;
+            copy.send(data).await?;
+            copy.finish().await?;
+            Ok(())
+        }
     }
 
     fn bind_rows<'q>(mut q: Q<'q, Self>, batch: &Batch, rows: &[usize], types: &[ColumnType]) -> Q<'q, Self> {

@@ -13,6 +13,12 @@ pub(crate) const STAGING_SCHEMA: &str = "pipeline_staging";
 /// The prefix of SQLite staging tables.
 pub(crate) const STAGING_PREFIX: &str = "pipeline_staging__";
 
+/// The ordinal column of a PostgreSQL staging table: which write of a key
+/// came last. Dropped at the swap; `pipeline_` names are reserved, so no
+/// collection column can have it.
+#[cfg(feature = "postgres")]
+pub(crate) const ORDINAL: &str = "pipeline_ordinal";
+
 /// Which SQL flavour to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Dialect {
@@ -166,6 +172,48 @@ impl Dialect {
         sql
     }
 
+    /// `CREATE TABLE` for a PostgreSQL staging table: the live table's
+    /// columns without the primary key (rows are appended with `COPY`, a key
+    /// may repeat), plus an identity [`ORDINAL`] numbering the rows in the
+    /// order they were written.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn create_append_only(self, table: &TableName, shape: &TableShape) -> String {
+        let mut sql = self.create_table(table, shape).replacen(" PRIMARY KEY", "", 1);
+        sql.pop();
+        let _ = write!(sql, ", \"{ORDINAL}\" BIGINT GENERATED ALWAYS AS IDENTITY)");
+        sql
+    }
+
+    /// `COPY … FROM STDIN` in binary format of a batch's columns (key, then
+    /// the value columns) into an append-only staging table.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn copy_in(self, table: &TableName, shape: &TableShape) -> String {
+        let mut sql = format!("COPY {table} (\"key\"");
+        for (name, _, _) in &shape.columns {
+            let _ = write!(sql, ", {name}");
+        }
+        sql.push_str(") FROM STDIN (FORMAT binary)");
+        sql
+    }
+
+    /// How batches go into `staging`: `COPY` on PostgreSQL, whose staging
+    /// tables are append-only; upserts (`None`) elsewhere.
+    pub(crate) fn staging_copy(
+        self,
+        staging: Option<&TableName>,
+        shape: &TableShape,
+    ) -> Option<std::sync::Arc<str>> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite => {
+                let _ = (staging, shape);
+                None
+            }
+            #[cfg(feature = "postgres")]
+            Self::Postgres => staging.map(|t| self.copy_in(t, shape).into()),
+        }
+    }
+
     /// Counts tables named like the bound name (0 or 1). Binds: bare
     /// name, then schema (NULL: the current one; SQLite has none).
     pub(crate) fn table_exists(self) -> &'static str {
@@ -223,6 +271,13 @@ impl Dialect {
                 // primary-key index moves with the table.
                 let schema = staging.schema.as_ref().map_or("public", Ident::as_str);
                 vec![
+                    // The latest write of each key wins, as upserts would have left it.
+                    format!(
+                        "DELETE FROM {staging} AS a USING {staging} AS b \
+                         WHERE a.\"key\" = b.\"key\" AND a.\"{ORDINAL}\" < b.\"{ORDINAL}\""
+                    ),
+                    format!("ALTER TABLE {staging} DROP COLUMN \"{ORDINAL}\""),
+                    format!("ALTER TABLE {staging} ADD PRIMARY KEY (\"key\")"),
                     drop,
                     format!(
                         "DO $$ BEGIN EXECUTE format('ALTER TABLE %I.%I SET SCHEMA %I', '{schema}', '{}', \
@@ -236,10 +291,13 @@ impl Dialect {
 
     /// Statements emptying `staging` for a fresh run.
     pub(crate) fn recreate(self, table: &TableName, shape: &TableShape) -> Vec<String> {
-        vec![
-            format!("DROP TABLE IF EXISTS {table}"),
-            self.create_table(table, shape),
-        ]
+        let create = match self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite => self.create_table(table, shape),
+            #[cfg(feature = "postgres")]
+            Self::Postgres => self.create_append_only(table, shape),
+        };
+        vec![format!("DROP TABLE IF EXISTS {table}"), create]
     }
 }
 
@@ -268,6 +326,25 @@ mod tests {
             "INSERT INTO \"docs\" (\"key\", \"data\") SELECT * FROM UNNEST($1::text[], $2::JSONB[]) \
              ON CONFLICT (\"key\") DO UPDATE SET \"data\" = excluded.\"data\", \
              \"fetched_at\" = excluded.\"fetched_at\""
+        );
+    }
+
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn postgres_staging_is_append_only_with_an_ordinal() {
+        let t = TableName {
+            schema: Some(Ident::new("schema", STAGING_SCHEMA).unwrap()),
+            name: Ident::new("table", "docs").unwrap(),
+        };
+        assert_eq!(
+            Dialect::Postgres.create_append_only(&t, &shape()),
+            "CREATE TABLE IF NOT EXISTS \"pipeline_staging\".\"docs\" (\"key\" TEXT NOT NULL, \
+             \"data\" JSONB NOT NULL, \"fetched_at\" TIMESTAMPTZ NOT NULL DEFAULT now(), \
+             \"pipeline_ordinal\" BIGINT GENERATED ALWAYS AS IDENTITY)"
+        );
+        assert_eq!(
+            Dialect::Postgres.copy_in(&t, &shape()),
+            "COPY \"pipeline_staging\".\"docs\" (\"key\", \"data\") FROM STDIN (FORMAT binary)"
         );
     }
 

@@ -7,12 +7,15 @@
 //!   `store`: the checkpoint store. Both use `checkpoint_row`, the one owner
 //!   of the checkpoint table's SQL; `database` depends on neither.
 //! - `key`, `encode`: items to rows; `dialect`, `ident`: SQL text;
-//!   `backend`: running transactions; `retry`: committing with backoff.
+//!   `backend`: running transactions; `copy`: PostgreSQL's binary `COPY`
+//!   for staging tables; `retry`: committing with backoff.
 
 mod backend;
 mod builder;
 mod checkpoint_row;
 mod config;
+#[cfg(feature = "postgres")]
+mod copy;
 mod database;
 mod dialect;
 mod encode;

@@ -50,6 +50,11 @@ impl SinkSpec {
 /// at most the uncommitted batch, which the upsert absorbs. `items_written`
 /// counts rows (distinct keys per batch), not items.
 ///
+/// In staging mode on PostgreSQL the rows are streamed in with binary
+/// `COPY` instead: the staging table has no primary key and numbers its rows
+/// in write order, and the swap keeps the latest row of each key before it
+/// adds the primary key, which leaves exactly what the upserts would have.
+///
 /// A batch that cannot commit (server gone, disk full, lock timeout) is
 /// retried with backoff for the retry budget, then fails the pipeline with
 /// [`SinkError::Write`] naming the collection and the database's message;
@@ -72,6 +77,8 @@ pub struct SqlSink<T> {
     /// Upsert text per row count: stable text is what lets the driver's
     /// per-connection statement cache prepare each shape once.
     statements: HashMap<usize, Arc<str>>,
+    /// The `COPY` statement of a PostgreSQL staging table, set by `open`.
+    copy: Option<Arc<str>>,
     max_rows: usize,
     /// Rows committed in this run.
     rows: u64,
@@ -103,6 +110,7 @@ impl<T> SqlSink<T> {
             encoder,
             opened: None,
             statements: HashMap::new(),
+            copy: None,
             max_rows: (dialect.max_binds() / width).max(1),
             rows: 0,
         }
@@ -162,7 +170,15 @@ impl<T> SqlSink<T> {
             return Err(CommitError::Sink(not_opened()));
         };
         let target = opened.target().clone();
-        let chunks: Vec<&[usize]> = order.chunks(self.max_rows).collect();
+        let copy = self
+            .copy
+            .clone()
+            .filter(|_| !order.is_empty())
+            .map(|sql| (sql, order));
+        let chunks: Vec<&[usize]> = match copy {
+            Some(_) => Vec::new(),
+            None => order.chunks(self.max_rows).collect(),
+        };
         let upserts = chunks
             .iter()
             .map(|chunk| (self.statement(&target, chunk.len()), *chunk))
@@ -172,6 +188,7 @@ impl<T> SqlSink<T> {
             batch: Some(batch),
             upserts,
             types: self.shape.columns.iter().map(|(_, ty, _)| *ty).collect(),
+            copy,
             ..TxPlan::default()
         };
         if let Some(c) = checkpoint {
@@ -182,7 +199,7 @@ impl<T> SqlSink<T> {
                 opened.base_rows + rows,
             ));
         }
-        let result = if plan.upserts.is_empty() && plan.statements.is_empty() {
+        let result = if plan.upserts.is_empty() && plan.copy.is_none() && plan.statements.is_empty() {
             Ok(())
         } else {
             let pool = &self.spec.db.inner.pool;
@@ -242,6 +259,7 @@ impl<T: Send + 'static> Sink<T> for SqlSink<T> {
             retry_budget: self.retry_budget(),
         };
         let opened = open(spec, ctx).await?;
+        self.copy = self.dialect.staging_copy(opened.staging.as_ref(), &self.shape);
         let cursor = opened.cursor.clone();
         self.opened = Some((opened, ctx.clone()));
         self.rows = 0;

@@ -165,6 +165,33 @@ impl Reader {
             .map(|s| serde_json::from_str(&s).expect("data is JSON"))
     }
 
+    /// The column names of `table` (a bare name in the current schema), in order.
+    pub async fn columns(&self, table: &str) -> Vec<String> {
+        let sql = match self {
+            Self::Sqlite(_) => format!("SELECT name FROM pragma_table_info('{table}') ORDER BY cid"),
+            Self::Pg(_) => format!(
+                "SELECT column_name::text FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND table_name = '{table}' ORDER BY ordinal_position"
+            ),
+        };
+        self.strings(&sql).await.into_iter().flatten().collect()
+    }
+
+    /// The primary-key columns of `table` (a bare name in the current schema).
+    pub async fn primary_key(&self, table: &str) -> Vec<String> {
+        let sql = match self {
+            Self::Sqlite(_) => {
+                format!("SELECT name FROM pragma_table_info('{table}') WHERE pk > 0 ORDER BY pk")
+            }
+            Self::Pg(_) => format!(
+                "SELECT a.attname::text FROM pg_index i JOIN pg_attribute a \
+                 ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
+                 WHERE i.indrelid = '\"{table}\"'::regclass AND i.indisprimary"
+            ),
+        };
+        self.strings(&sql).await.into_iter().flatten().collect()
+    }
+
     /// Whether `table` (a bare name, or a quoted reference) exists.
     pub async fn table_exists(&self, table: &str) -> bool {
         let bare = table.replace('"', "");

@@ -97,3 +97,59 @@ pub async fn a_fresh_staging_run_starts_empty(url: &str) {
     assert_eq!(reader.keys(&coll).await, keys(0, 5), "live untouched");
     reader.cleanup(&[&coll]).await;
 }
+
+/// Pages whose keys repeat within a page, across pages and across batches:
+/// page `p` writes `k{(3p + i) % 12}` for `i < 8`, then its first two keys
+/// again; every document is tagged with its page and place.
+fn repeating(pages: usize) -> Vec<Vec<Value>> {
+    (0..pages)
+        .map(|p| {
+            (0..10)
+                .map(|i| {
+                    let k = (p * 3 + i % 8) % 12;
+                    serde_json::json!({"id": format!("k{k}"), "tag": format!("p{p}-{i}")})
+                })
+                .collect()
+        })
+        .collect()
+}
+
+pub async fn staging_keeps_the_latest_write_of_each_key_across_a_resume(url: &str) {
+    let db = Database::open(url).await.unwrap();
+    let reader = Reader::connect(url).await;
+    let coll = unique("staged_dups");
+    let staging = reader.staging(&coll);
+    let staged = || db.documents().staging(true).build().unwrap();
+    let pages = repeating(6);
+    // What sequential upserts leave: the last document of each key.
+    let mut want = std::collections::BTreeMap::new();
+    for doc in pages.iter().flatten() {
+        want.insert(doc["id"].as_str().unwrap().to_owned(), doc.clone());
+    }
+
+    let source = ScriptedPaged::new(pages.clone()).fail(3, Fault::Permanent, usize::MAX);
+    let report = run(&coll, source, 10, staged()).await;
+    assert!(!report.outcome.is_completed());
+    // PostgreSQL appends every batch's rows (8 distinct keys per page) with
+    // COPY and deduplicates at the swap; SQLite upserts as it goes.
+    let staged_rows = match reader {
+        Reader::Pg(_) => 3 * 8,
+        Reader::Sqlite(_) => 12,
+    };
+    assert_eq!(reader.count(&staging).await, staged_rows);
+
+    let source = ScriptedPaged::new(pages);
+    let log = source.fetch_log();
+    let report = run(&coll, source, 10, staged()).await;
+    assert!(report.outcome.is_completed(), "{:?}", report.outcome);
+    assert_eq!(log.requests(), [3, 4, 5], "resumed at the stored cursor");
+    assert!(!reader.table_exists(&staging).await);
+    assert_eq!(reader.count(&coll).await, want.len(), "one row per key");
+    for (key, doc) in &want {
+        assert_eq!(reader.data(&coll, key).await.as_ref(), Some(doc), "{key}");
+    }
+    // The activated table is shaped like one the upserts filled.
+    assert_eq!(reader.columns(&coll).await, ["key", "data", "fetched_at"]);
+    assert_eq!(reader.primary_key(&coll).await, ["key"]);
+    reader.cleanup(&[&coll]).await;
+}
