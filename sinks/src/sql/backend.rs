@@ -45,6 +45,9 @@ pub(crate) struct TxPlan<'a> {
     /// A `COPY … FROM STDIN` statement and the batch rows it streams in
     /// (PostgreSQL staging tables), run after the upserts.
     pub(crate) copy: Option<(Arc<str>, &'a [usize])>,
+    /// One statement doing the one upsert and then the one statement (see
+    /// `Dialect::fused_upsert`): run instead of them, without a transaction.
+    pub(crate) fused: Option<Arc<str>>,
     pub(crate) statements: Vec<Statement<'a>>,
 }
 
@@ -107,6 +110,10 @@ where
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send {
         async move {
             let mut conn = Self::acquire(pool).await?;
+            if let Some(sql) = plan.fused.as_ref().filter(|_| !dry_run) {
+                // A single statement is atomic by itself: no BEGIN, no COMMIT.
+                return Self::run_fused(&mut conn, sql, plan).await;
+            }
             let mut tx = Self::begin(&mut conn).await?;
             let ran = Self::run_plan(&mut tx, plan).await;
             let (error, known) = match ran {
@@ -132,6 +139,29 @@ where
                 conn.close_on_drop();
             }
             Err(error)
+        }
+    }
+
+    /// Runs `plan`'s fused statement: the batch's binds, then the statement's.
+    fn run_fused<'c>(
+        conn: &'c mut <Self as sqlx::Database>::Connection,
+        sql: &'c Arc<str>,
+        plan: &'c TxPlan<'_>,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send + 'c {
+        async move {
+            let (Some(batch), [(_, rows)], [statement]) =
+                (plan.batch, &plan.upserts[..], &plan.statements[..])
+            else {
+                return Err(sqlx::Error::Protocol(
+                    "a fused statement needs one upsert and one statement".to_owned(),
+                ));
+            };
+            let mut q = Self::bind_rows(sqlx::query(AssertSqlSafe(sql.clone())), batch, rows, &plan.types);
+            for value in &statement.binds {
+                q = Self::bind(q, *value);
+            }
+            q.execute(&mut *conn).await?;
+            Ok(())
         }
     }
 

@@ -109,6 +109,11 @@ impl CheckpointSql {
         }
     }
 
+    /// The text of [`progress`](Self::progress).
+    pub(crate) fn progress_sql(&self) -> &str {
+        &self.progress
+    }
+
     /// Reads a row. Binds: collection.
     pub(crate) fn select(&self) -> &str {
         &self.select

@@ -214,6 +214,32 @@ impl Dialect {
         }
     }
 
+    /// One statement upserting a batch and then running `then` (the
+    /// checkpoint row), on PostgreSQL: the upsert as a data-modifying CTE.
+    /// A single statement is atomic without `BEGIN`/`COMMIT`, so rows and
+    /// cursor commit together in one round trip instead of four. Binds: the
+    /// upsert's, then `then`'s. `None` on SQLite, whose calls cost no round trip.
+    pub(crate) fn fused_upsert(
+        self,
+        table: &TableName,
+        shape: &TableShape,
+        then: &str,
+    ) -> Option<std::sync::Arc<str>> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite => {
+                let _ = (table, shape, then);
+                None
+            }
+            #[cfg(feature = "postgres")]
+            Self::Postgres => {
+                let upsert = self.upsert(table, shape, 0);
+                let then = shift_placeholders(then, 1 + shape.columns.len());
+                Some(format!("WITH \"pipeline_rows\" AS ({upsert}) {then}").into())
+            }
+        }
+    }
+
     /// Counts tables named like the bound name (0 or 1). Binds: bare
     /// name, then schema (NULL: the current one; SQLite has none).
     pub(crate) fn table_exists(self) -> &'static str {
@@ -301,6 +327,28 @@ impl Dialect {
     }
 }
 
+/// `sql` with every `$n` placeholder renumbered `$(n + by)` (identifiers
+/// are validated, so a `$` is only ever a placeholder).
+#[cfg(feature = "postgres")]
+fn shift_placeholders(sql: &str, by: usize) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut rest = sql;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..=at]);
+        rest = &rest[at + 1..];
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        match rest[..digits].parse::<usize>() {
+            Ok(n) => {
+                let _ = write!(out, "{}", n + by);
+            }
+            Err(_) => out.push_str(&rest[..digits]),
+        }
+        rest = &rest[digits..];
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -345,6 +393,26 @@ mod tests {
         assert_eq!(
             Dialect::Postgres.copy_in(&t, &shape()),
             "COPY \"pipeline_staging\".\"docs\" (\"key\", \"data\") FROM STDIN (FORMAT binary)"
+        );
+    }
+
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn postgres_fuses_the_upsert_and_the_checkpoint_with_renumbered_binds() {
+        let t = TableName::plain(Ident::new("table", "docs").unwrap());
+        let sql = Dialect::Postgres
+            .fused_upsert(
+                &t,
+                &shape(),
+                "UPDATE \"cp\" SET \"a\" = $1, \"b\" = $2 WHERE \"c\" = $10",
+            )
+            .unwrap();
+        let upsert = Dialect::Postgres.upsert(&t, &shape(), 0);
+        assert_eq!(
+            &*sql,
+            format!(
+                "WITH \"pipeline_rows\" AS ({upsert}) UPDATE \"cp\" SET \"a\" = $3, \"b\" = $4 WHERE \"c\" = $12"
+            )
         );
     }
 

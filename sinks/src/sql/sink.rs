@@ -79,6 +79,8 @@ pub struct SqlSink<T> {
     statements: HashMap<usize, Arc<str>>,
     /// The `COPY` statement of a PostgreSQL staging table, set by `open`.
     copy: Option<Arc<str>>,
+    /// The batch's upsert and checkpoint row as one statement, set by `open`.
+    fused: Option<Arc<str>>,
     max_rows: usize,
     /// Rows committed in this run.
     rows: u64,
@@ -111,6 +113,7 @@ impl<T> SqlSink<T> {
             opened: None,
             statements: HashMap::new(),
             copy: None,
+            fused: None,
             max_rows: (dialect.max_binds() / width).max(1),
             rows: 0,
         }
@@ -199,6 +202,12 @@ impl<T> SqlSink<T> {
                 opened.base_rows + rows,
             ));
         }
+        // A batch in one statement with its checkpoint row: one round trip.
+        if let ([_], [statement]) = (&plan.upserts[..], &plan.statements[..])
+            && *statement.sql == *opened.checkpoints.progress_sql()
+        {
+            plan.fused = self.fused.clone();
+        }
         let result = if plan.upserts.is_empty() && plan.copy.is_none() && plan.statements.is_empty() {
             Ok(())
         } else {
@@ -260,6 +269,9 @@ impl<T: Send + 'static> Sink<T> for SqlSink<T> {
         };
         let opened = open(spec, ctx).await?;
         self.copy = self.dialect.staging_copy(opened.staging.as_ref(), &self.shape);
+        self.fused =
+            self.dialect
+                .fused_upsert(opened.target(), &self.shape, opened.checkpoints.progress_sql());
         let cursor = opened.cursor.clone();
         self.opened = Some((opened, ctx.clone()));
         self.rows = 0;
