@@ -31,6 +31,8 @@ impl ScrapedItem {
 #[derive(Debug)]
 pub(crate) struct Spec {
     pub(crate) selector: Option<Selector>,
+    /// The selector as written (empty when there is none).
+    pub(crate) selector_text: String,
     pub(crate) attr: Option<String>,
 }
 
@@ -52,6 +54,7 @@ pub(crate) fn parse_spec(what: &str, spec: &str) -> Result<Spec, SourceError> {
         }
         _ => (spec, None),
     };
+    let selector_text = selector;
     let selector = if selector.is_empty() {
         None
     } else {
@@ -63,7 +66,15 @@ pub(crate) fn parse_spec(what: &str, spec: &str) -> Result<Spec, SourceError> {
     if selector.is_none() && attr.is_none() {
         return Err(SourceError::config(format!("{what}: empty selector")));
     }
-    Ok(Spec { selector, attr })
+    Ok(Spec {
+        selector_text: if selector.is_some() {
+            selector_text.to_owned()
+        } else {
+            String::new()
+        },
+        selector,
+        attr,
+    })
 }
 
 /// A scrape configuration, compiled.

@@ -40,6 +40,7 @@ mod json_source;
 mod link_header;
 #[cfg(feature = "test-util")]
 pub mod mock;
+mod next_scan;
 mod oauth2;
 mod page_url;
 mod pagination;

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use async_trait::async_trait;
 use futures::future::BoxFuture;
@@ -20,17 +20,22 @@ use crate::error::SourceError;
 use crate::extract::{Compiled, NextLink, ScrapedItem, extract, find_next, parse_spec};
 use crate::html_depth::exceeds_depth;
 use crate::http::HttpContext;
+use crate::next_scan::NextScan;
 use crate::page_url::{PageUrl, checked_next, page_url};
 
 /// Scraped HTML pages as a [`Paged`] source of [`ScrapedItem`]s.
 ///
 /// Each page is fetched like a JSON page (gate, breaker, limits), refused if
-/// nested deeper than `max_depth`, then parsed on a blocking thread. The next
-/// link is found before the items are extracted; with `overlap` (the
-/// default), the next page's work (download, then parse) starts at that
-/// moment, so it runs while this page's items are extracted. At most two
-/// pages are worked on at once, and a link to a page already worked on (a
-/// loop, which the driver refuses as a repeated cursor) is not worked on ahead.
+/// nested deeper than `max_depth`, then parsed on the blocking pool, at most
+/// one page per core at once across all scraping sources. With `overlap`
+/// (the default), a streaming scan (lol_html) predicts the next link right
+/// after the download, and the next page's work (download, then parse)
+/// starts at that moment, so pages are parsed in parallel; the link the
+/// full parse finds is still the one followed (a wrong prediction costs a
+/// wasted download), and pages are returned in order. At most `workers`
+/// (default: the number of cores) + 1 pages are worked on at once, and a
+/// link to a page already worked on (a loop, which the driver refuses as a
+/// repeated cursor) is not worked on ahead.
 ///
 /// Pages are decoded with the charset of the `Content-Type` header, else of a
 /// `<meta>` tag in the first 1024 bytes, else as UTF-8.
@@ -92,6 +97,15 @@ impl ScrapeSource {
             .iter()
             .map(|(name, spec)| Ok((name.clone(), parse_spec(&format!("field {name}"), spec)?)))
             .collect::<Result<Vec<_>, SourceError>>()?;
+        let workers = match scrape.workers {
+            Some(0) => return Err(SourceError::config("workers: must be at least 1")),
+            Some(n) => n,
+            None => cores(),
+        };
+        let scan = next
+            .as_ref()
+            .filter(|_| scrape.overlap)
+            .and_then(|n| NextScan::new(&n.selector_text, n.attr.as_deref().unwrap_or("href")));
         let (endpoint, first) = Endpoint::new(config, ctx)?;
         let jobs = Arc::new(JobContext {
             endpoint: endpoint.clone(),
@@ -102,8 +116,9 @@ impl ScrapeSource {
                 max_depth: scrape.max_depth,
             }),
             overlap: scrape.overlap,
-            // The page being consumed and the one being worked on ahead.
-            ahead: Arc::new(Semaphore::new(2)),
+            // One page per parse worker, and one more being fetched.
+            ahead: Arc::new(Semaphore::new(workers + 1)),
+            scan,
             started: Mutex::new(HashSet::new()),
         });
         Ok(Self {
@@ -123,6 +138,8 @@ struct JobContext {
     overlap: bool,
     /// Pages being worked on ahead of the consumer (bounds the chain of jobs).
     ahead: Arc<Semaphore>,
+    /// The streaming next-link scan, with overlap and a selector lol_html compiles.
+    scan: Option<NextScan>,
     /// Hashes of the pages (in cursor form) a job was started for.
     started: Mutex<HashSet<u64>>,
 }
@@ -211,15 +228,46 @@ impl Job {
     }
 }
 
+/// Pages parsed at once in this process: one per core, shared by every
+/// scraping source so that many collections do not oversubscribe the CPU.
+fn parse_slots() -> Arc<Semaphore> {
+    static SLOTS: OnceLock<Arc<Semaphore>> = OnceLock::new();
+    SLOTS.get_or_init(|| Arc::new(Semaphore::new(cores()))).clone()
+}
+
+/// The number of cores this process may use (1 when unknown).
+pub(crate) fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+impl JobContext {
+    /// Starts the job of `next`, the next page after `page`, unless it is not
+    /// allowed or was already worked on (a loop, or the page itself: the
+    /// driver will refuse it as a repeated cursor).
+    fn spawn_next(self: &Arc<Self>, page: &PageUrl, next: &Url) -> Option<Job> {
+        self.endpoint.check_allowed(next).ok()?;
+        let next = PageUrl::new(&self.endpoint, self.endpoint.cursor_form(next));
+        if next.cursor_form == page.cursor_form || self.was_started(&next.cursor_form) {
+            return None;
+        }
+        Some(Job::spawn(self.clone(), next))
+    }
+}
+
 /// Fetches, parses and extracts one page. With overlap, the next page's job
-/// starts as soon as the next link is found, while this page's items are
-/// still being extracted, so one page is parsed while the other is extracted.
+/// starts as soon as its link is predicted by a streaming scan (before the
+/// parse), or else found by the parse (before the extraction); the parse's
+/// link is the one returned, and a job started for a wrong prediction is
+/// dropped.
 fn run_job(ctx: Arc<JobContext>, page: PageUrl) -> BoxFuture<'static, JobOutput> {
     Box::pin(async move {
         let failed = |e| JobOutput {
             result: Err(e),
             next_job: None,
             _permit: None,
+        };
+        let panicked = |what: &str, e: tokio::task::JoinError| {
+            FetchError::permanent(format!("{what} {} failed: {e}", ctx.endpoint.show(&page.request)))
         };
         let fetched = match ctx.endpoint.get(&page.request).await {
             Ok(f) => f,
@@ -228,46 +276,57 @@ fn run_job(ctx: Arc<JobContext>, page: PageUrl) -> BoxFuture<'static, JobOutput>
         let page_url = fetched.url.clone();
         let item_url = ctx.endpoint.show(&ctx.endpoint.cursor_form(&page_url));
         let shown = ctx.endpoint.show(&page_url);
-        let compiled = ctx.compiled.clone();
-        let (next_tx, next_rx) = oneshot::channel::<NextLink>();
-        // Parsing is CPU work: keep it off the async workers.
-        let parse = tokio::task::spawn_blocking(move || {
-            if exceeds_depth(&fetched.body, compiled.max_depth) {
+        // Bounding, decoding and the scan are CPU work too, but cheap next to the parse.
+        let job = ctx.clone();
+        let prepared = tokio::task::spawn_blocking(move || {
+            if exceeds_depth(&fetched.body, job.compiled.max_depth) {
                 return Err(SourceError::TooDeep {
                     url: shown,
-                    limit: compiled.max_depth,
+                    limit: job.compiled.max_depth,
                 });
             }
             let content_type = fetched
                 .headers
                 .get(reqwest::header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok());
-            let text = decode_html(&fetched.body, content_type);
+            let text = decode_html(&fetched.body, content_type).into_owned();
+            let predicted = job.scan.as_ref().and_then(|scan| scan.predict(&text, &page_url));
+            Ok((text, predicted, page_url))
+        })
+        .await;
+        let (text, predicted, page_url) = match prepared {
+            Ok(Ok(prepared)) => prepared,
+            // Too deep is a property of the document, like its size: permanent.
+            Ok(Err(e)) => return failed(FetchError::permanent(e)),
+            Err(e) => return failed(panicked("decoding", e)),
+        };
+        let mut next_job = predicted.and_then(|next| ctx.spawn_next(&page, &next));
+        // The semaphore is never closed.
+        let slot = parse_slots().acquire_owned().await.ok();
+        let compiled = ctx.compiled.clone();
+        let (next_tx, next_rx) = oneshot::channel::<NextLink>();
+        let parse = tokio::task::spawn_blocking(move || {
+            let _slot = slot;
             let doc = Html::parse_document(&text);
             let next = find_next(&doc, &compiled, &page_url);
             let _ = next_tx.send(next.clone());
-            Ok((extract(&doc, &compiled, &item_url), next))
+            (extract(&doc, &compiled, &item_url), next)
         });
-        let mut next_job = None;
         if ctx.overlap
             && let Ok(Ok(Some(next))) = next_rx.await
-            && ctx.endpoint.check_allowed(&next).is_ok()
         {
-            let next = PageUrl::new(&ctx.endpoint, ctx.endpoint.cursor_form(&next));
-            // A link to a page already worked on is a loop (or the page
-            // itself): the driver will refuse it, so do not fetch it again.
-            if next.cursor_form != page.cursor_form && !ctx.was_started(&next.cursor_form) {
-                next_job = Some(Job::spawn(ctx.clone(), next));
+            let predicted_right = next_job.as_ref().is_some_and(|job| {
+                ctx.endpoint.check_allowed(&next).is_ok()
+                    && job.page.cursor_form == ctx.endpoint.cursor_form(&next)
+            });
+            if !predicted_right {
+                // Dropping a mispredicted job aborts it.
+                next_job = ctx.spawn_next(&page, &next);
             }
         }
         let result = match parse.await {
-            Ok(Ok(parsed)) => Ok(parsed),
-            // Too deep is a property of the document, like its size: permanent.
-            Ok(Err(e)) => Err(FetchError::permanent(e)),
-            Err(e) => Err(FetchError::permanent(format!(
-                "parsing {} failed: {e}",
-                ctx.endpoint.show(&page.request)
-            ))),
+            Ok(parsed) => Ok(parsed),
+            Err(e) => Err(panicked("parsing", e)),
         };
         JobOutput {
             result,

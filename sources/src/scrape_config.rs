@@ -25,6 +25,10 @@ pub struct ScrapeConfig {
     /// extracted (default true).
     #[serde(default = "yes")]
     pub overlap: bool,
+    /// Pages worked on ahead at once with `overlap`: parsed in parallel,
+    /// each holding its body in memory (default: the number of cores).
+    #[serde(default)]
+    pub workers: Option<usize>,
     /// Deepest element nesting accepted (default 512).
     #[serde(default = "default_depth")]
     pub max_depth: usize,
@@ -45,6 +49,7 @@ impl ScrapeConfig {
             next: None,
             fields: BTreeMap::new(),
             overlap: true,
+            workers: None,
             max_depth: default_depth(),
         }
     }
@@ -60,6 +65,13 @@ impl ScrapeConfig {
     #[must_use]
     pub fn field(mut self, name: impl Into<String>, spec: impl Into<String>) -> Self {
         self.fields.insert(name.into(), spec.into());
+        self
+    }
+
+    /// Sets how many pages are worked on ahead at once (see [`workers`](Self::workers)).
+    #[must_use]
+    pub fn workers(mut self, n: usize) -> Self {
+        self.workers = Some(n);
         self
     }
 

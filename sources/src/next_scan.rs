@@ -1,0 +1,144 @@
+//! Predicting a page's next link with a streaming scan, before the full parse.
+//!
+//! Building html5ever's tree is most of a scraped page's CPU time, and the
+//! next page cannot be fetched before its link is known. lol_html matches
+//! CSS selectors while tokenizing, without building a tree, and stops at the
+//! first match (a `<link rel=next>` in the `<head>` is found after a few
+//! hundred bytes), so the next fetch can start at once.
+//!
+//! The scan is only a prediction: the full parse still finds the next link
+//! the way it always did, and that link is the one the source returns. A
+//! prediction that differs (malformed markup the tree builder repairs, a
+//! link inside `<noscript>` or `<template>`) costs one wasted fetch, never a
+//! different result. Selectors lol_html cannot compile, and attribute values
+//! holding a character reference (`&amp;`), which lol_html leaves undecoded,
+//! give no prediction.
+
+use std::borrow::Cow;
+
+use lol_html::{ElementContentHandlers, HtmlRewriter, Selector, Settings};
+use url::Url;
+
+/// A compiled next-link scan: a selector lol_html understands and the
+/// attribute holding the link.
+#[derive(Debug)]
+pub(crate) struct NextScan {
+    selector: Selector,
+    attr: String,
+}
+
+impl NextScan {
+    /// The scan for a next-link selector and attribute, or `None` when
+    /// lol_html cannot compile the selector.
+    pub(crate) fn new(selector: &str, attr: &str) -> Option<Self> {
+        let selector = selector.parse::<Selector>().ok()?;
+        Some(Self {
+            selector,
+            attr: attr.to_owned(),
+        })
+    }
+
+    /// The next link the full parse will most likely find in `html`: the
+    /// `attr` of the first element matching the selector that has it
+    /// (trimmed, resolved against `page`), as `find_next` reads it.
+    pub(crate) fn predict(&self, html: &str, page: &Url) -> Option<Url> {
+        let mut found: Option<Option<String>> = None;
+        {
+            let attr = self.attr.as_str();
+            let found = &mut found;
+            let handlers = ElementContentHandlers::default().element(
+                move |el: &mut lol_html::html_content::Element<'_, '_>| {
+                    if let Some(value) = el.get_attribute(attr) {
+                        *found = Some(Some(value));
+                        // Stop the scan: only the first element with the attribute counts.
+                        return Err("found".into());
+                    }
+                    Ok(())
+                },
+            );
+            let settings =
+                Settings::new().append_element_content_handler((Cow::Borrowed(&self.selector), handlers));
+            let mut scan = HtmlRewriter::new(settings, |_: &[u8]| {});
+            // An error is the stop above, or a document lol_html gives up on:
+            // either way the prediction is what was found so far.
+            if scan.write(html.as_bytes()).is_ok() {
+                let _ = scan.end();
+            }
+        }
+        let link = found??;
+        let link = link.trim();
+        if link.is_empty() || link.contains('&') {
+            return None;
+        }
+        page.join(link).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page() -> Url {
+        Url::parse("http://example.test/docs/a.html").unwrap()
+    }
+
+    #[test]
+    fn finds_the_first_element_with_the_attribute() {
+        let scan = NextScan::new("link[rel=next]", "href").unwrap();
+        let html = r#"<html><head><link rel="prev" href="z.html"><link rel="next"><link rel="next" href=" b.html ">
+            <link rel="next" href="c.html"></head><body></body></html>"#;
+        assert_eq!(
+            scan.predict(html, &page()).unwrap().as_str(),
+            "http://example.test/docs/b.html"
+        );
+    }
+
+    #[test]
+    fn descendant_selectors_and_other_attributes_work() {
+        let scan = NextScan::new("nav.pager a.next", "data-url").unwrap();
+        let html = r#"<body><a class="next" data-url="/no">x</a><nav class="pager"><p><a class="next" data-url="/p/2">next</a></p></nav></body>"#;
+        assert_eq!(
+            scan.predict(html, &page()).unwrap().as_str(),
+            "http://example.test/p/2"
+        );
+    }
+
+    #[test]
+    fn no_match_an_empty_value_or_a_character_reference_predict_nothing() {
+        let scan = NextScan::new("a.next", "href").unwrap();
+        let page = page();
+        assert_eq!(scan.predict("<p>no link</p>", &page), None);
+        assert_eq!(
+            scan.predict(
+                r#"<a class="next" href="  ">x</a><a class="next" href="y">"#,
+                &page
+            ),
+            None
+        );
+        assert_eq!(
+            scan.predict(r#"<a class="next" href="?p=2&amp;q=1">x</a>"#, &page),
+            None
+        );
+    }
+
+    #[test]
+    fn markup_the_tree_builder_repairs_can_mislead_the_scan() {
+        // `<div>` closes the paragraph, so html5ever puts the first link
+        // outside `.pager`; the scan, which builds no tree, does not.
+        let scan = NextScan::new(".pager a.next", "href").unwrap();
+        let html = r#"<p class="pager"><div><a class="next" href="/wrong">x</a></div><nav class="pager"><a class="next" href="/right">"#;
+        assert_eq!(scan.predict(html, &page()).unwrap().path(), "/wrong");
+        let doc = scraper::Html::parse_document(html);
+        let sel = scraper::Selector::parse(".pager a.next").unwrap();
+        assert_eq!(
+            doc.select(&sel).next().unwrap().value().attr("href"),
+            Some("/right")
+        );
+    }
+
+    #[test]
+    fn selectors_lol_html_cannot_compile_give_no_scan() {
+        assert!(NextScan::new("a:has(span)", "href").is_none());
+        assert!(NextScan::new("li:last-child > a", "href").is_none());
+    }
+}
