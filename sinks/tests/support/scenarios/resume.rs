@@ -121,11 +121,19 @@ pub async fn killed_mid_run_resumes_exactly(url: &str, test_name: &str) {
     child.kill().unwrap();
     child.wait().unwrap();
 
-    let cp = store
-        .load(&coll)
-        .await
-        .unwrap()
-        .expect("a checkpoint was committed");
+    // A statement the child sent before it died still runs to its end on
+    // the server (a PostgreSQL batch is one autocommitted statement): wait
+    // until the stored cursor stops moving.
+    let mut cp = store.load(&coll).await.unwrap();
+    loop {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let again = store.load(&coll).await.unwrap();
+        if again.as_ref().map(|c| &c.cursor) == cp.as_ref().map(|c| &c.cursor) {
+            break;
+        }
+        cp = again;
+    }
+    let cp = cp.expect("a checkpoint was committed");
     let at = page_index(cp.cursor.as_ref());
     assert!(
         at >= target,
