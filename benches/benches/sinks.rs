@@ -5,7 +5,10 @@
 //!   transaction per batch) and, as a reference, `raw_autocommit` (one INSERT
 //!   per row, each its own transaction; run on fewer rows, compare per row).
 //! - PostgreSQL (`PIPELINE_TEST_PG_URL` or `PIPELINE_BENCH_PG_URL`; skipped
-//!   when neither is set): `sink_pipeline` vs `raw_unnest` and `raw_copy`.
+//!   when neither is set): `sink_pipeline` (upserts, which is also what
+//!   staging mode did before it used `COPY`) and `sink_staging` (binary
+//!   `COPY` into an append-only staging table, swap included) vs
+//!   `raw_unnest` and `raw_copy`.
 //!
 //! Every variant gets owned batches of 1000 JSON documents (the pipeline's
 //! scripted source clones each page; the raw loops clone each batch) and
@@ -18,6 +21,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use benches::pg_workload::{raw_pg_copy, raw_pg_unnest};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use pipeline_core::Pipeline;
 use pipeline_core::testkit::ScriptedPaged;
@@ -89,7 +93,13 @@ fn create(db: &DbPool, t: &str) -> String {
 }
 
 async fn through_sink(db: &Database, pages: &[Vec<Value>], t: &str) -> Duration {
-    let sink = db.documents().build().expect("sink");
+    through_sink_with(db, pages, t, false).await
+}
+
+/// With `staging`, batches go to a staging table (binary `COPY` on
+/// PostgreSQL) activated when the run completes; the swap is timed too.
+async fn through_sink_with(db: &Database, pages: &[Vec<Value>], t: &str, staging: bool) -> Duration {
+    let sink = db.documents().staging(staging).build().expect("sink");
     let source = ScriptedPaged::new(pages.to_vec());
     let start = Instant::now();
     let report = Pipeline::paged(t, source)
@@ -135,72 +145,6 @@ async fn raw_sqlite_autocommit(pool: &SqlitePool, pages: &[Vec<Value>], t: &str)
                 .await
                 .expect("insert");
         }
-    }
-    start.elapsed()
-}
-
-/// Plain `INSERT … SELECT * FROM UNNEST(…)` per batch or, with `upsert`, the
-/// same work the sink does by hand: `ON CONFLICT DO UPDATE` plus a checkpoint
-/// row upserted in the same transaction.
-async fn raw_pg_unnest(pool: &PgPool, pages: &[Vec<Value>], t: &str, upsert: bool) -> Duration {
-    let mut sql =
-        format!("INSERT INTO \"{t}\" (\"key\", \"data\") SELECT * FROM UNNEST($1::text[], $2::jsonb[])");
-    if upsert {
-        sql.push_str(
-            " ON CONFLICT (\"key\") DO UPDATE SET \"data\" = excluded.\"data\", \
-             \"fetched_at\" = excluded.\"fetched_at\"",
-        );
-    }
-    let checkpoint = "INSERT INTO bench_checkpoints (collection, cursor) VALUES ($1, $2) \
-                      ON CONFLICT (collection) DO UPDATE SET cursor = excluded.cursor";
-    let start = Instant::now();
-    for (batch, page) in pages.iter().enumerate() {
-        let page = page.clone();
-        let keys: Vec<String> = page
-            .iter()
-            .map(|d| d["id"].as_str().unwrap_or_default().to_owned())
-            .collect();
-        let data: Vec<Json<Value>> = page.into_iter().map(Json).collect();
-        let mut tx = pool.begin().await.expect("begin");
-        sqlx::query(AssertSqlSafe(sql.as_str()))
-            .bind(keys)
-            .bind(data)
-            .execute(&mut *tx)
-            .await
-            .expect("insert");
-        if upsert {
-            sqlx::query(checkpoint)
-                .bind(t)
-                .bind(format!("page-{batch}"))
-                .execute(&mut *tx)
-                .await
-                .expect("checkpoint");
-        }
-        tx.commit().await.expect("commit");
-    }
-    start.elapsed()
-}
-
-async fn raw_pg_copy(pool: &PgPool, pages: &[Vec<Value>], t: &str) -> Duration {
-    let sql = format!("COPY \"{t}\" (\"key\", \"data\") FROM STDIN");
-    let mut buf = Vec::new();
-    let start = Instant::now();
-    for page in pages {
-        let page = page.clone();
-        buf.clear();
-        for doc in &page {
-            // COPY text format: tab-separated, backslash escapes doubled.
-            buf.extend_from_slice(doc["id"].as_str().unwrap_or_default().as_bytes());
-            buf.push(b'\t');
-            let json = serde_json::to_string(doc).expect("json");
-            buf.extend_from_slice(json.replace('\\', "\\\\").as_bytes());
-            buf.push(b'\n');
-        }
-        let mut tx = pool.begin().await.expect("begin");
-        let mut copy = tx.copy_in_raw(&sql).await.expect("copy");
-        copy.send(buf.as_slice()).await.expect("send");
-        copy.finish().await.expect("finish");
-        tx.commit().await.expect("commit");
     }
     start.elapsed()
 }
@@ -309,6 +253,19 @@ fn postgres(c: &mut Criterion) {
             })
         })
     });
+    group.bench_function("sink_staging", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let t = table();
+                    total += through_sink_with(&db, &data, &t, true).await;
+                    exec(&raw, format!("DROP TABLE \"{t}\"")).await;
+                }
+                total
+            })
+        })
+    });
     rt.block_on(exec(
         &raw,
         "CREATE TABLE IF NOT EXISTS bench_checkpoints (collection TEXT PRIMARY KEY, cursor TEXT)".to_owned(),
@@ -406,13 +363,14 @@ fn interleaved(_: &mut Criterion) {
         .await;
         for _ in 0..rounds {
             let mut times = Vec::new();
-            for variant in ["sink", "unnest", "unnest_upsert_checkpoint", "copy"] {
+            for variant in ["sink", "unnest", "unnest_upsert_checkpoint", "copy", "staging"] {
                 let t = table();
-                if variant != "sink" {
+                if !variant.starts_with('s') {
                     exec(&raw, create(&raw, &t)).await;
                 }
                 times.push(match variant {
                     "sink" => through_sink(&db, &data, &t).await,
+                    "staging" => through_sink_with(&db, &data, &t, true).await,
                     "unnest" => raw_pg_unnest(pool, &data, &t, false).await,
                     "copy" => raw_pg_copy(pool, &data, &t).await,
                     _ => raw_pg_unnest(pool, &data, &t, true).await,
@@ -422,7 +380,9 @@ fn interleaved(_: &mut Criterion) {
             let r = |i: usize| times[i].as_secs_f64() / times[0].as_secs_f64();
             eprintln!(
                 "postgres {} rows: sink {:.2?}, unnest {:.2?} (ratio {:.2}), \
-                 unnest+upsert+checkpoint {:.2?} (ratio {:.2}), copy {:.2?} (ratio {:.2})",
+                 unnest+upsert+checkpoint {:.2?} (ratio {:.2}), copy {:.2?} (ratio {:.2}); \
+                 staging (COPY + swap) {:.2?}: {:.2}x the upsert sink's rows/s, \
+                 {:.2}x the hand-written unnest+upsert+checkpoint's",
                 data.len() * BATCH,
                 times[0],
                 times[1],
@@ -430,7 +390,10 @@ fn interleaved(_: &mut Criterion) {
                 times[2],
                 r(2),
                 times[3],
-                r(3)
+                r(3),
+                times[4],
+                times[0].as_secs_f64() / times[4].as_secs_f64(),
+                times[2].as_secs_f64() / times[4].as_secs_f64(),
             );
         }
         exec(

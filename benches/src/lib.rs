@@ -5,5 +5,7 @@
 #![allow(missing_docs)]
 
 pub mod core_workload;
+pub mod html_corpus;
+pub mod pg_workload;
 pub mod runner_workload;
 pub mod service_workload;

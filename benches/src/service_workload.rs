@@ -30,7 +30,7 @@ impl ServiceFigures {
 }
 
 /// CPU seconds (user + system) used by this process so far (Linux).
-fn cpu_seconds() -> f64 {
+pub fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     // Fields after the command name (which may contain spaces) start after ')'.
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);

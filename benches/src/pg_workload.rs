@@ -1,0 +1,83 @@
+//! PostgreSQL baselines for the sinks bench: the same batches written by
+//! hand with raw sqlx, without the framework.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use sqlx::types::Json;
+use sqlx::{AssertSqlSafe, PgPool};
+
+/// Plain `INSERT … SELECT * FROM UNNEST(…)` per batch or, with `upsert`, the
+/// same work the sink does by hand: `ON CONFLICT DO UPDATE` plus a checkpoint
+/// row upserted in the same transaction.
+///
+/// # Panics
+///
+/// On any database error (a bench failure).
+pub async fn raw_pg_unnest(pool: &PgPool, pages: &[Vec<Value>], t: &str, upsert: bool) -> Duration {
+    let mut sql =
+        format!("INSERT INTO \"{t}\" (\"key\", \"data\") SELECT * FROM UNNEST($1::text[], $2::jsonb[])");
+    if upsert {
+        sql.push_str(
+            " ON CONFLICT (\"key\") DO UPDATE SET \"data\" = excluded.\"data\", \
+             \"fetched_at\" = excluded.\"fetched_at\"",
+        );
+    }
+    let checkpoint = "INSERT INTO bench_checkpoints (collection, cursor) VALUES ($1, $2) \
+                      ON CONFLICT (collection) DO UPDATE SET cursor = excluded.cursor";
+    let start = Instant::now();
+    for (batch, page) in pages.iter().enumerate() {
+        let page = page.clone();
+        let keys: Vec<String> = page
+            .iter()
+            .map(|d| d["id"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        let data: Vec<Json<Value>> = page.into_iter().map(Json).collect();
+        let mut tx = pool.begin().await.expect("begin");
+        sqlx::query(AssertSqlSafe(sql.as_str()))
+            .bind(keys)
+            .bind(data)
+            .execute(&mut *tx)
+            .await
+            .expect("insert");
+        if upsert {
+            sqlx::query(checkpoint)
+                .bind(t)
+                .bind(format!("page-{batch}"))
+                .execute(&mut *tx)
+                .await
+                .expect("checkpoint");
+        }
+        tx.commit().await.expect("commit");
+    }
+    start.elapsed()
+}
+
+/// Text-format `COPY` of each batch into the table, one transaction each.
+///
+/// # Panics
+///
+/// On any database error (a bench failure).
+pub async fn raw_pg_copy(pool: &PgPool, pages: &[Vec<Value>], t: &str) -> Duration {
+    let sql = format!("COPY \"{t}\" (\"key\", \"data\") FROM STDIN");
+    let mut buf = Vec::new();
+    let start = Instant::now();
+    for page in pages {
+        let page = page.clone();
+        buf.clear();
+        for doc in &page {
+            // COPY text format: tab-separated, backslash escapes doubled.
+            buf.extend_from_slice(doc["id"].as_str().unwrap_or_default().as_bytes());
+            buf.push(b'\t');
+            let json = serde_json::to_string(doc).expect("json");
+            buf.extend_from_slice(json.replace('\\', "\\\\").as_bytes());
+            buf.push(b'\n');
+        }
+        let mut tx = pool.begin().await.expect("begin");
+        let mut copy = tx.copy_in_raw(&sql).await.expect("copy");
+        copy.send(buf.as_slice()).await.expect("send");
+        copy.finish().await.expect("finish");
+        tx.commit().await.expect("commit");
+    }
+    start.elapsed()
+}
