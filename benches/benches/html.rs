@@ -81,7 +81,10 @@ fn main() {
         v.sort();
         v[v.len() / 2]
     };
-    let total: Vec<f64> = times.iter().map(|v| v.iter().map(Duration::as_secs_f64).sum()).collect();
+    let total: Vec<f64> = times
+        .iter()
+        .map(|v| v.iter().map(Duration::as_secs_f64).sum())
+        .collect();
     let m: Vec<Duration> = times.iter_mut().map(median).collect();
     let names = ["parallel", "one_ahead", "sequential", "reference"];
     for (i, name) in names.iter().enumerate() {

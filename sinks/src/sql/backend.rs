@@ -315,23 +315,21 @@ impl Backend for sqlx::Postgres {
         Connection::begin(conn)
     }
 
-    fn copy_rows<'c>(
-        conn: &'c mut sqlx::PgConnection,
-        sql: &'c str,
-        batch: &'c Batch,
-        rows: &'c [usize],
-        types: &'c [ColumnType],
-    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send + 'c {
-        async move {
-            let mut data = Vec::with_capacity(rows.len() * 128);
-            super::copy::encode_rows(batch, rows, types, &mut data)
-                .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-            // One message for the whole batch: one flush, no per-row round trip.
-            let mut copy = conn.copy_in_raw(sql).await?;
-            copy.send(data).await?;
-            copy.finish().await?;
-            Ok(())
-        }
+    async fn copy_rows(
+        conn: &mut sqlx::PgConnection,
+        sql: &str,
+        batch: &Batch,
+        rows: &[usize],
+        types: &[ColumnType],
+    ) -> Result<(), sqlx::Error> {
+        let mut data = Vec::with_capacity(rows.len() * 128);
+        super::copy::encode_rows(batch, rows, types, &mut data)
+            .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        // One message for the whole batch: one flush, no per-row round trip.
+        let mut copy = conn.copy_in_raw(sql).await?;
+        copy.send(data).await?;
+        copy.finish().await?;
+        Ok(())
     }
 
     fn bind_rows<'q>(mut q: Q<'q, Self>, batch: &Batch, rows: &[usize], types: &[ColumnType]) -> Q<'q, Self> {
