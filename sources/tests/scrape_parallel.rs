@@ -189,6 +189,7 @@ async fn parallel_parsing_gives_the_items_of_a_single_threaded_parse_in_order() 
         ("one worker", config(&base).workers(1)),
         ("sequential", config(&base).overlap(false)),
     ];
+    let mut mispredicted_fetches = 0;
     for (name, scrape) in variants {
         hits.lock().unwrap().clear();
         let http = HttpSourceConfig::new(format!("{base}/p/0")).scrape(scrape.clone());
@@ -211,12 +212,15 @@ async fn parallel_parsing_gives_the_items_of_a_single_threaded_parse_in_order() 
         }
         assert!(hits.iter().all(|&h| h <= LAST || h == 999), "{name}: {hits:?}");
         if scrape.overlap {
-            // The misleading pager was predicted, fetched ahead, and dropped.
-            assert!(hits.contains(&999), "{name}: {hits:?}");
+            mispredicted_fetches += hits.iter().filter(|&&h| h == 999).count();
         } else {
             assert_eq!(hits.len(), LAST + 1, "{name}: nothing is fetched ahead");
         }
     }
+    // The misleading pager was predicted and fetched ahead (a job that had
+    // not sent its request yet when the parse found the real link is
+    // dropped before it does), yet the items above were exact.
+    assert!(mispredicted_fetches > 0, "no wrong prediction was ever fetched");
 }
 
 #[test]
