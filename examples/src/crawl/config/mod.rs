@@ -117,6 +117,18 @@ pub struct PipelineConfig {
     pub every: Option<Duration>,
 }
 
+/// `incremental = { param, field, initial }`: incremental refresh.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncrementalConfig {
+    /// The query parameter the next run adds to the start URL (`since`).
+    pub param: String,
+    /// JSON pointer to the field whose greatest value is the high-water mark.
+    pub field: String,
+    /// The value of the first run (and of `--fresh`); none: no parameter.
+    pub initial: Option<String>,
+}
+
 /// The crawl-only keys of a collection's table, after `[defaults]` merged in.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -127,14 +139,25 @@ struct CrawlKeys {
     max_pages: Option<u64>,
     retry: Option<RetryConfig>,
     every: Option<String>,
+    parent: Option<String>,
+    incremental: Option<IncrementalConfig>,
 }
 
 /// The fields of [`CrawlKeys`]: split off before the rest is read as the
 /// source's config, whose own `deny_unknown_fields` then rejects typos.
-const CRAWL_KEYS: &[&str] = &["name", "key", "lookahead", "max_pages", "retry", "every"];
+const CRAWL_KEYS: &[&str] = &[
+    "name",
+    "key",
+    "lookahead",
+    "max_pages",
+    "retry",
+    "every",
+    "parent",
+    "incremental",
+];
 
 /// Keys that identify one collection and so make no sense in `[defaults]`.
-const NOT_DEFAULTS: &[&str] = &["name", "url"];
+const NOT_DEFAULTS: &[&str] = &["name", "url", "parent", "incremental"];
 
 /// The crawl's default for a source key whose library default differs:
 /// one request at a time per host is the polite choice for a crawler.
@@ -164,6 +187,11 @@ pub struct CollectionConfig {
     pub key: Option<String>,
     /// The crawl's own settings (lookahead, page limit, retry).
     pub settings: PipelineConfig,
+    /// A child collection: crawled once per item of this collection, its
+    /// `url` a template (`{/pointer}` = that field of the parent item).
+    pub parent: Option<String>,
+    /// Incremental refresh.
+    pub incremental: Option<IncrementalConfig>,
     /// The source: URL, items, pagination or scraping, politeness, limits.
     pub http: HttpSourceConfig,
 }
@@ -304,6 +332,8 @@ impl CrawlConfig {
                 "items",
                 "key",
                 "every",
+                "parent",
+                "incremental",
             ]
             .into_iter()
             .map(|k| (k, line_of(k)))
@@ -379,9 +409,35 @@ impl CrawlConfig {
                     return Err(fail("every", &reason));
                 }
             };
+            if let Some(inc) = &crawl.incremental {
+                if !inc.field.starts_with('/') {
+                    return Err(fail("incremental", "field is a JSON pointer starting with '/', e.g. \"/updated_at\""));
+                }
+                if inc.param.is_empty() {
+                    return Err(fail("incremental", "param names the query parameter, e.g. \"since\""));
+                }
+                if scraped {
+                    return Err(fail("incremental", "needs a JSON collection (a scraped one has no field to compare)"));
+                }
+                if top.runtime.mode == Some(Mode::Staging) {
+                    return Err(fail(
+                        "incremental",
+                        "cannot be used with mode = \"staging\": an incremental run fetches only what changed, \
+                         so its staging table would replace the live table by a partial one",
+                    ));
+                }
+            }
+            if crawl.parent.is_some() && top.runtime.mode == Some(Mode::Staging) {
+                return Err(fail(
+                    "parent",
+                    "cannot be used with mode = \"staging\": children are read from the parent's live table",
+                ));
+            }
             collections.push(CollectionConfig {
                 name: crawl.name,
                 key: crawl.key,
+                parent: crawl.parent,
+                incremental: crawl.incremental,
                 settings: PipelineConfig {
                     lookahead: crawl.lookahead,
                     max_pages: crawl.max_pages,
@@ -391,6 +447,9 @@ impl CrawlConfig {
                 http,
             });
         }
+        check_parents(&collections).map_err(|(name, reason)| {
+            invalid(None, format!("collection {name:?}: parent"), &reason)
+        })?;
         let admin_token = top
             .runtime
             .admin_token
@@ -409,6 +468,26 @@ impl CrawlConfig {
             collections,
         })
     }
+}
+
+/// Every `parent` names another collection, and no chain of parents loops.
+fn check_parents(collections: &[CollectionConfig]) -> Result<(), (String, String)> {
+    let find = |name: &str| collections.iter().find(|c| c.name == name);
+    for c in collections {
+        let mut seen = vec![c.name.as_str()];
+        let mut at = c;
+        while let Some(parent) = &at.parent {
+            let Some(p) = find(parent) else {
+                return Err((c.name.clone(), format!("no collection is named {parent:?}")));
+            };
+            if seen.contains(&p.name.as_str()) {
+                return Err((c.name.clone(), format!("the parents loop: {} → {}", seen.join(" → "), p.name)));
+            }
+            seen.push(&p.name);
+            at = p;
+        }
+    }
+    Ok(())
 }
 
 /// Replaces every `${VAR}`; `Err(VAR)` for the first one that is not set.
