@@ -49,6 +49,8 @@ pub struct ChildQueue {
     child: String,
     parent: Ident,
     columns: ParentColumns,
+    /// Whether the parent's table was seen (its sink creates it when it opens).
+    parent_exists: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Database {
@@ -68,6 +70,7 @@ impl Database {
             child: child.to_owned(),
             parent: Ident::table(parent)?,
             columns,
+            parent_exists: std::sync::Arc::default(),
         })
     }
 }
@@ -129,8 +132,7 @@ impl ChildQueue {
     /// [`Error::Database`] when the database fails.
     pub async fn discover(&self) -> Result<u64, Error> {
         let pool = &self.db.inner.pool;
-        // The parent's sink creates its table when it opens.
-        if !pool.table_exists(None, self.parent.as_str()).await? {
+        if !self.parent_exists().await? {
             return Ok(0);
         }
         let p = self.dialect().placeholders(2);
@@ -154,6 +156,9 @@ impl ChildQueue {
     /// [`Error::Database`] when the database fails.
     pub async fn claim(&self, limit: usize) -> Result<Vec<QueuedChild>, Error> {
         let pool = &self.db.inner.pool;
+        if !self.parent_exists().await? {
+            return Ok(Vec::new());
+        }
         let p = self.dialect().placeholders(2);
         let parent = &self.parent;
         let columns = match &self.columns {
@@ -185,6 +190,22 @@ impl ChildQueue {
         let keys: Vec<&str> = claimed.iter().map(|c| c.parent_key.as_str()).collect();
         self.set_many(&keys, "running").await?;
         Ok(claimed)
+    }
+
+    /// Whether the parent's table exists yet (its sink creates it when it opens).
+    async fn parent_exists(&self) -> Result<bool, Error> {
+        use std::sync::atomic::Ordering;
+        if self.parent_exists.load(Ordering::Acquire) {
+            return Ok(true);
+        }
+        let exists = self
+            .db
+            .inner
+            .pool
+            .table_exists(None, self.parent.as_str())
+            .await?;
+        self.parent_exists.store(exists, Ordering::Release);
+        Ok(exists)
     }
 
     fn item(&self, key: &str, cells: Vec<Option<String>>) -> Value {

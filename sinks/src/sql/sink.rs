@@ -214,9 +214,10 @@ impl<T> SqlSink<T> {
                 opened.base_pages + ctx.pages(),
                 opened.base_rows + rows,
             ));
-            if let Some((sql, mark)) = &mark {
-                plan.statements.push(sql.pending(&opened.collection, mark));
-            }
+        }
+        // The run's maximum goes with the rows it covers, checkpoint or not.
+        if let Some((sql, mark)) = &mark {
+            plan.statements.push(sql.pending(&opened.collection, mark));
         }
         let result = if plan.upserts.is_empty() && plan.statements.is_empty() {
             Ok(())
@@ -227,7 +228,7 @@ impl<T> SqlSink<T> {
         drop(plan);
         if result.is_ok() && !dry_run {
             self.rows = rows;
-            if let (Some(h), Some(_)) = (self.high_water.as_mut(), checkpoint) {
+            if let Some(h) = self.high_water.as_mut() {
                 h.committed = h.next.clone();
             }
         }

@@ -74,8 +74,8 @@ impl Feed {
         let (items, clock) = &mut *guard;
         for &id in ids {
             if let Some(item) = id.checked_sub(1).and_then(|i| items.get_mut(i)) {
-                *clock += 1;
                 *item = (*clock, item.1 + 1);
+                *clock += 1;
             }
         }
     }
