@@ -94,6 +94,8 @@ pub struct RunResult {
     pub serve: bool,
     /// Child collections that did not complete (a child or the parent failed).
     pub failed_children: Vec<String>,
+    /// The children of each child collection, aggregated.
+    pub groups: Vec<pipeline_core::runner::GroupStatus>,
 }
 
 impl RunResult {
@@ -255,6 +257,7 @@ pub async fn run(config: CrawlConfig, options: RunConfig) -> Result<RunResult, A
         interrupted: runner.is_shutting_down(),
         serve: options.serve,
         failed_children,
+        groups: runner.groups(),
     })
 }
 
