@@ -5,5 +5,6 @@
 #![allow(missing_docs)]
 
 pub mod core_workload;
+pub mod fanout_workload;
 pub mod runner_workload;
 pub mod service_workload;
