@@ -26,6 +26,8 @@ pub struct Shape {
     pub latency: Duration,
     /// Requests in flight per host.
     pub in_flight: usize,
+    /// Pipelines at once (the runner's `concurrency`).
+    pub concurrency: usize,
 }
 
 /// Pages of a fan-out: the parent's and every child's.
@@ -57,7 +59,7 @@ pub async fn fanout(shape: Shape, dir: &Path) -> Duration {
     let toml = format!(
         r#"[runtime]
 database = "sqlite://{db}"
-concurrency = {LANES}
+concurrency = {concurrency}
 [defaults]
 max_in_flight_per_host = {in_flight}
 [[collection]]
@@ -72,6 +74,7 @@ pagination = {{ style = "link_header" }}
 "#,
         db = db.display(),
         in_flight = shape.in_flight,
+        concurrency = shape.concurrency,
         base = server.base_url()
     );
     let took = crawl(&toml).await;
@@ -101,18 +104,23 @@ pub async fn flat(shape: Shape, pages: usize, dir: &Path) -> Duration {
         ));
     }
     let took = crawl(&toml).await;
-    assert_eq!(server.request_count() as usize, per_lane * LANES, "every page once");
+    assert_eq!(
+        server.request_count() as usize,
+        per_lane * LANES,
+        "every page once"
+    );
     server.shutdown().await;
     took
 }
 
 const CHILDREN: usize = 2_000;
 
-fn shape(children: usize) -> Shape {
+fn shape(children: usize, concurrency: usize) -> Shape {
     Shape {
         children,
         latency: Duration::from_millis(5),
         in_flight: 8,
+        concurrency,
     }
 }
 
@@ -130,18 +138,35 @@ pub fn compare() {
     let dir = tempfile::tempdir().expect("temp dir");
     let pages = fanout_pages(CHILDREN);
     let rounds = 3;
-    let (mut fan, mut plain) = (Duration::MAX, Duration::MAX);
+    let (mut fan, mut wide, mut plain) = (Duration::MAX, Duration::MAX, Duration::MAX);
     for _ in 0..rounds {
-        fan = fan.min(rt.block_on(fanout(shape(CHILDREN), dir.path())));
-        plain = plain.min(rt.block_on(flat(shape(CHILDREN), pages, dir.path())));
+        fan = fan.min(rt.block_on(fanout(shape(CHILDREN, LANES), dir.path())));
+        wide = wide.min(rt.block_on(fanout(shape(CHILDREN, 2 * LANES), dir.path())));
+        plain = plain.min(rt.block_on(flat(shape(CHILDREN, LANES), pages, dir.path())));
     }
     let rate = |d: Duration| pages as f64 / d.as_secs_f64();
-    println!("fan-out: {CHILDREN} children of 1-3 pages ({pages} pages), 5 ms latency, 8 in flight, SQLite, best of {rounds}:");
-    println!("  child collections: {:>8.0} ms  {:>7.0} pages/s", ms(fan), rate(fan));
-    println!("  flat, 8 collections: {:>6.0} ms  {:>7.0} pages/s", ms(plain), rate(plain));
     println!(
-        "  ratio fan-out / flat throughput: {:.2}x (goal >= 0.90x)",
-        plain.as_secs_f64() / fan.as_secs_f64()
+        "fan-out: {CHILDREN} children of 1-3 pages ({pages} pages), 5 ms latency, 8 in flight, SQLite, best of {rounds}:"
+    );
+    println!(
+        "  child collections, concurrency 8:  {:>6.0} ms  {:>6.0} pages/s",
+        ms(fan),
+        rate(fan)
+    );
+    println!(
+        "  child collections, concurrency 16: {:>6.0} ms  {:>6.0} pages/s",
+        ms(wide),
+        rate(wide)
+    );
+    println!(
+        "  flat, 8 collections, concurrency 8: {:>5.0} ms  {:>6.0} pages/s",
+        ms(plain),
+        rate(plain)
+    );
+    println!(
+        "  ratio fan-out / flat throughput: {:.2}x at concurrency 8, {:.2}x at 16 (goal >= 0.90x)",
+        plain.as_secs_f64() / fan.as_secs_f64(),
+        plain.as_secs_f64() / wide.as_secs_f64()
     );
     let exe = std::env::current_exe().expect("own path");
     let peak = |n: usize| -> u64 {
@@ -149,13 +174,26 @@ pub fn compare() {
             .args(["fanout-child", &n.to_string()])
             .output()
             .expect("child runs");
-        assert!(out.status.success(), "child failed: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).trim().parse().expect("peak RSS in KiB")
+        assert!(
+            out.status.success(),
+            "child failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .expect("peak RSS in KiB")
     };
     let (small, large) = (peak(500), peak(CHILDREN));
     println!("  peak RSS, 500 children: {:.1} MiB", small as f64 / 1024.0);
-    println!("  peak RSS, {CHILDREN} children: {:.1} MiB", large as f64 / 1024.0);
-    println!("  difference: {:+.1} MiB (flat in the number of children)", (large as f64 - small as f64) / 1024.0);
+    println!(
+        "  peak RSS, {CHILDREN} children: {:.1} MiB",
+        large as f64 / 1024.0
+    );
+    println!(
+        "  difference: {:+.1} MiB (flat in the number of children)",
+        (large as f64 - small as f64) / 1024.0
+    );
 }
 
 /// `compare fanout-child N`: one fan-out of `N` children; prints peak RSS (KiB).
@@ -163,7 +201,7 @@ pub fn compare() {
 pub fn child(children: usize) {
     let rt = runtime();
     let dir = tempfile::tempdir().expect("temp dir");
-    rt.block_on(fanout(shape(children), dir.path()));
+    rt.block_on(fanout(shape(children, LANES), dir.path()));
     println!("{}", peak_rss_kib());
 }
 

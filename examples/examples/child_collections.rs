@@ -47,7 +47,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             });
         async move { built }
     });
-    let runner = Runner::builder(Arc::new(db.checkpoint_store())).concurrency(WINDOW).build()?;
+    let runner = Runner::builder(Arc::new(db.checkpoint_store()))
+        .concurrency(WINDOW)
+        .build()?;
     let parent_end = runner.add_watched(repos)?;
     let hold = runner.hold(); // before the start: the runner waits for the feeder
     runner.start()?;
@@ -71,7 +73,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     let issues = Collection::new(format!("issues/{key}"), move |name: &str| {
                         let config = HttpSourceConfig::new(url.clone()).pagination(Pagination::LinkHeader);
                         let source = JsonSource::from_config(&config, &ctx).map_err(|e| {
-                            pipeline_core::BuildError::Definition { collection: name.to_owned(), reason: e.to_string() }
+                            pipeline_core::BuildError::Definition {
+                                collection: name.to_owned(),
+                                reason: e.to_string(),
+                            }
                         })?;
                         let sink = db
                             .rows::<Value>()
@@ -99,7 +104,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 tokio::select! {
                     Some((key, summary)) = running.next() => {
                         let done = summary.is_some_and(|s| s.state == State::Completed);
-                        queue.finish(&key, done).await?;
+                        if done { queue.finish(&[&key], &[]).await? } else { queue.finish(&[], &[&key]).await? }
                     }
                     _ = &mut parent, if !parent_done => parent_done = true,
                     () = tokio::time::sleep(Duration::from_millis(50)) => {}

@@ -123,13 +123,19 @@ async fn fan_out_to_any_depth_is_exact_on_sqlite() {
     assert_eq!(support::sqlite_keys(&db, "repos").await.1, repos);
     assert_eq!(sqlite_pairs(&db, "issues").await, issues);
     assert_eq!(sqlite_pairs(&db, "comments").await, comments);
-    assert_eq!(server.request_count() as usize, tree_pages(server.config(), &issues));
+    assert_eq!(
+        server.request_count() as usize,
+        tree_pages(server.config(), &issues)
+    );
 
     // A completed tree is refreshed as a whole by the next run: still exact.
     let before = server.request_count();
     assert_success(&crawl(&[&config, "--quiet"], dir.path()));
     assert_eq!(sqlite_pairs(&db, "comments").await, comments);
-    assert_eq!((server.request_count() - before) as usize, tree_pages(server.config(), &issues));
+    assert_eq!(
+        (server.request_count() - before) as usize,
+        tree_pages(server.config(), &issues)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -146,7 +152,11 @@ async fn fan_out_is_exact_on_postgres() {
     let server = MockServer::start(tree_mock(9, 4)).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let tag = format!("{}_{}", std::process::id(), fastrand::u32(..));
-    let names = [format!("fo_repos_{tag}"), format!("fo_issues_{tag}"), format!("fo_comments_{tag}")];
+    let names = [
+        format!("fo_repos_{tag}"),
+        format!("fo_issues_{tag}"),
+        format!("fo_comments_{tag}"),
+    ];
     let toml = tree_toml(&pg, server.base_url(), [&names[0], &names[1], &names[2]], "");
     let config = write(dir.path(), "crawl.toml", &toml);
     assert_success(&crawl(&[&config, "--quiet"], dir.path()));
@@ -242,15 +252,17 @@ async fn a_parent_without_the_templated_field_fails_only_its_child() {
     let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
         .await
         .unwrap();
-    let (state, error): (String, String) = sqlx::query_as(
-        "SELECT state, last_error FROM pipeline_checkpoints WHERE collection = 'issues/3'",
-    )
-    .fetch_one(&pool)
-    .await
-    .unwrap();
+    let (state, error): (String, String) =
+        sqlx::query_as("SELECT state, last_error FROM pipeline_checkpoints WHERE collection = 'issues/3'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     pool.close().await;
     assert_eq!(state, "failed");
-    assert!(error.contains("parent \"3\"") && error.contains("/name"), "{error}");
+    assert!(
+        error.contains("parent \"3\"") && error.contains("/name"),
+        "{error}"
+    );
 }
 
 fn feed_toml(db: &Path, base: &str, extra: &str) -> String {
@@ -274,12 +286,19 @@ async fn feed_rows(db: &Path) -> BTreeSet<(i64, String, i64)> {
     let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
         .await
         .unwrap();
-    let rows = sqlx::query("SELECT data FROM feed").fetch_all(&pool).await.unwrap();
+    let rows = sqlx::query("SELECT data FROM feed")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
     pool.close().await;
     rows.iter()
         .map(|r| {
             let v: Value = serde_json::from_str(&r.get::<String, _>(0)).unwrap();
-            (v["id"].as_i64().unwrap(), v["updated_at"].as_str().unwrap().to_owned(), v["rev"].as_i64().unwrap())
+            (
+                v["id"].as_i64().unwrap(),
+                v["updated_at"].as_str().unwrap().to_owned(),
+                v["rev"].as_i64().unwrap(),
+            )
         })
         .collect()
 }
@@ -288,7 +307,13 @@ fn served(server: &MockServer) -> BTreeSet<(i64, String, i64)> {
     server
         .feed()
         .iter()
-        .map(|v| (v["id"].as_i64().unwrap(), v["updated_at"].as_str().unwrap().to_owned(), v["rev"].as_i64().unwrap()))
+        .map(|v| {
+            (
+                v["id"].as_i64().unwrap(),
+                v["updated_at"].as_str().unwrap().to_owned(),
+                v["rev"].as_i64().unwrap(),
+            )
+        })
         .collect()
 }
 
@@ -313,7 +338,11 @@ async fn incremental_runs_ask_only_for_what_changed() {
     assert_eq!(requests.len(), 4, "second run: one request, {requests:?}");
     let since = url::form_urlencoded::byte_serialize(feed_time(50).as_bytes()).collect::<String>();
     assert!(requests[3].contains(&format!("since={since}")), "{}", requests[3]);
-    assert_eq!(feed_rows(&db).await, served(&server), "changed items replaced, the rest kept");
+    assert_eq!(
+        feed_rows(&db).await,
+        served(&server),
+        "changed items replaced, the rest kept"
+    );
 
     assert_success(&crawl(&[&config, "--quiet"], dir.path()));
     let requests = server.requests();
@@ -335,5 +364,51 @@ fn staging_with_an_incremental_collection_is_refused_at_load() {
     let out = crawl(&[&config, "--quiet"], dir.path());
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("collection \"feed\": incremental") && stderr.contains("staging"), "{stderr}");
+    assert!(
+        stderr.contains("collection \"feed\": incremental") && stderr.contains("staging"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_child_keeps_its_own_high_water_mark() {
+    let server = MockServer::start(tree_mock(6, 5)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("crawl.db");
+    let toml = format!(
+        r#"[runtime]
+database = "sqlite://{db}"
+
+[[collection]]
+name = "repos"
+url = "{base}/tree/repos"
+pagination = {{ style = "link_header" }}
+
+[[collection]]
+name = "issues"
+parent = "repos"
+url = "{base}/tree/repos/{{/name}}/issues?per_page=5"
+pagination = {{ style = "link_header" }}
+incremental = {{ param = "since", field = "/id", initial = "0" }}
+"#,
+        db = db.display(),
+        base = server.base_url()
+    );
+    let config = write(dir.path(), "crawl.toml", &toml);
+    assert_success(&crawl(&[&config, "--quiet"], dir.path()));
+    let first = server.requests();
+    for r in 1..=6 {
+        let start = format!("/tree/repos/repo-{r}/issues?per_page=5&since=0");
+        assert!(
+            first.contains(&start),
+            "first run starts from `initial`: {start} in {first:?}"
+        );
+    }
+    assert_success(&crawl(&[&config, "--quiet"], dir.path()));
+    let second = &server.requests()[first.len()..];
+    for r in 1..=6 {
+        let max = tree_issue(r, tree_issue_count(r, 5) - 1)["id"].as_u64().unwrap();
+        let start = format!("/tree/repos/repo-{r}/issues?per_page=5&since={max}");
+        assert!(second.contains(&start), "{start} in {second:?}");
+    }
 }

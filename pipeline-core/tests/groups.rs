@@ -19,8 +19,11 @@ fn child(name: String, fails: bool) -> Collection {
                 reason: "parent \"7\": no /name".to_owned(),
             });
         }
-        Ok(Pipeline::paged(name, ScriptedPaged::numbered(2, 3).delay(Duration::from_millis(1)))
-            .sink(CollectSink::<u64>::new()))
+        Ok(Pipeline::paged(
+            name,
+            ScriptedPaged::numbered(2, 3).delay(Duration::from_millis(1)),
+        )
+        .sink(CollectSink::<u64>::new()))
     })
     .group("issues")
 }
@@ -48,11 +51,18 @@ async fn a_feeder_adds_children_in_a_bounded_window_and_groups_count_them() {
                 while running.len() >= 4 {
                     running.next().await;
                 }
-                let end = runner.add_watched(child(format!("issues/{key}"), key == 7)).unwrap();
+                let end = runner
+                    .add_watched(child(format!("issues/{key}"), key == 7))
+                    .unwrap();
                 running.push(end.ended());
                 let g = runner.groups();
                 peak_on_board = peak_on_board.max(g[0].running);
-                assert!(runner.status().iter().all(|s| !s.collection.starts_with("issues/")));
+                assert!(
+                    runner
+                        .status()
+                        .iter()
+                        .all(|s| !s.collection.starts_with("issues/"))
+                );
             }
             while running.next().await.is_some() {}
             drop(hold);

@@ -63,12 +63,12 @@ mod stdout;
 pub use self::error::Error;
 pub use self::json_lines::{JsonLinesCheckpoint, JsonLinesSink};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use self::sql::{ChildQueue, ParentColumns, QueuedChild};
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use self::sql::{
     CollectionLocks, ColumnType, Database, DatabaseConfig, DocumentSinkBuilder, RowSinkBuilder,
     SqlCheckpointStore, SqlSink,
 };
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub use self::sql::{ChildQueue, ParentColumns, QueuedChild};
 pub use self::stdout::StdoutSink;
 /// The sqlx crate, for [`Database::from_sqlite_pool`] and [`Database::from_pg_pool`].
 #[cfg(any(feature = "sqlite", feature = "postgres"))]

@@ -12,7 +12,11 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
 
 /// Every byte but the unreserved ones (RFC 3986: letters, digits, `-._~`).
-const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Part {
@@ -148,14 +152,20 @@ mod tests {
     #[test]
     fn fields_are_percent_encoded_and_numbers_written_as_text() {
         let t = UrlTemplate::parse("http://h/{/id}/c?q={name}").unwrap();
-        assert_eq!(t.render(&json!({"id": 7, "name": "a/b?&"})).unwrap(), "http://h/7/c?q=a%2Fb%3F%26");
+        assert_eq!(
+            t.render(&json!({"id": 7, "name": "a/b?&"})).unwrap(),
+            "http://h/7/c?q=a%2Fb%3F%26"
+        );
     }
 
     #[test]
     fn a_missing_or_null_field_names_its_pointer() {
         let t = UrlTemplate::parse("http://h/{/name}").unwrap();
         let err = t.render(&json!({"name": null})).unwrap_err();
-        assert_eq!(err.to_string(), "the parent item has no string or number at /name");
+        assert_eq!(
+            err.to_string(),
+            "the parent item has no string or number at /name"
+        );
         assert!(t.render(&json!({})).is_err());
     }
 

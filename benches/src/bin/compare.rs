@@ -25,7 +25,9 @@ fn main() {
         Some("runner") => runner(),
         Some("service") => service(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(1_000)),
         Some("fanout") => benches::fanout_workload::compare(),
-        Some("fanout-child") => benches::fanout_workload::child(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(500)),
+        Some("fanout-child") => {
+            benches::fanout_workload::child(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(500))
+        }
         Some("memory-child") => memory_child(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(10_000)),
         Some(other) => {
             eprintln!("unknown workload {other:?}; use `core [N]`, `memory`, `runner` or `service [N]`");

@@ -12,10 +12,10 @@ use sources::{HttpContext, JsonSource, ScrapeSource};
 
 use super::collections;
 use super::config::{CollectionConfig, CrawlConfig};
-use super::tree;
 use super::progress::Progress;
 use super::service::Service;
 use super::stderr;
+use super::tree;
 
 /// After a second SIGINT/SIGTERM, how long the runner may take to stop
 /// before the process exits anyway: a blocked database must not keep it alive.
@@ -106,7 +106,9 @@ impl RunResult {
             0
         } else if self.interrupted {
             INTERRUPTED
-        } else if self.failed_children.is_empty() && self.summaries.iter().all(|s| s.state == State::Completed) {
+        } else if self.failed_children.is_empty()
+            && self.summaries.iter().all(|s| s.state == State::Completed)
+        {
             0
         } else {
             1
@@ -183,7 +185,14 @@ pub async fn run(config: CrawlConfig, options: RunConfig) -> Result<RunResult, A
         fresh: options.fresh,
     };
     let children = tree::wire(&wiring, &plan, |c: &CollectionConfig| -> Collection {
-        collections::collection_fresh(c.clone(), db.clone(), ctx.clone(), config.mode, options.serve, options.fresh)
+        collections::collection_fresh(
+            c.clone(),
+            db.clone(),
+            ctx.clone(),
+            config.mode,
+            options.serve,
+            options.fresh,
+        )
     })
     .map_err(AppError::Start)?;
 

@@ -11,11 +11,12 @@
 //! holds more than `window` children in memory, and a killed crawl resumes:
 //! `done` children are skipped, the others resume from their checkpoints.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use futures::stream::FuturesUnordered;
+use futures::{FutureExt, StreamExt};
 use pipeline_core::runner::{Collection, CollectionEnd, Runner, RunnerHold};
 use pipeline_core::{BuildError, CheckpointStore, State};
 use sinks::{ChildQueue, Database, QueuedChild, SqlCheckpointStore};
@@ -90,11 +91,20 @@ impl Feeder {
         }
         let mut parent = self.parent.clone();
         let mut running: Running = FuturesUnordered::new();
+        // Claimed ahead (at most a window): one claim per window, not per child.
+        let mut ready: VecDeque<QueuedChild> = VecDeque::new();
+        // Ended children not yet recorded: one transaction per loop, not per child.
+        let (mut done, mut failed): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
         let mut all_done = true;
         // The last scan of the parent's table, and whether one ran after the parent ended.
         let mut last_scan: Option<Instant> = None;
         let mut scanned_after_end = false;
         loop {
+            let done_refs: Vec<&str> = done.iter().map(String::as_str).collect();
+            let failed_refs: Vec<&str> = failed.iter().map(String::as_str).collect();
+            self.queue.finish(&done_refs, &failed_refs).await?;
+            done.clear();
+            failed.clear();
             if self.runner.is_shutting_down() {
                 // Running children drain under the runner; unfinished ones stay listed.
                 while running.next().await.is_some() {}
@@ -102,40 +112,41 @@ impl Feeder {
             }
             // Read before listing: a parent that has ended has committed every row.
             let parent_end = *parent.borrow_and_update();
-            let room = self.window.saturating_sub(running.len());
-            let mut started = 0;
-            if room > 0 {
-                let mut claimed = self.queue.claim(room).await?;
+            if ready.is_empty() {
+                ready.extend(self.queue.claim(self.window).await?);
                 // A scan reads the whole parent table: at most one per POLL,
                 // plus one after the parent ended.
                 let due = last_scan.is_none_or(|t| t.elapsed() >= POLL)
                     || (parent_end.is_some() && !scanned_after_end);
-                if claimed.len() < room && due {
+                if ready.is_empty() && due {
                     last_scan = Some(Instant::now());
                     scanned_after_end |= parent_end.is_some();
                     if self.queue.discover().await? > 0 {
-                        claimed.extend(self.queue.claim(room - claimed.len()).await?);
+                        ready.extend(self.queue.claim(self.window).await?);
                     }
                 }
-                started = claimed.len();
-                for child in claimed {
-                    running.push(self.start(child));
-                }
-                if let Some(parent_ok) = parent_end
-                    && scanned_after_end
-                    && running.is_empty()
-                    && started == 0
-                {
-                    return Ok(parent_ok && all_done && self.queue.unfinished().await? == 0);
-                }
             }
-            if started > 0 && running.len() < self.window {
-                continue;
+            while running.len() < self.window
+                && let Some(child) = ready.pop_front()
+            {
+                running.push(self.start(child));
+            }
+            if let Some(parent_ok) = parent_end
+                && scanned_after_end
+                && running.is_empty()
+                && ready.is_empty()
+            {
+                return Ok(parent_ok && all_done && self.queue.unfinished().await? == 0);
             }
             tokio::select! {
                 Some((key, ok)) = running.next() => {
                     all_done &= ok;
-                    self.queue.finish(&key, ok).await?;
+                    if ok { done.push(key) } else { failed.push(key) }
+                    // Collect every child that ended meanwhile into the same write.
+                    while let Some(Some((key, ok))) = running.next().now_or_never() {
+                        all_done &= ok;
+                        if ok { done.push(key) } else { failed.push(key) }
+                    }
                 }
                 _ = parent.changed(), if parent_end.is_none() => {}
                 () = tokio::time::sleep(POLL) => {}
@@ -187,12 +198,32 @@ impl Feeder {
         let parent_key = queued.parent_key;
         let fresh = self.fresh;
         Collection::new_async(name, move |name: &str| {
-            let (c, db, ctx, url, parent_key) = (c.clone(), db.clone(), ctx.clone(), url.clone(), parent_key.clone());
+            let (c, db, ctx, url, parent_key) = (
+                c.clone(),
+                db.clone(),
+                ctx.clone(),
+                url.clone(),
+                parent_key.clone(),
+            );
             let name = name.to_owned();
             async move {
-                let since = if fresh { c.incremental.as_ref().and_then(|i| i.initial.clone()) } else { since(&c, &name, &db).await? };
+                let since = if fresh {
+                    c.incremental.as_ref().and_then(|i| i.initial.clone())
+                } else {
+                    since(&c, &name, &db).await?
+                };
                 let url = with_since(&c, &url, since.as_deref());
-                build(&c, &name, &db, &ctx, mode, Target { url, child: Some(&parent_key) })
+                build(
+                    &c,
+                    &name,
+                    &db,
+                    &ctx,
+                    mode,
+                    Target {
+                        url,
+                        child: Some(&parent_key),
+                    },
+                )
             }
         })
         .group(group)

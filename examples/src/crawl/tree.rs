@@ -60,7 +60,11 @@ pub(crate) async fn plan(
     }
     let mut plan = Plan::default();
     if fresh {
-        plan.new_runs = selected.iter().filter(|c| is_child(c)).map(|c| c.name.clone()).collect();
+        plan.new_runs = selected
+            .iter()
+            .filter(|c| is_child(c))
+            .map(|c| c.name.clone())
+            .collect();
         return Ok(plan);
     }
     for c in selected {
@@ -174,10 +178,9 @@ fn spawn_feeder(
         }
         None => ParentColumns::Document,
     };
-    let queue = w
-        .db
-        .child_queue(&c.name, parent, columns)
-        .map_err(|e| e.to_string())?;
+    let queue =
+        w.db.child_queue(&c.name, parent, columns)
+            .map_err(|e| e.to_string())?;
     let (done, end) = watch::channel(None);
     let feeder = Feeder {
         child: Arc::new(c.clone()),

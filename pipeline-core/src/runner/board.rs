@@ -153,6 +153,11 @@ impl Board {
     }
 
     /// Moves `entry` to `state`, applies `f`, then records the state.
+    ///
+    /// A grouped collection (a child) records only what a person or the
+    /// next run needs: failing, retrying, cancelled. Its progress states
+    /// would cost a write each per child, and its completion is recorded by
+    /// its sink with its last batch (the SQL sinks do).
     pub(crate) async fn enter(
         &self,
         entry: &Entry,
@@ -160,7 +165,14 @@ impl Board {
         f: impl FnOnce(&mut CollectionStatus),
     ) -> CollectionStatus {
         let status = self.mark(entry, state, f);
-        self.record(&status).await;
+        let quiet = entry.collection.group.is_some()
+            && matches!(
+                state,
+                State::Waiting | State::Crawling | State::Finalizing | State::Completed
+            );
+        if !quiet {
+            self.record(&status).await;
+        }
         status
     }
 
@@ -282,5 +294,9 @@ impl Board {
 /// than cached, so it reaches a recorder installed after the runner was built.
 fn set_stalled(collection: &str, stalled: bool) {
     // Label values are collection names: configuration only.
-    gauge!("pipeline_stalled", "collection" => crate::meters::label(collection).to_owned()).set(if stalled { 1.0 } else { 0.0 });
+    gauge!("pipeline_stalled", "collection" => crate::meters::label(collection).to_owned()).set(if stalled {
+        1.0
+    } else {
+        0.0
+    });
 }

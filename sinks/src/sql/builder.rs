@@ -159,11 +159,7 @@ impl DocumentSinkBuilder {
             key: self.key,
             texts: KeyTexts::default(),
         };
-        let sink = SqlSink::new(
-            self.spec,
-            vec![(data, ColumnType::Json, true)],
-            Box::new(encoder),
-        );
+        let sink = SqlSink::new(self.spec, vec![(data, ColumnType::Json, true)], Box::new(encoder));
         Ok(match high_water {
             Some(mark) => sink.with_high_water(mark),
             None => sink,
@@ -286,7 +282,9 @@ fn mark_at(pointer: String) -> Result<MarkFn<Value>, Error> {
             reason: format!("{pointer:?} must start with '/' (e.g. \"/updated_at\")"),
         });
     }
-    Ok(Box::new(move |item: &Value| item.pointer(&pointer).and_then(mark_text)))
+    Ok(Box::new(move |item: &Value| {
+        item.pointer(&pointer).and_then(mark_text)
+    }))
 }
 
 fn check_pointer<T>(key: &KeySpec<T>) -> Result<(), Error> {

@@ -59,7 +59,12 @@ impl Database {
     /// # Errors
     ///
     /// [`Error::Identifier`] for an invalid parent table or column name.
-    pub fn child_queue(&self, child: &str, parent: &str, columns: ParentColumns) -> Result<ChildQueue, Error> {
+    pub fn child_queue(
+        &self,
+        child: &str,
+        parent: &str,
+        columns: ParentColumns,
+    ) -> Result<ChildQueue, Error> {
         if let ParentColumns::Text(names) = &columns {
             for name in names {
                 Ident::new("column", name)?;
@@ -247,15 +252,33 @@ impl ChildQueue {
         self.run(Vec::new(), statements).await
     }
 
-    /// Records how a child ended: `done` (never crawled again this run) or
-    /// `failed` (crawled again, from its checkpoint, by the next run).
+    /// Records how children ended, in one transaction: `done` ones are never
+    /// crawled again this run, `failed` ones are crawled again (from their
+    /// checkpoints) by the next run.
     ///
     /// # Errors
     ///
     /// [`Error::Database`] when the database fails.
-    pub async fn finish(&self, parent_key: &str, done: bool) -> Result<(), Error> {
-        self.set_many(&[parent_key], if done { "done" } else { "failed" })
-            .await
+    pub async fn finish(&self, done: &[&str], failed: &[&str]) -> Result<(), Error> {
+        let p = self.dialect().placeholders(3);
+        let sql: std::sync::Arc<str> = format!(
+            "UPDATE {TABLE} SET \"state\" = {} WHERE \"child\" = {} AND \"parent_key\" = {}",
+            p[0], p[1], p[2]
+        )
+        .into();
+        let statements: Vec<Statement<'_>> = done
+            .iter()
+            .map(|k| (k, "done"))
+            .chain(failed.iter().map(|k| (k, "failed")))
+            .map(|(key, to)| Statement {
+                sql: sql.clone(),
+                binds: vec![state(to), Bind::Text(Some(&self.child)), Bind::Text(Some(key))],
+            })
+            .collect();
+        if statements.is_empty() {
+            return Ok(());
+        }
+        self.run(Vec::new(), statements).await
     }
 
     /// How many children are not `done` (pending, running or failed).

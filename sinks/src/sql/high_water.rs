@@ -32,7 +32,11 @@ pub(crate) fn compare(a: &str, b: &str) -> Ordering {
 /// The greater of two optional marks.
 pub(crate) fn max(a: Option<String>, b: Option<String>) -> Option<String> {
     match (a, b) {
-        (Some(a), Some(b)) => Some(if compare(&b, &a) == Ordering::Greater { b } else { a }),
+        (Some(a), Some(b)) => Some(if compare(&b, &a) == Ordering::Greater {
+            b
+        } else {
+            a
+        }),
         (a, b) => a.or(b),
     }
 }
@@ -102,7 +106,11 @@ impl HighWaterSql {
     }
 
     /// Reads `(since, pending)`, creating the table if missing.
-    pub(crate) async fn load(&self, db: &Database, collection: &str) -> Result<(Option<String>, Option<String>), Error> {
+    pub(crate) async fn load(
+        &self,
+        db: &Database,
+        collection: &str,
+    ) -> Result<(Option<String>, Option<String>), Error> {
         let pool = &db.inner.pool;
         let plan = TxPlan {
             ddl: vec![create_table()],
@@ -137,7 +145,10 @@ mod tests {
     #[test]
     fn numbers_compare_as_numbers_and_the_rest_as_strings() {
         assert_eq!(compare("10", "9"), Ordering::Greater);
-        assert_eq!(compare("2024-01-02T00:00:00Z", "2024-01-01T23:59:59Z"), Ordering::Greater);
+        assert_eq!(
+            compare("2024-01-02T00:00:00Z", "2024-01-01T23:59:59Z"),
+            Ordering::Greater
+        );
         assert_eq!(compare("10", "9a"), Ordering::Less);
         assert_eq!(max(Some("9".into()), Some("10".into())).as_deref(), Some("10"));
         assert_eq!(max(None, Some("a".into())).as_deref(), Some("a"));

@@ -7,7 +7,11 @@ use sqlx::{AssertSqlSafe, Row};
 use super::backend::{Backend, Bind, Pool};
 
 /// Runs `sql` with `binds` and returns every row's columns as text.
-pub(crate) async fn texts(pool: &Pool, sql: &str, binds: &[Bind<'_>]) -> Result<Vec<Vec<Option<String>>>, sqlx::Error> {
+pub(crate) async fn texts(
+    pool: &Pool,
+    sql: &str,
+    binds: &[Bind<'_>],
+) -> Result<Vec<Vec<Option<String>>>, sqlx::Error> {
     macro_rules! run {
         ($db:ty, $p:expr) => {{
             let mut conn = <$db as Backend>::acquire($p).await?;

@@ -323,7 +323,9 @@ impl<T: Send + 'static> Sink<T> for SqlSink<T> {
         let mut rejection = self.encoder.encode(items, &mut batch).err();
         if let Some(h) = self.high_water.as_mut() {
             // Only items before a rejected one are written.
-            let end = rejection.as_ref().map_or(marks.len(), |r| r.index.min(marks.len()));
+            let end = rejection
+                .as_ref()
+                .map_or(marks.len(), |r| r.index.min(marks.len()));
             h.next = marks[..end]
                 .iter()
                 .cloned()

@@ -93,7 +93,10 @@ impl Feed {
 }
 
 fn page_of(uri: &Uri) -> usize {
-    query(uri, "page").and_then(|p| p.parse().ok()).unwrap_or(1).max(1)
+    query(uri, "page")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(1)
+        .max(1)
 }
 
 /// One `link_header` page of `all`: items of page `page`, a next link to `path`.
@@ -129,7 +132,10 @@ pub(super) fn route(state: &MockState, uri: &Uri) -> Option<Response> {
                 .and_then(|r| r.parse::<usize>().ok())
                 .filter(|r| (1..=config.tree_repos).contains(r))
             else {
-                return Some(json_response(StatusCode::NOT_FOUND, &json!({"message": "Not Found"})));
+                return Some(json_response(
+                    StatusCode::NOT_FOUND,
+                    &json!({"message": "Not Found"}),
+                ));
             };
             let all = (0..tree_issue_count(r, config.per_page))
                 .map(|i| tree_issue(r, i))

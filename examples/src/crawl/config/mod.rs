@@ -411,13 +411,22 @@ impl CrawlConfig {
             };
             if let Some(inc) = &crawl.incremental {
                 if !inc.field.starts_with('/') {
-                    return Err(fail("incremental", "field is a JSON pointer starting with '/', e.g. \"/updated_at\""));
+                    return Err(fail(
+                        "incremental",
+                        "field is a JSON pointer starting with '/', e.g. \"/updated_at\"",
+                    ));
                 }
                 if inc.param.is_empty() {
-                    return Err(fail("incremental", "param names the query parameter, e.g. \"since\""));
+                    return Err(fail(
+                        "incremental",
+                        "param names the query parameter, e.g. \"since\"",
+                    ));
                 }
                 if scraped {
-                    return Err(fail("incremental", "needs a JSON collection (a scraped one has no field to compare)"));
+                    return Err(fail(
+                        "incremental",
+                        "needs a JSON collection (a scraped one has no field to compare)",
+                    ));
                 }
                 if top.runtime.mode == Some(Mode::Staging) {
                     return Err(fail(
@@ -447,9 +456,8 @@ impl CrawlConfig {
                 http,
             });
         }
-        check_parents(&collections).map_err(|(name, reason)| {
-            invalid(None, format!("collection {name:?}: parent"), &reason)
-        })?;
+        check_parents(&collections)
+            .map_err(|(name, reason)| invalid(None, format!("collection {name:?}: parent"), &reason))?;
         let admin_token = top
             .runtime
             .admin_token
@@ -481,7 +489,10 @@ fn check_parents(collections: &[CollectionConfig]) -> Result<(), (String, String
                 return Err((c.name.clone(), format!("no collection is named {parent:?}")));
             };
             if seen.contains(&p.name.as_str()) {
-                return Err((c.name.clone(), format!("the parents loop: {} → {}", seen.join(" → "), p.name)));
+                return Err((
+                    c.name.clone(),
+                    format!("the parents loop: {} → {}", seen.join(" → "), p.name),
+                ));
             }
             seen.push(&p.name);
             at = p;
