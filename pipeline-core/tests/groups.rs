@@ -84,3 +84,48 @@ async fn a_feeder_adds_children_in_a_bounded_window_and_groups_count_them() {
     assert_eq!(g.failing[0].collection, "issues/7");
     assert!(g.failing[0].error.as_deref().unwrap().contains("parent \"7\""));
 }
+
+/// `GET /status/children` serves the groups; `/status` leaves children out.
+#[cfg(feature = "serve")]
+#[tokio::test(flavor = "multi_thread")]
+async fn status_children_serves_the_groups_as_json() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn get(addr: std::net::SocketAddr, path: &str) -> String {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let request = format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        response.split_once("\r\n\r\n").unwrap().1.to_owned()
+    }
+
+    let runner = Runner::builder(Arc::new(MemoryCheckpointStore::new()))
+        .build()
+        .unwrap();
+    let hold = runner.hold();
+    runner.start().unwrap();
+    for key in 0..3 {
+        let end = runner
+            .add_watched(child(format!("issues/{key}"), key == 1))
+            .unwrap();
+        end.ended().await;
+    }
+    let server = pipeline_core::serve::serve("127.0.0.1:0", runner.clone())
+        .await
+        .unwrap();
+    let groups: serde_json::Value =
+        serde_json::from_str(&get(server.local_addr(), "/status/children").await).unwrap();
+    assert_eq!(groups[0]["group"], "issues");
+    assert_eq!(
+        (groups[0]["done"].as_u64(), groups[0]["failed"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(groups[0]["failing"][0]["collection"], "issues/1");
+    let statuses: serde_json::Value =
+        serde_json::from_str(&get(server.local_addr(), "/status").await).unwrap();
+    assert_eq!(statuses.as_array().map(Vec::len), Some(0));
+    server.shutdown().await;
+    drop(hold);
+    runner.join().await;
+}
