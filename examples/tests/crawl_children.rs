@@ -412,3 +412,30 @@ incremental = {{ param = "since", field = "/id", initial = "0" }}
         assert!(second.contains(&start), "{start} in {second:?}");
     }
 }
+
+#[test]
+fn a_parent_must_exist_and_parents_must_not_loop() {
+    use examples::crawl::config::CrawlConfig;
+    let parse = |text: &str| CrawlConfig::parse(Path::new("t.toml"), text, &|_| None).map(drop);
+    let unknown =
+        parse("[[collection]]\nname = \"a\"\nurl = \"http://h/{/id}\"\nparent = \"nope\"\n").unwrap_err();
+    assert!(
+        unknown.to_string().contains("collection \"a\": parent") && unknown.to_string().contains("\"nope\""),
+        "{unknown}"
+    );
+    let looped = parse(
+        "[[collection]]\nname = \"a\"\nurl = \"http://h/{/id}\"\nparent = \"b\"\n\
+         [[collection]]\nname = \"b\"\nurl = \"http://h/{/id}\"\nparent = \"a\"\n",
+    )
+    .unwrap_err();
+    assert!(looped.to_string().contains("loop"), "{looped}");
+    let staged = parse(
+        "[runtime]\nmode = \"staging\"\n[[collection]]\nname = \"a\"\nurl = \"http://h/\"\n\
+         [[collection]]\nname = \"b\"\nurl = \"http://h/{/id}\"\nparent = \"a\"\n",
+    )
+    .unwrap_err();
+    assert!(
+        staged.to_string().contains("collection \"b\": parent"),
+        "{staged}"
+    );
+}
