@@ -9,6 +9,7 @@
 //! [`HttpSourceConfig`], after `[defaults]` is merged under it; a key the
 //! source's config gains is a config key here too, with nothing to restate.
 
+mod children;
 mod error;
 mod merge;
 mod names;
@@ -24,6 +25,8 @@ use sources::{HttpSourceConfig, Pagination};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
+pub use self::children::IncrementalConfig;
+use self::children::{check_incremental, check_parents};
 pub use self::error::ConfigError;
 use self::names::SeenNames;
 pub use self::names::validate_name;
@@ -115,18 +118,6 @@ pub struct PipelineConfig {
     pub retry: Option<RetryConfig>,
     /// With `--serve`: run again this long after the previous run ended.
     pub every: Option<Duration>,
-}
-
-/// `incremental = { param, field, initial }`: incremental refresh.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct IncrementalConfig {
-    /// The query parameter the next run adds to the start URL (`since`).
-    pub param: String,
-    /// JSON pointer to the field whose greatest value is the high-water mark.
-    pub field: String,
-    /// The value of the first run (and of `--fresh`); none: no parameter.
-    pub initial: Option<String>,
 }
 
 /// The crawl-only keys of a collection's table, after `[defaults]` merged in.
@@ -410,31 +401,8 @@ impl CrawlConfig {
                 }
             };
             if let Some(inc) = &crawl.incremental {
-                if !inc.field.starts_with('/') {
-                    return Err(fail(
-                        "incremental",
-                        "field is a JSON pointer starting with '/', e.g. \"/updated_at\"",
-                    ));
-                }
-                if inc.param.is_empty() {
-                    return Err(fail(
-                        "incremental",
-                        "param names the query parameter, e.g. \"since\"",
-                    ));
-                }
-                if scraped {
-                    return Err(fail(
-                        "incremental",
-                        "needs a JSON collection (a scraped one has no field to compare)",
-                    ));
-                }
-                if top.runtime.mode == Some(Mode::Staging) {
-                    return Err(fail(
-                        "incremental",
-                        "cannot be used with mode = \"staging\": an incremental run fetches only what changed, \
-                         so its staging table would replace the live table by a partial one",
-                    ));
-                }
+                check_incremental(inc, scraped, top.runtime.mode)
+                    .map_err(|reason| fail("incremental", reason))?;
             }
             if crawl.parent.is_some() && top.runtime.mode == Some(Mode::Staging) {
                 return Err(fail(
@@ -476,29 +444,6 @@ impl CrawlConfig {
             collections,
         })
     }
-}
-
-/// Every `parent` names another collection, and no chain of parents loops.
-fn check_parents(collections: &[CollectionConfig]) -> Result<(), (String, String)> {
-    let find = |name: &str| collections.iter().find(|c| c.name == name);
-    for c in collections {
-        let mut seen = vec![c.name.as_str()];
-        let mut at = c;
-        while let Some(parent) = &at.parent {
-            let Some(p) = find(parent) else {
-                return Err((c.name.clone(), format!("no collection is named {parent:?}")));
-            };
-            if seen.contains(&p.name.as_str()) {
-                return Err((
-                    c.name.clone(),
-                    format!("the parents loop: {} → {}", seen.join(" → "), p.name),
-                ));
-            }
-            seen.push(&p.name);
-            at = p;
-        }
-    }
-    Ok(())
 }
 
 /// Replaces every `${VAR}`; `Err(VAR)` for the first one that is not set.
