@@ -7,5 +7,6 @@
 pub mod core_workload;
 pub mod html_corpus;
 pub mod pg_workload;
+pub mod fanout_workload;
 pub mod runner_workload;
 pub mod service_workload;

@@ -295,12 +295,20 @@ fn demo_runs_to_completion() {
         "rate_limited",
         "outage",
         "docs",
+        "repos",
     ] {
         let line = summary
             .lines()
             .find(|l| l.starts_with(name))
             .unwrap_or_else(|| panic!("{name} in {summary}"));
         assert!(line.contains("completed"), "{line}");
+    }
+    for group in ["issues/*", "comments/*"] {
+        let line = summary
+            .lines()
+            .find(|l| l.starts_with(group))
+            .unwrap_or_else(|| panic!("{group} in {summary}"));
+        assert!(line.contains(" 0 failed"), "{line}");
     }
     let outage = summary.lines().find(|l| l.starts_with("outage")).unwrap();
     let resumes: u32 = outage.split_whitespace().nth(4).unwrap().parse().unwrap();

@@ -328,6 +328,15 @@ pub enum BuildError {
         /// The collection.
         collection: String,
     },
+    /// The collection's definition cannot make a pipeline (a child whose
+    /// parent item lacks the field its URL needs, a URL that does not parse).
+    #[error("pipeline {collection}: {reason}")]
+    Definition {
+        /// The collection.
+        collection: String,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 /// A checkpoint could not be read or written.

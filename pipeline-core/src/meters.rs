@@ -20,7 +20,7 @@ pub(crate) struct Meters {
 
 impl Meters {
     pub(crate) fn new(collection: &str, host: Option<&str>) -> Self {
-        let c = collection.to_owned();
+        let c = label(collection).to_owned();
         let host = host.unwrap_or("unknown").to_owned();
         Self {
             items_source: counter!("pipeline_items_total", "collection" => c.clone(), "stage" => "source"),
@@ -41,6 +41,13 @@ impl Meters {
     }
 }
 
+/// A collection's metric label: the name up to its first `/`, so a child
+/// collection (`issues/<parent key>`, a name made from data) is labelled by
+/// its configured group (`issues`).
+pub(crate) fn label(collection: &str) -> &str {
+    collection.split('/').next().unwrap_or(collection)
+}
+
 pub(crate) fn edge_gauge(collection: &str, edge: &'static str) -> Gauge {
-    gauge!("pipeline_edge_items", "collection" => collection.to_owned(), "edge" => edge)
+    gauge!("pipeline_edge_items", "collection" => label(collection).to_owned(), "edge" => edge)
 }

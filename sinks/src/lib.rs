@@ -63,6 +63,8 @@ mod stdout;
 pub use self::error::Error;
 pub use self::json_lines::{JsonLinesCheckpoint, JsonLinesSink};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use self::sql::{ChildQueue, ParentColumns, QueuedChild};
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use self::sql::{
     CollectionLocks, ColumnType, Database, DatabaseConfig, DocumentSinkBuilder, RowSinkBuilder,
     SqlCheckpointStore, SqlSink,

@@ -51,6 +51,7 @@ mod retry_after;
 mod scrape;
 mod scrape_config;
 mod suggest;
+mod url_template;
 
 pub use self::auth::Auth;
 pub use self::config::{Body, BreakerConfig, Headers, HttpSourceConfig, Method, Pagination};
@@ -61,4 +62,5 @@ pub use self::json_source::JsonSource;
 pub use self::scrape::ScrapeSource;
 pub use self::scrape_config::ScrapeConfig;
 pub use self::suggest::{Suggestion, suggest};
+pub use self::url_template::{TemplateError, UrlTemplate};
 pub use pipeline_core::policy::AutoThrottle;

@@ -7,6 +7,9 @@
 //! `Runner` against a hand-written `JoinSet` of the same pipelines.
 //! `compare service [N]`: a service runner with N scheduled collections
 //! (default 1,000): CPU while they idle, and `/status` latency while 8 crawl.
+//! `compare fanout`: 2,000 child collections of 1–3 pages against a 5 ms
+//! mock, 8 requests in flight, vs a flat crawl of as many pages; and peak
+//! RSS with 500 and 2,000 children, each in a fresh child process.
 #![allow(clippy::print_stdout)]
 
 use std::process::Command;
@@ -21,6 +24,10 @@ fn main() {
         Some("memory") => memory(),
         Some("runner") => runner(),
         Some("service") => service(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(1_000)),
+        Some("fanout") => benches::fanout_workload::compare(),
+        Some("fanout-child") => {
+            benches::fanout_workload::child(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(500))
+        }
         Some("memory-child") => memory_child(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(10_000)),
         Some(other) => {
             eprintln!("unknown workload {other:?}; use `core [N]`, `memory`, `runner` or `service [N]`");

@@ -13,7 +13,7 @@ use clap::Parser;
 use examples::crawl::app::{self, RunConfig};
 use examples::crawl::config::CrawlConfig;
 use examples::crawl::demo::Demo;
-use examples::crawl::progress::{interrupted_message, summary_table};
+use examples::crawl::progress::{children_table, interrupted_message, summary_table};
 use examples::crawl::stderr;
 
 /// Crawl paginated JSON APIs and HTML sites into SQLite or PostgreSQL,
@@ -231,6 +231,9 @@ async fn run(cli: Cli) -> u8 {
     match result {
         Ok(result) => {
             stdout_line(&format!("\n{}", summary_table(&result.summaries)));
+            if !result.groups.is_empty() {
+                stdout_line(&children_table(&result.groups));
+            }
             if result.interrupted {
                 stderr::line(interrupted_message(&result.summaries));
             }

@@ -15,6 +15,7 @@ use super::config::{CollectionConfig, CrawlConfig};
 use super::progress::Progress;
 use super::service::Service;
 use super::stderr;
+use super::tree;
 
 /// After a second SIGINT/SIGTERM, how long the runner may take to stop
 /// before the process exits anyway: a blocked database must not keep it alive.
@@ -91,6 +92,10 @@ pub struct RunResult {
     pub interrupted: bool,
     /// Whether it ran as a service (a service asked to stop exits 0).
     pub serve: bool,
+    /// Child collections that did not complete (a child or the parent failed).
+    pub failed_children: Vec<String>,
+    /// The children of each child collection, aggregated.
+    pub groups: Vec<pipeline_core::runner::GroupStatus>,
 }
 
 impl RunResult {
@@ -101,7 +106,9 @@ impl RunResult {
             0
         } else if self.interrupted {
             INTERRUPTED
-        } else if self.summaries.iter().all(|s| s.state == State::Completed) {
+        } else if self.failed_children.is_empty()
+            && self.summaries.iter().all(|s| s.state == State::Completed)
+        {
             0
         } else {
             1
@@ -156,18 +163,38 @@ pub async fn run(config: CrawlConfig, options: RunConfig) -> Result<RunResult, A
         .lock(&names)
         .await
         .map_err(|e| AppError::Locked(e.to_string()))?;
-    let collections: Vec<Collection> = selected
-        .iter()
-        .map(|c| collections::collection(c.clone(), db.clone(), ctx.clone(), config.mode, options.serve))
-        .collect();
+    let plan = tree::plan(&selected, &db.checkpoint_store(), options.fresh)
+        .await
+        .map_err(AppError::Start)?;
     let runner = Runner::builder(Arc::new(db.checkpoint_store()))
-        .collections(collections)
         .concurrency(config.concurrency)
         .max_resumes(config.max_resumes)
         .fresh(options.fresh)
         .service(options.serve)
         .build()
         .map_err(|e| AppError::Start(e.to_string()))?;
+    // Top-level collections join the runner; each child collection gets a feeder.
+    let wiring = tree::Wiring {
+        all: &config.collections,
+        selected: &selected,
+        runner: &runner,
+        db: &db,
+        ctx: &ctx,
+        mode: config.mode,
+        window: config.concurrency,
+        fresh: options.fresh,
+    };
+    let children = tree::wire(&wiring, &plan, |c: &CollectionConfig| -> Collection {
+        collections::collection_fresh(
+            c.clone(),
+            db.clone(),
+            ctx.clone(),
+            config.mode,
+            options.serve,
+            options.fresh,
+        )
+    })
+    .map_err(AppError::Start)?;
 
     let server = match &config.metrics_addr {
         Some(addr) => {
@@ -229,19 +256,32 @@ pub async fn run(config: CrawlConfig, options: RunConfig) -> Result<RunResult, A
         }
     }
     db.close().await;
+    let failed_children = children
+        .iter()
+        .filter(|(_, end)| *end.borrow() != Some(true))
+        .map(|(name, _)| name.clone())
+        .collect();
     Ok(RunResult {
         summaries,
         interrupted: runner.is_shutting_down(),
         serve: options.serve,
+        failed_children,
+        groups: runner.groups(),
     })
 }
 
 /// Builds a collection's source once, to report a bad setting before starting.
 pub(crate) fn check_source(c: &CollectionConfig, ctx: &HttpContext) -> Result<(), String> {
-    let checked = if c.http.scrape.is_some() {
-        ScrapeSource::from_config(&c.http, ctx).map(drop)
+    let mut http = c.http.clone();
+    if c.parent.is_some() {
+        // A child's URL is a template: check its shape with a sample value.
+        let template = sources::UrlTemplate::parse(&http.url).map_err(|e| e.to_string())?;
+        http.url = template.sample("1");
+    }
+    let checked = if http.scrape.is_some() {
+        ScrapeSource::from_config(&http, ctx).map(drop)
     } else {
-        JsonSource::from_config(&c.http, ctx).map(drop)
+        JsonSource::from_config(&http, ctx).map(drop)
     };
     checked.map_err(|e| e.to_string())
 }

@@ -43,12 +43,34 @@ pub fn collection(
     mode: Mode,
     serve: bool,
 ) -> Collection {
+    collection_fresh(c, db, ctx, mode, serve, false)
+}
+
+/// [`collection`], whose first run is `fresh` (`--fresh`): an incremental
+/// collection's first run then asks for `initial` instead of the stored mark.
+pub fn collection_fresh(
+    c: CollectionConfig,
+    db: Database,
+    ctx: HttpContext,
+    mode: Mode,
+    serve: bool,
+    fresh: bool,
+) -> Collection {
+    let fresh = Arc::new(std::sync::atomic::AtomicBool::new(fresh));
     let name = c.name.clone();
     let every = c.settings.every.filter(|_| serve);
     let c = Arc::new(c);
     let collection = Collection::new_async(name, move |name: &str| {
-        let built = build(&c, name, &db, &ctx, mode);
-        async move { built }
+        let (c, db, ctx, name) = (c.clone(), db.clone(), ctx.clone(), name.to_owned());
+        let fresh = fresh.swap(false, std::sync::atomic::Ordering::AcqRel);
+        async move {
+            let since = match fresh {
+                true => c.incremental.as_ref().and_then(|i| i.initial.clone()),
+                false => since(&c, &name, &db).await?,
+            };
+            let url = with_since(&c, &c.http.url, since.as_deref());
+            build(&c, &name, &db, &ctx, mode, Target { url, child: None })
+        }
     });
     match every {
         Some(every) => collection.every(every),
@@ -65,14 +87,73 @@ pub fn same_identity(a: &CollectionConfig, b: &CollectionConfig) -> bool {
         && a.http.pagination == b.http.pagination
 }
 
-/// One attempt's pipeline for collection `c`.
-fn build(
+/// Where one attempt starts and, for a child, whose child it is.
+pub(crate) struct Target<'a> {
+    /// The start URL (a child's, rendered; `since` added).
+    pub(crate) url: String,
+    /// A child: its parent's key (rows go to the table named after `c`).
+    pub(crate) child: Option<&'a str>,
+}
+
+/// The high-water mark the next run asks for: the stored one, or
+/// `initial` before the first completed run. `None` without incremental.
+pub(crate) async fn since(
+    c: &CollectionConfig,
+    name: &str,
+    db: &Database,
+) -> Result<Option<String>, pipeline_core::BoxError> {
+    let Some(inc) = &c.incremental else {
+        return Ok(None);
+    };
+    Ok(db.high_water(name).await?.or_else(|| inc.initial.clone()))
+}
+
+/// `url` with the incremental parameter set to `since` (percent-encoded).
+pub(crate) fn with_since(c: &CollectionConfig, url: &str, since: Option<&str>) -> String {
+    let (Some(inc), Some(since)) = (&c.incremental, since) else {
+        return url.to_owned();
+    };
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            let kept: Vec<(String, String)> = parsed
+                .query_pairs()
+                .filter(|(k, _)| k != &inc.param)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            parsed
+                .query_pairs_mut()
+                .clear()
+                .extend_pairs(kept)
+                .append_pair(&inc.param, since);
+            parsed.to_string()
+        }
+        // The source reports the bad URL with the collection's name.
+        Err(_) => url.to_owned(),
+    }
+}
+
+/// A child's row: the item in `data`, its parent's key in `parent`.
+fn child_row(item: Value, parent: &str) -> Value {
+    let mut row = Map::new();
+    row.insert("data".into(), item);
+    row.insert("parent".into(), Value::String(parent.to_owned()));
+    Value::Object(row)
+}
+
+/// One attempt's pipeline for collection `c` (or one child of it).
+pub(crate) fn build(
     c: &CollectionConfig,
     name: &str,
     db: &Database,
     ctx: &HttpContext,
     mode: Mode,
+    target: Target<'_>,
 ) -> Result<Runnable<Value>, pipeline_core::BoxError> {
+    let mut http = c.http.clone();
+    http.url = target.url;
+    let mut own = c.clone();
+    own.http = http;
+    let c = &own;
     let staging = mode == Mode::Staging;
     let lookahead = c.settings.lookahead.unwrap_or(1);
     let retry = retry_policy(c);
@@ -81,31 +162,70 @@ fn build(
         let source = ScrapeSource::from_config(&c.http, ctx)?;
         let mut columns: Vec<(String, ColumnType)> = vec![("url".to_owned(), ColumnType::Text)];
         columns.extend(scrape.fields.keys().map(|f| (f.clone(), ColumnType::Text)));
-        let sink = db
-            .rows::<Value>()
-            .columns(columns)
-            .key_field("key")
-            .staging(staging)
-            .build()?;
+        let mut sink = db.rows::<Value>();
+        if target.child.is_some() {
+            columns.push(("parent".to_owned(), ColumnType::Text));
+            sink = sink.table(&c.name);
+        }
+        let sink = sink.columns(columns).key_field("key").staging(staging).build()?;
         let key = c.key.clone();
+        let parent = target.child.map(str::to_owned);
         Pipeline::paged(name, source)
             .lookahead(lookahead)
             .retry(retry)
             .max_pages(max_pages)
-            .map(move |item| scraped_row(item, key.as_deref()))
+            .map(move |item| {
+                let mut row = scraped_row(item, key.as_deref());
+                if let (Some(parent), Value::Object(fields)) = (&parent, &mut row) {
+                    fields.insert("parent".into(), Value::String(parent.clone()));
+                }
+                row
+            })
             .sink(sink)
     } else {
         let source = JsonSource::from_config(&c.http, ctx)?;
-        let sink = db
-            .documents()
-            .key_pointer(c.key.clone().unwrap_or_else(|| "/id".to_owned()))
-            .staging(staging)
-            .build()?;
-        Pipeline::paged(name, source)
-            .lookahead(lookahead)
-            .retry(retry)
-            .max_pages(max_pages)
-            .sink(sink)
+        let key = c.key.clone().unwrap_or_else(|| "/id".to_owned());
+        let field = c.incremental.as_ref().map(|i| i.field.clone());
+        match target.child {
+            None => {
+                let mut sink = db.documents().key_pointer(key).staging(staging);
+                if let Some(field) = field {
+                    sink = sink.high_water(field);
+                }
+                Pipeline::paged(name, source)
+                    .lookahead(lookahead)
+                    .retry(retry)
+                    .max_pages(max_pages)
+                    .sink(sink.build()?)
+            }
+            Some(parent) => {
+                let mut sink = db
+                    .rows::<Value>()
+                    .table(&c.name)
+                    .columns([("data", ColumnType::Json), ("parent", ColumnType::Text)])
+                    .key_pointer(format!("/data{key}"));
+                if let Some(field) = field {
+                    let at = format!("/data{field}");
+                    sink = sink.high_water_fn(move |row: &Value| row.pointer(&at).and_then(mark_text));
+                }
+                let parent = parent.to_owned();
+                Pipeline::paged(name, source)
+                    .lookahead(lookahead)
+                    .retry(retry)
+                    .max_pages(max_pages)
+                    .map(move |item| child_row(item, &parent))
+                    .sink(sink.staging(staging).build()?)
+            }
+        }
     };
     Ok(runnable)
+}
+
+/// A high-water value as text: a string as it is, a number as its text.
+fn mark_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
 }

@@ -1,5 +1,6 @@
 //! `crawl --demo`: a local mock API with six collections of different sizes,
-//! styles and faults, crawled into `demo.db` through the ordinary config path.
+//! styles and faults, and a small parent/child tree (repos → issues →
+//! comments), crawled into `demo.db` through the ordinary config path.
 
 use std::path::Path;
 use std::time::Duration;
@@ -54,6 +55,9 @@ impl Demo {
         )
         .await?;
         let docs = MockServer::start(MockConfig::new(10, 10).html(40, 25, 2_000)).await?;
+        let mut tree_config = MockConfig::new(10, 10).latency(Duration::from_millis(5));
+        tree_config.tree_repos = 15;
+        let tree = MockServer::start(tree_config).await?;
 
         let mut runtime = metrics_addr
             .map(|a| format!("metrics_addr = \"{a}\"\n"))
@@ -118,6 +122,28 @@ name = "docs"
 url = "{docs}/html?page=1"
 key = "anchor"
 scrape = {{ item = "section", next = "link[rel=next] @href", fields = {{ title = "h2", anchor = "@id", link = "a.more @href" }} }}
+
+# A parent/child tree: one `issues` crawl per repository, one `comments`
+# crawl per issue, each with its own checkpoint; rows carry their parent's key.
+[[collection]]
+name = "repos"
+url = "{tree}/tree/repos"
+key = "/id"
+pagination = {{ style = "link_header" }}
+
+[[collection]]
+name = "issues"
+parent = "repos"
+url = "{tree}/tree/repos/{{/name}}/issues"
+key = "/id"
+pagination = {{ style = "link_header" }}
+
+[[collection]]
+name = "comments"
+parent = "issues"
+url = "{tree}/tree/issues/{{/id}}/comments"
+key = "/id"
+pagination = {{ style = "link_header" }}
 "#,
             users = users.base_url(),
             events = events.base_url(),
@@ -125,11 +151,12 @@ scrape = {{ item = "section", next = "link[rel=next] @href", fields = {{ title =
             limited = limited.base_url(),
             outage = outage.base_url(),
             docs = docs.base_url(),
+            tree = tree.base_url(),
         );
         let config = CrawlConfig::parse(Path::new("<demo>"), &toml, &|_| None)
             .map_err(|e: ConfigError| -> Box<dyn std::error::Error> { e.to_string().into() })?;
         Ok(Self {
-            servers: vec![users, events, flaky, limited, outage, docs],
+            servers: vec![users, events, flaky, limited, outage, docs, tree],
             config,
         })
     }

@@ -5,6 +5,8 @@ pub mod app;
 pub mod collections;
 pub mod config;
 pub mod demo;
+mod fanout;
 pub mod progress;
 pub mod service;
 pub mod stderr;
+mod tree;

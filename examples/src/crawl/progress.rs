@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use pipeline_core::runner::{CollectionError, CollectionSummary, Runner};
+use pipeline_core::runner::{CollectionError, CollectionSummary, GroupStatus, Runner};
 use pipeline_core::{StageError, State};
 use tokio::sync::oneshot;
 
@@ -117,6 +117,17 @@ fn bars(runner: &Runner, stop: &AtomicBool) {
                 line.tick();
             }
         }
+        // Child collections: one line per child collection, not per child.
+        for g in runner.groups() {
+            let line = lines.entry(format!("{}/*", g.group)).or_insert_with(|| {
+                let bar = multi.add(ProgressBar::new_spinner());
+                bar.set_style(style.clone());
+                bar.set_prefix(format!("{}/*", g.group));
+                bar
+            });
+            line.set_message(group_line(&g));
+            line.tick();
+        }
         if done {
             for line in lines.values() {
                 line.finish();
@@ -124,6 +135,40 @@ fn bars(runner: &Runner, stop: &AtomicBool) {
             return;
         }
     }
+}
+
+/// A child collection's progress: its children done / running / failed of
+/// those added so far, and the latest failing child.
+fn group_line(g: &GroupStatus) -> String {
+    let mut msg = format!(
+        "children {} done {} running {} failed of {} {:>9} items {:>6} pages",
+        g.done, g.running, g.failed, g.total, g.items_written, g.pages
+    );
+    if let Some(f) = g.failing.last() {
+        msg.push_str(&format!(
+            "  failing: {} {}",
+            f.collection,
+            truncate(f.error.as_deref().unwrap_or_default(), 80)
+        ));
+    }
+    msg
+}
+
+/// The end-of-crawl table of child collections: children done, failed and
+/// added, with the failing ones listed (the most recent 20 per collection).
+pub fn children_table(groups: &[GroupStatus]) -> String {
+    let mut out = String::new();
+    for g in groups {
+        out.push_str(&format!("{}/*  {}\n", g.group, group_line(g)));
+        for f in &g.failing {
+            out.push_str(&format!(
+                "  failed {}: {}\n",
+                f.collection,
+                f.error.as_deref().unwrap_or_default().replace('\n', " ")
+            ));
+        }
+    }
+    out
 }
 
 fn truncate(s: &str, max: usize) -> String {

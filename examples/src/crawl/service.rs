@@ -100,6 +100,10 @@ impl Service {
         }
         let mut changes = Changes::default();
         for old in &self.current {
+            // Child collections are fed by their feeders, which a reload leaves as they are.
+            if old.parent.is_some() {
+                continue;
+            }
             if !next.iter().any(|c| c.name == old.name) {
                 // Unknown only if it already left on its own; nothing to stop then.
                 let _ = self.runner.remove(&old.name);
@@ -108,7 +112,7 @@ impl Service {
         }
         for c in &next {
             let old = self.current.iter().find(|o| o.name == c.name);
-            if old == Some(c) {
+            if old == Some(c) || c.parent.is_some() {
                 continue;
             }
             // A changed URL, items, key or pagination makes the old cursor meaningless.

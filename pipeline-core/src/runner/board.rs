@@ -10,7 +10,8 @@ use tokio::sync::broadcast;
 use tokio::time::Instant;
 
 use super::entry::Entry;
-use super::{CollectionStatus, RunnerError, RunnerEvent, RunnerEvents};
+use super::group::Tallies;
+use super::{CollectionStatus, GroupStatus, RunnerError, RunnerEvent, RunnerEvents};
 use crate::{CheckpointStore, Cursor, State};
 
 const STATES: [State; 7] = [
@@ -35,6 +36,8 @@ pub(crate) struct Board {
     entries: Mutex<Vec<Arc<Entry>>>,
     events: Mutex<Option<broadcast::Sender<RunnerEvent>>>,
     store: Arc<dyn CheckpointStore>,
+    /// Grouped collections that ended, per group.
+    tallies: Mutex<Tallies>,
 }
 
 impl std::fmt::Debug for Board {
@@ -50,6 +53,7 @@ impl Board {
             entries: Mutex::new(Vec::new()),
             events: Mutex::new(Some(events)),
             store,
+            tallies: Mutex::new(Tallies::default()),
         };
         board.publish_counts();
         board
@@ -115,11 +119,45 @@ impl Board {
         }
     }
 
+    /// Every ungrouped collection's status.
     pub(crate) fn snapshot(&self) -> Vec<CollectionStatus> {
-        self.lock().iter().map(|e| e.status()).collect()
+        self.lock()
+            .iter()
+            .filter(|e| e.collection.group.is_none())
+            .map(|e| e.status())
+            .collect()
+    }
+
+    /// Takes an ended grouped collection off the board and counts it in its group.
+    pub(crate) fn fold(&self, entry: &Arc<Entry>, group: &str) {
+        let summary = entry.summary();
+        self.tallies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .add(group, summary.as_ref());
+        self.remove(entry);
+    }
+
+    /// Every group's aggregated status.
+    pub(crate) fn groups(&self) -> Vec<GroupStatus> {
+        let mut running = std::collections::BTreeMap::new();
+        for entry in self.lock().iter() {
+            if let Some(group) = &entry.collection.group {
+                *running.entry(group.to_string()).or_insert(0) += 1;
+            }
+        }
+        self.tallies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .statuses(&running)
     }
 
     /// Moves `entry` to `state`, applies `f`, then records the state.
+    ///
+    /// A grouped collection (a child) records only what a person or the
+    /// next run needs: failing, retrying, cancelled. Its progress states
+    /// would cost a write each per child, and its completion is recorded by
+    /// its sink with its last batch (the SQL sinks do).
     pub(crate) async fn enter(
         &self,
         entry: &Entry,
@@ -127,7 +165,14 @@ impl Board {
         f: impl FnOnce(&mut CollectionStatus),
     ) -> CollectionStatus {
         let status = self.mark(entry, state, f);
-        self.record(&status).await;
+        let quiet = entry.collection.group.is_some()
+            && matches!(
+                state,
+                State::Waiting | State::Crawling | State::Finalizing | State::Completed
+            );
+        if !quiet {
+            self.record(&status).await;
+        }
         status
     }
 
@@ -249,5 +294,9 @@ impl Board {
 /// than cached, so it reaches a recorder installed after the runner was built.
 fn set_stalled(collection: &str, stalled: bool) {
     // Label values are collection names: configuration only.
-    gauge!("pipeline_stalled", "collection" => collection.to_owned()).set(if stalled { 1.0 } else { 0.0 });
+    gauge!("pipeline_stalled", "collection" => crate::meters::label(collection).to_owned()).set(if stalled {
+        1.0
+    } else {
+        0.0
+    });
 }

@@ -48,6 +48,7 @@ pub struct Collection {
     pub(crate) factory: Factory,
     pub(crate) every: Option<Duration>,
     pub(crate) fresh: bool,
+    pub(crate) group: Option<Arc<str>>,
 }
 
 impl std::fmt::Debug for Collection {
@@ -82,6 +83,7 @@ impl Collection {
             factory,
             every: None,
             fresh: false,
+            group: None,
         }
     }
 
@@ -117,6 +119,7 @@ impl Collection {
             factory,
             every: None,
             fresh: false,
+            group: None,
         }
     }
 
@@ -143,6 +146,21 @@ impl Collection {
     pub fn fresh(mut self, on: bool) -> Self {
         self.fresh = on;
         self
+    }
+
+    /// Makes the collection a member of `group` (the children of one child
+    /// collection): it runs once, is left out of [`Runner::status`](super::Runner::status)
+    /// and, when it ends, leaves the board and is counted in its group's
+    /// [`GroupStatus`](super::GroupStatus) instead.
+    #[must_use]
+    pub fn group(mut self, group: impl Into<String>) -> Self {
+        self.group = Some(group.into().into());
+        self
+    }
+
+    /// The group, if any.
+    pub fn group_name(&self) -> Option<&str> {
+        self.group.as_deref()
     }
 
     /// The refresh interval, if any.

@@ -54,6 +54,8 @@ mod collection;
 mod entry;
 mod error;
 mod event;
+mod group;
+mod hold;
 mod schedule;
 mod signals;
 mod stall;
@@ -76,6 +78,8 @@ pub use self::collection::Collection;
 use self::entry::Entry;
 pub use self::error::{CollectionError, RunnerError};
 pub use self::event::{RunnerEvent, RunnerEvents};
+pub use self::group::{FailingChild, GroupStatus};
+pub use self::hold::{CollectionEnd, RunnerHold};
 pub use self::status::CollectionStatus;
 pub use self::summary::CollectionSummary;
 use crate::CheckpointStore;
@@ -180,6 +184,10 @@ impl Runner {
     /// [`RunnerError`] when the name is empty or differs from another only
     /// in case, or when the runner has ended or is shutting down.
     pub fn add(&self, collection: Collection) -> Result<(), RunnerError> {
+        self.insert(collection).map(drop)
+    }
+
+    fn insert(&self, collection: Collection) -> Result<Arc<Entry>, RunnerError> {
         if collection.name.is_empty() {
             return Err(RunnerError::EmptyName);
         }
@@ -196,9 +204,9 @@ impl Runner {
             old.cancel.cancel();
         }
         if inner.started.load(Ordering::Acquire) {
-            spawn(inner, entry, replaced);
+            spawn(inner, entry.clone(), replaced);
         }
-        Ok(())
+        Ok(entry)
     }
 
     /// Removes a collection: its pipeline stops at the next page boundary,
@@ -232,6 +240,29 @@ impl Runner {
             return Ok(false);
         }
         Ok(entry.wake())
+    }
+
+    /// Adds a collection as [`add`](Self::add) does, and returns a future
+    /// that resolves when that collection's task has ended: how a feeder of
+    /// child collections learns that a child is done.
+    ///
+    /// # Errors
+    ///
+    /// As [`add`](Self::add).
+    pub fn add_watched(&self, collection: Collection) -> Result<CollectionEnd, RunnerError> {
+        Ok(CollectionEnd::new(self.insert(collection)?))
+    }
+
+    /// Keeps a one-shot runner from ending while the returned guard lives,
+    /// even when no collection runs: held by whatever may still
+    /// [`add`](Self::add) collections (a running parent adding its children).
+    pub fn hold(&self) -> RunnerHold {
+        RunnerHold::new(self.inner.tasks.token())
+    }
+
+    /// The aggregated status of every [group](Collection::group), by name.
+    pub fn groups(&self) -> Vec<GroupStatus> {
+        self.inner.board.groups()
     }
 
     fn entry(&self, name: &str) -> Result<Arc<Entry>, RunnerError> {

@@ -25,8 +25,11 @@ pub(crate) async fn live(inner: Arc<Inner>, entry: Arc<Entry>, previous: Option<
     if let Err(payload) = result {
         entry.set_summary(panicked(&inner, &entry, panic_message(&*payload)));
     }
-    // A removed collection leaves the board when its pipeline has drained.
-    if entry.cancel.is_cancelled() && !inner.shutdown.is_cancelled() {
+    // A grouped collection leaves the board once ended, counted in its group;
+    // a removed one leaves it when its pipeline has drained.
+    if let Some(group) = &entry.collection.group {
+        inner.board.fold(&entry, group);
+    } else if entry.cancel.is_cancelled() && !inner.shutdown.is_cancelled() {
         inner.board.remove(&entry);
     }
     entry.ended.cancel();
@@ -39,7 +42,8 @@ async fn runs(inner: &Arc<Inner>, entry: &Arc<Entry>) {
         let summary = Run::new(inner.clone(), entry.clone(), started).drive().await;
         let state = summary.state;
         entry.set_summary(summary);
-        if entry.cancel.is_cancelled() || !inner.options.service {
+        // A grouped collection (a child) runs once, also in a service.
+        if entry.cancel.is_cancelled() || !inner.options.service || entry.collection.group.is_some() {
             return;
         }
         // A service keeps every collection: scheduled ones wait for their

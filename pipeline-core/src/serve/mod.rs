@@ -8,6 +8,7 @@
 //! | `GET /` | the status page: every collection, live (polls `/status` each second) |
 //! | `GET /metrics` | Prometheus text of every metric recorded through the `metrics` facade (names as in the README's "Metrics and status" section) |
 //! | `GET /status` | a JSON array of [`CollectionStatus`](crate::runner::CollectionStatus) from a [`Runner`] |
+//! | `GET /status/children` | a JSON array of [`GroupStatus`](crate::runner::GroupStatus): child collections aggregated per group (done / running / failed / total, failing children listed) |
 //! | `POST /collections/{name}/run` | makes a collection due now ([`Runner::run_now`]) |
 //!
 //! # Access
@@ -169,6 +170,7 @@ pub async fn serve_with(
         .route("/", get(page::status_page))
         .route("/metrics", get(render_metrics))
         .route("/status", get(render_status))
+        .route("/status/children", get(render_groups))
         .route("/collections/{name}/run", post(admin::run_now))
         .with_state(AppState {
             runner,
@@ -198,4 +200,8 @@ async fn render_metrics(State(state): State<AppState>) -> impl IntoResponse {
 
 async fn render_status(State(state): State<AppState>) -> impl IntoResponse {
     Json(state.runner.status())
+}
+
+async fn render_groups(State(state): State<AppState>) -> impl IntoResponse {
+    Json(state.runner.groups())
 }

@@ -13,7 +13,7 @@ use super::database::Database;
 use super::encode::{ColumnType, Documents, Rows};
 use super::ident::Ident;
 use super::key::{KeySpec, KeyTexts};
-use super::sink::{SinkSpec, SqlSink};
+use super::sink::{MarkFn, SinkSpec, SqlSink};
 use crate::Error;
 
 impl Database {
@@ -43,6 +43,7 @@ impl Database {
         DocumentSinkBuilder {
             spec: SinkSpec::new(self.clone()),
             key: KeySpec::Pointer("/id".to_owned()),
+            high_water: None,
         }
     }
 
@@ -57,6 +58,7 @@ impl Database {
             spec: SinkSpec::new(self.clone()),
             key: KeySpec::Pointer("/key".to_owned()),
             columns: Vec::new(),
+            high_water: None,
         }
     }
 }
@@ -114,6 +116,7 @@ macro_rules! common_setters {
 pub struct DocumentSinkBuilder {
     spec: SinkSpec,
     key: KeySpec<Value>,
+    high_water: Option<String>,
 }
 
 impl DocumentSinkBuilder {
@@ -132,6 +135,16 @@ impl DocumentSinkBuilder {
         self
     }
 
+    /// Incremental refresh: tracks the greatest value at this JSON pointer
+    /// among the items written (numbers compared as numbers when both
+    /// parse, otherwise as strings) and, when a run completes, stores it as
+    /// the collection's high-water mark in the completing transaction (read
+    /// it with [`Database::high_water`]). A failed run keeps the previous mark.
+    pub fn high_water(mut self, pointer: impl Into<String>) -> Self {
+        self.high_water = Some(pointer.into());
+        self
+    }
+
     /// Checks the key pointer and returns the sink; the table is created
     /// when the pipeline opens it.
     ///
@@ -140,16 +153,17 @@ impl DocumentSinkBuilder {
     /// [`Error::Setting`] for a key pointer that does not start with `/`.
     pub fn build(self) -> Result<SqlSink<Value>, Error> {
         check_pointer(&self.key)?;
+        let high_water = self.high_water.map(mark_at).transpose()?;
         let data = Ident::new("column", "data")?;
         let encoder = Documents {
             key: self.key,
             texts: KeyTexts::default(),
         };
-        Ok(SqlSink::new(
-            self.spec,
-            vec![(data, ColumnType::Json, true)],
-            Box::new(encoder),
-        ))
+        let sink = SqlSink::new(self.spec, vec![(data, ColumnType::Json, true)], Box::new(encoder));
+        Ok(match high_water {
+            Some(mark) => sink.with_high_water(mark),
+            None => sink,
+        })
     }
 }
 
@@ -163,6 +177,8 @@ pub struct RowSinkBuilder<T> {
     spec: SinkSpec,
     key: KeySpec<T>,
     columns: Vec<(String, ColumnType)>,
+    /// Only `KeySpec::Fn` is used: the type gives the closure a `Debug`.
+    high_water: Option<KeySpec<T>>,
 }
 
 impl<T: Serialize + Send + 'static> RowSinkBuilder<T> {
@@ -183,6 +199,13 @@ impl<T: Serialize + Send + 'static> RowSinkBuilder<T> {
     /// Takes the key from a closure; `None` rejects the item.
     pub fn key_fn(mut self, f: impl Fn(&T) -> Option<String> + Send + Sync + 'static) -> Self {
         self.key = KeySpec::Fn(Box::new(f));
+        self
+    }
+
+    /// Incremental refresh: tracks the greatest value `mark` returns among
+    /// the items written; see [`DocumentSinkBuilder::high_water`].
+    pub fn high_water_fn(mut self, mark: impl Fn(&T) -> Option<String> + Send + Sync + 'static) -> Self {
+        self.high_water = Some(KeySpec::Fn(Box::new(mark)));
         self
     }
 
@@ -235,8 +258,33 @@ impl<T: Serialize + Send + 'static> RowSinkBuilder<T> {
             texts: KeyTexts::default(),
             columns: self.columns,
         };
-        Ok(SqlSink::new(self.spec, columns, Box::new(encoder)))
+        let sink = SqlSink::new(self.spec, columns, Box::new(encoder));
+        Ok(match self.high_water {
+            Some(KeySpec::Fn(mark)) => sink.with_high_water(mark),
+            _ => sink,
+        })
     }
+}
+
+/// Reads the value at `pointer` as a mark: a string as it is, a number as its text.
+pub(crate) fn mark_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn mark_at(pointer: String) -> Result<MarkFn<Value>, Error> {
+    if !pointer.starts_with('/') {
+        return Err(Error::Setting {
+            setting: "high-water pointer",
+            reason: format!("{pointer:?} must start with '/' (e.g. \"/updated_at\")"),
+        });
+    }
+    Ok(Box::new(move |item: &Value| {
+        item.pointer(&pointer).and_then(mark_text)
+    }))
 }
 
 fn check_pointer<T>(key: &KeySpec<T>) -> Result<(), Error> {

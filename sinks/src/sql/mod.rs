@@ -9,25 +9,31 @@
 //! - `key`, `encode`: items to rows; `dialect`, `ident`: SQL text;
 //!   `backend`: running transactions; `copy`: PostgreSQL's binary `COPY`
 //!   for staging tables; `retry`: committing with backoff.
+//! - `children`: the durable queue of a child collection's children;
+//!   `high_water`: incremental refresh marks; `query`: text reads for both.
 
 mod backend;
 mod builder;
 mod checkpoint_row;
+mod children;
 mod config;
 #[cfg(feature = "postgres")]
 mod copy;
 mod database;
 mod dialect;
 mod encode;
+mod high_water;
 mod ident;
 mod key;
 mod lock;
+mod query;
 mod retry;
 mod setup;
 mod sink;
 mod store;
 
 pub use self::builder::{DocumentSinkBuilder, RowSinkBuilder};
+pub use self::children::{ChildQueue, ParentColumns, QueuedChild};
 pub use self::config::DatabaseConfig;
 pub use self::database::Database;
 pub use self::encode::ColumnType;

@@ -12,6 +12,7 @@ use super::backend::TxPlan;
 use super::database::Database;
 use super::dialect::{Dialect, TableShape};
 use super::encode::{Batch, ColumnType, EncodeBatch, Rejection};
+use super::high_water::{self, HighWaterSql};
 use super::ident::{Ident, TableName};
 use super::retry::{CommitError, commit_with_retry};
 use super::setup::{OpenSpec, Opened, open};
@@ -84,6 +85,21 @@ pub struct SqlSink<T> {
     max_rows: usize,
     /// Rows committed in this run.
     rows: u64,
+    /// Incremental refresh: the high-water mark's field and state.
+    high_water: Option<HighWater<T>>,
+}
+
+/// Reads an item's incremental field, as text.
+pub(crate) type MarkFn<T> = Box<dyn Fn(&T) -> Option<String> + Send + Sync>;
+
+/// The high-water mark of an incremental sink (see `high_water.rs`).
+struct HighWater<T> {
+    mark: MarkFn<T>,
+    sql: Option<HighWaterSql>,
+    /// The run's maximum as committed.
+    committed: Option<String>,
+    /// The maximum including the batch being committed.
+    next: Option<String>,
 }
 
 impl<T> std::fmt::Debug for SqlSink<T> {
@@ -116,7 +132,19 @@ impl<T> SqlSink<T> {
             fused: None,
             max_rows: (dialect.max_binds() / width).max(1),
             rows: 0,
+            high_water: None,
         }
+    }
+
+    /// Tracks the greatest `mark` of the items written (incremental refresh).
+    pub(crate) fn with_high_water(mut self, mark: MarkFn<T>) -> Self {
+        self.high_water = Some(HighWater {
+            mark,
+            sql: None,
+            committed: None,
+            next: None,
+        });
+        self
     }
 
     /// The collection's name, once the pipeline has opened the sink.
@@ -194,6 +222,11 @@ impl<T> SqlSink<T> {
             copy,
             ..TxPlan::default()
         };
+        let mark = self
+            .high_water
+            .as_ref()
+            .filter(|h| h.next != h.committed)
+            .and_then(|h| Some((h.sql.clone()?, h.next.clone()?)));
         if let Some(c) = checkpoint {
             plan.statements.push(opened.checkpoints.progress(
                 &opened.collection,
@@ -201,6 +234,10 @@ impl<T> SqlSink<T> {
                 opened.base_pages + ctx.pages(),
                 opened.base_rows + rows,
             ));
+        }
+        // The run's maximum goes with the rows it covers, checkpoint or not.
+        if let Some((sql, mark)) = &mark {
+            plan.statements.push(sql.pending(&opened.collection, mark));
         }
         // A batch in one statement with its checkpoint row: one round trip.
         if let ([_], [statement]) = (&plan.upserts[..], &plan.statements[..])
@@ -217,6 +254,9 @@ impl<T> SqlSink<T> {
         drop(plan);
         if result.is_ok() && !dry_run {
             self.rows = rows;
+            if let Some(h) = self.high_water.as_mut() {
+                h.committed = h.next.clone();
+            }
         }
         self.opened = Some((opened, ctx));
         result
@@ -272,6 +312,29 @@ impl<T: Send + 'static> Sink<T> for SqlSink<T> {
         self.fused =
             self.dialect
                 .fused_upsert(opened.target(), &self.shape, opened.checkpoints.progress_sql());
+        if let Some(h) = self.high_water.as_mut() {
+            let sql = HighWaterSql::new(self.dialect);
+            let collection = opened.collection.as_str();
+            let failed = |e: crate::Error| SinkError::Write {
+                collection: collection.to_owned(),
+                source: Box::new(e),
+            };
+            let (_, pending) = sql.load(&self.spec.db, collection).await.map_err(failed)?;
+            // A resumed run continues its maximum; a new one starts without.
+            h.committed = if opened.cursor.is_some() { pending } else { None };
+            if opened.cursor.is_none() {
+                let plan = TxPlan {
+                    statements: vec![sql.reset(collection)],
+                    ..TxPlan::default()
+                };
+                let pool = &self.spec.db.inner.pool;
+                pool.run_tx(&plan, false)
+                    .await
+                    .map_err(|e| failed(crate::Error::from(e)))?;
+            }
+            h.next = h.committed.clone();
+            h.sql = Some(sql);
+        }
         let cursor = opened.cursor.clone();
         self.opened = Some((opened, ctx.clone()));
         self.rows = 0;
@@ -282,8 +345,22 @@ impl<T: Send + 'static> Sink<T> for SqlSink<T> {
         if self.opened.is_none() {
             return Err(not_opened());
         }
+        let marks: Vec<Option<String>> = match &self.high_water {
+            Some(h) => items.iter().map(|item| (h.mark)(item)).collect(),
+            None => Vec::new(),
+        };
         let mut batch = Batch::default();
         let mut rejection = self.encoder.encode(items, &mut batch).err();
+        if let Some(h) = self.high_water.as_mut() {
+            // Only items before a rejected one are written.
+            let end = rejection
+                .as_ref()
+                .map_or(marks.len(), |r| r.index.min(marks.len()));
+            h.next = marks[..end]
+                .iter()
+                .cloned()
+                .fold(h.committed.clone(), high_water::max);
+        }
         let budget = self.retry_budget();
         loop {
             let order = match &rejection {
@@ -337,6 +414,9 @@ impl<T: Send + 'static> Sink<T> for SqlSink<T> {
                 let rows = opened.base_rows + self.rows;
                 plan.statements
                     .push(opened.checkpoints.complete(collection, pages, rows));
+                if let Some(sql) = self.high_water.as_ref().and_then(|h| h.sql.as_ref()) {
+                    plan.statements.push(sql.promote(collection));
+                }
                 self.retry_budget()
             }
             Outcome::Failed(_) => {

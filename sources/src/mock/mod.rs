@@ -34,12 +34,15 @@
 //! | `POST /oauth/token` | OAuth2 client credentials ([`OAuthMock`]) | `{"access_token", "token_type", "expires_in"}`; counted by [`MockServer::token_issues`] |
 //! | `/protected?page=P` | `page`, has_more = `/has_more`; needs a live token, else 401 (counted by [`MockServer::rejected_tokens`]) | `{"items": [...], "has_more": …}` |
 //!
+//! | `/tree/…`, `/feed` | a repos → issues → comments tree and an updated-since feed (see `tree.rs`) | |
+//!
 //! `/offset` and `/page` bodies also carry `has_more`. POST bodies are
 //! logged ([`MockServer::posted`]).
 
 mod api_routes;
 mod faults;
 mod routes;
+mod tree;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -60,6 +63,7 @@ use tokio::time::Instant;
 pub use self::api_routes::{GRAPHQL_ERROR, NEXT_CURSOR_HEADER, graphql_cursor, search_cursor};
 pub use self::faults::{Faults, Malformed, Outage, RetryAfter};
 pub use self::routes::{LATIN1_TEXT, html_item_index};
+pub use self::tree::{feed_time, tree_comment, tree_issue, tree_issue_count, tree_repo};
 
 /// What the mock server serves.
 #[derive(Debug, Clone)]
@@ -89,6 +93,13 @@ pub struct MockConfig {
     pub require_access_token: Option<String>,
     /// The OAuth2 token endpoint's client and token lifetime.
     pub oauth: OAuthMock,
+    /// Repositories of the tree at `/tree/repos` (see the `tree` routes).
+    pub tree_repos: usize,
+    /// A repository served without its `name` (a parent item missing the
+    /// field a child's URL template reads).
+    pub tree_nameless_repo: Option<usize>,
+    /// Items of the updated-since feed at `/feed`.
+    pub feed_items: usize,
 }
 
 /// The mock's OAuth2 client credentials and tokens.
@@ -133,6 +144,9 @@ impl Default for MockConfig {
             require_bearer: None,
             require_access_token: None,
             oauth: OAuthMock::default(),
+            tree_repos: 6,
+            tree_nameless_repo: None,
+            feed_items: 50,
         }
     }
 }
@@ -184,6 +198,7 @@ struct MockState {
     tokens: Mutex<HashMap<String, Instant>>,
     token_issues: AtomicU64,
     rejected: AtomicU64,
+    feed: tree::Feed,
 }
 
 /// A running mock server. Shut it down with [`shutdown`](Self::shutdown)
@@ -206,7 +221,6 @@ impl MockServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let state = Arc::new(MockState {
-            config,
             base: format!("http://{addr}"),
             started: Instant::now(),
             count: AtomicU64::new(0),
@@ -216,6 +230,8 @@ impl MockServer {
             tokens: Mutex::new(HashMap::new()),
             token_issues: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
+            feed: tree::Feed::new(config.feed_items),
+            config,
         });
         let app = Router::new().fallback(handle).with_state(state.clone());
         let (stop, stopped) = oneshot::channel::<()>();
@@ -282,6 +298,17 @@ impl MockServer {
     /// How many requests arrived.
     pub fn request_count(&self) -> u64 {
         self.state.count.load(Ordering::SeqCst)
+    }
+
+    /// Updates feed items `ids` (from 1): each gets a later `updated_at`
+    /// and its next revision, in the order given.
+    pub fn touch(&self, ids: &[usize]) {
+        self.state.feed.touch(ids);
+    }
+
+    /// The feed's items as served now (id, updated_at, rev).
+    pub fn feed(&self) -> Vec<Value> {
+        self.state.feed.snapshot()
     }
 
     /// The configuration served.
@@ -367,7 +394,10 @@ async fn handle(
     }
     let response = match api_routes::route(&state, &method, &headers, &uri, &body) {
         Some(r) => r,
-        None => routes::route(&state, &uri).await,
+        None => match tree::route(&state, &uri) {
+            Some(r) => r,
+            None => routes::route(&state, &uri).await,
+        },
     };
     faults::after_route(&config.faults, n, &logged, response).await
 }

@@ -9,6 +9,7 @@
 //! [`HttpSourceConfig`], after `[defaults]` is merged under it; a key the
 //! source's config gains is a config key here too, with nothing to restate.
 
+mod children;
 mod error;
 mod merge;
 mod names;
@@ -24,6 +25,8 @@ use sources::{HttpSourceConfig, Pagination};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
+pub use self::children::IncrementalConfig;
+use self::children::{check_incremental, check_parents};
 pub use self::error::ConfigError;
 use self::names::SeenNames;
 pub use self::names::validate_name;
@@ -127,14 +130,25 @@ struct CrawlKeys {
     max_pages: Option<u64>,
     retry: Option<RetryConfig>,
     every: Option<String>,
+    parent: Option<String>,
+    incremental: Option<IncrementalConfig>,
 }
 
 /// The fields of [`CrawlKeys`]: split off before the rest is read as the
 /// source's config, whose own `deny_unknown_fields` then rejects typos.
-const CRAWL_KEYS: &[&str] = &["name", "key", "lookahead", "max_pages", "retry", "every"];
+const CRAWL_KEYS: &[&str] = &[
+    "name",
+    "key",
+    "lookahead",
+    "max_pages",
+    "retry",
+    "every",
+    "parent",
+    "incremental",
+];
 
 /// Keys that identify one collection and so make no sense in `[defaults]`.
-const NOT_DEFAULTS: &[&str] = &["name", "url"];
+const NOT_DEFAULTS: &[&str] = &["name", "url", "parent", "incremental"];
 
 /// The crawl's default for a source key whose library default differs:
 /// one request at a time per host is the polite choice for a crawler.
@@ -164,6 +178,11 @@ pub struct CollectionConfig {
     pub key: Option<String>,
     /// The crawl's own settings (lookahead, page limit, retry).
     pub settings: PipelineConfig,
+    /// A child collection: crawled once per item of this collection, its
+    /// `url` a template (`{/pointer}` = that field of the parent item).
+    pub parent: Option<String>,
+    /// Incremental refresh.
+    pub incremental: Option<IncrementalConfig>,
     /// The source: URL, items, pagination or scraping, politeness, limits.
     pub http: HttpSourceConfig,
 }
@@ -304,6 +323,8 @@ impl CrawlConfig {
                 "items",
                 "key",
                 "every",
+                "parent",
+                "incremental",
             ]
             .into_iter()
             .map(|k| (k, line_of(k)))
@@ -379,9 +400,21 @@ impl CrawlConfig {
                     return Err(fail("every", &reason));
                 }
             };
+            if let Some(inc) = &crawl.incremental {
+                check_incremental(inc, scraped, top.runtime.mode)
+                    .map_err(|reason| fail("incremental", reason))?;
+            }
+            if crawl.parent.is_some() && top.runtime.mode == Some(Mode::Staging) {
+                return Err(fail(
+                    "parent",
+                    "cannot be used with mode = \"staging\": children are read from the parent's live table",
+                ));
+            }
             collections.push(CollectionConfig {
                 name: crawl.name,
                 key: crawl.key,
+                parent: crawl.parent,
+                incremental: crawl.incremental,
                 settings: PipelineConfig {
                     lookahead: crawl.lookahead,
                     max_pages: crawl.max_pages,
@@ -391,6 +424,8 @@ impl CrawlConfig {
                 http,
             });
         }
+        check_parents(&collections)
+            .map_err(|(name, reason)| invalid(None, format!("collection {name:?}: parent"), &reason))?;
         let admin_token = top
             .runtime
             .admin_token

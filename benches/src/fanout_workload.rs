@@ -1,0 +1,223 @@
+//! Child collections at scale: a parent of `children` items, each child 1 to
+//! 3 pages, crawled by the `crawl` wiring (feeder, child queue, grouped
+//! runner collections) against a mock with per-request latency; and a flat
+//! crawl of the same number of pages by 8 plain collections on the same
+//! host, for comparison. Both write to SQLite.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use examples::crawl::app::{RunConfig, run};
+use examples::crawl::config::CrawlConfig;
+use sources::mock::{MockConfig, MockServer, tree_issue_count};
+
+/// Items per page, everywhere.
+const PER_PAGE: usize = 20;
+/// Collections of the flat crawl (and the runner's concurrency in both).
+const LANES: usize = 8;
+
+/// The shape of one comparison.
+#[derive(Debug, Clone, Copy)]
+pub struct Shape {
+    /// Items of the parent: one child collection each.
+    pub children: usize,
+    /// Latency the mock adds to every response.
+    pub latency: Duration,
+    /// Requests in flight per host.
+    pub in_flight: usize,
+    /// Pipelines at once (the runner's `concurrency`).
+    pub concurrency: usize,
+}
+
+/// Pages of a fan-out: the parent's and every child's.
+pub fn fanout_pages(children: usize) -> usize {
+    let child_pages: usize = (1..=children)
+        .map(|r| tree_issue_count(r, PER_PAGE).div_ceil(PER_PAGE))
+        .sum();
+    children.div_ceil(PER_PAGE) + child_pages
+}
+
+async fn crawl(toml: &str) -> Duration {
+    let config = CrawlConfig::parse(Path::new("<bench>"), toml, &|_| None).expect("bench config is valid");
+    let options = RunConfig {
+        quiet: true,
+        ..RunConfig::default()
+    };
+    let started = Instant::now();
+    let result = run(config, options).await.expect("the crawl starts");
+    assert_eq!(result.exit_code(), 0, "the bench crawl completes");
+    started.elapsed()
+}
+
+/// Crawls the fan-out into a new SQLite file in `dir`; returns the time.
+pub async fn fanout(shape: Shape, dir: &Path) -> Duration {
+    let mut mock = MockConfig::new(10, PER_PAGE).latency(shape.latency);
+    mock.tree_repos = shape.children;
+    let server = MockServer::start(mock).await.expect("mock starts");
+    let db = dir.join(format!("fanout-{}.db", fastrand::u32(..)));
+    let toml = format!(
+        r#"[runtime]
+database = "sqlite://{db}"
+concurrency = {concurrency}
+[defaults]
+max_in_flight_per_host = {in_flight}
+[[collection]]
+name = "repos"
+url = "{base}/tree/repos"
+pagination = {{ style = "link_header" }}
+[[collection]]
+name = "issues"
+parent = "repos"
+url = "{base}/tree/repos/{{/name}}/issues"
+pagination = {{ style = "link_header" }}
+"#,
+        db = db.display(),
+        in_flight = shape.in_flight,
+        concurrency = shape.concurrency,
+        base = server.base_url()
+    );
+    let took = crawl(&toml).await;
+    let fetched = server.request_count() as usize;
+    assert_eq!(fetched, fanout_pages(shape.children), "every page once");
+    server.shutdown().await;
+    took
+}
+
+/// Crawls `pages` pages as 8 flat collections on one host; returns the time.
+pub async fn flat(shape: Shape, pages: usize, dir: &Path) -> Duration {
+    let per_lane = pages.div_ceil(LANES);
+    let server = MockServer::start(MockConfig::new(per_lane * PER_PAGE, PER_PAGE).latency(shape.latency))
+        .await
+        .expect("mock starts");
+    let db = dir.join(format!("flat-{}.db", fastrand::u32(..)));
+    let mut toml = format!(
+        "[runtime]\ndatabase = \"sqlite://{}\"\nconcurrency = {LANES}\n[defaults]\nmax_in_flight_per_host = {}\n",
+        db.display(),
+        shape.in_flight
+    );
+    for lane in 0..LANES {
+        toml.push_str(&format!(
+            "[[collection]]\nname = \"flat_{lane}\"\nurl = \"{}/page\"\nitems = \"/items\"\n\
+             pagination = {{ style = \"page\", has_more = \"/has_more\" }}\n",
+            server.base_url()
+        ));
+    }
+    let took = crawl(&toml).await;
+    assert_eq!(
+        server.request_count() as usize,
+        per_lane * LANES,
+        "every page once"
+    );
+    server.shutdown().await;
+    took
+}
+
+const CHILDREN: usize = 2_000;
+
+fn shape(children: usize, concurrency: usize) -> Shape {
+    Shape {
+        children,
+        latency: Duration::from_millis(5),
+        in_flight: 8,
+        concurrency,
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// `compare fanout`: prints the throughput ratio and peak RSS.
+#[allow(clippy::print_stdout)]
+pub fn compare() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pages = fanout_pages(CHILDREN);
+    let rounds = 3;
+    let (mut fan, mut wide, mut plain) = (Duration::MAX, Duration::MAX, Duration::MAX);
+    for _ in 0..rounds {
+        fan = fan.min(rt.block_on(fanout(shape(CHILDREN, LANES), dir.path())));
+        wide = wide.min(rt.block_on(fanout(shape(CHILDREN, 2 * LANES), dir.path())));
+        plain = plain.min(rt.block_on(flat(shape(CHILDREN, LANES), pages, dir.path())));
+    }
+    let rate = |d: Duration| pages as f64 / d.as_secs_f64();
+    println!(
+        "fan-out: {CHILDREN} children of 1-3 pages ({pages} pages), 5 ms latency, 8 in flight, SQLite, best of {rounds}:"
+    );
+    println!(
+        "  child collections, concurrency 8:  {:>6.0} ms  {:>6.0} pages/s",
+        ms(fan),
+        rate(fan)
+    );
+    println!(
+        "  child collections, concurrency 16: {:>6.0} ms  {:>6.0} pages/s",
+        ms(wide),
+        rate(wide)
+    );
+    println!(
+        "  flat, 8 collections, concurrency 8: {:>5.0} ms  {:>6.0} pages/s",
+        ms(plain),
+        rate(plain)
+    );
+    println!(
+        "  ratio fan-out / flat throughput: {:.2}x at concurrency 8, {:.2}x at 16 (goal >= 0.90x)",
+        plain.as_secs_f64() / fan.as_secs_f64(),
+        plain.as_secs_f64() / wide.as_secs_f64()
+    );
+    let exe = std::env::current_exe().expect("own path");
+    let peak = |n: usize| -> u64 {
+        let out = Command::new(&exe)
+            .args(["fanout-child", &n.to_string()])
+            .output()
+            .expect("child runs");
+        assert!(
+            out.status.success(),
+            "child failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .expect("peak RSS in KiB")
+    };
+    let (small, large) = (peak(500), peak(CHILDREN));
+    println!("  peak RSS, 500 children: {:.1} MiB", small as f64 / 1024.0);
+    println!(
+        "  peak RSS, {CHILDREN} children: {:.1} MiB",
+        large as f64 / 1024.0
+    );
+    println!(
+        "  difference: {:+.1} MiB (flat in the number of children)",
+        (large as f64 - small as f64) / 1024.0
+    );
+}
+
+/// `compare fanout-child N`: one fan-out of `N` children; prints peak RSS (KiB).
+#[allow(clippy::print_stdout)]
+pub fn child(children: usize) {
+    let rt = runtime();
+    let dir = tempfile::tempdir().expect("temp dir");
+    rt.block_on(fanout(shape(children, LANES), dir.path()));
+    println!("{}", peak_rss_kib());
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// This process's peak resident set (VmHWM), in KiB.
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}

@@ -1,0 +1,231 @@
+//! Child collections: a feeder per child collection adds its children to
+//! the runner as the parent's items arrive, a bounded window at a time.
+//!
+//! The children of `issues` (parent `repos`) are the rows of the table
+//! `repos`: the parent's sink commits them with the parent's cursor, and the
+//! feeder lists every row it has not listed yet as a pending child in
+//! `pipeline_children` ([`ChildQueue`]). It keeps at most `window` children
+//! in the runner (each a grouped collection `issues/<parent key>` with its
+//! own checkpoint row), records each one's end, and ends when the parent has
+//! ended and every listed child has. So a parent of 100 000 items never
+//! holds more than `window` children in memory, and a killed crawl resumes:
+//! `done` children are skipped, the others resume from their checkpoints.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::stream::FuturesUnordered;
+use futures::{FutureExt, StreamExt};
+use pipeline_core::runner::{Collection, CollectionEnd, Runner, RunnerHold};
+use pipeline_core::{BuildError, CheckpointStore, State};
+use sinks::{ChildQueue, Database, QueuedChild, SqlCheckpointStore};
+use sources::{HttpContext, UrlTemplate};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::collections::{Target, build, since, with_since};
+use super::config::{CollectionConfig, Mode};
+
+/// How often a feeder looks for new parent rows while the parent runs.
+const POLL: Duration = Duration::from_millis(100);
+
+/// How a collection or a group ended, as its dependants see it: `None`
+/// while it runs, then whether it completed.
+pub(crate) type Ended = watch::Receiver<Option<bool>>;
+
+/// One child collection's feeder and what it needs.
+pub(crate) struct Feeder {
+    pub(crate) child: Arc<CollectionConfig>,
+    pub(crate) queue: ChildQueue,
+    pub(crate) runner: Runner,
+    pub(crate) db: Database,
+    pub(crate) ctx: HttpContext,
+    pub(crate) mode: Mode,
+    pub(crate) store: SqlCheckpointStore,
+    pub(crate) window: usize,
+    /// Forget the children of an earlier run (that run completed, or `--fresh`).
+    pub(crate) new_run: bool,
+    pub(crate) fresh: bool,
+    pub(crate) parent: Ended,
+    pub(crate) done: watch::Sender<Option<bool>>,
+}
+
+/// A running child: its parent's key and its end.
+type Running = FuturesUnordered<futures::future::BoxFuture<'static, (String, bool)>>;
+
+impl Feeder {
+    /// Feeds children until the parent and every child have ended; records
+    /// the group's state and tells its own dependants.
+    /// `hold` keeps the runner alive meanwhile: take it before the runner starts.
+    pub(crate) async fn run(self, hold: RunnerHold) {
+        let name = self.child.name.clone();
+        let completed = match self.feed().await {
+            Ok(completed) => completed,
+            Err(e) => {
+                tracing::error!(collection = %name, error = %e, "feeding child collections failed");
+                false
+            }
+        };
+        let state = if completed {
+            State::Completed
+        } else if self.runner.is_shutting_down() {
+            State::Cancelled
+        } else {
+            State::Failed
+        };
+        if let Err(e) = self.store.record(&name, state, None).await {
+            tracing::error!(collection = %name, error = %e, "recording the child collection's state failed");
+        }
+        tracing::info!(collection = %name, %state, "child collection ended");
+        self.done.send_replace(Some(completed));
+        drop(hold);
+    }
+
+    /// Whether the parent completed and every child is done.
+    async fn feed(&self) -> Result<bool, sinks::Error> {
+        let name = &self.child.name;
+        self.queue.prepare(self.new_run).await?;
+        if let Err(e) = self.store.record(name, State::Crawling, None).await {
+            tracing::warn!(collection = %name, error = %e, "recording the child collection's state failed");
+        }
+        let mut parent = self.parent.clone();
+        let mut running: Running = FuturesUnordered::new();
+        // Claimed ahead (at most a window): one claim per window, not per child.
+        let mut ready: VecDeque<QueuedChild> = VecDeque::new();
+        // Ended children not yet recorded: one transaction per loop, not per child.
+        let (mut done, mut failed): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
+        let mut all_done = true;
+        // The last scan of the parent's table, and whether one ran after the parent ended.
+        let mut last_scan: Option<Instant> = None;
+        let mut scanned_after_end = false;
+        loop {
+            let done_refs: Vec<&str> = done.iter().map(String::as_str).collect();
+            let failed_refs: Vec<&str> = failed.iter().map(String::as_str).collect();
+            self.queue.finish(&done_refs, &failed_refs).await?;
+            done.clear();
+            failed.clear();
+            if self.runner.is_shutting_down() {
+                // Running children drain under the runner; unfinished ones stay listed.
+                while running.next().await.is_some() {}
+                return Ok(false);
+            }
+            // Read before listing: a parent that has ended has committed every row.
+            let parent_end = *parent.borrow_and_update();
+            if ready.is_empty() {
+                ready.extend(self.queue.claim(self.window).await?);
+                // A scan reads the whole parent table: at most one per POLL,
+                // plus one after the parent ended.
+                let due = last_scan.is_none_or(|t| t.elapsed() >= POLL)
+                    || (parent_end.is_some() && !scanned_after_end);
+                if ready.is_empty() && due {
+                    last_scan = Some(Instant::now());
+                    scanned_after_end |= parent_end.is_some();
+                    if self.queue.discover().await? > 0 {
+                        ready.extend(self.queue.claim(self.window).await?);
+                    }
+                }
+            }
+            while running.len() < self.window
+                && let Some(child) = ready.pop_front()
+            {
+                running.push(self.start(child));
+            }
+            if let Some(parent_ok) = parent_end
+                && scanned_after_end
+                && running.is_empty()
+                && ready.is_empty()
+            {
+                return Ok(parent_ok && all_done && self.queue.unfinished().await? == 0);
+            }
+            tokio::select! {
+                Some((key, ok)) = running.next() => {
+                    all_done &= ok;
+                    if ok { done.push(key) } else { failed.push(key) }
+                    // Collect every child that ended meanwhile into the same write.
+                    while let Some(Some((key, ok))) = running.next().now_or_never() {
+                        all_done &= ok;
+                        if ok { done.push(key) } else { failed.push(key) }
+                    }
+                }
+                _ = parent.changed(), if parent_end.is_none() => {}
+                () = tokio::time::sleep(POLL) => {}
+            }
+        }
+    }
+
+    /// Adds one child to the runner; resolves to its parent key and whether it completed.
+    fn start(&self, queued: QueuedChild) -> futures::future::BoxFuture<'static, (String, bool)> {
+        let key = queued.parent_key.clone();
+        let collection = self.collection(queued);
+        let end: Result<CollectionEnd, _> = self.runner.add_watched(collection);
+        Box::pin(async move {
+            let ok = match end {
+                Ok(end) => end.ended().await.is_some_and(|s| s.state == State::Completed),
+                Err(e) => {
+                    tracing::warn!(parent = %key, error = %e, "a child could not be added");
+                    false
+                }
+            };
+            (key, ok)
+        })
+    }
+
+    /// The runner collection of one child: `<child>/<parent key>`, in the group `<child>`.
+    fn collection(&self, queued: QueuedChild) -> Collection {
+        let group = self.child.name.clone();
+        let name = format!("{group}/{}", queued.parent_key);
+        let rendered = match &queued.parent {
+            None => Err(format!("parent {:?}: the parent row is gone", queued.parent_key)),
+            Some(item) => UrlTemplate::parse(&self.child.http.url)
+                .and_then(|t| t.render(item))
+                .map_err(|e| format!("parent {:?}: {e}", queued.parent_key)),
+        };
+        let url = match rendered {
+            Ok(url) => url,
+            Err(reason) => {
+                // Fails for good (a definition error), naming the parent key and pointer.
+                return Collection::new(name, move |name: &str| {
+                    Err::<pipeline_core::Runnable<serde_json::Value>, _>(BuildError::Definition {
+                        collection: name.to_owned(),
+                        reason: reason.clone(),
+                    })
+                })
+                .group(group);
+            }
+        };
+        let (c, db, ctx, mode) = (self.child.clone(), self.db.clone(), self.ctx.clone(), self.mode);
+        let parent_key = queued.parent_key;
+        let fresh = self.fresh;
+        Collection::new_async(name, move |name: &str| {
+            let (c, db, ctx, url, parent_key) = (
+                c.clone(),
+                db.clone(),
+                ctx.clone(),
+                url.clone(),
+                parent_key.clone(),
+            );
+            let name = name.to_owned();
+            async move {
+                let since = if fresh {
+                    c.incremental.as_ref().and_then(|i| i.initial.clone())
+                } else {
+                    since(&c, &name, &db).await?
+                };
+                let url = with_since(&c, &url, since.as_deref());
+                build(
+                    &c,
+                    &name,
+                    &db,
+                    &ctx,
+                    mode,
+                    Target {
+                        url,
+                        child: Some(&parent_key),
+                    },
+                )
+            }
+        })
+        .group(group)
+    }
+}

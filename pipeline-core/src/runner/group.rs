@@ -1,0 +1,118 @@
+//! Collections in a group: the children of one child collection, shown as
+//! one aggregated line instead of one line per child.
+//!
+//! A grouped collection is on the board only while it runs; when it ends it
+//! leaves the board and its outcome is added to its group's tally, so a
+//! group of 100 000 children holds memory for the running few plus a short
+//! list of failing ones.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use serde::Serialize;
+
+use super::CollectionSummary;
+use crate::State;
+
+/// Failing children kept per group (the oldest are dropped first).
+const FAILING_KEPT: usize = 20;
+
+/// The aggregated status of a group; see [`Runner::groups`](super::Runner::groups).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct GroupStatus {
+    /// The group's name (the child collection's name).
+    pub group: String,
+    /// Children that completed.
+    pub done: u64,
+    /// Children on the board now (waiting for a slot, crawling, retrying).
+    pub running: u64,
+    /// Children that failed for good.
+    pub failed: u64,
+    /// Children stopped by a shutdown or removal (they resume next run).
+    pub cancelled: u64,
+    /// Children added so far.
+    pub total: u64,
+    /// Pages fetched by the children that ended.
+    pub pages: u64,
+    /// Items written by the children that ended.
+    pub items_written: u64,
+    /// The most recent failing children, with their errors.
+    pub failing: Vec<FailingChild>,
+}
+
+/// A child that failed, in a [`GroupStatus`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct FailingChild {
+    /// The child collection's name.
+    pub collection: String,
+    /// Its last error.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    done: u64,
+    failed: u64,
+    cancelled: u64,
+    pages: u64,
+    items_written: u64,
+    failing: VecDeque<FailingChild>,
+}
+
+/// Every group's tally of ended children.
+#[derive(Debug, Default)]
+pub(crate) struct Tallies(BTreeMap<String, Tally>);
+
+impl Tallies {
+    /// Adds an ended child's summary to `group`.
+    pub(crate) fn add(&mut self, group: &str, summary: Option<&CollectionSummary>) {
+        let tally = self.0.entry(group.to_owned()).or_default();
+        let Some(s) = summary else {
+            tally.cancelled += 1;
+            return;
+        };
+        tally.pages += s.pages;
+        tally.items_written += s.items_written;
+        match s.state {
+            State::Completed => tally.done += 1,
+            State::Failed => {
+                tally.failed += 1;
+                if tally.failing.len() == FAILING_KEPT {
+                    tally.failing.pop_front();
+                }
+                tally.failing.push_back(FailingChild {
+                    collection: s.collection.clone(),
+                    error: s.last_error.as_ref().map(ToString::to_string),
+                });
+            }
+            _ => tally.cancelled += 1,
+        }
+    }
+
+    /// Every group's status, given how many of its children run now.
+    pub(crate) fn statuses(&self, running: &BTreeMap<String, u64>) -> Vec<GroupStatus> {
+        let mut names: Vec<&String> = self.0.keys().chain(running.keys()).collect();
+        names.sort();
+        names.dedup();
+        names
+            .into_iter()
+            .map(|name| {
+                let running = running.get(name).copied().unwrap_or(0);
+                let empty = Tally::default();
+                let t = self.0.get(name).unwrap_or(&empty);
+                GroupStatus {
+                    group: name.clone(),
+                    done: t.done,
+                    running,
+                    failed: t.failed,
+                    cancelled: t.cancelled,
+                    total: t.done + t.failed + t.cancelled + running,
+                    pages: t.pages,
+                    items_written: t.items_written,
+                    failing: t.failing.iter().cloned().collect(),
+                }
+            })
+            .collect()
+    }
+}
