@@ -12,10 +12,17 @@
 mod backend;
 mod builder;
 mod checkpoint_row;
+#[cfg(feature = "postgres")]
+mod cluster_sql;
 mod config;
+#[cfg(feature = "postgres")]
+mod coordinator;
 mod database;
 mod dialect;
 mod encode;
+mod fence;
+#[cfg(feature = "postgres")]
+mod host_slots;
 mod ident;
 mod key;
 mod lock;
@@ -26,6 +33,10 @@ mod store;
 
 pub use self::builder::{DocumentSinkBuilder, RowSinkBuilder};
 pub use self::config::DatabaseConfig;
+#[cfg(feature = "postgres")]
+pub use self::coordinator::PgCoordinator;
+#[cfg(feature = "postgres")]
+pub use self::host_slots::PgHostSlots;
 pub use self::database::Database;
 pub use self::encode::ColumnType;
 pub use self::lock::CollectionLocks;

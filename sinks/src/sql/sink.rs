@@ -12,6 +12,7 @@ use super::backend::TxPlan;
 use super::database::Database;
 use super::dialect::{Dialect, TableShape};
 use super::encode::{Batch, ColumnType, EncodeBatch, Rejection};
+use super::fence;
 use super::ident::{Ident, TableName};
 use super::retry::{CommitError, commit_with_retry};
 use super::setup::{OpenSpec, Opened, open};
@@ -185,8 +186,10 @@ impl<T> SqlSink<T> {
         let result = if plan.upserts.is_empty() && plan.statements.is_empty() {
             Ok(())
         } else {
+            plan.guard = opened.fence.as_ref().map(|g| g.statement(&opened.collection));
             let pool = &self.spec.db.inner.pool;
-            commit_with_retry(&opened.collection, budget, || pool.run_tx(&plan, dry_run)).await
+            let fence = fence::token(opened.fence.as_ref());
+            commit_with_retry(&opened.collection, fence, budget, || pool.run_tx(&plan, dry_run)).await
         };
         drop(plan);
         if result.is_ok() && !dry_run {
@@ -323,8 +326,11 @@ impl<T: Send + 'static> Sink<T> for SqlSink<T> {
                 Duration::ZERO
             }
         };
+        // A run that lost its lease records nothing over the new owner's state.
+        plan.guard = opened.fence.as_ref().map(|g| g.statement(collection));
         let pool = &self.spec.db.inner.pool;
-        commit_with_retry(collection, budget, || pool.run_tx(&plan, false))
+        let fence = fence::token(opened.fence.as_ref());
+        commit_with_retry(collection, fence, budget, || pool.run_tx(&plan, false))
             .await
             .map_err(|e| e.into_sink_error(collection))?;
         if outcome.is_completed() && opened.staging.is_some() {
