@@ -22,19 +22,20 @@ use crate::BoxError;
 
 /// A store of request-start reservations shared by processes.
 ///
-/// Durations are relative to the store's clock at the moment it answers,
-/// so processes on machines whose clocks differ still agree.
+/// The store keeps its own clock; an implementation maps its times to this
+/// process's instants, so processes on machines whose clocks differ agree.
 #[async_trait]
 pub trait HostSlots: std::fmt::Debug + Send + Sync + 'static {
     /// Reserves `slots` consecutive starts on `host`, `interval` apart,
-    /// after every earlier reservation and pause; returns how long from now
-    /// until the first.
+    /// after every earlier reservation and pause; returns the first, as an
+    /// instant of this process's clock (it may have passed already: the
+    /// slots after it still hold).
     ///
     /// # Errors
     ///
     /// The store could not be reached; the gate then spaces this process's
     /// requests alone until it can be reached again.
-    async fn reserve(&self, host: &str, interval: Duration, slots: u32) -> Result<Duration, BoxError>;
+    async fn reserve(&self, host: &str, interval: Duration, slots: u32) -> Result<Instant, BoxError>;
 
     /// Holds `host` back for every process for `wait` from now.
     ///
@@ -84,17 +85,24 @@ impl SlotBook {
         let count = u32::try_from(RESERVE_AHEAD.as_nanos() / interval.as_nanos().max(1))
             .unwrap_or(MAX_SLOTS)
             .clamp(1, MAX_SLOTS);
-        match self.store.reserve(host, interval, count).await {
-            Ok(wait) => {
-                let first = Instant::now() + wait;
-                slots.extend((1..count).map(|n| first + interval * n));
-                Some(first)
-            }
-            Err(error) => {
-                tracing::warn!(%host, %error, "reserving a shared request slot failed; spacing locally");
-                None
+        // A reply so slow that every slot in it has passed: reserve again.
+        for _ in 0..3 {
+            match self.store.reserve(host, interval, count).await {
+                Ok(first) => {
+                    let late = Instant::now().checked_sub(Self::tolerance(interval));
+                    slots.extend((0..count).map(|n| first + interval * n).filter(|s| Some(*s) >= late));
+                    if let Some(slot) = slots.pop_front() {
+                        return Some(slot);
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%host, %error, "reserving a shared request slot failed; spacing locally");
+                    return None;
+                }
             }
         }
+        tracing::warn!(%host, "shared request slots keep arriving too late; spacing locally");
+        None
     }
 
     /// Pauses the host for every process, in the background.

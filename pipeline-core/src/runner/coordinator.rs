@@ -77,8 +77,9 @@ pub enum Due {
     /// A service's run: when its next run time (set by the last release)
     /// has passed, or it has none.
     Scheduled,
-    /// A one-shot run: unless a run of it ended since the coordinator was
-    /// created (another process of this one-shot crawl did it).
+    /// A one-shot run: unless a run of it ended in the current round
+    /// (another process of this one-shot crawl did it). The PostgreSQL
+    /// coordinator's round began when the earliest live process started.
     Once,
     /// Requested now: due whatever the schedule.
     Now,
@@ -94,8 +95,8 @@ pub enum Claim {
     Refused {
         /// The process holding it, if one does.
         owner: Option<String>,
-        /// Whether a run of it ended (completed or failed) since this
-        /// coordinator was created: a one-shot process is then done with it.
+        /// Whether a run of it ended (completed or failed) in the current
+        /// one-shot round ([`Due::Once`]): a one-shot process is then done with it.
         ended_since_start: bool,
         /// When it is due next, if it is scheduled.
         next_run_at: Option<SystemTime>,

@@ -28,7 +28,7 @@ pub(crate) struct ClusterSql {
     pub(crate) ensure: Arc<str>,
     /// Returns the new fence. Binds: collection, owner, lease ms, mode, started ms.
     pub(crate) claim: Arc<str>,
-    /// Why a claim was refused. Binds: collection, started ms.
+    /// Why a claim was refused. Binds: collection, started ms, lease ms.
     pub(crate) refused: Arc<str>,
     /// Binds: collection, fence, owner, lease ms.
     pub(crate) renew: Arc<str>,
@@ -36,7 +36,7 @@ pub(crate) struct ClusterSql {
     pub(crate) release: Arc<str>,
     pub(crate) list: Arc<str>,
     /// Reserves request starts. Binds: host, interval ms, slots. Returns the
-    /// first reserved start and the server's now, in Unix ms.
+    /// first reserved start and the server's clock, in Unix microseconds.
     pub(crate) reserve: Arc<str>,
     /// Pauses a host. Binds: host, wait ms.
     pub(crate) pause: Arc<str>,
@@ -52,6 +52,17 @@ impl ClusterSql {
         let (leases, workers, hosts) = (table("leases")?, table("workers")?, table("hosts")?);
         let ms = |n: usize| format!("(${n}::FLOAT8 * INTERVAL '1 millisecond')");
         let since = |n: usize| format!("to_timestamp(${n}::FLOAT8 / 1000)");
+        // A one-shot round began when the earliest live process of the
+        // cluster started (or this one, if earlier): a collection whose run
+        // ended since then is done for every process of the round.
+        let round = |started: usize, lease: usize| {
+            format!(
+                "LEAST({}, COALESCE((SELECT min(\"started_at\") FROM {workers} \
+                 WHERE \"heartbeat_at\" >= now() - {}), now()))",
+                since(started),
+                ms(lease)
+            )
+        };
         let create = vec![
             format!(
                 "CREATE TABLE IF NOT EXISTS {leases} (\"collection\" TEXT PRIMARY KEY, \"owner\" TEXT, \
@@ -87,12 +98,12 @@ impl ClusterSql {
              ELSE \"ended_at\" IS NULL OR \"ended_at\" < {} END) \
              FOR UPDATE SKIP LOCKED) c WHERE l.\"collection\" = c.\"collection\" RETURNING l.\"fence\"",
             ms(3),
-            since(5)
+            round(5, 3)
         );
         let refused = format!(
             "SELECT CASE WHEN \"lease_until\" >= now() THEN \"owner\" END, \
              COALESCE(\"ended_at\" >= {}, FALSE), {} FROM {leases} WHERE \"collection\" = $1",
-            since(2),
+            round(2, 3),
             millis("\"next_run_at\"")
         );
         let renew = format!(
@@ -117,11 +128,11 @@ impl ClusterSql {
         // One statement per reservation: the row lock serializes processes,
         // and `slots` starts are taken at once when the interval is short.
         let reserve = format!(
-            "INSERT INTO {hosts} AS h (\"host\", \"next_start\") VALUES ($1, now() + {interval} * $3::FLOAT8) \
-             ON CONFLICT (\"host\") DO UPDATE SET \"next_start\" = \
-             GREATEST(h.\"next_start\", now(), COALESCE(h.\"paused_until\", now())) + {interval} * $3::FLOAT8 \
-             RETURNING (EXTRACT(EPOCH FROM h.\"next_start\" - {interval} * $3::FLOAT8) * 1000)::BIGINT, \
-             (EXTRACT(EPOCH FROM now()) * 1000)::BIGINT",
+            "INSERT INTO {hosts} AS h (\"host\", \"next_start\") VALUES ($1, clock_timestamp() + {interval} * $3::FLOAT8) \
+             ON CONFLICT (\"host\") DO UPDATE SET \"next_start\" = GREATEST(h.\"next_start\", \
+             clock_timestamp(), COALESCE(h.\"paused_until\", now())) + {interval} * $3::FLOAT8 \
+             RETURNING (EXTRACT(EPOCH FROM h.\"next_start\" - {interval} * $3::FLOAT8) * 1000000)::BIGINT, \
+             (EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::BIGINT",
             interval = ms(2)
         );
         let pause = format!(

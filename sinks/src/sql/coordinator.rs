@@ -191,6 +191,7 @@ impl Coordinator for PgCoordinator {
             sqlx::query_as(AssertSqlSafe(self.inner.sql.refused.clone()))
                 .bind(collection)
                 .bind(self.inner.started_ms)
+                .bind(self.lease_ms())
                 .fetch_optional(&self.inner.pool)
                 .await?;
         let Some((owner, ended_since_start, next)) = row else {
