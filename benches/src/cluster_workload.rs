@@ -87,14 +87,14 @@ impl HostSlots for CountedSlots {
 pub async fn worker(pg: &str, prefix: &str, base: &str, collections: usize, min_delay_ms: u64) {
     let db = Database::open(pg).await.expect("database");
     let calls = Arc::new(Calls::default());
-    let coordinator = PgCoordinator::new(&db, Duration::from_secs(10)).await.expect("coordinator");
+    let coordinator = PgCoordinator::new(&db, Duration::from_secs(10))
+        .await
+        .expect("coordinator");
     let slots = PgHostSlots::new(&db).await.expect("host slots");
-    let ctx = HttpContext::new()
-        .expect("client")
-        .with_registries(
-            HostGates::shared(Arc::new(CountedSlots(slots, calls.clone()))),
-            Breakers::new(),
-        );
+    let ctx = HttpContext::new().expect("client").with_registries(
+        HostGates::shared(Arc::new(CountedSlots(slots, calls.clone()))),
+        Breakers::new(),
+    );
     let mut config = HttpSourceConfig::new(format!("{base}/link?page=1")).pagination(Pagination::LinkHeader);
     config.max_in_flight_per_host = 64;
     config.min_delay_ms = min_delay_ms;
@@ -129,14 +129,28 @@ struct Round {
     elapsed: Duration,
 }
 
-fn round(server: &MockServer, exe: &str, pg: &str, processes: usize, collections: usize, min_delay_ms: u64) -> Round {
+fn round(
+    server: &MockServer,
+    exe: &str,
+    pg: &str,
+    processes: usize,
+    collections: usize,
+    min_delay_ms: u64,
+) -> Round {
     let prefix = format!("bench_cl_{}_{}", std::process::id(), fastrand_suffix());
     let base = server.base_url();
     let logged = server.request_times().len();
     let children: Vec<_> = (0..processes)
         .map(|_| {
             Command::new(exe)
-                .args(["cluster-worker", pg, &prefix, base, &collections.to_string(), &min_delay_ms.to_string()])
+                .args([
+                    "cluster-worker",
+                    pg,
+                    &prefix,
+                    base,
+                    &collections.to_string(),
+                    &min_delay_ms.to_string(),
+                ])
                 .stdout(Stdio::piped())
                 .spawn()
                 .expect("worker starts")
@@ -169,17 +183,21 @@ fn round(server: &MockServer, exe: &str, pg: &str, processes: usize, collections
 
 /// Drops the round's tables and rows.
 async fn clean(pg: &str, prefix: &str, collections: usize) {
-    let Ok(pool) = sqlx::PgPool::connect(pg).await else { return };
+    let Ok(pool) = sqlx::PgPool::connect(pg).await else {
+        return;
+    };
     for i in 0..collections {
         let name = format!("{prefix}_{i}");
         let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP TABLE IF EXISTS \"{name}\"")))
             .execute(&pool)
             .await;
         for table in ["pipeline_checkpoints", "pipeline_leases"] {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE collection = $1")))
-                .bind(&name)
-                .execute(&pool)
-                .await;
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE collection = $1"
+            )))
+            .bind(&name)
+            .execute(&pool)
+            .await;
         }
     }
     pool.close().await;
@@ -207,12 +225,17 @@ pub fn run(exe: &str) {
             MockConfig::new(pages * per_page, per_page).latency(Duration::from_millis(20)),
         ))
         .expect("mock server");
-    println!("cluster: {collections} collections × {pages} pages, 20 ms server latency, 4 collections per process");
+    println!(
+        "cluster: {collections} collections × {pages} pages, 20 ms server latency, 4 collections per process"
+    );
     for min_delay_ms in [0, 10] {
         let limit = if min_delay_ms == 0 {
             "no politeness limit".to_owned()
         } else {
-            format!("min_delay_ms = {min_delay_ms} (bound {} pages/s)", 1000 / min_delay_ms)
+            format!(
+                "min_delay_ms = {min_delay_ms} (bound {} pages/s)",
+                1000 / min_delay_ms
+            )
         };
         println!("  {limit}:");
         for processes in [1, 2, 4] {

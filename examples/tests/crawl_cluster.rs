@@ -78,8 +78,17 @@ impl Drop for Worker {
 }
 
 /// A config of `names`, each crawling the mock server's page route.
-fn config(pg: &str, port: Option<u16>, server: &MockServer, names: &[String], runtime: &str, min_delay_ms: u64) -> String {
-    let metrics = port.map(|p| format!("metrics_addr = \"127.0.0.1:{p}\"\n")).unwrap_or_default();
+fn config(
+    pg: &str,
+    port: Option<u16>,
+    server: &MockServer,
+    names: &[String],
+    runtime: &str,
+    min_delay_ms: u64,
+) -> String {
+    let metrics = port
+        .map(|p| format!("metrics_addr = \"127.0.0.1:{p}\"\n"))
+        .unwrap_or_default();
     let mut text = format!(
         "[runtime]\ndatabase = \"{pg}\"\ncluster = true\nconcurrency = 4\n{metrics}{runtime}\n\
          [defaults]\nmin_delay_ms = {min_delay_ms}\n\n"
@@ -136,10 +145,12 @@ async fn clean(pool: &PgPool, names: &[String]) {
             .execute(pool)
             .await;
         for table in ["pipeline_checkpoints", "pipeline_leases"] {
-            let _ = sqlx::query(AssertSqlSafe(format!("DELETE FROM {table} WHERE collection = $1")))
-                .bind(name)
-                .execute(pool)
-                .await;
+            let _ = sqlx::query(AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE collection = $1"
+            )))
+            .bind(name)
+            .execute(pool)
+            .await;
         }
     }
 }
@@ -178,10 +189,11 @@ async fn three_processes_share_twenty_collections_and_take_over_after_kill_9() {
     // Kill the first process once it is crawling and has committed pages.
     let deadline = Instant::now() + LIMIT;
     let victim = loop {
-        let status: Vec<serde_json::Value> = match reqwest::get(format!("http://127.0.0.1:{}/status", ports[0])).await {
-            Ok(r) => r.json().await.unwrap_or_default(),
-            Err(_) => Vec::new(),
-        };
+        let status: Vec<serde_json::Value> =
+            match reqwest::get(format!("http://127.0.0.1:{}/status", ports[0])).await {
+                Ok(r) => r.json().await.unwrap_or_default(),
+                Err(_) => Vec::new(),
+            };
         let mine = status
             .iter()
             .filter(|s| s["state"] == "crawling" && s["items_written"].as_u64().unwrap_or(0) > 0)
@@ -212,16 +224,31 @@ async fn three_processes_share_twenty_collections_and_take_over_after_kill_9() {
         signal(&w.child, "TERM");
     }
     for w in &mut workers[1..] {
-        assert_eq!(wait_bounded(&mut w.child, LIMIT).and_then(|s| s.code()), Some(0), "{}", w.log());
+        assert_eq!(
+            wait_bounded(&mut w.child, LIMIT).and_then(|s| s.code()),
+            Some(0),
+            "{}",
+            w.log()
+        );
     }
 
     for name in &names {
-        assert_eq!(keys(&pool, name).await, (items as i64, mock_keys(items)), "collection {name}");
+        assert_eq!(
+            keys(&pool, name).await,
+            (items as i64, mock_keys(items)),
+            "collection {name}"
+        );
     }
     let fetched = server.request_count();
     let bound = baseline * 20 * 12 / 10;
-    assert!(fetched <= bound, "pages fetched {fetched}, at most {bound} (baseline {baseline} each)");
-    assert!(owners.len() >= 2, "the cluster's owners were visible in /status: {owners:?}");
+    assert!(
+        fetched <= bound,
+        "pages fetched {fetched}, at most {bound} (baseline {baseline} each)"
+    );
+    assert!(
+        owners.len() >= 2,
+        "the cluster's owners were visible in /status: {owners:?}"
+    );
 
     // Request starts from all processes together keep min_delay_ms. The
     // server sees them after each process's send path, which on a loaded
@@ -235,9 +262,22 @@ async fn three_processes_share_twenty_collections_and_take_over_after_kill_9() {
     gaps.sort();
     let delay = Duration::from_millis(min_delay_ms);
     let p5 = gaps[gaps.len() / 20];
-    eprintln!("request start gaps: smallest {:?}, 5th percentile {p5:?}, of {}", gaps[0], gaps.len());
-    assert!(gaps[0] >= delay / 3, "two request starts {:?} apart: {:?}", gaps[0], &gaps[..10]);
-    assert!(p5 >= delay * 3 / 4, "5th percentile gap {p5:?}: {:?}", &gaps[..20]);
+    eprintln!(
+        "request start gaps: smallest {:?}, 5th percentile {p5:?}, of {}",
+        gaps[0],
+        gaps.len()
+    );
+    assert!(
+        gaps[0] >= delay / 3,
+        "two request starts {:?} apart: {:?}",
+        gaps[0],
+        &gaps[..10]
+    );
+    assert!(
+        p5 >= delay * 3 / 4,
+        "5th percentile gap {p5:?}: {:?}",
+        &gaps[..20]
+    );
     clean(&pool, &names).await;
 }
 
@@ -271,16 +311,29 @@ async fn a_paused_process_is_fenced_out_and_commits_nothing() {
     // commit (its page, its cancelled state) is refused by the fence.
     let deadline = Instant::now() + LIMIT;
     while !first.log().contains("lease") {
-        assert!(Instant::now() < deadline, "the paused process never noticed: {}", first.log());
+        assert!(
+            Instant::now() < deadline,
+            "the paused process never noticed: {}",
+            first.log()
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(checkpoints(&pool, &names).await, done, "the fenced-out process recorded nothing");
+    assert_eq!(
+        checkpoints(&pool, &names).await,
+        done,
+        "the fenced-out process recorded nothing"
+    );
     assert_eq!(keys(&pool, &names[0]).await, before);
     assert_eq!(before, (400, mock_keys(400)));
     for w in [&mut first, &mut second] {
         signal(&w.child, "TERM");
-        assert_eq!(wait_bounded(&mut w.child, LIMIT).and_then(|s| s.code()), Some(0), "{}", w.log());
+        assert_eq!(
+            wait_bounded(&mut w.child, LIMIT).and_then(|s| s.code()),
+            Some(0),
+            "{}",
+            w.log()
+        );
     }
     clean(&pool, &names).await;
 }
@@ -293,7 +346,8 @@ async fn one_shot_processes_share_the_work_and_exit_0() {
     let server = MockServer::start(MockConfig::new(100, 10)).await.unwrap();
     let prefix = unique("once");
     let names: Vec<String> = (0..6).map(|i| format!("{prefix}_{i}")).collect();
-    let text = config(&pg, None, &server, &names, "concurrency = 2\nlease_ms = 2000", 5).replace("concurrency = 4\n", "");
+    let text = config(&pg, None, &server, &names, "concurrency = 2\nlease_ms = 2000", 5)
+        .replace("concurrency = 4\n", "");
     let path = write(dir.path(), "crawl.toml", &text);
     let spawn = || {
         Command::new(env!("CARGO_BIN_EXE_crawl"))
@@ -309,9 +363,22 @@ async fn one_shot_processes_share_the_work_and_exit_0() {
     assert_eq!(wait_bounded(&mut a, LIMIT).and_then(|s| s.code()), Some(0));
     assert_eq!(wait_bounded(&mut b, LIMIT).and_then(|s| s.code()), Some(0));
     for name in &names {
-        assert_eq!(keys(&pool, name).await, (100, mock_keys(100)), "collection {name}");
+        assert_eq!(
+            keys(&pool, name).await,
+            (100, mock_keys(100)),
+            "collection {name}"
+        );
     }
-    assert!(checkpoints(&pool, &names).await.iter().all(|(s, _)| s == "completed"));
-    assert!(server.request_count() <= 6 * 11 + 2, "each collection was crawled once: {}", server.request_count());
+    assert!(
+        checkpoints(&pool, &names)
+            .await
+            .iter()
+            .all(|(s, _)| s == "completed")
+    );
+    assert!(
+        server.request_count() <= 6 * 11 + 2,
+        "each collection was crawled once: {}",
+        server.request_count()
+    );
     clean(&pool, &names).await;
 }

@@ -166,7 +166,9 @@ pub enum SinkError {
     /// The collection's lease passed to another process (its fencing token
     /// is no longer current): nothing of the batch was committed, and this
     /// process must stop writing the collection. Not retryable.
-    #[error("collection {collection}: lease lost to another process (fence {fence} is no longer current); nothing committed")]
+    #[error(
+        "collection {collection}: lease lost to another process (fence {fence} is no longer current); nothing committed"
+    )]
     Fenced {
         /// The collection being written.
         collection: String,

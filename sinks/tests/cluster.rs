@@ -48,7 +48,9 @@ fn claimed(claim: Claim) -> Lease {
 
 #[tokio::test]
 async fn one_holder_at_a_time_and_a_larger_fence_after_expiry() {
-    let Some((db, prefix)) = setup("claims").await else { return };
+    let Some((db, prefix)) = setup("claims").await else {
+        return;
+    };
     let lease = Duration::from_millis(400);
     let a = PgCoordinator::with_prefix(&db, &prefix, lease).await.unwrap();
     let b = PgCoordinator::with_prefix(&db, &prefix, lease).await.unwrap();
@@ -67,7 +69,11 @@ async fn one_holder_at_a_time_and_a_larger_fence_after_expiry() {
     a.release(&first, RunEnd::Stopped).await.unwrap();
     let leases = b.leases().await.unwrap();
     let row = leases.iter().find(|l| l.collection == "issues").unwrap();
-    assert_eq!(row.owner.as_deref(), Some(b.worker()), "a stale release changes nothing");
+    assert_eq!(
+        row.owner.as_deref(),
+        Some(b.worker()),
+        "a stale release changes nothing"
+    );
     assert!(b.workers().await.unwrap() >= 1);
     drop_tables(&db_url().await, &prefix, &[]).await;
 }
@@ -78,14 +84,25 @@ async fn db_url() -> String {
 
 #[tokio::test]
 async fn a_release_schedules_the_next_run_and_once_rounds_end() {
-    let Some((db, prefix)) = setup("schedule").await else { return };
-    let c = PgCoordinator::with_prefix(&db, &prefix, Duration::from_secs(5)).await.unwrap();
-    let lease = claimed(c.claim("feed", Due::Scheduled).await.unwrap());
-    c.release(&lease, RunEnd::Ended { next_run_in: Some(Duration::from_secs(60)) })
+    let Some((db, prefix)) = setup("schedule").await else {
+        return;
+    };
+    let c = PgCoordinator::with_prefix(&db, &prefix, Duration::from_secs(5))
         .await
         .unwrap();
+    let lease = claimed(c.claim("feed", Due::Scheduled).await.unwrap());
+    c.release(
+        &lease,
+        RunEnd::Ended {
+            next_run_in: Some(Duration::from_secs(60)),
+        },
+    )
+    .await
+    .unwrap();
     match c.claim("feed", Due::Scheduled).await.unwrap() {
-        Claim::Refused { owner, next_run_at, .. } => {
+        Claim::Refused {
+            owner, next_run_at, ..
+        } => {
             assert_eq!(owner, None);
             assert!(next_run_at.is_some(), "scheduled in a minute");
         }
@@ -94,7 +111,9 @@ async fn a_release_schedules_the_next_run_and_once_rounds_end() {
     let now = claimed(c.claim("feed", Due::Now).await.unwrap());
     c.release(&now, RunEnd::Once).await.unwrap();
     match c.claim("feed", Due::Once).await.unwrap() {
-        Claim::Refused { ended_since_start, .. } => assert!(ended_since_start),
+        Claim::Refused {
+            ended_since_start, ..
+        } => assert!(ended_since_start),
         other => panic!("a one-shot round ran it twice: {other:?}"),
     }
     drop_tables(&db_url().await, &prefix, &[]).await;
@@ -102,7 +121,9 @@ async fn a_release_schedules_the_next_run_and_once_rounds_end() {
 
 #[tokio::test]
 async fn a_sink_with_a_stale_fence_commits_nothing() {
-    let Some((db, prefix)) = setup("fence").await else { return };
+    let Some((db, prefix)) = setup("fence").await else {
+        return;
+    };
     let coll = unique("fenced");
     let lease = Duration::from_millis(400);
     let a = PgCoordinator::with_prefix(&db, &prefix, lease).await.unwrap();
@@ -120,7 +141,10 @@ async fn a_sink_with_a_stale_fence_commits_nothing() {
     let new = claimed(b.claim(&coll, Due::Now).await.unwrap());
 
     let err = sink
-        .write(vec![json!({"id": 2})], Some(&pipeline_core::Cursor::new("page-3")))
+        .write(
+            vec![json!({"id": 2})],
+            Some(&pipeline_core::Cursor::new("page-3")),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, SinkError::Fenced { .. }), "{err}");
@@ -137,16 +161,21 @@ async fn a_sink_with_a_stale_fence_commits_nothing() {
     let ctx = SinkContext::new(coll.clone(), false).with_fence(Some(new.fence.clone()));
     let resume = sink.open(&ctx).await.unwrap();
     assert_eq!(resume.as_ref().map(|c| c.as_str()), Some("page-2"));
-    sink.write(vec![json!({"id": 3})], Some(&pipeline_core::Cursor::new("page-3")))
-        .await
-        .unwrap();
+    sink.write(
+        vec![json!({"id": 3})],
+        Some(&pipeline_core::Cursor::new("page-3")),
+    )
+    .await
+    .unwrap();
     sink.finish(&pipeline_core::Outcome::Completed).await.unwrap();
     drop_tables(&db_url().await, &prefix, &[&coll]).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn request_starts_from_separate_registries_keep_the_interval() {
-    let Some((db, prefix)) = setup("slots").await else { return };
+    let Some((db, prefix)) = setup("slots").await else {
+        return;
+    };
     let interval = Duration::from_millis(10);
     let host = unique("host");
     let config = GateConfig::default().min_interval(interval);
@@ -179,6 +208,9 @@ async fn request_starts_from_separate_registries_keep_the_interval() {
         .unwrap();
     let t0 = starts[0].0;
     let all: Vec<(u128, i32)> = starts.iter().map(|(t, p)| ((*t - t0).as_micros(), *p)).collect();
-    assert!(closest >= interval - Duration::from_millis(2), "starts {closest:?} apart, processes {pair:?}: {all:?}");
+    assert!(
+        closest >= interval - Duration::from_millis(2),
+        "starts {closest:?} apart, processes {pair:?}: {all:?}"
+    );
     drop_tables(&db_url().await, &prefix, &[]).await;
 }

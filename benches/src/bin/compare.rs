@@ -27,7 +27,9 @@ fn main() {
         Some("cluster-worker") => cluster_worker(&args[1..]),
         Some("memory-child") => memory_child(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(10_000)),
         Some(other) => {
-            eprintln!("unknown workload {other:?}; use `core [N]`, `memory`, `runner`, `service [N]` or `cluster`");
+            eprintln!(
+                "unknown workload {other:?}; use `core [N]`, `memory`, `runner`, `service [N]` or `cluster`"
+            );
             std::process::exit(2);
         }
     }

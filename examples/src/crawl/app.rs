@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pipeline_core::State;
+use pipeline_core::policy::{Breakers, HostGates};
 use pipeline_core::runner::{Collection, CollectionSummary, Runner};
 use pipeline_core::serve::ServeConfig;
-use pipeline_core::policy::{Breakers, HostGates};
 use sinks::{Database, PgCoordinator, PgHostSlots};
 use sources::{HttpContext, JsonSource, ScrapeSource};
 

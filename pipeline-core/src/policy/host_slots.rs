@@ -90,7 +90,11 @@ impl SlotBook {
             match self.store.reserve(host, interval, count).await {
                 Ok(first) => {
                     let late = Instant::now().checked_sub(Self::tolerance(interval));
-                    slots.extend((0..count).map(|n| first + interval * n).filter(|s| Some(*s) >= late));
+                    slots.extend(
+                        (0..count)
+                            .map(|n| first + interval * n)
+                            .filter(|s| Some(*s) >= late),
+                    );
                     if let Some(slot) = slots.pop_front() {
                         return Some(slot);
                     }

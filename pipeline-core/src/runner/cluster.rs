@@ -163,7 +163,9 @@ pub(crate) async fn watch_cluster(inner: Arc<Inner>, coordinator: Arc<dyn Coordi
                     let info = leases.iter().find(|l| l.collection == entry.name());
                     let mut slot = entry.lock();
                     slot.status.owner = info.and_then(|l| l.owner.clone());
-                    slot.status.lease_until = info.and_then(|l| l.lease_until).filter(|_| slot.status.owner.is_some());
+                    slot.status.lease_until = info
+                        .and_then(|l| l.lease_until)
+                        .filter(|_| slot.status.owner.is_some());
                 }
             }
             Err(error) => tracing::debug!(%error, "reading the cluster's leases failed"),

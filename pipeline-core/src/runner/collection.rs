@@ -13,7 +13,11 @@ use crate::{BoxError, BuildError, Cursor, Fence, PipelineHandle, Runnable};
 /// Builds and spawns a collection's pipeline: from the cursor given (`None`:
 /// where its sink says), fresh or not.
 pub(crate) type Factory = Arc<
-    dyn Fn(Option<Option<Cursor>>, bool, Option<Fence>) -> BoxFuture<'static, Result<PipelineHandle, CollectionError>>
+    dyn Fn(
+            Option<Option<Cursor>>,
+            bool,
+            Option<Fence>,
+        ) -> BoxFuture<'static, Result<PipelineHandle, CollectionError>>
         + Send
         + Sync,
 >;

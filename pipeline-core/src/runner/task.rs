@@ -76,17 +76,16 @@ impl Run {
         let inner = self.inner.clone();
         let board = &inner.board;
         // A new run: the counts, resumes and start time are this run's.
-        self
-            .enter(State::Waiting, |s| {
-                s.pages = 0;
-                s.items_fetched = 0;
-                s.items_written = 0;
-                s.resumes = 0;
-                s.started_at = None;
-                s.next_attempt_at = None;
-                s.next_run_at = None;
-            })
-            .await;
+        self.enter(State::Waiting, |s| {
+            s.pages = 0;
+            s.items_fetched = 0;
+            s.items_written = 0;
+            s.resumes = 0;
+            s.started_at = None;
+            s.next_attempt_at = None;
+            s.next_run_at = None;
+        })
+        .await;
         let lost = self.lost_token();
         loop {
             let slots = self.inner.slots.clone();
@@ -120,13 +119,12 @@ impl Run {
                     from: cursor.clone(),
                 }
             };
-            self
-                .enter(State::Crawling, |s| {
-                    s.next_attempt_at = None;
-                    s.started_at.get_or_insert_with(SystemTime::now);
-                    s.cursor = cursor.clone();
-                })
-                .await;
+            self.enter(State::Crawling, |s| {
+                s.next_attempt_at = None;
+                s.started_at.get_or_insert_with(SystemTime::now);
+                s.cursor = cursor.clone();
+            })
+            .await;
             board.emit(event);
             let factory = self.entry.collection.factory.clone();
             let resume_from = (!first).then(|| cursor.clone());
@@ -175,14 +173,13 @@ impl Run {
             let message = error.to_string();
             let wait = next_at.duration_since(now);
             tracing::warn!(error = %message, attempt = self.resumes, ?wait, "collection failed; resuming later");
-            self
-                .enter(State::Retrying, |s| {
-                    s.last_error = Some(message);
-                    s.cursor = cursor.clone();
-                    s.next_attempt_at = Some(system_time(next_at));
-                    s.resumes = self.resumes;
-                })
-                .await;
+            self.enter(State::Retrying, |s| {
+                s.last_error = Some(message);
+                s.cursor = cursor.clone();
+                s.next_attempt_at = Some(system_time(next_at));
+                s.resumes = self.resumes;
+            })
+            .await;
             board.emit(RunnerEvent::Failed {
                 collection: self.name.clone(),
                 error: error.clone(),

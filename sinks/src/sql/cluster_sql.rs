@@ -88,7 +88,10 @@ impl ClusterSql {
             "INSERT INTO {workers} (\"id\", \"host\", \"pid\") VALUES ($1, $2, $3) ON CONFLICT (\"id\") \
              DO UPDATE SET \"heartbeat_at\" = now()"
         );
-        let live = format!("SELECT COUNT(*) FROM {workers} WHERE \"heartbeat_at\" >= now() - {}", ms(1));
+        let live = format!(
+            "SELECT COUNT(*) FROM {workers} WHERE \"heartbeat_at\" >= now() - {}",
+            ms(1)
+        );
         let claim = format!(
             "UPDATE {leases} l SET \"owner\" = $2, \"fence\" = l.\"fence\" + 1, \"lease_until\" = now() + {} \
              FROM (SELECT \"collection\" FROM {leases} WHERE \"collection\" = $1 \
@@ -147,7 +150,8 @@ impl ClusterSql {
             leave: format!("DELETE FROM {workers} WHERE \"id\" = $1").into(),
             beat: beat.into(),
             live: live.into(),
-            ensure: format!("INSERT INTO {leases} (\"collection\") VALUES ($1) ON CONFLICT DO NOTHING").into(),
+            ensure: format!("INSERT INTO {leases} (\"collection\") VALUES ($1) ON CONFLICT DO NOTHING")
+                .into(),
             claim: claim.into(),
             refused: refused.into(),
             renew: renew.into(),

@@ -12,7 +12,7 @@ use sqlx::{AssertSqlSafe, PgPool};
 use super::backend::Pool;
 use super::cluster_sql::ClusterSql;
 use super::database::Database;
-use super::lock::{hostname, holder_id};
+use super::lock::{holder_id, hostname};
 use crate::Error;
 
 /// A [`Coordinator`] keeping leases, schedules and the cluster's processes

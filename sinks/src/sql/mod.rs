@@ -35,10 +35,10 @@ pub use self::builder::{DocumentSinkBuilder, RowSinkBuilder};
 pub use self::config::DatabaseConfig;
 #[cfg(feature = "postgres")]
 pub use self::coordinator::PgCoordinator;
-#[cfg(feature = "postgres")]
-pub use self::host_slots::PgHostSlots;
 pub use self::database::Database;
 pub use self::encode::ColumnType;
+#[cfg(feature = "postgres")]
+pub use self::host_slots::PgHostSlots;
 pub use self::lock::CollectionLocks;
 pub use self::sink::SqlSink;
 pub use self::store::SqlCheckpointStore;

@@ -123,11 +123,14 @@ pub(crate) async fn open(spec: OpenSpec<'_>, ctx: &SinkContext) -> Result<Opened
         plan.statements.push(checkpoints.reset(collection));
     }
     plan.guard = guard.as_ref().map(|g| g.statement(collection));
-    commit_with_retry(collection, fence::token(guard.as_ref()), spec.retry_budget, || {
-        pool.run_tx(&plan, false)
-    })
-        .await
-        .map_err(|e| e.into_sink_error(collection))?;
+    commit_with_retry(
+        collection,
+        fence::token(guard.as_ref()),
+        spec.retry_budget,
+        || pool.run_tx(&plan, false),
+    )
+    .await
+    .map_err(|e| e.into_sink_error(collection))?;
     drop(plan);
     let (base_pages, base_rows, cursor) = match stored {
         Some(c) => (c.pages, c.items_written, c.cursor),

@@ -256,7 +256,11 @@ impl CrawlConfig {
             .transpose()?;
         let cluster = match (top.runtime.cluster.unwrap_or(false), top.runtime.lease_ms) {
             (false, Some(_)) => {
-                return Err(invalid(None, "runtime.lease_ms".into(), "is set but runtime.cluster is not true"));
+                return Err(invalid(
+                    None,
+                    "runtime.lease_ms".into(),
+                    "is set but runtime.cluster is not true",
+                ));
             }
             (false, None) => None,
             (true, _) if !(database.starts_with("postgres://") || database.starts_with("postgresql://")) => {

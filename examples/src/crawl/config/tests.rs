@@ -199,10 +199,16 @@ fn case_collisions_and_reserved_names_name_the_line() {
 fn cluster_needs_postgres_and_names_the_key() {
     let text = GOOD.replace("mode = \"staging\"", "mode = \"staging\"\ncluster = true");
     let err = parse(&text).unwrap_err().to_string();
-    assert!(err.contains("runtime.cluster") && err.contains("PostgreSQL"), "{err}");
+    assert!(
+        err.contains("runtime.cluster") && err.contains("PostgreSQL"),
+        "{err}"
+    );
     let text = GOOD.replace("mode = \"staging\"", "lease_ms = 5000");
     let err = parse(&text).unwrap_err().to_string();
-    assert!(err.contains("runtime.lease_ms") && err.contains("runtime.cluster"), "{err}");
+    assert!(
+        err.contains("runtime.lease_ms") && err.contains("runtime.cluster"),
+        "{err}"
+    );
     let pg = GOOD.replace("sqlite://x.db", "postgres://u@h/db");
     assert_eq!(parse(&pg).unwrap().cluster, None);
     let text = pg.replace("mode = \"staging\"", "cluster = true");
