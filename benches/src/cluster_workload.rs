@@ -2,6 +2,9 @@
 //! PostgreSQL (`PgCoordinator`, `PgHostSlots`) against a mock server with
 //! latency, with and without a politeness interval; and the coordination
 //! calls each page costs.
+//!
+//! It prints: the worker processes answer their parent on standard output.
+#![allow(clippy::print_stdout)]
 
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -229,13 +232,9 @@ pub fn run(exe: &str) {
         "cluster: {collections} collections × {pages} pages, 20 ms server latency, 4 collections per process"
     );
     for min_delay_ms in [0, 10] {
-        let limit = if min_delay_ms == 0 {
-            "no politeness limit".to_owned()
-        } else {
-            format!(
-                "min_delay_ms = {min_delay_ms} (bound {} pages/s)",
-                1000 / min_delay_ms
-            )
+        let limit = match 1000u64.checked_div(min_delay_ms) {
+            None => "no politeness limit".to_owned(),
+            Some(bound) => format!("min_delay_ms = {min_delay_ms} (bound {bound} pages/s)"),
         };
         println!("  {limit}:");
         for processes in [1, 2, 4] {

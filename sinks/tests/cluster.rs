@@ -2,6 +2,8 @@
 //! claims with growing fences, takeover after expiry, schedules, the SQL
 //! sink's fence check, and request starts spaced across registries.
 
+// Only the helpers are used here, not the shared scenarios.
+#[allow(unused_imports)]
 mod support;
 
 use std::sync::Arc;

@@ -52,8 +52,10 @@ pub(crate) struct SlotBook {
     slots: tokio::sync::Mutex<VecDeque<Instant>>,
 }
 
-/// How far ahead one round trip reserves: slots for this long.
-const RESERVE_AHEAD: Duration = Duration::from_millis(50);
+/// How far ahead one round trip reserves: slots for this long. Short, since
+/// a reserved slot nobody is ready for is lost to every process; longer
+/// intervals get one slot per round trip.
+const RESERVE_AHEAD: Duration = Duration::from_millis(5);
 /// At most this many slots per round trip.
 const MAX_SLOTS: u32 = 16;
 
