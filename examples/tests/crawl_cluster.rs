@@ -252,25 +252,28 @@ async fn three_processes_share_twenty_collections_and_take_over_after_kill_9() {
 
     // Request starts from all processes together keep min_delay_ms. The
     // server sees them after each process's send path, which on a loaded
-    // machine (this one runs several builds at once) adds up to ~10 ms of
-    // noise: nearly every gap holds to a quarter of the interval, and none is
-    // shorter than a third of it (processes spacing only their own requests
-    // would often start within a millisecond of each other).
+    // machine (this one runs several builds at once: load average ~8 on two
+    // cores) adds milliseconds of noise, and now and then a stall: at most 1%
+    // of the gaps may be shorter than half the interval, and the 5th
+    // percentile holds to a quarter of it. Processes spacing only their own
+    // requests fail both by far (a third of their gaps or more fall under
+    // half the interval).
     let mut times: Vec<Duration> = server.request_times().into_iter().map(|(t, _)| t).collect();
     times.sort();
     let mut gaps: Vec<Duration> = times.windows(2).map(|w| w[1] - w[0]).collect();
     gaps.sort();
     let delay = Duration::from_millis(min_delay_ms);
     let p5 = gaps[gaps.len() / 20];
+    let short = gaps.iter().filter(|g| **g < delay / 2).count();
     eprintln!(
-        "request start gaps: smallest {:?}, 5th percentile {p5:?}, of {}",
+        "request start gaps: smallest {:?}, 5th percentile {p5:?}, {short} under half the interval, of {}",
         gaps[0],
         gaps.len()
     );
     assert!(
-        gaps[0] >= delay / 3,
-        "two request starts {:?} apart: {:?}",
-        gaps[0],
+        short * 100 <= gaps.len(),
+        "{short} gaps under {:?}: {:?}",
+        delay / 2,
         &gaps[..10]
     );
     assert!(

@@ -2,6 +2,7 @@
 //! sink to check in the same transaction as the page it writes.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 /// A lease's fencing token, handed to the sink through
 /// [`SinkContext::fence`](crate::SinkContext::fence) when a runner in a
@@ -17,6 +18,7 @@ use std::sync::Arc;
 pub struct Fence {
     token: i64,
     leases: Arc<str>,
+    lease: Option<Duration>,
 }
 
 impl Fence {
@@ -27,7 +29,22 @@ impl Fence {
         Self {
             token,
             leases: leases.into(),
+            lease: None,
         }
+    }
+
+    /// The same token, for a lease of `duration`: a sink may bound how long
+    /// a transaction of it stays open (a paused process must not keep
+    /// holding locks the next owner needs).
+    #[must_use]
+    pub fn with_lease(mut self, duration: Duration) -> Self {
+        self.lease = Some(duration);
+        self
+    }
+
+    /// The lease's duration, when the coordinator gave it.
+    pub fn lease(&self) -> Option<Duration> {
+        self.lease
     }
 
     /// The token: larger for every new claim of the collection.

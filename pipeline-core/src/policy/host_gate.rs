@@ -156,7 +156,15 @@ impl HostGate {
                     }
                 }
                 if earliest <= now {
-                    state.next_start = now + self.spacing(&state);
+                    // A shared slot already keeps the interval to the next
+                    // start: the local spacing gives way by the slot's
+                    // tolerance, so a start a little late on this slot does
+                    // not miss the next one.
+                    let spacing = self.spacing(&state);
+                    state.next_start = match reserved {
+                        Some(_) => now + spacing.saturating_sub(SlotBook::tolerance(interval)),
+                        None => now + spacing,
+                    };
                     return GatePermit {
                         gate: self.clone(),
                         _slot: slot,

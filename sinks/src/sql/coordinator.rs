@@ -278,7 +278,7 @@ impl PgCoordinator {
     fn lease(&self, collection: &str, fence: i64) -> Lease {
         Lease {
             collection: collection.into(),
-            fence: Fence::new(fence, self.lease_table()),
+            fence: Fence::new(fence, self.lease_table()).with_lease(self.inner.lease),
         }
     }
 }
