@@ -4,6 +4,7 @@
 //! hand-written baseline, so their ratio can be measured side by side in one run.
 #![allow(missing_docs)]
 
+pub mod cluster_workload;
 pub mod core_workload;
 pub mod html_corpus;
 pub mod pg_workload;

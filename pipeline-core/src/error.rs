@@ -163,6 +163,18 @@ pub enum SinkError {
         /// What is wrong.
         reason: String,
     },
+    /// The collection's lease passed to another process (its fencing token
+    /// is no longer current): nothing of the batch was committed, and this
+    /// process must stop writing the collection. Not retryable.
+    #[error(
+        "collection {collection}: lease lost to another process (fence {fence} is no longer current); nothing committed"
+    )]
+    Fenced {
+        /// The collection being written.
+        collection: String,
+        /// The token that was refused.
+        fence: i64,
+    },
 }
 
 impl SinkError {
@@ -281,6 +293,12 @@ pub enum StageError {
 }
 
 impl StageError {
+    /// Whether the sink refused to write because the collection's lease
+    /// passed to another process ([`SinkError::Fenced`]).
+    pub fn is_fenced(&self) -> bool {
+        matches!(self, Self::Sink { source, .. } if matches!(**source, SinkError::Fenced { .. }))
+    }
+
     /// Whether resuming later may succeed (a runner resumes only these).
     pub fn is_retryable(&self) -> bool {
         match self {

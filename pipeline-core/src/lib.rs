@@ -17,6 +17,7 @@ mod driver;
 mod edge;
 mod error;
 mod event;
+mod fence;
 mod handle;
 mod meters;
 mod outcome;
@@ -44,6 +45,7 @@ pub use self::error::{
     BoxError, BuildError, CheckpointError, FetchError, FetchErrorKind, SharedError, SinkError, StageError,
 };
 pub use self::event::{Control, Event, Failure};
+pub use self::fence::Fence;
 pub use self::handle::PipelineHandle;
 pub use self::outcome::{Outcome, Report};
 pub use self::paged::{Page, Paged};

@@ -1,13 +1,14 @@
 //! A pipeline with its sink, ready to spawn.
 
 use crate::driver::{BatchConfig, SinkStart, run_sink};
-use crate::{BuildError, Cursor, Pipeline, PipelineHandle, Sink};
+use crate::{BuildError, Cursor, Fence, Pipeline, PipelineHandle, Sink};
 
 /// A pipeline with its sink, ready to [`spawn`](Runnable::spawn).
 #[must_use = "a pipeline does nothing until it is spawned"]
 pub struct Runnable<T> {
     pipeline: Pipeline<T>,
     sink: Box<dyn Sink<T>>,
+    fence: Option<Fence>,
 }
 
 impl<T> std::fmt::Debug for Runnable<T> {
@@ -20,7 +21,11 @@ impl<T> std::fmt::Debug for Runnable<T> {
 
 impl<T: Send + 'static> Runnable<T> {
     pub(crate) fn new(pipeline: Pipeline<T>, sink: Box<dyn Sink<T>>) -> Self {
-        Self { pipeline, sink }
+        Self {
+            pipeline,
+            sink,
+            fence: None,
+        }
     }
 
     /// The collection's name.
@@ -29,9 +34,16 @@ impl<T: Send + 'static> Runnable<T> {
     }
 
     /// How a runner starts an attempt: from its cursor after a failure in
-    /// this run, and fresh only on the first attempt of a fresh run.
-    pub(crate) fn start_with(mut self, resume_from: Option<Option<Cursor>>, fresh: bool) -> Self {
+    /// this run, and fresh only on the first attempt of a fresh run; in a
+    /// cluster, under the lease's fence.
+    pub(crate) fn start_with(
+        mut self,
+        resume_from: Option<Option<Cursor>>,
+        fresh: bool,
+        fence: Option<Fence>,
+    ) -> Self {
         self.pipeline = self.pipeline.fresh(fresh);
+        self.fence = fence;
         if let Some(cursor) = resume_from {
             self.pipeline = self.pipeline.resume_from(cursor);
         }
@@ -55,6 +67,7 @@ impl<T: Send + 'static> Runnable<T> {
         let start = SinkStart {
             fresh: settings.fresh,
             resume_from: settings.resume_from,
+            fence: self.fence,
         };
         let sink_task = tokio::spawn(run_sink(self.sink, output, shared.clone(), batch, start));
         Ok(PipelineHandle::start(

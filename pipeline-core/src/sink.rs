@@ -3,7 +3,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 
-use crate::{Cursor, Outcome, SinkError};
+use crate::{Cursor, Fence, Outcome, SinkError};
 
 /// What a sink learns from its pipeline when it opens: the collection's name
 /// (given once, to the pipeline) and whether to start over.
@@ -14,6 +14,7 @@ pub struct SinkContext {
     collection: Arc<str>,
     fresh: bool,
     pages: Arc<AtomicU64>,
+    fence: Option<Fence>,
 }
 
 impl SinkContext {
@@ -24,7 +25,23 @@ impl SinkContext {
             collection: collection.into(),
             fresh,
             pages: Arc::default(),
+            fence: None,
         }
+    }
+
+    /// The same context, writing under a lease's `fence` (a runner in a
+    /// cluster sets it; for tests and custom drivers).
+    #[must_use]
+    pub fn with_fence(mut self, fence: Option<Fence>) -> Self {
+        self.fence = fence;
+        self
+    }
+
+    /// The lease's fencing token when the collection runs in a cluster: a
+    /// sink with transactions checks it in each batch's transaction and
+    /// fails with [`SinkError::Fenced`] when it is no longer current.
+    pub fn fence(&self) -> Option<&Fence> {
+        self.fence.as_ref()
     }
 
     /// The collection's name: the sink's table, file or checkpoint key.

@@ -69,6 +69,8 @@ pub use self::sql::{
     CollectionLocks, ColumnType, Database, DatabaseConfig, DocumentSinkBuilder, RowSinkBuilder,
     SqlCheckpointStore, SqlSink,
 };
+#[cfg(feature = "postgres")]
+pub use self::sql::{PgCoordinator, PgHostSlots};
 pub use self::stdout::StdoutSink;
 /// The sqlx crate, for [`Database::from_sqlite_pool`] and [`Database::from_pg_pool`].
 #[cfg(any(feature = "sqlite", feature = "postgres"))]

@@ -10,6 +10,8 @@
 //! `compare fanout`: 2,000 child collections of 1–3 pages against a 5 ms
 //! mock, 8 requests in flight, vs a flat crawl of as many pages; and peak
 //! RSS with 500 and 2,000 children, each in a fresh child process.
+//! `compare cluster`: 1, 2 and 4 worker processes sharing collections through
+//! PostgreSQL (`PIPELINE_TEST_PG_URL`), with and without `min_delay_ms`.
 #![allow(clippy::print_stdout)]
 
 use std::process::Command;
@@ -28,9 +30,13 @@ fn main() {
         Some("fanout-child") => {
             benches::fanout_workload::child(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(500))
         }
+        Some("cluster") => benches::cluster_workload::run(&std::env::args().next().unwrap_or_default()),
+        Some("cluster-worker") => cluster_worker(&args[1..]),
         Some("memory-child") => memory_child(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(10_000)),
         Some(other) => {
-            eprintln!("unknown workload {other:?}; use `core [N]`, `memory`, `runner` or `service [N]`");
+            eprintln!(
+                "unknown workload {other:?}; use `core [N]`, `memory`, `runner`, `service [N]`, `fanout` or `cluster`"
+            );
             std::process::exit(2);
         }
     }
@@ -249,4 +255,23 @@ fn peak_rss_kib() -> u64 {
                 .and_then(|v| v.parse().ok())
         })
         .unwrap_or(0)
+}
+
+/// A worker process of `compare cluster`.
+fn cluster_worker(args: &[String]) {
+    let [pg, prefix, base, collections, delay] = args else {
+        eprintln!("cluster-worker PG PREFIX BASE COLLECTIONS MIN_DELAY_MS");
+        std::process::exit(2);
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(benches::cluster_workload::worker(
+        pg,
+        prefix,
+        base,
+        collections.parse().unwrap_or(1),
+        delay.parse().unwrap_or(0),
+    ));
 }

@@ -5,9 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pipeline_core::State;
+use pipeline_core::policy::{Breakers, HostGates};
 use pipeline_core::runner::{Collection, CollectionSummary, Runner};
 use pipeline_core::serve::ServeConfig;
-use sinks::Database;
+use sinks::{Database, PgCoordinator, PgHostSlots};
 use sources::{HttpContext, JsonSource, ScrapeSource};
 
 use super::collections;
@@ -157,16 +158,47 @@ pub async fn run(config: CrawlConfig, options: RunConfig) -> Result<RunResult, A
             message: e.to_string(),
         })?;
     // One crawler per collection: a second process on the same database
-    // fails here, naming the first one's host and pid.
+    // fails here, naming the first one's host and pid. In a cluster, leases
+    // give each collection one crawler at a time instead.
     let names: Vec<&str> = selected.iter().map(|c| c.name.as_str()).collect();
-    let locks = db
-        .lock(&names)
-        .await
-        .map_err(|e| AppError::Locked(e.to_string()))?;
+    let (locks, coordinator) = match config.cluster {
+        None => {
+            let locks = db
+                .lock(&names)
+                .await
+                .map_err(|e| AppError::Locked(e.to_string()))?;
+            (Some(locks), None)
+        }
+        Some(lease) => {
+            let coordinator = PgCoordinator::new(&db, lease)
+                .await
+                .map_err(|e| AppError::Database {
+                    url: redact_url(&config.database),
+                    message: format!("joining the cluster: {e}"),
+                })?;
+            (None, Some(coordinator))
+        }
+    };
+    // In a cluster, request starts to each host are reserved in the database
+    // too, so `min_delay_ms` and `Retry-After` hold for every process together.
+    let ctx = match config.cluster {
+        Some(_) => {
+            let slots = PgHostSlots::new(&db).await.map_err(|e| AppError::Database {
+                url: redact_url(&config.database),
+                message: format!("joining the cluster: {e}"),
+            })?;
+            ctx.with_registries(HostGates::shared(Arc::new(slots)), Breakers::new())
+        }
+        None => ctx,
+    };
     let plan = tree::plan(&selected, &db.checkpoint_store(), options.fresh)
         .await
         .map_err(AppError::Start)?;
-    let runner = Runner::builder(Arc::new(db.checkpoint_store()))
+    let mut builder = Runner::builder(Arc::new(db.checkpoint_store()));
+    if let Some(coordinator) = &coordinator {
+        builder = builder.coordinator(Arc::new(coordinator.clone()));
+    }
+    let runner = builder
         .concurrency(config.concurrency)
         .max_resumes(config.max_resumes)
         .fresh(options.fresh)
@@ -222,7 +254,7 @@ pub async fn run(config: CrawlConfig, options: RunConfig) -> Result<RunResult, A
     runner
         .shutdown_on_signals_then_exit(FORCE_GRACE, INTERRUPTED)
         .map_err(|e| AppError::Start(format!("signal handlers: {e}")))?;
-    let held = Arc::new(tokio::sync::Mutex::new(vec![locks]));
+    let held = Arc::new(tokio::sync::Mutex::new(locks.into_iter().collect::<Vec<_>>()));
     let reload = match (&options.config_path, options.serve) {
         (Some(path), true) => {
             let service = Service {
@@ -234,6 +266,7 @@ pub async fn run(config: CrawlConfig, options: RunConfig) -> Result<RunResult, A
                 mode: config.mode,
                 current: selected,
                 locks: held.clone(),
+                cluster: coordinator.is_some(),
             };
             let reload = service
                 .reload_on_sighup()
@@ -254,6 +287,11 @@ pub async fn run(config: CrawlConfig, options: RunConfig) -> Result<RunResult, A
         if let Err(e) = locks.release().await {
             tracing::warn!(error = %e, "releasing the collection locks failed; they end with the connection");
         }
+    }
+    if let Some(coordinator) = coordinator
+        && let Err(e) = coordinator.leave().await
+    {
+        tracing::warn!(error = %e, "leaving the cluster failed; this process stops being counted after a lease");
     }
     db.close().await;
     let failed_children = children

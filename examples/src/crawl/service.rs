@@ -34,6 +34,8 @@ pub struct Service {
     pub current: Vec<CollectionConfig>,
     /// The collection locks held, one guard per reload that added collections.
     pub locks: Arc<tokio::sync::Mutex<Vec<CollectionLocks>>>,
+    /// In a cluster, leases replace the locks: added collections take none.
+    pub cluster: bool,
 }
 
 /// What a reload changed.
@@ -93,7 +95,7 @@ impl Service {
             .iter()
             .filter(|c| !self.current.iter().any(|o| o.name == c.name))
             .collect();
-        if !added.is_empty() {
+        if !added.is_empty() && !self.cluster {
             let names: Vec<&str> = added.iter().map(|c| c.name.as_str()).collect();
             let locks = self.db.lock(&names).await.map_err(|e| e.to_string())?;
             self.locks.lock().await.push(locks);

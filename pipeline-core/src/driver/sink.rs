@@ -31,6 +31,8 @@ pub(crate) struct SinkStart {
     pub(crate) fresh: bool,
     /// A cursor the caller chose; wins over the sink's stored one.
     pub(crate) resume_from: Option<Option<Cursor>>,
+    /// The lease's fence, in a cluster.
+    pub(crate) fence: Option<crate::Fence>,
 }
 
 struct Batcher<T> {
@@ -203,7 +205,7 @@ pub(crate) async fn run_sink<T: Send + 'static>(
     options: BatchConfig,
     start: SinkStart,
 ) -> Outcome {
-    let context = SinkContext::new(shared.collection.clone(), start.fresh);
+    let context = SinkContext::new(shared.collection.clone(), start.fresh).with_fence(start.fence.clone());
     if let Err(outcome) = open(&mut sink, &context, &shared, start).await {
         drop(input);
         finish_status(&shared, &outcome);

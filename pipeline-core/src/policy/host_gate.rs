@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use super::GateConfig;
+use super::host_slots::{HostSlots, SlotBook};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
@@ -32,6 +33,8 @@ struct GateInner {
     /// Serialises the waiters (tokio's mutex is fair: FIFO).
     turn: tokio::sync::Mutex<()>,
     state: Mutex<GateState>,
+    /// Start slots reserved with the other processes, in a cluster.
+    shared: Option<SlotBook>,
 }
 
 /// The politeness gate of one host. Cloning shares the gate.
@@ -65,6 +68,10 @@ pub struct HostGate {
 impl HostGate {
     /// A gate for `host` on its own (use [`HostGates`] to share it).
     pub fn new(host: impl Into<String>, config: GateConfig) -> Self {
+        Self::with_slots(host, config, None)
+    }
+
+    fn with_slots(host: impl Into<String>, config: GateConfig, slots: Option<Arc<dyn HostSlots>>) -> Self {
         let adaptive_delay = config
             .adaptive
             .as_ref()
@@ -81,6 +88,7 @@ impl HostGate {
                     paused_until: None,
                     adaptive_delay,
                 }),
+                shared: slots.map(SlotBook::new),
             }),
         }
     }
@@ -127,11 +135,19 @@ impl HostGate {
         // The semaphore is never closed, so acquiring cannot fail.
         let slot = self.inner.in_flight.clone().acquire_owned().await.ok();
         let _turn = self.inner.turn.lock().await;
+        let interval = self.inner.config.min_interval;
+        let mut reserved = self.reserve().await;
         loop {
+            if let Some(slot) = reserved
+                && Instant::now() > slot + SlotBook::tolerance(interval)
+            {
+                // Too late for this slot: the next process's may be near.
+                reserved = self.reserve().await;
+            }
             let earliest = {
                 let mut state = self.state();
                 let now = Instant::now();
-                let mut earliest = state.next_start;
+                let mut earliest = state.next_start.max(reserved.unwrap_or(now));
                 if let Some(until) = state.paused_until {
                     if until > now {
                         earliest = earliest.max(until);
@@ -140,7 +156,15 @@ impl HostGate {
                     }
                 }
                 if earliest <= now {
-                    state.next_start = now + self.spacing(&state);
+                    // A shared slot already keeps the interval to the next
+                    // start: the local spacing gives way by the slot's
+                    // tolerance, so a start a little late on this slot does
+                    // not miss the next one.
+                    let spacing = self.spacing(&state);
+                    state.next_start = match reserved {
+                        Some(_) => now + spacing.saturating_sub(SlotBook::tolerance(interval)),
+                        None => now + spacing,
+                    };
                     return GatePermit {
                         gate: self.clone(),
                         _slot: slot,
@@ -156,9 +180,23 @@ impl HostGate {
 
     /// Holds every request on the host back for `retry_after` from now (a
     /// server's `Retry-After`). Zero means the minimum interval, never "now".
+    /// A shared gate pauses the host for every process of the cluster too.
     pub fn push_back(&self, retry_after: Duration) {
         let wait = retry_after.max(self.inner.config.min_interval);
         self.pause_until(Instant::now() + wait);
+        if let Some(shared) = &self.inner.shared {
+            shared.pause(&self.inner.host, wait);
+        }
+    }
+
+    /// The next start slot reserved with the other processes (shared gates
+    /// with a minimum interval only).
+    async fn reserve(&self) -> Option<Instant> {
+        let interval = self.inner.config.min_interval;
+        match &self.inner.shared {
+            Some(shared) if !interval.is_zero() => shared.next(&self.inner.host, interval).await,
+            _ => None,
+        }
     }
 
     /// Holds every request on the host back until `until`.
@@ -258,6 +296,7 @@ impl GatePermit {
 #[derive(Debug, Clone, Default)]
 pub struct HostGates {
     gates: Arc<Mutex<HashMap<String, HostGate>>>,
+    shared: Option<Arc<dyn HostSlots>>,
 }
 
 impl HostGates {
@@ -266,13 +305,23 @@ impl HostGates {
         Self::default()
     }
 
+    /// An empty registry whose gates also reserve their start slots in
+    /// `slots`, shared with other processes (see [`HostSlots`]): the minimum
+    /// interval and `Retry-After` then hold for all of them together.
+    pub fn shared(slots: Arc<dyn HostSlots>) -> Self {
+        Self {
+            gates: Arc::default(),
+            shared: Some(slots),
+        }
+    }
+
     /// The gate of `host`, created with `config` if it does not exist yet (the
     /// first configuration of a host wins, so pipelines cannot loosen it).
     pub fn gate(&self, host: &str, config: GateConfig) -> HostGate {
         let mut gates = self.gates.lock().unwrap_or_else(|e| e.into_inner());
         gates
             .entry(host.to_owned())
-            .or_insert_with(|| HostGate::new(host, config))
+            .or_insert_with(|| HostGate::with_slots(host, config, self.shared.clone()))
             .clone()
     }
 

@@ -8,9 +8,11 @@
 mod breaker;
 mod gate_config;
 mod host_gate;
+mod host_slots;
 mod retry;
 
 pub use self::breaker::{BreakerCall, BreakerConfig, BreakerState, Breakers, CircuitBreaker};
 pub use self::gate_config::{AutoThrottle, GateConfig};
 pub use self::host_gate::{GatePermit, HostGate, HostGates};
+pub use self::host_slots::HostSlots;
 pub use self::retry::{Jitter, RetryPolicy};

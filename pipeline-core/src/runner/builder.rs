@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::board::Board;
-use super::{Collection, Inner, Runner, RunnerError};
+use super::{Collection, Coordinator, Inner, Runner, RunnerError};
 use crate::CheckpointStore;
 use crate::policy::{Jitter, RetryPolicy};
 
@@ -25,6 +25,7 @@ pub(crate) struct RunnerConfig {
     pub(crate) service: bool,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) event_capacity: usize,
+    pub(crate) coordinator: Option<Arc<dyn Coordinator>>,
 }
 
 impl Default for RunnerConfig {
@@ -39,6 +40,7 @@ impl Default for RunnerConfig {
             service: false,
             shutdown_timeout: Duration::from_secs(60),
             event_capacity: 1024,
+            coordinator: None,
         }
     }
 }
@@ -140,6 +142,18 @@ impl RunnerBuilder {
     /// runner runs each collection once and ends when all are done).
     pub fn service(mut self, on: bool) -> Self {
         self.options.service = on;
+        self
+    }
+
+    /// Shares the collections with other processes through `coordinator`
+    /// (a cluster): each run claims the collection's lease first (waiting,
+    /// and polling, while another process holds it or it is not due), renews
+    /// it while it runs and releases it at the end; schedules live in the
+    /// coordinator. A one-shot runner then ends each collection once a run of
+    /// it ended anywhere in the cluster since it started. See
+    /// [`Coordinator`].
+    pub fn coordinator(mut self, coordinator: Arc<dyn Coordinator>) -> Self {
+        self.options.coordinator = Some(coordinator);
         self
     }
 

@@ -8,12 +8,16 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 
 use super::CollectionError;
-use crate::{BoxError, BuildError, Cursor, PipelineHandle, Runnable};
+use crate::{BoxError, BuildError, Cursor, Fence, PipelineHandle, Runnable};
 
 /// Builds and spawns a collection's pipeline: from the cursor given (`None`:
 /// where its sink says), fresh or not.
 pub(crate) type Factory = Arc<
-    dyn Fn(Option<Option<Cursor>>, bool) -> BoxFuture<'static, Result<PipelineHandle, CollectionError>>
+    dyn Fn(
+            Option<Option<Cursor>>,
+            bool,
+            Option<Fence>,
+        ) -> BoxFuture<'static, Result<PipelineHandle, CollectionError>>
         + Send
         + Sync,
 >;
@@ -72,9 +76,9 @@ impl Collection {
     {
         let name: Arc<str> = name.into().into();
         let collection = name.clone();
-        let factory: Factory = Arc::new(move |resume_from, fresh| {
+        let factory: Factory = Arc::new(move |resume_from, fresh, fence| {
             let spawned = factory(&collection)
-                .and_then(|runnable| start(&collection, runnable, resume_from, fresh))
+                .and_then(|runnable| start(&collection, runnable, resume_from, fresh, fence))
                 .map_err(CollectionError::Build);
             futures::future::ready(spawned).boxed()
         });
@@ -102,7 +106,7 @@ impl Collection {
     {
         let name: Arc<str> = name.into().into();
         let collection = name.clone();
-        let factory: Factory = Arc::new(move |resume_from, fresh| {
+        let factory: Factory = Arc::new(move |resume_from, fresh, fence| {
             let built = factory(&collection);
             let collection = collection.clone();
             async move {
@@ -110,7 +114,7 @@ impl Collection {
                     collection: collection.to_string(),
                     source: Arc::from(e.into()),
                 })?;
-                start(&collection, runnable, resume_from, fresh).map_err(CollectionError::Build)
+                start(&collection, runnable, resume_from, fresh, fence).map_err(CollectionError::Build)
             }
             .boxed()
         });
@@ -176,6 +180,7 @@ fn start<T: Send + 'static>(
     runnable: Runnable<T>,
     resume_from: Option<Option<Cursor>>,
     fresh: bool,
+    fence: Option<Fence>,
 ) -> Result<PipelineHandle, BuildError> {
     if runnable.name() != collection {
         return Err(BuildError::Name {
@@ -183,5 +188,5 @@ fn start<T: Send + 'static>(
             reason: "it differs from the collection's name: pass the name the factory receives",
         });
     }
-    runnable.start_with(resume_from, fresh).spawn()
+    runnable.start_with(resume_from, fresh, fence).spawn()
 }

@@ -50,7 +50,9 @@
 
 mod board;
 mod builder;
+mod cluster;
 mod collection;
+mod coordinator;
 mod entry;
 mod error;
 mod event;
@@ -75,6 +77,7 @@ use self::board::Board;
 pub use self::builder::RunnerBuilder;
 use self::builder::RunnerConfig;
 pub use self::collection::Collection;
+pub use self::coordinator::{Claim, Coordinator, Due, Lease, LeaseInfo, RunEnd};
 use self::entry::Entry;
 pub use self::error::{CollectionError, RunnerError};
 pub use self::event::{RunnerEvent, RunnerEvents};
@@ -341,6 +344,11 @@ async fn drive(inner: Arc<Inner>) {
         .stall_after
         .map(|after| AbortOnDropHandle::new(tokio::spawn(stall::watch_stalls(inner.clone(), after))));
     let _watchdog = AbortOnDropHandle::new(tokio::spawn(watchdog(inner.clone())));
+    let _cluster = inner
+        .options
+        .coordinator
+        .clone()
+        .map(|c| AbortOnDropHandle::new(tokio::spawn(cluster::watch_cluster(inner.clone(), c))));
     if inner.options.service {
         // A service ends on shutdown only; collections come and go until then.
         inner.shutdown.cancelled().await;

@@ -36,6 +36,9 @@ pub(crate) async fn live(inner: Arc<Inner>, entry: Arc<Entry>, previous: Option<
 }
 
 async fn runs(inner: &Arc<Inner>, entry: &Arc<Entry>) {
+    if let Some(coordinator) = inner.options.coordinator.clone() {
+        return super::cluster::runs(inner, entry, coordinator).await;
+    }
     let every = entry.collection.every.filter(|_| inner.options.service);
     loop {
         let started = Instant::now();

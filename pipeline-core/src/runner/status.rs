@@ -48,6 +48,12 @@ pub struct CollectionStatus {
     pub next_run_at: Option<SystemTime>,
     /// Runs completed since the runner started.
     pub runs: u64,
+    /// In a cluster: the process holding the collection's lease (`None`:
+    /// nobody, or no cluster).
+    pub owner: Option<String>,
+    /// In a cluster: when the owner's lease expires unless renewed.
+    #[serde(serialize_with = "optional_unix_millis")]
+    pub lease_until: Option<SystemTime>,
 }
 
 impl CollectionStatus {
@@ -67,6 +73,8 @@ impl CollectionStatus {
             stalled: false,
             next_run_at: None,
             runs: 0,
+            owner: None,
+            lease_until: None,
         }
     }
 }

@@ -4,12 +4,14 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use super::board::Counts;
 use super::entry::Entry;
 use super::{CollectionError, CollectionStatus, CollectionSummary, Inner, RunnerEvent};
-use crate::{Cursor, Outcome, PipelineHandle, Report, State, Status};
+use crate::{Cursor, Fence, Outcome, PipelineHandle, Report, State, Status};
 
 /// How long a forced shutdown still waits for a pipeline that is finishing.
 const FINISH_GRACE: Duration = Duration::from_secs(1);
@@ -24,6 +26,17 @@ pub(crate) struct Run {
     last_error: Option<CollectionError>,
     /// Totals of the attempts that ended.
     done: Counts,
+    /// In a cluster: the lease this run holds.
+    lease: Option<LeaseRun>,
+}
+
+/// What a run under a cluster lease carries.
+pub(crate) struct LeaseRun {
+    pub(crate) fence: Fence,
+    /// Cancelled when the lease is lost: the run stops and records nothing.
+    pub(crate) lost: CancellationToken,
+    /// The slot taken before claiming, used by the first attempt.
+    pub(crate) permit: Option<OwnedSemaphorePermit>,
 }
 
 impl Run {
@@ -37,7 +50,23 @@ impl Run {
             resumes: 0,
             last_error: None,
             done: Counts::default(),
+            lease: None,
         }
+    }
+
+    /// The run holds a cluster lease.
+    pub(crate) fn leased(mut self, lease: LeaseRun) -> Self {
+        self.lease = Some(lease);
+        self
+    }
+
+    fn lost(&self) -> bool {
+        self.lease.as_ref().is_some_and(|l| l.lost.is_cancelled())
+    }
+
+    /// Cancelled when the lease is lost (never without a lease).
+    fn lost_token(&self) -> CancellationToken {
+        self.lease.as_ref().map(|l| l.lost.clone()).unwrap_or_default()
     }
 
     pub(crate) async fn drive(mut self) -> CollectionSummary {
@@ -47,26 +76,31 @@ impl Run {
         let inner = self.inner.clone();
         let board = &inner.board;
         // A new run: the counts, resumes and start time are this run's.
-        board
-            .enter(&self.entry, State::Waiting, |s| {
-                s.pages = 0;
-                s.items_fetched = 0;
-                s.items_written = 0;
-                s.resumes = 0;
-                s.started_at = None;
-                s.next_attempt_at = None;
-                s.next_run_at = None;
-            })
-            .await;
+        self.enter(State::Waiting, |s| {
+            s.pages = 0;
+            s.items_fetched = 0;
+            s.items_written = 0;
+            s.resumes = 0;
+            s.started_at = None;
+            s.next_attempt_at = None;
+            s.next_run_at = None;
+        })
+        .await;
+        let lost = self.lost_token();
         loop {
             let slots = self.inner.slots.clone();
-            let permit = tokio::select! {
-                biased;
-                () = self.entry.cancel.cancelled() => return self.cancelled(cursor).await,
-                permit = slots.acquire_owned() => match permit {
-                    Ok(permit) => permit,
-                    // The semaphore is never closed; treat it as a shutdown.
-                    Err(_) => return self.cancelled(cursor).await,
+            let taken = self.lease.as_mut().and_then(|l| l.permit.take());
+            let permit = match taken {
+                Some(permit) => permit,
+                None => tokio::select! {
+                    biased;
+                    () = self.entry.cancel.cancelled() => return self.cancelled(cursor).await,
+                    () = lost.cancelled() => return self.lost_lease(),
+                    permit = slots.acquire_owned() => match permit {
+                        Ok(permit) => permit,
+                        // The semaphore is never closed; treat it as a shutdown.
+                        Err(_) => return self.cancelled(cursor).await,
+                    },
                 },
             };
             let first = self.resumes == 0;
@@ -85,18 +119,18 @@ impl Run {
                     from: cursor.clone(),
                 }
             };
-            board
-                .enter(&self.entry, State::Crawling, |s| {
-                    s.next_attempt_at = None;
-                    s.started_at.get_or_insert_with(SystemTime::now);
-                    s.cursor = cursor.clone();
-                })
-                .await;
+            self.enter(State::Crawling, |s| {
+                s.next_attempt_at = None;
+                s.started_at.get_or_insert_with(SystemTime::now);
+                s.cursor = cursor.clone();
+            })
+            .await;
             board.emit(event);
             let factory = self.entry.collection.factory.clone();
             let resume_from = (!first).then(|| cursor.clone());
             let fresh = first && self.entry.take_fresh();
-            let (error, retry_at) = match factory(resume_from, fresh).await {
+            let fence = self.lease.as_ref().map(|l| l.fence.clone());
+            let (error, retry_at) = match factory(resume_from, fresh, fence).await {
                 Ok(handle) => {
                     let report = self.watch(handle).await;
                     // The slot bounds running pipelines: saving the outcome, or
@@ -108,6 +142,10 @@ impl Run {
                         return self.cancelled(cursor).await;
                     };
                     self.finish_attempt(&report);
+                    let fenced = matches!(&report.outcome, Outcome::Failed(f) if f.error.is_fenced());
+                    if fenced || self.lost() {
+                        return self.lost_lease();
+                    }
                     cursor = report.resume_from.clone();
                     if !report.drained {
                         tracing::warn!("pipeline did not drain before its deadline");
@@ -135,14 +173,13 @@ impl Run {
             let message = error.to_string();
             let wait = next_at.duration_since(now);
             tracing::warn!(error = %message, attempt = self.resumes, ?wait, "collection failed; resuming later");
-            board
-                .enter(&self.entry, State::Retrying, |s| {
-                    s.last_error = Some(message);
-                    s.cursor = cursor.clone();
-                    s.next_attempt_at = Some(system_time(next_at));
-                    s.resumes = self.resumes;
-                })
-                .await;
+            self.enter(State::Retrying, |s| {
+                s.last_error = Some(message);
+                s.cursor = cursor.clone();
+                s.next_attempt_at = Some(system_time(next_at));
+                s.resumes = self.resumes;
+            })
+            .await;
             board.emit(RunnerEvent::Failed {
                 collection: self.name.clone(),
                 error: error.clone(),
@@ -154,6 +191,7 @@ impl Run {
             tokio::select! {
                 biased;
                 () = self.entry.cancel.cancelled() => return self.cancelled(cursor).await,
+                () = lost.cancelled() => return self.lost_lease(),
                 () = tokio::time::sleep_until(next_at) => {}
             }
         }
@@ -165,11 +203,18 @@ impl Run {
         let cancel = handle.cancel_token();
         let join = handle.join();
         tokio::pin!(join);
+        let lost = self.lost_token();
         let mut watching = true;
         let mut cancelling = false;
         loop {
             tokio::select! {
                 report = &mut join => return Some(report),
+                () = lost.cancelled(), if !cancelling => {
+                    // Another process owns the collection now: stop at once;
+                    // the sink's fence check refuses whatever is still in flight.
+                    cancel.cancel();
+                    cancelling = true;
+                }
                 changed = status.changed(), if watching => match changed {
                     Ok(()) => {
                         let st = status.borrow_and_update().clone();
@@ -211,7 +256,7 @@ impl Run {
             });
         }
         if st.state == State::Finalizing && self.entry.lock().status.state == State::Crawling {
-            board.enter(&self.entry, State::Finalizing, |_| {}).await;
+            self.enter(State::Finalizing, |_| {}).await;
         }
     }
 
@@ -222,12 +267,32 @@ impl Run {
         self.inner.board.progress(&self.entry, self.done, None, None);
     }
 
+    /// Moves the collection to `state`: recorded in the checkpoint store,
+    /// except under a cluster lease, where only the sink's fenced
+    /// transactions write the collection's row (a run that lost its lease
+    /// must not record over the new owner's state).
+    async fn enter(&self, state: State, f: impl FnOnce(&mut CollectionStatus)) -> CollectionStatus {
+        if self.lease.is_some() {
+            self.inner.board.mark(&self.entry, state, f)
+        } else {
+            self.inner.board.enter(&self.entry, state, f).await
+        }
+    }
+
+    /// The lease passed to another process: stop, record nothing (the new
+    /// owner records the state), and wait to claim it again.
+    fn lost_lease(self) -> CollectionSummary {
+        tracing::warn!("lease lost to another process; this run stops and commits nothing more");
+        let status = self.inner.board.mark(&self.entry, State::Waiting, |s| {
+            s.next_attempt_at = None;
+        });
+        self.summary(status)
+    }
+
     async fn completed(self) -> CollectionSummary {
         tracing::info!(items = self.done.items_written, "collection completed");
         let status = self
-            .inner
-            .board
-            .enter(&self.entry, State::Completed, |s| {
+            .enter(State::Completed, |s| {
                 s.cursor = None;
                 s.next_attempt_at = None;
                 s.runs += 1;
@@ -247,9 +312,7 @@ impl Run {
             "collection cancelled"
         );
         let status = self
-            .inner
-            .board
-            .enter(&self.entry, State::Cancelled, |s| {
+            .enter(State::Cancelled, |s| {
                 s.cursor = cursor.clone();
                 s.next_attempt_at = None;
             })
@@ -265,9 +328,7 @@ impl Run {
         let message = error.to_string();
         tracing::error!(error = %message, "collection failed");
         let status = self
-            .inner
-            .board
-            .enter(&self.entry, State::Failed, |s| {
+            .enter(State::Failed, |s| {
                 s.last_error = Some(message);
                 s.cursor = cursor.clone();
                 s.next_attempt_at = None;

@@ -32,10 +32,13 @@ pub(crate) struct Statement<'a> {
     pub(crate) binds: Vec<Bind<'a>>,
 }
 
-/// Everything one transaction does, in order: DDL, upserts, then statements
-/// (the checkpoint row).
+/// Everything one transaction does, in order: the fence check, DDL,
+/// upserts, then statements (the checkpoint row).
 #[derive(Debug, Default)]
 pub(crate) struct TxPlan<'a> {
+    /// A query that must return a row, or nothing is committed
+    /// ([`FencedOut`]): the collection's lease is still this run's.
+    pub(crate) guard: Option<Statement<'a>>,
     pub(crate) ddl: Vec<String>,
     pub(crate) batch: Option<&'a Batch>,
     /// Statement text and the batch rows it writes.
@@ -50,6 +53,12 @@ pub(crate) struct TxPlan<'a> {
     pub(crate) fused: Option<Arc<str>>,
     pub(crate) statements: Vec<Statement<'a>>,
 }
+
+/// A transaction's fence check found that the collection's lease has a
+/// newer fence: another process owns the collection now.
+#[derive(Debug, thiserror::Error)]
+#[error("the collection's lease has passed to another process")]
+pub(crate) struct FencedOut;
 
 type Q<'q, DB> = Query<'q, DB, <DB as sqlx::Database>::Arguments>;
 
@@ -191,6 +200,15 @@ where
         plan: &'c TxPlan<'_>,
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send + 'c {
         async move {
+            if let Some(guard) = &plan.guard {
+                let mut q = sqlx::query(AssertSqlSafe(guard.sql.clone()));
+                for value in &guard.binds {
+                    q = Self::bind(q, *value);
+                }
+                if q.fetch_optional(&mut *conn).await?.is_none() {
+                    return Err(sqlx::Error::Configuration(Box::new(FencedOut)));
+                }
+            }
             if let Some(lock) = Self::DDL_LOCK.filter(|_| !plan.ddl.is_empty()) {
                 sqlx::query(lock).execute(&mut *conn).await?;
             }

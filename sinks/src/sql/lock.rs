@@ -86,13 +86,13 @@ impl CollectionLocks {
 }
 
 /// This process as a lock holder: `host=<host> pid=<pid>`.
-fn holder_id() -> String {
+pub(crate) fn holder_id() -> String {
     format!("host={} pid={}", hostname(), std::process::id())
 }
 
 /// The host's name, without a dependency: the kernel's (Linux), the usual
 /// file, the shell's variable, in that order.
-fn hostname() -> String {
+pub(crate) fn hostname() -> String {
     ["/proc/sys/kernel/hostname", "/etc/hostname"]
         .iter()
         .find_map(|p| std::fs::read_to_string(p).ok())

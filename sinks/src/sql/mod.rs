@@ -16,13 +16,20 @@ mod backend;
 mod builder;
 mod checkpoint_row;
 mod children;
+#[cfg(feature = "postgres")]
+mod cluster_sql;
 mod config;
+#[cfg(feature = "postgres")]
+mod coordinator;
 #[cfg(feature = "postgres")]
 mod copy;
 mod database;
 mod dialect;
 mod encode;
+mod fence;
 mod high_water;
+#[cfg(feature = "postgres")]
+mod host_slots;
 mod ident;
 mod key;
 mod lock;
@@ -35,8 +42,12 @@ mod store;
 pub use self::builder::{DocumentSinkBuilder, RowSinkBuilder};
 pub use self::children::{ChildQueue, ParentColumns, QueuedChild};
 pub use self::config::DatabaseConfig;
+#[cfg(feature = "postgres")]
+pub use self::coordinator::PgCoordinator;
 pub use self::database::Database;
 pub use self::encode::ColumnType;
+#[cfg(feature = "postgres")]
+pub use self::host_slots::PgHostSlots;
 pub use self::lock::CollectionLocks;
 pub use self::sink::SqlSink;
 pub use self::store::SqlCheckpointStore;

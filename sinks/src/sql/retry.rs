@@ -9,6 +9,7 @@ use pipeline_core::SinkError;
 use pipeline_core::policy::{Jitter, RetryPolicy};
 use tokio::time::Instant;
 
+use super::backend::FencedOut;
 use crate::Error;
 
 /// What to do about a failed attempt.
@@ -20,6 +21,8 @@ enum Class {
     Data,
     /// Anything else (a missing table, a permission): fail now.
     Permanent,
+    /// The fence check refused the transaction: stop writing for good.
+    Fenced,
 }
 
 /// Why a commit failed for good.
@@ -39,6 +42,7 @@ fn classify(e: &sqlx::Error) -> Class {
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::WorkerCrashed => Class::Transient,
         sqlx::Error::Encode(_) => Class::Data,
+        sqlx::Error::Configuration(e) if e.is::<FencedOut>() => Class::Fenced,
         sqlx::Error::Database(db) => {
             let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
             classify_code(&code)
@@ -85,6 +89,7 @@ fn policy() -> RetryPolicy {
 /// attempt is one whole transaction, so a failed one committed nothing.
 pub(crate) async fn commit_with_retry<F, Fut>(
     collection: &str,
+    fence: i64,
     budget: Duration,
     mut attempt: F,
 ) -> Result<(), CommitError>
@@ -103,6 +108,13 @@ where
         };
         match classify(&error) {
             Class::Data => return Err(CommitError::Data(error)),
+            Class::Fenced => {
+                tracing::warn!(%collection, fence, "fenced out: the lease passed to another process; nothing committed");
+                return Err(CommitError::Sink(SinkError::Fenced {
+                    collection: collection.to_owned(),
+                    fence,
+                }));
+            }
             Class::Permanent => {
                 return Err(CommitError::Sink(SinkError::Write {
                     collection: collection.to_owned(),
@@ -171,7 +183,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn transient_errors_retry_until_the_budget_then_name_the_collection() {
         let calls = AtomicU32::new(0);
-        let err = commit_with_retry("coll", Duration::from_secs(2), || async {
+        let err = commit_with_retry("coll", 0, Duration::from_secs(2), || async {
             calls.fetch_add(1, Ordering::Relaxed);
             Err(sqlx::Error::PoolTimedOut)
         })
@@ -187,7 +199,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_zero_budget_makes_one_attempt() {
         let calls = AtomicU32::new(0);
-        let err = commit_with_retry("coll", Duration::ZERO, || async {
+        let err = commit_with_retry("coll", 0, Duration::ZERO, || async {
             calls.fetch_add(1, Ordering::Relaxed);
             Err(sqlx::Error::PoolTimedOut)
         })
@@ -199,7 +211,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_transient_error_that_clears_commits() {
         let calls = AtomicU32::new(0);
-        commit_with_retry("coll", Duration::from_secs(30), || async {
+        commit_with_retry("coll", 0, Duration::from_secs(30), || async {
             if calls.fetch_add(1, Ordering::Relaxed) < 3 {
                 Err(sqlx::Error::PoolTimedOut)
             } else {
@@ -215,7 +227,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn permanent_errors_fail_at_once() {
         let calls = AtomicU32::new(0);
-        let err = commit_with_retry("coll", Duration::from_secs(30), || async {
+        let err = commit_with_retry("coll", 0, Duration::from_secs(30), || async {
             calls.fetch_add(1, Ordering::Relaxed);
             Err(sqlx::Error::RowNotFound)
         })

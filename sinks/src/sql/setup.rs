@@ -7,6 +7,7 @@ use super::backend::TxPlan;
 use super::checkpoint_row::{CheckpointSql, decode};
 use super::database::Database;
 use super::dialect::TableShape;
+use super::fence::{self, FenceGuard};
 use super::ident::{Ident, TableName, reserved};
 use super::retry::commit_with_retry;
 
@@ -22,6 +23,8 @@ pub(crate) struct Opened {
     pub(crate) base_rows: u64,
     /// The cursor to resume from.
     pub(crate) cursor: Option<Cursor>,
+    /// The lease check of every transaction, in a cluster.
+    pub(crate) fence: Option<FenceGuard>,
 }
 
 impl Opened {
@@ -57,6 +60,7 @@ pub(crate) async fn open(spec: OpenSpec<'_>, ctx: &SinkContext) -> Result<Opened
         }
     };
     let inner = &spec.db.inner;
+    let guard = FenceGuard::new(inner.pool.dialect(), ctx)?;
     if live.as_str().eq_ignore_ascii_case(inner.checkpoints.as_str()) {
         return Err(config(format!("table {live} is the checkpoint table")));
     }
@@ -118,9 +122,15 @@ pub(crate) async fn open(spec: OpenSpec<'_>, ctx: &SinkContext) -> Result<Opened
     if ctx.fresh() && exists {
         plan.statements.push(checkpoints.reset(collection));
     }
-    commit_with_retry(collection, spec.retry_budget, || pool.run_tx(&plan, false))
-        .await
-        .map_err(|e| e.into_sink_error(collection))?;
+    plan.guard = guard.as_ref().map(|g| g.statement(collection));
+    commit_with_retry(
+        collection,
+        fence::token(guard.as_ref()),
+        spec.retry_budget,
+        || pool.run_tx(&plan, false),
+    )
+    .await
+    .map_err(|e| e.into_sink_error(collection))?;
     drop(plan);
     let (base_pages, base_rows, cursor) = match stored {
         Some(c) => (c.pages, c.items_written, c.cursor),
@@ -135,5 +145,6 @@ pub(crate) async fn open(spec: OpenSpec<'_>, ctx: &SinkContext) -> Result<Opened
         base_pages,
         base_rows,
         cursor,
+        fence: guard,
     })
 }

@@ -13,6 +13,7 @@ use super::database::Database;
 use super::dialect::{Dialect, TableShape};
 use super::encode::{Batch, ColumnType, EncodeBatch, Rejection};
 use super::high_water::{self, HighWaterSql};
+use super::fence;
 use super::ident::{Ident, TableName};
 use super::retry::{CommitError, commit_with_retry};
 use super::setup::{OpenSpec, Opened, open};
@@ -240,16 +241,20 @@ impl<T> SqlSink<T> {
             plan.statements.push(sql.pending(&opened.collection, mark));
         }
         // A batch in one statement with its checkpoint row: one round trip.
+        // Not under a lease: the fence check must run first, in the same transaction.
         if let ([_], [statement]) = (&plan.upserts[..], &plan.statements[..])
             && *statement.sql == *opened.checkpoints.progress_sql()
+            && opened.fence.is_none()
         {
             plan.fused = self.fused.clone();
         }
         let result = if plan.upserts.is_empty() && plan.copy.is_none() && plan.statements.is_empty() {
             Ok(())
         } else {
+            plan.guard = opened.fence.as_ref().map(|g| g.statement(&opened.collection));
             let pool = &self.spec.db.inner.pool;
-            commit_with_retry(&opened.collection, budget, || pool.run_tx(&plan, dry_run)).await
+            let fence = fence::token(opened.fence.as_ref());
+            commit_with_retry(&opened.collection, fence, budget, || pool.run_tx(&plan, dry_run)).await
         };
         drop(plan);
         if result.is_ok() && !dry_run {
@@ -433,8 +438,11 @@ impl<T: Send + 'static> Sink<T> for SqlSink<T> {
                 Duration::ZERO
             }
         };
+        // A run that lost its lease records nothing over the new owner's state.
+        plan.guard = opened.fence.as_ref().map(|g| g.statement(collection));
         let pool = &self.spec.db.inner.pool;
-        commit_with_retry(collection, budget, || pool.run_tx(&plan, false))
+        let fence = fence::token(opened.fence.as_ref());
+        commit_with_retry(collection, fence, budget, || pool.run_tx(&plan, false))
             .await
             .map_err(|e| e.into_sink_error(collection))?;
         if outcome.is_completed() && opened.staging.is_some() {

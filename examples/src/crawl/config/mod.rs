@@ -58,6 +58,11 @@ pub struct RuntimeConfig {
     pub max_resumes: Option<u32>,
     /// Enables `POST /collections/{name}/run` with this bearer token.
     pub admin_token: Option<String>,
+    /// Share the collections with every process started on the same
+    /// PostgreSQL database (default false).
+    pub cluster: Option<bool>,
+    /// A cluster lease's duration in ms (default 30000).
+    pub lease_ms: Option<u64>,
 }
 
 /// A secret from the config: never shown by `Debug`.
@@ -202,6 +207,8 @@ pub struct CrawlConfig {
     pub max_resumes: u32,
     /// The bearer token enabling run-now on the status server.
     pub admin_token: Option<Secret>,
+    /// In a cluster: the lease duration (`None`: this process alone).
+    pub cluster: Option<Duration>,
     /// The collections, in file order.
     pub collections: Vec<CollectionConfig>,
 }
@@ -266,6 +273,30 @@ impl CrawlConfig {
             .as_deref()
             .map(|a| expand(a, "runtime.metrics_addr".into()))
             .transpose()?;
+        let cluster = match (top.runtime.cluster.unwrap_or(false), top.runtime.lease_ms) {
+            (false, Some(_)) => {
+                return Err(invalid(
+                    None,
+                    "runtime.lease_ms".into(),
+                    "is set but runtime.cluster is not true",
+                ));
+            }
+            (false, None) => None,
+            (true, _) if !(database.starts_with("postgres://") || database.starts_with("postgresql://")) => {
+                return Err(invalid(
+                    None,
+                    "runtime.cluster".into(),
+                    "needs a PostgreSQL runtime.database (postgres://…): processes share leases there",
+                ));
+            }
+            (true, lease_ms) => {
+                let lease_ms = lease_ms.unwrap_or(30_000);
+                if lease_ms < 300 {
+                    return Err(invalid(None, "runtime.lease_ms".into(), "must be at least 300"));
+                }
+                Some(Duration::from_millis(lease_ms))
+            }
+        };
         if top.collection.is_empty() {
             return Err(invalid(
                 None,
@@ -410,6 +441,12 @@ impl CrawlConfig {
                     "cannot be used with mode = \"staging\": children are read from the parent's live table",
                 ));
             }
+            if crawl.parent.is_some() && cluster.is_some() {
+                return Err(fail(
+                    "parent",
+                    "cannot be used with runtime.cluster yet: child collections are fed by one process",
+                ));
+            }
             collections.push(CollectionConfig {
                 name: crawl.name,
                 key: crawl.key,
@@ -440,6 +477,7 @@ impl CrawlConfig {
             mode: top.runtime.mode.unwrap_or_default(),
             metrics_addr,
             admin_token,
+            cluster,
             max_resumes: top.runtime.max_resumes.unwrap_or(5),
             collections,
         })

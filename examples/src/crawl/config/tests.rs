@@ -194,3 +194,41 @@ fn case_collisions_and_reserved_names_name_the_line() {
         );
     }
 }
+
+#[test]
+fn cluster_needs_postgres_and_names_the_key() {
+    let text = GOOD.replace("mode = \"staging\"", "mode = \"staging\"\ncluster = true");
+    let err = parse(&text).unwrap_err().to_string();
+    assert!(
+        err.contains("runtime.cluster") && err.contains("PostgreSQL"),
+        "{err}"
+    );
+    let text = GOOD.replace("mode = \"staging\"", "lease_ms = 5000");
+    let err = parse(&text).unwrap_err().to_string();
+    assert!(
+        err.contains("runtime.lease_ms") && err.contains("runtime.cluster"),
+        "{err}"
+    );
+    let pg = GOOD.replace("sqlite://x.db", "postgres://u@h/db");
+    assert_eq!(parse(&pg).unwrap().cluster, None);
+    let text = pg.replace("mode = \"staging\"", "cluster = true");
+    assert_eq!(parse(&text).unwrap().cluster, Some(Duration::from_secs(30)));
+    let text = pg.replace("mode = \"staging\"", "cluster = true\nlease_ms = 2000");
+    assert_eq!(parse(&text).unwrap().cluster, Some(Duration::from_secs(2)));
+    let text = pg.replace("mode = \"staging\"", "cluster = true\nlease_ms = 10");
+    let err = parse(&text).unwrap_err().to_string();
+    assert!(err.contains("runtime.lease_ms"), "{err}");
+}
+
+#[test]
+fn a_cluster_refuses_child_collections_naming_the_collection() {
+    let text = GOOD
+        .replace("sqlite://x.db", "postgres://u@h/db")
+        .replace("mode = \"staging\"", "cluster = true")
+        + "\n[[collection]]\nname = \"comments\"\nparent = \"issues\"\nurl = \"https://api.example.com/issues/{/id}/comments\"\n";
+    let err = parse(&text).unwrap_err().to_string();
+    assert!(
+        err.contains("comments") && err.contains("parent") && err.contains("runtime.cluster"),
+        "{err}"
+    );
+}
