@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use pipeline_core::policy::RetryPolicy;
 use pipeline_core::runner::Collection;
-use pipeline_core::{Pipeline, Runnable};
+use pipeline_core::{Pipeline, RawItem, Runnable};
 use serde_json::{Map, Value};
 use sinks::{ColumnType, Database};
-use sources::{HttpContext, JsonSource, ScrapeSource, ScrapedItem};
+use sources::{HttpContext, RawJsonSource, ScrapeSource, ScrapedItem};
 
 use super::config::{CollectionConfig, Mode};
 
@@ -46,10 +46,19 @@ pub fn collection(
     let name = c.name.clone();
     let every = c.settings.every.filter(|_| serve);
     let c = Arc::new(c);
-    let collection = Collection::new_async(name, move |name: &str| {
-        let built = build(&c, name, &db, &ctx, mode);
-        async move { built }
-    });
+    // Plain JSON collections take the raw-JSON fast path: items go from the
+    // response to the `data` column as text, never parsed into a `Value`.
+    let collection = if c.http.scrape.is_some() {
+        Collection::new_async(name, move |name: &str| {
+            let built = build_scrape(&c, name, &db, &ctx, mode);
+            async move { built }
+        })
+    } else {
+        Collection::new_async(name, move |name: &str| {
+            let built = build_json(&c, name, &db, &ctx, mode);
+            async move { built }
+        })
+    };
     match every {
         Some(every) => collection.every(every),
         None => collection,
@@ -65,47 +74,51 @@ pub fn same_identity(a: &CollectionConfig, b: &CollectionConfig) -> bool {
         && a.http.pagination == b.http.pagination
 }
 
-/// One attempt's pipeline for collection `c`.
-fn build(
+/// One attempt's pipeline for scraped collection `c`.
+fn build_scrape(
     c: &CollectionConfig,
     name: &str,
     db: &Database,
     ctx: &HttpContext,
     mode: Mode,
 ) -> Result<Runnable<Value>, pipeline_core::BoxError> {
-    let staging = mode == Mode::Staging;
-    let lookahead = c.settings.lookahead.unwrap_or(1);
-    let retry = retry_policy(c);
-    let max_pages = c.settings.max_pages.unwrap_or(100_000);
-    let runnable = if let Some(scrape) = &c.http.scrape {
-        let source = ScrapeSource::from_config(&c.http, ctx)?;
-        let mut columns: Vec<(String, ColumnType)> = vec![("url".to_owned(), ColumnType::Text)];
-        columns.extend(scrape.fields.keys().map(|f| (f.clone(), ColumnType::Text)));
-        let sink = db
-            .rows::<Value>()
-            .columns(columns)
-            .key_field("key")
-            .staging(staging)
-            .build()?;
-        let key = c.key.clone();
-        Pipeline::paged(name, source)
-            .lookahead(lookahead)
-            .retry(retry)
-            .max_pages(max_pages)
-            .map(move |item| scraped_row(item, key.as_deref()))
-            .sink(sink)
-    } else {
-        let source = JsonSource::from_config(&c.http, ctx)?;
-        let sink = db
-            .documents()
-            .key_pointer(c.key.clone().unwrap_or_else(|| "/id".to_owned()))
-            .staging(staging)
-            .build()?;
-        Pipeline::paged(name, source)
-            .lookahead(lookahead)
-            .retry(retry)
-            .max_pages(max_pages)
-            .sink(sink)
-    };
-    Ok(runnable)
+    let source = ScrapeSource::from_config(&c.http, ctx)?;
+    let scrape = c.http.scrape.as_ref().map(|s| s.fields.keys()).into_iter().flatten();
+    let mut columns: Vec<(String, ColumnType)> = vec![("url".to_owned(), ColumnType::Text)];
+    columns.extend(scrape.map(|f| (f.clone(), ColumnType::Text)));
+    let sink = db
+        .rows::<Value>()
+        .columns(columns)
+        .key_field("key")
+        .staging(mode == Mode::Staging)
+        .build()?;
+    let key = c.key.clone();
+    Ok(settings(c, Pipeline::paged(name, source))
+        .map(move |item| scraped_row(item, key.as_deref()))
+        .sink(sink))
+}
+
+/// One attempt's pipeline for JSON collection `c`, on the raw-JSON path.
+fn build_json(
+    c: &CollectionConfig,
+    name: &str,
+    db: &Database,
+    ctx: &HttpContext,
+    mode: Mode,
+) -> Result<Runnable<RawItem>, pipeline_core::BoxError> {
+    let source = RawJsonSource::from_config(&c.http, ctx)?;
+    let sink = db
+        .documents()
+        .key_pointer(c.key.clone().unwrap_or_else(|| "/id".to_owned()))
+        .staging(mode == Mode::Staging)
+        .build_raw()?;
+    Ok(settings(c, Pipeline::paged(name, source)).sink(sink))
+}
+
+/// The pipeline settings every collection takes from its configuration.
+fn settings<T: Send + 'static>(c: &CollectionConfig, pipeline: Pipeline<T>) -> Pipeline<T> {
+    pipeline
+        .lookahead(c.settings.lookahead.unwrap_or(1))
+        .retry(retry_policy(c))
+        .max_pages(c.settings.max_pages.unwrap_or(100_000))
 }
