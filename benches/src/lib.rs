@@ -5,5 +5,7 @@
 #![allow(missing_docs)]
 
 pub mod core_workload;
+pub mod crawl_workload;
+pub mod minimal_crawl;
 pub mod runner_workload;
 pub mod service_workload;
