@@ -101,11 +101,21 @@ pub async fn library_crawl(base: &str, db_path: &str, raw: bool) -> u64 {
     let report = if raw {
         let source = RawJsonSource::from_config(&config, &ctx).expect("source");
         let sink = sink.build_raw().expect("sink");
-        Pipeline::paged("items", source).sink(sink).spawn().expect("spawn").join().await
+        Pipeline::paged("items", source)
+            .sink(sink)
+            .spawn()
+            .expect("spawn")
+            .join()
+            .await
     } else {
         let source = JsonSource::from_config(&config, &ctx).expect("source");
         let sink = sink.build().expect("sink");
-        Pipeline::paged("items", source).sink(sink).spawn().expect("spawn").join().await
+        Pipeline::paged("items", source)
+            .sink(sink)
+            .spawn()
+            .expect("spawn")
+            .join()
+            .await
     };
     assert!(report.outcome.is_completed(), "{:?}", report.outcome);
     db.close().await;

@@ -8,9 +8,7 @@
 
 use std::fmt;
 
-use serde::de::{
-    self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor,
-};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -286,9 +284,28 @@ mod tests {
         let item = RawItem::new(text).unwrap();
         let value: Value = serde_json::from_str(text).unwrap();
         for p in [
-            "", "/id", "/s", "/a", "/a/0", "/a/1/b~0~1c", "/a/2/0", "/a/3", "/a/01", "/a/+1",
-            "/big", "/f", "/e", "/nested/deep/x/2", "/nested/deep/x/-", "/missing", "/id/x",
-            "/s/0", "/", "//", "/a/1/b~0~1c/x", "id",
+            "",
+            "/id",
+            "/s",
+            "/a",
+            "/a/0",
+            "/a/1/b~0~1c",
+            "/a/2/0",
+            "/a/3",
+            "/a/01",
+            "/a/+1",
+            "/big",
+            "/f",
+            "/e",
+            "/nested/deep/x/2",
+            "/nested/deep/x/-",
+            "/missing",
+            "/id/x",
+            "/s/0",
+            "/",
+            "//",
+            "/a/1/b~0~1c/x",
+            "id",
         ] {
             assert_eq!(item.pointer(p), value.pointer(p).cloned(), "pointer {p:?}");
         }

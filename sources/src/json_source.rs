@@ -129,7 +129,10 @@ impl JsonSource {
 
     /// One page of `I`s: the shared path of [`JsonSource`] and
     /// [`RawJsonSource`](crate::RawJsonSource).
-    pub(crate) async fn fetch_page<I: PageItems>(&mut self, cursor: Option<&Cursor>) -> Result<Page<I>, FetchError> {
+    pub(crate) async fn fetch_page<I: PageItems>(
+        &mut self,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page<I>, FetchError> {
         let page = page_url(&self.endpoint, &self.first, cursor)?;
         let fetched = self.download(&page).await?;
         // Shown (redacted) only in errors: redacting costs a URL parse.
@@ -166,15 +169,24 @@ pub(crate) trait PageItems: Sized + Send + 'static {
     /// The body (for the paginator) and the items of a complete response,
     /// or why it is not a page.
     /// `shown` is the page's URL as shown in errors.
-    fn split(source: &JsonSource, fetched: &Fetched, shown: &dyn Fn() -> String) -> Result<(Value, Vec<Self>), FetchError>;
+    fn split(
+        source: &JsonSource,
+        fetched: &Fetched,
+        shown: &dyn Fn() -> String,
+    ) -> Result<(Value, Vec<Self>), FetchError>;
 
     /// One item as a `Value` (for a `last_item` cursor).
     fn to_value(&self) -> Result<Value, serde_json::Error>;
 }
 
 impl PageItems for Value {
-    fn split(source: &JsonSource, fetched: &Fetched, shown: &dyn Fn() -> String) -> Result<(Value, Vec<Value>), FetchError> {
-        let mut body: Value = serde_json::from_slice(&fetched.body).map_err(|e| not_json(fetched, shown, &e))?;
+    fn split(
+        source: &JsonSource,
+        fetched: &Fetched,
+        shown: &dyn Fn() -> String,
+    ) -> Result<(Value, Vec<Value>), FetchError> {
+        let mut body: Value =
+            serde_json::from_slice(&fetched.body).map_err(|e| not_json(fetched, shown, &e))?;
         let pointer = source.items_pointer();
         match body.pointer_mut(pointer).map(Value::take) {
             Some(Value::Array(items)) => Ok((body, items)),

@@ -6,9 +6,9 @@
 use std::fmt;
 
 use pipeline_core::RawItem;
+use serde::Deserialize;
 use serde::de::value::MapAccessDeserializer;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
@@ -204,7 +204,10 @@ mod tests {
             "total": 2}"#;
         let page = split(body, "/data/items").unwrap();
         assert_eq!(texts(&page), [r#"{"id": 1,  "x": [1, 2]}"#, r#"{"id":"b"}"#]);
-        assert_eq!(page.body, json!({"data": {"items": null, "next": "c2"}, "total": 2}));
+        assert_eq!(
+            page.body,
+            json!({"data": {"items": null, "next": "c2"}, "total": 2})
+        );
     }
 
     #[test]

@@ -25,7 +25,12 @@ async fn both(config: &HttpSourceConfig) -> (Report, Vec<Value>) {
     (raw_report, parsed)
 }
 
-fn cursor(param: Option<&str>, next: Option<&str>, last_item: Option<&str>, has_more: Option<&str>) -> Pagination {
+fn cursor(
+    param: Option<&str>,
+    next: Option<&str>,
+    last_item: Option<&str>,
+    has_more: Option<&str>,
+) -> Pagination {
     Pagination::Cursor {
         param: param.map(Into::into),
         next: next.map(Into::into),
@@ -52,10 +57,20 @@ async fn every_pagination_style_yields_the_same_items() {
             }),
         HttpSourceConfig::new(s.url("/cursor?limit=100"))
             .items("/items")
-            .pagination(cursor(Some("cursor"), Some("/response_metadata/next_cursor"), None, None)),
+            .pagination(cursor(
+                Some("cursor"),
+                Some("/response_metadata/next_cursor"),
+                None,
+                None,
+            )),
         HttpSourceConfig::new(s.url("/stripe?limit=40"))
             .items("/data")
-            .pagination(cursor(Some("starting_after"), None, Some("/id"), Some("/has_more"))),
+            .pagination(cursor(
+                Some("starting_after"),
+                None,
+                Some("/id"),
+                Some("/has_more"),
+            )),
         HttpSourceConfig::new(s.url("/offset"))
             .items("/results")
             .pagination(Pagination::Offset {
@@ -69,7 +84,12 @@ async fn every_pagination_style_yields_the_same_items() {
     ];
     for config in &configs {
         let (report, items) = both(config).await;
-        assert!(report.outcome.is_completed(), "{}: {:?}", config.url, report.outcome);
+        assert!(
+            report.outcome.is_completed(),
+            "{}: {:?}",
+            config.url,
+            report.outcome
+        );
         assert_eq!(items.len(), 950, "{}", config.url);
     }
 }
@@ -106,7 +126,12 @@ async fn post_bodies_graphql_and_header_cursors_yield_the_same_items() {
     .unwrap();
     for config in [&search, &graphql, &header] {
         let (report, items) = both(config).await;
-        assert!(report.outcome.is_completed(), "{}: {:?}", config.url, report.outcome);
+        assert!(
+            report.outcome.is_completed(),
+            "{}: {:?}",
+            config.url,
+            report.outcome
+        );
         assert_eq!(items.len(), 130, "{}", config.url);
     }
 }
@@ -119,7 +144,10 @@ async fn malformed_pages_fail_with_the_same_errors() {
         let (report, items) = both(&config).await;
         assert!(items.is_empty());
         let text = failure_text(&report);
-        assert!(text.contains("not valid JSON") || text.contains("not an array"), "{path}: {text}");
+        assert!(
+            text.contains("not valid JSON") || text.contains("not an array"),
+            "{path}: {text}"
+        );
     }
     let config = page_config(&s).items("/nothing/here");
     let (report, _) = both(&config).await;
@@ -129,7 +157,9 @@ async fn malformed_pages_fail_with_the_same_errors() {
         s.url("/graphql")
     ))
     .unwrap();
-    graphql.body = Some(sources::Body(json!({ "query": "query { repo { isues { nodes { id } } } }" })));
+    graphql.body = Some(sources::Body(
+        json!({ "query": "query { repo { isues { nodes { id } } } }" }),
+    ));
     let (report, _) = both(&graphql).await;
     assert!(failure_text(&report).contains(GRAPHQL_ERROR));
 }
@@ -158,7 +188,11 @@ async fn items_keep_the_servers_text_and_read_keys_lazily() {
     let values = value.fetch(None).await.unwrap();
     assert_eq!(page.next, values.next);
     for (r, v) in page.items.iter().zip(&values.items) {
-        assert_eq!(r.as_str(), serde_json::to_string(v).unwrap(), "the mock's compact text");
+        assert_eq!(
+            r.as_str(),
+            serde_json::to_string(v).unwrap(),
+            "the mock's compact text"
+        );
         assert_eq!(r.pointer("/id").as_ref(), v.pointer("/id"));
     }
     assert_eq!(raw.first_url(), value.first_url());

@@ -36,7 +36,9 @@ fn main() {
         ),
         Some("crawl-child") if args.len() == 4 => crawl_child(&args[1], &args[2], &args[3]),
         Some(other) => {
-            eprintln!("unknown workload {other:?}; use `core [N]`, `memory`, `runner`, `service [N]` or `crawl [N] [CRAWL_BINARY…]`");
+            eprintln!(
+                "unknown workload {other:?}; use `core [N]`, `memory`, `runner`, `service [N]` or `crawl [N] [CRAWL_BINARY…]`"
+            );
             std::process::exit(2);
         }
     }
@@ -245,10 +247,17 @@ fn memory() {
             .args(["crawl-child", "raw", &server.url(""), &db.display().to_string()])
             .output()
             .expect("child runs");
-        assert!(out.status.success(), "child failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "child failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         rt.block_on(server.shutdown());
         let line = String::from_utf8_lossy(&out.stdout);
-        line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).expect("child prints items and peak RSS")
+        line.split_whitespace()
+            .nth(1)
+            .and_then(|v| v.parse().ok())
+            .expect("child prints items and peak RSS")
     };
     let small = crawl_peak(10_000);
     let large = crawl_peak(1_000_000);
@@ -294,7 +303,11 @@ fn crawl(n: usize, binaries: &[String]) {
         .expect("mock server");
     let base = server.url("");
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut names = vec!["minimal program (the limit)".to_owned(), "library, raw JSON".to_owned(), "library, Value".to_owned()];
+    let mut names = vec![
+        "minimal program (the limit)".to_owned(),
+        "library, raw JSON".to_owned(),
+        "library, Value".to_owned(),
+    ];
     names.extend(binaries.iter().map(|b| format!("crawl binary {b}")));
     let rounds = 3;
     let mut runs: Vec<Vec<crawl_workload::Measured>> = vec![Vec::new(); names.len()];

@@ -83,7 +83,13 @@ fn build_scrape(
     mode: Mode,
 ) -> Result<Runnable<Value>, pipeline_core::BoxError> {
     let source = ScrapeSource::from_config(&c.http, ctx)?;
-    let scrape = c.http.scrape.as_ref().map(|s| s.fields.keys()).into_iter().flatten();
+    let scrape = c
+        .http
+        .scrape
+        .as_ref()
+        .map(|s| s.fields.keys())
+        .into_iter()
+        .flatten();
     let mut columns: Vec<(String, ColumnType)> = vec![("url".to_owned(), ColumnType::Text)];
     columns.extend(scrape.map(|f| (f.clone(), ColumnType::Text)));
     let sink = db

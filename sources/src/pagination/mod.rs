@@ -216,7 +216,13 @@ impl Paginator {
 
     /// Whether [`next`](Self::next) reads the page's last item.
     pub(crate) fn needs_last_item(&self) -> bool {
-        matches!(&self.style, Pagination::Cursor { last_item: Some(_), .. })
+        matches!(
+            &self.style,
+            Pagination::Cursor {
+                last_item: Some(_),
+                ..
+            }
+        )
     }
 
     /// The next page's URL, `None` at the end, `Err(reason)` for a malformed page.

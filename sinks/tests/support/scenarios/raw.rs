@@ -67,7 +67,12 @@ pub async fn raw_documents_follow_the_key_rules(url: &str) {
     // The first key fixes the type: "7" after 7 is rejected.
     let coll = unique("rawkeytypes");
     created.push(coll.clone());
-    let page = vec![json!({"id": 7}), json!({"id": 8}), json!({"id": "7"}), json!({"id": 9})];
+    let page = vec![
+        json!({"id": 7}),
+        json!({"id": 8}),
+        json!({"id": "7"}),
+        json!({"id": 9}),
+    ];
     let (_, index, reason) = rejection(&run_raw(&coll, raw(vec![page]), raw_sink(&db)).await);
     assert_eq!(index, 2);
     assert!(
@@ -75,7 +80,11 @@ pub async fn raw_documents_follow_the_key_rules(url: &str) {
         "{reason}"
     );
     assert_eq!(reader.keys(&coll).await, BTreeSet::from(["7".into(), "8".into()]));
-    for (bad, what) in [(json!(7.0), "a float"), (json!(true), "a boolean"), (json!([1]), "an array")] {
+    for (bad, what) in [
+        (json!(7.0), "a float"),
+        (json!(true), "a boolean"),
+        (json!([1]), "an array"),
+    ] {
         let page = vec![json!({"id": "true"}), json!({"id": bad})];
         let (_, index, reason) = rejection(&run_raw(&coll, raw(vec![page]), raw_sink(&db)).await);
         assert_eq!(index, 1);
@@ -141,7 +150,10 @@ pub async fn raw_documents_are_stored_as_received(url: &str) {
     assert!(report.outcome.is_completed(), "{:?}", report.outcome);
     assert_eq!(reader.keys(&by_raw).await, reader.keys(&by_value).await);
     for key in reader.keys(&by_value).await {
-        assert_eq!(reader.data(&by_raw, &key).await, reader.data(&by_value, &key).await);
+        assert_eq!(
+            reader.data(&by_raw, &key).await,
+            reader.data(&by_value, &key).await
+        );
     }
     reader.cleanup(&[&coll, &by_value, &by_raw]).await;
 }
