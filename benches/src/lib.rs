@@ -6,8 +6,10 @@
 
 pub mod cluster_workload;
 pub mod core_workload;
-pub mod html_corpus;
-pub mod pg_workload;
+pub mod crawl_workload;
 pub mod fanout_workload;
+pub mod html_corpus;
+pub mod minimal_crawl;
+pub mod pg_workload;
 pub mod runner_workload;
 pub mod service_workload;

@@ -26,6 +26,7 @@ mod pipeline;
 mod pipeline_config;
 pub mod policy;
 mod push_source;
+mod raw_item;
 mod runnable;
 pub mod runner;
 #[cfg(feature = "serve")]
@@ -51,6 +52,7 @@ pub use self::outcome::{Outcome, Report};
 pub use self::paged::{Page, Paged};
 pub use self::pipeline::Pipeline;
 pub use self::push_source::{Disconnected, Emitter, PushSource};
+pub use self::raw_item::RawItem;
 pub use self::runnable::Runnable;
 pub use self::sink::{Sink, SinkContext};
 pub use self::status::{State, Status};

@@ -27,6 +27,14 @@ macro_rules! pg_test {
 
 pg_test!(upsert_is_idempotent, s::upsert_is_idempotent);
 pg_test!(
+    raw_documents_follow_the_key_rules,
+    s::raw_documents_follow_the_key_rules
+);
+pg_test!(
+    raw_documents_are_stored_as_received,
+    s::raw_documents_are_stored_as_received
+);
+pg_test!(
     failed_source_resumes_from_the_committed_cursor,
     s::failed_source_resumes_from_the_committed_cursor
 );

@@ -13,6 +13,18 @@ use support::scenarios::{self as s, run, sink_error};
 use support::{Reader, docs, keys, sqlite_url, unique};
 
 #[tokio::test]
+async fn raw_documents_follow_the_key_rules() {
+    let (_dir, url) = sqlite_url();
+    s::raw_documents_follow_the_key_rules(&url).await;
+}
+
+#[tokio::test]
+async fn raw_documents_are_stored_as_received() {
+    let (_dir, url) = sqlite_url();
+    s::raw_documents_are_stored_as_received(&url).await;
+}
+
+#[tokio::test]
 async fn upsert_is_idempotent() {
     let (_dir, url) = sqlite_url();
     s::upsert_is_idempotent(&url).await;

@@ -122,27 +122,108 @@ impl JsonSource {
         }
     }
 
-    /// The items of a complete response, or why it is not a page.
-    fn items(&self, fetched: &Fetched, shown: &str) -> Result<(Value, Vec<Value>), FetchError> {
-        let mut body: Value = serde_json::from_slice(&fetched.body).map_err(|e| {
-            let what = if looks_like_html(fetched) {
-                "body is an HTML page, not JSON"
-            } else {
-                "body is not valid JSON"
-            };
-            FetchError::invalid(format!("{shown}: {what}: {e}"))
+    /// The items pointer.
+    pub(crate) fn items_pointer(&self) -> &str {
+        &self.items
+    }
+
+    /// One page of `I`s: the shared path of [`JsonSource`] and
+    /// [`RawJsonSource`](crate::RawJsonSource).
+    pub(crate) async fn fetch_page<I: PageItems>(
+        &mut self,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page<I>, FetchError> {
+        let page = page_url(&self.endpoint, &self.first, cursor)?;
+        let fetched = self.download(&page).await?;
+        // Shown (redacted) only in errors: redacting costs a URL parse.
+        let shown = || self.endpoint.show(&page.request);
+        let (body, items) = I::split(self, &fetched, &shown)?;
+        let last = if self.paginator.needs_last_item() {
+            items.last().map(I::to_value).transpose().map_err(|e| {
+                FetchError::invalid(format!("{}: the last item could not be read: {e}", shown()))
+            })?
+        } else {
+            None
+        };
+        let view = PageView {
+            url: &page.request,
+            headers: &fetched.headers,
+            body: &body,
+            items: items.len(),
+            last_item: last.as_ref(),
+        };
+        let next = self.paginator.next(&view).map_err(|reason| {
+            FetchError::invalid(format!("{}: {}", shown(), self.endpoint.show_text(&reason)))
         })?;
-        match body.pointer_mut(&self.items).map(Value::take) {
+        let next = match next {
+            Some(n) => checked_next(&self.endpoint, &page.request, &n)?,
+            None => None,
+        };
+        tracing::debug!(host = %self.endpoint.host, items = items.len(), "JSON page fetched");
+        Ok(Page::new(items, next))
+    }
+}
+
+/// The items of a page, as a source yields them.
+pub(crate) trait PageItems: Sized + Send + 'static {
+    /// The body (for the paginator) and the items of a complete response,
+    /// or why it is not a page.
+    /// `shown` is the page's URL as shown in errors.
+    fn split(
+        source: &JsonSource,
+        fetched: &Fetched,
+        shown: &dyn Fn() -> String,
+    ) -> Result<(Value, Vec<Self>), FetchError>;
+
+    /// One item as a `Value` (for a `last_item` cursor).
+    fn to_value(&self) -> Result<Value, serde_json::Error>;
+}
+
+impl PageItems for Value {
+    fn split(
+        source: &JsonSource,
+        fetched: &Fetched,
+        shown: &dyn Fn() -> String,
+    ) -> Result<(Value, Vec<Value>), FetchError> {
+        let mut body: Value =
+            serde_json::from_slice(&fetched.body).map_err(|e| not_json(fetched, shown, &e))?;
+        let pointer = source.items_pointer();
+        match body.pointer_mut(pointer).map(Value::take) {
             Some(Value::Array(items)) => Ok((body, items)),
-            Some(other) => Err(FetchError::invalid(format!(
-                "{shown}: items at {:?} is {}, not an array",
-                self.items,
-                kind_of(&other)
-            ))),
-            None => Err(graphql::answer_error(&body, shown)
-                .unwrap_or_else(|| FetchError::invalid(format!("{shown}: no items at {:?}", self.items)))),
+            Some(other) => Err(not_an_array(shown, pointer, &other)),
+            None => Err(no_items(&body, shown, pointer)),
         }
     }
+
+    fn to_value(&self) -> Result<Value, serde_json::Error> {
+        Ok(self.clone())
+    }
+}
+
+/// A body that does not parse.
+pub(crate) fn not_json(fetched: &Fetched, shown: &dyn Fn() -> String, e: &serde_json::Error) -> FetchError {
+    let what = if looks_like_html(fetched) {
+        "body is an HTML page, not JSON"
+    } else {
+        "body is not valid JSON"
+    };
+    FetchError::invalid(format!("{}: {what}: {e}", shown()))
+}
+
+/// Something other than an array at the items pointer.
+pub(crate) fn not_an_array(shown: &dyn Fn() -> String, pointer: &str, found: &Value) -> FetchError {
+    FetchError::invalid(format!(
+        "{}: items at {pointer:?} is {}, not an array",
+        shown(),
+        kind_of(found)
+    ))
+}
+
+/// Nothing at the items pointer: a GraphQL error answer, or a malformed page.
+pub(crate) fn no_items(body: &Value, shown: &dyn Fn() -> String, pointer: &str) -> FetchError {
+    let shown = shown();
+    graphql::answer_error(body, &shown)
+        .unwrap_or_else(|| FetchError::invalid(format!("{shown}: no items at {pointer:?}")))
 }
 
 /// Whether a body that is not JSON is an HTML page (a proxy's or server's
@@ -175,25 +256,7 @@ impl Paged for JsonSource {
     type Item = Value;
 
     async fn fetch(&mut self, cursor: Option<&Cursor>) -> Result<Page<Value>, FetchError> {
-        let page = page_url(&self.endpoint, &self.first, cursor)?;
-        let fetched = self.download(&page).await?;
-        let shown = self.endpoint.show(&page.request);
-        let (body, items) = self.items(&fetched, &shown)?;
-        let view = PageView {
-            url: &page.request,
-            headers: &fetched.headers,
-            body: &body,
-            items: &items,
-        };
-        let next = self.paginator.next(&view).map_err(|reason| {
-            FetchError::invalid(format!("{shown}: {}", self.endpoint.show_text(&reason)))
-        })?;
-        let next = match next {
-            Some(n) => checked_next(&self.endpoint, &page.request, &n)?,
-            None => None,
-        };
-        tracing::debug!(host = %self.endpoint.host, items = items.len(), "JSON page fetched");
-        Ok(Page::new(items, next))
+        self.fetch_page(cursor).await
     }
 
     fn first_cursor(&self) -> Option<Cursor> {

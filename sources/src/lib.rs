@@ -9,6 +9,10 @@
 //! to each request; a token sent in the body rides in its fragment), so any
 //! checkpoint resumes exactly there and none holds a credential.
 //!
+//! [`RawJsonSource`] is the fast path: the same source yielding each item's
+//! JSON text ([`RawItem`](pipeline_core::RawItem)) instead of a parsed
+//! `Value`, for sinks that store the text as it is.
+//!
 //! [`suggest`] looks at an API's first pages and proposes a configuration.
 //!
 //! Limits: a total deadline per request, a body cap after decompression,
@@ -45,6 +49,8 @@ mod oauth2;
 mod page_url;
 mod pagination;
 mod prefetch;
+mod raw_json_source;
+mod raw_page;
 pub mod redact;
 mod request;
 mod retry_after;
@@ -59,6 +65,7 @@ pub use self::error::SourceError;
 pub use self::extract::ScrapedItem;
 pub use self::http::HttpContext;
 pub use self::json_source::JsonSource;
+pub use self::raw_json_source::RawJsonSource;
 pub use self::scrape::ScrapeSource;
 pub use self::scrape_config::ScrapeConfig;
 pub use self::suggest::{Suggestion, suggest};

@@ -119,7 +119,9 @@ impl Endpoint {
                 Method::Post => self.client.post(url.clone()),
             };
             if url.host_str() == start.host_str() {
-                builder = builder.headers((*self.headers).clone());
+                if !self.headers.is_empty() {
+                    builder = builder.headers((*self.headers).clone());
+                }
                 if let Some(b) = bearer {
                     builder = builder.header(AUTHORIZATION, b.clone());
                 }
@@ -199,7 +201,9 @@ impl Endpoint {
         if response.content_length().is_some_and(|n| n > self.max_body) {
             return Err(too_large(&url));
         }
-        let mut body = Vec::new();
+        // One buffer of the announced size (capped): no regrowth while reading.
+        let expected = response.content_length().unwrap_or(0).min(self.max_body);
+        let mut body = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
         loop {
             // Chunks come decompressed, so the cap holds against bombs.
             match response.chunk().await {

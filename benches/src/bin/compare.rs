@@ -12,12 +12,20 @@
 //! RSS with 500 and 2,000 children, each in a fresh child process.
 //! `compare cluster`: 1, 2 and 4 worker processes sharing collections through
 //! PostgreSQL (`PIPELINE_TEST_PG_URL`), with and without `min_delay_ms`.
+//! `compare crawl [N] [CRAWL_BINARY…]`: an end-to-end JSON crawl of N items
+//! (default 100,000; 100 per page) of the local mock into SQLite, each
+//! variant in a child process: the hand-written minimal program (the limit),
+//! the library's raw-JSON and `Value` paths, and each `crawl` binary given
+//! (default: the `crawl` next to this binary, if built): CPU per item and
+//! throughput, side by side.
 #![allow(clippy::print_stdout)]
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use benches::core_workload::{mpsc_chain, pipeline, plain_loop, slow_sink_run};
+use benches::crawl_workload;
+use sources::mock::{MockConfig, MockServer};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -33,9 +41,14 @@ fn main() {
         Some("cluster") => benches::cluster_workload::run(&std::env::args().next().unwrap_or_default()),
         Some("cluster-worker") => cluster_worker(&args[1..]),
         Some("memory-child") => memory_child(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(10_000)),
+        Some("crawl") => crawl(
+            args.get(1).and_then(|n| n.parse().ok()).unwrap_or(100_000),
+            &args[2.min(args.len())..],
+        ),
+        Some("crawl-child") if args.len() == 4 => crawl_child(&args[1], &args[2], &args[3]),
         Some(other) => {
             eprintln!(
-                "unknown workload {other:?}; use `core [N]`, `memory`, `runner`, `service [N]`, `fanout` or `cluster`"
+                "unknown workload {other:?}; use `core [N]`, `memory`, `runner`, `service [N]`, `fanout`, `cluster` or `crawl [N] [CRAWL_BINARY…]`"
             );
             std::process::exit(2);
         }
@@ -233,6 +246,132 @@ fn memory() {
         "  difference: {:+.1} MiB (goal <= +10 MiB)",
         (large as f64 - small as f64) / 1024.0
     );
+    // The raw-JSON path end to end: mock server here, the crawl in a child.
+    let rt = runtime();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let crawl_peak = |n: usize| -> u64 {
+        let server = rt
+            .block_on(MockServer::start(MockConfig::new(n, crawl_workload::PER_PAGE)))
+            .expect("mock server");
+        let db = dir.path().join(format!("raw-{n}.db"));
+        let out = Command::new(&exe)
+            .args(["crawl-child", "raw", &server.url(""), &db.display().to_string()])
+            .output()
+            .expect("child runs");
+        assert!(
+            out.status.success(),
+            "child failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        rt.block_on(server.shutdown());
+        let line = String::from_utf8_lossy(&out.stdout);
+        line.split_whitespace()
+            .nth(1)
+            .and_then(|v| v.parse().ok())
+            .expect("child prints items and peak RSS")
+    };
+    let small = crawl_peak(10_000);
+    let large = crawl_peak(1_000_000);
+    println!("peak RSS of a raw-JSON crawl of the mock into SQLite (library path, 100 per page):");
+    println!("  10^4 items: {:.1} MiB", small as f64 / 1024.0);
+    println!("  10^6 items: {:.1} MiB", large as f64 / 1024.0);
+    println!(
+        "  difference: {:+.1} MiB (goal <= +10 MiB)",
+        (large as f64 - small as f64) / 1024.0
+    );
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// One crawl variant in this (child) process; prints the items written and
+/// the peak RSS in KiB.
+fn crawl_child(variant: &str, base: &str, db: &str) {
+    let rt = runtime();
+    let items = match variant {
+        "minimal" => rt.block_on(crawl_workload::minimal_crawl(base, db)),
+        "raw" => rt.block_on(crawl_workload::library_crawl(base, db, true)),
+        "value" => rt.block_on(crawl_workload::library_crawl(base, db, false)),
+        other => panic!("unknown crawl variant {other:?}"),
+    };
+    println!("{items} {}", peak_rss_kib());
+}
+
+fn crawl(n: usize, binaries: &[String]) {
+    let exe = std::env::current_exe().expect("own path");
+    let mut binaries: Vec<String> = binaries.to_vec();
+    let default = exe.with_file_name("crawl");
+    if binaries.is_empty() && default.exists() {
+        binaries.push(default.display().to_string());
+    }
+    let rt = runtime();
+    let server = rt
+        .block_on(MockServer::start(MockConfig::new(n, crawl_workload::PER_PAGE)))
+        .expect("mock server");
+    let base = server.url("");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut names = vec![
+        "minimal program (the limit)".to_owned(),
+        "library, raw JSON".to_owned(),
+        "library, Value".to_owned(),
+    ];
+    names.extend(binaries.iter().map(|b| format!("crawl binary {b}")));
+    let rounds = 3;
+    let mut runs: Vec<Vec<crawl_workload::Measured>> = vec![Vec::new(); names.len()];
+    for round in 0..rounds {
+        // Rotate the order so that no variant always runs first.
+        for k in 0..names.len() {
+            let v = (round + k) % names.len();
+            let db = dir.path().join(format!("v{v}-r{round}.db"));
+            let db_text = db.display().to_string();
+            let mut command = match v {
+                0..=2 => {
+                    let mut c = Command::new(&exe);
+                    c.args(["crawl-child", ["minimal", "raw", "value"][v], &base, &db_text]);
+                    c
+                }
+                _ => {
+                    let config = dir.path().join(format!("v{v}-r{round}.toml"));
+                    std::fs::write(&config, crawl_workload::crawl_toml(&base, &db)).expect("config");
+                    let mut c = Command::new(&binaries[v - 3]);
+                    c.arg(&config).arg("--quiet");
+                    c
+                }
+            };
+            let m = crawl_workload::measure(&mut command);
+            let written = rt.block_on(crawl_workload::rows(&db));
+            assert_eq!(written, n as u64, "{} wrote {written} rows, not {n}", names[v]);
+            runs[v].push(m);
+        }
+    }
+    rt.block_on(server.shutdown());
+    let median = |v: &[crawl_workload::Measured], f: fn(&crawl_workload::Measured) -> Duration| {
+        let mut d: Vec<Duration> = v.iter().map(f).collect();
+        d.sort();
+        d[d.len() / 2]
+    };
+    let us_per_item = |d: Duration| d.as_secs_f64() * 1e6 / n as f64;
+    let limit_cpu = median(&runs[0], |m| m.cpu);
+    let limit_wall = median(&runs[0], |m| m.wall);
+    println!(
+        "end-to-end JSON crawl of the mock into SQLite, {n} items, {} per page, 1 in flight, median of {rounds} (each a child process):",
+        crawl_workload::PER_PAGE
+    );
+    for (v, name) in names.iter().enumerate() {
+        let cpu = median(&runs[v], |m| m.cpu);
+        let wall = median(&runs[v], |m| m.wall);
+        println!(
+            "  {name:<40} CPU {:>6.2} µs/item ({:.2}x the limit; goal <= 1.5x)   {:>8.0} items/s ({:.2}x; goal >= 0.9x)",
+            us_per_item(cpu),
+            cpu.as_secs_f64() / limit_cpu.as_secs_f64(),
+            n as f64 / wall.as_secs_f64(),
+            limit_wall.as_secs_f64() / wall.as_secs_f64(),
+        );
+    }
 }
 
 fn memory_child(n: u64) {
@@ -275,3 +414,7 @@ fn cluster_worker(args: &[String]) {
         delay.parse().unwrap_or(0),
     ));
 }
+
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use pipeline_core::policy::RetryPolicy;
 use pipeline_core::runner::Collection;
-use pipeline_core::{Pipeline, Runnable};
+use pipeline_core::{Pipeline, RawItem, Runnable};
 use serde_json::{Map, Value};
 use sinks::{ColumnType, Database};
-use sources::{HttpContext, JsonSource, ScrapeSource, ScrapedItem};
+use sources::{HttpContext, JsonSource, RawJsonSource, ScrapeSource, ScrapedItem};
 
 use super::config::{CollectionConfig, Mode};
 
@@ -60,18 +60,28 @@ pub fn collection_fresh(
     let name = c.name.clone();
     let every = c.settings.every.filter(|_| serve);
     let c = Arc::new(c);
-    let collection = Collection::new_async(name, move |name: &str| {
-        let (c, db, ctx, name) = (c.clone(), db.clone(), ctx.clone(), name.to_owned());
-        let fresh = fresh.swap(false, std::sync::atomic::Ordering::AcqRel);
-        async move {
-            let since = match fresh {
-                true => c.incremental.as_ref().and_then(|i| i.initial.clone()),
-                false => since(&c, &name, &db).await?,
-            };
-            let url = with_since(&c, &c.http.url, since.as_deref());
-            build(&c, &name, &db, &ctx, mode, Target { url, child: None })
-        }
-    });
+    // Plain JSON collections take the raw-JSON fast path: items go from the
+    // response to the `data` column as text, never parsed into a `Value`.
+    // Scraped and incremental collections (and children) need values.
+    let collection = if c.http.scrape.is_none() && c.incremental.is_none() {
+        Collection::new_async(name, move |name: &str| {
+            let built = build_json(&c, name, &db, &ctx, mode);
+            async move { built }
+        })
+    } else {
+        Collection::new_async(name, move |name: &str| {
+            let (c, db, ctx, name) = (c.clone(), db.clone(), ctx.clone(), name.to_owned());
+            let fresh = fresh.swap(false, std::sync::atomic::Ordering::AcqRel);
+            async move {
+                let since = match fresh {
+                    true => c.incremental.as_ref().and_then(|i| i.initial.clone()),
+                    false => since(&c, &name, &db).await?,
+                };
+                let url = with_since(&c, &c.http.url, since.as_deref());
+                build(&c, &name, &db, &ctx, mode, Target { url, child: None })
+            }
+        })
+    };
     match every {
         Some(every) => collection.every(every),
         None => collection,
@@ -219,6 +229,27 @@ pub(crate) fn build(
         }
     };
     Ok(runnable)
+}
+
+/// One attempt's pipeline for plain JSON collection `c`, on the raw-JSON path.
+fn build_json(
+    c: &CollectionConfig,
+    name: &str,
+    db: &Database,
+    ctx: &HttpContext,
+    mode: Mode,
+) -> Result<Runnable<RawItem>, pipeline_core::BoxError> {
+    let source = RawJsonSource::from_config(&c.http, ctx)?;
+    let sink = db
+        .documents()
+        .key_pointer(c.key.clone().unwrap_or_else(|| "/id".to_owned()))
+        .staging(mode == Mode::Staging)
+        .build_raw()?;
+    Ok(Pipeline::paged(name, source)
+        .lookahead(c.settings.lookahead.unwrap_or(1))
+        .retry(retry_policy(c))
+        .max_pages(c.settings.max_pages.unwrap_or(100_000))
+        .sink(sink))
 }
 
 /// A high-water value as text: a string as it is, a number as its text.

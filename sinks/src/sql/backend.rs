@@ -314,6 +314,7 @@ impl Backend for sqlx::Sqlite {
                     SqlValue::Real(f) => q.bind(*f),
                     SqlValue::Bool(b) => q.bind(*b),
                     SqlValue::Json(j) => q.bind(sqlx::types::Json(j)),
+                    SqlValue::RawJson(r) => q.bind(r.as_str()),
                 };
             }
         }
@@ -372,6 +373,13 @@ impl Backend for sqlx::Postgres {
                     SqlValue::Bool(b) => Some(*b),
                     _ => None,
                 })),
+                // Raw JSON text goes to `jsonb` as it is, without a `Value`.
+                ColumnType::Json if cells.clone().any(|v| matches!(v, SqlValue::RawJson(_))) => {
+                    q.bind(array(cells, |v| match v {
+                        SqlValue::RawJson(r) => Some(sqlx::types::Json(r.as_raw())),
+                        _ => None,
+                    }))
+                }
                 ColumnType::Json => q.bind(array(cells, |v| match v {
                     SqlValue::Json(j) => Some(sqlx::types::Json(j)),
                     _ => None,

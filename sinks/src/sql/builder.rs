@@ -6,11 +6,12 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use pipeline_core::RawItem;
 use serde::Serialize;
 use serde_json::Value;
 
 use super::database::Database;
-use super::encode::{ColumnType, Documents, Rows};
+use super::encode::{ColumnType, Documents, RawDocuments, Rows};
 use super::ident::Ident;
 use super::key::{KeySpec, KeyTexts};
 use super::sink::{MarkFn, SinkSpec, SqlSink};
@@ -164,6 +165,50 @@ impl DocumentSinkBuilder {
             Some(mark) => sink.with_high_water(mark),
             None => sink,
         })
+    }
+
+    /// The same sink for [`RawItem`]s: the fast path. The key is read from
+    /// each item's text ([`RawItem::pointer`]) with the same key identity
+    /// rules, and the text is written to `data` as it is (SQLite: the text
+    /// itself; PostgreSQL: `jsonb` made from it by the server), without
+    /// building or serialising a `Value`. A [`key_fn`](Self::key_fn) gets
+    /// each item parsed. Pair it with `sources::RawJsonSource`.
+    ///
+    /// # Errors
+    ///
+    /// As [`build`](Self::build).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "sqlite")]
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use pipeline_core::testkit::ScriptedPaged;
+    /// use pipeline_core::{Pipeline, RawItem};
+    ///
+    /// let db = sinks::Database::open("sqlite::memory:").await?;
+    /// let sink = db.documents().key_pointer("/id").build_raw()?;
+    /// let page = vec![RawItem::new(r#"{"id": 1, "name": "a"}"#)?];
+    /// let report = Pipeline::paged("raw", ScriptedPaged::new(vec![page])).sink(sink).spawn()?.join().await;
+    /// assert!(report.outcome.is_completed());
+    /// # Ok(())
+    /// # }
+    /// # #[cfg(not(feature = "sqlite"))]
+    /// # fn main() {}
+    /// ```
+    pub fn build_raw(self) -> Result<SqlSink<RawItem>, Error> {
+        check_pointer(&self.key)?;
+        let data = Ident::new("column", "data")?;
+        let encoder = RawDocuments {
+            key: self.key,
+            texts: KeyTexts::default(),
+        };
+        Ok(SqlSink::new(
+            self.spec,
+            vec![(data, ColumnType::Json, true)],
+            Box::new(encoder),
+        ))
     }
 }
 

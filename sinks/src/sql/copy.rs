@@ -83,6 +83,12 @@ fn encode_value(value: &SqlValue, ty: ColumnType, out: &mut Vec<u8>) -> Result<(
             out.push(JSONB_VERSION);
             serde_json::to_writer(&mut *out, j).map_err(|e| CopyEncodeError(format!("JSON: {e}")))
         }),
+        // Raw JSON text is valid JSON already: it goes in as it is.
+        (ColumnType::Json, SqlValue::RawJson(r)) => field(out, |out| {
+            out.push(JSONB_VERSION);
+            out.extend_from_slice(r.as_str().as_bytes());
+            Ok(())
+        }),
         _ => {
             out.extend_from_slice(&(-1i32).to_be_bytes());
             Ok(())

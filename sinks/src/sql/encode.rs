@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 
+use pipeline_core::RawItem;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -44,6 +45,8 @@ pub(crate) enum SqlValue {
     Real(f64),
     Bool(bool),
     Json(Value),
+    /// JSON text kept as received (the raw-JSON path), for a `Json` column.
+    RawJson(RawItem),
 }
 
 impl SqlValue {
@@ -134,6 +137,36 @@ impl EncodeBatch<Value> for Documents {
             .map_err(|why| reject(i, why))?;
             out.keys.push(key);
             out.values.push(SqlValue::Json(item));
+        }
+        Ok(())
+    }
+}
+
+/// JSON documents kept as text: the key is read from the text, which is
+/// written as it is. A key closure gets the item parsed.
+#[derive(Debug)]
+pub(crate) struct RawDocuments {
+    pub(crate) key: KeySpec<Value>,
+    pub(crate) texts: KeyTexts,
+}
+
+impl EncodeBatch<RawItem> for RawDocuments {
+    fn encode(&mut self, items: Vec<RawItem>, out: &mut Batch) -> Result<(), Rejection> {
+        out.width = 1;
+        out.keys.reserve(items.len());
+        out.values.reserve(items.len());
+        for (i, item) in items.into_iter().enumerate() {
+            let key = match &self.key {
+                KeySpec::Pointer(p) => self.texts.text(p, item.pointer(p).as_ref()),
+                KeySpec::Fn(f) => item
+                    .to_value()
+                    .ok()
+                    .and_then(|v| f(&v))
+                    .ok_or_else(|| "the key closure gave no key".to_owned()),
+            }
+            .map_err(|why| reject(i, why))?;
+            out.keys.push(key);
+            out.values.push(SqlValue::RawJson(item));
         }
         Ok(())
     }

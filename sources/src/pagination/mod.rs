@@ -64,7 +64,10 @@ pub(crate) struct PageView<'a> {
     pub(crate) url: &'a Url,
     pub(crate) headers: &'a reqwest::header::HeaderMap,
     pub(crate) body: &'a Value,
-    pub(crate) items: &'a [Value],
+    /// How many items the page has.
+    pub(crate) items: usize,
+    /// The last item, when [`Paginator::needs_last_item`].
+    pub(crate) last_item: Option<&'a Value>,
 }
 
 fn pointer<'a>(body: &'a Value, p: &str) -> Option<&'a Value> {
@@ -211,6 +214,17 @@ impl Paginator {
         }
     }
 
+    /// Whether [`next`](Self::next) reads the page's last item.
+    pub(crate) fn needs_last_item(&self) -> bool {
+        matches!(
+            &self.style,
+            Pagination::Cursor {
+                last_item: Some(_),
+                ..
+            }
+        )
+    }
+
     /// The next page's URL, `None` at the end, `Err(reason)` for a malformed page.
     pub(crate) fn next(&self, page: &PageView<'_>) -> Result<Option<Url>, String> {
         let resolve = |link: &str| {
@@ -270,7 +284,7 @@ impl Paginator {
                     }
                 } else {
                     let p = last_item.as_deref().unwrap_or_default();
-                    let Some(last) = page.items.last() else {
+                    let Some(last) = page.last_item else {
                         return Err("has_more is true but the page has no items".to_owned());
                     };
                     match pointer(last, p) {
@@ -303,7 +317,7 @@ impl Paginator {
                         .map_err(|_| format!("{offset_param}={v:?} in the URL is not a number"))?,
                     None => 0,
                 };
-                let n = page.items.len() as u64;
+                let n = page.items as u64;
                 if n == 0 {
                     return Ok(None);
                 }
@@ -328,7 +342,7 @@ impl Paginator {
                         .map_err(|_| format!("{param}={v:?} in the URL is not a number"))?,
                     None => *start,
                 };
-                if page.items.is_empty() {
+                if page.items == 0 {
                     return Ok(None);
                 }
                 if let Some(p) = has_more

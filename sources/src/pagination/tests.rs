@@ -20,7 +20,8 @@ fn next(p: &Pagination, url: &str, headers: &HeaderMap, body: Value) -> Result<O
             url: &url,
             headers,
             body: &body,
-            items: &items,
+            items: items.len(),
+            last_item: items.last(),
         })
         .map(|o| o.map(|u| u.to_string()))
 }

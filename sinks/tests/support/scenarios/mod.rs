@@ -1,11 +1,13 @@
 //! Behaviours every SQL backend must have, run by `sqlite.rs` and `postgres.rs`.
 
 mod items;
+mod raw;
 mod resume;
 mod staging;
 mod store;
 
 pub use self::items::*;
+pub use self::raw::*;
 pub use self::resume::*;
 pub use self::staging::*;
 pub use self::store::*;

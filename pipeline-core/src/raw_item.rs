@@ -1,0 +1,329 @@
+//! One JSON item kept as its text: the raw-JSON fast path's item type.
+//!
+//! Building a `serde_json::Value` tree for every item and serialising it
+//! back for a database column is most of an end-to-end crawl's CPU. A
+//! [`RawItem`] keeps the item's JSON text exactly as the server sent it;
+//! the few fields anything needs (a key, a pagination pointer) are read
+//! from the text on demand, and a sink writes the text as it is.
+
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+/// One JSON value kept as its text (whitespace included), valid by
+/// construction.
+///
+/// Sources that split a page into items without parsing them yield
+/// `RawItem`s (see `sources::RawJsonSource`), and the SQL sinks write them to
+/// their `data` column without re-serialising
+/// (`sinks::DocumentSinkBuilder::build_raw`). A field is read from the text
+/// with [`pointer`](Self::pointer); a transform that needs the whole tree
+/// parses it with [`to_value`](Self::to_value) or [`parse`](Self::parse).
+///
+/// Serializing a `RawItem` (serde) writes its text verbatim, so the JSON
+/// Lines and stdout sinks take it too. Two items are equal when their texts
+/// are.
+///
+/// # Examples
+///
+/// ```
+/// use pipeline_core::RawItem;
+/// use serde_json::json;
+///
+/// let item = RawItem::new(r#"{"id": 7, "user": {"login": "ana"}, "body": "…"}"#)?;
+/// assert_eq!(item.pointer("/id"), Some(json!(7)));
+/// assert_eq!(item.pointer("/user/login"), Some(json!("ana")));
+/// assert_eq!(item.pointer("/missing"), None);
+/// assert_eq!(item.to_value()?["user"]["login"], "ana");
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct RawItem(Box<RawValue>);
+
+impl RawItem {
+    /// Checks that `json` is one JSON value and keeps it as it is.
+    ///
+    /// # Errors
+    ///
+    /// serde_json's error for text that is not exactly one JSON value.
+    pub fn new(json: impl Into<String>) -> Result<Self, serde_json::Error> {
+        RawValue::from_string(json.into()).map(Self)
+    }
+
+    /// Wraps text that serde_json has already checked.
+    pub fn from_raw(raw: Box<RawValue>) -> Self {
+        Self(raw)
+    }
+
+    /// The compact text of `value`.
+    pub fn from_value(value: &Value) -> Self {
+        // A `Value` always serializes; the default (`null`) only satisfies the type.
+        Self(serde_json::value::to_raw_value(value).unwrap_or_default())
+    }
+
+    /// The item's JSON text, exactly as received.
+    pub fn as_str(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The text as serde_json's [`RawValue`].
+    pub fn as_raw(&self) -> &RawValue {
+        &self.0
+    }
+
+    /// The value at a JSON pointer (RFC 6901, e.g. `/id` or `/meta/0/uuid`),
+    /// read from the text without building the rest of the tree; `None` when
+    /// nothing is there. Same answers as [`Value::pointer`] on the parsed
+    /// item, duplicate object keys included (the last one wins); `""` is the
+    /// whole item.
+    pub fn pointer(&self, pointer: &str) -> Option<Value> {
+        if pointer.is_empty() {
+            return self.to_value().ok();
+        }
+        let rest = pointer.strip_prefix('/')?;
+        let segments: Vec<String> = rest
+            .split('/')
+            .map(|s| s.replace("~1", "/").replace("~0", "~"))
+            .collect();
+        let mut de = serde_json::Deserializer::from_str(self.as_str());
+        // The text was checked when the item was made, so a walk cannot fail.
+        At(&segments).deserialize(&mut de).ok().flatten()
+    }
+
+    /// The whole item as a `Value`.
+    ///
+    /// # Errors
+    ///
+    /// None in practice (the text was checked when the item was made); the
+    /// `Result` is serde_json's.
+    pub fn to_value(&self) -> Result<Value, serde_json::Error> {
+        serde_json::from_str(self.as_str())
+    }
+
+    /// The item deserialized as `T`.
+    ///
+    /// # Errors
+    ///
+    /// serde_json's error when the item does not fit `T`.
+    pub fn parse<'a, T: Deserialize<'a>>(&'a self) -> Result<T, serde_json::Error> {
+        serde_json::from_str(self.as_str())
+    }
+
+    /// The text as serde_json's boxed [`RawValue`].
+    pub fn into_raw(self) -> Box<RawValue> {
+        self.0
+    }
+}
+
+impl fmt::Debug for RawItem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("RawItem").field(&self.as_str()).finish()
+    }
+}
+
+impl fmt::Display for RawItem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq for RawItem {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for RawItem {}
+
+impl From<&Value> for RawItem {
+    fn from(value: &Value) -> Self {
+        Self::from_value(value)
+    }
+}
+
+impl Serialize for RawItem {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for RawItem {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Box::<RawValue>::deserialize(deserializer).map(Self)
+    }
+}
+
+/// Finds the value under the remaining pointer segments.
+struct At<'p>(&'p [String]);
+
+impl<'de> DeserializeSeed<'de> for At<'_> {
+    type Value = Option<Value>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        match self.0.split_first() {
+            None => Value::deserialize(d).map(Some),
+            Some((head, rest)) => d.deserialize_any(Walk { head, rest }),
+        }
+    }
+}
+
+/// Looks for `head` in an object or array, skipping everything else unparsed.
+struct Walk<'p> {
+    head: &'p str,
+    rest: &'p [String],
+}
+
+impl<'de> Visitor<'de> for Walk<'_> {
+    type Value = Option<Value>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut found = None;
+        while let Some(hit) = map.next_key_seed(KeyIs(self.head))? {
+            if hit {
+                // A repeated key replaces the earlier value, as in a `Value`.
+                found = map.next_value_seed(At(self.rest))?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let wanted = array_index(self.head);
+        let mut found = None;
+        let mut i = 0;
+        loop {
+            if Some(i) == wanted {
+                match seq.next_element_seed(At(self.rest))? {
+                    Some(v) => found = v,
+                    None => break,
+                }
+            } else if seq.next_element::<IgnoredAny>()?.is_none() {
+                break;
+            }
+            i += 1;
+        }
+        Ok(found)
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+}
+
+/// An array index as RFC 6901 spells it: digits, no sign, no leading zero.
+fn array_index(segment: &str) -> Option<usize> {
+    if segment.starts_with('+') || (segment.starts_with('0') && segment.len() != 1) {
+        return None;
+    }
+    segment.parse().ok()
+}
+
+/// Whether an object key equals the wanted segment (escapes decoded).
+struct KeyIs<'p>(&'p str);
+
+impl<'de> DeserializeSeed<'de> for KeyIs<'_> {
+    type Value = bool;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeyIs<'_> {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<bool, E> {
+        Ok(key == self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn pointers_answer_as_value_pointer_does() {
+        let text = r#" {"id": 7, "s": "x\"y", "a": [1, {"b~/c": true}, [null]],
+            "big": 18446744073709551615, "f": 7.5, "e": "\u00e9", "id": 8,
+            "nested": {"deep": {"x": [0, 1, 2]}}, "": {"": 3}} "#;
+        let item = RawItem::new(text).unwrap();
+        let value: Value = serde_json::from_str(text).unwrap();
+        for p in [
+            "",
+            "/id",
+            "/s",
+            "/a",
+            "/a/0",
+            "/a/1/b~0~1c",
+            "/a/2/0",
+            "/a/3",
+            "/a/01",
+            "/a/+1",
+            "/big",
+            "/f",
+            "/e",
+            "/nested/deep/x/2",
+            "/nested/deep/x/-",
+            "/missing",
+            "/id/x",
+            "/s/0",
+            "/",
+            "//",
+            "/a/1/b~0~1c/x",
+            "id",
+        ] {
+            assert_eq!(item.pointer(p), value.pointer(p).cloned(), "pointer {p:?}");
+        }
+        assert_eq!(item.pointer("/id"), Some(json!(8)), "the last duplicate wins");
+    }
+
+    #[test]
+    fn text_is_kept_and_serialized_verbatim() {
+        let text = "{ \"b\": 1,  \"a\": [1.50, 2e3] }";
+        let item = RawItem::new(text).unwrap();
+        assert_eq!(item.as_str(), text);
+        assert_eq!(serde_json::to_string(&item).unwrap(), text);
+        assert_eq!(serde_json::to_string(&[&item]).unwrap(), format!("[{text}]"));
+        assert_eq!(item.to_value().unwrap(), json!({"a": [1.5, 2000.0], "b": 1}));
+        assert!(RawItem::new("{\"a\": 1} x").is_err());
+        assert!(RawItem::new("").is_err());
+        let back: RawItem = serde_json::from_str(&format!("  {text}")).unwrap();
+        assert_eq!(back, item);
+        assert_eq!(RawItem::from_value(&json!({"k": [1]})).as_str(), r#"{"k":[1]}"#);
+    }
+}

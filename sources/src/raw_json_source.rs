@@ -1,0 +1,110 @@
+//! The paginated JSON source on the raw-JSON fast path.
+
+use async_trait::async_trait;
+use pipeline_core::{Cursor, FetchError, Page, Paged, RawItem};
+use serde_json::Value;
+
+use crate::config::HttpSourceConfig;
+use crate::error::SourceError;
+use crate::http::{Fetched, HttpContext};
+use crate::json_source::{JsonSource, PageItems, no_items, not_an_array, not_json};
+use crate::raw_page;
+
+/// A paginated JSON API as a [`Paged`] source of [`RawItem`]s: the fast path.
+///
+/// The same source as [`JsonSource`] (configuration, requests, politeness,
+/// pagination, cursors and errors are identical), but a page is split into
+/// items in one pass without building a `serde_json::Value` per item: each
+/// item keeps its JSON text as the server sent it, and only the rest of the
+/// body (the next cursor, a total) is parsed. Paired with a document sink
+/// built by `sinks::DocumentSinkBuilder::build_raw`, an item goes from the
+/// response to the `data` column without being parsed into a tree or
+/// serialised again; its key is read from the text.
+///
+/// A transform that needs the tree parses it: `.map(|item| item.to_value())`
+/// or [`RawItem::pointer`] for one field.
+///
+/// # Examples
+///
+/// ```no_run
+/// use pipeline_core::Pipeline;
+/// use pipeline_core::testkit::CollectSink;
+/// use sources::{HttpContext, HttpSourceConfig, Pagination, RawJsonSource};
+///
+/// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let config = HttpSourceConfig::new("https://api.example.com/items")
+///     .items("/data")
+///     .pagination(Pagination::LinkHeader);
+/// let source = RawJsonSource::from_config(&config, &HttpContext::new()?)?;
+/// let report = Pipeline::paged("items", source)
+///     .filter(|item| item.pointer("/deleted") != Some(serde_json::Value::Bool(true)))
+///     .sink(CollectSink::new())
+///     .spawn()?
+///     .join()
+///     .await;
+/// # let _ = report;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct RawJsonSource {
+    inner: JsonSource,
+}
+
+impl RawJsonSource {
+    /// Builds the source from its configuration, as [`JsonSource::from_config`].
+    ///
+    /// # Errors
+    ///
+    /// [`SourceError::Config`] as [`JsonSource::from_config`].
+    pub fn from_config(config: &HttpSourceConfig, ctx: &HttpContext) -> Result<Self, SourceError> {
+        JsonSource::from_config(config, ctx).map(|inner| Self { inner })
+    }
+
+    /// The first page's URL in cursor form, as [`JsonSource::first_url`].
+    pub fn first_url(&self) -> &str {
+        self.inner.first_url()
+    }
+}
+
+impl From<JsonSource> for RawJsonSource {
+    fn from(inner: JsonSource) -> Self {
+        Self { inner }
+    }
+}
+
+impl PageItems for RawItem {
+    fn split(
+        source: &JsonSource,
+        fetched: &Fetched,
+        shown: &dyn Fn() -> String,
+    ) -> Result<(Value, Vec<RawItem>), FetchError> {
+        let pointer = source.items_pointer();
+        let page = raw_page::split(&fetched.body, pointer).map_err(|e| not_json(fetched, shown, &e))?;
+        match page.items {
+            Some(Ok(items)) => Ok((page.body, items)),
+            Some(Err(other)) => Err(not_an_array(shown, pointer, &other)),
+            None => Err(no_items(&page.body, shown, pointer)),
+        }
+    }
+
+    fn to_value(&self) -> Result<Value, serde_json::Error> {
+        RawItem::to_value(self)
+    }
+}
+
+#[async_trait]
+impl Paged for RawJsonSource {
+    type Item = RawItem;
+
+    async fn fetch(&mut self, cursor: Option<&Cursor>) -> Result<Page<RawItem>, FetchError> {
+        self.inner.fetch_page(cursor).await
+    }
+
+    fn first_cursor(&self) -> Option<Cursor> {
+        self.inner.first_cursor()
+    }
+
+    fn host(&self) -> Option<&str> {
+        self.inner.host()
+    }
+}
