@@ -5,7 +5,6 @@
 //! host, for comparison. Both write to SQLite.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use examples::crawl::app::{RunConfig, run};
@@ -168,22 +167,7 @@ pub fn compare() {
         plain.as_secs_f64() / fan.as_secs_f64(),
         plain.as_secs_f64() / wide.as_secs_f64()
     );
-    let exe = std::env::current_exe().expect("own path");
-    let peak = |n: usize| -> u64 {
-        let out = Command::new(&exe)
-            .args(["fanout-child", &n.to_string()])
-            .output()
-            .expect("child runs");
-        assert!(
-            out.status.success(),
-            "child failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout)
-            .trim()
-            .parse()
-            .expect("peak RSS in KiB")
-    };
+    let peak = |n: usize| crate::child_rss::child_peak_kib(&["fanout-child", &n.to_string()]);
     let (small, large) = (peak(500), peak(CHILDREN));
     println!("  peak RSS, 500 children: {:.1} MiB", small as f64 / 1024.0);
     println!(

@@ -4,6 +4,7 @@
 //! hand-written baseline, so their ratio can be measured side by side in one run.
 #![allow(missing_docs)]
 
+pub mod child_rss;
 pub mod cluster_workload;
 pub mod core_workload;
 pub mod crawl_workload;

@@ -221,22 +221,7 @@ fn ms(d: Duration) -> f64 {
 }
 
 fn memory() {
-    let exe = std::env::current_exe().expect("own path");
-    let peak = |n: u64| -> u64 {
-        let out = Command::new(&exe)
-            .args(["memory-child", &n.to_string()])
-            .output()
-            .expect("child runs");
-        assert!(
-            out.status.success(),
-            "child failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout)
-            .trim()
-            .parse()
-            .expect("child prints its peak RSS in KiB")
-    };
+    let peak = |n: u64| benches::child_rss::child_peak_kib(&["memory-child", &n.to_string()]);
     let small = peak(10_000);
     let large = peak(1_000_000);
     println!("peak RSS with a slow sink (1 ms per batch of 1000):");
@@ -249,6 +234,7 @@ fn memory() {
     // The raw-JSON path end to end: mock server here, the crawl in a child.
     let rt = runtime();
     let dir = tempfile::tempdir().expect("temp dir");
+    let exe = std::env::current_exe().expect("own path");
     let crawl_peak = |n: usize| -> u64 {
         let server = rt
             .block_on(MockServer::start(MockConfig::new(n, crawl_workload::PER_PAGE)))
