@@ -10,6 +10,7 @@
 //! source's config gains is a config key here too, with nothing to restate.
 
 mod children;
+mod cluster;
 mod error;
 mod merge;
 mod names;
@@ -273,30 +274,12 @@ impl CrawlConfig {
             .as_deref()
             .map(|a| expand(a, "runtime.metrics_addr".into()))
             .transpose()?;
-        let cluster = match (top.runtime.cluster.unwrap_or(false), top.runtime.lease_ms) {
-            (false, Some(_)) => {
-                return Err(invalid(
-                    None,
-                    "runtime.lease_ms".into(),
-                    "is set but runtime.cluster is not true",
-                ));
-            }
-            (false, None) => None,
-            (true, _) if !(database.starts_with("postgres://") || database.starts_with("postgresql://")) => {
-                return Err(invalid(
-                    None,
-                    "runtime.cluster".into(),
-                    "needs a PostgreSQL runtime.database (postgres://…): processes share leases there",
-                ));
-            }
-            (true, lease_ms) => {
-                let lease_ms = lease_ms.unwrap_or(30_000);
-                if lease_ms < 300 {
-                    return Err(invalid(None, "runtime.lease_ms".into(), "must be at least 300"));
-                }
-                Some(Duration::from_millis(lease_ms))
-            }
-        };
+        let cluster = cluster::lease(
+            top.runtime.cluster.unwrap_or(false),
+            top.runtime.lease_ms,
+            &database,
+        )
+        .map_err(|(key, reason)| invalid(None, key.into(), reason))?;
         if top.collection.is_empty() {
             return Err(invalid(
                 None,
