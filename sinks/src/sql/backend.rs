@@ -49,7 +49,8 @@ pub(crate) struct TxPlan<'a> {
     /// (PostgreSQL staging tables), run after the upserts.
     pub(crate) copy: Option<(Arc<str>, &'a [usize])>,
     /// One statement doing the one upsert and then the one statement (see
-    /// `Dialect::fused_upsert`): run instead of them, without a transaction.
+    /// `Dialect::fused_upsert`): run instead of them, without a transaction,
+    /// unless the plan has a `guard`.
     pub(crate) fused: Option<Arc<str>>,
     pub(crate) statements: Vec<Statement<'a>>,
 }
@@ -119,7 +120,9 @@ where
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send {
         async move {
             let mut conn = Self::acquire(pool).await?;
-            if let Some(sql) = plan.fused.as_ref().filter(|_| !dry_run) {
+            // A guard (the fence check) must run first in the same
+            // transaction, so a guarded plan is never fused.
+            if let Some(sql) = plan.fused.as_ref().filter(|_| !dry_run && plan.guard.is_none()) {
                 // A single statement is atomic by itself: no BEGIN, no COMMIT.
                 return Self::run_fused(&mut conn, sql, plan).await;
             }

@@ -241,10 +241,8 @@ impl<T> SqlSink<T> {
             plan.statements.push(sql.pending(&opened.collection, mark));
         }
         // A batch in one statement with its checkpoint row: one round trip.
-        // Not under a lease: the fence check must run first, in the same transaction.
         if let ([_], [statement]) = (&plan.upserts[..], &plan.statements[..])
             && *statement.sql == *opened.checkpoints.progress_sql()
-            && opened.fence.is_none()
         {
             plan.fused = self.fused.clone();
         }
