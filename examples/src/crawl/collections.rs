@@ -165,9 +165,6 @@ pub(crate) fn build(
     own.http = http;
     let c = &own;
     let staging = mode == Mode::Staging;
-    let lookahead = c.settings.lookahead.unwrap_or(1);
-    let retry = retry_policy(c);
-    let max_pages = c.settings.max_pages.unwrap_or(100_000);
     let runnable = if let Some(scrape) = &c.http.scrape {
         let source = ScrapeSource::from_config(&c.http, ctx)?;
         let mut columns: Vec<(String, ColumnType)> = vec![("url".to_owned(), ColumnType::Text)];
@@ -180,10 +177,7 @@ pub(crate) fn build(
         let sink = sink.columns(columns).key_field("key").staging(staging).build()?;
         let key = c.key.clone();
         let parent = target.child.map(str::to_owned);
-        Pipeline::paged(name, source)
-            .lookahead(lookahead)
-            .retry(retry)
-            .max_pages(max_pages)
+        configured(c, Pipeline::paged(name, source))
             .map(move |item| {
                 let mut row = scraped_row(item, key.as_deref());
                 if let (Some(parent), Value::Object(fields)) = (&parent, &mut row) {
@@ -202,11 +196,7 @@ pub(crate) fn build(
                 if let Some(field) = field {
                     sink = sink.high_water(field);
                 }
-                Pipeline::paged(name, source)
-                    .lookahead(lookahead)
-                    .retry(retry)
-                    .max_pages(max_pages)
-                    .sink(sink.build()?)
+                configured(c, Pipeline::paged(name, source)).sink(sink.build()?)
             }
             Some(parent) => {
                 let mut sink = db
@@ -219,10 +209,7 @@ pub(crate) fn build(
                     sink = sink.high_water_fn(move |row: &Value| row.pointer(&at).and_then(mark_text));
                 }
                 let parent = parent.to_owned();
-                Pipeline::paged(name, source)
-                    .lookahead(lookahead)
-                    .retry(retry)
-                    .max_pages(max_pages)
+                configured(c, Pipeline::paged(name, source))
                     .map(move |item| child_row(item, &parent))
                     .sink(sink.staging(staging).build()?)
             }
@@ -245,11 +232,15 @@ fn build_json(
         .key_pointer(c.key.clone().unwrap_or_else(|| "/id".to_owned()))
         .staging(mode == Mode::Staging)
         .build_raw()?;
-    Ok(Pipeline::paged(name, source)
+    Ok(configured(c, Pipeline::paged(name, source)).sink(sink))
+}
+
+/// `pipeline` with the settings every collection takes from its configuration.
+fn configured<T: Send + 'static>(c: &CollectionConfig, pipeline: Pipeline<T>) -> Pipeline<T> {
+    pipeline
         .lookahead(c.settings.lookahead.unwrap_or(1))
         .retry(retry_policy(c))
         .max_pages(c.settings.max_pages.unwrap_or(100_000))
-        .sink(sink))
 }
 
 /// A high-water value as text: a string as it is, a number as its text.
