@@ -8,7 +8,10 @@
 //!   when neither is set): `sink_pipeline` (upserts, which is also what
 //!   staging mode did before it used `COPY`) and `sink_staging` (binary
 //!   `COPY` into an append-only staging table, swap included) vs
-//!   `raw_unnest` and `raw_copy`.
+//!   `raw_unnest` and `raw_copy`. The interleaved run (`SINKS_BENCH_AB=1`)
+//!   adds the raw-JSON path `crawl` uses (`RawItem`s through `build_raw`)
+//!   for both sink modes, and the floor of any staging design: one `COPY`
+//!   of every row in one transaction, then the primary key.
 //!
 //! Every variant gets owned batches of 1000 JSON documents (the pipeline's
 //! scripted source clones each page; the raw loops clone each batch) and
@@ -21,10 +24,10 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use benches::pg_workload::{raw_pg_copy, raw_pg_unnest};
+use benches::pg_workload::{raw_pg_copy, raw_pg_copy_once, raw_pg_unnest};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use pipeline_core::Pipeline;
 use pipeline_core::testkit::ScriptedPaged;
+use pipeline_core::{Pipeline, RawItem};
 use serde_json::{Value, json};
 use sinks::Database;
 use sqlx::types::Json;
@@ -53,6 +56,14 @@ fn pages(n: usize) -> Vec<Vec<Value>> {
         .collect::<Vec<_>>()
         .chunks(BATCH)
         .map(<[Value]>::to_vec)
+        .collect()
+}
+
+/// The same documents as compact JSON text, for the raw-JSON path.
+fn raw_pages(pages: &[Vec<Value>]) -> Vec<Vec<RawItem>> {
+    pages
+        .iter()
+        .map(|page| page.iter().map(RawItem::from_value).collect())
         .collect()
 }
 
@@ -100,6 +111,23 @@ async fn through_sink(db: &Database, pages: &[Vec<Value>], t: &str) -> Duration 
 /// PostgreSQL) activated when the run completes; the swap is timed too.
 async fn through_sink_with(db: &Database, pages: &[Vec<Value>], t: &str, staging: bool) -> Duration {
     let sink = db.documents().staging(staging).build().expect("sink");
+    let source = ScriptedPaged::new(pages.to_vec());
+    let start = Instant::now();
+    let report = Pipeline::paged(t, source)
+        .batch_size(BATCH)
+        .sink(sink)
+        .spawn()
+        .expect("spawn")
+        .join()
+        .await;
+    let elapsed = start.elapsed();
+    assert!(report.outcome.is_completed(), "{:?}", report.outcome);
+    elapsed
+}
+
+/// The raw-JSON path (what `crawl` uses): `RawItem`s through `build_raw`.
+async fn through_raw_sink(db: &Database, pages: &[Vec<RawItem>], t: &str, staging: bool) -> Duration {
+    let sink = db.documents().staging(staging).build_raw().expect("sink");
     let source = ScriptedPaged::new(pages.to_vec());
     let start = Instant::now();
     let report = Pipeline::paged(t, source)
@@ -351,6 +379,7 @@ fn interleaved(_: &mut Criterion) {
         return;
     };
     let data = pages(rows("SINKS_BENCH_PG_ROWS", 100_000));
+    let raw_data = raw_pages(&data);
     let db = rt.block_on(Database::open(&url)).expect("open");
     let raw = DbPool::Pg(rt.block_on(PgPool::connect(&url)).expect("raw pool"));
     let DbPool::Pg(pool) = &raw else { unreachable!() };
@@ -361,41 +390,36 @@ fn interleaved(_: &mut Criterion) {
                 .to_owned(),
         )
         .await;
-        for _ in 0..rounds {
-            let mut times = Vec::new();
-            for variant in ["sink", "unnest", "unnest_upsert_checkpoint", "copy", "staging"] {
+        let mut all: Vec<Vec<f64>> = vec![Vec::new(); PG_VARIANTS.len()];
+        for round in 0..rounds {
+            // Each round starts at another variant, so none always runs
+            // first (or last) on a machine whose load drifts.
+            let mut times = vec![Duration::ZERO; PG_VARIANTS.len()];
+            for k in 0..PG_VARIANTS.len() {
+                let v = (round + k) % PG_VARIANTS.len();
                 let t = table();
-                if !variant.starts_with('s') {
-                    exec(&raw, create(&raw, &t)).await;
-                }
-                times.push(match variant {
-                    "sink" => through_sink(&db, &data, &t).await,
-                    "staging" => through_sink_with(&db, &data, &t, true).await,
-                    "unnest" => raw_pg_unnest(pool, &data, &t, false).await,
-                    "copy" => raw_pg_copy(pool, &data, &t).await,
-                    _ => raw_pg_unnest(pool, &data, &t, true).await,
-                });
-                exec(&raw, format!("DROP TABLE \"{t}\"")).await;
+                times[v] = pg_variant(PG_VARIANTS[v], &db, &raw, pool, &data, &raw_data, &t).await;
+                exec(&raw, format!("DROP TABLE IF EXISTS \"{t}\"")).await;
             }
-            let r = |i: usize| times[i].as_secs_f64() / times[0].as_secs_f64();
+            let line: Vec<String> = PG_VARIANTS
+                .iter()
+                .zip(&times)
+                .map(|(name, t)| format!("{name} {t:.2?}"))
+                .collect();
             eprintln!(
-                "postgres {} rows: sink {:.2?}, unnest {:.2?} (ratio {:.2}), \
-                 unnest+upsert+checkpoint {:.2?} (ratio {:.2}), copy {:.2?} (ratio {:.2}); \
-                 staging (COPY + swap) {:.2?}: {:.2}x the upsert sink's rows/s, \
-                 {:.2}x the hand-written unnest+upsert+checkpoint's",
+                "postgres {} rows, round {}: {}",
                 data.len() * BATCH,
-                times[0],
-                times[1],
-                r(1),
-                times[2],
-                r(2),
-                times[3],
-                r(3),
-                times[4],
-                times[0].as_secs_f64() / times[4].as_secs_f64(),
-                times[2].as_secs_f64() / times[4].as_secs_f64(),
+                round + 1,
+                line.join(", ")
             );
+            pg_ratios(&times.iter().map(Duration::as_secs_f64).collect::<Vec<_>>(), "  ");
+            for (v, t) in times.iter().enumerate() {
+                all[v].push(t.as_secs_f64());
+            }
         }
+        let medians: Vec<f64> = all.iter_mut().map(|t| median(t)).collect();
+        eprintln!("postgres medians over {rounds} rounds (ratios of medians):");
+        pg_ratios(&medians, "  ");
         exec(
             &raw,
             "DELETE FROM pipeline_checkpoints WHERE collection LIKE 'bench\\_%'; \
@@ -404,6 +428,94 @@ fn interleaved(_: &mut Criterion) {
         )
         .await;
     });
+}
+
+/// The PostgreSQL variants of the interleaved run, in the order
+/// [`pg_ratios`] reads them.
+const PG_VARIANTS: [&str; 8] = [
+    "sink",
+    "sink_raw",
+    "unnest",
+    "unnest_upsert_checkpoint",
+    "copy",
+    "staging",
+    "staging_raw",
+    "copy_once_floor",
+];
+
+async fn pg_variant(
+    name: &str,
+    db: &Database,
+    raw: &DbPool,
+    pool: &PgPool,
+    data: &[Vec<Value>],
+    raw_data: &[Vec<RawItem>],
+    t: &str,
+) -> Duration {
+    match name {
+        "sink" => through_sink(db, data, t).await,
+        "sink_raw" => through_raw_sink(db, raw_data, t, false).await,
+        "staging" => through_sink_with(db, data, t, true).await,
+        "staging_raw" => through_raw_sink(db, raw_data, t, true).await,
+        _ => {
+            let mut create = create(raw, t);
+            if name == "copy_once_floor" {
+                create = create.replacen(" PRIMARY KEY", "", 1);
+            }
+            exec(raw, create).await;
+            match name {
+                "unnest" => raw_pg_unnest(pool, data, t, false).await,
+                "unnest_upsert_checkpoint" => raw_pg_unnest(pool, data, t, true).await,
+                "copy" => raw_pg_copy(pool, data, t).await,
+                _ => raw_pg_copy_once(pool, data, t).await,
+            }
+        }
+    }
+}
+
+/// Prints the ratios the README reports, from times in [`PG_VARIANTS`] order.
+fn pg_ratios(s: &[f64], indent: &str) {
+    let [
+        sink,
+        sink_raw,
+        unnest,
+        upsert_cp,
+        copy,
+        staging,
+        staging_raw,
+        floor,
+    ] = s
+    else {
+        return;
+    };
+    eprintln!(
+        "{indent}upsert sink vs hand-written unnest+upsert+checkpoint: {:.2}x (raw path {:.2}x); \
+         vs plain unnest {:.2}x; hand-written text copy {:.2}x",
+        upsert_cp / sink,
+        upsert_cp / sink_raw,
+        unnest / sink,
+        sink / copy,
+    );
+    eprintln!(
+        "{indent}staging rows/s: {:.2}x the hand-written unnest+upsert+checkpoint, {:.2}x the upsert sink; \
+         raw path {:.2}x the raw upsert sink, {:.2}x the hand-written; floor (one COPY + key) {:.2}x the hand-written, \
+         staging raw at {:.2}x the floor's time",
+        upsert_cp / staging,
+        sink / staging,
+        sink_raw / staging_raw,
+        upsert_cp / staging_raw,
+        upsert_cp / floor,
+        staging_raw / floor,
+    );
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
 }
 
 criterion_group!(benches, sqlite, postgres, interleaved);

@@ -32,8 +32,8 @@ pub(crate) struct Statement<'a> {
     pub(crate) binds: Vec<Bind<'a>>,
 }
 
-/// Everything one transaction does, in order: the fence check, DDL,
-/// upserts, then statements (the checkpoint row).
+/// Everything one transaction does, in order: the fence check, the
+/// checkpoint check, DDL, upserts or `COPY`, then statements (the checkpoint row).
 #[derive(Debug, Default)]
 pub(crate) struct TxPlan<'a> {
     /// A query that must return a row, or nothing is committed
@@ -53,6 +53,13 @@ pub(crate) struct TxPlan<'a> {
     /// unless the plan has a `guard`.
     pub(crate) fused: Option<Arc<str>>,
     pub(crate) statements: Vec<Statement<'a>>,
+    /// A statement that must return a row, run after the guard, or nothing is committed
+    /// ([`LostCommits`]): the checkpoint row still holds the counts this run
+    /// last committed (PostgreSQL staging; see the `copy` module).
+    pub(crate) check: Option<Statement<'a>>,
+    /// Commit without waiting for the WAL flush (PostgreSQL staging batches;
+    /// see the `copy` module).
+    pub(crate) async_commit: bool,
 }
 
 /// A transaction's fence check found that the collection's lease has a
@@ -60,6 +67,19 @@ pub(crate) struct TxPlan<'a> {
 #[derive(Debug, thiserror::Error)]
 #[error("the collection's lease has passed to another process")]
 pub(crate) struct FencedOut;
+
+/// A transaction's [`check`](TxPlan::check) found the checkpoint row
+/// changed behind this run's back: the server lost commits this run had seen
+/// succeed (a crash after asynchronous commits), or another writer moved it.
+/// Nothing of this transaction is committed; the run must resume from what
+/// the checkpoint row holds.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the checkpoint row no longer holds what this run last committed (the server lost \
+     commits in a crash, or a commit whose reply was lost did succeed); resume from the \
+     stored checkpoint"
+)]
+pub(crate) struct LostCommits;
 
 type Q<'q, DB> = Query<'q, DB, <DB as sqlx::Database>::Arguments>;
 
@@ -76,6 +96,11 @@ where
 {
     /// Run before DDL in a transaction, to serialize schema changes.
     const DDL_LOCK: Option<&'static str>;
+
+    /// Run first in a transaction whose commit need not wait for the disk
+    /// ([`TxPlan::async_commit`]); `None` where commits cost no flush wait
+    /// worth saving.
+    const ASYNC_COMMIT: Option<&'static str>;
 
     /// How a write transaction starts.
     fn begin(
@@ -197,20 +222,38 @@ where
         }
     }
 
+    /// Runs `statement` and tells whether it returned a row.
+    fn returns_row<'c>(
+        conn: &'c mut <Self as sqlx::Database>::Connection,
+        statement: &'c Statement<'_>,
+    ) -> impl Future<Output = Result<bool, sqlx::Error>> + Send + 'c {
+        async move {
+            let mut q = sqlx::query(AssertSqlSafe(statement.sql.clone()));
+            for value in &statement.binds {
+                q = Self::bind(q, *value);
+            }
+            Ok(q.fetch_optional(&mut *conn).await?.is_some())
+        }
+    }
+
     /// The statements of `plan`, inside the caller's transaction.
     fn run_plan<'c>(
         conn: &'c mut <Self as sqlx::Database>::Connection,
         plan: &'c TxPlan<'_>,
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send + 'c {
         async move {
-            if let Some(guard) = &plan.guard {
-                let mut q = sqlx::query(AssertSqlSafe(guard.sql.clone()));
-                for value in &guard.binds {
-                    q = Self::bind(q, *value);
-                }
-                if q.fetch_optional(&mut *conn).await?.is_none() {
-                    return Err(sqlx::Error::Configuration(Box::new(FencedOut)));
-                }
+            if let Some(guard) = &plan.guard
+                && !Self::returns_row(&mut *conn, guard).await?
+            {
+                return Err(sqlx::Error::Configuration(Box::new(FencedOut)));
+            }
+            if let Some(check) = &plan.check
+                && !Self::returns_row(&mut *conn, check).await?
+            {
+                return Err(sqlx::Error::Configuration(Box::new(LostCommits)));
+            }
+            if let Some(set) = Self::ASYNC_COMMIT.filter(|_| plan.async_commit) {
+                sqlx::query(set).execute(&mut *conn).await?;
             }
             if let Some(lock) = Self::DDL_LOCK.filter(|_| !plan.ddl.is_empty()) {
                 sqlx::query(lock).execute(&mut *conn).await?;
@@ -296,6 +339,8 @@ where
 impl Backend for sqlx::Sqlite {
     // BEGIN IMMEDIATE already serializes writers.
     const DDL_LOCK: Option<&'static str> = None;
+    // Staging on SQLite upserts into the staging table: no asynchronous commit.
+    const ASYNC_COMMIT: Option<&'static str> = None;
 
     fn begin(
         conn: &mut sqlx::SqliteConnection,
@@ -330,6 +375,7 @@ impl Backend for sqlx::Postgres {
     // Concurrent `CREATE TABLE IF NOT EXISTS` of one name can fail on a
     // catalog unique index; a transaction-scoped advisory lock serializes them.
     const DDL_LOCK: Option<&'static str> = Some("SELECT pg_advisory_xact_lock(7245817201)");
+    const ASYNC_COMMIT: Option<&'static str> = Some("SET LOCAL synchronous_commit = off");
 
     fn begin(
         conn: &mut sqlx::PgConnection,
@@ -344,11 +390,26 @@ impl Backend for sqlx::Postgres {
         rows: &[usize],
         types: &[ColumnType],
     ) -> Result<(), sqlx::Error> {
-        let mut data = Vec::with_capacity(rows.len() * 128);
-        super::copy::encode_rows(batch, rows, types, &mut data)
-            .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-        // One message for the whole batch: one flush, no per-row round trip.
+        let encode = |e| sqlx::Error::Encode(Box::new(e));
+        let stream = super::copy::CopyStream::new(batch, types).map_err(encode)?;
         let mut copy = conn.copy_in_raw(sql).await?;
+        // Slices of rows, each sent (no reply awaited) before the next is
+        // encoded: the server parses one while the client encodes the next.
+        let mut data = Vec::with_capacity(COPY_SLICE_BYTES + 4096);
+        stream.header(&mut data);
+        for slice in rows.chunks(COPY_SLICE_ROWS) {
+            if let Err(e) = stream.rows(slice, &mut data) {
+                if let Err(abort) = copy.abort(e.to_string()).await {
+                    tracing::warn!(%abort, "aborting a COPY failed");
+                }
+                return Err(encode(e));
+            }
+            if data.len() >= COPY_SLICE_BYTES {
+                copy.send(data.as_slice()).await?;
+                data.clear();
+            }
+        }
+        stream.trailer(&mut data);
         copy.send(data).await?;
         copy.finish().await?;
         Ok(())
@@ -392,6 +453,14 @@ impl Backend for sqlx::Postgres {
         q
     }
 }
+
+/// Rows encoded between checks of the `COPY` buffer's size.
+#[cfg(feature = "postgres")]
+const COPY_SLICE_ROWS: usize = 64;
+
+/// Bytes of `COPY` data sent at once (when a slice of rows passes it).
+#[cfg(feature = "postgres")]
+const COPY_SLICE_BYTES: usize = 32 * 1024;
 
 /// One column of a batch as a PostgreSQL array for `UNNEST`: NULL where a cell
 /// holds no value of the column's type.

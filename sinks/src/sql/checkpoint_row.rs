@@ -61,6 +61,8 @@ fn now() -> Bind<'static> {
 #[derive(Debug, Clone)]
 pub(crate) struct CheckpointSql {
     progress: Arc<str>,
+    progress_after: Arc<str>,
+    holds: Arc<str>,
     complete: Arc<str>,
     record: Arc<str>,
     reset: Arc<str>,
@@ -69,7 +71,7 @@ pub(crate) struct CheckpointSql {
 
 impl CheckpointSql {
     pub(crate) fn new(dialect: Dialect, table: &Ident) -> Self {
-        let p = dialect.placeholders(6);
+        let p = dialect.placeholders(7);
         let insert = |columns: &str, values: &str| {
             format!(
                 "INSERT INTO {table} ({columns}) VALUES ({values}) ON CONFLICT (\"collection\") DO UPDATE SET "
@@ -95,6 +97,17 @@ impl CheckpointSql {
             "\"collection\", \"state\", \"updated_at\"",
             &format!("{}, 'crawling', {}", p[0], p[1]),
         ) + "\"cursor\" = NULL, \"pages\" = 0, \"items_written\" = 0, \"updated_at\" = excluded.\"updated_at\"";
+        // The same upsert, changing the row only while it holds the counts
+        // this run last committed, and saying whether it did.
+        let progress_after = format!(
+            "{progress} WHERE {table}.\"pages\" = {} AND {table}.\"items_written\" = {} RETURNING 1",
+            p[5], p[6]
+        );
+        let holds = format!(
+            "SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE \"collection\" = {} \
+             AND (\"pages\" <> {} OR \"items_written\" <> {}))",
+            p[0], p[1], p[2]
+        );
         let select = format!(
             "SELECT \"cursor\", \"state\", \"pages\", \"items_written\", \"last_error\", \"updated_at\" \
              FROM {table} WHERE \"collection\" = {}",
@@ -102,6 +115,8 @@ impl CheckpointSql {
         );
         Self {
             progress: progress.into(),
+            progress_after: progress_after.into(),
+            holds: holds.into(),
             complete: complete.into(),
             record: record.into(),
             reset: reset.into(),
@@ -135,6 +150,37 @@ impl CheckpointSql {
                 Bind::Int(clamp(pages)),
                 Bind::Int(clamp(items_written)),
                 now(),
+            ],
+        }
+    }
+
+    /// [`progress`](Self::progress) only while the row holds `committed`
+    /// (pages, items written; a missing row counts as zeros), returning a
+    /// row when it wrote: the check of an asynchronously committed batch.
+    pub(crate) fn progress_after<'a>(
+        &self,
+        collection: &'a str,
+        cursor: &'a str,
+        pages: u64,
+        items_written: u64,
+        committed: (u64, u64),
+    ) -> Statement<'a> {
+        let mut statement = self.progress(collection, cursor, pages, items_written);
+        statement.sql = self.progress_after.clone();
+        statement.binds.push(Bind::Int(clamp(committed.0)));
+        statement.binds.push(Bind::Int(clamp(committed.1)));
+        statement
+    }
+
+    /// Returns a row unless the collection's row holds counts other than
+    /// `committed` (pages, items written): no row at all passes.
+    pub(crate) fn holds<'a>(&self, collection: &'a str, committed: (u64, u64)) -> Statement<'a> {
+        Statement {
+            sql: self.holds.clone(),
+            binds: vec![
+                Bind::Text(Some(collection)),
+                Bind::Int(clamp(committed.0)),
+                Bind::Int(clamp(committed.1)),
             ],
         }
     }

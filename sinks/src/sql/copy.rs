@@ -8,6 +8,18 @@
 //! swap keeps the row with the highest ordinal per key, which is the row the
 //! upserts would have left.
 //!
+//! Each batch's transaction (`COPY`, then the checkpoint row) commits
+//! asynchronously (`SET LOCAL synchronous_commit = off`): it does not wait
+//! for its WAL to reach the disk, which on a small batch is most of its
+//! time. A client killed at any point loses nothing the server acknowledged.
+//! A *server* crash may lose the last acknowledged batches, rows and cursor
+//! together, so the stored checkpoint still matches the staging table; but a
+//! crawl still running would go on past them. So each batch's checkpoint
+//! upsert applies only while the row holds the counts (pages, items written)
+//! this run last committed, and the swap checks them too (synchronously):
+//! after lost commits the run fails, resumably, and resumes from what the
+//! server kept (see README "Design notes").
+//!
 //! The format: a signature and two zero words, then per row a field count
 //! and, per field, its length in bytes (`-1` for NULL) and its binary value;
 //! then `-1` as the field count. `jsonb` values are a version byte (1) and
@@ -28,29 +40,62 @@ const JSONB_VERSION: u8 = 1;
 #[error("{0}")]
 pub(crate) struct CopyEncodeError(pub(crate) String);
 
+/// The bytes of a binary `COPY` stream, produced a slice of rows at a time
+/// so the first rows can be on their way while later ones are encoded.
+pub(crate) struct CopyStream<'a> {
+    batch: &'a Batch,
+    types: &'a [ColumnType],
+    fields: i16,
+}
+
+impl<'a> CopyStream<'a> {
+    /// A stream of `batch`'s rows (key, then one value per column of `types`).
+    pub(crate) fn new(batch: &'a Batch, types: &'a [ColumnType]) -> Result<Self, CopyEncodeError> {
+        let fields = i16::try_from(1 + types.len())
+            .map_err(|_| CopyEncodeError(format!("{} columns are too many for COPY", types.len())))?;
+        Ok(Self { batch, types, fields })
+    }
+
+    /// Appends the stream's header.
+    pub(crate) fn header(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(HEADER);
+    }
+
+    /// Appends `rows`.
+    pub(crate) fn rows(&self, rows: &[usize], out: &mut Vec<u8>) -> Result<(), CopyEncodeError> {
+        for &i in rows {
+            let (key, values) = self.batch.row(i);
+            out.extend_from_slice(&self.fields.to_be_bytes());
+            field(out, |out| {
+                out.extend_from_slice(key.as_bytes());
+                Ok(())
+            })?;
+            for (value, ty) in values.iter().zip(self.types) {
+                encode_value(value, *ty, out)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends the end-of-data marker.
+    pub(crate) fn trailer(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&(-1i16).to_be_bytes());
+    }
+}
+
 /// Appends `rows` of `batch` (key, then one value per column of `types`) to
 /// `out` as a complete binary `COPY` stream.
-pub(crate) fn encode_rows(
+#[cfg(test)]
+fn encode_rows(
     batch: &Batch,
     rows: &[usize],
     types: &[ColumnType],
     out: &mut Vec<u8>,
 ) -> Result<(), CopyEncodeError> {
-    let fields = i16::try_from(1 + types.len())
-        .map_err(|_| CopyEncodeError(format!("{} columns are too many for COPY", types.len())))?;
-    out.extend_from_slice(HEADER);
-    for &i in rows {
-        let (key, values) = batch.row(i);
-        out.extend_from_slice(&fields.to_be_bytes());
-        field(out, |out| {
-            out.extend_from_slice(key.as_bytes());
-            Ok(())
-        })?;
-        for (value, ty) in values.iter().zip(types) {
-            encode_value(value, *ty, out)?;
-        }
-    }
-    out.extend_from_slice(&(-1i16).to_be_bytes());
+    let stream = CopyStream::new(batch, types)?;
+    stream.header(out);
+    stream.rows(rows, out)?;
+    stream.trailer(out);
     Ok(())
 }
 

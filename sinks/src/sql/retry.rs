@@ -9,7 +9,7 @@ use pipeline_core::SinkError;
 use pipeline_core::policy::{Jitter, RetryPolicy};
 use tokio::time::Instant;
 
-use super::backend::FencedOut;
+use super::backend::{FencedOut, LostCommits};
 use crate::Error;
 
 /// What to do about a failed attempt.
@@ -116,9 +116,13 @@ where
                 }));
             }
             Class::Permanent => {
+                let source: Box<dyn std::error::Error + Send + Sync> = match error {
+                    sqlx::Error::Configuration(e) if e.is::<LostCommits>() => e,
+                    e => Box::new(e),
+                };
                 return Err(CommitError::Sink(SinkError::Write {
                     collection: collection.to_owned(),
-                    source: Box::new(error),
+                    source,
                 }));
             }
             Class::Transient => {}

@@ -21,6 +21,9 @@ pub(crate) struct Opened {
     /// Pages and rows stored by the run this one resumes (zero otherwise).
     pub(crate) base_pages: u64,
     pub(crate) base_rows: u64,
+    /// The pages and items written the checkpoint row holds once opened
+    /// (zeros when there is no row): what the first batch's check expects.
+    pub(crate) committed: (u64, u64),
     /// The cursor to resume from.
     pub(crate) cursor: Option<Cursor>,
     /// The lease check of every transaction, in a cluster.
@@ -96,6 +99,8 @@ pub(crate) async fn open(spec: OpenSpec<'_>, ctx: &SinkContext) -> Result<Opened
             })?)
         }
     };
+    // Starting over resets the counts below; a missing row reads as zeros.
+    let committed = stored.as_ref().map_or((0, 0), |c| (c.pages, c.items_written));
     let stored = stored.filter(|c| c.cursor.is_some());
     let mut plan = TxPlan {
         ddl: vec![dialect.create_table(&live, spec.shape)],
@@ -144,6 +149,7 @@ pub(crate) async fn open(spec: OpenSpec<'_>, ctx: &SinkContext) -> Result<Opened
         checkpoints,
         base_pages,
         base_rows,
+        committed,
         cursor,
         fence: guard,
     })

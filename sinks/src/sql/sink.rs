@@ -228,13 +228,28 @@ impl<T> SqlSink<T> {
             .as_ref()
             .filter(|h| h.next != h.committed)
             .and_then(|h| Some((h.sql.clone()?, h.next.clone()?)));
+        let counts = (opened.base_pages + ctx.pages(), opened.base_rows + rows);
         if let Some(c) = checkpoint {
-            plan.statements.push(opened.checkpoints.progress(
-                &opened.collection,
-                c.as_str(),
-                opened.base_pages + ctx.pages(),
-                opened.base_rows + rows,
-            ));
+            let (collection, cursor) = (opened.collection.as_str(), c.as_str());
+            if self.copy.is_some() {
+                // PostgreSQL staging: nothing reads these rows before the
+                // swap, so the batch need not wait for the disk; the check
+                // catches commits a server crash lost (see `copy.rs`).
+                plan.check = Some(opened.checkpoints.progress_after(
+                    collection,
+                    cursor,
+                    counts.0,
+                    counts.1,
+                    opened.committed,
+                ));
+                plan.async_commit = true;
+            } else {
+                plan.statements.push(
+                    opened
+                        .checkpoints
+                        .progress(collection, cursor, counts.0, counts.1),
+                );
+            }
         }
         // The run's maximum goes with the rows it covers, checkpoint or not.
         if let Some((sql, mark)) = &mark {
@@ -246,7 +261,11 @@ impl<T> SqlSink<T> {
         {
             plan.fused = self.fused.clone();
         }
-        let result = if plan.upserts.is_empty() && plan.copy.is_none() && plan.statements.is_empty() {
+        let result = if plan.upserts.is_empty()
+            && plan.copy.is_none()
+            && plan.statements.is_empty()
+            && plan.check.is_none()
+        {
             Ok(())
         } else {
             plan.guard = opened.fence.as_ref().map(|g| g.statement(&opened.collection));
@@ -255,8 +274,12 @@ impl<T> SqlSink<T> {
             commit_with_retry(&opened.collection, fence, budget, || pool.run_tx(&plan, dry_run)).await
         };
         drop(plan);
+        let mut opened = opened;
         if result.is_ok() && !dry_run {
             self.rows = rows;
+            if checkpoint.is_some() {
+                opened.committed = counts;
+            }
             if let Some(h) = self.high_water.as_mut() {
                 h.committed = h.next.clone();
             }
@@ -412,6 +435,11 @@ impl<T: Send + 'static> Sink<T> for SqlSink<T> {
             Outcome::Completed => {
                 if let Some(staging) = &opened.staging {
                     plan.ddl = self.dialect.swap(staging, &opened.live);
+                }
+                if self.copy.is_some() {
+                    // The batches committed asynchronously: swap only if the
+                    // server still holds all of them (this commit is synchronous).
+                    plan.check = Some(opened.checkpoints.holds(collection, opened.committed));
                 }
                 let pages = opened.base_pages + ctx.pages();
                 let rows = opened.base_rows + self.rows;
