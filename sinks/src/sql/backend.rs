@@ -97,14 +97,12 @@ where
     /// Run before DDL in a transaction, to serialize schema changes.
     const DDL_LOCK: Option<&'static str>;
 
-    /// Run first in a transaction whose commit need not wait for the disk
-    /// ([`TxPlan::async_commit`]); `None` where commits cost no flush wait
-    /// worth saving.
-    const ASYNC_COMMIT: Option<&'static str>;
-
-    /// How a write transaction starts.
+    /// How a write transaction starts; with `async_commit`, one whose
+    /// commit need not wait for the disk ([`TxPlan::async_commit`], where the
+    /// backend has such commits).
     fn begin(
         conn: &mut <Self as sqlx::Database>::Connection,
+        async_commit: bool,
     ) -> impl Future<Output = Result<sqlx::Transaction<'_, Self>, sqlx::Error>> + Send;
 
     /// Binds `rows` of `batch` for [`Dialect::upsert`].
@@ -151,7 +149,7 @@ where
                 // A single statement is atomic by itself: no BEGIN, no COMMIT.
                 return Self::run_fused(&mut conn, sql, plan).await;
             }
-            let mut tx = Self::begin(&mut conn).await?;
+            let mut tx = Self::begin(&mut conn, plan.async_commit).await?;
             let ran = Self::run_plan(&mut tx, plan).await;
             let (error, known) = match ran {
                 Ok(()) if dry_run => match tx.rollback().await {
@@ -252,9 +250,6 @@ where
             {
                 return Err(sqlx::Error::Configuration(Box::new(LostCommits)));
             }
-            if let Some(set) = Self::ASYNC_COMMIT.filter(|_| plan.async_commit) {
-                sqlx::query(set).execute(&mut *conn).await?;
-            }
             if let Some(lock) = Self::DDL_LOCK.filter(|_| !plan.ddl.is_empty()) {
                 sqlx::query(lock).execute(&mut *conn).await?;
             }
@@ -339,11 +334,11 @@ where
 impl Backend for sqlx::Sqlite {
     // BEGIN IMMEDIATE already serializes writers.
     const DDL_LOCK: Option<&'static str> = None;
-    // Staging on SQLite upserts into the staging table: no asynchronous commit.
-    const ASYNC_COMMIT: Option<&'static str> = None;
 
     fn begin(
         conn: &mut sqlx::SqliteConnection,
+        // Staging on SQLite upserts into the staging table: never asked.
+        _: bool,
     ) -> impl Future<Output = Result<sqlx::Transaction<'_, Self>, sqlx::Error>> + Send {
         // Take the write lock up front: a deferred transaction that upgrades
         // later can fail with SQLITE_BUSY without waiting for the busy timeout.
@@ -375,12 +370,16 @@ impl Backend for sqlx::Postgres {
     // Concurrent `CREATE TABLE IF NOT EXISTS` of one name can fail on a
     // catalog unique index; a transaction-scoped advisory lock serializes them.
     const DDL_LOCK: Option<&'static str> = Some("SELECT pg_advisory_xact_lock(7245817201)");
-    const ASYNC_COMMIT: Option<&'static str> = Some("SET LOCAL synchronous_commit = off");
 
     fn begin(
         conn: &mut sqlx::PgConnection,
+        async_commit: bool,
     ) -> impl Future<Output = Result<sqlx::Transaction<'_, Self>, sqlx::Error>> + Send {
-        Connection::begin(conn)
+        // Sent as one simple query: the setting costs no extra round trip.
+        match async_commit {
+            true => conn.begin_with("BEGIN; SET LOCAL synchronous_commit = off"),
+            false => conn.begin_with("BEGIN"),
+        }
     }
 
     async fn copy_rows(
