@@ -236,3 +236,30 @@ pub(crate) fn create_table(dialect: Dialect, table: &Ident) -> String {
          \"updated_at\" {int} NOT NULL)"
     )
 }
+
+#[cfg(all(test, feature = "postgres"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_after_changes_the_row_only_at_the_committed_counts() {
+        let sql = CheckpointSql::new(Dialect::Postgres, &Ident::new("table", "cp").unwrap());
+        let statement = sql.progress_after("c", "next", 3, 30, (2, 20));
+        assert_eq!(
+            &*statement.sql,
+            format!(
+                "{} WHERE \"cp\".\"pages\" = $6 AND \"cp\".\"items_written\" = $7 RETURNING 1",
+                sql.progress_sql()
+            )
+        );
+        assert_eq!(statement.binds.len(), 7);
+        assert!(matches!(statement.binds[5..], [Bind::Int(2), Bind::Int(20)]));
+        let holds = sql.holds("c", (3, 30));
+        assert_eq!(
+            &*holds.sql,
+            "SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM \"cp\" WHERE \"collection\" = $1 \
+             AND (\"pages\" <> $2 OR \"items_written\" <> $3))"
+        );
+        assert!(matches!(holds.binds[1..], [Bind::Int(3), Bind::Int(30)]));
+    }
+}
