@@ -93,7 +93,8 @@ impl<P: Paged> Fetcher<P> {
         };
         self.pages += 1;
         let Page { items, next } = page;
-        let collection = self.shared.collection.to_string();
+        // Built only on the failure paths: most pages never need it.
+        let collection = || self.shared.collection.to_string();
         let step = match next {
             None => Step::Page {
                 items,
@@ -105,7 +106,7 @@ impl<P: Paged> Fetcher<P> {
                 checkpoint: None,
                 then_fail: Some(Failure::new(
                     StageError::RepeatedCursor {
-                        collection,
+                        collection: collection(),
                         cursor: next,
                     },
                     cursor,
@@ -118,7 +119,7 @@ impl<P: Paged> Fetcher<P> {
                     checkpoint: Some(next.clone()),
                     then_fail: Some(Failure::new(
                         StageError::MaxPages {
-                            collection,
+                            collection: collection(),
                             max_pages,
                         },
                         Some(next),
