@@ -109,7 +109,7 @@ struct Book {
     failed: bool,
     /// Replies in a row whose every slot had passed.
     late_replies: u32,
-    /// The recent reservation round trip (the largest, decaying).
+    /// The reservation round trip, smoothed.
     round_trip: Duration,
 }
 
@@ -213,7 +213,11 @@ impl SlotBook {
         let ahead = u32::try_from(RESERVE_AHEAD.as_nanos() / self.interval.as_nanos().max(1)).unwrap_or(MAX_SLOTS);
         let count = (state.demand - covered).max(ahead).clamp(1, MAX_SLOTS);
         state.pending += count;
-        let lead = state.round_trip + Self::tolerance(self.interval);
+        // The reply takes about half a round trip back: a first slot this
+        // far ahead of the store's now has not passed when it arrives. A
+        // larger lead would be waited out by every request that finds the
+        // host idle.
+        let lead = state.round_trip / 2 + Self::tolerance(self.interval);
         let book = self.clone();
         tokio::spawn(async move { book.reserve(count, lead).await });
     }
@@ -226,8 +230,7 @@ impl SlotBook {
         {
             let mut state = self.lock();
             state.pending = state.pending.saturating_sub(count);
-            // The lead follows the slowest recent round trip, decaying.
-            state.round_trip = took.max(state.round_trip.mul_f64(0.9));
+            state.round_trip = (state.round_trip * 7 + took) / 8;
             match reply {
                 Ok(first) => {
                     let late = Instant::now().checked_sub(Self::tolerance(self.interval));

@@ -28,7 +28,9 @@ use crate::Error;
 ///
 /// A host's in-flight tokens are session advisory locks (`pg_try_advisory_lock`
 /// on the host's hash and the token's number), held on one connection of
-/// this handle's own: PostgreSQL frees them when the process dies.
+/// this handle's own: PostgreSQL frees them when the process dies, and when
+/// the session has been idle for 5 s (a paused or cut-off process; a live
+/// one pings its session once a second while it holds tokens).
 #[derive(Debug, Clone)]
 pub struct PgHostSlots {
     pool: PgPool,
@@ -42,6 +44,7 @@ pub struct PgHostSlots {
 struct Tokens {
     conn: Option<PgConnection>,
     held: HashMap<String, BTreeSet<i32>>,
+    keeping_alive: bool,
 }
 
 /// One reading of the server's clock: the local instant halfway through the
@@ -146,24 +149,85 @@ fn micros(d: Duration) -> i64 {
     i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
 }
 
+/// The tokens' session ends when idle this long (`idle_session_timeout`):
+/// a process paused or cut off (a stopped VM, a partition) frees its tokens
+/// as surely as one that died.
+const SESSION_IDLE: Duration = Duration::from_secs(5);
+/// How often a session holding tokens is kept from idling out.
+const KEEPALIVE: Duration = Duration::from_secs(1);
+
+/// A statement on the tokens' session.
+enum OnSession<'a> {
+    /// Binds: the take-token SQL, key, cap, tokens held.
+    Take(&'a str, &'a str, i32, &'a [i32]),
+    /// Binds: the give-back SQL, key, tokens.
+    GiveBack(&'a str, &'a str, &'a [i32]),
+    Ping,
+}
+
 /// Runs `query` on the tokens' session (connected first if needed); a
-/// failure drops the session, and with it every token it held.
-async fn on_session<T>(
-    pool: &PgPool,
-    tokens: &mut Tokens,
-    query: impl AsyncFnOnce(&mut PgConnection) -> Result<T, sqlx::Error>,
-) -> Result<T, sqlx::Error> {
-    if tokens.conn.is_none() {
-        tokens.held.clear();
-        tokens.conn = Some(pool.acquire().await?.detach());
+/// failure drops the session, and with it every token it held. A session
+/// that held nothing is tried once more on a new connection (it may have
+/// idled out). Returns the token taken, if any.
+async fn on_session(pool: &PgPool, tokens: &mut Tokens, query: OnSession<'_>) -> Result<Option<i32>, sqlx::Error> {
+    let retry = tokens.held.values().all(BTreeSet::is_empty);
+    for attempt in 0..2 {
+        let conn = match &mut tokens.conn {
+            Some(conn) => conn,
+            None => {
+                tokens.held.clear();
+                let mut conn = pool.acquire().await?.detach();
+                let idle = format!("SET idle_session_timeout = {}", SESSION_IDLE.as_millis());
+                sqlx::query(AssertSqlSafe(idle)).execute(&mut conn).await?;
+                tokens.conn.insert(conn)
+            }
+        };
+        let result = match &query {
+            OnSession::Take(sql, key, cap, mine) => {
+                sqlx::query_scalar(AssertSqlSafe(sql.to_string()))
+                    .bind(*key)
+                    .bind(*cap)
+                    .bind(*mine)
+                    .fetch_optional(conn)
+                    .await
+            }
+            OnSession::GiveBack(sql, key, mine) => sqlx::query(AssertSqlSafe(sql.to_string()))
+                .bind(*key)
+                .bind(*mine)
+                .execute(conn)
+                .await
+                .map(|_| None),
+            OnSession::Ping => sqlx::query("SELECT 1").execute(conn).await.map(|_| None),
+        };
+        match result {
+            Ok(out) => return Ok(out),
+            Err(error) => {
+                tokens.conn = None;
+                tokens.held.clear();
+                if !retry || attempt == 1 {
+                    return Err(error);
+                }
+            }
+        }
     }
-    let conn = tokens.conn.as_mut().expect("connected above");
-    let result = query(conn).await;
-    if result.is_err() {
-        tokens.conn = None;
-        tokens.held.clear();
+    unreachable!("the second attempt returns")
+}
+
+/// Keeps the tokens' session from idling out while it holds tokens, and
+/// closes it when it holds none; ends with the last handle.
+async fn keep_alive(tokens: std::sync::Weak<tokio::sync::Mutex<Tokens>>, pool: PgPool) {
+    loop {
+        tokio::time::sleep(KEEPALIVE).await;
+        let Some(tokens) = tokens.upgrade() else {
+            return;
+        };
+        let mut tokens = tokens.lock().await;
+        if tokens.held.values().all(BTreeSet::is_empty) {
+            tokens.conn = None;
+        } else if tokens.conn.is_some() {
+            let _ = on_session(&pool, &mut tokens, OnSession::Ping).await;
+        }
     }
-    result
 }
 
 #[async_trait]
@@ -193,21 +257,17 @@ impl HostSlots for PgHostSlots {
 
     async fn take_token(&self, host: &str, cap: u32) -> Result<Option<u32>, BoxError> {
         let mut tokens = self.tokens.lock().await;
+        if !tokens.keeping_alive {
+            tokens.keeping_alive = true;
+            tokio::spawn(keep_alive(Arc::downgrade(&self.tokens), self.pool.clone()));
+        }
         // A session's advisory locks are re-entrant: the tokens it holds are
         // left out, or it would take one of them twice.
         let mine: Vec<i32> = tokens.held.get(host).map(|h| h.iter().copied().collect()).unwrap_or_default();
         let key = self.sql.token_key(host);
         let cap = i32::try_from(cap).unwrap_or(i32::MAX);
-        let sql = self.sql.take_token.clone();
-        let taken: Option<i32> = on_session(&self.pool, &mut tokens, async |conn| {
-            sqlx::query_scalar(AssertSqlSafe(sql))
-                .bind(&key)
-                .bind(cap)
-                .bind(&mine)
-                .fetch_optional(conn)
-                .await
-        })
-        .await?;
+        let query = OnSession::Take(&self.sql.take_token, &key, cap, &mine);
+        let taken = on_session(&self.pool, &mut tokens, query).await?;
         if let Some(token) = taken {
             tokens.held.entry(host.to_owned()).or_default().insert(token);
         }
@@ -226,11 +286,8 @@ impl HostSlots for PgHostSlots {
             return Ok(());
         }
         let key = self.sql.token_key(host);
-        let sql = self.sql.give_back.clone();
-        on_session(&self.pool, &mut tokens, async |conn| {
-            sqlx::query(AssertSqlSafe(sql)).bind(&key).bind(&mine).execute(conn).await
-        })
-        .await?;
+        let query = OnSession::GiveBack(&self.sql.give_back, &key, &mine);
+        on_session(&self.pool, &mut tokens, query).await?;
         Ok(())
     }
 
