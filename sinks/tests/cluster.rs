@@ -227,7 +227,11 @@ async fn in_flight_tokens_are_shared_and_freed_with_their_session() {
     let a = PgHostSlots::with_prefix(&db, &prefix).await.unwrap();
     let b = PgHostSlots::with_prefix(&db, &prefix).await.unwrap();
     let first = a.take_token(&host, 2).await.unwrap().expect("a free token");
-    let second = a.take_token(&host, 2).await.unwrap().expect("a second free token");
+    let second = a
+        .take_token(&host, 2)
+        .await
+        .unwrap()
+        .expect("a second free token");
     assert_ne!(first, second, "a token the session holds was taken again");
     assert_eq!(a.take_token(&host, 2).await.unwrap(), None);
     assert_eq!(b.take_token(&host, 2).await.unwrap(), None, "a third token");
@@ -279,9 +283,15 @@ async fn a_breaker_opened_in_one_process_stops_the_other() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(stopped, "b kept sending requests to a host whose breaker a opened");
+    assert!(
+        stopped,
+        "b kept sending requests to a host whose breaker a opened"
+    );
     let left = store.breaker(&host).await.unwrap().expect("published as open");
-    assert!(left > Duration::from_secs(20) && left <= config.cooldown, "{left:?}");
+    assert!(
+        left > Duration::from_secs(20) && left <= config.cooldown,
+        "{left:?}"
+    );
     // A successful probe closes it for everyone.
     store.set_breaker(&host, None).await.unwrap();
     assert_eq!(store.breaker(&host).await.unwrap(), None);

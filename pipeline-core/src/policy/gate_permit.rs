@@ -42,4 +42,3 @@ impl GatePermit {
         self.gate.observe(self.started.elapsed(), false);
     }
 }
-

@@ -273,8 +273,8 @@ async fn wait_until(deadline: Instant) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::HostGates;
     use crate::policy::AutoThrottle;
+    use crate::policy::HostGates;
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)

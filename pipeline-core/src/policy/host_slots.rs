@@ -43,7 +43,13 @@ pub trait HostSlots: std::fmt::Debug + Send + Sync + 'static {
     ///
     /// The store could not be reached; the gate then spaces this process's
     /// requests alone until it can be reached again.
-    async fn reserve(&self, host: &str, interval: Duration, slots: u32, lead: Duration) -> Result<Instant, BoxError>;
+    async fn reserve(
+        &self,
+        host: &str,
+        interval: Duration,
+        slots: u32,
+        lead: Duration,
+    ) -> Result<Instant, BoxError>;
 
     /// Holds `host` back for every process for `wait` from now.
     ///
@@ -210,7 +216,8 @@ impl SlotBook {
         if state.demand <= covered {
             return;
         }
-        let ahead = u32::try_from(RESERVE_AHEAD.as_nanos() / self.interval.as_nanos().max(1)).unwrap_or(MAX_SLOTS);
+        let ahead =
+            u32::try_from(RESERVE_AHEAD.as_nanos() / self.interval.as_nanos().max(1)).unwrap_or(MAX_SLOTS);
         let count = (state.demand - covered).max(ahead).clamp(1, MAX_SLOTS);
         state.pending += count;
         // The reply takes about half a round trip back: a first slot this

@@ -53,7 +53,13 @@ impl Memory {
 
 #[async_trait]
 impl HostSlots for Memory {
-    async fn reserve(&self, _: &str, interval: Duration, slots: u32, lead: Duration) -> Result<Instant, BoxError> {
+    async fn reserve(
+        &self,
+        _: &str,
+        interval: Duration,
+        slots: u32,
+        lead: Duration,
+    ) -> Result<Instant, BoxError> {
         Ok(self
             .call(|| {
                 let mut next = self.next_start.lock().unwrap();
@@ -139,11 +145,19 @@ async fn slots_reserved_ahead_keep_the_pace_when_a_round_trip_exceeds_the_interv
     // A start may be late on its slot by the tolerance (the timer's grain).
     let closest = interval - SlotBook::tolerance(interval);
     for pair in starts.windows(2) {
-        assert!(pair[1] - pair[0] >= closest, "starts {:?} apart", pair[1] - pair[0]);
+        assert!(
+            pair[1] - pair[0] >= closest,
+            "starts {:?} apart",
+            pair[1] - pair[0]
+        );
     }
     let span = *starts.last().unwrap() - starts[0];
     let ideal = interval * (starts.len() as u32 - 1);
-    assert!(span <= ideal.mul_f64(1.05), "{span:?} for {} starts", starts.len());
+    assert!(
+        span <= ideal.mul_f64(1.05),
+        "{span:?} for {} starts",
+        starts.len()
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -185,7 +199,11 @@ async fn a_steady_crawl_takes_its_token_once() {
         tokio::time::sleep(ms(10)).await;
         permit.success();
     }
-    assert_eq!(store.calls.load(Ordering::SeqCst), 1, "round trips for 50 requests");
+    assert_eq!(
+        store.calls.load(Ordering::SeqCst),
+        1,
+        "round trips for 50 requests"
+    );
 }
 
 #[tokio::test(start_paused = true)]

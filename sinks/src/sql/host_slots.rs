@@ -169,7 +169,11 @@ enum OnSession<'a> {
 /// failure drops the session, and with it every token it held. A session
 /// that held nothing is tried once more on a new connection (it may have
 /// idled out). Returns the token taken, if any.
-async fn on_session(pool: &PgPool, tokens: &mut Tokens, query: OnSession<'_>) -> Result<Option<i32>, sqlx::Error> {
+async fn on_session(
+    pool: &PgPool,
+    tokens: &mut Tokens,
+    query: OnSession<'_>,
+) -> Result<Option<i32>, sqlx::Error> {
     let retry = tokens.held.values().all(BTreeSet::is_empty);
     for attempt in 0..2 {
         let conn = match &mut tokens.conn {
@@ -232,7 +236,13 @@ async fn keep_alive(tokens: std::sync::Weak<tokio::sync::Mutex<Tokens>>, pool: P
 
 #[async_trait]
 impl HostSlots for PgHostSlots {
-    async fn reserve(&self, host: &str, interval: Duration, slots: u32, lead: Duration) -> Result<Instant, BoxError> {
+    async fn reserve(
+        &self,
+        host: &str,
+        interval: Duration,
+        slots: u32,
+        lead: Duration,
+    ) -> Result<Instant, BoxError> {
         // Read the server's clock first (once in a while), so the slots
         // are mapped as soon as they arrive.
         let base = self.base().await?;
@@ -263,7 +273,11 @@ impl HostSlots for PgHostSlots {
         }
         // A session's advisory locks are re-entrant: the tokens it holds are
         // left out, or it would take one of them twice.
-        let mine: Vec<i32> = tokens.held.get(host).map(|h| h.iter().copied().collect()).unwrap_or_default();
+        let mine: Vec<i32> = tokens
+            .held
+            .get(host)
+            .map(|h| h.iter().copied().collect())
+            .unwrap_or_default();
         let key = self.sql.token_key(host);
         let cap = i32::try_from(cap).unwrap_or(i32::MAX);
         let query = OnSession::Take(&self.sql.take_token, &key, cap, &mine);
