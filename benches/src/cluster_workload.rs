@@ -75,13 +75,30 @@ impl HostSlots for CountedSlots {
         host: &str,
         interval: Duration,
         slots: u32,
+        lead: Duration,
     ) -> Result<tokio::time::Instant, BoxError> {
         self.1.add(1);
-        self.0.reserve(host, interval, slots).await
+        self.0.reserve(host, interval, slots, lead).await
     }
     async fn pause(&self, host: &str, wait: Duration) -> Result<(), BoxError> {
         self.1.add(1);
         self.0.pause(host, wait).await
+    }
+    async fn take_token(&self, host: &str, cap: u32) -> Result<Option<u32>, BoxError> {
+        self.1.add(1);
+        self.0.take_token(host, cap).await
+    }
+    async fn give_back(&self, host: &str, tokens: &[u32]) -> Result<(), BoxError> {
+        self.1.add(1);
+        self.0.give_back(host, tokens).await
+    }
+    async fn set_breaker(&self, host: &str, open_for: Option<Duration>) -> Result<(), BoxError> {
+        self.1.add(1);
+        self.0.set_breaker(host, open_for).await
+    }
+    async fn breaker(&self, host: &str) -> Result<Option<Duration>, BoxError> {
+        self.1.add(1);
+        self.0.breaker(host).await
     }
 }
 
@@ -94,10 +111,10 @@ pub async fn worker(pg: &str, prefix: &str, base: &str, collections: usize, min_
         .await
         .expect("coordinator");
     let slots = PgHostSlots::new(&db).await.expect("host slots");
-    let ctx = HttpContext::new().expect("client").with_registries(
-        HostGates::shared(Arc::new(CountedSlots(slots, calls.clone()))),
-        Breakers::new(),
-    );
+    let slots: Arc<dyn HostSlots> = Arc::new(CountedSlots(slots, calls.clone()));
+    let ctx = HttpContext::new()
+        .expect("client")
+        .with_registries(HostGates::shared(slots.clone()), Breakers::shared(slots));
     let mut config = HttpSourceConfig::new(format!("{base}/link?page=1")).pagination(Pagination::LinkHeader);
     config.max_in_flight_per_host = 64;
     config.min_delay_ms = min_delay_ms;

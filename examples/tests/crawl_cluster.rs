@@ -385,3 +385,46 @@ async fn one_shot_processes_share_the_work_and_exit_0() {
     );
     clean(&pool, &names).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_processes_keep_the_in_flight_cap_together() {
+    let Some(pg) = pg_url() else { return };
+    let pool = PgPool::connect(&pg).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let server = MockServer::start(MockConfig::new(100, 10).latency(Duration::from_millis(20)))
+        .await
+        .unwrap();
+    let prefix = unique("cap");
+    let names: Vec<String> = (0..6).map(|i| format!("{prefix}_{i}")).collect();
+    // Each process runs 4 collections at once, each alone allowed 2
+    // requests in flight: 8 at once without the shared cap.
+    let text = config(&pg, None, &server, &names, "lease_ms = 2000", 0)
+        .replace("min_delay_ms = 0\n", "max_in_flight_per_host = 2\n");
+    let path = write(dir.path(), "crawl.toml", &text);
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_crawl"))
+            .args([&path, "--quiet"])
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the crawl binary starts")
+    };
+    let mut a = spawn();
+    let mut b = spawn();
+    assert_eq!(wait_bounded(&mut a, LIMIT).and_then(|s| s.code()), Some(0));
+    assert_eq!(wait_bounded(&mut b, LIMIT).and_then(|s| s.code()), Some(0));
+    for name in &names {
+        assert_eq!(
+            keys(&pool, name).await,
+            (100, mock_keys(100)),
+            "collection {name}"
+        );
+    }
+    assert!(
+        server.most_concurrent() <= 2,
+        "{} requests were in flight at once",
+        server.most_concurrent()
+    );
+    clean(&pool, &names).await;
+}

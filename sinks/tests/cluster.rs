@@ -1,6 +1,7 @@
 //! `PgCoordinator` and `PgHostSlots` on the real PostgreSQL: exclusive
 //! claims with growing fences, takeover after expiry, schedules, the SQL
-//! sink's fence check, and request starts spaced across registries.
+//! sink's fence check, request starts spaced across registries, in-flight
+//! tokens shared and freed with their session, and a shared open breaker.
 
 // Only the helpers are used here, not the shared scenarios.
 #[allow(unused_imports)]
@@ -9,7 +10,7 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use pipeline_core::policy::{GateConfig, HostGates};
+use pipeline_core::policy::{BreakerConfig, Breakers, GateConfig, HostGates, HostSlots};
 use pipeline_core::runner::{Claim, Coordinator, Due, Lease, RunEnd};
 use pipeline_core::{CheckpointStore, SinkContext, SinkError};
 use serde_json::json;
@@ -214,5 +215,85 @@ async fn request_starts_from_separate_registries_keep_the_interval() {
         closest >= interval - Duration::from_millis(2),
         "starts {closest:?} apart, processes {pair:?}: {all:?}"
     );
+    drop_tables(&db_url().await, &prefix, &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn in_flight_tokens_are_shared_and_freed_with_their_session() {
+    let Some((db, prefix)) = setup("tokens").await else {
+        return;
+    };
+    let host = unique("host");
+    let a = PgHostSlots::with_prefix(&db, &prefix).await.unwrap();
+    let b = PgHostSlots::with_prefix(&db, &prefix).await.unwrap();
+    let first = a.take_token(&host, 2).await.unwrap().expect("a free token");
+    let second = a
+        .take_token(&host, 2)
+        .await
+        .unwrap()
+        .expect("a second free token");
+    assert_ne!(first, second, "a token the session holds was taken again");
+    assert_eq!(a.take_token(&host, 2).await.unwrap(), None);
+    assert_eq!(b.take_token(&host, 2).await.unwrap(), None, "a third token");
+    a.give_back(&host, &[first]).await.unwrap();
+    assert_eq!(b.take_token(&host, 2).await.unwrap(), Some(first));
+    // A process that dies: its session ends, and the database frees its token.
+    drop(a);
+    let mut freed = None;
+    for _ in 0..100 {
+        freed = b.take_token(&host, 2).await.unwrap();
+        if freed.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(freed, Some(second), "the dead session's token stayed taken");
+    b.give_back(&host, &[first, second]).await.unwrap();
+    let c = PgHostSlots::with_prefix(&db, &prefix).await.unwrap();
+    assert!(c.take_token(&host, 2).await.unwrap().is_some(), "given back");
+    drop_tables(&db_url().await, &prefix, &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_breaker_opened_in_one_process_stops_the_other() {
+    let Some((db, prefix)) = setup("breaker").await else {
+        return;
+    };
+    let host = unique("host");
+    let config = BreakerConfig {
+        failures: 2,
+        cooldown: Duration::from_secs(30),
+    };
+    let store = PgHostSlots::with_prefix(&db, &prefix).await.unwrap();
+    let a = Breakers::shared(Arc::new(store.clone())).breaker(&host, config);
+    let b = Breakers::shared(Arc::new(PgHostSlots::with_prefix(&db, &prefix).await.unwrap()))
+        .breaker(&host, config);
+    b.refresh().await;
+    assert!(b.check().is_ok(), "nothing is open yet");
+    a.check().unwrap().failure();
+    a.check().unwrap().failure();
+    assert!(a.check().is_err(), "a's own breaker opened");
+    // b has seen no failure; it reads the cluster's breaker at most once a second.
+    let mut stopped = false;
+    for _ in 0..50 {
+        b.refresh().await;
+        if b.check().is_err() {
+            stopped = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        stopped,
+        "b kept sending requests to a host whose breaker a opened"
+    );
+    let left = store.breaker(&host).await.unwrap().expect("published as open");
+    assert!(
+        left > Duration::from_secs(20) && left <= config.cooldown,
+        "{left:?}"
+    );
+    // A successful probe closes it for everyone.
+    store.set_breaker(&host, None).await.unwrap();
+    assert_eq!(store.breaker(&host).await.unwrap(), None);
     drop_tables(&db_url().await, &prefix, &[]).await;
 }

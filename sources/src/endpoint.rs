@@ -191,6 +191,8 @@ impl Endpoint {
         request: &Request,
         bearer: Option<&HeaderValue>,
     ) -> Result<Fetched, FetchError> {
+        // In a cluster: another process's open breaker (read once a second).
+        self.breaker.refresh().await;
         let call = self.breaker.check().map_err(|retry_at| FetchError::CircuitOpen {
             host: self.host.clone(),
             retry_at,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pipeline_core::State;
-use pipeline_core::policy::{Breakers, HostGates};
+use pipeline_core::policy::{Breakers, HostGates, HostSlots};
 use pipeline_core::runner::{Collection, CollectionSummary, Runner};
 use pipeline_core::serve::ServeConfig;
 use sinks::{Database, PgCoordinator, PgHostSlots};
@@ -179,15 +179,18 @@ pub async fn run(config: CrawlConfig, options: RunConfig) -> Result<RunResult, A
             (None, Some(coordinator))
         }
     };
-    // In a cluster, request starts to each host are reserved in the database
-    // too, so `min_delay_ms` and `Retry-After` hold for every process together.
+    // In a cluster, each host's request starts, in-flight cap and circuit
+    // breaker are kept in the database too, so `min_delay_ms`,
+    // `max_in_flight_per_host`, `Retry-After` and an open breaker hold for
+    // every process together.
     let ctx = match config.cluster {
         Some(_) => {
             let slots = PgHostSlots::new(&db).await.map_err(|e| AppError::Database {
                 url: redact_url(&config.database),
                 message: format!("joining the cluster: {e}"),
             })?;
-            ctx.with_registries(HostGates::shared(Arc::new(slots)), Breakers::new())
+            let slots: Arc<dyn HostSlots> = Arc::new(slots);
+            ctx.with_registries(HostGates::shared(slots.clone()), Breakers::shared(slots))
         }
         None => ctx,
     };

@@ -10,6 +10,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::HostSlots;
+use super::shared_breaker::SharedBreaker;
+
 /// Settings of a [`CircuitBreaker`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BreakerConfig {
@@ -60,6 +63,8 @@ struct Inner {
     host: String,
     config: BreakerConfig,
     state: Mutex<State>,
+    /// The cluster's view of this host's breaker, in a cluster.
+    shared: Option<SharedBreaker>,
 }
 
 /// The circuit breaker of one host. Cloning shares it.
@@ -87,15 +92,39 @@ pub struct CircuitBreaker {
 impl CircuitBreaker {
     /// A breaker for `host` on its own (use [`Breakers`] to share it).
     pub fn new(host: impl Into<String>, config: BreakerConfig) -> Self {
+        Self::with_shared(&host.into(), config, None)
+    }
+
+    fn with_shared(host: &str, config: BreakerConfig, store: Option<Arc<dyn HostSlots>>) -> Self {
         Self {
             inner: Arc::new(Inner {
-                host: host.into(),
+                host: host.to_owned(),
                 config: BreakerConfig {
                     failures: config.failures.max(1),
                     ..config
                 },
                 state: Mutex::new(State::Closed { consecutive: 0 }),
+                shared: store.map(|store| SharedBreaker::new(store, host)),
             }),
+        }
+    }
+
+    /// In a cluster ([`Breakers::shared`]), opens this breaker if another
+    /// process published the host's breaker as open; reads the shared state
+    /// at most once a second, so call it before each request. Does nothing
+    /// for a breaker of one process.
+    pub async fn refresh(&self) {
+        let Some(shared) = &self.inner.shared else {
+            return;
+        };
+        let Some(until) = shared.read().await else {
+            return;
+        };
+        let mut state = self.lock();
+        if matches!(*state, State::Closed { .. }) && until > Instant::now() {
+            *state = State::Open { until };
+            tracing::warn!(host = %self.inner.host, "circuit opened by another process of the cluster");
+            metrics::gauge!("pipeline_circuit_open", "host" => self.inner.host.clone()).set(1.0);
         }
     }
 
@@ -169,6 +198,13 @@ impl CircuitBreaker {
             let open = if closed { 0.0 } else { 1.0 };
             metrics::gauge!("pipeline_circuit_open", "host" => self.inner.host.clone()).set(open);
         }
+        if let Some(shared) = &self.inner.shared {
+            match *state {
+                State::Open { .. } => shared.publish_open(cfg.cooldown),
+                State::Closed { .. } if !was_closed => shared.publish_closed(),
+                _ => {}
+            }
+        }
     }
 
     fn abandon(&self, probe: bool) {
@@ -223,6 +259,7 @@ impl Drop for BreakerCall {
 #[derive(Debug, Clone, Default)]
 pub struct Breakers {
     breakers: Arc<Mutex<HashMap<String, CircuitBreaker>>>,
+    shared: Option<Arc<dyn HostSlots>>,
 }
 
 impl Breakers {
@@ -231,13 +268,24 @@ impl Breakers {
         Self::default()
     }
 
+    /// An empty registry whose breakers also hold for the other processes
+    /// sharing `store` (see [`HostSlots`]): a breaker that opens here is
+    /// published, and one another process opened is read by
+    /// [`CircuitBreaker::refresh`].
+    pub fn shared(store: Arc<dyn HostSlots>) -> Self {
+        Self {
+            breakers: Arc::default(),
+            shared: Some(store),
+        }
+    }
+
     /// The breaker of `host`, created with `config` if it does not exist yet.
     pub fn breaker(&self, host: &str, config: BreakerConfig) -> CircuitBreaker {
         self.breakers
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .entry(host.to_owned())
-            .or_insert_with(|| CircuitBreaker::new(host, config))
+            .or_insert_with(|| CircuitBreaker::with_shared(host, config, self.shared.clone()))
             .clone()
     }
 }

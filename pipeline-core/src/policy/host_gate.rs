@@ -5,13 +5,13 @@
 //! but cannot be pushed back to a later instant by a server's `Retry-After`, cap
 //! requests in flight, or adapt its interval from observed latency.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use super::GateConfig;
 use super::host_slots::{HostSlots, SlotBook};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use super::shared_in_flight::SharedInFlight;
+use super::{GateConfig, GatePermit};
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 #[derive(Debug)]
@@ -34,7 +34,9 @@ struct GateInner {
     turn: tokio::sync::Mutex<()>,
     state: Mutex<GateState>,
     /// Start slots reserved with the other processes, in a cluster.
-    shared: Option<SlotBook>,
+    shared: Option<Arc<SlotBook>>,
+    /// The in-flight cap's tokens shared with the other processes, in a cluster.
+    shared_in_flight: Option<Arc<SharedInFlight>>,
 }
 
 /// The politeness gate of one host. Cloning shares the gate.
@@ -66,20 +68,24 @@ pub struct HostGate {
 }
 
 impl HostGate {
-    /// A gate for `host` on its own (use [`HostGates`] to share it).
+    /// A gate for `host` on its own (use [`HostGates`](super::HostGates) to share it).
     pub fn new(host: impl Into<String>, config: GateConfig) -> Self {
-        Self::with_slots(host, config, None)
+        Self::with_slots(&host.into(), config, None)
     }
 
-    fn with_slots(host: impl Into<String>, config: GateConfig, slots: Option<Arc<dyn HostSlots>>) -> Self {
+    pub(super) fn with_slots(host: &str, config: GateConfig, slots: Option<Arc<dyn HostSlots>>) -> Self {
         let adaptive_delay = config
             .adaptive
             .as_ref()
             .map(|a| Duration::from_millis(a.min_delay_ms))
             .unwrap_or_default();
+        let shared_in_flight = slots
+            .clone()
+            .map(|store| SharedInFlight::new(store, host, config.max_in_flight));
+        let shared = slots.map(|store| SlotBook::new(store, host, config.min_interval));
         Self {
             inner: Arc::new(GateInner {
-                host: host.into(),
+                host: host.to_owned(),
                 in_flight: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
                 turn: tokio::sync::Mutex::new(()),
                 config,
@@ -88,7 +94,8 @@ impl HostGate {
                     paused_until: None,
                     adaptive_delay,
                 }),
-                shared: slots.map(SlotBook::new),
+                shared_in_flight,
+                shared,
             }),
         }
     }
@@ -134,15 +141,28 @@ impl HostGate {
     pub async fn acquire(&self) -> GatePermit {
         // The semaphore is never closed, so acquiring cannot fail.
         let slot = self.inner.in_flight.clone().acquire_owned().await.ok();
-        let _turn = self.inner.turn.lock().await;
+        let token = match &self.inner.shared_in_flight {
+            Some(shared) => Some(shared.take().await),
+            None => None,
+        };
         let interval = self.inner.config.min_interval;
-        let mut reserved = self.reserve().await;
+        // A shared gate reserves this request's start now, while the
+        // requests before it wait for theirs.
+        let demand = match &self.inner.shared {
+            Some(shared) if !interval.is_zero() => Some(shared.want()),
+            _ => None,
+        };
+        let _turn = self.inner.turn.lock().await;
+        let mut reserved = match &demand {
+            Some(demand) => demand.next().await,
+            None => None,
+        };
         loop {
-            if let Some(slot) = reserved
-                && Instant::now() > slot + SlotBook::tolerance(interval)
+            if let (Some(at), Some(demand)) = (reserved, &demand)
+                && Instant::now() > at + SlotBook::tolerance(interval)
             {
                 // Too late for this slot: the next process's may be near.
-                reserved = self.reserve().await;
+                reserved = demand.next().await;
             }
             let earliest = {
                 let mut state = self.state();
@@ -168,6 +188,7 @@ impl HostGate {
                     return GatePermit {
                         gate: self.clone(),
                         _slot: slot,
+                        _token: token,
                         started: now,
                     };
                 }
@@ -185,17 +206,7 @@ impl HostGate {
         let wait = retry_after.max(self.inner.config.min_interval);
         self.pause_until(Instant::now() + wait);
         if let Some(shared) = &self.inner.shared {
-            shared.pause(&self.inner.host, wait);
-        }
-    }
-
-    /// The next start slot reserved with the other processes (shared gates
-    /// with a minimum interval only).
-    async fn reserve(&self) -> Option<Instant> {
-        let interval = self.inner.config.min_interval;
-        match &self.inner.shared {
-            Some(shared) if !interval.is_zero() => shared.next(&self.inner.host, interval).await,
-            _ => None,
+            shared.pause(wait);
         }
     }
 
@@ -214,7 +225,7 @@ impl HostGate {
         self.state().paused_until.filter(|u| *u > Instant::now())
     }
 
-    fn observe(&self, latency: Duration, ok: bool) {
+    pub(super) fn observe(&self, latency: Duration, ok: bool) {
         let Some(throttle) = &self.inner.config.adaptive else {
             return;
         };
@@ -259,86 +270,11 @@ async fn wait_until(deadline: Instant) {
     }
 }
 
-/// Permission to run one request on a host; keeps an in-flight slot until dropped.
-#[derive(Debug)]
-#[must_use = "the permit's in-flight slot is released when it is dropped"]
-pub struct GatePermit {
-    gate: HostGate,
-    _slot: Option<OwnedSemaphorePermit>,
-    started: Instant,
-}
-
-impl GatePermit {
-    /// When the request started (the permit was granted).
-    pub fn started(&self) -> Instant {
-        self.started
-    }
-
-    /// The request succeeded: feeds its latency to the adaptive delay.
-    pub fn success(self) {
-        self.gate.observe(self.started.elapsed(), true);
-    }
-
-    /// The request failed (an error response or a transport error).
-    pub fn failure(self) {
-        self.gate.observe(self.started.elapsed(), false);
-    }
-
-    /// The server pushed back with `Retry-After` (see [`HostGate::push_back`]).
-    pub fn push_back(self, retry_after: Duration) {
-        self.gate.push_back(retry_after);
-        self.gate.observe(self.started.elapsed(), false);
-    }
-}
-
-/// The process-wide registry of host gates: one gate per host, shared by
-/// every pipeline that asks for it. Cloning shares the registry.
-#[derive(Debug, Clone, Default)]
-pub struct HostGates {
-    gates: Arc<Mutex<HashMap<String, HostGate>>>,
-    shared: Option<Arc<dyn HostSlots>>,
-}
-
-impl HostGates {
-    /// An empty registry.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// An empty registry whose gates also reserve their start slots in
-    /// `slots`, shared with other processes (see [`HostSlots`]): the minimum
-    /// interval and `Retry-After` then hold for all of them together.
-    pub fn shared(slots: Arc<dyn HostSlots>) -> Self {
-        Self {
-            gates: Arc::default(),
-            shared: Some(slots),
-        }
-    }
-
-    /// The gate of `host`, created with `config` if it does not exist yet (the
-    /// first configuration of a host wins, so pipelines cannot loosen it).
-    pub fn gate(&self, host: &str, config: GateConfig) -> HostGate {
-        let mut gates = self.gates.lock().unwrap_or_else(|e| e.into_inner());
-        gates
-            .entry(host.to_owned())
-            .or_insert_with(|| HostGate::with_slots(host, config, self.shared.clone()))
-            .clone()
-    }
-
-    /// The gate of `host`, if one exists.
-    pub fn get(&self, host: &str) -> Option<HostGate> {
-        self.gates
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(host)
-            .cloned()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::policy::AutoThrottle;
+    use crate::policy::HostGates;
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)

@@ -35,11 +35,23 @@ pub(crate) struct ClusterSql {
     /// Binds: collection, fence, mode, next run in ms (nullable).
     pub(crate) release: Arc<str>,
     pub(crate) list: Arc<str>,
-    /// Reserves request starts. Binds: host, interval ms, slots. Returns the
+    /// Reserves request starts. Binds: host, interval ms, slots, lead µs. Returns the
     /// first reserved start and the server's clock, in Unix microseconds.
     pub(crate) reserve: Arc<str>,
     /// Pauses a host. Binds: host, wait ms.
     pub(crate) pause: Arc<str>,
+    /// Takes a free in-flight token: a session advisory lock on the host's
+    /// key and the token's number. Binds: key, cap, tokens already held.
+    pub(crate) take_token: Arc<str>,
+    /// Gives tokens back. Binds: key, tokens.
+    pub(crate) give_back: Arc<str>,
+    /// Publishes a host's breaker as open. Binds: host, open for ms.
+    pub(crate) open_breaker: Arc<str>,
+    /// Publishes a host's breaker as closed. Binds: host.
+    pub(crate) close_breaker: Arc<str>,
+    /// How much longer a host's breaker is open, in ms (no row: closed). Binds: host.
+    pub(crate) breaker: Arc<str>,
+    prefix: String,
 }
 
 fn millis(column: &str) -> String {
@@ -78,6 +90,8 @@ impl ClusterSql {
                 "CREATE TABLE IF NOT EXISTS {hosts} (\"host\" TEXT PRIMARY KEY, \
                  \"next_start\" TIMESTAMPTZ NOT NULL DEFAULT now(), \"paused_until\" TIMESTAMPTZ)"
             ),
+            // Added after the table's first version.
+            format!("ALTER TABLE {hosts} ADD COLUMN IF NOT EXISTS \"breaker_until\" TIMESTAMPTZ"),
         ];
         let join = format!(
             "INSERT INTO {workers} (\"id\", \"host\", \"pid\") VALUES ($1, $2, $3) ON CONFLICT (\"id\") \
@@ -130,13 +144,16 @@ impl ClusterSql {
         );
         // One statement per reservation: the row lock serializes processes,
         // and `slots` starts are taken at once when the interval is short.
+        // The first is at least the lead after the server's now, so that it
+        // has not passed when the reply arrives.
         let reserve = format!(
-            "INSERT INTO {hosts} AS h (\"host\", \"next_start\") VALUES ($1, clock_timestamp() + {interval} * $3::FLOAT8) \
+            "INSERT INTO {hosts} AS h (\"host\", \"next_start\") VALUES ($1, {earliest} + {interval} * $3::FLOAT8) \
              ON CONFLICT (\"host\") DO UPDATE SET \"next_start\" = GREATEST(h.\"next_start\", \
-             clock_timestamp(), COALESCE(h.\"paused_until\", now())) + {interval} * $3::FLOAT8 \
+             {earliest}, COALESCE(h.\"paused_until\", now())) + {interval} * $3::FLOAT8 \
              RETURNING (EXTRACT(EPOCH FROM h.\"next_start\" - {interval} * $3::FLOAT8) * 1000000)::BIGINT, \
              (EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::BIGINT",
-            interval = ms(2)
+            interval = ms(2),
+            earliest = "(clock_timestamp() + $4::FLOAT8 * INTERVAL '1 microsecond')"
         );
         let pause = format!(
             "INSERT INTO {hosts} AS h (\"host\", \"paused_until\") VALUES ($1, now() + {wait}) \
@@ -144,7 +161,21 @@ impl ClusterSql {
              GREATEST(COALESCE(h.\"paused_until\", now()), now() + {wait})",
             wait = ms(2)
         );
+        let open_breaker = format!(
+            "INSERT INTO {hosts} AS h (\"host\", \"breaker_until\") VALUES ($1, clock_timestamp() + {wait}) \
+             ON CONFLICT (\"host\") DO UPDATE SET \"breaker_until\" = \
+             GREATEST(h.\"breaker_until\", clock_timestamp() + {wait})",
+            wait = ms(2)
+        );
+        let close_breaker = format!("UPDATE {hosts} SET \"breaker_until\" = NULL WHERE \"host\" = $1");
+        let breaker = format!(
+            "SELECT (EXTRACT(EPOCH FROM \"breaker_until\" - clock_timestamp()) * 1000)::BIGINT FROM {hosts} \
+             WHERE \"host\" = $1 AND \"breaker_until\" > clock_timestamp()"
+        );
         Ok(Self {
+            open_breaker: open_breaker.into(),
+            close_breaker: close_breaker.into(),
+            breaker: breaker.into(),
             create,
             join: join.into(),
             leave: format!("DELETE FROM {workers} WHERE \"id\" = $1").into(),
@@ -159,8 +190,24 @@ impl ClusterSql {
             list: list.into(),
             reserve: reserve.into(),
             pause: pause.into(),
+            // `LIMIT 1` stops the scan at the first lock taken, so no other
+            // token is locked on the way; `CASE` fixes the order of the
+            // tests (the planner may reorder an `AND`), so a token this
+            // session holds is never locked twice.
+            take_token: "SELECT s FROM generate_series(0, $2::INT - 1) AS s \
+                 WHERE CASE WHEN s = ANY($3::INT[]) THEN FALSE \
+                 ELSE pg_try_advisory_lock(hashtext($1), s) END LIMIT 1"
+                .into(),
+            give_back: "SELECT pg_advisory_unlock(hashtext($1), s) FROM unnest($2::INT[]) AS s".into(),
+            prefix: prefix.to_owned(),
             leases,
         })
+    }
+
+    /// The advisory-lock key of a host's in-flight tokens: the cluster's
+    /// prefix and the host, hashed by the server (`hashtext`).
+    pub(crate) fn token_key(&self, host: &str) -> String {
+        format!("{}/in-flight/{host}", self.prefix)
     }
 
     /// Creates the tables, one process at a time.

@@ -191,6 +191,9 @@ struct MockState {
     base: String,
     started: Instant,
     count: AtomicU64,
+    /// Requests being answered now, and the most ever at once.
+    active: AtomicU64,
+    most_active: AtomicU64,
     log: Mutex<Vec<(Duration, String)>>,
     posted: Mutex<Vec<Value>>,
     bomb: OnceLock<Bytes>,
@@ -224,6 +227,8 @@ impl MockServer {
             base: format!("http://{addr}"),
             started: Instant::now(),
             count: AtomicU64::new(0),
+            active: AtomicU64::new(0),
+            most_active: AtomicU64::new(0),
             log: Mutex::new(Vec::new()),
             posted: Mutex::new(Vec::new()),
             bomb: OnceLock::new(),
@@ -300,6 +305,12 @@ impl MockServer {
         self.state.count.load(Ordering::SeqCst)
     }
 
+    /// The most requests the server was answering at once (from arrival to
+    /// the end of the handler, latency included).
+    pub fn most_concurrent(&self) -> u64 {
+        self.state.most_active.load(Ordering::SeqCst)
+    }
+
     /// Updates feed items `ids` (from 1): each gets a later `updated_at`
     /// and its next revision, in the order given.
     pub fn touch(&self, ids: &[usize]) {
@@ -352,6 +363,23 @@ pub fn stripe_id(i: usize) -> String {
     format!("obj_{i:06}")
 }
 
+/// One request being answered, counted in `active` until dropped.
+struct Active<'a>(&'a MockState);
+
+impl<'a> Active<'a> {
+    fn enter(state: &'a MockState) -> Self {
+        let now = state.active.fetch_add(1, Ordering::SeqCst) + 1;
+        state.most_active.fetch_max(now, Ordering::SeqCst);
+        Self(state)
+    }
+}
+
+impl Drop for Active<'_> {
+    fn drop(&mut self) {
+        self.0.active.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 async fn handle(
     State(state): State<Arc<MockState>>,
     method: Method,
@@ -360,6 +388,7 @@ async fn handle(
     body: Bytes,
 ) -> Response {
     let n = state.count.fetch_add(1, Ordering::SeqCst) + 1;
+    let _active = Active::enter(&state);
     let logged = match uri.query() {
         Some(q) => format!("{}?{q}", uri.path()),
         None => uri.path().to_owned(),
