@@ -43,12 +43,20 @@ pub enum Mode {
     Staging,
 }
 
+/// Default children at once per `concurrency` slot: a child of 1–3 pages
+/// spends much of its life opening and committing, so several share each
+/// request slot (README, "Child collections").
+const CHILDREN_PER_SLOT: usize = 4;
+
 /// `[runtime]`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuntimeConfig {
     /// Collections crawled at once (default 4).
     pub concurrency: Option<usize>,
+    /// Children of child collections crawled at once, in slots of their
+    /// own (default: four times `concurrency`).
+    pub children: Option<usize>,
     /// Where items and checkpoints go (default `sqlite://crawl.db`).
     pub database: Option<String>,
     /// `upsert` (default) or `staging`.
@@ -198,6 +206,8 @@ pub struct CollectionConfig {
 pub struct CrawlConfig {
     /// Collections at once.
     pub concurrency: usize,
+    /// Children of child collections at once (their own slots).
+    pub children: usize,
     /// Database URL.
     pub database: String,
     /// Upsert or staging.
@@ -263,6 +273,10 @@ impl CrawlConfig {
         let concurrency = top.runtime.concurrency.unwrap_or(4);
         if concurrency == 0 {
             return Err(invalid(None, "runtime.concurrency".into(), "must be at least 1"));
+        }
+        let children = top.runtime.children.unwrap_or(CHILDREN_PER_SLOT * concurrency);
+        if children == 0 {
+            return Err(invalid(None, "runtime.children".into(), "must be at least 1"));
         }
         let database = expand(
             top.runtime.database.as_deref().unwrap_or("sqlite://crawl.db"),
@@ -456,6 +470,7 @@ impl CrawlConfig {
             .map(Secret);
         Ok(Self {
             concurrency,
+            children,
             database,
             mode: top.runtime.mode.unwrap_or_default(),
             metrics_addr,
