@@ -43,11 +43,6 @@ pub enum Mode {
     Staging,
 }
 
-/// Default children at once per `concurrency` slot: a child of 1–3 pages
-/// spends much of its life opening and committing, so several share each
-/// request slot (README, "Child collections").
-const CHILDREN_PER_SLOT: usize = 4;
-
 /// `[runtime]`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -55,7 +50,7 @@ pub struct RuntimeConfig {
     /// Collections crawled at once (default 4).
     pub concurrency: Option<usize>,
     /// Children of child collections crawled at once, in slots of their
-    /// own (default: four times `concurrency`).
+    /// own (default: as many as `concurrency`).
     pub children: Option<usize>,
     /// Where items and checkpoints go (default `sqlite://crawl.db`).
     pub database: Option<String>,
@@ -274,7 +269,7 @@ impl CrawlConfig {
         if concurrency == 0 {
             return Err(invalid(None, "runtime.concurrency".into(), "must be at least 1"));
         }
-        let children = top.runtime.children.unwrap_or(CHILDREN_PER_SLOT * concurrency);
+        let children = top.runtime.children.unwrap_or(concurrency);
         if children == 0 {
             return Err(invalid(None, "runtime.children".into(), "must be at least 1"));
         }
