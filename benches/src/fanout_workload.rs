@@ -1,8 +1,8 @@
 //! Child collections at scale: a parent of `children` items, each child 1 to
 //! 3 pages, crawled by the `crawl` wiring (feeder, child queue, grouped
 //! runner collections) against a mock with per-request latency; and a flat
-//! crawl of the same number of pages by 8 plain collections on the same
-//! host, for comparison. Both write to SQLite.
+//! crawl of the same number of pages by 8 (and 16) plain collections on the
+//! same host, for comparison. Both write to SQLite.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -55,11 +55,17 @@ pub async fn fanout(shape: Shape, dir: &Path) -> Duration {
     mock.tree_repos = shape.children;
     let server = MockServer::start(mock).await.expect("mock starts");
     let db = dir.join(format!("fanout-{}.db", fastrand::u32(..)));
+    // `FANOUT_CHILDREN=N` sets `[runtime] children` (default: the crawl's own).
+    let children = std::env::var("FANOUT_CHILDREN")
+        .ok()
+        .and_then(|n| n.parse::<usize>().ok())
+        .map(|n| format!("children = {n}\n"))
+        .unwrap_or_default();
     let toml = format!(
         r#"[runtime]
 database = "sqlite://{db}"
 concurrency = {concurrency}
-[defaults]
+{children}[defaults]
 max_in_flight_per_host = {in_flight}
 [[collection]]
 name = "repos"
@@ -83,19 +89,21 @@ pagination = {{ style = "link_header" }}
     took
 }
 
-/// Crawls `pages` pages as 8 flat collections on one host; returns the time.
+/// Crawls `pages` pages as `shape.concurrency` flat collections on one
+/// host, all at once; returns the time.
 pub async fn flat(shape: Shape, pages: usize, dir: &Path) -> Duration {
-    let per_lane = pages.div_ceil(LANES);
+    let lanes = shape.concurrency;
+    let per_lane = pages.div_ceil(lanes);
     let server = MockServer::start(MockConfig::new(per_lane * PER_PAGE, PER_PAGE).latency(shape.latency))
         .await
         .expect("mock starts");
     let db = dir.join(format!("flat-{}.db", fastrand::u32(..)));
     let mut toml = format!(
-        "[runtime]\ndatabase = \"sqlite://{}\"\nconcurrency = {LANES}\n[defaults]\nmax_in_flight_per_host = {}\n",
+        "[runtime]\ndatabase = \"sqlite://{}\"\nconcurrency = {lanes}\n[defaults]\nmax_in_flight_per_host = {}\n",
         db.display(),
         shape.in_flight
     );
-    for lane in 0..LANES {
+    for lane in 0..lanes {
         toml.push_str(&format!(
             "[[collection]]\nname = \"flat_{lane}\"\nurl = \"{}/page\"\nitems = \"/items\"\n\
              pagination = {{ style = \"page\", has_more = \"/has_more\" }}\n",
@@ -105,7 +113,7 @@ pub async fn flat(shape: Shape, pages: usize, dir: &Path) -> Duration {
     let took = crawl(&toml).await;
     assert_eq!(
         server.request_count() as usize,
-        per_lane * LANES,
+        per_lane * lanes,
         "every page once"
     );
     server.shutdown().await;
@@ -137,12 +145,16 @@ pub fn compare() {
     let dir = tempfile::tempdir().expect("temp dir");
     let pages = fanout_pages(CHILDREN);
     let rounds = 3;
-    let (mut fan, mut wide, mut plain) = (Duration::MAX, Duration::MAX, Duration::MAX);
+    let [mut fan, mut wide, mut plain, mut plain_wide] = [Duration::MAX; 4];
     for _ in 0..rounds {
         fan = fan.min(rt.block_on(fanout(shape(CHILDREN, LANES), dir.path())));
         wide = wide.min(rt.block_on(fanout(shape(CHILDREN, 2 * LANES), dir.path())));
         plain = plain.min(rt.block_on(flat(shape(CHILDREN, LANES), pages, dir.path())));
+        plain_wide = plain_wide.min(rt.block_on(flat(shape(CHILDREN, 2 * LANES), pages, dir.path())));
     }
+    // The baseline is the faster flat crawl: more collections than
+    // requests in flight keep the host's slots busy there too.
+    let best_flat = plain.min(plain_wide);
     let rate = |d: Duration| pages as f64 / d.as_secs_f64();
     println!(
         "fan-out: {CHILDREN} children of 1-3 pages ({pages} pages), 5 ms latency, 8 in flight, SQLite, best of {rounds}:"
@@ -163,9 +175,14 @@ pub fn compare() {
         rate(plain)
     );
     println!(
-        "  ratio fan-out / flat throughput: {:.2}x at concurrency 8, {:.2}x at 16 (goal >= 0.90x)",
-        plain.as_secs_f64() / fan.as_secs_f64(),
-        plain.as_secs_f64() / wide.as_secs_f64()
+        "  flat, 16 collections, concurrency 16: {:>4.0} ms  {:>6.0} pages/s",
+        ms(plain_wide),
+        rate(plain_wide)
+    );
+    println!(
+        "  ratio fan-out / faster flat throughput: {:.2}x at concurrency 8, {:.2}x at 16 (goal >= 0.90x)",
+        best_flat.as_secs_f64() / fan.as_secs_f64(),
+        best_flat.as_secs_f64() / wide.as_secs_f64()
     );
     let peak = |n: usize| crate::child_rss::child_peak_kib(&["fanout-child", &n.to_string()]);
     let (small, large) = (peak(500), peak(CHILDREN));

@@ -123,6 +123,24 @@ pub trait Sink<T: Send + 'static>: Send + 'static {
     /// be written, after committing the items before it (without the checkpoint).
     async fn write(&mut self, items: Vec<T>, checkpoint: Option<&Cursor>) -> Result<(), SinkError>;
 
+    /// Writes the last batch of a run whose source completed, as
+    /// [`write`](Self::write) does; a sink may record the completion in the
+    /// same transaction (what [`finish`](Self::finish) with
+    /// [`Outcome::Completed`] would do) and return `true`, and `finish` is
+    /// then not called. The default writes and returns `false`.
+    ///
+    /// The completion is only recorded together with the whole batch: a
+    /// [`SinkError::Rejected`] item commits the items before it and no
+    /// completion, as `write` does.
+    ///
+    /// # Errors
+    ///
+    /// As [`write`](Self::write); the pipeline then fails and `finish` is
+    /// called with the failure.
+    async fn write_last(&mut self, items: Vec<T>, checkpoint: Option<&Cursor>) -> Result<bool, SinkError> {
+        self.write(items, checkpoint).await.map(|()| false)
+    }
+
     /// Called once after the input is drained, with the outcome (staging sinks activate here).
     ///
     /// # Errors
@@ -142,6 +160,10 @@ impl<T: Send + 'static> Sink<T> for Box<dyn Sink<T>> {
 
     async fn write(&mut self, items: Vec<T>, checkpoint: Option<&Cursor>) -> Result<(), SinkError> {
         (**self).write(items, checkpoint).await
+    }
+
+    async fn write_last(&mut self, items: Vec<T>, checkpoint: Option<&Cursor>) -> Result<bool, SinkError> {
+        (**self).write_last(items, checkpoint).await
     }
 
     async fn finish(&mut self, outcome: &Outcome) -> Result<(), SinkError> {

@@ -85,6 +85,56 @@ async fn a_feeder_adds_children_in_a_bounded_window_and_groups_count_them() {
     assert!(g.failing[0].error.as_deref().unwrap().contains("parent \"7\""));
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn grouped_collections_take_their_own_slots_with_group_concurrency() {
+    // One slot, held by a parent that runs until it is shut down: children
+    // sharing that slot would never start.
+    let runner = Runner::builder(Arc::new(MemoryCheckpointStore::new()))
+        .concurrency(1)
+        .group_concurrency(2)
+        .collection(Collection::new("repos", |name: &str| {
+            Ok(Pipeline::paged(
+                name,
+                ScriptedPaged::numbered(1000, 1).delay(Duration::from_millis(50)),
+            )
+            .sink(CollectSink::<u64>::new()))
+        }))
+        .build()
+        .unwrap();
+    runner.start().unwrap();
+    let ends: Vec<_> = (0..5)
+        .map(|key| runner.add_watched(child(format!("issues/{key}"), false)).unwrap())
+        .collect();
+    let mut states = Vec::new();
+    for end in ends {
+        states.push(end.ended().await.map(|s| s.state));
+    }
+    assert_eq!(states, vec![Some(State::Completed); 5]);
+    let parent = runner
+        .status()
+        .into_iter()
+        .find(|s| s.collection == "repos")
+        .unwrap();
+    assert_eq!(
+        parent.state,
+        State::Crawling,
+        "the parent kept its slot meanwhile"
+    );
+    runner.shutdown();
+    let summaries = tokio::time::timeout(Duration::from_secs(30), runner.join())
+        .await
+        .expect("the runner ends after the shutdown");
+    assert_eq!(summaries[0].state, State::Cancelled);
+}
+
+#[test]
+fn group_concurrency_must_be_at_least_one() {
+    let built = Runner::builder(Arc::new(MemoryCheckpointStore::new()))
+        .group_concurrency(0)
+        .build();
+    assert!(built.is_err());
+}
+
 /// `GET /status/children` serves the groups; `/status` leaves children out.
 #[cfg(feature = "serve")]
 #[tokio::test(flavor = "multi_thread")]

@@ -263,3 +263,81 @@ async fn a_checkpoint_never_travels_with_items_it_does_not_cover() {
     }
     assert_eq!(all, (0..40).collect::<Vec<_>>());
 }
+
+/// Records how a run ended: writes, last writes and `finish` calls, and
+/// records the completion with the last batch when `folds`.
+#[derive(Debug, Clone, Default)]
+struct Ends {
+    folds: bool,
+    calls: Arc<Mutex<Vec<String>>>,
+}
+
+#[async_trait]
+impl Sink<u64> for Ends {
+    async fn write(&mut self, items: Vec<u64>, _: Option<&Cursor>) -> Result<(), SinkError> {
+        self.calls.lock().unwrap().push(format!("write {}", items.len()));
+        Ok(())
+    }
+
+    async fn write_last(&mut self, items: Vec<u64>, _: Option<&Cursor>) -> Result<bool, SinkError> {
+        self.calls.lock().unwrap().push(format!("last {}", items.len()));
+        Ok(self.folds)
+    }
+
+    async fn finish(&mut self, outcome: &pipeline_core::Outcome) -> Result<(), SinkError> {
+        let state = if outcome.is_completed() {
+            "completed"
+        } else {
+            "unfinished"
+        };
+        self.calls.lock().unwrap().push(format!("finish {state}"));
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_completed_run_writes_its_last_batch_with_write_last() {
+    for folds in [false, true] {
+        let sink = Ends {
+            folds,
+            ..Ends::default()
+        };
+        let calls = sink.calls.clone();
+        // Pages of 4, batches of 5: a batch per page, the last one as the last.
+        let report = Pipeline::paged("ends", ScriptedPaged::numbered(3, 4))
+            .batch_size(5)
+            .sink(sink)
+            .spawn()
+            .unwrap()
+            .join()
+            .await;
+        assert!(report.outcome.is_completed(), "folds {folds}");
+        let calls = calls.lock().unwrap().clone();
+        let mut expected = vec!["write 4", "write 4", "last 4"];
+        if !folds {
+            // The sink did not record the completion: `finish` does.
+            expected.push("finish completed");
+        }
+        assert_eq!(calls, expected, "folds {folds}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_run_never_writes_with_write_last() {
+    let sink = Ends {
+        folds: true,
+        ..Ends::default()
+    };
+    let calls = sink.calls.clone();
+    // Pages 0 and 1 arrive, page 2 fails for good.
+    let source = ScriptedPaged::numbered(3, 4).fail(2, pipeline_core::testkit::Fault::Permanent, 1);
+    let report = Pipeline::paged("ends", source)
+        .sink(sink)
+        .spawn()
+        .unwrap()
+        .join()
+        .await;
+    assert!(!report.outcome.is_completed());
+    let calls = calls.lock().unwrap().clone();
+    assert_eq!(calls, vec!["write 8", "finish unfinished"]);
+}

@@ -203,6 +203,7 @@ pub async fn run(config: CrawlConfig, options: RunConfig) -> Result<RunResult, A
     }
     let runner = builder
         .concurrency(config.concurrency)
+        .group_concurrency(config.children)
         .max_resumes(config.max_resumes)
         .fresh(options.fresh)
         .service(options.serve)
@@ -216,7 +217,7 @@ pub async fn run(config: CrawlConfig, options: RunConfig) -> Result<RunResult, A
         db: &db,
         ctx: &ctx,
         mode: config.mode,
-        window: config.concurrency,
+        window: config.children,
         fresh: options.fresh,
     };
     let children = tree::wire(&wiring, &plan, |c: &CollectionConfig| -> Collection {

@@ -170,9 +170,9 @@ pub(crate) fn build(
         let mut columns: Vec<(String, ColumnType)> = vec![("url".to_owned(), ColumnType::Text)];
         columns.extend(scrape.fields.keys().map(|f| (f.clone(), ColumnType::Text)));
         let mut sink = db.rows::<Value>();
-        if target.child.is_some() {
+        if let Some(parent) = target.child {
             columns.push(("parent".to_owned(), ColumnType::Text));
-            sink = sink.table(&c.name);
+            sink = sink.table(&c.name).child_of(&c.name, parent);
         }
         let sink = sink.columns(columns).key_field("key").staging(staging).build()?;
         let key = c.key.clone();
@@ -202,6 +202,7 @@ pub(crate) fn build(
                 let mut sink = db
                     .rows::<Value>()
                     .table(&c.name)
+                    .child_of(&c.name, parent)
                     .columns([("data", ColumnType::Json), ("parent", ColumnType::Text)])
                     .key_pointer(format!("/data{key}"));
                 if let Some(field) = field {

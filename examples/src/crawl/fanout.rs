@@ -6,8 +6,9 @@
 //! feeder lists every row it has not listed yet as a pending child in
 //! `pipeline_children` ([`ChildQueue`]). It keeps at most `window` children
 //! in the runner (each a grouped collection `issues/<parent key>` with its
-//! own checkpoint row), records each one's end, and ends when the parent has
-//! ended and every listed child has. So a parent of 100 000 items never
+//! own checkpoint row), and ends when the parent has ended and every listed
+//! child has. A child's sink marks it `done` in the transaction of its last
+//! batch; the feeder records the failed ones. So a parent of 100 000 items never
 //! holds more than `window` children in memory, and a killed crawl resumes:
 //! `done` children are skipped, the others resume from their checkpoints.
 
@@ -93,17 +94,16 @@ impl Feeder {
         let mut running: Running = FuturesUnordered::new();
         // Claimed ahead (at most a window): one claim per window, not per child.
         let mut ready: VecDeque<QueuedChild> = VecDeque::new();
-        // Ended children not yet recorded: one transaction per loop, not per child.
-        let (mut done, mut failed): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
+        // Failed children not yet recorded: one transaction per loop, not per
+        // child. A completed child's sink marked it `done` with its last batch.
+        let mut failed: Vec<String> = Vec::new();
         let mut all_done = true;
         // The last scan of the parent's table, and whether one ran after the parent ended.
         let mut last_scan: Option<Instant> = None;
         let mut scanned_after_end = false;
         loop {
-            let done_refs: Vec<&str> = done.iter().map(String::as_str).collect();
             let failed_refs: Vec<&str> = failed.iter().map(String::as_str).collect();
-            self.queue.finish(&done_refs, &failed_refs).await?;
-            done.clear();
+            self.queue.finish(&[], &failed_refs).await?;
             failed.clear();
             if self.runner.is_shutting_down() {
                 // Running children drain under the runner; unfinished ones stay listed.
@@ -141,11 +141,11 @@ impl Feeder {
             tokio::select! {
                 Some((key, ok)) = running.next() => {
                     all_done &= ok;
-                    if ok { done.push(key) } else { failed.push(key) }
+                    if !ok { failed.push(key) }
                     // Collect every child that ended meanwhile into the same write.
                     while let Some(Some((key, ok))) = running.next().now_or_never() {
                         all_done &= ok;
-                        if ok { done.push(key) } else { failed.push(key) }
+                        if !ok { failed.push(key) }
                     }
                 }
                 _ = parent.changed(), if parent_end.is_none() => {}

@@ -73,36 +73,59 @@ impl<T: Send + 'static> Batcher<T> {
     /// after it are kept for the next batch, or with `all` (a timeout, the
     /// end of input) written too, without a checkpoint.
     async fn flush(&mut self, all: bool) -> Result<(), StageError> {
+        self.flush_with(all, false).await.map(drop)
+    }
+
+    /// Flushes everything; with `last` (the source completed) the final
+    /// write goes through [`Sink::write_last`]. Returns whether the sink
+    /// recorded the completion with it (then `finish` is not called).
+    async fn flush_with(&mut self, all: bool, last: bool) -> Result<bool, StageError> {
         self.deadline = None;
         let marks = std::mem::take(&mut self.marks);
         let Some((cut, _)) = marks.last() else {
             let items = std::mem::take(&mut self.buffer);
-            return self.write(items, Vec::new()).await;
+            return self.write(items, Vec::new(), last).await;
         };
         let tail = self.buffer.split_off(*cut);
         let covered = std::mem::replace(&mut self.buffer, tail);
-        self.write(covered, marks).await?;
-        if all || self.buffer.is_empty() {
+        let tail_follows = all && !self.buffer.is_empty();
+        let finished = self.write(covered, marks, last && !tail_follows).await?;
+        if tail_follows {
             let tail = std::mem::take(&mut self.buffer);
-            self.write(tail, Vec::new()).await?;
-        } else {
+            return self.write(tail, Vec::new(), last).await;
+        }
+        if !all && !self.buffer.is_empty() {
             self.hold();
         }
-        Ok(())
+        Ok(finished)
     }
 
     /// Writes `items` with the newest of `marks` (checkpoints among them, by
-    /// the number of items before each; the newest covers them all).
-    async fn write(&mut self, items: Vec<T>, marks: Vec<(usize, Cursor)>) -> Result<(), StageError> {
+    /// the number of items before each; the newest covers them all); with
+    /// `last`, as the run's last batch. Returns whether the sink recorded the
+    /// completion too.
+    async fn write(
+        &mut self,
+        items: Vec<T>,
+        marks: Vec<(usize, Cursor)>,
+        last: bool,
+    ) -> Result<bool, StageError> {
         if items.is_empty() && marks.is_empty() {
-            return Ok(());
+            return Ok(false);
         }
         let n = items.len();
         let checkpoint = marks.last().map(|(_, c)| c.clone());
         self.context.set_pages(self.pages);
         let collection = self.shared.collection.clone();
         let started = Instant::now();
-        let result = catch_panic(&collection, "sink", self.sink.write(items, checkpoint.as_ref())).await;
+        let written = async {
+            if last {
+                self.sink.write_last(items, checkpoint.as_ref()).await
+            } else {
+                self.sink.write(items, checkpoint.as_ref()).await.map(|()| false)
+            }
+        };
+        let result = catch_panic(&collection, "sink", written).await;
         self.shared
             .meters
             .sink_batch
@@ -113,9 +136,9 @@ impl<T: Send + 'static> Batcher<T> {
             None => carried + n,
         };
         match result? {
-            Ok(()) => {
+            Ok(finished) => {
                 self.committed(n as u64, checkpoint.as_ref());
-                Ok(())
+                Ok(finished)
             }
             Err(SinkError::Rejected { index, reason, .. }) => {
                 Err(self.rejected(&marks, carried, index, reason).await)
@@ -277,10 +300,20 @@ pub(crate) async fn run_sink<T: Send + 'static>(
     // Stop reading: if we are failing, this makes the upstream stop too.
     drop(input);
     shared.update(|s| s.state = State::Finalizing);
-    if write_error.is_none()
-        && let Err(e) = b.flush(true).await
-    {
-        write_error = Some(e);
+    // A completed run's last batch may record the completion in its own
+    // transaction (README, "Child collections": one commit fewer per child).
+    let completing = failure.is_none() && matches!(shared.source_exit(), Some(SourceExit::Completed));
+    let mut finished = false;
+    if write_error.is_none() {
+        match b.flush_with(true, completing).await {
+            Ok(done) => finished = done,
+            Err(e) => write_error = Some(e),
+        }
+    }
+    if finished {
+        let outcome = Outcome::Completed;
+        finish_status(&shared, &outcome);
+        return outcome;
     }
     let mut outcome = match (write_error, failure) {
         (Some(error), _) => Outcome::Failed(Failure::new(error, shared.committed_or_start())),

@@ -17,6 +17,8 @@ use crate::policy::{Jitter, RetryPolicy};
 #[derive(Debug, Clone)]
 pub(crate) struct RunnerConfig {
     pub(crate) concurrency: usize,
+    /// Grouped collections at once, in slots of their own (`None`: they share `concurrency`).
+    pub(crate) group_concurrency: Option<usize>,
     pub(crate) max_resumes: u32,
     pub(crate) backoff_initial: Duration,
     pub(crate) backoff_max: Duration,
@@ -32,6 +34,7 @@ impl Default for RunnerConfig {
     fn default() -> Self {
         Self {
             concurrency: 4,
+            group_concurrency: None,
             max_resumes: 5,
             backoff_initial: Duration::from_secs(1),
             backoff_max: Duration::from_secs(60),
@@ -90,6 +93,16 @@ impl RunnerBuilder {
     /// Collections crawling at once (default 4). Must be at least 1.
     pub fn concurrency(mut self, collections: usize) -> Self {
         self.options.concurrency = collections;
+        self
+    }
+
+    /// Grouped collections ([`Collection::group`], the children of a child
+    /// collection) crawling at once, in slots of their own: they then no
+    /// longer take `concurrency` slots (default: they share them). Whoever
+    /// adds them still bounds how many wait; hosts' politeness bounds their
+    /// requests. Must be at least 1.
+    pub fn group_concurrency(mut self, collections: usize) -> Self {
+        self.options.group_concurrency = Some(collections);
         self
     }
 
@@ -162,8 +175,8 @@ impl RunnerBuilder {
     /// # Errors
     ///
     /// [`RunnerError`] when a collection name is empty, repeated, or
-    /// differs from another only in case, or when `concurrency` or
-    /// `event_capacity` is zero.
+    /// differs from another only in case, or when `concurrency`,
+    /// `group_concurrency` or `event_capacity` is zero.
     pub fn build(self) -> Result<Runner, RunnerError> {
         let mut names: Vec<&str> = Vec::with_capacity(self.collections.len());
         for c in &self.collections {
@@ -179,6 +192,11 @@ impl RunnerBuilder {
                 setting: "concurrency",
             });
         }
+        if self.options.group_concurrency == Some(0) {
+            return Err(RunnerError::Zero {
+                setting: "group_concurrency",
+            });
+        }
         if self.options.event_capacity == 0 {
             return Err(RunnerError::Zero {
                 setting: "event_capacity",
@@ -189,6 +207,10 @@ impl RunnerBuilder {
         let runner = Runner {
             inner: Arc::new(Inner {
                 slots: Arc::new(Semaphore::new(self.options.concurrency)),
+                group_slots: self
+                    .options
+                    .group_concurrency
+                    .map(|n| Arc::new(Semaphore::new(n))),
                 options: self.options,
                 board,
                 shutdown: CancellationToken::new(),

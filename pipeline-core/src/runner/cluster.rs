@@ -33,7 +33,7 @@ pub(crate) async fn runs(inner: &Arc<Inner>, entry: &Arc<Entry>, coordinator: Ar
         let permit = tokio::select! {
             biased;
             () = entry.cancel.cancelled() => return,
-            permit = inner.slots.clone().acquire_owned() => match permit {
+            permit = inner.slots_for(entry).acquire_owned() => match permit {
                 Ok(permit) => permit,
                 Err(_) => return,
             },

@@ -94,12 +94,24 @@ struct Inner {
     options: RunnerConfig,
     board: Board,
     slots: Arc<Semaphore>,
+    /// The grouped collections' own slots, when they have their own.
+    group_slots: Option<Arc<Semaphore>>,
     shutdown: CancellationToken,
     force: CancellationToken,
     /// Every collection's task; closed when no more may be added.
     tasks: TaskTracker,
     started: AtomicBool,
     done: watch::Sender<Done>,
+}
+
+impl Inner {
+    /// The slots `entry` takes one of while it crawls.
+    fn slots_for(&self, entry: &Entry) -> Arc<Semaphore> {
+        match (&entry.collection.group, &self.group_slots) {
+            (Some(_), Some(group)) => group.clone(),
+            _ => self.slots.clone(),
+        }
+    }
 }
 
 /// Runs many collections, one pipeline each, with a concurrency limit,

@@ -88,7 +88,7 @@ impl Run {
         .await;
         let lost = self.lost_token();
         loop {
-            let slots = self.inner.slots.clone();
+            let slots = self.inner.slots_for(&self.entry);
             let taken = self.lease.as_mut().and_then(|l| l.permit.take());
             let permit = match taken {
                 Some(permit) => permit,

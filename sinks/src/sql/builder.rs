@@ -89,6 +89,15 @@ macro_rules! common_setters {
             self
         }
 
+        /// The sink writes one child of child collection `child` (the child
+        /// of parent `parent_key`, listed by a [`ChildQueue`](crate::ChildQueue)):
+        /// the run's completion also marks it `done` in the children's
+        /// table, in the same transaction.
+        pub fn child_of(mut self, child: impl Into<String>, parent_key: impl Into<String>) -> Self {
+            self.spec.child = Some((child.into(), parent_key.into()));
+            self
+        }
+
         /// How long a batch that cannot commit is retried before the pipeline
         /// fails (default: the database's, 30 s unless set in
         /// [`DatabaseConfig`](crate::DatabaseConfig)).

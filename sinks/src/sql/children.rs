@@ -80,6 +80,25 @@ impl Database {
     }
 }
 
+/// Marks one child `done`: run by the child's own sink with its completion
+/// (see `RowsBuilder::child_of`), so a finished child is never crawled
+/// again after a crash, and the feeder records nothing per child.
+pub(crate) fn child_done<'a>(
+    dialect: super::dialect::Dialect,
+    child: &'a str,
+    key: &'a str,
+) -> Statement<'a> {
+    let p = dialect.placeholders(2);
+    Statement {
+        sql: format!(
+            "UPDATE {TABLE} SET \"state\" = 'done' WHERE \"child\" = {} AND \"parent_key\" = {}",
+            p[0], p[1]
+        )
+        .into(),
+        binds: vec![Bind::Text(Some(child)), Bind::Text(Some(key))],
+    }
+}
+
 fn state(s: &'static str) -> Bind<'static> {
     Bind::Text(Some(s))
 }

@@ -16,6 +16,10 @@ pub(crate) struct Inner {
     pub(crate) retry_budget: Duration,
     /// The SQLite lock file this database holds, while a guard keeps it.
     pub(crate) file_lock: std::sync::Mutex<std::sync::Weak<std::fs::File>>,
+    /// Live tables this handle has created (or found), by their exact
+    /// `CREATE TABLE IF NOT EXISTS` text: a sink opening one of them again
+    /// (the next child of a child collection) skips the DDL transaction.
+    pub(crate) created: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// A SQLite or PostgreSQL database holding collections and their checkpoints.
@@ -157,8 +161,33 @@ impl Database {
                 checkpoints,
                 retry_budget: config.retry_budget,
                 file_lock: std::sync::Mutex::new(std::sync::Weak::new()),
+                created: std::sync::Mutex::default(),
             }),
         })
+    }
+
+    /// Whether a sink of this handle ran `create` (a live table's
+    /// `CREATE TABLE IF NOT EXISTS`) and none failed a write since.
+    pub(crate) fn table_known(&self, create: &str) -> bool {
+        self.created().contains(create)
+    }
+
+    /// Records that `create` succeeded: the next sink opening that table skips it.
+    pub(crate) fn remember_table(&self, create: String) {
+        self.created().insert(create);
+    }
+
+    /// Forgets every created table, after a write failed: the table may be
+    /// gone, and the next sink to open recreates it.
+    pub(crate) fn forget_tables(&self) {
+        self.created().clear();
+    }
+
+    fn created(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
+        self.inner
+            .created
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Closes the pool, waiting for connections in use to be returned.

@@ -102,8 +102,11 @@ pub(crate) async fn open(spec: OpenSpec<'_>, ctx: &SinkContext) -> Result<Opened
     // Starting over resets the counts below; a missing row reads as zeros.
     let committed = stored.as_ref().map_or((0, 0), |c| (c.pages, c.items_written));
     let stored = stored.filter(|c| c.cursor.is_some());
+    // A live table this handle created before needs no DDL (README, "Child collections").
+    let create = dialect.create_table(&live, spec.shape);
+    let known = spec.db.table_known(&create);
     let mut plan = TxPlan {
-        ddl: vec![dialect.create_table(&live, spec.shape)],
+        ddl: if known { Vec::new() } else { vec![create.clone()] },
         ..TxPlan::default()
     };
     if let Some(staging) = &staging {
@@ -128,15 +131,20 @@ pub(crate) async fn open(spec: OpenSpec<'_>, ctx: &SinkContext) -> Result<Opened
         plan.statements.push(checkpoints.reset(collection));
     }
     plan.guard = guard.as_ref().map(|g| g.statement(collection));
-    commit_with_retry(
-        collection,
-        fence::token(guard.as_ref()),
-        spec.retry_budget,
-        || pool.run_tx(&plan, false),
-    )
-    .await
-    .map_err(|e| e.into_sink_error(collection))?;
+    if !(plan.ddl.is_empty() && plan.statements.is_empty() && plan.guard.is_none()) {
+        commit_with_retry(
+            collection,
+            fence::token(guard.as_ref()),
+            spec.retry_budget,
+            || pool.run_tx(&plan, false),
+        )
+        .await
+        .map_err(|e| e.into_sink_error(collection))?;
+    }
     drop(plan);
+    if !known {
+        spec.db.remember_table(create);
+    }
     let (base_pages, base_rows, cursor) = match stored {
         Some(c) => (c.pages, c.items_written, c.cursor),
         None => (0, 0, None),

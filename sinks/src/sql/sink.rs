@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use pipeline_core::{Cursor, Outcome, Sink, SinkContext, SinkError, State};
 
 use super::backend::TxPlan;
+use super::children::child_done;
 use super::database::Database;
 use super::dialect::{Dialect, TableShape};
 use super::encode::{Batch, ColumnType, EncodeBatch, Rejection};
@@ -25,6 +26,9 @@ pub(crate) struct SinkSpec {
     pub(crate) table: Option<String>,
     pub(crate) staging: bool,
     pub(crate) retry_budget: Option<Duration>,
+    /// A child of a child collection: (child collection, parent key), marked
+    /// `done` in `pipeline_children` with the run's completion.
+    pub(crate) child: Option<(String, String)>,
 }
 
 impl SinkSpec {
@@ -34,6 +38,7 @@ impl SinkSpec {
             table: None,
             staging: false,
             retry_budget: None,
+            child: None,
         }
     }
 }
@@ -189,7 +194,8 @@ impl<T> SqlSink<T> {
         self.spec.retry_budget.unwrap_or(self.spec.db.inner.retry_budget)
     }
 
-    /// Commits `order`'s rows of `batch` and, when given, the checkpoint.
+    /// Commits `order`'s rows of `batch` and, when given, the checkpoint;
+    /// with `complete`, the run's completion instead of the checkpoint.
     async fn commit(
         &mut self,
         batch: &Batch,
@@ -197,6 +203,7 @@ impl<T> SqlSink<T> {
         checkpoint: Option<&Cursor>,
         budget: Duration,
         dry_run: bool,
+        complete: bool,
     ) -> Result<(), CommitError> {
         let Some((opened, ctx)) = self.opened.take() else {
             return Err(CommitError::Sink(not_opened()));
@@ -229,7 +236,10 @@ impl<T> SqlSink<T> {
             .filter(|h| h.next != h.committed)
             .and_then(|h| Some((h.sql.clone()?, h.next.clone()?)));
         let counts = (opened.base_pages + ctx.pages(), opened.base_rows + rows);
-        if let Some(c) = checkpoint {
+        if complete {
+            let done = opened.checkpoints.complete(&opened.collection, counts.0, counts.1);
+            plan.statements.push(done);
+        } else if let Some(c) = checkpoint {
             let (collection, cursor) = (opened.collection.as_str(), c.as_str());
             if self.copy.is_some() {
                 // PostgreSQL staging: nothing reads these rows before the
@@ -255,6 +265,12 @@ impl<T> SqlSink<T> {
         if let Some((sql, mark)) = &mark {
             plan.statements.push(sql.pending(&opened.collection, mark));
         }
+        if complete && let Some(sql) = self.high_water.as_ref().and_then(|h| h.sql.as_ref()) {
+            plan.statements.push(sql.promote(&opened.collection));
+        }
+        if complete && let Some((child, key)) = &self.spec.child {
+            plan.statements.push(child_done(self.dialect, child, key));
+        }
         // A batch in one statement with its checkpoint row: one round trip.
         if let ([_], [statement]) = (&plan.upserts[..], &plan.statements[..])
             && *statement.sql == *opened.checkpoints.progress_sql()
@@ -274,6 +290,10 @@ impl<T> SqlSink<T> {
             commit_with_retry(&opened.collection, fence, budget, || pool.run_tx(&plan, dry_run)).await
         };
         drop(plan);
+        if result.is_err() {
+            // The table may be gone: the next sink to open creates it again.
+            self.spec.db.forget_tables();
+        }
         let mut opened = opened;
         if result.is_ok() && !dry_run {
             self.rows = rows;
@@ -292,7 +312,7 @@ impl<T> SqlSink<T> {
     /// prefixes in transactions that are rolled back; `None` when the rows
     /// alone commit (what was refused is the checkpoint).
     async fn first_refused(&mut self, batch: &Batch, order: &[usize]) -> Result<Option<usize>, SinkError> {
-        match self.commit(batch, order, None, Duration::ZERO, true).await {
+        match self.commit(batch, order, None, Duration::ZERO, true, false).await {
             Ok(()) => return Ok(None),
             Err(CommitError::Data(_)) => {}
             Err(CommitError::Sink(e)) => return Err(e),
@@ -301,7 +321,7 @@ impl<T> SqlSink<T> {
         while bad - good > 1 {
             let mid = (good + bad) / 2;
             match self
-                .commit(batch, &order[..mid], None, Duration::ZERO, true)
+                .commit(batch, &order[..mid], None, Duration::ZERO, true, false)
                 .await
             {
                 Ok(()) => good = mid,
@@ -310,6 +330,70 @@ impl<T> SqlSink<T> {
             }
         }
         Ok(bad.checked_sub(1).map(|i| order[i]))
+    }
+
+    /// Writes one batch (see [`Sink::write`]); with `last`, records the
+    /// completion in its transaction unless an item is rejected. Returns
+    /// whether the completion was recorded.
+    async fn write_batch(
+        &mut self,
+        items: Vec<T>,
+        checkpoint: Option<&Cursor>,
+        last: bool,
+    ) -> Result<bool, SinkError> {
+        if self.opened.is_none() {
+            return Err(not_opened());
+        }
+        let marks: Vec<Option<String>> = match &self.high_water {
+            Some(h) => items.iter().map(|item| (h.mark)(item)).collect(),
+            None => Vec::new(),
+        };
+        let mut batch = Batch::default();
+        let mut rejection = self.encoder.encode(items, &mut batch).err();
+        if let Some(h) = self.high_water.as_mut() {
+            // Only items before a rejected one are written.
+            let end = rejection
+                .as_ref()
+                .map_or(marks.len(), |r| r.index.min(marks.len()));
+            h.next = marks[..end]
+                .iter()
+                .cloned()
+                .fold(h.committed.clone(), high_water::max);
+        }
+        let budget = self.retry_budget();
+        loop {
+            let order = match &rejection {
+                Some(r) => batch.dedup_before(r.index),
+                None => batch.dedup_before(usize::MAX),
+            };
+            // A batch with a rejected item commits the items before it, without its checkpoint.
+            let checkpoint = checkpoint.filter(|_| rejection.is_none());
+            let complete = last && rejection.is_none();
+            match self
+                .commit(&batch, &order, checkpoint, budget, false, complete)
+                .await
+            {
+                Ok(()) => break,
+                Err(CommitError::Sink(e)) => return Err(e),
+                Err(CommitError::Data(error)) => {
+                    let Some(index) = self.first_refused(&batch, &order).await? else {
+                        return Err(CommitError::Data(error).into_sink_error(&self.collection_name()));
+                    };
+                    rejection = Some(Rejection {
+                        index,
+                        reason: format!("the database refused it: {error}"),
+                    });
+                }
+            }
+        }
+        match rejection {
+            Some(r) => Err(SinkError::Rejected {
+                collection: self.collection_name(),
+                index: r.index,
+                reason: r.reason,
+            }),
+            None => Ok(last),
+        }
     }
 
     fn collection_name(&self) -> String {
@@ -368,55 +452,14 @@ impl<T: Send + 'static> Sink<T> for SqlSink<T> {
     }
 
     async fn write(&mut self, items: Vec<T>, checkpoint: Option<&Cursor>) -> Result<(), SinkError> {
-        if self.opened.is_none() {
-            return Err(not_opened());
-        }
-        let marks: Vec<Option<String>> = match &self.high_water {
-            Some(h) => items.iter().map(|item| (h.mark)(item)).collect(),
-            None => Vec::new(),
-        };
-        let mut batch = Batch::default();
-        let mut rejection = self.encoder.encode(items, &mut batch).err();
-        if let Some(h) = self.high_water.as_mut() {
-            // Only items before a rejected one are written.
-            let end = rejection
-                .as_ref()
-                .map_or(marks.len(), |r| r.index.min(marks.len()));
-            h.next = marks[..end]
-                .iter()
-                .cloned()
-                .fold(h.committed.clone(), high_water::max);
-        }
-        let budget = self.retry_budget();
-        loop {
-            let order = match &rejection {
-                Some(r) => batch.dedup_before(r.index),
-                None => batch.dedup_before(usize::MAX),
-            };
-            // A batch with a rejected item commits the items before it, without its checkpoint.
-            let checkpoint = checkpoint.filter(|_| rejection.is_none());
-            match self.commit(&batch, &order, checkpoint, budget, false).await {
-                Ok(()) => break,
-                Err(CommitError::Sink(e)) => return Err(e),
-                Err(CommitError::Data(error)) => {
-                    let Some(index) = self.first_refused(&batch, &order).await? else {
-                        return Err(CommitError::Data(error).into_sink_error(&self.collection_name()));
-                    };
-                    rejection = Some(Rejection {
-                        index,
-                        reason: format!("the database refused it: {error}"),
-                    });
-                }
-            }
-        }
-        match rejection {
-            Some(r) => Err(SinkError::Rejected {
-                collection: self.collection_name(),
-                index: r.index,
-                reason: r.reason,
-            }),
-            None => Ok(()),
-        }
+        self.write_batch(items, checkpoint, false).await.map(drop)
+    }
+
+    /// The last batch and the completion in one transaction (not in staging
+    /// mode: the swap stays in `finish`).
+    async fn write_last(&mut self, items: Vec<T>, checkpoint: Option<&Cursor>) -> Result<bool, SinkError> {
+        let last = self.opened.as_ref().is_some_and(|(o, _)| o.staging.is_none());
+        self.write_batch(items, checkpoint, last).await
     }
 
     async fn finish(&mut self, outcome: &Outcome) -> Result<(), SinkError> {
@@ -447,6 +490,9 @@ impl<T: Send + 'static> Sink<T> for SqlSink<T> {
                     .push(opened.checkpoints.complete(collection, pages, rows));
                 if let Some(sql) = self.high_water.as_ref().and_then(|h| h.sql.as_ref()) {
                     plan.statements.push(sql.promote(collection));
+                }
+                if let Some((child, key)) = &self.spec.child {
+                    plan.statements.push(child_done(self.dialect, child, key));
                 }
                 self.retry_budget()
             }

@@ -49,6 +49,9 @@ pub enum Mode {
 pub struct RuntimeConfig {
     /// Collections crawled at once (default 4).
     pub concurrency: Option<usize>,
+    /// Children of child collections crawled at once, in slots of their
+    /// own (default: as many as `concurrency`).
+    pub children: Option<usize>,
     /// Where items and checkpoints go (default `sqlite://crawl.db`).
     pub database: Option<String>,
     /// `upsert` (default) or `staging`.
@@ -198,6 +201,8 @@ pub struct CollectionConfig {
 pub struct CrawlConfig {
     /// Collections at once.
     pub concurrency: usize,
+    /// Children of child collections at once (their own slots).
+    pub children: usize,
     /// Database URL.
     pub database: String,
     /// Upsert or staging.
@@ -263,6 +268,10 @@ impl CrawlConfig {
         let concurrency = top.runtime.concurrency.unwrap_or(4);
         if concurrency == 0 {
             return Err(invalid(None, "runtime.concurrency".into(), "must be at least 1"));
+        }
+        let children = top.runtime.children.unwrap_or(concurrency);
+        if children == 0 {
+            return Err(invalid(None, "runtime.children".into(), "must be at least 1"));
         }
         let database = expand(
             top.runtime.database.as_deref().unwrap_or("sqlite://crawl.db"),
@@ -456,6 +465,7 @@ impl CrawlConfig {
             .map(Secret);
         Ok(Self {
             concurrency,
+            children,
             database,
             mode: top.runtime.mode.unwrap_or_default(),
             metrics_addr,

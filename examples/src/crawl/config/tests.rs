@@ -42,6 +42,7 @@ scrape = { item = "section", next = "link[rel=next] @href", fields = { title = "
 fn defaults_apply_and_collections_override() {
     let c = parse(GOOD).unwrap();
     assert_eq!(c.concurrency, 2);
+    assert_eq!(c.children, 2, "as many children as concurrency");
     assert_eq!(c.mode, Mode::Staging);
     assert_eq!(c.max_resumes, 5);
     let issues = &c.collections[0];
@@ -99,6 +100,12 @@ fn out_of_range_values_are_rejected() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("runtime.concurrency"), "{err}");
+    let err = parse(&GOOD.replace("concurrency = 2", "concurrency = 2\nchildren = 0"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("runtime.children"), "{err}");
+    let c = parse(&GOOD.replace("concurrency = 2", "concurrency = 2\nchildren = 3")).unwrap();
+    assert_eq!(c.children, 3);
     let err = parse(&GOOD.replace("min_delay_ms = 50", "max_pages = 0"))
         .unwrap_err()
         .to_string();

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use sinks::Database;
 
 use super::super::{Reader, docs, keys, unique};
-use super::{docs_sink, page_index, run, sink_error};
+use super::{docs_sink, page_index, run, run_with, sink_error};
 
 pub async fn upsert_is_idempotent(url: &str) {
     let db = Database::open(url).await.unwrap();
@@ -244,6 +244,12 @@ pub async fn a_dropped_table_fails_naming_the_collection(url: &str) {
         Some(ScriptedPaged::<serde_json::Value>::cursor(1)),
         "the checkpoint did not advance past the failed batch"
     );
+    // The next run on the same handle creates the table again: a sink
+    // skips the DDL only for tables no write has failed on since.
+    let sink = db.documents().build().unwrap();
+    let again = run_with(&coll, ScriptedPaged::new(docs(2, 5, "a")), 5, true, sink).await;
+    assert!(again.outcome.is_completed(), "{:?}", again.outcome);
+    assert_eq!(reader.count(&coll).await, 10);
     reader.cleanup(&[&coll]).await;
 }
 
