@@ -237,7 +237,9 @@ impl<T> SqlSink<T> {
             .and_then(|h| Some((h.sql.clone()?, h.next.clone()?)));
         let counts = (opened.base_pages + ctx.pages(), opened.base_rows + rows);
         if complete {
-            let done = opened.checkpoints.complete(&opened.collection, counts.0, counts.1);
+            let done = opened
+                .checkpoints
+                .complete(&opened.collection, counts.0, counts.1);
             plan.statements.push(done);
         } else if let Some(c) = checkpoint {
             let (collection, cursor) = (opened.collection.as_str(), c.as_str());
