@@ -221,11 +221,20 @@ pub async fn a_dropped_table_fails_naming_the_collection(url: &str) {
         .build()
         .unwrap();
     // The table disappears once the sink has opened (after its first page).
-    let source = ScriptedPaged::new(docs(2, 5, "a")).delay_page(1, Duration::from_millis(300));
+    let source = ScriptedPaged::new(docs(2, 5, "a")).delay_page(1, Duration::from_millis(1000));
     let drop_it = {
-        let (reader, coll) = (reader.clone(), coll.clone());
+        let (reader, coll, db) = (reader.clone(), coll.clone(), db.clone());
         tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            // Drop it once the first page's checkpoint is committed (polled,
+            // so a loaded machine cannot drop it before it exists).
+            let first = Some(ScriptedPaged::<serde_json::Value>::cursor(1));
+            for _ in 0..500 {
+                let cp = db.checkpoint_store().load(&coll).await.unwrap();
+                if cp.and_then(|c| c.cursor) == first {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
             reader.exec(&format!("DROP TABLE \"{coll}\"")).await;
         })
     };
