@@ -15,12 +15,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
+use benches::paged_crawl::{CountSink, framework, page_config, sequential, source_only};
 use criterion::{Criterion, Throughput};
-use pipeline_core::{Cursor, Pipeline, Sink, SinkError};
-use serde_json::Value;
+use pipeline_core::Pipeline;
 use sources::mock::{MockConfig, MockServer};
-use sources::{HttpContext, HttpSourceConfig, JsonSource, Pagination, ScrapeConfig, ScrapeSource};
+use sources::{HttpContext, HttpSourceConfig, ScrapeConfig, ScrapeSource};
 use tokio::runtime::Runtime;
 
 /// Pages of the no-latency crawl (issue 3 says 10^4; scaled down).
@@ -28,90 +27,6 @@ const PAGES: usize = 2_000;
 /// Pages of the 5 ms latency crawl.
 const LATENCY_PAGES: usize = 200;
 const PER_PAGE: usize = 100;
-
-/// Counts items, like the baseline loop does.
-struct CountSink(Arc<AtomicU64>);
-
-#[async_trait]
-impl<T: Send + 'static> Sink<T> for CountSink {
-    async fn write(&mut self, items: Vec<T>, _: Option<&Cursor>) -> Result<(), SinkError> {
-        self.0.fetch_add(items.len() as u64, Ordering::Relaxed);
-        Ok(())
-    }
-}
-
-fn page_config(server: &MockServer, speculate: bool) -> HttpSourceConfig {
-    let mut config = HttpSourceConfig::new(server.url("/page"))
-        .items("/items")
-        .pagination(Pagination::Page {
-            param: "page".into(),
-            start: 1,
-            total_pages: None,
-            has_more: None,
-        });
-    config.speculate = speculate;
-    // Speculation overlaps the predicted next request with the current one:
-    // it needs two requests in flight (the default is one, to be polite).
-    if speculate {
-        config.max_in_flight_per_host = 2;
-    }
-    config
-}
-
-async fn framework(ctx: &HttpContext, config: &HttpSourceConfig) -> u64 {
-    let count = Arc::new(AtomicU64::new(0));
-    let source = JsonSource::from_config(config, ctx).expect("source");
-    let report = Pipeline::paged("bench", source)
-        .lookahead(1)
-        .sink(CountSink(count.clone()))
-        .spawn()
-        .expect("spawn")
-        .join()
-        .await;
-    assert!(report.outcome.is_completed(), "{:?}", report.outcome);
-    count.load(Ordering::Relaxed)
-}
-
-/// The source alone, without the pipeline: separates the source's cost from the driver's.
-async fn source_only(ctx: &HttpContext, config: &HttpSourceConfig) -> u64 {
-    use pipeline_core::Paged;
-    let mut source = JsonSource::from_config(config, ctx).expect("source");
-    let mut cursor = None;
-    let mut n = 0;
-    loop {
-        let page = source.fetch(cursor.as_ref()).await.expect("page");
-        n += page.items.len() as u64;
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => return n,
-        }
-    }
-}
-
-/// The baseline: GET each page in turn, parse, count, stop at an empty page.
-async fn sequential(client: &reqwest::Client, server: &MockServer) -> u64 {
-    let mut n = 0;
-    let mut page = 1;
-    loop {
-        let body = client
-            .get(server.url(&format!("/page?page={page}")))
-            .send()
-            .await
-            .expect("send")
-            .bytes()
-            .await
-            .expect("body");
-        let mut value: Value = serde_json::from_slice(&body).expect("json");
-        let Value::Array(items) = value["items"].take() else {
-            panic!("no items");
-        };
-        if items.is_empty() {
-            return n;
-        }
-        n += items.len() as u64;
-        page += 1;
-    }
-}
 
 /// Median of `runs` timed runs of `f`.
 fn median<'a>(

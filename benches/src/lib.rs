@@ -11,6 +11,7 @@ pub mod crawl_workload;
 pub mod fanout_workload;
 pub mod html_corpus;
 pub mod minimal_crawl;
+pub mod paged_crawl;
 pub mod pg_workload;
 pub mod runner_workload;
 pub mod service_workload;
