@@ -24,10 +24,10 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use benches::pg_workload::{raw_pg_copy, raw_pg_copy_once, raw_pg_unnest};
+use benches::pg_workload::{median, pg_ratios, raw_pg_copy, raw_pg_copy_once, raw_pg_unnest};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use pipeline_core::testkit::ScriptedPaged;
-use pipeline_core::{Pipeline, RawItem};
+use pipeline_core::{Pipeline, RawItem, Sink};
 use serde_json::{Value, json};
 use sinks::Database;
 use sqlx::types::Json;
@@ -111,23 +111,20 @@ async fn through_sink(db: &Database, pages: &[Vec<Value>], t: &str) -> Duration 
 /// PostgreSQL) activated when the run completes; the swap is timed too.
 async fn through_sink_with(db: &Database, pages: &[Vec<Value>], t: &str, staging: bool) -> Duration {
     let sink = db.documents().staging(staging).build().expect("sink");
-    let source = ScriptedPaged::new(pages.to_vec());
-    let start = Instant::now();
-    let report = Pipeline::paged(t, source)
-        .batch_size(BATCH)
-        .sink(sink)
-        .spawn()
-        .expect("spawn")
-        .join()
-        .await;
-    let elapsed = start.elapsed();
-    assert!(report.outcome.is_completed(), "{:?}", report.outcome);
-    elapsed
+    timed_run(t, pages, sink).await
 }
 
 /// The raw-JSON path (what `crawl` uses): `RawItem`s through `build_raw`.
 async fn through_raw_sink(db: &Database, pages: &[Vec<RawItem>], t: &str, staging: bool) -> Duration {
     let sink = db.documents().staging(staging).build_raw().expect("sink");
+    timed_run(t, pages, sink).await
+}
+
+/// `pages` through a pipeline into `sink`, in batches of `BATCH`; the time to completion.
+async fn timed_run<T>(t: &str, pages: &[Vec<T>], sink: impl Sink<T> + 'static) -> Duration
+where
+    T: Clone + Send + Sync + 'static,
+{
     let source = ScriptedPaged::new(pages.to_vec());
     let start = Instant::now();
     let report = Pipeline::paged(t, source)
@@ -431,7 +428,7 @@ fn interleaved(_: &mut Criterion) {
 }
 
 /// The PostgreSQL variants of the interleaved run, in the order
-/// [`pg_ratios`] reads them.
+/// `pg_ratios` reads them.
 const PG_VARIANTS: [&str; 8] = [
     "sink",
     "sink_raw",
@@ -470,51 +467,6 @@ async fn pg_variant(
                 _ => raw_pg_copy_once(pool, data, t).await,
             }
         }
-    }
-}
-
-/// Prints the ratios the README reports, from times in [`PG_VARIANTS`] order.
-fn pg_ratios(s: &[f64], indent: &str) {
-    let [
-        sink,
-        sink_raw,
-        unnest,
-        upsert_cp,
-        copy,
-        staging,
-        staging_raw,
-        floor,
-    ] = s
-    else {
-        return;
-    };
-    eprintln!(
-        "{indent}upsert sink vs hand-written unnest+upsert+checkpoint: {:.2}x (raw path {:.2}x); \
-         vs plain unnest {:.2}x; hand-written text copy {:.2}x",
-        upsert_cp / sink,
-        upsert_cp / sink_raw,
-        unnest / sink,
-        sink / copy,
-    );
-    eprintln!(
-        "{indent}staging rows/s: {:.2}x the hand-written unnest+upsert+checkpoint, {:.2}x the upsert sink; \
-         raw path {:.2}x the raw upsert sink, {:.2}x the hand-written; floor (one COPY + key) {:.2}x the hand-written, \
-         staging raw at {:.2}x the floor's time",
-        upsert_cp / staging,
-        sink / staging,
-        sink_raw / staging_raw,
-        upsert_cp / staging_raw,
-        upsert_cp / floor,
-        staging_raw / floor,
-    );
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
     }
 }
 

@@ -115,3 +115,50 @@ pub async fn raw_pg_copy_once(pool: &PgPool, pages: &[Vec<Value>], t: &str) -> D
     tx.commit().await.expect("commit");
     start.elapsed()
 }
+
+/// Prints the ratios the README reports, from times in the sinks bench's `PG_VARIANTS` order
+/// (hand-written and sink variants of the same rows).
+pub fn pg_ratios(s: &[f64], indent: &str) {
+    let [
+        sink,
+        sink_raw,
+        unnest,
+        upsert_cp,
+        copy,
+        staging,
+        staging_raw,
+        floor,
+    ] = s
+    else {
+        return;
+    };
+    eprintln!(
+        "{indent}upsert sink vs hand-written unnest+upsert+checkpoint: {:.2}x (raw path {:.2}x); \
+         vs plain unnest {:.2}x; hand-written text copy {:.2}x",
+        upsert_cp / sink,
+        upsert_cp / sink_raw,
+        unnest / sink,
+        sink / copy,
+    );
+    eprintln!(
+        "{indent}staging rows/s: {:.2}x the hand-written unnest+upsert+checkpoint, {:.2}x the upsert sink; \
+         raw path {:.2}x the raw upsert sink, {:.2}x the hand-written; floor (one COPY + key) {:.2}x the hand-written, \
+         staging raw at {:.2}x the floor's time",
+        upsert_cp / staging,
+        sink / staging,
+        sink_raw / staging_raw,
+        upsert_cp / staging_raw,
+        upsert_cp / floor,
+        staging_raw / floor,
+    );
+}
+
+/// The median of `v` (sorted in place); NaN when empty.
+pub fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
