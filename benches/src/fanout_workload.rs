@@ -2,7 +2,8 @@
 //! 3 pages, crawled by the `crawl` wiring (feeder, child queue, grouped
 //! runner collections) against a mock with per-request latency; and a flat
 //! crawl of the same number of pages by 8 (and 16) plain collections on the
-//! same host, for comparison. Both write to SQLite.
+//! same host, for comparison. Both write to SQLite. `FANOUT_TRACE=1` prints
+//! each crawl's requests over time.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -84,6 +85,7 @@ pagination = {{ style = "link_header" }}
     );
     let took = crawl(&toml).await;
     let fetched = server.request_count() as usize;
+    trace(&server, took);
     assert_eq!(fetched, fanout_pages(shape.children), "every page once");
     server.shutdown().await;
     took
@@ -111,6 +113,7 @@ pub async fn flat(shape: Shape, pages: usize, dir: &Path) -> Duration {
         ));
     }
     let took = crawl(&toml).await;
+    trace(&server, took);
     assert_eq!(
         server.request_count() as usize,
         per_lane * lanes,
@@ -221,4 +224,31 @@ fn peak_rss_kib() -> u64 {
                 .and_then(|v| v.parse().ok())
         })
         .unwrap_or(0)
+}
+
+/// With `FANOUT_TRACE` set: the mock's requests per 250 ms (parent pages
+/// apart) and when the first and last came, to see where a crawl waits.
+#[allow(clippy::print_stderr)]
+fn trace(server: &MockServer, took: Duration) {
+    if std::env::var_os("FANOUT_TRACE").is_none() {
+        return;
+    }
+    let times = server.request_times();
+    let mut buckets = std::collections::BTreeMap::<u128, (usize, usize)>::new();
+    for (t, path) in &times {
+        let bucket = buckets.entry(t.as_millis() / 250).or_default();
+        bucket.0 += 1;
+        bucket.1 += usize::from(path.starts_with("/tree/repos") && !path.contains("/issues"));
+    }
+    for (bucket, (all, parent)) in buckets {
+        eprintln!(
+            "{:>5} ms: {all:>4} requests, {parent:>3} of the parent",
+            bucket * 250
+        );
+    }
+    eprintln!(
+        "first request at {:?}, last at {:?}, crawl took {took:?}",
+        times.first().map(|t| t.0),
+        times.last().map(|t| t.0)
+    );
 }

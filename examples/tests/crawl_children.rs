@@ -138,6 +138,43 @@ async fn fan_out_to_any_depth_is_exact_on_sqlite() {
     );
 }
 
+/// A parent commits its rows soon after fetching them (not after a full
+/// batch of 1000 items or 1 s), and its commits wake the feeder: the first
+/// children are fetched while the parent still pages.
+#[tokio::test(flavor = "multi_thread")]
+async fn children_start_while_the_parent_still_pages() {
+    // 12 pages of repos at 25 ms each: the parent pages for 300 ms or more.
+    let server = MockServer::start(tree_mock(60, 5).latency(Duration::from_millis(25)))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("crawl.db");
+    let toml = tree_toml(
+        &format!("sqlite://{}", db.display()),
+        server.base_url(),
+        ["repos", "issues", "comments"],
+        "",
+    );
+    let config = write(dir.path(), "crawl.toml", &toml);
+    assert_success(&crawl(&[&config, "--quiet"], dir.path()));
+    let log = server.request_times();
+    let parent_pages: Vec<_> = log
+        .iter()
+        .filter(|(_, p)| p.starts_with("/tree/repos") && !p.contains("/issues"))
+        .collect();
+    let first_child = log.iter().find(|(_, p)| p.contains("/issues")).unwrap();
+    let last_parent = parent_pages.last().unwrap();
+    assert_eq!(parent_pages.len(), 12);
+    assert!(
+        first_child.0 < last_parent.0,
+        "the first child ({:?}) came after the parent's last page ({:?})",
+        first_child.0,
+        last_parent.0
+    );
+    let (_, issues, _) = expected(server.config(), None);
+    assert_eq!(sqlite_pairs(&db, "issues").await, issues);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn fan_out_is_exact_on_postgres() {
     let Ok(pg) = std::env::var("PIPELINE_TEST_PG_URL") else {

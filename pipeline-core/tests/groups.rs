@@ -127,6 +127,43 @@ async fn grouped_collections_take_their_own_slots_with_group_concurrency() {
     assert_eq!(summaries[0].state, State::Cancelled);
 }
 
+/// `CollectionEnd::written` follows the run's commits while it runs.
+#[tokio::test(flavor = "multi_thread")]
+async fn written_follows_the_commits_of_a_running_collection() {
+    let runner = Runner::builder(Arc::new(MemoryCheckpointStore::new()))
+        .build()
+        .unwrap();
+    runner.start().unwrap();
+    let end = runner
+        .add_watched(Collection::new("repos", |name: &str| {
+            Ok(Pipeline::paged(
+                name,
+                ScriptedPaged::numbered(1000, 2).delay(Duration::from_millis(20)),
+            )
+            .batch_timeout(Duration::from_millis(10))
+            .sink(CollectSink::<u64>::new()))
+        }))
+        .unwrap();
+    let mut written = end.written();
+    let seen = tokio::time::timeout(Duration::from_secs(10), written.wait_for(|n| *n >= 4))
+        .await
+        .expect("commits show while the collection runs")
+        .map(|n| *n)
+        .unwrap();
+    assert!(seen >= 4);
+    let parent = runner
+        .status()
+        .into_iter()
+        .find(|s| s.collection == "repos")
+        .unwrap();
+    assert_eq!(parent.state, State::Crawling, "seen before the end");
+    runner.shutdown();
+    let ended = tokio::time::timeout(Duration::from_secs(30), end.ended())
+        .await
+        .expect("the collection ends after the shutdown");
+    assert_eq!(ended.map(|s| s.state), Some(State::Cancelled));
+}
+
 #[test]
 fn group_concurrency_must_be_at_least_one() {
     let built = Runner::builder(Arc::new(MemoryCheckpointStore::new()))

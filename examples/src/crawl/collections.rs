@@ -238,10 +238,14 @@ fn build_json(
 
 /// `pipeline` with the settings every collection takes from its configuration.
 fn configured<T: Send + 'static>(c: &CollectionConfig, pipeline: Pipeline<T>) -> Pipeline<T> {
-    pipeline
+    let pipeline = pipeline
         .lookahead(c.settings.lookahead.unwrap_or(1))
         .retry(retry_policy(c))
-        .max_pages(c.settings.max_pages.unwrap_or(100_000))
+        .max_pages(c.settings.max_pages.unwrap_or(100_000));
+    match c.settings.batch_timeout {
+        Some(timeout) => pipeline.batch_timeout(timeout),
+        None => pipeline,
+    }
 }
 
 /// A high-water value as text: a string as it is, a number as its text.

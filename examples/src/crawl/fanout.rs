@@ -28,8 +28,13 @@ use tokio::time::Instant;
 use super::collections::{Target, build, since, with_since};
 use super::config::{CollectionConfig, Mode};
 
-/// How often a feeder looks for new parent rows while the parent runs.
+/// How often a feeder looks for new parent rows while the parent runs and
+/// has not been seen writing (it may run in another process).
 const POLL: Duration = Duration::from_millis(100);
+
+/// A scan of the parent's table is at most this share of the feeder's
+/// time: after a scan that took `t`, the next waits at least `t × SCAN_SPACING`.
+const SCAN_SPACING: u32 = 4;
 
 /// How a collection or a group ended, as its dependants see it: `None`
 /// while it runs, then whether it completed.
@@ -49,6 +54,9 @@ pub(crate) struct Feeder {
     pub(crate) new_run: bool,
     pub(crate) fresh: bool,
     pub(crate) parent: Ended,
+    /// The parent's items written, when the parent runs in this process as
+    /// a top-level collection: its commits wake the feeder.
+    pub(crate) parent_written: Option<watch::Receiver<u64>>,
     pub(crate) done: watch::Sender<Option<bool>>,
 }
 
@@ -98,9 +106,11 @@ impl Feeder {
         // child. A completed child's sink marked it `done` with its last batch.
         let mut failed: Vec<String> = Vec::new();
         let mut all_done = true;
-        // The last scan of the parent's table, and whether one ran after the parent ended.
-        let mut last_scan: Option<Instant> = None;
-        let mut scanned_after_end = false;
+        let mut scans = Scans::default();
+        let mut writes = ParentWrites {
+            written: self.parent_written.clone(),
+            seen: false,
+        };
         loop {
             let failed_refs: Vec<&str> = failed.iter().map(String::as_str).collect();
             self.queue.finish(&[], &failed_refs).await?;
@@ -114,14 +124,12 @@ impl Feeder {
             let parent_end = *parent.borrow_and_update();
             if ready.is_empty() {
                 ready.extend(self.queue.claim(self.window).await?);
-                // A scan reads the whole parent table: at most one per POLL,
-                // plus one after the parent ended.
-                let due = last_scan.is_none_or(|t| t.elapsed() >= POLL)
-                    || (parent_end.is_some() && !scanned_after_end);
-                if ready.is_empty() && due {
-                    last_scan = Some(Instant::now());
-                    scanned_after_end |= parent_end.is_some();
-                    if self.queue.discover().await? > 0 {
+                if ready.is_empty() && scans.due(writes.seen, parent_end.is_some()) {
+                    scans.start(parent_end.is_some());
+                    writes.seen = false;
+                    let added = self.queue.discover().await?;
+                    scans.took();
+                    if added > 0 {
                         ready.extend(self.queue.claim(self.window).await?);
                     }
                 }
@@ -132,12 +140,13 @@ impl Feeder {
                 running.push(self.start(child));
             }
             if let Some(parent_ok) = parent_end
-                && scanned_after_end
+                && scans.after_end
                 && running.is_empty()
                 && ready.is_empty()
             {
                 return Ok(parent_ok && all_done && self.queue.unfinished().await? == 0);
             }
+            let wait = scans.wait(writes.seen && ready.is_empty());
             tokio::select! {
                 Some((key, ok)) = running.next() => {
                     all_done &= ok;
@@ -149,7 +158,8 @@ impl Feeder {
                     }
                 }
                 _ = parent.changed(), if parent_end.is_none() => {}
-                () = tokio::time::sleep(POLL) => {}
+                () = writes.next(), if parent_end.is_none() && !writes.seen => {}
+                () = tokio::time::sleep(wait) => {}
             }
         }
     }
@@ -227,5 +237,76 @@ impl Feeder {
             }
         })
         .group(group)
+    }
+}
+
+/// When the feeder scans the parent's table for new children. A scan reads
+/// the whole table, so scans are spaced by their own cost: right after the
+/// parent commits rows when scans are cheap, further apart as the table
+/// grows; at least every [`POLL`], and once more after the parent ended.
+#[derive(Debug, Default)]
+struct Scans {
+    /// When the last scan started and how long it took.
+    last: Option<(Instant, Duration)>,
+    /// A scan ran after the parent ended (it saw every row).
+    after_end: bool,
+}
+
+impl Scans {
+    /// The shortest time between two scans' starts.
+    fn spacing(&self) -> Duration {
+        self.last
+            .map_or(Duration::ZERO, |(_, took)| (took * SCAN_SPACING).min(POLL))
+    }
+
+    /// Whether to scan now: the parent wrote (and the spacing has passed),
+    /// or [`POLL`] has passed, or the parent ended since the last scan.
+    fn due(&self, parent_wrote: bool, parent_ended: bool) -> bool {
+        let Some((at, _)) = self.last else { return true };
+        (parent_ended && !self.after_end)
+            || at.elapsed() >= POLL
+            || (parent_wrote && at.elapsed() >= self.spacing())
+    }
+
+    fn start(&mut self, parent_ended: bool) {
+        self.last = Some((Instant::now(), Duration::ZERO));
+        self.after_end |= parent_ended;
+    }
+
+    fn took(&mut self) {
+        if let Some((at, took)) = &mut self.last {
+            *took = at.elapsed();
+        }
+    }
+
+    /// How long the feeder may sleep: until the spacing allows the scan a
+    /// parent's write asks for, else [`POLL`].
+    fn wait(&self, parent_wrote: bool) -> Duration {
+        match (parent_wrote, self.last) {
+            (true, Some((at, _))) => self.spacing().saturating_sub(at.elapsed()),
+            _ => POLL,
+        }
+    }
+}
+
+/// The parent's commits: a parent in this process wakes its feeder as soon
+/// as it has written rows. Without one (a parent that is itself a child
+/// collection, or runs in another process) the feeder polls.
+struct ParentWrites {
+    written: Option<watch::Receiver<u64>>,
+    /// The parent wrote since the last scan.
+    seen: bool,
+}
+
+impl ParentWrites {
+    /// Resolves when the parent has written rows (never without a parent to watch).
+    async fn next(&mut self) {
+        if let Some(rx) = &mut self.written
+            && rx.changed().await.is_ok()
+        {
+            self.seen = true;
+            return;
+        }
+        std::future::pending::<()>().await;
     }
 }

@@ -108,6 +108,8 @@ pub(crate) fn wire(
     top: impl Fn(&CollectionConfig) -> Collection,
 ) -> Result<Outcomes, String> {
     let mut ends: HashMap<String, Ended> = HashMap::new();
+    // Top-level parents' items written: their commits wake their children's feeders.
+    let mut written: HashMap<String, watch::Receiver<u64>> = HashMap::new();
     let has_children = |name: &str| w.selected.iter().any(|c| c.parent.as_deref() == Some(name));
     for c in w.selected.iter().filter(|c| !is_child(c)) {
         if plan.skipped.contains(&c.name) {
@@ -120,6 +122,7 @@ pub(crate) fn wire(
             continue;
         }
         let end = w.runner.add_watched(top(c)).map_err(|e| e.to_string())?;
+        written.insert(c.name.clone(), end.written());
         let (tx, rx) = watch::channel(None);
         tokio::spawn(async move {
             let ok = end.ended().await.is_some_and(|s| s.state == State::Completed);
@@ -143,7 +146,7 @@ pub(crate) fn wire(
             let end = if plan.skipped.contains(&c.name) {
                 watch::channel(Some(true)).1
             } else {
-                match spawn_feeder(w, plan, c, parent, parent_end) {
+                match spawn_feeder(w, plan, c, parent, parent_end, written.get(parent).cloned()) {
                     Ok(end) => end,
                     Err(e) => {
                         tracing::error!(collection = %c.name, error = %e, "child collection not started");
@@ -168,6 +171,7 @@ fn spawn_feeder(
     c: &CollectionConfig,
     parent: &str,
     parent_end: Ended,
+    parent_written: Option<watch::Receiver<u64>>,
 ) -> Result<Ended, String> {
     let parent_config = w.all.iter().find(|p| p.name == parent);
     let columns = match parent_config.and_then(|p| p.http.scrape.as_ref()) {
@@ -194,6 +198,7 @@ fn spawn_feeder(
         new_run: plan.new_runs.contains(&c.name),
         fresh: w.fresh,
         parent: parent_end,
+        parent_written,
         done,
     };
     let hold = w.runner.hold();

@@ -240,6 +240,9 @@ impl Board {
             s.last_error = last_error;
         }
         if changed {
+            entry
+                .written
+                .send_if_modified(|w| std::mem::replace(w, counts.items_written) != counts.items_written);
             slot.last_progress = Instant::now();
             if s.stalled {
                 s.stalled = false;

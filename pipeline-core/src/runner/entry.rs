@@ -31,6 +31,8 @@ pub(crate) struct Entry {
     pub(crate) summary: Mutex<Option<CollectionSummary>>,
     /// The collection asked for a fresh start, not yet taken.
     fresh: AtomicBool,
+    /// Items written by the current run, for [`CollectionEnd::written`](super::CollectionEnd::written).
+    pub(crate) written: tokio::sync::watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for Entry {
@@ -53,6 +55,7 @@ impl Entry {
             ended: CancellationToken::new(),
             summary: Mutex::new(None),
             fresh: AtomicBool::new(collection.fresh),
+            written: tokio::sync::watch::Sender::new(0),
             collection,
         }
     }

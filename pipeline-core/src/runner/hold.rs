@@ -36,6 +36,13 @@ impl CollectionEnd {
         Self { entry }
     }
 
+    /// The items the collection's current run has written so far (every
+    /// attempt counted), updated as its batches commit: dependants can act on
+    /// committed rows without polling, e.g. start the children they list.
+    pub fn written(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.entry.written.subscribe()
+    }
+
     /// Waits until the collection's task has ended and returns how its run
     /// ended (`None` when it never ran: removed or shut down before starting).
     pub async fn ended(self) -> Option<CollectionSummary> {

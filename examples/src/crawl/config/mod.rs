@@ -50,7 +50,9 @@ pub struct RuntimeConfig {
     /// Collections crawled at once (default 4).
     pub concurrency: Option<usize>,
     /// Children of child collections crawled at once, in slots of their
-    /// own (default: as many as `concurrency`).
+    /// own (default: twice `concurrency`; a child spends part of its short
+    /// run opening and committing, so more of them keep a host's request
+    /// slots busy).
     pub children: Option<usize>,
     /// Where items and checkpoints go (default `sqlite://crawl.db`).
     pub database: Option<String>,
@@ -127,7 +129,16 @@ pub struct PipelineConfig {
     pub retry: Option<RetryConfig>,
     /// With `--serve`: run again this long after the previous run ended.
     pub every: Option<Duration>,
+    /// The longest a fetched item waits for a fuller sink batch (default
+    /// 1 s). Not a configuration key: a parent of child collections gets
+    /// [`PARENT_BATCH_TIMEOUT`], so its rows, which list its children, are
+    /// committed soon after they are fetched and the children start at once.
+    pub batch_timeout: Option<Duration>,
 }
+
+/// The batch timeout of a parent of child collections: its children are
+/// listed from its committed rows, so they cannot start before a commit.
+pub const PARENT_BATCH_TIMEOUT: Duration = Duration::from_millis(20);
 
 /// The crawl-only keys of a collection's table, after `[defaults]` merged in.
 #[derive(Debug, Deserialize)]
@@ -269,7 +280,7 @@ impl CrawlConfig {
         if concurrency == 0 {
             return Err(invalid(None, "runtime.concurrency".into(), "must be at least 1"));
         }
-        let children = top.runtime.children.unwrap_or(concurrency);
+        let children = top.runtime.children.unwrap_or(2 * concurrency);
         if children == 0 {
             return Err(invalid(None, "runtime.children".into(), "must be at least 1"));
         }
@@ -449,12 +460,19 @@ impl CrawlConfig {
                     max_pages: crawl.max_pages,
                     retry: crawl.retry,
                     every,
+                    batch_timeout: None,
                 },
                 http,
             });
         }
         check_parents(&collections)
             .map_err(|(name, reason)| invalid(None, format!("collection {name:?}: parent"), &reason))?;
+        let parents: Vec<String> = collections.iter().filter_map(|c| c.parent.clone()).collect();
+        for c in &mut collections {
+            if parents.contains(&c.name) {
+                c.settings.batch_timeout = Some(PARENT_BATCH_TIMEOUT);
+            }
+        }
         let admin_token = top
             .runtime
             .admin_token

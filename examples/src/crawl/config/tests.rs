@@ -42,7 +42,7 @@ scrape = { item = "section", next = "link[rel=next] @href", fields = { title = "
 fn defaults_apply_and_collections_override() {
     let c = parse(GOOD).unwrap();
     assert_eq!(c.concurrency, 2);
-    assert_eq!(c.children, 2, "as many children as concurrency");
+    assert_eq!(c.children, 4, "twice as many children as concurrency");
     assert_eq!(c.mode, Mode::Staging);
     assert_eq!(c.max_resumes, 5);
     let issues = &c.collections[0];
