@@ -16,6 +16,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::future::OptionFuture;
 use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
 use pipeline_core::runner::{Collection, CollectionEnd, Runner, RunnerHold};
@@ -60,6 +61,9 @@ pub(crate) struct Feeder {
     pub(crate) done: watch::Sender<Option<bool>>,
 }
 
+/// A claim of pending children in flight.
+type Claim<'a> = futures::future::BoxFuture<'a, Result<Vec<QueuedChild>, sinks::Error>>;
+
 /// A running child: its parent's key and its end.
 type Running = FuturesUnordered<futures::future::BoxFuture<'static, (String, bool)>>;
 
@@ -100,8 +104,12 @@ impl Feeder {
         }
         let mut parent = self.parent.clone();
         let mut running: Running = FuturesUnordered::new();
-        // Claimed ahead (at most a window): one claim per window, not per child.
+        // Claimed ahead: a claim runs in the background whenever fewer than a
+        // window are ready, so a child that ends is replaced at once.
         let mut ready: VecDeque<QueuedChild> = VecDeque::new();
+        let mut claiming: Option<Claim<'_>> = None;
+        // The last claim found no pending child: new ones come from a scan.
+        let mut dry = false;
         // Failed children not yet recorded: one transaction per loop, not per
         // child. A completed child's sink marked it `done` with its last batch.
         let mut failed: Vec<String> = Vec::new();
@@ -112,9 +120,11 @@ impl Feeder {
             seen: false,
         };
         loop {
-            let failed_refs: Vec<&str> = failed.iter().map(String::as_str).collect();
-            self.queue.finish(&[], &failed_refs).await?;
-            failed.clear();
+            if !failed.is_empty() {
+                let failed_refs: Vec<&str> = failed.iter().map(String::as_str).collect();
+                self.queue.finish(&[], &failed_refs).await?;
+                failed.clear();
+            }
             if self.runner.is_shutting_down() {
                 // Running children drain under the runner; unfinished ones stay listed.
                 while running.next().await.is_some() {}
@@ -122,17 +132,15 @@ impl Feeder {
             }
             // Read before listing: a parent that has ended has committed every row.
             let parent_end = *parent.borrow_and_update();
-            if ready.is_empty() {
-                ready.extend(self.queue.claim(self.window).await?);
-                if ready.is_empty() && scans.due(writes.seen, parent_end.is_some()) {
-                    scans.start(parent_end.is_some());
-                    writes.seen = false;
-                    let added = self.queue.discover().await?;
-                    scans.took();
-                    if added > 0 {
-                        ready.extend(self.queue.claim(self.window).await?);
-                    }
-                }
+            // No claim is in flight when `dry`: claims start only while not.
+            if dry && scans.due(writes.seen, parent_end.is_some()) {
+                scans.start(parent_end.is_some());
+                writes.seen = false;
+                dry = self.queue.discover().await? == 0;
+                scans.took();
+            }
+            if !dry && claiming.is_none() && ready.len() < self.window {
+                claiming = Some(Box::pin(self.queue.claim(self.window)));
             }
             while running.len() < self.window
                 && let Some(child) = ready.pop_front()
@@ -141,12 +149,13 @@ impl Feeder {
             }
             if let Some(parent_ok) = parent_end
                 && scans.after_end
+                && dry
                 && running.is_empty()
                 && ready.is_empty()
             {
                 return Ok(parent_ok && all_done && self.queue.unfinished().await? == 0);
             }
-            let wait = scans.wait(writes.seen && ready.is_empty());
+            let wait = scans.wait(writes.seen && dry);
             tokio::select! {
                 Some((key, ok)) = running.next() => {
                     all_done &= ok;
@@ -156,6 +165,12 @@ impl Feeder {
                         all_done &= ok;
                         if !ok { failed.push(key) }
                     }
+                }
+                Some(claimed) = OptionFuture::from(claiming.as_mut()) => {
+                    claiming = None;
+                    let claimed = claimed?;
+                    dry = claimed.is_empty();
+                    ready.extend(claimed);
                 }
                 _ = parent.changed(), if parent_end.is_none() => {}
                 () = writes.next(), if parent_end.is_none() && !writes.seen => {}
