@@ -1,0 +1,242 @@
+//! Writing one batch: its rows and checkpoint (or completion) in one
+//! transaction, retried within the budget, with a refused row found and
+//! named.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use pipeline_core::{Cursor, SinkError};
+
+use super::{SqlSink, not_opened};
+use crate::sql::backend::TxPlan;
+use crate::sql::children::child_done;
+use crate::sql::encode::{Batch, Rejection};
+use crate::sql::fence;
+use crate::sql::high_water;
+use crate::sql::ident::TableName;
+use crate::sql::retry::{CommitError, commit_with_retry};
+
+impl<T> SqlSink<T> {
+    fn statement(&mut self, target: &TableName, rows: usize) -> Arc<str> {
+        if self.statements.len() > 64 && !self.statements.contains_key(&rows) {
+            self.statements.clear();
+        }
+        let (dialect, shape) = (self.dialect, &self.shape);
+        self.statements
+            .entry(rows)
+            .or_insert_with(|| dialect.upsert(target, shape, rows).into())
+            .clone()
+    }
+
+    pub(super) fn retry_budget(&self) -> Duration {
+        self.spec.retry_budget.unwrap_or(self.spec.db.inner.retry_budget)
+    }
+
+    /// Commits `order`'s rows of `batch` and, when given, the checkpoint;
+    /// with `complete`, the run's completion instead of the checkpoint.
+    async fn commit(
+        &mut self,
+        batch: &Batch,
+        order: &[usize],
+        checkpoint: Option<&Cursor>,
+        budget: Duration,
+        dry_run: bool,
+        complete: bool,
+    ) -> Result<(), CommitError> {
+        let Some((opened, ctx)) = self.opened.take() else {
+            return Err(CommitError::Sink(not_opened()));
+        };
+        let target = opened.target().clone();
+        let copy = self
+            .copy
+            .clone()
+            .filter(|_| !order.is_empty())
+            .map(|sql| (sql, order));
+        let chunks: Vec<&[usize]> = match copy {
+            Some(_) => Vec::new(),
+            None => order.chunks(self.max_rows).collect(),
+        };
+        let upserts = chunks
+            .iter()
+            .map(|chunk| (self.statement(&target, chunk.len()), *chunk))
+            .collect();
+        let rows = self.rows + order.len() as u64;
+        let mut plan = TxPlan {
+            batch: Some(batch),
+            upserts,
+            types: self.shape.columns.iter().map(|(_, ty, _)| *ty).collect(),
+            copy,
+            ..TxPlan::default()
+        };
+        let mark = self
+            .high_water
+            .as_ref()
+            .filter(|h| h.next != h.committed)
+            .and_then(|h| Some((h.sql.clone()?, h.next.clone()?)));
+        let counts = (opened.base_pages + ctx.pages(), opened.base_rows + rows);
+        if complete {
+            let done = opened
+                .checkpoints
+                .complete(&opened.collection, counts.0, counts.1);
+            plan.statements.push(done);
+        } else if let Some(c) = checkpoint {
+            let (collection, cursor) = (opened.collection.as_str(), c.as_str());
+            if self.copy.is_some() {
+                // PostgreSQL staging: nothing reads these rows before the
+                // swap, so the batch need not wait for the disk; the check
+                // catches commits a server crash lost (see `copy.rs`).
+                plan.check = Some(opened.checkpoints.progress_after(
+                    collection,
+                    cursor,
+                    counts.0,
+                    counts.1,
+                    opened.committed,
+                ));
+                plan.async_commit = true;
+            } else {
+                plan.statements.push(
+                    opened
+                        .checkpoints
+                        .progress(collection, cursor, counts.0, counts.1),
+                );
+            }
+        }
+        // The run's maximum goes with the rows it covers, checkpoint or not.
+        if let Some((sql, mark)) = &mark {
+            plan.statements.push(sql.pending(&opened.collection, mark));
+        }
+        if complete && let Some(sql) = self.high_water.as_ref().and_then(|h| h.sql.as_ref()) {
+            plan.statements.push(sql.promote(&opened.collection));
+        }
+        if complete && let Some((child, key)) = &self.spec.child {
+            plan.statements.push(child_done(self.dialect, child, key));
+        }
+        // A batch in one statement with its checkpoint row: one round trip.
+        if let ([_], [statement]) = (&plan.upserts[..], &plan.statements[..])
+            && *statement.sql == *opened.checkpoints.progress_sql()
+        {
+            plan.fused = self.fused.clone();
+        }
+        let result = if plan.upserts.is_empty()
+            && plan.copy.is_none()
+            && plan.statements.is_empty()
+            && plan.check.is_none()
+        {
+            Ok(())
+        } else {
+            plan.guard = opened.fence.as_ref().map(|g| g.statement(&opened.collection));
+            let pool = &self.spec.db.inner.pool;
+            let fence = fence::token(opened.fence.as_ref());
+            commit_with_retry(&opened.collection, fence, budget, || pool.run_tx(&plan, dry_run)).await
+        };
+        drop(plan);
+        if result.is_err() {
+            // The table may be gone: the next sink to open creates it again.
+            self.spec.db.forget_tables();
+        }
+        let mut opened = opened;
+        if result.is_ok() && !dry_run {
+            self.rows = rows;
+            if checkpoint.is_some() {
+                opened.committed = counts;
+            }
+            if let Some(h) = self.high_water.as_mut() {
+                h.committed = h.next.clone();
+            }
+        }
+        self.opened = Some((opened, ctx));
+        result
+    }
+
+    /// The first item of `order` the database refuses, found by halving
+    /// prefixes in transactions that are rolled back; `None` when the rows
+    /// alone commit (what was refused is the checkpoint).
+    async fn first_refused(&mut self, batch: &Batch, order: &[usize]) -> Result<Option<usize>, SinkError> {
+        match self.commit(batch, order, None, Duration::ZERO, true, false).await {
+            Ok(()) => return Ok(None),
+            Err(CommitError::Data(_)) => {}
+            Err(CommitError::Sink(e)) => return Err(e),
+        }
+        let (mut good, mut bad) = (0, order.len());
+        while bad - good > 1 {
+            let mid = (good + bad) / 2;
+            match self
+                .commit(batch, &order[..mid], None, Duration::ZERO, true, false)
+                .await
+            {
+                Ok(()) => good = mid,
+                Err(CommitError::Data(_)) => bad = mid,
+                Err(CommitError::Sink(e)) => return Err(e),
+            }
+        }
+        Ok(bad.checked_sub(1).map(|i| order[i]))
+    }
+
+    /// Writes one batch (see [`Sink::write`]); with `last`, records the
+    /// completion in its transaction unless an item is rejected. Returns
+    /// whether the completion was recorded.
+    pub(super) async fn write_batch(
+        &mut self,
+        items: Vec<T>,
+        checkpoint: Option<&Cursor>,
+        last: bool,
+    ) -> Result<bool, SinkError> {
+        if self.opened.is_none() {
+            return Err(not_opened());
+        }
+        let marks: Vec<Option<String>> = match &self.high_water {
+            Some(h) => items.iter().map(|item| (h.mark)(item)).collect(),
+            None => Vec::new(),
+        };
+        let mut batch = Batch::default();
+        let mut rejection = self.encoder.encode(items, &mut batch).err();
+        if let Some(h) = self.high_water.as_mut() {
+            // Only items before a rejected one are written.
+            let end = rejection
+                .as_ref()
+                .map_or(marks.len(), |r| r.index.min(marks.len()));
+            h.next = marks[..end]
+                .iter()
+                .cloned()
+                .fold(h.committed.clone(), high_water::max);
+        }
+        let budget = self.retry_budget();
+        loop {
+            let order = match &rejection {
+                Some(r) => batch.dedup_before(r.index),
+                None => batch.dedup_before(usize::MAX),
+            };
+            // A batch with a rejected item commits the items before it, without its checkpoint.
+            let checkpoint = checkpoint.filter(|_| rejection.is_none());
+            let complete = last && rejection.is_none();
+            match self
+                .commit(&batch, &order, checkpoint, budget, false, complete)
+                .await
+            {
+                Ok(()) => break,
+                Err(CommitError::Sink(e)) => return Err(e),
+                Err(CommitError::Data(error)) => {
+                    let Some(index) = self.first_refused(&batch, &order).await? else {
+                        return Err(CommitError::Data(error).into_sink_error(&self.collection_name()));
+                    };
+                    rejection = Some(Rejection {
+                        index,
+                        reason: format!("the database refused it: {error}"),
+                    });
+                }
+            }
+        }
+        match rejection {
+            Some(r) => Err(SinkError::Rejected {
+                collection: self.collection_name(),
+                index: r.index,
+                reason: r.reason,
+            }),
+            None => Ok(last),
+        }
+    }
+
+    fn collection_name(&self) -> String {
+        self.collection().unwrap_or_default().to_owned()
+    }
+}
