@@ -4,6 +4,15 @@
 //! hand-written baseline, so their ratio can be measured side by side in one run.
 #![allow(missing_docs)]
 
+/// Every bench binary (the criterion benches, `compare`, `crawl_profile`)
+/// allocates with mimalloc, the framework and its baseline alike: with
+/// glibc's malloc, `Value` trees that outlive their page (batched for the
+/// sink) made allocation dearer for the framework than for a loop that
+/// drops each page at once. `--no-default-features` measures with glibc.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod child_rss;
 pub mod cluster_workload;
 pub mod core_workload;

@@ -400,7 +400,3 @@ fn cluster_worker(args: &[String]) {
         delay.parse().unwrap_or(0),
     ));
 }
-
-#[cfg(feature = "mimalloc")]
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
