@@ -16,8 +16,9 @@ use examples::crawl::demo::Demo;
 use examples::crawl::progress::{children_table, interrupted_message, summary_table};
 use examples::crawl::stderr;
 
-// With the `mimalloc` feature (see README, "Benchmarks", for the measured
-// difference) the binary allocates with mimalloc instead of the system allocator.
+// With the `mimalloc` feature, on by default (see README, "Benchmarks", for
+// the measured difference), the binary allocates with mimalloc instead of the
+// system allocator.
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
