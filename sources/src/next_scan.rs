@@ -42,14 +42,32 @@ impl NextScan {
     /// `attr` of the first element matching the selector that has it
     /// (trimmed, resolved against `page`), as `find_next` reads it.
     pub(crate) fn predict(&self, html: &str, page: &Url) -> Option<Url> {
-        let mut found: Option<Option<String>> = None;
+        resolve(&self.scan(html.as_bytes(), true)?, page)
+    }
+
+    /// [`predict`](Self::predict) from the start of a document, `head`
+    /// (decoded, possibly cut anywhere): `None` when no element with the
+    /// attribute is complete in it, so only the whole document can tell.
+    ///
+    /// The scan streams, so an element whose start tag is complete in `head`
+    /// is matched exactly as in the whole document (the selectors lol_html
+    /// compiles look at ancestors only), and the first such element is the
+    /// first of the whole document too.
+    pub(crate) fn predict_from_head(&self, head: &str, page: &Url) -> Option<Option<Url>> {
+        self.scan(head.as_bytes(), false).map(|link| resolve(&link, page))
+    }
+
+    /// The attribute of the first element in `html` that matches and has
+    /// it; the document is ended (end-of-file rules) when `whole`.
+    fn scan(&self, html: &[u8], whole: bool) -> Option<String> {
+        let mut found = None;
         {
             let attr = self.attr.as_str();
             let found = &mut found;
             let handlers = ElementContentHandlers::default().element(
                 move |el: &mut lol_html::html_content::Element<'_, '_>| {
                     if let Some(value) = el.get_attribute(attr) {
-                        *found = Some(Some(value));
+                        *found = Some(value);
                         // Stop the scan: only the first element with the attribute counts.
                         return Err("found".into());
                     }
@@ -61,17 +79,22 @@ impl NextScan {
             let mut scan = HtmlRewriter::new(settings, |_: &[u8]| {});
             // An error is the stop above, or a document lol_html gives up on:
             // either way the prediction is what was found so far.
-            if scan.write(html.as_bytes()).is_ok() {
+            if scan.write(html).is_ok() && whole {
                 let _ = scan.end();
             }
         }
-        let link = found??;
-        let link = link.trim();
-        if link.is_empty() || link.contains('&') {
-            return None;
-        }
-        page.join(link).ok()
+        found
     }
+}
+
+/// A found link as `find_next` would take it; `None` for an empty value or
+/// one holding a character reference (lol_html leaves them undecoded).
+fn resolve(link: &str, page: &Url) -> Option<Url> {
+    let link = link.trim();
+    if link.is_empty() || link.contains('&') {
+        return None;
+    }
+    page.join(link).ok()
 }
 
 #[cfg(test)]
