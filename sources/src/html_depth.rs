@@ -6,27 +6,39 @@
 //! elements HTML closes implicitly (`<li><li>`, `<p><p>`), skips comments,
 //! raw-text elements and void elements, and so approximates the real depth.
 
-const VOID: &[&[u8]] = &[
-    b"area", b"base", b"br", b"col", b"embed", b"hr", b"img", b"input", b"link", b"meta", b"param",
-    b"source", b"track", b"wbr",
-];
-const RAW_TEXT: &[&[u8]] = &[
-    b"script",
-    b"style",
-    b"textarea",
-    b"title",
-    b"xmp",
-    b"iframe",
-    b"noembed",
-    b"noframes",
-];
-const SELF_CLOSING_SIBLINGS: &[&[u8]] = &[b"li", b"p", b"dt", b"dd", b"option", b"tr", b"td", b"th", b"a"];
-
 /// An element name as written (compared without regard to ASCII case).
 type Name<'a> = &'a [u8];
 
-fn is(name: Name<'_>, set: &[&[u8]]) -> bool {
-    set.iter().any(|n| n.eq_ignore_ascii_case(name))
+/// What the scan does with an element.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Its text runs to its end tag (`<script>`, `<title>`): skipped.
+    RawText,
+    /// It has no end tag (`<br>`, `<img>`): not counted.
+    Void,
+    /// A start tag of its name closes an open one (`<li><li>`).
+    Sibling,
+    Other,
+}
+
+/// The kind of an element name, in any case (one `match` per tag: it runs
+/// for every tag of every page).
+fn kind(name: Name<'_>) -> Kind {
+    let mut buf = [0u8; 8];
+    let Some(lower) = buf.get_mut(..name.len()) else {
+        return Kind::Other;
+    };
+    lower.copy_from_slice(name);
+    lower.make_ascii_lowercase();
+    match &*lower {
+        b"script" | b"style" | b"textarea" | b"title" | b"xmp" | b"iframe" | b"noembed" | b"noframes" => {
+            Kind::RawText
+        }
+        b"area" | b"base" | b"br" | b"col" | b"embed" | b"hr" | b"img" | b"input" | b"link" | b"meta"
+        | b"param" | b"source" | b"track" | b"wbr" => Kind::Void,
+        b"li" | b"p" | b"dt" | b"dd" | b"option" | b"tr" | b"td" | b"th" | b"a" => Kind::Sibling,
+        _ => Kind::Other,
+    }
 }
 
 fn find(hay: &[u8], from: usize, needle: u8) -> Option<usize> {
@@ -98,16 +110,15 @@ pub(crate) fn exceeds_depth(html: &[u8], limit: usize) -> bool {
                     break;
                 };
                 i = gt + 1;
-                if is(name, RAW_TEXT) {
+                let kind = kind(name);
+                if kind == Kind::RawText {
                     i = find_end_tag(html, i, name).unwrap_or(html.len());
                     continue;
                 }
-                if self_closing || is(name, VOID) {
+                if self_closing || kind == Kind::Void {
                     continue;
                 }
-                if is(name, SELF_CLOSING_SIBLINGS)
-                    && stack.last().is_some_and(|top| top.eq_ignore_ascii_case(name))
-                {
+                if kind == Kind::Sibling && stack.last().is_some_and(|top| top.eq_ignore_ascii_case(name)) {
                     stack.pop();
                 }
                 stack.push(name);
@@ -172,6 +183,22 @@ mod tests {
     /// The first version of the scan (a lowercased copy of every name,
     /// byte-by-byte searches), kept as the model the fast scan must agree with.
     fn model(html: &[u8], limit: usize) -> bool {
+        const VOID: &[&[u8]] = &[
+            b"area", b"base", b"br", b"col", b"embed", b"hr", b"img", b"input", b"link", b"meta", b"param",
+            b"source", b"track", b"wbr",
+        ];
+        const RAW_TEXT: &[&[u8]] = &[
+            b"script",
+            b"style",
+            b"textarea",
+            b"title",
+            b"xmp",
+            b"iframe",
+            b"noembed",
+            b"noframes",
+        ];
+        const SELF_CLOSING_SIBLINGS: &[&[u8]] =
+            &[b"li", b"p", b"dt", b"dd", b"option", b"tr", b"td", b"th", b"a"];
         fn find(hay: &[u8], from: usize, needle: u8) -> Option<usize> {
             hay.get(from..)?
                 .iter()
@@ -296,6 +323,18 @@ mod tests {
             "</",
         ]);
         proptest::collection::vec(piece, 0..200).prop_map(|pieces| pieces.concat())
+    }
+
+    #[test]
+    fn names_are_classified_in_any_case() {
+        assert_eq!(kind(b"SCRIPT"), Kind::RawText);
+        assert_eq!(kind(b"noFrames"), Kind::RawText);
+        assert_eq!(kind(b"Br"), Kind::Void);
+        assert_eq!(kind(b"li"), Kind::Sibling);
+        assert_eq!(kind(b"section"), Kind::Other);
+        assert_eq!(kind(b"scripts"), Kind::Other);
+        assert_eq!(kind(b"a-very-long-custom-element"), Kind::Other);
+        assert_eq!(kind(b""), Kind::Other);
     }
 
     proptest::proptest! {
