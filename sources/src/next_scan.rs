@@ -160,6 +160,37 @@ mod tests {
     }
 
     #[test]
+    fn a_head_tells_only_when_an_element_with_the_attribute_is_complete_in_it() {
+        let scan = NextScan::new("link[rel=next]", "href").unwrap();
+        let page = page();
+        let html = r#"<html><head><link rel="next"><!-- <link rel="next" href="no.html"> -->
+            <link rel="next" href=" b.html "></head><body><link rel="next" href="c.html"></body></html>"#;
+        let whole = scan.predict(html, &page);
+        assert_eq!(
+            whole.as_ref().unwrap().as_str(),
+            "http://example.test/docs/b.html"
+        );
+        let complete = html.find(r#"b.html ">"#).unwrap() + r#"b.html ">"#.len();
+        for cut in 0..=html.len() {
+            let Some(head) = html.get(..cut) else { continue };
+            match scan.predict_from_head(head, &page) {
+                Some(predicted) => {
+                    assert!(cut >= complete, "cut at {cut}: told before the tag was complete");
+                    assert_eq!(predicted, whole, "cut at {cut}");
+                }
+                None => assert!(cut < complete, "cut at {cut}: the tag was complete"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_head_with_an_unusable_first_link_predicts_nothing() {
+        let scan = NextScan::new("a.next", "href").unwrap();
+        let head = r#"<a class="next" href="?p=2&amp;q=1">x</a><p>more tex"#;
+        assert_eq!(scan.predict_from_head(head, &page()), Some(None));
+    }
+
+    #[test]
     fn selectors_lol_html_cannot_compile_give_no_scan() {
         assert!(NextScan::new("a:has(span)", "href").is_none());
         assert!(NextScan::new("li:last-child > a", "href").is_none());
