@@ -122,8 +122,8 @@ impl ScrapeSource {
             }),
             overlap: scrape.overlap,
             // One page per parse worker, as many parsed next, one being fetched.
-            bodies: Arc::new(Semaphore::new(2 * workers + 1)),
-            window: Arc::new(Semaphore::new(WINDOW_PER_BODY * (2 * workers + 1))),
+            bodies: Arc::new(Semaphore::new(4 * workers + 1)),
+            window: Arc::new(Semaphore::new(WINDOW_PER_BODY * (4 * workers + 1))),
             scan,
             started: Mutex::new(HashSet::new()),
         });
