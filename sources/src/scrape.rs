@@ -28,19 +28,20 @@ use crate::parse_pool::ParsePool;
 ///
 /// Each page is fetched like a JSON page (gate, breaker, limits), refused if
 /// nested deeper than `max_depth`, then parsed on the blocking pool, at most
-/// one page per core at once across all scraping sources. With `overlap`
+/// one page per core at once across all scraping sources (a thread that
+/// finishes a page takes the next queued one itself). With `overlap`
 /// (the default), a streaming scan (lol_html) predicts the next link right
 /// after the download, and the next page's work (download, then parse)
 /// starts at that moment, so pages are parsed in parallel; the link the
 /// full parse finds is still the one followed (a wrong prediction costs a
-/// wasted download), and pages are returned in order. At most 2 × `workers`
+/// wasted download), and pages are returned in order. At most 4 × `workers`
 /// (default: the number of cores) + 1 pages hold their body at once
 /// (downloaded, not yet parsed), so that a slow download does not leave a
 /// core without a page to parse; a page parsed before the pages ahead of it
-/// waits for its turn with its items only, at most 4 × (2 × `workers` + 1)
+/// waits for its turn with its items only, at most 4 × (4 × `workers` + 1)
 /// pages ahead of the consumer, so one long page does not leave the other
-/// cores idle. A link to a page already worked on (a loop,
-/// which the driver refuses as a repeated cursor) is not worked on ahead.
+/// cores idle. A link to a page already worked on (a loop, which the driver
+/// refuses as a repeated cursor) is not worked on ahead.
 ///
 /// Pages are decoded with the charset of the `Content-Type` header, else of a
 /// `<meta>` tag in the first 1024 bytes, else as UTF-8.
@@ -121,7 +122,7 @@ impl ScrapeSource {
                 max_depth: scrape.max_depth,
             }),
             overlap: scrape.overlap,
-            // One page per parse worker, as many parsed next, one being fetched.
+            // Pages parsed, queued and downloaded ahead (see the type's docs).
             bodies: Arc::new(Semaphore::new(4 * workers + 1)),
             window: Arc::new(Semaphore::new(WINDOW_PER_BODY * (4 * workers + 1))),
             scan,
