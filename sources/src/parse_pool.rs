@@ -78,20 +78,37 @@ impl ParsePool {
         if state.running < state.limit {
             state.running += 1;
             drop(state);
-            tokio::task::spawn_blocking(move || self.work());
+            let claim = Claim(self);
+            tokio::task::spawn_blocking(move || claim.work());
         }
         rx
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A thread's place in the pool (counted in `running`).
+///
+/// A blocking task dropped before it ran (its runtime shutting down) gives
+/// its place back, and hands the queue to a plain thread, since the queue
+/// may hold pages of other runtimes whose crawls wait for them.
+struct Claim(&'static ParsePool);
+
+impl Claim {
     /// Runs queued tasks until the queue is empty.
-    fn work(&self) {
+    fn work(self) {
         loop {
             let task = {
-                let mut state = self.lock();
+                let mut state = self.0.lock();
                 match state.queue.pop_front() {
                     Some(task) => task,
                     None => {
                         state.running -= 1;
+                        drop(state);
+                        // The place is given back above, under the lock that saw the queue empty.
+                        std::mem::forget(self);
                         return;
                     }
                 }
@@ -101,9 +118,25 @@ impl ParsePool {
             let _ = catch_unwind(AssertUnwindSafe(task));
         }
     }
+}
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+impl Drop for Claim {
+    fn drop(&mut self) {
+        let pool = self.0;
+        let mut state = pool.lock();
+        if state.queue.is_empty() {
+            state.running -= 1;
+            return;
+        }
+        drop(state);
+        // The place passes to the new thread; if none can be started, it is
+        // given back and the next queued page starts a thread.
+        let spawned = std::thread::Builder::new()
+            .name("scrape-parse".into())
+            .spawn(move || Claim(pool).work());
+        if spawned.is_err() {
+            pool.lock().running -= 1;
+        }
     }
 }
 
@@ -172,6 +205,51 @@ mod tests {
         let ok = pool.run(|| 7);
         assert!(failed.await.is_err());
         assert_eq!(ok.await.unwrap(), 7);
+    }
+
+    #[test]
+    fn a_thread_of_a_shut_down_runtime_finishes_the_queue() {
+        let pool = pool(1);
+        let (release, blocked) = std::sync::mpsc::channel::<()>();
+        let first = tokio::runtime::Runtime::new().unwrap();
+        // A long task holds the only place; the runtime's blocking pool is
+        // shut down while it runs, and a second task waits in the queue.
+        let (started_tx, started) = std::sync::mpsc::channel::<()>();
+        let long = {
+            let _in = first.enter();
+            pool.run(move || {
+                started_tx.send(()).unwrap();
+                blocked.recv().unwrap();
+            })
+        };
+        started.recv().unwrap();
+        let second = tokio::runtime::Runtime::new().unwrap();
+        let queued = {
+            let _in = second.enter();
+            pool.run(|| 5)
+        };
+        first.shutdown_background();
+        release.send(()).unwrap();
+        drop(long);
+        assert_eq!(second.block_on(queued).unwrap(), 5);
+    }
+
+    #[test]
+    fn a_claim_dropped_before_its_thread_ran_hands_the_queue_on() {
+        let pool = pool(1);
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let rx = {
+            let mut state = pool.lock();
+            let (tx, rx) = oneshot::channel();
+            state.queue.push_back(Box::new(move || {
+                let _ = tx.send(9);
+            }));
+            state.running = 1;
+            rx
+        };
+        // What a shut-down runtime does to a blocking task that never ran.
+        drop(Claim(pool));
+        assert_eq!(rt.block_on(rx).unwrap(), 9);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
