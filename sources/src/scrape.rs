@@ -303,33 +303,39 @@ fn run_job(ctx: Arc<JobContext>, page: PageUrl) -> BoxFuture<'static, JobOutput>
             // Most sites put the link in the `<head>`: the start of the page
             // is scanned at once, without a hop to the blocking pool.
             let head = &fetched.body[..fetched.body.len().min(SCAN_HEAD_BYTES)];
-            let predicted =
-                match scan.predict_from_head(&decode_html(head, content_type.as_deref()), &page_url) {
-                    Some(predicted) => predicted,
-                    None if head.len() == fetched.body.len() => None,
-                    None => {
-                        let (job, body, url, ct) = (
-                            ctx.clone(),
-                            std::mem::take(&mut fetched.body),
-                            page_url.clone(),
-                            content_type.clone(),
-                        );
-                        let scanned = tokio::task::spawn_blocking(move || {
-                            let text = decode_html(&body, ct.as_deref());
-                            let predicted = job.scan.as_ref().and_then(|scan| scan.predict(&text, &url));
-                            drop(text);
-                            (body, predicted)
-                        })
-                        .await;
-                        match scanned {
-                            Ok((body, predicted)) => {
-                                fetched.body = body;
-                                predicted
-                            }
-                            Err(e) => return failed(panicked("scanning", &e)),
+            let text = decode_html(head, content_type.as_deref());
+            let told = if head.len() == fetched.body.len() {
+                // A whole page: the end-of-file rules apply, and it tells.
+                Some(scan.predict(&text, &page_url))
+            } else {
+                scan.predict_from_head(&text, &page_url)
+            };
+            drop(text);
+            let predicted = match told {
+                Some(predicted) => predicted,
+                None => {
+                    let (job, body, url, ct) = (
+                        ctx.clone(),
+                        std::mem::take(&mut fetched.body),
+                        page_url.clone(),
+                        content_type.clone(),
+                    );
+                    let scanned = tokio::task::spawn_blocking(move || {
+                        let text = decode_html(&body, ct.as_deref());
+                        let predicted = job.scan.as_ref().and_then(|scan| scan.predict(&text, &url));
+                        drop(text);
+                        (body, predicted)
+                    })
+                    .await;
+                    match scanned {
+                        Ok((body, predicted)) => {
+                            fetched.body = body;
+                            predicted
                         }
+                        Err(e) => return failed(panicked("scanning", &e)),
                     }
-                };
+                }
+            };
             next_job = predicted.and_then(|next| ctx.spawn_next(&page, &next));
         }
         let compiled = ctx.compiled.clone();
