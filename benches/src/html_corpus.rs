@@ -124,18 +124,35 @@ impl Sink<ScrapedItem> for Collect {
 ///
 /// When the crawl does not complete (a bench failure).
 pub async fn crawl(config: &HttpSourceConfig, ctx: &HttpContext) -> (Duration, u64, Vec<ScrapedItem>) {
+    crawl_pages(config, ctx, None).await
+}
+
+/// [`crawl`], stopping after `max_pages` pages when given (for profiling).
+///
+/// # Panics
+///
+/// When the crawl fails before `max_pages` pages (a bench failure).
+pub async fn crawl_pages(
+    config: &HttpSourceConfig,
+    ctx: &HttpContext,
+    max_pages: Option<u64>,
+) -> (Duration, u64, Vec<ScrapedItem>) {
     let items = Arc::new(std::sync::Mutex::new(Vec::new()));
     let source = ScrapeSource::from_config(config, ctx).expect("source");
     let start = Instant::now();
     let report = Pipeline::paged("pydocs", source)
-        .max_pages(10_000)
+        .max_pages(max_pages.unwrap_or(10_000))
         .sink(Collect(items.clone()))
         .spawn()
         .expect("spawn")
         .join()
         .await;
     let elapsed = start.elapsed();
-    assert!(report.outcome.is_completed(), "{:?}", report.outcome);
+    assert!(
+        report.outcome.is_completed() || max_pages == Some(report.pages),
+        "{:?}",
+        report.outcome
+    );
     let items = std::mem::take(&mut *items.lock().unwrap_or_else(|e| e.into_inner()));
     (elapsed, report.pages, items)
 }
@@ -148,6 +165,19 @@ pub async fn crawl(config: &HttpSourceConfig, ctx: &HttpContext) -> (Duration, u
 ///
 /// When a page cannot be fetched or a selector does not compile (a bench failure).
 pub async fn reference_crawl(client: &reqwest::Client, start: &str) -> (Duration, u64, Vec<ScrapedItem>) {
+    reference_crawl_pages(client, start, None).await
+}
+
+/// [`reference_crawl`], stopping after `max_pages` pages when given (for profiling).
+///
+/// # Panics
+///
+/// As [`reference_crawl`].
+pub async fn reference_crawl_pages(
+    client: &reqwest::Client,
+    start: &str,
+    max_pages: Option<u64>,
+) -> (Duration, u64, Vec<ScrapedItem>) {
     use scraper::{ElementRef, Html, Selector};
     let sel = |s: &str| Selector::parse(s).expect("selector");
     let (section, next, title, link) = (
@@ -167,6 +197,9 @@ pub async fn reference_crawl(client: &reqwest::Client, start: &str) -> (Duration
     let (mut items, mut pages) = (Vec::new(), 0);
     let mut url = Some(reqwest::Url::parse(start).expect("start url"));
     while let Some(page) = url.take() {
+        if max_pages.is_some_and(|max| pages >= max) {
+            break;
+        }
         let response = client.get(page.clone()).send().await.expect("get");
         let page = response.url().clone();
         let body = response.text().await.expect("body");

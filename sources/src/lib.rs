@@ -48,6 +48,7 @@ mod next_scan;
 mod oauth2;
 mod page_url;
 mod pagination;
+mod parse_pool;
 mod prefetch;
 mod raw_json_source;
 mod raw_page;

@@ -42,14 +42,32 @@ impl NextScan {
     /// `attr` of the first element matching the selector that has it
     /// (trimmed, resolved against `page`), as `find_next` reads it.
     pub(crate) fn predict(&self, html: &str, page: &Url) -> Option<Url> {
-        let mut found: Option<Option<String>> = None;
+        resolve(&self.scan(html.as_bytes(), true)?, page)
+    }
+
+    /// [`predict`](Self::predict) from the start of a document, `head`
+    /// (decoded, possibly cut anywhere): `None` when no element with the
+    /// attribute is complete in it, so only the whole document can tell.
+    ///
+    /// The scan streams, so an element whose start tag is complete in `head`
+    /// is matched exactly as in the whole document (the selectors lol_html
+    /// compiles look at ancestors only), and the first such element is the
+    /// first of the whole document too.
+    pub(crate) fn predict_from_head(&self, head: &str, page: &Url) -> Option<Option<Url>> {
+        self.scan(head.as_bytes(), false).map(|link| resolve(&link, page))
+    }
+
+    /// The attribute of the first element in `html` that matches and has
+    /// it; the document is ended (end-of-file rules) when `whole`.
+    fn scan(&self, html: &[u8], whole: bool) -> Option<String> {
+        let mut found = None;
         {
             let attr = self.attr.as_str();
             let found = &mut found;
             let handlers = ElementContentHandlers::default().element(
                 move |el: &mut lol_html::html_content::Element<'_, '_>| {
                     if let Some(value) = el.get_attribute(attr) {
-                        *found = Some(Some(value));
+                        *found = Some(value);
                         // Stop the scan: only the first element with the attribute counts.
                         return Err("found".into());
                     }
@@ -61,17 +79,22 @@ impl NextScan {
             let mut scan = HtmlRewriter::new(settings, |_: &[u8]| {});
             // An error is the stop above, or a document lol_html gives up on:
             // either way the prediction is what was found so far.
-            if scan.write(html.as_bytes()).is_ok() {
+            if scan.write(html).is_ok() && whole {
                 let _ = scan.end();
             }
         }
-        let link = found??;
-        let link = link.trim();
-        if link.is_empty() || link.contains('&') {
-            return None;
-        }
-        page.join(link).ok()
+        found
     }
+}
+
+/// A found link as `find_next` would take it; `None` for an empty value or
+/// one holding a character reference (lol_html leaves them undecoded).
+fn resolve(link: &str, page: &Url) -> Option<Url> {
+    let link = link.trim();
+    if link.is_empty() || link.contains('&') {
+        return None;
+    }
+    page.join(link).ok()
 }
 
 #[cfg(test)]
@@ -134,6 +157,37 @@ mod tests {
             doc.select(&sel).next().unwrap().value().attr("href"),
             Some("/right")
         );
+    }
+
+    #[test]
+    fn a_head_tells_only_when_an_element_with_the_attribute_is_complete_in_it() {
+        let scan = NextScan::new("link[rel=next]", "href").unwrap();
+        let page = page();
+        let html = r#"<html><head><link rel="next"><!-- <link rel="next" href="no.html"> -->
+            <link rel="next" href=" b.html "></head><body><link rel="next" href="c.html"></body></html>"#;
+        let whole = scan.predict(html, &page);
+        assert_eq!(
+            whole.as_ref().unwrap().as_str(),
+            "http://example.test/docs/b.html"
+        );
+        let complete = html.find(r#"b.html ">"#).unwrap() + r#"b.html ">"#.len();
+        for cut in 0..=html.len() {
+            let Some(head) = html.get(..cut) else { continue };
+            match scan.predict_from_head(head, &page) {
+                Some(predicted) => {
+                    assert!(cut >= complete, "cut at {cut}: told before the tag was complete");
+                    assert_eq!(predicted, whole, "cut at {cut}");
+                }
+                None => assert!(cut < complete, "cut at {cut}: the tag was complete"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_head_with_an_unusable_first_link_predicts_nothing() {
+        let scan = NextScan::new("a.next", "href").unwrap();
+        let head = r#"<a class="next" href="?p=2&amp;q=1">x</a><p>more tex"#;
+        assert_eq!(scan.predict_from_head(head, &page()), Some(None));
     }
 
     #[test]

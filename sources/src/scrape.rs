@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use futures::future::BoxFuture;
@@ -22,20 +22,26 @@ use crate::html_depth::exceeds_depth;
 use crate::http::HttpContext;
 use crate::next_scan::NextScan;
 use crate::page_url::{PageUrl, checked_next, page_url};
+use crate::parse_pool::ParsePool;
 
 /// Scraped HTML pages as a [`Paged`] source of [`ScrapedItem`]s.
 ///
 /// Each page is fetched like a JSON page (gate, breaker, limits), refused if
 /// nested deeper than `max_depth`, then parsed on the blocking pool, at most
-/// one page per core at once across all scraping sources. With `overlap`
+/// one page per core at once across all scraping sources (a thread that
+/// finishes a page takes the next queued one itself). With `overlap`
 /// (the default), a streaming scan (lol_html) predicts the next link right
 /// after the download, and the next page's work (download, then parse)
 /// starts at that moment, so pages are parsed in parallel; the link the
 /// full parse finds is still the one followed (a wrong prediction costs a
-/// wasted download), and pages are returned in order. At most `workers`
-/// (default: the number of cores) + 1 pages are worked on at once, and a
-/// link to a page already worked on (a loop, which the driver refuses as a
-/// repeated cursor) is not worked on ahead.
+/// wasted download), and pages are returned in order. At most 4 × `workers`
+/// (default: the number of cores) + 1 pages hold their body at once
+/// (downloaded, not yet parsed), so that a slow download does not leave a
+/// core without a page to parse; a page parsed before the pages ahead of it
+/// waits for its turn with its items only, at most 4 × (4 × `workers` + 1)
+/// pages ahead of the consumer, so one long page does not leave the other
+/// cores idle. A link to a page already worked on (a loop, which the driver
+/// refuses as a repeated cursor) is not worked on ahead.
 ///
 /// Pages are decoded with the charset of the `Content-Type` header, else of a
 /// `<meta>` tag in the first 1024 bytes, else as UTF-8.
@@ -116,8 +122,9 @@ impl ScrapeSource {
                 max_depth: scrape.max_depth,
             }),
             overlap: scrape.overlap,
-            // One page per parse worker, and one more being fetched.
-            ahead: Arc::new(Semaphore::new(workers + 1)),
+            // Pages parsed, queued and downloaded ahead (see the type's docs).
+            bodies: Arc::new(Semaphore::new(4 * workers + 1)),
+            window: Arc::new(Semaphore::new(WINDOW_PER_BODY * (4 * workers + 1))),
             scan,
             started: Mutex::new(HashSet::new()),
         });
@@ -130,14 +137,29 @@ impl ScrapeSource {
     }
 }
 
+/// How much of a page is scanned for the next link on the async task; a
+/// link further down is looked for on the blocking pool.
+const SCAN_HEAD_BYTES: usize = 16 * 1024;
+
+/// How many pages, per body held, may be worked on ahead of the consumer.
+///
+/// Pages take from a few to tens of milliseconds to parse; with room for only
+/// the pages being parsed, a long page at the head kept every other core idle
+/// once the short pages behind it were done. A finished page waiting for its
+/// turn holds its items, not its body or tree.
+const WINDOW_PER_BODY: usize = 4;
+
 /// Everything a page job needs.
 #[derive(Debug)]
 struct JobContext {
     endpoint: Endpoint,
     compiled: Arc<Compiled>,
     overlap: bool,
-    /// Pages being worked on ahead of the consumer (bounds the chain of jobs).
-    ahead: Arc<Semaphore>,
+    /// Pages holding their body (downloaded, not yet parsed): bounds memory.
+    bodies: Arc<Semaphore>,
+    /// Pages worked on ahead of the consumer, finished or not: bounds the
+    /// chain of jobs and the items waiting for their turn.
+    window: Arc<Semaphore>,
     /// The streaming next-link scan, with overlap and a selector lol_html compiles.
     scan: Option<NextScan>,
     /// Hashes of the pages (in cursor form) a job was started for.
@@ -202,7 +224,7 @@ impl Job {
         let target = page.clone();
         let task = tokio::spawn(async move {
             // The semaphore is never closed.
-            let permit = ctx.ahead.clone().acquire_owned().await.ok();
+            let permit = ctx.window.clone().acquire_owned().await.ok();
             let mut output = run_job(ctx, target).await;
             output._permit = permit;
             output
@@ -226,13 +248,6 @@ impl Job {
             },
         }
     }
-}
-
-/// Pages parsed at once in this process: one per core, shared by every
-/// scraping source so that many collections do not oversubscribe the CPU.
-fn parse_slots() -> Arc<Semaphore> {
-    static SLOTS: OnceLock<Arc<Semaphore>> = OnceLock::new();
-    SLOTS.get_or_init(|| Arc::new(Semaphore::new(cores()))).clone()
 }
 
 /// The number of cores this process may use (1 when unknown).
@@ -266,51 +281,81 @@ fn run_job(ctx: Arc<JobContext>, page: PageUrl) -> BoxFuture<'static, JobOutput>
             next_job: None,
             _permit: None,
         };
-        let panicked = |what: &str, e: tokio::task::JoinError| {
+        let panicked = |what: &str, e: &dyn std::fmt::Display| {
             FetchError::permanent(format!("{what} {} failed: {e}", ctx.endpoint.show(&page.request)))
         };
-        let fetched = match ctx.endpoint.get(&page.request).await {
+        // The semaphores are never closed.
+        let body_permit = ctx.bodies.clone().acquire_owned().await.ok();
+        let mut fetched = match ctx.endpoint.get(&page.request).await {
             Ok(f) => f,
             Err(e) => return failed(e),
         };
         let page_url = fetched.url.clone();
         let item_url = ctx.endpoint.show(&ctx.endpoint.cursor_form(&page_url));
         let shown = ctx.endpoint.show(&page_url);
-        // Bounding, decoding and the scan are CPU work too, but cheap next to the parse.
-        let job = ctx.clone();
-        let prepared = tokio::task::spawn_blocking(move || {
-            if exceeds_depth(&fetched.body, job.compiled.max_depth) {
-                return Err(SourceError::TooDeep {
-                    url: shown,
-                    limit: job.compiled.max_depth,
-                });
-            }
-            let content_type = fetched
-                .headers
-                .get(reqwest::header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok());
-            let text = decode_html(&fetched.body, content_type).into_owned();
-            let predicted = job.scan.as_ref().and_then(|scan| scan.predict(&text, &page_url));
-            Ok((text, predicted, page_url))
-        })
-        .await;
-        let (text, predicted, page_url) = match prepared {
-            Ok(Ok(prepared)) => prepared,
-            // Too deep is a property of the document, like its size: permanent.
-            Ok(Err(e)) => return failed(FetchError::permanent(e)),
-            Err(e) => return failed(panicked("decoding", e)),
-        };
-        let mut next_job = predicted.and_then(|next| ctx.spawn_next(&page, &next));
-        // The semaphore is never closed.
-        let slot = parse_slots().acquire_owned().await.ok();
+        let content_type = fetched
+            .headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let mut next_job = None;
+        if let Some(scan) = &ctx.scan {
+            // Most sites put the link in the `<head>`: the start of the page
+            // is scanned at once, without a hop to the blocking pool.
+            let head = &fetched.body[..fetched.body.len().min(SCAN_HEAD_BYTES)];
+            let text = decode_html(head, content_type.as_deref());
+            let told = if head.len() == fetched.body.len() {
+                // A whole page: the end-of-file rules apply, and it tells.
+                Some(scan.predict(&text, &page_url))
+            } else {
+                scan.predict_from_head(&text, &page_url)
+            };
+            drop(text);
+            let predicted = match told {
+                Some(predicted) => predicted,
+                None => {
+                    let (job, body, url, ct) = (
+                        ctx.clone(),
+                        std::mem::take(&mut fetched.body),
+                        page_url.clone(),
+                        content_type.clone(),
+                    );
+                    let scanned = tokio::task::spawn_blocking(move || {
+                        let text = decode_html(&body, ct.as_deref());
+                        let predicted = job.scan.as_ref().and_then(|scan| scan.predict(&text, &url));
+                        drop(text);
+                        (body, predicted)
+                    })
+                    .await;
+                    match scanned {
+                        Ok((body, predicted)) => {
+                            fetched.body = body;
+                            predicted
+                        }
+                        Err(e) => return failed(panicked("scanning", &e)),
+                    }
+                }
+            };
+            next_job = predicted.and_then(|next| ctx.spawn_next(&page, &next));
+        }
         let compiled = ctx.compiled.clone();
         let (next_tx, next_rx) = oneshot::channel::<NextLink>();
-        let parse = tokio::task::spawn_blocking(move || {
-            let _slot = slot;
-            let doc = Html::parse_document(&text);
+        // Bounding, decoding and parsing are one task of the parse pool, so no
+        // more pages are worked on at once than there are cores.
+        let parse = ParsePool::shared().run(move || {
+            let body = fetched.body;
+            if exceeds_depth(&body, compiled.max_depth) {
+                return Err(SourceError::TooDeep {
+                    url: shown,
+                    limit: compiled.max_depth,
+                });
+            }
+            let doc = Html::parse_document(&decode_html(&body, content_type.as_deref()));
+            drop(body);
+            drop(body_permit);
             let next = find_next(&doc, &compiled, &page_url);
             let _ = next_tx.send(next.clone());
-            (extract(&doc, &compiled, &item_url), next)
+            Ok((extract(&doc, &compiled, &item_url), next))
         });
         if ctx.overlap
             && let Ok(Ok(Some(next))) = next_rx.await
@@ -325,12 +370,15 @@ fn run_job(ctx: Arc<JobContext>, page: PageUrl) -> BoxFuture<'static, JobOutput>
             }
         }
         let result = match parse.await {
-            Ok(parsed) => Ok(parsed),
-            Err(e) => Err(panicked("parsing", e)),
+            Ok(Ok(parsed)) => Ok(parsed),
+            // Too deep is a property of the document, like its size: permanent.
+            Ok(Err(e)) => Err(FetchError::permanent(e)),
+            Err(_) => Err(panicked("parsing", &"the parser panicked")),
         };
         JobOutput {
+            // A failed page ends the crawl: nothing after it is needed.
+            next_job: next_job.filter(|_| result.is_ok()),
             result,
-            next_job,
             _permit: None,
         }
     })

@@ -25,8 +25,9 @@ pub struct ScrapeConfig {
     /// extracted (default true).
     #[serde(default = "yes")]
     pub overlap: bool,
-    /// Pages worked on ahead at once with `overlap`: parsed in parallel,
-    /// each holding its body in memory (default: the number of cores).
+    /// Pages worked on ahead with `overlap`: at most 4 × `workers` + 1 hold
+    /// their body in memory, parsed at most one per core at once (default:
+    /// the number of cores).
     #[serde(default)]
     pub workers: Option<usize>,
     /// Deepest element nesting accepted (default 512).
