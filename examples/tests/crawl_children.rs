@@ -106,9 +106,9 @@ fn tree_mock(repos: usize, per_page: usize) -> MockConfig {
     config
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn fan_out_to_any_depth_is_exact_on_sqlite() {
-    let server = MockServer::start(tree_mock(12, 5)).await.unwrap();
+/// Crawls the tree of `server` into a new SQLite file; returns its
+/// directory, the database and the config (to run it again).
+fn crawl_tree_into_sqlite(server: &MockServer) -> (tempfile::TempDir, std::path::PathBuf, String) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("crawl.db");
     let toml = tree_toml(
@@ -119,6 +119,13 @@ async fn fan_out_to_any_depth_is_exact_on_sqlite() {
     );
     let config = write(dir.path(), "crawl.toml", &toml);
     assert_success(&crawl(&[&config, "--quiet"], dir.path()));
+    (dir, db, config)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fan_out_to_any_depth_is_exact_on_sqlite() {
+    let server = MockServer::start(tree_mock(12, 5)).await.unwrap();
+    let (dir, db, config) = crawl_tree_into_sqlite(&server);
     let (repos, issues, comments) = expected(server.config(), None);
     assert_eq!(support::sqlite_keys(&db, "repos").await.1, repos);
     assert_eq!(sqlite_pairs(&db, "issues").await, issues);
@@ -147,16 +154,7 @@ async fn children_start_while_the_parent_still_pages() {
     let server = MockServer::start(tree_mock(60, 5).latency(Duration::from_millis(25)))
         .await
         .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("crawl.db");
-    let toml = tree_toml(
-        &format!("sqlite://{}", db.display()),
-        server.base_url(),
-        ["repos", "issues", "comments"],
-        "",
-    );
-    let config = write(dir.path(), "crawl.toml", &toml);
-    assert_success(&crawl(&[&config, "--quiet"], dir.path()));
+    let (_dir, db, _config) = crawl_tree_into_sqlite(&server);
     let log = server.request_times();
     let parent_pages: Vec<_> = log
         .iter()
