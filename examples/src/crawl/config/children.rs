@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::{CollectionConfig, Mode};
+use super::{CollectionConfig, Mode, PARENT_BATCH_TIMEOUT};
 
 /// `incremental = { param, field, initial }`: incremental refresh.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -62,4 +62,13 @@ pub(super) fn check_parents(collections: &[CollectionConfig]) -> Result<(), (Str
         }
     }
     Ok(())
+}
+
+/// Gives every parent of a child collection [`PARENT_BATCH_TIMEOUT`]: its
+/// committed rows list its children, so they start only once it commits.
+pub(super) fn commit_parents_soon(collections: &mut [CollectionConfig]) {
+    let parents: Vec<String> = collections.iter().filter_map(|c| c.parent.clone()).collect();
+    for c in collections.iter_mut().filter(|c| parents.contains(&c.name)) {
+        c.settings.batch_timeout = Some(PARENT_BATCH_TIMEOUT);
+    }
 }

@@ -14,6 +14,7 @@ mod cluster;
 mod error;
 mod merge;
 mod names;
+mod settings;
 #[cfg(test)]
 mod tests;
 
@@ -27,10 +28,11 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 pub use self::children::IncrementalConfig;
-use self::children::{check_incremental, check_parents};
+use self::children::{check_incremental, check_parents, commit_parents_soon};
 pub use self::error::ConfigError;
 use self::names::SeenNames;
 pub use self::names::validate_name;
+pub use self::settings::{PARENT_BATCH_TIMEOUT, PipelineConfig, RetryConfig};
 
 /// Whether a crawl writes into the live tables or through staging tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -80,65 +82,6 @@ impl std::fmt::Debug for Secret {
         f.write_str("<redacted>")
     }
 }
-
-/// `retry = { … }`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RetryConfig {
-    /// Attempts per page, the first included (default 5).
-    #[serde(default = "default_attempts")]
-    pub max_attempts: u32,
-    /// First backoff ceiling in ms (default 200).
-    #[serde(default = "default_initial_backoff")]
-    pub initial_backoff_ms: u64,
-    /// Largest backoff in ms (default 10000).
-    #[serde(default = "default_max_backoff")]
-    pub max_backoff_ms: u64,
-}
-
-fn default_attempts() -> u32 {
-    5
-}
-fn default_initial_backoff() -> u64 {
-    200
-}
-fn default_max_backoff() -> u64 {
-    10_000
-}
-
-impl Default for RetryConfig {
-    fn default() -> Self {
-        Self {
-            max_attempts: default_attempts(),
-            initial_backoff_ms: default_initial_backoff(),
-            max_backoff_ms: default_max_backoff(),
-        }
-    }
-}
-
-/// The crawl's own settings of a collection; everything else in a
-/// collection's table belongs to the source ([`HttpSourceConfig`]).
-/// `None` means the crawl's default.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct PipelineConfig {
-    /// Pages fetched ahead of the one being written (default 1).
-    pub lookahead: Option<usize>,
-    /// Pages per run before the collection fails with `max_pages` (default 100 000).
-    pub max_pages: Option<u64>,
-    /// Retry policy per page.
-    pub retry: Option<RetryConfig>,
-    /// With `--serve`: run again this long after the previous run ended.
-    pub every: Option<Duration>,
-    /// The longest a fetched item waits for a fuller sink batch (default
-    /// 1 s). Not a configuration key: a parent of child collections gets
-    /// [`PARENT_BATCH_TIMEOUT`], so its rows, which list its children, are
-    /// committed soon after they are fetched and the children start at once.
-    pub batch_timeout: Option<Duration>,
-}
-
-/// The batch timeout of a parent of child collections: its children are
-/// listed from its committed rows, so they cannot start before a commit.
-pub const PARENT_BATCH_TIMEOUT: Duration = Duration::from_millis(20);
 
 /// The crawl-only keys of a collection's table, after `[defaults]` merged in.
 #[derive(Debug, Deserialize)]
@@ -467,12 +410,7 @@ impl CrawlConfig {
         }
         check_parents(&collections)
             .map_err(|(name, reason)| invalid(None, format!("collection {name:?}: parent"), &reason))?;
-        let parents: Vec<String> = collections.iter().filter_map(|c| c.parent.clone()).collect();
-        for c in &mut collections {
-            if parents.contains(&c.name) {
-                c.settings.batch_timeout = Some(PARENT_BATCH_TIMEOUT);
-            }
-        }
+        commit_parents_soon(&mut collections);
         let admin_token = top
             .runtime
             .admin_token
