@@ -341,6 +341,30 @@ async fn a_paused_process_is_fenced_out_and_commits_nothing() {
     clean(&pool, &names).await;
 }
 
+/// Runs two one-shot `crawl` processes of `path` at once; both must exit 0.
+fn two_one_shot_processes(dir: &Path, path: &str) {
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_crawl"))
+            .args([path, "--quiet"])
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the crawl binary starts")
+    };
+    let mut a = spawn();
+    let mut b = spawn();
+    assert_eq!(wait_bounded(&mut a, LIMIT).and_then(|s| s.code()), Some(0));
+    assert_eq!(wait_bounded(&mut b, LIMIT).and_then(|s| s.code()), Some(0));
+}
+
+/// Every collection of `names` holds the mock's 100 items, each once.
+async fn assert_all_exact(pool: &PgPool, names: &[String]) {
+    for name in names {
+        assert_eq!(keys(pool, name).await, (100, mock_keys(100)), "collection {name}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn one_shot_processes_share_the_work_and_exit_0() {
     let Some(pg) = pg_url() else { return };
@@ -352,26 +376,8 @@ async fn one_shot_processes_share_the_work_and_exit_0() {
     let text = config(&pg, None, &server, &names, "concurrency = 2\nlease_ms = 2000", 5)
         .replace("concurrency = 4\n", "");
     let path = write(dir.path(), "crawl.toml", &text);
-    let spawn = || {
-        Command::new(env!("CARGO_BIN_EXE_crawl"))
-            .args([&path, "--quiet"])
-            .current_dir(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the crawl binary starts")
-    };
-    let mut a = spawn();
-    let mut b = spawn();
-    assert_eq!(wait_bounded(&mut a, LIMIT).and_then(|s| s.code()), Some(0));
-    assert_eq!(wait_bounded(&mut b, LIMIT).and_then(|s| s.code()), Some(0));
-    for name in &names {
-        assert_eq!(
-            keys(&pool, name).await,
-            (100, mock_keys(100)),
-            "collection {name}"
-        );
-    }
+    two_one_shot_processes(dir.path(), &path);
+    assert_all_exact(&pool, &names).await;
     assert!(
         checkpoints(&pool, &names)
             .await
@@ -401,26 +407,8 @@ async fn two_processes_keep_the_in_flight_cap_together() {
     let text = config(&pg, None, &server, &names, "lease_ms = 2000", 0)
         .replace("min_delay_ms = 0\n", "max_in_flight_per_host = 2\n");
     let path = write(dir.path(), "crawl.toml", &text);
-    let spawn = || {
-        Command::new(env!("CARGO_BIN_EXE_crawl"))
-            .args([&path, "--quiet"])
-            .current_dir(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the crawl binary starts")
-    };
-    let mut a = spawn();
-    let mut b = spawn();
-    assert_eq!(wait_bounded(&mut a, LIMIT).and_then(|s| s.code()), Some(0));
-    assert_eq!(wait_bounded(&mut b, LIMIT).and_then(|s| s.code()), Some(0));
-    for name in &names {
-        assert_eq!(
-            keys(&pool, name).await,
-            (100, mock_keys(100)),
-            "collection {name}"
-        );
-    }
+    two_one_shot_processes(dir.path(), &path);
+    assert_all_exact(&pool, &names).await;
     assert!(
         server.most_concurrent() <= 2,
         "{} requests were in flight at once",
