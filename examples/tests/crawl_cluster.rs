@@ -206,10 +206,24 @@ async fn three_processes_share_twenty_collections_and_take_over_after_kill_9() {
     };
     signal(&workers[0].child, "KILL");
     let _ = workers[0].child.wait();
-    let owners: BTreeSet<String> = victim
+    let mut owners: BTreeSet<String> = victim
         .iter()
         .filter_map(|s| s["owner"].as_str().map(str::to_owned))
         .collect();
+    // Process 0 may have claimed its first collections before the others
+    // joined: then another process's /status shows them (and process 0's
+    // leases until they expire).
+    while owners.len() < 2 && Instant::now() < deadline {
+        if let Ok(r) = reqwest::get(format!("http://127.0.0.1:{}/status", ports[1])).await {
+            let status: Vec<serde_json::Value> = r.json().await.unwrap_or_default();
+            owners.extend(
+                status
+                    .iter()
+                    .filter_map(|s| s["owner"].as_str().map(str::to_owned)),
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     wait_completed(&pool, &names, Duration::from_secs(60)).await;
     // Any process's /status shows the whole cluster, owners included.
