@@ -192,6 +192,9 @@ fn round(
         (Some(a), Some(b)) => *b - *a,
         _ => Duration::ZERO,
     };
+    if min_delay_ms > 0 && std::env::var_os("CLUSTER_TRACE").is_some() {
+        trace_gaps(&this, Duration::from_millis(min_delay_ms));
+    }
     Round {
         pages,
         calls,
@@ -199,6 +202,30 @@ fn round(
         requests: this.len() as u64,
         elapsed: span,
     }
+}
+
+/// Prints the gaps between request starts longer than one and a half
+/// intervals (a slot nobody started on), with the request's number.
+fn trace_gaps(times: &[Duration], interval: Duration) {
+    let mut sorted = times.to_vec();
+    sorted.sort();
+    let long: Vec<(usize, Duration)> = sorted
+        .windows(2)
+        .enumerate()
+        .map(|(i, w)| (i + 1, w[1] - w[0]))
+        .filter(|(_, gap)| *gap > interval.mul_f64(1.5))
+        .collect();
+    let lost: Duration = long.iter().map(|(_, gap)| gap.saturating_sub(interval)).sum();
+    let shown: Vec<String> = long
+        .iter()
+        .map(|(i, gap)| format!("#{i}: {:.1} ms", gap.as_secs_f64() * 1e3))
+        .collect();
+    println!(
+        "      {} long gaps, {:.0} ms lost: {}",
+        long.len(),
+        lost.as_secs_f64() * 1e3,
+        shown.join(", ")
+    );
 }
 
 /// Drops the round's tables and rows.

@@ -160,6 +160,7 @@ impl HostGate {
         loop {
             if let (Some(at), Some(demand)) = (reserved, &demand)
                 && Instant::now() > at + SlotBook::tolerance(interval)
+                && !demand.may_start_late(at).await
             {
                 // Too late for this slot: the next process's may be near.
                 reserved = demand.next().await;

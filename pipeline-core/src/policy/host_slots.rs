@@ -11,11 +11,17 @@
 //! between two starts, and several reservations may be in flight at once
 //! (see README, "Running on several machines"). A process reserves only as
 //! many slots as it has requests waiting (more per round trip when the
-//! interval is short), so a slot nobody is ready for is rare. A slot this
-//! process comes too late for is dropped, never used late (a late start
-//! would crowd the next process's slot). A server's `Retry-After` seen by
-//! one process pauses the host in the store, and every process's next
-//! reservation starts after the pause.
+//! interval is short), so a slot nobody is ready for is rare.
+//!
+//! A start may come late on its slot by the tolerance (the timer's grain).
+//! A start later than that is still made on the slot when this process also
+//! holds the host's next slot: no other process's slot lies between the
+//! two (slots are at least the interval apart), and the local spacing
+//! pushes this process's next start back, so the delay is made up over the
+//! next slots instead of costing a whole one. Otherwise the slot is dropped
+//! (a late start would crowd the next process's slot). A server's
+//! `Retry-After` seen by one process pauses the host in the store, and
+//! every process's next reservation starts after the pause.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -141,6 +147,36 @@ impl Drop for Demand {
 }
 
 impl Demand {
+    /// Whether this request, holding the gate's turn and now later than the
+    /// tolerance on `slot`, may still start on it: it may when this process
+    /// holds the host's next slot too (one before `slot` plus twice the
+    /// interval: no other process's slot fits between). Waits for the
+    /// reservations in flight when they may tell, and starts one when none
+    /// is (its slot goes to the next request).
+    pub(crate) async fn may_start_late(&self, slot: Instant) -> bool {
+        let book = &self.book;
+        let too_late = book.too_late(slot);
+        loop {
+            {
+                let mut state = book.lock();
+                if Instant::now() >= too_late {
+                    return false;
+                }
+                if let Some(next) = state.slots.iter().find(|s| **s > slot) {
+                    return book.follows(slot, *next);
+                }
+                if state.failed {
+                    return false;
+                }
+                if state.pending == 0 {
+                    book.reserve_more(&mut state, 1);
+                }
+            }
+            // A reply after `too_late` cannot help any more.
+            let _ = tokio::time::timeout_at(too_late, book.answered.notified()).await;
+        }
+    }
+
     /// The next reserved start not already missed; `None` when the store
     /// cannot be reached or its replies keep arriving too late (local
     /// spacing only, then). The caller holds the gate's turn: one caller at
@@ -200,9 +236,31 @@ impl SlotBook {
         Demand { book: self.clone() }
     }
 
+    /// From when even a late start on `slot` would come too near the slot
+    /// after it.
+    fn too_late(&self, slot: Instant) -> Instant {
+        slot + self.interval - Self::tolerance(self.interval)
+    }
+
+    /// Whether `next`, a later slot of this process, is the host's next slot
+    /// after `slot` (any other slot is at least the interval from both).
+    fn follows(&self, slot: Instant, next: Instant) -> bool {
+        next < slot + self.interval * 2
+    }
+
+    /// Drops the slots this process can no longer start on: later than the
+    /// tolerance, unless the slot after it is this process's too (see
+    /// [`Demand::may_start_late`]).
     fn drop_missed(&self, state: &mut Book) {
-        let late = Instant::now().checked_sub(Self::tolerance(self.interval));
-        while state.slots.front().is_some_and(|s| Some(*s) < late) {
+        let now = Instant::now();
+        let tolerance = Self::tolerance(self.interval);
+        while let Some(&slot) = state.slots.front() {
+            let usable = now <= slot + tolerance
+                || (now < self.too_late(slot)
+                    && state.slots.get(1).is_some_and(|next| self.follows(slot, *next)));
+            if usable {
+                return;
+            }
             state.slots.pop_front();
         }
     }
@@ -219,12 +277,17 @@ impl SlotBook {
         let ahead =
             u32::try_from(RESERVE_AHEAD.as_nanos() / self.interval.as_nanos().max(1)).unwrap_or(MAX_SLOTS);
         let count = (state.demand - covered).max(ahead).clamp(1, MAX_SLOTS);
+        self.reserve_more(state, count);
+    }
+
+    /// Starts a reservation of `count` slots in the background.
+    fn reserve_more(self: &Arc<Self>, state: &mut Book, count: u32) {
         state.pending += count;
-        // The reply takes about half a round trip back: a first slot this
-        // far ahead of the store's now has not passed when it arrives. A
-        // larger lead would be waited out by every request that finds the
-        // host idle.
-        let lead = state.round_trip / 2 + Self::tolerance(self.interval);
+        // The store reads its clock before it commits and replies: a first
+        // slot a round trip ahead of the store's now has not passed when the
+        // reply arrives. A larger lead would be waited out by every request
+        // that finds the host idle.
+        let lead = state.round_trip + Self::tolerance(self.interval);
         let book = self.clone();
         tokio::spawn(async move { book.reserve(count, lead).await });
     }
@@ -240,14 +303,16 @@ impl SlotBook {
             state.round_trip = (state.round_trip * 7 + took) / 8;
             match reply {
                 Ok(first) => {
-                    let late = Instant::now().checked_sub(Self::tolerance(self.interval));
-                    let before = state.slots.len();
+                    let now = Instant::now();
+                    let last = first + self.interval * count.saturating_sub(1);
+                    // A slot an interval past is never used, even late.
+                    let gone = now.checked_sub(self.interval);
                     state.slots.extend(
                         (0..count)
                             .map(|n| first + self.interval * n)
-                            .filter(|s| Some(*s) >= late),
+                            .filter(|s| Some(*s) > gone),
                     );
-                    if state.slots.len() == before {
+                    if now > last + Self::tolerance(self.interval) {
                         state.late_replies += 1;
                         if state.late_replies >= LATE_REPLIES {
                             tracing::warn!(host = %self.host, "shared request slots keep arriving too late; spacing locally");
@@ -256,9 +321,10 @@ impl SlotBook {
                         }
                     } else {
                         state.late_replies = 0;
-                        // Replies of concurrent reservations may cross.
-                        state.slots.make_contiguous().sort_unstable();
                     }
+                    // Replies of concurrent reservations may cross.
+                    state.slots.make_contiguous().sort_unstable();
+                    self.drop_missed(&mut state);
                 }
                 Err(error) => {
                     tracing::warn!(host = %self.host, %error, "reserving a shared request slot failed; spacing locally");

@@ -10,6 +10,7 @@ use tokio::time::Instant;
 use async_trait::async_trait;
 use pipeline_core::BoxError;
 use pipeline_core::policy::HostSlots;
+use sqlx::postgres::PgPoolOptions;
 use sqlx::{AssertSqlSafe, PgConnection, PgPool};
 
 use super::cluster_sql::ClusterSql;
@@ -26,6 +27,15 @@ use crate::Error;
 /// time and any pause. Give it to the HTTP sources through
 /// `HostGates::shared`.
 ///
+/// The hosts rows are written on connections of this handle's own whose
+/// commits do not wait for the disk (`synchronous_commit = off`): a
+/// reservation is answered in about a tenth of a millisecond instead of a
+/// disk flush's one to ten, so its reply is not late for its slot while the
+/// disk is busy. A crash of the PostgreSQL server may forget the last
+/// fraction of a second of reservations; every process loses its
+/// connection then too and spaces its requests alone until the server is
+/// back (see README, "Running on several machines").
+///
 /// A host's in-flight tokens are session advisory locks (`pg_try_advisory_lock`
 /// on the host's hash and the token's number), held on one connection of
 /// this handle's own: PostgreSQL frees them when the process dies, and when
@@ -34,6 +44,8 @@ use crate::Error;
 #[derive(Debug, Clone)]
 pub struct PgHostSlots {
     pool: PgPool,
+    /// For the hosts rows: commits that do not wait for the disk.
+    rows: PgPool,
     sql: ClusterSql,
     clock: Arc<Mutex<Option<Sample>>>,
     tokens: Arc<tokio::sync::Mutex<Tokens>>,
@@ -55,6 +67,10 @@ struct Sample {
     server_us: i64,
     rtt: Duration,
 }
+
+/// Connections for the hosts rows (reservations wait for each other's row
+/// lock, so more would not answer sooner).
+const ROWS_CONNECTIONS: u32 = 2;
 
 /// How long a reading of the server's clock is used before it is read again.
 const SAMPLE_AGE: Duration = Duration::from_secs(30);
@@ -80,8 +96,16 @@ impl PgHostSlots {
         let pool = pg_pool(db)?;
         let sql = ClusterSql::new(prefix)?;
         sql.create(&pool).await?;
+        let unflushed = (*pool.connect_options())
+            .clone()
+            .options([("synchronous_commit", "off")]);
+        let rows = PgPoolOptions::new()
+            .max_connections(ROWS_CONNECTIONS)
+            .acquire_timeout(pool.options().get_acquire_timeout())
+            .connect_lazy_with(unflushed);
         Ok(Self {
             pool,
+            rows,
             sql,
             clock: Arc::default(),
             tokens: Arc::default(),
@@ -93,7 +117,7 @@ impl PgHostSlots {
     /// reservations, which may wait for another process's row lock.
     async fn read_clock(&self) -> Result<Sample, sqlx::Error> {
         // A connection first: connecting is not part of a round trip.
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.rows.acquire().await?;
         let mut best: Option<Sample> = None;
         for _ in 0..5 {
             let sent = Instant::now();
@@ -251,7 +275,7 @@ impl HostSlots for PgHostSlots {
             .bind(millis(interval))
             .bind(i64::from(slots))
             .bind(micros(lead))
-            .fetch_one(&self.pool)
+            .fetch_one(&self.rows)
             .await?;
         Ok(base.local(first))
     }
@@ -260,7 +284,7 @@ impl HostSlots for PgHostSlots {
         sqlx::query(AssertSqlSafe(self.sql.pause.clone()))
             .bind(host)
             .bind(millis(wait))
-            .execute(&self.pool)
+            .execute(&self.rows)
             .await?;
         Ok(())
     }
@@ -312,15 +336,45 @@ impl HostSlots for PgHostSlots {
                 .bind(millis(wait)),
             None => sqlx::query(AssertSqlSafe(self.sql.close_breaker.clone())).bind(host),
         };
-        query.execute(&self.pool).await?;
+        query.execute(&self.rows).await?;
         Ok(())
     }
 
     async fn breaker(&self, host: &str) -> Result<Option<Duration>, BoxError> {
         let left: Option<i64> = sqlx::query_scalar(AssertSqlSafe(self.sql.breaker.clone()))
             .bind(host)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.rows)
             .await?;
         Ok(left.map(|ms| Duration::from_millis(u64::try_from(ms).unwrap_or(0))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_hosts_rows_commit_without_waiting_for_the_disk() {
+        let Ok(url) = std::env::var("PIPELINE_TEST_PG_URL") else {
+            let required = std::env::var("PIPELINE_TEST_PG_REQUIRED").is_ok_and(|v| v == "1");
+            assert!(
+                !required,
+                "PIPELINE_TEST_PG_REQUIRED=1 but PIPELINE_TEST_PG_URL is not set"
+            );
+            return;
+        };
+        let db = Database::open(&url).await.expect("database");
+        let slots = PgHostSlots::new(&db).await.expect("host slots");
+        let setting = |pool: PgPool| async move {
+            sqlx::query_scalar::<_, String>("SHOW synchronous_commit")
+                .fetch_one(&pool)
+                .await
+                .expect("SHOW")
+        };
+        assert_eq!(
+            setting(slots.rows.clone()).await,
+            "off",
+            "the hosts rows' connections"
+        );
     }
 }
