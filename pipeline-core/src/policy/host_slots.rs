@@ -305,13 +305,7 @@ impl SlotBook {
                 Ok(first) => {
                     let now = Instant::now();
                     let last = first + self.interval * count.saturating_sub(1);
-                    // A slot an interval past is never used, even late.
-                    let gone = now.checked_sub(self.interval);
-                    state.slots.extend(
-                        (0..count)
-                            .map(|n| first + self.interval * n)
-                            .filter(|s| Some(*s) > gone),
-                    );
+                    state.slots.extend((0..count).map(|n| first + self.interval * n));
                     if now > last + Self::tolerance(self.interval) {
                         state.late_replies += 1;
                         if state.late_replies >= LATE_REPLIES {
@@ -322,7 +316,8 @@ impl SlotBook {
                     } else {
                         state.late_replies = 0;
                     }
-                    // Replies of concurrent reservations may cross.
+                    // Replies of concurrent reservations may cross; the
+                    // slots already missed are then at the front.
                     state.slots.make_contiguous().sort_unstable();
                     self.drop_missed(&mut state);
                 }
