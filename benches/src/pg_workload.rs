@@ -116,7 +116,7 @@ pub async fn raw_pg_copy_once(pool: &PgPool, pages: &[Vec<Value>], t: &str) -> D
     start.elapsed()
 }
 
-/// Prints the ratios the README reports, from times in the sinks bench's `PG_VARIANTS` order
+/// Prints the ratios docs/benchmarks.md reports, from times in the sinks bench's `PG_VARIANTS` order
 /// (hand-written and sink variants of the same rows).
 pub fn pg_ratios(s: &[f64], indent: &str) {
     let [

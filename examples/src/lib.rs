@@ -2,7 +2,7 @@
 //!
 //! `crawl CONFIG.toml` crawls every collection of a TOML file into a
 //! database; `crawl --demo` runs the built-in demo against a local mock API.
-//! See the README for the configuration reference.
+//! See `docs/configuration.md` for the configuration reference.
 #![warn(
     missing_docs,
     missing_debug_implementations,
@@ -16,3 +16,8 @@ pub mod crawl;
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
+
+/// The Rust guide's examples, compiled as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/rust-guide.md")]
+pub struct RustGuideDoctests;

@@ -1,4 +1,4 @@
-//! The core's metrics, with the README's names and labels from configuration only.
+//! The core's metrics, with the names in docs/operations.md and labels from configuration only.
 
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use pipeline_core::Pipeline;

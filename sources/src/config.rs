@@ -27,9 +27,9 @@ use std::time::Duration;
 use pipeline_core::policy::{self, AutoThrottle, GateConfig};
 use serde::{Deserialize, Deserializer};
 
-use crate::auth::Auth;
-use crate::redact::default_secret_params;
-use crate::scrape_config::ScrapeConfig;
+use crate::html::scrape_config::ScrapeConfig;
+use crate::http::auth::Auth;
+use crate::http::redact::default_secret_params;
 
 /// Header names and values sent on every request. `Debug` shows names only:
 /// values are usually tokens.
@@ -301,7 +301,7 @@ pub struct HttpSourceConfig {
     /// one wasted request at the end). Default false.
     pub speculate: bool,
     /// Query parameter names whose values are secrets (default
-    /// [`SECRET_PARAMS`](crate::redact::SECRET_PARAMS); case-insensitive,
+    /// [`SECRET_PARAMS`](crate::http::redact::SECRET_PARAMS); case-insensitive,
     /// `-` and `_` alike).
     ///
     /// Their values are shown as `***` wherever this crate shows a URL, and

@@ -29,46 +29,26 @@
     unreachable_pub
 )]
 
-mod auth;
-mod body_cursor;
-mod charset;
 mod config;
-mod cursor_secrets;
-mod endpoint;
 mod error;
-mod extract;
-mod graphql;
-mod html_depth;
+mod html;
 mod http;
-mod json_source;
-mod link_header;
+mod json;
 #[cfg(feature = "test-util")]
 pub mod mock;
-mod next_scan;
-mod oauth2;
-mod page_url;
-mod pagination;
-mod parse_pool;
-mod prefetch;
-mod raw_json_source;
-mod raw_page;
-pub mod redact;
-mod request;
-mod retry_after;
-mod scrape;
-mod scrape_config;
+mod paging;
 mod suggest;
-mod url_template;
 
-pub use self::auth::Auth;
 pub use self::config::{Body, BreakerConfig, Headers, HttpSourceConfig, Method, Pagination};
 pub use self::error::SourceError;
-pub use self::extract::ScrapedItem;
+pub use self::html::extract::ScrapedItem;
+pub use self::html::scrape::ScrapeSource;
+pub use self::html::scrape_config::ScrapeConfig;
 pub use self::http::HttpContext;
-pub use self::json_source::JsonSource;
-pub use self::raw_json_source::RawJsonSource;
-pub use self::scrape::ScrapeSource;
-pub use self::scrape_config::ScrapeConfig;
+pub use self::http::auth::Auth;
+pub use self::http::redact;
+pub use self::http::url_template::{TemplateError, UrlTemplate};
+pub use self::json::json_source::JsonSource;
+pub use self::json::raw_json_source::RawJsonSource;
 pub use self::suggest::{Suggestion, suggest};
-pub use self::url_template::{TemplateError, UrlTemplate};
 pub use pipeline_core::policy::AutoThrottle;

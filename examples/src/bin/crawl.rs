@@ -16,7 +16,7 @@ use examples::crawl::demo::Demo;
 use examples::crawl::progress::{children_table, interrupted_message, summary_table};
 use examples::crawl::stderr;
 
-// With the `mimalloc` feature, on by default (see README, "Benchmarks", for
+// With the `mimalloc` feature, on by default (see docs/benchmarks.md, for
 // the measured difference), the binary allocates with mimalloc instead of the
 // system allocator.
 #[cfg(feature = "mimalloc")]
@@ -33,7 +33,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Debug, Parser)]
 #[command(name = "crawl", version)]
 struct Cli {
-    /// The config file (TOML); every key is documented in the README.
+    /// The config file (TOML); every key is documented in docs/configuration.md.
     #[arg(value_name = "CONFIG.toml", required_unless_present = "demo")]
     config: Option<PathBuf>,
     /// Run the built-in demo: a local mock API with six collections, crawled into demo.db.

@@ -301,7 +301,7 @@ pub(crate) async fn run_sink<T: Send + 'static>(
     drop(input);
     shared.update(|s| s.state = State::Finalizing);
     // A completed run's last batch may record the completion in its own
-    // transaction (README, "Child collections": one commit fewer per child).
+    // transaction (docs/configuration.md, "Child collections": one commit fewer per child).
     let completing = failure.is_none() && matches!(shared.source_exit(), Some(SourceExit::Completed));
     let mut finished = false;
     if write_error.is_none() {

@@ -9,7 +9,7 @@
 //! for its slot as soon as it reaches the gate, in the background, while the
 //! requests before it wait for theirs; so the round trip is off the path
 //! between two starts, and several reservations may be in flight at once
-//! (see README, "Running on several machines"). A process reserves only as
+//! (see docs/operations.md, "Running on several machines"). A process reserves only as
 //! many slots as it has requests waiting (more per round trip when the
 //! interval is short), so a slot nobody is ready for is rare.
 //!

@@ -2,7 +2,7 @@
 //! whose breaker opens publishes it in the store every process shares (the
 //! host's row, in the `sinks` crate), and closes it there when its probe
 //! succeeds; the other processes read it before their requests, at most
-//! once per [`REFRESH`] per host, and fail fast until it ends (see README,
+//! once per [`REFRESH`] per host, and fail fast until it ends (see docs/operations.md,
 //! "Running on several machines").
 
 use std::sync::{Arc, Mutex};

@@ -6,7 +6,7 @@
 //! A process keeps a token it no longer uses for a short while
 //! ([`LINGER`]) before giving it back, so a steady crawl takes its tokens
 //! once and costs no round trip per request; a process that finds every
-//! token taken asks again after a short, growing wait (see README, "Running
+//! token taken asks again after a short, growing wait (see docs/operations.md, "Running
 //! on several machines").
 
 use std::sync::{Arc, Mutex, MutexGuard};

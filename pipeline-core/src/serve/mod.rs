@@ -6,7 +6,7 @@
 //! | endpoint | what |
 //! |---|---|
 //! | `GET /` | the status page: every collection, live (polls `/status` each second) |
-//! | `GET /metrics` | Prometheus text of every metric recorded through the `metrics` facade (names as in the README's "Metrics and status" section) |
+//! | `GET /metrics` | Prometheus text of every metric recorded through the `metrics` facade (names as in docs/operations.md, "Metrics and status", section) |
 //! | `GET /status` | a JSON array of [`CollectionStatus`](crate::runner::CollectionStatus) from a [`Runner`] |
 //! | `GET /status/children` | a JSON array of [`GroupStatus`](crate::runner::GroupStatus): child collections aggregated per group (done / running / failed / total, failing children listed) |
 //! | `POST /collections/{name}/run` | makes a collection due now ([`Runner::run_now`]) |

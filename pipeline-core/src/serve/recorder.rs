@@ -34,7 +34,7 @@ pub fn install_recorder() -> Result<PrometheusHandle, ServeError> {
     Ok(handle)
 }
 
-/// `# HELP` texts for every metric in the README's "Metrics and status"
+/// `# HELP` texts for every metric in docs/operations.md, "Metrics and status",
 /// table, the runner's included.
 fn describe() {
     describe_counter!(

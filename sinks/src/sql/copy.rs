@@ -18,7 +18,7 @@
 //! upsert applies only while the row holds the counts (pages, items written)
 //! this run last committed, and the swap checks them too (synchronously):
 //! after lost commits the run fails, resumably, and resumes from what the
-//! server kept (see README "Design notes").
+//! server kept (see docs/design-notes.md).
 //!
 //! The format: a signature and two zero words, then per row a field count
 //! and, per field, its length in bytes (`-1` for NULL) and its binary value;

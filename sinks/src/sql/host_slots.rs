@@ -34,7 +34,7 @@ use crate::Error;
 /// disk is busy. A crash of the PostgreSQL server may forget the last
 /// fraction of a second of reservations; every process loses its
 /// connection then too and spaces its requests alone until the server is
-/// back (see README, "Running on several machines").
+/// back (see docs/operations.md, "Running on several machines").
 ///
 /// A host's in-flight tokens are session advisory locks (`pg_try_advisory_lock`
 /// on the host's hash and the token's number), held on one connection of

@@ -102,7 +102,7 @@ pub(crate) async fn open(spec: OpenSpec<'_>, ctx: &SinkContext) -> Result<Opened
     // Starting over resets the counts below; a missing row reads as zeros.
     let committed = stored.as_ref().map_or((0, 0), |c| (c.pages, c.items_written));
     let stored = stored.filter(|c| c.cursor.is_some());
-    // A live table this handle created before needs no DDL (README, "Child collections").
+    // A live table this handle created before needs no DDL (docs/configuration.md, "Child collections").
     let create = dialect.create_table(&live, spec.shape);
     let known = spec.db.table_known(&create);
     let mut plan = TxPlan {

@@ -6,7 +6,7 @@ use serde_json::Value;
 use url::Url;
 
 use crate::config::Pagination;
-use crate::link_header::find_rel;
+use crate::paging::link_header::find_rel;
 
 /// How deep the body is searched.
 const MAX_DEPTH: usize = 8;

@@ -22,11 +22,11 @@ use pipeline_core::Paged;
 use serde_json::Value;
 
 use crate::config::{Headers, HttpSourceConfig, Pagination};
-use crate::endpoint::Endpoint;
 use crate::error::SourceError;
 use crate::http::HttpContext;
-use crate::json_source::JsonSource;
-use crate::redact::redact_url;
+use crate::http::endpoint::Endpoint;
+use crate::http::redact::redact_url;
+use crate::json::json_source::JsonSource;
 
 /// A proposed `[[collection]]`: render it with `Display` (TOML with the
 /// evidence as `#` comments).

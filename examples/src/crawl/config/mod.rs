@@ -1,4 +1,4 @@
-//! The `crawl` configuration file (TOML): a public contract, documented in the README.
+//! The `crawl` configuration file (TOML): a public contract, documented in docs/configuration.md.
 //!
 //! Parsing is strict: unknown keys are errors naming the line; `${VAR}` is
 //! expanded from the environment in `url`, `database`, `metrics_addr`,

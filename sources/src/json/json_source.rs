@@ -5,15 +5,15 @@ use pipeline_core::{Cursor, FetchError, Page, Paged};
 use serde_json::Value;
 use url::Url;
 
-use crate::body_cursor::RequestTemplate;
 use crate::config::HttpSourceConfig;
-use crate::endpoint::Endpoint;
 use crate::error::SourceError;
-use crate::graphql;
+use crate::http::endpoint::Endpoint;
+use crate::http::graphql;
 use crate::http::{Fetched, HttpContext};
-use crate::page_url::{PageUrl, checked_next, page_url};
-use crate::pagination::{PageView, Paginator, kind_of};
-use crate::prefetch::Prefetch;
+use crate::paging::body_cursor::RequestTemplate;
+use crate::paging::page_url::{PageUrl, checked_next, page_url};
+use crate::paging::prefetch::Prefetch;
+use crate::paging::{PageView, Paginator, kind_of};
 
 /// A paginated JSON API as a [`Paged`] source of `serde_json::Value` items.
 ///

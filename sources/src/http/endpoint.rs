@@ -10,12 +10,12 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use url::Url;
 
 use crate::config::HttpSourceConfig;
-use crate::cursor_secrets::CursorSecrets;
 use crate::error::SourceError;
+use crate::http::cursor_secrets::CursorSecrets;
+use crate::http::oauth2::TokenSource;
+use crate::http::redact::redact_url;
+use crate::http::request::{Outcome, Request, is_unauthorized};
 use crate::http::{Fetched, HttpContext, check_scheme, host_key, parse_http_url};
-use crate::oauth2::TokenSource;
-use crate::redact::redact_url;
-use crate::request::{Outcome, Request, is_unauthorized};
 
 /// One collection's access to its host: headers, limits, gate and breaker.
 #[derive(Debug, Clone)]
@@ -114,7 +114,7 @@ impl Endpoint {
         max_body: u64,
     ) -> Result<Self, SourceError> {
         let host = host_key(url).ok_or_else(|| SourceError::config("the URL has no host"))?;
-        let (secrets, _) = CursorSecrets::from_start(url, &crate::redact::default_secret_params());
+        let (secrets, _) = CursorSecrets::from_start(url, &crate::http::redact::default_secret_params());
         Ok(Self {
             client: ctx.client().clone(),
             gate: ctx.gates().gate(&host, GateConfig::default()),

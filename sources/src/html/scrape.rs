@@ -13,16 +13,16 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use tokio_util::task::AbortOnDropHandle;
 use url::Url;
 
-use crate::charset::decode_html;
 use crate::config::HttpSourceConfig;
-use crate::endpoint::Endpoint;
 use crate::error::SourceError;
-use crate::extract::{Compiled, NextLink, ScrapedItem, extract, find_next, parse_spec};
-use crate::html_depth::exceeds_depth;
+use crate::html::charset::decode_html;
+use crate::html::extract::{Compiled, NextLink, ScrapedItem, extract, find_next, parse_spec};
+use crate::html::html_depth::exceeds_depth;
+use crate::html::next_scan::NextScan;
+use crate::html::parse_pool::ParsePool;
 use crate::http::HttpContext;
-use crate::next_scan::NextScan;
-use crate::page_url::{PageUrl, checked_next, page_url};
-use crate::parse_pool::ParsePool;
+use crate::http::endpoint::Endpoint;
+use crate::paging::page_url::{PageUrl, checked_next, page_url};
 
 /// Scraped HTML pages as a [`Paged`] source of [`ScrapedItem`]s.
 ///

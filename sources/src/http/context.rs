@@ -7,7 +7,7 @@ use reqwest::header::HeaderMap;
 use url::Url;
 
 use crate::error::{SourceError, chain};
-use crate::oauth2::TokenRegistry;
+use crate::http::oauth2::TokenRegistry;
 
 /// What every HTTP source in a process shares: one `reqwest::Client` (one
 /// connection pool with keep-alive), the host gates, the circuit breakers and

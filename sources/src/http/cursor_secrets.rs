@@ -17,8 +17,8 @@ use std::sync::Arc;
 use url::Url;
 
 use crate::http::host_key;
-use crate::pagination::with_query_param;
-use crate::redact::{is_secret_param, redact_url};
+use crate::http::redact::{is_secret_param, redact_url};
+use crate::paging::with_query_param;
 
 /// The start URL's secret parameters, and how URLs are shown.
 #[derive(Clone)]
@@ -109,7 +109,7 @@ impl CursorSecrets {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::redact::default_secret_params;
+    use crate::http::redact::default_secret_params;
 
     fn u(s: &str) -> Url {
         Url::parse(s).unwrap()

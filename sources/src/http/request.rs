@@ -12,10 +12,10 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, LOCAT
 use url::Url;
 
 use crate::config::Method;
-use crate::endpoint::Endpoint;
 use crate::error::{SourceError, chain};
 use crate::http::Fetched;
-use crate::retry_after::parse_retry_after;
+use crate::http::endpoint::Endpoint;
+use crate::http::retry_after::parse_retry_after;
 
 const MAX_REDIRECTS: usize = 10;
 

@@ -23,13 +23,13 @@ use reqwest::header::HeaderValue;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use crate::auth::OAuth2Credentials;
 use crate::config::{HttpSourceConfig, Method};
-use crate::endpoint::Endpoint;
 use crate::error::SourceError;
+use crate::http::auth::OAuth2Credentials;
+use crate::http::endpoint::Endpoint;
+use crate::http::redact::{default_secret_params, redact_url};
+use crate::http::request::{Body, Request};
 use crate::http::{HttpContext, parse_http_url};
-use crate::redact::{default_secret_params, redact_url};
-use crate::request::{Body, Request};
 
 /// Token answers are small; anything larger is not one.
 const MAX_TOKEN_BODY: u64 = 1024 * 1024;

@@ -7,8 +7,8 @@ use serde_json::Value;
 use crate::config::HttpSourceConfig;
 use crate::error::SourceError;
 use crate::http::{Fetched, HttpContext};
-use crate::json_source::{JsonSource, PageItems, no_items, not_an_array, not_json};
-use crate::raw_page;
+use crate::json::json_source::{JsonSource, PageItems, no_items, not_an_array, not_json};
+use crate::json::raw_page;
 
 /// A paginated JSON API as a [`Paged`] source of [`RawItem`]s: the fast path.
 ///

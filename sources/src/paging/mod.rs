@@ -4,13 +4,18 @@
 //! parameters on top of the start URL's own query, so any checkpoint resumes;
 //! a token sent in the body rides in the URL's fragment (see `body_cursor`).
 
+pub(crate) mod body_cursor;
+pub(crate) mod link_header;
+pub(crate) mod page_url;
+pub(crate) mod prefetch;
+
 use serde_json::Value;
 use url::Url;
 
-use crate::body_cursor::with_body_token;
 use crate::config::Pagination;
 use crate::error::SourceError;
-use crate::link_header::find_rel;
+use crate::paging::body_cursor::with_body_token;
+use crate::paging::link_header::find_rel;
 
 /// Returns `url` with query parameter `name` set to `value` (replacing every
 /// occurrence, keeping the first one's position and every other parameter).

@@ -56,7 +56,7 @@ impl ParsePool {
     /// scraping source so that many collections do not oversubscribe the CPU.
     pub(crate) fn shared() -> &'static Self {
         static POOL: OnceLock<ParsePool> = OnceLock::new();
-        POOL.get_or_init(|| Self::new(crate::scrape::cores()))
+        POOL.get_or_init(|| Self::new(crate::html::scrape::cores()))
     }
 
     /// Queues `work`; its result comes back on the receiver, which reports

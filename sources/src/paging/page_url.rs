@@ -8,7 +8,7 @@
 use pipeline_core::{Cursor, FetchError};
 use url::Url;
 
-use crate::endpoint::Endpoint;
+use crate::http::endpoint::Endpoint;
 use crate::http::parse_http_url;
 
 /// A page's URL as its cursor holds it and as it is requested.

@@ -1,8 +1,8 @@
 //! A page request started ahead of time (speculative next page).
 
-use crate::endpoint::Endpoint;
 use crate::http::Fetched;
-use crate::request::Request;
+use crate::http::endpoint::Endpoint;
+use crate::http::request::Request;
 use pipeline_core::FetchError;
 use tokio_util::task::AbortOnDropHandle;
 

@@ -14,7 +14,7 @@ use url::Url;
 
 use crate::config::{HttpSourceConfig, Method, Pagination};
 use crate::error::SourceError;
-use crate::request::{Body, Request};
+use crate::http::request::{Body, Request};
 
 /// The fragment parameter holding a body token.
 const FRAGMENT_PARAM: &str = "cursor";

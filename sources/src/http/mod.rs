@@ -1,0 +1,19 @@
+//! The HTTP client side: the shared context ([`HttpContext`]: client, gates,
+//! breakers, tokens), one request's shape and send ([`endpoint`],
+//! [`request`]), authentication ([`auth`], [`oauth2`]), `Retry-After`,
+//! GraphQL errors, child URL templates, and the redaction of credentials in
+//! anything shown or stored.
+
+pub(crate) mod auth;
+mod context;
+pub(crate) mod cursor_secrets;
+pub(crate) mod endpoint;
+pub(crate) mod graphql;
+pub(crate) mod oauth2;
+pub mod redact;
+pub(crate) mod request;
+pub(crate) mod retry_after;
+pub(crate) mod url_template;
+
+pub use self::context::HttpContext;
+pub(crate) use self::context::{Fetched, check_scheme, host_key, parse_http_url};
