@@ -27,6 +27,7 @@ use std::time::Duration;
 use pipeline_core::policy::{self, AutoThrottle, GateConfig};
 use serde::{Deserialize, Deserializer};
 
+use crate::format::{BodyFormat, XmlConfig};
 use crate::html::scrape_config::ScrapeConfig;
 use crate::http::auth::Auth;
 use crate::http::redact::default_secret_params;
@@ -194,6 +195,10 @@ pub enum Pagination {
         #[serde(default)]
         has_more: Option<String>,
     },
+    /// An XML feed's `<link rel="next" href="…"/>` (RFC 5005: Atom, and
+    /// RSS with `atom:link` in its channel), for `format = "xml"`; a feed
+    /// without one is the last page.
+    FeedNext,
 }
 
 fn default_offset_param() -> String {
@@ -258,7 +263,13 @@ pub struct HttpSourceConfig {
     /// The first page's URL (http or https).
     pub url: String,
     /// JSON pointer to the items array; `""` means the body is the array.
+    /// With `format = "xml"`, an element path (`/rss/channel/item`; `""`:
+    /// an RSS or Atom feed's items); with `"jsonl"`, `""`.
     pub items: String,
+    /// The body's format: JSON (default), JSON Lines or XML.
+    pub format: BodyFormat,
+    /// How XML bodies are read (with `format = "xml"`).
+    pub xml: XmlConfig,
     /// The method of every request (default `GET`).
     pub method: Method,
     /// The JSON body sent with every request (needs `method = "POST"`; a
@@ -348,6 +359,8 @@ impl HttpSourceConfig {
         Self {
             url: url.into(),
             items: String::new(),
+            format: BodyFormat::Json,
+            xml: XmlConfig::default(),
             method: Method::Get,
             body: None,
             auth: None,

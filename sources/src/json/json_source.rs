@@ -7,6 +7,7 @@ use url::Url;
 
 use crate::config::HttpSourceConfig;
 use crate::error::SourceError;
+use crate::format::{FormatItem, PageFormat};
 use crate::http::endpoint::Endpoint;
 use crate::http::graphql;
 use crate::http::{Fetched, HttpContext};
@@ -16,6 +17,11 @@ use crate::paging::prefetch::Prefetch;
 use crate::paging::{PageView, Paginator, kind_of};
 
 /// A paginated JSON API as a [`Paged`] source of `serde_json::Value` items.
+///
+/// The body may also be JSON Lines or XML ([`HttpSourceConfig::format`]):
+/// each line, or each item element mapped to JSON
+/// ([`XmlConfig`](crate::XmlConfig)), is an item, with the same requests,
+/// pagination, cursors and limits.
 ///
 /// Each `fetch` waits at the host's gate, checks its breaker, GETs (or
 /// POSTs, with the configured JSON body) the page (deadline, body cap,
@@ -60,6 +66,7 @@ pub struct JsonSource {
     /// The first page's URL in cursor form.
     first: Url,
     items: String,
+    format: PageFormat,
     paginator: Paginator,
     template: RequestTemplate,
     speculate: bool,
@@ -80,6 +87,7 @@ impl JsonSource {
                 config.items
             )));
         }
+        let format = PageFormat::new(config)?;
         let paginator = Paginator::new(&config.pagination)?;
         let template = RequestTemplate::new(config)?;
         let (endpoint, mut start) = Endpoint::new(config, ctx)?;
@@ -89,6 +97,7 @@ impl JsonSource {
             first: paginator.first_url(&start),
             endpoint,
             items: config.items.clone(),
+            format,
             paginator,
             template,
             speculate: config.speculate,
@@ -129,7 +138,7 @@ impl JsonSource {
 
     /// One page of `I`s: the shared path of [`JsonSource`] and
     /// [`RawJsonSource`](crate::RawJsonSource).
-    pub(crate) async fn fetch_page<I: PageItems>(
+    pub(crate) async fn fetch_page<I: PageItems + FormatItem>(
         &mut self,
         cursor: Option<&Cursor>,
     ) -> Result<Page<I>, FetchError> {
@@ -137,7 +146,10 @@ impl JsonSource {
         let fetched = self.download(&page).await?;
         // Shown (redacted) only in errors: redacting costs a URL parse.
         let shown = || self.endpoint.show(&page.request);
-        let (body, items) = I::split(self, &fetched, &shown)?;
+        let (body, items) = match &self.format {
+            PageFormat::Json => I::split(self, &fetched, &shown)?,
+            other => other.split(&fetched, &shown)?,
+        };
         let last = if self.paginator.needs_last_item() {
             items.last().map(I::to_value).transpose().map_err(|e| {
                 FetchError::invalid(format!("{}: the last item could not be read: {e}", shown()))
@@ -159,7 +171,7 @@ impl JsonSource {
             Some(n) => checked_next(&self.endpoint, &page.request, &n)?,
             None => None,
         };
-        tracing::debug!(host = %self.endpoint.host, items = items.len(), "JSON page fetched");
+        tracing::debug!(host = %self.endpoint.host, items = items.len(), "page fetched");
         Ok(Page::new(items, next))
     }
 }
@@ -243,6 +255,7 @@ impl std::fmt::Debug for JsonSource {
             .field("endpoint", &self.endpoint)
             .field("first", &self.endpoint.show(&self.first))
             .field("items", &self.items)
+            .field("format", &self.format)
             .field("paginator", &self.paginator)
             .field("template", &self.template)
             .field("speculate", &self.speculate)

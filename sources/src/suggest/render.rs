@@ -46,6 +46,7 @@ fn pagination_table(p: &Pagination) -> String {
     let style = match p {
         Pagination::None => "none",
         Pagination::LinkHeader => "link_header",
+        Pagination::FeedNext => "feed_next",
         Pagination::NextUrl { next } => {
             fields.push(("next", quoted(next)));
             "next_url"
