@@ -119,13 +119,19 @@ impl XmlItems {
     /// The path to the items for a document with root element `root`, or
     /// why this document does not hold them.
     fn root_path(&self, root: &str) -> Result<Vec<String>, XmlSplitError> {
-        let path = self.path.resolve(root).map_err(XmlSplitError::NotThere)?;
+        let html = || XmlSplitError::NotThere("the body is an HTML page, not XML".to_owned());
+        let path = self
+            .path
+            .resolve(root)
+            .map_err(|e| match root.eq_ignore_ascii_case("html") {
+                true => html(),
+                false => XmlSplitError::NotThere(e),
+            })?;
         if !segment_matches(&path[0], root) {
-            let what = if root.eq_ignore_ascii_case("html") {
-                "the body is an HTML page, not XML".to_owned()
-            } else {
-                format!("the root element is <{root}>, not <{}>", path[0])
-            };
+            if root.eq_ignore_ascii_case("html") {
+                return Err(html());
+            }
+            let what = format!("the root element is <{root}>, not <{}>", path[0]);
             return Err(XmlSplitError::NotThere(what));
         }
         Ok(path)

@@ -35,12 +35,14 @@
 //! | `/protected?page=P` | `page`, has_more = `/has_more`; needs a live token, else 401 (counted by [`MockServer::rejected_tokens`]) | `{"items": [...], "has_more": …}` |
 //!
 //! | `/tree/…`, `/feed` | a repos → issues → comments tree and an updated-since feed (see `tree.rs`) | |
+//! | `/xml/…`, `/jsonl`, `/object` | XML feeds, JSON Lines and a single object (see `format_routes.rs`) | |
 //!
 //! `/offset` and `/page` bodies also carry `has_more`. POST bodies are
 //! logged ([`MockServer::posted`]).
 
 mod api_routes;
 mod faults;
+mod format_routes;
 mod routes;
 mod tree;
 
@@ -62,6 +64,7 @@ use tokio::time::Instant;
 
 pub use self::api_routes::{GRAPHQL_ERROR, NEXT_CURSOR_HEADER, graphql_cursor, search_cursor};
 pub use self::faults::{Faults, Malformed, Outage, RetryAfter};
+pub use self::format_routes::{atom_entry, rss_item};
 pub use self::routes::{LATIN1_TEXT, html_item_index};
 pub use self::tree::{feed_time, tree_comment, tree_issue, tree_issue_count, tree_repo};
 
@@ -425,7 +428,10 @@ async fn handle(
         Some(r) => r,
         None => match tree::route(&state, &uri) {
             Some(r) => r,
-            None => routes::route(&state, &uri).await,
+            None => match format_routes::route(&state, &uri) {
+                Some(r) => r,
+                None => routes::route(&state, &uri).await,
+            },
         },
     };
     faults::after_route(&config.faults, n, &logged, response).await
