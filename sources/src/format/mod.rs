@@ -150,7 +150,7 @@ impl PageFormat {
 
 /// `text` with control characters (ANSI escapes, CR, LF) written as
 /// `\u{…}`, so that a server's text cannot forge a log line.
-fn printable(text: &str) -> String {
+pub(crate) fn printable(text: &str) -> String {
     text.chars()
         .map(|c| match c.is_control() {
             true => c.escape_unicode().to_string(),

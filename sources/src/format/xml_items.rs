@@ -22,6 +22,16 @@ pub(crate) enum XmlSplitError {
     NotThere(String),
 }
 
+impl std::fmt::Display for XmlSplitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Malformed(what) => write!(f, "not well-formed XML: {what}"),
+            Self::TooDeep(limit) => write!(f, "XML nested deeper than {limit} elements"),
+            Self::NotThere(what) => f.write_str(what),
+        }
+    }
+}
+
 /// How items are read: the path and the mapping options.
 #[derive(Debug, Clone)]
 pub(crate) struct XmlItems {

@@ -1,8 +1,10 @@
 //! Proposing a collection's configuration from its first pages.
 //!
-//! [`suggest`] GETs the first page, finds the items (the largest array of
-//! objects), a key (a field unique on the page, `/id` first) and the
-//! pagination styles the page hints at (a Link header, a next-URL field, a
+//! [`suggest`] GETs the first page, reads it as JSON, JSON Lines or XML (an
+//! RSS or Atom feed, or any XML whose most repeated element holds the
+//! items), finds the items (the largest array of objects; a single object
+//! is one record), a key (a field unique on the page, `/id` first) and the
+//! pagination styles the page hints at (a feed's next link, a Link header, a next-URL field, a
 //! cursor field with or without `has_more`, a cursor header, an
 //! offset/total pair, a page parameter). Each hint is tried with a real
 //! source: the first page and the second it leads to, whose items must be
@@ -14,6 +16,7 @@
 //! guessed.
 
 mod detect;
+mod first_page;
 mod render;
 
 use std::collections::HashSet;
@@ -23,6 +26,8 @@ use serde_json::Value;
 
 use crate::config::{Headers, HttpSourceConfig, Pagination};
 use crate::error::SourceError;
+use crate::format::BodyFormat;
+use crate::format::feed_next::next_link;
 use crate::http::HttpContext;
 use crate::http::endpoint::Endpoint;
 use crate::http::redact::redact_url;
@@ -37,7 +42,10 @@ pub struct Suggestion {
     pub name: String,
     /// The start URL, with credentials redacted.
     pub url: String,
-    /// JSON pointer to the items (`""`: the body is the array).
+    /// The body's format (JSON, JSON Lines or XML).
+    pub format: BodyFormat,
+    /// JSON pointer to the items (`""`: the body is the array, or the one
+    /// record); for XML, the item element path.
     pub items: String,
     /// How many items the first page had.
     pub first_page_items: usize,
@@ -85,28 +93,42 @@ pub async fn suggest(url: &str, headers: &Headers, ctx: &HttpContext) -> Result<
         .get(&endpoint.request_url(&start))
         .await
         .map_err(|e| fail(e.to_string()))?;
-    let body: Value = serde_json::from_slice(&fetched.body)
-        .map_err(|e| fail(format!("the first page is not JSON: {e}")))?;
-    let (items, n) = detect::items_pointer(&body)
-        .ok_or_else(|| fail("the first page holds no array of objects".to_owned()))?;
-    let rows = body
-        .pointer(&items)
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let key = detect::key_candidate(&rows);
-    let mut evidence = vec![match items.as_str() {
-        "" => format!("items: the body is an array of {n} objects"),
-        p => format!("items: {p} is the largest array of objects ({n})"),
-    }];
+    let page = first_page::read(&fetched).map_err(fail)?;
+    let items = page.items.clone();
+    let n = page.rows.len();
+    let key = match page.format {
+        BodyFormat::Xml => first_page::xml_key(&page.rows),
+        _ => detect::key_candidate(&page.rows),
+    };
+    let mut evidence = vec![page.evidence.clone()];
     evidence.push(match &key {
         Some(k) => format!("key: {k} is unique among the first page's items"),
         None => "key: no field is unique among the first page's items".to_owned(),
     });
+    let mut candidates = Vec::new();
+    if page.format == BodyFormat::Xml
+        && let Some(link) = next_link(&page.body)
+    {
+        candidates.push(detect::Candidate {
+            pagination: Pagination::FeedNext,
+            evidence: format!("the feed's <link rel=\"next\"> ({link})"),
+        });
+    }
+    if !page.single {
+        candidates.extend(detect::candidates(
+            &start,
+            &fetched.headers,
+            &page.body,
+            &items,
+            n,
+            key.as_deref(),
+        ));
+    }
     let mut chosen = None;
-    for candidate in detect::candidates(&start, &fetched.headers, &body, &items, n, key.as_deref()) {
+    for candidate in candidates {
         let config = HttpSourceConfig {
             items: items.clone(),
+            format: page.format,
             pagination: candidate.pagination.clone(),
             ..base.clone()
         };
@@ -122,7 +144,10 @@ pub async fn suggest(url: &str, headers: &Headers, ctx: &HttpContext) -> Result<
             Err(why) => tracing::debug!(reason = %endpoint.show_text(&why), "pagination hint did not hold"),
         }
     }
-    let looked_for = if chosen.is_none() {
+    let looked_for = if page.single {
+        evidence.push("pagination: none (a single record)".to_owned());
+        Vec::new()
+    } else if chosen.is_none() {
         evidence.push("pagination: none found (a single page)".to_owned());
         detect::LOOKED_FOR.iter().map(|s| (*s).to_owned()).collect()
     } else {
@@ -131,6 +156,7 @@ pub async fn suggest(url: &str, headers: &Headers, ctx: &HttpContext) -> Result<
     Ok(Suggestion {
         name: render::name_from(&start),
         url: shown,
+        format: page.format,
         items,
         first_page_items: n,
         key,

@@ -130,6 +130,9 @@ impl fmt::Display for Suggestion {
         writeln!(f, "[[collection]]")?;
         writeln!(f, "name = {}", quoted(&self.name))?;
         writeln!(f, "url = {}", quoted(&self.url))?;
+        if self.format != crate::format::BodyFormat::Json {
+            writeln!(f, "format = {}", quoted(self.format.as_str()))?;
+        }
         writeln!(f, "items = {}", quoted(&self.items))?;
         if let Some(key) = &self.key {
             writeln!(f, "key = {}", quoted(key))?;
