@@ -17,7 +17,7 @@
 pub(crate) mod body_format;
 pub(crate) mod feed_next;
 mod json_lines;
-mod xml_charset;
+pub(crate) mod xml_charset;
 mod xml_element;
 pub(crate) mod xml_items;
 pub(crate) mod xml_path;

@@ -124,7 +124,7 @@ fn lines(fetched: &Fetched) -> Result<FirstPage, String> {
 }
 
 fn xml(fetched: &Fetched, content_type: &str) -> Result<FirstPage, String> {
-    let text = String::from_utf8_lossy(&fetched.body);
+    let text = crate::format::xml_charset::decode_xml(&fetched.body, Some(content_type));
     let split = |path: ItemPath| -> Result<(Value, Vec<Value>), String> {
         let reader = XmlItems {
             path,
@@ -165,11 +165,12 @@ fn xml(fetched: &Fetched, content_type: &str) -> Result<FirstPage, String> {
     };
     Ok(FirstPage {
         format: BodyFormat::Xml,
-        evidence: format!(
+        // Element names are outside text, and evidence lines are comments.
+        evidence: crate::format::printable(&format!(
             "format: {kind}{shown}; items: the {} elements at {items} ({})",
             path_tail(&items),
             rows.len()
-        ),
+        )),
         items,
         rows,
         body,

@@ -111,7 +111,7 @@ pub async fn suggest(url: &str, headers: &Headers, ctx: &HttpContext) -> Result<
     {
         candidates.push(detect::Candidate {
             pagination: Pagination::FeedNext,
-            evidence: format!("the feed's <link rel=\"next\"> ({link})"),
+            evidence: crate::format::printable(&format!("the feed's <link rel=\"next\"> ({link})")),
         });
     }
     if !page.single {
