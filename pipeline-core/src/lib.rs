@@ -87,12 +87,12 @@
 )]
 
 mod checkpoint;
+pub mod coordination;
 mod cursor;
 mod driver;
 mod edge;
 mod error;
 mod event;
-mod fence;
 mod handle;
 mod meters;
 mod outcome;
@@ -116,12 +116,12 @@ pub mod testkit;
 mod transform;
 
 pub use self::checkpoint::{Checkpoint, CheckpointStore, MemoryCheckpointStore};
+pub use self::coordination::Fence;
 pub use self::cursor::Cursor;
 pub use self::error::{
     BoxError, BuildError, CheckpointError, FetchError, FetchErrorKind, SharedError, SinkError, StageError,
 };
 pub use self::event::{Control, Event, Failure};
-pub use self::fence::Fence;
 pub use self::handle::PipelineHandle;
 pub use self::outcome::{Outcome, Report};
 pub use self::paged::{Page, Paged};

@@ -52,7 +52,6 @@ mod board;
 mod builder;
 mod cluster;
 mod collection;
-mod coordinator;
 mod entry;
 mod error;
 mod event;
@@ -77,7 +76,6 @@ use self::board::Board;
 pub use self::builder::RunnerBuilder;
 use self::builder::RunnerConfig;
 pub use self::collection::Collection;
-pub use self::coordinator::{Claim, Coordinator, Due, Lease, LeaseInfo, RunEnd};
 use self::entry::Entry;
 pub use self::error::{CollectionError, RunnerError};
 pub use self::event::{RunnerEvent, RunnerEvents};
@@ -86,6 +84,8 @@ pub use self::hold::{CollectionEnd, RunnerHold};
 pub use self::status::CollectionStatus;
 pub use self::summary::CollectionSummary;
 use crate::CheckpointStore;
+/// Re-exported from [`coordination`](crate::coordination).
+pub use crate::coordination::{Claim, Coordinator, Due, Lease, LeaseInfo, RunEnd};
 
 type Done = Option<Arc<Vec<CollectionSummary>>>;
 
