@@ -235,6 +235,9 @@ pub async fn run(config: CrawlConfig, options: RunConfig) -> Result<RunResult, A
     let server = match &config.metrics_addr {
         Some(addr) => {
             let mut serve = ServeConfig::new();
+            for host in &config.status_hosts {
+                serve = serve.allowed_host(host.clone());
+            }
             if let Some(token) = &config.admin_token {
                 serve = serve.admin_token(token.0.clone());
             }

@@ -11,9 +11,11 @@
 
 mod children;
 mod cluster;
+mod database_url;
 mod error;
 mod merge;
 mod names;
+mod ranges;
 mod settings;
 #[cfg(test)]
 mod tests;
@@ -29,6 +31,7 @@ use toml::de::{DeTable, DeValue};
 
 pub use self::children::IncrementalConfig;
 use self::children::{check_incremental, check_parents, commit_parents_soon};
+pub use self::database_url::check_database_url;
 pub use self::error::ConfigError;
 use self::names::SeenNames;
 pub use self::names::validate_name;
@@ -71,6 +74,9 @@ pub struct RuntimeConfig {
     pub cluster: Option<bool>,
     /// A cluster lease's duration in ms (default 30000).
     pub lease_ms: Option<u64>,
+    /// Host names the status server answers to, besides its bound address
+    /// and `localhost` (default none).
+    pub status_hosts: Option<Vec<String>>,
 }
 
 /// A secret from the config: never shown by `Debug`.
@@ -169,6 +175,8 @@ pub struct CrawlConfig {
     pub admin_token: Option<Secret>,
     /// In a cluster: the lease duration (`None`: this process alone).
     pub cluster: Option<Duration>,
+    /// Host names the status server answers to, besides its address and `localhost`.
+    pub status_hosts: Vec<String>,
     /// The collections, in file order.
     pub collections: Vec<CollectionConfig>,
 }
@@ -219,18 +227,39 @@ impl CrawlConfig {
             })
         };
 
+        // Every number in range before any is used, each error with its line.
+        let spanned = DeTable::parse(text)
+            .map_err(|e| parse_error(None, e))?
+            .into_inner();
+        ranges::check_file(text, &spanned)
+            .map_err(|(line, location, reason)| invalid(Some(line), location, &reason))?;
+        let runtime_line = |key: &str| match spanned.get("runtime").map(Spanned::get_ref) {
+            Some(DeValue::Table(t)) => t.get(key).map(|v| merge::line_at(text, v.span().start)),
+            _ => None,
+        };
+
         let concurrency = top.runtime.concurrency.unwrap_or(4);
         if concurrency == 0 {
-            return Err(invalid(None, "runtime.concurrency".into(), "must be at least 1"));
+            return Err(invalid(
+                runtime_line("concurrency"),
+                "runtime.concurrency".into(),
+                "must be at least 1",
+            ));
         }
         let children = top.runtime.children.unwrap_or(2 * concurrency);
         if children == 0 {
-            return Err(invalid(None, "runtime.children".into(), "must be at least 1"));
+            return Err(invalid(
+                runtime_line("children"),
+                "runtime.children".into(),
+                "must be at least 1",
+            ));
         }
         let database = expand(
             top.runtime.database.as_deref().unwrap_or("sqlite://crawl.db"),
             "runtime.database".into(),
         )?;
+        check_database_url(&database)
+            .map_err(|reason| invalid(runtime_line("database"), "runtime.database".into(), reason))?;
         let metrics_addr = top
             .runtime
             .metrics_addr
@@ -242,7 +271,10 @@ impl CrawlConfig {
             top.runtime.lease_ms,
             &database,
         )
-        .map_err(|(key, reason)| invalid(None, key.into(), reason))?;
+        .map_err(|(key, reason)| {
+            let line = runtime_line(key.trim_start_matches("runtime."));
+            invalid(line, key.into(), reason)
+        })?;
         if top.collection.is_empty() {
             return Err(invalid(
                 None,
@@ -275,6 +307,7 @@ impl CrawlConfig {
         };
 
         let mut seen = SeenNames::default();
+        let mut parent_lines: BTreeMap<String, Option<usize>> = BTreeMap::new();
         let mut collections = Vec::with_capacity(tables.len());
         for (index, table) in tables.into_iter().enumerate() {
             let DeValue::Table(own) = table.get_ref() else {
@@ -320,6 +353,7 @@ impl CrawlConfig {
             if let Err(reason) = validate_name(&crawl.name).and_then(|()| seen.insert(&crawl.name)) {
                 return Err(invalid(name_line, at("name"), &reason));
             }
+            parent_lines.insert(crawl.name.clone(), lines["parent"]);
             http.url = expand(&http.url, at("url"))?;
             for (name, value) in http.headers.0.iter_mut() {
                 *value = expand(value, at(&format!("headers.{name}")))?;
@@ -408,8 +442,10 @@ impl CrawlConfig {
                 http,
             });
         }
-        check_parents(&collections)
-            .map_err(|(name, reason)| invalid(None, format!("collection {name:?}: parent"), &reason))?;
+        check_parents(&collections).map_err(|(name, reason)| {
+            let line = parent_lines.get(&name).copied().flatten();
+            invalid(line, format!("collection {name:?}: parent"), &reason)
+        })?;
         commit_parents_soon(&mut collections);
         let admin_token = top
             .runtime
@@ -427,6 +463,7 @@ impl CrawlConfig {
             metrics_addr,
             admin_token,
             cluster,
+            status_hosts: top.runtime.status_hosts.clone().unwrap_or_default(),
             max_resumes: top.runtime.max_resumes.unwrap_or(5),
             collections,
         })
