@@ -153,7 +153,7 @@ fn group_line(g: &GroupStatus) -> String {
     if let Some(f) = g.failing.last() {
         msg.push_str(&format!(
             "  failing: {} {}",
-            f.collection,
+            escape_outside(&f.collection),
             truncate(f.error.as_deref().unwrap_or_default(), 80)
         ));
     }
