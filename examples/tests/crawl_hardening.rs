@@ -252,7 +252,7 @@ url = "{base}/hostile/child/{{/name}}/items"
             "{name} carries raw control characters: {output:?}"
         );
         assert!(
-            output.contains("denied\\u{1b}[2J\\u{7}\\r\\n2026"),
+            output.contains(&*pipeline_core::escape_outside(HOSTILE_TEXT)),
             "{name}: {output}"
         );
     }

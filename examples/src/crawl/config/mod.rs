@@ -119,6 +119,9 @@ const CRAWL_KEYS: &[&str] = &[
 /// Keys that identify one collection and so make no sense in `[defaults]`.
 const NOT_DEFAULTS: &[&str] = &["name", "url", "parent", "incremental"];
 
+/// The longest `every`: a schedule past it is a typo, and would overflow clocks.
+const MAX_EVERY: Duration = Duration::from_secs(366 * 86_400);
+
 /// The crawl's default for a source key whose library default differs:
 /// one request at a time per host is the polite choice for a crawler.
 const DEFAULT_IN_FLIGHT_PER_HOST: usize = 1;
@@ -177,6 +180,8 @@ pub struct CrawlConfig {
     pub cluster: Option<Duration>,
     /// Host names the status server answers to, besides its address and `localhost`.
     pub status_hosts: Vec<String>,
+    /// The line of each collection's `name` in the file, to point at it.
+    pub collection_lines: BTreeMap<String, usize>,
     /// The collections, in file order.
     pub collections: Vec<CollectionConfig>,
 }
@@ -219,9 +224,10 @@ impl CrawlConfig {
             location,
             reason: reason.to_owned(),
         };
-        let expand = |value: &str, location: String| -> Result<String, ConfigError> {
+        let expand_at = |value: &str, line: Option<usize>, location: String| -> Result<String, ConfigError> {
             expand_vars(value, env).map_err(|var| ConfigError::MissingEnv {
                 file: file.to_owned(),
+                line,
                 location,
                 var,
             })
@@ -236,6 +242,11 @@ impl CrawlConfig {
         let runtime_line = |key: &str| match spanned.get("runtime").map(Spanned::get_ref) {
             Some(DeValue::Table(t)) => t.get(key).map(|v| merge::line_at(text, v.span().start)),
             _ => None,
+        };
+
+        let expand = |value: &str, location: String| {
+            let line = runtime_line(location.trim_start_matches("runtime."));
+            expand_at(value, line, location)
         };
 
         let concurrency = top.runtime.concurrency.unwrap_or(4);
@@ -308,6 +319,7 @@ impl CrawlConfig {
 
         let mut seen = SeenNames::default();
         let mut parent_lines: BTreeMap<String, Option<usize>> = BTreeMap::new();
+        let mut collection_lines: BTreeMap<String, usize> = BTreeMap::new();
         let mut collections = Vec::with_capacity(tables.len());
         for (index, table) in tables.into_iter().enumerate() {
             let DeValue::Table(own) = table.get_ref() else {
@@ -335,6 +347,10 @@ impl CrawlConfig {
                 "every",
                 "parent",
                 "incremental",
+                "url",
+                "headers",
+                "auth",
+                "body",
             ]
             .into_iter()
             .map(|k| (k, line_of(k)))
@@ -354,19 +370,22 @@ impl CrawlConfig {
                 return Err(invalid(name_line, at("name"), &reason));
             }
             parent_lines.insert(crawl.name.clone(), lines["parent"]);
-            http.url = expand(&http.url, at("url"))?;
+            http.url = expand_at(&http.url, lines["url"], at("url"))?;
             for (name, value) in http.headers.0.iter_mut() {
-                *value = expand(value, at(&format!("headers.{name}")))?;
+                *value = expand_at(value, lines["headers"], at(&format!("headers.{name}")))?;
             }
             if let Some(auth) = http.auth.as_mut() {
                 for value in auth.strings_mut() {
-                    *value = expand(value, at("auth"))?;
+                    *value = expand_at(value, lines["auth"], at("auth"))?;
                 }
             }
             if let Some(body) = http.body.as_mut() {
                 for value in body.strings_mut() {
-                    *value = expand(value, at("body"))?;
+                    *value = expand_at(value, lines["body"], at("body"))?;
                 }
+            }
+            if let Some(line) = name_line {
+                collection_lines.insert(crawl.name.clone(), line);
             }
             if http.max_in_flight_per_host == 0 {
                 return Err(fail("max_in_flight_per_host", "must be at least 1"));
@@ -405,6 +424,7 @@ impl CrawlConfig {
             let every = match crawl.every.as_deref().map(humantime::parse_duration) {
                 None => None,
                 Some(Ok(d)) if d.is_zero() => return Err(fail("every", "must be longer than 0s")),
+                Some(Ok(d)) if d > MAX_EVERY => return Err(fail("every", "must be at most 366d")),
                 Some(Ok(d)) => Some(d),
                 Some(Err(e)) => {
                     let reason = format!("{e}; write a duration such as \"90s\", \"15m\", \"6h\" or \"1d\"");
@@ -464,6 +484,7 @@ impl CrawlConfig {
             admin_token,
             cluster,
             status_hosts: top.runtime.status_hosts.clone().unwrap_or_default(),
+            collection_lines,
             max_resumes: top.runtime.max_resumes.unwrap_or(5),
             collections,
         })
