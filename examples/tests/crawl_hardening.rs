@@ -419,3 +419,46 @@ async fn the_status_server_checks_host_sends_csp_and_limits_failed_run_now() {
     let ended = wait_bounded(&mut child, Duration::from_secs(30));
     assert!(ended.is_some_and(|s| s.success()), "{ended:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_later_run_with_keys_of_the_other_type_fails_naming_both() {
+    let server = MockServer::start(MockConfig::new(20, 10)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("crawl.db");
+    let toml = |route: &str, items: &str, pagination: &str| {
+        format!(
+            "[runtime]\ndatabase = \"sqlite://{}\"\n[[collection]]\nname = \"items\"\nurl = \"{}{route}\"\nitems = \"{items}\"\npagination = {pagination}\n",
+            db.display(),
+            server.base_url()
+        )
+    };
+    // Integer keys first.
+    let config = write(
+        dir.path(),
+        "crawl.toml",
+        &toml("/page", "/items", "{ style = \"page\" }"),
+    );
+    let out = crawl(&[&config, "--quiet"], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // Then the same table from a route whose keys are strings.
+    let config = write(
+        dir.path(),
+        "crawl.toml",
+        &toml(
+            "/stripe",
+            "/data",
+            "{ style = \"cursor\", param = \"starting_after\", last_item = \"/id\", has_more = \"/has_more\" }",
+        ),
+    );
+    let out = crawl(&[&config, "--quiet"], dir.path());
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{}", text(&out.stderr));
+    assert!(
+        stdout.contains(
+            "key \"/id\" is a string (\"obj_000000\") but this table's keys are integers (stored by an earlier run)"
+        ),
+        "{stdout}"
+    );
+    let (rows, _) = sqlite_keys(&db, "items").await;
+    assert_eq!(rows, 20, "no string key mixed in");
+}

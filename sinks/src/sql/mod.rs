@@ -32,6 +32,7 @@ mod high_water;
 mod host_slots;
 mod ident;
 mod key;
+mod key_type_row;
 mod lock;
 mod query;
 mod retry;
