@@ -57,7 +57,7 @@ impl AllowedHosts {
             return self.bound.is_unspecified() || ip == self.bound;
         }
         (name == "localhost" && (self.bound.is_loopback() || self.bound.is_unspecified()))
-            || self.names.iter().any(|n| *n == name)
+            || self.names.contains(&name)
     }
 }
 

@@ -53,7 +53,7 @@ fn inline_hash(page: &str, tag: &str) -> String {
     let Some(len) = page[start..].find(&close) else {
         return "'none'".to_owned();
     };
-    let digest = sha2::Sha256::digest(page[start..start + len].as_bytes());
+    let digest = sha2::Sha256::digest(&page.as_bytes()[start..start + len]);
     format!(
         "'sha256-{}'",
         base64::engine::general_purpose::STANDARD.encode(digest)
