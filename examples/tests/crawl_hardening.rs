@@ -382,7 +382,7 @@ async fn the_status_server_checks_host_sends_csp_and_limits_failed_run_now() {
     }
 
     let run = "/collections/items/run";
-    for _ in 0..5 {
+    for _ in 0..10 {
         let (head, _) = http(
             port,
             "POST",

@@ -16,7 +16,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 /// Failed attempts an address may make per window.
-pub(super) const MAX_FAILURES: u32 = 5;
+pub(super) const MAX_FAILURES: u32 = 10;
 /// The window failures are counted in, and the lockout after too many.
 pub(super) const WINDOW: Duration = Duration::from_secs(60);
 /// Addresses remembered at most: a flood from many addresses cannot grow

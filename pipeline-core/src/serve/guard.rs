@@ -1,7 +1,8 @@
 //! What the server answers at all, and what every answer carries.
 //!
-//! - **Host check**: a request whose `Host` is neither the bound address,
-//!   `localhost` (when bound to a loopback or every address), nor a name
+//! - **Host check**: a request whose `Host` is neither the bound address
+//!   (any IP address when bound to every address: a rebinding attack needs a
+//!   name), `localhost` (when bound to a loopback or every address), nor a name
 //!   given with [`ServeConfig::allowed_host`](super::ServeConfig::allowed_host)
 //!   gets 403. A web page in a browser on the same machine could otherwise
 //!   read `/status` by pointing a name it controls at 127.0.0.1 (DNS

@@ -22,7 +22,7 @@
 //! state, so it answers 403 unless the server was started with an
 //! [admin token](ServeConfig::admin_token) through [`serve_with`]. With one,
 //! a request without `Authorization: Bearer <token>`, or with another
-//! token, gets 401 (the comparison takes constant time; after 5 failures
+//! token, gets 401 (the comparison takes constant time; after 10 failures
 //! within a minute the client's address gets 429 with `Retry-After` until
 //! that minute ends, even with the right token); an unknown
 //! collection 404; otherwise 202 with `{"collection": NAME, "started":
