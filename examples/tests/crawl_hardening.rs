@@ -462,3 +462,63 @@ async fn a_later_run_with_keys_of_the_other_type_fails_naming_both() {
     let (rows, _) = sqlite_keys(&db, "items").await;
     assert_eq!(rows, 20, "no string key mixed in");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_interrupted_fan_out_counts_the_children_not_crawled() {
+    let mut mock = MockConfig::new(10, 5).latency(Duration::from_millis(20));
+    mock.tree_repos = 60;
+    let server = MockServer::start(mock).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("crawl.db");
+    let toml = format!(
+        "[runtime]\ndatabase = \"sqlite://{db}\"\n\n[[collection]]\nname = \"repos\"\nurl = \"{base}/tree/repos\"\npagination = {{ style = \"link_header\" }}\n\n[[collection]]\nname = \"issues\"\nparent = \"repos\"\nurl = \"{base}/tree/repos/{{/name}}/issues\"\npagination = {{ style = \"link_header\" }}\n",
+        db = db.display(),
+        base = server.base_url()
+    );
+    let config = write(dir.path(), "crawl.toml", &toml);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_crawl"))
+        .args([&config, "--quiet"])
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The parent is in and children are under way, most of them still pending.
+    support::wait_for_rows(&db, "repos", 60).await;
+    support::wait_for_rows(&db, "issues", 1).await;
+    signal(&child, "INT");
+    let status = wait_bounded(&mut child, Duration::from_secs(60)).expect("the crawl stops");
+    let stdout = text(&child.wait_with_output().unwrap().stdout);
+    assert_eq!(status.code(), Some(130), "{stdout}");
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("issues/*"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    let number = |after: &str| -> u64 {
+        let at = line.find(after).unwrap_or_else(|| panic!("{after:?} in {line}"));
+        line[..at].split_whitespace().last().unwrap().parse().unwrap()
+    };
+    let (done, not_crawled) = (number(" done"), number(" not crawled"));
+    let cancelled = if line.contains(" cancelled") {
+        number(" cancelled")
+    } else {
+        0
+    };
+    let of: u64 = line
+        .split(" of ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!(not_crawled > 0, "{line}");
+    assert_eq!(of, 60, "every child is counted, crawled or not: {line}");
+    assert_eq!(done + cancelled + not_crawled + number(" failed"), 60, "{line}");
+
+    // The next run crawls the rest: every child exactly once.
+    let out = crawl(&[&config, "--quiet"], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    let expected: BTreeSet<String> = (1..=60)
+        .flat_map(|r| (0..tree_issue_count(r, 5)).map(move |i| tree_issue(r, i)["id"].to_string()))
+        .collect();
+    assert_eq!(sqlite_keys(&db, "issues").await.1, expected);
+}

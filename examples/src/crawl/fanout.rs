@@ -104,6 +104,10 @@ impl Feeder {
     /// claimed and not started) into the group's status, so the summary
     /// shows every child that was not crawled; they stay listed for the next run.
     async fn count_not_crawled(&self, claimed: usize) {
+        // Parent rows committed but not listed yet are children too.
+        if let Err(e) = self.queue.discover().await {
+            tracing::warn!(collection = %self.child.name, error = %e, "listing the children not crawled failed");
+        }
         let pending = match self.queue.pending().await {
             Ok(n) => n,
             Err(e) => {

@@ -144,6 +144,9 @@ fn group_line(g: &GroupStatus) -> String {
         "children {} done {} running {} failed of {} {:>9} items {:>6} pages",
         g.done, g.running, g.failed, g.total, g.items_written, g.pages
     );
+    if g.cancelled > 0 {
+        msg.push_str(&format!("  {} cancelled", g.cancelled));
+    }
     if g.not_crawled > 0 {
         msg.push_str(&format!(
             "  {} not crawled (listed for the next run)",
