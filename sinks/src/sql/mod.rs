@@ -29,6 +29,7 @@ mod encode;
 mod high_water;
 mod ident;
 mod key;
+mod key_type_row;
 mod lock;
 mod query;
 mod retry;
