@@ -28,6 +28,10 @@ pub struct GroupStatus {
     pub running: u64,
     /// Children that failed for good.
     pub failed: u64,
+    /// Children that completed with a page skipped by a rule of the source
+    /// (`on_status = { 404 = "skip" }`: a parent row pointing at a deleted
+    /// resource); counted in `done` too.
+    pub skipped: u64,
     /// Children stopped by a shutdown or removal (they resume next run).
     pub cancelled: u64,
     /// Children added so far.
@@ -54,6 +58,7 @@ pub struct FailingChild {
 pub(crate) struct Tally {
     done: u64,
     failed: u64,
+    skipped: u64,
     cancelled: u64,
     pages: u64,
     items_written: u64,
@@ -74,6 +79,9 @@ impl Tallies {
         };
         tally.pages += s.pages;
         tally.items_written += s.items_written;
+        if s.pages_skipped > 0 {
+            tally.skipped += 1;
+        }
         match s.state {
             State::Completed => tally.done += 1,
             State::Failed => {
@@ -106,6 +114,7 @@ impl Tallies {
                     done: t.done,
                     running,
                     failed: t.failed,
+                    skipped: t.skipped,
                     cancelled: t.cancelled,
                     total: t.done + t.failed + t.cancelled + running,
                     pages: t.pages,
