@@ -38,10 +38,14 @@ impl Expiry {
             let at = timestamp(v).ok_or_else(|| {
                 format!("expires_at at {p:?} is not an RFC 3339 time nor seconds since the epoch")
             })?;
-            let left = at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO);
-            // An answer already expired still gets used once (a clock skew
-            // would otherwise loop on fetching tokens); a 401 renews it.
-            return Ok(Some(left.max(Duration::from_secs(1))));
+            // An answer already expired (a clock skew) is used for a
+            // second rather than fetched again for every request; a 401
+            // renews it sooner.
+            let left = match at.duration_since(SystemTime::now()) {
+                Ok(left) if !left.is_zero() => left,
+                _ => Duration::from_secs(1),
+            };
+            return Ok(Some(left));
         }
         Ok(self.lifetime)
     }
