@@ -295,6 +295,10 @@ fn bad_rules_and_grants_exit_2_naming_the_key() {
             r#"auth = { type = "oauth2", token_url = "http://127.0.0.1:9/t", client_id = "c", client_secret = "s", scopes = "x" }"#,
             "scopes",
         ),
+        (
+            r#"auth = { type = "token_request", token_url = "http://127.0.0.1:9/l", token = "session.token" }"#,
+            "auth.token",
+        ),
     ] {
         let text = format!(
             "[runtime]\ndatabase = \"sqlite://{}\"\n\n[[collection]]\nname = \"c\"\nurl = \"http://127.0.0.1:9/x\"\n{extra}\n",
@@ -305,5 +309,6 @@ fn bad_rules_and_grants_exit_2_naming_the_key() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{extra}: {stderr}");
         assert!(stderr.contains(want), "{extra}: {stderr}");
+        assert!(stderr.contains("line 7"), "{extra}: {stderr}");
     }
 }

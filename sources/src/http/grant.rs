@@ -124,16 +124,6 @@ fn token_url(text: &str) -> Result<(Url, String), SourceError> {
     Ok((url, shown))
 }
 
-fn pointer(key: &str, p: &str) -> Result<(), SourceError> {
-    if p.is_empty() || p.starts_with('/') {
-        Ok(())
-    } else {
-        Err(config(format!(
-            "auth.{key} {p:?} is not a JSON pointer (it must be empty or start with '/')"
-        )))
-    }
-}
-
 impl Grant {
     /// Validates an OAuth2 grant. Errors name the key, never a value.
     pub(crate) fn oauth2(o: &OAuth2) -> Result<Self, SourceError> {
@@ -208,12 +198,7 @@ impl Grant {
     /// Validates a generic token request. Errors name the key, never a value.
     pub(crate) fn token_request(r: &TokenRequest) -> Result<Self, SourceError> {
         let (url, shown) = token_url(&r.token_url)?;
-        pointer("token", &r.token)?;
-        for (key, p) in [("expires_in", &r.expires_in), ("expires_at", &r.expires_at)] {
-            if let Some(p) = p {
-                pointer(key, p)?;
-            }
-        }
+        r.check_shape().map_err(config)?;
         let header = match &r.header {
             None => AUTHORIZATION,
             Some(name) => HeaderName::from_bytes(name.as_bytes())

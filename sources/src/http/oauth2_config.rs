@@ -72,7 +72,7 @@ pub enum ClientAuth {
 /// assert!(!format!("{auth:?}").contains("s3cret"));
 /// ```
 #[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "OAuth2Table")]
 #[non_exhaustive]
 pub struct OAuth2 {
     /// The token endpoint.
@@ -98,6 +98,53 @@ pub struct OAuth2 {
     /// How the client authenticates (default: in the body).
     #[serde(default)]
     pub client_auth: ClientAuth,
+}
+
+/// [`OAuth2`] as written, checked for the grant's own keys when read, so a
+/// config file's error has its line.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OAuth2Table {
+    token_url: String,
+    client_id: String,
+    #[serde(default)]
+    client_secret: String,
+    #[serde(default)]
+    scope: Option<String>,
+    #[serde(default)]
+    audience: Option<String>,
+    #[serde(default)]
+    grant: GrantType,
+    #[serde(default)]
+    refresh_token: Option<String>,
+    #[serde(default)]
+    client_auth: ClientAuth,
+}
+
+impl TryFrom<OAuth2Table> for OAuth2 {
+    type Error = &'static str;
+
+    fn try_from(t: OAuth2Table) -> Result<Self, Self::Error> {
+        match (t.grant, &t.refresh_token) {
+            (GrantType::RefreshToken, None) => {
+                return Err("auth.refresh_token is needed with grant = \"refresh_token\"");
+            }
+            (GrantType::ClientCredentials, Some(_)) => {
+                return Err("auth.refresh_token is used only with grant = \"refresh_token\"");
+            }
+            _ => {}
+        }
+        Ok(Self {
+            token_url: t.token_url,
+            client_id: t.client_id,
+            client_secret: t.client_secret,
+            scope: t.scope,
+            audience: t.audience,
+            grant: t.grant,
+            refresh_token: t.refresh_token,
+            client_auth: t.client_auth,
+        })
+    }
 }
 
 impl OAuth2 {

@@ -50,7 +50,7 @@ pub enum TokenBodyFormat {
 /// assert!(!format!("{auth:?}").contains("s3cret"));
 /// ```
 #[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "TokenRequestTable")]
 #[non_exhaustive]
 pub struct TokenRequest {
     /// Where the token is requested (POST).
@@ -86,6 +86,53 @@ pub struct TokenRequest {
     /// The token's life when the answer does not say (`"55m"`, `"12h"`).
     #[serde(default, deserialize_with = "lifetime")]
     pub lifetime: Option<Duration>,
+}
+
+/// [`TokenRequest`] as written, its pointers and header name checked when
+/// read, so a config file's error has its line.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenRequestTable {
+    token_url: String,
+    #[serde(default)]
+    fields: BTreeMap<String, String>,
+    #[serde(default)]
+    body_format: TokenBodyFormat,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    #[serde(default = "default_token_pointer")]
+    token: String,
+    #[serde(default)]
+    header: Option<String>,
+    #[serde(default)]
+    prefix: Option<String>,
+    #[serde(default)]
+    expires_in: Option<String>,
+    #[serde(default)]
+    expires_at: Option<String>,
+    #[serde(default, deserialize_with = "lifetime")]
+    lifetime: Option<Duration>,
+}
+
+impl TryFrom<TokenRequestTable> for TokenRequest {
+    type Error = String;
+
+    fn try_from(t: TokenRequestTable) -> Result<Self, String> {
+        let request = Self {
+            token_url: t.token_url,
+            fields: t.fields,
+            body_format: t.body_format,
+            headers: t.headers,
+            token: t.token,
+            header: t.header,
+            prefix: t.prefix,
+            expires_in: t.expires_in,
+            expires_at: t.expires_at,
+            lifetime: t.lifetime,
+        };
+        request.check_shape()?;
+        Ok(request)
+    }
 }
 
 fn default_token_pointer() -> String {
@@ -161,6 +208,33 @@ impl TokenRequest {
     pub fn lifetime(mut self, lifetime: Duration) -> Self {
         self.lifetime = Some(lifetime);
         self
+    }
+
+    /// Checks what does not depend on `${VAR}` values: the pointers and
+    /// header names. Errors name the key.
+    pub(crate) fn check_shape(&self) -> Result<(), String> {
+        let pointers = [
+            ("token", Some(&self.token)),
+            ("expires_in", self.expires_in.as_ref()),
+            ("expires_at", self.expires_at.as_ref()),
+        ];
+        for (key, p) in pointers {
+            if let Some(p) = p
+                && !p.is_empty()
+                && !p.starts_with('/')
+            {
+                return Err(format!(
+                    "auth.{key} {p:?} is not a JSON pointer (it must be empty or start with '/')"
+                ));
+            }
+        }
+        let names = self.header.iter().chain(self.headers.keys());
+        for name in names {
+            if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                return Err(format!("auth: {name:?} is not a header name"));
+            }
+        }
+        Ok(())
     }
 
     /// The strings that may hold `${VAR}` references.
