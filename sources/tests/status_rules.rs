@@ -87,6 +87,19 @@ async fn retry_and_fail_rules_change_the_class_of_a_status() {
 }
 
 #[tokio::test]
+async fn a_retry_rule_honours_retry_after() {
+    let server = server(MockConfig::new(300, 100)).await;
+    let config = scripted(&server, "on_page=2&status=409&retry_after=7").on_status(409, StatusAction::Retry);
+    // One attempt only: the failure says when a retry makes sense.
+    let (report, items) = crawl(&config, fast_retry(1), None).await;
+    assert_eq!(kind(&report), FetchErrorKind::RateLimited);
+    let failure = report.outcome.failure().unwrap();
+    let wait = failure.retry_at.expect("Retry-After kept") - tokio::time::Instant::now();
+    assert!(wait > std::time::Duration::from_secs(5), "{wait:?}");
+    assert_eq!(items.len(), 100);
+}
+
+#[tokio::test]
 async fn a_body_rule_wins_over_the_status_and_matches_a_2xx_that_is_not_a_page() {
     let server = server(MockConfig::new(300, 100)).await;
     // GitHub's secondary rate limit: a 403 whose body says so.
