@@ -30,6 +30,7 @@ use serde::{Deserialize, Deserializer};
 use crate::html::scrape_config::ScrapeConfig;
 use crate::http::auth::Auth;
 use crate::http::redact::default_secret_params;
+use crate::http::status_rules::{BodyRules, StatusRules};
 
 /// Header names and values sent on every request. `Debug` shows names only:
 /// values are usually tokens.
@@ -312,6 +313,12 @@ pub struct HttpSourceConfig {
     /// the whole list.
     #[serde(deserialize_with = "with_default_secret_params")]
     pub secret_params: Vec<String>,
+    /// What an error status means (`{ 404 = "skip", "5xx" = "retry" }`,
+    /// see [`StatusRules`]); default: 408, 429 and 5xx retried, other 4xx fail.
+    pub on_status: StatusRules,
+    /// What an error answer (or a 2xx body that is not a page) containing
+    /// a text means (`{ "rate limit" = "retry" }`, see [`BodyRules`]).
+    pub on_body: BodyRules,
 }
 
 fn with_default_secret_params<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
@@ -364,6 +371,8 @@ impl HttpSourceConfig {
             breaker: None,
             speculate: false,
             secret_params: default_secret_params(),
+            on_status: StatusRules::default(),
+            on_body: BodyRules::default(),
         }
     }
 
@@ -408,6 +417,20 @@ impl HttpSourceConfig {
     #[must_use]
     pub fn secret_param(mut self, name: impl Into<String>) -> Self {
         self.secret_params.push(name.into());
+        self
+    }
+
+    /// Adds an `on_status` rule: answers with `status` (400 to 599) get `action`.
+    #[must_use]
+    pub fn on_status(mut self, status: u16, action: crate::StatusAction) -> Self {
+        self.on_status = std::mem::take(&mut self.on_status).status(status, action);
+        self
+    }
+
+    /// Adds an `on_body` rule: error answers containing `text` get `action`.
+    #[must_use]
+    pub fn on_body(mut self, text: impl Into<String>, action: crate::StatusAction) -> Self {
+        self.on_body = std::mem::take(&mut self.on_body).contains(text, action);
         self
     }
 

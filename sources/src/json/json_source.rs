@@ -137,7 +137,15 @@ impl JsonSource {
         let fetched = self.download(&page).await?;
         // Shown (redacted) only in errors: redacting costs a URL parse.
         let shown = || self.endpoint.show(&page.request);
-        let (body, items) = I::split(self, &fetched, &shown)?;
+        let (body, items) = match I::split(self, &fetched, &shown) {
+            Ok(page) => page,
+            // A 2xx that is not a page may be an error in disguise (`on_body`).
+            Err(e) if self.endpoint.rules.reads_bodies() => {
+                let rules = &self.endpoint.rules;
+                return Err(rules.on_page(fetched.method, &shown(), fetched.status, &fetched.body, e));
+            }
+            Err(e) => return Err(e),
+        };
         let last = if self.paginator.needs_last_item() {
             items.last().map(I::to_value).transpose().map_err(|e| {
                 FetchError::invalid(format!("{}: the last item could not be read: {e}", shown()))
