@@ -50,5 +50,6 @@ pub use self::http::redact;
 pub use self::http::url_template::{TemplateError, UrlTemplate};
 pub use self::json::json_source::JsonSource;
 pub use self::json::raw_json_source::RawJsonSource;
+pub use self::json::records::ItemsMissing;
 pub use self::suggest::{Suggestion, suggest};
 pub use pipeline_core::policy::AutoThrottle;

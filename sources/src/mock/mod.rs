@@ -35,12 +35,14 @@
 //! | `/protected?page=P` | `page`, has_more = `/has_more`; needs a live token, else 401 (counted by [`MockServer::rejected_tokens`]) | `{"items": [...], "has_more": …}` |
 //!
 //! | `/tree/…`, `/feed` | a repos → issues → comments tree and an updated-since feed (see `tree.rs`) | |
+//! | `/shapes/…` | record shapes: single objects, wildcard paths, an object's values, missing items, composite and keyless keys (see `record_shapes.rs`) | |
 //!
 //! `/offset` and `/page` bodies also carry `has_more`. POST bodies are
 //! logged ([`MockServer::posted`]).
 
 mod api_routes;
 mod faults;
+mod record_shapes;
 mod routes;
 mod tree;
 
@@ -62,6 +64,7 @@ use tokio::time::Instant;
 
 pub use self::api_routes::{GRAPHQL_ERROR, NEXT_CURSOR_HEADER, graphql_cursor, search_cursor};
 pub use self::faults::{Faults, Malformed, Outage, RetryAfter};
+pub use self::record_shapes::{shape_member, shape_rate_date, shape_stat, shape_task};
 pub use self::routes::{LATIN1_TEXT, html_item_index};
 pub use self::tree::{feed_time, tree_comment, tree_issue, tree_issue_count, tree_repo};
 
@@ -423,7 +426,7 @@ async fn handle(
     }
     let response = match api_routes::route(&state, &method, &headers, &uri, &body) {
         Some(r) => r,
-        None => match tree::route(&state, &uri) {
+        None => match tree::route(&state, &uri).or_else(|| record_shapes::route(&state, &uri)) {
             Some(r) => r,
             None => routes::route(&state, &uri).await,
         },
