@@ -313,7 +313,7 @@ mod tests {
                 json!({"date": "2024-01-03", "eur": 2})
             ]
         );
-        let mut body = object("rates", json!({"d": 5}));
+        let mut body = object("rates", json!({"d": [5]}));
         assert_eq!(p.select(&mut body), Err(Problem::NotAnObject("a number")));
     }
 
