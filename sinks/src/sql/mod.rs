@@ -6,18 +6,21 @@
 //! - `builder` → `sink` (+ `setup`, run when the pipeline opens the sink);
 //!   `store`: the checkpoint store. Both use `checkpoint_row`, the one owner
 //!   of the checkpoint table's SQL; `database` depends on neither.
-//! - `key`, `encode`: items to rows; `dialect`, `ident`: SQL text;
+//! - `key`, `composite_key`, `encode`: items to rows; `append`: keyless
+//!   collections (rows at their position, a new run replacing the last); `dialect`, `ident`: SQL text;
 //!   `backend`: running transactions; `copy`: PostgreSQL's binary `COPY`
 //!   for staging tables; `retry`: committing with backoff.
 //! - `children`: the durable queue of a child collection's children;
 //!   `high_water`: incremental refresh marks; `query`: text reads for both.
 
+mod append;
 mod backend;
 mod builder;
 mod checkpoint_row;
 mod children;
 #[cfg(feature = "postgres")]
 mod cluster_sql;
+mod composite_key;
 mod config;
 #[cfg(feature = "postgres")]
 mod coordinator;
@@ -41,6 +44,7 @@ mod store;
 
 pub use self::builder::{DocumentSinkBuilder, RowSinkBuilder};
 pub use self::children::{ChildQueue, ParentColumns, QueuedChild};
+pub use self::composite_key::KeyPart;
 pub use self::config::DatabaseConfig;
 #[cfg(feature = "postgres")]
 pub use self::coordinator::PgCoordinator;
