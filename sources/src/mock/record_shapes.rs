@@ -37,7 +37,7 @@ pub fn shape_task(i: usize) -> Value {
 
 /// Member `j` (from 0) of any project: the same emails in every project.
 pub fn shape_member(j: usize) -> Value {
-    json!({ "email": format!("user{j}@example.test"), "role": if j % 2 == 0 { "dev" } else { "ops" } })
+    json!({ "email": format!("user{j}@example.test"), "role": if j.is_multiple_of(2) { "dev" } else { "ops" } })
 }
 
 /// Stat `i` (from 0): no key; stats `i` and `i + 4` are equal.
