@@ -112,6 +112,14 @@ url = "{base}/shapes/stats"
 items = "/items"
 key = false
 {PAGED}
+
+[[collection]]
+name = "project_stats"
+parent = "projects"
+url = "{base}/shapes/stats?project={{/id}}"
+items = "/items"
+key = false
+{PAGED}
 "#
     )
 }
@@ -165,10 +173,14 @@ async fn every_record_shape_and_key_crawls_to_exact_rows() {
         assert_eq!(*data, shape_stat(position), "row {key}");
     }
 
+    let child_stats = set((1..=4).flat_map(|p| (0..13).map(move |i| format!("[\"{p}\",{i}]"))));
+    assert_eq!(sqlite_keys(&db, "project_stats").await, (52, child_stats.clone()));
+
     // A second run replaces the keyless rows (no growth) and upserts the rest.
     assert_success(&crawl(&[&config, "--quiet"], dir.path()));
     assert_eq!(sqlite_keys(&db, "stats").await.0, 13);
     assert_eq!(sqlite_keys(&db, "tasks").await.0, 13);
+    assert_eq!(sqlite_keys(&db, "project_stats").await, (52, child_stats));
 }
 
 fn members_toml(database: &str, base: &str, [projects, members]: [&str; 2]) -> String {

@@ -262,7 +262,9 @@ pub struct HttpSourceConfig {
     /// array (each element is a record) or an object (one record). A `*`
     /// segment takes every element of an array or every value of an object
     /// (`/adaccounts/*/adaccount`, `/rates/*`); see
-    /// [`items_map_key`](Self::items_map_key).
+    /// [`items_map_key`](Self::items_map_key). In a paginated collection a
+    /// path without `*` must lead to an array (an object there is taken for
+    /// an error object, and the page is retried, then fails).
     pub items: String,
     /// What a page without records at `items` (the pointer leads nowhere,
     /// or to null) means: a failed page (default) or no records.
