@@ -79,5 +79,6 @@ pub use self::http::token_request_config::{TokenBodyFormat, TokenRequest};
 pub use self::http::url_template::{TemplateError, UrlTemplate};
 pub use self::json::json_source::JsonSource;
 pub use self::json::raw_json_source::RawJsonSource;
+pub use self::json::records::ItemsMissing;
 pub use self::suggest::{Suggestion, suggest};
 pub use pipeline_core::policy::AutoThrottle;
