@@ -95,6 +95,7 @@ async fn a_non_string_cursor_is_invalid() {
             has_more: None,
             body_pointer: None,
             next_header: None,
+            stop_when: None,
         });
     let (report, _) = crawl(&config, fast_retry(3), None).await;
     let text = failure_text(&report);

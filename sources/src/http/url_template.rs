@@ -6,7 +6,8 @@
 //! A placeholder is a JSON pointer (RFC 6901); `{field}` without the slash
 //! means `{/field}` (a scraped item's field). Strings are used as they are,
 //! numbers and booleans as their JSON text; a missing field, `null`, an
-//! array or an object is an error naming the pointer.
+//! array or an object is an error naming the pointer. `{page}`,
+//! `{offset}`, `{limit}` and `{now…}` are left for the source to fill.
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
@@ -17,6 +18,13 @@ const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'_')
     .remove(b'~');
+
+/// Placeholders the source fills, not the parent: `{page}`, `{offset}`,
+/// `{limit}` (templated page values) and `{now…}` (the run's time); a
+/// parent's field of one of these names is written `{/page}`.
+fn is_reserved(field: &str) -> bool {
+    matches!(field, "page" | "offset" | "limit") || crate::dates::is_now_placeholder(field)
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Part {
@@ -80,6 +88,12 @@ impl UrlTemplate {
             let after = &rest[start + 1..];
             let end = after.find('}').ok_or_else(|| syntax("a '{' has no '}'"))?;
             let field = &after[..end];
+            if is_reserved(field) {
+                // Filled by the source itself, page by page or run by run.
+                parts.push(Part::Text(rest[start..start + end + 2].to_owned()));
+                rest = &after[end + 1..];
+                continue;
+            }
             if field.is_empty() || field == "/" {
                 return Err(syntax("a placeholder is empty; write {/field}"));
             }
@@ -174,5 +188,10 @@ mod tests {
         assert!(UrlTemplate::parse("http://h/{/name").is_err());
         assert!(UrlTemplate::parse("http://h/{}").is_err());
         assert!(!UrlTemplate::parse("http://h/x").unwrap().has_fields());
+        let t = UrlTemplate::parse("http://h/{/id}/{page}?since={now-1d|date}&o={offset}").unwrap();
+        assert_eq!(
+            t.render(&json!({"id": 1})).unwrap(),
+            "http://h/1/{page}?since={now-1d|date}&o={offset}"
+        );
     }
 }

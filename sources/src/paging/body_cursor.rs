@@ -12,28 +12,23 @@ use pipeline_core::FetchError;
 use serde_json::{Map, Value};
 use url::Url;
 
-use crate::config::{HttpSourceConfig, Method, Pagination};
+use crate::config::{BodyFormat, HttpSourceConfig, Method, Pagination};
 use crate::error::SourceError;
+use crate::http::form_body::form_pairs;
 use crate::http::request::{Body, Request};
+use crate::paging::fragment;
 
 /// The fragment parameter holding a body token.
-const FRAGMENT_PARAM: &str = "cursor";
+pub(crate) const FRAGMENT_PARAM: &str = "cursor";
 
 /// `url` carrying `token` for the body.
 pub(crate) fn with_body_token(url: &Url, token: &str) -> Url {
-    let mut out = url.clone();
-    let fragment = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair(FRAGMENT_PARAM, token)
-        .finish();
-    out.set_fragment(Some(&fragment));
-    out
+    fragment::set(url, FRAGMENT_PARAM, token)
 }
 
 /// The body token `url` carries, if any.
 pub(crate) fn body_token(url: &Url) -> Option<String> {
-    url::form_urlencoded::parse(url.fragment()?.as_bytes())
-        .find(|(k, _)| k == FRAGMENT_PARAM)
-        .map(|(_, v)| v.into_owned())
+    fragment::get(url, FRAGMENT_PARAM)
 }
 
 /// Sets `value` at JSON pointer `pointer` in `target`, creating objects for
@@ -75,6 +70,7 @@ pub(crate) fn set_pointer(target: &mut Value, pointer: &str, value: Value) -> Re
 #[derive(Debug, Clone)]
 pub(crate) struct RequestTemplate {
     method: Method,
+    format: BodyFormat,
     body: Option<Value>,
     pointer: Option<String>,
 }
@@ -111,8 +107,17 @@ impl RequestTemplate {
             set_pointer(&mut body.clone(), p, Value::Null)
                 .map_err(|e| SourceError::config(format!("pagination.body_pointer: {e}")))?;
         }
+        if config.body_format == BodyFormat::Form {
+            let Some(body) = &body else {
+                return Err(SourceError::config(
+                    "body_format = \"form\" needs method = \"POST\"",
+                ));
+            };
+            form_pairs(body).map_err(|e| SourceError::config(format!("body: {e}")))?;
+        }
         Ok(Self {
             method: config.method,
+            format: config.body_format,
             body,
             pointer,
         })
@@ -129,7 +134,13 @@ impl RequestTemplate {
             set_pointer(&mut body, p, Value::String(token))
                 .map_err(|e| FetchError::invalid(format!("body cursor: {e}")))?;
         }
-        Ok(Request::new(self.method, url.clone(), Some(Body::json(&body))))
+        let body = match self.format {
+            BodyFormat::Form => {
+                Body::form(&form_pairs(&body).map_err(|e| FetchError::invalid(format!("form body: {e}")))?)
+            }
+            _ => Body::json(&body),
+        };
+        Ok(Request::new(self.method, url.clone(), Some(body)))
     }
 }
 
