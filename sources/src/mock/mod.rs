@@ -35,12 +35,14 @@
 //! | `/protected?page=P` | `page`, has_more = `/has_more`; needs a live token, else 401 (counted by [`MockServer::rejected_tokens`]) | `{"items": [...], "has_more": …}` |
 //!
 //! | `/tree/…`, `/feed` | a repos → issues → comments tree and an updated-since feed (see `tree.rs`) | |
+//! | `/events`, `/numbered/…`, `/slice`, `/scalar`, `/ending`, `/after`, `POST /form`, `/echo` | request shapes: date windows, templated page values, scalar cursors, endings, form bodies (see `request_routes.rs`) | |
 //!
 //! `/offset` and `/page` bodies also carry `has_more`. POST bodies are
 //! logged ([`MockServer::posted`]).
 
 mod api_routes;
 mod faults;
+mod request_routes;
 mod routes;
 mod tree;
 
@@ -62,6 +64,7 @@ use tokio::time::Instant;
 
 pub use self::api_routes::{GRAPHQL_ERROR, NEXT_CURSOR_HEADER, graphql_cursor, search_cursor};
 pub use self::faults::{Faults, Malformed, Outage, RetryAfter};
+pub use self::request_routes::event_time;
 pub use self::routes::{LATIN1_TEXT, html_item_index};
 pub use self::tree::{feed_time, tree_comment, tree_issue, tree_issue_count, tree_repo};
 
@@ -421,7 +424,9 @@ async fn handle(
     if let Some(fault) = faults::before_route(&config.faults, n, state.started.elapsed()) {
         return fault;
     }
-    let response = match api_routes::route(&state, &method, &headers, &uri, &body) {
+    let response = match api_routes::route(&state, &method, &headers, &uri, &body)
+        .or_else(|| request_routes::route(&state, &method, &headers, &uri, &body))
+    {
         Some(r) => r,
         None => match tree::route(&state, &uri) {
             Some(r) => r,
