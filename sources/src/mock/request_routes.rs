@@ -12,7 +12,7 @@
 //! | `/ending?page=P&end=short\|empty\|204` | full pages of `per_page`, then: a short last page, an empty body, or a 204 |
 //! | `/after?after=ID` | items with id above `ID` (`per_page` at most), an empty array at the end |
 //! | `POST /form` | a form body `page=P` (from 1): `{"items": [...], "next": P + 1 or null}`; anything but a form is a 415 |
-//! | `/echo` (GET or POST) | one item `{"id": 1, "body": <the body>, "x_parent": <header X-Parent>}` |
+//! | `/echo` (GET or POST) | one item `{"id": <the JSON body's id, else 1>, "body": <the body>, "x_parent": <header X-Parent>}` |
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
@@ -153,9 +153,10 @@ pub(super) fn route(
                 .get("x-parent")
                 .and_then(|v| v.to_str().ok())
                 .map_or(Value::Null, |v| Value::String(v.to_owned()));
+            let id = sent.get("id").cloned().unwrap_or(json!(1));
             json_response(
                 StatusCode::OK,
-                &json!({ "items": [{ "id": 1, "body": sent, "x_parent": parent }] }),
+                &json!({ "items": [{ "id": id, "body": sent, "x_parent": parent }] }),
             )
         }
         _ => return None,
