@@ -237,11 +237,11 @@ impl JsonSource {
         })?;
         let next = match next {
             // A link read from the body has no fragment: the page's window goes on.
-            Some(n) => checked_next(
-                &self.endpoint,
-                &page.request,
-                &fragment::carry(&page.request, &n, &["window"]),
-            )?,
+            Some(n) if window.is_some() => {
+                let n = fragment::carry(&page.request, &n, &["window"]);
+                checked_next(&self.endpoint, &page.request, &n)?
+            }
+            Some(n) => checked_next(&self.endpoint, &page.request, &n)?,
             None => self.next_window(window).map(|n| Cursor::new(String::from(n))),
         };
         tracing::debug!(host = %self.endpoint.host, items = items.len(), "JSON page fetched");
