@@ -90,7 +90,8 @@ async fn a_windowed_crawl_killed_mid_way_resumes_exactly() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn windows_feed_incremental_refresh_from_the_last_window_minus_the_lookback() {
-    let server = MockServer::start(MockConfig::new(200, 10)).await.unwrap();
+    // Events stop at 2024-01-03.
+    let server = MockServer::start(MockConfig::new(48, 10)).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (config, db) = windows_config(
         dir.path(),
@@ -132,6 +133,28 @@ async fn windows_feed_incremental_refresh_from_the_last_window_minus_the_lookbac
     assert_eq!(
         high_water(&db, "events").await.as_deref(),
         Some("2024-01-03T00:00:00Z")
+    );
+
+    // Windows without events still move the mark to their end.
+    let (config, _) = windows_config(
+        dir.path(),
+        &server,
+        "2024-01-05",
+        "incremental = { windows = true }",
+    );
+    let before = server.request_count() as usize;
+    let out = crawl(&[&config, "--quiet"], dir.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        server.requests()[before..],
+        [
+            "/events?from=2024-01-03&to=2024-01-04&page=1",
+            "/events?from=2024-01-04&to=2024-01-05&page=1"
+        ]
+    );
+    assert_eq!(
+        high_water(&db, "events").await.as_deref(),
+        Some("2024-01-05T00:00:00Z")
     );
 }
 
