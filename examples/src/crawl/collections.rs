@@ -95,6 +95,7 @@ pub fn same_identity(a: &CollectionConfig, b: &CollectionConfig) -> bool {
         && a.http.items == b.http.items
         && a.key == b.key
         && a.http.pagination == b.http.pagination
+        && a.http.windows == b.http.windows
 }
 
 /// Where one attempt starts and, for a child, whose child it is.
