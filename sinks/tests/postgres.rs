@@ -28,6 +28,10 @@ macro_rules! pg_test {
 
 pg_test!(upsert_is_idempotent, s::upsert_is_idempotent);
 pg_test!(
+    a_high_water_floor_is_stored_even_without_items,
+    s::a_high_water_floor_is_stored_even_without_items
+);
+pg_test!(
     raw_documents_follow_the_key_rules,
     s::raw_documents_follow_the_key_rules
 );

@@ -50,6 +50,13 @@ pub enum TemplateError {
         /// What is wrong.
         reason: &'static str,
     },
+    /// The parent item's value at the pointer is `.` or `..`, which would
+    /// change the URL's path (RELIABILITY promise 23: values stay values).
+    #[error("the parent item's value at {pointer} is a dot segment (\".\" or \"..\"); refused")]
+    DotSegment {
+        /// The placeholder's JSON pointer.
+        pointer: String,
+    },
     /// The parent item has no usable value at the pointer.
     #[error("the parent item has no string or number at {pointer}")]
     Missing {
@@ -149,6 +156,12 @@ impl UrlTemplate {
                             });
                         }
                     };
+                    if text == "." || text == ".." {
+                        // A `.` or `..` segment (encoded or not) would move the path.
+                        return Err(TemplateError::DotSegment {
+                            pointer: pointer.clone(),
+                        });
+                    }
                     out.extend(utf8_percent_encode(&text, COMPONENT));
                 }
             }
@@ -169,6 +182,19 @@ mod tests {
         assert_eq!(
             t.render(&json!({"id": 7, "name": "a/b?&"})).unwrap(),
             "http://h/7/c?q=a%2Fb%3F%26"
+        );
+    }
+
+    #[test]
+    fn dot_segments_from_items_stay_values() {
+        let t = UrlTemplate::parse("http://h/repos/{/name}/issues").unwrap();
+        for name in [".", ".."] {
+            let err = t.render(&json!({ "name": name })).unwrap_err();
+            assert!(matches!(err, TemplateError::DotSegment { .. }), "{err}");
+        }
+        assert_eq!(
+            t.render(&json!({"name": "..."})).unwrap(),
+            "http://h/repos/.../issues"
         );
     }
 

@@ -66,13 +66,25 @@ pub(crate) fn set_pointer(target: &mut Value, pointer: &str, value: Value) -> Re
 }
 
 /// How each page's request is made: the method, the configured body and
-/// where a body token goes.
-#[derive(Debug, Clone)]
+/// where a body token goes. `Debug` leaves the body out: it may hold a
+/// credential.
+#[derive(Clone)]
 pub(crate) struct RequestTemplate {
     method: Method,
     format: BodyFormat,
     body: Option<Value>,
     pointer: Option<String>,
+}
+
+impl std::fmt::Debug for RequestTemplate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestTemplate")
+            .field("method", &self.method)
+            .field("format", &self.format)
+            .field("body", &self.body.as_ref().map(|_| "<redacted>"))
+            .field("pointer", &self.pointer)
+            .finish()
+    }
 }
 
 impl RequestTemplate {

@@ -1,11 +1,13 @@
 //! Behaviours every SQL backend must have, run by `sqlite.rs` and `postgres.rs`.
 
+mod high_water;
 mod items;
 mod raw;
 mod resume;
 mod staging;
 mod store;
 
+pub use self::high_water::*;
 pub use self::items::*;
 pub use self::raw::*;
 pub use self::resume::*;
