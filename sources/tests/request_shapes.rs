@@ -336,3 +336,37 @@ async fn bad_windows_are_refused_naming_the_key() {
         assert!(err.contains(key), "{err}");
     }
 }
+
+#[tokio::test]
+async fn windows_can_be_sent_in_a_post_body() {
+    let server = server(MockConfig::new(100, 20)).await;
+    let c = config(&format!(
+        r#"
+        url = "{}"
+        method = "POST"
+        body = {{ range = {{ kind = "all" }} }}
+        items = "/events"
+        pagination = {{ style = "page", has_more = "/has_more" }}
+        windows = {{ start = "2024-01-01", end = "2024-01-03", step = "1d", start_body = "/range/from", end_body = "/range/to" }}
+        "#,
+        server.url("/events")
+    ));
+    let (report, items) = crawl(&c, fast_retry(1), None).await;
+    assert!(report.outcome.is_completed(), "{:?}", report.outcome);
+    assert_all(&items, 48);
+    let posted = server.posted();
+    assert_eq!(posted.len(), 4);
+    assert_eq!(
+        posted[2],
+        json!({ "range": { "kind": "all", "from": "2024-01-02T00:00:00Z", "to": "2024-01-03T00:00:00Z" } })
+    );
+    assert_eq!(
+        server.requests(),
+        [
+            "/events?page=1",
+            "/events?page=2",
+            "/events?page=1",
+            "/events?page=2"
+        ]
+    );
+}

@@ -41,6 +41,13 @@ pub struct DateWindows {
     /// The query parameter carrying a window's end.
     #[serde(default)]
     pub end_param: Option<String>,
+    /// Where a window's start goes in the POST body (a JSON pointer such
+    /// as `/filter/from`; missing objects are created).
+    #[serde(default)]
+    pub start_body: Option<String>,
+    /// Where a window's end goes in the POST body.
+    #[serde(default)]
+    pub end_body: Option<String>,
     /// How both are written (default RFC 3339).
     #[serde(default)]
     pub format: DateFormat,
@@ -66,6 +73,8 @@ impl DateWindows {
             step: step.into(),
             start_param: Some(start_param.into()),
             end_param: Some(end_param.into()),
+            start_body: None,
+            end_body: None,
             format: DateFormat::Rfc3339,
             end_inclusive: false,
         }
@@ -96,13 +105,24 @@ impl DateWindows {
             return Err(DateError::new("windows.step: must be longer than 0s"));
         }
         let params = [&self.start_param, &self.end_param];
-        if params.iter().all(|p| p.is_none()) {
+        let pointers = [&self.start_body, &self.end_body];
+        if params.iter().chain(&pointers).all(|p| p.is_none()) {
             return Err(DateError::new(
-                "windows: set start_param and/or end_param, the query parameters a window is sent in",
+                "windows: set start_param and/or end_param (query parameters), or start_body and/or \
+                 end_body (JSON pointers in the POST body): where a window is sent",
             ));
         }
         if params.iter().any(|p| p.as_deref() == Some("")) {
             return Err(DateError::new("windows: a parameter name is empty"));
+        }
+        if let Some(p) = pointers
+            .iter()
+            .filter_map(|p| p.as_deref())
+            .find(|p| !p.starts_with('/'))
+        {
+            return Err(DateError::new(format!(
+                "windows: {p:?} is not a JSON pointer into the body (it must start with '/')"
+            )));
         }
         Ok(Windows {
             start,
@@ -110,6 +130,36 @@ impl DateWindows {
             step,
             config: self.clone(),
         })
+    }
+}
+
+impl DateWindows {
+    /// A window's start and end as sent (the end minus one unit with
+    /// `end_inclusive`).
+    pub(crate) fn sent(&self, w: Window) -> (String, String) {
+        let f = &self.format;
+        let mut end = w.end;
+        if self.end_inclusive {
+            let unit = match f {
+                DateFormat::EpochMillis => SignedDuration::from_millis(1),
+                _ => SignedDuration::from_secs(1),
+            };
+            end = end.checked_sub(unit).unwrap_or(end).max(w.start);
+        }
+        (f.format(w.start), f.format(end))
+    }
+
+    /// Where the window goes in the body: `(pointer, value)` pairs.
+    pub(crate) fn body_values(&self, w: Window) -> Vec<(&str, String)> {
+        let (start, end) = self.sent(w);
+        let mut out = Vec::new();
+        if let Some(p) = &self.start_body {
+            out.push((p.as_str(), start));
+        }
+        if let Some(p) = &self.end_body {
+            out.push((p.as_str(), end));
+        }
+        out
     }
 }
 
@@ -155,21 +205,13 @@ impl Windows {
 
     /// `base` with `w`'s parameters, carrying `w` in its fragment.
     pub(crate) fn apply(&self, base: &Url, w: Window) -> Url {
-        let f = &self.config.format;
+        let (start, end) = self.config.sent(w);
         let mut url = base.clone();
         if let Some(p) = &self.config.start_param {
-            url = with_query_param(&url, p, &f.format(w.start));
+            url = with_query_param(&url, p, &start);
         }
         if let Some(p) = &self.config.end_param {
-            let mut end = w.end;
-            if self.config.end_inclusive {
-                let unit = match f {
-                    DateFormat::EpochMillis => SignedDuration::from_millis(1),
-                    _ => SignedDuration::from_secs(1),
-                };
-                end = end.checked_sub(unit).unwrap_or(end).max(w.start);
-            }
-            url = with_query_param(&url, p, &f.format(end));
+            url = with_query_param(&url, p, &end);
         }
         let value = format!("{}/{}", w.start, w.end);
         fragment::set(&url, WINDOW, &value)

@@ -5,7 +5,7 @@
 //!
 //! | route | shape |
 //! |---|---|
-//! | `/events?from=T&to=T&page=P` | events of `[from, to)` (RFC 3339, a date, or epoch seconds), `per_page` a page: `{"events": [{"id", "at"}], "has_more"}`; event `i` is at [`event_time`]`(i)` |
+//! | `/events?from=T&to=T&page=P` | events of `[from, to)` (RFC 3339, a date, or epoch seconds; a POST gives them in its body as `{"range": {"from", "to"}}`), `per_page` a page: `{"events": [{"id", "at"}], "has_more"}`; event `i` is at [`event_time`]`(i)` |
 //! | `/numbered/{P}/info.json` | page `P` (from 1) as `{"items": [...]}`, empty past the end |
 //! | `/slice?range=O,N` | items `O..O+N` as an array |
 //! | `/scalar?page=P` | `{"items", "next_page": P + 1 (a number, always), "end_of_stream": last page}` |
@@ -62,10 +62,18 @@ pub(super) fn route(
     }
     Some(match path {
         "/events" => {
-            let (Some(from), Some(to)) = (
-                query(uri, "from").as_deref().and_then(read_time),
-                query(uri, "to").as_deref().and_then(read_time),
-            ) else {
+            // A POST carries the range in its JSON body: `{"range": {"from", "to"}}`.
+            let posted: Option<Value> = (method == Method::POST)
+                .then(|| serde_json::from_slice(body).ok())
+                .flatten();
+            let bound = |name: &str| match &posted {
+                Some(b) => b
+                    .pointer(&format!("/range/{name}"))
+                    .and_then(Value::as_str)
+                    .and_then(read_time),
+                None => query(uri, name).as_deref().and_then(read_time),
+            };
+            let (Some(from), Some(to)) = (bound("from"), bound("to")) else {
                 return Some(bad_request("from and to are required times"));
             };
             let page = num(uri, "page").unwrap_or(1).max(1);

@@ -13,6 +13,8 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use crate::config::{BodyFormat, HttpSourceConfig, Method, Pagination};
+use crate::dates::DateWindows;
+use crate::dates::windows::Windows;
 use crate::error::SourceError;
 use crate::http::form_body::form_pairs;
 use crate::http::request::{Body, Request};
@@ -74,6 +76,8 @@ pub(crate) struct RequestTemplate {
     format: BodyFormat,
     body: Option<Value>,
     pointer: Option<String>,
+    /// Date windows sent in the body (`start_body`, `end_body`).
+    windows: Option<DateWindows>,
 }
 
 impl std::fmt::Debug for RequestTemplate {
@@ -83,6 +87,7 @@ impl std::fmt::Debug for RequestTemplate {
             .field("format", &self.format)
             .field("body", &self.body.as_ref().map(|_| "<redacted>"))
             .field("pointer", &self.pointer)
+            .field("windows", &self.windows.is_some())
             .finish()
     }
 }
@@ -119,6 +124,21 @@ impl RequestTemplate {
             set_pointer(&mut body.clone(), p, Value::Null)
                 .map_err(|e| SourceError::config(format!("pagination.body_pointer: {e}")))?;
         }
+        let windows = config
+            .windows
+            .clone()
+            .filter(|w| w.start_body.is_some() || w.end_body.is_some());
+        if let Some(w) = &windows {
+            let Some(body) = &body else {
+                return Err(SourceError::config(
+                    "windows.start_body and end_body need method = \"POST\" (a GET has no body)",
+                ));
+            };
+            for p in [&w.start_body, &w.end_body].into_iter().flatten() {
+                set_pointer(&mut body.clone(), p, Value::Null)
+                    .map_err(|e| SourceError::config(format!("windows: {e}")))?;
+            }
+        }
         if config.body_format == BodyFormat::Form {
             let Some(body) = &body else {
                 return Err(SourceError::config(
@@ -131,6 +151,7 @@ impl RequestTemplate {
             method: config.method,
             format: config.body_format,
             body,
+            windows,
             pointer,
         })
     }
@@ -145,6 +166,13 @@ impl RequestTemplate {
         if let (Some(p), Some(token)) = (&self.pointer, body_token(url)) {
             set_pointer(&mut body, p, Value::String(token))
                 .map_err(|e| FetchError::invalid(format!("body cursor: {e}")))?;
+        }
+        if let Some(w) = &self.windows {
+            let window = Windows::of(url).map_err(FetchError::invalid)?;
+            for (p, value) in w.body_values(window) {
+                set_pointer(&mut body, p, Value::String(value))
+                    .map_err(|e| FetchError::invalid(format!("window in the body: {e}")))?;
+            }
         }
         let body = match self.format {
             BodyFormat::Form => {
