@@ -68,6 +68,15 @@ impl Incremental {
         }
     }
 
+    /// Incremental refresh by date windows: a run's mark is the end of its
+    /// last window, where the next run's windows start.
+    pub fn by_windows() -> Self {
+        Self {
+            windows: true,
+            ..Self::default()
+        }
+    }
+
     /// Checks the keys, naming the first one that is wrong.
     ///
     /// # Errors
