@@ -248,7 +248,12 @@ async fn suggested_blocks_for_a_feed_and_json_lines_crawl_exactly() {
 
     let block = suggest(&server.url("/object"), dir.path());
     assert!(block.contains("items = \"\""), "{block}");
-    assert!(block.contains("single object"), "{block}");
+    assert!(block.contains("one object"), "{block}");
     assert!(block.contains("key = \"/id\""), "{block}");
     assert!(!block.contains("pagination ="), "{block}");
+    let db = crawl_block(&block, "me", dir.path());
+    assert_eq!(
+        sqlite_keys(&db, "me").await,
+        (1, BTreeSet::from(["42".to_owned()]))
+    );
 }

@@ -7,7 +7,7 @@ mod support;
 use pipeline_core::{Cursor, FetchError, Paged, RawItem, Report};
 use serde_json::{Value, json};
 use sources::mock::{Faults, Malformed, MockConfig, MockServer};
-use sources::{BodyFormat, HttpSourceConfig, JsonSource, Pagination, RawJsonSource, XmlConfig};
+use sources::{HttpSourceConfig, JsonSource, Pagination, RawJsonSource, ResponseFormat, XmlConfig};
 use support::*;
 
 fn page_style() -> Pagination {
@@ -16,6 +16,9 @@ fn page_style() -> Pagination {
         start: 1,
         total_pages: None,
         has_more: None,
+        stop_when: None,
+        page_size: None,
+        page_size_param: None,
     }
 }
 
@@ -77,7 +80,7 @@ async fn an_atom_feed_follows_its_next_links_and_maps_each_entry() {
 async fn an_rss_feed_pages_by_number_or_by_its_atom_link() {
     let s = server(MockConfig::new(95, 10)).await;
     let by_page = HttpSourceConfig::new(s.url("/xml/rss"))
-        .format(BodyFormat::Xml)
+        .format(ResponseFormat::Xml)
         .items("/rss/channel/item")
         .pagination(page_style());
     let (report, items) = both(&by_page).await;
@@ -90,7 +93,7 @@ async fn an_rss_feed_pages_by_number_or_by_its_atom_link() {
                "description": "<b>0</b> & more", "dc:creator": "ann"})
     );
     let by_link = HttpSourceConfig::new(s.url("/xml/rss"))
-        .format(BodyFormat::Xml)
+        .format(ResponseFormat::Xml)
         .pagination(Pagination::FeedNext);
     let (report, same) = both(&by_link).await;
     assert_eq!(report.pages, 10, "no empty page: the last one has no next link");
@@ -101,7 +104,7 @@ async fn an_rss_feed_pages_by_number_or_by_its_atom_link() {
 async fn generic_xml_pages_with_a_pointer_into_the_rest_of_the_document() {
     let s = server(MockConfig::new(45, 10)).await;
     let config = HttpSourceConfig::new(s.url("/xml/records"))
-        .format(BodyFormat::Xml)
+        .format(ResponseFormat::Xml)
         .items("/response/records/record")
         .pagination(Pagination::NextUrl {
             next: "/response/meta/next".into(),
@@ -116,7 +119,7 @@ async fn generic_xml_pages_with_a_pointer_into_the_rest_of_the_document() {
 #[tokio::test]
 async fn a_latin1_feed_is_decoded_by_its_declaration() {
     let s = server(MockConfig::new(3, 3)).await;
-    let config = HttpSourceConfig::new(s.url("/xml/latin1")).format(BodyFormat::Xml);
+    let config = HttpSourceConfig::new(s.url("/xml/latin1")).format(ResponseFormat::Xml);
     let (_, items) = both(&config).await;
     assert_eq!(texts(&items, "/title"), ["Café 0", "Café 1", "Café 2"]);
 }
@@ -125,7 +128,7 @@ async fn a_latin1_feed_is_decoded_by_its_declaration() {
 async fn json_lines_pages_until_an_empty_one() {
     let s = server(MockConfig::new(230, 50)).await;
     let config = HttpSourceConfig::new(s.url("/jsonl"))
-        .format(BodyFormat::JsonLines)
+        .format(ResponseFormat::JsonLines)
         .pagination(page_style());
     let (report, items) = both(&config).await;
     assert!(report.outcome.is_completed(), "{:?}", report.outcome);
@@ -137,7 +140,7 @@ async fn json_lines_pages_until_an_empty_one() {
 #[tokio::test]
 async fn a_bad_line_names_the_page_and_the_line() {
     let s = server(MockConfig::new(3, 3)).await;
-    let config = HttpSourceConfig::new(s.url("/jsonl/bad")).format(BodyFormat::JsonLines);
+    let config = HttpSourceConfig::new(s.url("/jsonl/bad")).format(ResponseFormat::JsonLines);
     let (report, items) = crawl(&config, fast_retry(2), None).await;
     assert!(items.is_empty());
     let text = failure_text(&report);
@@ -234,22 +237,29 @@ async fn an_html_error_page_is_not_taken_for_a_feed() {
 fn formats_that_do_not_fit_the_rest_are_refused_naming_the_key() {
     let base = || HttpSourceConfig::new("http://127.0.0.1:9/x");
     let cases = [
-        (base().format(BodyFormat::JsonLines).items("/data"), "items"),
+        (base().format(ResponseFormat::JsonLines).items("/data"), "items"),
         (
             base()
-                .format(BodyFormat::JsonLines)
+                .format(ResponseFormat::JsonLines)
                 .pagination(Pagination::NextUrl { next: "/n".into() }),
             "pagination",
         ),
         (base().pagination(Pagination::FeedNext), "pagination"),
+        (
+            HttpSourceConfig {
+                items_missing: sources::ItemsMissing::Empty,
+                ..base().format(ResponseFormat::Xml)
+            },
+            "items_missing",
+        ),
         (base().xml(XmlConfig::default().max_depth(65)), "xml.max_depth"),
         (base().xml(XmlConfig::default().max_depth(0)), "xml.max_depth"),
-        (base().format(BodyFormat::Xml).items("rss/item"), "items"),
+        (base().format(ResponseFormat::Xml).items("rss/item"), "items"),
         (
             base()
-                .format(BodyFormat::Json)
+                .format(ResponseFormat::Json)
                 .xml(XmlConfig::default())
-                .format(BodyFormat::Json),
+                .format(ResponseFormat::Json),
             "",
         ),
     ];
@@ -272,11 +282,11 @@ fn the_toml_keys_deserialize_into_the_model() {
         "url = \"http://x/\"\nformat = \"xml\"\nitems = \"/rss/channel/item\"\nxml = { max_depth = 10, arrays = [\"category\"] }\npagination = { style = \"feed_next\" }\n",
     )
     .unwrap();
-    assert_eq!(config.format, BodyFormat::Xml);
+    assert_eq!(config.format, ResponseFormat::Xml);
     assert_eq!(config.xml, XmlConfig::default().max_depth(10).array("category"));
     assert_eq!(config.pagination, Pagination::FeedNext);
     let lines: HttpSourceConfig = toml::from_str("format = \"ndjson\"").unwrap();
-    assert_eq!(lines.format, BodyFormat::JsonLines);
+    assert_eq!(lines.format, ResponseFormat::JsonLines);
     let bad = toml::from_str::<HttpSourceConfig>("format = \"yaml\"")
         .unwrap_err()
         .to_string();

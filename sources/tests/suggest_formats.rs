@@ -6,7 +6,7 @@ mod support;
 
 use serde_json::Value;
 use sources::mock::MockConfig;
-use sources::{BodyFormat, Headers, HttpSourceConfig, Pagination, suggest};
+use sources::{Headers, HttpSourceConfig, Pagination, ResponseFormat, suggest};
 use support::*;
 
 /// The block's `key` and its source configuration.
@@ -30,21 +30,21 @@ async fn feeds_generic_xml_and_json_lines_are_suggested_and_crawl_exactly() {
     let cases = [
         (
             "/xml/atom",
-            BodyFormat::Xml,
+            ResponseFormat::Xml,
             "/feed/entry",
             "/id",
             Pagination::FeedNext,
         ),
         (
             "/xml/rss",
-            BodyFormat::Xml,
+            ResponseFormat::Xml,
             "/rss/channel/item",
             "/guid/#text",
             Pagination::FeedNext,
         ),
         (
             "/xml/records",
-            BodyFormat::Xml,
+            ResponseFormat::Xml,
             "/response/records/record",
             "/@id",
             Pagination::NextUrl {
@@ -53,7 +53,7 @@ async fn feeds_generic_xml_and_json_lines_are_suggested_and_crawl_exactly() {
         ),
         (
             "/jsonl?page=1",
-            BodyFormat::JsonLines,
+            ResponseFormat::JsonLines,
             "",
             "/id",
             Pagination::Page {
@@ -61,6 +61,9 @@ async fn feeds_generic_xml_and_json_lines_are_suggested_and_crawl_exactly() {
                 start: 1,
                 total_pages: None,
                 has_more: None,
+                stop_when: None,
+                page_size: None,
+                page_size_param: None,
             },
         ),
     ];
@@ -99,7 +102,7 @@ async fn a_single_object_is_one_record() {
     assert_eq!(suggestion.key.as_deref(), Some("/id"));
     assert_eq!(suggestion.pagination, None);
     assert!(suggestion.looked_for.is_empty(), "nothing to look for: {block}");
-    assert!(block.contains("single object (one record)"), "{block}");
+    assert!(block.contains("one object, so one record"), "{block}");
     let (_, config) = read_back(&block);
     assert_eq!(
         config,

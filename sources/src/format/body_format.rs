@@ -4,6 +4,7 @@ use serde::Deserialize;
 
 use crate::config::{HttpSourceConfig, Pagination};
 use crate::error::SourceError;
+use crate::json::records::ItemsMissing;
 
 /// The format of every page's body (`format = "json"`, `"jsonl"` or `"xml"`).
 ///
@@ -12,7 +13,7 @@ use crate::error::SourceError;
 /// the body cap, cursors and resume are those of a JSON collection.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
 #[non_exhaustive]
-pub enum BodyFormat {
+pub enum ResponseFormat {
     /// One JSON document; `items` is a JSON pointer (default).
     #[default]
     #[serde(rename = "json")]
@@ -30,7 +31,7 @@ pub enum BodyFormat {
     Xml,
 }
 
-impl BodyFormat {
+impl ResponseFormat {
     /// The name as configured (`json`, `jsonl`, `xml`).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -137,7 +138,7 @@ fn mismatch(key: &'static str, reason: impl Into<String>) -> FormatMismatch {
 impl HttpSourceConfig {
     /// Sets the body format.
     #[must_use]
-    pub fn format(mut self, format: BodyFormat) -> Self {
+    pub fn format(mut self, format: ResponseFormat) -> Self {
         self.format = format;
         self
     }
@@ -145,7 +146,7 @@ impl HttpSourceConfig {
     /// Sets the body format to XML, read with `xml`.
     #[must_use]
     pub fn xml(mut self, xml: XmlConfig) -> Self {
-        self.format = BodyFormat::Xml;
+        self.format = ResponseFormat::Xml;
         self.xml = xml;
         self
     }
@@ -157,13 +158,21 @@ impl HttpSourceConfig {
     ///
     /// A [`FormatMismatch`] naming the key at fault.
     pub fn check_format(&self) -> Result<(), FormatMismatch> {
-        if self.scrape.is_some() && self.format != BodyFormat::Json {
+        if self.scrape.is_some() && self.format != ResponseFormat::Json {
             return Err(mismatch(
                 "format",
                 "a scraped collection reads HTML; remove `format` or `scrape`",
             ));
         }
-        if self.format != BodyFormat::Xml {
+        if self.format != ResponseFormat::Json {
+            if self.items_missing != ItemsMissing::Fail {
+                return Err(mismatch("items_missing", "applies to JSON bodies"));
+            }
+            if self.items_map_key.is_some() {
+                return Err(mismatch("items_map_key", "applies to JSON bodies"));
+            }
+        }
+        if self.format != ResponseFormat::Xml {
             if self.xml != XmlConfig::default() {
                 return Err(mismatch("xml", "applies to format = \"xml\" only"));
             }
@@ -175,9 +184,9 @@ impl HttpSourceConfig {
             }
         }
         match self.format {
-            BodyFormat::Json => Ok(()),
-            BodyFormat::JsonLines => check_lines(self),
-            BodyFormat::Xml => check_xml(self),
+            ResponseFormat::Json => Ok(()),
+            ResponseFormat::JsonLines => check_lines(self),
+            ResponseFormat::Xml => check_xml(self),
         }
     }
 }
@@ -214,6 +223,15 @@ fn check_lines(config: &HttpSourceConfig) -> Result<(), FormatMismatch> {
         | Pagination::Page {
             has_more: Some(_), ..
         } => Err(reads_body("has_more")),
+        Pagination::Cursor {
+            stop_when: Some(_), ..
+        }
+        | Pagination::Offset {
+            stop_when: Some(_), ..
+        }
+        | Pagination::Page {
+            stop_when: Some(_), ..
+        } => Err(reads_body("stop_when")),
         _ => Ok(()),
     }
 }

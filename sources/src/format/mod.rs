@@ -1,6 +1,6 @@
 //! Bodies other than one JSON document: JSON Lines and XML.
 //!
-//! A collection's `format` ([`BodyFormat`]) says how a page's body holds
+//! A collection's `format` ([`ResponseFormat`]) says how a page's body holds
 //! its items; [`PageFormat`] is that setting ready to split pages. Whatever
 //! the format, a page becomes what the JSON path makes of it: its items
 //! (as `serde_json::Value` or [`RawItem`] text) and the rest of the body as
@@ -26,7 +26,7 @@ use pipeline_core::{FetchError, RawItem};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-pub use self::body_format::{BodyFormat, FormatMismatch, XML_MAX_DEPTH, XmlConfig};
+pub use self::body_format::{FormatMismatch, ResponseFormat, XML_MAX_DEPTH, XmlConfig};
 use self::xml_items::{XmlItems, XmlSplitError};
 use crate::config::HttpSourceConfig;
 use crate::error::SourceError;
@@ -82,9 +82,9 @@ impl PageFormat {
     pub(crate) fn new(config: &HttpSourceConfig) -> Result<Self, SourceError> {
         config.check_format()?;
         Ok(match config.format {
-            BodyFormat::Json => Self::Json,
-            BodyFormat::JsonLines => Self::Lines,
-            BodyFormat::Xml => Self::Xml(XmlItems {
+            ResponseFormat::Json => Self::Json,
+            ResponseFormat::JsonLines => Self::Lines,
+            ResponseFormat::Xml => Self::Xml(XmlItems {
                 path: xml_path::ItemPath::parse(&config.items).map_err(SourceError::config)?,
                 max_depth: config.xml.max_depth,
                 arrays: config.xml.arrays.clone(),

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use super::detect;
-use crate::format::BodyFormat;
+use crate::format::ResponseFormat;
 use crate::format::xml_items::XmlItems;
 use crate::format::xml_path::{ItemPath, local_name};
 use crate::http::Fetched;
@@ -13,7 +13,7 @@ use crate::http::Fetched;
 /// A first page read in its format.
 #[derive(Debug)]
 pub(super) struct FirstPage {
-    pub(super) format: BodyFormat,
+    pub(super) format: ResponseFormat,
     /// The `items` key for that format.
     pub(super) items: String,
     /// The page's items.
@@ -64,7 +64,7 @@ fn json(body: Value) -> Result<FirstPage, String> {
             p => format!("items: {p} is the largest array of objects ({n})"),
         };
         return Ok(FirstPage {
-            format: BodyFormat::Json,
+            format: ResponseFormat::Json,
             items,
             rows,
             body,
@@ -83,11 +83,11 @@ fn json(body: Value) -> Result<FirstPage, String> {
         _ => (String::new(), body.clone()),
     };
     let evidence = match items.as_str() {
-        "" => "items: the body is a single object (one record)".to_owned(),
-        p => format!("items: {p} is a single object (one record)"),
+        "" => "items: the body is one object, so one record (no array of objects in it)".to_owned(),
+        p => format!("items: {p} is one object, so one record (the body's only member)"),
     };
     Ok(FirstPage {
-        format: BodyFormat::Json,
+        format: ResponseFormat::Json,
         items,
         rows: vec![record],
         body,
@@ -111,7 +111,7 @@ fn lines(fetched: &Fetched) -> Result<FirstPage, String> {
         return Err("no lines".to_owned());
     }
     Ok(FirstPage {
-        format: BodyFormat::JsonLines,
+        format: ResponseFormat::JsonLines,
         items: String::new(),
         evidence: format!(
             "format: JSON Lines, one object a line ({} on the first page)",
@@ -164,7 +164,7 @@ fn xml(fetched: &Fetched, content_type: &str) -> Result<FirstPage, String> {
         format!(" ({})", content_type.split(';').next().unwrap_or_default().trim())
     };
     Ok(FirstPage {
-        format: BodyFormat::Xml,
+        format: ResponseFormat::Xml,
         // Element names are outside text, and evidence lines are comments.
         evidence: crate::format::printable(&format!(
             "format: {kind}{shown}; items: the {} elements at {items} ({})",

@@ -2,14 +2,17 @@
 //!
 //! [`suggest`] GETs the first page, reads it as JSON, JSON Lines or XML (an
 //! RSS or Atom feed, or any XML whose most repeated element holds the
-//! items), finds the items (the largest array of objects; a single object
-//! is one record), a key (a field unique on the page, `/id` first) and the
+//! items), finds the items (the largest array of objects), a key (a field unique on the page, `/id` first) and the
 //! pagination styles the page hints at (a feed's next link, a Link header, a next-URL field, a
 //! cursor field with or without `has_more`, a cursor header, an
 //! offset/total pair, a page parameter). Each hint is tried with a real
 //! source: the first page and the second it leads to, whose items must be
 //! new. The first that works is suggested with its evidence; when none
-//! does, the suggestion says so and lists what it looked for. A few
+//! does, the suggestion says so and lists what it looked for. A body that
+//! is one object without an array of objects in it is one record
+//! (`items = ""`, or the pointer of its only member when that is an object:
+//! `{"data": {…}}`), with no pagination and `/id` as its key when it is a
+//! string or integer. A few
 //! requests at most (two per hint tried), through the context's gates.
 //!
 //! Only GET APIs are explored: a POST body or a GraphQL query cannot be
@@ -26,7 +29,7 @@ use serde_json::Value;
 
 use crate::config::{Headers, HttpSourceConfig, Pagination};
 use crate::error::SourceError;
-use crate::format::BodyFormat;
+use crate::format::ResponseFormat;
 use crate::format::feed_next::next_link;
 use crate::http::HttpContext;
 use crate::http::endpoint::Endpoint;
@@ -43,7 +46,7 @@ pub struct Suggestion {
     /// The start URL, with credentials redacted.
     pub url: String,
     /// The body's format (JSON, JSON Lines or XML).
-    pub format: BodyFormat,
+    pub format: ResponseFormat,
     /// JSON pointer to the items (`""`: the body is the array, or the one
     /// record); for XML, the item element path.
     pub items: String,
@@ -97,16 +100,23 @@ pub async fn suggest(url: &str, headers: &Headers, ctx: &HttpContext) -> Result<
     let items = page.items.clone();
     let n = page.rows.len();
     let key = match page.format {
-        BodyFormat::Xml => first_page::xml_key(&page.rows),
+        // Any field is unique in one record: only an id identifies it.
+        _ if page.single => page.rows[0]
+            .get("id")
+            .filter(|id| id.is_string() || id.is_i64() || id.is_u64())
+            .map(|_| "/id".to_owned()),
+        ResponseFormat::Xml => first_page::xml_key(&page.rows),
         _ => detect::key_candidate(&page.rows),
     };
     let mut evidence = vec![page.evidence.clone()];
     evidence.push(match &key {
+        Some(k) if page.single => format!("key: {k} is the object's id"),
+        None if page.single => "key: the object has no string or integer id".to_owned(),
         Some(k) => format!("key: {k} is unique among the first page's items"),
         None => "key: no field is unique among the first page's items".to_owned(),
     });
     let mut candidates = Vec::new();
-    if page.format == BodyFormat::Xml
+    if page.format == ResponseFormat::Xml
         && let Some(link) = next_link(&page.body)
     {
         candidates.push(detect::Candidate {
@@ -145,7 +155,7 @@ pub async fn suggest(url: &str, headers: &Headers, ctx: &HttpContext) -> Result<
         }
     }
     let looked_for = if page.single {
-        evidence.push("pagination: none (a single record)".to_owned());
+        evidence.push("pagination: none (a single object is a single page)".to_owned());
         Vec::new()
     } else if chosen.is_none() {
         evidence.push("pagination: none found (a single page)".to_owned());
