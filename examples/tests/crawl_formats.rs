@@ -257,3 +257,51 @@ async fn suggested_blocks_for_a_feed_and_json_lines_crawl_exactly() {
         (1, BTreeSet::from(["42".to_owned()]))
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn xml_items_fill_typed_columns_through_the_rust_api() {
+    use pipeline_core::Pipeline;
+    use sinks::{ColumnType, Database};
+    use sources::{HttpContext, HttpSourceConfig, JsonSource, Pagination, XmlConfig};
+
+    let server = MockServer::start(MockConfig::new(45, 10)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (url, db_path) = sqlite(dir.path());
+    let config = HttpSourceConfig::new(server.url("/xml/rss"))
+        .xml(XmlConfig::default())
+        .pagination(Pagination::FeedNext);
+    let source = JsonSource::from_config(&config, &HttpContext::new().unwrap()).unwrap();
+    let db = Database::open(&url).await.unwrap();
+    let sink = db
+        .rows::<Value>()
+        .table("podcast")
+        .columns([
+            ("title", ColumnType::Text),
+            ("creator", ColumnType::Text),
+            ("guid", ColumnType::Json),
+        ])
+        .key_pointer("/guid/#text")
+        .build()
+        .unwrap();
+    // Prefixed names are not column names: a transform picks the fields.
+    let report = Pipeline::paged("podcast", source)
+        .map(|item: Value| json!({"title": item["title"], "creator": item["dc:creator"], "guid": item["guid"]}))
+        .sink(sink)
+        .spawn()
+        .unwrap()
+        .join()
+        .await;
+    assert!(report.outcome.is_completed(), "{:?}", report.outcome);
+    db.close().await;
+    assert_eq!(sqlite_keys(&db_path, "podcast").await, (45, mock_keys(45)));
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let row = sqlx::query("SELECT title, creator, guid FROM podcast WHERE key = '44'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(row.get::<String, _>(0), "item-44");
+    assert_eq!(row.get::<String, _>(1), "ann");
+    let guid: Value = serde_json::from_str(&row.get::<String, _>(2)).unwrap();
+    assert_eq!(guid, json!({"@isPermaLink": "false", "#text": "44"}));
+    pool.close().await;
+}
