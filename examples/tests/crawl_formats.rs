@@ -1,7 +1,8 @@
 //! XML feeds and JSON Lines through the `crawl` binary: exact rows in
 //! SQLite and PostgreSQL, `kill -9` and an exact resume of an XML feed, bad
 //! format keys exiting 2 with their line, and `crawl suggest` proposing a
-//! config for a feed, a JSON Lines body and a single object.
+//! config for a feed, a JSON Lines body and a single object; and XML items
+//! into typed columns through the Rust API.
 
 mod support;
 
