@@ -42,6 +42,7 @@ mod config;
 mod guard;
 mod page;
 mod recorder;
+mod series;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -214,10 +215,8 @@ pub async fn serve_with(
 async fn render_metrics(State(state): State<AppState>) -> impl IntoResponse {
     // No exporter task runs upkeep for us (no http-listener feature).
     state.metrics.run_upkeep();
-    (
-        [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-        state.metrics.render(),
-    )
+    let text = series::without_removed(state.metrics.render(), &state.runner.removed());
+    ([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text)
 }
 
 async fn render_status(State(state): State<AppState>) -> impl IntoResponse {
