@@ -59,6 +59,14 @@ impl Var {
     pub fn placeholder(&self) -> String {
         format!("${{{}}}", self.name)
     }
+
+    /// A second spelling of the placeholder, in mixed case and with
+    /// control characters: rendering with both and comparing shows whether
+    /// an expression transformed the value (`| upper` leaves `${NAME}` as
+    /// it was, not this).
+    pub(super) fn probe(&self) -> String {
+        format!("\u{2}pRoBe{}\u{3}", self.name)
+    }
 }
 
 /// An expression rendered at import time.
@@ -84,6 +92,9 @@ pub(super) enum Eval {
     TimeDependent(String),
     /// Does not compile or render (the reason, escaped).
     Broken(String),
+    /// Transforms a config value known only at run time (its key, and
+    /// whether it is a secret).
+    Transformed(String, bool),
 }
 
 /// The Jinja environment with Airbyte's macros and the connector config.
@@ -102,15 +113,25 @@ struct ConfigNode {
     value: Option<Value>,
     values: Arc<ConfigValues>,
     uses: Arc<Mutex<BTreeSet<Var>>>,
+    /// Renders placeholders in their second spelling (see [`Var::probe`]).
+    probing: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl ConfigNode {
+    fn spell(&self, var: &Var) -> String {
+        if self.probing.load(std::sync::atomic::Ordering::Relaxed) {
+            var.probe()
+        } else {
+            var.placeholder()
+        }
+    }
+
     fn child(&self, key: &str) -> Option<JValue> {
         let mut path = self.path.clone();
         path.push(key.to_owned());
         let placeholder = |path: Vec<String>| {
             let var = self.values.var(&path);
-            let text = var.placeholder();
+            let text = self.spell(&var);
             self.uses
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
@@ -126,6 +147,7 @@ impl ConfigNode {
                 value: None,
                 values: self.values.clone(),
                 uses: self.uses.clone(),
+                probing: self.probing.clone(),
             })),
             Some(Value::Object(map)) => match map.get(key)? {
                 child @ Value::Object(_) => Some(JValue::from_object(ConfigNode {
@@ -133,6 +155,7 @@ impl ConfigNode {
                     value: Some(child.clone()),
                     values: self.values.clone(),
                     uses: self.uses.clone(),
+                    probing: self.probing.clone(),
                 })),
                 other => Some(to_jinja(other)),
             },
@@ -166,7 +189,7 @@ impl Object for ConfigNode {
             None => {
                 // A value not given, used whole: the placeholder of its path.
                 let var = self.values.var(&self.path);
-                let text = var.placeholder();
+                let text = self.spell(&var);
                 self.uses
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
@@ -187,6 +210,7 @@ impl Interpolator {
             value: values.given().cloned(),
             values: values.clone(),
             uses: Arc::new(Mutex::new(BTreeSet::new())),
+            probing: Arc::default(),
         });
         let mut env = Environment::new();
         env.set_fuel(Some(200_000));
@@ -254,6 +278,31 @@ impl Interpolator {
             Ok(t) => t,
             Err(e) => return Eval::Broken(super::refusal::escape(&e.to_string())),
         };
+        if !self.uses().is_empty() {
+            // Rendered again with the placeholders spelled otherwise: if the
+            // two differ by more than the spelling, the value was transformed.
+            let uses = self.uses().clone();
+            self.config
+                .probing
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            let probed = tmpl.render(ctx.clone());
+            self.config
+                .probing
+                .store(false, std::sync::atomic::Ordering::Relaxed);
+            let same = probed.is_ok_and(|p| {
+                uses.iter()
+                    .fold(p, |p, v| p.replace(&v.probe(), &v.placeholder()))
+                    == text
+            });
+            if !same {
+                let v = uses
+                    .iter()
+                    .next()
+                    .map(|v| (v.key.clone(), v.secret))
+                    .unwrap_or_default();
+                return Eval::Transformed(v.0, v.1);
+            }
+        }
         let mut vars = std::mem::take(&mut *self.uses());
         let value = if vars.is_empty() {
             single_expression(template)

@@ -74,6 +74,10 @@ impl Mapper {
             Eval::TimeDependent(m) => Err(at.refuse(format!(
                 "{field}: `{template}` depends on the time of the run ({m}); the crawl config has no run-time \"now\" value"
             ))),
+            Eval::Transformed(key, secret) => Err(at.refuse(format!(
+                "{field}: the expression transforms {key} ({}), which is only known when the crawl runs",
+                if secret { "a secret" } else { "not in --config" }
+            ))),
             Eval::Broken(e) => Err(at.refuse(format!("{field}: `{template}` does not evaluate: {e}"))),
         }
     }

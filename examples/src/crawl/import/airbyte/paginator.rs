@@ -196,6 +196,23 @@ impl Mapper {
         style: &mut toml::Table,
     ) -> Result<(), Refusal> {
         let inner = super::jinja::single_expression(stop).unwrap_or(stop).trim();
+        let link = style.get("style").and_then(toml::Value::as_str) == Some("link_header");
+        let squeezed: String = inner
+            .replace('"', "'")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        if link
+            && matches!(
+                squeezed.as_str(),
+                "'next' not in headers['link']"
+                    | "'next' not in headers.link"
+                    | "not headers['link']['next']"
+            )
+        {
+            // The link_header style ends when no rel="next" link is sent.
+            return Ok(());
+        }
         let (negated, expr) = match inner.strip_prefix("not ") {
             Some(rest) => (true, rest.trim()),
             None => {

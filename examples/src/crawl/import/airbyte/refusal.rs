@@ -44,12 +44,18 @@ pub(super) fn escape(text: &str) -> String {
         .collect()
 }
 
+/// An empty `$parameters`.
+static EMPTY_OBJECT: std::sync::LazyLock<serde_json::Value> =
+    std::sync::LazyLock::new(|| serde_json::Value::Object(serde_json::Map::new()));
+
 /// Where a component is, for refusals.
 #[derive(Debug, Clone)]
 pub(super) struct At<'a> {
     /// The type of the nearest enclosing component (a plain field or
     /// mapping is named by its component's type).
     pub(super) outer: String,
+    /// The `$parameters` of the nearest enclosing component.
+    pub(super) params: &'a serde_json::Value,
     /// The stream.
     pub(super) stream: &'a str,
     /// The component's pointer.
@@ -63,6 +69,7 @@ impl<'a> At<'a> {
     pub(super) fn new(stream: &'a str, pointer: String, value: &'a serde_json::Value) -> Self {
         Self {
             outer: "-".into(),
+            params: value.get("$parameters").unwrap_or(&EMPTY_OBJECT),
             stream,
             pointer,
             value,
@@ -75,11 +82,13 @@ impl<'a> At<'a> {
             serde_json::Value::Array(a) => key.parse::<usize>().ok().and_then(|i| a.get(i)),
             v => v.get(key),
         };
+        let value = value.unwrap_or(&serde_json::Value::Null);
         At {
             outer: self.kind(),
+            params: value.get("$parameters").unwrap_or(self.params),
             stream: self.stream,
             pointer: format!("{}/{}", self.pointer, super::references::escape(key)),
-            value: value.unwrap_or(&serde_json::Value::Null),
+            value,
         }
     }
 
@@ -109,9 +118,6 @@ impl<'a> At<'a> {
 
     /// The component's `$parameters` (or an empty object).
     pub(super) fn parameters(&self) -> &'a serde_json::Value {
-        static EMPTY: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
-        self.value
-            .get("$parameters")
-            .unwrap_or_else(|| EMPTY.get_or_init(|| serde_json::json!({})))
+        self.params
     }
 }

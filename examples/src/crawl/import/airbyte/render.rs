@@ -66,7 +66,10 @@ pub(super) fn render(drafts: &[Draft], refusals: &[Refusal], vars: &[Var], datab
 fn inline(v: &toml::Value) -> String {
     match v {
         toml::Value::Table(t) => {
-            let parts: Vec<String> = t
+            // The kind of a table (`type`, `style`) first, the rest in order.
+            let mut entries: Vec<_> = t.iter().collect();
+            entries.sort_by_key(|(k, _)| !matches!(k.as_str(), "type" | "style"));
+            let parts: Vec<String> = entries
                 .iter()
                 .map(|(k, v)| format!("{} = {}", key(k), inline(v)))
                 .collect();
