@@ -372,3 +372,20 @@ fn an_unknown_importer_or_missing_manifest_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
 }
+
+#[test]
+fn the_example_in_the_airbyte_guide_is_what_the_import_writes() {
+    let guide =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/airbyte.md")).unwrap();
+    let block = |fence: &str| {
+        guide
+            .split(fence)
+            .nth(1)
+            .and_then(|b| b.split("```").next())
+            .unwrap()
+            .to_owned()
+    };
+    let imported = import(&block("```yaml\n"), &ImportOptions::default()).unwrap();
+    assert_eq!(imported.exit_code(), 3);
+    assert_eq!(imported.toml, block("```toml\n"));
+}

@@ -128,7 +128,10 @@ pub(super) fn expr_path(template: &str) -> Option<(String, Vec<String>)> {
             // An optional default (`, {}` or `, ''`) before the `)`.
             let close = tail.find(')')?;
             let default = tail[..close].trim().trim_start_matches(',').trim();
-            if !matches!(default, "" | "{}" | "''" | "\"\"" | "None" | "[]") {
+            if !matches!(
+                default,
+                "" | "{}" | "''" | "\"\"" | "None" | "[]" | "False" | "false" | "0"
+            ) {
                 return None;
             }
             keys.push(key);

@@ -186,7 +186,8 @@ impl Mapper {
     }
 
     /// A stop condition the style already applies (the cursor missing or
-    /// empty) or one `has_more` expresses (`not response.has_more`).
+    /// empty, no `rel="next"` link) or one `has_more` expresses
+    /// (`not response.has_more`).
     fn stop_condition(
         &mut self,
         at: &At<'_>,
@@ -195,64 +196,111 @@ impl Mapper {
         keys: &[String],
         style: &mut toml::Table,
     ) -> Result<(), Refusal> {
+        let refuse = || at.refuse(format!("`{stop}` is not a condition the crawl can test"));
         let inner = super::jinja::single_expression(stop).unwrap_or(stop).trim();
-        let link = style.get("style").and_then(toml::Value::as_str) == Some("link_header");
-        let squeezed: String = inner
-            .replace('"', "'")
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
-        if link
-            && matches!(
-                squeezed.as_str(),
-                "'next' not in headers['link']"
-                    | "'next' not in headers.link"
-                    | "not headers['link']['next']"
-            )
-        {
-            // The link_header style ends when no rel="next" link is sent.
+        let (falsy, expr) = condition(inner).ok_or_else(refuse)?;
+        let (stop_root, stop_keys) = expr_path(&format!("{{{{ {expr} }}}}")).ok_or_else(refuse)?;
+        let kind = style
+            .get("style")
+            .and_then(toml::Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let link_next = stop_root == "headers"
+            && stop_keys.len() >= 2
+            && stop_keys[0].eq_ignore_ascii_case("link")
+            && stop_keys[1] == "next";
+        if (stop_root == root && stop_keys == keys) || (kind == "link_header" && link_next) {
+            // The style already ends on a missing, null or empty cursor or link.
             return Ok(());
         }
-        let (negated, expr) = match inner.strip_prefix("not ") {
-            Some(rest) => (true, rest.trim()),
-            None => {
-                let stripped = [
-                    "== false",
-                    "is false",
-                    "== False",
-                    "is sameas false",
-                    "is none",
-                    "is None",
-                    "== None",
-                ]
-                .iter()
-                .find_map(|suffix| {
-                    inner
-                        .strip_suffix(suffix)
-                        .map(|e| (e.trim(), suffix.contains("one")))
-                });
-                match stripped {
-                    Some((e, is_none)) => (!is_none, e),
-                    None => return Err(at.refuse(format!("`{stop}` is not a condition the crawl can test"))),
-                }
-            }
-        };
-        let Some((stop_root, stop_keys)) = expr_path(&format!("{{{{ {expr} }}}}")) else {
-            return Err(at.refuse(format!("`{stop}` is not a condition the crawl can test")));
-        };
-        if stop_root == root && stop_keys == keys {
-            // The style already ends on a missing, null or empty cursor.
-            return Ok(());
-        }
-        let is_cursor = style.get("style").and_then(toml::Value::as_str) == Some("cursor");
-        if stop_root == "response" && negated && is_cursor && !style.contains_key("has_more") {
+        if stop_root == "response" && falsy && kind == "cursor" && !style.contains_key("has_more") {
             style.insert("has_more".into(), pointer(&stop_keys).into());
             return Ok(());
         }
-        Err(at.refuse(format!("`{stop}` is not a condition the crawl can test")))
+        Err(refuse())
     }
+}
+
+/// A stop condition as (whether it tests for a false value rather than a
+/// missing one, the expression tested), for the forms manifests use:
+/// `not X`, `X == false`, `X is none`, `X is not defined`, `'k' not in X`.
+fn condition(inner: &str) -> Option<(bool, String)> {
+    let inner = inner.trim();
+    for (prefix, quote) in [("'", '\''), ("\"", '"')] {
+        let body = inner.strip_prefix("not ").map(str::trim).unwrap_or(inner);
+        if let Some(rest) = body.strip_prefix(prefix)
+            && let Some(end) = rest.find(quote)
+        {
+            let key = &rest[..end];
+            let tail = rest[end + 1..].trim();
+            let container = if inner.starts_with("not ") {
+                tail.strip_prefix("in ")?
+            } else {
+                tail.strip_prefix("not in ")?
+            };
+            let container = container.trim();
+            if key.contains(['\'', '"', '\\']) {
+                return None;
+            }
+            return Some((false, format!("{container}['{key}']")));
+        }
+    }
+    if let Some(rest) = inner.strip_prefix("not ") {
+        return Some((true, rest.trim().to_owned()));
+    }
+    for suffix in [
+        "is not defined",
+        "is none",
+        "is None",
+        "== None",
+        "== none",
+        "== ''",
+        "== \"\"",
+    ] {
+        if let Some(e) = inner.strip_suffix(suffix) {
+            return Some((false, e.trim().to_owned()));
+        }
+    }
+    for suffix in ["== false", "== False", "is false", "is False", "is sameas false"] {
+        if let Some(e) = inner.strip_suffix(suffix) {
+            return Some((true, e.trim().to_owned()));
+        }
+    }
+    None
 }
 
 fn table<const N: usize>(entries: [(&str, toml::Value); N]) -> toml::Table {
     entries.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::condition;
+
+    #[test]
+    fn stop_conditions_in_the_forms_manifests_use() {
+        let c = |s: &str| condition(s).map(|(falsy, e)| (falsy, e));
+        assert_eq!(
+            c("not response.has_more"),
+            Some((true, "response.has_more".into()))
+        );
+        assert_eq!(
+            c("response.has_more is false"),
+            Some((true, "response.has_more".into()))
+        );
+        assert_eq!(c("response.next is none"), Some((false, "response.next".into())));
+        assert_eq!(
+            c("response.get('pagination', {}).get('cursor') is not defined"),
+            Some((false, "response.get('pagination', {}).get('cursor')".into()))
+        );
+        assert_eq!(
+            c("'next' not in headers['link']"),
+            Some((false, "headers['link']['next']".into()))
+        );
+        assert_eq!(
+            c("not \"next\" in headers.get('Link')"),
+            Some((false, "headers.get('Link')['next']".into()))
+        );
+        assert_eq!(c("response.data | length < 100"), None);
+    }
 }

@@ -134,6 +134,8 @@ impl Mapper {
             }
             _ => None,
         };
+        // Airbyte sends no body for an empty one.
+        let body = body.filter(|(_, b)| !b.as_object().is_some_and(serde_json::Map::is_empty));
         if let Some((body_at, body)) = body {
             let body = self.json_body(&body_at, body)?;
             if method != "POST" {

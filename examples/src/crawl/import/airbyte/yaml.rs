@@ -70,8 +70,13 @@ pub fn load(text: &str, limits: YamlLimits) -> Result<Value, ImportError> {
     let mut root: Option<Value> = None;
     let mut documents = 0;
     for event in Parser::new_from_str(text) {
-        let (event, span) =
-            event.map_err(|e| err(e.marker().line(), e.marker().col() + 1, e.info().to_owned()))?;
+        let (event, span) = event.map_err(|e| {
+            err(
+                e.marker().line(),
+                e.marker().col() + 1,
+                super::refusal::escape(e.info()),
+            )
+        })?;
         let (line, column) = (span.start.line(), span.start.col() + 1);
         let (value, size, anchor) = match event {
             Event::DocumentStart(_) => {
