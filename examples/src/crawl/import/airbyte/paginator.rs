@@ -279,7 +279,7 @@ mod tests {
 
     #[test]
     fn stop_conditions_in_the_forms_manifests_use() {
-        let c = |s: &str| condition(s).map(|(falsy, e)| (falsy, e));
+        let c = condition;
         assert_eq!(
             c("not response.has_more"),
             Some((true, "response.has_more".into()))

@@ -246,12 +246,12 @@ fn encode_keeping_templates(text: &str) -> String {
         let template = rest[open..].starts_with("{/") || rest[start..].starts_with("${");
         match (template, rest[open..].find('}')) {
             (true, Some(end)) => {
-                out.extend(url::form_urlencoded::byte_serialize(rest[..start].as_bytes()));
+                out.extend(url::form_urlencoded::byte_serialize(&rest.as_bytes()[..start]));
                 out.push_str(&rest[start..open + end + 1]);
                 rest = &rest[open + end + 1..];
             }
             _ => {
-                out.extend(url::form_urlencoded::byte_serialize(rest[..=start].as_bytes()));
+                out.extend(url::form_urlencoded::byte_serialize(&rest.as_bytes()[..=start]));
                 rest = &rest[start + 1..];
             }
         }
