@@ -33,6 +33,7 @@ mod admin;
 mod config;
 mod page;
 mod recorder;
+mod series;
 
 use std::net::SocketAddr;
 
@@ -192,10 +193,8 @@ pub async fn serve_with(
 async fn render_metrics(State(state): State<AppState>) -> impl IntoResponse {
     // No exporter task runs upkeep for us (no http-listener feature).
     state.metrics.run_upkeep();
-    (
-        [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-        state.metrics.render(),
-    )
+    let text = series::without_removed(state.metrics.render(), &state.runner.removed());
+    ([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text)
 }
 
 async fn render_status(State(state): State<AppState>) -> impl IntoResponse {

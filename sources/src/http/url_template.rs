@@ -24,7 +24,13 @@ enum Part {
     Field(String),
 }
 
-/// A parsed URL template; see the [module docs](self).
+/// A parsed URL template of a child collection: `{/pointer}` is replaced by
+/// that field of the parent item, percent-encoded (`{field}` means `{/field}`).
+///
+/// `https://api.example.com/repos/acme/{/name}/issues` with the parent item
+/// `{"name": "a b"}` gives `https://api.example.com/repos/acme/a%20b/issues`.
+/// Strings are used as they are, numbers and booleans as their JSON text; a
+/// missing field, `null`, an array or an object is an error naming the pointer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UrlTemplate {
     parts: Vec<Part>,

@@ -54,7 +54,7 @@ pub(crate) use self::spec::SinkSpec;
 /// same transaction; `failed` and `cancelled` record only the state, keeping
 /// the cursor for the resume.
 ///
-/// Made by [`Database::documents`] or [`Database::rows`].
+/// Made by [`Database::documents`](crate::Database::documents) or [`Database::rows`](crate::Database::rows).
 pub struct SqlSink<T> {
     spec: SinkSpec,
     dialect: Dialect,
