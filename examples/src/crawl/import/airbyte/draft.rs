@@ -16,6 +16,8 @@ pub(super) struct Draft {
     pub(super) url: String,
     /// The parent stream's name in the manifest, for a child.
     pub(super) parent_stream: Option<String>,
+    /// The parent stream as the child defines it (without `$parameters`).
+    pub(super) parent_definition: Option<serde_json::Value>,
     /// Further keys, in order: `method`, `body`, `headers`, `items`, `key`,
     /// `pagination`, `auth`, `incremental`...
     pub(super) keys: Vec<(String, toml::Value)>,

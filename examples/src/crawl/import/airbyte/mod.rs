@@ -228,12 +228,23 @@ pub fn import_file(path: &Path, options: &ImportOptions) -> Result<Imported, Imp
 /// Refuses children whose parent stream is not translated (or not a stream
 /// of the manifest), until none is left.
 fn drop_orphans(drafts: &mut Vec<Draft>, refusals: &mut Vec<Refusal>, streams: &[Value]) {
+    let named = |name: &str| {
+        streams
+            .iter()
+            .find(|s| s.get("name").and_then(Value::as_str) == Some(name))
+    };
+    // The parent as the child defines it must be the stream of that name:
+    // otherwise the children would come from other records than Airbyte's.
+    let same = |d: &Draft, parent: &str| {
+        streams.is_empty()
+            || named(parent).is_some_and(|s| Some(partition::without_parameters(s)) == d.parent_definition)
+    };
     loop {
         let names: BTreeSet<String> = drafts.iter().map(|d| d.stream.clone()).collect();
         let Some(pos) = drafts.iter().position(|d| {
             d.parent_stream
                 .as_ref()
-                .is_some_and(|p| !names.contains(p) || p == &d.stream)
+                .is_some_and(|p| !names.contains(p) || p == &d.stream || !same(d, p))
         }) else {
             return;
         };
@@ -243,18 +254,22 @@ fn drop_orphans(drafts: &mut Vec<Draft>, refusals: &mut Vec<Refusal>, streams: &
             .iter()
             .position(|s| s.get("name").and_then(Value::as_str) == Some(d.stream.as_str()))
             .unwrap_or(0);
-        let declared = streams
-            .iter()
-            .any(|s| s.get("name").and_then(Value::as_str) == Some(parent.as_str()));
+        let missing = match named(&parent) {
+            None if !streams.is_empty() => {
+                format!("its parent stream {parent:?} is not one of the manifest's streams")
+            }
+            Some(_) if !same(&d, &parent) => {
+                format!(
+                    "its parent stream {parent:?} is defined otherwise than the manifest's stream of that name"
+                )
+            }
+            _ => format!("its parent stream {parent:?} is not translated"),
+        };
         refusals.push(Refusal {
             stream: d.stream.clone(),
             pointer: format!("/streams/{index}/retriever/partition_router"),
             component: "SubstreamPartitionRouter".into(),
-            missing: escape(&if declared {
-                format!("its parent stream {parent:?} is not translated")
-            } else {
-                format!("its parent stream {parent:?} is not one of the manifest's streams")
-            }),
+            missing: escape(&missing),
         });
     }
 }

@@ -94,6 +94,22 @@ impl Mapper {
             },
         };
         draft.parent_stream = Some(parent_name);
+        draft.parent_definition = Some(without_parameters(parent.value));
         Ok(Some(ChildOf { partition, query }))
+    }
+}
+
+/// A component without its `$parameters` (which a parent defined inside a
+/// child receives from the child): what decides its requests and records.
+pub(super) fn without_parameters(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(k, _)| k.as_str() != "$parameters")
+                .map(|(k, v)| (k.clone(), without_parameters(v)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(without_parameters).collect()),
+        other => other.clone(),
     }
 }

@@ -87,11 +87,18 @@ impl Mapper {
         {
             return Err(at.at("decoder").refuse("only JSON responses are read"));
         }
-        let base = match (&self.url_base, at.str("url_base"), at.str("url")) {
-            (Some(over), _, _) => over.clone(),
-            (None, Some(b), _) => self.with_partition(at, "url_base", b, partition)?,
-            (None, None, Some(u)) => self.with_partition(at, "url", u, partition)?,
-            (None, None, None) => return Err(at.refuse("has no url_base")),
+        let base = match (self.url_base.clone(), at.str("url_base"), at.str("url")) {
+            (Some(over), Some(_), _) => over.clone(),
+            (_, Some(b), _) => self.with_partition(at, "url_base", b, partition)?,
+            (over, None, Some(u)) => {
+                let url = self.with_partition(at, "url", u, partition)?;
+                match over {
+                    // `url` holds the path too: only its origin is replaced.
+                    Some(over) => replace_origin(&url, &over),
+                    None => url,
+                }
+            }
+            (_, None, None) => return Err(at.refuse("has no url_base")),
         };
         let path = match at.str("path") {
             Some(p) => self.with_partition(at, "path", p, partition)?,
@@ -225,6 +232,15 @@ pub(super) fn join_url(base: &str, path: &str) -> String {
     format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
 }
 
+/// `url` with its `scheme://host[:port]` replaced by `origin`.
+fn replace_origin(url: &str, origin: &str) -> String {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let path_start = url[after_scheme..]
+        .find('/')
+        .map_or(url.len(), |i| after_scheme + i);
+    format!("{}{}", origin.trim_end_matches('/'), &url[path_start..])
+}
+
 /// Appends `key=value`, form-encoded, leaving `${VAR}` and `{/pointer}`
 /// as they are (the crawl fills them in).
 pub(super) fn append_query(url: &mut String, key: &str, value: &str) {
@@ -292,5 +308,10 @@ mod tests {
         append_query(&mut url, "key", "${API_KEY}");
         append_query(&mut url, "parent", "{/id}");
         assert_eq!(url, "https://a/x?q=a+b%26c&key=${API_KEY}&parent={/id}");
+        assert_eq!(
+            replace_origin("https://api.x.com/v1/users", "http://127.0.0.1:9/"),
+            "http://127.0.0.1:9/v1/users"
+        );
+        assert_eq!(replace_origin("https://api.x.com", "http://h"), "http://h");
     }
 }
