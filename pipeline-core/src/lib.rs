@@ -96,6 +96,7 @@ mod event;
 mod handle;
 mod meters;
 mod outcome;
+mod outside_text;
 mod paged;
 mod pipeline;
 mod pipeline_config;
@@ -124,6 +125,7 @@ pub use self::error::{
 pub use self::event::{Control, Event, Failure};
 pub use self::handle::PipelineHandle;
 pub use self::outcome::{Outcome, Report};
+pub use self::outside_text::{OutsideText, escape_outside, is_control};
 pub use self::paged::{Page, Paged};
 pub use self::pipeline::Pipeline;
 pub use self::push_source::{Disconnected, Emitter, PushSource};

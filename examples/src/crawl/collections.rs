@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use sinks::{ColumnType, Database};
 use sources::{HttpContext, JsonSource, RawJsonSource, ScrapeSource, ScrapedItem};
 
-use super::config::{CollectionConfig, Mode};
+use super::config::{CollectionConfig, KeyConfig, Mode};
 
 fn retry_policy(c: &CollectionConfig) -> RetryPolicy {
     let r = c.settings.retry.unwrap_or_default();
@@ -175,7 +175,7 @@ pub(crate) fn build(
             sink = sink.table(&c.name).child_of(&c.name, parent);
         }
         let sink = sink.columns(columns).key_field("key").staging(staging).build()?;
-        let key = c.key.clone();
+        let key = c.key.as_ref().and_then(KeyConfig::field).map(str::to_owned);
         let parent = target.child.map(str::to_owned);
         configured(c, Pipeline::paged(name, source))
             .map(move |item| {
@@ -188,23 +188,22 @@ pub(crate) fn build(
             .sink(sink)
     } else {
         let source = JsonSource::from_config(&c.http, ctx)?;
-        let key = c.key.clone().unwrap_or_else(|| "/id".to_owned());
         let field = c.incremental.as_ref().map(|i| i.field.clone());
         match target.child {
             None => {
-                let mut sink = db.documents().key_pointer(key).staging(staging);
+                let mut sink = KeyConfig::documents(c.key.as_ref(), db.documents()).staging(staging);
                 if let Some(field) = field {
                     sink = sink.high_water(field);
                 }
                 configured(c, Pipeline::paged(name, source)).sink(sink.build()?)
             }
             Some(parent) => {
-                let mut sink = db
+                let rows = db
                     .rows::<Value>()
                     .table(&c.name)
                     .child_of(&c.name, parent)
-                    .columns([("data", ColumnType::Json), ("parent", ColumnType::Text)])
-                    .key_pointer(format!("/data{key}"));
+                    .columns([("data", ColumnType::Json), ("parent", ColumnType::Text)]);
+                let mut sink = KeyConfig::child_rows(c.key.as_ref(), rows);
                 if let Some(field) = field {
                     let at = format!("/data{field}");
                     sink = sink.high_water_fn(move |row: &Value| row.pointer(&at).and_then(mark_text));
@@ -228,9 +227,7 @@ fn build_json(
     mode: Mode,
 ) -> Result<Runnable<RawItem>, pipeline_core::BoxError> {
     let source = RawJsonSource::from_config(&c.http, ctx)?;
-    let sink = db
-        .documents()
-        .key_pointer(c.key.clone().unwrap_or_else(|| "/id".to_owned()))
+    let sink = KeyConfig::documents(c.key.as_ref(), db.documents())
         .staging(mode == Mode::Staging)
         .build_raw()?;
     Ok(configured(c, Pipeline::paged(name, source)).sink(sink))

@@ -286,6 +286,13 @@ impl Runner {
         RunnerHold::new(self.inner.tasks.token())
     }
 
+    /// Records that `n` children of `group` were listed by its feeder but
+    /// never started in this run (shown in [`GroupStatus::not_crawled`], so
+    /// a summary counts every child that was not crawled).
+    pub fn set_group_not_crawled(&self, group: &str, n: u64) {
+        self.inner.board.set_not_crawled(group, n);
+    }
+
     /// The aggregated status of every [group](Collection::group), by name.
     pub fn groups(&self) -> Vec<GroupStatus> {
         self.inner.board.groups()

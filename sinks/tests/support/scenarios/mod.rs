@@ -2,12 +2,14 @@
 
 mod items;
 mod raw;
+mod record_keys;
 mod resume;
 mod staging;
 mod store;
 
 pub use self::items::*;
 pub use self::raw::*;
+pub use self::record_keys::*;
 pub use self::resume::*;
 pub use self::staging::*;
 pub use self::store::*;
