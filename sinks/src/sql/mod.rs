@@ -43,9 +43,9 @@ mod store;
 pub use self::builder::{DocumentSinkBuilder, RowSinkBuilder};
 pub use self::children::{ChildQueue, ParentColumns, QueuedChild};
 use self::cluster::fence;
-pub use self::composite_key::KeyPart;
 #[cfg(feature = "postgres")]
 pub use self::cluster::{PgCoordinator, PgHostSlots};
+pub use self::composite_key::KeyPart;
 pub use self::config::DatabaseConfig;
 pub use self::database::Database;
 pub use self::encode::ColumnType;

@@ -425,7 +425,10 @@ async fn handle(
         .or_else(|| api_routes::route(&state, &method, &headers, &uri, &body));
     let response = match routed {
         Some(r) => r,
-        None => match tree::route(&state, &uri).or_else(|| hostile::route(&uri)).or_else(|| record_shapes::route(&state, &uri)) {
+        None => match tree::route(&state, &uri)
+            .or_else(|| hostile::route(&uri))
+            .or_else(|| record_shapes::route(&state, &uri))
+        {
             Some(r) => r,
             None => routes::route(&state, &uri).await,
         },

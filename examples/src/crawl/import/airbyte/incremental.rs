@@ -81,6 +81,13 @@ impl Mapper {
                 "records carry the cursor in another format than the one sent; the crawl sends the greatest value as stored",
             ));
         }
+        if draft
+            .keys
+            .iter()
+            .any(|(k, v)| k == "key" && v == &toml::Value::Boolean(false))
+        {
+            return Err(at.refuse("an incremental stream without a primary key; a keyless collection replaces its rows on each run"));
+        }
         let start = self.start_value(&at.at("start_datetime"), &format)?;
         let mut table = toml::Table::new();
         table.insert("param".into(), param.into());

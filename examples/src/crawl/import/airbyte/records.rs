@@ -62,18 +62,23 @@ impl Mapper {
                 Value::Number(n) => n.to_string(),
                 _ => return Err(seg_at.refuse("is not a string")),
             };
-            if text == "*" || text.contains('*') {
+            if text.contains('*') && text != "*" {
                 return Err(
-                    seg_at.refuse("a wildcard path (every element); the items pointer names one array")
+                    seg_at.refuse("a glob inside a path segment; the items pointer's `*` is a whole segment")
                 );
             }
             keys.push(text);
         }
         draft.set("items", pointer(&keys));
+        if !keys.is_empty() {
+            // Airbyte's extractor yields no records where the path is missing.
+            draft.set("items_missing", "empty");
+        }
         Ok(())
     }
 
-    /// Fills `key` from the stream's `primary_key` at `at`.
+    /// Fills `key` from the stream's `primary_key` at `at`: one field, a
+    /// composite of several, or `false` (keyless) without one.
     pub(super) fn primary_key(&mut self, at: &At<'_>, draft: &mut Draft) -> Result<(), Refusal> {
         let parts: Vec<Vec<String>> = match at.value {
             Value::String(s) if !s.is_empty() => vec![vec![s.clone()]],
@@ -93,19 +98,18 @@ impl Mapper {
                 parts
             }
             _ => {
-                return Err(at.refuse(
-                    "the stream has no primary key; the crawl config stores items by key (keyless collections are not available yet)",
-                ));
+                // Airbyte appends every record of a stream without a key.
+                draft.set("key", false);
+                return Ok(());
             }
         };
         // `[["a", "b"]]` is one nested field; `["a", "b"]` two fields.
-        if parts.len() > 1 {
-            return Err(at.refuse(format!(
-                "a composite key ({}); the crawl config has one key field",
-                parts.iter().map(|p| pointer(p)).collect::<Vec<_>>().join(", ")
-            )));
+        if parts.len() == 1 {
+            draft.set("key", pointer(&parts[0]));
+        } else {
+            let parts: Vec<toml::Value> = parts.iter().map(|p| toml::Value::String(pointer(p))).collect();
+            draft.set("key", parts);
         }
-        draft.set("key", pointer(&parts[0]));
         Ok(())
     }
 

@@ -17,9 +17,12 @@ const ORDER: &[&str] = &[
     "headers",
     "auth",
     "items",
+    "items_missing",
     "key",
     "pagination",
     "incremental",
+    "on_status",
+    "on_body",
 ];
 
 /// The whole file.

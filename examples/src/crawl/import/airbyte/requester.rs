@@ -194,7 +194,7 @@ impl Mapper {
 
     /// A JSON body with every string rendered (a whole-expression string
     /// keeps the type it evaluates to, as Airbyte's `literal_eval` does).
-    fn json_body(&mut self, at: &At<'_>, body: Value) -> Result<Value, Refusal> {
+    pub(super) fn json_body(&mut self, at: &At<'_>, body: Value) -> Result<Value, Refusal> {
         Ok(match body {
             Value::String(s) => {
                 let r = self.eval(at, "", &s, Target::Expands)?;

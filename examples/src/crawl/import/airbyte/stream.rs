@@ -54,7 +54,7 @@ impl Mapper {
         {
             append_query(&mut draft.url, name, &format!("{{{}}}", c.partition.pointer));
         }
-        self.error_handler(&requester.at("error_handler"))?;
+        self.error_handler(&requester.at("error_handler"), &mut draft)?;
         self.authenticator(&requester.at("authenticator"), &mut draft)?;
         self.record_selector(&retriever.at("record_selector"), &mut draft)?;
         self.paginator(&retriever.at("paginator"), &mut draft)?;
