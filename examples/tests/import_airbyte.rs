@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use examples::crawl::import::airbyte::{ImportOptions, import};
-use sources::mock::{MockConfig, MockServer, tree_issue, tree_issue_count};
+use sources::mock::{
+    CHILDREN_PER_PARENT, MockConfig, MockServer, child_deleted, child_item, tree_issue, tree_issue_count,
+};
 use support::{mock_keys, sqlite_keys, write};
 
 fn corpus(dir: &str) -> Vec<PathBuf> {
@@ -388,4 +390,57 @@ fn the_example_in_the_airbyte_guide_is_what_the_import_writes() {
     let imported = import(&block("```yaml\n"), &ImportOptions::default()).unwrap();
     assert_eq!(imported.exit_code(), 3);
     assert_eq!(imported.toml, block("```toml\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_token_from_a_login_crawls_exact_rows() {
+    let server = MockServer::start(MockConfig {
+        items: 250,
+        ..MockConfig::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = write(
+        dir.path(),
+        "config.json",
+        r#"{"username": "mock-user", "password": "mock-password-77"}"#,
+    );
+    let db = import_and_crawl(
+        "e2e_session.yaml",
+        &server,
+        dir.path(),
+        &["--config", &config_path],
+        &[("PASSWORD", "mock-password-77")],
+    );
+    assert_eq!(sqlite_keys(&db, "sessions").await, (250, mock_keys(250)));
+    let toml = std::fs::read_to_string(dir.path().join("out.toml")).unwrap();
+    assert!(
+        !toml.contains("mock-password-77") && toml.contains("${PASSWORD}"),
+        "{toml}"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_error_handler_ignoring_404_skips_deleted_children_and_keeps_the_rest() {
+    let server = MockServer::start(MockConfig {
+        items: 30,
+        per_page: 10,
+        ..MockConfig::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = import_and_crawl("e2e_ignore_404.yaml", &server, dir.path(), &[], &[]);
+    assert_eq!(sqlite_keys(&db, "parents").await, (30, mock_keys(30)));
+    let expected: BTreeSet<String> = (0..30)
+        .filter(|i| !child_deleted(*i))
+        .flat_map(|i| (0..CHILDREN_PER_PARENT).map(move |j| child_item(i, j)["id"].to_string()))
+        .collect();
+    let (n, children) = sqlite_keys(&db, "children").await;
+    assert_eq!(n as usize, expected.len());
+    assert_eq!(children, expected);
+    assert!((0..30).any(child_deleted), "some children are deleted");
+    server.shutdown().await;
 }
