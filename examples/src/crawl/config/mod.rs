@@ -355,6 +355,7 @@ impl CrawlConfig {
                 "headers",
                 "auth",
                 "body",
+                "windows",
             ]
             .into_iter()
             .map(|k| (k, line_of(k)))
@@ -448,9 +449,23 @@ impl CrawlConfig {
                     return Err(fail("every", &reason));
                 }
             };
-            if let Some(inc) = &crawl.incremental {
-                check_incremental(inc, scraped, top.runtime.mode)
-                    .map_err(|reason| fail("incremental", reason))?;
+            let mut incremental = crawl.incremental;
+            if let Some(inc) = incremental.as_mut() {
+                if let Some(initial) = inc.initial.as_mut() {
+                    *initial = expand(initial, at("incremental.initial"))?;
+                }
+                check_incremental(inc, &http, top.runtime.mode)
+                    .map_err(|reason| fail("incremental", &reason))?;
+            }
+            if let Some(w) = http.windows.as_mut() {
+                w.start = expand(&w.start, at("windows.start"))?;
+                if let Some(end) = w.end.as_mut() {
+                    *end = expand(end, at("windows.end"))?;
+                }
+                if scraped {
+                    return Err(fail("windows", "needs a JSON collection"));
+                }
+                w.check().map_err(|e| fail("windows", &e.to_string()))?;
             }
             if crawl.parent.is_some() && top.runtime.mode == Some(Mode::Staging) {
                 return Err(fail(
@@ -468,7 +483,7 @@ impl CrawlConfig {
                 name: crawl.name,
                 key: crawl.key,
                 parent: crawl.parent,
-                incremental: crawl.incremental,
+                incremental,
                 settings: PipelineConfig {
                     lookahead: crawl.lookahead,
                     max_pages: crawl.max_pages,

@@ -100,6 +100,8 @@ struct HighWater<T> {
     committed: Option<String>,
     /// The maximum including the batch being committed.
     next: Option<String>,
+    /// The least mark of every run (see [`SqlSink::high_water_floor`]).
+    floor: Option<String>,
 }
 
 impl<T> std::fmt::Debug for SqlSink<T> {
@@ -151,7 +153,32 @@ impl<T> SqlSink<T> {
             sql: None,
             committed: None,
             next: None,
+            floor: None,
         });
+        self
+    }
+
+    /// Incremental refresh with a mark known before the run: the run's
+    /// high-water mark is at least `floor` (the greatest of it and the
+    /// items' marks, if a mark was set on the builder), and a completed run
+    /// stores it even when it wrote no item. A date-windowed run gives the
+    /// end of its last window, where the next run starts. Read it with
+    /// [`Database::high_water`](crate::Database::high_water).
+    #[must_use]
+    pub fn high_water_floor(mut self, floor: impl Into<String>) -> Self {
+        let floor = Some(floor.into());
+        match self.high_water.as_mut() {
+            Some(h) => h.floor = floor,
+            None => {
+                self.high_water = Some(HighWater {
+                    mark: Box::new(|_| None),
+                    sql: None,
+                    committed: None,
+                    next: None,
+                    floor,
+                });
+            }
+        }
         self
     }
 
@@ -223,7 +250,7 @@ impl<T: Send + 'static> Sink<T> for SqlSink<T> {
                     .await
                     .map_err(|e| failed(crate::Error::from(e)))?;
             }
-            h.next = h.committed.clone();
+            h.next = crate::sql::high_water::max(h.committed.clone(), h.floor.clone());
             h.sql = Some(sql);
         }
         if let Some(texts) = self.encoder.key_texts() {
@@ -286,7 +313,15 @@ impl<T: Send + 'static> Sink<T> for SqlSink<T> {
                 let rows = opened.base_rows + self.rows;
                 plan.statements
                     .push(opened.checkpoints.complete(collection, pages, rows));
-                if let Some(sql) = self.high_water.as_ref().and_then(|h| h.sql.as_ref()) {
+                if let Some(h) = self.high_water.as_ref()
+                    && let Some(sql) = h.sql.as_ref()
+                {
+                    // A floor no batch carried yet (a run without items).
+                    if h.next != h.committed
+                        && let Some(mark) = &h.next
+                    {
+                        plan.statements.push(sql.pending(collection, mark));
+                    }
                     plan.statements.push(sql.promote(collection));
                 }
                 if let Some((child, key)) = &self.spec.child {

@@ -228,10 +228,10 @@ impl<T> SqlSink<T> {
             let end = rejection
                 .as_ref()
                 .map_or(marks.len(), |r| r.index.min(marks.len()));
-            h.next = marks[..end]
-                .iter()
-                .cloned()
-                .fold(h.committed.clone(), high_water::max);
+            h.next = marks[..end].iter().cloned().fold(
+                high_water::max(h.committed.clone(), h.floor.clone()),
+                high_water::max,
+            );
         }
         let budget = self.retry_budget();
         loop {
