@@ -165,7 +165,7 @@ fn translations_match_their_golden_configs_load_and_hold_no_secret() {
         let env: Vec<(&str, &str)> = imported
             .variables
             .iter()
-            .map(|v| (v.name.as_str(), "x"))
+            .map(|v| (v.name.as_str(), "2024-01-01"))
             .collect();
         let out = run(&[&toml, "--check"], dir.path(), &env);
         assert_eq!(out.status.code(), Some(0), "{}: {}", path.display(), text(&out));
@@ -442,5 +442,37 @@ async fn an_error_handler_ignoring_404_skips_deleted_children_and_keeps_the_rest
     assert_eq!(n as usize, expected.len());
     assert_eq!(children, expected);
     assert!((0..30).any(child_deleted), "some children are deleted");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_datetime_cursor_with_a_step_crawls_its_windows_exactly() {
+    let server = MockServer::start(MockConfig {
+        items: 100,
+        per_page: 10,
+        ..MockConfig::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // Without --config the start date is read from the environment at each run.
+    let db = import_and_crawl(
+        "e2e_windows.yaml",
+        &server,
+        dir.path(),
+        &[],
+        &[("START_DATE", "2024-01-01T00:00:00Z")],
+    );
+    // Events are hourly from 2024-01-01T00:00:00Z: three days hold 72 of them.
+    assert_eq!(sqlite_keys(&db, "events").await, (72, mock_keys(72)));
+    let requests = server.requests();
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.contains("from=2024-01-02T00%3A00%3A00Z") || r.contains("from=2024-01-02T00:00:00Z")),
+        "{requests:?}"
+    );
+    // One day is 24 events: pages of 10, 10 and 4 (short: the window ends).
+    assert_eq!(requests.len(), 9, "{requests:?}");
     server.shutdown().await;
 }

@@ -1,23 +1,29 @@
-//! `DatetimeBasedCursor` without windows: the start bound sent as one query
-//! parameter, the next run's value the greatest cursor field seen, which is
-//! the crawl's `incremental = { param, field, initial }`.
-//!
-//! That holds only when the records' cursor values are written in the
-//! cursor's `datetime_format` (so the greatest stored value is what Airbyte
-//! would send), with no end bound, no lookback and no windows; the rest
-//! is refused. The start value is parsed with the `MinMaxDatetime`'s format
-//! and written in the cursor's format (with `chrono`, whose `strftime`
-//! matches Python's except `%f`, converted).
+//! `DatetimeBasedCursor`: with a `step`, date windows (`windows`, each a
+//! series of pages with its start and end bounds) walked again from where
+//! the last run's windows ended (`incremental = { windows = true }`);
+//! without one, `incremental = { param, field, initial, format }` with the
+//! end bound and lookback. Start and end are times from the config
+//! (rewritten as RFC 3339 with `chrono`, whose `strftime` matches Python's
+//! except `%f`, converted), `${VAR}` without `--config`, or relative to the
+//! run (`now_utc()` is `"now"`, `day_delta(-30)` is `"now-30d"`), never
+//! frozen at import time.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use serde_json::Value;
 
 use super::draft::Draft;
+use super::jinja::{Eval, single_expression};
 use super::mapper::{Mapper, Target, pointer};
 use super::refusal::{At, Refusal};
 
+/// Where a bound goes: a query parameter or a JSON body pointer.
+enum Bound {
+    Query(String),
+    Body(String),
+}
+
 impl Mapper {
-    /// Fills `incremental` from the cursor at `at`.
+    /// Fills `windows` and `incremental` from the cursor at `at`.
     pub(super) fn incremental(&mut self, at: &At<'_>, draft: &mut Draft) -> Result<(), Refusal> {
         match at.kind().as_str() {
             _ if at.value.is_null() => return Ok(()),
@@ -30,108 +36,269 @@ impl Mapper {
                 .get(k)
                 .is_some_and(|v| !v.is_null() && v != &Value::Bool(false) && v != "")
         };
-        if set("step") {
-            return Err(at
-                .at("step")
-                .refuse("walks the dates in windows; the crawl config has no date-window slicing yet"));
-        }
-        if set("end_time_option") {
-            return Err(at
-                .at("end_time_option")
-                .refuse("sends an end bound; the crawl's incremental sends a start only"));
-        }
-        if set("lookback_window") {
-            return Err(at
-                .at("lookback_window")
-                .refuse("a lookback window; the crawl's incremental has none yet"));
-        }
         if set("is_data_feed") {
             return Err(at
                 .at("is_data_feed")
                 .refuse("a data feed (newest first, stop at the state)"));
         }
-        let option = at.at("start_time_option");
-        if option.value.is_null() {
+        let start_bound = self.bound(&at.at("start_time_option"))?;
+        let end_bound = self.bound(&at.at("end_time_option"))?;
+        if start_bound.is_none() && end_bound.is_none() {
             // The requests do not depend on the state: every run fetches
             // everything, as Airbyte does before filtering client-side.
             draft.notes.push(
-                "incremental in Airbyte, but its requests carry no start bound: every run fetches everything"
+                "incremental in Airbyte, but its requests carry no date bound: every run fetches everything"
                     .into(),
             );
             return Ok(());
         }
-        let param = match (option.str("inject_into"), option.str("field_name")) {
-            (Some("request_parameter"), Some(name)) => {
-                self.eval(&option, "field_name", name, Target::Literal)?.text
-            }
-            _ => return Err(option.refuse("the start bound goes outside the query")),
-        };
-        let field = match self.field(at, "cursor_field", Target::Literal)? {
-            Some(r) => r.text,
-            None => return Err(at.refuse("has no cursor_field")),
-        };
         let format = match self.field(at, "datetime_format", Target::Literal)? {
-            Some(r) => r.text,
-            None => return Err(at.refuse("has no datetime_format")),
+            Some(r) => format_key(&r.text).ok_or_else(|| {
+                at.at("datetime_format")
+                    .refuse(format!("{:?} is not a format the crawl writes", r.text))
+            })?,
+            None => "rfc3339".to_owned(),
         };
-        if let Some(formats) = at.value.get("cursor_datetime_formats").and_then(Value::as_array)
-            && formats.iter().any(|f| f.as_str() != Some(format.as_str()))
-        {
-            return Err(at.at("cursor_datetime_formats").refuse(
-                "records carry the cursor in another format than the one sent; the crawl sends the greatest value as stored",
-            ));
-        }
-        if draft
+        let input_format = self
+            .field(at, "datetime_format", Target::Literal)?
+            .map(|r| r.text);
+        let start = self.time_value(&at.at("start_datetime"), input_format.as_deref())?;
+        let end = match at.value.get("end_datetime") {
+            None | Some(Value::Null) => None,
+            Some(_) => {
+                Some(self.time_value(&at.at("end_datetime"), input_format.as_deref())?).filter(|e| e != "now")
+            }
+        };
+        let lookback = match at.str("lookback_window") {
+            Some(iso) if !iso.is_empty() => Some(humantime_of(iso).ok_or_else(|| {
+                at.at("lookback_window").refuse(format!(
+                    "{iso:?} is not a duration of days, hours, minutes or seconds"
+                ))
+            })?),
+            _ => None,
+        };
+        let keyless = draft
             .keys
             .iter()
-            .any(|(k, v)| k == "key" && v == &toml::Value::Boolean(false))
-        {
-            return Err(at.refuse("an incremental stream without a primary key; a keyless collection replaces its rows on each run"));
+            .any(|(k, v)| k == "key" && v == &toml::Value::Boolean(false));
+        let mut inc = toml::Table::new();
+        if let Some(step) = at.str("step").filter(|s| !s.is_empty()) {
+            let step = humantime_of(step).ok_or_else(|| {
+                at.at("step").refuse(format!(
+                    "{step:?} is not a fixed length of days, hours, minutes or seconds"
+                ))
+            })?;
+            let mut windows = toml::Table::new();
+            windows.insert("start".into(), start.into());
+            if let Some(end) = end {
+                windows.insert("end".into(), end.into());
+            }
+            windows.insert("step".into(), step.into());
+            for (bound, query, body) in [
+                (start_bound, "start_param", "start_body"),
+                (end_bound, "end_param", "end_body"),
+            ] {
+                match bound {
+                    Some(Bound::Query(name)) => windows.insert(query.into(), name.into()),
+                    Some(Bound::Body(p)) => windows.insert(body.into(), p.into()),
+                    None => None,
+                };
+            }
+            windows.insert("format".into(), format.clone().into());
+            match at.str("cursor_granularity").unwrap_or("PT0S") {
+                "PT0S" | "" => {}
+                "PT1S" => {
+                    windows.insert("end_inclusive".into(), true.into());
+                }
+                "P1D" if format == "date" => {
+                    windows.insert("end_inclusive".into(), true.into());
+                }
+                "PT0.001S" if format == "epoch_ms" => {
+                    windows.insert("end_inclusive".into(), true.into());
+                }
+                other => {
+                    return Err(at.at("cursor_granularity").refuse(format!("{other}: the crawl's inclusive window end is one second (one millisecond in epoch_ms)")));
+                }
+            }
+            draft.set("windows", windows);
+            if keyless {
+                // A keyless run replaces the last one: every run walks every window.
+                draft
+                    .notes
+                    .push("keyless: every run walks every window from the start".into());
+                return Ok(());
+            }
+            inc.insert("windows".into(), true.into());
+        } else {
+            if keyless {
+                return Err(at.refuse("an incremental stream without a primary key; a keyless collection replaces its rows on each run"));
+            }
+            let Some(Bound::Query(param)) = start_bound else {
+                return Err(at
+                    .at("start_time_option")
+                    .refuse("without windows the start bound goes in the query"));
+            };
+            let field = match self.field(at, "cursor_field", Target::Literal)? {
+                Some(r) => r.text,
+                None => return Err(at.refuse("has no cursor_field")),
+            };
+            inc.insert("param".into(), param.into());
+            inc.insert("field".into(), pointer(&[field]).into());
+            inc.insert("initial".into(), start.into());
+            inc.insert("format".into(), format.into());
+            match end_bound {
+                Some(Bound::Query(name)) => {
+                    inc.insert("end_param".into(), name.into());
+                    if let Some(end) = end {
+                        inc.insert("end".into(), end.into());
+                    }
+                }
+                Some(Bound::Body(_)) => {
+                    return Err(at
+                        .at("end_time_option")
+                        .refuse("without windows the end bound goes in the query"));
+                }
+                None => {}
+            }
         }
-        let start = self.start_value(&at.at("start_datetime"), &format)?;
-        let mut table = toml::Table::new();
-        table.insert("param".into(), param.into());
-        table.insert("field".into(), pointer(&[field]).into());
-        table.insert("initial".into(), start.into());
-        draft.set("incremental", table);
+        if let Some(lookback) = lookback {
+            inc.insert("lookback".into(), lookback.into());
+        }
+        draft.set("incremental", inc);
         Ok(())
     }
 
-    /// The start bound written in the cursor's format.
-    fn start_value(&mut self, at: &At<'_>, format: &str) -> Result<String, Refusal> {
-        let (text, input_format) = match at.value {
-            Value::String(s) => (self.eval(at, "start_datetime", s, Target::Literal)?.text, None),
-            Value::Object(_) => {
-                if at.value.get("min_datetime").is_some() || at.value.get("max_datetime").is_some() {
-                    return Err(at.refuse("a start bounded by min_datetime/max_datetime"));
-                }
-                let text = match self.field(at, "datetime", Target::Literal)? {
-                    Some(r) => r.text,
-                    None => return Err(at.refuse("has no datetime")),
-                };
-                (text, at.str("datetime_format").map(str::to_owned))
-            }
-            _ => return Err(at.refuse("has no start")),
+    fn bound(&mut self, at: &At<'_>) -> Result<Option<Bound>, Refusal> {
+        if at.value.is_null() {
+            return Ok(None);
+        }
+        let name = match at.str("field_name") {
+            Some(f) => self.eval(at, "field_name", f, Target::Literal)?.text,
+            None => return Err(at.refuse("has no field_name")),
         };
-        let parsed = parse(&text, input_format.as_deref())
-            .ok_or_else(|| at.refuse(format!("{text:?} is not a date in the format given")))?;
-        format_python(&parsed, format)
-            .ok_or_else(|| at.refuse(format!("{format:?} is not a date format the crawl can write")))
+        match at.str("inject_into") {
+            Some("request_parameter") => Ok(Some(Bound::Query(name))),
+            Some("body_json") => Ok(Some(Bound::Body(pointer(&[name])))),
+            other => Err(at.refuse(format!(
+                "a date bound in {}; the crawl sends them in the query or the JSON body",
+                other.unwrap_or("nothing")
+            ))),
+        }
+    }
+
+    /// A start or end: RFC 3339 from a value known now, `${VAR}` for a config
+    /// value not given, `now`/`now-30d` for one relative to the run.
+    fn time_value(&mut self, at: &At<'_>, cursor_format: Option<&str>) -> Result<String, Refusal> {
+        let (template, input_format) = match at.value {
+            Value::String(s) => (s.clone(), cursor_format.map(str::to_owned)),
+            Value::Object(_) => {
+                if at.value.get("min_datetime").is_some_and(|v| !v.is_null())
+                    || at.value.get("max_datetime").is_some_and(|v| !v.is_null())
+                {
+                    return Err(at.refuse("a date bounded by min_datetime/max_datetime"));
+                }
+                match at.str("datetime") {
+                    Some(d) => (
+                        d.to_owned(),
+                        at.str("datetime_format")
+                            .map(str::to_owned)
+                            .or(cursor_format.map(str::to_owned)),
+                    ),
+                    None => return Err(at.refuse("has no datetime")),
+                }
+            }
+            _ => return Err(at.refuse("has no date")),
+        };
+        if let Eval::TimeDependent(_) = self.jinja.eval(&template, at.parameters()) {
+            return now_relative(&template).ok_or_else(|| {
+                at.refuse(format!("`{template}` depends on the time of the run in a form the crawl's \"now-…\" values do not express"))
+            });
+        }
+        let rendered = self.eval(at, "datetime", &template, Target::Expands)?;
+        if !rendered.vars.is_empty() {
+            // The crawl reads the variable at each run, as a time.
+            return Ok(rendered.text);
+        }
+        let parsed = parse(&rendered.text, input_format.as_deref())
+            .ok_or_else(|| at.refuse(format!("{:?} is not a date in the format given", rendered.text)))?;
+        Ok(parsed.and_utc().format("%Y-%m-%dT%H:%M:%SZ").to_string())
+    }
+}
+
+/// The crawl's `format` for a Python `strftime` format.
+fn format_key(python: &str) -> Option<String> {
+    Some(match python {
+        "%s" => "epoch".into(),
+        "%ms" => "epoch_ms".into(),
+        "%Y-%m-%d" => "date".into(),
+        "%Y-%m-%dT%H:%M:%SZ" => "rfc3339".into(),
+        p if p.contains("%f") || p.contains("%s_as_float") || p.contains("%epoch_microseconds") => {
+            return None;
+        }
+        p => p.to_owned(),
+    })
+}
+
+/// `now_utc()` (with an optional `.strftime(...)`) as `now`, and
+/// `day_delta(-30)` as `now-30d`.
+fn now_relative(template: &str) -> Option<String> {
+    let expr = single_expression(template)?;
+    let expr = match expr.find(".strftime(") {
+        Some(i) if expr.ends_with(')') => &expr[..i],
+        _ => expr,
+    };
+    if expr == "now_utc()" {
+        return Some("now".into());
+    }
+    let args = expr.strip_prefix("day_delta(")?.strip_suffix(')')?;
+    let days: i64 = args.split(',').next()?.trim().parse().ok()?;
+    Some(match days {
+        0 => "now".into(),
+        d if d < 0 => format!("now-{}d", -d),
+        d => format!("now+{d}d"),
+    })
+}
+
+/// An ISO 8601 duration of days, hours, minutes and seconds as a
+/// humantime duration (`P1D` → `1d`, `PT1H30M` → `5400s`).
+fn humantime_of(iso: &str) -> Option<String> {
+    let rest = iso.strip_prefix('P')?;
+    let (days, time) = rest.split_once('T').unwrap_or((rest, ""));
+    let mut total = 0u64;
+    let mut read = |part: &str, units: &[(char, u64)]| -> Option<()> {
+        let mut number = String::new();
+        for c in part.chars() {
+            if c.is_ascii_digit() {
+                number.push(c);
+            } else {
+                let (_, factor) = units.iter().find(|(u, _)| *u == c)?;
+                total = total.checked_add(number.parse::<u64>().ok()?.checked_mul(*factor)?)?;
+                number.clear();
+            }
+        }
+        number.is_empty().then_some(())
+    };
+    read(days, &[('D', 86_400), ('W', 604_800)])?;
+    read(time, &[('H', 3600), ('M', 60), ('S', 1)])?;
+    match total {
+        0 => None,
+        t if t % 86_400 == 0 => Some(format!("{}d", t / 86_400)),
+        t if t % 3600 == 0 => Some(format!("{}h", t / 3600)),
+        t => Some(format!("{t}s")),
     }
 }
 
 /// Python's `strftime` directives as chrono's (`%f` is microseconds there).
-fn chrono_format(python: &str) -> Option<String> {
-    if python.contains("%s_as_float") || python.contains("%epoch_microseconds") {
-        return None;
-    }
-    Some(python.replace("%f", "%6f"))
+fn chrono_format(python: &str) -> String {
+    python.replace("%f", "%6f")
 }
 
 fn parse(text: &str, format: Option<&str>) -> Option<NaiveDateTime> {
-    if let Some(f) = format.and_then(chrono_format) {
-        if f == "%ms" {
-            return DateTime::from_timestamp_millis(text.parse().ok()?).map(|d| d.naive_utc());
+    if let Some(f) = format.map(chrono_format) {
+        match f.as_str() {
+            "%ms" => return DateTime::from_timestamp_millis(text.parse().ok()?).map(|d| d.naive_utc()),
+            "%s" => return DateTime::from_timestamp(text.parse().ok()?, 0).map(|d| d.naive_utc()),
+            _ => {}
         }
         if let Ok(d) = DateTime::parse_from_str(text, &f) {
             return Some(d.naive_utc());
@@ -160,37 +327,33 @@ fn parse(text: &str, format: Option<&str>) -> Option<NaiveDateTime> {
         .and_hms_opt(0, 0, 0)
 }
 
-fn format_python(at: &NaiveDateTime, python: &str) -> Option<String> {
-    if python == "%ms" {
-        return Some(at.and_utc().timestamp_millis().to_string());
-    }
-    let f = chrono_format(python)?;
-    let items: Vec<_> = chrono::format::StrftimeItems::new(&f).collect();
-    if items.contains(&chrono::format::Item::Error) {
-        return None;
-    }
-    Some(at.and_utc().format_with_items(items.into_iter()).to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn start_dates_are_rewritten_in_the_cursor_format() {
+    fn times_durations_and_now_values() {
         let d = parse("2024-01-02T03:04:05Z", Some("%Y-%m-%dT%H:%M:%SZ")).unwrap();
-        assert_eq!(format_python(&d, "%Y-%m-%d").unwrap(), "2024-01-02");
-        assert_eq!(format_python(&d, "%s").unwrap(), "1704164645");
-        assert_eq!(format_python(&d, "%ms").unwrap(), "1704164645000");
         assert_eq!(
-            format_python(&d, "%Y-%m-%dT%H:%M:%S.%fZ").unwrap(),
-            "2024-01-02T03:04:05.000000Z"
+            d.and_utc().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            "2024-01-02T03:04:05Z"
         );
-        let d = parse("2024-01-02", None).unwrap();
-        assert_eq!(
-            format_python(&d, "%Y-%m-%dT%H:%M:%SZ").unwrap(),
-            "2024-01-02T00:00:00Z"
-        );
+        assert!(parse("2024-01-02", Some("%Y-%m-%d")).is_some());
+        assert!(parse("1704164645", Some("%s")).is_some());
         assert!(parse("yesterday", None).is_none());
+        assert_eq!(humantime_of("P1D").as_deref(), Some("1d"));
+        assert_eq!(humantime_of("PT1H").as_deref(), Some("1h"));
+        assert_eq!(humantime_of("PT90M").as_deref(), Some("5400s"));
+        assert_eq!(humantime_of("P1M"), None);
+        assert_eq!(
+            now_relative("{{ now_utc().strftime('%Y-%m-%dT%H:%M:%SZ') }}").as_deref(),
+            Some("now")
+        );
+        assert_eq!(
+            now_relative("{{ day_delta(-30, format='%Y-%m-%d') }}").as_deref(),
+            Some("now-30d")
+        );
+        assert_eq!(now_relative("{{ config.get('start') or day_delta(-30) }}"), None);
+        assert_eq!(format_key("%Y-%m-%dT%H:%M:%S.%fZ"), None);
     }
 }

@@ -86,24 +86,32 @@ impl Mapper {
                         .at("page_token_option")
                         .refuse("the offset must go in the query"));
                 };
-                let (Some(Inject::Query(limit_param)), Some(limit)) = (size_option, size) else {
+                let Some(limit) = size else {
                     return Err(strategy.refuse(
-                        "an offset without a page size sent in the query; the crawl's offset style always sends its limit",
+                        "an offset without a page_size; the crawl's offset style ends on a short page",
                     ));
                 };
-                table([
-                    ("style", "offset".into()),
-                    ("offset_param", offset.into()),
-                    ("limit_param", limit_param.into()),
-                    ("limit", i64::try_from(limit).unwrap_or(i64::MAX).into()),
-                ])
+                let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+                match size_option {
+                    Some(Inject::Query(limit_param)) => table([
+                        ("style", "offset".into()),
+                        ("offset_param", offset.into()),
+                        ("limit_param", limit_param.into()),
+                        ("limit", limit.into()),
+                    ]),
+                    None => {
+                        // No limit is sent: the offset is written into the URL, where
+                        // the offset style sets it without adding parameters.
+                        let encoded: String =
+                            url::form_urlencoded::byte_serialize(offset.as_bytes()).collect();
+                        draft.url.push(if draft.url.contains('?') { '&' } else { '?' });
+                        draft.url.push_str(&format!("{encoded}={{offset}}"));
+                        table([("style", "offset".into()), ("limit", limit.into())])
+                    }
+                    Some(_) => return Err(at.at("page_size_option").refuse("a page size outside the query")),
+                }
             }
             "PageIncrement" => {
-                if size.is_some() {
-                    return Err(strategy.refuse(
-                        "ends on a page shorter than page_size; the crawl's page style ends on an empty page only",
-                    ));
-                }
                 let Some(Inject::Query(param)) = token else {
                     return Err(at
                         .at("page_token_option")
@@ -117,11 +125,29 @@ impl Mapper {
                         .filter(|n| *n >= 0)
                         .ok_or_else(|| strategy.at("start_from_page").refuse("is not a number"))?,
                 };
-                table([
+                let mut style = table([
                     ("style", "page".into()),
                     ("param", param.into()),
                     ("start", start.into()),
-                ])
+                ]);
+                // Airbyte ends on a page shorter than page_size (and on an empty one).
+                if let Some(size) = size {
+                    style.insert("page_size".into(), i64::try_from(size).unwrap_or(i64::MAX).into());
+                    match size_option {
+                        Some(Inject::Query(name)) => {
+                            style.insert("page_size_param".into(), name.into());
+                        }
+                        Some(_) => {
+                            return Err(at.at("page_size_option").refuse("a page size outside the query"));
+                        }
+                        None => {}
+                    }
+                } else if let Some(Inject::Query(_)) = size_option {
+                    return Err(at
+                        .at("page_size_option")
+                        .refuse("a page size option without a page_size"));
+                }
+                style
             }
             other => {
                 return Err(strategy.refuse(match other {

@@ -20,6 +20,7 @@ const ORDER: &[&str] = &[
     "items_missing",
     "key",
     "pagination",
+    "windows",
     "incremental",
     "on_status",
     "on_body",
