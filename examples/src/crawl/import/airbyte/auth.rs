@@ -183,7 +183,7 @@ impl Mapper {
         };
         self.requester(&login_json, &mut draft, None)?;
         if let Some(form) = form {
-            let body = self.json_body(&login.at("request_body_data"), form)?;
+            let body = self.json_body(&login.at("request_body_data"), form, None)?;
             let body = super::requester::json_to_toml(&body).ok_or_else(|| {
                 login
                     .at("request_body_data")

@@ -13,6 +13,7 @@ use super::refusal::{Refusal, escape};
 const ORDER: &[&str] = &[
     "parent",
     "method",
+    "body_format",
     "body",
     "headers",
     "auth",

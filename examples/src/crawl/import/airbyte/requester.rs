@@ -68,18 +68,9 @@ impl Mapper {
             "HttpRequester" => {}
             other => return Err(at.refuse(format!("the requester type {other} has no crawl equivalent"))),
         }
-        for unsupported in [
-            "request_body_data",
-            "fetch_properties_from_endpoint",
-            "query_properties",
-        ] {
+        for unsupported in ["fetch_properties_from_endpoint", "query_properties"] {
             if at.value.get(unsupported).is_some_and(|v| !v.is_null()) {
-                return Err(at.at(unsupported).refuse(match unsupported {
-                    "request_body_data" => {
-                        "a form-encoded body (request_body_data); the crawl config sends JSON bodies only"
-                    }
-                    _ => "has no crawl config equivalent",
-                }));
+                return Err(at.at(unsupported).refuse("has no crawl config equivalent"));
             }
         }
         if let Some(decoder) = at.value.get("decoder")
@@ -119,7 +110,7 @@ impl Mapper {
                     .refuse(format!("{other}: only GET and POST are sent")));
             }
         }
-        let headers = self.mapping(&at.at("request_headers"), None)?;
+        let headers = self.mapping(&at.at("request_headers"), partition)?;
         if !headers.is_empty() {
             let table: toml::Table = headers
                 .into_iter()
@@ -127,7 +118,16 @@ impl Mapper {
                 .collect();
             draft.set("headers", table);
         }
+        let form = at.value.get("request_body_data").filter(|b| !b.is_null());
+        if let Some(b) = form
+            && !b.is_object()
+        {
+            return Err(at
+                .at("request_body_data")
+                .refuse("a form body written as text; the crawl's form body is a table"));
+        }
         let body = match (at.value.get("request_body_json"), at.value.get("request_body")) {
+            _ if form.is_some() => Some((at.at("request_body_data"), form.cloned().unwrap_or_default())),
             (Some(b), _) if !b.is_null() => Some((at.at("request_body_json"), b.clone())),
             (_, Some(b)) if !b.is_null() => {
                 let body_at = at.at("request_body");
@@ -144,7 +144,16 @@ impl Mapper {
         // Airbyte sends no body for an empty one.
         let body = body.filter(|(_, b)| !b.as_object().is_some_and(serde_json::Map::is_empty));
         if let Some((body_at, body)) = body {
-            let body = self.json_body(&body_at, body)?;
+            let body = self.json_body(&body_at, body, partition)?;
+            if form.is_some() {
+                if body
+                    .as_object()
+                    .is_some_and(|m| m.values().any(|v| v.is_object() || v.is_array()))
+                {
+                    return Err(body_at.refuse("a nested form body; the crawl's form body is flat"));
+                }
+                draft.set("body_format", "form");
+            }
             if method != "POST" {
                 return Err(body_at.refuse("a body on a GET request; the crawl sends bodies with POST only"));
             }
@@ -194,8 +203,19 @@ impl Mapper {
 
     /// A JSON body with every string rendered (a whole-expression string
     /// keeps the type it evaluates to, as Airbyte's `literal_eval` does).
-    pub(super) fn json_body(&mut self, at: &At<'_>, body: Value) -> Result<Value, Refusal> {
+    pub(super) fn json_body(
+        &mut self,
+        at: &At<'_>,
+        body: Value,
+        partition: Option<&Partition>,
+    ) -> Result<Value, Refusal> {
         Ok(match body {
+            Value::String(s)
+                if partition.is_some() && (s.contains("stream_partition") || s.contains("stream_slice")) =>
+            {
+                // A parent's value in a child's body: `{/pointer}`, as a string.
+                Value::String(self.with_partition(at, "", &s, partition)?)
+            }
             Value::String(s) => {
                 let r = self.eval(at, "", &s, Target::Expands)?;
                 if s.contains("{{") && r.vars.is_empty() {
@@ -208,12 +228,12 @@ impl Mapper {
                 items
                     .into_iter()
                     .enumerate()
-                    .map(|(i, v)| self.json_body(&at.at(&i.to_string()), v))
+                    .map(|(i, v)| self.json_body(&at.at(&i.to_string()), v, partition))
                     .collect::<Result<_, _>>()?,
             ),
             Value::Object(map) => Value::Object(
                 map.into_iter()
-                    .map(|(k, v)| Ok((k.clone(), self.json_body(&at.at(&k), v)?)))
+                    .map(|(k, v)| Ok((k.clone(), self.json_body(&at.at(&k), v, partition)?)))
                     .collect::<Result<_, Refusal>>()?,
             ),
             other => other,
