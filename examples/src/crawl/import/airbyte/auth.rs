@@ -76,17 +76,43 @@ impl Mapper {
     }
 
     fn oauth(&mut self, at: &At<'_>) -> Result<toml::Table, Refusal> {
-        let grant = self
-            .field(at, "grant_type", Target::Literal)?
-            .map(|r| r.text)
-            .unwrap_or_else(|| "refresh_token".into());
+        // Airbyte lays refresh_request_body over the form it builds.
+        let extra = match at.value.get("refresh_request_body") {
+            None | Some(Value::Null) => serde_json::Map::new(),
+            Some(Value::Object(m)) => m.clone(),
+            Some(_) => return Err(at.at("refresh_request_body").refuse("is not a mapping")),
+        };
+        let extra_at = at.at("refresh_request_body");
+        let extra_text = |m: &mut Self, key: &str| -> Result<Option<String>, Refusal> {
+            match extra.get(key) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(t)) => Ok(Some(m.eval(&extra_at.at(key), key, t, Target::Expands)?.text)),
+                Some(_) => Err(extra_at.at(key).refuse("is not text")),
+            }
+        };
+        let grant = match extra_text(self, "grant_type")? {
+            Some(g) => g,
+            None => self
+                .field(at, "grant_type", Target::Literal)?
+                .map(|r| r.text)
+                .unwrap_or_else(|| "refresh_token".into()),
+        };
+        let body_scope = extra_text(self, "scope")?;
+        let audience = extra_text(self, "audience")?;
+        if let Some(other) = extra
+            .keys()
+            .find(|k| !["grant_type", "scope", "audience"].contains(&k.as_str()))
+        {
+            return Err(extra_at
+                .at(other)
+                .refuse("a field of the token request the crawl config does not send"));
+        }
         if grant != "client_credentials" && grant != "refresh_token" {
             return Err(at.refuse(format!(
                 "the {grant} grant; the crawl's OAuth2 has client credentials and refresh tokens"
             )));
         }
         for unsupported in [
-            "refresh_request_body",
             "refresh_request_headers",
             "refresh_token_updater",
             "profile_assertion",
@@ -141,6 +167,12 @@ impl Mapper {
             if !scopes.is_empty() {
                 table.insert("scope".into(), scopes.join(" ").into());
             }
+        }
+        if let Some(scope) = body_scope {
+            table.insert("scope".into(), scope.into());
+        }
+        if let Some(audience) = audience {
+            table.insert("audience".into(), audience.into());
         }
         Ok(table)
     }

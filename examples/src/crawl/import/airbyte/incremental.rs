@@ -232,10 +232,9 @@ fn format_key(python: &str) -> Option<String> {
         "%ms" => "epoch_ms".into(),
         "%Y-%m-%d" => "date".into(),
         "%Y-%m-%dT%H:%M:%SZ" => "rfc3339".into(),
-        p if p.contains("%f") || p.contains("%s_as_float") || p.contains("%epoch_microseconds") => {
-            return None;
-        }
-        p => p.to_owned(),
+        p if p.contains("%s_as_float") || p.contains("%epoch_microseconds") => return None,
+        // Python's %f is six digits of microseconds; jiff writes them with %6f.
+        p => p.replace("%f", "%6f"),
     })
 }
 
@@ -354,6 +353,9 @@ mod tests {
             Some("now-30d")
         );
         assert_eq!(now_relative("{{ config.get('start') or day_delta(-30) }}"), None);
-        assert_eq!(format_key("%Y-%m-%dT%H:%M:%S.%fZ"), None);
+        assert_eq!(
+            format_key("%Y-%m-%dT%H:%M:%S.%fZ").as_deref(),
+            Some("%Y-%m-%dT%H:%M:%S.%6fZ")
+        );
     }
 }

@@ -224,6 +224,15 @@ impl Mapper {
     ) -> Result<(), Refusal> {
         let refuse = || at.refuse(format!("`{stop}` is not a condition the crawl can test"));
         let inner = super::jinja::single_expression(stop).unwrap_or(stop).trim();
+        // A bare field (`response.done`) stops when it is true.
+        if let Some((stop_root, stop_keys)) = expr_path(&format!("{{{{ {inner} }}}}")) {
+            let is_cursor = style.get("style").and_then(toml::Value::as_str) == Some("cursor");
+            if stop_root == "response" && is_cursor && !style.contains_key("stop_when") {
+                style.insert("stop_when".into(), pointer(&stop_keys).into());
+                return Ok(());
+            }
+            return Err(refuse());
+        }
         let (falsy, expr) = condition(inner).ok_or_else(refuse)?;
         let (stop_root, stop_keys) = expr_path(&format!("{{{{ {expr} }}}}")).ok_or_else(refuse)?;
         let kind = style
@@ -235,7 +244,9 @@ impl Mapper {
             && stop_keys.len() >= 2
             && stop_keys[0].eq_ignore_ascii_case("link")
             && stop_keys[1] == "next";
-        if (stop_root == root && stop_keys == keys) || (kind == "link_header" && link_next) {
+        // The cursor, or an object holding it, missing or empty: the style ends anyway.
+        let holds_cursor = stop_root == root && keys.starts_with(&stop_keys) && !stop_keys.is_empty();
+        if holds_cursor || (kind == "link_header" && link_next) {
             // The style already ends on a missing, null or empty cursor or link.
             return Ok(());
         }
