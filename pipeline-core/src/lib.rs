@@ -92,6 +92,7 @@ mod cursor;
 mod driver;
 mod edge;
 mod error;
+mod error_detail;
 mod event;
 mod handle;
 mod meters;
@@ -122,6 +123,7 @@ pub use self::cursor::Cursor;
 pub use self::error::{
     BoxError, BuildError, CheckpointError, FetchError, FetchErrorKind, SharedError, SinkError, StageError,
 };
+pub use self::error_detail::ErrorDetail;
 pub use self::event::{Control, Event, Failure};
 pub use self::handle::PipelineHandle;
 pub use self::outcome::{Outcome, Report};

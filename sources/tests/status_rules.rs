@@ -87,6 +87,29 @@ async fn retry_and_fail_rules_change_the_class_of_a_status() {
         failure_text(&report)
     );
     assert!(failure_text(&report).contains("1 attempt"));
+    // The status is read from the error itself, and from its structured form.
+    let error = &report.outcome.failure().expect("a failure").error;
+    assert_eq!(error.http_status(), Some(502));
+    let detail = error.detail();
+    assert_eq!((detail.kind, detail.http_status), ("permanent", Some(502)));
+    assert!(
+        detail.cursor.as_deref().is_some_and(|c| c.contains("page=2")),
+        "{detail:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_error_status_without_a_rule_is_tagged_on_the_error() {
+    let server = server(MockConfig::new(300, 100)).await;
+    let (report, _) = crawl(&scripted(&server, "on_page=2&status=404"), fast_retry(2), None).await;
+    let error = &report.outcome.failure().expect("a failure").error;
+    assert_eq!(error.http_status(), Some(404), "{error}");
+    assert_eq!(error.detail().kind, "permanent");
+    let fetch = pipeline_core::FetchError::permanent("no answer");
+    assert_eq!(
+        (fetch.http_status(), fetch.retry_after(), fetch.retry_at()),
+        (None, None, None)
+    );
 }
 
 #[tokio::test]

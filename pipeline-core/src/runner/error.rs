@@ -1,6 +1,6 @@
 //! Errors of the runner and of the collections it runs.
 
-use crate::{BuildError, SharedError, StageError};
+use crate::{BuildError, ErrorDetail, SharedError, StageError};
 
 /// The runner could not be built or started.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -85,6 +85,23 @@ pub enum CollectionError {
 }
 
 impl CollectionError {
+    /// The error as structured fields (see [`ErrorDetail`]).
+    pub fn detail(&self) -> ErrorDetail {
+        match self {
+            Self::Stage(e) => e.detail(),
+            other => ErrorDetail {
+                kind: match other {
+                    Self::Build(_) => "build",
+                    Self::Factory { .. } => "factory",
+                    _ => "panicked",
+                },
+                http_status: None,
+                cursor: None,
+                message: other.to_string(),
+            },
+        }
+    }
+
     /// Whether resuming later may succeed.
     pub fn is_retryable(&self) -> bool {
         match self {

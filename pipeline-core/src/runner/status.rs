@@ -30,6 +30,9 @@ pub struct CollectionStatus {
     pub last_skipped: Option<String>,
     /// The last error, without secrets.
     pub last_error: Option<String>,
+    /// The last error of an attempt as fields (kind, HTTP status, cursor,
+    /// message), for programs that react to it.
+    pub last_error_detail: Option<crate::ErrorDetail>,
     /// The resume cursor: the last committed checkpoint, or where the
     /// current attempt started.
     pub cursor: Option<Cursor>,
@@ -72,6 +75,7 @@ impl CollectionStatus {
             pages_skipped: 0,
             last_skipped: None,
             last_error: None,
+            last_error_detail: None,
             cursor: None,
             next_attempt_at: None,
             started_at: None,

@@ -175,8 +175,10 @@ impl Run {
             let message = error.to_string();
             let wait = next_at.duration_since(now);
             tracing::warn!(error = %message, attempt = self.resumes, ?wait, "collection failed; resuming later");
+            let detail = error.detail();
             self.enter(State::Retrying, |s| {
                 s.last_error = Some(message);
+                s.last_error_detail = Some(detail);
                 s.cursor = cursor.clone();
                 s.next_attempt_at = Some(system_time(next_at));
                 s.resumes = self.resumes;
@@ -340,6 +342,7 @@ impl Run {
         let status = self
             .enter(State::Failed, |s| {
                 s.last_error = Some(message);
+                s.last_error_detail = Some(error.detail());
                 s.cursor = cursor.clone();
                 s.next_attempt_at = None;
             })

@@ -58,16 +58,17 @@ impl AnswerRules {
             status,
             rule,
         };
+        let tagged = |e: FetchError| e.with_http_status(status);
         Some(match action {
-            StatusAction::Skip => Outcome::Refused(FetchError::skipped(error)),
-            StatusAction::Fail => Outcome::Refused(FetchError::permanent(error)),
+            StatusAction::Skip => Outcome::Refused(tagged(FetchError::skipped(error))),
+            StatusAction::Fail => Outcome::Refused(tagged(FetchError::permanent(error))),
             StatusAction::Retry => match retry_after(headers) {
                 Some(wait) => Outcome::PushedBack(
-                    FetchError::rate_limited(Some(wait), error),
+                    tagged(FetchError::rate_limited(Some(wait), error)),
                     Some(wait),
                     status >= 500,
                 ),
-                None => Outcome::Failed(FetchError::transient(error)),
+                None => Outcome::Failed(tagged(FetchError::transient(error))),
             },
         })
     }
@@ -91,11 +92,12 @@ impl AnswerRules {
             status,
             rule: format!("on_body {text:?} = \"{action}\""),
         };
-        match action {
+        let error = match action {
             StatusAction::Skip => FetchError::skipped(error),
             StatusAction::Fail => FetchError::permanent(error),
             StatusAction::Retry => FetchError::transient(error),
-        }
+        };
+        error.with_http_status(status)
     }
 }
 

@@ -175,10 +175,11 @@ impl Inner {
 
     /// The token endpoint's failure, named as such, with its class kept.
     fn wrap(&self, e: FetchError) -> FetchError {
+        let status = e.http_status();
         let token = |source: &pipeline_core::BoxError| {
-            let detail = match source.downcast_ref::<SourceError>() {
-                Some(SourceError::Status { status, .. }) => format!("HTTP {status}"),
-                _ => source.to_string(),
+            let detail = match status {
+                Some(status) => format!("HTTP {status}"),
+                None => source.to_string(),
             };
             SourceError::Token {
                 what: self.grant.what(),
@@ -186,13 +187,17 @@ impl Inner {
                 detail,
             }
         };
-        match e {
+        let wrapped = match e {
             FetchError::Transient { source } => FetchError::transient(token(&source)),
             FetchError::Permanent { source } => FetchError::permanent(token(&source)),
             FetchError::RateLimited { retry_after, source } => {
                 FetchError::rate_limited(retry_after, token(&source))
             }
-            other => other,
+            other => return other,
+        };
+        match status {
+            Some(status) => wrapped.with_http_status(status),
+            None => wrapped,
         }
     }
 }

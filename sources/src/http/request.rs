@@ -104,17 +104,7 @@ pub(crate) enum Outcome {
 
 /// Whether `e` is an HTTP 401 answer (whatever a rule made of it).
 pub(crate) fn is_unauthorized(e: &FetchError) -> bool {
-    let source = match e {
-        FetchError::Permanent { source }
-        | FetchError::Transient { source }
-        | FetchError::Skipped { source }
-        | FetchError::RateLimited { source, .. } => source,
-        _ => return false,
-    };
-    matches!(
-        source.downcast_ref::<SourceError>(),
-        Some(SourceError::Status { status: 401, .. } | SourceError::Rule { status: 401, .. })
-    )
+    e.http_status() == Some(401)
 }
 
 impl Endpoint {
@@ -293,22 +283,30 @@ pub(crate) fn classify_status(
     status: StatusCode,
     headers: &HeaderMap,
 ) -> Outcome {
+    let code = status.as_u16();
     let error = SourceError::Status {
         method,
         url,
-        status: status.as_u16(),
+        status: code,
     };
     let retry_after = headers
         .get(RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| parse_retry_after(v, SystemTime::now()));
-    match status.as_u16() {
-        429 => Outcome::PushedBack(FetchError::rate_limited(retry_after, error), retry_after, false),
-        503 if retry_after.is_some() => {
-            Outcome::PushedBack(FetchError::rate_limited(retry_after, error), retry_after, true)
-        }
-        408 | 500..=599 => Outcome::Failed(FetchError::transient(error)),
-        _ => Outcome::Refused(FetchError::permanent(error)),
+    let tagged = |e: FetchError| e.with_http_status(code);
+    match code {
+        429 => Outcome::PushedBack(
+            tagged(FetchError::rate_limited(retry_after, error)),
+            retry_after,
+            false,
+        ),
+        503 if retry_after.is_some() => Outcome::PushedBack(
+            tagged(FetchError::rate_limited(retry_after, error)),
+            retry_after,
+            true,
+        ),
+        408 | 500..=599 => Outcome::Failed(tagged(FetchError::transient(error))),
+        _ => Outcome::Refused(tagged(FetchError::permanent(error))),
     }
 }
 
