@@ -38,6 +38,7 @@
 //! | `/children/item-I` | a child of item `I`: [`child_item`]s, 404 when [`child_deleted`] | `{"items": [...]}` |
 //!
 //! | `/tree/…`, `/feed` | a repos → issues → comments tree and an updated-since feed (see `tree.rs`) | |
+//! | `/hostile/…` | hostile parent values and server text with control characters (see `hostile.rs`) | |
 //!
 //! `/offset` and `/page` bodies also carry `has_more`. POST bodies are
 //! logged ([`MockServer::posted`]).
@@ -45,6 +46,7 @@
 mod api_routes;
 mod auth_routes;
 mod faults;
+mod hostile;
 mod routes;
 mod status_routes;
 mod tree;
@@ -67,6 +69,7 @@ use tokio::time::Instant;
 pub use self::api_routes::{GRAPHQL_ERROR, NEXT_CURSOR_HEADER, graphql_cursor, search_cursor};
 pub use self::auth_routes::{LoginExpiry, LoginMock, OAuthMock};
 pub use self::faults::{Faults, Malformed, Outage, RetryAfter};
+pub use self::hostile::{HOSTILE_TEXT, hostile_parents};
 pub use self::routes::{LATIN1_TEXT, html_item_index};
 pub use self::status_routes::{CHILDREN_PER_PARENT, child_deleted, child_item};
 pub use self::tree::{feed_time, tree_comment, tree_issue, tree_issue_count, tree_repo};
@@ -419,7 +422,7 @@ async fn handle(
         .or_else(|| api_routes::route(&state, &method, &headers, &uri, &body));
     let response = match routed {
         Some(r) => r,
-        None => match tree::route(&state, &uri) {
+        None => match tree::route(&state, &uri).or_else(|| hostile::route(&uri)) {
             Some(r) => r,
             None => routes::route(&state, &uri).await,
         },
