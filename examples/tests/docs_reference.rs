@@ -64,7 +64,9 @@ fn parser_keys() -> BTreeSet<String> {
             "scrape" => "item = \"li\", ",
             _ => "",
         };
-        keys.extend(keys_of(&collection(&format!("{table} = {{ {minimal}zz_probe = 1 }}"))));
+        keys.extend(keys_of(&collection(&format!(
+            "{table} = {{ {minimal}zz_probe = 1 }}"
+        ))));
     }
     for (table, tag) in [("pagination", "style"), ("auth", "type")] {
         let variants = keys_of(&collection(&format!("{table} = {{ {tag} = \"zz_probe\" }}")));
@@ -93,7 +95,10 @@ fn every_config_key_is_in_the_reference() {
             })
         })
         .collect();
-    assert!(missing.is_empty(), "keys missing from docs/configuration.md: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "keys missing from docs/configuration.md: {missing:?}"
+    );
 }
 
 /// The Markdown files of the repository's docs.
@@ -155,5 +160,8 @@ fn the_readme_stays_a_front_door() {
     let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
     assert!(readme.contains("cargo run --release --bin crawl -- --demo"));
     assert!(readme.contains("cargo test --workspace"));
-    assert!(readme.lines().count() <= 260, "README.md has grown past a front door");
+    assert!(
+        readme.lines().count() <= 260,
+        "README.md has grown past a front door"
+    );
 }
