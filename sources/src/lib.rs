@@ -56,6 +56,7 @@
 )]
 
 mod config;
+pub mod dates;
 mod error;
 mod html;
 mod http;
@@ -65,7 +66,7 @@ pub mod mock;
 mod paging;
 mod suggest;
 
-pub use self::config::{Body, BreakerConfig, Headers, HttpSourceConfig, Method, Pagination};
+pub use self::config::{Body, BodyFormat, BreakerConfig, Headers, HttpSourceConfig, Method, Pagination};
 pub use self::error::SourceError;
 pub use self::html::extract::ScrapedItem;
 pub use self::html::scrape::ScrapeSource;
@@ -79,5 +80,7 @@ pub use self::http::token_request_config::{TokenBodyFormat, TokenRequest};
 pub use self::http::url_template::{TemplateError, UrlTemplate};
 pub use self::json::json_source::JsonSource;
 pub use self::json::raw_json_source::RawJsonSource;
+pub use self::json::records::ItemsMissing;
+pub use self::paging::query_string as query;
 pub use self::suggest::{Suggestion, suggest};
 pub use pipeline_core::policy::AutoThrottle;

@@ -30,6 +30,9 @@ fn protected(server: &MockServer, secret: &str) -> HttpSourceConfig {
             start: 1,
             total_pages: None,
             has_more: Some("/has_more".into()),
+            stop_when: None,
+            page_size: None,
+            page_size_param: None,
         })
         .auth(Auth::OAuth2(
             OAuth2::client_credentials(server.url("/oauth/token"), "mock-client", secret).scope("read"),

@@ -18,6 +18,9 @@ fn scripted(server: &sources::mock::MockServer, script: &str) -> HttpSourceConfi
             start: 1,
             total_pages: None,
             has_more: Some("/has_more".into()),
+            stop_when: None,
+            page_size: None,
+            page_size_param: None,
         })
 }
 

@@ -26,6 +26,9 @@ fn paged(server: &MockServer, path: &str, auth: Auth) -> HttpSourceConfig {
             start: 1,
             total_pages: None,
             has_more: Some("/has_more".into()),
+            stop_when: None,
+            page_size: None,
+            page_size_param: None,
         })
         .auth(auth)
 }

@@ -22,7 +22,7 @@ use futures::{FutureExt, StreamExt};
 use pipeline_core::runner::{Collection, CollectionEnd, Runner, RunnerHold};
 use pipeline_core::{BuildError, CheckpointStore, State};
 use sinks::{ChildQueue, Database, QueuedChild, SqlCheckpointStore};
-use sources::{HttpContext, UrlTemplate};
+use sources::HttpContext;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -281,12 +281,14 @@ impl Feeder {
         let name = format!("{group}/{}", queued.parent_key);
         let rendered = match &queued.parent {
             None => Err(format!("parent {:?}: the parent row is gone", queued.parent_key)),
-            Some(item) => UrlTemplate::parse(&self.child.http.url)
-                .and_then(|t| t.render(item))
+            Some(item) => self
+                .child
+                .http
+                .for_parent(item)
                 .map_err(|e| format!("parent {:?}: {e}", queued.parent_key)),
         };
-        let url = match rendered {
-            Ok(url) => url,
+        let http = match rendered {
+            Ok(http) => http,
             Err(reason) => {
                 // Fails for good (a definition error), naming the parent key and pointer.
                 return Collection::new(name, move |name: &str| {
@@ -302,21 +304,17 @@ impl Feeder {
         let parent_key = queued.parent_key;
         let fresh = self.fresh;
         Collection::new_async(name, move |name: &str| {
-            let (c, db, ctx, url, parent_key) = (
+            let (c, db, ctx, http, parent_key) = (
                 c.clone(),
                 db.clone(),
                 ctx.clone(),
-                url.clone(),
+                http.clone(),
                 parent_key.clone(),
             );
             let name = name.to_owned();
             async move {
-                let since = if fresh {
-                    c.incremental.as_ref().and_then(|i| i.initial.clone())
-                } else {
-                    since(&c, &name, &db).await?
-                };
-                let url = with_since(&c, &url, since.as_deref());
+                let mark = if fresh { None } else { since(&c, &name, &db).await? };
+                let http = with_since(&c, &http, mark.as_deref())?;
                 build(
                     &c,
                     &name,
@@ -324,7 +322,7 @@ impl Feeder {
                     &ctx,
                     mode,
                     Target {
-                        url,
+                        http,
                         child: Some(&parent_key),
                     },
                 )

@@ -45,7 +45,7 @@ impl Body {
     }
 
     /// An `application/x-www-form-urlencoded` body.
-    pub(crate) fn form(pairs: &[(&str, &str)]) -> Self {
+    pub(crate) fn form<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> Self {
         let text = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(pairs)
             .finish();

@@ -6,7 +6,8 @@
 //! A placeholder is a JSON pointer (RFC 6901); `{field}` without the slash
 //! means `{/field}` (a scraped item's field). Strings are used as they are,
 //! numbers and booleans as their JSON text; a missing field, `null`, an
-//! array or an object is an error naming the pointer.
+//! array or an object is an error naming the pointer. `{page}`,
+//! `{offset}`, `{limit}` and `{now…}` are left for the source to fill.
 //!
 //! A value stays a value: every byte but the unreserved ones is encoded, so
 //! `/`, `?`, `#`, `%`, CR LF or NUL cannot add a segment, a query or a host;
@@ -23,6 +24,13 @@ const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'_')
     .remove(b'~');
+
+/// Placeholders the source fills, not the parent: `{page}`, `{offset}`,
+/// `{limit}` (templated page values) and `{now…}` (the run's time); a
+/// parent's field of one of these names is written `{/page}`.
+fn is_reserved(field: &str) -> bool {
+    matches!(field, "page" | "offset" | "limit") || crate::dates::is_now_placeholder(field)
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Part {
@@ -101,6 +109,12 @@ impl UrlTemplate {
             let after = &rest[start + 1..];
             let end = after.find('}').ok_or_else(|| syntax("a '{' has no '}'"))?;
             let field = &after[..end];
+            if is_reserved(field) {
+                // Filled by the source itself, page by page or run by run.
+                parts.push(Part::Text(rest[start..start + end + 2].to_owned()));
+                rest = &after[end + 1..];
+                continue;
+            }
             if field.is_empty() || field == "/" {
                 return Err(syntax("a placeholder is empty; write {/field}"));
             }
@@ -192,6 +206,19 @@ mod tests {
     }
 
     #[test]
+    fn dot_segments_from_items_stay_values() {
+        let t = UrlTemplate::parse("http://h/repos/{/name}/issues").unwrap();
+        for name in [".", ".."] {
+            let err = t.render(&json!({ "name": name })).unwrap_err();
+            assert!(matches!(err, TemplateError::PathSegment { .. }), "{err}");
+        }
+        assert_eq!(
+            t.render(&json!({"name": "..."})).unwrap(),
+            "http://h/repos/.../issues"
+        );
+    }
+
+    #[test]
     fn a_missing_or_null_field_names_its_pointer() {
         let t = UrlTemplate::parse("http://h/{/name}").unwrap();
         let err = t.render(&json!({"name": null})).unwrap_err();
@@ -242,5 +269,10 @@ mod tests {
         assert!(UrlTemplate::parse("http://h/{/name").is_err());
         assert!(UrlTemplate::parse("http://h/{}").is_err());
         assert!(!UrlTemplate::parse("http://h/x").unwrap().has_fields());
+        let t = UrlTemplate::parse("http://h/{/id}/{page}?since={now-1d|date}&o={offset}").unwrap();
+        assert_eq!(
+            t.render(&json!({"id": 1})).unwrap(),
+            "http://h/1/{page}?since={now-1d|date}&o={offset}"
+        );
     }
 }

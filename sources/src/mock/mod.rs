@@ -39,6 +39,8 @@
 //!
 //! | `/tree/…`, `/feed` | a repos → issues → comments tree and an updated-since feed (see `tree.rs`) | |
 //! | `/hostile/…` | hostile parent values and server text with control characters (see `hostile.rs`) | |
+//! | `/shapes/…` | record shapes: single objects, wildcard paths, an object's values, missing items, composite and keyless keys (see `record_shapes.rs`) | |
+//! | `/events`, `/numbered/…`, `/slice`, `/scalar`, `/ending`, `/after`, `POST /form`, `/echo` | request shapes: date windows, templated page values, scalar cursors, endings, form bodies (see `request_routes.rs`) | |
 //!
 //! `/offset` and `/page` bodies also carry `has_more`. POST bodies are
 //! logged ([`MockServer::posted`]).
@@ -47,6 +49,8 @@ mod api_routes;
 mod auth_routes;
 mod faults;
 mod hostile;
+mod record_shapes;
+mod request_routes;
 mod routes;
 mod status_routes;
 mod tree;
@@ -70,6 +74,8 @@ pub use self::api_routes::{GRAPHQL_ERROR, NEXT_CURSOR_HEADER, graphql_cursor, se
 pub use self::auth_routes::{LoginExpiry, LoginMock, OAuthMock};
 pub use self::faults::{Faults, Malformed, Outage, RetryAfter};
 pub use self::hostile::{HOSTILE_TEXT, hostile_parents};
+pub use self::record_shapes::{shape_member, shape_rate_date, shape_stat, shape_task};
+pub use self::request_routes::event_time;
 pub use self::routes::{LATIN1_TEXT, html_item_index};
 pub use self::status_routes::{CHILDREN_PER_PARENT, child_deleted, child_item};
 pub use self::tree::{feed_time, tree_comment, tree_issue, tree_issue_count, tree_repo};
@@ -419,10 +425,14 @@ async fn handle(
     }
     let routed = auth_routes::route(&state, &method, &headers, &uri, &body)
         .or_else(|| status_routes::route(&state, &uri))
-        .or_else(|| api_routes::route(&state, &method, &headers, &uri, &body));
+        .or_else(|| api_routes::route(&state, &method, &headers, &uri, &body))
+        .or_else(|| request_routes::route(&state, &method, &headers, &uri, &body));
     let response = match routed {
         Some(r) => r,
-        None => match tree::route(&state, &uri).or_else(|| hostile::route(&uri)) {
+        None => match tree::route(&state, &uri)
+            .or_else(|| hostile::route(&uri))
+            .or_else(|| record_shapes::route(&state, &uri))
+        {
             Some(r) => r,
             None => routes::route(&state, &uri).await,
         },

@@ -58,6 +58,7 @@ fn pagination_table(p: &Pagination) -> String {
             has_more,
             body_pointer,
             next_header,
+            stop_when,
         } => {
             opt(&mut fields, "param", param);
             opt(&mut fields, "next", next);
@@ -65,6 +66,7 @@ fn pagination_table(p: &Pagination) -> String {
             opt(&mut fields, "next_header", next_header);
             opt(&mut fields, "has_more", has_more);
             opt(&mut fields, "body_pointer", body_pointer);
+            opt(&mut fields, "stop_when", stop_when);
             "cursor"
         }
         Pagination::Offset {
@@ -73,12 +75,14 @@ fn pagination_table(p: &Pagination) -> String {
             limit,
             total,
             has_more,
+            stop_when,
         } => {
             fields.push(("offset_param", quoted(offset_param)));
             fields.push(("limit_param", quoted(limit_param)));
             fields.push(("limit", limit.to_string()));
             opt(&mut fields, "total", total);
             opt(&mut fields, "has_more", has_more);
+            opt(&mut fields, "stop_when", stop_when);
             "offset"
         }
         Pagination::Page {
@@ -86,11 +90,19 @@ fn pagination_table(p: &Pagination) -> String {
             start,
             total_pages,
             has_more,
+            stop_when,
+            page_size,
+            page_size_param,
         } => {
             fields.push(("param", quoted(param)));
             fields.push(("start", start.to_string()));
             opt(&mut fields, "total_pages", total_pages);
             opt(&mut fields, "has_more", has_more);
+            opt(&mut fields, "stop_when", stop_when);
+            if let Some(n) = page_size {
+                fields.push(("page_size", n.to_string()));
+            }
+            opt(&mut fields, "page_size_param", page_size_param);
             "page"
         }
     };
