@@ -269,6 +269,13 @@ on_body = {{ "rate limit" = "retry" }}
 
     // Shown in the summary, never silent.
     assert!(stdout.contains("3 skipped by a rule"), "{stdout}");
+    for i in [7, 17, 27] {
+        let named = format!(
+            "  skipped children/{i}: the first page: GET {}/children/item-{i}: HTTP 404",
+            server.base_url()
+        );
+        assert!(stdout.contains(&named), "{named}\n{stdout}");
+    }
     let gappy = summary_line(&out, "gappy");
     assert!(
         gappy.contains("completed") && gappy.contains("1 page(s) skipped") && gappy.contains("HTTP 410"),

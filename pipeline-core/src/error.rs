@@ -48,7 +48,9 @@ pub enum FetchError {
     /// `on_status = { 404 = "skip" }`): the driver treats it as an empty last
     /// page, so the collection completes here with every page before it,
     /// and counts it in `pages_skipped` (never silently: it is logged with
-    /// the collection and cursor, and shown in the status and summary).
+    /// the collection and cursor, and shown in the status and summary). A
+    /// [`PushSource`](crate::PushSource) has no pages to skip: from one, it
+    /// fails the pipeline as a permanent error would.
     #[error("page skipped: {source_shown}", source_shown = crate::outside_text::shown(.source))]
     Skipped {
         /// Why (the status or body rule that matched, and the URL).

@@ -169,3 +169,16 @@ fn rules_outside_error_statuses_are_refused() {
         .to_string();
     assert!(err.contains("on_status: 200"), "{err}");
 }
+
+#[tokio::test]
+async fn a_scraped_page_answering_404_is_skipped_too() {
+    let server = server(MockConfig::new(30, 10)).await;
+    let config = HttpSourceConfig::new(server.url("/children/item-7"))
+        .scrape(sources::ScrapeConfig::new("section").field("title", "h2"))
+        .on_status(404, StatusAction::Skip);
+    let source = sources::ScrapeSource::from_config(&config, &ctx()).unwrap();
+    let (report, items) = run("scraped", source, fast_retry(3), None).await;
+    assert!(report.outcome.is_completed(), "{:?}", report.outcome);
+    assert!(items.is_empty());
+    assert_eq!(report.pages_skipped, 1);
+}

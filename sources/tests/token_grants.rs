@@ -132,8 +132,9 @@ async fn a_refresh_token_grant_keeps_the_rotated_token_and_authenticates_by_basi
         refresh_token: "SECRETrefresh-0".into(),
         ..OAuthMock::default()
     };
-    // 12 pages at 120 ms each: more than two token lives.
-    let server = oauth_server(1200, Duration::from_millis(120), oauth).await;
+    // 20 pages at 60 ms each: about two token lives; the margin (150 ms)
+    // leaves room for a loaded machine.
+    let server = oauth_server(2000, Duration::from_millis(60), oauth).await;
     let grant = OAuth2::refresh_token(
         server.url("/oauth/token"),
         "mock-client",
@@ -145,7 +146,7 @@ async fn a_refresh_token_grant_keeps_the_rotated_token_and_authenticates_by_basi
     assert!(!format!("{config:?}").contains("SECRET"));
     let (report, items) = crawl(&config, fast_retry(1), None).await;
     assert!(report.outcome.is_completed(), "{:?}", report.outcome);
-    assert_all(&items, 1200);
+    assert_all(&items, 2000);
     let requests = server.token_requests();
     assert!(requests.len() >= 2, "refreshed: {requests:?}");
     // Each request sends the refresh token the previous answer rotated in
@@ -210,7 +211,8 @@ async fn a_login_token_is_renewed_before_the_expiry_time_it_came_with() {
         expiry: LoginExpiry::At,
         ..LoginMock::default()
     };
-    let server = login_server(1200, Duration::from_millis(120), expiring).await;
+    // 20 pages at 60 ms each: two token lives; the margin is 200 ms.
+    let server = login_server(2000, Duration::from_millis(60), expiring).await;
     let request = login(&server, PASSWORD)
         .body_format(TokenBodyFormat::Form)
         .expires_at("/session/expires_at");
@@ -220,7 +222,7 @@ async fn a_login_token_is_renewed_before_the_expiry_time_it_came_with() {
     assert!(!format!("{source:?}").contains("SECRET"));
     let (report, items) = run("session", source, fast_retry(1), None).await;
     assert!(report.outcome.is_completed(), "{:?}", report.outcome);
-    assert_all(&items, 1200);
+    assert_all(&items, 2000);
     assert!(server.token_issues() >= 2, "renewed: {}", server.token_issues());
     assert_eq!(
         server.rejected_tokens(),
@@ -249,8 +251,9 @@ async fn a_login_without_expiry_is_renewed_after_a_401_or_its_configured_lifetim
     assert_eq!(server.token_issues(), server.rejected_tokens() + 1);
     assert!(server.token_requests().iter().all(|r| r["format"] == "json"));
 
-    // A configured lifetime shorter than the real one: renewed ahead.
-    let server = login_server(800, Duration::from_millis(100), silent).await;
+    // A configured lifetime shorter than the real one: renewed ahead (at
+    // 300 ms, 200 ms before the token dies; 10 pages at 50 ms).
+    let server = login_server(1000, Duration::from_millis(50), silent).await;
     let request = login(&server, PASSWORD).lifetime(Duration::from_millis(400));
     let (report, items) = crawl(
         &paged(&server, "/session", Auth::TokenRequest(request)),
@@ -259,7 +262,7 @@ async fn a_login_without_expiry_is_renewed_after_a_401_or_its_configured_lifetim
     )
     .await;
     assert!(report.outcome.is_completed(), "{:?}", report.outcome);
-    assert_all(&items, 800);
+    assert_all(&items, 1000);
     assert!(server.token_issues() >= 2);
     assert_eq!(server.rejected_tokens(), 0);
     assert_secret_not_traced();

@@ -182,6 +182,13 @@ pub fn children_table(groups: &[GroupStatus]) -> String {
                 escape_outside(f.error.as_deref().unwrap_or_default())
             ));
         }
+        for s in &g.skipped_children {
+            out.push_str(&format!(
+                "  skipped {}: {}\n",
+                escape_outside(&s.collection),
+                escape_outside(s.reason.as_deref().unwrap_or_default())
+            ));
+        }
     }
     out
 }

@@ -13,7 +13,8 @@ use serde::Serialize;
 use super::CollectionSummary;
 use crate::State;
 
-/// Failing children kept per group (the oldest are dropped first).
+/// Failing children, and skipping ones, kept per group (the oldest are
+/// dropped first).
 const FAILING_KEPT: usize = 20;
 
 /// The aggregated status of a group; see [`Runner::groups`](super::Runner::groups).
@@ -46,6 +47,18 @@ pub struct GroupStatus {
     pub items_written: u64,
     /// The most recent failing children, with their errors.
     pub failing: Vec<FailingChild>,
+    /// The most recent children that skipped a page by rule, with why.
+    pub skipped_children: Vec<SkippedChild>,
+}
+
+/// A child that completed with a page skipped by rule, in a [`GroupStatus`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct SkippedChild {
+    /// The child collection's name.
+    pub collection: String,
+    /// The page skipped and why (its cursor and the rule).
+    pub reason: Option<String>,
 }
 
 /// A child that failed, in a [`GroupStatus`].
@@ -68,6 +81,7 @@ pub(crate) struct Tally {
     items_written: u64,
     not_crawled: u64,
     failing: VecDeque<FailingChild>,
+    skipping: VecDeque<SkippedChild>,
 }
 
 /// Every group's tally of ended children.
@@ -86,6 +100,13 @@ impl Tallies {
         tally.items_written += s.items_written;
         if s.pages_skipped > 0 {
             tally.skipped += 1;
+            if tally.skipping.len() == FAILING_KEPT {
+                tally.skipping.pop_front();
+            }
+            tally.skipping.push_back(SkippedChild {
+                collection: s.collection.clone(),
+                reason: s.last_skipped.clone(),
+            });
         }
         match s.state {
             State::Completed => tally.done += 1,
@@ -131,6 +152,7 @@ impl Tallies {
                     pages: t.pages,
                     items_written: t.items_written,
                     failing: t.failing.iter().cloned().collect(),
+                    skipped_children: t.skipping.iter().cloned().collect(),
                 }
             })
             .collect()

@@ -79,7 +79,7 @@ pub use self::collection::Collection;
 use self::entry::Entry;
 pub use self::error::{CollectionError, RunnerError};
 pub use self::event::{RunnerEvent, RunnerEvents};
-pub use self::group::{FailingChild, GroupStatus};
+pub use self::group::{FailingChild, GroupStatus, SkippedChild};
 pub use self::hold::{CollectionEnd, RunnerHold};
 pub use self::status::CollectionStatus;
 pub use self::summary::CollectionSummary;

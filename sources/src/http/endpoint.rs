@@ -7,12 +7,11 @@ use std::time::Duration;
 use pipeline_core::FetchError;
 use pipeline_core::policy::{self, CircuitBreaker, GateConfig, HostGate};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-
-use crate::http::answer_rules::AnswerRules;
 use url::Url;
 
 use crate::config::HttpSourceConfig;
 use crate::error::SourceError;
+use crate::http::answer_rules::AnswerRules;
 use crate::http::cursor_secrets::CursorSecrets;
 use crate::http::oauth2::TokenSource;
 use crate::http::redact::redact_url;

@@ -77,7 +77,12 @@ fn timestamp(v: &Value) -> Option<SystemTime> {
 /// RFC 3339, which `humantime` reads only in UTC: an offset is taken off
 /// by hand.
 fn rfc3339(text: &str) -> Option<SystemTime> {
-    let (base, offset) = match text.len().checked_sub(6).map(|i| text.split_at(i)) {
+    // `get`, not `split_at`: outside text may have a multi-byte character there.
+    let split = text
+        .len()
+        .checked_sub(6)
+        .and_then(|i| Some((text.get(..i)?, text.get(i..)?)));
+    let (base, offset) = match split {
         Some((base, tail))
             if (tail.starts_with('+') || tail.starts_with('-')) && tail.as_bytes().get(3) == Some(&b':') =>
         {
@@ -122,6 +127,26 @@ mod tests {
         assert_eq!(at(json!("1767225600")), Some(1_767_225_600));
         assert_eq!(at(json!("tomorrow")), None);
         assert_eq!(at(json!(true)), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_is_read_or_refused_never_a_panic(text in "\\PC{0,40}") {
+            let _ = timestamp(&Value::String(text.clone()));
+            let _ = rfc3339(&text);
+        }
+
+        #[test]
+        fn an_offset_time_reads_as_its_utc_instant(secs in 0u64..4_000_000_000, minutes in 0u64..(14 * 60), ahead: bool) {
+            let utc = UNIX_EPOCH + Duration::from_secs(secs);
+            let shift = Duration::from_secs(minutes * 60);
+            let local = if ahead { utc + shift } else { utc.checked_sub(shift).unwrap_or(UNIX_EPOCH) };
+            let utc = if ahead { utc } else { local + shift };
+            let text = humantime::format_rfc3339_seconds(local).to_string();
+            let sign = if ahead { '+' } else { '-' };
+            let written = format!("{}{sign}{:02}:{:02}", text.trim_end_matches('Z'), minutes / 60, minutes % 60);
+            proptest::prop_assert_eq!(rfc3339(&written), Some(utc), "{}", written);
+        }
     }
 
     #[test]
