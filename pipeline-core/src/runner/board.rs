@@ -138,6 +138,14 @@ impl Board {
         self.remove(entry);
     }
 
+    /// Records the children of `group` that its feeder never started.
+    pub(crate) fn set_not_crawled(&self, group: &str, n: u64) {
+        self.tallies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .set_not_crawled(group, n);
+    }
+
     /// Every group's aggregated status.
     pub(crate) fn groups(&self) -> Vec<GroupStatus> {
         let mut running = std::collections::BTreeMap::new();

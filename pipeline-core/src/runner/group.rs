@@ -30,7 +30,11 @@ pub struct GroupStatus {
     pub failed: u64,
     /// Children stopped by a shutdown or removal (they resume next run).
     pub cancelled: u64,
-    /// Children added so far.
+    /// Children listed by their feeder that were never crawled in this run
+    /// (the feeder stopped early: a shutdown or a failed database); they
+    /// stay listed and the next run crawls them.
+    pub not_crawled: u64,
+    /// Children added so far, plus those not crawled.
     pub total: u64,
     /// Pages fetched by the children that ended.
     pub pages: u64,
@@ -57,6 +61,7 @@ pub(crate) struct Tally {
     cancelled: u64,
     pages: u64,
     items_written: u64,
+    not_crawled: u64,
     failing: VecDeque<FailingChild>,
 }
 
@@ -90,6 +95,11 @@ impl Tallies {
         }
     }
 
+    /// Sets how many children of `group` its feeder listed but never started.
+    pub(crate) fn set_not_crawled(&mut self, group: &str, n: u64) {
+        self.0.entry(group.to_owned()).or_default().not_crawled = n;
+    }
+
     /// Every group's status, given how many of its children run now.
     pub(crate) fn statuses(&self, running: &BTreeMap<String, u64>) -> Vec<GroupStatus> {
         let mut names: Vec<&String> = self.0.keys().chain(running.keys()).collect();
@@ -107,7 +117,8 @@ impl Tallies {
                     running,
                     failed: t.failed,
                     cancelled: t.cancelled,
-                    total: t.done + t.failed + t.cancelled + running,
+                    not_crawled: t.not_crawled,
+                    total: t.done + t.failed + t.cancelled + running + t.not_crawled,
                     pages: t.pages,
                     items_written: t.items_written,
                     failing: t.failing.iter().cloned().collect(),

@@ -9,6 +9,9 @@
 //! - `key`, `encode`: items to rows; `dialect`, `ident`: SQL text;
 //!   `backend`: running transactions; `copy`: PostgreSQL's binary `COPY`
 //!   for staging tables; `retry`: committing with backoff.
+//! - `cluster`: coordination between processes (PostgreSQL leases and
+//!   workers, shared host slots and breakers) and the fence check every
+//!   leased sink's transaction runs first.
 //! - `children`: the durable queue of a child collection's children;
 //!   `high_water`: incremental refresh marks; `query`: text reads for both.
 
@@ -16,22 +19,17 @@ mod backend;
 mod builder;
 mod checkpoint_row;
 mod children;
-#[cfg(feature = "postgres")]
-mod cluster_sql;
+mod cluster;
 mod config;
-#[cfg(feature = "postgres")]
-mod coordinator;
 #[cfg(feature = "postgres")]
 mod copy;
 mod database;
 mod dialect;
 mod encode;
-mod fence;
 mod high_water;
-#[cfg(feature = "postgres")]
-mod host_slots;
 mod ident;
 mod key;
+mod key_type_row;
 mod lock;
 mod query;
 mod retry;
@@ -41,13 +39,12 @@ mod store;
 
 pub use self::builder::{DocumentSinkBuilder, RowSinkBuilder};
 pub use self::children::{ChildQueue, ParentColumns, QueuedChild};
-pub use self::config::DatabaseConfig;
+use self::cluster::fence;
 #[cfg(feature = "postgres")]
-pub use self::coordinator::PgCoordinator;
+pub use self::cluster::{PgCoordinator, PgHostSlots};
+pub use self::config::DatabaseConfig;
 pub use self::database::Database;
 pub use self::encode::ColumnType;
-#[cfg(feature = "postgres")]
-pub use self::host_slots::PgHostSlots;
 pub use self::lock::CollectionLocks;
 pub use self::sink::SqlSink;
 pub use self::store::SqlCheckpointStore;

@@ -36,12 +36,14 @@
 //!
 //! | `/tree/…`, `/feed` | a repos → issues → comments tree and an updated-since feed (see `tree.rs`) | |
 //! | `/events`, `/numbered/…`, `/slice`, `/scalar`, `/ending`, `/after`, `POST /form`, `/echo` | request shapes: date windows, templated page values, scalar cursors, endings, form bodies (see `request_routes.rs`) | |
+//! | `/hostile/…` | hostile parent values and server text with control characters (see `hostile.rs`) | |
 //!
 //! `/offset` and `/page` bodies also carry `has_more`. POST bodies are
 //! logged ([`MockServer::posted`]).
 
 mod api_routes;
 mod faults;
+mod hostile;
 mod request_routes;
 mod routes;
 mod tree;
@@ -64,6 +66,7 @@ use tokio::time::Instant;
 
 pub use self::api_routes::{GRAPHQL_ERROR, NEXT_CURSOR_HEADER, graphql_cursor, search_cursor};
 pub use self::faults::{Faults, Malformed, Outage, RetryAfter};
+pub use self::hostile::{HOSTILE_TEXT, hostile_parents};
 pub use self::request_routes::event_time;
 pub use self::routes::{LATIN1_TEXT, html_item_index};
 pub use self::tree::{feed_time, tree_comment, tree_issue, tree_issue_count, tree_repo};
@@ -428,7 +431,7 @@ async fn handle(
         .or_else(|| request_routes::route(&state, &method, &headers, &uri, &body))
     {
         Some(r) => r,
-        None => match tree::route(&state, &uri) {
+        None => match tree::route(&state, &uri).or_else(|| hostile::route(&uri)) {
             Some(r) => r,
             None => routes::route(&state, &uri).await,
         },

@@ -15,6 +15,7 @@ use crate::sql::encode::{ColumnType, EncodeBatch};
 use crate::sql::fence;
 use crate::sql::high_water::HighWaterSql;
 use crate::sql::ident::Ident;
+use crate::sql::key_type_row;
 use crate::sql::retry::commit_with_retry;
 use crate::sql::setup::{OpenSpec, Opened, open};
 
@@ -54,7 +55,7 @@ pub(crate) use self::spec::SinkSpec;
 /// same transaction; `failed` and `cancelled` record only the state, keeping
 /// the cursor for the resume.
 ///
-/// Made by [`Database::documents`] or [`Database::rows`].
+/// Made by [`Database::documents`](crate::Database::documents) or [`Database::rows`](crate::Database::rows).
 pub struct SqlSink<T> {
     spec: SinkSpec,
     dialect: Dialect,
@@ -230,6 +231,17 @@ impl<T: Send + 'static> Sink<T> for SqlSink<T> {
             }
             h.next = crate::sql::high_water::max(h.committed.clone(), h.floor.clone());
             h.sql = Some(sql);
+        }
+        if let Some(texts) = self.encoder.key_texts() {
+            let stored = key_type_row::stored(&self.spec.db, opened.live.name.as_str())
+                .await
+                .map_err(|e| SinkError::Write {
+                    collection: opened.collection.clone(),
+                    source: Box::new(e),
+                })?;
+            if let Some(ty) = stored {
+                texts.set_stored(ty);
+            }
         }
         let cursor = opened.cursor.clone();
         self.opened = Some((opened, ctx.clone()));

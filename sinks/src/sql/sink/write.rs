@@ -14,6 +14,7 @@ use crate::sql::encode::{Batch, Rejection};
 use crate::sql::fence;
 use crate::sql::high_water;
 use crate::sql::ident::TableName;
+use crate::sql::key_type_row;
 use crate::sql::retry::{CommitError, commit_with_retry};
 
 impl<T> SqlSink<T> {
@@ -111,6 +112,15 @@ impl<T> SqlSink<T> {
         if complete && let Some((child, key)) = &self.spec.child {
             plan.statements.push(child_done(self.dialect, child, key));
         }
+        // The table's key type goes with the first rows that fixed it.
+        let new_key_type = match dry_run {
+            false => self.encoder.key_texts().and_then(|t| t.unstored()),
+            true => None,
+        };
+        if let Some(ty) = new_key_type {
+            plan.statements
+                .push(key_type_row::insert(self.dialect, opened.live.name.as_str(), ty));
+        }
         // A batch in one statement with its checkpoint row: one round trip.
         if let ([_], [statement]) = (&plan.upserts[..], &plan.statements[..])
             && *statement.sql == *opened.checkpoints.progress_sql()
@@ -142,6 +152,12 @@ impl<T> SqlSink<T> {
             }
             if let Some(h) = self.high_water.as_mut() {
                 h.committed = h.next.clone();
+            }
+            if let Some(ty) = new_key_type {
+                self.spec.db.remember_key_type(opened.live.name.as_str(), ty);
+                if let Some(texts) = self.encoder.key_texts() {
+                    texts.mark_stored();
+                }
             }
         }
         self.opened = Some((opened, ctx));
