@@ -43,6 +43,16 @@ pub enum FetchError {
         /// What was wrong with the page.
         reason: String,
     },
+    /// The page is to be skipped, by a rule of the source (an HTTP source's
+    /// `on_status = { 404 = "skip" }`): the driver treats it as an empty last
+    /// page, so the collection completes here with every page before it,
+    /// and counts it in `pages_skipped` (never silently: it is logged with
+    /// the collection and cursor, and shown in the status and summary).
+    #[error("page skipped: {source}")]
+    Skipped {
+        /// Why (the status or body rule that matched, and the URL).
+        source: BoxError,
+    },
     /// A circuit breaker is open for the host: fail fast, retry after `retry_at`.
     #[error("circuit breaker open for host {host}")]
     CircuitOpen {
@@ -76,6 +86,13 @@ impl FetchError {
         }
     }
 
+    /// A page to skip (see [`FetchError::Skipped`]).
+    pub fn skipped(source: impl Into<BoxError>) -> Self {
+        Self::Skipped {
+            source: source.into(),
+        }
+    }
+
     /// A malformed page.
     pub fn invalid(reason: impl Into<String>) -> Self {
         Self::Invalid {
@@ -91,6 +108,7 @@ impl FetchError {
             Self::Permanent { .. } => FetchErrorKind::Permanent,
             Self::Invalid { .. } => FetchErrorKind::Invalid,
             Self::CircuitOpen { .. } => FetchErrorKind::CircuitOpen,
+            Self::Skipped { .. } => FetchErrorKind::Skipped,
         }
     }
 }
@@ -110,6 +128,8 @@ pub enum FetchErrorKind {
     Invalid,
     /// See [`FetchError::CircuitOpen`].
     CircuitOpen,
+    /// See [`FetchError::Skipped`].
+    Skipped,
 }
 
 impl FetchErrorKind {
@@ -121,6 +141,7 @@ impl FetchErrorKind {
             Self::Permanent => "permanent",
             Self::Invalid => "invalid",
             Self::CircuitOpen => "circuit_open",
+            Self::Skipped => "skipped",
         }
     }
 }

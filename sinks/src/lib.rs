@@ -66,7 +66,7 @@ pub use self::json_lines::{JsonLinesCheckpoint, JsonLinesSink};
 pub use self::sql::{ChildQueue, ParentColumns, QueuedChild};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use self::sql::{
-    CollectionLocks, ColumnType, Database, DatabaseConfig, DocumentSinkBuilder, RowSinkBuilder,
+    CollectionLocks, ColumnType, Database, DatabaseConfig, DocumentSinkBuilder, KeyPart, RowSinkBuilder,
     SqlCheckpointStore, SqlSink,
 };
 #[cfg(feature = "postgres")]

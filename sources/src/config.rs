@@ -31,6 +31,8 @@ use crate::dates::DateWindows;
 use crate::html::scrape_config::ScrapeConfig;
 use crate::http::auth::Auth;
 use crate::http::redact::default_secret_params;
+use crate::http::status_rules::{BodyRules, StatusRules};
+use crate::json::records::ItemsMissing;
 
 /// Header names and values sent on every request. `Debug` shows names only:
 /// values are usually tokens.
@@ -292,8 +294,21 @@ impl From<BreakerConfig> for policy::BreakerConfig {
 pub struct HttpSourceConfig {
     /// The first page's URL (http or https).
     pub url: String,
-    /// JSON pointer to the items array; `""` means the body is the array.
+    /// Where a page's records are: a JSON pointer (`""`: the body) to an
+    /// array (each element is a record) or an object (one record). A `*`
+    /// segment takes every element of an array or every value of an object
+    /// (`/adaccounts/*/adaccount`, `/rates/*`); see
+    /// [`items_map_key`](Self::items_map_key). In a paginated collection a
+    /// path without `*` must lead to an array (an object there is taken for
+    /// an error object, and the page is retried, then fails).
     pub items: String,
+    /// What a page without records at `items` (the pointer leads nowhere,
+    /// or to null) means: a failed page (default) or no records.
+    pub items_missing: ItemsMissing,
+    /// The field that receives the member name of each record taken by a
+    /// `*` from an object (`{"2024-01-02": {...}}` → `"date": "2024-01-02"`),
+    /// so a key can use it (default none: the name is not kept).
+    pub items_map_key: Option<String>,
     /// The method of every request (default `GET`).
     pub method: Method,
     /// The JSON body sent with every request (needs `method = "POST"`; a
@@ -353,6 +368,12 @@ pub struct HttpSourceConfig {
     /// the whole list.
     #[serde(deserialize_with = "with_default_secret_params")]
     pub secret_params: Vec<String>,
+    /// What an error status means (`{ 404 = "skip", "5xx" = "retry" }`,
+    /// see [`StatusRules`]); default: 408, 429 and 5xx retried, other 4xx fail.
+    pub on_status: StatusRules,
+    /// What an error answer (or a 2xx body that is not a page) containing
+    /// a text means (`{ "rate limit" = "retry" }`, see [`BodyRules`]).
+    pub on_body: BodyRules,
 }
 
 fn with_default_secret_params<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
@@ -389,6 +410,8 @@ impl HttpSourceConfig {
         Self {
             url: url.into(),
             items: String::new(),
+            items_missing: ItemsMissing::Fail,
+            items_map_key: None,
             method: Method::Get,
             body: None,
             body_format: BodyFormat::Json,
@@ -407,6 +430,8 @@ impl HttpSourceConfig {
             breaker: None,
             speculate: false,
             secret_params: default_secret_params(),
+            on_status: StatusRules::default(),
+            on_body: BodyRules::default(),
         }
     }
 
@@ -414,6 +439,21 @@ impl HttpSourceConfig {
     #[must_use]
     pub fn items(mut self, pointer: impl Into<String>) -> Self {
         self.items = pointer.into();
+        self
+    }
+
+    /// Sets what a page without records at the items pointer means.
+    #[must_use]
+    pub fn items_missing(mut self, missing: ItemsMissing) -> Self {
+        self.items_missing = missing;
+        self
+    }
+
+    /// Keeps the member name of each record a `*` takes from an object, as
+    /// the field `field` of the record.
+    #[must_use]
+    pub fn items_map_key(mut self, field: impl Into<String>) -> Self {
+        self.items_map_key = Some(field.into());
         self
     }
 
@@ -458,6 +498,20 @@ impl HttpSourceConfig {
     #[must_use]
     pub fn secret_param(mut self, name: impl Into<String>) -> Self {
         self.secret_params.push(name.into());
+        self
+    }
+
+    /// Adds an `on_status` rule: answers with `status` (400 to 599) get `action`.
+    #[must_use]
+    pub fn on_status(mut self, status: u16, action: crate::StatusAction) -> Self {
+        self.on_status = std::mem::take(&mut self.on_status).status(status, action);
+        self
+    }
+
+    /// Adds an `on_body` rule: error answers containing `text` get `action`.
+    #[must_use]
+    pub fn on_body(mut self, text: impl Into<String>, action: crate::StatusAction) -> Self {
+        self.on_body = std::mem::take(&mut self.on_body).contains(text, action);
         self
     }
 

@@ -28,6 +28,20 @@ pub enum SourceError {
         /// The status code.
         status: u16,
     },
+    /// The server answered with an error status (or a 2xx body that is not
+    /// a page) that an `on_status` or `on_body` rule matched; the class
+    /// follows the rule's action (skip, fail, retry).
+    #[error("{method} {url_shown}: HTTP {status}, {rule}", url_shown = pipeline_core::OutsideText(.url))]
+    Rule {
+        /// The request method (`GET`, `POST`).
+        method: &'static str,
+        /// The URL requested.
+        url: String,
+        /// The status code.
+        status: u16,
+        /// The rule that matched, as configured (`on_status 404 = "skip"`).
+        rule: String,
+    },
     /// The request failed below HTTP: connect error, reset, timeout (transient).
     #[error("{method} {url_shown}: {detail_shown}", url_shown = pipeline_core::OutsideText(.url), detail_shown = pipeline_core::OutsideText(.detail))]
     Transport {
@@ -82,11 +96,13 @@ pub enum SourceError {
         /// Why it was refused.
         reason: String,
     },
-    /// The OAuth2 token endpoint failed or answered without a token; the
-    /// class (retried or not) is that of the underlying failure. Never holds
-    /// the client secret.
-    #[error("OAuth2 token from {token_url_shown}: {detail_shown}", detail_shown = pipeline_core::OutsideText(.detail), token_url_shown = pipeline_core::OutsideText(.token_url))]
+    /// The token endpoint (OAuth2, a token request) failed or answered
+    /// without a token; the class (retried or not) is that of the
+    /// underlying failure. Never holds a secret.
+    #[error("{what} from {token_url_shown}: {detail_shown}", detail_shown = pipeline_core::OutsideText(.detail), token_url_shown = pipeline_core::OutsideText(.token_url))]
     Token {
+        /// `OAuth2 token` or `token`.
+        what: &'static str,
         /// The token endpoint (credentials redacted).
         token_url: String,
         /// What went wrong.

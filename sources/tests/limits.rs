@@ -78,7 +78,7 @@ async fn items_that_are_not_an_array_are_invalid() {
     let (report, _) = crawl(&config, fast_retry(3), None).await;
     let text = failure_text(&report);
     assert!(
-        text.contains("invalid page") && text.contains("is an object, not an array"),
+        text.contains("invalid page") && text.contains("is a string, not an array or object"),
         "{text}"
     );
 }

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use sinks::{ColumnType, Database};
 use sources::{HttpContext, HttpSourceConfig, JsonSource, RawJsonSource, ScrapeSource, ScrapedItem};
 
-use super::config::{CollectionConfig, Mode};
+use super::config::{CollectionConfig, KeyConfig, Mode};
 
 fn retry_policy(c: &CollectionConfig) -> RetryPolicy {
     let r = c.settings.retry.unwrap_or_default();
@@ -165,7 +165,7 @@ pub(crate) fn build(
             sink = sink.table(&c.name).child_of(&c.name, parent);
         }
         let sink = sink.columns(columns).key_field("key").staging(staging).build()?;
-        let key = c.key.clone();
+        let key = c.key.as_ref().and_then(KeyConfig::field).map(str::to_owned);
         let parent = target.child.map(str::to_owned);
         configured(c, Pipeline::paged(name, source))
             .map(move |item| {
@@ -178,7 +178,6 @@ pub(crate) fn build(
             .sink(sink)
     } else {
         let source = JsonSource::from_config(&c.http, ctx)?;
-        let key = c.key.clone().unwrap_or_else(|| "/id".to_owned());
         let field = c.incremental.as_ref().and_then(|i| i.field.clone());
         // A windowed incremental run's mark is the end of its last window.
         let floor = c
@@ -193,19 +192,19 @@ pub(crate) fn build(
         };
         match target.child {
             None => {
-                let mut sink = db.documents().key_pointer(key).staging(staging);
+                let mut sink = KeyConfig::documents(c.key.as_ref(), db.documents()).staging(staging);
                 if let Some(field) = field {
                     sink = sink.high_water(field);
                 }
                 configured(c, Pipeline::paged(name, source)).sink(with_floor(sink.build()?))
             }
             Some(parent) => {
-                let mut sink = db
+                let rows = db
                     .rows::<Value>()
                     .table(&c.name)
                     .child_of(&c.name, parent)
-                    .columns([("data", ColumnType::Json), ("parent", ColumnType::Text)])
-                    .key_pointer(format!("/data{key}"));
+                    .columns([("data", ColumnType::Json), ("parent", ColumnType::Text)]);
+                let mut sink = KeyConfig::child_rows(c.key.as_ref(), rows);
                 if let Some(field) = field {
                     let at = format!("/data{field}");
                     sink = sink.high_water_fn(move |row: &Value| row.pointer(&at).and_then(mark_text));
@@ -229,9 +228,7 @@ fn build_json(
     mode: Mode,
 ) -> Result<Runnable<RawItem>, pipeline_core::BoxError> {
     let source = RawJsonSource::from_config(&c.http, ctx)?;
-    let sink = db
-        .documents()
-        .key_pointer(c.key.clone().unwrap_or_else(|| "/id".to_owned()))
+    let sink = KeyConfig::documents(c.key.as_ref(), db.documents())
         .staging(mode == Mode::Staging)
         .build_raw()?;
     Ok(configured(c, Pipeline::paged(name, source)).sink(sink))

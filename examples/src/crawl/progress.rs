@@ -106,6 +106,9 @@ fn bars(runner: &Runner, stop: &AtomicBool) {
             if s.stalled {
                 msg.push_str("  STALLED");
             }
+            if s.pages_skipped > 0 {
+                msg.push_str(&format!("  skipped {}", s.pages_skipped));
+            }
             let show_error = !s.state.is_terminal() || s.state == State::Failed;
             if show_error && let Some(e) = &s.last_error {
                 msg.push_str(&format!("  last error: {}", truncate(e, 100)));
@@ -152,6 +155,9 @@ fn group_line(g: &GroupStatus) -> String {
             "  {} not crawled (listed for the next run)",
             g.not_crawled
         ));
+    }
+    if g.skipped > 0 {
+        msg.push_str(&format!("  {} skipped by a rule (counted in done)", g.skipped));
     }
     if let Some(f) = g.failing.last() {
         msg.push_str(&format!(
@@ -205,11 +211,20 @@ pub fn summary_table(summaries: &[CollectionSummary]) -> String {
         "collection", "state", "items", "pages", "resumes", "time", "last error"
     );
     for s in summaries {
-        let error = s
+        let mut error = s
             .last_error
             .as_ref()
             .map(|e| escape_outside(&e.to_string()).into_owned())
             .unwrap_or_default();
+        // A page skipped by a rule is shown, never silent.
+        if let Some(skipped) = &s.last_skipped {
+            let sep = if error.is_empty() { "" } else { "; " };
+            error.push_str(&format!(
+                "{sep}{} page(s) skipped: {}",
+                s.pages_skipped,
+                escape_outside(skipped)
+            ));
+        }
         out.push_str(&format!(
             "{:<width$}  {:<10} {:>10} {:>7} {:>7} {:>7.1}s  {}\n",
             s.collection,

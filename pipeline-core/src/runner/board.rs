@@ -30,6 +30,7 @@ pub(crate) struct Counts {
     pub(crate) pages: u64,
     pub(crate) items_fetched: u64,
     pub(crate) items_written: u64,
+    pub(crate) pages_skipped: u64,
 }
 
 pub(crate) struct Board {
@@ -237,7 +238,9 @@ impl Board {
         let s = &mut slot.status;
         let changed = s.pages != counts.pages
             || s.items_fetched != counts.items_fetched
-            || s.items_written != counts.items_written;
+            || s.items_written != counts.items_written
+            || s.pages_skipped != counts.pages_skipped;
+        s.pages_skipped = counts.pages_skipped;
         s.pages = counts.pages;
         s.items_fetched = counts.items_fetched;
         s.items_written = counts.items_written;

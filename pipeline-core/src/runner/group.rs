@@ -28,6 +28,10 @@ pub struct GroupStatus {
     pub running: u64,
     /// Children that failed for good.
     pub failed: u64,
+    /// Children that completed with a page skipped by a rule of the source
+    /// (`on_status = { 404 = "skip" }`: a parent row pointing at a deleted
+    /// resource); counted in `done` too.
+    pub skipped: u64,
     /// Children stopped by a shutdown or removal (they resume next run).
     pub cancelled: u64,
     /// Children listed by their feeder that were never crawled in this run
@@ -58,6 +62,7 @@ pub struct FailingChild {
 pub(crate) struct Tally {
     done: u64,
     failed: u64,
+    skipped: u64,
     cancelled: u64,
     pages: u64,
     items_written: u64,
@@ -79,6 +84,9 @@ impl Tallies {
         };
         tally.pages += s.pages;
         tally.items_written += s.items_written;
+        if s.pages_skipped > 0 {
+            tally.skipped += 1;
+        }
         match s.state {
             State::Completed => tally.done += 1,
             State::Failed => {
@@ -116,6 +124,7 @@ impl Tallies {
                     done: t.done,
                     running,
                     failed: t.failed,
+                    skipped: t.skipped,
                     cancelled: t.cancelled,
                     not_crawled: t.not_crawled,
                     total: t.done + t.failed + t.cancelled + running + t.not_crawled,

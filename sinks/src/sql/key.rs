@@ -11,6 +11,9 @@
 
 use serde_json::Value;
 
+use super::composite_key::{CompositeKey, KeyPart};
+use crate::Error;
+
 /// A closure giving an item's key.
 pub(crate) type KeyFn<T> = Box<dyn Fn(&T) -> Option<String> + Send + Sync>;
 
@@ -20,6 +23,48 @@ pub(crate) enum KeySpec<T> {
     Pointer(String),
     /// A closure over the item; its keys are strings.
     Fn(KeyFn<T>),
+    /// Several parts, as configured (resolved by [`KeySpec::resolve`]).
+    Parts(Vec<KeyPart>),
+    /// Several parts, ready (see `composite_key.rs`).
+    Composite(CompositeKey),
+    /// No key: the item's position in the run (see `append.rs`), after
+    /// the parent's key in a child sink.
+    Position(Option<String>),
+}
+
+impl<T> KeySpec<T> {
+    /// The spec a built sink uses: parts checked and the parent's key
+    /// (of a child sink) put in place.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Setting`] for a pointer not starting with `/` or bad parts.
+    pub(crate) fn resolve(self, parent: Option<&str>) -> Result<Self, Error> {
+        match self {
+            Self::Pointer(p) if !p.starts_with('/') => Err(Error::Setting {
+                setting: "key pointer",
+                reason: format!("{p:?} must start with '/' (e.g. \"/id\")"),
+            }),
+            Self::Parts(parts) => CompositeKey::new(parts, parent).map(Self::Composite),
+            Self::Position(_) => Ok(Self::Position(parent.map(str::to_owned))),
+            other => Ok(other),
+        }
+    }
+
+    /// Whether items are keyless (appended at their position).
+    pub(crate) fn is_position(&self) -> bool {
+        matches!(self, Self::Position(_))
+    }
+}
+
+/// The stored key of the item at `position` of a keyless run: the
+/// position's digits, or in a child sink `["<parent key>",<position>]`
+/// (the composite encoding), so children of different parents never meet.
+pub(crate) fn position_key(parent: Option<&str>, position: u64) -> String {
+    match parent {
+        None => position.to_string(),
+        Some(parent) => format!("[{},{position}]", Value::String(parent.to_owned())),
+    }
 }
 
 impl<T> std::fmt::Debug for KeySpec<T> {
@@ -27,6 +72,9 @@ impl<T> std::fmt::Debug for KeySpec<T> {
         match self {
             Self::Pointer(p) => write!(f, "Pointer({p:?})"),
             Self::Fn(_) => f.write_str("Fn(..)"),
+            Self::Parts(parts) => write!(f, "Parts({parts:?})"),
+            Self::Composite(c) => write!(f, "Composite({c:?})"),
+            Self::Position(_) => f.write_str("Position"),
         }
     }
 }
@@ -72,7 +120,7 @@ impl KeyType {
 }
 
 /// Turns key values into stored text, holding the collection's key type.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct KeyTexts {
     fixed: Option<KeyType>,
     /// Whether `fixed` is stored in the database (read at open, or committed).

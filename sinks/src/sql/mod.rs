@@ -6,7 +6,8 @@
 //! - `builder` → `sink` (+ `setup`, run when the pipeline opens the sink);
 //!   `store`: the checkpoint store. Both use `checkpoint_row`, the one owner
 //!   of the checkpoint table's SQL; `database` depends on neither.
-//! - `key`, `encode`: items to rows; `dialect`, `ident`: SQL text;
+//! - `key`, `composite_key`, `encode`: items to rows; `append`: keyless
+//!   collections (rows at their position, a new run replacing the last); `dialect`, `ident`: SQL text;
 //!   `backend`: running transactions; `copy`: PostgreSQL's binary `COPY`
 //!   for staging tables; `retry`: committing with backoff.
 //! - `cluster`: coordination between processes (PostgreSQL leases and
@@ -15,11 +16,13 @@
 //! - `children`: the durable queue of a child collection's children;
 //!   `high_water`: incremental refresh marks; `query`: text reads for both.
 
+mod append;
 mod backend;
 mod builder;
 mod checkpoint_row;
 mod children;
 mod cluster;
+mod composite_key;
 mod config;
 #[cfg(feature = "postgres")]
 mod copy;
@@ -42,6 +45,7 @@ pub use self::children::{ChildQueue, ParentColumns, QueuedChild};
 use self::cluster::fence;
 #[cfg(feature = "postgres")]
 pub use self::cluster::{PgCoordinator, PgHostSlots};
+pub use self::composite_key::KeyPart;
 pub use self::config::DatabaseConfig;
 pub use self::database::Database;
 pub use self::encode::ColumnType;

@@ -206,6 +206,19 @@ mod tests {
     }
 
     #[test]
+    fn dot_segments_from_items_stay_values() {
+        let t = UrlTemplate::parse("http://h/repos/{/name}/issues").unwrap();
+        for name in [".", ".."] {
+            let err = t.render(&json!({ "name": name })).unwrap_err();
+            assert!(matches!(err, TemplateError::PathSegment { .. }), "{err}");
+        }
+        assert_eq!(
+            t.render(&json!({"name": "..."})).unwrap(),
+            "http://h/repos/.../issues"
+        );
+    }
+
+    #[test]
     fn a_missing_or_null_field_names_its_pointer() {
         let t = UrlTemplate::parse("http://h/{/name}").unwrap();
         let err = t.render(&json!({"name": null})).unwrap_err();

@@ -12,10 +12,11 @@ use crate::error::SourceError;
 use crate::http::endpoint::Endpoint;
 use crate::http::graphql;
 use crate::http::{Fetched, HttpContext};
+use crate::json::records::{Problem, RecordPath};
 use crate::paging::body_cursor::RequestTemplate;
 use crate::paging::page_url::{PageUrl, checked_next, page_url};
 use crate::paging::prefetch::Prefetch;
-use crate::paging::{PageView, Paginator, fragment, kind_of};
+use crate::paging::{PageView, Paginator, fragment};
 use jiff::Timestamp;
 
 /// A paginated JSON API as a [`Paged`] source of `serde_json::Value` items.
@@ -66,7 +67,7 @@ pub struct JsonSource {
     /// unrendered: each window's series starts from it.
     base: Url,
     windows: Option<Windows>,
-    items: String,
+    records: RecordPath,
     paginator: Paginator,
     template: RequestTemplate,
     speculate: bool,
@@ -98,13 +99,8 @@ impl JsonSource {
         ctx: &HttpContext,
         now: Timestamp,
     ) -> Result<Self, SourceError> {
-        if !config.items.is_empty() && !config.items.starts_with('/') {
-            return Err(SourceError::config(format!(
-                "items {:?} is not a JSON pointer (it must be empty or start with '/')",
-                config.items
-            )));
-        }
         let config = &config_at(config, now)?;
+        let records = RecordPath::new(config)?;
         let paginator = Paginator::new(&config.pagination)?;
         let template = RequestTemplate::new(config)?;
         let (endpoint, mut start) = Endpoint::new(config, ctx)?;
@@ -134,7 +130,7 @@ impl JsonSource {
             base: start,
             windows,
             endpoint,
-            items: config.items.clone(),
+            records,
             paginator,
             template,
             speculate: config.speculate,
@@ -174,6 +170,11 @@ impl JsonSource {
         }
     }
 
+    /// Where a page's records are.
+    pub(crate) fn records(&self) -> &RecordPath {
+        &self.records
+    }
+
     /// The window of the page at `url` and the URL its series started
     /// from (the start URL without windows).
     fn series(&self, url: &Url) -> Result<(Option<Window>, Url), FetchError> {
@@ -190,11 +191,6 @@ impl JsonSource {
         let (windows, window) = (self.windows.as_ref()?, window?);
         let next = windows.after(window)?;
         Some(self.paginator.first_url(&windows.apply(&self.base, next)))
-    }
-
-    /// The items pointer.
-    pub(crate) fn items_pointer(&self) -> &str {
-        &self.items
     }
 
     /// One page of `I`s: the shared path of [`JsonSource`] and
@@ -216,7 +212,15 @@ impl JsonSource {
             let next = self.next_window(window);
             return Ok(Page::new(Vec::new(), next.map(|n| Cursor::new(String::from(n)))));
         }
-        let (body, items) = I::split(self, &fetched, &shown)?;
+        let (body, items) = match I::split(self, &fetched, &shown) {
+            Ok(page) => page,
+            // A 2xx that is not a page may be an error in disguise (`on_body`).
+            Err(e) if self.endpoint.rules.reads_bodies() => {
+                let rules = &self.endpoint.rules;
+                return Err(rules.on_page(fetched.method, &shown(), fetched.status, &fetched.body, e));
+            }
+            Err(e) => return Err(e),
+        };
         let last = if self.paginator.needs_last_item() {
             items.last().map(I::to_value).transpose().map_err(|e| {
                 FetchError::invalid(format!("{}: the last item could not be read: {e}", shown()))
@@ -272,11 +276,13 @@ impl PageItems for Value {
     ) -> Result<(Value, Vec<Value>), FetchError> {
         let mut body: Value =
             serde_json::from_slice(&fetched.body).map_err(|e| not_json(fetched, shown, &e))?;
-        let pointer = source.items_pointer();
-        match body.pointer_mut(pointer).map(Value::take) {
-            Some(Value::Array(items)) => Ok((body, items)),
-            Some(other) => Err(not_an_array(shown, pointer, &other)),
-            None => Err(no_items(&body, shown, pointer)),
+        let records = source.records();
+        match records.select(&mut body) {
+            Ok(selected) if selected.missed && selected.records.is_empty() => {
+                no_records(&body, shown).map(|()| (body, Vec::new()))
+            }
+            Ok(selected) => Ok((body, selected.records)),
+            Err(problem) => Err(bad_records(&body, shown, records.pointer(), &problem)),
         }
     }
 
@@ -295,13 +301,39 @@ pub(crate) fn not_json(fetched: &Fetched, shown: &dyn Fn() -> String, e: &serde_
     FetchError::invalid(format!("{}: {what}: {e}", shown()))
 }
 
-/// Something other than an array at the items pointer.
-pub(crate) fn not_an_array(shown: &dyn Fn() -> String, pointer: &str, found: &Value) -> FetchError {
-    FetchError::invalid(format!(
-        "{}: items at {pointer:?} is {}, not an array",
-        shown(),
-        kind_of(found)
-    ))
+/// A page whose records are not where and what its path says.
+pub(crate) fn bad_records(
+    body: &Value,
+    shown: &dyn Fn() -> String,
+    pointer: &str,
+    problem: &Problem,
+) -> FetchError {
+    match problem {
+        Problem::Missing => no_items(body, shown, pointer),
+        Problem::NotRecords("an object") => FetchError::invalid(format!(
+            "{}: items at {pointer:?} is an object, not an array (a paginated collection's \
+             pages are lists; an object is one record only without pagination or under a `*`)",
+            shown()
+        )),
+        Problem::NotRecords(kind) => FetchError::invalid(format!(
+            "{}: items at {pointer:?} is {kind}, not an array or object",
+            shown()
+        )),
+        Problem::NotAnObject(kind) => FetchError::invalid(format!(
+            "{}: a record at {pointer:?} is {kind}, so it cannot take its member name \
+             (items_map_key needs object records)",
+            shown()
+        )),
+    }
+}
+
+/// A page whose records are missing, with `items_missing = "empty"`: no
+/// records, unless it is a GraphQL error answer.
+pub(crate) fn no_records(body: &Value, shown: &dyn Fn() -> String) -> Result<(), FetchError> {
+    match graphql::answer_error(body, &shown()) {
+        Some(error) => Err(error),
+        None => Ok(()),
+    }
 }
 
 /// Nothing at the items pointer: a GraphQL error answer, or a malformed page.
@@ -328,7 +360,7 @@ impl std::fmt::Debug for JsonSource {
             .field("endpoint", &self.endpoint)
             .field("first", &self.endpoint.show(&self.first))
             .field("windows", &self.windows)
-            .field("items", &self.items)
+            .field("items", &self.records.pointer())
             .field("paginator", &self.paginator)
             .field("template", &self.template)
             .field("speculate", &self.speculate)

@@ -13,6 +13,7 @@ mod children;
 mod cluster;
 mod database_url;
 mod error;
+mod key;
 mod merge;
 mod names;
 mod ranges;
@@ -33,6 +34,7 @@ pub use self::children::IncrementalConfig;
 use self::children::{check_incremental, check_parents, commit_parents_soon};
 pub use self::database_url::check_database_url;
 pub use self::error::ConfigError;
+pub use self::key::KeyConfig;
 use self::names::SeenNames;
 pub use self::names::validate_name;
 pub use self::settings::{PARENT_BATCH_TIMEOUT, PipelineConfig, RetryConfig};
@@ -94,7 +96,7 @@ impl std::fmt::Debug for Secret {
 #[serde(deny_unknown_fields)]
 struct CrawlKeys {
     name: String,
-    key: Option<String>,
+    key: Option<KeyConfig>,
     lookahead: Option<usize>,
     max_pages: Option<u64>,
     retry: Option<RetryConfig>,
@@ -145,9 +147,10 @@ struct TopLevel {
 pub struct CollectionConfig {
     /// The name: checkpoint key, table name, metric label.
     pub name: String,
-    /// JSON: pointer to each item's key (default `/id`). Scraping: a field
-    /// name (default: page URL + item index).
-    pub key: Option<String>,
+    /// JSON: pointer to each item's key (default `/id`), a composite of
+    /// parts, or keyless. Scraping: a field name (default: page URL + item
+    /// index).
+    pub key: Option<KeyConfig>,
     /// The crawl's own settings (lookahead, page limit, retry).
     pub settings: PipelineConfig,
     /// A child collection: crawled once per item of this collection, its
@@ -343,15 +346,16 @@ impl CrawlConfig {
                 "timeout_ms",
                 "pagination",
                 "items",
+                "items_map_key",
                 "key",
                 "every",
                 "parent",
                 "incremental",
-                "windows",
                 "url",
                 "headers",
                 "auth",
                 "body",
+                "windows",
             ]
             .into_iter()
             .map(|k| (k, line_of(k)))
@@ -407,14 +411,27 @@ impl CrawlConfig {
             if !scraped && !http.items.is_empty() && !http.items.starts_with('/') {
                 return Err(fail("items", "a JSON pointer is empty or starts with '/'"));
             }
-            if let Some(key) = &crawl.key
-                && !scraped
-                && !key.is_empty()
-                && !key.starts_with('/')
-            {
-                return Err(fail("key", "a JSON pointer starts with '/', e.g. \"/id\""));
+            if let Some(key) = &crawl.key {
+                key.check(scraped, crawl.parent.is_some())
+                    .map_err(|reason| fail("key", &reason))?;
+                if *key == KeyConfig::Keyless && crawl.incremental.is_some() {
+                    return Err(fail(
+                        "key",
+                        "false (keyless) cannot be used with incremental: a keyless run replaces the \
+                         previous run's rows, and an incremental run fetches only what changed",
+                    ));
+                }
             }
-            if let (Some(key), Some(scrape)) = (&crawl.key, &http.scrape)
+            if let Some(field) = &http.items_map_key
+                && !http.items.split('/').any(|s| s == "*")
+            {
+                let reason = format!(
+                    "{field:?} needs a `*` in items (e.g. \"/rates/*\"): only a record taken from an \
+                     object by `*` has a member name"
+                );
+                return Err(fail("items_map_key", &reason));
+            }
+            if let (Some(key), Some(scrape)) = (crawl.key.as_ref().and_then(KeyConfig::field), &http.scrape)
                 && !scrape.fields.contains_key(key)
             {
                 return Err(fail(

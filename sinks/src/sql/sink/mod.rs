@@ -8,6 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use pipeline_core::{Cursor, Outcome, Sink, SinkContext, SinkError, State};
 
+use crate::sql::append::Replace;
 use crate::sql::backend::TxPlan;
 use crate::sql::children::child_done;
 use crate::sql::dialect::{Dialect, TableShape};
@@ -74,6 +75,18 @@ pub struct SqlSink<T> {
     rows: u64,
     /// Incremental refresh: the high-water mark's field and state.
     high_water: Option<HighWater<T>>,
+    /// A keyless collection (see `append.rs`).
+    append: Option<Append>,
+}
+
+/// A keyless sink's state.
+#[derive(Debug, Default)]
+struct Append {
+    /// The delete replacing the previous run's rows, set by `open`.
+    replace: Option<Replace>,
+    /// The run is new and has not committed yet: its first transaction
+    /// replaces the previous run's rows.
+    pending: bool,
 }
 
 /// Reads an item's incremental field, as text.
@@ -122,7 +135,15 @@ impl<T> SqlSink<T> {
             max_rows: (dialect.max_binds() / width).max(1),
             rows: 0,
             high_water: None,
+            append: None,
         }
+    }
+
+    /// Makes the sink keyless (`on`): rows at their positions, a new run
+    /// replacing the previous one.
+    pub(crate) fn keyless(mut self, on: bool) -> Self {
+        self.append = on.then(Append::default);
+        self
     }
 
     /// Tracks the greatest `mark` of the items written (incremental refresh).
@@ -243,6 +264,12 @@ impl<T: Send + 'static> Sink<T> for SqlSink<T> {
                 texts.set_stored(ty);
             }
         }
+        if let Some(append) = self.append.as_mut() {
+            let parent = self.spec.parent_key();
+            append.replace = Some(Replace::new(self.dialect, opened.target(), parent));
+            // A staging table starts empty for a new run: nothing to replace.
+            append.pending = opened.cursor.is_none() && opened.staging.is_none();
+        }
         let cursor = opened.cursor.clone();
         self.opened = Some((opened, ctx.clone()));
         self.rows = 0;
@@ -299,6 +326,14 @@ impl<T: Send + 'static> Sink<T> for SqlSink<T> {
                 }
                 if let Some((child, key)) = &self.spec.child {
                     plan.statements.push(child_done(self.dialect, child, key));
+                }
+                // A new keyless run that wrote nothing still replaces the last.
+                if let Some(Append {
+                    replace: Some(replace),
+                    pending: true,
+                }) = &self.append
+                {
+                    plan.statements.push(replace.statement(0));
                 }
                 self.retry_budget()
             }

@@ -121,6 +121,17 @@ impl<T> SqlSink<T> {
             plan.statements
                 .push(key_type_row::insert(self.dialect, opened.live.name.as_str(), ty));
         }
+        // A new keyless run's first transaction replaces the previous run's
+        // rows: those at positions its own rows did not overwrite.
+        if let Some(replace) = self
+            .append
+            .as_ref()
+            .filter(|a| a.pending)
+            .and_then(|a| a.replace.as_ref())
+        {
+            plan.statements
+                .push(replace.statement(batch.first_position + order.len() as u64));
+        }
         // A batch in one statement with its checkpoint row: one round trip.
         if let ([_], [statement]) = (&plan.upserts[..], &plan.statements[..])
             && *statement.sql == *opened.checkpoints.progress_sql()
@@ -158,6 +169,9 @@ impl<T> SqlSink<T> {
                 if let Some(texts) = self.encoder.key_texts() {
                     texts.mark_stored();
                 }
+            }
+            if let Some(append) = self.append.as_mut() {
+                append.pending = false;
             }
         }
         self.opened = Some((opened, ctx));
@@ -205,6 +219,9 @@ impl<T> SqlSink<T> {
             None => Vec::new(),
         };
         let mut batch = Batch::default();
+        if let Some((opened, _)) = &self.opened {
+            batch.first_position = opened.base_rows + self.rows;
+        }
         let mut rejection = self.encoder.encode(items, &mut batch).err();
         if let Some(h) = self.high_water.as_mut() {
             // Only items before a rejected one are written.
@@ -235,6 +252,17 @@ impl<T> SqlSink<T> {
                     let Some(index) = self.first_refused(&batch, &order).await? else {
                         return Err(CommitError::Data(error).into_sink_error(&self.collection_name()));
                     };
+                    if self.append.is_some() {
+                        // Positions must stay contiguous: nothing of the batch is committed.
+                        return Err(SinkError::Rejected {
+                            collection: self.collection_name(),
+                            index: 0,
+                            reason: format!(
+                                "item {index} of the batch: the database refused it: {error}; nothing of \
+                                 the batch was committed (a keyless collection's positions stay contiguous)"
+                            ),
+                        });
+                    }
                     rejection = Some(Rejection {
                         index,
                         reason: format!("the database refused it: {error}"),

@@ -3,6 +3,7 @@
 mod high_water;
 mod items;
 mod raw;
+mod record_keys;
 mod resume;
 mod staging;
 mod store;
@@ -10,6 +11,7 @@ mod store;
 pub use self::high_water::*;
 pub use self::items::*;
 pub use self::raw::*;
+pub use self::record_keys::*;
 pub use self::resume::*;
 pub use self::staging::*;
 pub use self::store::*;
