@@ -232,3 +232,80 @@ fn bad_window_and_incremental_values_exit_2_naming_key_and_line() {
         assert!(err.contains(key) && err.contains("line 4"), "{line}: {err}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn windows_feed_incremental_refresh_on_postgres() {
+    let Ok(pg) = std::env::var("PIPELINE_TEST_PG_URL") else {
+        assert_ne!(
+            std::env::var("PIPELINE_TEST_PG_REQUIRED").as_deref(),
+            Ok("1"),
+            "PIPELINE_TEST_PG_REQUIRED=1 but PIPELINE_TEST_PG_URL is not set"
+        );
+        eprintln!("skipped: PIPELINE_TEST_PG_URL is not set");
+        return;
+    };
+    let server = MockServer::start(MockConfig::new(48, 10)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("win_{}_{}", std::process::id(), fastrand::u32(..));
+    let config = |end: &str| {
+        let text = format!(
+            r#"[runtime]
+database = "{pg}"
+
+[[collection]]
+name = "{name}"
+url = "{url}"
+items = "/events"
+pagination = {{ style = "page", has_more = "/has_more" }}
+windows = {{ start = "2024-01-01", end = "{end}", step = "1d", start_param = "from", end_param = "to", format = "date" }}
+incremental = {{ windows = true }}
+"#,
+            url = server.url("/events")
+        );
+        write(dir.path(), "crawl.toml", &text)
+    };
+    let pool = sqlx::PgPool::connect(&pg).await.unwrap();
+    let state = || async {
+        let keys: std::collections::BTreeSet<String> =
+            sqlx::query(AssertSqlSafe(format!("SELECT key FROM \"{name}\"")))
+                .fetch_all(&pool)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+        let mark: Option<String> = sqlx::query(AssertSqlSafe(format!(
+            "SELECT since FROM pipeline_high_water WHERE collection = '{name}'"
+        )))
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+        .get(0);
+        (keys, mark)
+    };
+    let out = crawl(&[&config("2024-01-03"), "--quiet"], dir.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        state().await,
+        (keys(0..48), Some("2024-01-03T00:00:00Z".to_owned()))
+    );
+    let before = server.request_count() as usize;
+    let out = crawl(&[&config("2024-01-05"), "--quiet"], dir.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        server.requests()[before..],
+        [
+            "/events?from=2024-01-03&to=2024-01-04&page=1",
+            "/events?from=2024-01-04&to=2024-01-05&page=1"
+        ]
+    );
+    assert_eq!(
+        state().await,
+        (keys(0..48), Some("2024-01-05T00:00:00Z".to_owned()))
+    );
+    sqlx::query(AssertSqlSafe(format!("DROP TABLE \"{name}\"")))
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+}

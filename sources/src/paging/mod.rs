@@ -240,34 +240,8 @@ impl Paginator {
                 if stops(page.body, has_more.as_deref(), stop_when.as_deref())? {
                     return Ok(None);
                 }
-                let token = if let Some(p) = next {
-                    match pointer(page.body, p) {
-                        None => return Ok(None),
-                        Some(v) => scalar_text(v).ok_or_else(|| {
-                            format!("cursor at {p} is not a string or number but {}", kind_of(v))
-                        })?,
-                    }
-                } else if let Some(h) = next_header {
-                    match page.headers.get(h.as_str()).map(|v| v.to_str()) {
-                        None => return Ok(None),
-                        Some(Ok(v)) => v.trim().to_owned(),
-                        Some(Err(_)) => return Err(format!("header {h} is not visible ASCII")),
-                    }
-                } else {
-                    let p = last_item.as_deref().unwrap_or_default();
-                    let Some(last) = page.last_item else {
-                        // Without `has_more`, an empty page is the end.
-                        if has_more.is_none() {
-                            return Ok(None);
-                        }
-                        return Err("has_more is true but the page has no items".to_owned());
-                    };
-                    match pointer(last, p) {
-                        Some(v) => scalar_text(v).ok_or_else(|| {
-                            format!("last item's {p} is not a string or number but {}", kind_of(v))
-                        })?,
-                        None => return Err(format!("last item has no {p}")),
-                    }
+                let Some(token) = cursor_token(page, next, next_header, last_item, has_more)? else {
+                    return Ok(None);
                 };
                 if token.is_empty() {
                     return Ok(None);
@@ -329,6 +303,46 @@ impl Paginator {
                 )))
             }
         }
+    }
+}
+
+/// The next token of a `cursor` page, from the body, a header or the last
+/// item; `None` at the end.
+fn cursor_token(
+    page: &PageView<'_>,
+    next: &Option<String>,
+    next_header: &Option<String>,
+    last_item: &Option<String>,
+    has_more: &Option<String>,
+) -> Result<Option<String>, String> {
+    if let Some(p) = next {
+        return match pointer(page.body, p) {
+            None => Ok(None),
+            Some(v) => scalar_text(v)
+                .map(Some)
+                .ok_or_else(|| format!("cursor at {p} is not a string or number but {}", kind_of(v))),
+        };
+    }
+    if let Some(h) = next_header {
+        return match page.headers.get(h.as_str()).map(|v| v.to_str()) {
+            None => Ok(None),
+            Some(Ok(v)) => Ok(Some(v.trim().to_owned())),
+            Some(Err(_)) => Err(format!("header {h} is not visible ASCII")),
+        };
+    }
+    let p = last_item.as_deref().unwrap_or_default();
+    let Some(last) = page.last_item else {
+        // Without `has_more`, an empty page is the end.
+        return match has_more {
+            None => Ok(None),
+            Some(_) => Err("has_more is true but the page has no items".to_owned()),
+        };
+    };
+    match pointer(last, p) {
+        Some(v) => scalar_text(v)
+            .map(Some)
+            .ok_or_else(|| format!("last item's {p} is not a string or number but {}", kind_of(v))),
+        None => Err(format!("last item has no {p}")),
     }
 }
 

@@ -91,6 +91,28 @@ pub fn remove_params(url: &Url, remove: impl Fn(&str) -> bool) -> Url {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn setting_a_parameter_keeps_every_other_segment_as_written(
+            others in proptest::collection::vec("[a-z]{1,4}=[a-zA-Z0-9(),:.*!~-]{0,8}", 0..5),
+            value in "\\PC{0,12}",
+        ) {
+            let others: Vec<String> = others.into_iter().filter(|s| !s.starts_with("p=")).collect();
+            let query = others.join("&");
+            let url = Url::parse(&format!("https://a.test/x?{query}")).unwrap();
+            let set = set_param(&url, "p", &value);
+            let kept: Vec<&str> = set.query().unwrap().split('&').filter(|s| !s.starts_with("p=")).collect();
+            prop_assert_eq!(kept.join("&"), query);
+            let read: Vec<String> = set
+                .query_pairs()
+                .filter(|(k, _)| k == "p")
+                .map(|(_, v)| v.into_owned())
+                .collect();
+            prop_assert_eq!(read, vec![value]);
+        }
+    }
 
     fn u(s: &str) -> Url {
         Url::parse(s).unwrap()
