@@ -36,14 +36,30 @@ fn config(dir: &Path, port: u16, collections: &[(&str, &MockServer, &str)], extr
 }
 
 fn serve(config: &str, dir: &Path) -> Child {
+    serve_logging_to(config, dir, Stdio::null())
+}
+
+fn serve_logging_to(config: &str, dir: &Path, stderr: Stdio) -> Child {
     Command::new(env!("CARGO_BIN_EXE_crawl"))
         .args([config, "--serve", "--quiet"])
         .current_dir(dir)
         .env("CRAWL_TEST_TOKEN", "s3cret-token")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .expect("the crawl binary starts")
+}
+
+/// Waits (bounded) until the file at `path` contains `needle`.
+async fn wait_for_line(path: &Path, needle: &str) -> String {
+    for _ in 0..600 {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if text.contains(needle) {
+            return text;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{} never said {needle:?}", path.display());
 }
 
 /// The `/status` entries, once the server answers.
@@ -103,7 +119,8 @@ async fn sighup_adds_a_collection_and_a_bad_config_keeps_the_running_one() {
     let port = free_port();
     let one = config(dir.path(), port, &[("a", &first, "")], "");
     let path = write(dir.path(), "crawl.toml", &one);
-    let mut child = serve(&path, dir.path());
+    let log = dir.path().join("stderr.log");
+    let mut child = serve_logging_to(&path, dir.path(), std::fs::File::create(&log).unwrap().into());
     wait_status(port, |e| runs(e, "a") == 1).await;
 
     let two = config(dir.path(), port, &[("a", &first, ""), ("b", &second, "")], "");
@@ -118,7 +135,8 @@ async fn sighup_adds_a_collection_and_a_bad_config_keeps_the_running_one() {
         &format!("{two}\n[[collection]]\nnmae = \"typo\"\n"),
     );
     signal(&child, "HUP");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let said = wait_for_line(&log, "config not reloaded").await;
+    assert!(said.contains("line 18"), "the error names the line: {said}");
     assert!(
         child.try_wait().unwrap().is_none(),
         "a typo never takes the service down"
@@ -161,13 +179,16 @@ async fn run_now_needs_the_admin_token() {
     assert_eq!(refused.status(), 401);
     let wrong = client.post(&url).bearer_auth("nope").send().await.unwrap();
     assert_eq!(wrong.status(), 401);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let entries = status(port).await;
+    assert_eq!(runs(&entries, "items"), 1, "nothing ran without the token");
     assert_eq!(
-        runs(&status(port).await, "items"),
-        1,
-        "nothing ran without the token"
+        entry(&entries, "items").unwrap()["state"],
+        "completed",
+        "{entries:#?}"
     );
 
+    // The accepted request is the barrier: a run a refused one had started
+    // would still be going (started: false) or would have counted.
     let accepted = client
         .post(&url)
         .bearer_auth("s3cret-token")
@@ -175,6 +196,8 @@ async fn run_now_needs_the_admin_token() {
         .await
         .unwrap();
     assert_eq!(accepted.status(), 202);
+    let body: Value = accepted.json().await.unwrap();
+    assert_eq!(body["started"], true, "{body}");
     wait_status(port, |e| runs(e, "items") == 2).await;
     let unknown = client
         .post(format!("http://127.0.0.1:{port}/collections/nope/run"))

@@ -23,7 +23,11 @@ use crate::{Control, Cursor, FetchError};
 /// #[async_trait]
 /// impl PushSource for Countdown {
 ///     type Item = u32;
-///     async fn run(&mut self, emitter: &mut Emitter<u32>) -> Result<(), FetchError> {
+///     async fn run(&mut self, start: Option<Cursor>, emitter: &mut Emitter<u32>) -> Result<(), FetchError> {
+///         // Resume below the last committed number: the sink already holds the rest.
+///         if let Some(n) = start.and_then(|c| c.as_str().parse().ok()) {
+///             self.0 = n;
+///         }
 ///         while self.0 > 0 && !emitter.is_cancelled() {
 ///             if emitter.emit(vec![self.0]).await.is_err() {
 ///                 return Ok(()); // downstream is gone
@@ -43,11 +47,21 @@ pub trait PushSource: Send + 'static {
     /// Produces items until the input ends (return `Ok`), the emitter says the
     /// pipeline is cancelled or gone (return `Ok`), or it cannot go on.
     ///
+    /// `start` is where this run begins: the cursor the sink committed last
+    /// (handed back by `Sink::open`), or the pipeline's `resume_from`; `None`
+    /// means from the beginning. A source must resume after it: items before it
+    /// are already durable, and emitting them again duplicates them in sinks
+    /// without upserts.
+    ///
     /// # Errors
     ///
     /// A classified [`FetchError`]; the driver turns it into `Control::Failed`
     /// resuming from the last checkpoint this source emitted.
-    async fn run(&mut self, emitter: &mut Emitter<Self::Item>) -> Result<(), FetchError>;
+    async fn run(
+        &mut self,
+        start: Option<Cursor>,
+        emitter: &mut Emitter<Self::Item>,
+    ) -> Result<(), FetchError>;
 }
 
 /// The downstream of the pipeline is gone (it failed or was cancelled): stop producing.
@@ -99,6 +113,12 @@ impl<T: Send + 'static> Emitter<T> {
         self.shared.meters.pages.increment(1);
         self.shared.update(|s| s.pages += 1);
         Ok(())
+    }
+
+    /// The last checkpoint this source emitted in this run, or the run's start
+    /// cursor before the first: where a failure now would resume.
+    pub fn last_checkpoint(&self) -> Option<&Cursor> {
+        self.last_checkpoint.as_ref()
     }
 
     /// Whether the pipeline was cancelled; a source should stop at its next boundary.

@@ -13,8 +13,9 @@ struct Counter {
 #[async_trait]
 impl PushSource for Counter {
     type Item = u64;
-    async fn run(&mut self, emitter: &mut Emitter<u64>) -> Result<(), FetchError> {
-        for c in 0..self.chunks {
+    async fn run(&mut self, start: Option<Cursor>, emitter: &mut Emitter<u64>) -> Result<(), FetchError> {
+        let first = start.map_or(0, |c| c.as_str().parse().unwrap());
+        for c in first..self.chunks {
             if emitter.is_cancelled() || emitter.emit((c * 10..(c + 1) * 10).collect()).await.is_err() {
                 return Ok(());
             }

@@ -9,7 +9,8 @@ mod support;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use pipeline_core::runner::{Collection, Runner};
+use futures::{FutureExt, StreamExt};
+use pipeline_core::runner::{Collection, Runner, RunnerEvent, RunnerEvents};
 use pipeline_core::serve::{ServeConfig, Server, serve, serve_with};
 use pipeline_core::testkit::{FetchLog, ScriptedPaged};
 use pipeline_core::{Pipeline, State};
@@ -61,11 +62,30 @@ async fn completed_runs(runner: &Runner, n: u64) {
     }
 }
 
-/// Gives a wrongly started run time to show up, then checks there was none.
-async fn assert_did_not_run(runner: &Runner, log: &FetchLog, server: SocketAddr) {
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(runs(runner, "once"), (State::Completed, 1), "via {server}");
-    assert_eq!(log.requests(), [0], "no page was fetched again");
+/// Checks that the refused requests sent since `events` was subscribed
+/// started nothing, without sleeping: a run started now through the Rust API
+/// is a barrier, and it must be the only start of `once` the events show,
+/// fetching page 0 just once more.
+async fn assert_did_not_run(runner: &Runner, log: &FetchLog, mut events: RunnerEvents, server: SocketAddr) {
+    assert!(runner.run_now("once").unwrap(), "once was idle (via {server})");
+    completed_runs(runner, 2).await;
+    assert_eq!(
+        starts_of_once(&mut events),
+        1,
+        "only the barrier's run started (via {server})"
+    );
+    assert_eq!(log.requests(), [0, 0], "no other page was fetched");
+}
+
+/// The `Started` events of `once` already received on `events`.
+fn starts_of_once(events: &mut RunnerEvents) -> usize {
+    let mut starts = 0;
+    while let Some(Some(event)) = events.next().now_or_never() {
+        if matches!(&event, RunnerEvent::Started { collection, .. } if &**collection == "once") {
+            starts += 1;
+        }
+    }
+    starts
 }
 
 async fn stop(runner: Runner, server: Server) {
@@ -80,6 +100,7 @@ async fn run_now_is_forbidden_without_a_configured_admin_token() {
     let server = serve("127.0.0.1:0", runner.clone()).await.unwrap();
     let addr = server.local_addr();
     completed_runs(&runner, 1).await;
+    let events = runner.events();
 
     let bare = post(addr, "/collections/once/run", &[]).await;
     assert_eq!(bare.code, 403, "{bare:?}");
@@ -90,7 +111,7 @@ async fn run_now_is_forbidden_without_a_configured_admin_token() {
     assert_eq!(with_token.code, 403, "{with_token:?}");
     let empty = post(addr, "/collections/once/run", &[("Authorization", "Bearer ")]).await;
     assert_eq!(empty.code, 403, "{empty:?}");
-    assert_did_not_run(&runner, &log, addr).await;
+    assert_did_not_run(&runner, &log, events, addr).await;
     stop(runner, server).await;
 }
 
@@ -101,6 +122,7 @@ async fn run_now_needs_the_right_bearer_token() {
     let server = serve_with("127.0.0.1:0", runner.clone(), config).await.unwrap();
     let addr = server.local_addr();
     completed_runs(&runner, 1).await;
+    let mut events = runner.events();
 
     let longer = format!("Bearer {TOKEN}x");
     let basic = format!("Basic {TOKEN}");
@@ -117,8 +139,8 @@ async fn run_now_needs_the_right_bearer_token() {
         assert_eq!(refused.header("www-authenticate"), Some("Bearer"));
         assert!(!refused.body.contains(TOKEN), "{refused:?}");
     }
-    assert_did_not_run(&runner, &log, addr).await;
 
+    // The accepted request is the barrier: its run must be the only one.
     let bearer = format!("Bearer {TOKEN}");
     let accepted = post(addr, "/collections/once/run", &[("Authorization", &bearer)]).await;
     assert_eq!(accepted.code, 202, "{accepted:?}");
@@ -128,6 +150,7 @@ async fn run_now_needs_the_right_bearer_token() {
         serde_json::json!({ "collection": "once", "started": true })
     );
     completed_runs(&runner, 2).await;
+    assert_eq!(starts_of_once(&mut events), 1, "no refused request started a run");
     assert_eq!(log.requests(), [0, 0], "it ran again from the first page");
 
     // The scheme is case-insensitive (RFC 7235).

@@ -42,6 +42,25 @@ async fn drop_tables(url: &str, prefix: &str, tables: &[&str]) {
     }
 }
 
+/// Polls (bounded) until the lease on `collection` has expired by the database's clock.
+async fn wait_expired(prefix: &str, collection: &str) {
+    let pool = sqlx::PgPool::connect(&db_url().await).await.unwrap();
+    let sql = format!("SELECT \"lease_until\" < now() FROM \"{prefix}_leases\" WHERE \"collection\" = $1");
+    for _ in 0..500 {
+        let expired: Option<bool> = sqlx::query_scalar(AssertSqlSafe(sql.clone()))
+            .bind(collection)
+            .fetch_optional(&pool)
+            .await
+            .unwrap()
+            .flatten();
+        if expired == Some(true) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the lease on {collection} never expired");
+}
+
 fn claimed(claim: Claim) -> Lease {
     match claim {
         Claim::Claimed(lease) => lease,
@@ -65,7 +84,7 @@ async fn one_holder_at_a_time_and_a_larger_fence_after_expiry() {
     }
     assert!(a.renew(&first).await.unwrap());
     // a stops renewing: after the lease, b takes over with a larger fence.
-    tokio::time::sleep(lease + Duration::from_millis(100)).await;
+    wait_expired(&prefix, "issues").await;
     let second = claimed(b.claim("issues", Due::Scheduled).await.unwrap());
     assert!(second.fence.token() > first.fence.token());
     assert!(!a.renew(&first).await.unwrap(), "the old holder cannot renew");
@@ -140,7 +159,7 @@ async fn a_sink_with_a_stale_fence_commits_nothing() {
     sink.open(&ctx).await.unwrap();
     let cursor = pipeline_core::Cursor::new("page-2");
     sink.write(vec![json!({"id": 1})], Some(&cursor)).await.unwrap();
-    tokio::time::sleep(lease + Duration::from_millis(100)).await;
+    wait_expired(&prefix, &coll).await;
     let new = claimed(b.claim(&coll, Due::Now).await.unwrap());
 
     let err = sink

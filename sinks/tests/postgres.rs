@@ -44,6 +44,10 @@ pg_test!(
     s::keyless_children_replace_only_their_parents_rows
 );
 pg_test!(
+    a_high_water_floor_is_stored_even_without_items,
+    s::a_high_water_floor_is_stored_even_without_items
+);
+pg_test!(
     raw_documents_follow_the_key_rules,
     s::raw_documents_follow_the_key_rules
 );

@@ -298,3 +298,9 @@ async fn a_full_disk_fails_resumably_and_later_writes_still_commit() {
     assert_eq!(reader.keys(&coll).await, keys(0, 150));
     assert_eq!(reader.data(&coll, "k7").await.unwrap()["tag"], "c");
 }
+
+#[tokio::test]
+async fn a_high_water_floor_is_stored_even_without_items() {
+    let (_dir, url) = sqlite_url();
+    s::a_high_water_floor_is_stored_even_without_items(&url).await;
+}

@@ -27,9 +27,11 @@ use std::time::Duration;
 use pipeline_core::policy::{self, AutoThrottle, GateConfig};
 use serde::{Deserialize, Deserializer};
 
+use crate::dates::DateWindows;
 use crate::html::scrape_config::ScrapeConfig;
 use crate::http::auth::Auth;
 use crate::http::redact::default_secret_params;
+use crate::http::status_rules::{BodyRules, StatusRules};
 use crate::json::records::ItemsMissing;
 
 /// Header names and values sent on every request. `Debug` shows names only:
@@ -79,6 +81,19 @@ impl Body {
         walk(&mut self.0, &mut out);
         out
     }
+}
+
+/// How a request body is encoded: `"json"` (default) or `"form"`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum BodyFormat {
+    /// `application/json`.
+    #[default]
+    Json,
+    /// `application/x-www-form-urlencoded`: the body is a flat table of
+    /// strings, numbers and booleans (an array repeats its key).
+    Form,
 }
 
 /// The HTTP method of every page request: `"GET"` (default) or `"POST"`.
@@ -159,8 +174,14 @@ pub enum Pagination {
         /// a missing or empty header ends.
         #[serde(default)]
         next_header: Option<String>,
+        /// Pointer to a boolean saying the stream has ended (the inverse
+        /// of `has_more`): true ends, false, null or missing go on.
+        #[serde(default)]
+        stop_when: Option<String>,
     },
-    /// Offset and limit query parameters.
+    /// Offset and limit query parameters, or `{offset}` (and `{limit}`)
+    /// written into the URL where the API wants them
+    /// (`…?limit={offset},50`): then no parameter is added.
     Offset {
         /// The offset parameter (default `offset`).
         #[serde(default = "default_offset_param")]
@@ -178,8 +199,13 @@ pub enum Pagination {
         /// null or missing ends. With it a short page does not end.
         #[serde(default)]
         has_more: Option<String>,
+        /// Pointer to a boolean saying the stream has ended: true ends.
+        #[serde(default)]
+        stop_when: Option<String>,
     },
-    /// A page-number parameter counting from `start`.
+    /// A page-number parameter counting from `start`, or `{page}`
+    /// written into the URL (`…/{page}/info.json`): then no parameter is
+    /// added.
     Page {
         /// The page parameter (default `page`).
         #[serde(default = "default_page_param")]
@@ -194,6 +220,16 @@ pub enum Pagination {
         /// null or missing ends (an empty page still ends).
         #[serde(default)]
         has_more: Option<String>,
+        /// Pointer to a boolean saying the stream has ended: true ends.
+        #[serde(default)]
+        stop_when: Option<String>,
+        /// Items a full page has: a shorter page ends (an empty one always
+        /// does).
+        #[serde(default)]
+        page_size: Option<u64>,
+        /// The query parameter carrying `page_size` (none: not sent).
+        #[serde(default)]
+        page_size_param: Option<String>,
     },
 }
 
@@ -279,6 +315,12 @@ pub struct HttpSourceConfig {
     /// POST without one sends `{}`). A body cursor is set into a copy of it.
     /// Never logged; `Debug` shows its keys only.
     pub body: Option<Body>,
+    /// How `body` is sent: `json` (default) or `form`
+    /// (`application/x-www-form-urlencoded`, from a flat table).
+    pub body_format: BodyFormat,
+    /// Walk a date range in windows, each a series of pages (default: no
+    /// windows).
+    pub windows: Option<DateWindows>,
     /// Credentials sent with every request to the start URL's host (never
     /// logged nor shown; default none).
     pub auth: Option<Auth>,
@@ -326,6 +368,12 @@ pub struct HttpSourceConfig {
     /// the whole list.
     #[serde(deserialize_with = "with_default_secret_params")]
     pub secret_params: Vec<String>,
+    /// What an error status means (`{ 404 = "skip", "5xx" = "retry" }`,
+    /// see [`StatusRules`]); default: 408, 429 and 5xx retried, other 4xx fail.
+    pub on_status: StatusRules,
+    /// What an error answer (or a 2xx body that is not a page) containing
+    /// a text means (`{ "rate limit" = "retry" }`, see [`BodyRules`]).
+    pub on_body: BodyRules,
 }
 
 fn with_default_secret_params<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
@@ -366,6 +414,8 @@ impl HttpSourceConfig {
             items_map_key: None,
             method: Method::Get,
             body: None,
+            body_format: BodyFormat::Json,
+            windows: None,
             auth: None,
             headers: Headers::default(),
             pagination: Pagination::None,
@@ -380,6 +430,8 @@ impl HttpSourceConfig {
             breaker: None,
             speculate: false,
             secret_params: default_secret_params(),
+            on_status: StatusRules::default(),
+            on_body: BodyRules::default(),
         }
     }
 
@@ -420,6 +472,13 @@ impl HttpSourceConfig {
         self
     }
 
+    /// Walks a date range in windows (see [`DateWindows`]).
+    #[must_use]
+    pub fn windows(mut self, windows: DateWindows) -> Self {
+        self.windows = Some(windows);
+        self
+    }
+
     /// Sets the credentials.
     #[must_use]
     pub fn auth(mut self, auth: Auth) -> Self {
@@ -439,6 +498,20 @@ impl HttpSourceConfig {
     #[must_use]
     pub fn secret_param(mut self, name: impl Into<String>) -> Self {
         self.secret_params.push(name.into());
+        self
+    }
+
+    /// Adds an `on_status` rule: answers with `status` (400 to 599) get `action`.
+    #[must_use]
+    pub fn on_status(mut self, status: u16, action: crate::StatusAction) -> Self {
+        self.on_status = std::mem::take(&mut self.on_status).status(status, action);
+        self
+    }
+
+    /// Adds an `on_body` rule: error answers containing `text` get `action`.
+    #[must_use]
+    pub fn on_body(mut self, text: impl Into<String>, action: crate::StatusAction) -> Self {
+        self.on_body = std::mem::take(&mut self.on_body).contains(text, action);
         self
     }
 

@@ -20,8 +20,34 @@
 //! refused beyond a depth before parsing. Header values are never logged nor
 //! put in errors; URLs are shown with credentials redacted ([`redact`]).
 //!
-//! With the `test-util` feature, [`mock`] has a local paginated server with
+//! With the `test-util` feature, `mock` has a local paginated server with
 //! scripted faults.
+//!
+//! # Examples
+//!
+//! A Link-header API crawled into a collecting sink (here the crate's mock
+//! server stands in for the API):
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use pipeline_core::Pipeline;
+//! use pipeline_core::testkit::CollectSink;
+//! use sources::mock::{MockConfig, MockServer};
+//! use sources::{HttpContext, HttpSourceConfig, JsonSource, Pagination};
+//!
+//! let server = MockServer::start(MockConfig::new(250, 100)).await?;
+//! let config = HttpSourceConfig::new(server.url("/link")).pagination(Pagination::LinkHeader);
+//! let source = JsonSource::from_config(&config, &HttpContext::new()?)?;
+//! let sink = CollectSink::new();
+//! let items = sink.handle();
+//! let report = Pipeline::paged("users", source).sink(sink).spawn()?.join().await;
+//! assert!(report.outcome.is_completed());
+//! assert_eq!((report.pages, items.items().len()), (3, 250));
+//! # server.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
 #![warn(
     missing_docs,
     missing_debug_implementations,
@@ -30,6 +56,7 @@
 )]
 
 mod config;
+pub mod dates;
 mod error;
 mod html;
 mod http;
@@ -39,17 +66,21 @@ pub mod mock;
 mod paging;
 mod suggest;
 
-pub use self::config::{Body, BreakerConfig, Headers, HttpSourceConfig, Method, Pagination};
+pub use self::config::{Body, BodyFormat, BreakerConfig, Headers, HttpSourceConfig, Method, Pagination};
 pub use self::error::SourceError;
 pub use self::html::extract::ScrapedItem;
 pub use self::html::scrape::ScrapeSource;
 pub use self::html::scrape_config::ScrapeConfig;
 pub use self::http::HttpContext;
 pub use self::http::auth::Auth;
+pub use self::http::oauth2_config::{ClientAuth, GrantType, OAuth2};
 pub use self::http::redact;
+pub use self::http::status_rules::{BodyRules, StatusAction, StatusRules};
+pub use self::http::token_request_config::{TokenBodyFormat, TokenRequest};
 pub use self::http::url_template::{TemplateError, UrlTemplate};
 pub use self::json::json_source::JsonSource;
 pub use self::json::raw_json_source::RawJsonSource;
 pub use self::json::records::ItemsMissing;
+pub use self::paging::query_string as query;
 pub use self::suggest::{Suggestion, suggest};
 pub use pipeline_core::policy::AutoThrottle;

@@ -33,6 +33,9 @@ fn page() -> Pagination {
         start: 1,
         total_pages: None,
         has_more: None,
+        stop_when: None,
+        page_size: None,
+        page_size_param: None,
     }
 }
 

@@ -9,7 +9,7 @@ use pipeline_core::runner::Collection;
 use pipeline_core::{Pipeline, RawItem, Runnable};
 use serde_json::{Map, Value};
 use sinks::{ColumnType, Database};
-use sources::{HttpContext, JsonSource, RawJsonSource, ScrapeSource, ScrapedItem};
+use sources::{HttpContext, HttpSourceConfig, JsonSource, RawJsonSource, ScrapeSource, ScrapedItem};
 
 use super::config::{CollectionConfig, KeyConfig, Mode};
 
@@ -73,12 +73,12 @@ pub fn collection_fresh(
             let (c, db, ctx, name) = (c.clone(), db.clone(), ctx.clone(), name.to_owned());
             let fresh = fresh.swap(false, std::sync::atomic::Ordering::AcqRel);
             async move {
-                let since = match fresh {
-                    true => c.incremental.as_ref().and_then(|i| i.initial.clone()),
+                let mark = match fresh {
+                    true => None,
                     false => since(&c, &name, &db).await?,
                 };
-                let url = with_since(&c, &c.http.url, since.as_deref());
-                build(&c, &name, &db, &ctx, mode, Target { url, child: None })
+                let http = with_since(&c, &c.http, mark.as_deref())?;
+                build(&c, &name, &db, &ctx, mode, Target { http, child: None })
             }
         })
     };
@@ -95,51 +95,43 @@ pub fn same_identity(a: &CollectionConfig, b: &CollectionConfig) -> bool {
         && a.http.items == b.http.items
         && a.key == b.key
         && a.http.pagination == b.http.pagination
+        && a.http.windows == b.http.windows
 }
 
 /// Where one attempt starts and, for a child, whose child it is.
 pub(crate) struct Target<'a> {
-    /// The start URL (a child's, rendered; `since` added).
-    pub(crate) url: String,
+    /// The source (a child's rendered from its parent; `since` added).
+    pub(crate) http: HttpSourceConfig,
     /// A child: its parent's key (rows go to the table named after `c`).
     pub(crate) child: Option<&'a str>,
 }
 
-/// The high-water mark the next run asks for: the stored one, or
-/// `initial` before the first completed run. `None` without incremental.
+/// The stored high-water mark (`None` before the first completed run, and
+/// without incremental).
 pub(crate) async fn since(
     c: &CollectionConfig,
     name: &str,
     db: &Database,
 ) -> Result<Option<String>, pipeline_core::BoxError> {
-    let Some(inc) = &c.incremental else {
+    if c.incremental.is_none() {
         return Ok(None);
-    };
-    Ok(db.high_water(name).await?.or_else(|| inc.initial.clone()))
+    }
+    Ok(db.high_water(name).await?)
 }
 
-/// `url` with the incremental parameter set to `since` (percent-encoded).
-pub(crate) fn with_since(c: &CollectionConfig, url: &str, since: Option<&str>) -> String {
-    let (Some(inc), Some(since)) = (&c.incremental, since) else {
-        return url.to_owned();
+/// `http` asking for what changed since `mark` (or since `initial`): the
+/// incremental parameters set in its URL, or its windows moved to start at
+/// the mark. Unchanged without incremental.
+pub(crate) fn with_since(
+    c: &CollectionConfig,
+    http: &HttpSourceConfig,
+    mark: Option<&str>,
+) -> Result<HttpSourceConfig, pipeline_core::BoxError> {
+    let Some(inc) = &c.incremental else {
+        return Ok(http.clone());
     };
-    match url::Url::parse(url) {
-        Ok(mut parsed) => {
-            let kept: Vec<(String, String)> = parsed
-                .query_pairs()
-                .filter(|(k, _)| k != &inc.param)
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect();
-            parsed
-                .query_pairs_mut()
-                .clear()
-                .extend_pairs(kept)
-                .append_pair(&inc.param, since);
-            parsed.to_string()
-        }
-        // The source reports the bad URL with the collection's name.
-        Err(_) => url.to_owned(),
-    }
+    inc.apply(http, mark, sources::dates::Timestamp::now())
+        .map_err(|e| format!("collection {:?}: incremental: {e}", c.name).into())
 }
 
 /// A child's row: the item in `data`, its parent's key in `parent`.
@@ -159,10 +151,8 @@ pub(crate) fn build(
     mode: Mode,
     target: Target<'_>,
 ) -> Result<Runnable<Value>, pipeline_core::BoxError> {
-    let mut http = c.http.clone();
-    http.url = target.url;
     let mut own = c.clone();
-    own.http = http;
+    own.http = target.http;
     let c = &own;
     let staging = mode == Mode::Staging;
     let runnable = if let Some(scrape) = &c.http.scrape {
@@ -188,14 +178,25 @@ pub(crate) fn build(
             .sink(sink)
     } else {
         let source = JsonSource::from_config(&c.http, ctx)?;
-        let field = c.incremental.as_ref().map(|i| i.field.clone());
+        let field = c.incremental.as_ref().and_then(|i| i.field.clone());
+        // A windowed incremental run's mark is the end of its last window.
+        let floor = c
+            .incremental
+            .as_ref()
+            .filter(|i| i.windows)
+            .and_then(|_| source.windows_end())
+            .map(sources::dates::Incremental::windows_mark);
+        let with_floor = |sink: sinks::SqlSink<Value>| match &floor {
+            Some(f) => sink.high_water_floor(f.clone()),
+            None => sink,
+        };
         match target.child {
             None => {
                 let mut sink = KeyConfig::documents(c.key.as_ref(), db.documents()).staging(staging);
                 if let Some(field) = field {
                     sink = sink.high_water(field);
                 }
-                configured(c, Pipeline::paged(name, source)).sink(sink.build()?)
+                configured(c, Pipeline::paged(name, source)).sink(with_floor(sink.build()?))
             }
             Some(parent) => {
                 let rows = db
@@ -211,7 +212,7 @@ pub(crate) fn build(
                 let parent = parent.to_owned();
                 configured(c, Pipeline::paged(name, source))
                     .map(move |item| child_row(item, &parent))
-                    .sink(sink.staging(staging).build()?)
+                    .sink(with_floor(sink.staging(staging).build()?))
             }
         }
     };

@@ -22,7 +22,7 @@ use futures::{FutureExt, StreamExt};
 use pipeline_core::runner::{Collection, CollectionEnd, Runner, RunnerHold};
 use pipeline_core::{BuildError, CheckpointStore, State};
 use sinks::{ChildQueue, Database, QueuedChild, SqlCheckpointStore};
-use sources::{HttpContext, UrlTemplate};
+use sources::HttpContext;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -61,8 +61,8 @@ pub(crate) struct Feeder {
     pub(crate) done: watch::Sender<Option<bool>>,
 }
 
-/// A claim of pending children in flight.
-type Claim<'a> = futures::future::BoxFuture<'a, Result<Vec<QueuedChild>, sinks::Error>>;
+/// A claim of pending children in flight, as its own task.
+type Claim = tokio::task::JoinHandle<Result<Vec<QueuedChild>, sinks::Error>>;
 
 /// A running child: its parent's key and its end.
 type Running = FuturesUnordered<futures::future::BoxFuture<'static, (String, bool)>>;
@@ -73,13 +73,18 @@ impl Feeder {
     /// `hold` keeps the runner alive meanwhile: take it before the runner starts.
     pub(crate) async fn run(self, hold: RunnerHold) {
         let name = self.child.name.clone();
-        let completed = match self.feed().await {
+        // Claimed but not started yet: counted as not crawled if the feeder stops.
+        let mut ready: VecDeque<QueuedChild> = VecDeque::new();
+        let completed = match self.feed(&mut ready).await {
             Ok(completed) => completed,
             Err(e) => {
                 tracing::error!(collection = %name, error = %e, "feeding child collections failed");
                 false
             }
         };
+        if !completed {
+            self.count_not_crawled(ready.len()).await;
+        }
         let state = if completed {
             State::Completed
         } else if self.runner.is_shutting_down() {
@@ -95,19 +100,66 @@ impl Feeder {
         drop(hold);
     }
 
+    /// Counts the children listed but never started (still `pending`, or
+    /// claimed and not started) into the group's status, so the summary
+    /// shows every child that was not crawled; they stay listed for the next run.
+    async fn count_not_crawled(&self, claimed: usize) {
+        // Parent rows committed but not listed yet are children too.
+        if let Err(e) = self.queue.discover().await {
+            tracing::warn!(collection = %self.child.name, error = %e, "listing the children not crawled failed");
+        }
+        let pending = match self.queue.pending().await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(collection = %self.child.name, error = %e, "counting the children not crawled failed");
+                0
+            }
+        };
+        let n = pending + claimed as u64;
+        if n > 0 {
+            tracing::warn!(collection = %self.child.name, children = n, "children were not crawled; the next run crawls them");
+        }
+        self.runner.set_group_not_crawled(&self.child.name, n);
+    }
+
+    /// Runs a queue operation until it succeeds, waiting out a busy
+    /// database (no connection free in time, a locked file): a feeder never
+    /// gives up on its pending children because a connection was busy.
+    /// Stops retrying on shutdown or on an error that retrying cannot fix.
+    async fn patiently<T, F, Fut>(&self, what: &str, mut op: F) -> Result<T, sinks::Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, sinks::Error>>,
+    {
+        let mut wait = Duration::from_millis(50);
+        loop {
+            match op().await {
+                Err(e) if e.is_transient() && !self.runner.is_shutting_down() => {
+                    tracing::warn!(collection = %self.child.name, error = %e, "{what} waits for the database");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(2));
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Whether the parent completed and every child is done.
-    async fn feed(&self) -> Result<bool, sinks::Error> {
+    async fn feed(&self, ready: &mut VecDeque<QueuedChild>) -> Result<bool, sinks::Error> {
         let name = &self.child.name;
-        self.queue.prepare(self.new_run).await?;
+        self.patiently("listing children", || self.queue.prepare(self.new_run))
+            .await?;
         if let Err(e) = self.store.record(name, State::Crawling, None).await {
             tracing::warn!(collection = %name, error = %e, "recording the child collection's state failed");
         }
         let mut parent = self.parent.clone();
         let mut running: Running = FuturesUnordered::new();
         // Claimed ahead: a claim runs in the background whenever fewer than a
-        // window are ready, so a child that ends is replaced at once.
-        let mut ready: VecDeque<QueuedChild> = VecDeque::new();
-        let mut claiming: Option<Claim<'_>> = None;
+        // window are ready, so a child that ends is replaced at once. It runs
+        // as its own task: a claim future parked here while this loop awaits
+        // another query could hold SQLite's only connection (sqlx hands it to
+        // the queued claim) until the other query timed out.
+        let mut claiming: Option<Claim> = None;
         // The last claim found no pending child: new ones come from a scan.
         let mut dry = false;
         // Failed children not yet recorded: one transaction per loop, not per
@@ -122,12 +174,20 @@ impl Feeder {
         loop {
             if !failed.is_empty() {
                 let failed_refs: Vec<&str> = failed.iter().map(String::as_str).collect();
-                self.queue.finish(&[], &failed_refs).await?;
+                self.patiently("recording failed children", || {
+                    self.queue.finish(&[], &failed_refs)
+                })
+                .await?;
                 failed.clear();
             }
             if self.runner.is_shutting_down() {
                 // Running children drain under the runner; unfinished ones stay listed.
                 while running.next().await.is_some() {}
+                if let Some(claim) = claiming.take()
+                    && let Ok(Ok(claimed)) = claim.await
+                {
+                    ready.extend(claimed);
+                }
                 return Ok(false);
             }
             // Read before listing: a parent that has ended has committed every row.
@@ -136,11 +196,15 @@ impl Feeder {
             if dry && scans.due(writes.seen, parent_end.is_some()) {
                 scans.start(parent_end.is_some());
                 writes.seen = false;
-                dry = self.queue.discover().await? == 0;
+                dry = self
+                    .patiently("listing children", || self.queue.discover())
+                    .await?
+                    == 0;
                 scans.took();
             }
             if !dry && claiming.is_none() && ready.len() < self.window {
-                claiming = Some(Box::pin(self.queue.claim(self.window)));
+                let (queue, window) = (self.queue.clone(), self.window);
+                claiming = Some(tokio::spawn(async move { queue.claim(window).await }));
             }
             while running.len() < self.window
                 && let Some(child) = ready.pop_front()
@@ -153,7 +217,10 @@ impl Feeder {
                 && running.is_empty()
                 && ready.is_empty()
             {
-                return Ok(parent_ok && all_done && self.queue.unfinished().await? == 0);
+                let unfinished = self
+                    .patiently("counting children", || self.queue.unfinished())
+                    .await?;
+                return Ok(parent_ok && all_done && unfinished == 0);
             }
             let wait = scans.wait(writes.seen && dry);
             tokio::select! {
@@ -168,9 +235,21 @@ impl Feeder {
                 }
                 Some(claimed) = OptionFuture::from(claiming.as_mut()) => {
                     claiming = None;
-                    let claimed = claimed?;
-                    dry = claimed.is_empty();
-                    ready.extend(claimed);
+                    match claimed.map_err(|e| sinks::Error::Config {
+                        collection: name.clone(),
+                        reason: format!("claiming children: {e}"),
+                    })? {
+                        Ok(claimed) => {
+                            dry = claimed.is_empty();
+                            ready.extend(claimed);
+                        }
+                        // Busy: the next turn of the loop claims again.
+                        Err(e) if e.is_transient() => {
+                            tracing::warn!(collection = %name, error = %e, "claiming children waits for the database");
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                        Err(e) => return Err(e),
+                    }
                 }
                 _ = parent.changed(), if parent_end.is_none() => {}
                 () = writes.next(), if parent_end.is_none() && !writes.seen => {}
@@ -202,12 +281,14 @@ impl Feeder {
         let name = format!("{group}/{}", queued.parent_key);
         let rendered = match &queued.parent {
             None => Err(format!("parent {:?}: the parent row is gone", queued.parent_key)),
-            Some(item) => UrlTemplate::parse(&self.child.http.url)
-                .and_then(|t| t.render(item))
+            Some(item) => self
+                .child
+                .http
+                .for_parent(item)
                 .map_err(|e| format!("parent {:?}: {e}", queued.parent_key)),
         };
-        let url = match rendered {
-            Ok(url) => url,
+        let http = match rendered {
+            Ok(http) => http,
             Err(reason) => {
                 // Fails for good (a definition error), naming the parent key and pointer.
                 return Collection::new(name, move |name: &str| {
@@ -223,21 +304,17 @@ impl Feeder {
         let parent_key = queued.parent_key;
         let fresh = self.fresh;
         Collection::new_async(name, move |name: &str| {
-            let (c, db, ctx, url, parent_key) = (
+            let (c, db, ctx, http, parent_key) = (
                 c.clone(),
                 db.clone(),
                 ctx.clone(),
-                url.clone(),
+                http.clone(),
                 parent_key.clone(),
             );
             let name = name.to_owned();
             async move {
-                let since = if fresh {
-                    c.incremental.as_ref().and_then(|i| i.initial.clone())
-                } else {
-                    since(&c, &name, &db).await?
-                };
-                let url = with_since(&c, &url, since.as_deref());
+                let mark = if fresh { None } else { since(&c, &name, &db).await? };
+                let http = with_since(&c, &http, mark.as_deref())?;
                 build(
                     &c,
                     &name,
@@ -245,7 +322,7 @@ impl Feeder {
                     &ctx,
                     mode,
                     Target {
-                        url,
+                        http,
                         child: Some(&parent_key),
                     },
                 )

@@ -6,6 +6,7 @@ pub mod collections;
 pub mod config;
 pub mod demo;
 mod fanout;
+pub mod log_fields;
 pub mod progress;
 pub mod service;
 pub mod stderr;

@@ -17,9 +17,9 @@ pub(crate) async fn run_push<S: PushSource>(mut source: S, out: EdgeSender<S::It
     let mut emitter = Emitter {
         out,
         shared: shared.clone(),
-        last_checkpoint: start,
+        last_checkpoint: start.clone(),
     };
-    let result = catch_panic(&shared.collection, "source", source.run(&mut emitter)).await;
+    let result = catch_panic(&shared.collection, "source", source.run(start, &mut emitter)).await;
     let resume_from = emitter.last_checkpoint.clone();
     let failure = match result {
         Ok(Ok(())) => {

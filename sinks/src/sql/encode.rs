@@ -137,6 +137,12 @@ pub(crate) struct Rejection {
 /// On a rejection, `out` holds exactly the items before the rejected one.
 pub(crate) trait EncodeBatch<T>: Send + Sync {
     fn encode(&mut self, items: Vec<T>, out: &mut Batch) -> Result<(), Rejection>;
+
+    /// The key texts holding the table's key type (none for closure keys,
+    /// which are strings only).
+    fn key_texts(&mut self) -> Option<&mut KeyTexts> {
+        None
+    }
 }
 
 fn reject(index: usize, reason: String) -> Rejection {
@@ -151,6 +157,10 @@ pub(crate) struct Documents {
 }
 
 impl EncodeBatch<Value> for Documents {
+    fn key_texts(&mut self) -> Option<&mut KeyTexts> {
+        matches!(self.key, KeySpec::Pointer(_)).then_some(&mut self.texts)
+    }
+
     fn encode(&mut self, items: Vec<Value>, out: &mut Batch) -> Result<(), Rejection> {
         out.width = 1 + usize::from(self.key.is_position());
         out.keys.reserve(items.len());
@@ -180,6 +190,10 @@ pub(crate) struct RawDocuments {
 }
 
 impl EncodeBatch<RawItem> for RawDocuments {
+    fn key_texts(&mut self) -> Option<&mut KeyTexts> {
+        matches!(self.key, KeySpec::Pointer(_)).then_some(&mut self.texts)
+    }
+
     fn encode(&mut self, items: Vec<RawItem>, out: &mut Batch) -> Result<(), Rejection> {
         out.width = 1 + usize::from(self.key.is_position());
         out.keys.reserve(items.len());
@@ -242,6 +256,10 @@ impl<T: Serialize + Send + 'static> Rows<T> {
 }
 
 impl<T: Serialize + Send + 'static> EncodeBatch<T> for Rows<T> {
+    fn key_texts(&mut self) -> Option<&mut KeyTexts> {
+        matches!(self.key, KeySpec::Pointer(_)).then_some(&mut self.texts)
+    }
+
     fn encode(&mut self, items: Vec<T>, out: &mut Batch) -> Result<(), Rejection> {
         out.width = self.columns.len() + usize::from(self.key.is_position());
         out.keys.reserve(items.len());

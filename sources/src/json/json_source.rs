@@ -6,6 +6,8 @@ use serde_json::Value;
 use url::Url;
 
 use crate::config::HttpSourceConfig;
+use crate::dates::config_at;
+use crate::dates::windows::{Window, Windows};
 use crate::error::SourceError;
 use crate::http::endpoint::Endpoint;
 use crate::http::graphql;
@@ -14,7 +16,8 @@ use crate::json::records::{Problem, RecordPath};
 use crate::paging::body_cursor::RequestTemplate;
 use crate::paging::page_url::{PageUrl, checked_next, page_url};
 use crate::paging::prefetch::Prefetch;
-use crate::paging::{PageView, Paginator};
+use crate::paging::{PageView, Paginator, fragment};
+use jiff::Timestamp;
 
 /// A paginated JSON API as a [`Paged`] source of `serde_json::Value` items.
 ///
@@ -60,6 +63,10 @@ pub struct JsonSource {
     endpoint: Endpoint,
     /// The first page's URL in cursor form.
     first: Url,
+    /// The start URL in cursor form, placeholders for page numbers
+    /// unrendered: each window's series starts from it.
+    base: Url,
+    windows: Option<Windows>,
     records: RecordPath,
     paginator: Paginator,
     template: RequestTemplate,
@@ -70,19 +77,58 @@ pub struct JsonSource {
 impl JsonSource {
     /// Builds the source from its configuration, sharing `ctx`'s client, gates and breakers.
     ///
+    /// `{now…}` placeholders in the URL, body and header values, and
+    /// `now`-relative window bounds, are evaluated now (see
+    /// [`dates`](crate::dates)): a source is built for each run.
+    ///
     /// # Errors
     ///
     /// [`SourceError::Config`] for a bad URL, pointer, header, credential,
-    /// method and body, or pagination style, naming the key.
+    /// method and body, pagination style or date window, naming the key.
     pub fn from_config(config: &HttpSourceConfig, ctx: &HttpContext) -> Result<Self, SourceError> {
+        Self::from_config_at(config, ctx, Timestamp::now())
+    }
+
+    /// [`from_config`](Self::from_config) for a run started at `now`.
+    ///
+    /// # Errors
+    ///
+    /// As [`from_config`](Self::from_config).
+    pub fn from_config_at(
+        config: &HttpSourceConfig,
+        ctx: &HttpContext,
+        now: Timestamp,
+    ) -> Result<Self, SourceError> {
+        let config = &config_at(config, now)?;
         let records = RecordPath::new(config)?;
         let paginator = Paginator::new(&config.pagination)?;
         let template = RequestTemplate::new(config)?;
         let (endpoint, mut start) = Endpoint::new(config, ctx)?;
         // A fragment is never sent; in a cursor it carries a body token.
         start.set_fragment(None);
+        let paginator = paginator.with_template(&start);
+        let windows = config
+            .windows
+            .as_ref()
+            .map(|w| w.resolve(now))
+            .transpose()
+            .map_err(|e| SourceError::config(e.to_string()))?;
+        let first = match &windows {
+            Some(w) => {
+                // No window at all (start not before end): an empty first
+                // window, which fetches nothing.
+                let window = w.first().unwrap_or(Window {
+                    start: w.end(),
+                    end: w.end(),
+                });
+                paginator.first_url(&w.apply(&start, window))
+            }
+            None => paginator.first_url(&start),
+        };
         Ok(Self {
-            first: paginator.first_url(&start),
+            first,
+            base: start,
+            windows,
             endpoint,
             records,
             paginator,
@@ -90,6 +136,12 @@ impl JsonSource {
             speculate: config.speculate,
             pending: None,
         })
+    }
+
+    /// Where this run's date windows end (`None` without windows): an
+    /// incremental crawl's next run starts there.
+    pub fn windows_end(&self) -> Option<Timestamp> {
+        self.windows.as_ref().map(Windows::end)
     }
 
     /// The first page's URL in cursor form (the start URL's secret query
@@ -101,11 +153,11 @@ impl JsonSource {
     /// Sends `page`'s request, using a speculative fetch if one was started
     /// for it, and (with `speculate`) starts fetching the predicted next page
     /// meanwhile.
-    async fn download(&mut self, page: &PageUrl) -> Result<Fetched, FetchError> {
+    async fn download(&mut self, page: &PageUrl, base: &Url) -> Result<Fetched, FetchError> {
         let request = self.template.request(&page.request)?;
         let ready = self.pending.take().filter(|p| *p.request() == request);
         if self.speculate
-            && let Some(next) = self.paginator.predict_next(&page.cursor_form)
+            && let Some(next) = self.paginator.predict_next(&page.cursor_form, base)
             && self.endpoint.check_allowed(&next).is_ok()
         {
             let next = PageUrl::new(&self.endpoint, next);
@@ -123,6 +175,24 @@ impl JsonSource {
         &self.records
     }
 
+    /// The window of the page at `url` and the URL its series started
+    /// from (the start URL without windows).
+    fn series(&self, url: &Url) -> Result<(Option<Window>, Url), FetchError> {
+        let Some(windows) = &self.windows else {
+            return Ok((None, self.base.clone()));
+        };
+        let window =
+            Windows::of(url).map_err(|e| FetchError::invalid(format!("{}: {e}", self.endpoint.show(url))))?;
+        Ok((Some(window), windows.apply(&self.base, window)))
+    }
+
+    /// The first page of the window after `window`, if any.
+    fn next_window(&self, window: Option<Window>) -> Option<Url> {
+        let (windows, window) = (self.windows.as_ref()?, window?);
+        let next = windows.after(window)?;
+        Some(self.paginator.first_url(&windows.apply(&self.base, next)))
+    }
+
     /// One page of `I`s: the shared path of [`JsonSource`] and
     /// [`RawJsonSource`](crate::RawJsonSource).
     pub(crate) async fn fetch_page<I: PageItems>(
@@ -130,10 +200,27 @@ impl JsonSource {
         cursor: Option<&Cursor>,
     ) -> Result<Page<I>, FetchError> {
         let page = page_url(&self.endpoint, &self.first, cursor)?;
-        let fetched = self.download(&page).await?;
+        let (window, base) = self.series(&page.cursor_form)?;
+        if window.is_some_and(|w| w.start >= w.end) {
+            return Ok(Page::new(Vec::new(), None));
+        }
+        let fetched = self.download(&page, &base).await?;
         // Shown (redacted) only in errors: redacting costs a URL parse.
         let shown = || self.endpoint.show(&page.request);
-        let (body, items) = I::split(self, &fetched, &shown)?;
+        // A 204 or an empty body is a page without items: its series ends.
+        if fetched.body.trim_ascii().is_empty() {
+            let next = self.next_window(window);
+            return Ok(Page::new(Vec::new(), next.map(|n| Cursor::new(String::from(n)))));
+        }
+        let (body, items) = match I::split(self, &fetched, &shown) {
+            Ok(page) => page,
+            // A 2xx that is not a page may be an error in disguise (`on_body`).
+            Err(e) if self.endpoint.rules.reads_bodies() => {
+                let rules = &self.endpoint.rules;
+                return Err(rules.on_page(fetched.method, &shown(), fetched.status, &fetched.body, e));
+            }
+            Err(e) => return Err(e),
+        };
         let last = if self.paginator.needs_last_item() {
             items.last().map(I::to_value).transpose().map_err(|e| {
                 FetchError::invalid(format!("{}: the last item could not be read: {e}", shown()))
@@ -143,6 +230,7 @@ impl JsonSource {
         };
         let view = PageView {
             url: &page.request,
+            base: &base,
             headers: &fetched.headers,
             body: &body,
             items: items.len(),
@@ -152,8 +240,13 @@ impl JsonSource {
             FetchError::invalid(format!("{}: {}", shown(), self.endpoint.show_text(&reason)))
         })?;
         let next = match next {
+            // A link read from the body has no fragment: the page's window goes on.
+            Some(n) if window.is_some() => {
+                let n = fragment::carry(&page.request, &n, &["window"]);
+                checked_next(&self.endpoint, &page.request, &n)?
+            }
             Some(n) => checked_next(&self.endpoint, &page.request, &n)?,
-            None => None,
+            None => self.next_window(window).map(|n| Cursor::new(String::from(n))),
         };
         tracing::debug!(host = %self.endpoint.host, items = items.len(), "JSON page fetched");
         Ok(Page::new(items, next))
@@ -266,6 +359,7 @@ impl std::fmt::Debug for JsonSource {
         f.debug_struct("JsonSource")
             .field("endpoint", &self.endpoint)
             .field("first", &self.endpoint.show(&self.first))
+            .field("windows", &self.windows)
             .field("items", &self.records.pointer())
             .field("paginator", &self.paginator)
             .field("template", &self.template)

@@ -215,7 +215,7 @@ pub(super) async fn route(state: &MockState, uri: &Uri) -> Response {
         "/invalid/not-array" => json_response(StatusCode::OK, &json!({ "items": "unavailable" })),
         "/invalid/cursor" => json_response(
             StatusCode::OK,
-            &json!({ "items": [item(0)], "response_metadata": { "next_cursor": 42 } }),
+            &json!({ "items": [item(0)], "response_metadata": { "next_cursor": { "page": 42 } } }),
         ),
         path => {
             if let Some(code) = path.strip_prefix("/status/") {

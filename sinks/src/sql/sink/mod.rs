@@ -16,6 +16,7 @@ use crate::sql::encode::{ColumnType, EncodeBatch};
 use crate::sql::fence;
 use crate::sql::high_water::HighWaterSql;
 use crate::sql::ident::Ident;
+use crate::sql::key_type_row;
 use crate::sql::retry::commit_with_retry;
 use crate::sql::setup::{OpenSpec, Opened, open};
 
@@ -55,7 +56,7 @@ pub(crate) use self::spec::SinkSpec;
 /// same transaction; `failed` and `cancelled` record only the state, keeping
 /// the cursor for the resume.
 ///
-/// Made by [`Database::documents`] or [`Database::rows`].
+/// Made by [`Database::documents`](crate::Database::documents) or [`Database::rows`](crate::Database::rows).
 pub struct SqlSink<T> {
     spec: SinkSpec,
     dialect: Dialect,
@@ -99,6 +100,8 @@ struct HighWater<T> {
     committed: Option<String>,
     /// The maximum including the batch being committed.
     next: Option<String>,
+    /// The least mark of every run (see [`SqlSink::high_water_floor`]).
+    floor: Option<String>,
 }
 
 impl<T> std::fmt::Debug for SqlSink<T> {
@@ -150,7 +153,32 @@ impl<T> SqlSink<T> {
             sql: None,
             committed: None,
             next: None,
+            floor: None,
         });
+        self
+    }
+
+    /// Incremental refresh with a mark known before the run: the run's
+    /// high-water mark is at least `floor` (the greatest of it and the
+    /// items' marks, if a mark was set on the builder), and a completed run
+    /// stores it even when it wrote no item. A date-windowed run gives the
+    /// end of its last window, where the next run starts. Read it with
+    /// [`Database::high_water`](crate::Database::high_water).
+    #[must_use]
+    pub fn high_water_floor(mut self, floor: impl Into<String>) -> Self {
+        let floor = Some(floor.into());
+        match self.high_water.as_mut() {
+            Some(h) => h.floor = floor,
+            None => {
+                self.high_water = Some(HighWater {
+                    mark: Box::new(|_| None),
+                    sql: None,
+                    committed: None,
+                    next: None,
+                    floor,
+                });
+            }
+        }
         self
     }
 
@@ -222,8 +250,19 @@ impl<T: Send + 'static> Sink<T> for SqlSink<T> {
                     .await
                     .map_err(|e| failed(crate::Error::from(e)))?;
             }
-            h.next = h.committed.clone();
+            h.next = crate::sql::high_water::max(h.committed.clone(), h.floor.clone());
             h.sql = Some(sql);
+        }
+        if let Some(texts) = self.encoder.key_texts() {
+            let stored = key_type_row::stored(&self.spec.db, opened.live.name.as_str())
+                .await
+                .map_err(|e| SinkError::Write {
+                    collection: opened.collection.clone(),
+                    source: Box::new(e),
+                })?;
+            if let Some(ty) = stored {
+                texts.set_stored(ty);
+            }
         }
         if let Some(append) = self.append.as_mut() {
             let parent = self.spec.parent_key();
@@ -275,7 +314,15 @@ impl<T: Send + 'static> Sink<T> for SqlSink<T> {
                 let rows = opened.base_rows + self.rows;
                 plan.statements
                     .push(opened.checkpoints.complete(collection, pages, rows));
-                if let Some(sql) = self.high_water.as_ref().and_then(|h| h.sql.as_ref()) {
+                if let Some(h) = self.high_water.as_ref()
+                    && let Some(sql) = h.sql.as_ref()
+                {
+                    // A floor no batch carried yet (a run without items).
+                    if h.next != h.committed
+                        && let Some(mark) = &h.next
+                    {
+                        plan.statements.push(sql.pending(collection, mark));
+                    }
                     plan.statements.push(sql.promote(collection));
                 }
                 if let Some((child, key)) = &self.spec.child {

@@ -14,6 +14,7 @@ use crate::sql::encode::{Batch, Rejection};
 use crate::sql::fence;
 use crate::sql::high_water;
 use crate::sql::ident::TableName;
+use crate::sql::key_type_row;
 use crate::sql::retry::{CommitError, commit_with_retry};
 
 impl<T> SqlSink<T> {
@@ -111,6 +112,15 @@ impl<T> SqlSink<T> {
         if complete && let Some((child, key)) = &self.spec.child {
             plan.statements.push(child_done(self.dialect, child, key));
         }
+        // The table's key type goes with the first rows that fixed it.
+        let new_key_type = match dry_run {
+            false => self.encoder.key_texts().and_then(|t| t.unstored()),
+            true => None,
+        };
+        if let Some(ty) = new_key_type {
+            plan.statements
+                .push(key_type_row::insert(self.dialect, opened.live.name.as_str(), ty));
+        }
         // A new keyless run's first transaction replaces the previous run's
         // rows: those at positions its own rows did not overwrite.
         if let Some(replace) = self
@@ -153,6 +163,12 @@ impl<T> SqlSink<T> {
             }
             if let Some(h) = self.high_water.as_mut() {
                 h.committed = h.next.clone();
+            }
+            if let Some(ty) = new_key_type {
+                self.spec.db.remember_key_type(opened.live.name.as_str(), ty);
+                if let Some(texts) = self.encoder.key_texts() {
+                    texts.mark_stored();
+                }
             }
             if let Some(append) = self.append.as_mut() {
                 append.pending = false;
@@ -212,10 +228,10 @@ impl<T> SqlSink<T> {
             let end = rejection
                 .as_ref()
                 .map_or(marks.len(), |r| r.index.min(marks.len()));
-            h.next = marks[..end]
-                .iter()
-                .cloned()
-                .fold(h.committed.clone(), high_water::max);
+            h.next = marks[..end].iter().cloned().fold(
+                high_water::max(h.committed.clone(), h.floor.clone()),
+                high_water::max,
+            );
         }
         let budget = self.retry_budget();
         loop {

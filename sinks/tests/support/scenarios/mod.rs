@@ -1,5 +1,6 @@
 //! Behaviours every SQL backend must have, run by `sqlite.rs` and `postgres.rs`.
 
+mod high_water;
 mod items;
 mod raw;
 mod record_keys;
@@ -7,6 +8,7 @@ mod resume;
 mod staging;
 mod store;
 
+pub use self::high_water::*;
 pub use self::items::*;
 pub use self::raw::*;
 pub use self::record_keys::*;

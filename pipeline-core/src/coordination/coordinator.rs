@@ -3,7 +3,7 @@
 //!
 //! A runner without a coordinator decides alone (one process owns every
 //! collection it was given). A runner built with
-//! [`RunnerBuilder::coordinator`](super::RunnerBuilder::coordinator) asks it
+//! [`RunnerBuilder::coordinator`](crate::runner::RunnerBuilder::coordinator) asks it
 //! before every run: it [claims](Coordinator::claim) a lease on the
 //! collection (at most one holder at a time, a larger [`Fence`] token per
 //! claim), [renews](Coordinator::renew) it every third of its duration while
@@ -20,7 +20,19 @@ use async_trait::async_trait;
 
 use crate::{BoxError, Fence};
 
-/// Shares collections between processes; see the [module docs](self).
+/// Shares collections between processes: who runs which collection now, and
+/// when each is due again.
+///
+/// A runner built with
+/// [`RunnerBuilder::coordinator`](crate::runner::RunnerBuilder::coordinator) asks it
+/// before every run: it [claims](Coordinator::claim) a lease on the
+/// collection (at most one holder at a time, a larger [`Fence`] token per
+/// claim), [renews](Coordinator::renew) it every third of its duration while
+/// the run lasts, and [releases](Coordinator::release) it at the end with the
+/// time of the next run. A lease that cannot be renewed before it expires is
+/// lost: the local pipeline is cancelled, and its sink's fence check refuses
+/// anything it still tries to commit. The `sinks` crate has the PostgreSQL
+/// implementation.
 ///
 /// Times are the coordinator's clock (the database's, for PostgreSQL), so
 /// processes on machines whose clocks differ still agree on expiry.
