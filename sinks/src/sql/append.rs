@@ -17,11 +17,14 @@
 //!
 //! # A new run replaces the previous one
 //!
-//! The first transaction of a new run (not a resumed one) deletes every
-//! row of the previous run at a position the new batch did not overwrite,
-//! in the same transaction as the new run's first rows: readers see the
-//! previous complete run until the new run's first batch is published,
-//! and the table never grows past one run. Appending every run under a
+//! The first transaction of every run deletes the rows at positions from
+//! the end of its own batch on, in the same transaction as its first rows.
+//! For a new run those are the previous run's rows it did not overwrite:
+//! readers see the previous complete run until the new run's first batch
+//! is published, and the table never grows past one run. For a resumed run
+//! they are rows a crash left past the checkpoint (a batch cut by its size
+//! commits without one), which the resumed run writes again if the server
+//! still has them. Appending every run under a
 //! run number instead was the other choice; it makes the table grow
 //! without bound on a schedule (`every`) and makes a reader pick the
 //! latest complete run, while history is what a JSON Lines sink, or a

@@ -84,8 +84,8 @@ pub struct SqlSink<T> {
 struct Append {
     /// The delete replacing the previous run's rows, set by `open`.
     replace: Option<Replace>,
-    /// The run is new and has not committed yet: its first transaction
-    /// replaces the previous run's rows.
+    /// The run has not committed yet: its first transaction deletes the
+    /// rows past its own.
     pending: bool,
 }
 
@@ -267,8 +267,9 @@ impl<T: Send + 'static> Sink<T> for SqlSink<T> {
         if let Some(append) = self.append.as_mut() {
             let parent = self.spec.parent_key();
             append.replace = Some(Replace::new(self.dialect, opened.target(), parent));
-            // A staging table starts empty for a new run: nothing to replace.
-            append.pending = opened.cursor.is_none() && opened.staging.is_none();
+            // A new run replaces the previous run's rows; a resumed one
+            // drops what a crash left past its checkpoint (see `append.rs`).
+            append.pending = true;
         }
         let cursor = opened.cursor.clone();
         self.opened = Some((opened, ctx.clone()));
@@ -327,7 +328,7 @@ impl<T: Send + 'static> Sink<T> for SqlSink<T> {
                 if let Some((child, key)) = &self.spec.child {
                     plan.statements.push(child_done(self.dialect, child, key));
                 }
-                // A new keyless run that wrote nothing still replaces the last.
+                // A keyless run that wrote nothing still replaces the last.
                 if let Some(Append {
                     replace: Some(replace),
                     pending: true,
