@@ -211,6 +211,7 @@ async fn killed_mid_crawl_resumes_without_loss_or_duplicates() {
     rerun_resumes_and_completes(&config, dir.path(), &db, &server).await;
 }
 
+#[cfg_attr(no_pg_tests, ignore = "needs PostgreSQL: set PIPELINE_TEST_PG_URL")]
 #[tokio::test(flavor = "multi_thread")]
 async fn crawls_into_postgres() {
     let Ok(pg) = std::env::var("PIPELINE_TEST_PG_URL") else {

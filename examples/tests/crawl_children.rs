@@ -173,6 +173,7 @@ async fn children_start_while_the_parent_still_pages() {
     assert_eq!(sqlite_pairs(&db, "issues").await, issues);
 }
 
+#[cfg_attr(no_pg_tests, ignore = "needs PostgreSQL: set PIPELINE_TEST_PG_URL")]
 #[tokio::test(flavor = "multi_thread")]
 async fn fan_out_is_exact_on_postgres() {
     let Ok(pg) = std::env::var("PIPELINE_TEST_PG_URL") else {

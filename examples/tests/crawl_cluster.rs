@@ -188,6 +188,7 @@ async fn requests_per_collection(dir: &Path, items: usize, per_page: usize) -> u
     server.request_count()
 }
 
+#[cfg_attr(no_pg_tests, ignore = "needs PostgreSQL: set PIPELINE_TEST_PG_URL")]
 #[tokio::test(flavor = "multi_thread")]
 async fn three_processes_share_twenty_collections_and_take_over_after_kill_9() {
     let Some(pg) = pg_url() else { return };
@@ -318,6 +319,7 @@ async fn three_processes_share_twenty_collections_and_take_over_after_kill_9() {
     clean(&pool, &names).await;
 }
 
+#[cfg_attr(no_pg_tests, ignore = "needs PostgreSQL: set PIPELINE_TEST_PG_URL")]
 #[tokio::test(flavor = "multi_thread")]
 async fn a_paused_process_is_fenced_out_and_commits_nothing() {
     let Some(pg) = pg_url() else { return };
@@ -397,6 +399,7 @@ async fn assert_all_exact(pool: &PgPool, names: &[String]) {
     }
 }
 
+#[cfg_attr(no_pg_tests, ignore = "needs PostgreSQL: set PIPELINE_TEST_PG_URL")]
 #[tokio::test(flavor = "multi_thread")]
 async fn one_shot_processes_share_the_work_and_exit_0() {
     let Some(pg) = pg_url() else { return };
@@ -424,6 +427,7 @@ async fn one_shot_processes_share_the_work_and_exit_0() {
     clean(&pool, &names).await;
 }
 
+#[cfg_attr(no_pg_tests, ignore = "needs PostgreSQL: set PIPELINE_TEST_PG_URL")]
 #[tokio::test(flavor = "multi_thread")]
 async fn two_processes_keep_the_in_flight_cap_together() {
     let Some(pg) = pg_url() else { return };

@@ -110,6 +110,7 @@ async fn an_xml_feed_killed_mid_crawl_resumes_exactly() {
     );
 }
 
+#[cfg_attr(no_pg_tests, ignore = "needs PostgreSQL: set PIPELINE_TEST_PG_URL")]
 #[tokio::test(flavor = "multi_thread")]
 async fn an_rss_feed_crawls_into_postgres() {
     let Ok(pg) = std::env::var("PIPELINE_TEST_PG_URL") else {

@@ -254,6 +254,7 @@ async fn composite_keyed_children_killed_mid_crawl_resume_exactly() {
     assert_eq!(rows, want.len() as i64, "no duplicates");
 }
 
+#[cfg_attr(no_pg_tests, ignore = "needs PostgreSQL: set PIPELINE_TEST_PG_URL")]
 #[tokio::test(flavor = "multi_thread")]
 async fn composite_children_and_keyless_rows_are_exact_on_postgres() {
     let Ok(pg) = std::env::var("PIPELINE_TEST_PG_URL") else {

@@ -142,6 +142,7 @@ async fn second_signal_exits_130_while_sqlite_is_locked() {
     rerun_resumes_and_completes(&config, dir.path(), &db, &server).await;
 }
 
+#[cfg_attr(no_pg_tests, ignore = "needs PostgreSQL: set PIPELINE_TEST_PG_URL")]
 #[tokio::test(flavor = "multi_thread")]
 async fn second_signal_exits_130_while_postgres_is_locked() {
     let Ok(pg) = std::env::var("PIPELINE_TEST_PG_URL") else {

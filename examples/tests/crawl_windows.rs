@@ -233,6 +233,7 @@ fn bad_window_and_incremental_values_exit_2_naming_key_and_line() {
     }
 }
 
+#[cfg_attr(no_pg_tests, ignore = "needs PostgreSQL: set PIPELINE_TEST_PG_URL")]
 #[tokio::test(flavor = "multi_thread")]
 async fn windows_feed_incremental_refresh_on_postgres() {
     let Ok(pg) = std::env::var("PIPELINE_TEST_PG_URL") else {

@@ -142,6 +142,7 @@ async fn outage_mid_crawl_resumes_at_the_failed_page_in_sqlite() {
     outage_mid_crawl(&url, "outage").await;
 }
 
+#[cfg_attr(no_pg_tests, ignore = "needs PostgreSQL: set PIPELINE_TEST_PG_URL")]
 #[tokio::test(flavor = "multi_thread")]
 async fn outage_mid_crawl_resumes_at_the_failed_page_in_postgres() {
     let Ok(pg) = std::env::var("PIPELINE_TEST_PG_URL") else {

@@ -77,6 +77,10 @@ async fn the_status_page_is_one_self_contained_html_document() {
     runner.join().await;
 }
 
+#[cfg_attr(
+    no_browser_tests,
+    ignore = "needs chromium on PATH (apt-get install -y chromium)"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_status_page_shows_every_collection_in_its_state_in_a_real_browser() {
     let test = "the_status_page_shows_every_collection_in_its_state_in_a_real_browser";
@@ -192,6 +196,10 @@ async fn the_status_page_shows_every_collection_in_its_state_in_a_real_browser()
     server.shutdown().await;
 }
 
+#[cfg_attr(
+    no_browser_tests,
+    ignore = "needs chromium on PATH (apt-get install -y chromium)"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_status_page_shows_names_and_errors_as_text_in_a_real_browser() {
     let test = "the_status_page_shows_names_and_errors_as_text_in_a_real_browser";

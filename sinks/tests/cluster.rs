@@ -68,6 +68,7 @@ fn claimed(claim: Claim) -> Lease {
     }
 }
 
+#[cfg_attr(no_pg_tests, ignore = "needs PostgreSQL: set PIPELINE_TEST_PG_URL")]
 #[tokio::test]
 async fn one_holder_at_a_time_and_a_larger_fence_after_expiry() {
     let Some((db, prefix)) = setup("claims").await else {
@@ -104,6 +105,7 @@ async fn db_url() -> String {
     std::env::var("PIPELINE_TEST_PG_URL").unwrap()
 }
 
+#[cfg_attr(no_pg_tests, ignore = "needs PostgreSQL: set PIPELINE_TEST_PG_URL")]
 #[tokio::test]
 async fn a_release_schedules_the_next_run_and_once_rounds_end() {
     let Some((db, prefix)) = setup("schedule").await else {
@@ -141,6 +143,7 @@ async fn a_release_schedules_the_next_run_and_once_rounds_end() {
     drop_tables(&db_url().await, &prefix, &[]).await;
 }
 
+#[cfg_attr(no_pg_tests, ignore = "needs PostgreSQL: set PIPELINE_TEST_PG_URL")]
 #[tokio::test]
 async fn a_sink_with_a_stale_fence_commits_nothing() {
     let Some((db, prefix)) = setup("fence").await else {
@@ -193,6 +196,7 @@ async fn a_sink_with_a_stale_fence_commits_nothing() {
     drop_tables(&db_url().await, &prefix, &[&coll]).await;
 }
 
+#[cfg_attr(no_pg_tests, ignore = "needs PostgreSQL: set PIPELINE_TEST_PG_URL")]
 #[tokio::test(flavor = "multi_thread")]
 async fn request_starts_from_separate_registries_keep_the_interval() {
     let Some((db, prefix)) = setup("slots").await else {
@@ -237,6 +241,7 @@ async fn request_starts_from_separate_registries_keep_the_interval() {
     drop_tables(&db_url().await, &prefix, &[]).await;
 }
 
+#[cfg_attr(no_pg_tests, ignore = "needs PostgreSQL: set PIPELINE_TEST_PG_URL")]
 #[tokio::test(flavor = "multi_thread")]
 async fn in_flight_tokens_are_shared_and_freed_with_their_session() {
     let Some((db, prefix)) = setup("tokens").await else {
@@ -273,6 +278,7 @@ async fn in_flight_tokens_are_shared_and_freed_with_their_session() {
     drop_tables(&db_url().await, &prefix, &[]).await;
 }
 
+#[cfg_attr(no_pg_tests, ignore = "needs PostgreSQL: set PIPELINE_TEST_PG_URL")]
 #[tokio::test(flavor = "multi_thread")]
 async fn a_breaker_opened_in_one_process_stops_the_other() {
     let Some((db, prefix)) = setup("breaker").await else {

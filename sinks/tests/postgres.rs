@@ -18,6 +18,7 @@ use support::{Reader, docs, keys, pg_url, unique};
 
 macro_rules! pg_test {
     ($name:ident, $scenario:path $(, $arg:expr)*) => {
+        #[cfg_attr(no_pg_tests, ignore = "needs PostgreSQL: set PIPELINE_TEST_PG_URL")]
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn $name() {
             let Some(url) = pg_url(stringify!($name)).await else { return };
@@ -107,6 +108,7 @@ pg_test!(
     s::checkpoint_store_records_state_only_and_reports_corruption
 );
 
+#[cfg_attr(no_pg_tests, ignore = "needs PostgreSQL: set PIPELINE_TEST_PG_URL")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_between_batches_resumes_without_loss_or_duplicates() {
     if s::is_child() {
@@ -119,6 +121,7 @@ async fn killed_between_batches_resumes_without_loss_or_duplicates() {
         .await;
 }
 
+#[cfg_attr(no_pg_tests, ignore = "needs PostgreSQL: set PIPELINE_TEST_PG_URL")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_vanished_server_fails_after_the_retry_budget_and_resumes_later() {
     let Some(url) = pg_url("a_vanished_server_fails_after_the_retry_budget_and_resumes_later").await else {
@@ -178,6 +181,7 @@ async fn a_vanished_server_fails_after_the_retry_budget_and_resumes_later() {
 /// together). Simulated here by undoing the last batch behind the sink's
 /// back: the next batch and the swap fail, resumably, instead of going on
 /// past the gap, and the resume fills it.
+#[cfg_attr(no_pg_tests, ignore = "needs PostgreSQL: set PIPELINE_TEST_PG_URL")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lost_staging_commits_fail_the_run_and_the_resume_restores_them() {
     let Some(url) = pg_url("lost_staging_commits_fail_the_run_and_the_resume_restores_them").await else {
@@ -250,6 +254,7 @@ async fn lost_staging_commits_fail_the_run_and_the_resume_restores_them() {
     reader.cleanup(&[&coll]).await;
 }
 
+#[cfg_attr(no_pg_tests, ignore = "needs PostgreSQL: set PIPELINE_TEST_PG_URL")]
 #[tokio::test]
 async fn open_understands_postgres_urls() {
     let Some(url) = pg_url("open_understands_postgres_urls").await else {

@@ -353,6 +353,7 @@ impl HostSlots for PgHostSlots {
 mod tests {
     use super::*;
 
+    #[cfg_attr(no_pg_tests, ignore = "needs PostgreSQL: set PIPELINE_TEST_PG_URL")]
     #[tokio::test]
     async fn the_hosts_rows_commit_without_waiting_for_the_disk() {
         let Ok(url) = std::env::var("PIPELINE_TEST_PG_URL") else {
