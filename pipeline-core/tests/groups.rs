@@ -133,6 +133,9 @@ async fn written_follows_the_commits_of_a_running_collection() {
     let runner = Runner::builder(Arc::new(MemoryCheckpointStore::new()))
         .build()
         .unwrap();
+    // A one-shot runner with nothing to run ends at once: the hold keeps it
+    // alive until the collection is added, as a feeder's does.
+    let hold = runner.hold();
     runner.start().unwrap();
     let end = runner
         .add_watched(Collection::new("repos", |name: &str| {
@@ -144,6 +147,7 @@ async fn written_follows_the_commits_of_a_running_collection() {
             .sink(CollectSink::<u64>::new()))
         }))
         .unwrap();
+    drop(hold);
     let mut written = end.written();
     let seen = tokio::time::timeout(Duration::from_secs(10), written.wait_for(|n| *n >= 4))
         .await
