@@ -59,6 +59,8 @@ mod json_lines;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 mod stdout;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod tree;
 
 pub use self::error::Error;
 pub use self::json_lines::{JsonLinesCheckpoint, JsonLinesSink};
@@ -72,6 +74,8 @@ pub use self::sql::{
 #[cfg(feature = "postgres")]
 pub use self::sql::{PgCoordinator, PgHostSlots};
 pub use self::stdout::StdoutSink;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use self::tree::{ChildFactory, ChildFeeder, CollectionTree, DEFAULT_WINDOW, Ended, TreeEnds, TreeError};
 /// The sqlx crate, for [`Database::from_sqlite_pool`] and [`Database::from_pg_pool`].
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use sqlx;

@@ -1,327 +1,90 @@
-//! Child collections: a feeder per child collection adds its children to
-//! the runner as the parent's items arrive, a bounded window at a time.
-//!
-//! The children of `issues` (parent `repos`) are the rows of the table
-//! `repos`: the parent's sink commits them with the parent's cursor, and the
-//! feeder lists every row it has not listed yet as a pending child in
-//! `pipeline_children` ([`ChildQueue`]). It keeps at most `window` children
-//! in the runner (each a grouped collection `issues/<parent key>` with its
-//! own checkpoint row), and ends when the parent has ended and every listed
-//! child has. A child's sink marks it `done` in the transaction of its last
-//! batch; the feeder records the failed ones. So a parent of 100 000 items never
-//! holds more than `window` children in memory, and a killed crawl resumes:
-//! `done` children are skipped, the others resume from their checkpoints.
+//! Child collections: the runner collection of one child of a configured
+//! child collection, made from its parent's stored row. The feeding itself
+//! (a bounded window of children, listed from the parent's committed rows)
+//! is the library's [`sinks::ChildFeeder`]; this is its factory: the
+//! child's URL rendered from the parent row, the stored `since`, the JSON
+//! or scraping source and the child's SQL sink.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Duration;
 
-use futures::future::OptionFuture;
-use futures::stream::FuturesUnordered;
-use futures::{FutureExt, StreamExt};
-use pipeline_core::runner::{Collection, CollectionEnd, Runner, RunnerHold};
-use pipeline_core::{BuildError, CheckpointStore, State};
-use sinks::{ChildQueue, Database, QueuedChild, SqlCheckpointStore};
+use pipeline_core::BuildError;
+use pipeline_core::runner::Collection;
+use sinks::{Database, QueuedChild};
 use sources::{HttpContext, UrlTemplate};
-use tokio::sync::watch;
-use tokio::time::Instant;
 
 use super::collections::{Target, build, since, with_since};
 use super::config::{CollectionConfig, Mode};
 
-/// How often a feeder looks for new parent rows while the parent runs and
-/// has not been seen writing (it may run in another process).
-const POLL: Duration = Duration::from_millis(100);
-
-/// A scan of the parent's table is at most this share of the feeder's
-/// time: after a scan that took `t`, the next waits at least `t × SCAN_SPACING`.
-const SCAN_SPACING: u32 = 4;
-
-/// How a collection or a group ended, as its dependants see it: `None`
-/// while it runs, then whether it completed.
-pub(crate) type Ended = watch::Receiver<Option<bool>>;
-
-/// One child collection's feeder and what it needs.
-pub(crate) struct Feeder {
-    pub(crate) child: Arc<CollectionConfig>,
-    pub(crate) queue: ChildQueue,
-    pub(crate) runner: Runner,
-    pub(crate) db: Database,
-    pub(crate) ctx: HttpContext,
-    pub(crate) mode: Mode,
-    pub(crate) store: SqlCheckpointStore,
-    pub(crate) window: usize,
-    /// Forget the children of an earlier run (that run completed, or `--fresh`).
-    pub(crate) new_run: bool,
-    pub(crate) fresh: bool,
-    pub(crate) parent: Ended,
-    /// The parent's items written, when the parent runs in this process as
-    /// a top-level collection: its commits wake the feeder.
-    pub(crate) parent_written: Option<watch::Receiver<u64>>,
-    pub(crate) done: watch::Sender<Option<bool>>,
+/// The factory of child collection `child`'s children: `(name, queued)` to
+/// the collection `name` (`<child>/<parent key>`). With `fresh`, an
+/// incremental child asks for `initial` instead of its stored mark.
+pub(crate) fn child_factory(
+    child: Arc<CollectionConfig>,
+    db: Database,
+    ctx: HttpContext,
+    mode: Mode,
+    fresh: bool,
+) -> impl Fn(&str, QueuedChild) -> Collection + Send + Sync + 'static {
+    move |name: &str, queued: QueuedChild| collection(&child, &db, &ctx, mode, fresh, name, queued)
 }
 
-/// A claim of pending children in flight.
-type Claim<'a> = futures::future::BoxFuture<'a, Result<Vec<QueuedChild>, sinks::Error>>;
-
-/// A running child: its parent's key and its end.
-type Running = FuturesUnordered<futures::future::BoxFuture<'static, (String, bool)>>;
-
-impl Feeder {
-    /// Feeds children until the parent and every child have ended; records
-    /// the group's state and tells its own dependants.
-    /// `hold` keeps the runner alive meanwhile: take it before the runner starts.
-    pub(crate) async fn run(self, hold: RunnerHold) {
-        let name = self.child.name.clone();
-        let completed = match self.feed().await {
-            Ok(completed) => completed,
-            Err(e) => {
-                tracing::error!(collection = %name, error = %e, "feeding child collections failed");
-                false
-            }
-        };
-        let state = if completed {
-            State::Completed
-        } else if self.runner.is_shutting_down() {
-            State::Cancelled
-        } else {
-            State::Failed
-        };
-        if let Err(e) = self.store.record(&name, state, None).await {
-            tracing::error!(collection = %name, error = %e, "recording the child collection's state failed");
-        }
-        tracing::info!(collection = %name, %state, "child collection ended");
-        self.done.send_replace(Some(completed));
-        drop(hold);
-    }
-
-    /// Whether the parent completed and every child is done.
-    async fn feed(&self) -> Result<bool, sinks::Error> {
-        let name = &self.child.name;
-        self.queue.prepare(self.new_run).await?;
-        if let Err(e) = self.store.record(name, State::Crawling, None).await {
-            tracing::warn!(collection = %name, error = %e, "recording the child collection's state failed");
-        }
-        let mut parent = self.parent.clone();
-        let mut running: Running = FuturesUnordered::new();
-        // Claimed ahead: a claim runs in the background whenever fewer than a
-        // window are ready, so a child that ends is replaced at once.
-        let mut ready: VecDeque<QueuedChild> = VecDeque::new();
-        let mut claiming: Option<Claim<'_>> = None;
-        // The last claim found no pending child: new ones come from a scan.
-        let mut dry = false;
-        // Failed children not yet recorded: one transaction per loop, not per
-        // child. A completed child's sink marked it `done` with its last batch.
-        let mut failed: Vec<String> = Vec::new();
-        let mut all_done = true;
-        let mut scans = Scans::default();
-        let mut writes = ParentWrites {
-            written: self.parent_written.clone(),
-            seen: false,
-        };
-        loop {
-            if !failed.is_empty() {
-                let failed_refs: Vec<&str> = failed.iter().map(String::as_str).collect();
-                self.queue.finish(&[], &failed_refs).await?;
-                failed.clear();
-            }
-            if self.runner.is_shutting_down() {
-                // Running children drain under the runner; unfinished ones stay listed.
-                while running.next().await.is_some() {}
-                return Ok(false);
-            }
-            // Read before listing: a parent that has ended has committed every row.
-            let parent_end = *parent.borrow_and_update();
-            // No claim is in flight when `dry`: claims start only while not.
-            if dry && scans.due(writes.seen, parent_end.is_some()) {
-                scans.start(parent_end.is_some());
-                writes.seen = false;
-                dry = self.queue.discover().await? == 0;
-                scans.took();
-            }
-            if !dry && claiming.is_none() && ready.len() < self.window {
-                claiming = Some(Box::pin(self.queue.claim(self.window)));
-            }
-            while running.len() < self.window
-                && let Some(child) = ready.pop_front()
-            {
-                running.push(self.start(child));
-            }
-            if let Some(parent_ok) = parent_end
-                && scans.after_end
-                && dry
-                && running.is_empty()
-                && ready.is_empty()
-            {
-                return Ok(parent_ok && all_done && self.queue.unfinished().await? == 0);
-            }
-            let wait = scans.wait(writes.seen && dry);
-            tokio::select! {
-                Some((key, ok)) = running.next() => {
-                    all_done &= ok;
-                    if !ok { failed.push(key) }
-                    // Collect every child that ended meanwhile into the same write.
-                    while let Some(Some((key, ok))) = running.next().now_or_never() {
-                        all_done &= ok;
-                        if !ok { failed.push(key) }
-                    }
-                }
-                Some(claimed) = OptionFuture::from(claiming.as_mut()) => {
-                    claiming = None;
-                    let claimed = claimed?;
-                    dry = claimed.is_empty();
-                    ready.extend(claimed);
-                }
-                _ = parent.changed(), if parent_end.is_none() => {}
-                () = writes.next(), if parent_end.is_none() && !writes.seen => {}
-                () = tokio::time::sleep(wait) => {}
-            }
-        }
-    }
-
-    /// Adds one child to the runner; resolves to its parent key and whether it completed.
-    fn start(&self, queued: QueuedChild) -> futures::future::BoxFuture<'static, (String, bool)> {
-        let key = queued.parent_key.clone();
-        let collection = self.collection(queued);
-        let end: Result<CollectionEnd, _> = self.runner.add_watched(collection);
-        Box::pin(async move {
-            let ok = match end {
-                Ok(end) => end.ended().await.is_some_and(|s| s.state == State::Completed),
-                Err(e) => {
-                    tracing::warn!(parent = %key, error = %e, "a child could not be added");
-                    false
-                }
-            };
-            (key, ok)
-        })
-    }
-
-    /// The runner collection of one child: `<child>/<parent key>`, in the group `<child>`.
-    fn collection(&self, queued: QueuedChild) -> Collection {
-        let group = self.child.name.clone();
-        let name = format!("{group}/{}", queued.parent_key);
-        let rendered = match &queued.parent {
-            None => Err(format!("parent {:?}: the parent row is gone", queued.parent_key)),
-            Some(item) => UrlTemplate::parse(&self.child.http.url)
-                .and_then(|t| t.render(item))
-                .map_err(|e| format!("parent {:?}: {e}", queued.parent_key)),
-        };
-        let url = match rendered {
-            Ok(url) => url,
-            Err(reason) => {
-                // Fails for good (a definition error), naming the parent key and pointer.
-                return Collection::new(name, move |name: &str| {
-                    Err::<pipeline_core::Runnable<serde_json::Value>, _>(BuildError::Definition {
-                        collection: name.to_owned(),
-                        reason: reason.clone(),
-                    })
+/// The runner collection of one child.
+fn collection(
+    child: &Arc<CollectionConfig>,
+    db: &Database,
+    ctx: &HttpContext,
+    mode: Mode,
+    fresh: bool,
+    name: &str,
+    queued: QueuedChild,
+) -> Collection {
+    let rendered = match &queued.parent {
+        None => Err(format!("parent {:?}: the parent row is gone", queued.parent_key)),
+        Some(item) => UrlTemplate::parse(&child.http.url)
+            .and_then(|t| t.render(item))
+            .map_err(|e| format!("parent {:?}: {e}", queued.parent_key)),
+    };
+    let url = match rendered {
+        Ok(url) => url,
+        Err(reason) => {
+            // Fails for good (a definition error), naming the parent key and pointer.
+            return Collection::new(name, move |name: &str| {
+                Err::<pipeline_core::Runnable<serde_json::Value>, _>(BuildError::Definition {
+                    collection: name.to_owned(),
+                    reason: reason.clone(),
                 })
-                .group(group);
-            }
-        };
-        let (c, db, ctx, mode) = (self.child.clone(), self.db.clone(), self.ctx.clone(), self.mode);
-        let parent_key = queued.parent_key;
-        let fresh = self.fresh;
-        Collection::new_async(name, move |name: &str| {
-            let (c, db, ctx, url, parent_key) = (
-                c.clone(),
-                db.clone(),
-                ctx.clone(),
-                url.clone(),
-                parent_key.clone(),
-            );
-            let name = name.to_owned();
-            async move {
-                let since = if fresh {
-                    c.incremental.as_ref().and_then(|i| i.initial.clone())
-                } else {
-                    since(&c, &name, &db).await?
-                };
-                let url = with_since(&c, &url, since.as_deref());
-                build(
-                    &c,
-                    &name,
-                    &db,
-                    &ctx,
-                    mode,
-                    Target {
-                        url,
-                        child: Some(&parent_key),
-                    },
-                )
-            }
-        })
-        .group(group)
-    }
-}
-
-/// When the feeder scans the parent's table for new children. A scan reads
-/// the whole table, so scans are spaced by their own cost: right after the
-/// parent commits rows when scans are cheap, further apart as the table
-/// grows; at least every [`POLL`], and once more after the parent ended.
-#[derive(Debug, Default)]
-struct Scans {
-    /// When the last scan started and how long it took.
-    last: Option<(Instant, Duration)>,
-    /// A scan ran after the parent ended (it saw every row).
-    after_end: bool,
-}
-
-impl Scans {
-    /// The shortest time between two scans' starts.
-    fn spacing(&self) -> Duration {
-        self.last
-            .map_or(Duration::ZERO, |(_, took)| (took * SCAN_SPACING).min(POLL))
-    }
-
-    /// Whether to scan now: the parent wrote (and the spacing has passed),
-    /// or [`POLL`] has passed, or the parent ended since the last scan.
-    fn due(&self, parent_wrote: bool, parent_ended: bool) -> bool {
-        let Some((at, _)) = self.last else { return true };
-        (parent_ended && !self.after_end)
-            || at.elapsed() >= POLL
-            || (parent_wrote && at.elapsed() >= self.spacing())
-    }
-
-    fn start(&mut self, parent_ended: bool) {
-        self.last = Some((Instant::now(), Duration::ZERO));
-        self.after_end |= parent_ended;
-    }
-
-    fn took(&mut self) {
-        if let Some((at, took)) = &mut self.last {
-            *took = at.elapsed();
+            });
         }
-    }
-
-    /// How long the feeder may sleep: until the spacing allows the scan a
-    /// parent's write asks for, else [`POLL`].
-    fn wait(&self, parent_wrote: bool) -> Duration {
-        match (parent_wrote, self.last) {
-            (true, Some((at, _))) => self.spacing().saturating_sub(at.elapsed()),
-            _ => POLL,
+    };
+    let (c, db, ctx) = (child.clone(), db.clone(), ctx.clone());
+    let parent_key = queued.parent_key;
+    Collection::new_async(name, move |name: &str| {
+        let (c, db, ctx, url, parent_key) = (
+            c.clone(),
+            db.clone(),
+            ctx.clone(),
+            url.clone(),
+            parent_key.clone(),
+        );
+        let name = name.to_owned();
+        async move {
+            let since = if fresh {
+                c.incremental.as_ref().and_then(|i| i.initial.clone())
+            } else {
+                since(&c, &name, &db).await?
+            };
+            let url = with_since(&c, &url, since.as_deref());
+            build(
+                &c,
+                &name,
+                &db,
+                &ctx,
+                mode,
+                Target {
+                    url,
+                    child: Some(&parent_key),
+                },
+            )
         }
-    }
-}
-
-/// The parent's commits: a parent in this process wakes its feeder as soon
-/// as it has written rows. Without one (a parent that is itself a child
-/// collection, or runs in another process) the feeder polls.
-struct ParentWrites {
-    written: Option<watch::Receiver<u64>>,
-    /// The parent wrote since the last scan.
-    seen: bool,
-}
-
-impl ParentWrites {
-    /// Resolves when the parent has written rows (never without a parent to watch).
-    async fn next(&mut self) {
-        if let Some(rx) = &mut self.written
-            && rx.changed().await.is_ok()
-        {
-            self.seen = true;
-            return;
-        }
-        std::future::pending::<()>().await;
-    }
+    })
 }

@@ -64,6 +64,7 @@ mod stall;
 mod status;
 mod summary;
 mod task;
+mod tree_plan;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -85,6 +86,7 @@ pub use self::group::{FailingChild, GroupStatus};
 pub use self::hold::{CollectionEnd, RunnerHold};
 pub use self::status::CollectionStatus;
 pub use self::summary::CollectionSummary;
+pub use self::tree_plan::{TreeNode, TreePlan};
 use crate::CheckpointStore;
 
 type Done = Option<Arc<Vec<CollectionSummary>>>;
