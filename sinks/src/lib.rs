@@ -65,7 +65,7 @@ mod tree;
 pub use self::error::Error;
 pub use self::json_lines::{JsonLinesCheckpoint, JsonLinesSink};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub use self::sql::{ChildQueue, ParentColumns, QueuedChild};
+pub use self::sql::{ChildQueue, Incremental, ParentColumns, QueuedChild};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use self::sql::{
     CollectionLocks, ColumnType, Database, DatabaseConfig, DocumentSinkBuilder, RowSinkBuilder,

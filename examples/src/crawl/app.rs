@@ -268,7 +268,7 @@ pub async fn run(config: CrawlConfig, options: RunConfig) -> Result<RunResult, A
                 ctx: ctx.clone(),
                 options: options.clone(),
                 mode: config.mode,
-                current: selected,
+                reload: pipeline_core::runner::Reload::new(selected),
                 locks: held.clone(),
                 cluster: coordinator.is_some(),
             };

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pipeline_core::policy::RetryPolicy;
-use pipeline_core::runner::Collection;
+use pipeline_core::runner::{Collection, Definition};
 use pipeline_core::{Pipeline, RawItem, Runnable};
 use serde_json::{Map, Value};
 use sinks::{ColumnType, Database};
@@ -97,6 +97,22 @@ pub fn same_identity(a: &CollectionConfig, b: &CollectionConfig) -> bool {
         && a.http.pagination == b.http.pagination
 }
 
+/// A reload compares collections by name and definition; a child
+/// collection is left to its feeder.
+impl Definition for CollectionConfig {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn same_identity(&self, next: &Self) -> bool {
+        same_identity(self, next)
+    }
+
+    fn is_child(&self) -> bool {
+        self.parent.is_some()
+    }
+}
+
 /// Where one attempt starts and, for a child, whose child it is.
 pub(crate) struct Target<'a> {
     /// The start URL (a child's, rendered; `since` added).
@@ -112,33 +128,17 @@ pub(crate) async fn since(
     name: &str,
     db: &Database,
 ) -> Result<Option<String>, pipeline_core::BoxError> {
-    let Some(inc) = &c.incremental else {
-        return Ok(None);
-    };
-    Ok(db.high_water(name).await?.or_else(|| inc.initial.clone()))
+    match &c.incremental {
+        Some(inc) => Ok(inc.since(db, name).await?),
+        None => Ok(None),
+    }
 }
 
 /// `url` with the incremental parameter set to `since` (percent-encoded).
 pub(crate) fn with_since(c: &CollectionConfig, url: &str, since: Option<&str>) -> String {
-    let (Some(inc), Some(since)) = (&c.incremental, since) else {
-        return url.to_owned();
-    };
-    match url::Url::parse(url) {
-        Ok(mut parsed) => {
-            let kept: Vec<(String, String)> = parsed
-                .query_pairs()
-                .filter(|(k, _)| k != &inc.param)
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect();
-            parsed
-                .query_pairs_mut()
-                .clear()
-                .extend_pairs(kept)
-                .append_pair(&inc.param, since);
-            parsed.to_string()
-        }
-        // The source reports the bad URL with the collection's name.
-        Err(_) => url.to_owned(),
+    match &c.incremental {
+        Some(inc) => inc.url(url, since),
+        None => url.to_owned(),
     }
 }
 
@@ -205,9 +205,8 @@ pub(crate) fn build(
                     .child_of(&c.name, parent)
                     .columns([("data", ColumnType::Json), ("parent", ColumnType::Text)])
                     .key_pointer(format!("/data{key}"));
-                if let Some(field) = field {
-                    let at = format!("/data{field}");
-                    sink = sink.high_water_fn(move |row: &Value| row.pointer(&at).and_then(mark_text));
+                if let Some(inc) = &c.incremental {
+                    sink = sink.high_water_fn(inc.mark_under("/data"));
                 }
                 let parent = parent.to_owned();
                 configured(c, Pipeline::paged(name, source))
@@ -245,14 +244,5 @@ fn configured<T: Send + 'static>(c: &CollectionConfig, pipeline: Pipeline<T>) ->
     match c.settings.batch_timeout {
         Some(timeout) => pipeline.batch_timeout(timeout),
         None => pipeline,
-    }
-}
-
-/// A high-water value as text: a string as it is, a number as its text.
-fn mark_text(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
     }
 }

@@ -31,6 +31,7 @@ mod high_water;
 #[cfg(feature = "postgres")]
 mod host_slots;
 mod ident;
+mod incremental;
 mod key;
 mod lock;
 mod query;
@@ -48,6 +49,7 @@ pub use self::database::Database;
 pub use self::encode::ColumnType;
 #[cfg(feature = "postgres")]
 pub use self::host_slots::PgHostSlots;
+pub use self::incremental::Incremental;
 pub use self::lock::CollectionLocks;
 pub use self::sink::SqlSink;
 pub use self::store::SqlCheckpointStore;

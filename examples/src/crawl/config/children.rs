@@ -1,21 +1,10 @@
 //! The keys of child collections and incremental refresh: `parent` and
 //! `incremental`, and their checks.
 
-use serde::Deserialize;
-
 use super::{CollectionConfig, Mode, PARENT_BATCH_TIMEOUT};
 
-/// `incremental = { param, field, initial }`: incremental refresh.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct IncrementalConfig {
-    /// The query parameter the next run adds to the start URL (`since`).
-    pub param: String,
-    /// JSON pointer to the field whose greatest value is the high-water mark.
-    pub field: String,
-    /// The value of the first run (and of `--fresh`); none: no parameter.
-    pub initial: Option<String>,
-}
+/// `incremental = { param, field, initial }`: the library's [`sinks::Incremental`].
+pub use sinks::Incremental as IncrementalConfig;
 
 /// Checks an `incremental` table; `Err` is the reason, as a sentence.
 pub(super) fn check_incremental(
