@@ -43,6 +43,7 @@ mod api_routes;
 mod faults;
 mod routes;
 mod tree;
+mod tree_changes;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -64,6 +65,7 @@ pub use self::api_routes::{GRAPHQL_ERROR, NEXT_CURSOR_HEADER, graphql_cursor, se
 pub use self::faults::{Faults, Malformed, Outage, RetryAfter};
 pub use self::routes::{LATIN1_TEXT, html_item_index};
 pub use self::tree::{feed_time, tree_comment, tree_issue, tree_issue_count, tree_repo};
+pub use self::tree_changes::TreeItem;
 
 /// What the mock server serves.
 #[derive(Debug, Clone)]
@@ -202,6 +204,7 @@ struct MockState {
     token_issues: AtomicU64,
     rejected: AtomicU64,
     feed: tree::Feed,
+    tree: tree_changes::TreeChanges,
 }
 
 /// A running mock server. Shut it down with [`shutdown`](Self::shutdown)
@@ -236,6 +239,7 @@ impl MockServer {
             token_issues: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
             feed: tree::Feed::new(config.feed_items),
+            tree: tree_changes::TreeChanges::default(),
             config,
         });
         let app = Router::new().fallback(handle).with_state(state.clone());
@@ -315,6 +319,13 @@ impl MockServer {
     /// and its next revision, in the order given.
     pub fn touch(&self, ids: &[usize]) {
         self.state.feed.touch(ids);
+    }
+
+    /// Updates tree items: each gets a later `updated_at` (one second per
+    /// item, in the order given), so a tree route asked for the items
+    /// updated `since` an earlier mark serves it.
+    pub fn touch_tree(&self, items: &[TreeItem]) {
+        self.state.tree.touch(items);
     }
 
     /// The feed's items as served now (id, updated_at, rev).
