@@ -72,6 +72,9 @@ pub fn config(base: &str) -> HttpSourceConfig {
             start: 1,
             total_pages: None,
             has_more: None,
+            stop_when: None,
+            page_size: None,
+            page_size_param: None,
         })
 }
 

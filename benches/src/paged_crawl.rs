@@ -33,6 +33,9 @@ pub fn page_config(server: &MockServer, speculate: bool) -> HttpSourceConfig {
             start: 1,
             total_pages: None,
             has_more: None,
+            stop_when: None,
+            page_size: None,
+            page_size_param: None,
         });
     config.speculate = speculate;
     if speculate {

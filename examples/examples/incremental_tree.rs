@@ -8,7 +8,8 @@
 //!   window of children at a time, each child with its own checkpoint.
 //! - [`Incremental`] makes every collection (and every child, under its
 //!   own name) ask only for the items updated since the greatest
-//!   `updated_at` of its last completed run, kept by its SQL sink.
+//!   `updated_at` of its last completed run: the SQL sink keeps that mark
+//!   ([`Database::high_water`]) and the next run sends it as `since`.
 //!
 //! The first run stores the whole tree; after the mock server updates three
 //! items ([`MockServer::touch_tree`]), the second run fetches exactly those.
@@ -22,7 +23,8 @@ use std::time::Duration;
 use pipeline_core::runner::{Collection, CollectionSummary, GroupStatus, Runner};
 use pipeline_core::{BoxError, Pipeline, Runnable, State};
 use serde_json::{Value, json};
-use sinks::{CollectionTree, ColumnType, Database, Incremental, ParentColumns, QueuedChild};
+use sinks::{CollectionTree, ColumnType, Database, ParentColumns, QueuedChild};
+use sources::dates::{Incremental, Timestamp};
 use sources::mock::{MockConfig, MockServer, TreeItem, tree_issue, tree_issue_count};
 use sources::{HttpContext, HttpSourceConfig, JsonSource, Pagination, UrlTemplate};
 
@@ -30,6 +32,8 @@ use sources::{HttpContext, HttpSourceConfig, JsonSource, Pagination, UrlTemplate
 const WINDOW: usize = 8;
 const REPOS: usize = 12;
 const PER_PAGE: usize = 5;
+/// The field whose greatest value is a collection's mark.
+const FIELD: &str = "/updated_at";
 
 /// Everything a collection's factory needs.
 #[derive(Clone)]
@@ -42,8 +46,11 @@ struct Env {
 /// A JSON source over `url` (`link_header` pages), asking for what changed
 /// since `collection`'s mark.
 async fn source(env: &Env, collection: &str, url: &str) -> Result<JsonSource, BoxError> {
-    let url = env.incremental.start_url(&env.db, collection, url).await?;
+    let mark = env.db.high_water(collection).await?;
     let config = HttpSourceConfig::new(url).pagination(Pagination::LinkHeader);
+    let config = env
+        .incremental
+        .apply(&config, mark.as_deref(), Timestamp::now())?;
     Ok(JsonSource::from_config(&config, &env.ctx)?)
 }
 
@@ -56,12 +63,7 @@ fn repos(env: &Env, url: String) -> Collection {
         let (env, url, name) = (env.clone(), url.clone(), name.to_owned());
         async move {
             let source = source(&env, &name, &url).await?;
-            let sink = env
-                .db
-                .documents()
-                .key_pointer("/id")
-                .high_water(env.incremental.field.clone())
-                .build()?;
+            let sink = env.db.documents().key_pointer("/id").high_water(FIELD).build()?;
             let pipeline = Pipeline::paged(&name, source).batch_timeout(Duration::from_millis(20));
             Ok::<Runnable<Value>, BoxError>(pipeline.sink(sink))
         }
@@ -93,7 +95,12 @@ fn children(
                     .child_of(table, &parent)
                     .columns([("data", ColumnType::Json), ("parent", ColumnType::Text)])
                     .key_pointer("/data/id")
-                    .high_water_fn(env.incremental.mark_under("/data"))
+                    .high_water_fn(|row: &Value| {
+                        row["data"]
+                            .pointer(FIELD)
+                            .and_then(Value::as_str)
+                            .map(str::to_owned)
+                    })
                     .build()?;
                 let pipeline = Pipeline::paged(&name, source).batch_timeout(Duration::from_millis(20));
                 let rows = pipeline.map(move |item: Value| json!({ "data": item, "parent": parent }));
@@ -204,7 +211,7 @@ async fn main() -> Result<(), BoxError> {
     let env = Env {
         db: Database::open(&url).await?,
         ctx: HttpContext::new()?,
-        incremental: Incremental::new("since", "/updated_at"),
+        incremental: Incremental::new("since", FIELD),
     };
 
     // First run: the whole tree, exactly.

@@ -28,6 +28,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             start: 1,
             total_pages: None,
             has_more: None,
+            stop_when: None,
+            page_size: None,
+            page_size_param: None,
         });
     let source = JsonSource::from_config(&config, &HttpContext::new()?)?;
     let mut stream = Pipeline::paged("stream", source)

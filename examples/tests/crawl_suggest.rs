@@ -60,3 +60,32 @@ fn a_header_without_a_colon_is_a_usage_error() {
     );
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_single_object_body_is_suggested_and_crawled_as_one_row() {
+    let server = MockServer::start(MockConfig::new(10, 5)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = crawl(&["suggest", &server.url("/shapes/store")], dir.path());
+    let block = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(block.contains("one object"), "{block}");
+    let db = dir.path().join("store.db");
+    let config = format!("[runtime]\ndatabase = \"sqlite://{}\"\n\n{block}\n", db.display());
+    let path = write(dir.path(), "store.toml", &config);
+    let run = crawl(&[&path, "--quiet"], dir.path());
+    assert!(
+        run.status.success(),
+        "{config}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let name = block
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("name = "))
+        .map(|n| n.trim_matches('"').to_owned())
+        .expect("a name");
+    let (rows, keys) = sqlite_keys(&db, &name).await;
+    assert_eq!(
+        (rows, keys.into_iter().collect::<Vec<_>>()),
+        (1, vec!["1".to_owned()])
+    );
+}

@@ -20,6 +20,9 @@ fn page_style(server: &MockServer, path: &str) -> HttpSourceConfig {
             start: 1,
             total_pages: None,
             has_more: None,
+            stop_when: None,
+            page_size: None,
+            page_size_param: None,
         });
     // The default 30 s breaker cooldown would make the outage tests slow.
     config.breaker = Some(BreakerConfig {

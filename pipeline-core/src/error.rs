@@ -18,13 +18,13 @@ pub type SharedError = Arc<dyn std::error::Error + Send + Sync + 'static>;
 #[non_exhaustive]
 pub enum FetchError {
     /// Worth retrying with backoff: a connect error, a timeout, a 5xx, a truncated body.
-    #[error("{source}")]
+    #[error("{source_shown}", source_shown = crate::outside_text::shown(.source))]
     Transient {
         /// The underlying error.
         source: BoxError,
     },
     /// The server asked us to slow down (429, or 503 with `Retry-After`).
-    #[error("rate limited{}: {source}", retry_after.map(|d| format!(" (retry after {d:?})")).unwrap_or_default())]
+    #[error("rate limited{}: {source_shown}", retry_after.map(|d| format!(" (retry after {d:?})")).unwrap_or_default(), source_shown = crate::outside_text::shown(.source))]
     RateLimited {
         /// How long the server asked us to wait, if it said.
         retry_after: Option<Duration>,
@@ -32,16 +32,26 @@ pub enum FetchError {
         source: BoxError,
     },
     /// Retrying will not help: a 4xx, an authentication failure.
-    #[error("{source}")]
+    #[error("{source_shown}", source_shown = crate::outside_text::shown(.source))]
     Permanent {
         /// The underlying error.
         source: BoxError,
     },
     /// The page was fetched but is malformed (bad JSON, items not an array).
-    #[error("{reason}")]
+    #[error("{reason_shown}", reason_shown = crate::outside_text::shown(.reason))]
     Invalid {
         /// What was wrong with the page.
         reason: String,
+    },
+    /// The page is to be skipped, by a rule of the source (an HTTP source's
+    /// `on_status = { 404 = "skip" }`): the driver treats it as an empty last
+    /// page, so the collection completes here with every page before it,
+    /// and counts it in `pages_skipped` (never silently: it is logged with
+    /// the collection and cursor, and shown in the status and summary).
+    #[error("page skipped: {source}")]
+    Skipped {
+        /// Why (the status or body rule that matched, and the URL).
+        source: BoxError,
     },
     /// A circuit breaker is open for the host: fail fast, retry after `retry_at`.
     #[error("circuit breaker open for host {host}")]
@@ -76,6 +86,13 @@ impl FetchError {
         }
     }
 
+    /// A page to skip (see [`FetchError::Skipped`]).
+    pub fn skipped(source: impl Into<BoxError>) -> Self {
+        Self::Skipped {
+            source: source.into(),
+        }
+    }
+
     /// A malformed page.
     pub fn invalid(reason: impl Into<String>) -> Self {
         Self::Invalid {
@@ -91,6 +108,7 @@ impl FetchError {
             Self::Permanent { .. } => FetchErrorKind::Permanent,
             Self::Invalid { .. } => FetchErrorKind::Invalid,
             Self::CircuitOpen { .. } => FetchErrorKind::CircuitOpen,
+            Self::Skipped { .. } => FetchErrorKind::Skipped,
         }
     }
 }
@@ -110,6 +128,8 @@ pub enum FetchErrorKind {
     Invalid,
     /// See [`FetchError::CircuitOpen`].
     CircuitOpen,
+    /// See [`FetchError::Skipped`].
+    Skipped,
 }
 
 impl FetchErrorKind {
@@ -121,6 +141,7 @@ impl FetchErrorKind {
             Self::Permanent => "permanent",
             Self::Invalid => "invalid",
             Self::CircuitOpen => "circuit_open",
+            Self::Skipped => "skipped",
         }
     }
 }
@@ -137,7 +158,7 @@ impl std::fmt::Display for FetchErrorKind {
 pub enum SinkError {
     /// A batch could not be committed (server gone, disk full, lock timeout).
     /// Nothing of the batch, nor its checkpoint, was committed.
-    #[error("collection {collection}: writing a batch failed: {source}")]
+    #[error("collection {collection_shown}: writing a batch failed: {source_shown}", source_shown = crate::outside_text::shown(.source), collection_shown = crate::OutsideText(.collection))]
     Write {
         /// The collection being written.
         collection: String,
@@ -148,7 +169,7 @@ pub enum SinkError {
     /// missing, of a type keys cannot have, or it cannot be encoded). The
     /// items before it were committed, without the batch's checkpoint; the
     /// pipeline names the page and fails.
-    #[error("collection {collection}: item {index} of the batch was rejected: {reason}")]
+    #[error("collection {collection_shown}: item {index} of the batch was rejected: {reason_shown}", reason_shown = crate::outside_text::shown(.reason), collection_shown = crate::OutsideText(.collection))]
     Rejected {
         /// The collection being written.
         collection: String,
@@ -158,7 +179,7 @@ pub enum SinkError {
         reason: String,
     },
     /// The sink is misconfigured (a bad table name, an unreachable path).
-    #[error("sink configuration: {reason}")]
+    #[error("sink configuration: {reason_shown}", reason_shown = crate::outside_text::shown(.reason))]
     Config {
         /// What is wrong.
         reason: String,
@@ -191,7 +212,7 @@ impl SinkError {
 #[non_exhaustive]
 pub enum StageError {
     /// Fetching a page failed and retries did not help (or were not allowed).
-    #[error("collection {collection}: fetching {} failed after {attempts} attempt(s) ({kind}): {source}", describe(.cursor.as_ref()))]
+    #[error("collection {collection_shown}: fetching {} failed after {attempts} attempt(s) ({kind}): {source_shown}", describe(.cursor.as_ref()), source_shown = crate::outside_text::shown(.source), collection_shown = crate::OutsideText(.collection))]
     Fetch {
         /// The collection.
         collection: String,
@@ -205,7 +226,7 @@ pub enum StageError {
         source: SharedError,
     },
     /// A page was malformed.
-    #[error("collection {collection}: invalid page at {}: {reason}", describe(.cursor.as_ref()))]
+    #[error("collection {collection_shown}: invalid page at {}: {reason_shown}", describe(.cursor.as_ref()), reason_shown = crate::outside_text::shown(.reason), collection_shown = crate::OutsideText(.collection))]
     Invalid {
         /// The collection.
         collection: String,
@@ -215,7 +236,7 @@ pub enum StageError {
         reason: String,
     },
     /// The source returned a cursor it had already returned: pagination would loop.
-    #[error("collection {collection}: cursor {:?} was returned twice; stopping instead of looping", .cursor.as_str())]
+    #[error("collection {collection_shown}: cursor {:?} was returned twice; stopping instead of looping", .cursor.as_str(), collection_shown = crate::OutsideText(.collection))]
     RepeatedCursor {
         /// The collection.
         collection: String,
@@ -223,7 +244,7 @@ pub enum StageError {
         cursor: Cursor,
     },
     /// The collection reached its `max_pages` limit.
-    #[error("collection {collection}: reached max_pages = {max_pages} before the last page")]
+    #[error("collection {collection_shown}: reached max_pages = {max_pages} before the last page", collection_shown = crate::OutsideText(.collection))]
     MaxPages {
         /// The collection.
         collection: String,
@@ -231,7 +252,7 @@ pub enum StageError {
         max_pages: u64,
     },
     /// The host's circuit breaker is open.
-    #[error("collection {collection}: circuit breaker open for host {host}")]
+    #[error("collection {collection_shown}: circuit breaker open for host {host}", collection_shown = crate::OutsideText(.collection))]
     CircuitOpen {
         /// The collection.
         collection: String,
@@ -239,7 +260,7 @@ pub enum StageError {
         host: String,
     },
     /// A `try_map` stage rejected an item and the policy says to fail.
-    #[error("collection {collection}: stage {stage} rejected an item: {source}")]
+    #[error("collection {collection_shown}: stage {stage} rejected an item: {source_shown}", source_shown = crate::outside_text::shown(.source), collection_shown = crate::OutsideText(.collection))]
     Item {
         /// The collection.
         collection: String,
@@ -249,7 +270,7 @@ pub enum StageError {
         source: SharedError,
     },
     /// User code panicked; the pipeline failed, the process did not.
-    #[error("collection {collection}: stage {stage} panicked: {message}")]
+    #[error("collection {collection_shown}: stage {stage} panicked: {message_shown}", message_shown = crate::outside_text::shown(.message), collection_shown = crate::OutsideText(.collection))]
     Panicked {
         /// The collection.
         collection: String,
@@ -260,7 +281,7 @@ pub enum StageError {
     },
     /// A task of the pipeline ended without finishing its work (it was
     /// aborted, or its input vanished) although nothing panicked.
-    #[error("collection {collection}: stage {stage} stopped: {reason}")]
+    #[error("collection {collection_shown}: stage {stage} stopped: {reason_shown}", reason_shown = crate::outside_text::shown(.reason), collection_shown = crate::OutsideText(.collection))]
     Interrupted {
         /// The collection.
         collection: String,
@@ -271,7 +292,7 @@ pub enum StageError {
     },
     /// The sink rejected an item that can never be written; everything
     /// before it was written, and the pipeline resumes at its page.
-    #[error("collection {collection}: item {index} of the page at {} was rejected by the sink: {reason}", describe(.cursor.as_ref()))]
+    #[error("collection {collection_shown}: item {index} of the page at {} was rejected by the sink: {reason_shown}", describe(.cursor.as_ref()), reason_shown = crate::outside_text::shown(.reason), collection_shown = crate::OutsideText(.collection))]
     Rejected {
         /// The collection.
         collection: String,
@@ -283,7 +304,7 @@ pub enum StageError {
         reason: String,
     },
     /// The sink failed.
-    #[error("collection {collection}: sink failed: {source}")]
+    #[error("collection {collection_shown}: sink failed: {source_shown}", source_shown = crate::outside_text::shown(.source), collection_shown = crate::OutsideText(.collection))]
     Sink {
         /// The collection.
         collection: String,
@@ -315,7 +336,7 @@ impl StageError {
 #[non_exhaustive]
 pub enum BuildError {
     /// A setting that must be positive was zero.
-    #[error("pipeline {collection}: {setting} must be at least 1, got 0")]
+    #[error("pipeline {collection_shown}: {setting} must be at least 1, got 0", collection_shown = crate::OutsideText(.collection))]
     Zero {
         /// The collection.
         collection: String,
@@ -323,7 +344,7 @@ pub enum BuildError {
         setting: &'static str,
     },
     /// The collection name is empty or too long.
-    #[error("pipeline name {name:?} is invalid: {reason}")]
+    #[error("pipeline name {name:?} is invalid: {reason_shown}", reason_shown = crate::outside_text::shown(.reason))]
     Name {
         /// The name given.
         name: String,
@@ -331,7 +352,7 @@ pub enum BuildError {
         reason: &'static str,
     },
     /// A setting is larger than the framework supports.
-    #[error("pipeline {collection}: {setting} must be at most {max}")]
+    #[error("pipeline {collection_shown}: {setting} must be at most {max}", collection_shown = crate::OutsideText(.collection))]
     TooLarge {
         /// The collection.
         collection: String,
@@ -341,14 +362,14 @@ pub enum BuildError {
         max: u64,
     },
     /// `spawn` was called outside a tokio runtime.
-    #[error("pipeline {collection}: spawn must be called from within a tokio runtime")]
+    #[error("pipeline {collection_shown}: spawn must be called from within a tokio runtime", collection_shown = crate::OutsideText(.collection))]
     NoRuntime {
         /// The collection.
         collection: String,
     },
     /// The collection's definition cannot make a pipeline (a child whose
     /// parent item lacks the field its URL needs, a URL that does not parse).
-    #[error("pipeline {collection}: {reason}")]
+    #[error("pipeline {collection_shown}: {reason_shown}", reason_shown = crate::outside_text::shown(.reason), collection_shown = crate::OutsideText(.collection))]
     Definition {
         /// The collection.
         collection: String,
@@ -363,7 +384,7 @@ pub enum BuildError {
 pub enum CheckpointError {
     /// The stored checkpoint exists but cannot be understood. Fix or delete it
     /// (or run with `fresh`); the collection is not silently restarted.
-    #[error("checkpoint of collection {collection} is corrupt: {reason}")]
+    #[error("checkpoint of collection {collection_shown} is corrupt: {reason_shown}", reason_shown = crate::outside_text::shown(.reason), collection_shown = crate::OutsideText(.collection))]
     Corrupt {
         /// The collection.
         collection: String,
@@ -371,7 +392,7 @@ pub enum CheckpointError {
         reason: String,
     },
     /// The store's backend failed.
-    #[error("checkpoint store failed for collection {collection}: {source}")]
+    #[error("checkpoint store failed for collection {collection_shown}: {source_shown}", source_shown = crate::outside_text::shown(.source), collection_shown = crate::OutsideText(.collection))]
     Backend {
         /// The collection.
         collection: String,

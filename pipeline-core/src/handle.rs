@@ -124,6 +124,8 @@ fn report(shared: &Shared, outcome: Outcome, drained: bool, elapsed: Duration) -
         items_written: status.items_written,
         items_skipped: status.items_skipped,
         pages: status.pages,
+        pages_skipped: status.pages_skipped,
+        last_skipped: status.last_skipped,
         resume_from,
         elapsed,
         drained,

@@ -87,15 +87,16 @@
 )]
 
 mod checkpoint;
+pub mod coordination;
 mod cursor;
 mod driver;
 mod edge;
 mod error;
 mod event;
-mod fence;
 mod handle;
 mod meters;
 mod outcome;
+mod outside_text;
 mod paged;
 mod pipeline;
 mod pipeline_config;
@@ -116,14 +117,15 @@ pub mod testkit;
 mod transform;
 
 pub use self::checkpoint::{Checkpoint, CheckpointStore, MemoryCheckpointStore};
+pub use self::coordination::Fence;
 pub use self::cursor::Cursor;
 pub use self::error::{
     BoxError, BuildError, CheckpointError, FetchError, FetchErrorKind, SharedError, SinkError, StageError,
 };
 pub use self::event::{Control, Event, Failure};
-pub use self::fence::Fence;
 pub use self::handle::PipelineHandle;
 pub use self::outcome::{Outcome, Report};
+pub use self::outside_text::{OutsideText, escape_outside, is_control};
 pub use self::paged::{Page, Paged};
 pub use self::pipeline::Pipeline;
 pub use self::push_source::{Disconnected, Emitter, PushSource};

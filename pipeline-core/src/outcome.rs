@@ -44,6 +44,10 @@ pub struct Report {
     pub items_skipped: u64,
     /// Pages fetched.
     pub pages: u64,
+    /// Pages skipped by a rule of the source (at most one: a skip ends the run).
+    pub pages_skipped: u64,
+    /// The page skipped, if any: its cursor and why.
+    pub last_skipped: Option<String>,
     /// Where a new run should start: the last committed checkpoint, or the
     /// cursor this run started from if none was committed. `None` after a
     /// completed run, or when a new run must start from the beginning.

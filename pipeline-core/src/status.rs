@@ -84,6 +84,10 @@ pub struct Status {
     pub items_written: u64,
     /// Items skipped by a `try_map`.
     pub items_skipped: u64,
+    /// Pages skipped by a rule of the source ([`FetchError::Skipped`](crate::FetchError::Skipped)).
+    pub pages_skipped: u64,
+    /// The last page skipped: its cursor and why.
+    pub last_skipped: Option<String>,
     /// The last error seen (retried or not), without secrets.
     pub last_error: Option<String>,
     /// The last committed checkpoint.
@@ -106,6 +110,8 @@ impl Status {
             items_fetched: 0,
             items_written: 0,
             items_skipped: 0,
+            pages_skipped: 0,
+            last_skipped: None,
             last_error: None,
             checkpoint: None,
             started_at: now,

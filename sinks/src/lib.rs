@@ -65,10 +65,10 @@ mod tree;
 pub use self::error::Error;
 pub use self::json_lines::{JsonLinesCheckpoint, JsonLinesSink};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub use self::sql::{ChildQueue, Incremental, ParentColumns, QueuedChild};
+pub use self::sql::{ChildQueue, ParentColumns, QueuedChild};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use self::sql::{
-    CollectionLocks, ColumnType, Database, DatabaseConfig, DocumentSinkBuilder, RowSinkBuilder,
+    CollectionLocks, ColumnType, Database, DatabaseConfig, DocumentSinkBuilder, KeyPart, RowSinkBuilder,
     SqlCheckpointStore, SqlSink,
 };
 #[cfg(feature = "postgres")]

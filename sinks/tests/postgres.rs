@@ -28,6 +28,26 @@ macro_rules! pg_test {
 
 pg_test!(upsert_is_idempotent, s::upsert_is_idempotent);
 pg_test!(
+    composite_keys_keep_every_tuple_apart,
+    s::composite_keys_keep_every_tuple_apart
+);
+pg_test!(
+    a_parent_key_part_keeps_two_parents_children_apart,
+    s::a_parent_key_part_keeps_two_parents_children_apart
+);
+pg_test!(
+    keyless_rows_resume_exactly_and_a_rerun_replaces_the_last,
+    s::keyless_rows_resume_exactly_and_a_rerun_replaces_the_last
+);
+pg_test!(
+    keyless_children_replace_only_their_parents_rows,
+    s::keyless_children_replace_only_their_parents_rows
+);
+pg_test!(
+    a_high_water_floor_is_stored_even_without_items,
+    s::a_high_water_floor_is_stored_even_without_items
+);
+pg_test!(
     raw_documents_follow_the_key_rules,
     s::raw_documents_follow_the_key_rules
 );

@@ -13,6 +13,30 @@ use support::scenarios::{self as s, run, sink_error};
 use support::{Reader, docs, keys, sqlite_url, unique};
 
 #[tokio::test]
+async fn composite_keys_keep_every_tuple_apart() {
+    let (_dir, url) = sqlite_url();
+    s::composite_keys_keep_every_tuple_apart(&url).await;
+}
+
+#[tokio::test]
+async fn a_parent_key_part_keeps_two_parents_children_apart() {
+    let (_dir, url) = sqlite_url();
+    s::a_parent_key_part_keeps_two_parents_children_apart(&url).await;
+}
+
+#[tokio::test]
+async fn keyless_rows_resume_exactly_and_a_rerun_replaces_the_last() {
+    let (_dir, url) = sqlite_url();
+    s::keyless_rows_resume_exactly_and_a_rerun_replaces_the_last(&url).await;
+}
+
+#[tokio::test]
+async fn keyless_children_replace_only_their_parents_rows() {
+    let (_dir, url) = sqlite_url();
+    s::keyless_children_replace_only_their_parents_rows(&url).await;
+}
+
+#[tokio::test]
 async fn raw_documents_follow_the_key_rules() {
     let (_dir, url) = sqlite_url();
     s::raw_documents_follow_the_key_rules(&url).await;
@@ -273,4 +297,10 @@ async fn a_full_disk_fails_resumably_and_later_writes_still_commit() {
     let reader = Reader::connect(&url).await;
     assert_eq!(reader.keys(&coll).await, keys(0, 150));
     assert_eq!(reader.data(&coll, "k7").await.unwrap()["tag"], "c");
+}
+
+#[tokio::test]
+async fn a_high_water_floor_is_stored_even_without_items() {
+    let (_dir, url) = sqlite_url();
+    s::a_high_water_floor_is_stored_even_without_items(&url).await;
 }

@@ -27,9 +27,12 @@ use std::time::Duration;
 use pipeline_core::policy::{self, AutoThrottle, GateConfig};
 use serde::{Deserialize, Deserializer};
 
+use crate::dates::DateWindows;
 use crate::html::scrape_config::ScrapeConfig;
 use crate::http::auth::Auth;
 use crate::http::redact::default_secret_params;
+use crate::http::status_rules::{BodyRules, StatusRules};
+use crate::json::records::ItemsMissing;
 
 /// Header names and values sent on every request. `Debug` shows names only:
 /// values are usually tokens.
@@ -78,6 +81,19 @@ impl Body {
         walk(&mut self.0, &mut out);
         out
     }
+}
+
+/// How a request body is encoded: `"json"` (default) or `"form"`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum BodyFormat {
+    /// `application/json`.
+    #[default]
+    Json,
+    /// `application/x-www-form-urlencoded`: the body is a flat table of
+    /// strings, numbers and booleans (an array repeats its key).
+    Form,
 }
 
 /// The HTTP method of every page request: `"GET"` (default) or `"POST"`.
@@ -158,8 +174,14 @@ pub enum Pagination {
         /// a missing or empty header ends.
         #[serde(default)]
         next_header: Option<String>,
+        /// Pointer to a boolean saying the stream has ended (the inverse
+        /// of `has_more`): true ends, false, null or missing go on.
+        #[serde(default)]
+        stop_when: Option<String>,
     },
-    /// Offset and limit query parameters.
+    /// Offset and limit query parameters, or `{offset}` (and `{limit}`)
+    /// written into the URL where the API wants them
+    /// (`…?limit={offset},50`): then no parameter is added.
     Offset {
         /// The offset parameter (default `offset`).
         #[serde(default = "default_offset_param")]
@@ -177,8 +199,13 @@ pub enum Pagination {
         /// null or missing ends. With it a short page does not end.
         #[serde(default)]
         has_more: Option<String>,
+        /// Pointer to a boolean saying the stream has ended: true ends.
+        #[serde(default)]
+        stop_when: Option<String>,
     },
-    /// A page-number parameter counting from `start`.
+    /// A page-number parameter counting from `start`, or `{page}`
+    /// written into the URL (`…/{page}/info.json`): then no parameter is
+    /// added.
     Page {
         /// The page parameter (default `page`).
         #[serde(default = "default_page_param")]
@@ -193,6 +220,16 @@ pub enum Pagination {
         /// null or missing ends (an empty page still ends).
         #[serde(default)]
         has_more: Option<String>,
+        /// Pointer to a boolean saying the stream has ended: true ends.
+        #[serde(default)]
+        stop_when: Option<String>,
+        /// Items a full page has: a shorter page ends (an empty one always
+        /// does).
+        #[serde(default)]
+        page_size: Option<u64>,
+        /// The query parameter carrying `page_size` (none: not sent).
+        #[serde(default)]
+        page_size_param: Option<String>,
     },
 }
 
@@ -257,14 +294,33 @@ impl From<BreakerConfig> for policy::BreakerConfig {
 pub struct HttpSourceConfig {
     /// The first page's URL (http or https).
     pub url: String,
-    /// JSON pointer to the items array; `""` means the body is the array.
+    /// Where a page's records are: a JSON pointer (`""`: the body) to an
+    /// array (each element is a record) or an object (one record). A `*`
+    /// segment takes every element of an array or every value of an object
+    /// (`/adaccounts/*/adaccount`, `/rates/*`); see
+    /// [`items_map_key`](Self::items_map_key). In a paginated collection a
+    /// path without `*` must lead to an array (an object there is taken for
+    /// an error object, and the page is retried, then fails).
     pub items: String,
+    /// What a page without records at `items` (the pointer leads nowhere,
+    /// or to null) means: a failed page (default) or no records.
+    pub items_missing: ItemsMissing,
+    /// The field that receives the member name of each record taken by a
+    /// `*` from an object (`{"2024-01-02": {...}}` → `"date": "2024-01-02"`),
+    /// so a key can use it (default none: the name is not kept).
+    pub items_map_key: Option<String>,
     /// The method of every request (default `GET`).
     pub method: Method,
     /// The JSON body sent with every request (needs `method = "POST"`; a
     /// POST without one sends `{}`). A body cursor is set into a copy of it.
     /// Never logged; `Debug` shows its keys only.
     pub body: Option<Body>,
+    /// How `body` is sent: `json` (default) or `form`
+    /// (`application/x-www-form-urlencoded`, from a flat table).
+    pub body_format: BodyFormat,
+    /// Walk a date range in windows, each a series of pages (default: no
+    /// windows).
+    pub windows: Option<DateWindows>,
     /// Credentials sent with every request to the start URL's host (never
     /// logged nor shown; default none).
     pub auth: Option<Auth>,
@@ -312,6 +368,12 @@ pub struct HttpSourceConfig {
     /// the whole list.
     #[serde(deserialize_with = "with_default_secret_params")]
     pub secret_params: Vec<String>,
+    /// What an error status means (`{ 404 = "skip", "5xx" = "retry" }`,
+    /// see [`StatusRules`]); default: 408, 429 and 5xx retried, other 4xx fail.
+    pub on_status: StatusRules,
+    /// What an error answer (or a 2xx body that is not a page) containing
+    /// a text means (`{ "rate limit" = "retry" }`, see [`BodyRules`]).
+    pub on_body: BodyRules,
 }
 
 fn with_default_secret_params<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
@@ -348,8 +410,12 @@ impl HttpSourceConfig {
         Self {
             url: url.into(),
             items: String::new(),
+            items_missing: ItemsMissing::Fail,
+            items_map_key: None,
             method: Method::Get,
             body: None,
+            body_format: BodyFormat::Json,
+            windows: None,
             auth: None,
             headers: Headers::default(),
             pagination: Pagination::None,
@@ -364,6 +430,8 @@ impl HttpSourceConfig {
             breaker: None,
             speculate: false,
             secret_params: default_secret_params(),
+            on_status: StatusRules::default(),
+            on_body: BodyRules::default(),
         }
     }
 
@@ -371,6 +439,21 @@ impl HttpSourceConfig {
     #[must_use]
     pub fn items(mut self, pointer: impl Into<String>) -> Self {
         self.items = pointer.into();
+        self
+    }
+
+    /// Sets what a page without records at the items pointer means.
+    #[must_use]
+    pub fn items_missing(mut self, missing: ItemsMissing) -> Self {
+        self.items_missing = missing;
+        self
+    }
+
+    /// Keeps the member name of each record a `*` takes from an object, as
+    /// the field `field` of the record.
+    #[must_use]
+    pub fn items_map_key(mut self, field: impl Into<String>) -> Self {
+        self.items_map_key = Some(field.into());
         self
     }
 
@@ -386,6 +469,13 @@ impl HttpSourceConfig {
     pub fn post(mut self, body: serde_json::Value) -> Self {
         self.method = Method::Post;
         self.body = Some(Body(body));
+        self
+    }
+
+    /// Walks a date range in windows (see [`DateWindows`]).
+    #[must_use]
+    pub fn windows(mut self, windows: DateWindows) -> Self {
+        self.windows = Some(windows);
         self
     }
 
@@ -408,6 +498,20 @@ impl HttpSourceConfig {
     #[must_use]
     pub fn secret_param(mut self, name: impl Into<String>) -> Self {
         self.secret_params.push(name.into());
+        self
+    }
+
+    /// Adds an `on_status` rule: answers with `status` (400 to 599) get `action`.
+    #[must_use]
+    pub fn on_status(mut self, status: u16, action: crate::StatusAction) -> Self {
+        self.on_status = std::mem::take(&mut self.on_status).status(status, action);
+        self
+    }
+
+    /// Adds an `on_body` rule: error answers containing `text` get `action`.
+    #[must_use]
+    pub fn on_body(mut self, text: impl Into<String>, action: crate::StatusAction) -> Self {
+        self.on_body = std::mem::take(&mut self.on_body).contains(text, action);
         self
     }
 

@@ -12,14 +12,14 @@ use std::time::Duration;
 #[non_exhaustive]
 pub enum SourceError {
     /// The configuration is invalid (bad URL, selector, pointer, header).
-    #[error("invalid source configuration: {reason}")]
+    #[error("invalid source configuration: {reason_shown}", reason_shown = pipeline_core::OutsideText(.reason))]
     Config {
         /// What is wrong.
         reason: String,
     },
     /// The server answered with an error status (5xx, 408 and 429 are
     /// retried; other 4xx are permanent).
-    #[error("{method} {url}: HTTP {status}")]
+    #[error("{method} {url_shown}: HTTP {status}", url_shown = pipeline_core::OutsideText(.url))]
     Status {
         /// The request method (`GET`, `POST`).
         method: &'static str,
@@ -28,8 +28,22 @@ pub enum SourceError {
         /// The status code.
         status: u16,
     },
+    /// The server answered with an error status (or a 2xx body that is not
+    /// a page) that an `on_status` or `on_body` rule matched; the class
+    /// follows the rule's action (skip, fail, retry).
+    #[error("{method} {url_shown}: HTTP {status}, {rule}", url_shown = pipeline_core::OutsideText(.url))]
+    Rule {
+        /// The request method (`GET`, `POST`).
+        method: &'static str,
+        /// The URL requested.
+        url: String,
+        /// The status code.
+        status: u16,
+        /// The rule that matched, as configured (`on_status 404 = "skip"`).
+        rule: String,
+    },
     /// The request failed below HTTP: connect error, reset, timeout (transient).
-    #[error("{method} {url}: {detail}")]
+    #[error("{method} {url_shown}: {detail_shown}", url_shown = pipeline_core::OutsideText(.url), detail_shown = pipeline_core::OutsideText(.detail))]
     Transport {
         /// The request method (`GET`, `POST`).
         method: &'static str,
@@ -39,7 +53,7 @@ pub enum SourceError {
         detail: String,
     },
     /// No complete response within the total per-request deadline (transient).
-    #[error("{method} {url}: no complete response within the {deadline:?} deadline")]
+    #[error("{method} {url_shown}: no complete response within the {deadline:?} deadline", url_shown = pipeline_core::OutsideText(.url))]
     Deadline {
         /// The request method (`GET`, `POST`).
         method: &'static str,
@@ -49,7 +63,7 @@ pub enum SourceError {
         deadline: Duration,
     },
     /// The body ended before it was complete (transient).
-    #[error("{method} {url}: body cut off after {received} bytes: {detail}")]
+    #[error("{method} {url_shown}: body cut off after {received} bytes: {detail_shown}", url_shown = pipeline_core::OutsideText(.url), detail_shown = pipeline_core::OutsideText(.detail))]
     Truncated {
         /// The request method (`GET`, `POST`).
         method: &'static str,
@@ -61,7 +75,7 @@ pub enum SourceError {
         detail: String,
     },
     /// The body, after decompression, is larger than the cap (permanent).
-    #[error("{method} {url}: body larger than the {limit}-byte cap (after decompression); refused")]
+    #[error("{method} {url_shown}: body larger than the {limit}-byte cap (after decompression); refused", url_shown = pipeline_core::OutsideText(.url))]
     BodyTooLarge {
         /// The request method (`GET`, `POST`).
         method: &'static str,
@@ -71,7 +85,7 @@ pub enum SourceError {
         limit: u64,
     },
     /// A redirect went to a host that is not allowed, or not http(s) (permanent).
-    #[error("{method} {url}: redirect to {target} refused: {reason}")]
+    #[error("{method} {url_shown}: redirect to {target_shown} refused: {reason_shown}", url_shown = pipeline_core::OutsideText(.url), target_shown = pipeline_core::OutsideText(.target), reason_shown = pipeline_core::OutsideText(.reason))]
     Redirect {
         /// The request method (`GET`, `POST`).
         method: &'static str,
@@ -82,11 +96,13 @@ pub enum SourceError {
         /// Why it was refused.
         reason: String,
     },
-    /// The OAuth2 token endpoint failed or answered without a token; the
-    /// class (retried or not) is that of the underlying failure. Never holds
-    /// the client secret.
-    #[error("OAuth2 token from {token_url}: {detail}")]
+    /// The token endpoint (OAuth2, a token request) failed or answered
+    /// without a token; the class (retried or not) is that of the
+    /// underlying failure. Never holds a secret.
+    #[error("{what} from {token_url_shown}: {detail_shown}", detail_shown = pipeline_core::OutsideText(.detail), token_url_shown = pipeline_core::OutsideText(.token_url))]
     Token {
+        /// `OAuth2 token` or `token`.
+        what: &'static str,
         /// The token endpoint (credentials redacted).
         token_url: String,
         /// What went wrong.
@@ -95,7 +111,7 @@ pub enum SourceError {
     /// A GraphQL answer with `errors` and no `data`: permanent when the
     /// message looks like an authentication or validation error, otherwise
     /// an invalid page (retried like a glitch).
-    #[error("{url}: GraphQL error: {message}")]
+    #[error("{url_shown}: GraphQL error: {message_shown}", url_shown = pipeline_core::OutsideText(.url), message_shown = pipeline_core::OutsideText(.message))]
     GraphQl {
         /// The URL requested.
         url: String,
@@ -104,7 +120,7 @@ pub enum SourceError {
     },
     /// [`suggest`](crate::suggest) could not read the first page as a
     /// collection of JSON objects.
-    #[error("cannot suggest a configuration for {url}: {reason}")]
+    #[error("cannot suggest a configuration for {url_shown}: {reason_shown}", url_shown = pipeline_core::OutsideText(.url), reason_shown = pipeline_core::OutsideText(.reason))]
     Suggest {
         /// The URL (credentials redacted).
         url: String,
@@ -112,7 +128,7 @@ pub enum SourceError {
         reason: String,
     },
     /// An HTML document is nested deeper than the limit; it was not parsed (permanent).
-    #[error("{url}: HTML nested deeper than {limit} elements; refused before parsing")]
+    #[error("{url_shown}: HTML nested deeper than {limit} elements; refused before parsing", url_shown = pipeline_core::OutsideText(.url))]
     TooDeep {
         /// The page's URL.
         url: String,

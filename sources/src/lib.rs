@@ -56,6 +56,7 @@
 )]
 
 mod config;
+pub mod dates;
 mod error;
 mod html;
 mod http;
@@ -65,16 +66,21 @@ pub mod mock;
 mod paging;
 mod suggest;
 
-pub use self::config::{Body, BreakerConfig, Headers, HttpSourceConfig, Method, Pagination};
+pub use self::config::{Body, BodyFormat, BreakerConfig, Headers, HttpSourceConfig, Method, Pagination};
 pub use self::error::SourceError;
 pub use self::html::extract::ScrapedItem;
 pub use self::html::scrape::ScrapeSource;
 pub use self::html::scrape_config::ScrapeConfig;
 pub use self::http::HttpContext;
 pub use self::http::auth::Auth;
+pub use self::http::oauth2_config::{ClientAuth, GrantType, OAuth2};
 pub use self::http::redact;
+pub use self::http::status_rules::{BodyRules, StatusAction, StatusRules};
+pub use self::http::token_request_config::{TokenBodyFormat, TokenRequest};
 pub use self::http::url_template::{TemplateError, UrlTemplate};
 pub use self::json::json_source::JsonSource;
 pub use self::json::raw_json_source::RawJsonSource;
+pub use self::json::records::ItemsMissing;
+pub use self::paging::query_string as query;
 pub use self::suggest::{Suggestion, suggest};
 pub use pipeline_core::policy::AutoThrottle;

@@ -22,6 +22,7 @@ fn every_pagination_style_reads_from_toml() {
                 has_more: None,
                 body_pointer: None,
                 next_header: None,
+                stop_when: None,
             },
         ),
         (
@@ -33,6 +34,7 @@ fn every_pagination_style_reads_from_toml() {
                 has_more: Some("/has_more".into()),
                 body_pointer: None,
                 next_header: None,
+                stop_when: None,
             },
         ),
         (
@@ -43,6 +45,7 @@ fn every_pagination_style_reads_from_toml() {
                 limit: 100,
                 total: Some("/total".into()),
                 has_more: None,
+                stop_when: None,
             },
         ),
         (
@@ -52,6 +55,9 @@ fn every_pagination_style_reads_from_toml() {
                 start: 1,
                 total_pages: None,
                 has_more: None,
+                stop_when: None,
+                page_size: None,
+                page_size_param: None,
             },
         ),
     ];

@@ -78,13 +78,13 @@ async fn items_that_are_not_an_array_are_invalid() {
     let (report, _) = crawl(&config, fast_retry(3), None).await;
     let text = failure_text(&report);
     assert!(
-        text.contains("invalid page") && text.contains("is an object, not an array"),
+        text.contains("invalid page") && text.contains("is a string, not an array or object"),
         "{text}"
     );
 }
 
 #[tokio::test]
-async fn a_non_string_cursor_is_invalid() {
+async fn a_cursor_that_is_not_a_scalar_is_invalid() {
     let server = server(MockConfig::default()).await;
     let config = HttpSourceConfig::new(server.url("/invalid/cursor"))
         .items("/items")
@@ -95,11 +95,12 @@ async fn a_non_string_cursor_is_invalid() {
             has_more: None,
             body_pointer: None,
             next_header: None,
+            stop_when: None,
         });
     let (report, _) = crawl(&config, fast_retry(3), None).await;
     let text = failure_text(&report);
     assert!(
-        text.contains("cursor at /response_metadata/next_cursor is not a string but a number"),
+        text.contains("cursor at /response_metadata/next_cursor is not a string or number but an object"),
         "{text}"
     );
 }

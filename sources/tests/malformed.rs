@@ -64,7 +64,7 @@ async fn a_page_that_is_always_malformed_fails_after_max_attempts_naming_cursor_
         (Malformed::TruncatedJson, "body is not valid JSON"),
         (Malformed::HtmlErrorPage, "body is an HTML page, not JSON"),
         (Malformed::MissingItems, "no items at \"/items\""),
-        (Malformed::ItemsNotArray, "is an object, not an array"),
+        (Malformed::ItemsNotArray, "is a string, not an array or object"),
     ];
     for (kind, reason_text) in reasons {
         let server = server(MockConfig::new(500, 100).faults(Faults {

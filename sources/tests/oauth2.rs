@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use sources::mock::{Faults, MockConfig, MockServer, OAuthMock};
-use sources::{Auth, HttpSourceConfig, JsonSource, Pagination};
+use sources::{Auth, HttpSourceConfig, JsonSource, OAuth2, Pagination};
 use support::trace::{assert_secret_not_traced, traced};
 use support::*;
 
@@ -30,13 +30,13 @@ fn protected(server: &MockServer, secret: &str) -> HttpSourceConfig {
             start: 1,
             total_pages: None,
             has_more: Some("/has_more".into()),
+            stop_when: None,
+            page_size: None,
+            page_size_param: None,
         })
-        .auth(Auth::OAuth2 {
-            token_url: server.url("/oauth/token"),
-            client_id: "mock-client".into(),
-            client_secret: secret.into(),
-            scope: Some("read".into()),
-        })
+        .auth(Auth::OAuth2(
+            OAuth2::client_credentials(server.url("/oauth/token"), "mock-client", secret).scope("read"),
+        ))
 }
 
 #[tokio::test]

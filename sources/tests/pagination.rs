@@ -45,6 +45,7 @@ async fn cursor_token_is_sent_back_until_empty() {
             has_more: None,
             body_pointer: None,
             next_header: None,
+            stop_when: None,
         });
     let (report, items) = crawl(&config, fast_retry(1), None).await;
     assert!(report.outcome.is_completed(), "{:?}", report.outcome);
@@ -67,6 +68,7 @@ async fn last_item_cursor_pages_until_has_more_is_false() {
             has_more: Some("/has_more".into()),
             body_pointer: None,
             next_header: None,
+            stop_when: None,
         });
     let (report, items) = crawl(&config, fast_retry(1), None).await;
     assert!(report.outcome.is_completed(), "{:?}", report.outcome);
@@ -93,6 +95,7 @@ async fn offset_stops_at_total() {
             limit: 100,
             total: Some("/total".into()),
             has_more: None,
+            stop_when: None,
         });
     let (report, items) = crawl(&config, fast_retry(1), None).await;
     assert!(report.outcome.is_completed(), "{:?}", report.outcome);
@@ -113,6 +116,7 @@ async fn offset_without_total_stops_at_a_short_page() {
             limit: 100,
             total: None,
             has_more: None,
+            stop_when: None,
         });
     let (report, items) = crawl(&config, fast_retry(1), None).await;
     assert!(report.outcome.is_completed(), "{:?}", report.outcome);
@@ -145,6 +149,9 @@ async fn start_url_query_parameters_are_kept_on_every_page() {
             start: 1,
             total_pages: None,
             has_more: None,
+            stop_when: None,
+            page_size: None,
+            page_size_param: None,
         });
     let (report, items) = crawl(&config, fast_retry(1), None).await;
     assert!(report.outcome.is_completed());
@@ -199,6 +206,7 @@ async fn speculative_fetching_keeps_the_exact_items_even_with_errors() {
                 limit: 100,
                 total: Some("/total".into()),
                 has_more: None,
+                stop_when: None,
             },
             "/offset",
         ),
@@ -208,6 +216,9 @@ async fn speculative_fetching_keeps_the_exact_items_even_with_errors() {
                 start: 1,
                 total_pages: None,
                 has_more: None,
+                stop_when: None,
+                page_size: None,
+                page_size_param: None,
             },
             "/page",
         ),
@@ -294,6 +305,9 @@ fn the_first_cursor_is_the_first_page_url_of_each_style() {
         start: 1,
         total_pages: None,
         has_more: None,
+        stop_when: None,
+        page_size: None,
+        page_size_param: None,
     };
     assert_eq!(
         first(HttpSourceConfig::new("https://a.test/x?q=1&token=t").pagination(page)).as_deref(),

@@ -38,6 +38,7 @@ fn cursor(
         has_more: has_more.map(Into::into),
         body_pointer: None,
         next_header: None,
+        stop_when: None,
     }
 }
 
@@ -79,6 +80,7 @@ async fn every_pagination_style_yields_the_same_items() {
                 limit: 100,
                 total: Some("/total".into()),
                 has_more: None,
+                stop_when: None,
             }),
         page_config(&s),
     ];
@@ -107,6 +109,7 @@ async fn post_bodies_graphql_and_header_cursors_yield_the_same_items() {
             has_more: Some("/has_more".into()),
             body_pointer: Some("/start_cursor".into()),
             next_header: None,
+            stop_when: None,
         });
     let graphql: HttpSourceConfig = toml::from_str(&format!(
         r#"
@@ -173,6 +176,9 @@ async fn pagination_never_reads_inside_the_items_on_either_path() {
         start: 1,
         total_pages: Some("/items/2/id".into()),
         has_more: None,
+        stop_when: None,
+        page_size: None,
+        page_size_param: None,
     });
     let (report, items) = both(&config).await;
     assert!(failure_text(&report).contains("/items/2/id is missing"));

@@ -21,6 +21,7 @@ fn search_config(url: String, page_size: u64) -> HttpSourceConfig {
             has_more: Some("/has_more".into()),
             body_pointer: Some("/start_cursor".into()),
             next_header: None,
+            stop_when: None,
         })
 }
 
@@ -149,6 +150,7 @@ async fn offset_with_has_more_stops_without_an_empty_page() {
             limit: 100,
             total: None,
             has_more: Some("/has_more".into()),
+            stop_when: None,
         });
     let (report, items) = crawl(&config, fast_retry(1), None).await;
     assert!(report.outcome.is_completed(), "{:?}", report.outcome);

@@ -59,6 +59,7 @@ async fn a_token_in_the_start_url_authenticates_every_page_and_never_reaches_a_c
                 has_more: None,
                 body_pointer: None,
                 next_header: None,
+                stop_when: None,
             },
         ),
         (
@@ -69,6 +70,9 @@ async fn a_token_in_the_start_url_authenticates_every_page_and_never_reaches_a_c
                 start: 1,
                 total_pages: None,
                 has_more: None,
+                stop_when: None,
+                page_size: None,
+                page_size_param: None,
             },
         ),
     ];

@@ -128,3 +128,19 @@ async fn headers_are_sent_and_named_but_their_values_never_shown() {
         .to_string();
     assert!(err.contains("not JSON"), "{err}");
 }
+
+#[tokio::test]
+async fn a_single_object_body_is_suggested_as_one_record() {
+    let server = server(MockConfig::new(10, 5)).await;
+    let suggestion = suggest(&server.url("/shapes/store"), &Headers::default(), &ctx())
+        .await
+        .unwrap();
+    let block = suggestion.to_string();
+    assert!(block.contains("one object"), "{block}");
+    let (own, config) = read_back(&block);
+    assert_eq!(own["key"].as_str(), Some("/id"), "{block}");
+    assert_eq!(config.pagination, Pagination::None, "{block}");
+    let (report, items) = crawl(&config, fast_retry(1), None).await;
+    assert!(report.outcome.is_completed(), "{:?}\n{block}", report.outcome);
+    assert_eq!(items, [serde_json::json!({"id": 1, "name": "The Store"})]);
+}

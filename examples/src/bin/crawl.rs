@@ -74,6 +74,7 @@ fn init_logging(quiet: bool) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(stderr::QueuedStderr)
+        .fmt_fields(examples::crawl::log_fields::escaping_fields())
         .with_ansi(stderr::colour())
         .with_target(false)
         .init();
@@ -189,6 +190,10 @@ async fn run(cli: Cli) -> u8 {
         }
     };
     if let Some(db) = cli.database {
+        if let Err(reason) = examples::crawl::config::check_database_url(&db) {
+            stderr::line(format_args!("crawl: --database: {reason}"));
+            return 2;
+        }
         config.database = db;
     }
     if let Some(addr) = cli.metrics_addr {

@@ -54,8 +54,10 @@ pub enum AppError {
     #[error("--only {0}: no collection of that name in the config")]
     UnknownCollection(String),
     /// A collection's source settings are wrong (a bad URL, selector or pointer).
-    #[error("collection {collection:?}: {message}")]
+    #[error("{}collection {collection:?}: {message}", line.map(|l| format!("line {l}: ")).unwrap_or_default())]
     Source {
+        /// The line of the collection's `name` in the config file, when known.
+        line: Option<usize>,
         /// The collection.
         collection: String,
         /// What is wrong.
@@ -146,6 +148,7 @@ pub async fn run(config: CrawlConfig, options: RunConfig) -> Result<RunResult, A
     // Check every source's settings before touching the database.
     for c in &selected {
         check_source(c, &ctx).map_err(|message| AppError::Source {
+            line: config.collection_lines.get(&c.name).copied(),
             collection: c.name.clone(),
             message,
         })?;
@@ -235,6 +238,9 @@ pub async fn run(config: CrawlConfig, options: RunConfig) -> Result<RunResult, A
     let server = match &config.metrics_addr {
         Some(addr) => {
             let mut serve = ServeConfig::new();
+            for host in &config.status_hosts {
+                serve = serve.allowed_host(host.clone());
+            }
             if let Some(token) = &config.admin_token {
                 serve = serve.admin_token(token.0.clone());
             }

@@ -9,9 +9,9 @@ use pipeline_core::runner::{Collection, Definition};
 use pipeline_core::{Pipeline, RawItem, Runnable};
 use serde_json::{Map, Value};
 use sinks::{ColumnType, Database};
-use sources::{HttpContext, JsonSource, RawJsonSource, ScrapeSource, ScrapedItem};
+use sources::{HttpContext, HttpSourceConfig, JsonSource, RawJsonSource, ScrapeSource, ScrapedItem};
 
-use super::config::{CollectionConfig, Mode};
+use super::config::{CollectionConfig, KeyConfig, Mode};
 
 fn retry_policy(c: &CollectionConfig) -> RetryPolicy {
     let r = c.settings.retry.unwrap_or_default();
@@ -73,12 +73,12 @@ pub fn collection_fresh(
             let (c, db, ctx, name) = (c.clone(), db.clone(), ctx.clone(), name.to_owned());
             let fresh = fresh.swap(false, std::sync::atomic::Ordering::AcqRel);
             async move {
-                let since = match fresh {
-                    true => c.incremental.as_ref().and_then(|i| i.initial.clone()),
+                let mark = match fresh {
+                    true => None,
                     false => since(&c, &name, &db).await?,
                 };
-                let url = with_since(&c, &c.http.url, since.as_deref());
-                build(&c, &name, &db, &ctx, mode, Target { url, child: None })
+                let http = with_since(&c, &c.http, mark.as_deref())?;
+                build(&c, &name, &db, &ctx, mode, Target { http, child: None })
             }
         })
     };
@@ -95,6 +95,7 @@ pub fn same_identity(a: &CollectionConfig, b: &CollectionConfig) -> bool {
         && a.http.items == b.http.items
         && a.key == b.key
         && a.http.pagination == b.http.pagination
+        && a.http.windows == b.http.windows
 }
 
 /// A reload compares collections by name and definition; a child
@@ -115,31 +116,38 @@ impl Definition for CollectionConfig {
 
 /// Where one attempt starts and, for a child, whose child it is.
 pub(crate) struct Target<'a> {
-    /// The start URL (a child's, rendered; `since` added).
-    pub(crate) url: String,
+    /// The source (a child's rendered from its parent; `since` added).
+    pub(crate) http: HttpSourceConfig,
     /// A child: its parent's key (rows go to the table named after `c`).
     pub(crate) child: Option<&'a str>,
 }
 
-/// The high-water mark the next run asks for: the stored one, or
-/// `initial` before the first completed run. `None` without incremental.
+/// The stored high-water mark (`None` before the first completed run, and
+/// without incremental).
 pub(crate) async fn since(
     c: &CollectionConfig,
     name: &str,
     db: &Database,
 ) -> Result<Option<String>, pipeline_core::BoxError> {
-    match &c.incremental {
-        Some(inc) => Ok(inc.since(db, name).await?),
-        None => Ok(None),
+    if c.incremental.is_none() {
+        return Ok(None);
     }
+    Ok(db.high_water(name).await?)
 }
 
-/// `url` with the incremental parameter set to `since` (percent-encoded).
-pub(crate) fn with_since(c: &CollectionConfig, url: &str, since: Option<&str>) -> String {
-    match &c.incremental {
-        Some(inc) => inc.url(url, since),
-        None => url.to_owned(),
-    }
+/// `http` asking for what changed since `mark` (or since `initial`): the
+/// incremental parameters set in its URL, or its windows moved to start at
+/// the mark. Unchanged without incremental.
+pub(crate) fn with_since(
+    c: &CollectionConfig,
+    http: &HttpSourceConfig,
+    mark: Option<&str>,
+) -> Result<HttpSourceConfig, pipeline_core::BoxError> {
+    let Some(inc) = &c.incremental else {
+        return Ok(http.clone());
+    };
+    inc.apply(http, mark, sources::dates::Timestamp::now())
+        .map_err(|e| format!("collection {:?}: incremental: {e}", c.name).into())
 }
 
 /// A child's row: the item in `data`, its parent's key in `parent`.
@@ -159,10 +167,8 @@ pub(crate) fn build(
     mode: Mode,
     target: Target<'_>,
 ) -> Result<Runnable<Value>, pipeline_core::BoxError> {
-    let mut http = c.http.clone();
-    http.url = target.url;
     let mut own = c.clone();
-    own.http = http;
+    own.http = target.http;
     let c = &own;
     let staging = mode == Mode::Staging;
     let runnable = if let Some(scrape) = &c.http.scrape {
@@ -175,7 +181,7 @@ pub(crate) fn build(
             sink = sink.table(&c.name).child_of(&c.name, parent);
         }
         let sink = sink.columns(columns).key_field("key").staging(staging).build()?;
-        let key = c.key.clone();
+        let key = c.key.as_ref().and_then(KeyConfig::field).map(str::to_owned);
         let parent = target.child.map(str::to_owned);
         configured(c, Pipeline::paged(name, source))
             .map(move |item| {
@@ -188,30 +194,41 @@ pub(crate) fn build(
             .sink(sink)
     } else {
         let source = JsonSource::from_config(&c.http, ctx)?;
-        let key = c.key.clone().unwrap_or_else(|| "/id".to_owned());
-        let field = c.incremental.as_ref().map(|i| i.field.clone());
+        let field = c.incremental.as_ref().and_then(|i| i.field.clone());
+        // A windowed incremental run's mark is the end of its last window.
+        let floor = c
+            .incremental
+            .as_ref()
+            .filter(|i| i.windows)
+            .and_then(|_| source.windows_end())
+            .map(sources::dates::Incremental::windows_mark);
+        let with_floor = |sink: sinks::SqlSink<Value>| match &floor {
+            Some(f) => sink.high_water_floor(f.clone()),
+            None => sink,
+        };
         match target.child {
             None => {
-                let mut sink = db.documents().key_pointer(key).staging(staging);
+                let mut sink = KeyConfig::documents(c.key.as_ref(), db.documents()).staging(staging);
                 if let Some(field) = field {
                     sink = sink.high_water(field);
                 }
-                configured(c, Pipeline::paged(name, source)).sink(sink.build()?)
+                configured(c, Pipeline::paged(name, source)).sink(with_floor(sink.build()?))
             }
             Some(parent) => {
-                let mut sink = db
+                let rows = db
                     .rows::<Value>()
                     .table(&c.name)
                     .child_of(&c.name, parent)
-                    .columns([("data", ColumnType::Json), ("parent", ColumnType::Text)])
-                    .key_pointer(format!("/data{key}"));
-                if let Some(inc) = &c.incremental {
-                    sink = sink.high_water_fn(inc.mark_under("/data"));
+                    .columns([("data", ColumnType::Json), ("parent", ColumnType::Text)]);
+                let mut sink = KeyConfig::child_rows(c.key.as_ref(), rows);
+                if let Some(field) = field {
+                    let at = format!("/data{field}");
+                    sink = sink.high_water_fn(move |row: &Value| row.pointer(&at).and_then(mark_text));
                 }
                 let parent = parent.to_owned();
                 configured(c, Pipeline::paged(name, source))
                     .map(move |item| child_row(item, &parent))
-                    .sink(sink.staging(staging).build()?)
+                    .sink(with_floor(sink.staging(staging).build()?))
             }
         }
     };
@@ -227,9 +244,7 @@ fn build_json(
     mode: Mode,
 ) -> Result<Runnable<RawItem>, pipeline_core::BoxError> {
     let source = RawJsonSource::from_config(&c.http, ctx)?;
-    let sink = db
-        .documents()
-        .key_pointer(c.key.clone().unwrap_or_else(|| "/id".to_owned()))
+    let sink = KeyConfig::documents(c.key.as_ref(), db.documents())
         .staging(mode == Mode::Staging)
         .build_raw()?;
     Ok(configured(c, Pipeline::paged(name, source)).sink(sink))
@@ -244,5 +259,14 @@ fn configured<T: Send + 'static>(c: &CollectionConfig, pipeline: Pipeline<T>) ->
     match c.settings.batch_timeout {
         Some(timeout) => pipeline.batch_timeout(timeout),
         None => pipeline,
+    }
+}
+
+/// A high-water value as text: a string as it is, a number as its text.
+fn mark_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
     }
 }

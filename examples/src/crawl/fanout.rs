@@ -2,7 +2,7 @@
 //! child collection, made from its parent's stored row. The feeding itself
 //! (a bounded window of children, listed from the parent's committed rows)
 //! is the library's [`sinks::ChildFeeder`]; this is its factory: the
-//! child's URL rendered from the parent row, the stored `since`, the JSON
+//! child's source rendered from the parent row (`HttpSourceConfig::for_parent`), the stored `since`, the JSON
 //! or scraping source and the child's SQL sink.
 
 use std::sync::Arc;
@@ -10,7 +10,7 @@ use std::sync::Arc;
 use pipeline_core::BuildError;
 use pipeline_core::runner::Collection;
 use sinks::{Database, QueuedChild};
-use sources::{HttpContext, UrlTemplate};
+use sources::HttpContext;
 
 use super::collections::{Target, build, since, with_since};
 use super::config::{CollectionConfig, Mode};
@@ -40,12 +40,13 @@ fn collection(
 ) -> Collection {
     let rendered = match &queued.parent {
         None => Err(format!("parent {:?}: the parent row is gone", queued.parent_key)),
-        Some(item) => UrlTemplate::parse(&child.http.url)
-            .and_then(|t| t.render(item))
+        Some(item) => child
+            .http
+            .for_parent(item)
             .map_err(|e| format!("parent {:?}: {e}", queued.parent_key)),
     };
-    let url = match rendered {
-        Ok(url) => url,
+    let http = match rendered {
+        Ok(http) => http,
         Err(reason) => {
             // Fails for good (a definition error), naming the parent key and pointer.
             return Collection::new(name, move |name: &str| {
@@ -59,21 +60,17 @@ fn collection(
     let (c, db, ctx) = (child.clone(), db.clone(), ctx.clone());
     let parent_key = queued.parent_key;
     Collection::new_async(name, move |name: &str| {
-        let (c, db, ctx, url, parent_key) = (
+        let (c, db, ctx, http, parent_key) = (
             c.clone(),
             db.clone(),
             ctx.clone(),
-            url.clone(),
+            http.clone(),
             parent_key.clone(),
         );
         let name = name.to_owned();
         async move {
-            let since = if fresh {
-                c.incremental.as_ref().and_then(|i| i.initial.clone())
-            } else {
-                since(&c, &name, &db).await?
-            };
-            let url = with_since(&c, &url, since.as_deref());
+            let mark = if fresh { None } else { since(&c, &name, &db).await? };
+            let http = with_since(&c, &http, mark.as_deref())?;
             build(
                 &c,
                 &name,
@@ -81,7 +78,7 @@ fn collection(
                 &ctx,
                 mode,
                 Target {
-                    url,
+                    http,
                     child: Some(&parent_key),
                 },
             )

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pipeline_core::runner::{CollectionError, CollectionSummary, GroupStatus, Runner};
-use pipeline_core::{StageError, State};
+use pipeline_core::{StageError, State, escape_outside};
 use tokio::sync::oneshot;
 
 use super::stderr;
@@ -106,6 +106,9 @@ fn bars(runner: &Runner, stop: &AtomicBool) {
             if s.stalled {
                 msg.push_str("  STALLED");
             }
+            if s.pages_skipped > 0 {
+                msg.push_str(&format!("  skipped {}", s.pages_skipped));
+            }
             let show_error = !s.state.is_terminal() || s.state == State::Failed;
             if show_error && let Some(e) = &s.last_error {
                 msg.push_str(&format!("  last error: {}", truncate(e, 100)));
@@ -144,10 +147,22 @@ fn group_line(g: &GroupStatus) -> String {
         "children {} done {} running {} failed of {} {:>9} items {:>6} pages",
         g.done, g.running, g.failed, g.total, g.items_written, g.pages
     );
+    if g.cancelled > 0 {
+        msg.push_str(&format!("  {} cancelled", g.cancelled));
+    }
+    if g.not_crawled > 0 {
+        msg.push_str(&format!(
+            "  {} not crawled (listed for the next run)",
+            g.not_crawled
+        ));
+    }
+    if g.skipped > 0 {
+        msg.push_str(&format!("  {} skipped by a rule (counted in done)", g.skipped));
+    }
     if let Some(f) = g.failing.last() {
         msg.push_str(&format!(
             "  failing: {} {}",
-            f.collection,
+            escape_outside(&f.collection),
             truncate(f.error.as_deref().unwrap_or_default(), 80)
         ));
     }
@@ -163,18 +178,19 @@ pub fn children_table(groups: &[GroupStatus]) -> String {
         for f in &g.failing {
             out.push_str(&format!(
                 "  failed {}: {}\n",
-                f.collection,
-                f.error.as_deref().unwrap_or_default().replace('\n', " ")
+                escape_outside(&f.collection),
+                escape_outside(f.error.as_deref().unwrap_or_default())
             ));
         }
     }
     out
 }
 
+/// `s` escaped (it may carry a server's text, see [`escape_outside`]) and cut at `max` characters.
 fn truncate(s: &str, max: usize) -> String {
-    let s = s.replace('\n', " ");
+    let s = escape_outside(s);
     if s.chars().count() <= max {
-        s
+        s.into_owned()
     } else {
         let mut t: String = s.chars().take(max).collect();
         t.push('…');
@@ -195,11 +211,20 @@ pub fn summary_table(summaries: &[CollectionSummary]) -> String {
         "collection", "state", "items", "pages", "resumes", "time", "last error"
     );
     for s in summaries {
-        let error = s
+        let mut error = s
             .last_error
             .as_ref()
-            .map(|e| e.to_string().replace('\n', " "))
+            .map(|e| escape_outside(&e.to_string()).into_owned())
             .unwrap_or_default();
+        // A page skipped by a rule is shown, never silent.
+        if let Some(skipped) = &s.last_skipped {
+            let sep = if error.is_empty() { "" } else { "; " };
+            error.push_str(&format!(
+                "{sep}{} page(s) skipped: {}",
+                s.pages_skipped,
+                escape_outside(skipped)
+            ));
+        }
         out.push_str(&format!(
             "{:<width$}  {:<10} {:>10} {:>7} {:>7} {:>7.1}s  {}\n",
             s.collection,

@@ -34,6 +34,9 @@ enum Step<T> {
         then_fail: Option<Failure>,
     },
     Failed(Failure),
+    /// The page was skipped by a rule of the source: the collection ends
+    /// here as on an empty last page.
+    Skipped,
 }
 
 impl<T> Step<T> {
@@ -44,7 +47,7 @@ impl<T> Step<T> {
                 then_fail,
                 ..
             } => checkpoint.is_none() || then_fail.is_some(),
-            Step::Failed(_) => true,
+            Step::Failed(_) | Step::Skipped => true,
         }
     }
 }
@@ -87,7 +90,8 @@ impl<P: Paged> Fetcher<P> {
     async fn step(&mut self) -> Option<Step<P::Item>> {
         let cursor = self.cursor.clone();
         let page = match self.fetch_with_retry(cursor.as_ref()).await {
-            Ok(page) => page,
+            Ok(Some(page)) => page,
+            Ok(None) => return Some(Step::Skipped),
             Err(Some(failure)) => return Some(Step::Failed(failure)),
             Err(None) => return None,
         };
@@ -138,8 +142,12 @@ impl<P: Paged> Fetcher<P> {
         Some(step)
     }
 
-    /// `Err(None)`: cancelled. `Err(Some)`: the page failed for good.
-    async fn fetch_with_retry(&mut self, cursor: Option<&Cursor>) -> Result<Page<P::Item>, Option<Failure>> {
+    /// `Ok(None)`: the page is skipped. `Err(None)`: cancelled. `Err(Some)`:
+    /// the page failed for good.
+    async fn fetch_with_retry(
+        &mut self,
+        cursor: Option<&Cursor>,
+    ) -> Result<Option<Page<P::Item>>, Option<Failure>> {
         let shared = self.shared.clone();
         let collection = &shared.collection;
         let policy = &self.options.retry;
@@ -157,7 +165,11 @@ impl<P: Paged> Fetcher<P> {
                 .fetch_duration
                 .record(started.elapsed().as_secs_f64());
             let error = match result {
-                Ok(Ok(page)) => return Ok(page),
+                Ok(Ok(page)) => return Ok(Some(page)),
+                Ok(Err(FetchError::Skipped { source })) => {
+                    skipped(&shared, cursor, &source.to_string());
+                    return Ok(None);
+                }
                 Ok(Err(error)) => error,
                 Err(panicked) => return Err(Some(Failure::new(panicked, cursor.cloned()))),
             };
@@ -187,7 +199,10 @@ impl<P: Paged> Fetcher<P> {
                     }
                     policy.backoff(attempt)
                 }
-                e @ (FetchError::Permanent { .. } | FetchError::CircuitOpen { .. }) => {
+                // `Skipped` never gets here: it returns before the retry logic.
+                e @ (FetchError::Permanent { .. }
+                | FetchError::CircuitOpen { .. }
+                | FetchError::Skipped { .. }) => {
                     return give_up(e, None);
                 }
                 FetchError::RateLimited { retry_after, source } => {
@@ -210,6 +225,17 @@ impl<P: Paged> Fetcher<P> {
             }
         }
     }
+}
+
+/// Counts and logs a page skipped by a rule (once: a skip ends the collection).
+fn skipped(shared: &Shared, cursor: Option<&Cursor>, reason: &str) {
+    let collection = &shared.collection;
+    let at = crate::cursor::describe(cursor);
+    tracing::warn!(%collection, cursor = cursor.map(Cursor::as_str), reason, "page skipped by a rule; the collection ends here");
+    shared.update(|s| {
+        s.pages_skipped += 1;
+        s.last_skipped = Some(format!("{at}: {reason}"));
+    });
 }
 
 /// Runs a paged source into `out` until the last page, a failure, or cancellation.
@@ -277,6 +303,7 @@ async fn emit<T>(out: &EdgeSender<T>, shared: &Shared, step: Step<T>, ends: bool
             let _ = out.send_control(Control::Failed(failure)).await;
             Some(SourceExit::Stopped)
         }
+        Step::Skipped => Some(SourceExit::Completed),
         Step::Page {
             items,
             checkpoint,

@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::HostSlots;
-use super::shared_breaker::SharedBreaker;
+use crate::coordination::shared_breaker::SharedBreaker;
 
 /// Settings of a [`CircuitBreaker`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 
 use super::HostGate;
-use super::shared_in_flight::Token;
+use crate::coordination::shared_in_flight::Token;
 
 /// Permission to run one request on a host; keeps an in-flight slot until dropped.
 #[derive(Debug)]

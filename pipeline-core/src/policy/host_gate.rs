@@ -8,9 +8,10 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use super::host_slots::{HostSlots, SlotBook};
-use super::shared_in_flight::SharedInFlight;
 use super::{GateConfig, GatePermit};
+use crate::coordination::HostSlots;
+use crate::coordination::host_slots::SlotBook;
+use crate::coordination::shared_in_flight::SharedInFlight;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 

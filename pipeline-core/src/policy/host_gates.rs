@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use super::host_slots::HostSlots;
 use super::{GateConfig, HostGate};
+use crate::coordination::HostSlots;
 
 /// The process-wide registry of host gates: one gate per host, shared by
 /// every pipeline that asks for it. Cloning shares the registry.

@@ -10,17 +10,13 @@ mod gate_config;
 mod gate_permit;
 mod host_gate;
 mod host_gates;
-mod host_slots;
 mod retry;
-mod shared_breaker;
-mod shared_in_flight;
 
 pub use self::breaker::{BreakerCall, BreakerConfig, BreakerState, Breakers, CircuitBreaker};
 pub use self::gate_config::{AutoThrottle, GateConfig};
 pub use self::gate_permit::GatePermit;
 pub use self::host_gate::HostGate;
 pub use self::host_gates::HostGates;
-pub use self::host_slots::HostSlots;
 pub use self::retry::{Jitter, RetryPolicy};
-#[cfg(test)]
-mod shared_tests;
+/// Re-exported from [`coordination`](crate::coordination), where the shared forms live.
+pub use crate::coordination::HostSlots;

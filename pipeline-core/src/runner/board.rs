@@ -30,6 +30,7 @@ pub(crate) struct Counts {
     pub(crate) pages: u64,
     pub(crate) items_fetched: u64,
     pub(crate) items_written: u64,
+    pub(crate) pages_skipped: u64,
 }
 
 pub(crate) struct Board {
@@ -138,6 +139,14 @@ impl Board {
         self.remove(entry);
     }
 
+    /// Records the children of `group` that its feeder never started.
+    pub(crate) fn set_not_crawled(&self, group: &str, n: u64) {
+        self.tallies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .set_not_crawled(group, n);
+    }
+
     /// Every group's aggregated status.
     pub(crate) fn groups(&self) -> Vec<GroupStatus> {
         let mut running = std::collections::BTreeMap::new();
@@ -229,7 +238,9 @@ impl Board {
         let s = &mut slot.status;
         let changed = s.pages != counts.pages
             || s.items_fetched != counts.items_fetched
-            || s.items_written != counts.items_written;
+            || s.items_written != counts.items_written
+            || s.pages_skipped != counts.pages_skipped;
+        s.pages_skipped = counts.pages_skipped;
         s.pages = counts.pages;
         s.items_fetched = counts.items_fetched;
         s.items_written = counts.items_written;

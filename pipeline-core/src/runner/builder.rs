@@ -218,6 +218,7 @@ impl RunnerBuilder {
                 tasks: TaskTracker::new(),
                 started: AtomicBool::new(false),
                 done,
+                removed: Default::default(),
             }),
         };
         for c in self.collections {

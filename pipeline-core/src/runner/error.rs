@@ -7,14 +7,14 @@ use crate::{BuildError, SharedError, StageError};
 #[non_exhaustive]
 pub enum RunnerError {
     /// Two collections have the same name; names key checkpoints and labels.
-    #[error("collection {collection} was added twice")]
+    #[error("collection {collection_shown} was added twice", collection_shown = crate::outside_text::shown(.collection))]
     DuplicateCollection {
         /// The repeated name.
         collection: String,
     },
     /// Two collection names differ only in case: they would share a table on
     /// backends whose names are case-insensitive.
-    #[error("collections {first} and {second} differ only in case")]
+    #[error("collections {first_shown} and {second_shown} differ only in case", first_shown = crate::outside_text::shown(.first), second_shown = crate::outside_text::shown(.second))]
     CaseCollision {
         /// The name added first.
         first: String,
@@ -31,7 +31,7 @@ pub enum RunnerError {
         setting: &'static str,
     },
     /// No collection has that name.
-    #[error("no collection named {collection}")]
+    #[error("no collection named {collection_shown}", collection_shown = crate::outside_text::shown(.collection))]
     UnknownCollection {
         /// The name asked for.
         collection: String,
@@ -56,7 +56,7 @@ pub enum CollectionError {
     Build(BuildError),
     /// Its async factory failed (for example a database it opens was down);
     /// resumed like a resumable pipeline failure.
-    #[error("collection {collection}: building its pipeline failed: {source}")]
+    #[error("collection {collection_shown}: building its pipeline failed: {source_shown}", collection_shown = crate::outside_text::shown(.collection), source_shown = crate::outside_text::shown(.source))]
     Factory {
         /// The collection.
         collection: String,
@@ -64,7 +64,7 @@ pub enum CollectionError {
         source: SharedError,
     },
     /// The runner's task for the collection panicked (a bug in the runner).
-    #[error("collection {collection}: runner task failed: {message}")]
+    #[error("collection {collection_shown}: runner task failed: {message}", collection_shown = crate::outside_text::shown(.collection))]
     Panicked {
         /// The collection.
         collection: String,

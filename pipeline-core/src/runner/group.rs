@@ -28,9 +28,17 @@ pub struct GroupStatus {
     pub running: u64,
     /// Children that failed for good.
     pub failed: u64,
+    /// Children that completed with a page skipped by a rule of the source
+    /// (`on_status = { 404 = "skip" }`: a parent row pointing at a deleted
+    /// resource); counted in `done` too.
+    pub skipped: u64,
     /// Children stopped by a shutdown or removal (they resume next run).
     pub cancelled: u64,
-    /// Children added so far.
+    /// Children listed by their feeder that were never crawled in this run
+    /// (the feeder stopped early: a shutdown or a failed database); they
+    /// stay listed and the next run crawls them.
+    pub not_crawled: u64,
+    /// Children added so far, plus those not crawled.
     pub total: u64,
     /// Pages fetched by the children that ended.
     pub pages: u64,
@@ -54,9 +62,11 @@ pub struct FailingChild {
 pub(crate) struct Tally {
     done: u64,
     failed: u64,
+    skipped: u64,
     cancelled: u64,
     pages: u64,
     items_written: u64,
+    not_crawled: u64,
     failing: VecDeque<FailingChild>,
 }
 
@@ -74,6 +84,9 @@ impl Tallies {
         };
         tally.pages += s.pages;
         tally.items_written += s.items_written;
+        if s.pages_skipped > 0 {
+            tally.skipped += 1;
+        }
         match s.state {
             State::Completed => tally.done += 1,
             State::Failed => {
@@ -88,6 +101,11 @@ impl Tallies {
             }
             _ => tally.cancelled += 1,
         }
+    }
+
+    /// Sets how many children of `group` its feeder listed but never started.
+    pub(crate) fn set_not_crawled(&mut self, group: &str, n: u64) {
+        self.0.entry(group.to_owned()).or_default().not_crawled = n;
     }
 
     /// Every group's status, given how many of its children run now.
@@ -106,8 +124,10 @@ impl Tallies {
                     done: t.done,
                     running,
                     failed: t.failed,
+                    skipped: t.skipped,
                     cancelled: t.cancelled,
-                    total: t.done + t.failed + t.cancelled + running,
+                    not_crawled: t.not_crawled,
+                    total: t.done + t.failed + t.cancelled + running + t.not_crawled,
                     pages: t.pages,
                     items_written: t.items_written,
                     failing: t.failing.iter().cloned().collect(),

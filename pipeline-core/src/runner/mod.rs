@@ -52,7 +52,6 @@ mod board;
 mod builder;
 mod cluster;
 mod collection;
-mod coordinator;
 mod entry;
 mod error;
 mod event;
@@ -79,7 +78,6 @@ use self::board::Board;
 pub use self::builder::RunnerBuilder;
 use self::builder::RunnerConfig;
 pub use self::collection::Collection;
-pub use self::coordinator::{Claim, Coordinator, Due, Lease, LeaseInfo, RunEnd};
 use self::entry::Entry;
 pub use self::error::{CollectionError, RunnerError};
 pub use self::event::{RunnerEvent, RunnerEvents};
@@ -90,6 +88,8 @@ pub use self::status::CollectionStatus;
 pub use self::summary::CollectionSummary;
 pub use self::tree_plan::{TreeNode, TreePlan};
 use crate::CheckpointStore;
+/// Re-exported from [`coordination`](crate::coordination).
+pub use crate::coordination::{Claim, Coordinator, Due, Lease, LeaseInfo, RunEnd};
 
 type Done = Option<Arc<Vec<CollectionSummary>>>;
 
@@ -106,9 +106,16 @@ struct Inner {
     tasks: TaskTracker,
     started: AtomicBool,
     done: watch::Sender<Done>,
+    /// Top-level collections removed and not added again: their metric
+    /// series are left out of `/metrics`.
+    removed: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl Inner {
+    fn removed_names(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
+        self.removed.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// The slots `entry` takes one of while it crawls.
     fn slots_for(&self, entry: &Entry) -> Arc<Semaphore> {
         match (&entry.collection.group, &self.group_slots) {
@@ -218,6 +225,7 @@ impl Runner {
         let fresh = collection.fresh || inner.options.fresh;
         let entry = Arc::new(Entry::new(collection.fresh(fresh), &inner.shutdown));
         let replaced = inner.board.insert(entry.clone())?;
+        inner.removed_names().remove(entry.name());
         if let Some(old) = &replaced {
             tracing::info!(collection = %old.name(), "collection replaced");
             old.cancel.cancel();
@@ -238,6 +246,9 @@ impl Runner {
     pub fn remove(&self, name: &str) -> Result<(), RunnerError> {
         let entry = self.entry(name)?;
         tracing::info!(collection = %name, "collection removed");
+        if !name.contains('/') {
+            self.inner.removed_names().insert(name.to_owned());
+        }
         entry.cancel.cancel();
         if !self.inner.started.load(Ordering::Acquire) {
             self.inner.board.remove(&entry);
@@ -279,6 +290,13 @@ impl Runner {
         RunnerHold::new(self.inner.tasks.token())
     }
 
+    /// Records that `n` children of `group` were listed by its feeder but
+    /// never started in this run (shown in [`GroupStatus::not_crawled`], so
+    /// a summary counts every child that was not crawled).
+    pub fn set_group_not_crawled(&self, group: &str, n: u64) {
+        self.inner.board.set_not_crawled(group, n);
+    }
+
     /// The aggregated status of every [group](Collection::group), by name.
     pub fn groups(&self) -> Vec<GroupStatus> {
         self.inner.board.groups()
@@ -317,6 +335,12 @@ impl Runner {
     /// runner's last event.
     pub fn events(&self) -> RunnerEvents {
         self.inner.board.subscribe()
+    }
+
+    /// The top-level collections removed with [`remove`](Self::remove) and
+    /// not added again since: `/metrics` leaves their series out.
+    pub(crate) fn removed(&self) -> std::collections::HashSet<String> {
+        self.inner.removed_names().clone()
     }
 
     /// A snapshot of every collection's status, in the order they were added.

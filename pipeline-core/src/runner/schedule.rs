@@ -88,6 +88,8 @@ fn panicked(inner: &Inner, entry: &Entry, message: String) -> CollectionSummary 
         pages: status.pages,
         items_fetched: status.items_fetched,
         items_written: status.items_written,
+        pages_skipped: status.pages_skipped,
+        last_skipped: status.last_skipped,
         resumes: status.resumes,
         elapsed: std::time::Duration::ZERO,
         last_error: Some(error),

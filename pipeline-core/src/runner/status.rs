@@ -23,6 +23,11 @@ pub struct CollectionStatus {
     pub items_fetched: u64,
     /// Items written in this run.
     pub items_written: u64,
+    /// Pages skipped by a rule of the source in this run (`on_status`,
+    /// `on_body`): each ended its collection as an empty last page would.
+    pub pages_skipped: u64,
+    /// The last page skipped: its cursor and why (without secrets).
+    pub last_skipped: Option<String>,
     /// The last error, without secrets.
     pub last_error: Option<String>,
     /// The resume cursor: the last committed checkpoint, or where the
@@ -64,6 +69,8 @@ impl CollectionStatus {
             pages: 0,
             items_fetched: 0,
             items_written: 0,
+            pages_skipped: 0,
+            last_skipped: None,
             last_error: None,
             cursor: None,
             next_attempt_at: None,

@@ -19,6 +19,10 @@ pub struct CollectionSummary {
     pub items_fetched: u64,
     /// Items written in this run.
     pub items_written: u64,
+    /// Pages skipped by a rule of the source in this run.
+    pub pages_skipped: u64,
+    /// The last page skipped: its cursor and why.
+    pub last_skipped: Option<String>,
     /// Resumes after failures in this run.
     pub resumes: u32,
     /// Time from the runner's start to the collection's end.

@@ -80,6 +80,8 @@ impl Run {
             s.pages = 0;
             s.items_fetched = 0;
             s.items_written = 0;
+            s.pages_skipped = 0;
+            s.last_skipped = None;
             s.resumes = 0;
             s.started_at = None;
             s.next_attempt_at = None;
@@ -244,8 +246,12 @@ impl Run {
             pages: self.done.pages + st.pages,
             items_fetched: self.done.items_fetched + st.items_fetched,
             items_written: self.done.items_written + st.items_written,
+            pages_skipped: self.done.pages_skipped + st.pages_skipped,
         };
         let board = &self.inner.board;
+        if let Some(skipped) = &st.last_skipped {
+            self.entry.lock().status.last_skipped = Some(skipped.clone());
+        }
         let changed = board.progress(&self.entry, counts, st.checkpoint.clone(), st.last_error.clone());
         if changed {
             board.emit(RunnerEvent::Page {
@@ -264,6 +270,10 @@ impl Run {
         self.done.pages += report.pages;
         self.done.items_fetched += report.items_fetched;
         self.done.items_written += report.items_written;
+        self.done.pages_skipped += report.pages_skipped;
+        if let Some(skipped) = &report.last_skipped {
+            self.entry.lock().status.last_skipped = Some(skipped.clone());
+        }
         self.inner.board.progress(&self.entry, self.done, None, None);
     }
 
@@ -352,6 +362,8 @@ impl Run {
             pages: status.pages,
             items_fetched: status.items_fetched,
             items_written: status.items_written,
+            pages_skipped: status.pages_skipped,
+            last_skipped: status.last_skipped,
             resumes: self.resumes,
             elapsed: self.started.elapsed(),
             last_error: self.last_error,

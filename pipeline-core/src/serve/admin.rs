@@ -6,8 +6,10 @@
 //! `{"collection": NAME, "started": BOOL}`: `started` is false when the
 //! collection was already running and was left alone.
 
-use axum::extract::{Path, State};
-use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::header::{AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Json, Response};
 use serde_json::json;
@@ -19,6 +21,7 @@ use crate::runner::RunnerError;
 /// `POST /collections/{name}/run`: makes the collection due now.
 pub(super) async fn run_now(
     State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     Path(name): Path<String>,
     headers: HeaderMap,
 ) -> Response {
@@ -28,7 +31,19 @@ pub(super) async fn run_now(
             "run now is disabled: the server has no admin token",
         );
     };
+    // Refused before the token is looked at: a locked-out address learns nothing.
+    if let Some(wait) = state.attempts.locked_out(client.ip()) {
+        let mut response = refuse(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many failed attempts from this address; wait and try again",
+        );
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        response.headers_mut().insert(RETRY_AFTER, secs.into());
+        return response;
+    }
     if !authorized(token, &headers) {
+        state.attempts.failed(client.ip());
+        tracing::warn!(client = %client.ip(), "run-now refused: missing or wrong token");
         let mut response = refuse(StatusCode::UNAUTHORIZED, "a valid bearer token is required");
         response
             .headers_mut()

@@ -22,6 +22,7 @@ use std::fmt;
 #[must_use = "a config does nothing until passed to `serve_with`"]
 pub struct ServeConfig {
     pub(crate) admin_token: Option<AdminToken>,
+    pub(crate) allowed_hosts: Vec<String>,
 }
 
 impl ServeConfig {
@@ -39,6 +40,21 @@ impl ServeConfig {
         self
     }
 
+    /// Answers requests whose `Host` is `name` (any port), besides the
+    /// bound address and `localhost`: the name a proxy or people use to
+    /// reach the server. Other names get 403, so a web page cannot read
+    /// the server through a name it points at this machine (DNS rebinding).
+    ///
+    /// ```
+    /// use pipeline_core::serve::ServeConfig;
+    /// let config = ServeConfig::new().allowed_host("crawl.internal");
+    /// # let _ = config;
+    /// ```
+    pub fn allowed_host(mut self, name: impl Into<String>) -> Self {
+        self.allowed_hosts.push(name.into());
+        self
+    }
+
     /// Whether the state-changing endpoints are enabled.
     pub fn admin_enabled(&self) -> bool {
         self.admin_token.is_some()
@@ -49,6 +65,7 @@ impl fmt::Debug for ServeConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ServeConfig")
             .field("admin_token", &self.admin_token)
+            .field("allowed_hosts", &self.allowed_hosts)
             .finish()
     }
 }

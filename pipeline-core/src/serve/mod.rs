@@ -11,13 +11,20 @@
 //! | `GET /status/children` | a JSON array of [`GroupStatus`](crate::runner::GroupStatus): child collections aggregated per group (done / running / failed / total, failing children listed) |
 //! | `POST /collections/{name}/run` | makes a collection due now ([`Runner::run_now`]) |
 //!
+//! Every answer carries `X-Content-Type-Options: nosniff` and a strict
+//! `Content-Security-Policy`; a request naming another `Host` than the bound
+//! address, `localhost` or a [configured name](ServeConfig::allowed_host)
+//! gets 403 (DNS rebinding).
+//!
 //! # Access
 //!
 //! The `GET` endpoints are open. `POST /collections/{name}/run` changes
 //! state, so it answers 403 unless the server was started with an
 //! [admin token](ServeConfig::admin_token) through [`serve_with`]. With one,
 //! a request without `Authorization: Bearer <token>`, or with another
-//! token, gets 401 (the comparison takes constant time); an unknown
+//! token, gets 401 (the comparison takes constant time; after 10 failures
+//! within a minute the client's address gets 429 with `Retry-After` until
+//! that minute ends, even with the right token); an unknown
 //! collection 404; otherwise 202 with `{"collection": NAME, "started":
 //! BOOL}`, `started` false when the collection was already running. Nothing
 //! runs unless the answer is 202.
@@ -30,15 +37,20 @@
 //! up on each change, so it may be built before the recorder is installed.
 
 mod admin;
+mod attempts;
 mod config;
+mod guard;
 mod page;
 mod recorder;
+mod series;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::http::HeaderValue;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Json};
 use axum::routing::{get, post};
@@ -100,8 +112,12 @@ struct AppState {
     runner: Runner,
     metrics: PrometheusHandle,
     admin_token: Option<AdminToken>,
+    /// Failed run-now attempts per client address.
+    attempts: attempts::FailedAttempts,
     /// The status page, rendered once.
     page: Bytes,
+    /// The status page's `Content-Security-Policy`.
+    page_policy: HeaderValue,
 }
 
 /// Serves the read-only endpoints (`GET /`, `/metrics`, `/status`) for
@@ -166,6 +182,8 @@ pub async fn serve_with(
         .local_addr()
         .map_err(|source| ServeError::Bind { source })?;
     let admin_enabled = config.admin_enabled();
+    let page = page::render(admin_enabled);
+    let hosts = Arc::new(guard::AllowedHosts::new(addr, &config.allowed_hosts));
     let app = Router::new()
         .route("/", get(page::status_page))
         .route("/metrics", get(render_metrics))
@@ -176,11 +194,16 @@ pub async fn serve_with(
             runner,
             metrics,
             admin_token: config.admin_token,
-            page: page::render(admin_enabled),
-        });
+            attempts: attempts::FailedAttempts::default(),
+            page_policy: page::policy(&page),
+            page,
+        })
+        .layer(axum::middleware::from_fn_with_state(hosts, guard::guard));
     let stop = CancellationToken::new();
     let stopped = stop.clone().cancelled_owned();
     let task = tokio::spawn(async move {
+        // The client's address: failed run-now attempts are limited per address.
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stopped).await {
             tracing::error!(error = %e, "observability server failed");
         }
@@ -192,10 +215,8 @@ pub async fn serve_with(
 async fn render_metrics(State(state): State<AppState>) -> impl IntoResponse {
     // No exporter task runs upkeep for us (no http-listener feature).
     state.metrics.run_upkeep();
-    (
-        [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-        state.metrics.render(),
-    )
+    let text = series::without_removed(state.metrics.render(), &state.runner.removed());
+    ([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text)
 }
 
 async fn render_status(State(state): State<AppState>) -> impl IntoResponse {

@@ -10,7 +10,8 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::HeaderValue;
+use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE};
 use axum::response::IntoResponse;
 
 use super::AppState;
@@ -26,12 +27,46 @@ pub(super) fn render(admin_enabled: bool) -> Bytes {
     Bytes::from(TEMPLATE.replace(ADMIN_PLACEHOLDER, admin))
 }
 
+/// The page's `Content-Security-Policy`: its own inline script and style
+/// (by their SHA-256, so no other script can run even if text got into the
+/// page), requests to its own origin (`/status`, run-now), nothing else.
+pub(super) fn policy(page: &[u8]) -> HeaderValue {
+    let page = String::from_utf8_lossy(page);
+    let script = inline_hash(&page, "script");
+    let style = inline_hash(&page, "style");
+    let value = format!(
+        "default-src 'none'; script-src {script}; style-src {style}; connect-src 'self'; \
+         img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    );
+    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"))
+}
+
+/// `'sha256-…'` of the text of the page's first `<tag>` element (`'none'` without one).
+fn inline_hash(page: &str, tag: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    let open = format!("<{tag}>");
+    let close = format!("</{tag}>");
+    let Some(start) = page.find(&open).map(|i| i + open.len()) else {
+        return "'none'".to_owned();
+    };
+    let Some(len) = page[start..].find(&close) else {
+        return "'none'".to_owned();
+    };
+    let digest = sha2::Sha256::digest(&page.as_bytes()[start..start + len]);
+    format!(
+        "'sha256-{}'",
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    )
+}
+
 /// `GET /`.
 pub(super) async fn status_page(State(state): State<AppState>) -> impl IntoResponse {
     (
         [
-            (CONTENT_TYPE, "text/html; charset=utf-8"),
-            (CACHE_CONTROL, "no-cache"),
+            (CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8")),
+            (CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+            (CONTENT_SECURITY_POLICY, state.page_policy),
         ],
         state.page,
     )

@@ -10,6 +10,8 @@ use pipeline_core::RawItem;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::append::POSITION;
+use super::composite_key::KeyPart;
 use super::database::Database;
 use super::encode::{ColumnType, Documents, RawDocuments, Rows};
 use super::ident::Ident;
@@ -121,6 +123,27 @@ macro_rules! common_setters {
 /// pipeline fails naming the item's page and index
 /// ([`SinkError::Rejected`](pipeline_core::SinkError::Rejected)). Two items
 /// with the same key in one batch make one row: the last one wins.
+///
+/// # Composite keys
+///
+/// [`key_parts`](Self::key_parts) makes one key from several parts, stored
+/// as the compact JSON array of the parts in order: a string part as a JSON
+/// string, an integer part as its digits, the parent's key as a string
+/// (`["/project_id", "/id"]` over `{"project_id": 7, "id": "a-1"}` is
+/// `[7,"a-1"]`). JSON text reads one way only, so different tuples never
+/// share a key; each part follows the rules above (a string or an integer,
+/// its type fixed by its first value).
+///
+/// # Keyless collections
+///
+/// [`keyless`](Self::keyless): every item is a row at its position in the
+/// run. The position of a batch's first item is the number of rows the run
+/// committed before it (committed with the cursor), so a resumed run gives
+/// the items after its cursor the positions they had, and nothing is
+/// duplicated. A new run replaces the previous run's rows: its first
+/// transaction deletes the previous rows its own rows did not overwrite.
+/// An item the database refuses fails the batch whole (nothing of it is
+/// committed), so positions stay contiguous.
 #[must_use = "a builder does nothing until built"]
 #[derive(Debug)]
 pub struct DocumentSinkBuilder {
@@ -145,6 +168,49 @@ impl DocumentSinkBuilder {
         self
     }
 
+    /// A composite key: one text key made from several parts, stored as
+    /// the compact JSON array of the parts (`[7,"a-1"]`; see "Composite
+    /// keys" in the type's docs). [`KeyPart::Parent`] is the parent's key of
+    /// a child sink ([`child_of`](Self::child_of)), so rows of different
+    /// parents never share a key.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "sqlite")]
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use sinks::KeyPart;
+    ///
+    /// let db = sinks::Database::open("sqlite::memory:").await?;
+    /// let tasks = db.documents().key_parts([KeyPart::pointer("/project_id"), KeyPart::pointer("/id")]);
+    /// let members = db
+    ///     .documents()
+    ///     .table("members")
+    ///     .child_of("members", "12")
+    ///     .key_parts([KeyPart::Parent, KeyPart::pointer("/email")]);
+    /// let (_tasks, _members) = (tasks.build()?, members.build()?);
+    /// # Ok(())
+    /// # }
+    /// # #[cfg(not(feature = "sqlite"))]
+    /// # fn main() {}
+    /// ```
+    pub fn key_parts(mut self, parts: impl IntoIterator<Item = KeyPart>) -> Self {
+        self.key = KeySpec::Parts(parts.into_iter().collect());
+        self
+    }
+
+    /// A keyless collection: every item is appended at its position in the
+    /// run (column `position`, the key its digits, or in a child sink
+    /// `["<parent key>",<position>]`), a resumed run continues the
+    /// positions exactly, and a new run replaces the previous run's rows in
+    /// the transaction of its first batch (see "Keyless collections" in the
+    /// type's docs).
+    pub fn keyless(mut self) -> Self {
+        self.key = KeySpec::Position(None);
+        self
+    }
+
     /// Incremental refresh: tracks the greatest value at this JSON pointer
     /// among the items written (numbers compared as numbers when both
     /// parse, otherwise as strings) and, when a run completes, stores it as
@@ -162,14 +228,15 @@ impl DocumentSinkBuilder {
     ///
     /// [`Error::Setting`] for a key pointer that does not start with `/`.
     pub fn build(self) -> Result<SqlSink<Value>, Error> {
-        check_pointer(&self.key)?;
+        let key = self.key.resolve(self.spec.parent_key())?;
         let high_water = self.high_water.map(mark_at).transpose()?;
-        let data = Ident::new("column", "data")?;
+        let columns = document_columns(&key)?;
+        let keyless = key.is_position();
         let encoder = Documents {
-            key: self.key,
+            key,
             texts: KeyTexts::default(),
         };
-        let sink = SqlSink::new(self.spec, vec![(data, ColumnType::Json, true)], Box::new(encoder));
+        let sink = SqlSink::new(self.spec, columns, Box::new(encoder)).keyless(keyless);
         Ok(match high_water {
             Some(mark) => sink.with_high_water(mark),
             None => sink,
@@ -207,17 +274,14 @@ impl DocumentSinkBuilder {
     /// # fn main() {}
     /// ```
     pub fn build_raw(self) -> Result<SqlSink<RawItem>, Error> {
-        check_pointer(&self.key)?;
-        let data = Ident::new("column", "data")?;
+        let key = self.key.resolve(self.spec.parent_key())?;
+        let columns = document_columns(&key)?;
+        let keyless = key.is_position();
         let encoder = RawDocuments {
-            key: self.key,
+            key,
             texts: KeyTexts::default(),
         };
-        Ok(SqlSink::new(
-            self.spec,
-            vec![(data, ColumnType::Json, true)],
-            Box::new(encoder),
-        ))
+        Ok(SqlSink::new(self.spec, columns, Box::new(encoder)).keyless(keyless))
     }
 }
 
@@ -256,6 +320,20 @@ impl<T: Serialize + Send + 'static> RowSinkBuilder<T> {
         self
     }
 
+    /// A composite key of parts of the serialized item; see
+    /// [`DocumentSinkBuilder::key_parts`].
+    pub fn key_parts(mut self, parts: impl IntoIterator<Item = KeyPart>) -> Self {
+        self.key = KeySpec::Parts(parts.into_iter().collect());
+        self
+    }
+
+    /// A keyless collection (adds the column `position`); see
+    /// [`DocumentSinkBuilder::keyless`].
+    pub fn keyless(mut self) -> Self {
+        self.key = KeySpec::Position(None);
+        self
+    }
+
     /// Incremental refresh: tracks the greatest value `mark` returns among
     /// the items written; see [`DocumentSinkBuilder::high_water`].
     pub fn high_water_fn(mut self, mark: impl Fn(&T) -> Option<String> + Send + Sync + 'static) -> Self {
@@ -285,7 +363,7 @@ impl<T: Serialize + Send + 'static> RowSinkBuilder<T> {
     /// [`Error::Setting`] for a bad key pointer, [`Error::Identifier`] for a
     /// bad, reserved or repeated column name.
     pub fn build(self) -> Result<SqlSink<T>, Error> {
-        check_pointer(&self.key)?;
+        let key = self.key.resolve(self.spec.parent_key())?;
         let mut seen = HashSet::new();
         let mut columns = Vec::with_capacity(self.columns.len());
         for (name, ty) in &self.columns {
@@ -293,6 +371,8 @@ impl<T: Serialize + Send + 'static> RowSinkBuilder<T> {
             let lower = name.to_ascii_lowercase();
             let problem = if lower == "key" || lower == "fetched_at" {
                 Some("it is reserved (key and fetched_at are the sink's own)")
+            } else if lower == POSITION && key.is_position() {
+                Some("it is reserved in a keyless sink (position is the sink's own)")
             } else if !seen.insert(lower) {
                 Some("it is given twice")
             } else {
@@ -307,12 +387,16 @@ impl<T: Serialize + Send + 'static> RowSinkBuilder<T> {
             }
             columns.push((ident, *ty, false));
         }
+        let keyless = key.is_position();
+        if keyless {
+            columns.push((Ident::new("column", POSITION)?, ColumnType::Integer, true));
+        }
         let encoder = Rows {
-            key: self.key,
+            key,
             texts: KeyTexts::default(),
             columns: self.columns,
         };
-        let sink = SqlSink::new(self.spec, columns, Box::new(encoder));
+        let sink = SqlSink::new(self.spec, columns, Box::new(encoder)).keyless(keyless);
         Ok(match self.high_water {
             Some(KeySpec::Fn(mark)) => sink.with_high_water(mark),
             _ => sink,
@@ -341,12 +425,11 @@ fn mark_at(pointer: String) -> Result<MarkFn<Value>, Error> {
     }))
 }
 
-fn check_pointer<T>(key: &KeySpec<T>) -> Result<(), Error> {
-    match key {
-        KeySpec::Pointer(p) if !p.starts_with('/') => Err(Error::Setting {
-            setting: "key pointer",
-            reason: format!("{p:?} must start with '/' (e.g. \"/id\")"),
-        }),
-        _ => Ok(()),
+/// A documents table's value columns: `data`, and `position` when keyless.
+fn document_columns<T>(key: &KeySpec<T>) -> Result<Vec<(Ident, ColumnType, bool)>, Error> {
+    let mut columns = vec![(Ident::new("column", "data")?, ColumnType::Json, true)];
+    if key.is_position() {
+        columns.push((Ident::new("column", POSITION)?, ColumnType::Integer, true));
     }
+    Ok(columns)
 }

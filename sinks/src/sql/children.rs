@@ -300,15 +300,29 @@ impl ChildQueue {
         self.run(Vec::new(), statements).await
     }
 
+    /// How many children are `pending`: listed and not yet claimed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Database`] when the database fails.
+    pub async fn pending(&self) -> Result<u64, Error> {
+        self.count("\"state\" = 'pending'").await
+    }
+
     /// How many children are not `done` (pending, running or failed).
     ///
     /// # Errors
     ///
     /// [`Error::Database`] when the database fails.
     pub async fn unfinished(&self) -> Result<u64, Error> {
+        self.count("\"state\" <> 'done'").await
+    }
+
+    /// How many children of this collection match `condition` (SQL text of ours).
+    async fn count(&self, condition: &str) -> Result<u64, Error> {
         let p = self.dialect().placeholders(1);
         let sql = format!(
-            "SELECT CAST(COUNT(*) AS TEXT) FROM {TABLE} WHERE \"child\" = {} AND \"state\" <> 'done'",
+            "SELECT CAST(COUNT(*) AS TEXT) FROM {TABLE} WHERE \"child\" = {} AND {condition}",
             p[0]
         );
         let rows = texts(&self.db.inner.pool, &sql, &[Bind::Text(Some(&self.child))]).await?;

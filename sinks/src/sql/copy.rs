@@ -163,6 +163,7 @@ mod tests {
                 SqlValue::Json(json!({"a": 1})),
             ],
             width: 3,
+            first_position: 0,
         };
         let types = [ColumnType::Integer, ColumnType::Text, ColumnType::Json];
         let mut out = Vec::new();

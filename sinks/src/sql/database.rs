@@ -20,6 +20,8 @@ pub(crate) struct Inner {
     /// `CREATE TABLE IF NOT EXISTS` text: a sink opening one of them again
     /// (the next child of a child collection) skips the DDL transaction.
     pub(crate) created: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Tables' key types read or committed through this handle.
+    pub(crate) key_types: std::sync::Mutex<std::collections::HashMap<String, super::key::KeyType>>,
 }
 
 /// A SQLite or PostgreSQL database holding collections and their checkpoints.
@@ -151,7 +153,10 @@ impl Database {
     async fn from_pool(pool: Pool, config: DatabaseConfig) -> Result<Self, Error> {
         let checkpoints = Ident::new("checkpoint table", &config.checkpoint_table)?;
         let plan = TxPlan {
-            ddl: vec![checkpoint_row::create_table(pool.dialect(), &checkpoints)],
+            ddl: vec![
+                checkpoint_row::create_table(pool.dialect(), &checkpoints),
+                super::key_type_row::create_table(),
+            ],
             ..TxPlan::default()
         };
         pool.run_tx(&plan, false).await?;
@@ -162,6 +167,7 @@ impl Database {
                 retry_budget: config.retry_budget,
                 file_lock: std::sync::Mutex::new(std::sync::Weak::new()),
                 created: std::sync::Mutex::default(),
+                key_types: std::sync::Mutex::default(),
             }),
         })
     }
@@ -181,6 +187,23 @@ impl Database {
     /// gone, and the next sink to open recreates it.
     pub(crate) fn forget_tables(&self) {
         self.created().clear();
+    }
+
+    /// `table`'s key type, if this handle has read or committed it.
+    pub(crate) fn key_type(&self, table: &str) -> Option<super::key::KeyType> {
+        self.key_types().get(table).copied()
+    }
+
+    /// Remembers `table`'s stored key type.
+    pub(crate) fn remember_key_type(&self, table: &str, ty: super::key::KeyType) {
+        self.key_types().insert(table.to_owned(), ty);
+    }
+
+    fn key_types(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, super::key::KeyType>> {
+        self.inner
+            .key_types
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn created(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {

@@ -6,7 +6,7 @@ use pipeline_core::RawItem;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::key::{KeySpec, KeyTexts, describe, pointer_in};
+use super::key::{KeySpec, KeyTexts, describe, pointer_in, position_key};
 
 /// The SQL type of a typed-row column.
 ///
@@ -76,6 +76,32 @@ pub(crate) struct Batch {
     pub(crate) keys: Vec<String>,
     pub(crate) values: Vec<SqlValue>,
     pub(crate) width: usize,
+    /// A keyless collection's position of the batch's first item in the run.
+    pub(crate) first_position: u64,
+}
+
+/// The key of item `i` of a batch under `spec` (not for closures, which
+/// each encoder calls on its own item type), or why it is rejected;
+/// `lookup` reads a field of the item.
+fn key_of<T>(
+    spec: &mut KeySpec<T>,
+    texts: &mut KeyTexts,
+    position: u64,
+    lookup: impl Fn(&str) -> Option<Value>,
+) -> Result<String, String> {
+    match spec {
+        KeySpec::Pointer(p) => texts.text(p, lookup(p).as_ref()),
+        KeySpec::Composite(c) => c.key(lookup),
+        KeySpec::Position(parent) => Ok(position_key(parent.as_deref(), position)),
+        KeySpec::Fn(_) | KeySpec::Parts(_) => Err("the sink's key was not set up".to_owned()),
+    }
+}
+
+/// The position column's value, for a keyless collection.
+fn push_position<T>(spec: &KeySpec<T>, position: u64, values: &mut Vec<SqlValue>) {
+    if spec.is_position() {
+        values.push(SqlValue::Int(i64::try_from(position).unwrap_or(i64::MAX)));
+    }
 }
 
 impl Batch {
@@ -111,6 +137,12 @@ pub(crate) struct Rejection {
 /// On a rejection, `out` holds exactly the items before the rejected one.
 pub(crate) trait EncodeBatch<T>: Send + Sync {
     fn encode(&mut self, items: Vec<T>, out: &mut Batch) -> Result<(), Rejection>;
+
+    /// The key texts holding the table's key type (none for closure keys,
+    /// which are strings only).
+    fn key_texts(&mut self) -> Option<&mut KeyTexts> {
+        None
+    }
 }
 
 fn reject(index: usize, reason: String) -> Rejection {
@@ -125,18 +157,25 @@ pub(crate) struct Documents {
 }
 
 impl EncodeBatch<Value> for Documents {
+    fn key_texts(&mut self) -> Option<&mut KeyTexts> {
+        matches!(self.key, KeySpec::Pointer(_)).then_some(&mut self.texts)
+    }
+
     fn encode(&mut self, items: Vec<Value>, out: &mut Batch) -> Result<(), Rejection> {
-        out.width = 1;
+        out.width = 1 + usize::from(self.key.is_position());
         out.keys.reserve(items.len());
-        out.values.reserve(items.len());
+        out.values.reserve(items.len() * out.width);
         for (i, item) in items.into_iter().enumerate() {
-            let key = match &self.key {
+            let position = out.first_position + i as u64;
+            let key = match &mut self.key {
                 KeySpec::Pointer(p) => self.texts.text(p, item.pointer(p)),
                 KeySpec::Fn(f) => f(&item).ok_or_else(|| "the key closure gave no key".to_owned()),
+                spec => key_of(spec, &mut self.texts, position, |p| item.pointer(p).cloned()),
             }
             .map_err(|why| reject(i, why))?;
             out.keys.push(key);
             out.values.push(SqlValue::Json(item));
+            push_position(&self.key, position, &mut out.values);
         }
         Ok(())
     }
@@ -151,22 +190,29 @@ pub(crate) struct RawDocuments {
 }
 
 impl EncodeBatch<RawItem> for RawDocuments {
+    fn key_texts(&mut self) -> Option<&mut KeyTexts> {
+        matches!(self.key, KeySpec::Pointer(_)).then_some(&mut self.texts)
+    }
+
     fn encode(&mut self, items: Vec<RawItem>, out: &mut Batch) -> Result<(), Rejection> {
-        out.width = 1;
+        out.width = 1 + usize::from(self.key.is_position());
         out.keys.reserve(items.len());
-        out.values.reserve(items.len());
+        out.values.reserve(items.len() * out.width);
         for (i, item) in items.into_iter().enumerate() {
-            let key = match &self.key {
+            let position = out.first_position + i as u64;
+            let key = match &mut self.key {
                 KeySpec::Pointer(p) => self.texts.text(p, item.pointer(p).as_ref()),
                 KeySpec::Fn(f) => item
                     .to_value()
                     .ok()
                     .and_then(|v| f(&v))
                     .ok_or_else(|| "the key closure gave no key".to_owned()),
+                spec => key_of(spec, &mut self.texts, position, |p| item.pointer(p)),
             }
             .map_err(|why| reject(i, why))?;
             out.keys.push(key);
             out.values.push(SqlValue::RawJson(item));
+            push_position(&self.key, position, &mut out.values);
         }
         Ok(())
     }
@@ -182,37 +228,46 @@ pub(crate) struct Rows<T> {
 
 impl<T: Serialize + Send + 'static> Rows<T> {
     /// One item's key and values, or why it is rejected.
-    fn row(&mut self, item: &T, values: &mut Vec<SqlValue>) -> Result<String, String> {
+    fn row(&mut self, item: &T, position: u64, values: &mut Vec<SqlValue>) -> Result<String, String> {
         let closure_key = match &self.key {
             KeySpec::Fn(f) => Some(f(item).ok_or_else(|| "the key closure gave no key".to_owned())?),
-            KeySpec::Pointer(_) => None,
+            _ => None,
         };
         let value = serde_json::to_value(item).map_err(|e| format!("it could not be serialized: {e}"))?;
         let Value::Object(mut fields) = value else {
             return Err(format!("it serialized to {}, not an object", describe(&value)));
         };
-        let key = match (&self.key, closure_key) {
+        let key = match (&mut self.key, closure_key) {
             (_, Some(k)) => k,
             (KeySpec::Pointer(p), None) => self.texts.text(p, pointer_in(&fields, p))?,
             (KeySpec::Fn(_), None) => return Err("the key closure gave no key".to_owned()),
+            (spec, None) => key_of(spec, &mut self.texts, position, |p| {
+                pointer_in(&fields, p).cloned()
+            })?,
         };
         for (name, ty) in &self.columns {
             let v =
                 SqlValue::coerce(fields.remove(name), *ty).map_err(|why| format!("column {name}: {why}"))?;
             values.push(v);
         }
+        push_position(&self.key, position, values);
         Ok(key)
     }
 }
 
 impl<T: Serialize + Send + 'static> EncodeBatch<T> for Rows<T> {
+    fn key_texts(&mut self) -> Option<&mut KeyTexts> {
+        matches!(self.key, KeySpec::Pointer(_)).then_some(&mut self.texts)
+    }
+
     fn encode(&mut self, items: Vec<T>, out: &mut Batch) -> Result<(), Rejection> {
-        out.width = self.columns.len();
+        out.width = self.columns.len() + usize::from(self.key.is_position());
         out.keys.reserve(items.len());
-        out.values.reserve(items.len() * self.columns.len());
+        out.values.reserve(items.len() * out.width);
         for (i, item) in items.iter().enumerate() {
             let before = out.values.len();
-            match self.row(item, &mut out.values) {
+            let position = out.first_position + i as u64;
+            match self.row(item, position, &mut out.values) {
                 Ok(key) => out.keys.push(key),
                 Err(why) => {
                     // Keep exactly the rows before the rejected item.
@@ -257,6 +312,7 @@ mod tests {
             keys: ["a", "b", "a", "c", "b"].map(String::from).to_vec(),
             values: Vec::new(),
             width: 0,
+            first_position: 0,
         };
         assert_eq!(batch.dedup_before(usize::MAX), [2, 3, 4]);
         assert_eq!(batch.dedup_before(3), [1, 2]);

@@ -2,13 +2,17 @@
 //!
 //! A key is stored as text. A string key is stored as it is and an integer
 //! key as its decimal text, so `7` and `"7"` would both become `7`. To keep
-//! them apart, the first key a sink sees fixes the collection's key type
-//! (string or integer) for the sink's life, and an item whose key has the
-//! other type is rejected, naming both types. Any other JSON type (a
+//! them apart, the first key a sink sees fixes the table's key type
+//! (string or integer), which is stored with that batch (`key_type_row.rs`)
+//! so later runs keep it, and an item whose key has the other type is
+//! rejected, naming both types. Any other JSON type (a
 //! float such as `7.0`, a boolean, null, an array, an object) or a missing
 //! key is rejected too: none of them has one obvious text.
 
 use serde_json::Value;
+
+use super::composite_key::{CompositeKey, KeyPart};
+use crate::Error;
 
 /// A closure giving an item's key.
 pub(crate) type KeyFn<T> = Box<dyn Fn(&T) -> Option<String> + Send + Sync>;
@@ -19,6 +23,48 @@ pub(crate) enum KeySpec<T> {
     Pointer(String),
     /// A closure over the item; its keys are strings.
     Fn(KeyFn<T>),
+    /// Several parts, as configured (resolved by [`KeySpec::resolve`]).
+    Parts(Vec<KeyPart>),
+    /// Several parts, ready (see `composite_key.rs`).
+    Composite(CompositeKey),
+    /// No key: the item's position in the run (see `append.rs`), after
+    /// the parent's key in a child sink.
+    Position(Option<String>),
+}
+
+impl<T> KeySpec<T> {
+    /// The spec a built sink uses: parts checked and the parent's key
+    /// (of a child sink) put in place.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Setting`] for a pointer not starting with `/` or bad parts.
+    pub(crate) fn resolve(self, parent: Option<&str>) -> Result<Self, Error> {
+        match self {
+            Self::Pointer(p) if !p.starts_with('/') => Err(Error::Setting {
+                setting: "key pointer",
+                reason: format!("{p:?} must start with '/' (e.g. \"/id\")"),
+            }),
+            Self::Parts(parts) => CompositeKey::new(parts, parent).map(Self::Composite),
+            Self::Position(_) => Ok(Self::Position(parent.map(str::to_owned))),
+            other => Ok(other),
+        }
+    }
+
+    /// Whether items are keyless (appended at their position).
+    pub(crate) fn is_position(&self) -> bool {
+        matches!(self, Self::Position(_))
+    }
+}
+
+/// The stored key of the item at `position` of a keyless run: the
+/// position's digits, or in a child sink `["<parent key>",<position>]`
+/// (the composite encoding), so children of different parents never meet.
+pub(crate) fn position_key(parent: Option<&str>, position: u64) -> String {
+    match parent {
+        None => position.to_string(),
+        Some(parent) => format!("[{},{position}]", Value::String(parent.to_owned())),
+    }
 }
 
 impl<T> std::fmt::Debug for KeySpec<T> {
@@ -26,6 +72,9 @@ impl<T> std::fmt::Debug for KeySpec<T> {
         match self {
             Self::Pointer(p) => write!(f, "Pointer({p:?})"),
             Self::Fn(_) => f.write_str("Fn(..)"),
+            Self::Parts(parts) => write!(f, "Parts({parts:?})"),
+            Self::Composite(c) => write!(f, "Composite({c:?})"),
+            Self::Position(_) => f.write_str("Position"),
         }
     }
 }
@@ -38,6 +87,23 @@ pub(crate) enum KeyType {
 }
 
 impl KeyType {
+    /// As stored: `string` or `integer`.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::String => "string",
+            Self::Integer => "integer",
+        }
+    }
+
+    /// The stored text's type.
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        match text {
+            "string" => Some(Self::String),
+            "integer" => Some(Self::Integer),
+            _ => None,
+        }
+    }
+
     fn plural(self) -> &'static str {
         match self {
             Self::String => "strings",
@@ -54,12 +120,30 @@ impl KeyType {
 }
 
 /// Turns key values into stored text, holding the collection's key type.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct KeyTexts {
     fixed: Option<KeyType>,
+    /// Whether `fixed` is stored in the database (read at open, or committed).
+    stored: bool,
 }
 
 impl KeyTexts {
+    /// Starts from the type an earlier run stored.
+    pub(crate) fn set_stored(&mut self, ty: KeyType) {
+        self.fixed = Some(ty);
+        self.stored = true;
+    }
+
+    /// The type fixed by this run's keys and not stored yet.
+    pub(crate) fn unstored(&self) -> Option<KeyType> {
+        self.fixed.filter(|_| !self.stored)
+    }
+
+    /// The fixed type has been committed.
+    pub(crate) fn mark_stored(&mut self) {
+        self.stored = self.fixed.is_some();
+    }
+
     /// The stored text of the key found at `pointer`, or why the item is rejected.
     pub(crate) fn text(&mut self, pointer: &str, value: Option<&Value>) -> Result<String, String> {
         let (text, ty) = match value {
@@ -77,10 +161,15 @@ impl KeyTexts {
             None => self.fixed = Some(ty),
             Some(fixed) if fixed != ty => {
                 return Err(format!(
-                    "key {pointer:?} is {} ({text}) but this collection's keys are {} \
-                     (fixed by its first key), and both would be stored as the same text",
+                    "key {pointer:?} is {} ({text:?}) but this table's keys are {} \
+                     ({}), and both would be stored as the same text",
                     ty.article(),
-                    fixed.plural()
+                    fixed.plural(),
+                    if self.stored {
+                        "stored by an earlier run"
+                    } else {
+                        "fixed by its first key"
+                    }
                 ));
             }
             Some(_) => {}
@@ -145,7 +234,7 @@ mod tests {
         keys.text("/id", Some(&json!(7))).unwrap();
         let err = keys.text("/id", Some(&json!("7"))).unwrap_err();
         assert!(
-            err.contains("is a string (7) but this collection's keys are integers"),
+            err.contains("is a string (\"7\") but this table's keys are integers"),
             "{err}"
         );
         let mut keys = KeyTexts::default();

@@ -154,13 +154,17 @@ impl Database {
                     Holder::File(file, lock_path(path))
                 } else {
                     let first = collections.first().map(|c| (*c).to_owned()).unwrap_or_default();
-                    let path = lock_path(path);
-                    let holder = tokio::task::spawn_blocking(move || lock_file(&path, &first))
-                        .await
-                        .map_err(|e| Error::Io {
-                            path: PathBuf::new(),
-                            source: std::io::Error::other(e),
-                        })??;
+                    let path = path.to_owned();
+                    // One lock per file, whatever path reached it: a symlink
+                    // (to the file or a folder above it) or `..` must lead two
+                    // crawlers of one file to the same lock file.
+                    let holder =
+                        tokio::task::spawn_blocking(move || lock_file(&lock_path(&canonical(&path)), &first))
+                            .await
+                            .map_err(|e| Error::Io {
+                                path: PathBuf::new(),
+                                source: std::io::Error::other(e),
+                            })??;
                     if let Holder::File(file, _) = &holder {
                         *self.inner.file_lock.lock().unwrap_or_else(|e| e.into_inner()) =
                             std::sync::Arc::downgrade(file);
@@ -182,6 +186,13 @@ impl Database {
 fn is_in_memory(path: &Path) -> bool {
     let s = path.to_string_lossy();
     s.starts_with("file:") || s == ":memory:"
+}
+
+/// The file's own path: symlinks and `.`/`..` resolved (the database is
+/// open, so it exists; if it cannot be resolved, the path as given).
+#[cfg(feature = "sqlite")]
+fn canonical(db: &Path) -> PathBuf {
+    std::fs::canonicalize(db).unwrap_or_else(|_| db.to_owned())
 }
 
 #[cfg(feature = "sqlite")]

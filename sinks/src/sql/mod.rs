@@ -6,33 +6,33 @@
 //! - `builder` → `sink` (+ `setup`, run when the pipeline opens the sink);
 //!   `store`: the checkpoint store. Both use `checkpoint_row`, the one owner
 //!   of the checkpoint table's SQL; `database` depends on neither.
-//! - `key`, `encode`: items to rows; `dialect`, `ident`: SQL text;
+//! - `key`, `composite_key`, `encode`: items to rows; `append`: keyless
+//!   collections (rows at their position, a new run replacing the last); `dialect`, `ident`: SQL text;
 //!   `backend`: running transactions; `copy`: PostgreSQL's binary `COPY`
 //!   for staging tables; `retry`: committing with backoff.
+//! - `cluster`: coordination between processes (PostgreSQL leases and
+//!   workers, shared host slots and breakers) and the fence check every
+//!   leased sink's transaction runs first.
 //! - `children`: the durable queue of a child collection's children;
 //!   `high_water`: incremental refresh marks; `query`: text reads for both.
 
+mod append;
 mod backend;
 mod builder;
 mod checkpoint_row;
 mod children;
-#[cfg(feature = "postgres")]
-mod cluster_sql;
+mod cluster;
+mod composite_key;
 mod config;
-#[cfg(feature = "postgres")]
-mod coordinator;
 #[cfg(feature = "postgres")]
 mod copy;
 mod database;
 mod dialect;
 mod encode;
-mod fence;
 mod high_water;
-#[cfg(feature = "postgres")]
-mod host_slots;
 mod ident;
-mod incremental;
 mod key;
+mod key_type_row;
 mod lock;
 mod query;
 mod retry;
@@ -42,14 +42,13 @@ mod store;
 
 pub use self::builder::{DocumentSinkBuilder, RowSinkBuilder};
 pub use self::children::{ChildQueue, ParentColumns, QueuedChild};
-pub use self::config::DatabaseConfig;
+use self::cluster::fence;
 #[cfg(feature = "postgres")]
-pub use self::coordinator::PgCoordinator;
+pub use self::cluster::{PgCoordinator, PgHostSlots};
+pub use self::composite_key::KeyPart;
+pub use self::config::DatabaseConfig;
 pub use self::database::Database;
 pub use self::encode::ColumnType;
-#[cfg(feature = "postgres")]
-pub use self::host_slots::PgHostSlots;
-pub use self::incremental::Incremental;
 pub use self::lock::CollectionLocks;
 pub use self::sink::SqlSink;
 pub use self::store::SqlCheckpointStore;

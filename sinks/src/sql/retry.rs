@@ -51,6 +51,18 @@ fn classify(e: &sqlx::Error) -> Class {
     }
 }
 
+impl Error {
+    /// Whether the database may come back: a busy pool (no connection free
+    /// in time), a lost connection, a locked SQLite file. Retrying the same
+    /// operation later may succeed; anything else will fail again.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Database { source } => classify(source) == Class::Transient,
+            _ => false,
+        }
+    }
+}
+
 /// SQLite result codes are numbers below 10000, PostgreSQL's SQLSTATEs five characters.
 fn classify_code(code: &str) -> Class {
     if let Some(n) = code.parse::<i32>().ok().filter(|_| code.len() < 5) {

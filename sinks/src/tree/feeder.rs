@@ -15,6 +15,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::future::OptionFuture;
 use futures::stream::FuturesUnordered;
@@ -119,8 +120,8 @@ impl std::fmt::Debug for ChildFeeder {
     }
 }
 
-/// A claim of pending children in flight.
-type Claim<'a> = futures::future::BoxFuture<'a, Result<Vec<QueuedChild>, Error>>;
+/// A claim of pending children in flight, as its own task.
+type Claim = tokio::task::JoinHandle<Result<Vec<QueuedChild>, Error>>;
 
 /// A running child: its parent's key and its end.
 type Running = FuturesUnordered<futures::future::BoxFuture<'static, (String, bool)>>;
@@ -229,15 +230,20 @@ impl ChildFeeder {
     /// Feeds children until the parent and every child have ended; records
     /// the group's state and tells its own dependants.
     /// `hold` keeps the runner alive meanwhile: take it before the runner starts.
-    async fn run(self, hold: RunnerHold) {
+    pub(crate) async fn run(self, hold: RunnerHold) {
         let name = self.name.clone();
-        let completed = match self.feed().await {
+        // Claimed but not started yet: counted as not crawled if the feeder stops.
+        let mut ready: VecDeque<QueuedChild> = VecDeque::new();
+        let completed = match self.feed(&mut ready).await {
             Ok(completed) => completed,
             Err(e) => {
                 tracing::error!(collection = %name, error = %e, "feeding child collections failed");
                 false
             }
         };
+        if !completed {
+            self.count_not_crawled(ready.len()).await;
+        }
         let state = if completed {
             State::Completed
         } else if self.runner.is_shutting_down() {
@@ -253,19 +259,66 @@ impl ChildFeeder {
         drop(hold);
     }
 
+    /// Counts the children listed but never started (still `pending`, or
+    /// claimed and not started) into the group's status, so the summary
+    /// shows every child that was not crawled; they stay listed for the next run.
+    async fn count_not_crawled(&self, claimed: usize) {
+        // Parent rows committed but not listed yet are children too.
+        if let Err(e) = self.queue.discover().await {
+            tracing::warn!(collection = %self.name, error = %e, "listing the children not crawled failed");
+        }
+        let pending = match self.queue.pending().await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(collection = %self.name, error = %e, "counting the children not crawled failed");
+                0
+            }
+        };
+        let n = pending + claimed as u64;
+        if n > 0 {
+            tracing::warn!(collection = %self.name, children = n, "children were not crawled; the next run crawls them");
+        }
+        self.runner.set_group_not_crawled(&self.name, n);
+    }
+
+    /// Runs a queue operation until it succeeds, waiting out a busy
+    /// database (no connection free in time, a locked file): a feeder never
+    /// gives up on its pending children because a connection was busy.
+    /// Stops retrying on shutdown or on an error that retrying cannot fix.
+    async fn patiently<T, F, Fut>(&self, what: &str, mut op: F) -> Result<T, Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, Error>>,
+    {
+        let mut wait = Duration::from_millis(50);
+        loop {
+            match op().await {
+                Err(e) if e.is_transient() && !self.runner.is_shutting_down() => {
+                    tracing::warn!(collection = %self.name, error = %e, "{what} waits for the database");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(2));
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Whether the parent completed and every child is done.
-    async fn feed(&self) -> Result<bool, Error> {
+    async fn feed(&self, ready: &mut VecDeque<QueuedChild>) -> Result<bool, Error> {
         let name = &self.name;
-        self.queue.prepare(self.new_run).await?;
+        self.patiently("listing children", || self.queue.prepare(self.new_run))
+            .await?;
         if let Err(e) = self.store.record(name, State::Crawling, None).await {
             tracing::warn!(collection = %name, error = %e, "recording the child collection's state failed");
         }
         let mut parent = self.parent.clone();
         let mut running: Running = FuturesUnordered::new();
         // Claimed ahead: a claim runs in the background whenever fewer than a
-        // window are ready, so a child that ends is replaced at once.
-        let mut ready: VecDeque<QueuedChild> = VecDeque::new();
-        let mut claiming: Option<Claim<'_>> = None;
+        // window are ready, so a child that ends is replaced at once. It runs
+        // as its own task: a claim future parked here while this loop awaits
+        // another query could hold SQLite's only connection (sqlx hands it to
+        // the queued claim) until the other query timed out.
+        let mut claiming: Option<Claim> = None;
         // The last claim found no pending child: new ones come from a scan.
         let mut dry = false;
         // Failed children not yet recorded: one transaction per loop, not per
@@ -280,12 +333,20 @@ impl ChildFeeder {
         loop {
             if !failed.is_empty() {
                 let failed_refs: Vec<&str> = failed.iter().map(String::as_str).collect();
-                self.queue.finish(&[], &failed_refs).await?;
+                self.patiently("recording failed children", || {
+                    self.queue.finish(&[], &failed_refs)
+                })
+                .await?;
                 failed.clear();
             }
             if self.runner.is_shutting_down() {
                 // Running children drain under the runner; unfinished ones stay listed.
                 while running.next().await.is_some() {}
+                if let Some(claim) = claiming.take()
+                    && let Ok(Ok(claimed)) = claim.await
+                {
+                    ready.extend(claimed);
+                }
                 return Ok(false);
             }
             // Read before listing: a parent that has ended has committed every row.
@@ -294,11 +355,15 @@ impl ChildFeeder {
             if dry && scans.due(writes.seen, parent_end.is_some()) {
                 scans.start(parent_end.is_some());
                 writes.seen = false;
-                dry = self.queue.discover().await? == 0;
+                dry = self
+                    .patiently("listing children", || self.queue.discover())
+                    .await?
+                    == 0;
                 scans.took();
             }
             if !dry && claiming.is_none() && ready.len() < self.window {
-                claiming = Some(Box::pin(self.queue.claim(self.window)));
+                let (queue, window) = (self.queue.clone(), self.window);
+                claiming = Some(tokio::spawn(async move { queue.claim(window).await }));
             }
             while running.len() < self.window
                 && let Some(child) = ready.pop_front()
@@ -311,7 +376,10 @@ impl ChildFeeder {
                 && running.is_empty()
                 && ready.is_empty()
             {
-                return Ok(parent_ok && all_done && self.queue.unfinished().await? == 0);
+                let unfinished = self
+                    .patiently("counting children", || self.queue.unfinished())
+                    .await?;
+                return Ok(parent_ok && all_done && unfinished == 0);
             }
             let wait = scans.wait(writes.seen && dry);
             tokio::select! {
@@ -326,9 +394,21 @@ impl ChildFeeder {
                 }
                 Some(claimed) = OptionFuture::from(claiming.as_mut()) => {
                     claiming = None;
-                    let claimed = claimed?;
-                    dry = claimed.is_empty();
-                    ready.extend(claimed);
+                    match claimed.map_err(|e| Error::Config {
+                        collection: name.clone(),
+                        reason: format!("claiming children: {e}"),
+                    })? {
+                        Ok(claimed) => {
+                            dry = claimed.is_empty();
+                            ready.extend(claimed);
+                        }
+                        // Busy: the next turn of the loop claims again.
+                        Err(e) if e.is_transient() => {
+                            tracing::warn!(collection = %name, error = %e, "claiming children waits for the database");
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                        Err(e) => return Err(e),
+                    }
                 }
                 _ = parent.changed(), if parent_end.is_none() => {}
                 () = writes.next(), if parent_end.is_none() && !writes.seen => {}

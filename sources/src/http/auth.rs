@@ -1,10 +1,13 @@
-//! Credentials sent with every request: bearer, basic, API key, OAuth2.
+//! Credentials sent with every request: bearer, basic, API key, OAuth2, a
+//! generic token request.
 //!
 //! ```toml
 //! auth = { type = "bearer", token = "…" }
 //! auth = { type = "basic", username = "…", password = "…" }
 //! auth = { type = "api_key", header = "X-Api-Key", value = "…" }   # or query = "api_key"
 //! auth = { type = "oauth2", token_url = "https://auth.example.com/oauth/token", client_id = "…", client_secret = "…", scope = "read" }
+//! auth = { type = "oauth2", grant = "refresh_token", refresh_token = "…", client_auth = "basic", token_url = "…", client_id = "…", client_secret = "…" }
+//! auth = { type = "token_request", token_url = "https://api.example.com/login", fields = { username = "…", password = "…" }, token = "/token" }
 //! ```
 //!
 //! Credentials go to the start URL's host only, as configured headers do.
@@ -19,6 +22,9 @@ use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue};
 use serde::Deserialize;
 
 use crate::error::SourceError;
+use crate::http::grant::Grant;
+use crate::http::oauth2_config::OAuth2;
+use crate::http::token_request_config::TokenRequest;
 
 /// How requests authenticate (`auth = { type = "…", … }`).
 #[derive(Clone, PartialEq, Eq, Deserialize)]
@@ -49,21 +55,15 @@ pub enum Auth {
         /// The key.
         value: String,
     },
-    /// OAuth2 client credentials: a token from `token_url`, shared by every
-    /// source of an [`HttpContext`](crate::HttpContext) with the same token
-    /// URL and client id, refreshed before it expires and after a 401.
+    /// OAuth2 (client credentials or refresh token, see [`OAuth2`]): a
+    /// token from `token_url`, shared by every source of an
+    /// [`HttpContext`](crate::HttpContext) with the same grant, refreshed
+    /// before it expires and after a 401.
     #[serde(rename = "oauth2")]
-    OAuth2 {
-        /// The token endpoint.
-        token_url: String,
-        /// The client id.
-        client_id: String,
-        /// The client secret (sent in the token request's form body only).
-        client_secret: String,
-        /// The scope requested, if any.
-        #[serde(default)]
-        scope: Option<String>,
-    },
+    OAuth2(OAuth2),
+    /// A login or session-token request (see [`TokenRequest`]): a token
+    /// from the answer of a POST, sent in a configured header.
+    TokenRequest(TokenRequest),
 }
 
 impl fmt::Debug for Auth {
@@ -82,18 +82,8 @@ impl fmt::Debug for Auth {
                 .field("query", query)
                 .field("value", &HIDDEN)
                 .finish(),
-            Self::OAuth2 {
-                token_url,
-                client_id,
-                scope,
-                ..
-            } => f
-                .debug_struct("OAuth2")
-                .field("token_url", token_url)
-                .field("client_id", client_id)
-                .field("client_secret", &HIDDEN)
-                .field("scope", scope)
-                .finish(),
+            Self::OAuth2(oauth2) => oauth2.fmt(f),
+            Self::TokenRequest(request) => request.fmt(f),
         }
     }
 }
@@ -105,17 +95,8 @@ pub(crate) struct AuthParts {
     pub(crate) header: Option<(HeaderName, HeaderValue)>,
     /// A query parameter `(name, value)` added to each request.
     pub(crate) query: Option<(String, String)>,
-    /// OAuth2 client credentials: `(token_url, client_id, client_secret, scope)`.
-    pub(crate) oauth2: Option<OAuth2Credentials>,
-}
-
-/// OAuth2 client credentials as configured.
-#[derive(Clone)]
-pub(crate) struct OAuth2Credentials {
-    pub(crate) token_url: String,
-    pub(crate) client_id: String,
-    pub(crate) client_secret: String,
-    pub(crate) scope: Option<String>,
+    /// How to get a token (OAuth2, a token request), validated.
+    pub(crate) grant: Option<Grant>,
 }
 
 impl Auth {
@@ -126,16 +107,8 @@ impl Auth {
             Self::Bearer { token } => vec![token],
             Self::Basic { username, password } => vec![username, password],
             Self::ApiKey { value, .. } => vec![value],
-            Self::OAuth2 {
-                token_url,
-                client_id,
-                client_secret,
-                scope,
-            } => {
-                let mut all = vec![token_url, client_id, client_secret];
-                all.extend(scope.as_mut());
-                all
-            }
+            Self::OAuth2(oauth2) => oauth2.strings_mut(),
+            Self::TokenRequest(request) => request.strings_mut(),
         }
     }
 
@@ -185,35 +158,15 @@ impl Auth {
                     }
                 }
             }
-            Self::OAuth2 {
-                token_url,
-                client_id,
-                client_secret,
-                scope,
-            } => {
-                for (key, v) in [
-                    ("token_url", token_url),
-                    ("client_id", client_id),
-                    ("client_secret", client_secret),
-                ] {
-                    if v.is_empty() {
-                        return Err(empty(key));
-                    }
-                }
-                parts.oauth2 = Some(OAuth2Credentials {
-                    token_url: token_url.clone(),
-                    client_id: client_id.clone(),
-                    client_secret: client_secret.clone(),
-                    scope: scope.clone().filter(|s| !s.is_empty()),
-                });
-            }
+            Self::OAuth2(oauth2) => parts.grant = Some(Grant::oauth2(oauth2)?),
+            Self::TokenRequest(request) => parts.grant = Some(Grant::token_request(request)?),
         }
         Ok(parts)
     }
 }
 
 /// Standard base64 with padding (RFC 4648), for basic credentials.
-fn base64(input: &[u8]) -> String {
+pub(crate) fn base64(input: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
     for chunk in input.chunks(3) {
@@ -257,6 +210,8 @@ mod tests {
             r#"{ type = "api_key", header = "X-Api-Key", value = "s3cret" }"#,
             r#"{ type = "api_key", query = "api_key", value = "s3cret" }"#,
             r#"{ type = "oauth2", token_url = "https://a.test/token", client_id = "id", client_secret = "s3cret", scope = "read" }"#,
+            r#"{ type = "oauth2", grant = "refresh_token", refresh_token = "s3cret-r", client_auth = "basic", token_url = "https://a.test/token", client_id = "id", client_secret = "s3cret", audience = "api" }"#,
+            r#"{ type = "token_request", token_url = "https://a.test/login", body_format = "form", fields = { user = "me", password = "s3cret" }, headers = { X-Key = "s3cret" }, token = "/t", header = "X-Session", prefix = "", expires_at = "/exp", lifetime = "1h" }"#,
         ];
         for text in cases {
             #[derive(Deserialize)]

@@ -97,6 +97,10 @@ impl HttpContext {
 #[derive(Debug)]
 pub(crate) struct Fetched {
     pub(crate) url: Url,
+    /// The method of the request answered (after redirects).
+    pub(crate) method: &'static str,
+    /// The (2xx) status.
+    pub(crate) status: u16,
     pub(crate) headers: HeaderMap,
     pub(crate) body: Vec<u8>,
 }

@@ -18,6 +18,7 @@ use url::Url;
 
 use crate::http::host_key;
 use crate::http::redact::{is_secret_param, redact_url};
+use crate::paging::query_string::remove_params;
 use crate::paging::with_query_param;
 
 /// The start URL's secret parameters, and how URLs are shown.
@@ -76,18 +77,7 @@ impl CursorSecrets {
         if !self.applies_to(url) || !url.query_pairs().any(|(k, _)| is_secret(&k)) {
             return url.clone();
         }
-        let kept: Vec<(String, String)> = url
-            .query_pairs()
-            .filter(|(k, _)| !is_secret(k))
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-        let mut out = url.clone();
-        if kept.is_empty() {
-            out.set_query(None);
-        } else {
-            out.query_pairs_mut().clear().extend_pairs(kept);
-        }
-        out
+        remove_params(url, is_secret)
     }
 
     /// The URL to request for a page in cursor form: the secrets added back.

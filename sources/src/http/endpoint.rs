@@ -7,6 +7,8 @@ use std::time::Duration;
 use pipeline_core::FetchError;
 use pipeline_core::policy::{self, CircuitBreaker, GateConfig, HostGate};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::http::answer_rules::AnswerRules;
 use url::Url;
 
 use crate::config::HttpSourceConfig;
@@ -14,7 +16,7 @@ use crate::error::SourceError;
 use crate::http::cursor_secrets::CursorSecrets;
 use crate::http::oauth2::TokenSource;
 use crate::http::redact::redact_url;
-use crate::http::request::{Outcome, Request, is_unauthorized};
+use crate::http::request::{Credential, Outcome, Request, is_unauthorized};
 use crate::http::{Fetched, HttpContext, check_scheme, host_key, parse_http_url};
 
 /// One collection's access to its host: headers, limits, gate and breaker.
@@ -29,8 +31,10 @@ pub(crate) struct Endpoint {
     deadline: Duration,
     pub(crate) max_body: u64,
     secrets: CursorSecrets,
-    /// The OAuth2 token every request carries, if configured.
+    /// The token every request carries (OAuth2, a token request), if configured.
     token: Option<TokenSource>,
+    /// `on_status` and `on_body`.
+    pub(crate) rules: Arc<AnswerRules>,
 }
 
 impl Endpoint {
@@ -85,9 +89,10 @@ impl Endpoint {
             ));
         }
         let token = auth
-            .oauth2
-            .map(|creds| ctx.tokens.source(creds, ctx, config))
+            .grant
+            .map(|grant| ctx.tokens.source(grant, ctx, config))
             .transpose()?;
+        let rules = AnswerRules::new(&config.on_status, &config.on_body)?;
         let endpoint = Self {
             client: ctx.client().clone(),
             gate: ctx.gates().gate(&host, config.gate_config()),
@@ -99,19 +104,21 @@ impl Endpoint {
             max_body: config.max_body_bytes,
             secrets,
             token,
+            rules: Arc::new(rules),
         };
         Ok((endpoint, start))
     }
 
-    /// An endpoint for a service URL such as an OAuth2 token endpoint: no
-    /// headers or credentials, only its own host allowed, the host's gate
-    /// (default politeness unless a collection set it) and breaker.
+    /// An endpoint for a service URL such as an OAuth2 token endpoint:
+    /// `headers` only, no credentials nor rules, only its own host allowed,
+    /// the host's gate (default politeness unless a collection set it) and breaker.
     pub(crate) fn service(
         url: &Url,
         ctx: &HttpContext,
         breaker: policy::BreakerConfig,
         deadline: Duration,
         max_body: u64,
+        headers: HeaderMap,
     ) -> Result<Self, SourceError> {
         let host = host_key(url).ok_or_else(|| SourceError::config("the URL has no host"))?;
         let (secrets, _) = CursorSecrets::from_start(url, &crate::http::redact::default_secret_params());
@@ -120,12 +127,13 @@ impl Endpoint {
             gate: ctx.gates().gate(&host, GateConfig::default()),
             breaker: ctx.breakers().breaker(&host, breaker),
             host,
-            headers: Arc::new(HeaderMap::new()),
+            headers: Arc::new(headers),
             allowed_hosts: Arc::new(url.host_str().map(str::to_ascii_lowercase).into_iter().collect()),
             deadline,
             max_body,
             secrets,
             token: None,
+            rules: Arc::new(AnswerRules::default()),
         })
     }
 
@@ -166,30 +174,30 @@ impl Endpoint {
     }
 
     /// Sends `request` politely (breaker, gate, deadline, redirects, body
-    /// cap) and classifies errors. With OAuth2, the token is taken before
-    /// the gate (the token endpoint may share the host, and its gate), and a
-    /// 401 gets one new token and one retry.
+    /// cap) and classifies errors. With a token (OAuth2, a token request),
+    /// the token is taken before the gate (the token endpoint may share the
+    /// host, and its gate), and a 401 gets one new token and one retry.
     pub(crate) async fn send(&self, request: &Request) -> Result<Fetched, FetchError> {
         let Some(token) = &self.token else {
             return self.attempt(request, None).await;
         };
-        let bearer = token.bearer().await?;
-        match self.attempt(request, Some(&bearer)).await {
+        let credential = token.credential().await?;
+        match self.attempt(request, Some(&credential)).await {
             Err(e) if is_unauthorized(&e) => {
-                tracing::info!(host = %self.host, "OAuth2 token refused (HTTP 401); fetching a new one and retrying once");
-                let fresh = token.refresh(&bearer).await?;
+                tracing::info!(host = %self.host, "token refused (HTTP 401); fetching a new one and retrying once");
+                let fresh = token.refresh(&credential).await?;
                 self.attempt(request, Some(&fresh)).await
             }
             other => other,
         }
     }
 
-    /// One try of `request` with `bearer` (no token handling: the token
-    /// endpoint's own requests come through here).
+    /// One try of `request` with `credential` (no token handling: the
+    /// token endpoint's own requests come through here).
     pub(crate) async fn attempt(
         &self,
         request: &Request,
-        bearer: Option<&HeaderValue>,
+        credential: Option<&Credential>,
     ) -> Result<Fetched, FetchError> {
         // In a cluster: another process's open breaker (read once a second).
         self.breaker.refresh().await;
@@ -198,7 +206,7 @@ impl Endpoint {
             retry_at,
         })?;
         let permit = self.gate.acquire().await;
-        let result = match tokio::time::timeout(self.deadline, self.follow(request, bearer)).await {
+        let result = match tokio::time::timeout(self.deadline, self.follow(request, credential)).await {
             Ok(r) => r,
             Err(_) => Err(Outcome::Failed(FetchError::transient(SourceError::Deadline {
                 method: request.method.as_str(),

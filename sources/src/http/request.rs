@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use pipeline_core::FetchError;
 use reqwest::StatusCode;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, LOCATION, RETRY_AFTER};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, LOCATION, RETRY_AFTER};
 use url::Url;
 
 use crate::config::Method;
@@ -45,7 +45,7 @@ impl Body {
     }
 
     /// An `application/x-www-form-urlencoded` body.
-    pub(crate) fn form(pairs: &[(&str, &str)]) -> Self {
+    pub(crate) fn form<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> Self {
         let text = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(pairs)
             .finish();
@@ -53,6 +53,20 @@ impl Body {
             content_type: "application/x-www-form-urlencoded",
             bytes: Arc::new(text.into_bytes()),
         }
+    }
+}
+
+/// A credential header a request carries (a token, a client's Basic
+/// credentials); its value is marked sensitive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Credential {
+    pub(crate) name: HeaderName,
+    pub(crate) value: HeaderValue,
+}
+
+impl Credential {
+    pub(crate) fn new(name: HeaderName, value: HeaderValue) -> Self {
+        Self { name, value }
     }
 }
 
@@ -88,25 +102,29 @@ pub(crate) enum Outcome {
     PushedBack(FetchError, Option<Duration>, bool),
 }
 
-/// Whether `e` is an HTTP 401 answer.
+/// Whether `e` is an HTTP 401 answer (whatever a rule made of it).
 pub(crate) fn is_unauthorized(e: &FetchError) -> bool {
-    match e {
-        FetchError::Permanent { source } => matches!(
-            source.downcast_ref::<SourceError>(),
-            Some(SourceError::Status { status: 401, .. })
-        ),
-        _ => false,
-    }
+    let source = match e {
+        FetchError::Permanent { source }
+        | FetchError::Transient { source }
+        | FetchError::Skipped { source }
+        | FetchError::RateLimited { source, .. } => source,
+        _ => return false,
+    };
+    matches!(
+        source.downcast_ref::<SourceError>(),
+        Some(SourceError::Status { status: 401, .. } | SourceError::Rule { status: 401, .. })
+    )
 }
 
 impl Endpoint {
     /// Sends `request`, following redirects on allowed hosts: 307 and 308
     /// repeat the method and body, other redirects become a GET, as clients
-    /// commonly do. Headers and `bearer` go to the first URL's host only.
+    /// commonly do. Headers and `credential` go to the first URL's host only.
     pub(crate) async fn follow(
         &self,
         request: &Request,
-        bearer: Option<&HeaderValue>,
+        credential: Option<&Credential>,
     ) -> Result<Fetched, Outcome> {
         let start = &request.url;
         let mut url = start.clone();
@@ -122,8 +140,8 @@ impl Endpoint {
                 if !self.headers.is_empty() {
                     builder = builder.headers((*self.headers).clone());
                 }
-                if let Some(b) = bearer {
-                    builder = builder.header(AUTHORIZATION, b.clone());
+                if let Some(c) = credential {
+                    builder = builder.header(c.name.clone(), c.value.clone());
                 }
             }
             if let Some(b) = &body {
@@ -166,12 +184,22 @@ impl Endpoint {
                 continue;
             }
             if !status.is_success() {
-                return Err(classify_status(
-                    verb(method),
-                    self.show(&url),
-                    status,
-                    response.headers(),
-                ));
+                let shown = self.show(&url);
+                if !self.rules.is_empty() {
+                    let headers = response.headers().clone();
+                    let body = match self.rules.reads_bodies() {
+                        true => error_body(response).await,
+                        false => Vec::new(),
+                    };
+                    let ruled = self
+                        .rules
+                        .on_error(verb(method), &shown, status.as_u16(), &headers, &body);
+                    if let Some(outcome) = ruled {
+                        return Err(outcome);
+                    }
+                    return Err(classify_status(verb(method), shown, status, &headers));
+                }
+                return Err(classify_status(verb(method), shown, status, response.headers()));
             }
             return self.read_body(verb(method), url, response).await;
         }
@@ -196,6 +224,7 @@ impl Endpoint {
                 limit: self.max_body,
             }))
         };
+        let status = response.status().as_u16();
         let headers = std::mem::take(response.headers_mut());
         // Content-Length is of the encoded body; it only lets us refuse early.
         if response.content_length().is_some_and(|n| n > self.max_body) {
@@ -224,8 +253,28 @@ impl Endpoint {
                 }
             }
         }
-        Ok(Fetched { url, headers, body })
+        Ok(Fetched {
+            url,
+            method,
+            status,
+            headers,
+            body,
+        })
     }
+}
+
+/// The start of an error answer's body, for body rules: at most the rules'
+/// window, and whatever arrived before a cut.
+async fn error_body(mut response: reqwest::Response) -> Vec<u8> {
+    let window = crate::http::status_rules::BODY_RULE_WINDOW;
+    let mut body = Vec::new();
+    while body.len() < window {
+        match response.chunk().await {
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk[..chunk.len().min(window - body.len())]),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    body
 }
 
 /// `url` is shown redacted; reqwest's own message would repeat it in full.

@@ -6,14 +6,18 @@ use serde_json::Value;
 use url::Url;
 
 use crate::config::HttpSourceConfig;
+use crate::dates::config_at;
+use crate::dates::windows::{Window, Windows};
 use crate::error::SourceError;
 use crate::http::endpoint::Endpoint;
 use crate::http::graphql;
 use crate::http::{Fetched, HttpContext};
+use crate::json::records::{Problem, RecordPath};
 use crate::paging::body_cursor::RequestTemplate;
 use crate::paging::page_url::{PageUrl, checked_next, page_url};
 use crate::paging::prefetch::Prefetch;
-use crate::paging::{PageView, Paginator, kind_of};
+use crate::paging::{PageView, Paginator, fragment};
+use jiff::Timestamp;
 
 /// A paginated JSON API as a [`Paged`] source of `serde_json::Value` items.
 ///
@@ -59,7 +63,11 @@ pub struct JsonSource {
     endpoint: Endpoint,
     /// The first page's URL in cursor form.
     first: Url,
-    items: String,
+    /// The start URL in cursor form, placeholders for page numbers
+    /// unrendered: each window's series starts from it.
+    base: Url,
+    windows: Option<Windows>,
+    records: RecordPath,
     paginator: Paginator,
     template: RequestTemplate,
     speculate: bool,
@@ -69,31 +77,71 @@ pub struct JsonSource {
 impl JsonSource {
     /// Builds the source from its configuration, sharing `ctx`'s client, gates and breakers.
     ///
+    /// `{now…}` placeholders in the URL, body and header values, and
+    /// `now`-relative window bounds, are evaluated now (see
+    /// [`dates`](crate::dates)): a source is built for each run.
+    ///
     /// # Errors
     ///
     /// [`SourceError::Config`] for a bad URL, pointer, header, credential,
-    /// method and body, or pagination style, naming the key.
+    /// method and body, pagination style or date window, naming the key.
     pub fn from_config(config: &HttpSourceConfig, ctx: &HttpContext) -> Result<Self, SourceError> {
-        if !config.items.is_empty() && !config.items.starts_with('/') {
-            return Err(SourceError::config(format!(
-                "items {:?} is not a JSON pointer (it must be empty or start with '/')",
-                config.items
-            )));
-        }
+        Self::from_config_at(config, ctx, Timestamp::now())
+    }
+
+    /// [`from_config`](Self::from_config) for a run started at `now`.
+    ///
+    /// # Errors
+    ///
+    /// As [`from_config`](Self::from_config).
+    pub fn from_config_at(
+        config: &HttpSourceConfig,
+        ctx: &HttpContext,
+        now: Timestamp,
+    ) -> Result<Self, SourceError> {
+        let config = &config_at(config, now)?;
+        let records = RecordPath::new(config)?;
         let paginator = Paginator::new(&config.pagination)?;
         let template = RequestTemplate::new(config)?;
         let (endpoint, mut start) = Endpoint::new(config, ctx)?;
         // A fragment is never sent; in a cursor it carries a body token.
         start.set_fragment(None);
+        let paginator = paginator.with_template(&start);
+        let windows = config
+            .windows
+            .as_ref()
+            .map(|w| w.resolve(now))
+            .transpose()
+            .map_err(|e| SourceError::config(e.to_string()))?;
+        let first = match &windows {
+            Some(w) => {
+                // No window at all (start not before end): an empty first
+                // window, which fetches nothing.
+                let window = w.first().unwrap_or(Window {
+                    start: w.end(),
+                    end: w.end(),
+                });
+                paginator.first_url(&w.apply(&start, window))
+            }
+            None => paginator.first_url(&start),
+        };
         Ok(Self {
-            first: paginator.first_url(&start),
+            first,
+            base: start,
+            windows,
             endpoint,
-            items: config.items.clone(),
+            records,
             paginator,
             template,
             speculate: config.speculate,
             pending: None,
         })
+    }
+
+    /// Where this run's date windows end (`None` without windows): an
+    /// incremental crawl's next run starts there.
+    pub fn windows_end(&self) -> Option<Timestamp> {
+        self.windows.as_ref().map(Windows::end)
     }
 
     /// The first page's URL in cursor form (the start URL's secret query
@@ -105,11 +153,11 @@ impl JsonSource {
     /// Sends `page`'s request, using a speculative fetch if one was started
     /// for it, and (with `speculate`) starts fetching the predicted next page
     /// meanwhile.
-    async fn download(&mut self, page: &PageUrl) -> Result<Fetched, FetchError> {
+    async fn download(&mut self, page: &PageUrl, base: &Url) -> Result<Fetched, FetchError> {
         let request = self.template.request(&page.request)?;
         let ready = self.pending.take().filter(|p| *p.request() == request);
         if self.speculate
-            && let Some(next) = self.paginator.predict_next(&page.cursor_form)
+            && let Some(next) = self.paginator.predict_next(&page.cursor_form, base)
             && self.endpoint.check_allowed(&next).is_ok()
         {
             let next = PageUrl::new(&self.endpoint, next);
@@ -122,9 +170,27 @@ impl JsonSource {
         }
     }
 
-    /// The items pointer.
-    pub(crate) fn items_pointer(&self) -> &str {
-        &self.items
+    /// Where a page's records are.
+    pub(crate) fn records(&self) -> &RecordPath {
+        &self.records
+    }
+
+    /// The window of the page at `url` and the URL its series started
+    /// from (the start URL without windows).
+    fn series(&self, url: &Url) -> Result<(Option<Window>, Url), FetchError> {
+        let Some(windows) = &self.windows else {
+            return Ok((None, self.base.clone()));
+        };
+        let window =
+            Windows::of(url).map_err(|e| FetchError::invalid(format!("{}: {e}", self.endpoint.show(url))))?;
+        Ok((Some(window), windows.apply(&self.base, window)))
+    }
+
+    /// The first page of the window after `window`, if any.
+    fn next_window(&self, window: Option<Window>) -> Option<Url> {
+        let (windows, window) = (self.windows.as_ref()?, window?);
+        let next = windows.after(window)?;
+        Some(self.paginator.first_url(&windows.apply(&self.base, next)))
     }
 
     /// One page of `I`s: the shared path of [`JsonSource`] and
@@ -134,10 +200,27 @@ impl JsonSource {
         cursor: Option<&Cursor>,
     ) -> Result<Page<I>, FetchError> {
         let page = page_url(&self.endpoint, &self.first, cursor)?;
-        let fetched = self.download(&page).await?;
+        let (window, base) = self.series(&page.cursor_form)?;
+        if window.is_some_and(|w| w.start >= w.end) {
+            return Ok(Page::new(Vec::new(), None));
+        }
+        let fetched = self.download(&page, &base).await?;
         // Shown (redacted) only in errors: redacting costs a URL parse.
         let shown = || self.endpoint.show(&page.request);
-        let (body, items) = I::split(self, &fetched, &shown)?;
+        // A 204 or an empty body is a page without items: its series ends.
+        if fetched.body.trim_ascii().is_empty() {
+            let next = self.next_window(window);
+            return Ok(Page::new(Vec::new(), next.map(|n| Cursor::new(String::from(n)))));
+        }
+        let (body, items) = match I::split(self, &fetched, &shown) {
+            Ok(page) => page,
+            // A 2xx that is not a page may be an error in disguise (`on_body`).
+            Err(e) if self.endpoint.rules.reads_bodies() => {
+                let rules = &self.endpoint.rules;
+                return Err(rules.on_page(fetched.method, &shown(), fetched.status, &fetched.body, e));
+            }
+            Err(e) => return Err(e),
+        };
         let last = if self.paginator.needs_last_item() {
             items.last().map(I::to_value).transpose().map_err(|e| {
                 FetchError::invalid(format!("{}: the last item could not be read: {e}", shown()))
@@ -147,6 +230,7 @@ impl JsonSource {
         };
         let view = PageView {
             url: &page.request,
+            base: &base,
             headers: &fetched.headers,
             body: &body,
             items: items.len(),
@@ -156,8 +240,13 @@ impl JsonSource {
             FetchError::invalid(format!("{}: {}", shown(), self.endpoint.show_text(&reason)))
         })?;
         let next = match next {
+            // A link read from the body has no fragment: the page's window goes on.
+            Some(n) if window.is_some() => {
+                let n = fragment::carry(&page.request, &n, &["window"]);
+                checked_next(&self.endpoint, &page.request, &n)?
+            }
             Some(n) => checked_next(&self.endpoint, &page.request, &n)?,
-            None => None,
+            None => self.next_window(window).map(|n| Cursor::new(String::from(n))),
         };
         tracing::debug!(host = %self.endpoint.host, items = items.len(), "JSON page fetched");
         Ok(Page::new(items, next))
@@ -187,11 +276,13 @@ impl PageItems for Value {
     ) -> Result<(Value, Vec<Value>), FetchError> {
         let mut body: Value =
             serde_json::from_slice(&fetched.body).map_err(|e| not_json(fetched, shown, &e))?;
-        let pointer = source.items_pointer();
-        match body.pointer_mut(pointer).map(Value::take) {
-            Some(Value::Array(items)) => Ok((body, items)),
-            Some(other) => Err(not_an_array(shown, pointer, &other)),
-            None => Err(no_items(&body, shown, pointer)),
+        let records = source.records();
+        match records.select(&mut body) {
+            Ok(selected) if selected.missed && selected.records.is_empty() => {
+                no_records(&body, shown).map(|()| (body, Vec::new()))
+            }
+            Ok(selected) => Ok((body, selected.records)),
+            Err(problem) => Err(bad_records(&body, shown, records.pointer(), &problem)),
         }
     }
 
@@ -210,13 +301,39 @@ pub(crate) fn not_json(fetched: &Fetched, shown: &dyn Fn() -> String, e: &serde_
     FetchError::invalid(format!("{}: {what}: {e}", shown()))
 }
 
-/// Something other than an array at the items pointer.
-pub(crate) fn not_an_array(shown: &dyn Fn() -> String, pointer: &str, found: &Value) -> FetchError {
-    FetchError::invalid(format!(
-        "{}: items at {pointer:?} is {}, not an array",
-        shown(),
-        kind_of(found)
-    ))
+/// A page whose records are not where and what its path says.
+pub(crate) fn bad_records(
+    body: &Value,
+    shown: &dyn Fn() -> String,
+    pointer: &str,
+    problem: &Problem,
+) -> FetchError {
+    match problem {
+        Problem::Missing => no_items(body, shown, pointer),
+        Problem::NotRecords("an object") => FetchError::invalid(format!(
+            "{}: items at {pointer:?} is an object, not an array (a paginated collection's \
+             pages are lists; an object is one record only without pagination or under a `*`)",
+            shown()
+        )),
+        Problem::NotRecords(kind) => FetchError::invalid(format!(
+            "{}: items at {pointer:?} is {kind}, not an array or object",
+            shown()
+        )),
+        Problem::NotAnObject(kind) => FetchError::invalid(format!(
+            "{}: a record at {pointer:?} is {kind}, so it cannot take its member name \
+             (items_map_key needs object records)",
+            shown()
+        )),
+    }
+}
+
+/// A page whose records are missing, with `items_missing = "empty"`: no
+/// records, unless it is a GraphQL error answer.
+pub(crate) fn no_records(body: &Value, shown: &dyn Fn() -> String) -> Result<(), FetchError> {
+    match graphql::answer_error(body, &shown()) {
+        Some(error) => Err(error),
+        None => Ok(()),
+    }
 }
 
 /// Nothing at the items pointer: a GraphQL error answer, or a malformed page.
@@ -242,7 +359,8 @@ impl std::fmt::Debug for JsonSource {
         f.debug_struct("JsonSource")
             .field("endpoint", &self.endpoint)
             .field("first", &self.endpoint.show(&self.first))
-            .field("items", &self.items)
+            .field("windows", &self.windows)
+            .field("items", &self.records.pointer())
             .field("paginator", &self.paginator)
             .field("template", &self.template)
             .field("speculate", &self.speculate)

@@ -6,3 +6,4 @@
 pub(crate) mod json_source;
 pub(crate) mod raw_json_source;
 pub(crate) mod raw_page;
+pub(crate) mod records;

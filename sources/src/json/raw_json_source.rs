@@ -7,8 +7,9 @@ use serde_json::Value;
 use crate::config::HttpSourceConfig;
 use crate::error::SourceError;
 use crate::http::{Fetched, HttpContext};
-use crate::json::json_source::{JsonSource, PageItems, no_items, not_an_array, not_json};
-use crate::json::raw_page;
+use crate::json::json_source::{JsonSource, PageItems, bad_records, no_records, not_json};
+use crate::json::raw_page::{self, Node};
+use crate::json::records::Problem;
 
 /// A paginated JSON API as a [`Paged`] source of [`RawItem`]s: the fast path.
 ///
@@ -78,12 +79,40 @@ impl PageItems for RawItem {
         fetched: &Fetched,
         shown: &dyn Fn() -> String,
     ) -> Result<(Value, Vec<RawItem>), FetchError> {
-        let pointer = source.items_pointer();
-        let page = raw_page::split(&fetched.body, pointer).map_err(|e| not_json(fetched, shown, &e))?;
+        let records = source.records();
+        if !records.is_plain() {
+            // A `*` path: records are taken from the parsed body and written
+            // back as text (compact, members in name order); only such
+            // collections pay for it.
+            let (body, values) = <Value as PageItems>::split(source, fetched, shown)?;
+            return Ok((body, values.iter().map(RawItem::from_value).collect()));
+        }
+        let pointer = records.pointer();
+        let not_json = |e: serde_json::Error| not_json(fetched, shown, &e);
+        let mut page = raw_page::split(&fetched.body, pointer).map_err(not_json)?;
+        if page.items == Some(Node::Object) && records.objects_are_records() {
+            page = raw_page::capture(&fetched.body, pointer).map_err(not_json)?;
+        }
         match page.items {
-            Some(Ok(items)) => Ok((page.body, items)),
-            Some(Err(other)) => Err(not_an_array(shown, pointer, &other)),
-            None => Err(no_items(&page.body, shown, pointer)),
+            Some(Node::Items(items)) => Ok((page.body, items)),
+            None | Some(Node::Other(Value::Null)) if records.missing_is_empty() => {
+                no_records(&page.body, shown).map(|()| (page.body, Vec::new()))
+            }
+            None | Some(Node::Other(Value::Null)) => {
+                Err(bad_records(&page.body, shown, pointer, &Problem::Missing))
+            }
+            Some(Node::Other(other)) => Err(bad_records(
+                &page.body,
+                shown,
+                pointer,
+                &Problem::NotRecords(crate::paging::kind_of(&other)),
+            )),
+            Some(Node::Object) => Err(bad_records(
+                &page.body,
+                shown,
+                pointer,
+                &Problem::NotRecords("an object"),
+            )),
         }
     }
 

@@ -2,27 +2,52 @@
 //! pointer becomes one [`RawItem`] per element (its text copied, never
 //! parsed into a tree), and the rest of the body becomes a `Value` for the
 //! paginator and the GraphQL check.
+//!
+//! An object at the pointer is one record: the first pass only notes it
+//! (skipping it unparsed), and [`capture`] takes its text in a second pass,
+//! so the array case, the hot one, pays nothing for it.
 
 use std::fmt;
 
 use pipeline_core::RawItem;
 use serde::Deserialize;
 use serde::de::value::MapAccessDeserializer;
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+
+/// What a page holds at its items pointer.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Node {
+    /// An array: its elements' texts (or, from [`capture`], the object's).
+    Items(Vec<RawItem>),
+    /// An object, one record: its text is taken by [`capture`].
+    Object,
+    /// Anything else.
+    Other(Value),
+}
 
 /// A page split at its items pointer.
 #[derive(Debug)]
 pub(crate) struct RawPage {
-    /// The body with the items array replaced by `null`.
+    /// The body with the items node replaced by `null`.
     pub(crate) body: Value,
-    /// The items array, or what was there instead; `None`: nothing was there.
-    pub(crate) items: Option<Result<Vec<RawItem>, Value>>,
+    /// What was at the pointer; `None`: nothing was there.
+    pub(crate) items: Option<Node>,
 }
 
 /// Splits `body` at the JSON pointer `items` (`""`: the body is the array).
 pub(crate) fn split(body: &[u8], items: &str) -> Result<RawPage, serde_json::Error> {
+    split_with(body, items, false)
+}
+
+/// Splits `body` as [`split`], taking the node at `items` whole as one
+/// record's text: the second pass for a page whose node is an object.
+pub(crate) fn capture(body: &[u8], items: &str) -> Result<RawPage, serde_json::Error> {
+    split_with(body, items, true)
+}
+
+fn split_with(body: &[u8], items: &str, whole: bool) -> Result<RawPage, serde_json::Error> {
     let segments: Vec<String> = match items.strip_prefix('/') {
         Some(rest) => rest
             .split('/')
@@ -35,6 +60,7 @@ pub(crate) fn split(body: &[u8], items: &str) -> Result<RawPage, serde_json::Err
     let body = Split {
         segments: &segments,
         items: &mut found,
+        whole,
     }
     .deserialize(&mut de)?;
     de.end()?;
@@ -44,7 +70,9 @@ pub(crate) fn split(body: &[u8], items: &str) -> Result<RawPage, serde_json::Err
 /// Builds the `Value` of a node on the items' path.
 struct Split<'p> {
     segments: &'p [String],
-    items: &'p mut Option<Result<Vec<RawItem>, Value>>,
+    items: &'p mut Option<Node>,
+    /// Take the items node as one record's text.
+    whole: bool,
 }
 
 impl<'de> DeserializeSeed<'de> for Split<'_> {
@@ -52,7 +80,10 @@ impl<'de> DeserializeSeed<'de> for Split<'_> {
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
         if self.segments.is_empty() {
-            *self.items = Some(d.deserialize_any(Items)?);
+            *self.items = Some(match self.whole {
+                true => Node::Items(vec![RawItem::from_raw(Box::<RawValue>::deserialize(d)?)]),
+                false => d.deserialize_any(Items)?,
+            });
             return Ok(Value::Null);
         }
         d.deserialize_any(self)
@@ -76,6 +107,7 @@ impl<'de> Visitor<'de> for Split<'_> {
                 map.next_value_seed(Split {
                     segments: rest,
                     items: &mut *self.items,
+                    whole: self.whole,
                 })?
             } else {
                 map.next_value()?
@@ -94,6 +126,7 @@ impl<'de> Visitor<'de> for Split<'_> {
                 seq.next_element_seed(Split {
                     segments: rest,
                     items: &mut *self.items,
+                    whole: self.whole,
                 })?
             } else {
                 seq.next_element()?
@@ -130,19 +163,13 @@ impl<'de> Visitor<'de> for Split<'_> {
     }
 }
 
-/// An array index as RFC 6901 spells it: digits, no sign, no leading zero.
-fn array_index(segment: &str) -> Option<usize> {
-    if segment.starts_with('+') || (segment.starts_with('0') && segment.len() != 1) {
-        return None;
-    }
-    segment.parse().ok()
-}
+use crate::json::records::array_index;
 
-/// The items node: each element's text, or the value found instead of an array.
+/// The items node: each element's text, an object noted, or the value found instead.
 struct Items;
 
 impl<'de> Visitor<'de> for Items {
-    type Value = Result<Vec<RawItem>, Value>;
+    type Value = Node;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an array of items")
@@ -153,35 +180,35 @@ impl<'de> Visitor<'de> for Items {
         while let Some(raw) = seq.next_element::<Box<RawValue>>()? {
             items.push(RawItem::from_raw(raw));
         }
-        Ok(Ok(items))
+        Ok(Node::Items(items))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        Value::deserialize(MapAccessDeserializer::new(map)).map(Err)
+        IgnoredAny::deserialize(MapAccessDeserializer::new(map)).map(|_| Node::Object)
     }
 
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
-        Ok(Err(Value::Bool(v)))
+        Ok(Node::Other(Value::Bool(v)))
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-        Ok(Err(Value::from(v)))
+        Ok(Node::Other(Value::from(v)))
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-        Ok(Err(Value::from(v)))
+        Ok(Node::Other(Value::from(v)))
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-        Ok(Err(Value::from(v)))
+        Ok(Node::Other(Value::from(v)))
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Err(Value::String(v.to_owned())))
+        Ok(Node::Other(Value::String(v.to_owned())))
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Err(Value::Null))
+        Ok(Node::Other(Value::Null))
     }
 }
 
@@ -193,7 +220,7 @@ mod tests {
 
     fn texts(page: &RawPage) -> Vec<&str> {
         match &page.items {
-            Some(Ok(items)) => items.iter().map(RawItem::as_str).collect(),
+            Some(Node::Items(items)) => items.iter().map(RawItem::as_str).collect(),
             other => panic!("no items: {other:?}"),
         }
     }
@@ -223,9 +250,11 @@ mod tests {
     #[test]
     fn a_missing_or_wrong_node_is_reported() {
         let page = split(br#"{"items": {"a": 1}}"#, "/items").unwrap();
-        assert_eq!(page.items, Some(Err(json!({"a": 1}))));
+        assert_eq!(page.items, Some(Node::Object));
         let page = split(br#"{"items": null}"#, "/items").unwrap();
-        assert_eq!(page.items, Some(Err(Value::Null)));
+        assert_eq!(page.items, Some(Node::Other(Value::Null)));
+        let page = split(br#"{"items": "x"}"#, "/items").unwrap();
+        assert_eq!(page.items, Some(Node::Other(json!("x"))));
         let page = split(br#"{"errors": [{"message": "no"}]}"#, "/data/items").unwrap();
         assert!(page.items.is_none());
         assert_eq!(page.body, json!({"errors": [{"message": "no"}]}));
@@ -236,9 +265,19 @@ mod tests {
     #[test]
     fn the_last_duplicate_key_wins() {
         let page = split(br#"{"items": [1], "items": {"x": 1}}"#, "/items").unwrap();
-        assert_eq!(page.items, Some(Err(json!({"x": 1}))));
+        assert_eq!(page.items, Some(Node::Object));
         let page = split(br#"{"d": {"items": [1]}, "d": 2}"#, "/d/items").unwrap();
         assert!(page.items.is_none());
+    }
+
+    #[test]
+    fn an_object_is_captured_whole_with_its_text() {
+        let body = br#"{"me": {"id": 7,  "name": "ana"}, "meta": 1}"#;
+        let page = capture(body, "/me").unwrap();
+        assert_eq!(texts(&page), [r#"{"id": 7,  "name": "ana"}"#]);
+        assert_eq!(page.body, json!({"me": null, "meta": 1}));
+        let page = capture(br#" {"id": 1} "#, "").unwrap();
+        assert_eq!(texts(&page), [r#"{"id": 1}"#]);
     }
 
     #[test]

@@ -1,17 +1,13 @@
 //! The mock server's routes shaped like real APIs: a POST body cursor
 //! (Notion style), a GraphQL connection (GitHub style), a cursor in a
-//! response header, and an OAuth2 token endpoint with a protected
-//! collection.
-
-use std::sync::atomic::Ordering;
+//! response header. (The token endpoints are in `auth_routes.rs`.)
 
 use axum::body::Bytes;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use tokio::time::Instant;
 
-use super::routes::{bad_request, json_response, page_range, query};
+use super::routes::{bad_request, json_response, query};
 use super::{MockState, item};
 
 /// The cursor of the `/search` page starting at item `start`.
@@ -43,7 +39,7 @@ fn json_body(body: &Bytes) -> Option<Value> {
 pub(super) fn route(
     state: &MockState,
     method: &Method,
-    headers: &HeaderMap,
+    _headers: &HeaderMap,
     uri: &Uri,
     body: &Bytes,
 ) -> Option<Response> {
@@ -148,66 +144,6 @@ pub(super) fn route(
             }
             response
         }
-        "/oauth/token" => {
-            if method != Method::POST {
-                return Some(not_post());
-            }
-            token(state, body)
-        }
-        "/protected" => {
-            let presented = headers
-                .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer "));
-            let valid = presented.is_some_and(|t| {
-                let tokens = state.tokens.lock().unwrap_or_else(|e| e.into_inner());
-                tokens.get(t).is_some_and(|expiry| Instant::now() < *expiry)
-            });
-            if !valid {
-                state.rejected.fetch_add(1, Ordering::SeqCst);
-                return Some((StatusCode::UNAUTHORIZED, "missing or expired token").into_response());
-            }
-            let page = query(uri, "page")
-                .and_then(|p| p.parse::<usize>().ok())
-                .unwrap_or(1)
-                .max(1);
-            let items: Vec<Value> = page_range(config, page - 1).map(item).collect();
-            json_response(
-                StatusCode::OK,
-                &json!({ "items": items, "has_more": page < config.items.div_ceil(per) }),
-            )
-        }
         _ => return None,
     })
-}
-
-/// `POST /oauth/token`: client credentials in a form; a token living
-/// `token_ttl`.
-fn token(state: &MockState, body: &Bytes) -> Response {
-    let oauth = &state.config.oauth;
-    let form: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
-    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-    if field("grant_type") != Some("client_credentials") {
-        return json_response(
-            StatusCode::BAD_REQUEST,
-            &json!({ "error": "unsupported_grant_type" }),
-        );
-    }
-    if field("client_id") != Some(oauth.client_id.as_str())
-        || field("client_secret") != Some(oauth.client_secret.as_str())
-    {
-        return json_response(StatusCode::UNAUTHORIZED, &json!({ "error": "invalid_client" }));
-    }
-    let n = state.token_issues.fetch_add(1, Ordering::SeqCst) + 1;
-    let token = format!("mock-token-{n}");
-    state
-        .tokens
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(token.clone(), Instant::now() + oauth.token_ttl);
-    let mut answer = json!({ "access_token": token, "token_type": "Bearer" });
-    if oauth.expires_in {
-        answer["expires_in"] = json!(oauth.token_ttl.as_secs_f64());
-    }
-    json_response(StatusCode::OK, &answer)
 }

@@ -75,8 +75,9 @@ pub enum Malformed {
     HtmlErrorPage,
     /// A JSON object without the items: `{"error": …}`.
     MissingItems,
-    /// The real body with each top-level array replaced by an object (a
-    /// body that is an array is wrapped in an object).
+    /// The real body with each top-level array replaced by a string (a
+    /// body that is an array becomes that string): neither records nor a
+    /// record (an object would be one record).
     ItemsNotArray,
 }
 
@@ -189,7 +190,7 @@ async fn malformed_response(kind: Malformed, response: Response) -> Response {
             Bytes::from(json!({ "error": "upstream timeout", "retry": true }).to_string()),
         ),
         Malformed::ItemsNotArray => {
-            let broken = json!({ "error": "temporarily unavailable" });
+            let broken = json!("temporarily unavailable");
             let value = match serde_json::from_slice::<Value>(&bytes) {
                 Ok(Value::Object(mut fields)) => {
                     for v in fields.values_mut().filter(|v| v.is_array()) {
@@ -197,8 +198,7 @@ async fn malformed_response(kind: Malformed, response: Response) -> Response {
                     }
                     Value::Object(fields)
                 }
-                Ok(Value::Array(items)) => json!({ "items": items }),
-                _ => json!({ "items": broken }),
+                _ => broken,
             };
             ("application/json", Bytes::from(value.to_string()))
         }

@@ -31,21 +31,31 @@
 //! | `POST /search` `{"page_size", "start_cursor"}` | `cursor`, next = `/next_cursor`, has_more = `/has_more`, body_pointer = `/start_cursor` | `{"results": [...], "next_cursor": …, "has_more": …}` |
 //! | `POST /graphql` `{"query", "variables": {"first", "after"}}` | `cursor`, next = `/data/repo/issues/pageInfo/endCursor`, has_more = `…/hasNextPage`, body_pointer = `/variables/after` | `{"data": {"repo": {"issues": {"nodes": [...], "pageInfo": …}}}}`; a query without `issues` gets `{"errors": [{"message": GRAPHQL_ERROR}]}` |
 //! | `/header_cursor?cursor=T` | `cursor`, param = `cursor`, next_header = `X-Next-Cursor` | array; the header is empty on the last page |
-//! | `POST /oauth/token` | OAuth2 client credentials ([`OAuthMock`]) | `{"access_token", "token_type", "expires_in"}`; counted by [`MockServer::token_issues`] |
-//! | `/protected?page=P` | `page`, has_more = `/has_more`; needs a live token, else 401 (counted by [`MockServer::rejected_tokens`]) | `{"items": [...], "has_more": …}` |
+//! | `POST /oauth/token` | OAuth2 client credentials and refresh tokens ([`OAuthMock`], see `auth_routes.rs`) | `{"access_token", "token_type", "expires_in", "refresh_token"}`; counted by [`MockServer::token_issues`] |
+//! | `POST /login` | a login ([`LoginMock`]) | `{"session": {"token", "expires_in" or "expires_at"}}` |
+//! | `/protected?page=P[&need_scope=S]`, `/session?page=P` | `page`, has_more = `/has_more`; needs a live token (`Authorization: Bearer`, or `X-Session-Token` from `/login`), else 401 (counted by [`MockServer::rejected_tokens`]); `need_scope` needs the token's scope to have `S`, else 403 | `{"items": [...], "has_more": …}` |
+//! | `/scripted?page=P&on_page=K&status=S&message=M&times=T` | `page`; page `K` answers `S` with `{"message": M}` (see `status_routes.rs`) | |
+//! | `/children/item-I` | a child of item `I`: [`child_item`]s, 404 when [`child_deleted`] | `{"items": [...]}` |
 //!
 //! | `/tree/…`, `/feed` | a repos → issues → comments tree and an updated-since feed (see `tree.rs`) | |
+//! | `/hostile/…` | hostile parent values and server text with control characters (see `hostile.rs`) | |
+//! | `/shapes/…` | record shapes: single objects, wildcard paths, an object's values, missing items, composite and keyless keys (see `record_shapes.rs`) | |
+//! | `/events`, `/numbered/…`, `/slice`, `/scalar`, `/ending`, `/after`, `POST /form`, `/echo` | request shapes: date windows, templated page values, scalar cursors, endings, form bodies (see `request_routes.rs`) | |
 //!
 //! `/offset` and `/page` bodies also carry `has_more`. POST bodies are
 //! logged ([`MockServer::posted`]).
 
 mod api_routes;
+mod auth_routes;
 mod faults;
+mod hostile;
+mod record_shapes;
+mod request_routes;
 mod routes;
+mod status_routes;
 mod tree;
 mod tree_changes;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -62,8 +72,13 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 pub use self::api_routes::{GRAPHQL_ERROR, NEXT_CURSOR_HEADER, graphql_cursor, search_cursor};
+pub use self::auth_routes::{LoginExpiry, LoginMock, OAuthMock};
 pub use self::faults::{Faults, Malformed, Outage, RetryAfter};
+pub use self::hostile::{HOSTILE_TEXT, hostile_parents};
+pub use self::record_shapes::{shape_member, shape_rate_date, shape_stat, shape_task};
+pub use self::request_routes::event_time;
 pub use self::routes::{LATIN1_TEXT, html_item_index};
+pub use self::status_routes::{CHILDREN_PER_PARENT, child_deleted, child_item};
 pub use self::tree::{feed_time, tree_comment, tree_issue, tree_issue_count, tree_repo};
 pub use self::tree_changes::TreeItem;
 
@@ -95,6 +110,8 @@ pub struct MockConfig {
     pub require_access_token: Option<String>,
     /// The OAuth2 token endpoint's client and token lifetime.
     pub oauth: OAuthMock,
+    /// The user `/login` accepts and its session tokens' lifetime.
+    pub login: LoginMock,
     /// Repositories of the tree at `/tree/repos` (see the `tree` routes).
     pub tree_repos: usize,
     /// A repository served without its `name` (a parent item missing the
@@ -102,31 +119,6 @@ pub struct MockConfig {
     pub tree_nameless_repo: Option<usize>,
     /// Items of the updated-since feed at `/feed`.
     pub feed_items: usize,
-}
-
-/// The mock's OAuth2 client credentials and tokens.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OAuthMock {
-    /// The client id accepted (default `mock-client`).
-    pub client_id: String,
-    /// The client secret accepted (default `mock-secret-0123`).
-    pub client_secret: String,
-    /// How long an issued token is accepted (default 1 s).
-    pub token_ttl: Duration,
-    /// Whether answers state `expires_in` (default true); without it a
-    /// client learns of expiry only from a 401.
-    pub expires_in: bool,
-}
-
-impl Default for OAuthMock {
-    fn default() -> Self {
-        Self {
-            client_id: "mock-client".to_owned(),
-            client_secret: "mock-secret-0123".to_owned(),
-            token_ttl: Duration::from_secs(1),
-            expires_in: true,
-        }
-    }
 }
 
 impl Default for MockConfig {
@@ -146,6 +138,7 @@ impl Default for MockConfig {
             require_bearer: None,
             require_access_token: None,
             oauth: OAuthMock::default(),
+            login: LoginMock::default(),
             tree_repos: 6,
             tree_nameless_repo: None,
             feed_items: 50,
@@ -199,8 +192,10 @@ struct MockState {
     log: Mutex<Vec<(Duration, String)>>,
     posted: Mutex<Vec<Value>>,
     bomb: OnceLock<Bytes>,
-    /// Issued OAuth2 tokens and when each expires.
-    tokens: Mutex<HashMap<String, Instant>>,
+    /// Issued tokens (OAuth2, logins): when each expires, its scope.
+    auth: auth_routes::AuthState,
+    /// How often each `/scripted` URL was asked for.
+    scripted: status_routes::Scripted,
     token_issues: AtomicU64,
     rejected: AtomicU64,
     feed: tree::Feed,
@@ -235,7 +230,8 @@ impl MockServer {
             log: Mutex::new(Vec::new()),
             posted: Mutex::new(Vec::new()),
             bomb: OnceLock::new(),
-            tokens: Mutex::new(HashMap::new()),
+            auth: auth_routes::AuthState::new(&config.oauth),
+            scripted: status_routes::Scripted::default(),
             token_issues: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
             feed: tree::Feed::new(config.feed_items),
@@ -297,6 +293,12 @@ impl MockServer {
     /// How many OAuth2 tokens `/oauth/token` issued.
     pub fn token_issues(&self) -> u64 {
         self.state.token_issues.load(Ordering::SeqCst)
+    }
+
+    /// Every token request so far (`/oauth/token`, `/login`), as JSON: see
+    /// the token routes in the module docs.
+    pub fn token_requests(&self) -> Vec<Value> {
+        self.state.auth.token_requests()
     }
 
     /// How many requests `/protected` refused for a missing or expired token.
@@ -432,9 +434,16 @@ async fn handle(
     if let Some(fault) = faults::before_route(&config.faults, n, state.started.elapsed()) {
         return fault;
     }
-    let response = match api_routes::route(&state, &method, &headers, &uri, &body) {
+    let routed = auth_routes::route(&state, &method, &headers, &uri, &body)
+        .or_else(|| status_routes::route(&state, &uri))
+        .or_else(|| api_routes::route(&state, &method, &headers, &uri, &body))
+        .or_else(|| request_routes::route(&state, &method, &headers, &uri, &body));
+    let response = match routed {
         Some(r) => r,
-        None => match tree::route(&state, &uri) {
+        None => match tree::route(&state, &uri)
+            .or_else(|| hostile::route(&uri))
+            .or_else(|| record_shapes::route(&state, &uri))
+        {
             Some(r) => r,
             None => routes::route(&state, &uri).await,
         },

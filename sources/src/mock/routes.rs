@@ -212,10 +212,10 @@ pub(super) async fn route(state: &MockState, uri: &Uri) -> Response {
             Response::new(Body::from_stream(stream))
         }
         "/invalid/json" => (StatusCode::OK, "{\"items\": [1, 2,").into_response(),
-        "/invalid/not-array" => json_response(StatusCode::OK, &json!({ "items": { "a": 1 } })),
+        "/invalid/not-array" => json_response(StatusCode::OK, &json!({ "items": "unavailable" })),
         "/invalid/cursor" => json_response(
             StatusCode::OK,
-            &json!({ "items": [item(0)], "response_metadata": { "next_cursor": 42 } }),
+            &json!({ "items": [item(0)], "response_metadata": { "next_cursor": { "page": 42 } } }),
         ),
         path => {
             if let Some(code) = path.strip_prefix("/status/") {

@@ -12,28 +12,25 @@ use pipeline_core::FetchError;
 use serde_json::{Map, Value};
 use url::Url;
 
-use crate::config::{HttpSourceConfig, Method, Pagination};
+use crate::config::{BodyFormat, HttpSourceConfig, Method, Pagination};
+use crate::dates::DateWindows;
+use crate::dates::windows::Windows;
 use crate::error::SourceError;
+use crate::http::form_body::form_pairs;
 use crate::http::request::{Body, Request};
+use crate::paging::fragment;
 
 /// The fragment parameter holding a body token.
-const FRAGMENT_PARAM: &str = "cursor";
+pub(crate) const FRAGMENT_PARAM: &str = "cursor";
 
 /// `url` carrying `token` for the body.
 pub(crate) fn with_body_token(url: &Url, token: &str) -> Url {
-    let mut out = url.clone();
-    let fragment = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair(FRAGMENT_PARAM, token)
-        .finish();
-    out.set_fragment(Some(&fragment));
-    out
+    fragment::set(url, FRAGMENT_PARAM, token)
 }
 
 /// The body token `url` carries, if any.
 pub(crate) fn body_token(url: &Url) -> Option<String> {
-    url::form_urlencoded::parse(url.fragment()?.as_bytes())
-        .find(|(k, _)| k == FRAGMENT_PARAM)
-        .map(|(_, v)| v.into_owned())
+    fragment::get(url, FRAGMENT_PARAM)
 }
 
 /// Sets `value` at JSON pointer `pointer` in `target`, creating objects for
@@ -71,12 +68,28 @@ pub(crate) fn set_pointer(target: &mut Value, pointer: &str, value: Value) -> Re
 }
 
 /// How each page's request is made: the method, the configured body and
-/// where a body token goes.
-#[derive(Debug, Clone)]
+/// where a body token goes. `Debug` leaves the body out: it may hold a
+/// credential.
+#[derive(Clone)]
 pub(crate) struct RequestTemplate {
     method: Method,
+    format: BodyFormat,
     body: Option<Value>,
     pointer: Option<String>,
+    /// Date windows sent in the body (`start_body`, `end_body`).
+    windows: Option<DateWindows>,
+}
+
+impl std::fmt::Debug for RequestTemplate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestTemplate")
+            .field("method", &self.method)
+            .field("format", &self.format)
+            .field("body", &self.body.as_ref().map(|_| "<redacted>"))
+            .field("pointer", &self.pointer)
+            .field("windows", &self.windows.is_some())
+            .finish()
+    }
 }
 
 impl RequestTemplate {
@@ -111,9 +124,34 @@ impl RequestTemplate {
             set_pointer(&mut body.clone(), p, Value::Null)
                 .map_err(|e| SourceError::config(format!("pagination.body_pointer: {e}")))?;
         }
+        let windows = config
+            .windows
+            .clone()
+            .filter(|w| w.start_body.is_some() || w.end_body.is_some());
+        if let Some(w) = &windows {
+            let Some(body) = &body else {
+                return Err(SourceError::config(
+                    "windows.start_body and end_body need method = \"POST\" (a GET has no body)",
+                ));
+            };
+            for p in [&w.start_body, &w.end_body].into_iter().flatten() {
+                set_pointer(&mut body.clone(), p, Value::Null)
+                    .map_err(|e| SourceError::config(format!("windows: {e}")))?;
+            }
+        }
+        if config.body_format == BodyFormat::Form {
+            let Some(body) = &body else {
+                return Err(SourceError::config(
+                    "body_format = \"form\" needs method = \"POST\"",
+                ));
+            };
+            form_pairs(body).map_err(|e| SourceError::config(format!("body: {e}")))?;
+        }
         Ok(Self {
             method: config.method,
+            format: config.body_format,
             body,
+            windows,
             pointer,
         })
     }
@@ -129,7 +167,20 @@ impl RequestTemplate {
             set_pointer(&mut body, p, Value::String(token))
                 .map_err(|e| FetchError::invalid(format!("body cursor: {e}")))?;
         }
-        Ok(Request::new(self.method, url.clone(), Some(Body::json(&body))))
+        if let Some(w) = &self.windows {
+            let window = Windows::of(url).map_err(FetchError::invalid)?;
+            for (p, value) in w.body_values(window) {
+                set_pointer(&mut body, p, Value::String(value))
+                    .map_err(|e| FetchError::invalid(format!("window in the body: {e}")))?;
+            }
+        }
+        let body = match self.format {
+            BodyFormat::Form => {
+                Body::form(&form_pairs(&body).map_err(|e| FetchError::invalid(format!("form body: {e}")))?)
+            }
+            _ => Body::json(&body),
+        };
+        Ok(Request::new(self.method, url.clone(), Some(body)))
     }
 }
 

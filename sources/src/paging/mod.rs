@@ -5,9 +5,13 @@
 //! a token sent in the body rides in the URL's fragment (see `body_cursor`).
 
 pub(crate) mod body_cursor;
+pub(crate) mod fragment;
 pub(crate) mod link_header;
+pub(crate) mod page_template;
 pub(crate) mod page_url;
+pub(crate) mod pagination_check;
 pub(crate) mod prefetch;
+pub mod query_string;
 
 use serde_json::Value;
 use url::Url;
@@ -16,29 +20,13 @@ use crate::config::Pagination;
 use crate::error::SourceError;
 use crate::paging::body_cursor::with_body_token;
 use crate::paging::link_header::find_rel;
+use crate::paging::pagination_check::check_style;
 
 /// Returns `url` with query parameter `name` set to `value` (replacing every
-/// occurrence, keeping the first one's position and every other parameter).
+/// occurrence, keeping the first one's position and every other parameter
+/// byte for byte: see [`query_string`]).
 pub(crate) fn with_query_param(url: &Url, name: &str, value: &str) -> Url {
-    let mut pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
-    let mut seen = false;
-    pairs.retain_mut(|(k, v)| {
-        if k != name {
-            return true;
-        }
-        if seen {
-            return false;
-        }
-        seen = true;
-        *v = value.to_owned();
-        true
-    });
-    if !seen {
-        pairs.push((name.to_owned(), value.to_owned()));
-    }
-    let mut out = url.clone();
-    out.query_pairs_mut().clear().extend_pairs(pairs);
-    out
+    query_string::set_param(url, name, value)
 }
 
 /// The value of query parameter `name`, if present.
@@ -48,25 +36,21 @@ pub(crate) fn query_param(url: &Url, name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-fn check_pointer(what: &str, p: &str) -> Result<(), SourceError> {
-    if p.is_empty() || p.starts_with('/') {
-        Ok(())
-    } else {
-        Err(SourceError::config(format!(
-            "{what} {p:?} is not a JSON pointer (it must be empty or start with '/')"
-        )))
-    }
-}
-
 /// A validated pagination style.
 #[derive(Debug, Clone)]
 pub(crate) struct Paginator {
     style: Pagination,
+    /// The page number or offset is written into the URL (`{page}`,
+    /// `{offset}`), not sent as a parameter (see `page_template`).
+    templated: bool,
 }
 
 /// What a page says about the next one.
 pub(crate) struct PageView<'a> {
     pub(crate) url: &'a Url,
+    /// The URL the page's series started from, placeholders unrendered
+    /// (templated page numbers are rendered into it).
+    pub(crate) base: &'a Url,
     pub(crate) headers: &'a reqwest::header::HeaderMap,
     pub(crate) body: &'a Value,
     /// How many items the page has.
@@ -81,88 +65,62 @@ fn pointer<'a>(body: &'a Value, p: &str) -> Option<&'a Value> {
 
 impl Paginator {
     pub(crate) fn new(style: &Pagination) -> Result<Self, SourceError> {
-        match style {
-            Pagination::NextUrl { next } => check_pointer("next", next)?,
-            Pagination::Cursor {
-                param,
-                next,
-                last_item,
-                has_more,
-                body_pointer,
-                next_header,
-            } => {
-                match (param, body_pointer) {
-                    (Some(p), None) if !p.is_empty() => {}
-                    (None, Some(p)) => {
-                        if !p.starts_with('/') {
-                            return Err(SourceError::config(format!(
-                                "pagination.body_pointer {p:?} is not a JSON pointer (it must start with '/')"
-                            )));
-                        }
-                    }
-                    _ => {
-                        return Err(SourceError::config(
-                            "cursor pagination needs exactly one place for the token: \
-                             `param` (a query parameter) or `body_pointer` (in the JSON body)",
-                        ));
-                    }
-                }
-                match (next, last_item, next_header) {
-                    (Some(p), None, None) => check_pointer("next", p)?,
-                    (None, Some(p), None) => check_pointer("last_item", p)?,
-                    (None, None, Some(h)) => {
-                        if reqwest::header::HeaderName::from_bytes(h.as_bytes()).is_err() {
-                            return Err(SourceError::config(format!(
-                                "pagination.next_header {h:?} is not a header name"
-                            )));
-                        }
-                    }
-                    _ => {
-                        return Err(SourceError::config(
-                            "cursor pagination needs exactly one of `next`, `last_item` and `next_header`",
-                        ));
-                    }
-                }
-                if let Some(p) = has_more {
-                    check_pointer("has_more", p)?;
-                }
-                if last_item.is_some() && has_more.is_none() {
-                    return Err(SourceError::config(
-                        "cursor pagination with `last_item` needs a `has_more` pointer",
-                    ));
-                }
-            }
+        check_style(style)?;
+        Ok(Self {
+            style: style.clone(),
+            templated: false,
+        })
+    }
+
+    /// Writes the page number or offset into `start` where it has the
+    /// placeholder (`{page}` for the `page` style, `{offset}` for `offset`).
+    #[must_use]
+    pub(crate) fn with_template(mut self, start: &Url) -> Self {
+        self.templated = match &self.style {
+            Pagination::Page { .. } => page_template::has(start, "page"),
+            Pagination::Offset { .. } => page_template::has(start, "offset"),
+            _ => false,
+        };
+        self
+    }
+
+    /// The URL of page (or offset) `n` of the series starting at `base`.
+    fn numbered(&self, base: &Url, url: &Url, n: u64) -> Url {
+        match &self.style {
             Pagination::Offset {
-                limit,
-                total,
-                has_more,
-                ..
+                offset_param, limit, ..
             } => {
-                if *limit == 0 {
-                    return Err(SourceError::config("offset pagination needs limit >= 1"));
-                }
-                if let Some(p) = total {
-                    check_pointer("total", p)?;
-                }
-                if let Some(p) = has_more {
-                    check_pointer("has_more", p)?;
+                if self.templated {
+                    page_template::render(base, &[("offset", n), ("limit", *limit)])
+                } else {
+                    with_query_param(url, offset_param, &n.to_string())
                 }
             }
             Pagination::Page {
-                total_pages,
-                has_more,
+                page_size: Some(size),
+                page_size_param: Some(p),
                 ..
-            } => {
-                if let Some(p) = total_pages {
-                    check_pointer("total_pages", p)?;
-                }
-                if let Some(p) = has_more {
-                    check_pointer("has_more", p)?;
-                }
+            } if self.templated => {
+                page_template::render(&with_query_param(base, p, &size.to_string()), &[("page", n)])
             }
-            _ => {}
+            Pagination::Page { .. } if self.templated => page_template::render(base, &[("page", n)]),
+            Pagination::Page { param, .. } => with_query_param(url, param, &n.to_string()),
+            _ => url.clone(),
         }
-        Ok(Self { style: style.clone() })
+    }
+
+    /// The number (page or offset) of the page at `url`; `default` when the
+    /// URL does not say.
+    fn current(&self, url: &Url, param: &str, default: u64) -> Result<u64, String> {
+        if self.templated {
+            return page_template::number(url);
+        }
+        match query_param(url, param) {
+            Some(v) => v
+                .parse()
+                .map_err(|_| format!("{param}={v:?} in the URL is not a number")),
+            None => Ok(default),
+        }
     }
 
     /// The first page's URL: the start URL plus the style's parameters.
@@ -174,6 +132,9 @@ impl Paginator {
                 limit,
                 ..
             } => {
+                if self.templated {
+                    return self.numbered(start, start, 0);
+                }
                 let url = with_query_param(start, limit_param, &limit.to_string());
                 if query_param(&url, offset_param).is_some() {
                     url
@@ -182,12 +143,22 @@ impl Paginator {
                 }
             }
             Pagination::Page {
-                param, start: first, ..
+                param,
+                start: first,
+                page_size,
+                page_size_param,
+                ..
             } => {
-                if query_param(start, param).is_some() {
-                    start.clone()
+                let start = match (page_size, page_size_param) {
+                    (Some(n), Some(p)) => with_query_param(start, p, &n.to_string()),
+                    _ => start.clone(),
+                };
+                if self.templated {
+                    page_template::render(&start, &[("page", *first)])
+                } else if query_param(&start, param).is_some() {
+                    start
                 } else {
-                    with_query_param(start, param, &first.to_string())
+                    with_query_param(&start, param, &first.to_string())
                 }
             }
             _ => start.clone(),
@@ -196,24 +167,17 @@ impl Paginator {
 
     /// The URL the next page will have if `url` is not the last page, for
     /// styles where it does not depend on the response (offset, page).
-    pub(crate) fn predict_next(&self, url: &Url) -> Option<Url> {
+    pub(crate) fn predict_next(&self, url: &Url, base: &Url) -> Option<Url> {
         match &self.style {
             Pagination::Offset {
                 offset_param, limit, ..
             } => {
-                let offset: u64 = query_param(url, offset_param)?.parse().ok()?;
-                Some(with_query_param(
-                    url,
-                    offset_param,
-                    &offset.checked_add(*limit)?.to_string(),
-                ))
+                let offset = self.current(url, offset_param, 0).ok()?;
+                Some(self.numbered(base, url, offset.checked_add(*limit)?))
             }
             Pagination::Page { param, start, .. } => {
-                let current: u64 = match query_param(url, param) {
-                    Some(v) => v.parse().ok()?,
-                    None => *start,
-                };
-                Some(with_query_param(url, param, &current.checked_add(1)?.to_string()))
+                let current = self.current(url, param, *start).ok()?;
+                Some(self.numbered(base, url, current.checked_add(1)?))
             }
             _ => None,
         }
@@ -267,19 +231,17 @@ impl Paginator {
                 has_more,
                 body_pointer: _,
                 next_header,
+                stop_when,
             } => {
-                if let Some(p) = has_more
-                    && !more(page.body, p)?
-                {
+                if stops(page.body, has_more.as_deref(), stop_when.as_deref())? {
                     return Ok(None);
                 }
                 let token = if let Some(p) = next {
                     match pointer(page.body, p) {
                         None => return Ok(None),
-                        Some(Value::String(s)) => s.clone(),
-                        Some(other) => {
-                            return Err(format!("cursor at {p} is not a string but {}", kind_of(other)));
-                        }
+                        Some(v) => scalar_text(v).ok_or_else(|| {
+                            format!("cursor at {p} is not a string or number but {}", kind_of(v))
+                        })?,
                     }
                 } else if let Some(h) = next_header {
                     match page.headers.get(h.as_str()).map(|v| v.to_str()) {
@@ -290,14 +252,16 @@ impl Paginator {
                 } else {
                     let p = last_item.as_deref().unwrap_or_default();
                     let Some(last) = page.last_item else {
+                        // Without `has_more`, an empty page is the end.
+                        if has_more.is_none() {
+                            return Ok(None);
+                        }
                         return Err("has_more is true but the page has no items".to_owned());
                     };
                     match pointer(last, p) {
-                        Some(Value::String(s)) => s.clone(),
-                        Some(Value::Number(n)) => n.to_string(),
-                        Some(other) => {
-                            return Err(format!("last item's {p} is not a string but {}", kind_of(other)));
-                        }
+                        Some(v) => scalar_text(v).ok_or_else(|| {
+                            format!("last item's {p} is not a string or number but {}", kind_of(v))
+                        })?,
                         None => return Err(format!("last item has no {p}")),
                     }
                 };
@@ -314,16 +278,12 @@ impl Paginator {
                 limit,
                 total,
                 has_more,
+                stop_when,
                 ..
             } => {
-                let offset: u64 = match query_param(page.url, offset_param) {
-                    Some(v) => v
-                        .parse()
-                        .map_err(|_| format!("{offset_param}={v:?} in the URL is not a number"))?,
-                    None => 0,
-                };
+                let offset = self.current(page.url, offset_param, 0)?;
                 let n = page.items as u64;
-                if n == 0 {
+                if n == 0 || stops(page.body, None, stop_when.as_deref())? {
                     return Ok(None);
                 }
                 let next = offset.saturating_add(n);
@@ -333,25 +293,21 @@ impl Paginator {
                     (Some(_), None) => false,
                     (None, None) => n < *limit,
                 };
-                Ok((!ends).then(|| with_query_param(page.url, offset_param, &next.to_string())))
+                Ok((!ends).then(|| self.numbered(page.base, page.url, next)))
             }
             Pagination::Page {
                 param,
                 start,
                 total_pages,
                 has_more,
+                stop_when,
+                page_size,
+                ..
             } => {
-                let current: u64 = match query_param(page.url, param) {
-                    Some(v) => v
-                        .parse()
-                        .map_err(|_| format!("{param}={v:?} in the URL is not a number"))?,
-                    None => *start,
-                };
-                if page.items == 0 {
-                    return Ok(None);
-                }
-                if let Some(p) = has_more
-                    && !more(page.body, p)?
+                let current = self.current(page.url, param, *start)?;
+                if page.items == 0
+                    || page_size.is_some_and(|size| (page.items as u64) < size)
+                    || stops(page.body, has_more.as_deref(), stop_when.as_deref())?
                 {
                     return Ok(None);
                 }
@@ -362,13 +318,42 @@ impl Paginator {
                         return Ok(None);
                     }
                 }
-                Ok(Some(with_query_param(
+                Ok(Some(self.numbered(
+                    page.base,
                     page.url,
-                    param,
-                    &current.saturating_add(1).to_string(),
+                    current.saturating_add(1),
                 )))
             }
         }
+    }
+}
+
+/// A token as text: a string as it is, a number or boolean as its JSON
+/// text (`"next_page": 2` works like `"2"`); `None` for arrays and objects.
+fn scalar_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Whether the page says the stream has ended: `has_more` false (or
+/// missing), or `stop_when` true.
+fn stops(body: &Value, has_more: Option<&str>, stop_when: Option<&str>) -> Result<bool, String> {
+    if let Some(p) = has_more
+        && !more(body, p)?
+    {
+        return Ok(true);
+    }
+    match stop_when.map(|p| (p, pointer(body, p))) {
+        None | Some((_, None | Some(Value::Bool(false)))) => Ok(false),
+        Some((_, Some(Value::Bool(true)))) => Ok(true),
+        Some((p, Some(other))) => Err(format!(
+            "stop_when at {p} is not a boolean but {}",
+            kind_of(other)
+        )),
     }
 }
 

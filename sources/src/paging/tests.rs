@@ -18,6 +18,7 @@ fn next(p: &Pagination, url: &str, headers: &HeaderMap, body: Value) -> Result<O
         .unwrap()
         .next(&PageView {
             url: &url,
+            base: &url,
             headers,
             body: &body,
             items: items.len(),
@@ -49,6 +50,7 @@ fn first_urls_carry_the_style_parameters() {
         limit: 50,
         total: None,
         has_more: None,
+        stop_when: None,
     })
     .unwrap();
     assert_eq!(
@@ -60,6 +62,9 @@ fn first_urls_carry_the_style_parameters() {
         start: 0,
         total_pages: None,
         has_more: None,
+        stop_when: None,
+        page_size: None,
+        page_size_param: None,
     })
     .unwrap();
     assert_eq!(page.first_url(&start).as_str(), "https://a.test/x?q=1&p=0");
@@ -122,6 +127,7 @@ fn cursor_token_goes_back_as_a_parameter() {
         has_more: None,
         body_pointer: None,
         next_header: None,
+        stop_when: None,
     };
     let h = HeaderMap::new();
     let at = "https://a.test/x?limit=5&cursor=old";
@@ -132,7 +138,11 @@ fn cursor_token_goes_back_as_a_parameter() {
         Some("https://a.test/x?limit=5&cursor=abc%3D")
     );
     assert_eq!(next(&p, at, &h, json!({"meta": {"next": ""}})), Ok(None));
-    assert!(next(&p, at, &h, json!({"meta": {"next": 7}})).is_err());
+    assert_eq!(
+        next(&p, at, &h, json!({"meta": {"next": 7}})).unwrap().as_deref(),
+        Some("https://a.test/x?limit=5&cursor=7")
+    );
+    assert!(next(&p, at, &h, json!({"meta": {"next": [7]}})).is_err());
 }
 
 #[test]
@@ -144,6 +154,7 @@ fn last_item_cursor_follows_has_more() {
         has_more: Some("/has_more".into()),
         body_pointer: None,
         next_header: None,
+        stop_when: None,
     };
     let h = HeaderMap::new();
     let at = "https://a.test/x";
@@ -174,6 +185,7 @@ fn offset_ends_at_total_or_short_page() {
         limit: 2,
         total: Some("/total".into()),
         has_more: None,
+        stop_when: None,
     };
     let h = HeaderMap::new();
     let at = "https://a.test/x?limit=2&offset=2";
@@ -194,6 +206,7 @@ fn offset_ends_at_total_or_short_page() {
         limit: 2,
         total: None,
         has_more: None,
+        stop_when: None,
     };
     assert!(next(&short, at, &h, json!({"items": [1, 2]})).unwrap().is_some());
     assert_eq!(next(&short, at, &h, json!({"items": [1]})), Ok(None));
@@ -206,6 +219,9 @@ fn page_numbers_end_at_an_empty_page_or_total_pages() {
         start: 1,
         total_pages: None,
         has_more: None,
+        stop_when: None,
+        page_size: None,
+        page_size_param: None,
     };
     let h = HeaderMap::new();
     assert_eq!(
@@ -223,6 +239,9 @@ fn page_numbers_end_at_an_empty_page_or_total_pages() {
         start: 1,
         total_pages: Some("/pages".into()),
         has_more: None,
+        stop_when: None,
+        page_size: None,
+        page_size_param: None,
     };
     assert_eq!(
         next(
@@ -256,6 +275,7 @@ fn invalid_styles_are_refused_at_build_time() {
             has_more: None,
             body_pointer: None,
             next_header: None,
+            stop_when: None,
         })
         .is_err()
     );
@@ -266,7 +286,114 @@ fn invalid_styles_are_refused_at_build_time() {
             limit: 0,
             total: None,
             has_more: None,
+            stop_when: None,
         })
         .is_err()
+    );
+}
+
+fn cursor(
+    next: Option<&str>,
+    last_item: Option<&str>,
+    has_more: Option<&str>,
+    stop_when: Option<&str>,
+) -> Pagination {
+    Pagination::Cursor {
+        param: Some("c".into()),
+        next: next.map(Into::into),
+        last_item: last_item.map(Into::into),
+        has_more: has_more.map(Into::into),
+        body_pointer: None,
+        next_header: None,
+        stop_when: stop_when.map(Into::into),
+    }
+}
+
+#[test]
+fn cursors_of_any_scalar_type_and_inverted_stop_flags() {
+    let h = HeaderMap::new();
+    let at = "https://a.test/x?f=(a:b)";
+    let p = cursor(Some("/next_page"), None, None, None);
+    assert_eq!(
+        next(&p, at, &h, json!({"next_page": 2})).unwrap().as_deref(),
+        Some("https://a.test/x?f=(a:b)&c=2")
+    );
+    assert!(next(&p, at, &h, json!({"next_page": {"a": 1}})).is_err());
+    let p = cursor(Some("/next"), None, None, Some("/end_of_stream"));
+    assert_eq!(
+        next(&p, at, &h, json!({"next": "t", "end_of_stream": true})),
+        Ok(None)
+    );
+    assert!(
+        next(&p, at, &h, json!({"next": "t", "end_of_stream": false}))
+            .unwrap()
+            .is_some()
+    );
+    assert!(next(&p, at, &h, json!({"next": "t"})).unwrap().is_some());
+    assert!(next(&p, at, &h, json!({"next": "t", "end_of_stream": "yes"})).is_err());
+}
+
+#[test]
+fn last_item_cursors_without_has_more_end_on_an_empty_page() {
+    let h = HeaderMap::new();
+    let p = cursor(None, Some("/id"), None, None);
+    assert!(Paginator::new(&p).is_ok());
+    assert_eq!(
+        next(&p, "https://a.test/x", &h, json!({"items": [{"id": 7}]}))
+            .unwrap()
+            .as_deref(),
+        Some("https://a.test/x?c=7")
+    );
+    assert_eq!(
+        next(&p, "https://a.test/x?c=7", &h, json!({"items": []})),
+        Ok(None)
+    );
+}
+
+#[test]
+fn page_style_ends_on_a_short_page_and_templates_carry_the_number() {
+    let h = HeaderMap::new();
+    let p = Pagination::Page {
+        param: "page".into(),
+        start: 1,
+        total_pages: None,
+        has_more: None,
+        stop_when: None,
+        page_size: Some(2),
+        page_size_param: Some("per_page".into()),
+    };
+    let paginator = Paginator::new(&p).unwrap();
+    assert_eq!(
+        paginator.first_url(&u("https://a.test/x")).as_str(),
+        "https://a.test/x?per_page=2&page=1"
+    );
+    assert!(
+        next(&p, "https://a.test/x?page=1", &h, json!({"items": [1, 2]}))
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        next(&p, "https://a.test/x?page=1", &h, json!({"items": [1]})),
+        Ok(None)
+    );
+
+    let base = u("https://a.test/{page}/info.json?q=(x)");
+    let templated = Paginator::new(&p).unwrap().with_template(&base);
+    let first = templated.first_url(&base);
+    assert_eq!(first.as_str(), "https://a.test/1/info.json?q=(x)&per_page=2#n=1");
+    let body = json!({"items": [1, 2]});
+    let view = PageView {
+        url: &first,
+        base: &base,
+        headers: &h,
+        body: &body,
+        items: 2,
+        last_item: None,
+    };
+    let second = templated.next(&view).unwrap().unwrap();
+    assert_eq!(second.as_str(), "https://a.test/2/info.json?q=(x)&per_page=2#n=2");
+    assert_eq!(
+        templated.predict_next(&second, &base).unwrap().as_str(),
+        "https://a.test/3/info.json?q=(x)&per_page=2#n=3"
     );
 }

@@ -127,6 +127,7 @@ pub(super) fn candidates(
                         has_more: has_more_pointer.clone(),
                         body_pointer: None,
                         next_header: None,
+                        stop_when: None,
                     },
                     evidence: format!(
                         "a cursor field at {pointer}{}; sent back as ?{param}=",
@@ -149,6 +150,7 @@ pub(super) fn candidates(
                     has_more: Some(flag.clone()),
                     body_pointer: None,
                     next_header: None,
+                    stop_when: None,
                 },
                 evidence: format!("has_more at {flag} is true and items have a unique {key}; the last one sent back as ?{param}="),
             });
@@ -170,6 +172,7 @@ pub(super) fn candidates(
                         has_more: None,
                         body_pointer: None,
                         next_header: Some(name.as_str().to_owned()),
+                        stop_when: None,
                     },
                     evidence: format!("a cursor in the response header {name}; sent back as ?{param}="),
                 });
@@ -202,6 +205,7 @@ pub(super) fn candidates(
                 } else {
                     None
                 },
+                stop_when: None,
             },
             evidence: match total {
                 Some((p, v)) => format!("a total count at {p} ({v}) above the {n} items of the first page"),
@@ -217,6 +221,9 @@ pub(super) fn candidates(
                     start: v.parse().unwrap_or(1),
                     total_pages: None,
                     has_more: has_more_pointer.clone(),
+                    stop_when: None,
+                    page_size: None,
+                    page_size_param: None,
                 },
                 evidence: format!("a page parameter in the URL ({param}={v})"),
             });

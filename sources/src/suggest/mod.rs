@@ -7,7 +7,9 @@
 //! offset/total pair, a page parameter). Each hint is tried with a real
 //! source: the first page and the second it leads to, whose items must be
 //! new. The first that works is suggested with its evidence; when none
-//! does, the suggestion says so and lists what it looked for. A few
+//! does, the suggestion says so and lists what it looked for. A body that
+//! is one object without an array of objects in it is one record
+//! (`items = ""`, no pagination). A few
 //! requests at most (two per hint tried), through the context's gates.
 //!
 //! Only GET APIs are explored: a POST body or a GraphQL query cannot be
@@ -87,8 +89,12 @@ pub async fn suggest(url: &str, headers: &Headers, ctx: &HttpContext) -> Result<
         .map_err(|e| fail(e.to_string()))?;
     let body: Value = serde_json::from_slice(&fetched.body)
         .map_err(|e| fail(format!("the first page is not JSON: {e}")))?;
-    let (items, n) = detect::items_pointer(&body)
-        .ok_or_else(|| fail("the first page holds no array of objects".to_owned()))?;
+    let Some((items, n)) = detect::items_pointer(&body) else {
+        return match &body {
+            Value::Object(_) => Ok(single_object(&body, &shown, &start, headers)),
+            _ => Err(fail("the first page holds no array of objects".to_owned())),
+        };
+    };
     let rows = body
         .pointer(&items)
         .and_then(Value::as_array)
@@ -139,6 +145,33 @@ pub async fn suggest(url: &str, headers: &Headers, ctx: &HttpContext) -> Result<
         looked_for,
         header_names: headers.0.keys().cloned().collect(),
     })
+}
+
+/// The suggestion for a body that is one object (`/me`, `/store`): one
+/// record, no pagination, `/id` as the key when it is a string or integer.
+fn single_object(body: &Value, shown: &str, start: &url::Url, headers: &Headers) -> Suggestion {
+    let key = body
+        .get("id")
+        .filter(|id| id.is_string() || id.is_i64() || id.is_u64())
+        .map(|_| "/id".to_owned());
+    let mut evidence =
+        vec!["items: the body is one object, so one record (no array of objects in it)".to_owned()];
+    evidence.push(match &key {
+        Some(k) => format!("key: {k} is the object's id"),
+        None => "key: the object has no string or integer id".to_owned(),
+    });
+    evidence.push("pagination: none (a single object is a single page)".to_owned());
+    Suggestion {
+        name: render::name_from(start),
+        url: shown.to_owned(),
+        items: String::new(),
+        first_page_items: 1,
+        key,
+        pagination: None,
+        evidence,
+        looked_for: Vec::new(),
+        header_names: headers.0.keys().cloned().collect(),
+    }
 }
 
 /// Crawls two pages with `config`; the number of new items on the second,

@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use pipeline_core::OutsideText;
 use url::Url;
 
 use super::Suggestion;
@@ -57,6 +58,7 @@ fn pagination_table(p: &Pagination) -> String {
             has_more,
             body_pointer,
             next_header,
+            stop_when,
         } => {
             opt(&mut fields, "param", param);
             opt(&mut fields, "next", next);
@@ -64,6 +66,7 @@ fn pagination_table(p: &Pagination) -> String {
             opt(&mut fields, "next_header", next_header);
             opt(&mut fields, "has_more", has_more);
             opt(&mut fields, "body_pointer", body_pointer);
+            opt(&mut fields, "stop_when", stop_when);
             "cursor"
         }
         Pagination::Offset {
@@ -72,12 +75,14 @@ fn pagination_table(p: &Pagination) -> String {
             limit,
             total,
             has_more,
+            stop_when,
         } => {
             fields.push(("offset_param", quoted(offset_param)));
             fields.push(("limit_param", quoted(limit_param)));
             fields.push(("limit", limit.to_string()));
             opt(&mut fields, "total", total);
             opt(&mut fields, "has_more", has_more);
+            opt(&mut fields, "stop_when", stop_when);
             "offset"
         }
         Pagination::Page {
@@ -85,11 +90,19 @@ fn pagination_table(p: &Pagination) -> String {
             start,
             total_pages,
             has_more,
+            stop_when,
+            page_size,
+            page_size_param,
         } => {
             fields.push(("param", quoted(param)));
             fields.push(("start", start.to_string()));
             opt(&mut fields, "total_pages", total_pages);
             opt(&mut fields, "has_more", has_more);
+            opt(&mut fields, "stop_when", stop_when);
+            if let Some(n) = page_size {
+                fields.push(("page_size", n.to_string()));
+            }
+            opt(&mut fields, "page_size_param", page_size_param);
             "page"
         }
     };
@@ -103,14 +116,16 @@ fn pagination_table(p: &Pagination) -> String {
 
 impl fmt::Display for Suggestion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "# Suggested from {}", self.url)?;
+        // Comments quote the server's field names and values: escaped, so a
+        // line break in them cannot end the comment and add a key.
+        writeln!(f, "# Suggested from {}", OutsideText(&self.url))?;
         for line in &self.evidence {
-            writeln!(f, "# {line}")?;
+            writeln!(f, "# {}", OutsideText(line))?;
         }
         if !self.looked_for.is_empty() {
             writeln!(f, "# looked for:")?;
             for what in &self.looked_for {
-                writeln!(f, "#   - {what}")?;
+                writeln!(f, "#   - {}", OutsideText(what))?;
             }
         }
         if self.url.contains("***") {
@@ -123,7 +138,7 @@ impl fmt::Display for Suggestion {
             writeln!(
                 f,
                 "# headers sent: {} (values not shown: add them as headers or auth)",
-                self.header_names.join(", ")
+                OutsideText(&self.header_names.join(", "))
             )?;
         }
         writeln!(f, "[[collection]]")?;
@@ -137,5 +152,38 @@ impl fmt::Display for Suggestion {
             writeln!(f, "pagination = {}", pagination_table(p))?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_text_in_comments_cannot_end_the_comment() {
+        let suggestion = Suggestion {
+            name: "items".into(),
+            url: "http://h/items".into(),
+            items: "/data".into(),
+            first_page_items: 1,
+            key: Some("/id\n".into()),
+            pagination: None,
+            evidence: vec!["field \"a\nurl = \\\"http://evil\\\"\u{1b}[2J\" is unique".into()],
+            looked_for: vec!["next\r\nkey = 1".into()],
+            header_names: Vec::new(),
+        };
+        let text = suggestion.to_string();
+        assert!(
+            text.chars().all(|c| c == '\n' || !pipeline_core::is_control(c)),
+            "{text}"
+        );
+        let parsed: toml::Table = toml::from_str(&text).expect("still one valid TOML block");
+        let collection = &parsed["collection"][0];
+        assert_eq!(collection["url"].as_str(), Some("http://h/items"));
+        assert_eq!(
+            collection["key"].as_str(),
+            Some("/id\n"),
+            "values are quoted, not cut"
+        );
     }
 }

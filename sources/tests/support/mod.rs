@@ -97,6 +97,9 @@ pub fn page_config(server: &MockServer) -> HttpSourceConfig {
             start: 1,
             total_pages: None,
             has_more: None,
+            stop_when: None,
+            page_size: None,
+            page_size_param: None,
         })
 }
 

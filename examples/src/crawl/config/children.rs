@@ -3,28 +3,28 @@
 
 use super::{CollectionConfig, Mode, PARENT_BATCH_TIMEOUT};
 
-/// `incremental = { param, field, initial }`: the library's [`sinks::Incremental`].
-pub use sinks::Incremental as IncrementalConfig;
+/// `incremental = { … }`: incremental refresh, the library's
+/// [`Incremental`](sources::dates::Incremental).
+pub type IncrementalConfig = sources::dates::Incremental;
 
 /// Checks an `incremental` table; `Err` is the reason, as a sentence.
 pub(super) fn check_incremental(
     inc: &IncrementalConfig,
-    scraped: bool,
+    http: &sources::HttpSourceConfig,
     mode: Option<Mode>,
-) -> Result<(), &'static str> {
-    if !inc.field.starts_with('/') {
-        return Err("field is a JSON pointer starting with '/', e.g. \"/updated_at\"");
+) -> Result<(), String> {
+    inc.check().map_err(|e| e.to_string())?;
+    if http.scrape.is_some() {
+        return Err("needs a JSON collection (a scraped one has no field to compare)".into());
     }
-    if inc.param.is_empty() {
-        return Err("param names the query parameter, e.g. \"since\"");
-    }
-    if scraped {
-        return Err("needs a JSON collection (a scraped one has no field to compare)");
+    if inc.windows && http.windows.is_none() {
+        return Err("windows = true needs the collection's `windows`".into());
     }
     if mode == Some(Mode::Staging) {
         return Err(
             "cannot be used with mode = \"staging\": an incremental run fetches only what changed, \
-                    so its staging table would replace the live table by a partial one",
+                    so its staging table would replace the live table by a partial one"
+                .into(),
         );
     }
     Ok(())

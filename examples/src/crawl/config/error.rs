@@ -37,10 +37,12 @@ pub enum ConfigError {
         reason: String,
     },
     /// A `${VAR}` names an environment variable that is not set.
-    #[error("{file}: {location}: environment variable {var} is not set")]
+    #[error("{file}: {}{location}: environment variable {var} is not set", line.map(|l| format!("line {l}: ")).unwrap_or_default())]
     MissingEnv {
         /// The file.
         file: PathBuf,
+        /// The line of the key, when known.
+        line: Option<usize>,
         /// Where the reference is.
         location: String,
         /// The variable.

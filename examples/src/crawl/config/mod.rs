@@ -11,9 +11,12 @@
 
 mod children;
 mod cluster;
+mod database_url;
 mod error;
+mod key;
 mod merge;
 mod names;
+mod ranges;
 mod settings;
 #[cfg(test)]
 mod tests;
@@ -29,7 +32,9 @@ use toml::de::{DeTable, DeValue};
 
 pub use self::children::IncrementalConfig;
 use self::children::{check_incremental, check_parents, commit_parents_soon};
+pub use self::database_url::check_database_url;
 pub use self::error::ConfigError;
+pub use self::key::KeyConfig;
 use self::names::SeenNames;
 pub use self::names::validate_name;
 pub use self::settings::{PARENT_BATCH_TIMEOUT, PipelineConfig, RetryConfig};
@@ -71,6 +76,9 @@ pub struct RuntimeConfig {
     pub cluster: Option<bool>,
     /// A cluster lease's duration in ms (default 30000).
     pub lease_ms: Option<u64>,
+    /// Host names the status server answers to, besides its bound address
+    /// and `localhost` (default none).
+    pub status_hosts: Option<Vec<String>>,
 }
 
 /// A secret from the config: never shown by `Debug`.
@@ -88,7 +96,7 @@ impl std::fmt::Debug for Secret {
 #[serde(deny_unknown_fields)]
 struct CrawlKeys {
     name: String,
-    key: Option<String>,
+    key: Option<KeyConfig>,
     lookahead: Option<usize>,
     max_pages: Option<u64>,
     retry: Option<RetryConfig>,
@@ -113,6 +121,9 @@ const CRAWL_KEYS: &[&str] = &[
 /// Keys that identify one collection and so make no sense in `[defaults]`.
 const NOT_DEFAULTS: &[&str] = &["name", "url", "parent", "incremental"];
 
+/// The longest `every`: a schedule past it is a typo, and would overflow clocks.
+const MAX_EVERY: Duration = Duration::from_secs(366 * 86_400);
+
 /// The crawl's default for a source key whose library default differs:
 /// one request at a time per host is the polite choice for a crawler.
 const DEFAULT_IN_FLIGHT_PER_HOST: usize = 1;
@@ -136,9 +147,10 @@ struct TopLevel {
 pub struct CollectionConfig {
     /// The name: checkpoint key, table name, metric label.
     pub name: String,
-    /// JSON: pointer to each item's key (default `/id`). Scraping: a field
-    /// name (default: page URL + item index).
-    pub key: Option<String>,
+    /// JSON: pointer to each item's key (default `/id`), a composite of
+    /// parts, or keyless. Scraping: a field name (default: page URL + item
+    /// index).
+    pub key: Option<KeyConfig>,
     /// The crawl's own settings (lookahead, page limit, retry).
     pub settings: PipelineConfig,
     /// A child collection: crawled once per item of this collection, its
@@ -169,6 +181,10 @@ pub struct CrawlConfig {
     pub admin_token: Option<Secret>,
     /// In a cluster: the lease duration (`None`: this process alone).
     pub cluster: Option<Duration>,
+    /// Host names the status server answers to, besides its address and `localhost`.
+    pub status_hosts: Vec<String>,
+    /// The line of each collection's `name` in the file, to point at it.
+    pub collection_lines: BTreeMap<String, usize>,
     /// The collections, in file order.
     pub collections: Vec<CollectionConfig>,
 }
@@ -211,26 +227,53 @@ impl CrawlConfig {
             location,
             reason: reason.to_owned(),
         };
-        let expand = |value: &str, location: String| -> Result<String, ConfigError> {
+        let expand_at = |value: &str, line: Option<usize>, location: String| -> Result<String, ConfigError> {
             expand_vars(value, env).map_err(|var| ConfigError::MissingEnv {
                 file: file.to_owned(),
+                line,
                 location,
                 var,
             })
         };
 
+        // Every number in range before any is used, each error with its line.
+        let spanned = DeTable::parse(text)
+            .map_err(|e| parse_error(None, e))?
+            .into_inner();
+        ranges::check_file(text, &spanned)
+            .map_err(|(line, location, reason)| invalid(Some(line), location, &reason))?;
+        let runtime_line = |key: &str| match spanned.get("runtime").map(Spanned::get_ref) {
+            Some(DeValue::Table(t)) => t.get(key).map(|v| merge::line_at(text, v.span().start)),
+            _ => None,
+        };
+
+        let expand = |value: &str, location: String| {
+            let line = runtime_line(location.trim_start_matches("runtime."));
+            expand_at(value, line, location)
+        };
+
         let concurrency = top.runtime.concurrency.unwrap_or(4);
         if concurrency == 0 {
-            return Err(invalid(None, "runtime.concurrency".into(), "must be at least 1"));
+            return Err(invalid(
+                runtime_line("concurrency"),
+                "runtime.concurrency".into(),
+                "must be at least 1",
+            ));
         }
         let children = top.runtime.children.unwrap_or(2 * concurrency);
         if children == 0 {
-            return Err(invalid(None, "runtime.children".into(), "must be at least 1"));
+            return Err(invalid(
+                runtime_line("children"),
+                "runtime.children".into(),
+                "must be at least 1",
+            ));
         }
         let database = expand(
             top.runtime.database.as_deref().unwrap_or("sqlite://crawl.db"),
             "runtime.database".into(),
         )?;
+        check_database_url(&database)
+            .map_err(|reason| invalid(runtime_line("database"), "runtime.database".into(), reason))?;
         let metrics_addr = top
             .runtime
             .metrics_addr
@@ -242,7 +285,10 @@ impl CrawlConfig {
             top.runtime.lease_ms,
             &database,
         )
-        .map_err(|(key, reason)| invalid(None, key.into(), reason))?;
+        .map_err(|(key, reason)| {
+            let line = runtime_line(key.trim_start_matches("runtime."));
+            invalid(line, key.into(), reason)
+        })?;
         if top.collection.is_empty() {
             return Err(invalid(
                 None,
@@ -275,6 +321,8 @@ impl CrawlConfig {
         };
 
         let mut seen = SeenNames::default();
+        let mut parent_lines: BTreeMap<String, Option<usize>> = BTreeMap::new();
+        let mut collection_lines: BTreeMap<String, usize> = BTreeMap::new();
         let mut collections = Vec::with_capacity(tables.len());
         for (index, table) in tables.into_iter().enumerate() {
             let DeValue::Table(own) = table.get_ref() else {
@@ -298,10 +346,16 @@ impl CrawlConfig {
                 "timeout_ms",
                 "pagination",
                 "items",
+                "items_map_key",
                 "key",
                 "every",
                 "parent",
                 "incremental",
+                "url",
+                "headers",
+                "auth",
+                "body",
+                "windows",
             ]
             .into_iter()
             .map(|k| (k, line_of(k)))
@@ -320,19 +374,23 @@ impl CrawlConfig {
             if let Err(reason) = validate_name(&crawl.name).and_then(|()| seen.insert(&crawl.name)) {
                 return Err(invalid(name_line, at("name"), &reason));
             }
-            http.url = expand(&http.url, at("url"))?;
+            parent_lines.insert(crawl.name.clone(), lines["parent"]);
+            http.url = expand_at(&http.url, lines["url"], at("url"))?;
             for (name, value) in http.headers.0.iter_mut() {
-                *value = expand(value, at(&format!("headers.{name}")))?;
+                *value = expand_at(value, lines["headers"], at(&format!("headers.{name}")))?;
             }
             if let Some(auth) = http.auth.as_mut() {
                 for value in auth.strings_mut() {
-                    *value = expand(value, at("auth"))?;
+                    *value = expand_at(value, lines["auth"], at("auth"))?;
                 }
             }
             if let Some(body) = http.body.as_mut() {
                 for value in body.strings_mut() {
-                    *value = expand(value, at("body"))?;
+                    *value = expand_at(value, lines["body"], at("body"))?;
                 }
+            }
+            if let Some(line) = name_line {
+                collection_lines.insert(crawl.name.clone(), line);
             }
             if http.max_in_flight_per_host == 0 {
                 return Err(fail("max_in_flight_per_host", "must be at least 1"));
@@ -353,14 +411,27 @@ impl CrawlConfig {
             if !scraped && !http.items.is_empty() && !http.items.starts_with('/') {
                 return Err(fail("items", "a JSON pointer is empty or starts with '/'"));
             }
-            if let Some(key) = &crawl.key
-                && !scraped
-                && !key.is_empty()
-                && !key.starts_with('/')
-            {
-                return Err(fail("key", "a JSON pointer starts with '/', e.g. \"/id\""));
+            if let Some(key) = &crawl.key {
+                key.check(scraped, crawl.parent.is_some())
+                    .map_err(|reason| fail("key", &reason))?;
+                if *key == KeyConfig::Keyless && crawl.incremental.is_some() {
+                    return Err(fail(
+                        "key",
+                        "false (keyless) cannot be used with incremental: a keyless run replaces the \
+                         previous run's rows, and an incremental run fetches only what changed",
+                    ));
+                }
             }
-            if let (Some(key), Some(scrape)) = (&crawl.key, &http.scrape)
+            if let Some(field) = &http.items_map_key
+                && !http.items.split('/').any(|s| s == "*")
+            {
+                let reason = format!(
+                    "{field:?} needs a `*` in items (e.g. \"/rates/*\"): only a record taken from an \
+                     object by `*` has a member name"
+                );
+                return Err(fail("items_map_key", &reason));
+            }
+            if let (Some(key), Some(scrape)) = (crawl.key.as_ref().and_then(KeyConfig::field), &http.scrape)
                 && !scrape.fields.contains_key(key)
             {
                 return Err(fail(
@@ -371,15 +442,30 @@ impl CrawlConfig {
             let every = match crawl.every.as_deref().map(humantime::parse_duration) {
                 None => None,
                 Some(Ok(d)) if d.is_zero() => return Err(fail("every", "must be longer than 0s")),
+                Some(Ok(d)) if d > MAX_EVERY => return Err(fail("every", "must be at most 366d")),
                 Some(Ok(d)) => Some(d),
                 Some(Err(e)) => {
                     let reason = format!("{e}; write a duration such as \"90s\", \"15m\", \"6h\" or \"1d\"");
                     return Err(fail("every", &reason));
                 }
             };
-            if let Some(inc) = &crawl.incremental {
-                check_incremental(inc, scraped, top.runtime.mode)
-                    .map_err(|reason| fail("incremental", reason))?;
+            let mut incremental = crawl.incremental;
+            if let Some(inc) = incremental.as_mut() {
+                if let Some(initial) = inc.initial.as_mut() {
+                    *initial = expand(initial, at("incremental.initial"))?;
+                }
+                check_incremental(inc, &http, top.runtime.mode)
+                    .map_err(|reason| fail("incremental", &reason))?;
+            }
+            if let Some(w) = http.windows.as_mut() {
+                w.start = expand(&w.start, at("windows.start"))?;
+                if let Some(end) = w.end.as_mut() {
+                    *end = expand(end, at("windows.end"))?;
+                }
+                if scraped {
+                    return Err(fail("windows", "needs a JSON collection"));
+                }
+                w.check().map_err(|e| fail("windows", &e.to_string()))?;
             }
             if crawl.parent.is_some() && top.runtime.mode == Some(Mode::Staging) {
                 return Err(fail(
@@ -397,7 +483,7 @@ impl CrawlConfig {
                 name: crawl.name,
                 key: crawl.key,
                 parent: crawl.parent,
-                incremental: crawl.incremental,
+                incremental,
                 settings: PipelineConfig {
                     lookahead: crawl.lookahead,
                     max_pages: crawl.max_pages,
@@ -408,8 +494,10 @@ impl CrawlConfig {
                 http,
             });
         }
-        check_parents(&collections)
-            .map_err(|(name, reason)| invalid(None, format!("collection {name:?}: parent"), &reason))?;
+        check_parents(&collections).map_err(|(name, reason)| {
+            let line = parent_lines.get(&name).copied().flatten();
+            invalid(line, format!("collection {name:?}: parent"), &reason)
+        })?;
         commit_parents_soon(&mut collections);
         let admin_token = top
             .runtime
@@ -427,6 +515,8 @@ impl CrawlConfig {
             metrics_addr,
             admin_token,
             cluster,
+            status_hosts: top.runtime.status_hosts.clone().unwrap_or_default(),
+            collection_lines,
             max_resumes: top.runtime.max_resumes.unwrap_or(5),
             collections,
         })

@@ -8,6 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use pipeline_core::{Cursor, Outcome, Sink, SinkContext, SinkError, State};
 
+use crate::sql::append::Replace;
 use crate::sql::backend::TxPlan;
 use crate::sql::children::child_done;
 use crate::sql::dialect::{Dialect, TableShape};
@@ -15,6 +16,7 @@ use crate::sql::encode::{ColumnType, EncodeBatch};
 use crate::sql::fence;
 use crate::sql::high_water::HighWaterSql;
 use crate::sql::ident::Ident;
+use crate::sql::key_type_row;
 use crate::sql::retry::commit_with_retry;
 use crate::sql::setup::{OpenSpec, Opened, open};
 
@@ -73,6 +75,18 @@ pub struct SqlSink<T> {
     rows: u64,
     /// Incremental refresh: the high-water mark's field and state.
     high_water: Option<HighWater<T>>,
+    /// A keyless collection (see `append.rs`).
+    append: Option<Append>,
+}
+
+/// A keyless sink's state.
+#[derive(Debug, Default)]
+struct Append {
+    /// The delete replacing the previous run's rows, set by `open`.
+    replace: Option<Replace>,
+    /// The run is new and has not committed yet: its first transaction
+    /// replaces the previous run's rows.
+    pending: bool,
 }
 
 /// Reads an item's incremental field, as text.
@@ -86,6 +100,8 @@ struct HighWater<T> {
     committed: Option<String>,
     /// The maximum including the batch being committed.
     next: Option<String>,
+    /// The least mark of every run (see [`SqlSink::high_water_floor`]).
+    floor: Option<String>,
 }
 
 impl<T> std::fmt::Debug for SqlSink<T> {
@@ -119,7 +135,15 @@ impl<T> SqlSink<T> {
             max_rows: (dialect.max_binds() / width).max(1),
             rows: 0,
             high_water: None,
+            append: None,
         }
+    }
+
+    /// Makes the sink keyless (`on`): rows at their positions, a new run
+    /// replacing the previous one.
+    pub(crate) fn keyless(mut self, on: bool) -> Self {
+        self.append = on.then(Append::default);
+        self
     }
 
     /// Tracks the greatest `mark` of the items written (incremental refresh).
@@ -129,7 +153,32 @@ impl<T> SqlSink<T> {
             sql: None,
             committed: None,
             next: None,
+            floor: None,
         });
+        self
+    }
+
+    /// Incremental refresh with a mark known before the run: the run's
+    /// high-water mark is at least `floor` (the greatest of it and the
+    /// items' marks, if a mark was set on the builder), and a completed run
+    /// stores it even when it wrote no item. A date-windowed run gives the
+    /// end of its last window, where the next run starts. Read it with
+    /// [`Database::high_water`](crate::Database::high_water).
+    #[must_use]
+    pub fn high_water_floor(mut self, floor: impl Into<String>) -> Self {
+        let floor = Some(floor.into());
+        match self.high_water.as_mut() {
+            Some(h) => h.floor = floor,
+            None => {
+                self.high_water = Some(HighWater {
+                    mark: Box::new(|_| None),
+                    sql: None,
+                    committed: None,
+                    next: None,
+                    floor,
+                });
+            }
+        }
         self
     }
 
@@ -201,8 +250,25 @@ impl<T: Send + 'static> Sink<T> for SqlSink<T> {
                     .await
                     .map_err(|e| failed(crate::Error::from(e)))?;
             }
-            h.next = h.committed.clone();
+            h.next = crate::sql::high_water::max(h.committed.clone(), h.floor.clone());
             h.sql = Some(sql);
+        }
+        if let Some(texts) = self.encoder.key_texts() {
+            let stored = key_type_row::stored(&self.spec.db, opened.live.name.as_str())
+                .await
+                .map_err(|e| SinkError::Write {
+                    collection: opened.collection.clone(),
+                    source: Box::new(e),
+                })?;
+            if let Some(ty) = stored {
+                texts.set_stored(ty);
+            }
+        }
+        if let Some(append) = self.append.as_mut() {
+            let parent = self.spec.parent_key();
+            append.replace = Some(Replace::new(self.dialect, opened.target(), parent));
+            // A staging table starts empty for a new run: nothing to replace.
+            append.pending = opened.cursor.is_none() && opened.staging.is_none();
         }
         let cursor = opened.cursor.clone();
         self.opened = Some((opened, ctx.clone()));
@@ -247,11 +313,27 @@ impl<T: Send + 'static> Sink<T> for SqlSink<T> {
                 let rows = opened.base_rows + self.rows;
                 plan.statements
                     .push(opened.checkpoints.complete(collection, pages, rows));
-                if let Some(sql) = self.high_water.as_ref().and_then(|h| h.sql.as_ref()) {
+                if let Some(h) = self.high_water.as_ref()
+                    && let Some(sql) = h.sql.as_ref()
+                {
+                    // A floor no batch carried yet (a run without items).
+                    if h.next != h.committed
+                        && let Some(mark) = &h.next
+                    {
+                        plan.statements.push(sql.pending(collection, mark));
+                    }
                     plan.statements.push(sql.promote(collection));
                 }
                 if let Some((child, key)) = &self.spec.child {
                     plan.statements.push(child_done(self.dialect, child, key));
+                }
+                // A new keyless run that wrote nothing still replaces the last.
+                if let Some(Append {
+                    replace: Some(replace),
+                    pending: true,
+                }) = &self.append
+                {
+                    plan.statements.push(replace.statement(0));
                 }
                 self.retry_budget()
             }

@@ -27,4 +27,9 @@ impl SinkSpec {
             child: None,
         }
     }
+
+    /// A child sink's parent key.
+    pub(crate) fn parent_key(&self) -> Option<&str> {
+        self.child.as_ref().map(|(_, key)| key.as_str())
+    }
 }

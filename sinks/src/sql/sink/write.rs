@@ -14,6 +14,7 @@ use crate::sql::encode::{Batch, Rejection};
 use crate::sql::fence;
 use crate::sql::high_water;
 use crate::sql::ident::TableName;
+use crate::sql::key_type_row;
 use crate::sql::retry::{CommitError, commit_with_retry};
 
 impl<T> SqlSink<T> {
@@ -111,6 +112,26 @@ impl<T> SqlSink<T> {
         if complete && let Some((child, key)) = &self.spec.child {
             plan.statements.push(child_done(self.dialect, child, key));
         }
+        // The table's key type goes with the first rows that fixed it.
+        let new_key_type = match dry_run {
+            false => self.encoder.key_texts().and_then(|t| t.unstored()),
+            true => None,
+        };
+        if let Some(ty) = new_key_type {
+            plan.statements
+                .push(key_type_row::insert(self.dialect, opened.live.name.as_str(), ty));
+        }
+        // A new keyless run's first transaction replaces the previous run's
+        // rows: those at positions its own rows did not overwrite.
+        if let Some(replace) = self
+            .append
+            .as_ref()
+            .filter(|a| a.pending)
+            .and_then(|a| a.replace.as_ref())
+        {
+            plan.statements
+                .push(replace.statement(batch.first_position + order.len() as u64));
+        }
         // A batch in one statement with its checkpoint row: one round trip.
         if let ([_], [statement]) = (&plan.upserts[..], &plan.statements[..])
             && *statement.sql == *opened.checkpoints.progress_sql()
@@ -142,6 +163,15 @@ impl<T> SqlSink<T> {
             }
             if let Some(h) = self.high_water.as_mut() {
                 h.committed = h.next.clone();
+            }
+            if let Some(ty) = new_key_type {
+                self.spec.db.remember_key_type(opened.live.name.as_str(), ty);
+                if let Some(texts) = self.encoder.key_texts() {
+                    texts.mark_stored();
+                }
+            }
+            if let Some(append) = self.append.as_mut() {
+                append.pending = false;
             }
         }
         self.opened = Some((opened, ctx));
@@ -189,16 +219,19 @@ impl<T> SqlSink<T> {
             None => Vec::new(),
         };
         let mut batch = Batch::default();
+        if let Some((opened, _)) = &self.opened {
+            batch.first_position = opened.base_rows + self.rows;
+        }
         let mut rejection = self.encoder.encode(items, &mut batch).err();
         if let Some(h) = self.high_water.as_mut() {
             // Only items before a rejected one are written.
             let end = rejection
                 .as_ref()
                 .map_or(marks.len(), |r| r.index.min(marks.len()));
-            h.next = marks[..end]
-                .iter()
-                .cloned()
-                .fold(h.committed.clone(), high_water::max);
+            h.next = marks[..end].iter().cloned().fold(
+                high_water::max(h.committed.clone(), h.floor.clone()),
+                high_water::max,
+            );
         }
         let budget = self.retry_budget();
         loop {
@@ -219,6 +252,17 @@ impl<T> SqlSink<T> {
                     let Some(index) = self.first_refused(&batch, &order).await? else {
                         return Err(CommitError::Data(error).into_sink_error(&self.collection_name()));
                     };
+                    if self.append.is_some() {
+                        // Positions must stay contiguous: nothing of the batch is committed.
+                        return Err(SinkError::Rejected {
+                            collection: self.collection_name(),
+                            index: 0,
+                            reason: format!(
+                                "item {index} of the batch: the database refused it: {error}; nothing of \
+                                 the batch was committed (a keyless collection's positions stay contiguous)"
+                            ),
+                        });
+                    }
                     rejection = Some(Rejection {
                         index,
                         reason: format!("the database refused it: {error}"),

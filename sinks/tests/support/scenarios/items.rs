@@ -165,19 +165,31 @@ pub async fn keys_of_different_types_never_share_a_row(url: &str) {
     let (_, index, reason) = rejection(&report);
     assert_eq!(index, 2);
     assert!(
-        reason.contains("is a string (7) but this collection's keys are integers"),
+        reason.contains("is a string (\"7\") but this table's keys are integers"),
         "{reason}"
     );
     assert_eq!(reader.keys(&coll).await, BTreeSet::from(["7".into(), "8".into()]));
     assert_eq!(reader.data(&coll, "7").await.unwrap()["id"], 7);
     // Floats and booleans are no keys at all.
     for (bad, what) in [(json!(7.0), "a float"), (json!(true), "a boolean")] {
-        let page = vec![json!({"id": "true"}), json!({"id": bad})];
+        let page = vec![json!({"id": 10}), json!({"id": bad})];
         let report = run(&coll, ScriptedPaged::new(vec![page]), 10, docs_sink(&db)).await;
         let (_, index, reason) = rejection(&report);
         assert_eq!(index, 1);
         assert!(reason.contains(what), "{reason}");
     }
+    // The table's key type is stored: a later run (another handle, another
+    // process) with string keys is refused, naming both types.
+    let later = Database::open(url).await.unwrap();
+    let page = vec![json!({"id": "11"})];
+    let report = run(&coll, ScriptedPaged::new(vec![page]), 10, docs_sink(&later)).await;
+    let (_, index, reason) = rejection(&report);
+    assert_eq!(index, 0);
+    assert!(
+        reason.contains("is a string (\"11\") but this table's keys are integers (stored by an earlier run)"),
+        "{reason}"
+    );
+    assert!(!reader.keys(&coll).await.contains("11"));
     let first = coll;
 
     // The same key twice in one batch is one row, and counted once.

@@ -1,13 +1,17 @@
 //! Behaviours every SQL backend must have, run by `sqlite.rs` and `postgres.rs`.
 
+mod high_water;
 mod items;
 mod raw;
+mod record_keys;
 mod resume;
 mod staging;
 mod store;
 
+pub use self::high_water::*;
 pub use self::items::*;
 pub use self::raw::*;
+pub use self::record_keys::*;
 pub use self::resume::*;
 pub use self::staging::*;
 pub use self::store::*;

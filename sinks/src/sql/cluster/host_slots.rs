@@ -15,8 +15,8 @@ use sqlx::{AssertSqlSafe, PgConnection, PgPool};
 
 use super::cluster_sql::ClusterSql;
 use super::coordinator::pg_pool;
-use super::database::Database;
 use crate::Error;
+use crate::sql::database::Database;
 
 /// [`HostSlots`] in the cluster's hosts table (`<prefix>_hosts`): one row
 /// per host holding the next free start and a `Retry-After` pause.

@@ -11,10 +11,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::time::Instant;
 
+use super::HostSlots;
 use super::host_slots::SlotBook;
 use super::shared_in_flight::LINGER;
-use super::{BreakerConfig, Breakers, GateConfig, HostGates, HostSlots};
 use crate::BoxError;
+use crate::policy::{BreakerConfig, Breakers, GateConfig, HostGates};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)

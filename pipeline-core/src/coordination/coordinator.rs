@@ -3,7 +3,7 @@
 //!
 //! A runner without a coordinator decides alone (one process owns every
 //! collection it was given). A runner built with
-//! [`RunnerBuilder::coordinator`](super::RunnerBuilder::coordinator) asks it
+//! [`RunnerBuilder::coordinator`](crate::runner::RunnerBuilder::coordinator) asks it
 //! before every run: it [claims](Coordinator::claim) a lease on the
 //! collection (at most one holder at a time, a larger [`Fence`] token per
 //! claim), [renews](Coordinator::renew) it every third of its duration while
@@ -24,7 +24,7 @@ use crate::{BoxError, Fence};
 /// when each is due again.
 ///
 /// A runner built with
-/// [`RunnerBuilder::coordinator`](super::RunnerBuilder::coordinator) asks it
+/// [`RunnerBuilder::coordinator`](crate::runner::RunnerBuilder::coordinator) asks it
 /// before every run: it [claims](Coordinator::claim) a lease on the
 /// collection (at most one holder at a time, a larger [`Fence`] token per
 /// claim), [renews](Coordinator::renew) it every third of its duration while

@@ -9,11 +9,11 @@ use pipeline_core::runner::{Claim, Coordinator, Due, Lease, LeaseInfo, RunEnd};
 use pipeline_core::{BoxError, Fence};
 use sqlx::{AssertSqlSafe, PgPool};
 
-use super::backend::Pool;
 use super::cluster_sql::ClusterSql;
-use super::database::Database;
-use super::lock::{holder_id, hostname};
 use crate::Error;
+use crate::sql::backend::Pool;
+use crate::sql::database::Database;
+use crate::sql::lock::{holder_id, hostname};
 
 /// A [`Coordinator`] keeping leases, schedules and the cluster's processes
 /// in PostgreSQL, so that every `crawl` process started on one database

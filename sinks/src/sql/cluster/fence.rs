@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use pipeline_core::{SinkContext, SinkError};
 
-use super::backend::{Bind, Statement};
-use super::dialect::Dialect;
-use super::ident::Ident;
+use crate::sql::backend::{Bind, Statement};
+use crate::sql::dialect::Dialect;
+use crate::sql::ident::Ident;
 
 /// The check's text and token, made once per opened sink.
 #[derive(Debug, Clone)]

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use sqlx::{AssertSqlSafe, PgPool};
 
-use super::ident::Ident;
 use crate::Error;
+use crate::sql::ident::Ident;
 
 /// Every statement on one cluster's tables, made once.
 #[derive(Debug, Clone)]

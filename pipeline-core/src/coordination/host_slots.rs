@@ -1,8 +1,8 @@
 //! Politeness across processes: request starts to a host reserved in a
 //! store every process shares (a PostgreSQL row, in the `sinks` crate).
 //!
-//! A [`HostGate`](super::HostGate) made by
-//! [`HostGates::shared`](super::HostGates::shared) asks the store for its
+//! A [`HostGate`](crate::policy::HostGate) made by
+//! [`HostGates::shared`](crate::policy::HostGates::shared) asks the store for its
 //! start slots: the store hands out consecutive slots at least the minimum
 //! interval apart to whichever process asks, so starts from every process
 //! together keep the interval. Slots are reserved *ahead*: a request asks

@@ -1,0 +1,234 @@
+//! Date windows and incremental values through the `crawl` binary: a
+//! windowed crawl killed mid-way resumes exactly; windows feed incremental
+//! refresh (the next run starts where the last window ended, minus the
+//! lookback); `since` sent as epoch seconds with a lookback, an end bound
+//! and `${VAR}` in `initial`.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use sinks::sqlx::{self, AssertSqlSafe, Row};
+use sources::mock::{MockConfig, MockServer, event_time};
+use support::{crawl, sqlite_keys, wait_bounded, wait_for_rows, write};
+
+fn keys(range: std::ops::Range<usize>) -> std::collections::BTreeSet<String> {
+    range.map(|i| i.to_string()).collect()
+}
+
+fn windows_config(
+    dir: &Path,
+    server: &MockServer,
+    end: &str,
+    incremental: &str,
+) -> (String, std::path::PathBuf) {
+    let db = dir.join("crawl.db");
+    let text = format!(
+        r#"[runtime]
+database = "sqlite://{db}"
+
+[[collection]]
+name = "events"
+url = "{url}"
+items = "/events"
+pagination = {{ style = "page", has_more = "/has_more" }}
+windows = {{ start = "2024-01-01", end = "{end}", step = "1d", start_param = "from", end_param = "to", format = "date" }}
+{incremental}
+"#,
+        db = db.display(),
+        url = server.url("/events")
+    );
+    (write(dir, "crawl.toml", &text), db)
+}
+
+async fn high_water(db: &Path, collection: &str) -> Option<String> {
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    let row = sqlx::query(AssertSqlSafe(format!(
+        "SELECT since FROM pipeline_high_water WHERE collection = '{collection}'"
+    )))
+    .fetch_optional(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    row.and_then(|r| r.get::<Option<String>, _>(0))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_windowed_crawl_killed_mid_way_resumes_exactly() {
+    // 60 one-day windows of 24 hourly events, 3 pages each: 180 requests.
+    let server = MockServer::start(MockConfig::new(2_000, 10).latency(Duration::from_millis(10)))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (config, db) = windows_config(dir.path(), &server, "2024-03-01", "");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_crawl"))
+        .args([&config, "--quiet"])
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let rows = wait_for_rows(&db, "events", 300).await;
+    assert!(rows >= 300, "the crawl made progress before the kill: {rows}");
+    child.kill().unwrap(); // SIGKILL
+    let _ = wait_bounded(&mut child, Duration::from_secs(10));
+    let before = server.request_count();
+
+    let out = crawl(&[&config, "--quiet"], dir.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(sqlite_keys(&db, "events").await, (1_440, keys(0..1_440)));
+    let again = (server.request_count() - before) as i64;
+    assert!(
+        again <= 180 - rows / 8 + 3,
+        "resumed, not restarted: {again} requests after {rows} rows"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn windows_feed_incremental_refresh_from_the_last_window_minus_the_lookback() {
+    // Events stop at 2024-01-03.
+    let server = MockServer::start(MockConfig::new(48, 10)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (config, db) = windows_config(
+        dir.path(),
+        &server,
+        "2024-01-03",
+        "incremental = { windows = true }",
+    );
+    let out = crawl(&[&config, "--quiet"], dir.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(sqlite_keys(&db, "events").await, (48, keys(0..48)));
+    assert_eq!(
+        high_water(&db, "events").await.as_deref(),
+        Some("2024-01-03T00:00:00Z")
+    );
+
+    // The next run starts where the last window ended: nothing to fetch.
+    let before = server.request_count();
+    let out = crawl(&[&config, "--quiet"], dir.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(server.request_count(), before);
+
+    // With a lookback of a day, the last day again, and the mark stays.
+    let (config, _) = windows_config(
+        dir.path(),
+        &server,
+        "2024-01-03",
+        "incremental = { windows = true, lookback = \"1d\" }",
+    );
+    let out = crawl(&[&config, "--quiet"], dir.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let requests = server.requests()[before as usize..].to_vec();
+    assert_eq!(
+        requests,
+        (1..=3)
+            .map(|p| format!("/events?from=2024-01-02&to=2024-01-03&page={p}"))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(sqlite_keys(&db, "events").await, (48, keys(0..48)));
+    assert_eq!(
+        high_water(&db, "events").await.as_deref(),
+        Some("2024-01-03T00:00:00Z")
+    );
+
+    // Windows without events still move the mark to their end.
+    let (config, _) = windows_config(
+        dir.path(),
+        &server,
+        "2024-01-05",
+        "incremental = { windows = true }",
+    );
+    let before = server.request_count() as usize;
+    let out = crawl(&[&config, "--quiet"], dir.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        server.requests()[before..],
+        [
+            "/events?from=2024-01-03&to=2024-01-04&page=1",
+            "/events?from=2024-01-04&to=2024-01-05&page=1"
+        ]
+    );
+    assert_eq!(
+        high_water(&db, "events").await.as_deref(),
+        Some("2024-01-05T00:00:00Z")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn since_is_sent_as_epoch_seconds_with_a_lookback_an_end_bound_and_an_env_initial() {
+    let server = MockServer::start(MockConfig::new(100, 50)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("crawl.db");
+    let text = format!(
+        r#"[runtime]
+database = "sqlite://{db}"
+
+[[collection]]
+name = "events"
+url = "{url}"
+items = "/events"
+pagination = {{ style = "page", has_more = "/has_more" }}
+incremental = {{ param = "from", field = "/at", initial = "${{EVENTS_START}}", format = "epoch", lookback = "2h", end_param = "to" }}
+"#,
+        db = db.display(),
+        url = server.url("/events?kind=(all)")
+    );
+    let config = write(dir.path(), "crawl.toml", &text);
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_crawl"))
+            .args([&config, "--quiet"])
+            .current_dir(dir.path())
+            .env("EVENTS_START", "2024-01-02")
+            .output()
+            .unwrap()
+    };
+    let out = run();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // From 2024-01-02 minus the lookback (22:00 the day before): events 22..100.
+    assert_eq!(sqlite_keys(&db, "events").await, (78, keys(22..100)));
+    let out = run();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let requests = server.requests();
+    let from = |i: usize| event_time(i).as_second();
+    for (request, first) in requests.iter().zip([from(22), from(22), from(97)]) {
+        let prefix = format!("/events?kind=(all)&from={first}&to=");
+        assert!(request.starts_with(&prefix), "{request} starts with {prefix}");
+        let to: i64 = request[prefix.len()..]
+            .split('&')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(to > from(99), "the end bound is now: {request}");
+    }
+    assert_eq!(requests.len(), 3, "{requests:?}");
+    assert_eq!(high_water(&db, "events").await, Some(event_time(99).to_string()));
+}
+
+#[test]
+fn bad_window_and_incremental_values_exit_2_naming_key_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    for (line, key) in [
+        (
+            "windows = { start = \"2024-01-01\", step = \"a day\", start_param = \"from\" }",
+            "windows",
+        ),
+        (
+            "incremental = { param = \"since\", field = \"/at\", lookback = \"soon\" }",
+            "incremental",
+        ),
+        ("incremental = { windows = true }", "incremental"),
+    ] {
+        let text =
+            format!("[[collection]]\nname = \"events\"\nurl = \"http://127.0.0.1:9/events\"\n{line}\n");
+        let config = write(dir.path(), "crawl.toml", &text);
+        let out = crawl(&[&config], dir.path());
+        assert_eq!(out.status.code(), Some(2), "{line}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(key) && err.contains("line 4"), "{line}: {err}");
+    }
+}

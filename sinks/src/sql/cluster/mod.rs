@@ -1,0 +1,18 @@
+//! Coordination between processes on one PostgreSQL database: the leases
+//! and workers of [`PgCoordinator`], the shared politeness state of
+//! [`PgHostSlots`] (request starts, in-flight tokens, pauses, breakers), the
+//! SQL of their tables (`cluster_sql`), and `fence`, the lease check a
+//! leased sink's transaction runs first (both backends).
+
+#[cfg(feature = "postgres")]
+mod cluster_sql;
+#[cfg(feature = "postgres")]
+mod coordinator;
+pub(crate) mod fence;
+#[cfg(feature = "postgres")]
+mod host_slots;
+
+#[cfg(feature = "postgres")]
+pub use self::coordinator::PgCoordinator;
+#[cfg(feature = "postgres")]
+pub use self::host_slots::PgHostSlots;

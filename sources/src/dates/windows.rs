@@ -1,0 +1,269 @@
+//! Date-window slicing: `[start, end)` walked in windows of `step`, each
+//! window a series of pages with its own start and end parameters.
+//!
+//! The window rides in every cursor's fragment
+//! (`#window=2024-01-01T00:00:00Z/2024-01-02T00:00:00Z`), so any page of
+//! any window resumes exactly; when a window's pages end, the next cursor
+//! is the first page of the next window, and the last window ends the
+//! collection. `end` defaults to the moment the run starts; a resumed run
+//! goes on to its own `now`.
+
+use jiff::{SignedDuration, Timestamp};
+use serde::Deserialize;
+use url::Url;
+
+use super::format::{DateError, DateFormat};
+use super::time_value::{TimeValue, parse_duration};
+use crate::paging::{fragment, with_query_param};
+
+/// The fragment name of a cursor's window.
+const WINDOW: &str = "window";
+
+/// `windows = { … }`: walk `[start, end)` in windows of `step`.
+///
+/// ```toml
+/// windows = { start = "2024-01-01", step = "1d", start_param = "from", end_param = "to", format = "date" }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct DateWindows {
+    /// The first window's start: a time or `now-…` (see [`TimeValue`]).
+    pub start: String,
+    /// Where the windows end (exclusive; default `"now"`).
+    #[serde(default)]
+    pub end: Option<String>,
+    /// Each window's length: `"1d"`, `"30d"`, `"6h"`.
+    pub step: String,
+    /// The query parameter carrying a window's start.
+    #[serde(default)]
+    pub start_param: Option<String>,
+    /// The query parameter carrying a window's end.
+    #[serde(default)]
+    pub end_param: Option<String>,
+    /// Where a window's start goes in the POST body (a JSON pointer such
+    /// as `/filter/from`; missing objects are created).
+    #[serde(default)]
+    pub start_body: Option<String>,
+    /// Where a window's end goes in the POST body.
+    #[serde(default)]
+    pub end_body: Option<String>,
+    /// How both are written (default RFC 3339).
+    #[serde(default)]
+    pub format: DateFormat,
+    /// Send a window's end as its last instant (end minus one second, one
+    /// millisecond with `epoch_ms`), for APIs whose end bound is inclusive
+    /// (`from=2024-01-01&to=2024-01-01` for one day with `format = "date"`).
+    #[serde(default)]
+    pub end_inclusive: bool,
+}
+
+impl DateWindows {
+    /// Windows from `start` in steps of `step`, sent as `start_param` and
+    /// `end_param`, ending now.
+    pub fn new(
+        start: impl Into<String>,
+        step: impl Into<String>,
+        start_param: impl Into<String>,
+        end_param: impl Into<String>,
+    ) -> Self {
+        Self {
+            start: start.into(),
+            end: None,
+            step: step.into(),
+            start_param: Some(start_param.into()),
+            end_param: Some(end_param.into()),
+            start_body: None,
+            end_body: None,
+            format: DateFormat::Rfc3339,
+            end_inclusive: false,
+        }
+    }
+
+    /// Checks every key, naming the first one that is wrong
+    /// (`windows.step: …`).
+    ///
+    /// # Errors
+    ///
+    /// [`DateError`] naming the key.
+    pub fn check(&self) -> Result<(), DateError> {
+        self.resolve(Timestamp::UNIX_EPOCH).map(|_| ())
+    }
+
+    /// The windows of a run started at `now`.
+    pub(crate) fn resolve(&self, now: Timestamp) -> Result<Windows, DateError> {
+        fn key(k: &'static str) -> impl Fn(DateError) -> DateError {
+            move |e| DateError::new(format!("windows.{k}: {e}"))
+        }
+        let start = TimeValue::parse(&self.start).map_err(key("start"))?.at(now);
+        let end = match &self.end {
+            Some(e) => TimeValue::parse(e).map_err(key("end"))?.at(now),
+            None => now,
+        };
+        let step = parse_duration(&self.step).map_err(key("step"))?;
+        if step.is_zero() {
+            return Err(DateError::new("windows.step: must be longer than 0s"));
+        }
+        let params = [&self.start_param, &self.end_param];
+        let pointers = [&self.start_body, &self.end_body];
+        if params.iter().chain(&pointers).all(|p| p.is_none()) {
+            return Err(DateError::new(
+                "windows: set start_param and/or end_param (query parameters), or start_body and/or \
+                 end_body (JSON pointers in the POST body): where a window is sent",
+            ));
+        }
+        if params.iter().any(|p| p.as_deref() == Some("")) {
+            return Err(DateError::new("windows: a parameter name is empty"));
+        }
+        if let Some(p) = pointers
+            .iter()
+            .filter_map(|p| p.as_deref())
+            .find(|p| !p.starts_with('/'))
+        {
+            return Err(DateError::new(format!(
+                "windows: {p:?} is not a JSON pointer into the body (it must start with '/')"
+            )));
+        }
+        Ok(Windows {
+            start,
+            end,
+            step,
+            config: self.clone(),
+        })
+    }
+}
+
+impl DateWindows {
+    /// A window's start and end as sent (the end minus one unit with
+    /// `end_inclusive`).
+    pub(crate) fn sent(&self, w: Window) -> (String, String) {
+        let f = &self.format;
+        let mut end = w.end;
+        if self.end_inclusive {
+            let unit = match f {
+                DateFormat::EpochMillis => SignedDuration::from_millis(1),
+                _ => SignedDuration::from_secs(1),
+            };
+            end = end.checked_sub(unit).unwrap_or(end).max(w.start);
+        }
+        (f.format(w.start), f.format(end))
+    }
+
+    /// Where the window goes in the body: `(pointer, value)` pairs.
+    pub(crate) fn body_values(&self, w: Window) -> Vec<(&str, String)> {
+        let (start, end) = self.sent(w);
+        let mut out = Vec::new();
+        if let Some(p) = &self.start_body {
+            out.push((p.as_str(), start));
+        }
+        if let Some(p) = &self.end_body {
+            out.push((p.as_str(), end));
+        }
+        out
+    }
+}
+
+/// One window, `[start, end)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Window {
+    pub(crate) start: Timestamp,
+    pub(crate) end: Timestamp,
+}
+
+/// The resolved windows of one run.
+#[derive(Debug, Clone)]
+pub(crate) struct Windows {
+    start: Timestamp,
+    end: Timestamp,
+    step: SignedDuration,
+    config: DateWindows,
+}
+
+impl Windows {
+    fn window_from(&self, start: Timestamp) -> Option<Window> {
+        (start < self.end).then(|| Window {
+            start,
+            end: start.checked_add(self.step).map_or(self.end, |e| e.min(self.end)),
+        })
+    }
+
+    /// The first window, `None` when `start` is not before `end`.
+    pub(crate) fn first(&self) -> Option<Window> {
+        self.window_from(self.start)
+    }
+
+    /// The window after `w`, `None` after the last.
+    pub(crate) fn after(&self, w: Window) -> Option<Window> {
+        self.window_from(w.end)
+    }
+
+    /// Where the run's windows end (the next run of an incremental
+    /// collection starts there).
+    pub(crate) fn end(&self) -> Timestamp {
+        self.end
+    }
+
+    /// `base` with `w`'s parameters, carrying `w` in its fragment.
+    pub(crate) fn apply(&self, base: &Url, w: Window) -> Url {
+        let (start, end) = self.config.sent(w);
+        let mut url = base.clone();
+        if let Some(p) = &self.config.start_param {
+            url = with_query_param(&url, p, &start);
+        }
+        if let Some(p) = &self.config.end_param {
+            url = with_query_param(&url, p, &end);
+        }
+        let value = format!("{}/{}", w.start, w.end);
+        fragment::set(&url, WINDOW, &value)
+    }
+
+    /// The window a cursor carries.
+    pub(crate) fn of(url: &Url) -> Result<Window, String> {
+        let text = fragment::get(url, WINDOW).ok_or_else(|| {
+            "the cursor has no date window (#window=…); was `windows` added since it was stored?".to_owned()
+        })?;
+        let bad = || format!("the cursor's date window {text:?} is not START/END in RFC 3339");
+        let (s, e) = text.split_once('/').ok_or_else(bad)?;
+        Ok(Window {
+            start: s.parse().map_err(|_| bad())?,
+            end: e.parse().map_err(|_| bad())?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_cover_start_to_end_and_ride_in_the_fragment() {
+        let mut c = DateWindows::new("2024-01-01", "1d", "from", "to");
+        c.end = Some("2024-01-03T12:00:00Z".into());
+        c.format = DateFormat::Date;
+        c.end_inclusive = true;
+        let w = c.resolve(Timestamp::UNIX_EPOCH).unwrap();
+        let mut all = vec![w.first().unwrap()];
+        while let Some(n) = w.after(*all.last().unwrap()) {
+            all.push(n);
+        }
+        assert_eq!(all.len(), 3);
+        assert_eq!(all[2].end.to_string(), "2024-01-03T12:00:00Z");
+        let base = Url::parse("https://a.test/x?q=(a:b)").unwrap();
+        let url = w.apply(&base, all[1]);
+        assert_eq!(
+            url.as_str(),
+            "https://a.test/x?q=(a:b)&from=2024-01-02&to=2024-01-02\
+             #window=2024-01-02T00%3A00%3A00Z%2F2024-01-03T00%3A00%3A00Z"
+        );
+        assert_eq!(Windows::of(&url), Ok(all[1]));
+    }
+
+    #[test]
+    fn bad_keys_are_named() {
+        let mut c = DateWindows::new("2024-01-01", "0s", "from", "to");
+        assert!(c.check().unwrap_err().to_string().starts_with("windows.step"));
+        c.step = "1d".into();
+        c.start = "soon".into();
+        assert!(c.check().unwrap_err().to_string().starts_with("windows.start"));
+    }
+}
