@@ -153,3 +153,106 @@ impl<D: Definition> Reload<D> {
         Ok(changes)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::testkit::{CollectSink, ScriptedPaged};
+    use crate::{MemoryCheckpointStore, Pipeline};
+
+    #[derive(Debug, Clone, PartialEq)]
+    struct Def {
+        name: &'static str,
+        url: &'static str,
+        pages: usize,
+        child: bool,
+    }
+
+    impl Definition for Def {
+        fn name(&self) -> &str {
+            self.name
+        }
+        fn same_identity(&self, next: &Self) -> bool {
+            self.url == next.url
+        }
+        fn is_child(&self) -> bool {
+            self.child
+        }
+    }
+
+    fn def(name: &'static str, url: &'static str, pages: usize, child: bool) -> Def {
+        Def {
+            name,
+            url,
+            pages,
+            child,
+        }
+    }
+
+    #[tokio::test]
+    async fn children_are_left_alone_and_equal_definitions_keep_running() {
+        let runner = Runner::builder(Arc::new(MemoryCheckpointStore::new()))
+            .service(true)
+            .build()
+            .unwrap();
+        runner.start().unwrap();
+        let built = Arc::new(Mutex::new(Vec::new()));
+        let build = |d: &Def| {
+            built.lock().unwrap().push(d.name);
+            let pages = d.pages;
+            Collection::new(d.name, move |name| {
+                Ok(Pipeline::paged(name, ScriptedPaged::numbered(pages, 2)).sink(CollectSink::new()))
+            })
+        };
+        let first = vec![
+            def("a", "u", 1, false),
+            def("b", "u", 1, false),
+            def("kids", "t", 1, true),
+        ];
+        let mut reload = Reload::new(Vec::new());
+        let changes = reload.apply(&runner, first.clone(), build).unwrap();
+        assert_eq!(
+            changes.added,
+            ["a", "b"],
+            "a child collection is never added by a reload"
+        );
+        // `a` unchanged, `b` gone, the child collection gone too (left to its feeder), `c` new.
+        let next = vec![def("a", "u", 1, false), def("c", "u", 1, false)];
+        assert_eq!(reload.added(&next), [&next[1]]);
+        let changes = reload.apply(&runner, next.clone(), build).unwrap();
+        assert_eq!(
+            (changes.added, changes.removed, changes.changed),
+            (vec!["c".to_owned()], vec!["b".to_owned()], Vec::<String>::new())
+        );
+        assert_eq!(
+            *built.lock().unwrap(),
+            ["a", "b", "c"],
+            "an equal definition is not rebuilt"
+        );
+        assert_eq!(reload.current(), next.as_slice());
+        runner.shutdown();
+        runner.join().await;
+    }
+
+    #[tokio::test]
+    async fn a_refused_collection_leaves_the_definitions_in_force() {
+        let runner = Runner::builder(Arc::new(MemoryCheckpointStore::new()))
+            .service(true)
+            .build()
+            .unwrap();
+        runner.start().unwrap();
+        runner.shutdown();
+        let build = |d: &Def| {
+            Collection::new(d.name, |name| {
+                Ok(Pipeline::paged(name, ScriptedPaged::numbered(1, 1)).sink(CollectSink::new()))
+            })
+        };
+        let mut reload = Reload::new(vec![def("a", "u", 1, false)]);
+        let next = vec![def("a", "u", 1, false), def("b", "u", 1, false)];
+        assert!(reload.apply(&runner, next, build).is_err());
+        assert_eq!(reload.current(), [def("a", "u", 1, false)]);
+        runner.join().await;
+    }
+}

@@ -129,3 +129,66 @@ impl TreePlan {
         &self.new_runs
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::MemoryCheckpointStore;
+
+    const TREE: [TreeNode<'static>; 3] = [
+        ("repos", None),
+        ("issues", Some("repos")),
+        ("comments", Some("issues")),
+    ];
+
+    async fn store_with(states: &[(&str, State)]) -> MemoryCheckpointStore {
+        let store = MemoryCheckpointStore::new();
+        for (name, state) in states {
+            store.record(name, *state, None).await.unwrap();
+        }
+        store
+    }
+
+    #[tokio::test]
+    async fn a_completed_tree_runs_again_as_new_runs() {
+        let store = store_with(&[
+            ("repos", State::Completed),
+            ("issues", State::Completed),
+            ("comments", State::Completed),
+        ])
+        .await;
+        let plan = TreePlan::read(&TREE, &store, false).await.unwrap();
+        assert!(plan.skipped().is_empty());
+        assert_eq!(plan.new_runs(), ["issues", "comments"]);
+    }
+
+    #[tokio::test]
+    async fn an_interrupted_grandchild_resumes_and_its_completed_ancestors_wait() {
+        let store = store_with(&[
+            ("repos", State::Completed),
+            ("issues", State::Completed),
+            ("comments", State::Cancelled),
+        ])
+        .await;
+        let plan = TreePlan::read(&TREE, &store, false).await.unwrap();
+        assert_eq!(plan.skipped(), ["repos", "issues"]);
+        assert!(plan.new_runs().is_empty(), "comments resumes: {plan:?}");
+    }
+
+    #[tokio::test]
+    async fn fresh_lists_every_child_collection_again_and_skips_nothing() {
+        let store = store_with(&[("repos", State::Completed), ("issues", State::Failed)]).await;
+        let plan = TreePlan::read(&TREE, &store, true).await.unwrap();
+        assert!(plan.skipped().is_empty());
+        assert_eq!(plan.new_runs(), ["issues", "comments"]);
+    }
+
+    #[tokio::test]
+    async fn a_child_whose_parent_is_left_out_is_planned_alone() {
+        let store = store_with(&[("issues", State::Failed)]).await;
+        let plan = TreePlan::read(&[("issues", Some("repos"))], &store, false)
+            .await
+            .unwrap();
+        assert!(plan.skipped().is_empty() && !plan.is_new_run("issues"));
+    }
+}
