@@ -162,6 +162,9 @@ async fn crawl(
     Ok((summaries, groups))
 }
 
+/// `(key, parent)` of rows.
+type Pairs = BTreeSet<(String, String)>;
+
 /// `(key, parent, updated_at)` of every row of a child table.
 async fn rows(url: &str, table: &str) -> Result<BTreeSet<(String, String, String)>, BoxError> {
     let pool = sinks::sqlx::SqlitePool::connect(url).await?;
@@ -175,7 +178,7 @@ async fn rows(url: &str, table: &str) -> Result<BTreeSet<(String, String, String
 
 /// The tree as served before any change: `(key, parent)` of the issues
 /// and of the comments.
-fn expected() -> (BTreeSet<(String, String)>, BTreeSet<(String, String)>) {
+fn expected() -> (Pairs, Pairs) {
     let (mut issues, mut comments) = (BTreeSet::new(), BTreeSet::new());
     for r in 1..=REPOS {
         for i in 0..tree_issue_count(r, PER_PAGE) {
@@ -189,7 +192,7 @@ fn expected() -> (BTreeSet<(String, String)>, BTreeSet<(String, String)>) {
     (issues, comments)
 }
 
-fn pairs(rows: &BTreeSet<(String, String, String)>) -> BTreeSet<(String, String)> {
+fn pairs(rows: &BTreeSet<(String, String, String)>) -> Pairs {
     rows.iter().map(|(k, p, _)| (k.clone(), p.clone())).collect()
 }
 
