@@ -10,6 +10,10 @@
 //!   pipeline resumes by itself. Every batch is one transaction: a
 //!   multi-row upsert *and* the batch's checkpoint, so a crash at any
 //!   instant loses nothing and a resumed run duplicates nothing.
+//! - [`CollectionTree`] and [`ChildFeeder`] (SQL backends): child
+//!   collections, one collection per row of a parent's table, derived from
+//!   its committed rows and added to a runner a bounded window at a time
+//!   (repos → issues → comments, to any depth).
 //! - [`JsonLinesSink`]: appends JSON lines to a file, fsyncs at checkpoints and
 //!   keeps the checkpoint in a side file replaced atomically.
 //! - [`StdoutSink`]: JSON lines on standard output.

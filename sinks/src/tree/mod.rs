@@ -25,9 +25,6 @@ use crate::{Database, ParentColumns, QueuedChild};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TreeError {
-    /// The stored states could not be read.
-    #[error("reading the tree's stored states: {0}")]
-    Store(#[from] CheckpointError),
     /// The runner refused a top-level collection.
     #[error("{source}")]
     Runner {
