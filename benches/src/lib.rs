@@ -18,6 +18,7 @@ pub mod cluster_workload;
 pub mod core_workload;
 pub mod crawl_workload;
 pub mod fanout_workload;
+pub mod feed_workload;
 pub mod html_corpus;
 pub mod minimal_crawl;
 pub mod paged_crawl;

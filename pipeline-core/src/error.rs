@@ -48,7 +48,7 @@ pub enum FetchError {
     /// page, so the collection completes here with every page before it,
     /// and counts it in `pages_skipped` (never silently: it is logged with
     /// the collection and cursor, and shown in the status and summary).
-    #[error("page skipped: {source}")]
+    #[error("page skipped: {source_shown}", source_shown = crate::outside_text::shown(.source))]
     Skipped {
         /// Why (the status or body rule that matched, and the URL).
         source: BoxError,

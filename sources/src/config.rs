@@ -28,6 +28,7 @@ use pipeline_core::policy::{self, AutoThrottle, GateConfig};
 use serde::{Deserialize, Deserializer};
 
 use crate::dates::DateWindows;
+use crate::format::{ResponseFormat, XmlConfig};
 use crate::html::scrape_config::ScrapeConfig;
 use crate::http::auth::Auth;
 use crate::http::redact::default_secret_params;
@@ -231,6 +232,10 @@ pub enum Pagination {
         #[serde(default)]
         page_size_param: Option<String>,
     },
+    /// An XML feed's `<link rel="next" href="…"/>` (RFC 5005: Atom, and
+    /// RSS with `atom:link` in its channel), for `format = "xml"`; a feed
+    /// without one is the last page.
+    FeedNext,
 }
 
 fn default_offset_param() -> String {
@@ -300,7 +305,9 @@ pub struct HttpSourceConfig {
     /// (`/adaccounts/*/adaccount`, `/rates/*`); see
     /// [`items_map_key`](Self::items_map_key). In a paginated collection a
     /// path without `*` must lead to an array (an object there is taken for
-    /// an error object, and the page is retried, then fails).
+    /// an error object, and the page is retried, then fails). With
+    /// `format = "xml"`, an element path (`/rss/channel/item`; `""`: an RSS
+    /// or Atom feed's items); with `"jsonl"`, `""`.
     pub items: String,
     /// What a page without records at `items` (the pointer leads nowhere,
     /// or to null) means: a failed page (default) or no records.
@@ -309,6 +316,11 @@ pub struct HttpSourceConfig {
     /// `*` from an object (`{"2024-01-02": {...}}` → `"date": "2024-01-02"`),
     /// so a key can use it (default none: the name is not kept).
     pub items_map_key: Option<String>,
+    /// The format of response bodies: JSON (default), JSON Lines or XML
+    /// (`body_format` is that of the request body).
+    pub format: ResponseFormat,
+    /// How XML bodies are read (with `format = "xml"`).
+    pub xml: XmlConfig,
     /// The method of every request (default `GET`).
     pub method: Method,
     /// The JSON body sent with every request (needs `method = "POST"`; a
@@ -412,6 +424,8 @@ impl HttpSourceConfig {
             items: String::new(),
             items_missing: ItemsMissing::Fail,
             items_map_key: None,
+            format: ResponseFormat::Json,
+            xml: XmlConfig::default(),
             method: Method::Get,
             body: None,
             body_format: BodyFormat::Json,

@@ -127,6 +127,15 @@ pub enum SourceError {
         /// Why.
         reason: String,
     },
+    /// An XML document is nested deeper than `xml.max_depth`; its items
+    /// were not read (permanent).
+    #[error("{url}: XML nested deeper than {limit} elements; refused")]
+    XmlTooDeep {
+        /// The page's URL.
+        url: String,
+        /// The depth limit.
+        limit: usize,
+    },
     /// An HTML document is nested deeper than the limit; it was not parsed (permanent).
     #[error("{url_shown}: HTML nested deeper than {limit} elements; refused before parsing", url_shown = pipeline_core::OutsideText(.url))]
     TooDeep {

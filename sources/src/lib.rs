@@ -9,6 +9,9 @@
 //! to each request; a token sent in the body rides in its fragment), so any
 //! checkpoint resumes exactly there and none holds a credential.
 //!
+//! A body may also be JSON Lines or XML (RSS, Atom, any XML with an item
+//! element path): [`ResponseFormat`], each item mapped to JSON ([`XmlConfig`]).
+//!
 //! [`RawJsonSource`] is the fast path: the same source yielding each item's
 //! JSON text ([`RawItem`](pipeline_core::RawItem)) instead of a parsed
 //! `Value`, for sinks that store the text as it is.
@@ -58,6 +61,7 @@
 mod config;
 pub mod dates;
 mod error;
+mod format;
 mod html;
 mod http;
 mod json;
@@ -68,6 +72,7 @@ mod suggest;
 
 pub use self::config::{Body, BodyFormat, BreakerConfig, Headers, HttpSourceConfig, Method, Pagination};
 pub use self::error::SourceError;
+pub use self::format::{FormatMismatch, ResponseFormat, XML_MAX_DEPTH, XmlConfig};
 pub use self::html::extract::ScrapedItem;
 pub use self::html::scrape::ScrapeSource;
 pub use self::html::scrape_config::ScrapeConfig;

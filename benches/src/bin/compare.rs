@@ -12,6 +12,9 @@
 //! RSS with 500 and 2,000 children, each in a fresh child process.
 //! `compare cluster`: 1, 2 and 4 worker processes sharing collections through
 //! PostgreSQL (`PIPELINE_TEST_PG_URL`), with and without `min_delay_ms`.
+//! `compare feed`: peak RSS of an Atom feed crawl (library raw path into
+//! SQLite) of 10^4 and 10^5 entries at 100 a page, and of 10^5 in one body,
+//! each in a fresh child process.
 //! `compare crawl [N] [CRAWL_BINARY…]`: an end-to-end JSON crawl of N items
 //! (default 100,000; 100 per page) of the local mock into SQLite, each
 //! variant in a child process: the hand-written minimal program (the limit),
@@ -40,6 +43,11 @@ fn main() {
         }
         Some("cluster") => benches::cluster_workload::run(&std::env::args().next().unwrap_or_default()),
         Some("cluster-worker") => cluster_worker(&args[1..]),
+        Some("feed") => benches::feed_workload::compare(&runtime()),
+        Some("feed-child") if args.len() == 3 => {
+            let items = runtime().block_on(benches::feed_workload::feed_crawl(&args[1], &args[2]));
+            println!("{items} {}", peak_rss_kib());
+        }
         Some("memory-child") => memory_child(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(10_000)),
         Some("crawl") => crawl(
             args.get(1).and_then(|n| n.parse().ok()).unwrap_or(100_000),
@@ -48,7 +56,7 @@ fn main() {
         Some("crawl-child") if args.len() == 4 => crawl_child(&args[1], &args[2], &args[3]),
         Some(other) => {
             eprintln!(
-                "unknown workload {other:?}; use `core [N]`, `memory`, `runner`, `service [N]`, `fanout`, `cluster` or `crawl [N] [CRAWL_BINARY…]`"
+                "unknown workload {other:?}; use `core [N]`, `memory`, `feed`, `runner`, `service [N]`, `fanout`, `cluster` or `crawl [N] [CRAWL_BINARY…]`"
             );
             std::process::exit(2);
         }

@@ -59,6 +59,11 @@ struct Cli {
     /// Print only warnings, errors and the summary; no progress display.
     #[arg(long, short)]
     quiet: bool,
+    /// Only validate the config as a crawl would load it (keys, values,
+    /// `${VAR}`s set), without crawling or touching the database: exit 0, or 2
+    /// naming the key and line.
+    #[arg(long, conflicts_with = "demo")]
+    check: bool,
 }
 
 fn init_logging(quiet: bool) {
@@ -134,8 +139,116 @@ async fn suggest(cli: SuggestCli) -> u8 {
     }
 }
 
+/// `crawl import airbyte MANIFEST.yaml`: an Airbyte declarative manifest as
+/// a crawl config. Exit status: 0 every stream translated; 3 some (the others
+/// are comments naming why); 2 the manifest cannot be read or no stream can
+/// be translated.
+#[derive(Debug, Parser)]
+#[command(name = "crawl import airbyte")]
+struct ImportAirbyteCli {
+    /// The connector's manifest (`manifest.yaml`).
+    #[arg(value_name = "MANIFEST.yaml")]
+    manifest: PathBuf,
+    /// The connector's config (JSON): its values are written as literals,
+    /// except secrets (`airbyte_secret`), which become `${NAME}`.
+    #[arg(long, value_name = "CONFIG.json")]
+    config: Option<PathBuf>,
+    /// Replaces the manifest's `url_base` (a sandbox, a proxy, a recording).
+    #[arg(long, value_name = "URL")]
+    url_base: Option<String>,
+    /// `[runtime] database` of the config written (default sqlite://crawl.db).
+    #[arg(long, value_name = "URL")]
+    database: Option<String>,
+    /// Write the config here instead of stdout.
+    #[arg(short = 'o', value_name = "OUT.toml")]
+    output: Option<PathBuf>,
+}
+
+fn import_airbyte(cli: ImportAirbyteCli) -> u8 {
+    use examples::crawl::import::airbyte::{ImportOptions, import_file};
+    let config = match &cli.config {
+        None => None,
+        Some(path) => match std::fs::read(path).map(|b| serde_json::from_slice::<serde_json::Value>(&b)) {
+            Ok(Ok(v)) => Some(v),
+            Ok(Err(e)) => {
+                stderr::line(format_args!(
+                    "crawl import airbyte: {}: not JSON: {e}",
+                    path.display()
+                ));
+                return 2;
+            }
+            Err(e) => {
+                stderr::line(format_args!(
+                    "crawl import airbyte: cannot read {}: {e}",
+                    path.display()
+                ));
+                return 2;
+            }
+        },
+    };
+    let options = ImportOptions {
+        config,
+        url_base: cli.url_base,
+        database: cli.database,
+        ..ImportOptions::default()
+    };
+    let imported = match import_file(&cli.manifest, &options) {
+        Ok(i) => i,
+        Err(e) => {
+            stderr::line(format_args!(
+                "crawl import airbyte: {}: {e}",
+                cli.manifest.display()
+            ));
+            return 2;
+        }
+    };
+    for r in &imported.refusals {
+        stderr::line(format_args!("crawl import airbyte: not translated: {r}"));
+    }
+    if !imported.variables.is_empty() {
+        let names: Vec<String> = imported
+            .variables
+            .iter()
+            .map(|v| format!("{}{}", v.name, if v.secret { " (secret)" } else { "" }))
+            .collect();
+        stderr::line(format_args!(
+            "crawl import airbyte: export before crawling: {}",
+            names.join(", ")
+        ));
+    }
+    match &cli.output {
+        Some(path) => {
+            if let Err(e) = std::fs::write(path, &imported.toml) {
+                stderr::line(format_args!(
+                    "crawl import airbyte: cannot write {}: {e}",
+                    path.display()
+                ));
+                return 1;
+            }
+        }
+        None => stdout_line(imported.toml.trim_end()),
+    }
+    stderr::line(format_args!(
+        "crawl import airbyte: {} stream(s) translated, {} not",
+        imported.collections.len(),
+        imported.refusals.len()
+    ));
+    imported.exit_code()
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("import") {
+        init_logging(true);
+        let code = if args.get(2).map(String::as_str) == Some("airbyte") {
+            import_airbyte(ImportAirbyteCli::parse_from(&args[2..]))
+        } else {
+            stderr::line("crawl import: the only importer is `airbyte`: crawl import airbyte MANIFEST.yaml");
+            2
+        };
+        stderr::flush(Duration::from_secs(1));
+        return ExitCode::from(code);
+    }
     if args.get(1).map(String::as_str) == Some("suggest") {
         let cli = SuggestCli::parse_from(&args[1..]);
         init_logging(true);
@@ -182,6 +295,14 @@ async fn run(cli: Cli) -> u8 {
             return 2;
         };
         match CrawlConfig::load(path) {
+            Ok(config) if cli.check => {
+                stdout_line(&format!(
+                    "{}: ok, {} collection(s)",
+                    path.display(),
+                    config.collections.len()
+                ));
+                return 0;
+            }
             Ok(config) => (config, None),
             Err(e) => {
                 stderr::line(format_args!("crawl: {e}"));

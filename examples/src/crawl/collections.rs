@@ -93,6 +93,7 @@ pub fn collection_fresh(
 pub fn same_identity(a: &CollectionConfig, b: &CollectionConfig) -> bool {
     a.http.url == b.http.url
         && a.http.items == b.http.items
+        && a.http.format == b.http.format
         && a.key == b.key
         && a.http.pagination == b.http.pagination
         && a.http.windows == b.http.windows

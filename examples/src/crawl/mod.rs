@@ -7,6 +7,7 @@ pub mod config;
 #[cfg(feature = "demo")]
 pub mod demo;
 mod fanout;
+pub mod import;
 pub mod log_fields;
 pub mod progress;
 pub mod service;

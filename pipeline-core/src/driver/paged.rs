@@ -234,7 +234,7 @@ fn skipped(shared: &Shared, cursor: Option<&Cursor>, reason: &str) {
     tracing::warn!(%collection, cursor = cursor.map(Cursor::as_str), reason, "page skipped by a rule; the collection ends here");
     shared.update(|s| {
         s.pages_skipped += 1;
-        s.last_skipped = Some(format!("{at}: {reason}"));
+        s.last_skipped = Some(format!("{at}: {}", crate::OutsideText(reason)));
     });
 }
 

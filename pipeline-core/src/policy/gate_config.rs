@@ -92,10 +92,12 @@ impl GateConfig {
         self
     }
 
-    /// Requests in flight on the host at most (0 is treated as 1).
+    /// Requests in flight on the host at most (0 is treated as 1, and more
+    /// than [`Semaphore::MAX_PERMITS`](tokio::sync::Semaphore::MAX_PERMITS) as that).
     #[must_use]
     pub fn max_in_flight(mut self, n: usize) -> Self {
-        self.max_in_flight = n.max(1);
+        // No host takes more than a semaphore can count (2^61 permits).
+        self.max_in_flight = n.clamp(1, tokio::sync::Semaphore::MAX_PERMITS);
         self
     }
 

@@ -197,6 +197,15 @@ impl RunnerBuilder {
                 setting: "group_concurrency",
             });
         }
+        let max = Semaphore::MAX_PERMITS;
+        for (setting, value) in [
+            ("concurrency", Some(self.options.concurrency)),
+            ("group_concurrency", self.options.group_concurrency),
+        ] {
+            if let Some(value) = value.filter(|v| *v > max) {
+                return Err(RunnerError::TooLarge { setting, max, value });
+            }
+        }
         if self.options.event_capacity == 0 {
             return Err(RunnerError::Zero {
                 setting: "event_capacity",
@@ -225,5 +234,36 @@ impl RunnerBuilder {
             runner.add(c)?;
         }
         Ok(runner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::MemoryCheckpointStore;
+
+    #[test]
+    fn slots_beyond_a_semaphore_are_an_error_not_a_panic() {
+        let builder = || Runner::builder(Arc::new(MemoryCheckpointStore::new()));
+        let huge = Semaphore::MAX_PERMITS + 1;
+        let err = builder().concurrency(huge).build().unwrap_err();
+        assert!(
+            matches!(
+                err,
+                RunnerError::TooLarge {
+                    setting: "concurrency",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let err = builder().group_concurrency(huge).build().unwrap_err();
+        assert!(
+            err.to_string().contains("group_concurrency must be at most"),
+            "{err}"
+        );
+        assert!(builder().concurrency(Semaphore::MAX_PERMITS).build().is_ok());
     }
 }

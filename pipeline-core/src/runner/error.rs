@@ -30,6 +30,17 @@ pub enum RunnerError {
         /// The setting, e.g. `concurrency`.
         setting: &'static str,
     },
+    /// A setting is larger than the runner can hold (its slots are a
+    /// semaphore of at most `max` permits).
+    #[error("runner: {setting} must be at most {max}, got {value}")]
+    TooLarge {
+        /// The setting, e.g. `concurrency`.
+        setting: &'static str,
+        /// The largest value allowed.
+        max: usize,
+        /// The value given.
+        value: usize,
+    },
     /// No collection has that name.
     #[error("no collection named {collection_shown}", collection_shown = crate::outside_text::shown(.collection))]
     UnknownCollection {

@@ -27,7 +27,7 @@ pub(crate) fn decode_html<'a>(body: &'a [u8], content_type: Option<&str>) -> Cow
 }
 
 /// The `charset` parameter of a `Content-Type`-style value.
-fn charset_param(value: &str) -> Option<String> {
+pub(crate) fn charset_param(value: &str) -> Option<String> {
     value.split(';').skip(1).find_map(|param| {
         let (name, v) = param.split_once('=')?;
         name.trim()

@@ -24,6 +24,9 @@ use crate::http::HttpContext;
 use crate::http::endpoint::Endpoint;
 use crate::paging::page_url::{PageUrl, checked_next, page_url};
 
+/// The most `workers` a scraping source takes (each holds up to four bodies ahead).
+const MAX_WORKERS: usize = 1024;
+
 /// Scraped HTML pages as a [`Paged`] source of [`ScrapedItem`]s.
 ///
 /// Each page is fetched like a JSON page (gate, breaker, limits), refused if
@@ -105,6 +108,11 @@ impl ScrapeSource {
             .collect::<Result<Vec<_>, SourceError>>()?;
         let workers = match scrape.workers {
             Some(0) => return Err(SourceError::config("workers: must be at least 1")),
+            Some(n) if n > MAX_WORKERS => {
+                return Err(SourceError::config(format!(
+                    "workers: must be at most {MAX_WORKERS}"
+                )));
+            }
             Some(n) => n,
             None => cores(),
         };

@@ -9,6 +9,7 @@ use crate::config::HttpSourceConfig;
 use crate::dates::config_at;
 use crate::dates::windows::{Window, Windows};
 use crate::error::SourceError;
+use crate::format::{FormatItem, PageFormat};
 use crate::http::endpoint::Endpoint;
 use crate::http::graphql;
 use crate::http::{Fetched, HttpContext};
@@ -20,6 +21,11 @@ use crate::paging::{PageView, Paginator, fragment};
 use jiff::Timestamp;
 
 /// A paginated JSON API as a [`Paged`] source of `serde_json::Value` items.
+///
+/// The body may also be JSON Lines or XML ([`HttpSourceConfig::format`]):
+/// each line, or each item element mapped to JSON
+/// ([`XmlConfig`](crate::XmlConfig)), is an item, with the same requests,
+/// pagination, cursors and limits.
 ///
 /// Each `fetch` waits at the host's gate, checks its breaker, GETs (or
 /// POSTs, with the configured JSON body) the page (deadline, body cap,
@@ -68,6 +74,7 @@ pub struct JsonSource {
     base: Url,
     windows: Option<Windows>,
     records: RecordPath,
+    format: PageFormat,
     paginator: Paginator,
     template: RequestTemplate,
     speculate: bool,
@@ -100,6 +107,7 @@ impl JsonSource {
         now: Timestamp,
     ) -> Result<Self, SourceError> {
         let config = &config_at(config, now)?;
+        let format = PageFormat::new(config)?;
         let records = RecordPath::new(config)?;
         let paginator = Paginator::new(&config.pagination)?;
         let template = RequestTemplate::new(config)?;
@@ -131,6 +139,7 @@ impl JsonSource {
             windows,
             endpoint,
             records,
+            format,
             paginator,
             template,
             speculate: config.speculate,
@@ -195,7 +204,7 @@ impl JsonSource {
 
     /// One page of `I`s: the shared path of [`JsonSource`] and
     /// [`RawJsonSource`](crate::RawJsonSource).
-    pub(crate) async fn fetch_page<I: PageItems>(
+    pub(crate) async fn fetch_page<I: PageItems + FormatItem>(
         &mut self,
         cursor: Option<&Cursor>,
     ) -> Result<Page<I>, FetchError> {
@@ -212,7 +221,11 @@ impl JsonSource {
             let next = self.next_window(window);
             return Ok(Page::new(Vec::new(), next.map(|n| Cursor::new(String::from(n)))));
         }
-        let (body, items) = match I::split(self, &fetched, &shown) {
+        let split = match &self.format {
+            PageFormat::Json => I::split(self, &fetched, &shown),
+            other => other.split(&fetched, &shown),
+        };
+        let (body, items) = match split {
             Ok(page) => page,
             // A 2xx that is not a page may be an error in disguise (`on_body`).
             Err(e) if self.endpoint.rules.reads_bodies() => {
@@ -248,7 +261,7 @@ impl JsonSource {
             Some(n) => checked_next(&self.endpoint, &page.request, &n)?,
             None => self.next_window(window).map(|n| Cursor::new(String::from(n))),
         };
-        tracing::debug!(host = %self.endpoint.host, items = items.len(), "JSON page fetched");
+        tracing::debug!(host = %self.endpoint.host, items = items.len(), "page fetched");
         Ok(Page::new(items, next))
     }
 }
@@ -361,6 +374,7 @@ impl std::fmt::Debug for JsonSource {
             .field("first", &self.endpoint.show(&self.first))
             .field("windows", &self.windows)
             .field("items", &self.records.pointer())
+            .field("format", &self.format)
             .field("paginator", &self.paginator)
             .field("template", &self.template)
             .field("speculate", &self.speculate)

@@ -41,6 +41,7 @@
 //! | `/hostile/…` | hostile parent values and server text with control characters (see `hostile.rs`) | |
 //! | `/shapes/…` | record shapes: single objects, wildcard paths, an object's values, missing items, composite and keyless keys (see `record_shapes.rs`) | |
 //! | `/events`, `/numbered/…`, `/slice`, `/scalar`, `/ending`, `/after`, `POST /form`, `/echo` | request shapes: date windows, templated page values, scalar cursors, endings, form bodies (see `request_routes.rs`) | |
+//! | `/xml/…`, `/jsonl`, `/object` | XML feeds, JSON Lines and a single object (see `format_routes.rs`) | |
 //!
 //! `/offset` and `/page` bodies also carry `has_more`. POST bodies are
 //! logged ([`MockServer::posted`]).
@@ -48,6 +49,7 @@
 mod api_routes;
 mod auth_routes;
 mod faults;
+mod format_routes;
 mod hostile;
 mod record_shapes;
 mod request_routes;
@@ -74,6 +76,7 @@ use tokio::time::Instant;
 pub use self::api_routes::{GRAPHQL_ERROR, NEXT_CURSOR_HEADER, graphql_cursor, search_cursor};
 pub use self::auth_routes::{LoginExpiry, LoginMock, OAuthMock};
 pub use self::faults::{Faults, Malformed, Outage, RetryAfter};
+pub use self::format_routes::{atom_entry, rss_item};
 pub use self::hostile::{HOSTILE_TEXT, hostile_parents};
 pub use self::record_shapes::{shape_member, shape_rate_date, shape_stat, shape_task};
 pub use self::request_routes::event_time;
@@ -445,7 +448,10 @@ async fn handle(
             .or_else(|| record_shapes::route(&state, &uri))
         {
             Some(r) => r,
-            None => routes::route(&state, &uri).await,
+            None => match format_routes::route(&state, &uri) {
+                Some(r) => r,
+                None => routes::route(&state, &uri).await,
+            },
         },
     };
     faults::after_route(&config.faults, n, &logged, response).await

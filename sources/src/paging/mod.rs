@@ -215,6 +215,10 @@ impl Paginator {
                     _ => Ok(None),
                 }
             }
+            Pagination::FeedNext => match crate::format::feed_next::next_link(page.body).map(str::trim) {
+                Some(link) if !link.is_empty() => resolve(link),
+                _ => Ok(None),
+            },
             Pagination::NextUrl { next } => match pointer(page.body, next) {
                 None => Ok(None),
                 Some(Value::String(s)) if s.is_empty() => Ok(None),
@@ -358,19 +362,23 @@ fn stops(body: &Value, has_more: Option<&str>, stop_when: Option<&str>) -> Resul
 }
 
 /// Whether the `has_more` flag at `p` says there are more pages: false,
-/// null or missing say no.
+/// null or missing say no. The strings `"true"` and `"false"` count as
+/// booleans (an XML body's values are strings).
 fn more(body: &Value, p: &str) -> Result<bool, String> {
     match pointer(body, p) {
         None | Some(Value::Bool(false)) => Ok(false),
         Some(Value::Bool(true)) => Ok(true),
+        Some(Value::String(s)) if s == "true" || s == "false" => Ok(s == "true"),
         Some(other) => Err(format!("has_more at {p} is not a boolean but {}", kind_of(other))),
     }
 }
 
 fn count_at(body: &Value, p: &str) -> Result<u64, String> {
     match pointer(body, p) {
+        // A string of digits counts (an XML body's values are strings).
         Some(v) => v
             .as_u64()
+            .or_else(|| v.as_str()?.trim().parse().ok())
             .ok_or_else(|| format!("{p} is not a non-negative integer but {}", kind_of(v))),
         None => Err(format!("{p} is missing")),
     }

@@ -1,21 +1,25 @@
 //! Proposing a collection's configuration from its first pages.
 //!
-//! [`suggest`] GETs the first page, finds the items (the largest array of
-//! objects), a key (a field unique on the page, `/id` first) and the
-//! pagination styles the page hints at (a Link header, a next-URL field, a
+//! [`suggest`] GETs the first page, reads it as JSON, JSON Lines or XML (an
+//! RSS or Atom feed, or any XML whose most repeated element holds the
+//! items), finds the items (the largest array of objects), a key (a field unique on the page, `/id` first) and the
+//! pagination styles the page hints at (a feed's next link, a Link header, a next-URL field, a
 //! cursor field with or without `has_more`, a cursor header, an
 //! offset/total pair, a page parameter). Each hint is tried with a real
 //! source: the first page and the second it leads to, whose items must be
 //! new. The first that works is suggested with its evidence; when none
 //! does, the suggestion says so and lists what it looked for. A body that
 //! is one object without an array of objects in it is one record
-//! (`items = ""`, no pagination). A few
+//! (`items = ""`, or the pointer of its only member when that is an object:
+//! `{"data": {…}}`), with no pagination and `/id` as its key when it is a
+//! string or integer. A few
 //! requests at most (two per hint tried), through the context's gates.
 //!
 //! Only GET APIs are explored: a POST body or a GraphQL query cannot be
 //! guessed.
 
 mod detect;
+mod first_page;
 mod render;
 
 use std::collections::HashSet;
@@ -25,6 +29,8 @@ use serde_json::Value;
 
 use crate::config::{Headers, HttpSourceConfig, Pagination};
 use crate::error::SourceError;
+use crate::format::ResponseFormat;
+use crate::format::feed_next::next_link;
 use crate::http::HttpContext;
 use crate::http::endpoint::Endpoint;
 use crate::http::redact::redact_url;
@@ -39,7 +45,10 @@ pub struct Suggestion {
     pub name: String,
     /// The start URL, with credentials redacted.
     pub url: String,
-    /// JSON pointer to the items (`""`: the body is the array).
+    /// The body's format (JSON, JSON Lines or XML).
+    pub format: ResponseFormat,
+    /// JSON pointer to the items (`""`: the body is the array, or the one
+    /// record); for XML, the item element path.
     pub items: String,
     /// How many items the first page had.
     pub first_page_items: usize,
@@ -87,32 +96,49 @@ pub async fn suggest(url: &str, headers: &Headers, ctx: &HttpContext) -> Result<
         .get(&endpoint.request_url(&start))
         .await
         .map_err(|e| fail(e.to_string()))?;
-    let body: Value = serde_json::from_slice(&fetched.body)
-        .map_err(|e| fail(format!("the first page is not JSON: {e}")))?;
-    let Some((items, n)) = detect::items_pointer(&body) else {
-        return match &body {
-            Value::Object(_) => Ok(single_object(&body, &shown, &start, headers)),
-            _ => Err(fail("the first page holds no array of objects".to_owned())),
-        };
+    let page = first_page::read(&fetched).map_err(fail)?;
+    let items = page.items.clone();
+    let n = page.rows.len();
+    let key = match page.format {
+        // Any field is unique in one record: only an id identifies it.
+        _ if page.single => page.rows[0]
+            .get("id")
+            .filter(|id| id.is_string() || id.is_i64() || id.is_u64())
+            .map(|_| "/id".to_owned()),
+        ResponseFormat::Xml => first_page::xml_key(&page.rows),
+        _ => detect::key_candidate(&page.rows),
     };
-    let rows = body
-        .pointer(&items)
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let key = detect::key_candidate(&rows);
-    let mut evidence = vec![match items.as_str() {
-        "" => format!("items: the body is an array of {n} objects"),
-        p => format!("items: {p} is the largest array of objects ({n})"),
-    }];
+    let mut evidence = vec![page.evidence.clone()];
     evidence.push(match &key {
+        Some(k) if page.single => format!("key: {k} is the object's id"),
+        None if page.single => "key: the object has no string or integer id".to_owned(),
         Some(k) => format!("key: {k} is unique among the first page's items"),
         None => "key: no field is unique among the first page's items".to_owned(),
     });
+    let mut candidates = Vec::new();
+    if page.format == ResponseFormat::Xml
+        && let Some(link) = next_link(&page.body)
+    {
+        candidates.push(detect::Candidate {
+            pagination: Pagination::FeedNext,
+            evidence: crate::format::printable(&format!("the feed's <link rel=\"next\"> ({link})")),
+        });
+    }
+    if !page.single {
+        candidates.extend(detect::candidates(
+            &start,
+            &fetched.headers,
+            &page.body,
+            &items,
+            n,
+            key.as_deref(),
+        ));
+    }
     let mut chosen = None;
-    for candidate in detect::candidates(&start, &fetched.headers, &body, &items, n, key.as_deref()) {
+    for candidate in candidates {
         let config = HttpSourceConfig {
             items: items.clone(),
+            format: page.format,
             pagination: candidate.pagination.clone(),
             ..base.clone()
         };
@@ -128,7 +154,10 @@ pub async fn suggest(url: &str, headers: &Headers, ctx: &HttpContext) -> Result<
             Err(why) => tracing::debug!(reason = %endpoint.show_text(&why), "pagination hint did not hold"),
         }
     }
-    let looked_for = if chosen.is_none() {
+    let looked_for = if page.single {
+        evidence.push("pagination: none (a single object is a single page)".to_owned());
+        Vec::new()
+    } else if chosen.is_none() {
         evidence.push("pagination: none found (a single page)".to_owned());
         detect::LOOKED_FOR.iter().map(|s| (*s).to_owned()).collect()
     } else {
@@ -137,6 +166,7 @@ pub async fn suggest(url: &str, headers: &Headers, ctx: &HttpContext) -> Result<
     Ok(Suggestion {
         name: render::name_from(&start),
         url: shown,
+        format: page.format,
         items,
         first_page_items: n,
         key,
@@ -145,33 +175,6 @@ pub async fn suggest(url: &str, headers: &Headers, ctx: &HttpContext) -> Result<
         looked_for,
         header_names: headers.0.keys().cloned().collect(),
     })
-}
-
-/// The suggestion for a body that is one object (`/me`, `/store`): one
-/// record, no pagination, `/id` as the key when it is a string or integer.
-fn single_object(body: &Value, shown: &str, start: &url::Url, headers: &Headers) -> Suggestion {
-    let key = body
-        .get("id")
-        .filter(|id| id.is_string() || id.is_i64() || id.is_u64())
-        .map(|_| "/id".to_owned());
-    let mut evidence =
-        vec!["items: the body is one object, so one record (no array of objects in it)".to_owned()];
-    evidence.push(match &key {
-        Some(k) => format!("key: {k} is the object's id"),
-        None => "key: the object has no string or integer id".to_owned(),
-    });
-    evidence.push("pagination: none (a single object is a single page)".to_owned());
-    Suggestion {
-        name: render::name_from(start),
-        url: shown.to_owned(),
-        items: String::new(),
-        first_page_items: 1,
-        key,
-        pagination: None,
-        evidence,
-        looked_for: Vec::new(),
-        header_names: headers.0.keys().cloned().collect(),
-    }
 }
 
 /// Crawls two pages with `config`; the number of new items on the second,

@@ -47,6 +47,7 @@ fn pagination_table(p: &Pagination) -> String {
     let style = match p {
         Pagination::None => "none",
         Pagination::LinkHeader => "link_header",
+        Pagination::FeedNext => "feed_next",
         Pagination::NextUrl { next } => {
             fields.push(("next", quoted(next)));
             "next_url"
@@ -144,6 +145,9 @@ impl fmt::Display for Suggestion {
         writeln!(f, "[[collection]]")?;
         writeln!(f, "name = {}", quoted(&self.name))?;
         writeln!(f, "url = {}", quoted(&self.url))?;
+        if self.format != crate::format::ResponseFormat::Json {
+            writeln!(f, "format = {}", quoted(self.format.as_str()))?;
+        }
         writeln!(f, "items = {}", quoted(&self.items))?;
         if let Some(key) = &self.key {
             writeln!(f, "key = {}", quoted(key))?;
@@ -164,6 +168,7 @@ mod tests {
         let suggestion = Suggestion {
             name: "items".into(),
             url: "http://h/items".into(),
+            format: crate::format::ResponseFormat::Json,
             items: "/data".into(),
             first_page_items: 1,
             key: Some("/id\n".into()),

@@ -356,6 +356,8 @@ impl CrawlConfig {
                 "auth",
                 "body",
                 "windows",
+                "format",
+                "xml",
             ]
             .into_iter()
             .map(|k| (k, line_of(k)))
@@ -407,6 +409,13 @@ impl CrawlConfig {
                     "pagination",
                     "a scraped collection follows its `scrape.next` selector; remove `pagination`",
                 ));
+            }
+            if let Err(e) = http.check_format() {
+                let line = lines
+                    .get(e.key.split('.').next().unwrap_or_default())
+                    .copied()
+                    .flatten();
+                return Err(invalid(line.or(name_line), at(e.key), &e.reason));
             }
             if !scraped && !http.items.is_empty() && !http.items.starts_with('/') {
                 return Err(fail("items", "a JSON pointer is empty or starts with '/'"));

@@ -54,6 +54,7 @@ pub(super) const RANGES: &[(&str, Range)] = &[
     ("autothrottle.max_delay_ms", r(0.0, DAY_MS)),
     ("pagination.limit", r(1.0, 1e9)),
     ("pagination.start", r(0.0, 1e12)),
+    ("pagination.page_size", r(1.0, 1e9)),
     ("scrape.workers", r(1.0, 1024.0)),
     ("scrape.max_depth", r(1.0, 4096.0)),
 ];

@@ -1,0 +1,361 @@
+//! `DatetimeBasedCursor`: with a `step`, date windows (`windows`, each a
+//! series of pages with its start and end bounds) walked again from where
+//! the last run's windows ended (`incremental = { windows = true }`);
+//! without one, `incremental = { param, field, initial, format }` with the
+//! end bound and lookback. Start and end are times from the config
+//! (rewritten as RFC 3339 with `chrono`, whose `strftime` matches Python's
+//! except `%f`, converted), `${VAR}` without `--config`, or relative to the
+//! run (`now_utc()` is `"now"`, `day_delta(-30)` is `"now-30d"`), never
+//! frozen at import time.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime};
+use serde_json::Value;
+
+use super::draft::Draft;
+use super::jinja::{Eval, single_expression};
+use super::mapper::{Mapper, Target, pointer};
+use super::refusal::{At, Refusal};
+
+/// Where a bound goes: a query parameter or a JSON body pointer.
+enum Bound {
+    Query(String),
+    Body(String),
+}
+
+impl Mapper {
+    /// Fills `windows` and `incremental` from the cursor at `at`.
+    pub(super) fn incremental(&mut self, at: &At<'_>, draft: &mut Draft) -> Result<(), Refusal> {
+        match at.kind().as_str() {
+            _ if at.value.is_null() => return Ok(()),
+            "DatetimeBasedCursor" => {}
+            "CustomIncrementalSync" => return Err(at.refuse("custom Python code")),
+            other => return Err(at.refuse(format!("the incremental sync {other} has no crawl equivalent"))),
+        }
+        let set = |k: &str| {
+            at.value
+                .get(k)
+                .is_some_and(|v| !v.is_null() && v != &Value::Bool(false) && v != "")
+        };
+        if set("is_data_feed") {
+            return Err(at
+                .at("is_data_feed")
+                .refuse("a data feed (newest first, stop at the state)"));
+        }
+        let start_bound = self.bound(&at.at("start_time_option"))?;
+        let end_bound = self.bound(&at.at("end_time_option"))?;
+        if start_bound.is_none() && end_bound.is_none() {
+            // The requests do not depend on the state: every run fetches
+            // everything, as Airbyte does before filtering client-side.
+            draft.notes.push(
+                "incremental in Airbyte, but its requests carry no date bound: every run fetches everything"
+                    .into(),
+            );
+            return Ok(());
+        }
+        let format = match self.field(at, "datetime_format", Target::Literal)? {
+            Some(r) => format_key(&r.text).ok_or_else(|| {
+                at.at("datetime_format")
+                    .refuse(format!("{:?} is not a format the crawl writes", r.text))
+            })?,
+            None => "rfc3339".to_owned(),
+        };
+        let input_format = self
+            .field(at, "datetime_format", Target::Literal)?
+            .map(|r| r.text);
+        let start = self.time_value(&at.at("start_datetime"), input_format.as_deref())?;
+        let end = match at.value.get("end_datetime") {
+            None | Some(Value::Null) => None,
+            Some(_) => {
+                Some(self.time_value(&at.at("end_datetime"), input_format.as_deref())?).filter(|e| e != "now")
+            }
+        };
+        let lookback = match at.str("lookback_window") {
+            Some(iso) if !iso.is_empty() => Some(humantime_of(iso).ok_or_else(|| {
+                at.at("lookback_window").refuse(format!(
+                    "{iso:?} is not a duration of days, hours, minutes or seconds"
+                ))
+            })?),
+            _ => None,
+        };
+        let keyless = draft
+            .keys
+            .iter()
+            .any(|(k, v)| k == "key" && v == &toml::Value::Boolean(false));
+        let mut inc = toml::Table::new();
+        if let Some(step) = at.str("step").filter(|s| !s.is_empty()) {
+            let step = humantime_of(step).ok_or_else(|| {
+                at.at("step").refuse(format!(
+                    "{step:?} is not a fixed length of days, hours, minutes or seconds"
+                ))
+            })?;
+            let mut windows = toml::Table::new();
+            windows.insert("start".into(), start.into());
+            if let Some(end) = end {
+                windows.insert("end".into(), end.into());
+            }
+            windows.insert("step".into(), step.into());
+            for (bound, query, body) in [
+                (start_bound, "start_param", "start_body"),
+                (end_bound, "end_param", "end_body"),
+            ] {
+                match bound {
+                    Some(Bound::Query(name)) => windows.insert(query.into(), name.into()),
+                    Some(Bound::Body(p)) => windows.insert(body.into(), p.into()),
+                    None => None,
+                };
+            }
+            windows.insert("format".into(), format.clone().into());
+            match at.str("cursor_granularity").unwrap_or("PT0S") {
+                "PT0S" | "" => {}
+                "PT1S" => {
+                    windows.insert("end_inclusive".into(), true.into());
+                }
+                "P1D" if format == "date" => {
+                    windows.insert("end_inclusive".into(), true.into());
+                }
+                "PT0.001S" if format == "epoch_ms" => {
+                    windows.insert("end_inclusive".into(), true.into());
+                }
+                other => {
+                    return Err(at.at("cursor_granularity").refuse(format!("{other}: the crawl's inclusive window end is one second (one millisecond in epoch_ms)")));
+                }
+            }
+            draft.set("windows", windows);
+            if keyless {
+                // A keyless run replaces the last one: every run walks every window.
+                draft
+                    .notes
+                    .push("keyless: every run walks every window from the start".into());
+                return Ok(());
+            }
+            inc.insert("windows".into(), true.into());
+        } else {
+            if keyless {
+                return Err(at.refuse("an incremental stream without a primary key; a keyless collection replaces its rows on each run"));
+            }
+            let Some(Bound::Query(param)) = start_bound else {
+                return Err(at
+                    .at("start_time_option")
+                    .refuse("without windows the start bound goes in the query"));
+            };
+            let field = match self.field(at, "cursor_field", Target::Literal)? {
+                Some(r) => r.text,
+                None => return Err(at.refuse("has no cursor_field")),
+            };
+            inc.insert("param".into(), param.into());
+            inc.insert("field".into(), pointer(&[field]).into());
+            inc.insert("initial".into(), start.into());
+            inc.insert("format".into(), format.into());
+            match end_bound {
+                Some(Bound::Query(name)) => {
+                    inc.insert("end_param".into(), name.into());
+                    if let Some(end) = end {
+                        inc.insert("end".into(), end.into());
+                    }
+                }
+                Some(Bound::Body(_)) => {
+                    return Err(at
+                        .at("end_time_option")
+                        .refuse("without windows the end bound goes in the query"));
+                }
+                None => {}
+            }
+        }
+        if let Some(lookback) = lookback {
+            inc.insert("lookback".into(), lookback.into());
+        }
+        draft.set("incremental", inc);
+        Ok(())
+    }
+
+    fn bound(&mut self, at: &At<'_>) -> Result<Option<Bound>, Refusal> {
+        if at.value.is_null() {
+            return Ok(None);
+        }
+        let name = match at.str("field_name") {
+            Some(f) => self.eval(at, "field_name", f, Target::Literal)?.text,
+            None => return Err(at.refuse("has no field_name")),
+        };
+        match at.str("inject_into") {
+            Some("request_parameter") => Ok(Some(Bound::Query(name))),
+            Some("body_json") => Ok(Some(Bound::Body(pointer(&[name])))),
+            other => Err(at.refuse(format!(
+                "a date bound in {}; the crawl sends them in the query or the JSON body",
+                other.unwrap_or("nothing")
+            ))),
+        }
+    }
+
+    /// A start or end: RFC 3339 from a value known now, `${VAR}` for a config
+    /// value not given, `now`/`now-30d` for one relative to the run.
+    fn time_value(&mut self, at: &At<'_>, cursor_format: Option<&str>) -> Result<String, Refusal> {
+        let (template, input_format) = match at.value {
+            Value::String(s) => (s.clone(), cursor_format.map(str::to_owned)),
+            Value::Object(_) => {
+                if at.value.get("min_datetime").is_some_and(|v| !v.is_null())
+                    || at.value.get("max_datetime").is_some_and(|v| !v.is_null())
+                {
+                    return Err(at.refuse("a date bounded by min_datetime/max_datetime"));
+                }
+                match at.str("datetime") {
+                    Some(d) => (
+                        d.to_owned(),
+                        at.str("datetime_format")
+                            .map(str::to_owned)
+                            .or(cursor_format.map(str::to_owned)),
+                    ),
+                    None => return Err(at.refuse("has no datetime")),
+                }
+            }
+            _ => return Err(at.refuse("has no date")),
+        };
+        if let Eval::TimeDependent(_) = self.jinja.eval(&template, at.parameters()) {
+            return now_relative(&template).ok_or_else(|| {
+                at.refuse(format!("`{template}` depends on the time of the run in a form the crawl's \"now-…\" values do not express"))
+            });
+        }
+        let rendered = self.eval(at, "datetime", &template, Target::Expands)?;
+        if !rendered.vars.is_empty() {
+            // The crawl reads the variable at each run, as a time.
+            return Ok(rendered.text);
+        }
+        let parsed = parse(&rendered.text, input_format.as_deref())
+            .ok_or_else(|| at.refuse(format!("{:?} is not a date in the format given", rendered.text)))?;
+        Ok(parsed.and_utc().format("%Y-%m-%dT%H:%M:%SZ").to_string())
+    }
+}
+
+/// The crawl's `format` for a Python `strftime` format.
+fn format_key(python: &str) -> Option<String> {
+    Some(match python {
+        "%s" => "epoch".into(),
+        "%ms" => "epoch_ms".into(),
+        "%Y-%m-%d" => "date".into(),
+        "%Y-%m-%dT%H:%M:%SZ" => "rfc3339".into(),
+        p if p.contains("%s_as_float") || p.contains("%epoch_microseconds") => return None,
+        // Python's %f is six digits of microseconds; jiff writes them with %6f.
+        p => p.replace("%f", "%6f"),
+    })
+}
+
+/// `now_utc()` (with an optional `.strftime(...)`) as `now`, and
+/// `day_delta(-30)` as `now-30d`.
+fn now_relative(template: &str) -> Option<String> {
+    let expr = single_expression(template)?;
+    let expr = match expr.find(".strftime(") {
+        Some(i) if expr.ends_with(')') => &expr[..i],
+        _ => expr,
+    };
+    if expr == "now_utc()" {
+        return Some("now".into());
+    }
+    let args = expr.strip_prefix("day_delta(")?.strip_suffix(')')?;
+    let days: i64 = args.split(',').next()?.trim().parse().ok()?;
+    Some(match days {
+        0 => "now".into(),
+        d if d < 0 => format!("now-{}d", -d),
+        d => format!("now+{d}d"),
+    })
+}
+
+/// An ISO 8601 duration of days, hours, minutes and seconds as a
+/// humantime duration (`P1D` → `1d`, `PT1H30M` → `5400s`).
+fn humantime_of(iso: &str) -> Option<String> {
+    let rest = iso.strip_prefix('P')?;
+    let (days, time) = rest.split_once('T').unwrap_or((rest, ""));
+    let mut total = 0u64;
+    let mut read = |part: &str, units: &[(char, u64)]| -> Option<()> {
+        let mut number = String::new();
+        for c in part.chars() {
+            if c.is_ascii_digit() {
+                number.push(c);
+            } else {
+                let (_, factor) = units.iter().find(|(u, _)| *u == c)?;
+                total = total.checked_add(number.parse::<u64>().ok()?.checked_mul(*factor)?)?;
+                number.clear();
+            }
+        }
+        number.is_empty().then_some(())
+    };
+    read(days, &[('D', 86_400), ('W', 604_800)])?;
+    read(time, &[('H', 3600), ('M', 60), ('S', 1)])?;
+    match total {
+        0 => None,
+        t if t % 86_400 == 0 => Some(format!("{}d", t / 86_400)),
+        t if t % 3600 == 0 => Some(format!("{}h", t / 3600)),
+        t => Some(format!("{t}s")),
+    }
+}
+
+/// Python's `strftime` directives as chrono's (`%f` is microseconds there).
+fn chrono_format(python: &str) -> String {
+    python.replace("%f", "%6f")
+}
+
+fn parse(text: &str, format: Option<&str>) -> Option<NaiveDateTime> {
+    if let Some(f) = format.map(chrono_format) {
+        match f.as_str() {
+            "%ms" => return DateTime::from_timestamp_millis(text.parse().ok()?).map(|d| d.naive_utc()),
+            "%s" => return DateTime::from_timestamp(text.parse().ok()?, 0).map(|d| d.naive_utc()),
+            _ => {}
+        }
+        if let Ok(d) = DateTime::parse_from_str(text, &f) {
+            return Some(d.naive_utc());
+        }
+        if let Ok(d) = NaiveDateTime::parse_from_str(text, &f) {
+            return Some(d);
+        }
+        if let Ok(d) = NaiveDate::parse_from_str(text, &f) {
+            return d.and_hms_opt(0, 0, 0);
+        }
+    }
+    if let Ok(d) = DateTime::parse_from_rfc3339(text) {
+        return Some(d.naive_utc());
+    }
+    for f in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%SZ",
+    ] {
+        if let Ok(d) = NaiveDateTime::parse_from_str(text, f) {
+            return Some(d);
+        }
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()?
+        .and_hms_opt(0, 0, 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_durations_and_now_values() {
+        let d = parse("2024-01-02T03:04:05Z", Some("%Y-%m-%dT%H:%M:%SZ")).unwrap();
+        assert_eq!(
+            d.and_utc().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            "2024-01-02T03:04:05Z"
+        );
+        assert!(parse("2024-01-02", Some("%Y-%m-%d")).is_some());
+        assert!(parse("1704164645", Some("%s")).is_some());
+        assert!(parse("yesterday", None).is_none());
+        assert_eq!(humantime_of("P1D").as_deref(), Some("1d"));
+        assert_eq!(humantime_of("PT1H").as_deref(), Some("1h"));
+        assert_eq!(humantime_of("PT90M").as_deref(), Some("5400s"));
+        assert_eq!(humantime_of("P1M"), None);
+        assert_eq!(
+            now_relative("{{ now_utc().strftime('%Y-%m-%dT%H:%M:%SZ') }}").as_deref(),
+            Some("now")
+        );
+        assert_eq!(
+            now_relative("{{ day_delta(-30, format='%Y-%m-%d') }}").as_deref(),
+            Some("now-30d")
+        );
+        assert_eq!(now_relative("{{ config.get('start') or day_delta(-30) }}"), None);
+        assert_eq!(
+            format_key("%Y-%m-%dT%H:%M:%S.%fZ").as_deref(),
+            Some("%Y-%m-%dT%H:%M:%S.%6fZ")
+        );
+    }
+}

@@ -1,0 +1,115 @@
+//! Partition routers: a `SubstreamPartitionRouter` with one parent is a
+//! child collection (`parent`, `{/pointer}` in its URL); the others are
+//! refused.
+
+use serde_json::Value;
+
+use super::draft::Draft;
+use super::mapper::{Mapper, Target};
+use super::refusal::{At, Refusal};
+use super::requester::Partition;
+
+/// A child's partition and the query parameter it is also sent as.
+#[derive(Debug, Clone)]
+pub(super) struct ChildOf {
+    /// How templates read the parent's value.
+    pub(super) partition: Partition,
+    /// `request_option` in the query: the parameter's name.
+    pub(super) query: Option<String>,
+}
+
+impl Mapper {
+    /// Reads the partition router at `at`; sets `draft.parent_stream`.
+    pub(super) fn partition_router(
+        &mut self,
+        at: &At<'_>,
+        draft: &mut Draft,
+    ) -> Result<Option<ChildOf>, Refusal> {
+        let routers: Vec<At<'_>> = match at.value {
+            Value::Null => return Ok(None),
+            Value::Array(items) if items.is_empty() => return Ok(None),
+            Value::Array(items) => (0..items.len()).map(|i| at.at(&i.to_string())).collect(),
+            _ => vec![at.clone()],
+        };
+        if routers.len() > 1 {
+            return Err(
+                at.refuse("several partition routers (their product); a child collection has one parent")
+            );
+        }
+        let at = &routers[0];
+        match at.kind().as_str() {
+            "SubstreamPartitionRouter" => {}
+            "ListPartitionRouter" => {
+                return Err(at.refuse(
+                    "one request series per value of a list; the crawl config has no list of values to fan out over",
+                ));
+            }
+            "CustomPartitionRouter" => return Err(at.refuse("custom Python code")),
+            other => return Err(at.refuse(format!("the partition router {other} has no crawl equivalent"))),
+        }
+        let configs = at.at("parent_stream_configs");
+        let n = configs.value.as_array().map_or(0, Vec::len);
+        if n != 1 {
+            return Err(configs.refuse(format!(
+                "{n} parent streams; a child collection has exactly one parent"
+            )));
+        }
+        let cfg = configs.at("0");
+        for unsupported in ["extra_fields", "lazy_read_pointer"] {
+            if cfg.value.get(unsupported).is_some_and(|v| !v.is_null()) {
+                return Err(cfg
+                    .at(unsupported)
+                    .refuse("passes more of the parent record than one field"));
+            }
+        }
+        let parent = cfg.at("stream");
+        let Some(parent_name) = parent.str("name").map(str::to_owned) else {
+            return Err(parent.refuse("the parent stream has no name"));
+        };
+        let key = match self.field(&cfg, "parent_key", Target::Literal)? {
+            Some(r) => r.text,
+            None => return Err(cfg.refuse("has no parent_key")),
+        };
+        let field = match self.field(&cfg, "partition_field", Target::Literal)? {
+            Some(r) => r.text,
+            None => return Err(cfg.refuse("has no partition_field")),
+        };
+        let keys: Vec<String> = key
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        let partition = Partition {
+            field,
+            pointer: super::mapper::pointer(&keys),
+        };
+        let option = cfg.at("request_option");
+        let query = match option.value {
+            Value::Null => None,
+            _ => match (option.str("inject_into"), option.str("field_name")) {
+                (Some("request_parameter"), Some(name)) => {
+                    Some(self.eval(&option, "field_name", name, Target::Literal)?.text)
+                }
+                _ => return Err(option.refuse("the parent's value goes outside the query")),
+            },
+        };
+        draft.parent_stream = Some(parent_name);
+        draft.parent_definition = Some(without_parameters(parent.value));
+        Ok(Some(ChildOf { partition, query }))
+    }
+}
+
+/// A component without its `$parameters` (which a parent defined inside a
+/// child receives from the child): what decides its requests and records.
+pub(super) fn without_parameters(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(k, _)| k.as_str() != "$parameters")
+                .map(|(k, v)| (k.clone(), without_parameters(v)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(without_parameters).collect()),
+        other => other.clone(),
+    }
+}

@@ -1,0 +1,3 @@
+//! Importers: other tools' API definitions turned into a `crawl` config.
+
+pub mod airbyte;
