@@ -2,25 +2,22 @@
 //! added to the runner by a feeder while the `repos` crawl runs.
 //!
 //! The parent's sink commits its rows (and cursor) to SQLite; a
-//! [`ChildQueue`] lists every committed parent row as a pending child, so
-//! children start as parent items arrive and a killed run loses none. The
-//! feeder keeps at most `WINDOW` children in the runner ([`Runner::add_watched`],
-//! each [`Collection::group`]ed under `issues`, each with its own
-//! checkpoint), and holds the runner open ([`Runner::hold`]) until the
-//! parent and every child have ended. The `crawl` binary does the same from
-//! `parent = "repos"` in its config file.
+//! [`ChildFeeder`] lists every committed parent row as a pending child
+//! (in `pipeline_children`), so children start as parent items arrive and a
+//! killed run loses none. It keeps at most `WINDOW` children in the runner
+//! (each grouped under `issues`, each with its own checkpoint), and holds
+//! the runner open until the parent and every child have ended. The `crawl`
+//! binary does the same from `parent = "repos"` in its config file; for a
+//! whole tree see `incremental_tree.rs` ([`sinks::CollectionTree`]).
 //! Run: `cargo run -p examples --example child_collections`.
 #![allow(clippy::print_stdout)]
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use futures::StreamExt;
-use futures::stream::FuturesUnordered;
+use pipeline_core::Pipeline;
 use pipeline_core::runner::{Collection, Runner};
-use pipeline_core::{Pipeline, State};
 use serde_json::{Value, json};
-use sinks::{ColumnType, Database, ParentColumns};
+use sinks::{ChildFeeder, ColumnType, Database, ParentColumns, QueuedChild};
 use sources::mock::{MockConfig, MockServer, tree_issue_count};
 use sources::{HttpContext, HttpSourceConfig, JsonSource, Pagination, UrlTemplate};
 
@@ -51,71 +48,46 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .concurrency(WINDOW)
         .build()?;
     let parent_end = runner.add_watched(repos)?;
-    let hold = runner.hold(); // before the start: the runner waits for the feeder
+    let template = UrlTemplate::parse(&server.url("/tree/repos/{/name}/issues"))?;
+    // The feeder lists every committed `repos` row as a pending child and
+    // adds its collection, made here, to the runner: `WINDOW` at a time.
+    let issues = ChildFeeder::new(&db, &runner, "issues", "repos", ParentColumns::Document, {
+        let (db, ctx) = (db.clone(), ctx.clone());
+        move |name: &str, child: QueuedChild| {
+            let url = template
+                .render(child.parent.as_ref().unwrap_or(&Value::Null))
+                .map_err(|e| e.to_string());
+            let (db, ctx, key) = (db.clone(), ctx.clone(), child.parent_key);
+            Collection::new(name, move |name: &str| {
+                let definition = |e: String| pipeline_core::BuildError::Definition {
+                    collection: name.to_owned(),
+                    reason: e,
+                };
+                let url = url.clone().map_err(definition)?;
+                let config = HttpSourceConfig::new(url).pagination(Pagination::LinkHeader);
+                let source = JsonSource::from_config(&config, &ctx).map_err(|e| definition(e.to_string()))?;
+                let sink = db
+                    .rows::<Value>()
+                    .table("issues")
+                    .child_of("issues", &key) // marked done with its last batch
+                    .columns([("data", ColumnType::Json), ("parent", ColumnType::Text)])
+                    .key_pointer("/data/id")
+                    .build()
+                    .map_err(|e| definition(e.to_string()))?;
+                let parent = key.clone();
+                Ok(Pipeline::paged(name, source)
+                    .map(move |item: Value| json!({ "data": item, "parent": parent }))
+                    .sink(sink))
+            })
+        }
+    })?
+    .window(WINDOW)
+    .parent(parent_end) // new children as the parent commits; ends after it
+    .spawn(); // holds the runner open until every child has ended
     runner.start()?;
 
-    let template = UrlTemplate::parse(&server.url("/tree/repos/{/name}/issues"))?;
-    let queue = db.child_queue("issues", "repos", ParentColumns::Document)?;
-    queue.prepare(true).await?;
-    let feeder = {
-        let (runner, db, ctx) = (runner.clone(), db.clone(), ctx.clone());
-        tokio::spawn(async move {
-            let mut parent = Box::pin(parent_end.ended());
-            let mut parent_done = false;
-            let mut running = FuturesUnordered::new();
-            loop {
-                // Whether the parent had ended *before* this look at its table.
-                let ended = parent_done;
-                queue.discover().await?;
-                for child in queue.claim(WINDOW - running.len()).await? {
-                    let url = template.render(child.parent.as_ref().unwrap_or(&Value::Null))?;
-                    let (db, ctx, key) = (db.clone(), ctx.clone(), child.parent_key.clone());
-                    let issues = Collection::new(format!("issues/{key}"), move |name: &str| {
-                        let config = HttpSourceConfig::new(url.clone()).pagination(Pagination::LinkHeader);
-                        let source = JsonSource::from_config(&config, &ctx).map_err(|e| {
-                            pipeline_core::BuildError::Definition {
-                                collection: name.to_owned(),
-                                reason: e.to_string(),
-                            }
-                        })?;
-                        let sink = db
-                            .rows::<Value>()
-                            .table("issues")
-                            .columns([("data", ColumnType::Json), ("parent", ColumnType::Text)])
-                            .key_pointer("/data/id")
-                            .build()
-                            .map_err(|e| pipeline_core::BuildError::Definition {
-                                collection: name.to_owned(),
-                                reason: e.to_string(),
-                            })?;
-                        let parent = key.clone();
-                        Ok(Pipeline::paged(name, source)
-                            .map(move |item: Value| json!({ "data": item, "parent": parent }))
-                            .sink(sink))
-                    })
-                    .group("issues");
-                    let end = runner.add_watched(issues)?;
-                    let key = child.parent_key;
-                    running.push(async move { (key, end.ended().await) });
-                }
-                if ended && running.is_empty() && queue.unfinished().await? == 0 {
-                    break;
-                }
-                tokio::select! {
-                    Some((key, summary)) = running.next() => {
-                        let done = summary.is_some_and(|s| s.state == State::Completed);
-                        if done { queue.finish(&[&key], &[]).await? } else { queue.finish(&[], &[&key]).await? }
-                    }
-                    _ = &mut parent, if !parent_done => parent_done = true,
-                    () = tokio::time::sleep(Duration::from_millis(50)) => {}
-                }
-            }
-            drop(hold);
-            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
-        })
-    };
     let summaries = runner.join().await;
-    feeder.await?.map_err(|e| e.to_string())?;
+    assert_eq!(*issues.borrow(), Some(true), "every child completed");
     let groups = runner.groups();
     let issues = &groups[0];
     println!(

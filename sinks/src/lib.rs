@@ -10,6 +10,10 @@
 //!   pipeline resumes by itself. Every batch is one transaction: a
 //!   multi-row upsert *and* the batch's checkpoint, so a crash at any
 //!   instant loses nothing and a resumed run duplicates nothing.
+//! - [`CollectionTree`] and [`ChildFeeder`] (SQL backends): child
+//!   collections, one collection per row of a parent's table, derived from
+//!   its committed rows and added to a runner a bounded window at a time
+//!   (repos → issues → comments, to any depth).
 //! - [`JsonLinesSink`]: appends JSON lines to a file, fsyncs at checkpoints and
 //!   keeps the checkpoint in a side file replaced atomically.
 //! - [`StdoutSink`]: JSON lines on standard output.
@@ -59,6 +63,8 @@ mod json_lines;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 mod stdout;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod tree;
 
 pub use self::error::Error;
 pub use self::json_lines::{JsonLinesCheckpoint, JsonLinesSink};
@@ -72,6 +78,8 @@ pub use self::sql::{
 #[cfg(feature = "postgres")]
 pub use self::sql::{PgCoordinator, PgHostSlots};
 pub use self::stdout::StdoutSink;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use self::tree::{ChildFactory, ChildFeeder, CollectionTree, DEFAULT_WINDOW, Ended, TreeEnds, TreeError};
 /// The sqlx crate, for [`Database::from_sqlite_pool`] and [`Database::from_pg_pool`].
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use sqlx;

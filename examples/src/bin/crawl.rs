@@ -12,6 +12,7 @@ use std::time::Duration;
 use clap::Parser;
 use examples::crawl::app::{self, RunConfig};
 use examples::crawl::config::CrawlConfig;
+#[cfg(feature = "demo")]
 use examples::crawl::demo::Demo;
 use examples::crawl::progress::{children_table, interrupted_message, summary_table};
 use examples::crawl::stderr;
@@ -284,35 +285,9 @@ async fn run(cli: Cli) -> u8 {
         config_path: cli.config.clone(),
     };
     let (mut config, demo) = if cli.demo {
-        let database = cli
-            .database
-            .clone()
-            .unwrap_or_else(|| "sqlite://demo.db".to_owned());
-        let metrics = cli
-            .metrics_addr
-            .clone()
-            .unwrap_or_else(|| "127.0.0.1:0".to_owned());
-        if let Some(path) = database.strip_prefix("sqlite://") {
-            // Each demo run starts its own mock servers on new ports, so old cursors are useless.
-            for suffix in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{path}{suffix}"));
-            }
-        }
-        // A demo service shows run-now on its status page, with a token made now.
-        let token = cli.serve.then(|| format!("demo-{:016x}", fastrand::u64(..)));
-        if let Some(token) = &token
-            && !cli.quiet
-        {
-            stderr::line(format_args!(
-                "crawl --demo --serve: the status page's run-now token is {token}"
-            ));
-        }
-        match Demo::start(&database, Some(&metrics), token.as_deref()).await {
-            Ok(demo) => (demo.config.clone(), Some(demo)),
-            Err(e) => {
-                stderr::line(format_args!("crawl: the demo could not start: {e}"));
-                return 1;
-            }
+        match start_demo(&cli).await {
+            Ok((config, demo)) => (config, Some(demo)),
+            Err(code) => return code,
         }
     } else {
         let Some(path) = cli.config.as_deref() else {
@@ -383,4 +358,59 @@ async fn run(cli: Cli) -> u8 {
             if e.is_usage() { 2 } else { 1 }
         }
     }
+}
+
+/// `--demo`: starts the mock servers and makes the demo's config; `Err`
+/// is the exit status.
+#[cfg(feature = "demo")]
+async fn start_demo(cli: &Cli) -> Result<(CrawlConfig, Demo), u8> {
+    let database = cli
+        .database
+        .clone()
+        .unwrap_or_else(|| "sqlite://demo.db".to_owned());
+    let metrics = cli
+        .metrics_addr
+        .clone()
+        .unwrap_or_else(|| "127.0.0.1:0".to_owned());
+    if let Some(path) = database.strip_prefix("sqlite://") {
+        // Each demo run starts its own mock servers on new ports, so old cursors are useless.
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{path}{suffix}"));
+        }
+    }
+    // A demo service shows run-now on its status page, with a token made now.
+    let token = cli.serve.then(|| format!("demo-{:016x}", fastrand::u64(..)));
+    if let Some(token) = &token
+        && !cli.quiet
+    {
+        stderr::line(format_args!(
+            "crawl --demo --serve: the status page's run-now token is {token}"
+        ));
+    }
+    match Demo::start(&database, Some(&metrics), token.as_deref()).await {
+        Ok(demo) => Ok((demo.config.clone(), demo)),
+        Err(e) => {
+            stderr::line(format_args!("crawl: the demo could not start: {e}"));
+            Err(1)
+        }
+    }
+}
+
+/// Built without the `demo` feature: there is no demo to run.
+#[cfg(not(feature = "demo"))]
+enum Demo {}
+
+#[cfg(not(feature = "demo"))]
+impl Demo {
+    async fn stop(self) {
+        match self {}
+    }
+}
+
+/// `--demo` in a `crawl` built without the `demo` feature: exit 2.
+#[cfg(not(feature = "demo"))]
+#[allow(clippy::unused_async)]
+async fn start_demo(_cli: &Cli) -> Result<(CrawlConfig, Demo), u8> {
+    stderr::line("crawl: --demo needs the `demo` feature (on by default); this crawl was built without it");
+    Err(2)
 }

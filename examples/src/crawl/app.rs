@@ -216,14 +216,13 @@ pub async fn run(config: CrawlConfig, options: RunConfig) -> Result<RunResult, A
     let wiring = tree::Wiring {
         all: &config.collections,
         selected: &selected,
-        runner: &runner,
         db: &db,
         ctx: &ctx,
         mode: config.mode,
         window: config.children,
         fresh: options.fresh,
     };
-    let children = tree::wire(&wiring, &plan, |c: &CollectionConfig| -> Collection {
+    let children = tree::tree(&wiring, |c: &CollectionConfig| -> Collection {
         collections::collection_fresh(
             c.clone(),
             db.clone(),
@@ -233,7 +232,8 @@ pub async fn run(config: CrawlConfig, options: RunConfig) -> Result<RunResult, A
             options.fresh,
         )
     })
-    .map_err(AppError::Start)?;
+    .wire(&runner, &db, &plan)
+    .map_err(|e| AppError::Start(e.to_string()))?;
 
     let server = match &config.metrics_addr {
         Some(addr) => {
@@ -274,7 +274,7 @@ pub async fn run(config: CrawlConfig, options: RunConfig) -> Result<RunResult, A
                 ctx: ctx.clone(),
                 options: options.clone(),
                 mode: config.mode,
-                current: selected,
+                reload: pipeline_core::runner::Reload::new(selected),
                 locks: held.clone(),
                 cluster: coordinator.is_some(),
             };
@@ -304,11 +304,7 @@ pub async fn run(config: CrawlConfig, options: RunConfig) -> Result<RunResult, A
         tracing::warn!(error = %e, "leaving the cluster failed; this process stops being counted after a lease");
     }
     db.close().await;
-    let failed_children = children
-        .iter()
-        .filter(|(_, end)| *end.borrow() != Some(true))
-        .map(|(name, _)| name.clone())
-        .collect();
+    let failed_children = children.unfinished();
     Ok(RunResult {
         summaries,
         interrupted: runner.is_shutting_down(),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pipeline_core::policy::RetryPolicy;
-use pipeline_core::runner::Collection;
+use pipeline_core::runner::{Collection, Definition};
 use pipeline_core::{Pipeline, RawItem, Runnable};
 use serde_json::{Map, Value};
 use sinks::{ColumnType, Database};
@@ -97,6 +97,22 @@ pub fn same_identity(a: &CollectionConfig, b: &CollectionConfig) -> bool {
         && a.key == b.key
         && a.http.pagination == b.http.pagination
         && a.http.windows == b.http.windows
+}
+
+/// A reload compares collections by name and definition; a child
+/// collection is left to its feeder.
+impl Definition for CollectionConfig {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn same_identity(&self, next: &Self) -> bool {
+        same_identity(self, next)
+    }
+
+    fn is_child(&self) -> bool {
+        self.parent.is_some()
+    }
 }
 
 /// Where one attempt starts and, for a child, whose child it is.

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod collections;
 pub mod config;
+#[cfg(feature = "demo")]
 pub mod demo;
 mod fanout;
 pub mod import;

@@ -6,13 +6,13 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use pipeline_core::runner::Runner;
+use pipeline_core::runner::{Reload, Runner};
 use sinks::{CollectionLocks, Database};
 use sources::HttpContext;
 use tokio_util::task::AbortOnDropHandle;
 
 use super::app::{RunConfig, check_source};
-use super::collections::{collection, same_identity};
+use super::collections::collection;
 use super::config::{CollectionConfig, CrawlConfig, Mode};
 
 /// What a reload needs: the running runner and what it was built from.
@@ -30,8 +30,8 @@ pub struct Service {
     pub options: RunConfig,
     /// Upsert or staging (from the config the service started with).
     pub mode: Mode,
-    /// The collections running now.
-    pub current: Vec<CollectionConfig>,
+    /// The collections running now, and how to move to new ones.
+    pub reload: Reload<CollectionConfig>,
     /// The collection locks held, one guard per reload that added collections.
     pub locks: Arc<tokio::sync::Mutex<Vec<CollectionLocks>>>,
     /// In a cluster, leases replace the locks: added collections take none.
@@ -39,15 +39,7 @@ pub struct Service {
 }
 
 /// What a reload changed.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Changes {
-    /// Collections started.
-    pub added: Vec<String>,
-    /// Collections stopped (their checkpoints kept).
-    pub removed: Vec<String>,
-    /// Collections restarted with a new definition.
-    pub changed: Vec<String>,
-}
+pub use pipeline_core::runner::Changes;
 
 impl Service {
     /// Listens for SIGHUP until the returned handle is dropped.
@@ -91,43 +83,17 @@ impl Service {
         for c in &next {
             check_source(c, &self.ctx).map_err(|e| format!("collection {:?}: {e}", c.name))?;
         }
-        let added: Vec<&CollectionConfig> = next
-            .iter()
-            .filter(|c| !self.current.iter().any(|o| o.name == c.name))
-            .collect();
+        let added = self.reload.added(&next);
         if !added.is_empty() && !self.cluster {
             let names: Vec<&str> = added.iter().map(|c| c.name.as_str()).collect();
             let locks = self.db.lock(&names).await.map_err(|e| e.to_string())?;
             self.locks.lock().await.push(locks);
         }
-        let mut changes = Changes::default();
-        for old in &self.current {
-            // Child collections are fed by their feeders, which a reload leaves as they are.
-            if old.parent.is_some() {
-                continue;
-            }
-            if !next.iter().any(|c| c.name == old.name) {
-                // Unknown only if it already left on its own; nothing to stop then.
-                let _ = self.runner.remove(&old.name);
-                changes.removed.push(old.name.clone());
-            }
-        }
-        for c in &next {
-            let old = self.current.iter().find(|o| o.name == c.name);
-            if old == Some(c) || c.parent.is_some() {
-                continue;
-            }
-            // A changed URL, items, key or pagination makes the old cursor meaningless.
-            let fresh = old.is_some_and(|old| !same_identity(old, c));
-            let built =
-                collection(c.clone(), self.db.clone(), self.ctx.clone(), self.mode, true).fresh(fresh);
-            self.runner.add(built).map_err(|e| e.to_string())?;
-            match old {
-                Some(_) => changes.changed.push(c.name.clone()),
-                None => changes.added.push(c.name.clone()),
-            }
-        }
-        self.current = next;
-        Ok(changes)
+        let (db, ctx, mode) = (&self.db, &self.ctx, self.mode);
+        self.reload
+            .apply(&self.runner, next, |c| {
+                collection(c.clone(), db.clone(), ctx.clone(), mode, true)
+            })
+            .map_err(|e| e.to_string())
     }
 }

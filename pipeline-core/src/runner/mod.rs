@@ -57,12 +57,14 @@ mod error;
 mod event;
 mod group;
 mod hold;
+mod reload;
 mod schedule;
 mod signals;
 mod stall;
 mod status;
 mod summary;
 mod task;
+mod tree_plan;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -81,8 +83,10 @@ pub use self::error::{CollectionError, RunnerError};
 pub use self::event::{RunnerEvent, RunnerEvents};
 pub use self::group::{FailingChild, GroupStatus, SkippedChild};
 pub use self::hold::{CollectionEnd, RunnerHold};
+pub use self::reload::{Changes, Definition, Reload};
 pub use self::status::CollectionStatus;
 pub use self::summary::CollectionSummary;
+pub use self::tree_plan::{TreeNode, TreePlan};
 use crate::CheckpointStore;
 /// Re-exported from [`coordination`](crate::coordination).
 pub use crate::coordination::{Claim, Coordinator, Due, Lease, LeaseInfo, RunEnd};

@@ -56,6 +56,7 @@ mod request_routes;
 mod routes;
 mod status_routes;
 mod tree;
+mod tree_changes;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -82,6 +83,7 @@ pub use self::request_routes::event_time;
 pub use self::routes::{LATIN1_TEXT, html_item_index};
 pub use self::status_routes::{CHILDREN_PER_PARENT, child_deleted, child_item};
 pub use self::tree::{feed_time, tree_comment, tree_issue, tree_issue_count, tree_repo};
+pub use self::tree_changes::TreeItem;
 
 /// What the mock server serves.
 #[derive(Debug, Clone)]
@@ -200,6 +202,7 @@ struct MockState {
     token_issues: AtomicU64,
     rejected: AtomicU64,
     feed: tree::Feed,
+    tree: tree_changes::TreeChanges,
 }
 
 /// A running mock server. Shut it down with [`shutdown`](Self::shutdown)
@@ -235,6 +238,7 @@ impl MockServer {
             token_issues: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
             feed: tree::Feed::new(config.feed_items),
+            tree: tree_changes::TreeChanges::default(),
             config,
         });
         let app = Router::new().fallback(handle).with_state(state.clone());
@@ -320,6 +324,13 @@ impl MockServer {
     /// and its next revision, in the order given.
     pub fn touch(&self, ids: &[usize]) {
         self.state.feed.touch(ids);
+    }
+
+    /// Updates tree items: each gets a later `updated_at` (one second per
+    /// item, in the order given), so a tree route asked for the items
+    /// updated `since` an earlier mark serves it.
+    pub fn touch_tree(&self, items: &[TreeItem]) {
+        self.state.tree.touch(items);
     }
 
     /// The feed's items as served now (id, updated_at, rev).

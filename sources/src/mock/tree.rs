@@ -7,6 +7,7 @@
 //! | `/tree/repos?page=N` | [`tree_repo`] `1..=tree_repos` |
 //! | `/tree/repos/{name}/issues?page=N` | [`tree_issue`]s of that repository: [`tree_issue_count`] of them (1 to 3 pages) |
 //! | `/tree/issues/{id}/comments?page=N` | [`tree_comment`]s of that issue: `id % 3` of them (0 or 1 page) |
+//! | `/tree/…?since=S` | the same, only the items updated after `S` (every tree item has an `updated_at`; [`MockServer::touch_tree`](super::MockServer::touch_tree) updates some) |
 //! | `/feed?since=S&page=P` | `{"items": [{"id", "updated_at", "rev"}], "has_more"}`: the items updated after `S` (all without `since`), by id; [`MockServer::touch`](super::MockServer::touch) updates some |
 
 use std::sync::Mutex;
@@ -17,6 +18,7 @@ use serde_json::{Value, json};
 
 use super::MockState;
 use super::routes::{bad_request, json_response, query};
+use super::tree_changes::TreeItem;
 
 /// Repository `r` of the tree (`repo-r`; none when it is the nameless one).
 pub fn tree_repo(r: usize, nameless: Option<usize>) -> Value {
@@ -99,14 +101,27 @@ fn page_of(uri: &Uri) -> usize {
         .max(1)
 }
 
-/// One `link_header` page of `all`: items of page `page`, a next link to `path`.
-fn linked(state: &MockState, path: &str, page: usize, all: Vec<Value>) -> Response {
+/// One `link_header` page of `all` (items of `kind`, stamped with their
+/// `updated_at`, only those after `since` with one): items of page `page`,
+/// a next link to `path` that keeps `since`.
+fn linked(state: &MockState, uri: &Uri, all: Vec<Value>, kind: fn(usize) -> TreeItem) -> Response {
+    let (path, page) = (uri.path(), page_of(uri));
+    let since = query(uri, "since");
+    let all = state.tree.stamp(all, kind, since.as_deref());
     let per = state.config.per_page;
     let pages = all.len().div_ceil(per).max(1);
     let items: Vec<Value> = all.into_iter().skip((page - 1) * per).take(per).collect();
     let mut response = json_response(StatusCode::OK, &Value::Array(items));
     if page < pages {
-        let next = format!(r#"<{}{path}?page={}>; rel="next""#, state.base, page + 1);
+        let since = since
+            .map(|s| {
+                format!(
+                    "&since={}",
+                    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
+                )
+            })
+            .unwrap_or_default();
+        let next = format!(r#"<{}{path}?page={}{since}>; rel="next""#, state.base, page + 1);
         if let Ok(v) = HeaderValue::from_str(&next) {
             response.headers_mut().insert(header::LINK, v);
         }
@@ -124,7 +139,7 @@ pub(super) fn route(state: &MockState, uri: &Uri) -> Option<Response> {
             let all = (1..=config.tree_repos)
                 .map(|r| tree_repo(r, config.tree_nameless_repo))
                 .collect();
-            linked(state, path, page_of(uri), all)
+            linked(state, uri, all, TreeItem::Repo)
         }
         ["tree", "repos", name, "issues"] => {
             let Some(r) = name
@@ -140,14 +155,14 @@ pub(super) fn route(state: &MockState, uri: &Uri) -> Option<Response> {
             let all = (0..tree_issue_count(r, config.per_page))
                 .map(|i| tree_issue(r, i))
                 .collect();
-            linked(state, path, page_of(uri), all)
+            linked(state, uri, all, TreeItem::Issue)
         }
         ["tree", "issues", id, "comments"] => {
             let Ok(id) = id.parse::<usize>() else {
                 return Some(bad_request("bad issue id"));
             };
             let all = (0..id % 3).map(|j| tree_comment(id, j)).collect();
-            linked(state, path, page_of(uri), all)
+            linked(state, uri, all, TreeItem::Comment)
         }
         ["feed"] => {
             let since = query(uri, "since");
