@@ -18,7 +18,9 @@ use std::borrow::Cow;
 use std::fmt::{self, Write};
 
 /// Outside text, shown escaped: its `Display` writes the text with every
-/// control character escaped (see the [module docs](self)).
+/// control character escaped: the C0 controls (`\n`, `\r`, `\t` by name,
+/// the others as `\u{1b}`), DEL, the C1 controls and the Unicode bidi
+/// controls. Everything else is kept as it is.
 ///
 /// ```
 /// use pipeline_core::OutsideText;

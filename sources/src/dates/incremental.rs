@@ -21,7 +21,12 @@ use super::time_value::{TimeValue, parse_duration};
 use crate::config::HttpSourceConfig;
 use crate::paging::query_string::set_param;
 
-/// `incremental = { … }`; see the [module docs](self).
+/// `incremental = { … }`: a run asks only for what changed since the
+/// previous one. The high-water mark (the greatest `field` among the last
+/// completed run's items, kept by the sink) is sent as `param`, written as
+/// `format`, moved back by `lookback`, optionally with an end bound
+/// (`end_param`); the first run sends `initial` (may be `"now-30d"`). With
+/// `windows = true` the date windows are the increments.
 ///
 /// ```toml
 /// incremental = { param = "since", field = "/updated_at", initial = "now-30d", format = "epoch", lookback = "1h" }

@@ -79,8 +79,10 @@ fn render_value(v: &mut Value, item: &Value) -> Result<(), TemplateError> {
 
 impl HttpSourceConfig {
     /// This (child) collection's configuration for one parent item: `{/pointer}`
-    /// rendered in the URL, body strings and header values (see the
-    /// [module docs](self)).
+    /// rendered in the URL (percent-encoded), body strings and header values
+    /// (as they are). Values stay values: a body string that is exactly one
+    /// placeholder takes the parent's scalar, and nothing an item holds can
+    /// add a key, a header or a parameter.
     ///
     /// # Errors
     ///

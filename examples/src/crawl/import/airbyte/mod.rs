@@ -4,7 +4,7 @@
 //! The manifest is read within bounds ([`yaml`]), its references and
 //! `$parameters` resolved as Airbyte resolves them ([`references`],
 //! [`parameters`]), and each stream mapped component by component onto the
-//! crawl config's model, evaluating Jinja with `minijinja` ([`jinja`]) where
+//! crawl config's model, evaluating Jinja with `minijinja` where
 //! it can be evaluated at import time. A component the config cannot express
 //! faithfully (the same requests, records, key and stopping rule) refuses
 //! its stream with a [`Refusal`] naming the component; nothing is guessed.
