@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::Cursor;
 use crate::cursor::describe;
-use crate::error_detail::{ErrorDetail, WithHttpStatus};
+use crate::error_detail::ErrorDetail;
 
 /// A boxed error from a stage's own code (an HTTP client, a database driver).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -100,71 +100,6 @@ impl FetchError {
     pub fn invalid(reason: impl Into<String>) -> Self {
         Self::Invalid {
             reason: reason.into(),
-        }
-    }
-
-    /// Tags the error with the HTTP status of the answer it came from, so
-    /// callers read it with [`http_status`](Self::http_status) instead of
-    /// downcasting the source. The text and the class stay as they are.
-    #[must_use]
-    pub fn with_http_status(self, status: u16) -> Self {
-        let tag = |source: BoxError| -> BoxError { Box::new(WithHttpStatus { status, source }) };
-        match self {
-            Self::Transient { source } => Self::Transient { source: tag(source) },
-            Self::Permanent { source } => Self::Permanent { source: tag(source) },
-            Self::Skipped { source } => Self::Skipped { source: tag(source) },
-            Self::RateLimited { retry_after, source } => Self::RateLimited {
-                retry_after,
-                source: tag(source),
-            },
-            other => other,
-        }
-    }
-
-    /// The HTTP status of the answer this error came from, when the source
-    /// tagged it (the HTTP sources do for every error status).
-    pub fn http_status(&self) -> Option<u16> {
-        self.underlying_tagged().map(|t| t.status)
-    }
-
-    /// The underlying error (without the HTTP status tag), if there is one.
-    pub fn underlying(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
-        let source = match self {
-            Self::Transient { source }
-            | Self::Permanent { source }
-            | Self::Skipped { source }
-            | Self::RateLimited { source, .. } => source,
-            _ => return None,
-        };
-        Some(match source.downcast_ref::<WithHttpStatus>() {
-            Some(tagged) => tagged.source.as_ref(),
-            None => source.as_ref(),
-        })
-    }
-
-    fn underlying_tagged(&self) -> Option<&WithHttpStatus> {
-        match self {
-            Self::Transient { source }
-            | Self::Permanent { source }
-            | Self::Skipped { source }
-            | Self::RateLimited { source, .. } => source.downcast_ref::<WithHttpStatus>(),
-            _ => None,
-        }
-    }
-
-    /// How long the server asked to wait (`Retry-After`), for a rate limit.
-    pub fn retry_after(&self) -> Option<Duration> {
-        match self {
-            Self::RateLimited { retry_after, .. } => *retry_after,
-            _ => None,
-        }
-    }
-
-    /// When a retry makes sense: an open breaker's half-open time.
-    pub fn retry_at(&self) -> Option<tokio::time::Instant> {
-        match self {
-            Self::CircuitOpen { retry_at, .. } => Some(*retry_at),
-            _ => None,
         }
     }
 

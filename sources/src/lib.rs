@@ -68,6 +68,7 @@ mod json;
 #[cfg(feature = "test-util")]
 pub mod mock;
 mod paging;
+mod request_config;
 mod suggest;
 
 pub use self::config::{Body, BodyFormat, BreakerConfig, Headers, HttpSourceConfig, Method, Pagination};

@@ -9,6 +9,7 @@ pub(crate) mod fragment;
 pub(crate) mod link_header;
 pub(crate) mod page_template;
 pub(crate) mod page_url;
+pub(crate) mod pagination;
 pub(crate) mod pagination_check;
 pub(crate) mod prefetch;
 pub mod query_string;
