@@ -6,6 +6,8 @@ use pipeline_core::RawItem;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::coerce::coerce;
+use super::columns::DocColumn;
 use super::key::{KeySpec, KeyTexts, describe, pointer_in};
 
 /// The SQL type of a typed-row column.
@@ -16,11 +18,14 @@ use super::key::{KeySpec, KeyTexts, describe, pointer_in};
 /// | `Integer` | `INTEGER` | `BIGINT` |
 /// | `Real` | `REAL` | `DOUBLE PRECISION` |
 /// | `Boolean` | `INTEGER` | `BOOLEAN` |
+/// | `Timestamp` | `TEXT` (RFC 3339, UTC) | `TIMESTAMPTZ` |
+/// | `Date` | `TEXT` (`YYYY-MM-DD`) | `DATE` |
 /// | `Json` | `TEXT` (JSON text) | `JSONB` |
 ///
 /// A `Text` column accepts any field: numbers and booleans are written as
 /// their JSON text, arrays and objects as JSON. The others accept only their
-/// own kind (or null).
+/// own kind (or null), and `Integer`/`Real` a string that parses exactly as
+/// one; the full rules are in docs/configuration.md, "Tables".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ColumnType {
@@ -32,8 +37,63 @@ pub enum ColumnType {
     Real,
     /// A boolean.
     Boolean,
+    /// An RFC 3339 instant, normalised to UTC.
+    Timestamp,
+    /// A calendar date, `YYYY-MM-DD`.
+    Date,
     /// A JSON value.
     Json,
+}
+
+impl ColumnType {
+    /// Every type, in the order of [`name`](Self::name)s in messages.
+    pub const ALL: [Self; 7] = [
+        Self::Text,
+        Self::Integer,
+        Self::Real,
+        Self::Boolean,
+        Self::Timestamp,
+        Self::Date,
+        Self::Json,
+    ];
+
+    /// The type's name in configuration files and `pipeline_schemas`:
+    /// `text`, `integer`, `real`, `boolean`, `timestamp`, `date`, `json`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::Integer => "integer",
+            Self::Real => "real",
+            Self::Boolean => "boolean",
+            Self::Timestamp => "timestamp",
+            Self::Date => "date",
+            Self::Json => "json",
+        }
+    }
+
+    /// The type named `name` (see [`name`](Self::name)), if any.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    /// The name with an article, for messages.
+    pub(crate) fn article(self) -> &'static str {
+        match self {
+            Self::Text => "a text",
+            Self::Integer => "an integer",
+            Self::Real => "a real",
+            Self::Boolean => "a boolean",
+            Self::Timestamp => "a timestamp",
+            Self::Date => "a date",
+            Self::Json => "a JSON value",
+        }
+    }
+}
+
+impl std::fmt::Display for ColumnType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// One bound value.
@@ -44,30 +104,19 @@ pub(crate) enum SqlValue {
     Int(i64),
     Real(f64),
     Bool(bool),
+    /// Normalised RFC 3339 text (SQLite) and microseconds since 2000-01-01 (PostgreSQL).
+    Timestamp {
+        text: String,
+        pg_micros: i64,
+    },
+    /// `YYYY-MM-DD` (SQLite) and days since 2000-01-01 (PostgreSQL).
+    Date {
+        text: String,
+        pg_days: i32,
+    },
     Json(Value),
     /// JSON text kept as received (the raw-JSON path), for a `Json` column.
     RawJson(RawItem),
-}
-
-impl SqlValue {
-    /// Converts a serialized field to `ty`, or says why it cannot be.
-    fn coerce(value: Option<Value>, ty: ColumnType) -> Result<Self, String> {
-        let value = match value {
-            None | Some(Value::Null) => return Ok(Self::Null(ty)),
-            Some(v) => v,
-        };
-        Ok(match (ty, value) {
-            (ColumnType::Json, v) => Self::Json(v),
-            (ColumnType::Text, Value::String(s)) => Self::Text(s),
-            (ColumnType::Text, v) => Self::Text(v.to_string()),
-            (ColumnType::Integer, Value::Number(n)) if n.is_i64() => {
-                Self::Int(n.as_i64().unwrap_or_default())
-            }
-            (ColumnType::Real, Value::Number(n)) => Self::Real(n.as_f64().unwrap_or(f64::NAN)),
-            (ColumnType::Boolean, Value::Bool(b)) => Self::Bool(b),
-            (ty, v) => return Err(format!("expected {ty:?}, got {}", describe(&v))),
-        })
-    }
 }
 
 /// Encoded rows: `keys[i]` with `values[i * width .. (i + 1) * width]`.
@@ -76,6 +125,31 @@ pub(crate) struct Batch {
     pub(crate) keys: Vec<String>,
     pub(crate) values: Vec<SqlValue>,
     pub(crate) width: usize,
+    /// Items that go to `pipeline_rejected` instead (`on_mismatch = reject`).
+    pub(crate) rejected: Vec<RejectedItem>,
+    /// Rows of unnested arrays, one batch per child table.
+    pub(crate) children: Vec<ChildRows>,
+    /// Columns inferred from this batch, added to the table in its transaction.
+    pub(crate) new_columns: Vec<DocColumn>,
+}
+
+/// An item whose value did not fit its column, kept whole.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct RejectedItem {
+    pub(crate) key: String,
+    pub(crate) column: String,
+    pub(crate) error: String,
+    /// The item's JSON text.
+    pub(crate) data: String,
+}
+
+/// The rows of one child table of a batch: `keys` are the parents' keys,
+/// each row's values `idx`, `data`, then the child's columns; `parents[i]`
+/// is the parent's row index in the batch.
+#[derive(Debug, Default)]
+pub(crate) struct ChildRows {
+    pub(crate) rows: Batch,
+    pub(crate) parents: Vec<usize>,
 }
 
 impl Batch {
@@ -111,6 +185,12 @@ pub(crate) struct Rejection {
 /// On a rejection, `out` holds exactly the items before the rejected one.
 pub(crate) trait EncodeBatch<T>: Send + Sync {
     fn encode(&mut self, items: Vec<T>, out: &mut Batch) -> Result<(), Rejection>;
+
+    /// The table's columns after `data`, as stored (called when the sink
+    /// opens; only typed documents have columns that can change).
+    fn set_columns(&mut self, columns: Vec<DocColumn>) {
+        let _ = columns;
+    }
 }
 
 fn reject(index: usize, reason: String) -> Rejection {
@@ -188,7 +268,7 @@ impl<T: Serialize + Send + 'static> Rows<T> {
             KeySpec::Pointer(_) => None,
         };
         let value = serde_json::to_value(item).map_err(|e| format!("it could not be serialized: {e}"))?;
-        let Value::Object(mut fields) = value else {
+        let Value::Object(fields) = value else {
             return Err(format!("it serialized to {}, not an object", describe(&value)));
         };
         let key = match (&self.key, closure_key) {
@@ -197,8 +277,7 @@ impl<T: Serialize + Send + 'static> Rows<T> {
             (KeySpec::Fn(_), None) => return Err("the key closure gave no key".to_owned()),
         };
         for (name, ty) in &self.columns {
-            let v =
-                SqlValue::coerce(fields.remove(name), *ty).map_err(|why| format!("column {name}: {why}"))?;
+            let v = coerce(fields.get(name), *ty).map_err(|why| format!("column {name}: {why}"))?;
             values.push(v);
         }
         Ok(key)
@@ -257,6 +336,7 @@ mod tests {
             keys: ["a", "b", "a", "c", "b"].map(String::from).to_vec(),
             values: Vec::new(),
             width: 0,
+            ..Batch::default()
         };
         assert_eq!(batch.dedup_before(usize::MAX), [2, 3, 4]);
         assert_eq!(batch.dedup_before(3), [1, 2]);
@@ -314,7 +394,8 @@ mod tests {
         let err = enc.encode(vec![item], &mut batch).unwrap_err();
         assert_eq!(err.index, 0);
         assert!(
-            err.reason.contains("column tags: expected Integer, got an array"),
+            err.reason
+                .contains("column tags: expected an integer, got an array"),
             "{}",
             err.reason
         );

@@ -9,15 +9,23 @@
 //! - `key`, `encode`: items to rows; `dialect`, `ident`: SQL text;
 //!   `backend`: running transactions; `copy`: PostgreSQL's binary `COPY`
 //!   for staging tables; `retry`: committing with backoff.
+//! - typed tables: `columns` (declarations), `coerce` (what fits a type),
+//!   `typed` (the encoder), `infer`, `schema` (`pipeline_schemas`, evolution),
+//!   `backfill`, `rejected` (`pipeline_rejected`), `child_table` (unnest),
+//!   `replay` (rejected items back into their tables).
 //! - `children`: the durable queue of a child collection's children;
 //!   `high_water`: incremental refresh marks; `query`: text reads for both.
 
 mod backend;
+mod backfill;
 mod builder;
 mod checkpoint_row;
+mod child_table;
 mod children;
 #[cfg(feature = "postgres")]
 mod cluster_sql;
+mod coerce;
+mod columns;
 mod config;
 #[cfg(feature = "postgres")]
 mod coordinator;
@@ -31,16 +39,21 @@ mod high_water;
 #[cfg(feature = "postgres")]
 mod host_slots;
 mod ident;
+mod infer;
 mod key;
 mod lock;
 mod query;
+mod rejected;
 mod retry;
+mod schema;
 mod setup;
 mod sink;
 mod store;
+mod typed;
 
 pub use self::builder::{DocumentSinkBuilder, RowSinkBuilder};
 pub use self::children::{ChildQueue, ParentColumns, QueuedChild};
+pub use self::columns::{OnMismatch, Unnest};
 pub use self::config::DatabaseConfig;
 #[cfg(feature = "postgres")]
 pub use self::coordinator::PgCoordinator;
@@ -49,6 +62,7 @@ pub use self::encode::ColumnType;
 #[cfg(feature = "postgres")]
 pub use self::host_slots::PgHostSlots;
 pub use self::lock::CollectionLocks;
+pub use self::sink::ReplayReport;
 pub use self::sink::SqlSink;
 pub use self::store::SqlCheckpointStore;
 

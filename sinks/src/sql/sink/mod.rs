@@ -18,10 +18,15 @@ use crate::sql::ident::Ident;
 use crate::sql::retry::commit_with_retry;
 use crate::sql::setup::{OpenSpec, Opened, open};
 
+mod replay;
 mod spec;
+mod typed_table;
 mod write;
 
+pub use self::replay::ReplayReport;
 pub(crate) use self::spec::SinkSpec;
+pub(crate) use self::typed_table::TypedTable;
+pub(crate) use self::typed_table::shape_of;
 
 /// A [`Sink`] writing a collection to a SQLite or PostgreSQL table.
 ///
@@ -73,6 +78,8 @@ pub struct SqlSink<T> {
     rows: u64,
     /// Incremental refresh: the high-water mark's field and state.
     high_water: Option<HighWater<T>>,
+    /// Typed document tables: columns, child tables, rejected items.
+    typed: Option<TypedTable>,
 }
 
 /// Reads an item's incremental field, as text.
@@ -119,6 +126,27 @@ impl<T> SqlSink<T> {
             max_rows: (dialect.max_binds() / width).max(1),
             rows: 0,
             high_water: None,
+            typed: None,
+        }
+    }
+
+    /// A typed document sink (see `typed_table.rs`).
+    pub(crate) fn with_typed(mut self, typed: TypedTable) -> Self {
+        self.typed = Some(typed);
+        self
+    }
+
+    /// Sets the table's columns after `data` (typed documents): the shape,
+    /// and the statements made from it.
+    fn reshape(&mut self, columns: &[crate::sql::columns::DocColumn]) {
+        self.shape = shape_of(columns);
+        self.statements.clear();
+        self.max_rows = (self.dialect.max_binds() / (1 + self.shape.columns.len())).max(1);
+        if let Some((opened, _)) = &self.opened {
+            self.copy = self.dialect.staging_copy(opened.staging.as_ref(), &self.shape);
+            self.fused =
+                self.dialect
+                    .fused_upsert(opened.target(), &self.shape, opened.checkpoints.progress_sql());
         }
     }
 
@@ -177,6 +205,13 @@ impl<T: Send + 'static> Sink<T> for SqlSink<T> {
             retry_budget: self.retry_budget(),
         };
         let opened = open(spec, ctx).await?;
+        if let Some(typed) = self.typed.as_mut() {
+            let columns = typed.open(&self.spec.db, &opened).await?;
+            self.encoder.set_columns(columns.clone());
+            self.shape = shape_of(&columns);
+            self.statements.clear();
+            self.max_rows = (self.dialect.max_binds() / (1 + self.shape.columns.len())).max(1);
+        }
         self.copy = self.dialect.staging_copy(opened.staging.as_ref(), &self.shape);
         self.fused =
             self.dialect

@@ -34,7 +34,7 @@ impl<T> SqlSink<T> {
 
     /// Commits `order`'s rows of `batch` and, when given, the checkpoint;
     /// with `complete`, the run's completion instead of the checkpoint.
-    async fn commit(
+    pub(super) async fn commit(
         &mut self,
         batch: &Batch,
         order: &[usize],
@@ -43,6 +43,7 @@ impl<T> SqlSink<T> {
         dry_run: bool,
         complete: bool,
     ) -> Result<(), CommitError> {
+        let typed_writes = self.typed_writes(batch, order);
         let Some((opened, ctx)) = self.opened.take() else {
             return Err(CommitError::Sink(not_opened()));
         };
@@ -111,8 +112,13 @@ impl<T> SqlSink<T> {
         if complete && let Some((child, key)) = &self.spec.child {
             plan.statements.push(child_done(self.dialect, child, key));
         }
+        if let Some(writes) = &typed_writes {
+            self.plan_typed(&mut plan, batch, writes, &opened.collection);
+        }
         // A batch in one statement with its checkpoint row: one round trip.
         if let ([_], [statement]) = (&plan.upserts[..], &plan.statements[..])
+            && plan.ddl.is_empty()
+            && plan.children.is_empty()
             && *statement.sql == *opened.checkpoints.progress_sql()
         {
             plan.fused = self.fused.clone();
@@ -142,6 +148,13 @@ impl<T> SqlSink<T> {
             }
             if let Some(h) = self.high_water.as_mut() {
                 h.committed = h.next.clone();
+            }
+            if let Some(typed) = self.typed.as_mut() {
+                typed.pending.clear();
+                typed.has_rejected |= !batch.rejected.is_empty();
+                if let Some(c) = checkpoint {
+                    typed.cursor = Some(c.as_str().to_owned());
+                }
             }
         }
         self.opened = Some((opened, ctx));
@@ -190,6 +203,7 @@ impl<T> SqlSink<T> {
         };
         let mut batch = Batch::default();
         let mut rejection = self.encoder.encode(items, &mut batch).err();
+        self.adopt_new_columns(&mut batch);
         if let Some(h) = self.high_water.as_mut() {
             // Only items before a rejected one are written.
             let end = rejection
@@ -226,14 +240,46 @@ impl<T> SqlSink<T> {
                 }
             }
         }
+        if !batch.rejected.is_empty() {
+            tracing::warn!(
+                collection = %self.collection_name(),
+                rejected = batch.rejected.len(),
+                "items kept in pipeline_rejected: their values do not fit their columns"
+            );
+        }
         match rejection {
             Some(r) => Err(SinkError::Rejected {
                 collection: self.collection_name(),
                 index: r.index,
-                reason: r.reason,
+                reason: match self.typed.as_ref() {
+                    Some(t) => format!(
+                        "{} (on the page after cursor {})",
+                        r.reason,
+                        t.cursor
+                            .as_deref()
+                            .map_or("<start>".to_owned(), |c| format!("{c:?}"))
+                    ),
+                    None => r.reason,
+                },
             }),
             None => Ok(last),
         }
+    }
+
+    /// Columns the batch inferred: added to the shape now, to the table in
+    /// the batch's transaction.
+    pub(super) fn adopt_new_columns(&mut self, batch: &mut Batch) {
+        if batch.new_columns.is_empty() {
+            return;
+        }
+        let Some(typed) = self.typed.as_mut() else {
+            return;
+        };
+        let found = std::mem::take(&mut batch.new_columns);
+        typed.columns.extend(found.iter().cloned());
+        typed.pending.extend(found);
+        let columns = typed.columns.clone();
+        self.reshape(&columns);
     }
 
     fn collection_name(&self) -> String {
