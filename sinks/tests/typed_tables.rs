@@ -2,6 +2,7 @@
 //! inferred columns, `on_mismatch`, evolution with backfill, `migrate`,
 //! unnested child tables, replaying rejected items, staging.
 
+#[allow(unused_imports)]
 mod support;
 
 use pipeline_core::testkit::ScriptedPaged;

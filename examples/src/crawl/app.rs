@@ -37,6 +37,8 @@ pub struct RunConfig {
     pub serve: bool,
     /// The config file, re-read on SIGHUP with `serve`.
     pub config_path: Option<PathBuf>,
+    /// Rebuild typed columns whose type or pointer changed from `data`.
+    pub migrate: bool,
 }
 
 impl RunConfig {
@@ -75,12 +77,24 @@ pub enum AppError {
     /// The runner or the metrics server could not start.
     #[error("{0}")]
     Start(String),
+    /// A collection's table does not match its configuration (a column's
+    /// type or pointer changed; `--migrate` rebuilds it).
+    #[error("collection {collection:?}: {reason}")]
+    Table {
+        /// The collection.
+        collection: String,
+        /// What does not match.
+        reason: String,
+    },
 }
 
 impl AppError {
     /// Whether the problem is in the configuration or command line (exit 2).
     pub fn is_usage(&self) -> bool {
-        matches!(self, Self::UnknownCollection(_) | Self::Source { .. })
+        matches!(
+            self,
+            Self::UnknownCollection(_) | Self::Source { .. } | Self::Table { .. }
+        )
     }
 }
 
@@ -134,6 +148,10 @@ pub async fn run(config: CrawlConfig, options: RunConfig) -> Result<RunResult, A
         if !config.collections.iter().any(|c| &c.name == name) {
             return Err(AppError::UnknownCollection(name.clone()));
         }
+    }
+    let mut config = config;
+    for c in &mut config.collections {
+        c.table.migrate = options.migrate;
     }
     let selected: Vec<CollectionConfig> = config
         .collections
@@ -194,6 +212,21 @@ pub async fn run(config: CrawlConfig, options: RunConfig) -> Result<RunResult, A
         }
         None => ctx,
     };
+    // Typed tables are brought to their columns (backfilled, or refused
+    // naming the column) before any collection starts.
+    for c in selected.iter().filter(|c| c.table.is_typed()) {
+        c.table
+            .apply(db.documents())
+            .prepare(&c.name)
+            .await
+            .map_err(|e| match e {
+                sinks::Error::Config { collection, reason } => AppError::Table { collection, reason },
+                other => AppError::Database {
+                    url: redact_url(&config.database),
+                    message: other.to_string(),
+                },
+            })?;
+    }
     let plan = tree::plan(&selected, &db.checkpoint_store(), options.fresh)
         .await
         .map_err(AppError::Start)?;

@@ -192,7 +192,7 @@ pub(crate) fn build(
         let field = c.incremental.as_ref().map(|i| i.field.clone());
         match target.child {
             None => {
-                let mut sink = db.documents().key_pointer(key).staging(staging);
+                let mut sink = c.table.apply(db.documents()).key_pointer(key).staging(staging);
                 if let Some(field) = field {
                     sink = sink.high_water(field);
                 }
@@ -228,8 +228,9 @@ fn build_json(
     mode: Mode,
 ) -> Result<Runnable<RawItem>, pipeline_core::BoxError> {
     let source = RawJsonSource::from_config(&c.http, ctx)?;
-    let sink = db
-        .documents()
+    let sink = c
+        .table
+        .apply(db.documents())
         .key_pointer(c.key.clone().unwrap_or_else(|| "/id".to_owned()))
         .staging(mode == Mode::Staging)
         .build_raw()?;

@@ -7,6 +7,7 @@ pub mod config;
 pub mod demo;
 mod fanout;
 pub mod progress;
+pub mod replay;
 pub mod service;
 pub mod stderr;
 mod tree;

@@ -10,25 +10,16 @@ use pipeline_core::RawItem;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::columns::{DocColumn, OnMismatch, Unnest, UnnestSpec, check_unique};
 use super::database::Database;
 use super::encode::{ColumnType, Documents, RawDocuments, Rows};
 use super::ident::Ident;
-use super::infer::{DOC_OWN, Inference};
 use super::key::{KeySpec, KeyTexts};
-use super::sink::{MarkFn, SinkSpec, SqlSink, TypedTable, shape_of};
-use super::typed::TypedDocuments;
+use super::sink::{MarkFn, SinkSpec, SqlSink, shape_of};
 use crate::Error;
 
-/// The typed-table settings of a [`DocumentSinkBuilder`].
-#[derive(Debug, Default)]
-struct TypedSettings {
-    columns: Vec<(String, String, ColumnType)>,
-    infer: bool,
-    on_mismatch: OnMismatch,
-    unnest: Vec<Unnest>,
-    migrate: bool,
-}
+mod typed_builder;
+
+use self::typed_builder::TypedSettings;
 
 impl Database {
     /// A sink writing JSON documents to a table
@@ -168,107 +159,6 @@ impl DocumentSinkBuilder {
     pub fn high_water(mut self, pointer: impl Into<String>) -> Self {
         self.high_water = Some(pointer.into());
         self
-    }
-
-    /// Adds a typed column `name`, filled from the value at `pointer` in
-    /// each item (RFC 6901; a missing field or null is SQL NULL) and checked
-    /// against `ty` (see [`ColumnType`] for what fits; an item that does not
-    /// fit follows [`on_mismatch`](Self::on_mismatch)). `data` keeps the
-    /// whole item as before.
-    ///
-    /// A column new to an existing table is added and backfilled from the
-    /// `data` of the rows already stored when the sink opens; a column no
-    /// longer declared stays in the table, unwritten; a column whose type or
-    /// pointer changed is refused unless [`migrate`](Self::migrate).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #[cfg(feature = "sqlite")]
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// use pipeline_core::testkit::ScriptedPaged;
-    /// use pipeline_core::Pipeline;
-    /// use serde_json::json;
-    /// use sinks::{ColumnType, OnMismatch};
-    ///
-    /// let db = sinks::Database::open("sqlite::memory:").await?;
-    /// let sink = db
-    ///     .documents()
-    ///     .column("title", "/title", ColumnType::Text)
-    ///     .column("comments", "/comments", ColumnType::Integer)
-    ///     .on_mismatch(OnMismatch::Reject)
-    ///     .build()?;
-    /// let page = vec![json!({"id": 1, "title": "a", "comments": 3}), json!({"id": 2, "comments": "many"})];
-    /// let report = Pipeline::paged("issues", ScriptedPaged::new(vec![page])).sink(sink).spawn()?.join().await;
-    /// assert!(report.outcome.is_completed()); // item 2 is in pipeline_rejected
-    /// # Ok(())
-    /// # }
-    /// # #[cfg(not(feature = "sqlite"))]
-    /// # fn main() {}
-    /// ```
-    pub fn column(mut self, name: impl Into<String>, pointer: impl Into<String>, ty: ColumnType) -> Self {
-        self.typed.columns.push((name.into(), pointer.into(), ty));
-        self
-    }
-
-    /// Infers the columns: every top-level scalar field becomes a column,
-    /// typed from the values of the batch that first shows it; a field that
-    /// appears later adds its column in that batch's transaction, and the
-    /// inferred columns are stored in `pipeline_schemas`. The rules are in
-    /// docs/configuration.md, "Tables". Replaces declared columns.
-    pub fn infer_columns(mut self) -> Self {
-        self.typed.infer = true;
-        self
-    }
-
-    /// What happens to an item whose value does not fit its column
-    /// (default [`OnMismatch::Reject`]).
-    pub fn on_mismatch(mut self, mode: OnMismatch) -> Self {
-        self.typed.on_mismatch = mode;
-        self
-    }
-
-    /// Unnests an array into a child table (see [`Unnest`]).
-    pub fn unnest(mut self, unnest: Unnest) -> Self {
-        self.typed.unnest.push(unnest);
-        self
-    }
-
-    /// Rebuilds a column whose declared type or pointer changed from `data`
-    /// (dropped, added again, backfilled) instead of refusing to open.
-    pub fn migrate(mut self, on: bool) -> Self {
-        self.typed.migrate = on;
-        self
-    }
-
-    /// The typed encoder and table state, if any typed setting was given.
-    fn typed_parts(&mut self) -> Result<Option<(TypedDocuments, TypedTable)>, Error> {
-        let t = &mut self.typed;
-        if t.columns.is_empty() && !t.infer && t.unnest.is_empty() {
-            return Ok(None);
-        }
-        let declared = t
-            .columns
-            .iter()
-            .map(|(n, p, ty)| DocColumn::new(n, p, *ty, DOC_OWN))
-            .collect::<Result<Vec<_>, _>>()?;
-        check_unique(&declared)?;
-        let unnest = std::mem::take(&mut t.unnest)
-            .into_iter()
-            .map(UnnestSpec::new)
-            .collect::<Result<Vec<_>, _>>()?;
-        let key = std::mem::replace(&mut self.key, KeySpec::Pointer(String::new()));
-        let encoder = TypedDocuments {
-            key,
-            texts: KeyTexts::default(),
-            columns: declared.clone(),
-            on_mismatch: t.on_mismatch,
-            unnest: unnest.clone(),
-            infer: t.infer.then(Inference::default),
-        };
-        let declared = (!t.infer).then_some(declared);
-        Ok(Some((encoder, TypedTable::new(declared, unnest, t.migrate))))
     }
 
     /// Checks the key pointer (and typed columns) and returns the sink; the

@@ -35,6 +35,7 @@
 //! | `/protected?page=P` | `page`, has_more = `/has_more`; needs a live token, else 401 (counted by [`MockServer::rejected_tokens`]) | `{"items": [...], "has_more": …}` |
 //!
 //! | `/tree/…`, `/feed` | a repos → issues → comments tree and an updated-since feed (see `tree.rs`) | |
+//! | `/typed?page=P` | `page` | items with every column type, a late field, a changing type (see `typed.rs`) |
 //!
 //! `/offset` and `/page` bodies also carry `has_more`. POST bodies are
 //! logged ([`MockServer::posted`]).
@@ -43,6 +44,7 @@ mod api_routes;
 mod faults;
 mod routes;
 mod tree;
+mod typed;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -64,6 +66,7 @@ pub use self::api_routes::{GRAPHQL_ERROR, NEXT_CURSOR_HEADER, graphql_cursor, se
 pub use self::faults::{Faults, Malformed, Outage, RetryAfter};
 pub use self::routes::{LATIN1_TEXT, html_item_index};
 pub use self::tree::{feed_time, tree_comment, tree_issue, tree_issue_count, tree_repo};
+pub use self::typed::{TypedShape, typed_item};
 
 /// What the mock server serves.
 #[derive(Debug, Clone)]
@@ -423,7 +426,7 @@ async fn handle(
     }
     let response = match api_routes::route(&state, &method, &headers, &uri, &body) {
         Some(r) => r,
-        None => match tree::route(&state, &uri) {
+        None => match tree::route(&state, &uri).or_else(|| typed::route(&state, &uri)) {
             Some(r) => r,
             None => routes::route(&state, &uri).await,
         },

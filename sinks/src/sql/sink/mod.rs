@@ -25,8 +25,8 @@ mod write;
 
 pub use self::replay::ReplayReport;
 pub(crate) use self::spec::SinkSpec;
-pub(crate) use self::typed_table::TypedTable;
 pub(crate) use self::typed_table::shape_of;
+pub(crate) use self::typed_table::{Place, TypedTable};
 
 /// A [`Sink`] writing a collection to a SQLite or PostgreSQL table.
 ///

@@ -11,7 +11,7 @@ use crate::sql::columns::{DocColumn, UnnestSpec};
 use crate::sql::database::Database;
 use crate::sql::dialect::TableShape;
 use crate::sql::encode::{Batch, ColumnType};
-use crate::sql::ident::Ident;
+use crate::sql::ident::{Ident, TableName};
 use crate::sql::query::texts;
 use crate::sql::rejected::{self, RejectedSql, keys_json};
 use crate::sql::schema::{self, Evolve, add_column, evolve};
@@ -55,7 +55,25 @@ impl TypedTable {
     /// Creates the framework's tables and the child tables, brings the
     /// target table to its columns and returns them.
     pub(crate) async fn open(&mut self, db: &Database, opened: &Opened) -> Result<Vec<DocColumn>, SinkError> {
-        let collection = opened.collection.as_str();
+        let place = Place {
+            collection: &opened.collection,
+            live: &opened.live,
+            target: opened.target(),
+            staging: opened.staging.is_some(),
+        };
+        let columns = self.prepare(db, place).await?;
+        self.cursor = opened.cursor.as_ref().map(|c| c.as_str().to_owned());
+        Ok(columns)
+    }
+
+    /// [`open`](Self::open) without a pipeline: sets up the tables of
+    /// `place` and returns the columns.
+    pub(crate) async fn prepare(
+        &mut self,
+        db: &Database,
+        place: Place<'_>,
+    ) -> Result<Vec<DocColumn>, SinkError> {
+        let collection = place.collection;
         let config = |reason: String| SinkError::Config {
             reason: format!("collection {collection}: {reason}"),
         };
@@ -65,7 +83,7 @@ impl TypedTable {
         };
         let pool = &db.inner.pool;
         let dialect = pool.dialect();
-        if opened.staging.is_some() && !self.unnest.is_empty() {
+        if place.staging && !self.unnest.is_empty() {
             return Err(config(
                 "unnest cannot be used with staging yet: child tables are written in place".to_owned(),
             ));
@@ -73,7 +91,7 @@ impl TypedTable {
         self.children = self
             .unnest
             .iter()
-            .map(|u| ChildTable::new(dialect, &opened.live, u))
+            .map(|u| ChildTable::new(dialect, place.live, u))
             .collect::<Result<_, _>>()
             .map_err(|e| config(e.to_string()))?;
         let mut ddl = vec![schema::create(), rejected::create(dialect)];
@@ -86,8 +104,8 @@ impl TypedTable {
         let evolved = evolve(
             pool,
             Evolve {
-                schema_name: opened.live.name.as_str(),
-                target: opened.target(),
+                schema_name: place.live.name.as_str(),
+                target: place.target,
                 declared: self.declared.as_deref(),
                 migrate: self.migrate,
             },
@@ -109,11 +127,19 @@ impl TypedTable {
             .and_then(|r| r.first().cloned().flatten())
             .is_some_and(|n| n != "0");
         self.rejected = Some(RejectedSql::new(dialect));
-        self.cursor = opened.cursor.as_ref().map(|c| c.as_str().to_owned());
         self.pending.clear();
         self.columns = evolved.clone();
         Ok(evolved)
     }
+}
+
+/// Where a typed sink writes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Place<'a> {
+    pub(crate) collection: &'a str,
+    pub(crate) live: &'a TableName,
+    pub(crate) target: &'a TableName,
+    pub(crate) staging: bool,
 }
 
 /// A table's shape: `data`, then `columns`.
