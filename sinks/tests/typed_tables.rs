@@ -390,6 +390,58 @@ async fn staging_carries_the_columns(url: &str) {
     db.close().await;
 }
 
+async fn typed_rows_add_columns_and_refuse_misnamed_ones(url: &str) {
+    let coll = unique("rows");
+    let db = Database::open(url).await.expect("open");
+    let run = |sink: SqlSink<Value>, items: Vec<Value>| {
+        let coll = coll.clone();
+        async move {
+            Pipeline::paged(&coll, ScriptedPaged::new(vec![items]))
+                .sink(sink)
+                .spawn()
+                .expect("spawn")
+                .join()
+                .await
+        }
+    };
+    let one = db
+        .rows::<Value>()
+        .column("a", ColumnType::Integer)
+        .build()
+        .unwrap();
+    assert!(
+        run(one, vec![json!({"key": "k1", "a": 1})])
+            .await
+            .outcome
+            .is_completed()
+    );
+    // A column added later: the table gets it, no write fails.
+    let two = db
+        .rows::<Value>()
+        .column("a", ColumnType::Integer)
+        .column("b", ColumnType::Text)
+        .build()
+        .unwrap();
+    let report = run(two, vec![json!({"key": "k2", "a": 2, "b": "x"})]).await;
+    assert!(report.outcome.is_completed(), "{:?}", report.outcome);
+    let r = Reader::connect(url).await;
+    assert_eq!(r.text(&coll, "b", "k2").await.as_deref(), Some("x"));
+    assert_eq!(r.text(&coll, "b", "k1").await, None);
+    // A column no item has a field for fails the first batch, naming it.
+    let typo = db
+        .rows::<Value>()
+        .column("a", ColumnType::Integer)
+        .column("bb", ColumnType::Text)
+        .build()
+        .unwrap();
+    let report = run(typo, vec![json!({"key": "k3", "a": 3, "b": "y"})]).await;
+    let message = failure(&report);
+    assert!(message.contains("column bb matches no field"), "{message}");
+    assert_eq!(r.count(&coll).await, 2, "nothing written");
+    r.close().await;
+    db.close().await;
+}
+
 macro_rules! on_both {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -420,4 +472,5 @@ on_both!(
     inference_adds_late_fields_and_rejects_changed_types,
     unnested_children_are_replaced_and_rejected_items_replayed,
     staging_carries_the_columns,
+    typed_rows_add_columns_and_refuse_misnamed_ones,
 );

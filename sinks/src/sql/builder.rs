@@ -331,6 +331,7 @@ impl<T: Serialize + Send + 'static> RowSinkBuilder<T> {
             key: self.key,
             texts: KeyTexts::default(),
             columns: self.columns,
+            checked: false,
         };
         let sink = SqlSink::new(self.spec, columns, Box::new(encoder));
         Ok(match self.high_water {

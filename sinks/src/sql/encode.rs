@@ -258,11 +258,15 @@ pub(crate) struct Rows<T> {
     pub(crate) key: KeySpec<T>,
     pub(crate) texts: KeyTexts,
     pub(crate) columns: Vec<(String, ColumnType)>,
+    /// Whether a non-empty batch was checked: each column must match a
+    /// field of at least one of its items, or the column is misnamed.
+    pub(crate) checked: bool,
 }
 
 impl<T: Serialize + Send + 'static> Rows<T> {
-    /// One item's key and values, or why it is rejected.
-    fn row(&mut self, item: &T, values: &mut Vec<SqlValue>) -> Result<String, String> {
+    /// One item's key and values, or why it is rejected; marks in `seen`
+    /// the columns whose field the item has.
+    fn row(&mut self, item: &T, values: &mut Vec<SqlValue>, seen: &mut [bool]) -> Result<String, String> {
         let closure_key = match &self.key {
             KeySpec::Fn(f) => Some(f(item).ok_or_else(|| "the key closure gave no key".to_owned())?),
             KeySpec::Pointer(_) => None,
@@ -276,11 +280,38 @@ impl<T: Serialize + Send + 'static> Rows<T> {
             (KeySpec::Pointer(p), None) => self.texts.text(p, pointer_in(&fields, p))?,
             (KeySpec::Fn(_), None) => return Err("the key closure gave no key".to_owned()),
         };
-        for (name, ty) in &self.columns {
-            let v = coerce(fields.get(name), *ty).map_err(|why| format!("column {name}: {why}"))?;
+        for ((name, ty), seen) in self.columns.iter().zip(seen.iter_mut()) {
+            let field = fields.get(name);
+            *seen |= field.is_some();
+            let v = coerce(field, *ty).map_err(|why| format!("column {name}: {why}"))?;
             values.push(v);
         }
         Ok(key)
+    }
+
+    /// The first non-empty batch's check: a column that no item has a field
+    /// for is misnamed (it would be a column of NULLs). A field present as
+    /// null counts as present.
+    fn check_first(&mut self, seen: &[bool], items: &[T]) -> Result<(), Rejection> {
+        if self.checked || items.is_empty() {
+            return Ok(());
+        }
+        self.checked = true;
+        let Some((name, _)) = self.columns.iter().zip(seen).find(|(_, s)| !**s).map(|(c, _)| c) else {
+            return Ok(());
+        };
+        let fields = match serde_json::to_value(&items[0]) {
+            Ok(Value::Object(f)) => f.keys().cloned().collect::<Vec<_>>().join(", "),
+            _ => String::new(),
+        };
+        Err(reject(
+            0,
+            format!(
+                "column {name} matches no field of the first batch's {} item(s) (the first has: {fields}); \
+                 a column is filled from the serialized field of the same name",
+                items.len()
+            ),
+        ))
     }
 }
 
@@ -289,9 +320,10 @@ impl<T: Serialize + Send + 'static> EncodeBatch<T> for Rows<T> {
         out.width = self.columns.len();
         out.keys.reserve(items.len());
         out.values.reserve(items.len() * self.columns.len());
+        let mut seen = vec![false; self.columns.len()];
         for (i, item) in items.iter().enumerate() {
             let before = out.values.len();
-            match self.row(item, &mut out.values) {
+            match self.row(item, &mut out.values, &mut seen) {
                 Ok(key) => out.keys.push(key),
                 Err(why) => {
                     // Keep exactly the rows before the rejected item.
@@ -299,6 +331,11 @@ impl<T: Serialize + Send + 'static> EncodeBatch<T> for Rows<T> {
                     return Err(reject(i, why));
                 }
             }
+        }
+        if let Err(r) = self.check_first(&seen, &items) {
+            out.keys.clear();
+            out.values.clear();
+            return Err(r);
         }
         Ok(())
     }
@@ -359,6 +396,7 @@ mod tests {
                 ("tags".into(), ColumnType::Text),
                 ("missing".into(), ColumnType::Real),
             ],
+            checked: true,
         };
         let mut batch = Batch::default();
         let item = Item {
@@ -379,11 +417,41 @@ mod tests {
     }
 
     #[test]
+    fn a_column_matching_no_field_of_the_first_batch_is_refused() {
+        let mut enc = Rows::<Item> {
+            key: KeySpec::Pointer("/key".into()),
+            texts: KeyTexts::default(),
+            columns: vec![
+                ("n".into(), ColumnType::Integer),
+                ("nn".into(), ColumnType::Integer),
+            ],
+            checked: false,
+        };
+        let item = |k: &str| Item {
+            key: k.into(),
+            n: 3,
+            tags: vec![],
+        };
+        let mut batch = Batch::default();
+        let err = enc.encode(vec![item("a"), item("b")], &mut batch).unwrap_err();
+        assert_eq!(err.index, 0);
+        assert!(
+            err.reason.contains(
+                "column nn matches no field of the first batch's 2 item(s) (the first has: key, n, tags)"
+            ),
+            "{}",
+            err.reason
+        );
+        assert!(batch.keys.is_empty() && batch.values.is_empty());
+    }
+
+    #[test]
     fn rows_refuse_a_wrong_type() {
         let mut enc = Rows::<Item> {
             key: KeySpec::Pointer("/key".into()),
             texts: KeyTexts::default(),
             columns: vec![("tags".into(), ColumnType::Integer)],
+            checked: false,
         };
         let item = Item {
             key: "k".into(),

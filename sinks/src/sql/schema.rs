@@ -7,7 +7,7 @@
 use super::backend::{Bind, Pool, Statement, TxPlan};
 use super::backfill::backfill;
 use super::columns::DocColumn;
-use super::dialect::Dialect;
+use super::dialect::{Dialect, TableShape};
 use super::encode::ColumnType;
 use super::ident::{Ident, TableName};
 use super::query::texts;
@@ -107,6 +107,45 @@ async fn physical(pool: &Pool, table: &TableName) -> Result<Vec<String>, sqlx::E
         .filter_map(|r| r.into_iter().next().flatten())
         .map(|n| n.to_ascii_lowercase())
         .collect())
+}
+
+/// Adds the columns of `shape` that `table` lacks (a typed-row sink given
+/// a new column: its rows have no `data` to backfill from, so the column
+/// starts NULL for the rows already there).
+pub(crate) async fn add_missing(
+    pool: &Pool,
+    table: &TableName,
+    shape: &TableShape,
+) -> Result<(), sqlx::Error> {
+    let have = physical(pool, table).await?;
+    if have.is_empty() {
+        return Ok(());
+    }
+    let ddl: Vec<String> = shape
+        .columns
+        .iter()
+        .filter(|(name, _, _)| !have.contains(&name.as_str().to_ascii_lowercase()))
+        .map(|(name, ty, _)| {
+            let column = DocColumn {
+                name: name.clone(),
+                pointer: String::new(),
+                ty: *ty,
+            };
+            add_column(pool.dialect(), table, &column)
+        })
+        .collect();
+    if ddl.is_empty() {
+        return Ok(());
+    }
+    tracing::info!(%table, columns = ddl.len(), "columns added to an existing table");
+    pool.run_tx(
+        &TxPlan {
+            ddl,
+            ..TxPlan::default()
+        },
+        false,
+    )
+    .await
 }
 
 /// What [`evolve`] works on.

@@ -203,6 +203,7 @@ impl<T: Send + 'static> Sink<T> for SqlSink<T> {
             staging: self.spec.staging,
             shape: &self.shape,
             retry_budget: self.retry_budget(),
+            add_columns: self.typed.is_none(),
         };
         let opened = open(spec, ctx).await?;
         if let Some(typed) = self.typed.as_mut() {
