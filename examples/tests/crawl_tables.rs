@@ -250,7 +250,11 @@ async fn mismatch_modes_and_replay(db: Db) {
         "rej.toml",
         &config(&db, base, &rej, cols, "", "bad=13"),
     );
-    run_ok(&[&path, "--quiet"], dir.path());
+    let said = run_ok(&[&path, "--quiet"], dir.path());
+    assert!(
+        said.contains(&format!("{rej}: 1 item(s) kept in pipeline_rejected")),
+        "{said}"
+    );
     assert_eq!(db.count(&rej).await, 29);
     let rejected = db
         .strings(&format!(

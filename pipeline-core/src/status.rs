@@ -84,6 +84,9 @@ pub struct Status {
     pub items_written: u64,
     /// Items skipped by a `try_map`.
     pub items_skipped: u64,
+    /// Items the sink set aside instead of writing them to their table
+    /// (see [`SinkContext::add_rejected`](crate::SinkContext::add_rejected)).
+    pub items_rejected: u64,
     /// The last error seen (retried or not), without secrets.
     pub last_error: Option<String>,
     /// The last committed checkpoint.
@@ -106,6 +109,7 @@ impl Status {
             items_fetched: 0,
             items_written: 0,
             items_skipped: 0,
+            items_rejected: 0,
             last_error: None,
             checkpoint: None,
             started_at: now,

@@ -290,6 +290,12 @@ async fn run(cli: Cli) -> u8 {
             if !result.groups.is_empty() {
                 stdout_line(&children_table(&result.groups));
             }
+            for (collection, n) in &result.rejected {
+                stdout_line(&format!(
+                    "{collection}: {n} item(s) kept in pipeline_rejected (values that do not fit their columns); \
+                     fix the columns, then `crawl replay-rejected CONFIG.toml --only {collection}`"
+                ));
+            }
             if result.interrupted {
                 stderr::line(interrupted_message(&result.summaries));
             }

@@ -111,6 +111,8 @@ pub struct RunResult {
     pub failed_children: Vec<String>,
     /// The children of each child collection, aggregated.
     pub groups: Vec<pipeline_core::runner::GroupStatus>,
+    /// Typed collections with items kept in `pipeline_rejected`, and how many.
+    pub rejected: Vec<(String, u64)>,
 }
 
 impl RunResult {
@@ -227,6 +229,11 @@ pub async fn run(config: CrawlConfig, options: RunConfig) -> Result<RunResult, A
                 },
             })?;
     }
+    let selected_typed: Vec<String> = selected
+        .iter()
+        .filter(|c| c.table.is_typed())
+        .map(|c| c.name.clone())
+        .collect();
     let plan = tree::plan(&selected, &db.checkpoint_store(), options.fresh)
         .await
         .map_err(AppError::Start)?;
@@ -330,6 +337,14 @@ pub async fn run(config: CrawlConfig, options: RunConfig) -> Result<RunResult, A
     {
         tracing::warn!(error = %e, "leaving the cluster failed; this process stops being counted after a lease");
     }
+    let mut rejected = Vec::new();
+    for c in selected_typed {
+        match db.rejected_count(&c).await {
+            Ok(0) => {}
+            Ok(n) => rejected.push((c, n)),
+            Err(e) => tracing::warn!(error = %e, collection = %c, "counting rejected items failed"),
+        }
+    }
     db.close().await;
     let failed_children = children
         .iter()
@@ -342,6 +357,7 @@ pub async fn run(config: CrawlConfig, options: RunConfig) -> Result<RunResult, A
         serve: options.serve,
         failed_children,
         groups: runner.groups(),
+        rejected,
     })
 }
 

@@ -132,3 +132,24 @@ pub(crate) fn count(dialect: Dialect) -> String {
         p[0]
     )
 }
+
+impl super::database::Database {
+    /// How many items of `collection` are kept in `pipeline_rejected` (0
+    /// when the table does not exist yet).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Database`](crate::Error::Database) when the database fails.
+    pub async fn rejected_count(&self, collection: &str) -> Result<u64, crate::Error> {
+        let pool = &self.inner.pool;
+        if !pool.table_exists(None, REJECTED_TABLE).await? {
+            return Ok(0);
+        }
+        let rows = super::query::texts(pool, &count(pool.dialect()), &[Bind::Text(Some(collection))]).await?;
+        Ok(rows
+            .first()
+            .and_then(|r| r.first().cloned().flatten())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0))
+    }
+}

@@ -241,6 +241,9 @@ impl<T> SqlSink<T> {
             }
         }
         if !batch.rejected.is_empty() {
+            if let Some((_, ctx)) = &self.opened {
+                ctx.add_rejected(batch.rejected.len() as u64);
+            }
             tracing::warn!(
                 collection = %self.collection_name(),
                 rejected = batch.rejected.len(),
