@@ -102,7 +102,7 @@ impl TypedDocuments {
         &self,
         item: &T,
         row: &mut Vec<SqlValue>,
-        children: &mut Vec<Vec<(i64, Value, Vec<SqlValue>)>>,
+        children: &mut [Vec<(i64, Value, Vec<SqlValue>)>],
     ) -> Result<(), Mismatch> {
         let null = self.on_mismatch == OnMismatch::Null;
         for c in &self.columns {

@@ -54,7 +54,7 @@ pub fn typed_item(i: usize, per_page: usize, shape: TypedShape) -> Value {
         "title": format!("issue {i}"),
         "comments": if bad == Some(i) { json!("many") } else { json!(i * 3) },
         "score": i as f64 + 0.5,
-        "open": i % 2 == 0,
+        "open": i.is_multiple_of(2),
         "created_at": format!("2024-05-01T{:02}:{:02}:00+02:00", 2 + (i / 60) % 20, i % 60),
         "day": format!("2024-05-{:02}", 1 + i % 28),
         "labels": labels,
