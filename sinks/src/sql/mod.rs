@@ -42,6 +42,7 @@ mod ident;
 mod infer;
 mod key;
 mod lock;
+mod pick;
 mod query;
 mod rejected;
 mod retry;

@@ -13,6 +13,7 @@ use super::columns::{DocColumn, OnMismatch, UnnestSpec};
 use super::encode::{Batch, ChildRows, EncodeBatch, RejectedItem, Rejection, SqlValue};
 use super::infer::Inference;
 use super::key::{KeySpec, KeyTexts};
+use super::pick::{pick, top_level_name};
 
 /// An item the typed encoder reads: a parsed `Value` or raw JSON text.
 pub(crate) trait DocItem: Send + 'static {
@@ -26,6 +27,25 @@ pub(crate) trait DocItem: Send + 'static {
     fn closure_key(&self, f: &(dyn Fn(&Value) -> Option<String> + Send + Sync)) -> Option<String>;
     /// The top-level fields, for inference (`None`: not an object).
     fn top_level(&self) -> Option<Vec<(String, Value)>>;
+    /// The values at `plan`'s pointers, in order.
+    fn fields(&self, plan: &FieldPlan) -> Vec<Option<Cow<'_, Value>>> {
+        plan.pointers.iter().map(|p| self.field(p)).collect()
+    }
+}
+
+/// The pointers a batch reads from each item (the key's, the columns', the
+/// unnested arrays'), and their names when all are top-level fields.
+#[derive(Debug)]
+pub(crate) struct FieldPlan {
+    pointers: Vec<String>,
+    names: Option<Vec<String>>,
+}
+
+impl FieldPlan {
+    fn new(pointers: Vec<String>) -> Self {
+        let names = pointers.iter().map(|p| top_level_name(p)).collect();
+        Self { pointers, names }
+    }
 }
 
 impl DocItem for Value {
@@ -60,6 +80,17 @@ impl DocItem for RawItem {
     fn closure_key(&self, f: &(dyn Fn(&Value) -> Option<String> + Send + Sync)) -> Option<String> {
         self.to_value().ok().and_then(|v| f(&v))
     }
+    fn fields(&self, plan: &FieldPlan) -> Vec<Option<Cow<'_, Value>>> {
+        match &plan.names {
+            // One pass over the text for every field.
+            Some(names) => match pick(self.as_str(), names) {
+                Some(values) => values.into_iter().map(|v| v.map(Cow::Owned)).collect(),
+                None => vec![None; names.len()],
+            },
+            None => plan.pointers.iter().map(|p| self.field(p)).collect(),
+        }
+    }
+
     fn top_level(&self) -> Option<Vec<(String, Value)>> {
         // Nested values are skipped unparsed: only scalars become columns.
         let fields: Vec<(Cow<'_, str>, &serde_json::value::RawValue)> = serde_json::from_str::<
@@ -98,15 +129,16 @@ struct Mismatch {
 
 impl TypedDocuments {
     /// The item's column values (after `data`) and child rows, or the first mismatch.
-    fn values<T: DocItem>(
+    fn values(
         &self,
-        item: &T,
+        fields: &[Option<Cow<'_, Value>>],
         row: &mut Vec<SqlValue>,
         children: &mut [Vec<(i64, Value, Vec<SqlValue>)>],
     ) -> Result<(), Mismatch> {
         let null = self.on_mismatch == OnMismatch::Null;
-        for c in &self.columns {
-            match coerce(item.field(&c.pointer).as_deref(), c.ty) {
+        let (columns, arrays) = fields.split_at(self.columns.len().min(fields.len()));
+        for (c, field) in self.columns.iter().zip(columns) {
+            match coerce(field.as_deref(), c.ty) {
                 Ok(v) => row.push(v),
                 Err(_) if null => row.push(SqlValue::Null(c.ty)),
                 Err(error) => {
@@ -117,9 +149,9 @@ impl TypedDocuments {
                 }
             }
         }
-        for (u, out) in self.unnest.iter().zip(children.iter_mut()) {
+        for ((u, out), field) in self.unnest.iter().zip(children.iter_mut()).zip(arrays) {
             out.clear();
-            let elements = match item.field(&u.pointer).as_deref() {
+            let elements = match field.as_deref() {
                 None | Some(Value::Null) => continue,
                 Some(Value::Array(elements)) => elements.clone(),
                 Some(_) if null => continue,
@@ -183,16 +215,29 @@ impl TypedDocuments {
             .collect();
         let mut row = Vec::with_capacity(width);
         let mut children = vec![Vec::new(); self.unnest.len()];
+        let key_pointer = match &self.key {
+            KeySpec::Pointer(p) => Some(p.clone()),
+            KeySpec::Fn(_) => None,
+        };
+        let mut pointers: Vec<String> = key_pointer.iter().cloned().collect();
+        pointers.extend(self.columns.iter().map(|c| c.pointer.clone()));
+        pointers.extend(self.unnest.iter().map(|u| u.pointer.clone()));
+        let plan = FieldPlan::new(pointers);
+        let skip = usize::from(key_pointer.is_some());
         for (i, item) in items.into_iter().enumerate() {
+            let fields = item.fields(&plan);
             let key = match &self.key {
-                KeySpec::Pointer(p) => self.texts.text(p, item.field(p).as_deref()),
+                // A pointer key is the plan's first field.
+                KeySpec::Pointer(p) => self.texts.text(p, fields.first().and_then(|f| f.as_deref())),
                 KeySpec::Fn(f) => item
                     .closure_key(f.as_ref())
                     .ok_or_else(|| "the key closure gave no key".to_owned()),
             }
             .map_err(|reason| Rejection { index: i, reason })?;
             row.clear();
-            if let Err(m) = self.values(&item, &mut row, &mut children) {
+            let fitted = self.values(&fields[skip..], &mut row, &mut children);
+            drop(fields);
+            if let Err(m) = fitted {
                 match self.on_mismatch {
                     OnMismatch::Fail => {
                         return Err(Rejection {
