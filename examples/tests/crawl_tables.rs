@@ -609,3 +609,77 @@ async fn cluster_crawl_with_typed_columns() {
         staging_and_cluster(db, "cluster = true").await;
     }
 }
+
+#[test]
+fn bad_table_settings_exit_2_naming_the_key_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            r#"columns = { n = { pointer = "/n", type = "int" } }"#,
+            "columns",
+            "\"int\" is not a type",
+        ),
+        (r#"columns = { n = "n" }"#, "columns", "must start with '/'"),
+        ("columns = 3", "columns", "must be \"infer\""),
+        (
+            r#"on_mismatch = "drop""#,
+            "on_mismatch",
+            "use \"fail\", \"null\" or \"reject\"",
+        ),
+        (r#"unnest = { "bad name" = "/a" }"#, "unnest", "not a valid name"),
+        (r#"columns = { key = "/id" }"#, "columns", "of its own"),
+    ];
+    for (line, key, reason) in cases {
+        let text = format!(
+            "[runtime]\ndatabase = \"sqlite://{}\"\n\n[[collection]]\nname = \"c\"\nurl = \"http://127.0.0.1:9/typed\"\n{line}\n",
+            dir.path().join("x.db").display()
+        );
+        let path = write(dir.path(), "bad.toml", &text);
+        let out = crawl(&[&path, "--quiet"], dir.path());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{line}: {err}");
+        assert!(
+            err.contains("line 7")
+                && err.contains(&format!("collection \"c\": {key}"))
+                && err.contains(reason),
+            "{line}: {err}"
+        );
+    }
+    let staging = format!(
+        "[runtime]\ndatabase = \"sqlite://{}\"\nmode = \"staging\"\n\n[[collection]]\nname = \"c\"\nurl = \"http://127.0.0.1:9/typed\"\nunnest = {{ l = \"/l\" }}\n",
+        dir.path().join("x.db").display()
+    );
+    let out = crawl(
+        &[&write(dir.path(), "staging.toml", &staging), "--quiet"],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unnest cannot be used with mode = \"staging\""));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn incremental_refresh_with_typed_columns() {
+    let mut mock = MockConfig::new(10, 20);
+    mock.feed_items = 30;
+    let server = MockServer::start(mock).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite(&dir);
+    let text = format!(
+        "[runtime]\ndatabase = \"{}\"\n\n[[collection]]\nname = \"feed\"\nurl = \"{}/feed\"\nitems = \"/items\"\n\
+         incremental = {{ param = \"since\", field = \"/updated_at\" }}\npagination = {{ style = \"page\", has_more = \"/has_more\" }}\n\
+         columns = {{ rev = {{ pointer = \"/rev\", type = \"integer\" }}, updated_at = {{ pointer = \"/updated_at\", type = \"timestamp\" }} }}\n",
+        db.url,
+        server.base_url()
+    );
+    let path = write(dir.path(), "crawl.toml", &text);
+    run_ok(&[&path, "--quiet"], dir.path());
+    server.touch(&[3, 7]);
+    run_ok(&[&path, "--quiet"], dir.path());
+    let revs = db
+        .strings("SELECT \"key\" || ':' || rev FROM feed WHERE rev > 0 ORDER BY \"key\"")
+        .await;
+    assert_eq!(revs, ["3:1", "7:1"]);
+    for (v, data) in db.with_data("feed", "updated_at").await {
+        assert_eq!(v, data["updated_at"].as_str().unwrap());
+    }
+}

@@ -65,21 +65,21 @@ impl<'de> Visitor<'de> for Pick<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut out: Vec<Option<Value>> = vec![None; self.names.len()];
-        let mut left = self.names.len();
         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
             match self.names.iter().position(|n| *n == key) {
-                Some(at) if out[at].is_none() && left > 0 => {
-                    out[at] = Some(map.next_value::<Value>()?);
-                    // A name asked for twice (two columns, one field) gets it twice.
-                    for (j, n) in self.names.iter().enumerate() {
-                        if j != at && *n == key && out[j].is_none() {
-                            out[j] = out[at].clone();
-                            left -= 1;
+                Some(at) => {
+                    // A repeated key replaces the earlier value, as in a
+                    // `Value` and `RawItem::pointer`; a name asked for twice
+                    // (two columns, one field) gets it twice.
+                    let value = map.next_value::<Value>()?;
+                    for (j, n) in self.names.iter().enumerate().skip(at + 1) {
+                        if *n == key {
+                            out[j] = Some(value.clone());
                         }
                     }
-                    left -= 1;
+                    out[at] = Some(value);
                 }
-                _ => {
+                None => {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
@@ -103,6 +103,12 @@ mod tests {
             [Some(json!([1, 2])), Some(json!("s")), None, Some(json!([1, 2]))]
         );
         assert_eq!(pick("[1]", &names), None);
+        let last = pick(r#"{"b": 1, "b": 2}"#, &names).unwrap();
+        assert_eq!(
+            last[0],
+            Some(json!(2)),
+            "the last of a repeated key, as RawItem::pointer"
+        );
         assert_eq!(top_level_name("/a~1x").as_deref(), Some("a/x"));
         assert_eq!(top_level_name("/a/b"), None);
     }
