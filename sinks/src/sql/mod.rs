@@ -57,9 +57,9 @@ mod typed;
 pub use self::builder::{DocumentSinkBuilder, RowSinkBuilder};
 pub use self::children::{ChildQueue, ParentColumns, QueuedChild};
 use self::cluster::fence;
-pub use self::columns::{OnMismatch, Unnest};
 #[cfg(feature = "postgres")]
 pub use self::cluster::{PgCoordinator, PgHostSlots};
+pub use self::columns::{OnMismatch, Unnest};
 pub use self::composite_key::KeyPart;
 pub use self::config::DatabaseConfig;
 pub use self::database::Database;

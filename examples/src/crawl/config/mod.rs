@@ -531,6 +531,13 @@ impl CrawlConfig {
                     return Err(fail(key, reason));
                 }
             }
+            if table.on_mismatch == Some(sinks::OnMismatch::Reject) && crawl.key == Some(KeyConfig::Keyless) {
+                return Err(fail(
+                    "on_mismatch",
+                    "\"reject\" needs a key to keep the item under in pipeline_rejected, and key = false \
+                     has none: use \"null\" (a keyless table's default; data keeps the value) or \"fail\"",
+                ));
+            }
             collections.push(CollectionConfig {
                 name: crawl.name,
                 table,
