@@ -269,6 +269,33 @@ async fn a_keyless_typed_table_appends_and_a_new_run_replaces_it_with_its_childr
     db.close().await;
 }
 
+async fn a_keyless_typed_staging_run_swaps_in_its_positions_and_columns(url: &str) {
+    let coll = unique("kls");
+    let db = Database::open(url).await.expect("open");
+    let sink = || {
+        db.documents()
+            .keyless()
+            .column("n", "/n", ColumnType::Integer)
+            .staging(true)
+            .build_raw()
+            .expect("build")
+    };
+    for n in [5, 3] {
+        let items = (0..n).map(|i| json!({"n": i * 10})).collect();
+        let report = run(&coll, pages(vec![items]), sink()).await;
+        assert!(report.outcome.is_completed(), "{:?}", report.outcome);
+    }
+    let r = Reader::connect(url).await;
+    let rows = strings(
+        &r,
+        &format!("SELECT \"key\" || '=' || CAST(\"position\" AS TEXT) || ',' || CAST(n AS TEXT) FROM \"{coll}\" ORDER BY \"position\""),
+    )
+    .await;
+    assert_eq!(rows, ["0=0,0", "1=1,10", "2=2,20"]);
+    r.close().await;
+    db.close().await;
+}
+
 async fn a_resumed_keyless_typed_run_writes_each_position_once(url: &str) {
     let coll = unique("klr");
     let db = Database::open(url).await.expect("open");
@@ -363,5 +390,6 @@ on_both!(
     keyless_typed_children_replace_only_their_parents_rows_and_elements,
     a_keyless_typed_table_appends_and_a_new_run_replaces_it_with_its_children,
     a_resumed_keyless_typed_run_writes_each_position_once,
+    a_keyless_typed_staging_run_swaps_in_its_positions_and_columns,
     a_typed_table_keeps_its_stored_key_type_and_incremental_mark,
 );

@@ -24,7 +24,8 @@ impl SqlSink<RawItem> {
     /// Moves the items of `collection` kept in `pipeline_rejected` that fit
     /// this sink's columns now into its table (and child tables), removing
     /// them from `pipeline_rejected` in the same transaction; the others
-    /// stay. The collection's checkpoint is not touched. Build the sink as
+    /// stay; a keyless sink replays nothing. The collection's checkpoint is
+    /// not touched. Build the sink as
     /// for the crawl (same columns, without staging), then call this
     /// instead of running a pipeline.
     ///
@@ -33,7 +34,9 @@ impl SqlSink<RawItem> {
     /// As [`Sink::open`] and [`Sink::write`]: the table cannot be set up
     /// (e.g. a changed column without `migrate`), or a batch cannot commit.
     pub async fn replay_rejected(&mut self, collection: &str) -> Result<ReplayReport, SinkError> {
-        if self.typed.is_none() {
+        // A keyless table keeps nothing there (`reject` is refused), and
+        // its positions belong to runs: an item cannot be put back into one.
+        if self.typed.is_none() || self.append.is_some() {
             return Ok(ReplayReport::default());
         }
         let ctx = SinkContext::new(collection, false);
