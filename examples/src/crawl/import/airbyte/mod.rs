@@ -39,7 +39,7 @@
 //! "#;
 //! let imported = import(manifest, &ImportOptions::default()).unwrap();
 //! assert_eq!(imported.exit_code(), 0);
-//! assert!(imported.toml.contains(r#"auth = { token = "${API_KEY}", type = "bearer" }"#));
+//! assert!(imported.toml.contains(r#"auth = { type = "bearer", token = "${API_KEY}" }"#));
 //! ```
 
 mod auth;
