@@ -219,6 +219,11 @@ async fn a_keyless_typed_table_appends_and_a_new_run_replaces_it_with_its_childr
         .build_raw()
         .unwrap_err();
     assert!(refused.to_string().contains("keyless"), "{refused}");
+    let taken = keyless(&db)
+        .column("position", "/p", ColumnType::Text)
+        .build_raw()
+        .unwrap_err();
+    assert!(taken.to_string().contains("position"), "{taken}");
     let items = numbered(5, 2);
     let report = run(
         &coll,
