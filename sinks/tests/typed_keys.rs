@@ -366,6 +366,36 @@ async fn a_typed_table_keeps_its_stored_key_type_and_incremental_mark(url: &str)
     db.close().await;
 }
 
+async fn a_runner_counts_the_items_a_typed_table_rejects(url: &str) {
+    use pipeline_core::runner::{Collection, Runner};
+    let coll = unique("rrej");
+    let db = Database::open(url).await.expect("open");
+    let sink_db = db.clone();
+    let collection = Collection::new(&coll, move |name| {
+        let sink = sink_db
+            .documents()
+            .key_parts([KeyPart::pointer("/project"), KeyPart::pointer("/id")])
+            .column("n", "/n", ColumnType::Integer)
+            .build_raw()
+            .expect("build");
+        let items = vec![
+            json!({"project": 1, "id": 1, "n": 1}),
+            json!({"project": 1, "id": 2, "n": "two"}),
+            json!({"project": 2, "id": 1, "n": "x"}),
+        ];
+        Ok(Pipeline::paged(name, pages(vec![items])).sink(sink))
+    });
+    let runner = Runner::builder(std::sync::Arc::new(db.checkpoint_store()))
+        .collection(collection)
+        .build()
+        .expect("runner");
+    let summaries = runner.join().await;
+    assert_eq!(summaries[0].items_written, 1);
+    assert_eq!(summaries[0].items_rejected, 2);
+    assert_eq!(db.rejected_count(&coll).await.expect("count"), 2);
+    db.close().await;
+}
+
 macro_rules! on_both {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -396,5 +426,6 @@ on_both!(
     a_keyless_typed_table_appends_and_a_new_run_replaces_it_with_its_children,
     a_resumed_keyless_typed_run_writes_each_position_once,
     a_keyless_typed_staging_run_swaps_in_its_positions_and_columns,
+    a_runner_counts_the_items_a_typed_table_rejects,
     a_typed_table_keeps_its_stored_key_type_and_incremental_mark,
 );
