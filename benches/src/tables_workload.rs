@@ -88,7 +88,7 @@ async fn compare_on(url: &str, label: &str, n: usize, rounds: usize) {
     for round in 0..rounds {
         for k in 0..variants.len() {
             let v = (round + k) % variants.len();
-            let name = format!("bench_tables_{}_{v}", std::process::id());
+            let name = format!("bench_tables_{}_{round}_{v}", std::process::id());
             let t = timed(&db, variants[v], &name, &data).await;
             all[v].push(t.as_secs_f64());
             drop_table(url, &name).await;

@@ -22,6 +22,55 @@ pub(crate) fn pick(text: &str, names: &[String]) -> Option<Vec<Option<Value>>> {
     Pick { names }.deserialize(&mut de).ok()
 }
 
+/// The top-level scalar fields of the JSON object `text` whose names are
+/// not in `known` (inference's new fields), or `None` when `text` is not an
+/// object; known fields and nested values are skipped unparsed.
+pub(crate) fn unknown_scalars(
+    text: &str,
+    known: &std::collections::HashSet<String>,
+) -> Option<Vec<(String, Value)>> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    Unknown { known }.deserialize(&mut de).ok()
+}
+
+struct Unknown<'a> {
+    known: &'a std::collections::HashSet<String>,
+}
+
+impl<'de> DeserializeSeed<'de> for Unknown<'_> {
+    type Value = Vec<(String, Value)>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Unknown<'_> {
+    type Value = Vec<(String, Value)>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            if self.known.contains(key.as_ref()) {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            }
+            let raw = map.next_value::<&'de serde_json::value::RawValue>()?;
+            if matches!(raw.get().as_bytes().first(), Some(b'{' | b'[')) {
+                continue;
+            }
+            if let Ok(value) = serde_json::from_str(raw.get()) {
+                out.push((key.into_owned(), value));
+            }
+        }
+        Ok(out)
+    }
+}
+
 struct Pick<'a> {
     names: &'a [String],
 }
@@ -110,6 +159,13 @@ mod tests {
             "the last of a repeated key, as RawItem::pointer"
         );
         assert_eq!(top_level_name("/a~1x").as_deref(), Some("a/x"));
+        let known = ["a".to_owned()].into_iter().collect();
+        let new = unknown_scalars(
+            r#"{"a": 1, "b": "x", "c": {"d": 1}, "e": [1], "f": null}"#,
+            &known,
+        )
+        .unwrap();
+        assert_eq!(new, [("b".to_owned(), json!("x")), ("f".to_owned(), json!(null))]);
         assert_eq!(top_level_name("/a/b"), None);
     }
 }

@@ -4,6 +4,7 @@
 //! [`OnMismatch`]; unnested arrays become child rows.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 
 use pipeline_core::RawItem;
 use serde_json::Value;
@@ -15,7 +16,7 @@ use super::encode::{
 };
 use super::infer::Inference;
 use super::key::{KeySpec, KeyTexts};
-use super::pick::{pick, top_level_name};
+use super::pick::{pick, top_level_name, unknown_scalars};
 
 /// An item the typed encoder reads: a parsed `Value` or raw JSON text.
 pub(crate) trait DocItem: Send + 'static {
@@ -27,8 +28,9 @@ pub(crate) trait DocItem: Send + 'static {
     fn into_data(self) -> SqlValue;
     /// The key a closure gives.
     fn closure_key(&self, f: &(dyn Fn(&Value) -> Option<String> + Send + Sync)) -> Option<String>;
-    /// The top-level fields, for inference (`None`: not an object).
-    fn top_level(&self) -> Option<Vec<(String, Value)>>;
+    /// The top-level scalar fields not named in `known`, for inference
+    /// (`None`: not an object).
+    fn new_fields(&self, known: &HashSet<String>) -> Option<Vec<(String, Value)>>;
     /// The values at `plan`'s pointers, in order.
     fn fields(&self, plan: &FieldPlan) -> Vec<Option<Cow<'_, Value>>> {
         plan.pointers.iter().map(|p| self.field(p)).collect()
@@ -63,9 +65,15 @@ impl DocItem for Value {
     fn closure_key(&self, f: &(dyn Fn(&Value) -> Option<String> + Send + Sync)) -> Option<String> {
         f(self)
     }
-    fn top_level(&self) -> Option<Vec<(String, Value)>> {
+    fn new_fields(&self, known: &HashSet<String>) -> Option<Vec<(String, Value)>> {
         let fields = self.as_object()?;
-        Some(fields.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        Some(
+            fields
+                .iter()
+                .filter(|(k, v)| !known.contains(*k) && !v.is_object() && !v.is_array())
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        )
     }
 }
 
@@ -93,21 +101,9 @@ impl DocItem for RawItem {
         }
     }
 
-    fn top_level(&self) -> Option<Vec<(String, Value)>> {
-        // Nested values are skipped unparsed: only scalars become columns.
-        let fields: Vec<(Cow<'_, str>, &serde_json::value::RawValue)> = serde_json::from_str::<
-            std::collections::BTreeMap<Cow<'_, str>, &serde_json::value::RawValue>,
-        >(self.as_str())
-        .ok()?
-        .into_iter()
-        .collect();
-        Some(
-            fields
-                .into_iter()
-                .filter(|(_, raw)| !matches!(raw.get().as_bytes().first(), Some(b'{' | b'[')))
-                .filter_map(|(k, raw)| Some((k.into_owned(), serde_json::from_str(raw.get()).ok()?)))
-                .collect(),
-        )
+    fn new_fields(&self, known: &HashSet<String>) -> Option<Vec<(String, Value)>> {
+        // Known fields and nested values are skipped unparsed.
+        unknown_scalars(self.as_str(), known)
     }
 }
 
@@ -196,7 +192,12 @@ impl TypedDocuments {
 
     fn encode_items<T: DocItem>(&mut self, items: Vec<T>, out: &mut Batch) -> Result<(), Rejection> {
         if let Some(infer) = self.infer.as_mut() {
-            let found = infer.scan(items.iter().filter_map(DocItem::top_level), &self.columns);
+            let known: HashSet<String> = self
+                .columns
+                .iter()
+                .filter_map(|c| top_level_name(&c.pointer))
+                .collect();
+            let found = infer.scan(items.iter().filter_map(|i| i.new_fields(&known)), &self.columns);
             self.columns.extend(found.iter().cloned());
             out.new_columns = found;
         }
