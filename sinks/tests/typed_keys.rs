@@ -258,6 +258,23 @@ async fn a_keyless_typed_table_appends_and_a_new_run_replaces_it_with_its_childr
     )
     .await;
     assert_eq!(parents, ["0", "1"]);
+    // A table an earlier keyed run made takes keyless rows too.
+    let keyed = unique("klk");
+    let sink = db
+        .documents()
+        .column("n", "/n", ColumnType::Integer)
+        .build_raw()
+        .unwrap();
+    let report = run(&keyed, pages(vec![vec![json!({"id": "a", "n": 1})]]), sink).await;
+    assert!(report.outcome.is_completed(), "{:?}", report.outcome);
+    let report = run(
+        &keyed,
+        pages(vec![numbered(3, 0)]),
+        keyless(&db).build_raw().unwrap(),
+    )
+    .await;
+    assert!(report.outcome.is_completed(), "{:?}", report.outcome);
+    assert_eq!(r.text(&keyed, "position", "2").await.as_deref(), Some("2"));
     // An inferred keyless table keeps `position` its own.
     let inferred = unique("kli");
     let sink = db.documents().keyless().infer_columns().build_raw().unwrap();

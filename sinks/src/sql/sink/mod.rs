@@ -257,6 +257,20 @@ impl<T: Send + 'static> Sink<T> for SqlSink<T> {
         let opened = open(spec, ctx).await?;
         if let Some(typed) = self.typed.as_mut() {
             let columns = typed.open(&self.spec.db, &opened).await?;
+            if self.append.is_some() {
+                // A table an earlier keyed run made gets its position column,
+                // as an untyped keyless table does when it opens.
+                crate::sql::schema::add_missing(
+                    &self.spec.db.inner.pool,
+                    opened.target(),
+                    &shape_of(&[], true),
+                )
+                .await
+                .map_err(|e| SinkError::Write {
+                    collection: opened.collection.clone(),
+                    source: Box::new(e),
+                })?;
+            }
             self.encoder.set_columns(columns.clone());
             self.shape = shape_of(&columns, self.append.is_some());
             self.statements.clear();
