@@ -25,3 +25,4 @@ pub mod paged_crawl;
 pub mod pg_workload;
 pub mod runner_workload;
 pub mod service_workload;
+pub mod tables_workload;

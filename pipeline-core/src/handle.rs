@@ -123,6 +123,7 @@ fn report(shared: &Shared, outcome: Outcome, drained: bool, elapsed: Duration) -
         items_fetched: status.items_fetched,
         items_written: status.items_written,
         items_skipped: status.items_skipped,
+        items_rejected: status.items_rejected,
         pages: status.pages,
         pages_skipped: status.pages_skipped,
         last_skipped: status.last_skipped,

@@ -42,6 +42,9 @@ pub struct Report {
     pub items_written: u64,
     /// Items a `try_map` with [`ItemErrorPolicy::Skip`](crate::ItemErrorPolicy::Skip) dropped.
     pub items_skipped: u64,
+    /// Items the sink set aside instead of writing them (an SQL sink's
+    /// `pipeline_rejected`).
+    pub items_rejected: u64,
     /// Pages fetched.
     pub pages: u64,
     /// Pages skipped by a rule of the source (at most one: a skip ends the run).

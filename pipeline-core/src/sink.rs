@@ -14,6 +14,7 @@ pub struct SinkContext {
     collection: Arc<str>,
     fresh: bool,
     pages: Arc<AtomicU64>,
+    rejected: Arc<AtomicU64>,
     fence: Option<Fence>,
 }
 
@@ -25,6 +26,7 @@ impl SinkContext {
             collection: collection.into(),
             fresh,
             pages: Arc::default(),
+            rejected: Arc::default(),
             fence: None,
         }
     }
@@ -62,6 +64,19 @@ impl SinkContext {
 
     pub(crate) fn set_pages(&self, pages: u64) {
         self.pages.store(pages, Ordering::Release);
+    }
+
+    /// Counts `n` items of the batch being written that the sink set aside
+    /// instead of writing them to their table (an SQL sink's
+    /// `pipeline_rejected`): the pipeline adds them to its status
+    /// (`items_rejected`) and to `pipeline_items_total{stage="rejected"}`
+    /// once the write returns.
+    pub fn add_rejected(&self, n: u64) {
+        self.rejected.fetch_add(n, Ordering::AcqRel);
+    }
+
+    pub(crate) fn take_rejected(&self) -> u64 {
+        self.rejected.swap(0, Ordering::AcqRel)
     }
 }
 

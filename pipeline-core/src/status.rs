@@ -88,6 +88,9 @@ pub struct Status {
     pub pages_skipped: u64,
     /// The last page skipped: its cursor and why.
     pub last_skipped: Option<String>,
+    /// Items the sink set aside instead of writing them to their table
+    /// (see [`SinkContext::add_rejected`](crate::SinkContext::add_rejected)).
+    pub items_rejected: u64,
     /// The last error seen (retried or not), without secrets.
     pub last_error: Option<String>,
     /// The last committed checkpoint.
@@ -112,6 +115,7 @@ impl Status {
             items_skipped: 0,
             pages_skipped: 0,
             last_skipped: None,
+            items_rejected: 0,
             last_error: None,
             checkpoint: None,
             started_at: now,

@@ -75,6 +75,8 @@ pub use self::sql::{
     CollectionLocks, ColumnType, Database, DatabaseConfig, DocumentSinkBuilder, KeyPart, RowSinkBuilder,
     SqlCheckpointStore, SqlSink,
 };
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use self::sql::{OnMismatch, ReplayReport, Unnest};
 #[cfg(feature = "postgres")]
 pub use self::sql::{PgCoordinator, PgHostSlots};
 pub use self::stdout::StdoutSink;

@@ -21,6 +21,9 @@
 //! the library's raw-JSON and `Value` paths, and each `crawl` binary given
 //! (default: the `crawl` next to this binary, if built): CPU per item and
 //! throughput, side by side.
+//! `compare tables [N] [BACKFILL_N]`: typed and inferred columns against the
+//! `data`-only raw-JSON path (SQLite, and PostgreSQL with
+//! `PIPELINE_TEST_PG_URL`), and a backfill of BACKFILL_N rows.
 #![allow(clippy::print_stdout)]
 
 use std::process::Command;
@@ -53,10 +56,14 @@ fn main() {
             args.get(1).and_then(|n| n.parse().ok()).unwrap_or(100_000),
             &args[2.min(args.len())..],
         ),
+        Some("tables") => benches::tables_workload::compare(
+            args.get(1).and_then(|n| n.parse().ok()).unwrap_or(200_000),
+            args.get(2).and_then(|n| n.parse().ok()).unwrap_or(1_000_000),
+        ),
         Some("crawl-child") if args.len() == 4 => crawl_child(&args[1], &args[2], &args[3]),
         Some(other) => {
             eprintln!(
-                "unknown workload {other:?}; use `core [N]`, `memory`, `feed`, `runner`, `service [N]`, `fanout`, `cluster` or `crawl [N] [CRAWL_BINARY…]`"
+                "unknown workload {other:?}; use `core [N]`, `memory`, `feed`, `runner`, `service [N]`, `fanout`, `cluster`, `crawl [N] [CRAWL_BINARY…]` or `tables [N] [BACKFILL_N]`"
             );
             std::process::exit(2);
         }

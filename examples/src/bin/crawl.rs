@@ -64,6 +64,30 @@ struct Cli {
     /// naming the key and line.
     #[arg(long, conflicts_with = "demo")]
     check: bool,
+    /// Rebuild typed columns whose type or pointer changed in the config
+    /// from each row's `data` (otherwise such a change is refused).
+    #[arg(long)]
+    migrate: bool,
+}
+
+/// `crawl replay-rejected CONFIG.toml`: moves the items kept in
+/// `pipeline_rejected` that fit their (fixed) columns now back into their
+/// tables; the others stay.
+#[derive(Debug, Parser)]
+#[command(name = "crawl replay-rejected")]
+struct ReplayCli {
+    /// The config file.
+    #[arg(value_name = "CONFIG.toml")]
+    config: PathBuf,
+    /// Replay only this collection (repeatable).
+    #[arg(long, value_name = "NAME")]
+    only: Vec<String>,
+    /// Database URL, overriding runtime.database.
+    #[arg(long, value_name = "URL")]
+    database: Option<String>,
+    /// Rebuild changed columns from `data` first (as `crawl --migrate`).
+    #[arg(long)]
+    migrate: bool,
 }
 
 fn init_logging(quiet: bool) {
@@ -259,6 +283,30 @@ fn main() -> ExitCode {
         stderr::flush(Duration::from_secs(1));
         return ExitCode::from(code);
     }
+    if args.get(1).map(String::as_str) == Some("replay-rejected") {
+        let cli = ReplayCli::parse_from(&args[1..]);
+        init_logging(true);
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+            return ExitCode::from(1);
+        };
+        let replay = examples::crawl::replay::Replay {
+            config: cli.config,
+            only: cli.only,
+            database: cli.database,
+            migrate: cli.migrate,
+        };
+        let code = runtime.block_on(async move {
+            match replay.run(&mut |line| stdout_line(line)).await {
+                Ok(()) => 0,
+                Err(e) => {
+                    stderr::line(format_args!("crawl replay-rejected: {e}"));
+                    if e.is_usage() { 2 } else { 1 }
+                }
+            }
+        });
+        stderr::flush(Duration::from_secs(1));
+        return ExitCode::from(code);
+    }
     let cli = Cli::parse();
     init_logging(cli.quiet);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -283,6 +331,7 @@ async fn run(cli: Cli) -> u8 {
         only: cli.only.clone(),
         serve: cli.serve,
         config_path: cli.config.clone(),
+        migrate: cli.migrate,
     };
     let (mut config, demo) = if cli.demo {
         match start_demo(&cli).await {
@@ -341,6 +390,12 @@ async fn run(cli: Cli) -> u8 {
             stdout_line(&format!("\n{}", summary_table(&result.summaries)));
             if !result.groups.is_empty() {
                 stdout_line(&children_table(&result.groups));
+            }
+            for (collection, n) in &result.rejected {
+                stdout_line(&format!(
+                    "{collection}: {n} item(s) kept in pipeline_rejected (values that do not fit their columns); \
+                     fix the columns, then `crawl replay-rejected CONFIG.toml --only {collection}`"
+                ));
             }
             if result.interrupted {
                 stderr::line(interrupted_message(&result.summaries));

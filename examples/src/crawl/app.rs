@@ -12,7 +12,7 @@ use sinks::{Database, PgCoordinator, PgHostSlots};
 use sources::{HttpContext, JsonSource, ScrapeSource};
 
 use super::collections;
-use super::config::{CollectionConfig, CrawlConfig};
+use super::config::{CollectionConfig, CrawlConfig, KeyConfig};
 use super::progress::Progress;
 use super::service::Service;
 use super::stderr;
@@ -37,6 +37,8 @@ pub struct RunConfig {
     pub serve: bool,
     /// The config file, re-read on SIGHUP with `serve`.
     pub config_path: Option<PathBuf>,
+    /// Rebuild typed columns whose type or pointer changed from `data`.
+    pub migrate: bool,
 }
 
 impl RunConfig {
@@ -77,12 +79,24 @@ pub enum AppError {
     /// The runner or the metrics server could not start.
     #[error("{0}")]
     Start(String),
+    /// A collection's table does not match its configuration (a column's
+    /// type or pointer changed; `--migrate` rebuilds it).
+    #[error("collection {collection:?}: {reason}")]
+    Table {
+        /// The collection.
+        collection: String,
+        /// What does not match.
+        reason: String,
+    },
 }
 
 impl AppError {
     /// Whether the problem is in the configuration or command line (exit 2).
     pub fn is_usage(&self) -> bool {
-        matches!(self, Self::UnknownCollection(_) | Self::Source { .. })
+        matches!(
+            self,
+            Self::UnknownCollection(_) | Self::Source { .. } | Self::Table { .. }
+        )
     }
 }
 
@@ -99,6 +113,8 @@ pub struct RunResult {
     pub failed_children: Vec<String>,
     /// The children of each child collection, aggregated.
     pub groups: Vec<pipeline_core::runner::GroupStatus>,
+    /// Typed collections with items kept in `pipeline_rejected`, and how many.
+    pub rejected: Vec<(String, u64)>,
 }
 
 impl RunResult {
@@ -136,6 +152,10 @@ pub async fn run(config: CrawlConfig, options: RunConfig) -> Result<RunResult, A
         if !config.collections.iter().any(|c| &c.name == name) {
             return Err(AppError::UnknownCollection(name.clone()));
         }
+    }
+    let mut config = config;
+    for c in &mut config.collections {
+        c.table.migrate = options.migrate;
     }
     let selected: Vec<CollectionConfig> = config
         .collections
@@ -197,6 +217,25 @@ pub async fn run(config: CrawlConfig, options: RunConfig) -> Result<RunResult, A
         }
         None => ctx,
     };
+    // Typed tables are brought to their columns (backfilled, or refused
+    // naming the column) before any collection starts.
+    for c in selected.iter().filter(|c| c.table.is_typed()) {
+        KeyConfig::documents(c.key.as_ref(), c.table.apply(db.documents()))
+            .prepare(&c.name)
+            .await
+            .map_err(|e| match e {
+                sinks::Error::Config { collection, reason } => AppError::Table { collection, reason },
+                other => AppError::Database {
+                    url: redact_url(&config.database),
+                    message: other.to_string(),
+                },
+            })?;
+    }
+    let selected_typed: Vec<String> = selected
+        .iter()
+        .filter(|c| c.table.is_typed())
+        .map(|c| c.name.clone())
+        .collect();
     let plan = tree::plan(&selected, &db.checkpoint_store(), options.fresh)
         .await
         .map_err(AppError::Start)?;
@@ -303,6 +342,14 @@ pub async fn run(config: CrawlConfig, options: RunConfig) -> Result<RunResult, A
     {
         tracing::warn!(error = %e, "leaving the cluster failed; this process stops being counted after a lease");
     }
+    let mut rejected = Vec::new();
+    for c in selected_typed {
+        match db.rejected_count(&c).await {
+            Ok(0) => {}
+            Ok(n) => rejected.push((c, n)),
+            Err(e) => tracing::warn!(error = %e, collection = %c, "counting rejected items failed"),
+        }
+    }
     db.close().await;
     let failed_children = children.unfinished();
     Ok(RunResult {
@@ -311,6 +358,7 @@ pub async fn run(config: CrawlConfig, options: RunConfig) -> Result<RunResult, A
         serve: options.serve,
         failed_children,
         groups: runner.groups(),
+        rejected,
     })
 }
 

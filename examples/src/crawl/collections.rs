@@ -209,7 +209,8 @@ pub(crate) fn build(
         };
         match target.child {
             None => {
-                let mut sink = KeyConfig::documents(c.key.as_ref(), db.documents()).staging(staging);
+                let mut sink =
+                    KeyConfig::documents(c.key.as_ref(), c.table.apply(db.documents())).staging(staging);
                 if let Some(field) = field {
                     sink = sink.high_water(field);
                 }
@@ -245,7 +246,7 @@ fn build_json(
     mode: Mode,
 ) -> Result<Runnable<RawItem>, pipeline_core::BoxError> {
     let source = RawJsonSource::from_config(&c.http, ctx)?;
-    let sink = KeyConfig::documents(c.key.as_ref(), db.documents())
+    let sink = KeyConfig::documents(c.key.as_ref(), c.table.apply(db.documents()))
         .staging(mode == Mode::Staging)
         .build_raw()?;
     Ok(configured(c, Pipeline::paged(name, source)).sink(sink))

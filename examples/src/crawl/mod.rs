@@ -10,6 +10,7 @@ mod fanout;
 pub mod import;
 pub mod log_fields;
 pub mod progress;
+pub mod replay;
 pub mod service;
 pub mod stderr;
 mod tree;

@@ -59,9 +59,16 @@ impl<T: Send + 'static> Batcher<T> {
     }
 
     fn committed(&self, items: u64, checkpoint: Option<&Cursor>) {
+        // A rejected item is never counted as written.
+        let rejected = self.context.take_rejected();
+        let items = items.saturating_sub(rejected);
         self.shared.meters.items_sink.increment(items);
+        if rejected > 0 {
+            self.shared.meters.items_rejected.increment(rejected);
+        }
         self.shared.update(|s| {
             s.items_written += items;
+            s.items_rejected += rejected;
             if let Some(c) = checkpoint {
                 s.checkpoint = Some(c.clone());
             }

@@ -31,6 +31,7 @@ pub(crate) struct Counts {
     pub(crate) items_fetched: u64,
     pub(crate) items_written: u64,
     pub(crate) pages_skipped: u64,
+    pub(crate) items_rejected: u64,
 }
 
 pub(crate) struct Board {
@@ -239,8 +240,10 @@ impl Board {
         let changed = s.pages != counts.pages
             || s.items_fetched != counts.items_fetched
             || s.items_written != counts.items_written
-            || s.pages_skipped != counts.pages_skipped;
+            || s.pages_skipped != counts.pages_skipped
+            || s.items_rejected != counts.items_rejected;
         s.pages_skipped = counts.pages_skipped;
+        s.items_rejected = counts.items_rejected;
         s.pages = counts.pages;
         s.items_fetched = counts.items_fetched;
         s.items_written = counts.items_written;

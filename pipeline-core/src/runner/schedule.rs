@@ -90,6 +90,7 @@ fn panicked(inner: &Inner, entry: &Entry, message: String) -> CollectionSummary 
         items_written: status.items_written,
         pages_skipped: status.pages_skipped,
         last_skipped: status.last_skipped,
+        items_rejected: status.items_rejected,
         resumes: status.resumes,
         elapsed: std::time::Duration::ZERO,
         last_error: Some(error),

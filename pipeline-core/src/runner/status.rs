@@ -28,6 +28,9 @@ pub struct CollectionStatus {
     pub pages_skipped: u64,
     /// The last page skipped: its cursor and why (without secrets).
     pub last_skipped: Option<String>,
+    /// Items the sink set aside instead of writing them to their table in
+    /// this run (typed tables: `pipeline_rejected`).
+    pub items_rejected: u64,
     /// The last error, without secrets.
     pub last_error: Option<String>,
     /// The last error of an attempt as fields (kind, HTTP status, cursor,
@@ -74,6 +77,7 @@ impl CollectionStatus {
             items_written: 0,
             pages_skipped: 0,
             last_skipped: None,
+            items_rejected: 0,
             last_error: None,
             last_error_detail: None,
             cursor: None,

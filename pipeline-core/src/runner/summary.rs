@@ -23,6 +23,9 @@ pub struct CollectionSummary {
     pub pages_skipped: u64,
     /// The last page skipped: its cursor and why.
     pub last_skipped: Option<String>,
+    /// Items the sink set aside instead of writing them to their table in
+    /// this run (typed tables: `pipeline_rejected`).
+    pub items_rejected: u64,
     /// Resumes after failures in this run.
     pub resumes: u32,
     /// Time from the runner's start to the collection's end.

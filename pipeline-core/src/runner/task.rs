@@ -82,6 +82,7 @@ impl Run {
             s.items_written = 0;
             s.pages_skipped = 0;
             s.last_skipped = None;
+            s.items_rejected = 0;
             s.resumes = 0;
             s.started_at = None;
             s.next_attempt_at = None;
@@ -249,6 +250,7 @@ impl Run {
             items_fetched: self.done.items_fetched + st.items_fetched,
             items_written: self.done.items_written + st.items_written,
             pages_skipped: self.done.pages_skipped + st.pages_skipped,
+            items_rejected: self.done.items_rejected + st.items_rejected,
         };
         let board = &self.inner.board;
         if let Some(skipped) = &st.last_skipped {
@@ -273,6 +275,7 @@ impl Run {
         self.done.items_fetched += report.items_fetched;
         self.done.items_written += report.items_written;
         self.done.pages_skipped += report.pages_skipped;
+        self.done.items_rejected += report.items_rejected;
         if let Some(skipped) = &report.last_skipped {
             self.entry.lock().status.last_skipped = Some(skipped.clone());
         }
@@ -367,6 +370,7 @@ impl Run {
             items_written: status.items_written,
             pages_skipped: status.pages_skipped,
             last_skipped: status.last_skipped,
+            items_rejected: status.items_rejected,
             resumes: self.resumes,
             elapsed: self.started.elapsed(),
             last_error: self.last_error,

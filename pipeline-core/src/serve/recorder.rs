@@ -39,7 +39,7 @@ pub fn install_recorder() -> Result<PrometheusHandle, ServeError> {
 fn describe() {
     describe_counter!(
         "pipeline_items_total",
-        "Items per collection and stage (source: fetched, sink: committed, skipped)."
+        "Items per collection and stage (source: fetched, sink: committed, skipped, rejected)."
     );
     describe_counter!("pipeline_pages_total", "Pages fetched per collection.");
     describe_gauge!("pipeline_edge_items", "Items waiting on an edge.");

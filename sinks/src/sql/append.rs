@@ -33,6 +33,9 @@
 //! In a child sink the delete is limited to the parent's own rows (the
 //! keys starting `["<parent key>",`): compared as bytes (SQLite's binary
 //! collation, `COLLATE "C"` on PostgreSQL), that prefix is one key range.
+//!
+//! A typed table's unnested arrays (`child_table.rs`) lose the elements
+//! of the rows deleted, in the same transaction, just before them.
 
 use std::sync::Arc;
 
@@ -47,13 +50,21 @@ pub(crate) const POSITION: &str = "position";
 #[derive(Debug)]
 pub(crate) struct Replace {
     sql: Arc<str>,
+    /// The deletes of the unnested child tables' rows, same binds.
+    children: Vec<Arc<str>>,
     /// A child sink's key range: `[lo, hi)`.
     range: Option<(String, String)>,
 }
 
 impl Replace {
-    /// The delete for `table`, limited to `parent`'s rows in a child sink.
-    pub(crate) fn new(dialect: Dialect, table: &TableName, parent: Option<&str>) -> Self {
+    /// The delete for `table` (and its unnested `children`), limited to
+    /// `parent`'s rows in a child sink.
+    pub(crate) fn new(
+        dialect: Dialect,
+        table: &TableName,
+        parent: Option<&str>,
+        children: &[&TableName],
+    ) -> Self {
         let p = dialect.placeholders(3);
         let collate = match dialect {
             #[cfg(feature = "sqlite")]
@@ -61,9 +72,9 @@ impl Replace {
             #[cfg(feature = "postgres")]
             Dialect::Postgres => " COLLATE \"C\"",
         };
-        let mut sql = format!("DELETE FROM {table} WHERE \"{POSITION}\" >= {}", p[0]);
+        let mut filter = format!("\"{POSITION}\" >= {}", p[0]);
         let range = parent.map(|parent| {
-            sql.push_str(&format!(
+            filter.push_str(&format!(
                 " AND \"key\"{collate} >= {} AND \"key\"{collate} < {}",
                 p[1], p[2]
             ));
@@ -73,15 +84,41 @@ impl Replace {
             let hi = format!("{}-", &lo[..lo.len() - 1]);
             (lo, hi)
         });
+        let children = children
+            .iter()
+            .map(|child| {
+                format!(
+                    "DELETE FROM {child} WHERE \"parent_key\" IN (SELECT \"key\" FROM {table} WHERE {filter})"
+                )
+                .into()
+            })
+            .collect();
         Self {
-            sql: sql.into(),
+            sql: format!("DELETE FROM {table} WHERE {filter}").into(),
+            children,
             range,
         }
     }
 
+    /// The statements deleting the rows at positions from `end` on, their
+    /// unnested elements first.
+    pub(crate) fn statements(&self, end: u64) -> Vec<Statement<'_>> {
+        let parent = self.statement(end);
+        let mut out: Vec<Statement<'_>> = self
+            .children
+            .iter()
+            .map(|sql| Statement {
+                sql: sql.clone(),
+                binds: parent.binds.clone(),
+            })
+            .collect();
+        out.push(parent);
+        out
+    }
+
     /// The statement deleting the rows at positions from `end` on (the
     /// rows before it are the new run's, just written).
-    pub(crate) fn statement(&self, end: u64) -> Statement<'_> {
+    fn statement(&self, end: u64) -> Statement<'_> {
         let mut binds = vec![Bind::Int(i64::try_from(end).unwrap_or(i64::MAX))];
         if let Some((lo, hi)) = &self.range {
             binds.push(Bind::Text(Some(lo)));
@@ -102,7 +139,7 @@ mod tests {
     #[test]
     fn a_child_deletes_only_its_parents_key_range() {
         let t = TableName::plain(Ident::new("table", "stats").unwrap());
-        let r = Replace::new(Dialect::Sqlite, &t, Some("p\"1"));
+        let r = Replace::new(Dialect::Sqlite, &t, Some("p\"1"), &[]);
         let s = r.statement(3);
         assert_eq!(
             &*s.sql,

@@ -16,8 +16,12 @@ use super::database::Database;
 use super::encode::{ColumnType, Documents, RawDocuments, Rows};
 use super::ident::Ident;
 use super::key::{KeySpec, KeyTexts};
-use super::sink::{MarkFn, SinkSpec, SqlSink};
+use super::sink::{MarkFn, SinkSpec, SqlSink, shape_of};
 use crate::Error;
+
+mod typed_builder;
+
+use self::typed_builder::TypedSettings;
 
 impl Database {
     /// A sink writing JSON documents to a table
@@ -47,6 +51,7 @@ impl Database {
             spec: SinkSpec::new(self.clone()),
             key: KeySpec::Pointer("/id".to_owned()),
             high_water: None,
+            typed: TypedSettings::default(),
         }
     }
 
@@ -150,6 +155,7 @@ pub struct DocumentSinkBuilder {
     spec: SinkSpec,
     key: KeySpec<Value>,
     high_water: Option<String>,
+    typed: TypedSettings,
 }
 
 impl DocumentSinkBuilder {
@@ -221,22 +227,35 @@ impl DocumentSinkBuilder {
         self
     }
 
-    /// Checks the key pointer and returns the sink; the table is created
-    /// when the pipeline opens it.
+    /// Checks the key pointer (and typed columns) and returns the sink; the
+    /// table is created when the pipeline opens it.
     ///
     /// # Errors
     ///
-    /// [`Error::Setting`] for a key pointer that does not start with `/`.
-    pub fn build(self) -> Result<SqlSink<Value>, Error> {
-        let key = self.key.resolve(self.spec.parent_key())?;
-        let high_water = self.high_water.map(mark_at).transpose()?;
-        let columns = document_columns(&key)?;
-        let keyless = key.is_position();
-        let encoder = Documents {
-            key,
-            texts: KeyTexts::default(),
-        };
-        let sink = SqlSink::new(self.spec, columns, Box::new(encoder)).keyless(keyless);
+    /// [`Error::Setting`] for a key or column pointer that does not start
+    /// with `/` or bad key parts; [`Error::Identifier`] for a bad, reserved
+    /// or repeated column or unnest name; [`Error::Setting`] for
+    /// [`OnMismatch::Reject`](crate::OnMismatch::Reject) in a keyless table
+    /// (it has no key to keep a rejected item under).
+    pub fn build(mut self) -> Result<SqlSink<Value>, Error> {
+        self.resolve_key()?;
+        let high_water = self.high_water.take().map(mark_at).transpose()?;
+        let keyless = self.key.is_position();
+        let sink = match self.typed_parts()? {
+            Some((encoder, typed)) => {
+                let shape = shape_of(&encoder.columns, keyless).columns;
+                SqlSink::new(self.spec, shape, Box::new(encoder)).with_typed(typed)
+            }
+            None => {
+                let columns = document_columns(&self.key)?;
+                let encoder = Documents {
+                    key: self.key,
+                    texts: KeyTexts::default(),
+                };
+                SqlSink::new(self.spec, columns, Box::new(encoder))
+            }
+        }
+        .keyless(keyless);
         Ok(match high_water {
             Some(mark) => sink.with_high_water(mark),
             None => sink,
@@ -273,12 +292,18 @@ impl DocumentSinkBuilder {
     /// # #[cfg(not(feature = "sqlite"))]
     /// # fn main() {}
     /// ```
-    pub fn build_raw(self) -> Result<SqlSink<RawItem>, Error> {
-        let key = self.key.resolve(self.spec.parent_key())?;
-        let columns = document_columns(&key)?;
-        let keyless = key.is_position();
+    pub fn build_raw(mut self) -> Result<SqlSink<RawItem>, Error> {
+        self.resolve_key()?;
+        let keyless = self.key.is_position();
+        if let Some((encoder, typed)) = self.typed_parts()? {
+            let shape = shape_of(&encoder.columns, keyless).columns;
+            return Ok(SqlSink::new(self.spec, shape, Box::new(encoder))
+                .with_typed(typed)
+                .keyless(keyless));
+        }
+        let columns = document_columns(&self.key)?;
         let encoder = RawDocuments {
-            key,
+            key: self.key,
             texts: KeyTexts::default(),
         };
         Ok(SqlSink::new(self.spec, columns, Box::new(encoder)).keyless(keyless))
@@ -395,6 +420,7 @@ impl<T: Serialize + Send + 'static> RowSinkBuilder<T> {
             key,
             texts: KeyTexts::default(),
             columns: self.columns,
+            checked: false,
         };
         let sink = SqlSink::new(self.spec, columns, Box::new(encoder)).keyless(keyless);
         Ok(match self.high_water {
@@ -423,6 +449,15 @@ fn mark_at(pointer: String) -> Result<MarkFn<Value>, Error> {
     Ok(Box::new(move |item: &Value| {
         item.pointer(&pointer).and_then(mark_text)
     }))
+}
+
+impl DocumentSinkBuilder {
+    /// Checks the key and puts the parent's key (of a child sink) in place.
+    fn resolve_key(&mut self) -> Result<(), Error> {
+        let key = std::mem::replace(&mut self.key, KeySpec::Position(None));
+        self.key = key.resolve(self.spec.parent_key())?;
+        Ok(())
+    }
 }
 
 /// A documents table's value columns: `data`, and `position` when keyless.

@@ -80,6 +80,14 @@ impl CompositeKey {
         Ok(Self { parts })
     }
 
+    /// The pointers of its parts, in order (the parent's key has none).
+    pub(crate) fn pointers(&self) -> impl Iterator<Item = &str> {
+        self.parts.iter().filter_map(|part| match part {
+            Part::Pointer(p, _) => Some(p.as_str()),
+            Part::Fixed(_) => None,
+        })
+    }
+
     /// The stored key of an item whose fields `lookup` reads, or why the
     /// item is rejected.
     pub(crate) fn key(&mut self, lookup: impl Fn(&str) -> Option<Value>) -> Result<String, String> {

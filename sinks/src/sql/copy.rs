@@ -124,6 +124,10 @@ fn encode_value(value: &SqlValue, ty: ColumnType, out: &mut Vec<u8>) -> Result<(
         (ColumnType::Integer, SqlValue::Int(i)) => fixed(out, &i.to_be_bytes()),
         (ColumnType::Real, SqlValue::Real(f)) => fixed(out, &f.to_be_bytes()),
         (ColumnType::Boolean, SqlValue::Bool(b)) => fixed(out, &[u8::from(*b)]),
+        (ColumnType::Timestamp, SqlValue::Timestamp { pg_micros, .. }) => {
+            fixed(out, &pg_micros.to_be_bytes())
+        }
+        (ColumnType::Date, SqlValue::Date { pg_days, .. }) => fixed(out, &pg_days.to_be_bytes()),
         (ColumnType::Json, SqlValue::Json(j)) => field(out, |out| {
             out.push(JSONB_VERSION);
             serde_json::to_writer(&mut *out, j).map_err(|e| CopyEncodeError(format!("JSON: {e}")))
@@ -163,7 +167,7 @@ mod tests {
                 SqlValue::Json(json!({"a": 1})),
             ],
             width: 3,
-            first_position: 0,
+            ..Batch::default()
         };
         let types = [ColumnType::Integer, ColumnType::Text, ColumnType::Json];
         let mut out = Vec::new();

@@ -71,10 +71,23 @@ impl Dialect {
             .collect()
     }
 
-    fn column_type(self, ty: ColumnType) -> &'static str {
+    /// The type a PostgreSQL array of `ty` values is bound as: timestamps
+    /// and dates go as text the server parses (sqlx has no time types here).
+    #[cfg(feature = "postgres")]
+    pub(crate) fn array_cast(self, ty: ColumnType) -> String {
+        match ty {
+            ColumnType::Timestamp | ColumnType::Date => format!("text[]::{}[]", self.column_type(ty)),
+            _ => format!("{}[]", self.column_type(ty)),
+        }
+    }
+
+    pub(crate) fn column_type(self, ty: ColumnType) -> &'static str {
         match (self, ty) {
             #[cfg(feature = "sqlite")]
-            (Self::Sqlite, ColumnType::Text | ColumnType::Json) => "TEXT",
+            (
+                Self::Sqlite,
+                ColumnType::Text | ColumnType::Json | ColumnType::Timestamp | ColumnType::Date,
+            ) => "TEXT",
             #[cfg(feature = "sqlite")]
             (Self::Sqlite, ColumnType::Integer | ColumnType::Boolean) => "INTEGER",
             #[cfg(feature = "sqlite")]
@@ -89,6 +102,10 @@ impl Dialect {
             (Self::Postgres, ColumnType::Boolean) => "BOOLEAN",
             #[cfg(feature = "postgres")]
             (Self::Postgres, ColumnType::Real) => "DOUBLE PRECISION",
+            #[cfg(feature = "postgres")]
+            (Self::Postgres, ColumnType::Timestamp) => "TIMESTAMPTZ",
+            #[cfg(feature = "postgres")]
+            (Self::Postgres, ColumnType::Date) => "DATE",
         }
     }
 
@@ -159,7 +176,7 @@ impl Dialect {
                 let _ = rows;
                 sql.push_str(") SELECT * FROM UNNEST($1::text[]");
                 for (n, (_, ty, _)) in shape.columns.iter().enumerate() {
-                    let _ = write!(sql, ", ${}::{}[]", n + 2, self.column_type(*ty));
+                    let _ = write!(sql, ", ${}::{}", n + 2, self.array_cast(*ty));
                 }
                 sql.push(')');
             }

@@ -6,6 +6,8 @@ use pipeline_core::RawItem;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::coerce::coerce;
+use super::columns::DocColumn;
 use super::key::{KeySpec, KeyTexts, describe, pointer_in, position_key};
 
 /// The SQL type of a typed-row column.
@@ -16,11 +18,14 @@ use super::key::{KeySpec, KeyTexts, describe, pointer_in, position_key};
 /// | `Integer` | `INTEGER` | `BIGINT` |
 /// | `Real` | `REAL` | `DOUBLE PRECISION` |
 /// | `Boolean` | `INTEGER` | `BOOLEAN` |
+/// | `Timestamp` | `TEXT` (RFC 3339, UTC) | `TIMESTAMPTZ` |
+/// | `Date` | `TEXT` (`YYYY-MM-DD`) | `DATE` |
 /// | `Json` | `TEXT` (JSON text) | `JSONB` |
 ///
 /// A `Text` column accepts any field: numbers and booleans are written as
 /// their JSON text, arrays and objects as JSON. The others accept only their
-/// own kind (or null).
+/// own kind (or null), and `Integer`/`Real` a string that parses exactly as
+/// one; the full rules are in docs/configuration.md, "Tables".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ColumnType {
@@ -32,8 +37,63 @@ pub enum ColumnType {
     Real,
     /// A boolean.
     Boolean,
+    /// An RFC 3339 instant, normalised to UTC.
+    Timestamp,
+    /// A calendar date, `YYYY-MM-DD`.
+    Date,
     /// A JSON value.
     Json,
+}
+
+impl ColumnType {
+    /// Every type, in the order of [`name`](Self::name)s in messages.
+    pub const ALL: [Self; 7] = [
+        Self::Text,
+        Self::Integer,
+        Self::Real,
+        Self::Boolean,
+        Self::Timestamp,
+        Self::Date,
+        Self::Json,
+    ];
+
+    /// The type's name in configuration files and `pipeline_schemas`:
+    /// `text`, `integer`, `real`, `boolean`, `timestamp`, `date`, `json`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::Integer => "integer",
+            Self::Real => "real",
+            Self::Boolean => "boolean",
+            Self::Timestamp => "timestamp",
+            Self::Date => "date",
+            Self::Json => "json",
+        }
+    }
+
+    /// The type named `name` (see [`name`](Self::name)), if any.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    /// The name with an article, for messages.
+    pub(crate) fn article(self) -> &'static str {
+        match self {
+            Self::Text => "a text",
+            Self::Integer => "an integer",
+            Self::Real => "a real",
+            Self::Boolean => "a boolean",
+            Self::Timestamp => "a timestamp",
+            Self::Date => "a date",
+            Self::Json => "a JSON value",
+        }
+    }
+}
+
+impl std::fmt::Display for ColumnType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// One bound value.
@@ -44,30 +104,19 @@ pub(crate) enum SqlValue {
     Int(i64),
     Real(f64),
     Bool(bool),
+    /// Normalised RFC 3339 text (SQLite) and microseconds since 2000-01-01 (PostgreSQL).
+    Timestamp {
+        text: String,
+        pg_micros: i64,
+    },
+    /// `YYYY-MM-DD` (SQLite) and days since 2000-01-01 (PostgreSQL).
+    Date {
+        text: String,
+        pg_days: i32,
+    },
     Json(Value),
     /// JSON text kept as received (the raw-JSON path), for a `Json` column.
     RawJson(RawItem),
-}
-
-impl SqlValue {
-    /// Converts a serialized field to `ty`, or says why it cannot be.
-    fn coerce(value: Option<Value>, ty: ColumnType) -> Result<Self, String> {
-        let value = match value {
-            None | Some(Value::Null) => return Ok(Self::Null(ty)),
-            Some(v) => v,
-        };
-        Ok(match (ty, value) {
-            (ColumnType::Json, v) => Self::Json(v),
-            (ColumnType::Text, Value::String(s)) => Self::Text(s),
-            (ColumnType::Text, v) => Self::Text(v.to_string()),
-            (ColumnType::Integer, Value::Number(n)) if n.is_i64() => {
-                Self::Int(n.as_i64().unwrap_or_default())
-            }
-            (ColumnType::Real, Value::Number(n)) => Self::Real(n.as_f64().unwrap_or(f64::NAN)),
-            (ColumnType::Boolean, Value::Bool(b)) => Self::Bool(b),
-            (ty, v) => return Err(format!("expected {ty:?}, got {}", describe(&v))),
-        })
-    }
 }
 
 /// Encoded rows: `keys[i]` with `values[i * width .. (i + 1) * width]`.
@@ -78,12 +127,37 @@ pub(crate) struct Batch {
     pub(crate) width: usize,
     /// A keyless collection's position of the batch's first item in the run.
     pub(crate) first_position: u64,
+    /// Items that go to `pipeline_rejected` instead (`on_mismatch = reject`).
+    pub(crate) rejected: Vec<RejectedItem>,
+    /// Rows of unnested arrays, one batch per child table.
+    pub(crate) children: Vec<ChildRows>,
+    /// Columns inferred from this batch, added to the table in its transaction.
+    pub(crate) new_columns: Vec<DocColumn>,
+}
+
+/// An item whose value did not fit its column, kept whole.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct RejectedItem {
+    pub(crate) key: String,
+    pub(crate) column: String,
+    pub(crate) error: String,
+    /// The item's JSON text.
+    pub(crate) data: String,
+}
+
+/// The rows of one child table of a batch: `keys` are the parents' keys,
+/// each row's values `idx`, `data`, then the child's columns; `parents[i]`
+/// is the parent's row index in the batch.
+#[derive(Debug, Default)]
+pub(crate) struct ChildRows {
+    pub(crate) rows: Batch,
+    pub(crate) parents: Vec<usize>,
 }
 
 /// The key of item `i` of a batch under `spec` (not for closures, which
 /// each encoder calls on its own item type), or why it is rejected;
 /// `lookup` reads a field of the item.
-fn key_of<T>(
+pub(crate) fn key_of<T>(
     spec: &mut KeySpec<T>,
     texts: &mut KeyTexts,
     position: u64,
@@ -98,7 +172,7 @@ fn key_of<T>(
 }
 
 /// The position column's value, for a keyless collection.
-fn push_position<T>(spec: &KeySpec<T>, position: u64, values: &mut Vec<SqlValue>) {
+pub(crate) fn push_position<T>(spec: &KeySpec<T>, position: u64, values: &mut Vec<SqlValue>) {
     if spec.is_position() {
         values.push(SqlValue::Int(i64::try_from(position).unwrap_or(i64::MAX)));
     }
@@ -142,6 +216,12 @@ pub(crate) trait EncodeBatch<T>: Send + Sync {
     /// which are strings only).
     fn key_texts(&mut self) -> Option<&mut KeyTexts> {
         None
+    }
+
+    /// The table's columns after `data`, as stored (called when the sink
+    /// opens; only typed documents have columns that can change).
+    fn set_columns(&mut self, columns: Vec<DocColumn>) {
+        let _ = columns;
     }
 }
 
@@ -224,17 +304,27 @@ pub(crate) struct Rows<T> {
     pub(crate) key: KeySpec<T>,
     pub(crate) texts: KeyTexts,
     pub(crate) columns: Vec<(String, ColumnType)>,
+    /// Whether a non-empty batch was checked: each column must match a
+    /// field of at least one of its items, or the column is misnamed.
+    pub(crate) checked: bool,
 }
 
 impl<T: Serialize + Send + 'static> Rows<T> {
-    /// One item's key and values, or why it is rejected.
-    fn row(&mut self, item: &T, position: u64, values: &mut Vec<SqlValue>) -> Result<String, String> {
+    /// One item's key and values, or why it is rejected; marks in `seen`
+    /// the columns whose field the item has.
+    fn row(
+        &mut self,
+        item: &T,
+        position: u64,
+        values: &mut Vec<SqlValue>,
+        seen: &mut [bool],
+    ) -> Result<String, String> {
         let closure_key = match &self.key {
             KeySpec::Fn(f) => Some(f(item).ok_or_else(|| "the key closure gave no key".to_owned())?),
             _ => None,
         };
         let value = serde_json::to_value(item).map_err(|e| format!("it could not be serialized: {e}"))?;
-        let Value::Object(mut fields) = value else {
+        let Value::Object(fields) = value else {
             return Err(format!("it serialized to {}, not an object", describe(&value)));
         };
         let key = match (&mut self.key, closure_key) {
@@ -245,13 +335,39 @@ impl<T: Serialize + Send + 'static> Rows<T> {
                 pointer_in(&fields, p).cloned()
             })?,
         };
-        for (name, ty) in &self.columns {
-            let v =
-                SqlValue::coerce(fields.remove(name), *ty).map_err(|why| format!("column {name}: {why}"))?;
+        for ((name, ty), seen) in self.columns.iter().zip(seen.iter_mut()) {
+            let field = fields.get(name);
+            *seen |= field.is_some();
+            let v = coerce(field, *ty).map_err(|why| format!("column {name}: {why}"))?;
             values.push(v);
         }
         push_position(&self.key, position, values);
         Ok(key)
+    }
+
+    /// The first non-empty batch's check: a column that no item has a field
+    /// for is misnamed (it would be a column of NULLs). A field present as
+    /// null counts as present.
+    fn check_first(&mut self, seen: &[bool], items: &[T]) -> Result<(), Rejection> {
+        if self.checked || items.is_empty() {
+            return Ok(());
+        }
+        self.checked = true;
+        let Some((name, _)) = self.columns.iter().zip(seen).find(|(_, s)| !**s).map(|(c, _)| c) else {
+            return Ok(());
+        };
+        let fields = match serde_json::to_value(&items[0]) {
+            Ok(Value::Object(f)) => f.keys().cloned().collect::<Vec<_>>().join(", "),
+            _ => String::new(),
+        };
+        Err(reject(
+            0,
+            format!(
+                "column {name} matches no field of the first batch's {} item(s) (the first has: {fields}); \
+                 a column is filled from the serialized field of the same name",
+                items.len()
+            ),
+        ))
     }
 }
 
@@ -264,10 +380,11 @@ impl<T: Serialize + Send + 'static> EncodeBatch<T> for Rows<T> {
         out.width = self.columns.len() + usize::from(self.key.is_position());
         out.keys.reserve(items.len());
         out.values.reserve(items.len() * out.width);
+        let mut seen = vec![false; self.columns.len()];
         for (i, item) in items.iter().enumerate() {
             let before = out.values.len();
             let position = out.first_position + i as u64;
-            match self.row(item, position, &mut out.values) {
+            match self.row(item, position, &mut out.values, &mut seen) {
                 Ok(key) => out.keys.push(key),
                 Err(why) => {
                     // Keep exactly the rows before the rejected item.
@@ -275,6 +392,11 @@ impl<T: Serialize + Send + 'static> EncodeBatch<T> for Rows<T> {
                     return Err(reject(i, why));
                 }
             }
+        }
+        if let Err(r) = self.check_first(&seen, &items) {
+            out.keys.clear();
+            out.values.clear();
+            return Err(r);
         }
         Ok(())
     }
@@ -312,7 +434,7 @@ mod tests {
             keys: ["a", "b", "a", "c", "b"].map(String::from).to_vec(),
             values: Vec::new(),
             width: 0,
-            first_position: 0,
+            ..Batch::default()
         };
         assert_eq!(batch.dedup_before(usize::MAX), [2, 3, 4]);
         assert_eq!(batch.dedup_before(3), [1, 2]);
@@ -335,6 +457,7 @@ mod tests {
                 ("tags".into(), ColumnType::Text),
                 ("missing".into(), ColumnType::Real),
             ],
+            checked: true,
         };
         let mut batch = Batch::default();
         let item = Item {
@@ -355,11 +478,41 @@ mod tests {
     }
 
     #[test]
+    fn a_column_matching_no_field_of_the_first_batch_is_refused() {
+        let mut enc = Rows::<Item> {
+            key: KeySpec::Pointer("/key".into()),
+            texts: KeyTexts::default(),
+            columns: vec![
+                ("n".into(), ColumnType::Integer),
+                ("nn".into(), ColumnType::Integer),
+            ],
+            checked: false,
+        };
+        let item = |k: &str| Item {
+            key: k.into(),
+            n: 3,
+            tags: vec![],
+        };
+        let mut batch = Batch::default();
+        let err = enc.encode(vec![item("a"), item("b")], &mut batch).unwrap_err();
+        assert_eq!(err.index, 0);
+        assert!(
+            err.reason.contains(
+                "column nn matches no field of the first batch's 2 item(s) (the first has: key, n, tags)"
+            ),
+            "{}",
+            err.reason
+        );
+        assert!(batch.keys.is_empty() && batch.values.is_empty());
+    }
+
+    #[test]
     fn rows_refuse_a_wrong_type() {
         let mut enc = Rows::<Item> {
             key: KeySpec::Pointer("/key".into()),
             texts: KeyTexts::default(),
             columns: vec![("tags".into(), ColumnType::Integer)],
+            checked: false,
         };
         let item = Item {
             key: "k".into(),
@@ -370,7 +523,8 @@ mod tests {
         let err = enc.encode(vec![item], &mut batch).unwrap_err();
         assert_eq!(err.index, 0);
         assert!(
-            err.reason.contains("column tags: expected Integer, got an array"),
+            err.reason
+                .contains("column tags: expected an integer, got an array"),
             "{}",
             err.reason
         );

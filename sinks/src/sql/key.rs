@@ -51,6 +51,23 @@ impl<T> KeySpec<T> {
         }
     }
 
+    /// The pointers the key reads from an item (none for a closure or a
+    /// position), so an encoder can read them with the item's other fields.
+    pub(crate) fn pointers(&self) -> Vec<String> {
+        match self {
+            Self::Pointer(p) => vec![p.clone()],
+            Self::Composite(c) => c.pointers().map(str::to_owned).collect(),
+            Self::Parts(parts) => parts
+                .iter()
+                .filter_map(|part| match part {
+                    KeyPart::Pointer(p) => Some(p.clone()),
+                    KeyPart::Parent => None,
+                })
+                .collect(),
+            Self::Fn(_) | Self::Position(_) => Vec::new(),
+        }
+    }
+
     /// Whether items are keyless (appended at their position).
     pub(crate) fn is_position(&self) -> bool {
         matches!(self, Self::Position(_))

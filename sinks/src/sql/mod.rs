@@ -13,15 +13,24 @@
 //! - `cluster`: coordination between processes (PostgreSQL leases and
 //!   workers, shared host slots and breakers) and the fence check every
 //!   leased sink's transaction runs first.
+//! - typed tables: `columns` (declarations), `coerce` (what fits a type),
+//!   `typed` (the encoder, keys from `key`), `infer`, `schema`
+//!   (`pipeline_schemas`, evolution), `backfill`, `rejected`
+//!   (`pipeline_rejected`), `child_table` (unnest), `replay` (rejected
+//!   items back into their tables).
 //! - `children`: the durable queue of a child collection's children;
 //!   `high_water`: incremental refresh marks; `query`: text reads for both.
 
 mod append;
 mod backend;
+mod backfill;
 mod builder;
 mod checkpoint_row;
+mod child_table;
 mod children;
 mod cluster;
+mod coerce;
+mod columns;
 mod composite_key;
 mod config;
 #[cfg(feature = "postgres")]
@@ -31,25 +40,32 @@ mod dialect;
 mod encode;
 mod high_water;
 mod ident;
+mod infer;
 mod key;
 mod key_type_row;
 mod lock;
+mod pick;
 mod query;
+mod rejected;
 mod retry;
+mod schema;
 mod setup;
 mod sink;
 mod store;
+mod typed;
 
 pub use self::builder::{DocumentSinkBuilder, RowSinkBuilder};
 pub use self::children::{ChildQueue, ParentColumns, QueuedChild};
 use self::cluster::fence;
 #[cfg(feature = "postgres")]
 pub use self::cluster::{PgCoordinator, PgHostSlots};
+pub use self::columns::{OnMismatch, Unnest};
 pub use self::composite_key::KeyPart;
 pub use self::config::DatabaseConfig;
 pub use self::database::Database;
 pub use self::encode::ColumnType;
 pub use self::lock::CollectionLocks;
+pub use self::sink::ReplayReport;
 pub use self::sink::SqlSink;
 pub use self::store::SqlCheckpointStore;
 

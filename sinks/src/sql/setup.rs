@@ -45,6 +45,9 @@ pub(crate) struct OpenSpec<'a> {
     pub(crate) staging: bool,
     pub(crate) shape: &'a TableShape,
     pub(crate) retry_budget: std::time::Duration,
+    /// Add the shape's columns an existing table lacks (typed rows; typed
+    /// documents evolve their tables themselves).
+    pub(crate) add_columns: bool,
 }
 
 /// Sets up `ctx.collection()`'s tables and reads where it resumes.
@@ -143,6 +146,12 @@ pub(crate) async fn open(spec: OpenSpec<'_>, ctx: &SinkContext) -> Result<Opened
     }
     drop(plan);
     if !known {
+        // A typed-row sink may name columns an older table lacks.
+        if spec.add_columns && spec.shape.columns.len() > 1 {
+            super::schema::add_missing(pool, &live, spec.shape)
+                .await
+                .map_err(write_error)?;
+        }
         spec.db.remember_table(create);
     }
     let (base_pages, base_rows, cursor) = match stored {

@@ -42,6 +42,7 @@
 //! | `/shapes/…` | record shapes: single objects, wildcard paths, an object's values, missing items, composite and keyless keys (see `record_shapes.rs`) | |
 //! | `/events`, `/numbered/…`, `/slice`, `/scalar`, `/ending`, `/after`, `POST /form`, `/echo` | request shapes: date windows, templated page values, scalar cursors, endings, form bodies (see `request_routes.rs`) | |
 //! | `/xml/…`, `/jsonl`, `/object` | XML feeds, JSON Lines and a single object (see `format_routes.rs`) | |
+//! | `/typed?page=P` | `page` | items with every column type, a late field, a changing type (see `typed.rs`) |
 //!
 //! `/offset` and `/page` bodies also carry `has_more`. POST bodies are
 //! logged ([`MockServer::posted`]).
@@ -57,6 +58,7 @@ mod routes;
 mod status_routes;
 mod tree;
 mod tree_changes;
+mod typed;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -84,6 +86,7 @@ pub use self::routes::{LATIN1_TEXT, html_item_index};
 pub use self::status_routes::{CHILDREN_PER_PARENT, child_deleted, child_item};
 pub use self::tree::{feed_time, tree_comment, tree_issue, tree_issue_count, tree_repo};
 pub use self::tree_changes::TreeItem;
+pub use self::typed::{TypedShape, typed_item};
 
 /// What the mock server serves.
 #[derive(Debug, Clone)]
@@ -446,6 +449,7 @@ async fn handle(
         None => match tree::route(&state, &uri)
             .or_else(|| hostile::route(&uri))
             .or_else(|| record_shapes::route(&state, &uri))
+            .or_else(|| typed::route(&state, &uri))
         {
             Some(r) => r,
             None => match format_routes::route(&state, &uri) {

@@ -18,6 +18,7 @@ mod merge;
 mod names;
 mod ranges;
 mod settings;
+mod tables;
 #[cfg(test)]
 mod tests;
 
@@ -38,6 +39,7 @@ pub use self::key::KeyConfig;
 use self::names::SeenNames;
 pub use self::names::validate_name;
 pub use self::settings::{PARENT_BATCH_TIMEOUT, PipelineConfig, RetryConfig};
+pub use self::tables::{Columns, TableConfig};
 
 /// Whether a crawl writes into the live tables or through staging tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -103,6 +105,9 @@ struct CrawlKeys {
     every: Option<String>,
     parent: Option<String>,
     incremental: Option<IncrementalConfig>,
+    columns: Option<toml::Value>,
+    on_mismatch: Option<String>,
+    unnest: Option<toml::Value>,
 }
 
 /// The fields of [`CrawlKeys`]: split off before the rest is read as the
@@ -116,6 +121,9 @@ const CRAWL_KEYS: &[&str] = &[
     "every",
     "parent",
     "incremental",
+    "columns",
+    "on_mismatch",
+    "unnest",
 ];
 
 /// Keys that identify one collection and so make no sense in `[defaults]`.
@@ -158,6 +166,8 @@ pub struct CollectionConfig {
     pub parent: Option<String>,
     /// Incremental refresh.
     pub incremental: Option<IncrementalConfig>,
+    /// The table's typed columns, `on_mismatch` and unnested arrays.
+    pub table: TableConfig,
     /// The source: URL, items, pagination or scraping, politeness, limits.
     pub http: HttpSourceConfig,
 }
@@ -358,6 +368,9 @@ impl CrawlConfig {
                 "windows",
                 "format",
                 "xml",
+                "columns",
+                "on_mismatch",
+                "unnest",
             ]
             .into_iter()
             .map(|k| (k, line_of(k)))
@@ -488,8 +501,46 @@ impl CrawlConfig {
                     "cannot be used with runtime.cluster yet: child collections are fed by one process",
                 ));
             }
+            let table = tables::read(crawl.columns, crawl.on_mismatch, crawl.unnest)
+                .map_err(|(key, reason)| fail(key, &reason))?;
+            if table.is_typed() {
+                let problem = if scraped {
+                    Some("applies to JSON collections: a scraped collection's columns are its scrape.fields")
+                } else if crawl.parent.is_some() {
+                    Some("cannot be used on a child collection yet: its rows hold the item and its parent")
+                } else if !table.unnest.is_empty() && top.runtime.mode == Some(Mode::Staging) {
+                    Some(
+                        "unnest cannot be used with mode = \"staging\" yet: child tables are written in place",
+                    )
+                } else {
+                    None
+                };
+                if let Some(reason) = problem {
+                    let key = match (&table.columns, table.unnest.is_empty()) {
+                        (_, false)
+                            if top.runtime.mode == Some(Mode::Staging)
+                                && !scraped
+                                && crawl.parent.is_none() =>
+                        {
+                            "unnest"
+                        }
+                        (Columns::None, false) => "unnest",
+                        (Columns::None, true) => "on_mismatch",
+                        _ => "columns",
+                    };
+                    return Err(fail(key, reason));
+                }
+            }
+            if table.on_mismatch == Some(sinks::OnMismatch::Reject) && crawl.key == Some(KeyConfig::Keyless) {
+                return Err(fail(
+                    "on_mismatch",
+                    "\"reject\" needs a key to keep the item under in pipeline_rejected, and key = false \
+                     has none: use \"null\" (a keyless table's default; data keeps the value) or \"fail\"",
+                ));
+            }
             collections.push(CollectionConfig {
                 name: crawl.name,
+                table,
                 key: crawl.key,
                 parent: crawl.parent,
                 incremental,

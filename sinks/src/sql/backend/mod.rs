@@ -57,6 +57,9 @@ pub(crate) struct TxPlan<'a> {
     /// `Dialect::fused_upsert`): run instead of them, without a transaction,
     /// unless the plan has a `guard`.
     pub(crate) fused: Option<Arc<str>>,
+    /// Child tables of unnested arrays: their parents' old rows deleted,
+    /// the new ones inserted, after the upserts.
+    pub(crate) children: Vec<ChildWrite<'a>>,
     pub(crate) statements: Vec<Statement<'a>>,
     /// A statement that must return a row, run after the guard, or nothing is committed
     /// ([`LostCommits`]): the checkpoint row still holds the counts this run
@@ -65,6 +68,16 @@ pub(crate) struct TxPlan<'a> {
     /// Commit without waiting for the WAL flush (PostgreSQL staging batches;
     /// see the `copy` module).
     pub(crate) async_commit: bool,
+}
+
+/// One child table's part of a batch's transaction.
+#[derive(Debug)]
+pub(crate) struct ChildWrite<'a> {
+    pub(crate) delete: Statement<'a>,
+    /// Insert statements and the rows of `batch` each writes.
+    pub(crate) inserts: Vec<(Arc<str>, Vec<usize>)>,
+    pub(crate) batch: &'a Batch,
+    pub(crate) types: Vec<ColumnType>,
 }
 
 /// A transaction's fence check found that the collection's lease has a
@@ -274,6 +287,15 @@ where
                 }
                 if let Some((sql, rows)) = &plan.copy {
                     Self::copy_rows(&mut *conn, sql, batch, rows, &plan.types).await?;
+                }
+            }
+            for child in &plan.children {
+                Self::returns_row(&mut *conn, &child.delete).await?;
+                for (sql, rows) in &child.inserts {
+                    let q = sqlx::query(AssertSqlSafe(sql.clone()));
+                    Self::bind_rows(q, child.batch, rows, &child.types)
+                        .execute(&mut *conn)
+                        .await?;
                 }
             }
             for statement in &plan.statements {

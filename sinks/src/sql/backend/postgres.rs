@@ -76,6 +76,10 @@ impl Backend for sqlx::Postgres {
                     SqlValue::Bool(b) => Some(*b),
                     _ => None,
                 })),
+                ColumnType::Timestamp | ColumnType::Date => q.bind(array(cells, |v| match v {
+                    SqlValue::Timestamp { text, .. } | SqlValue::Date { text, .. } => Some(text.as_str()),
+                    _ => None,
+                })),
                 // Raw JSON text goes to `jsonb` as it is, without a `Value`.
                 ColumnType::Json if cells.clone().any(|v| matches!(v, SqlValue::RawJson(_))) => {
                     q.bind(array(cells, |v| match v {

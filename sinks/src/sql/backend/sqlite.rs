@@ -31,6 +31,7 @@ impl Backend for sqlx::Sqlite {
                     SqlValue::Int(i) => q.bind(*i),
                     SqlValue::Real(f) => q.bind(*f),
                     SqlValue::Bool(b) => q.bind(*b),
+                    SqlValue::Timestamp { text, .. } | SqlValue::Date { text, .. } => q.bind(text.as_str()),
                     SqlValue::Json(j) => q.bind(sqlx::types::Json(j)),
                     SqlValue::RawJson(r) => q.bind(r.as_str()),
                 };

@@ -20,10 +20,15 @@ use crate::sql::key_type_row;
 use crate::sql::retry::commit_with_retry;
 use crate::sql::setup::{OpenSpec, Opened, open};
 
+mod replay;
 mod spec;
+mod typed_table;
 mod write;
 
+pub use self::replay::ReplayReport;
 pub(crate) use self::spec::SinkSpec;
+pub(crate) use self::typed_table::shape_of;
+pub(crate) use self::typed_table::{Place, TypedTable};
 
 /// A [`Sink`] writing a collection to a SQLite or PostgreSQL table.
 ///
@@ -77,6 +82,8 @@ pub struct SqlSink<T> {
     high_water: Option<HighWater<T>>,
     /// A keyless collection (see `append.rs`).
     append: Option<Append>,
+    /// Typed document tables: columns, child tables, rejected items.
+    typed: Option<TypedTable>,
 }
 
 /// A keyless sink's state.
@@ -136,6 +143,27 @@ impl<T> SqlSink<T> {
             rows: 0,
             high_water: None,
             append: None,
+            typed: None,
+        }
+    }
+
+    /// A typed document sink (see `typed_table.rs`).
+    pub(crate) fn with_typed(mut self, typed: TypedTable) -> Self {
+        self.typed = Some(typed);
+        self
+    }
+
+    /// Sets the table's columns after `data` (typed documents): the shape,
+    /// and the statements made from it.
+    fn reshape(&mut self, columns: &[crate::sql::columns::DocColumn]) {
+        self.shape = shape_of(columns, self.append.is_some());
+        self.statements.clear();
+        self.max_rows = (self.dialect.max_binds() / (1 + self.shape.columns.len())).max(1);
+        if let Some((opened, _)) = &self.opened {
+            self.copy = self.dialect.staging_copy(opened.staging.as_ref(), &self.shape);
+            self.fused =
+                self.dialect
+                    .fused_upsert(opened.target(), &self.shape, opened.checkpoints.progress_sql());
         }
     }
 
@@ -224,8 +252,30 @@ impl<T: Send + 'static> Sink<T> for SqlSink<T> {
             staging: self.spec.staging,
             shape: &self.shape,
             retry_budget: self.retry_budget(),
+            add_columns: self.typed.is_none(),
         };
         let opened = open(spec, ctx).await?;
+        if let Some(typed) = self.typed.as_mut() {
+            let columns = typed.open(&self.spec.db, &opened).await?;
+            if self.append.is_some() {
+                // A table an earlier keyed run made gets its position column,
+                // as an untyped keyless table does when it opens.
+                crate::sql::schema::add_missing(
+                    &self.spec.db.inner.pool,
+                    opened.target(),
+                    &shape_of(&[], true),
+                )
+                .await
+                .map_err(|e| SinkError::Write {
+                    collection: opened.collection.clone(),
+                    source: Box::new(e),
+                })?;
+            }
+            self.encoder.set_columns(columns.clone());
+            self.shape = shape_of(&columns, self.append.is_some());
+            self.statements.clear();
+            self.max_rows = (self.dialect.max_binds() / (1 + self.shape.columns.len())).max(1);
+        }
         self.copy = self.dialect.staging_copy(opened.staging.as_ref(), &self.shape);
         self.fused =
             self.dialect
@@ -266,7 +316,12 @@ impl<T: Send + 'static> Sink<T> for SqlSink<T> {
         }
         if let Some(append) = self.append.as_mut() {
             let parent = self.spec.parent_key();
-            append.replace = Some(Replace::new(self.dialect, opened.target(), parent));
+            let children: Vec<_> = self
+                .typed
+                .iter()
+                .flat_map(|t| t.children.iter().map(|c| &c.table))
+                .collect();
+            append.replace = Some(Replace::new(self.dialect, opened.target(), parent, &children));
             // A new run replaces the previous run's rows; a resumed one
             // drops what a crash left past its checkpoint (see `append.rs`).
             append.pending = true;
@@ -334,7 +389,7 @@ impl<T: Send + 'static> Sink<T> for SqlSink<T> {
                     pending: true,
                 }) = &self.append
                 {
-                    plan.statements.push(replace.statement(0));
+                    plan.statements.extend(replace.statements(0));
                 }
                 self.retry_budget()
             }

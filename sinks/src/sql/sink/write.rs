@@ -35,7 +35,7 @@ impl<T> SqlSink<T> {
 
     /// Commits `order`'s rows of `batch` and, when given, the checkpoint;
     /// with `complete`, the run's completion instead of the checkpoint.
-    async fn commit(
+    pub(super) async fn commit(
         &mut self,
         batch: &Batch,
         order: &[usize],
@@ -44,6 +44,7 @@ impl<T> SqlSink<T> {
         dry_run: bool,
         complete: bool,
     ) -> Result<(), CommitError> {
+        let typed_writes = self.typed_writes(batch, order);
         let Some((opened, ctx)) = self.opened.take() else {
             return Err(CommitError::Sink(not_opened()));
         };
@@ -130,10 +131,15 @@ impl<T> SqlSink<T> {
             .and_then(|a| a.replace.as_ref())
         {
             plan.statements
-                .push(replace.statement(batch.first_position + order.len() as u64));
+                .extend(replace.statements(batch.first_position + order.len() as u64));
+        }
+        if let Some(writes) = &typed_writes {
+            self.plan_typed(&mut plan, batch, writes, &opened.collection);
         }
         // A batch in one statement with its checkpoint row: one round trip.
         if let ([_], [statement]) = (&plan.upserts[..], &plan.statements[..])
+            && plan.ddl.is_empty()
+            && plan.children.is_empty()
             && *statement.sql == *opened.checkpoints.progress_sql()
         {
             plan.fused = self.fused.clone();
@@ -172,6 +178,13 @@ impl<T> SqlSink<T> {
             }
             if let Some(append) = self.append.as_mut() {
                 append.pending = false;
+            }
+            if let Some(typed) = self.typed.as_mut() {
+                typed.pending.clear();
+                typed.has_rejected |= !batch.rejected.is_empty();
+                if let Some(c) = checkpoint {
+                    typed.cursor = Some(c.as_str().to_owned());
+                }
             }
         }
         self.opened = Some((opened, ctx));
@@ -223,6 +236,7 @@ impl<T> SqlSink<T> {
             batch.first_position = opened.base_rows + self.rows;
         }
         let mut rejection = self.encoder.encode(items, &mut batch).err();
+        self.adopt_new_columns(&mut batch);
         if let Some(h) = self.high_water.as_mut() {
             // Only items before a rejected one are written.
             let end = rejection
@@ -270,14 +284,49 @@ impl<T> SqlSink<T> {
                 }
             }
         }
+        if !batch.rejected.is_empty() {
+            if let Some((_, ctx)) = &self.opened {
+                ctx.add_rejected(batch.rejected.len() as u64);
+            }
+            tracing::warn!(
+                collection = %self.collection_name(),
+                rejected = batch.rejected.len(),
+                "items kept in pipeline_rejected: their values do not fit their columns"
+            );
+        }
         match rejection {
             Some(r) => Err(SinkError::Rejected {
                 collection: self.collection_name(),
                 index: r.index,
-                reason: r.reason,
+                reason: match self.typed.as_ref() {
+                    Some(t) => format!(
+                        "{} (on the page after cursor {})",
+                        r.reason,
+                        t.cursor
+                            .as_deref()
+                            .map_or("<start>".to_owned(), |c| format!("{c:?}"))
+                    ),
+                    None => r.reason,
+                },
             }),
             None => Ok(last),
         }
+    }
+
+    /// Columns the batch inferred: added to the shape now, to the table in
+    /// the batch's transaction.
+    pub(super) fn adopt_new_columns(&mut self, batch: &mut Batch) {
+        if batch.new_columns.is_empty() {
+            return;
+        }
+        let Some(typed) = self.typed.as_mut() else {
+            return;
+        };
+        let found = std::mem::take(&mut batch.new_columns);
+        typed.columns.extend(found.iter().cloned());
+        typed.pending.extend(found);
+        let columns = typed.columns.clone();
+        self.reshape(&columns);
     }
 
     fn collection_name(&self) -> String {

@@ -1,0 +1,685 @@
+//! End-to-end: typed tables through the `crawl` binary, on SQLite files and
+//! PostgreSQL: every column type (read back from `pragma table_info` /
+//! `information_schema.columns`), each `on_mismatch` mode and
+//! `replay-rejected`, inference, a column added and backfilled, `--migrate`,
+//! `unnest` re-crawled, `kill -9` and resume, staging and a cluster crawl.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::Value;
+use sinks::sqlx::{self, AssertSqlSafe, Row};
+use sources::mock::{MockConfig, MockServer, TypedShape, typed_item};
+use support::{crawl, spawn_crawl, wait_bounded, write};
+
+const PER_PAGE: usize = 10;
+
+/// Where a test's tables go: a SQLite file, or PostgreSQL with unique names.
+struct Db {
+    url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+fn sqlite(dir: &tempfile::TempDir) -> Db {
+    Db {
+        url: format!("sqlite://{}", dir.path().join("crawl.db").display()),
+        _dir: None,
+    }
+}
+
+fn postgres() -> Option<Db> {
+    match std::env::var("PIPELINE_TEST_PG_URL") {
+        Ok(url) => Some(Db { url, _dir: None }),
+        Err(_) => {
+            assert!(
+                std::env::var("PIPELINE_TEST_PG_REQUIRED").as_deref() != Ok("1"),
+                "PIPELINE_TEST_PG_REQUIRED=1 but PIPELINE_TEST_PG_URL is not set"
+            );
+            eprintln!("skipped: PIPELINE_TEST_PG_URL is not set");
+            None
+        }
+    }
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}_{}_{}", std::process::id(), fastrand::u32(..))
+}
+
+impl Db {
+    fn is_pg(&self) -> bool {
+        self.url.starts_with("postgres")
+    }
+
+    /// `count`, or 0 while the database or table does not exist yet.
+    async fn try_count(&self, table: &str) -> usize {
+        let sql = format!("SELECT COUNT(*) FROM \"{table}\"");
+        let n: Result<i64, sqlx::Error> = if self.is_pg() {
+            match sqlx::PgPool::connect(&self.url).await {
+                Ok(pool) => {
+                    let n = sqlx::query_scalar(AssertSqlSafe(sql)).fetch_one(&pool).await;
+                    pool.close().await;
+                    n
+                }
+                Err(e) => Err(e),
+            }
+        } else {
+            let url = format!("{}?mode=ro", self.url);
+            match sqlx::SqlitePool::connect(&url).await {
+                Ok(pool) => {
+                    let n = sqlx::query_scalar(AssertSqlSafe(sql)).fetch_one(&pool).await;
+                    pool.close().await;
+                    n
+                }
+                Err(e) => Err(e),
+            }
+        };
+        n.map_or(0, |n| usize::try_from(n).unwrap_or(0))
+    }
+
+    /// Every row of `sql`'s first column, as text (NULL as "NULL").
+    async fn strings(&self, sql: &str) -> Vec<String> {
+        let rows: Vec<Option<String>> = if self.is_pg() {
+            let pool = sqlx::PgPool::connect(&self.url).await.expect("pg");
+            let rows = sqlx::query(AssertSqlSafe(sql)).fetch_all(&pool).await;
+            pool.close().await;
+            rows.map(|rows| rows.iter().map(|r| r.get(0)).collect())
+        } else {
+            let pool = sqlx::SqlitePool::connect(&self.url).await.expect("sqlite");
+            let rows = sqlx::query(AssertSqlSafe(sql)).fetch_all(&pool).await;
+            pool.close().await;
+            rows.map(|rows| rows.iter().map(|r| r.get(0)).collect())
+        }
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        rows.into_iter()
+            .map(|v| v.unwrap_or_else(|| "NULL".into()))
+            .collect()
+    }
+
+    async fn count(&self, table: &str) -> usize {
+        self.strings(&format!("SELECT CAST(COUNT(*) AS TEXT) FROM \"{table}\""))
+            .await[0]
+            .parse()
+            .unwrap()
+    }
+
+    /// `name type` of each column of `table`, lower-case.
+    async fn column_types(&self, table: &str) -> Vec<String> {
+        let sql = if self.is_pg() {
+            format!(
+                "SELECT column_name || ' ' || data_type FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND table_name = '{table}' ORDER BY ordinal_position"
+            )
+        } else {
+            format!("SELECT name || ' ' || lower(type) FROM pragma_table_info('{table}') ORDER BY cid")
+        };
+        self.strings(&sql).await
+    }
+
+    /// `column` of every row as text, with `data` as text, ordered by key.
+    async fn with_data(&self, table: &str, column: &str) -> Vec<(String, Value)> {
+        let sql = format!(
+            "SELECT CAST(\"{column}\" AS TEXT) || '\u{1}' || CAST(\"data\" AS TEXT) FROM \"{table}\" \
+             WHERE \"{column}\" IS NOT NULL ORDER BY \"key\""
+        );
+        self.strings(&sql)
+            .await
+            .into_iter()
+            .map(|row| {
+                let (v, data) = row.split_once('\u{1}').expect("two parts");
+                (v.to_owned(), serde_json::from_str(data).expect("data is JSON"))
+            })
+            .collect()
+    }
+}
+
+fn config(db: &Db, base: &str, name: &str, table: &str, runtime: &str, query: &str) -> String {
+    format!(
+        "[runtime]\ndatabase = \"{}\"\n{runtime}\n\n[[collection]]\nname = \"{name}\"\n\
+         url = \"{base}/typed?{query}\"\nitems = \"/items\"\npagination = {{ style = \"page\" }}\n{table}\n",
+        db.url
+    )
+}
+
+const EVERY_TYPE: &str = r#"columns = { title = "/title", comments = { pointer = "/comments", type = "integer" }, score = { pointer = "/score", type = "real" }, open = { pointer = "/open", type = "boolean" }, created_at = { pointer = "/created_at", type = "timestamp" }, day = { pointer = "/day", type = "date" }, labels = { pointer = "/labels", type = "json" }, login = "/user/login" }"#;
+
+fn run_ok(args: &[&str], dir: &std::path::Path) -> String {
+    let out = crawl(args, dir);
+    assert!(
+        out.status.success(),
+        "crawl {args:?}: stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+async fn every_type(db: Db) {
+    let server = MockServer::start(MockConfig::new(45, PER_PAGE)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let name = unique("every");
+    let path = write(
+        dir.path(),
+        "crawl.toml",
+        &config(&db, server.base_url(), &name, EVERY_TYPE, "", ""),
+    );
+    run_ok(&[&path, "--quiet"], dir.path());
+    let types = db.column_types(&name).await;
+    let want: &[(&str, &str, &str)] = &[
+        ("data", "text", "jsonb"),
+        ("title", "text", "text"),
+        ("comments", "integer", "bigint"),
+        ("score", "real", "double precision"),
+        ("open", "integer", "boolean"),
+        ("created_at", "text", "timestamp with time zone"),
+        ("day", "text", "date"),
+        ("labels", "text", "jsonb"),
+        ("login", "text", "text"),
+    ];
+    for (column, lite, pg) in want {
+        let ty = if db.is_pg() { pg } else { lite };
+        assert!(
+            types.contains(&format!("{column} {ty}")),
+            "{column} {ty} in {types:?}"
+        );
+    }
+    assert_eq!(db.count(&name).await, 45);
+    // Every value equals its field in `data`.
+    for (v, data) in db.with_data(&name, "comments").await {
+        assert_eq!(v, data["comments"].to_string());
+    }
+    for (v, data) in db.with_data(&name, "title").await {
+        assert_eq!(v, data["title"].as_str().unwrap());
+    }
+    for (v, data) in db.with_data(&name, "score").await {
+        assert_eq!(v.parse::<f64>().unwrap(), data["score"].as_f64().unwrap());
+    }
+    for (v, data) in db.with_data(&name, "open").await {
+        let want = data["open"].as_bool().unwrap();
+        assert!(
+            v == if want { "1" } else { "0" } || v == want.to_string(),
+            "{v} {want}"
+        );
+    }
+    for (v, data) in db.with_data(&name, "day").await {
+        assert_eq!(v, data["day"].as_str().unwrap());
+    }
+    for (v, data) in db.with_data(&name, "labels").await {
+        assert_eq!(serde_json::from_str::<Value>(&v).unwrap(), data["labels"]);
+    }
+    for (v, data) in db.with_data(&name, "login").await {
+        assert_eq!(v, data["user"]["login"].as_str().unwrap());
+    }
+    let stamps = db.with_data(&name, "created_at").await;
+    assert_eq!(stamps.len(), 45);
+    for (v, data) in stamps {
+        // 2024-05-01T0H:MM:00+02:00 is (H-2):MM UTC.
+        let local = data["created_at"].as_str().unwrap();
+        let hour: u32 = local[11..13].parse().unwrap();
+        let utc = format!(
+            "2024-05-01{}{:02}:{}:00",
+            if db.is_pg() { " " } else { "T" },
+            hour - 2,
+            &local[14..16]
+        );
+        assert!(v.starts_with(&utc), "{v} from {local} (want {utc}…)");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_type_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    every_type(sqlite(&dir)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_type_on_postgres() {
+    if let Some(db) = postgres() {
+        every_type(db).await;
+    }
+}
+
+async fn mismatch_modes_and_replay(db: Db) {
+    let server = MockServer::start(MockConfig::new(30, PER_PAGE)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cols = r#"columns = { comments = { pointer = "/comments", type = "integer" } }"#;
+    let base = server.base_url();
+    // reject (the default): item 13 is kept in pipeline_rejected, not in the table.
+    let rej = unique("rej");
+    let path = write(
+        dir.path(),
+        "rej.toml",
+        &config(&db, base, &rej, cols, "", "bad=13"),
+    );
+    let said = run_ok(&[&path, "--quiet"], dir.path());
+    assert!(
+        said.contains(&format!("{rej}: 1 item(s) kept in pipeline_rejected")),
+        "{said}"
+    );
+    assert_eq!(db.count(&rej).await, 29);
+    let rejected = db
+        .strings(&format!(
+            "SELECT \"key\" || ' ' || \"column\" || ' ' || COALESCE(\"cursor\", '<start>') || ' ' || \"error\" FROM pipeline_rejected \
+             WHERE collection = '{rej}'"
+        ))
+        .await;
+    assert_eq!(rejected.len(), 1, "{rejected:?}");
+    assert!(rejected[0].starts_with("13 comments "), "{rejected:?}");
+    assert!(
+        rejected[0].contains("expected an integer, got a string"),
+        "{rejected:?}"
+    );
+    // null: the item is kept with a NULL.
+    let nul = unique("nul");
+    let text = config(
+        &db,
+        base,
+        &nul,
+        &format!("{cols}\non_mismatch = \"null\""),
+        "",
+        "bad=13",
+    );
+    let path = write(dir.path(), "nul.toml", &text);
+    run_ok(&[&path, "--quiet"], dir.path());
+    assert_eq!(db.count(&nul).await, 30);
+    let v = db
+        .strings(&format!(
+            "SELECT CAST(comments AS TEXT) FROM \"{nul}\" WHERE \"key\" = '13'"
+        ))
+        .await;
+    assert_eq!(v, ["NULL"]);
+    // fail: the collection fails naming the key, the column and the type.
+    let fai = unique("fai");
+    let text = config(
+        &db,
+        base,
+        &fai,
+        &format!("{cols}\non_mismatch = \"fail\"\nretry = {{ max_attempts = 1 }}"),
+        "max_resumes = 0",
+        "bad=13",
+    );
+    let path = write(dir.path(), "fai.toml", &text);
+    let out = crawl(&[&path, "--quiet"], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for part in ["key \"13\"", "column comments", "got a string", "cursor"] {
+        assert!(all.contains(part), "{part} in {all}");
+    }
+    // The config is fixed (comments as text): replay moves item 13 back.
+    let fixed = config(
+        &db,
+        base,
+        &rej,
+        r#"columns = { comments = "/comments" }"#,
+        "",
+        "bad=13",
+    );
+    let path = write(dir.path(), "fixed.toml", &fixed);
+    let out = crawl(&["replay-rejected", &path, "--only", &rej], dir.path());
+    assert_eq!(out.status.code(), Some(2), "a changed type needs --migrate");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("comments"));
+    let said = run_ok(&["replay-rejected", &path, "--migrate"], dir.path());
+    assert!(said.contains("1 replayed"), "{said}");
+    assert_eq!(db.count(&rej).await, 30);
+    let left = db
+        .strings(&format!(
+            "SELECT \"key\" FROM pipeline_rejected WHERE collection = '{rej}'"
+        ))
+        .await;
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mismatch_modes_and_replay_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    mismatch_modes_and_replay(sqlite(&dir)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mismatch_modes_and_replay_on_postgres() {
+    if let Some(db) = postgres() {
+        mismatch_modes_and_replay(db).await;
+    }
+}
+
+async fn inference(db: Db) {
+    let server = MockServer::start(MockConfig::new(100, PER_PAGE)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let name = unique("inf");
+    // First run: neither `late` nor a string `flex` yet.
+    let text = config(
+        &db,
+        server.base_url(),
+        &name,
+        "columns = \"infer\"",
+        "",
+        "late_from=99&flex_from=99",
+    );
+    run_ok(&[&write(dir.path(), "a.toml", &text), "--quiet"], dir.path());
+    assert!(
+        !db.column_types(&name)
+            .await
+            .iter()
+            .any(|t| t.starts_with("late "))
+    );
+    // Second run: `late` appears on page 7 (a column added mid-crawl),
+    // `flex` turns into strings on page 9 (rejected: its column is an integer).
+    let text = config(&db, server.base_url(), &name, "columns = \"infer\"", "", "");
+    run_ok(&[&write(dir.path(), "b.toml", &text), "--quiet"], dir.path());
+    let types = db.column_types(&name).await;
+    let int = if db.is_pg() { "bigint" } else { "integer" };
+    for want in [
+        format!("comments {int}"),
+        format!("flex {int}"),
+        "late text".to_owned(),
+    ] {
+        assert!(types.contains(&want), "{want} in {types:?}");
+    }
+    assert!(
+        !types
+            .iter()
+            .any(|t| t.starts_with("labels ") || t.starts_with("user ")),
+        "{types:?}"
+    );
+    // `late` appeared on page 7 (items 60..); `flex` turned into strings on page 9.
+    let late = db.with_data(&name, "late").await;
+    assert_eq!(late.len(), 20, "items 60..80 have it; 80.. were rejected");
+    for (v, data) in late {
+        assert_eq!(v, data["late"].as_str().unwrap());
+    }
+    let shape = TypedShape::default();
+    assert_eq!(
+        db.strings(&format!(
+            "SELECT CAST(data AS TEXT) FROM \"{name}\" WHERE \"key\" = '79'"
+        ))
+        .await
+        .len(),
+        1
+    );
+    let _ = typed_item(79, PER_PAGE, shape);
+    let rejected = db
+        .strings(&format!(
+            "SELECT \"column\" FROM pipeline_rejected WHERE collection = '{name}'"
+        ))
+        .await;
+    assert_eq!(rejected.len(), 20, "pages 9 and 10");
+    assert!(rejected.iter().all(|c| c == "flex"), "{rejected:?}");
+    let stored = db
+        .strings(&format!(
+            "SELECT column_name || ' ' || type FROM pipeline_schemas WHERE table_name = '{name}' ORDER BY column_name"
+        ))
+        .await;
+    assert!(
+        stored.contains(&"late text".to_owned()) && stored.contains(&"flex integer".to_owned()),
+        "{stored:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn inference_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    inference(sqlite(&dir)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn inference_on_postgres() {
+    if let Some(db) = postgres() {
+        inference(db).await;
+    }
+}
+
+async fn evolution(db: Db) {
+    let server = MockServer::start(MockConfig::new(50, PER_PAGE)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let name = unique("evo");
+    let base = server.base_url();
+    let first = config(&db, base, &name, r#"columns = { title = "/title" }"#, "", "");
+    run_ok(&[&write(dir.path(), "a.toml", &first), "--quiet"], dir.path());
+    // A column added: backfilled from `data` for every stored row, though
+    // this run fetches only the first page.
+    let cols = r#"columns = { title = "/title", comments = { pointer = "/comments", type = "integer" } }
+max_pages = 1"#;
+    let added = config(&db, base, &name, cols, "", "");
+    let out = crawl(&[&write(dir.path(), "b.toml", &added), "--quiet"], dir.path());
+    assert_eq!(out.status.code(), Some(1), "max_pages fails the run after page 1");
+    let filled = db.with_data(&name, "comments").await;
+    assert_eq!(filled.len(), 50, "every row backfilled");
+    for (v, data) in filled {
+        assert_eq!(v, data["comments"].to_string());
+    }
+    // A changed type exits 2 naming the collection and column; --migrate rebuilds it.
+    let changed = config(
+        &db,
+        base,
+        &name,
+        r#"columns = { title = "/title", comments = "/comments" }"#,
+        "",
+        "",
+    );
+    let path = write(dir.path(), "c.toml", &changed);
+    let out = crawl(&[&path, "--quiet"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&name) && err.contains("column comments") && err.contains("--migrate"),
+        "{err}"
+    );
+    run_ok(&[&path, "--quiet", "--migrate"], dir.path());
+    assert!(db.column_types(&name).await.contains(&"comments text".to_owned()));
+    assert_eq!(db.with_data(&name, "comments").await.len(), 50);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn evolution_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    evolution(sqlite(&dir)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn evolution_on_postgres() {
+    if let Some(db) = postgres() {
+        evolution(db).await;
+    }
+}
+
+/// The child rows the mock's items `0..n` of version `v` make.
+fn labels(n: usize, v: usize) -> usize {
+    (0..n).map(|i| (i + v) % 4).sum()
+}
+
+const UNNEST: &str = r#"unnest = { labels = { pointer = "/labels", columns = { name = "/name", weight = { pointer = "/weight", type = "integer" } } } }"#;
+
+async fn unnest_recrawl(db: Db) {
+    let server = MockServer::start(MockConfig::new(40, PER_PAGE)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let name = unique("unn");
+    let child = format!("{name}__labels");
+    for v in [0, 1, 3] {
+        let text = config(&db, server.base_url(), &name, UNNEST, "", &format!("v={v}"));
+        run_ok(&[&write(dir.path(), "crawl.toml", &text), "--quiet"], dir.path());
+        assert_eq!(db.count(&child).await, labels(40, v), "version {v}");
+    }
+    let rows = db
+        .strings(&format!(
+            "SELECT parent_key || ':' || idx || ':' || name || ':' || weight FROM \"{child}\" WHERE parent_key = '2'"
+        ))
+        .await;
+    // Item 2 of version 3 has (2 + 3) % 4 = 1 label.
+    assert_eq!(rows, ["2:0:label-0:0"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unnest_recrawl_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    unnest_recrawl(sqlite(&dir)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unnest_recrawl_on_postgres() {
+    if let Some(db) = postgres() {
+        unnest_recrawl(db).await;
+    }
+}
+
+async fn killed_and_resumed(db: Db) {
+    let mock = MockConfig::new(2_000, PER_PAGE).latency(Duration::from_millis(3));
+    let server = MockServer::start(mock).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let name = unique("kil");
+    let table = format!("{EVERY_TYPE}\n{UNNEST}");
+    let text = config(&db, server.base_url(), &name, &table, "", "v=1");
+    let path = write(dir.path(), "crawl.toml", &text);
+    let mut child = spawn_crawl(&path, dir.path(), std::process::Stdio::null);
+    // Killed once some pages are committed.
+    let mut seen = 0;
+    for _ in 0..2_000 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        seen = db.try_count(&name).await;
+        if seen >= 200 {
+            break;
+        }
+    }
+    assert!(seen >= 200, "the crawl wrote {seen} rows");
+    child.kill().expect("SIGKILL");
+    let _ = wait_bounded(&mut child, Duration::from_secs(10));
+    assert!(db.count(&name).await < 2_000, "killed mid-crawl");
+    run_ok(&[&path, "--quiet"], dir.path());
+    assert_eq!(db.count(&name).await, 2_000);
+    assert_eq!(
+        db.count(&format!("{name}__labels")).await,
+        labels(2_000, 1),
+        "no duplicate child rows"
+    );
+    let wrong = db
+        .strings(&format!(
+            "SELECT CAST(COUNT(*) AS TEXT) FROM \"{name}\" WHERE comments IS NULL OR title IS NULL"
+        ))
+        .await;
+    assert_eq!(wrong, ["0"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn killed_mid_crawl_resumes_exactly_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    killed_and_resumed(sqlite(&dir)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn killed_mid_crawl_resumes_exactly_on_postgres() {
+    if let Some(db) = postgres() {
+        killed_and_resumed(db).await;
+    }
+}
+
+async fn staging_and_cluster(db: Db, runtime: &str) {
+    let server = MockServer::start(MockConfig::new(35, PER_PAGE)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let name = unique("stc");
+    let text = config(&db, server.base_url(), &name, EVERY_TYPE, runtime, "");
+    run_ok(&[&write(dir.path(), "crawl.toml", &text), "--quiet"], dir.path());
+    assert_eq!(db.count(&name).await, 35);
+    let ts = if db.is_pg() {
+        "created_at timestamp with time zone"
+    } else {
+        "created_at text"
+    };
+    assert!(db.column_types(&name).await.contains(&ts.to_owned()));
+    assert_eq!(db.with_data(&name, "comments").await.len(), 35);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn staging_with_typed_columns_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    staging_and_cluster(sqlite(&dir), "mode = \"staging\"").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn staging_with_typed_columns_on_postgres() {
+    if let Some(db) = postgres() {
+        staging_and_cluster(db, "mode = \"staging\"").await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cluster_crawl_with_typed_columns() {
+    if let Some(db) = postgres() {
+        staging_and_cluster(db, "cluster = true").await;
+    }
+}
+
+#[test]
+fn bad_table_settings_exit_2_naming_the_key_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            r#"columns = { n = { pointer = "/n", type = "int" } }"#,
+            "columns",
+            "\"int\" is not a type",
+        ),
+        (r#"columns = { n = "n" }"#, "columns", "must start with '/'"),
+        ("columns = 3", "columns", "must be \"infer\""),
+        (
+            r#"on_mismatch = "drop""#,
+            "on_mismatch",
+            "use \"fail\", \"null\" or \"reject\"",
+        ),
+        (r#"unnest = { "bad name" = "/a" }"#, "unnest", "not a valid name"),
+        (r#"columns = { key = "/id" }"#, "columns", "of its own"),
+    ];
+    for (line, key, reason) in cases {
+        let text = format!(
+            "[runtime]\ndatabase = \"sqlite://{}\"\n\n[[collection]]\nname = \"c\"\nurl = \"http://127.0.0.1:9/typed\"\n{line}\n",
+            dir.path().join("x.db").display()
+        );
+        let path = write(dir.path(), "bad.toml", &text);
+        let out = crawl(&[&path, "--quiet"], dir.path());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{line}: {err}");
+        assert!(
+            err.contains("line 7")
+                && err.contains(&format!("collection \"c\": {key}"))
+                && err.contains(reason),
+            "{line}: {err}"
+        );
+    }
+    let staging = format!(
+        "[runtime]\ndatabase = \"sqlite://{}\"\nmode = \"staging\"\n\n[[collection]]\nname = \"c\"\nurl = \"http://127.0.0.1:9/typed\"\nunnest = {{ l = \"/l\" }}\n",
+        dir.path().join("x.db").display()
+    );
+    let out = crawl(
+        &[&write(dir.path(), "staging.toml", &staging), "--quiet"],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unnest cannot be used with mode = \"staging\""));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn incremental_refresh_with_typed_columns() {
+    let mut mock = MockConfig::new(10, 20);
+    mock.feed_items = 30;
+    let server = MockServer::start(mock).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite(&dir);
+    let text = format!(
+        "[runtime]\ndatabase = \"{}\"\n\n[[collection]]\nname = \"feed\"\nurl = \"{}/feed\"\nitems = \"/items\"\n\
+         incremental = {{ param = \"since\", field = \"/updated_at\" }}\npagination = {{ style = \"page\", has_more = \"/has_more\" }}\n\
+         columns = {{ rev = {{ pointer = \"/rev\", type = \"integer\" }}, updated_at = {{ pointer = \"/updated_at\", type = \"timestamp\" }} }}\n",
+        db.url,
+        server.base_url()
+    );
+    let path = write(dir.path(), "crawl.toml", &text);
+    run_ok(&[&path, "--quiet"], dir.path());
+    server.touch(&[3, 7]);
+    run_ok(&[&path, "--quiet"], dir.path());
+    let revs = db
+        .strings("SELECT \"key\" || ':' || rev FROM feed WHERE rev > 0 ORDER BY \"key\"")
+        .await;
+    assert_eq!(revs, ["3:1", "7:1"]);
+    for (v, data) in db.with_data("feed", "updated_at").await {
+        assert_eq!(v, data["updated_at"].as_str().unwrap());
+    }
+}

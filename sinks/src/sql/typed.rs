@@ -1,0 +1,392 @@
+//! Typed document rows: `data` (the item as it came) plus one value per
+//! declared or inferred column, read at its pointer and checked against
+//! its type (`coerce.rs`); an item that does not fit follows
+//! [`OnMismatch`]; unnested arrays become child rows.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+
+use pipeline_core::RawItem;
+use serde_json::Value;
+
+use super::coerce::coerce;
+use super::columns::{DocColumn, OnMismatch, UnnestSpec};
+use super::encode::{
+    Batch, ChildRows, EncodeBatch, RejectedItem, Rejection, SqlValue, key_of, push_position,
+};
+use super::infer::Inference;
+use super::key::{KeySpec, KeyTexts};
+use super::pick::{pick, top_level_name, unknown_scalars};
+
+/// An item the typed encoder reads: a parsed `Value` or raw JSON text.
+pub(crate) trait DocItem: Send + 'static {
+    /// The value at `pointer` (`""`: the whole item).
+    fn field(&self, pointer: &str) -> Option<Cow<'_, Value>>;
+    /// The item's JSON text, for `pipeline_rejected`.
+    fn json_text(&self) -> String;
+    /// The item as the `data` column's value.
+    fn into_data(self) -> SqlValue;
+    /// The key a closure gives.
+    fn closure_key(&self, f: &(dyn Fn(&Value) -> Option<String> + Send + Sync)) -> Option<String>;
+    /// The top-level scalar fields not named in `known`, for inference
+    /// (`None`: not an object).
+    fn new_fields(&self, known: &HashSet<String>) -> Option<Vec<(String, Value)>>;
+    /// The values at `plan`'s pointers, in order.
+    fn fields(&self, plan: &FieldPlan) -> Vec<Option<Cow<'_, Value>>> {
+        plan.pointers.iter().map(|p| self.field(p)).collect()
+    }
+}
+
+/// The pointers a batch reads from each item (the key's, the columns', the
+/// unnested arrays'), and their names when all are top-level fields.
+#[derive(Debug)]
+pub(crate) struct FieldPlan {
+    pointers: Vec<String>,
+    names: Option<Vec<String>>,
+}
+
+impl FieldPlan {
+    fn new(pointers: Vec<String>) -> Self {
+        let names = pointers.iter().map(|p| top_level_name(p)).collect();
+        Self { pointers, names }
+    }
+}
+
+impl DocItem for Value {
+    fn field(&self, pointer: &str) -> Option<Cow<'_, Value>> {
+        self.pointer(pointer).map(Cow::Borrowed)
+    }
+    fn json_text(&self) -> String {
+        self.to_string()
+    }
+    fn into_data(self) -> SqlValue {
+        SqlValue::Json(self)
+    }
+    fn closure_key(&self, f: &(dyn Fn(&Value) -> Option<String> + Send + Sync)) -> Option<String> {
+        f(self)
+    }
+    fn new_fields(&self, known: &HashSet<String>) -> Option<Vec<(String, Value)>> {
+        let fields = self.as_object()?;
+        Some(
+            fields
+                .iter()
+                .filter(|(k, v)| !known.contains(*k) && !v.is_object() && !v.is_array())
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        )
+    }
+}
+
+impl DocItem for RawItem {
+    fn field(&self, pointer: &str) -> Option<Cow<'_, Value>> {
+        self.pointer(pointer).map(Cow::Owned)
+    }
+    fn json_text(&self) -> String {
+        self.as_str().to_owned()
+    }
+    fn into_data(self) -> SqlValue {
+        SqlValue::RawJson(self)
+    }
+    fn closure_key(&self, f: &(dyn Fn(&Value) -> Option<String> + Send + Sync)) -> Option<String> {
+        self.to_value().ok().and_then(|v| f(&v))
+    }
+    fn fields(&self, plan: &FieldPlan) -> Vec<Option<Cow<'_, Value>>> {
+        match &plan.names {
+            // One pass over the text for every field.
+            Some(names) => match pick(self.as_str(), names) {
+                Some(values) => values.into_iter().map(|v| v.map(Cow::Owned)).collect(),
+                None => vec![None; names.len()],
+            },
+            None => plan.pointers.iter().map(|p| self.field(p)).collect(),
+        }
+    }
+
+    fn new_fields(&self, known: &HashSet<String>) -> Option<Vec<(String, Value)>> {
+        // Known fields and nested values are skipped unparsed.
+        unknown_scalars(self.as_str(), known)
+    }
+}
+
+/// Typed document rows; see the module docs.
+#[derive(Debug)]
+pub(crate) struct TypedDocuments {
+    pub(crate) key: KeySpec<Value>,
+    pub(crate) texts: KeyTexts,
+    pub(crate) columns: Vec<DocColumn>,
+    pub(crate) on_mismatch: OnMismatch,
+    pub(crate) unnest: Vec<UnnestSpec>,
+    /// `columns = "infer"`: new top-level scalar fields become columns.
+    pub(crate) infer: Option<Inference>,
+}
+
+/// Why an item does not fit: the column and the reason.
+struct Mismatch {
+    column: String,
+    error: String,
+}
+
+impl TypedDocuments {
+    /// The item's column values (after `data`) and child rows, or the first mismatch.
+    fn values(
+        &self,
+        fields: &[Option<Cow<'_, Value>>],
+        row: &mut Vec<SqlValue>,
+        children: &mut [Vec<(i64, Value, Vec<SqlValue>)>],
+    ) -> Result<(), Mismatch> {
+        let null = self.on_mismatch == OnMismatch::Null;
+        let (columns, arrays) = fields.split_at(self.columns.len().min(fields.len()));
+        for (c, field) in self.columns.iter().zip(columns) {
+            match coerce(field.as_deref(), c.ty) {
+                Ok(v) => row.push(v),
+                Err(_) if null => row.push(SqlValue::Null(c.ty)),
+                Err(error) => {
+                    return Err(Mismatch {
+                        column: c.name.as_str().to_owned(),
+                        error: format!("column {} ({}): {error}", c.name.as_str(), c.pointer),
+                    });
+                }
+            }
+        }
+        for ((u, out), field) in self.unnest.iter().zip(children.iter_mut()).zip(arrays) {
+            out.clear();
+            let elements = match field.as_deref() {
+                None | Some(Value::Null) => continue,
+                Some(Value::Array(elements)) => elements.clone(),
+                Some(_) if null => continue,
+                Some(other) => {
+                    return Err(Mismatch {
+                        column: u.name.clone(),
+                        error: format!(
+                            "unnest {} ({}): expected an array, got {}",
+                            u.name,
+                            u.pointer,
+                            super::key::describe(other)
+                        ),
+                    });
+                }
+            };
+            for (idx, element) in elements.into_iter().enumerate() {
+                let mut values = Vec::with_capacity(u.columns.len());
+                for c in &u.columns {
+                    match coerce(element.pointer(&c.pointer), c.ty) {
+                        Ok(v) => values.push(v),
+                        Err(_) if null => values.push(SqlValue::Null(c.ty)),
+                        Err(error) => {
+                            return Err(Mismatch {
+                                column: format!("{}.{}", u.name, c.name.as_str()),
+                                error: format!(
+                                    "unnest {} element {idx}: column {} ({}): {error}",
+                                    u.name,
+                                    c.name.as_str(),
+                                    c.pointer
+                                ),
+                            });
+                        }
+                    }
+                }
+                children_push(out, idx, element, values);
+            }
+        }
+        Ok(())
+    }
+
+    fn encode_items<T: DocItem>(&mut self, items: Vec<T>, out: &mut Batch) -> Result<(), Rejection> {
+        if let Some(infer) = self.infer.as_mut() {
+            let known: HashSet<String> = self
+                .columns
+                .iter()
+                .filter_map(|c| top_level_name(&c.pointer))
+                .collect();
+            let found = infer.scan(items.iter().filter_map(|i| i.new_fields(&known)), &self.columns);
+            self.columns.extend(found.iter().cloned());
+            out.new_columns = found;
+        }
+        let width = 1 + usize::from(self.key.is_position()) + self.columns.len();
+        out.width = width;
+        out.keys.reserve(items.len());
+        out.values.reserve(items.len() * width);
+        out.children = self
+            .unnest
+            .iter()
+            .map(|u| ChildRows {
+                rows: Batch {
+                    width: 2 + u.columns.len(),
+                    ..Batch::default()
+                },
+                parents: Vec::new(),
+            })
+            .collect();
+        let mut row = Vec::with_capacity(width);
+        let mut children = vec![Vec::new(); self.unnest.len()];
+        // The key's fields are read with the others, in the same pass.
+        let key_pointers = self.key.pointers();
+        let mut pointers = key_pointers.clone();
+        pointers.extend(self.columns.iter().map(|c| c.pointer.clone()));
+        pointers.extend(self.unnest.iter().map(|u| u.pointer.clone()));
+        let plan = FieldPlan::new(pointers);
+        let skip = key_pointers.len();
+        for (i, item) in items.into_iter().enumerate() {
+            let fields = item.fields(&plan);
+            // Positions count the rows written: a rejected item takes none.
+            let position = out.first_position + out.keys.len() as u64;
+            let key = match &mut self.key {
+                KeySpec::Fn(f) => item
+                    .closure_key(f.as_ref())
+                    .ok_or_else(|| "the key closure gave no key".to_owned()),
+                spec => key_of(spec, &mut self.texts, position, |p| {
+                    let at = key_pointers.iter().position(|k| k == p)?;
+                    fields[at].as_deref().cloned()
+                }),
+            }
+            .map_err(|reason| Rejection { index: i, reason })?;
+            row.clear();
+            let fitted = self.values(&fields[skip..], &mut row, &mut children);
+            drop(fields);
+            if let Err(m) = fitted {
+                match self.on_mismatch {
+                    OnMismatch::Fail => {
+                        return Err(Rejection {
+                            index: i,
+                            reason: format!("item with key {key:?}: {}", m.error),
+                        });
+                    }
+                    _ => {
+                        out.rejected.push(RejectedItem {
+                            key,
+                            column: m.column,
+                            error: m.error,
+                            data: item.json_text(),
+                        });
+                        continue;
+                    }
+                }
+            }
+            let at = out.keys.len();
+            for (rows, elements) in out.children.iter_mut().zip(children.iter_mut()) {
+                for (idx, element, values) in elements.drain(..) {
+                    rows.parents.push(at);
+                    rows.rows.keys.push(key.clone());
+                    rows.rows.values.push(SqlValue::Int(idx));
+                    rows.rows.values.push(SqlValue::Json(element));
+                    rows.rows.values.extend(values);
+                }
+            }
+            out.keys.push(key);
+            out.values.push(item.into_data());
+            push_position(&self.key, position, &mut out.values);
+            out.values.append(&mut row);
+        }
+        Ok(())
+    }
+}
+
+fn children_push(
+    out: &mut Vec<(i64, Value, Vec<SqlValue>)>,
+    idx: usize,
+    element: Value,
+    values: Vec<SqlValue>,
+) {
+    out.push((i64::try_from(idx).unwrap_or(i64::MAX), element, values));
+}
+
+impl EncodeBatch<Value> for TypedDocuments {
+    fn key_texts(&mut self) -> Option<&mut KeyTexts> {
+        matches!(self.key, KeySpec::Pointer(_)).then_some(&mut self.texts)
+    }
+
+    fn encode(&mut self, items: Vec<Value>, out: &mut Batch) -> Result<(), Rejection> {
+        self.encode_items(items, out)
+    }
+
+    fn set_columns(&mut self, columns: Vec<DocColumn>) {
+        self.columns = columns;
+    }
+}
+
+impl EncodeBatch<RawItem> for TypedDocuments {
+    fn key_texts(&mut self) -> Option<&mut KeyTexts> {
+        matches!(self.key, KeySpec::Pointer(_)).then_some(&mut self.texts)
+    }
+
+    fn encode(&mut self, items: Vec<RawItem>, out: &mut Batch) -> Result<(), Rejection> {
+        self.encode_items(items, out)
+    }
+
+    fn set_columns(&mut self, columns: Vec<DocColumn>) {
+        self.columns = columns;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sql::encode::ColumnType;
+
+    fn encoder(mode: OnMismatch) -> TypedDocuments {
+        TypedDocuments {
+            key: KeySpec::Pointer("/id".into()),
+            texts: KeyTexts::default(),
+            columns: vec![DocColumn::new("n", "/n", ColumnType::Integer, &[]).unwrap()],
+            on_mismatch: mode,
+            unnest: vec![
+                UnnestSpec::new(super::super::columns::Unnest::new("tags", "/tags").column(
+                    "name",
+                    "/name",
+                    ColumnType::Text,
+                ))
+                .unwrap(),
+            ],
+            infer: None,
+        }
+    }
+
+    fn items() -> Vec<RawItem> {
+        [
+            r#"{"id": 1, "n": 5, "tags": [{"name": "a"}, {"name": "b"}]}"#,
+            r#"{"id": 2, "n": "x"}"#,
+            r#"{"id": 3, "n": "7"}"#,
+        ]
+        .into_iter()
+        .map(|s| RawItem::new(s).unwrap())
+        .collect()
+    }
+
+    #[test]
+    fn reject_keeps_the_item_whole_and_writes_the_rest() {
+        let mut batch = Batch::default();
+        encoder(OnMismatch::Reject).encode(items(), &mut batch).unwrap();
+        assert_eq!(batch.keys, ["1", "3"]);
+        assert_eq!(batch.values[1], SqlValue::Int(5));
+        assert_eq!(batch.values[3], SqlValue::Int(7));
+        assert_eq!(batch.rejected.len(), 1);
+        let r = &batch.rejected[0];
+        assert_eq!((r.key.as_str(), r.column.as_str()), ("2", "n"));
+        assert!(
+            r.error.contains("expected an integer, got a string"),
+            "{}",
+            r.error
+        );
+        assert_eq!(r.data, r#"{"id": 2, "n": "x"}"#);
+        let tags = &batch.children[0];
+        assert_eq!(tags.parents, [0, 0]);
+        assert_eq!(tags.rows.values[2], SqlValue::Text("a".into()));
+    }
+
+    #[test]
+    fn null_keeps_the_item_and_fail_names_key_and_column() {
+        let mut batch = Batch::default();
+        encoder(OnMismatch::Null).encode(items(), &mut batch).unwrap();
+        assert_eq!(batch.keys, ["1", "2", "3"]);
+        assert_eq!(batch.values[3], SqlValue::Null(ColumnType::Integer));
+        let mut batch = Batch::default();
+        let err = encoder(OnMismatch::Fail).encode(items(), &mut batch).unwrap_err();
+        assert_eq!(err.index, 1);
+        assert!(
+            err.reason
+                .contains("item with key \"2\": column n (/n): expected an integer, got a string"),
+            "{}",
+            err.reason
+        );
+        assert_eq!(batch.keys, ["1"]);
+    }
+}
