@@ -25,8 +25,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use crawlpipe_sources::{HttpSourceConfig, Pagination};
 use serde::Deserialize;
-use sources::{HttpSourceConfig, Pagination};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
