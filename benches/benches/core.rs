@@ -2,7 +2,7 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
-use benches::core_workload::{mpsc_chain, pipeline, plain_loop};
+use crawlpipe_benches::core_workload::{mpsc_chain, pipeline, plain_loop};
 
 const N: u64 = 1_000_000;
 

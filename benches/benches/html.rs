@@ -17,9 +17,11 @@
 
 use std::time::Duration;
 
-use benches::html_corpus::{CorpusServer, START, corpus_dir, crawl, reference_crawl, scrape_config};
-use benches::service_workload::cpu_seconds;
-use sources::HttpContext;
+use crawlpipe_benches::html_corpus::{
+    CorpusServer, START, corpus_dir, crawl, reference_crawl, scrape_config,
+};
+use crawlpipe_benches::service_workload::cpu_seconds;
+use crawlpipe_sources::HttpContext;
 
 fn main() {
     let Some(dir) = corpus_dir() else {
@@ -38,7 +40,7 @@ fn main() {
     let ctx = HttpContext::new().expect("client");
     let client = reqwest::Client::new();
     let base = scrape_config(&server);
-    let with = |f: fn(sources::ScrapeConfig) -> sources::ScrapeConfig| {
+    let with = |f: fn(crawlpipe_sources::ScrapeConfig) -> crawlpipe_sources::ScrapeConfig| {
         let mut c = base.clone();
         c.scrape = c.scrape.map(f);
         c

@@ -24,12 +24,12 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use benches::pg_workload::{median, pg_ratios, raw_pg_copy, raw_pg_copy_once, raw_pg_unnest};
+use crawlpipe_benches::pg_workload::{median, pg_ratios, raw_pg_copy, raw_pg_copy_once, raw_pg_unnest};
+use crawlpipe_core::testkit::ScriptedPaged;
+use crawlpipe_core::{Pipeline, RawItem, Sink};
+use crawlpipe_sinks::Database;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use pipeline_core::testkit::ScriptedPaged;
-use pipeline_core::{Pipeline, RawItem, Sink};
 use serde_json::{Value, json};
-use sinks::Database;
 use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, PgPool, QueryBuilder, Sqlite, SqlitePool};
 

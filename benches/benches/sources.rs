@@ -15,11 +15,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use benches::paged_crawl::{CountSink, framework, page_config, sequential, source_only};
+use crawlpipe_benches::paged_crawl::{CountSink, framework, page_config, sequential, source_only};
+use crawlpipe_core::Pipeline;
+use crawlpipe_sources::mock::{MockConfig, MockServer};
+use crawlpipe_sources::{HttpContext, HttpSourceConfig, ScrapeConfig, ScrapeSource};
 use criterion::{Criterion, Throughput};
-use pipeline_core::Pipeline;
-use sources::mock::{MockConfig, MockServer};
-use sources::{HttpContext, HttpSourceConfig, ScrapeConfig, ScrapeSource};
 use tokio::runtime::Runtime;
 
 /// Pages of the no-latency crawl (issue 3 says 10^4; scaled down).
@@ -128,7 +128,7 @@ fn politeness(rt: &Runtime) {
 
 /// The gate alone: 4 tasks x 125 acquisitions, client-side start times.
 fn gate_accuracy(rt: &Runtime) {
-    use pipeline_core::policy::{GateConfig, HostGates};
+    use crawlpipe_core::policy::{GateConfig, HostGates};
     let gates = HostGates::new();
     let config = GateConfig::default().min_interval(Duration::from_millis(20));
     let started = Instant::now();

@@ -12,12 +12,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use pipeline_core::policy::{Breakers, HostGates, HostSlots};
-use pipeline_core::runner::{Claim, Collection, Coordinator, Due, Lease, LeaseInfo, RunEnd, Runner};
-use pipeline_core::{BoxError, Pipeline};
-use sinks::{Database, PgCoordinator, PgHostSlots};
-use sources::mock::{MockConfig, MockServer};
-use sources::{HttpContext, HttpSourceConfig, JsonSource, Pagination};
+use crawlpipe_core::policy::{Breakers, HostGates, HostSlots};
+use crawlpipe_core::runner::{Claim, Collection, Coordinator, Due, Lease, LeaseInfo, RunEnd, Runner};
+use crawlpipe_core::{BoxError, Pipeline};
+use crawlpipe_sinks::{Database, PgCoordinator, PgHostSlots};
+use crawlpipe_sources::mock::{MockConfig, MockServer};
+use crawlpipe_sources::{HttpContext, HttpSourceConfig, JsonSource, Pagination};
 
 /// Counts the calls a worker makes to the cluster's tables (each is one
 /// round trip, except a refused claim: two; and a clock reading for the

@@ -4,7 +4,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use pipeline_core::{Cursor, FetchError, Page, Paged, Pipeline, Sink, SinkError};
+use crawlpipe_core::{Cursor, FetchError, Page, Paged, Pipeline, Sink, SinkError};
 use tokio::sync::mpsc;
 
 /// Items per page of the in-memory source.

@@ -12,9 +12,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crawlpipe_core::Pipeline;
+use crawlpipe_sources::{HttpContext, HttpSourceConfig, JsonSource, Pagination, RawJsonSource};
 use nix::sys::resource::{UsageWho, getrusage};
-use pipeline_core::Pipeline;
-use sources::{HttpContext, HttpSourceConfig, JsonSource, Pagination, RawJsonSource};
 
 pub use crate::minimal_crawl::minimal_crawl;
 
@@ -95,7 +95,7 @@ pub fn crawl_toml(base: &str, db: &Path) -> String {
 ///
 /// When the crawl does not complete.
 pub async fn library_crawl(base: &str, db_path: &str, raw: bool) -> u64 {
-    let db = sinks::Database::open(&format!("sqlite://{db_path}"))
+    let db = crawlpipe_sinks::Database::open(&format!("sqlite://{db_path}"))
         .await
         .expect("sqlite opens");
     let ctx = HttpContext::new().expect("client");

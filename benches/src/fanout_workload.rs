@@ -8,9 +8,9 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use examples::crawl::app::{RunConfig, run};
-use examples::crawl::config::CrawlConfig;
-use sources::mock::{MockConfig, MockServer, tree_issue_count};
+use crawlpipe::crawl::app::{RunConfig, run};
+use crawlpipe::crawl::config::CrawlConfig;
+use crawlpipe_sources::mock::{MockConfig, MockServer, tree_issue_count};
 
 /// Items per page, everywhere.
 const PER_PAGE: usize = 20;

@@ -7,9 +7,9 @@
 
 use std::process::Command;
 
-use pipeline_core::Pipeline;
-use sources::mock::{MockConfig, MockServer};
-use sources::{HttpContext, HttpSourceConfig, Pagination, RawJsonSource, XmlConfig};
+use crawlpipe_core::Pipeline;
+use crawlpipe_sources::mock::{MockConfig, MockServer};
+use crawlpipe_sources::{HttpContext, HttpSourceConfig, Pagination, RawJsonSource, XmlConfig};
 
 /// Crawls the Atom feed at `base` into table `entries` of the SQLite
 /// database at `db_path`; returns the entries written.
@@ -18,7 +18,7 @@ use sources::{HttpContext, HttpSourceConfig, Pagination, RawJsonSource, XmlConfi
 ///
 /// When the crawl does not complete.
 pub async fn feed_crawl(base: &str, db_path: &str) -> u64 {
-    let db = sinks::Database::open(&format!("sqlite://{db_path}"))
+    let db = crawlpipe_sinks::Database::open(&format!("sqlite://{db_path}"))
         .await
         .expect("sqlite opens");
     let ctx = HttpContext::new().expect("client");
@@ -80,7 +80,7 @@ pub fn compare(rt: &tokio::runtime::Runtime) {
         "  difference: {:+.1} MiB (goal <= +10 MiB)",
         mib(large) - mib(small)
     );
-    let body = sources::mock::atom_entry(0, "http://127.0.0.1:65535").len() * 100_000;
+    let body = crawlpipe_sources::mock::atom_entry(0, "http://127.0.0.1:65535").len() * 100_000;
     let (_, one) = child_peak(rt, 100_000, 100_000);
     println!(
         "  10^5 entries in one body (~{:.0} MiB of XML): {:.1} MiB",

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use pipeline_core::{Pipeline, Sink, SinkError};
-use sources::{HttpContext, HttpSourceConfig, ScrapeConfig, ScrapeSource, ScrapedItem};
+use crawlpipe_core::{Pipeline, Sink, SinkError};
+use crawlpipe_sources::{HttpContext, HttpSourceConfig, ScrapeConfig, ScrapeSource, ScrapedItem};
 use tokio::task::JoinHandle;
 
 /// Where `python3-doc` puts the HTML (a symlink to the versioned directory).
@@ -111,7 +111,7 @@ impl Sink<ScrapedItem> for Collect {
     async fn write(
         &mut self,
         items: Vec<ScrapedItem>,
-        _: Option<&pipeline_core::Cursor>,
+        _: Option<&crawlpipe_core::Cursor>,
     ) -> Result<(), SinkError> {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).extend(items);
         Ok(())

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
-use pipeline_core::{Cursor, Paged, Pipeline, Sink, SinkError};
+use crawlpipe_core::{Cursor, Paged, Pipeline, Sink, SinkError};
+use crawlpipe_sources::mock::MockServer;
+use crawlpipe_sources::{HttpContext, HttpSourceConfig, JsonSource, Pagination};
 use serde_json::Value;
-use sources::mock::MockServer;
-use sources::{HttpContext, HttpSourceConfig, JsonSource, Pagination};
 
 /// Counts items, like the baseline loop does.
 #[derive(Debug)]

@@ -4,11 +4,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use pipeline_core::Pipeline;
-use pipeline_core::runner::{Collection, Runner};
-use sinks::Database;
-use sources::mock::{MockConfig, MockServer};
-use sources::{HttpContext, HttpSourceConfig, JsonSource, Pagination};
+use crawlpipe_core::Pipeline;
+use crawlpipe_core::runner::{Collection, Runner};
+use crawlpipe_sinks::Database;
+use crawlpipe_sources::mock::{MockConfig, MockServer};
+use crawlpipe_sources::{HttpContext, HttpSourceConfig, JsonSource, Pagination};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -42,13 +42,13 @@ pub async fn with_runner(
         let (ctx, config, db) = (ctx.clone(), config.clone(), db.clone());
         Collection::new_async(name, move |name: &str| {
             let built = JsonSource::from_config(&config, &ctx)
-                .map_err(pipeline_core::BoxError::from)
+                .map_err(crawlpipe_core::BoxError::from)
                 .and_then(|source| Ok(Pipeline::paged(name, source).sink(db.documents().build()?)));
             async move { built }
         })
     });
-    let store: Arc<dyn pipeline_core::CheckpointStore> = if memory_store {
-        Arc::new(pipeline_core::MemoryCheckpointStore::new())
+    let store: Arc<dyn crawlpipe_core::CheckpointStore> = if memory_store {
+        Arc::new(crawlpipe_core::MemoryCheckpointStore::new())
     } else {
         Arc::new(db.checkpoint_store())
     };
@@ -64,7 +64,7 @@ pub async fn with_runner(
     assert!(
         summaries
             .iter()
-            .all(|s| s.state == pipeline_core::State::Completed)
+            .all(|s| s.state == crawlpipe_core::State::Completed)
     );
     (summaries.iter().map(|s| s.items_written).sum(), elapsed)
 }

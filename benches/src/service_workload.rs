@@ -5,9 +5,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use pipeline_core::runner::{Collection, Runner};
-use pipeline_core::testkit::{CollectSink, ScriptedPaged};
-use pipeline_core::{MemoryCheckpointStore, Pipeline};
+use crawlpipe_core::runner::{Collection, Runner};
+use crawlpipe_core::testkit::{CollectSink, ScriptedPaged};
+use crawlpipe_core::{MemoryCheckpointStore, Pipeline};
 
 /// What one run measured.
 #[derive(Debug)]
@@ -41,7 +41,7 @@ pub fn cpu_seconds() -> f64 {
 }
 
 pub async fn run(collections: usize, idle: Duration, polls: usize) -> ServiceFigures {
-    pipeline_core::serve::install_recorder().expect("recorder");
+    crawlpipe_core::serve::install_recorder().expect("recorder");
     let mut builder = Runner::builder(Arc::new(MemoryCheckpointStore::new()))
         .service(true)
         .concurrency(8);
@@ -52,7 +52,7 @@ pub async fn run(collections: usize, idle: Duration, polls: usize) -> ServiceFig
         builder = builder.collection(c.every(Duration::from_secs(3600)));
     }
     let runner = builder.build().expect("runner");
-    let server = pipeline_core::serve::serve("127.0.0.1:0", runner.clone())
+    let server = crawlpipe_core::serve::serve("127.0.0.1:0", runner.clone())
         .await
         .expect("server");
     let url = format!("http://{}/status", server.local_addr());

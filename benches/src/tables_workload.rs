@@ -9,10 +9,10 @@
 
 use std::time::{Duration, Instant};
 
-use pipeline_core::testkit::ScriptedPaged;
-use pipeline_core::{Pipeline, RawItem};
+use crawlpipe_core::testkit::ScriptedPaged;
+use crawlpipe_core::{Pipeline, RawItem};
+use crawlpipe_sinks::{ColumnType, Database, DocumentSinkBuilder};
 use serde_json::json;
-use sinks::{ColumnType, Database, DocumentSinkBuilder};
 
 use crate::pg_workload::median;
 

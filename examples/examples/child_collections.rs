@@ -8,18 +8,18 @@
 //! (each grouped under `issues`, each with its own checkpoint), and holds
 //! the runner open until the parent and every child have ended. The `crawl`
 //! binary does the same from `parent = "repos"` in its config file; for a
-//! whole tree see `incremental_tree.rs` ([`sinks::CollectionTree`]).
-//! Run: `cargo run -p examples --example child_collections`.
+//! whole tree see `incremental_tree.rs` ([`crawlpipe_sinks::CollectionTree`]).
+//! Run: `cargo run -p crawlpipe --example child_collections`.
 #![allow(clippy::print_stdout)]
 
 use std::sync::Arc;
 
-use pipeline_core::Pipeline;
-use pipeline_core::runner::{Collection, Runner};
+use crawlpipe_core::Pipeline;
+use crawlpipe_core::runner::{Collection, Runner};
+use crawlpipe_sinks::{ChildFeeder, ColumnType, Database, ParentColumns, QueuedChild};
+use crawlpipe_sources::mock::{MockConfig, MockServer, tree_issue_count};
+use crawlpipe_sources::{HttpContext, HttpSourceConfig, JsonSource, Pagination, UrlTemplate};
 use serde_json::{Value, json};
-use sinks::{ChildFeeder, ColumnType, Database, ParentColumns, QueuedChild};
-use sources::mock::{MockConfig, MockServer, tree_issue_count};
-use sources::{HttpContext, HttpSourceConfig, JsonSource, Pagination, UrlTemplate};
 
 /// Children in the runner at once.
 const WINDOW: usize = 4;
@@ -59,7 +59,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .map_err(|e| e.to_string());
             let (db, ctx, key) = (db.clone(), ctx.clone(), child.parent_key);
             Collection::new(name, move |name: &str| {
-                let definition = |e: String| pipeline_core::BuildError::Definition {
+                let definition = |e: String| crawlpipe_core::BuildError::Definition {
                     collection: name.to_owned(),
                     reason: e,
                 };

@@ -6,16 +6,16 @@
 //! collection's name and hands the stored cursor back, so a pipeline resumes
 //! by itself; a completed run removes it. (Lines after the last checkpoint
 //! may come again after a crash: a plain file has no transactions.)
-//! Run: `cargo run -p examples --example custom_sink`.
+//! Run: `cargo run -p crawlpipe --example custom_sink`.
 #![allow(clippy::print_stdout)]
 
 use std::io::Write;
 
 use async_trait::async_trait;
-use pipeline_core::{Cursor, Outcome, Pipeline, Sink, SinkContext, SinkError};
+use crawlpipe_core::{Cursor, Outcome, Pipeline, Sink, SinkContext, SinkError};
+use crawlpipe_sources::mock::{MockConfig, MockServer};
+use crawlpipe_sources::{HttpContext, HttpSourceConfig, JsonSource, Pagination};
 use serde_json::Value;
-use sources::mock::{MockConfig, MockServer};
-use sources::{HttpContext, HttpSourceConfig, JsonSource, Pagination};
 
 struct CsvSink {
     file: std::fs::File,

@@ -2,14 +2,14 @@
 //!
 //! The mock API's `/offset` route is walked by hand here: the cursor is the
 //! next offset, and the framework does retries, prefetching, checkpoints and
-//! loop detection. Run: `cargo run -p examples --example custom_source`.
+//! loop detection. Run: `cargo run -p crawlpipe --example custom_source`.
 #![allow(clippy::print_stdout)]
 
 use async_trait::async_trait;
-use pipeline_core::testkit::CollectSink;
-use pipeline_core::{Cursor, FetchError, Page, Paged, Pipeline};
+use crawlpipe_core::testkit::CollectSink;
+use crawlpipe_core::{Cursor, FetchError, Page, Paged, Pipeline};
+use crawlpipe_sources::mock::{MockConfig, MockServer};
 use serde_json::Value;
-use sources::mock::{MockConfig, MockServer};
 
 /// Pages through `{base}/offset?offset=N&limit=L`, which answers `{"results": [...], "total": T}`.
 struct OffsetApi {

@@ -4,13 +4,13 @@
 //! `https://api.github.com/repos/OWNER/REPO/issues?state=all&per_page=100` and
 //! export `GITHUB_TOKEN`; here the mock API stands in so the example runs
 //! anywhere. The token is sent as a header and never printed or logged.
-//! Run: `cargo run -p examples --example github_issues`.
+//! Run: `cargo run -p crawlpipe --example github_issues`.
 #![allow(clippy::print_stdout)]
 
-use pipeline_core::Pipeline;
-use sinks::Database;
-use sources::mock::{MockConfig, MockServer};
-use sources::{HttpContext, HttpSourceConfig, JsonSource, Pagination};
+use crawlpipe_core::Pipeline;
+use crawlpipe_sinks::Database;
+use crawlpipe_sources::mock::{MockConfig, MockServer};
+use crawlpipe_sources::{HttpContext, HttpSourceConfig, JsonSource, Pagination};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

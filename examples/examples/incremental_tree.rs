@@ -4,7 +4,7 @@
 //!
 //! - [`CollectionTree`] puts the tree on a [`Runner`]: `repos` is a
 //!   collection as any; `issues` and `comments` are child collections, each
-//!   fed by a [`sinks::ChildFeeder`] from its parent's committed rows, a
+//!   fed by a [`crawlpipe_sinks::ChildFeeder`] from its parent's committed rows, a
 //!   window of children at a time, each child with its own checkpoint.
 //! - [`Incremental`] makes every collection (and every child, under its
 //!   own name) ask only for the items updated since the greatest
@@ -13,20 +13,20 @@
 //!
 //! The first run stores the whole tree; after the mock server updates three
 //! items ([`MockServer::touch_tree`]), the second run fetches exactly those.
-//! Run: `cargo run -p examples --example incremental_tree`.
+//! Run: `cargo run -p crawlpipe --example incremental_tree`.
 #![allow(clippy::print_stdout)]
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use pipeline_core::runner::{Collection, CollectionSummary, GroupStatus, Runner};
-use pipeline_core::{BoxError, Pipeline, Runnable, State};
+use crawlpipe_core::runner::{Collection, CollectionSummary, GroupStatus, Runner};
+use crawlpipe_core::{BoxError, Pipeline, Runnable, State};
+use crawlpipe_sinks::{CollectionTree, ColumnType, Database, ParentColumns, QueuedChild};
+use crawlpipe_sources::dates::{Incremental, Timestamp};
+use crawlpipe_sources::mock::{MockConfig, MockServer, TreeItem, tree_issue, tree_issue_count};
+use crawlpipe_sources::{HttpContext, HttpSourceConfig, JsonSource, Pagination, UrlTemplate};
 use serde_json::{Value, json};
-use sinks::{CollectionTree, ColumnType, Database, ParentColumns, QueuedChild};
-use sources::dates::{Incremental, Timestamp};
-use sources::mock::{MockConfig, MockServer, TreeItem, tree_issue, tree_issue_count};
-use sources::{HttpContext, HttpSourceConfig, JsonSource, Pagination, UrlTemplate};
 
 /// Children of each child collection in the runner at once.
 const WINDOW: usize = 8;
@@ -167,11 +167,12 @@ type Pairs = BTreeSet<(String, String)>;
 
 /// `(key, parent, updated_at)` of every row of a child table.
 async fn rows(url: &str, table: &str) -> Result<BTreeSet<(String, String, String)>, BoxError> {
-    let pool = sinks::sqlx::SqlitePool::connect(url).await?;
+    let pool = crawlpipe_sinks::sqlx::SqlitePool::connect(url).await?;
     let sql = format!("SELECT key, parent, json_extract(data, '$.updated_at') FROM \"{table}\"");
-    let found: Vec<(String, String, String)> = sinks::sqlx::query_as(sinks::sqlx::AssertSqlSafe(sql))
-        .fetch_all(&pool)
-        .await?;
+    let found: Vec<(String, String, String)> =
+        crawlpipe_sinks::sqlx::query_as(crawlpipe_sinks::sqlx::AssertSqlSafe(sql))
+            .fetch_all(&pool)
+            .await?;
     pool.close().await;
     Ok(found.into_iter().collect())
 }

@@ -1,12 +1,12 @@
 //! Scraping an HTML site: items by CSS selector, fields by selector or
 //! attribute, and a next-page link followed only within allowed hosts.
-//! Run: `cargo run -p examples --example scrape_docs`.
+//! Run: `cargo run -p crawlpipe --example scrape_docs`.
 #![allow(clippy::print_stdout)]
 
-use pipeline_core::Pipeline;
-use pipeline_core::testkit::CollectSink;
-use sources::mock::{MockConfig, MockServer};
-use sources::{HttpContext, HttpSourceConfig, ScrapeConfig, ScrapeSource, ScrapedItem};
+use crawlpipe_core::Pipeline;
+use crawlpipe_core::testkit::CollectSink;
+use crawlpipe_sources::mock::{MockConfig, MockServer};
+use crawlpipe_sources::{HttpContext, HttpSourceConfig, ScrapeConfig, ScrapeSource, ScrapedItem};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -3,15 +3,15 @@
 //! The mock API answers every 5th request with a 500 and the pipeline is told
 //! not to retry, so the crawl fails at page 5: the stream yields every item of
 //! pages 1 to 4, then the failure, which says where to resume.
-//! Run: `cargo run -p examples --example stream_adapter`.
+//! Run: `cargo run -p crawlpipe --example stream_adapter`.
 #![allow(clippy::print_stdout)]
 
+use crawlpipe_core::Pipeline;
+use crawlpipe_core::policy::RetryPolicy;
+use crawlpipe_sources::mock::{Faults, MockConfig, MockServer};
+use crawlpipe_sources::{HttpContext, HttpSourceConfig, JsonSource, Pagination};
 use futures::StreamExt;
-use pipeline_core::Pipeline;
-use pipeline_core::policy::RetryPolicy;
 use serde_json::Value;
-use sources::mock::{Faults, MockConfig, MockServer};
-use sources::{HttpContext, HttpSourceConfig, JsonSource, Pagination};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

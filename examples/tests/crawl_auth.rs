@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use sources::mock::{
+use crawlpipe_sources::mock::{
     CHILDREN_PER_PARENT, LoginExpiry, LoginMock, MockConfig, MockServer, OAuthMock, child_deleted, child_item,
 };
 use support::{mock_keys, sqlite_keys, write};

@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use sinks::sqlx::{self, AssertSqlSafe, Row};
-use sources::mock::{MockConfig, MockServer};
+use crawlpipe_sinks::sqlx::{self, AssertSqlSafe, Row};
+use crawlpipe_sources::mock::{MockConfig, MockServer};
 use support::{crawl, mock_keys, page_config, rerun_resumes_and_completes, spawn_crawl, sqlite_keys, write};
 
 fn every_style(base: &str, db: &str) -> String {

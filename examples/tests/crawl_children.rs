@@ -10,9 +10,9 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
+use crawlpipe_sinks::sqlx::{self, AssertSqlSafe, Row};
+use crawlpipe_sources::mock::{MockConfig, MockServer, feed_time, tree_issue, tree_issue_count};
 use serde_json::Value;
-use sinks::sqlx::{self, AssertSqlSafe, Row};
-use sources::mock::{MockConfig, MockServer, feed_time, tree_issue, tree_issue_count};
 use support::{crawl, spawn_crawl, wait_bounded, wait_for_rows, write};
 
 /// The tree's expected (key, parent) pairs: repos, issues, comments.
@@ -451,7 +451,7 @@ incremental = {{ param = "since", field = "/id", initial = "0" }}
 
 #[test]
 fn a_parent_must_exist_and_parents_must_not_loop() {
-    use examples::crawl::config::CrawlConfig;
+    use crawlpipe::crawl::config::CrawlConfig;
     let parse = |text: &str| CrawlConfig::parse(Path::new("t.toml"), text, &|_| None).map(drop);
     let unknown =
         parse("[[collection]]\nname = \"a\"\nurl = \"http://h/{/id}\"\nparent = \"nope\"\n").unwrap_err();

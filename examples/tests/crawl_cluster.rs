@@ -9,8 +9,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sinks::sqlx::{self, AssertSqlSafe, PgPool, Row};
-use sources::mock::{MockConfig, MockServer};
+use crawlpipe_sinks::sqlx::{self, AssertSqlSafe, PgPool, Row};
+use crawlpipe_sources::mock::{MockConfig, MockServer};
 use support::{crawl, mock_keys, signal, wait_bounded, write};
 
 const LIMIT: Duration = Duration::from_secs(30);

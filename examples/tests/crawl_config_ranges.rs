@@ -9,9 +9,9 @@ mod support;
 use std::path::Path;
 use std::time::Duration;
 
-use examples::crawl::config::CrawlConfig;
+use crawlpipe::crawl::config::CrawlConfig;
+use crawlpipe_sources::mock::{MockConfig, MockServer};
 use proptest::prelude::*;
-use sources::mock::{MockConfig, MockServer};
 use support::{crawl, write};
 
 /// Runs `crawl` on `toml` (bounded: a hang fails the test); exit status and stderr.

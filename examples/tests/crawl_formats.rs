@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use crawlpipe_sinks::sqlx::{self, AssertSqlSafe, Row};
+use crawlpipe_sources::mock::{MockConfig, MockServer};
 use serde_json::{Value, json};
-use sinks::sqlx::{self, AssertSqlSafe, Row};
-use sources::mock::{MockConfig, MockServer};
 use support::{crawl, mock_keys, spawn_crawl, sqlite_keys, wait_bounded, wait_for_rows, write};
 
 /// A config with one collection `name` whose keys after `url` are `rest`.
@@ -81,7 +81,10 @@ async fn json_lines_crawl_into_exact_rows() {
     let out = crawl(&[&path, "--quiet"], dir.path());
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(sqlite_keys(&db, "lines").await, (130, mock_keys(130)));
-    assert_eq!(sqlite_data(&db, "lines", "129").await, sources::mock::item(129));
+    assert_eq!(
+        sqlite_data(&db, "lines", "129").await,
+        crawlpipe_sources::mock::item(129)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -262,9 +265,9 @@ async fn suggested_blocks_for_a_feed_and_json_lines_crawl_exactly() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn xml_items_fill_typed_columns_through_the_rust_api() {
-    use pipeline_core::Pipeline;
-    use sinks::{ColumnType, Database};
-    use sources::{HttpContext, HttpSourceConfig, JsonSource, Pagination, XmlConfig};
+    use crawlpipe_core::Pipeline;
+    use crawlpipe_sinks::{ColumnType, Database};
+    use crawlpipe_sources::{HttpContext, HttpSourceConfig, JsonSource, Pagination, XmlConfig};
 
     let server = MockServer::start(MockConfig::new(45, 10)).await.unwrap();
     let dir = tempfile::tempdir().unwrap();

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use sources::mock::{HOSTILE_TEXT, MockConfig, MockServer, tree_issue, tree_issue_count};
+use crawlpipe_sources::mock::{HOSTILE_TEXT, MockConfig, MockServer, tree_issue, tree_issue_count};
 use support::{crawl, signal, sqlite_keys, wait_bounded, write};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -252,7 +252,7 @@ url = "{base}/hostile/child/{{/name}}/items"
             "{name} carries raw control characters: {output:?}"
         );
         assert!(
-            output.contains(&*pipeline_core::escape_outside(HOSTILE_TEXT)),
+            output.contains(&*crawlpipe_core::escape_outside(HOSTILE_TEXT)),
             "{name}: {output}"
         );
     }
@@ -280,7 +280,7 @@ url = "{base}/hostile/child/{{/name}}/items"
         collect_errors(&serde_json::from_str(body).unwrap(), &mut errors);
     }
     assert!(
-        errors.iter().all(|e| !e.contains(pipeline_core::is_control)),
+        errors.iter().all(|e| !e.contains(crawlpipe_core::is_control)),
         "{errors:?}"
     );
     assert!(
@@ -316,7 +316,7 @@ async fn two_crawlers_through_a_symlink_exclude_each_other() {
     let server = MockServer::start(MockConfig::new(100, 50)).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (_, db) = support::page_config(dir.path(), &server, "items", "");
-    let holder = sinks::Database::open(&format!("sqlite://{}", db.display()))
+    let holder = crawlpipe_sinks::Database::open(&format!("sqlite://{}", db.display()))
         .await
         .unwrap();
     let locks = holder.lock(&["items"]).await.unwrap();

@@ -2,7 +2,7 @@
 
 mod support;
 
-use sources::mock::{MockConfig, MockServer};
+use crawlpipe_sources::mock::{MockConfig, MockServer};
 use support::{crawl, page_config};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -11,7 +11,7 @@ async fn a_second_process_on_the_same_database_fails_naming_the_first() {
     let dir = tempfile::tempdir().unwrap();
     let (config, db) = page_config(dir.path(), &server, "items", "");
     // This test process holds the database's lock, as a running crawl would.
-    let holder = sinks::Database::open(&format!("sqlite://{}", db.display()))
+    let holder = crawlpipe_sinks::Database::open(&format!("sqlite://{}", db.display()))
         .await
         .unwrap();
     let locks = holder.lock(&["items"]).await.unwrap();

@@ -11,9 +11,11 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
+use crawlpipe_sinks::sqlx::{self, AssertSqlSafe, Row};
+use crawlpipe_sources::mock::{
+    MockConfig, MockServer, shape_member, shape_rate_date, shape_stat, shape_task,
+};
 use serde_json::{Value, json};
-use sinks::sqlx::{self, AssertSqlSafe, Row};
-use sources::mock::{MockConfig, MockServer, shape_member, shape_rate_date, shape_stat, shape_task};
 use support::{crawl, spawn_crawl, sqlite_keys, wait_for_rows, write};
 
 const PAGED: &str = "pagination = { style = \"page\" }";

@@ -8,9 +8,9 @@ mod support;
 
 use std::collections::BTreeSet;
 
+use crawlpipe_sinks::sqlx::{self, AssertSqlSafe, Row};
+use crawlpipe_sources::mock::{MockConfig, MockServer};
 use serde_json::{Value, json};
-use sinks::sqlx::{self, AssertSqlSafe, Row};
-use sources::mock::{MockConfig, MockServer};
 use support::{crawl, mock_keys, sqlite_keys, write};
 
 async fn data(db: &std::path::Path, table: &str) -> Vec<Value> {

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use sources::mock::{MockConfig, MockServer};
+use crawlpipe_sources::mock::{MockConfig, MockServer};
 use support::{crawl, mock_keys, sqlite_keys, wait_bounded, wait_for_rows, write};
 
 const SECRET: &str = "mock-secret-0123";

@@ -7,8 +7,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use crawlpipe_sources::mock::{MockConfig, MockServer};
 use serde_json::Value;
-use sources::mock::{MockConfig, MockServer};
 use support::{mock_keys, signal, sqlite_keys, wait_bounded, write};
 
 const LIMIT: Duration = Duration::from_secs(30);

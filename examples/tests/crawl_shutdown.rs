@@ -8,8 +8,8 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use sinks::sqlx::{self, AssertSqlSafe, Connection, Row};
-use sources::mock::{MockConfig, MockServer};
+use crawlpipe_sinks::sqlx::{self, AssertSqlSafe, Connection, Row};
+use crawlpipe_sources::mock::{MockConfig, MockServer};
 use support::{
     crawl, mock_keys, page_config, rerun_resumes_and_completes, signal, spawn_crawl, sqlite_keys,
     wait_bounded, wait_for_rows,

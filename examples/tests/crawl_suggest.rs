@@ -3,7 +3,7 @@
 
 mod support;
 
-use sources::mock::{MockConfig, MockServer};
+use crawlpipe_sources::mock::{MockConfig, MockServer};
 use support::{crawl, mock_keys, sqlite_keys, write};
 
 #[tokio::test(flavor = "multi_thread")]

@@ -8,9 +8,9 @@ mod support;
 
 use std::time::Duration;
 
+use crawlpipe_sinks::sqlx::{self, AssertSqlSafe, Row};
+use crawlpipe_sources::mock::{MockConfig, MockServer, TypedShape, typed_item};
 use serde_json::Value;
-use sinks::sqlx::{self, AssertSqlSafe, Row};
-use sources::mock::{MockConfig, MockServer, TypedShape, typed_item};
 use support::{crawl, spawn_crawl, wait_bounded, write};
 
 const PER_PAGE: usize = 10;

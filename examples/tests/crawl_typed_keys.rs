@@ -6,8 +6,8 @@
 
 mod support;
 
-use sinks::sqlx::{self, AssertSqlSafe, Row};
-use sources::mock::{MockConfig, MockServer};
+use crawlpipe_sinks::sqlx::{self, AssertSqlSafe, Row};
+use crawlpipe_sources::mock::{MockConfig, MockServer};
 use support::{crawl, write};
 
 const PER_PAGE: usize = 10;

@@ -10,8 +10,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use sinks::sqlx::{self, AssertSqlSafe, Row};
-use sources::mock::{MockConfig, MockServer, event_time};
+use crawlpipe_sinks::sqlx::{self, AssertSqlSafe, Row};
+use crawlpipe_sources::mock::{MockConfig, MockServer, event_time};
 use support::{crawl, sqlite_keys, wait_bounded, wait_for_rows, write};
 
 fn keys(range: std::ops::Range<usize>) -> std::collections::BTreeSet<String> {

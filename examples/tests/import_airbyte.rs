@@ -11,8 +11,8 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use examples::crawl::import::airbyte::{ImportOptions, import};
-use sources::mock::{
+use crawlpipe::crawl::import::airbyte::{ImportOptions, import};
+use crawlpipe_sources::mock::{
     CHILDREN_PER_PARENT, MockConfig, MockServer, child_deleted, child_item, tree_issue, tree_issue_count,
 };
 use support::{mock_keys, sqlite_keys, write};

@@ -4,13 +4,13 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use pipeline_core::policy::RetryPolicy;
-use pipeline_core::runner::{Collection, CollectionSummary, Runner};
-use pipeline_core::{Pipeline, State};
-use sinks::Database;
-use sinks::sqlx::{self, AssertSqlSafe, Row};
-use sources::mock::{Faults, MockConfig, MockServer, Outage};
-use sources::{BreakerConfig, HttpContext, HttpSourceConfig, JsonSource, Pagination};
+use crawlpipe_core::policy::RetryPolicy;
+use crawlpipe_core::runner::{Collection, CollectionSummary, Runner};
+use crawlpipe_core::{Pipeline, State};
+use crawlpipe_sinks::Database;
+use crawlpipe_sinks::sqlx::{self, AssertSqlSafe, Row};
+use crawlpipe_sources::mock::{Faults, MockConfig, MockServer, Outage};
+use crawlpipe_sources::{BreakerConfig, HttpContext, HttpSourceConfig, JsonSource, Pagination};
 
 fn page_style(server: &MockServer, path: &str) -> HttpSourceConfig {
     let mut config = HttpSourceConfig::new(server.url(path))
@@ -36,7 +36,7 @@ fn collection(name: &str, config: HttpSourceConfig, db: &Database, ctx: &HttpCon
     let (config, db, ctx) = (Arc::new(config), db.clone(), ctx.clone());
     Collection::new_async(name, move |name: &str| {
         let built = JsonSource::from_config(&config, &ctx)
-            .map_err(pipeline_core::BoxError::from)
+            .map_err(crawlpipe_core::BoxError::from)
             .and_then(|source| {
                 Ok(Pipeline::paged(name, source)
                     .retry(RetryPolicy::new(2).initial_backoff(Duration::from_millis(5)))
@@ -77,7 +77,9 @@ async fn keys(db: &Database, url: &str, table: &str) -> (i64, BTreeSet<String>) 
 }
 
 fn mock_keys(n: usize) -> BTreeSet<String> {
-    (0..n).map(|i| sources::mock::item(i)["id"].to_string()).collect()
+    (0..n)
+        .map(|i| crawlpipe_sources::mock::item(i)["id"].to_string())
+        .collect()
 }
 
 fn summary<'a>(summaries: &'a [CollectionSummary], name: &str) -> &'a CollectionSummary {
@@ -116,7 +118,7 @@ async fn outage_mid_crawl(url: &str, name: &str) {
     let mut saw_retrying = false;
     use futures::StreamExt;
     while let Some(event) = events.next().await {
-        if let pipeline_core::runner::RunnerEvent::Failed { will_retry: true, .. } = event {
+        if let crawlpipe_core::runner::RunnerEvent::Failed { will_retry: true, .. } = event {
             saw_retrying = true;
         }
     }

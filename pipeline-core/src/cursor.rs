@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 /// # Examples
 ///
 /// ```
-/// use pipeline_core::Cursor;
+/// use crawlpipe_core::Cursor;
 ///
 /// let cursor = Cursor::new("https://api.example.com/items?page=3");
 /// assert_eq!(cursor.as_str(), "https://api.example.com/items?page=3");

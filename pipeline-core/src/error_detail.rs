@@ -11,7 +11,7 @@ use crate::{BoxError, FetchError};
 /// # Examples
 ///
 /// ```
-/// use pipeline_core::{FetchError, StageError};
+/// use crawlpipe_core::{FetchError, StageError};
 /// use std::sync::Arc;
 ///
 /// let fetch = FetchError::permanent("GET https://api.example.com/items: HTTP 404").with_http_status(404);

@@ -26,8 +26,8 @@
 //! A `Paged` source of your own, a transform, and a sink:
 //!
 //! ```
-//! use pipeline_core::{async_trait, Cursor, FetchError, Page, Paged, Pipeline};
-//! use pipeline_core::testkit::CollectSink;
+//! use crawlpipe_core::{async_trait, Cursor, FetchError, Page, Paged, Pipeline};
+//! use crawlpipe_core::testkit::CollectSink;
 //!
 //! /// Numbers 0..30, ten a page; the cursor is the next number.
 //! struct Numbers;

@@ -23,7 +23,7 @@ use std::fmt::{self, Write};
 /// controls. Everything else is kept as it is.
 ///
 /// ```
-/// use pipeline_core::OutsideText;
+/// use crawlpipe_core::OutsideText;
 /// let body = "denied\x1b[2J\r\n2026-01-01T00:00:00Z  INFO forged";
 /// assert_eq!(
 ///     OutsideText(body).to_string(),
@@ -54,8 +54,8 @@ impl fmt::Display for OutsideText<'_> {
 /// `text` with every control character escaped; borrowed when it has none.
 ///
 /// ```
-/// assert_eq!(pipeline_core::escape_outside("a\x07b"), "a\\u{7}b");
-/// assert!(matches!(pipeline_core::escape_outside("plain"), std::borrow::Cow::Borrowed(_)));
+/// assert_eq!(crawlpipe_core::escape_outside("a\x07b"), "a\\u{7}b");
+/// assert!(matches!(crawlpipe_core::escape_outside("plain"), std::borrow::Cow::Borrowed(_)));
 /// ```
 pub fn escape_outside(text: &str) -> Cow<'_, str> {
     if text.contains(is_control) {

@@ -37,7 +37,7 @@ impl<T> Page<T> {
 ///
 /// ```
 /// use async_trait::async_trait;
-/// use pipeline_core::{Cursor, FetchError, Page, Paged};
+/// use crawlpipe_core::{Cursor, FetchError, Page, Paged};
 ///
 /// /// Numbers 0..30, ten per page; the cursor is the next offset.
 /// struct Numbers;

@@ -31,8 +31,8 @@ type Build<T> = Box<dyn FnOnce(&Arc<Shared>, &PipelineConfig, &mut Tasks) -> Box
 /// # Examples
 ///
 /// ```
-/// use pipeline_core::Pipeline;
-/// use pipeline_core::testkit::{CollectSink, ScriptedPaged};
+/// use crawlpipe_core::Pipeline;
+/// use crawlpipe_core::testkit::{CollectSink, ScriptedPaged};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -16,7 +16,7 @@ use crate::{Control, Cursor, FetchError};
 ///
 /// ```
 /// use async_trait::async_trait;
-/// use pipeline_core::{Cursor, Emitter, FetchError, PushSource};
+/// use crawlpipe_core::{Cursor, Emitter, FetchError, PushSource};
 ///
 /// struct Countdown(u32);
 ///

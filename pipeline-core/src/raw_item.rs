@@ -17,9 +17,9 @@ use serde_json::value::RawValue;
 /// construction.
 ///
 /// Sources that split a page into items without parsing them yield
-/// `RawItem`s (see `sources::RawJsonSource`), and the SQL sinks write them to
+/// `RawItem`s (see `crawlpipe_sources::RawJsonSource`), and the SQL sinks write them to
 /// their `data` column without re-serialising
-/// (`sinks::DocumentSinkBuilder::build_raw`). A field is read from the text
+/// (`crawlpipe_sinks::DocumentSinkBuilder::build_raw`). A field is read from the text
 /// with [`pointer`](Self::pointer); a transform that needs the whole tree
 /// parses it with [`to_value`](Self::to_value) or [`parse`](Self::parse).
 ///
@@ -30,7 +30,7 @@ use serde_json::value::RawValue;
 /// # Examples
 ///
 /// ```
-/// use pipeline_core::RawItem;
+/// use crawlpipe_core::RawItem;
 /// use serde_json::json;
 ///
 /// let item = RawItem::new(r#"{"id": 7, "user": {"login": "ana"}, "body": "…"}"#)?;

@@ -92,7 +92,7 @@ impl SinkContext {
 ///
 /// ```
 /// use async_trait::async_trait;
-/// use pipeline_core::{Cursor, Sink, SinkError};
+/// use crawlpipe_core::{Cursor, Sink, SinkError};
 ///
 /// /// Counts items; "durable" for the sake of the example.
 /// #[derive(Default)]

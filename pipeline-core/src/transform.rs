@@ -12,7 +12,7 @@ use crate::BoxError;
 ///
 /// ```
 /// use async_trait::async_trait;
-/// use pipeline_core::{BoxError, Transform};
+/// use crawlpipe_core::{BoxError, Transform};
 ///
 /// /// Drops items equal to the previous one, across chunk boundaries.
 /// #[derive(Default)]

@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use pipeline_core::testkit::ScriptedPaged;
-use pipeline_core::{Cursor, Pipeline, Sink, SinkError};
+use crawlpipe_core::testkit::ScriptedPaged;
+use crawlpipe_core::{Cursor, Pipeline, Sink, SinkError};
 use tokio::sync::Semaphore;
 
 /// A sink that writes only when the test hands it a permit.

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use pipeline_core::testkit::{CollectSink, ScriptedPaged};
-use pipeline_core::{BuildError, Cursor, Pipeline};
+use crawlpipe_core::testkit::{CollectSink, ScriptedPaged};
+use crawlpipe_core::{BuildError, Cursor, Pipeline};
 
 #[tokio::test(start_paused = true)]
 async fn checkpoints_never_run_ahead_of_their_items() {
@@ -84,7 +84,7 @@ async fn end_of_input_flushes_the_last_partial_batch() {
     assert_eq!(collected.items().len(), 21);
     assert!(matches!(
         collected.outcome(),
-        Some(pipeline_core::Outcome::Completed)
+        Some(crawlpipe_core::Outcome::Completed)
     ));
 }
 

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use pipeline_core::testkit::{CollectSink, Fault, ScriptedPaged};
-use pipeline_core::{Outcome, Pipeline, StageError, policy::RetryPolicy};
+use crawlpipe_core::testkit::{CollectSink, Fault, ScriptedPaged};
+use crawlpipe_core::{Outcome, Pipeline, StageError, policy::RetryPolicy};
 
 #[tokio::test(start_paused = true)]
 async fn failed_page_drains_in_flight_items() {

@@ -3,9 +3,9 @@
 
 mod support;
 
-use pipeline_core::runner::{Collection, Runner};
-use pipeline_core::testkit::CollectSink;
-use pipeline_core::{Cursor, FetchError, Page, Paged, Pipeline, State, async_trait};
+use crawlpipe_core::runner::{Collection, Runner};
+use crawlpipe_core::testkit::CollectSink;
+use crawlpipe_core::{Cursor, FetchError, Page, Paged, Pipeline, State, async_trait};
 
 use support::RecordingStore;
 

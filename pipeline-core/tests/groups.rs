@@ -5,11 +5,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crawlpipe_core::runner::{Collection, Runner};
+use crawlpipe_core::testkit::{CollectSink, ScriptedPaged};
+use crawlpipe_core::{BuildError, MemoryCheckpointStore, Pipeline, State};
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
-use pipeline_core::runner::{Collection, Runner};
-use pipeline_core::testkit::{CollectSink, ScriptedPaged};
-use pipeline_core::{BuildError, MemoryCheckpointStore, Pipeline, State};
 
 fn child(name: String, fails: bool) -> Collection {
     Collection::new(name, move |name: &str| {
@@ -202,7 +202,7 @@ async fn status_children_serves_the_groups_as_json() {
             .unwrap();
         end.ended().await;
     }
-    let server = pipeline_core::serve::serve("127.0.0.1:0", runner.clone())
+    let server = crawlpipe_core::serve::serve("127.0.0.1:0", runner.clone())
         .await
         .unwrap();
     let groups: serde_json::Value =

@@ -1,8 +1,8 @@
 //! The core's metrics, with the names in docs/operations.md and labels from configuration only.
 
+use crawlpipe_core::Pipeline;
+use crawlpipe_core::testkit::{CollectSink, Fault, ScriptedPaged};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
-use pipeline_core::Pipeline;
-use pipeline_core::testkit::{CollectSink, Fault, ScriptedPaged};
 
 #[test]
 fn core_metrics_count_items_pages_batches_and_errors() {

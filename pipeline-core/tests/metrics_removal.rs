@@ -6,11 +6,11 @@ mod support;
 
 use std::net::SocketAddr;
 
+use crawlpipe_core::Pipeline;
+use crawlpipe_core::runner::{Collection, Runner, RunnerEvent};
+use crawlpipe_core::serve::serve;
+use crawlpipe_core::testkit::ScriptedPaged;
 use futures::StreamExt;
-use pipeline_core::Pipeline;
-use pipeline_core::runner::{Collection, Runner, RunnerEvent};
-use pipeline_core::serve::serve;
-use pipeline_core::testkit::ScriptedPaged;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

@@ -2,12 +2,12 @@
 
 use std::time::Duration;
 
-use pipeline_core::policy::RetryPolicy;
-use pipeline_core::testkit::{CollectSink, Fault, ScriptedPaged};
-use pipeline_core::{Outcome, Pipeline, StageError};
+use crawlpipe_core::policy::RetryPolicy;
+use crawlpipe_core::testkit::{CollectSink, Fault, ScriptedPaged};
+use crawlpipe_core::{Outcome, Pipeline, StageError};
 use tokio::time::Instant;
 
-async fn run(source: ScriptedPaged<u64>) -> (pipeline_core::Report, Vec<u64>) {
+async fn run(source: ScriptedPaged<u64>) -> (crawlpipe_core::Report, Vec<u64>) {
     let sink = CollectSink::new();
     let collected = sink.handle();
     let report = Pipeline::paged("driver", source)
@@ -176,12 +176,12 @@ async fn panicking_fetch_fails_naming_the_source() {
 struct Stalled;
 
 #[async_trait::async_trait]
-impl pipeline_core::Sink<u64> for Stalled {
+impl crawlpipe_core::Sink<u64> for Stalled {
     async fn write(
         &mut self,
         _: Vec<u64>,
-        _: Option<&pipeline_core::Cursor>,
-    ) -> Result<(), pipeline_core::SinkError> {
+        _: Option<&crawlpipe_core::Cursor>,
+    ) -> Result<(), crawlpipe_core::SinkError> {
         std::future::pending().await
     }
 }

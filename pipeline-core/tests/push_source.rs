@@ -1,8 +1,8 @@
 //! Free-running sources driven through an `Emitter`.
 
 use async_trait::async_trait;
-use pipeline_core::testkit::CollectSink;
-use pipeline_core::{Cursor, Emitter, FetchError, Pipeline, PushSource, StageError};
+use crawlpipe_core::testkit::CollectSink;
+use crawlpipe_core::{Cursor, Emitter, FetchError, Pipeline, PushSource, StageError};
 
 /// Emits `chunks` chunks of 10 numbers, each followed by a checkpoint, then fails if asked.
 struct Counter {

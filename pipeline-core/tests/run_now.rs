@@ -9,11 +9,11 @@ mod support;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crawlpipe_core::runner::{Collection, Runner, RunnerEvent, RunnerEvents};
+use crawlpipe_core::serve::{ServeConfig, Server, serve, serve_with};
+use crawlpipe_core::testkit::{FetchLog, ScriptedPaged};
+use crawlpipe_core::{Pipeline, State};
 use futures::{FutureExt, StreamExt};
-use pipeline_core::runner::{Collection, Runner, RunnerEvent, RunnerEvents};
-use pipeline_core::serve::{ServeConfig, Server, serve, serve_with};
-use pipeline_core::testkit::{FetchLog, ScriptedPaged};
-use pipeline_core::{Pipeline, State};
 use tokio::time::Instant;
 
 use client::post;

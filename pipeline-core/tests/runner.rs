@@ -6,15 +6,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use futures::StreamExt;
-use pipeline_core::policy::RetryPolicy;
-use pipeline_core::runner::{
+use crawlpipe_core::policy::RetryPolicy;
+use crawlpipe_core::runner::{
     Collection, CollectionError, CollectionSummary, Runner, RunnerBuilder, RunnerEvent,
 };
-use pipeline_core::testkit::{Fault, FetchLog, ScriptedPaged};
-use pipeline_core::{
+use crawlpipe_core::testkit::{Fault, FetchLog, ScriptedPaged};
+use crawlpipe_core::{
     CheckpointStore, Cursor, FetchErrorKind, Pipeline, Sink, SinkContext, SinkError, StageError, State,
 };
+use futures::StreamExt;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -291,7 +291,7 @@ async fn shutdown_deadline_forces_a_pipeline_that_does_not_drain() {
         .collection(Collection::new("slow", |name| {
             Ok(Pipeline::paged(name, ScriptedPaged::numbered(10, 10))
                 .drain_timeout(Duration::from_secs(3600))
-                .sink(pipeline_core::testkit::CollectSink::new().slow(Duration::from_secs(3600))))
+                .sink(crawlpipe_core::testkit::CollectSink::new().slow(Duration::from_secs(3600))))
         }))
         .build()
         .unwrap();
@@ -427,7 +427,9 @@ async fn an_async_factory_error_is_resumed_like_a_failure() {
             if attempt < 2 {
                 return Err("database is down".into());
             }
-            Ok::<_, pipeline_core::BoxError>(Pipeline::paged(name, ScriptedPaged::numbered(3, 10)).sink(sink))
+            Ok::<_, crawlpipe_core::BoxError>(
+                Pipeline::paged(name, ScriptedPaged::numbered(3, 10)).sink(sink),
+            )
         }
     });
     let summaries = builder(RecordingStore::new())
@@ -691,7 +693,7 @@ impl Sink<u64> for SlowFinish {
         self.0.write(items, checkpoint).await
     }
 
-    async fn finish(&mut self, outcome: &pipeline_core::Outcome) -> Result<(), SinkError> {
+    async fn finish(&mut self, outcome: &crawlpipe_core::Outcome) -> Result<(), SinkError> {
         tokio::time::sleep(Duration::from_millis(300)).await;
         self.0.finish(outcome).await
     }

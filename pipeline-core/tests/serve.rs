@@ -6,12 +6,12 @@ mod support;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crawlpipe_core::policy::RetryPolicy;
+use crawlpipe_core::runner::{Collection, Runner, RunnerEvent};
+use crawlpipe_core::serve::{install_recorder, serve};
+use crawlpipe_core::testkit::{Fault, ScriptedPaged};
+use crawlpipe_core::{Pipeline, State};
 use futures::StreamExt;
-use pipeline_core::policy::RetryPolicy;
-use pipeline_core::runner::{Collection, Runner, RunnerEvent};
-use pipeline_core::serve::{install_recorder, serve};
-use pipeline_core::testkit::{Fault, ScriptedPaged};
-use pipeline_core::{Pipeline, State};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

@@ -5,17 +5,17 @@ mod support;
 
 use std::time::Duration;
 
-use pipeline_core::Pipeline;
-use pipeline_core::State;
-use pipeline_core::runner::{Collection, Runner, RunnerError};
-use pipeline_core::testkit::ScriptedPaged;
+use crawlpipe_core::Pipeline;
+use crawlpipe_core::State;
+use crawlpipe_core::runner::{Collection, Runner, RunnerError};
+use crawlpipe_core::testkit::ScriptedPaged;
 use support::{KeyedSink, RecordingStore, SharedSource};
 
 fn numbered(
     name: &str,
     pages: usize,
     delay: Duration,
-) -> (Collection, KeyedSink, pipeline_core::testkit::FetchLog) {
+) -> (Collection, KeyedSink, crawlpipe_core::testkit::FetchLog) {
     let source = ScriptedPaged::numbered(pages, 10).delay(delay);
     let log = source.fetch_log();
     let shared = SharedSource::new(source);
@@ -27,7 +27,7 @@ fn numbered(
     (c, sink, log)
 }
 
-fn service() -> pipeline_core::runner::RunnerBuilder {
+fn service() -> crawlpipe_core::runner::RunnerBuilder {
     Runner::builder(RecordingStore::new()).service(true)
 }
 
@@ -178,7 +178,7 @@ async fn a_one_shot_runner_ignores_schedules_and_ends() {
 
 #[tokio::test(start_paused = true)]
 async fn a_failed_scheduled_collection_resumes_at_its_failed_page_next_time() {
-    let source = ScriptedPaged::numbered(4, 10).fail(2, pipeline_core::testkit::Fault::Permanent, 1);
+    let source = ScriptedPaged::numbered(4, 10).fail(2, crawlpipe_core::testkit::Fault::Permanent, 1);
     let log = source.fetch_log();
     let shared = SharedSource::new(source);
     let sink = KeyedSink::new();

@@ -5,9 +5,9 @@ mod support;
 
 use std::time::Duration;
 
-use pipeline_core::runner::{Collection, Runner};
-use pipeline_core::testkit::{CollectSink, ScriptedPaged};
-use pipeline_core::{Pipeline, State};
+use crawlpipe_core::runner::{Collection, Runner};
+use crawlpipe_core::testkit::{CollectSink, ScriptedPaged};
+use crawlpipe_core::{Pipeline, State};
 
 use support::RecordingStore;
 

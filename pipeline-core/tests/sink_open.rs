@@ -4,9 +4,9 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use crawlpipe_core::testkit::ScriptedPaged;
+use crawlpipe_core::{Cursor, Pipeline, Sink, SinkContext, SinkError, StageError};
 use futures::StreamExt;
-use pipeline_core::testkit::ScriptedPaged;
-use pipeline_core::{Cursor, Pipeline, Sink, SinkContext, SinkError, StageError};
 
 /// What the test sink saw: its context, the items and cursor it committed.
 #[derive(Debug, Default)]
@@ -284,7 +284,7 @@ impl Sink<u64> for Ends {
         Ok(self.folds)
     }
 
-    async fn finish(&mut self, outcome: &pipeline_core::Outcome) -> Result<(), SinkError> {
+    async fn finish(&mut self, outcome: &crawlpipe_core::Outcome) -> Result<(), SinkError> {
         let state = if outcome.is_completed() {
             "completed"
         } else {
@@ -330,7 +330,7 @@ async fn a_failed_run_never_writes_with_write_last() {
     };
     let calls = sink.calls.clone();
     // Pages 0 and 1 arrive, page 2 fails for good.
-    let source = ScriptedPaged::numbered(3, 4).fail(2, pipeline_core::testkit::Fault::Permanent, 1);
+    let source = ScriptedPaged::numbered(3, 4).fail(2, crawlpipe_core::testkit::Fault::Permanent, 1);
     let report = Pipeline::paged("ends", source)
         .sink(sink)
         .spawn()

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use async_trait::async_trait;
-use pipeline_core::runner::{Collection, Runner};
-use pipeline_core::testkit::CollectSink;
-use pipeline_core::{Cursor, FetchError, MemoryCheckpointStore, Page, Paged, Pipeline, State};
+use crawlpipe_core::runner::{Collection, Runner};
+use crawlpipe_core::testkit::CollectSink;
+use crawlpipe_core::{Cursor, FetchError, MemoryCheckpointStore, Page, Paged, Pipeline, State};
 
 /// Pages of 10 numbers; page `skip` (from 0) is skipped by rule.
 #[derive(Clone)]

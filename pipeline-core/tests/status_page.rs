@@ -9,10 +9,10 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use pipeline_core::runner::{Collection, Runner};
-use pipeline_core::serve::{ServeConfig, serve, serve_with};
-use pipeline_core::testkit::{Fault, ScriptedPaged};
-use pipeline_core::{Pipeline, State};
+use crawlpipe_core::runner::{Collection, Runner};
+use crawlpipe_core::serve::{ServeConfig, serve, serve_with};
+use crawlpipe_core::testkit::{Fault, ScriptedPaged};
+use crawlpipe_core::{Pipeline, State};
 use tokio::time::Instant;
 
 use support::{KeyedSink, RecordingStore, SharedSource};
@@ -209,7 +209,7 @@ async fn the_status_page_shows_names_and_errors_as_text_in_a_real_browser() {
     let name = r#"<i id="pwned">name</i> & co"#;
     // A factory error is kept verbatim as the collection's last error.
     let broken = Collection::new_async(name, |_| async {
-        Err::<pipeline_core::Runnable<u64>, _>(r#"<img id="pwned-error" src=x onerror=alert(1)>"#)
+        Err::<crawlpipe_core::Runnable<u64>, _>(r#"<img id="pwned-error" src=x onerror=alert(1)>"#)
     });
     let runner = Runner::builder(RecordingStore::new())
         .service(true)

@@ -1,8 +1,8 @@
 //! Consuming a pipeline as a plain `Stream` of results.
 
+use crawlpipe_core::testkit::{Fault, ScriptedPaged};
+use crawlpipe_core::{Pipeline, StageError};
 use futures::StreamExt;
-use pipeline_core::testkit::{Fault, ScriptedPaged};
-use pipeline_core::{Pipeline, StageError};
 
 #[tokio::test]
 async fn stream_yields_items_in_order() {

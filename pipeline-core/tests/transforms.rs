@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use pipeline_core::testkit::{CollectSink, ScriptedPaged};
-use pipeline_core::{BoxError, ItemErrorPolicy, Outcome, Pipeline, StageError, Transform};
+use crawlpipe_core::testkit::{CollectSink, ScriptedPaged};
+use crawlpipe_core::{BoxError, ItemErrorPolicy, Outcome, Pipeline, StageError, Transform};
 
 #[tokio::test]
 async fn sync_transforms_compose_in_order() {

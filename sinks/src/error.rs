@@ -3,11 +3,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use pipeline_core::BoxError;
+use crawlpipe_core::BoxError;
 
 /// An error opening a database or file, building a sink, or locking collections.
 ///
-/// Errors while a pipeline runs are [`pipeline_core::SinkError`]s; when a
+/// Errors while a pipeline runs are [`crawlpipe_core::SinkError`]s; when a
 /// batch could not be committed after retries, its source is
 /// [`Error::GaveUp`].
 #[derive(Debug, thiserror::Error)]
@@ -77,7 +77,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A batch could not be committed within the retry budget; nothing of it
-    /// was committed. Carried as the source of a [`pipeline_core::SinkError::Write`].
+    /// was committed. Carried as the source of a [`crawlpipe_core::SinkError::Write`].
     #[error("gave up after {attempts} attempt(s) in {elapsed:.1?}: {source}")]
     GaveUp {
         /// Attempts made.

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use pipeline_core::{Cursor, Outcome, Sink, SinkContext, SinkError, State};
+use crawlpipe_core::{Cursor, Outcome, Sink, SinkContext, SinkError, State};
 use serde::{Deserialize, Serialize};
 use tokio::fs::{File, OpenOptions};
 use tokio::io::AsyncWriteExt;
@@ -106,15 +106,15 @@ struct Opened {
 /// # Examples
 ///
 /// ```
-/// use pipeline_core::Pipeline;
-/// use pipeline_core::testkit::ScriptedPaged;
+/// use crawlpipe_core::Pipeline;
+/// use crawlpipe_core::testkit::ScriptedPaged;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let dir = tempfile::tempdir()?;
 /// let path = dir.path().join("numbers.jsonl");
 /// let report = Pipeline::paged("numbers", ScriptedPaged::numbered(2, 3))
-///     .sink(sinks::JsonLinesSink::new(&path))
+///     .sink(crawlpipe_sinks::JsonLinesSink::new(&path))
 ///     .spawn()?
 ///     .join()
 ///     .await;

@@ -28,13 +28,13 @@
 //! # #[cfg(feature = "sqlite")]
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use pipeline_core::{CheckpointStore, Pipeline};
-//! use pipeline_core::testkit::ScriptedPaged;
+//! use crawlpipe_core::{CheckpointStore, Pipeline};
+//! use crawlpipe_core::testkit::ScriptedPaged;
 //! use serde_json::json;
 //!
 //! let dir = tempfile::tempdir()?;
 //! let url = format!("sqlite://{}", dir.path().join("crawl.db").display());
-//! let db = sinks::Database::open(&url).await?;
+//! let db = crawlpipe_sinks::Database::open(&url).await?;
 //! let _locks = db.lock(&["issues"]).await?; // no other crawler of "issues" now
 //! let sink = db.documents().key_pointer("/id").build()?;
 //! let pages = vec![vec![json!({"id": 1}), json!({"id": 2})], vec![json!({"id": 3})]];

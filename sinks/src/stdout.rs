@@ -3,7 +3,7 @@
 use std::marker::PhantomData;
 
 use async_trait::async_trait;
-use pipeline_core::{Cursor, Sink, SinkContext, SinkError};
+use crawlpipe_core::{Cursor, Sink, SinkContext, SinkError};
 use serde::Serialize;
 use tokio::io::AsyncWriteExt;
 
@@ -14,13 +14,13 @@ use tokio::io::AsyncWriteExt;
 /// # Examples
 ///
 /// ```
-/// use pipeline_core::Pipeline;
-/// use pipeline_core::testkit::ScriptedPaged;
+/// use crawlpipe_core::Pipeline;
+/// use crawlpipe_core::testkit::ScriptedPaged;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let report = Pipeline::paged("numbers", ScriptedPaged::numbered(1, 3))
-///     .sink(sinks::StdoutSink::new())
+///     .sink(crawlpipe_sinks::StdoutSink::new())
 ///     .spawn()?
 ///     .join()
 ///     .await;

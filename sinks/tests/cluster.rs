@@ -10,12 +10,12 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use pipeline_core::policy::{BreakerConfig, Breakers, GateConfig, HostGates, HostSlots};
-use pipeline_core::runner::{Claim, Coordinator, Due, Lease, RunEnd};
-use pipeline_core::{CheckpointStore, SinkContext, SinkError};
+use crawlpipe_core::policy::{BreakerConfig, Breakers, GateConfig, HostGates, HostSlots};
+use crawlpipe_core::runner::{Claim, Coordinator, Due, Lease, RunEnd};
+use crawlpipe_core::{CheckpointStore, SinkContext, SinkError};
+use crawlpipe_sinks::sqlx::{self, AssertSqlSafe};
+use crawlpipe_sinks::{Database, PgCoordinator, PgHostSlots};
 use serde_json::json;
-use sinks::sqlx::{self, AssertSqlSafe};
-use sinks::{Database, PgCoordinator, PgHostSlots};
 use support::{pg_url, unique};
 
 async fn setup(test: &str) -> Option<(Database, String)> {
@@ -158,9 +158,9 @@ async fn a_sink_with_a_stale_fence_commits_nothing() {
     // The old holder's pipeline writes one page, then is paused past its lease.
     let sink = db.documents().key_pointer("/id").build().unwrap();
     let ctx = SinkContext::new(coll.clone(), false).with_fence(Some(old.fence.clone()));
-    let mut sink: Box<dyn pipeline_core::Sink<serde_json::Value>> = Box::new(sink);
+    let mut sink: Box<dyn crawlpipe_core::Sink<serde_json::Value>> = Box::new(sink);
     sink.open(&ctx).await.unwrap();
-    let cursor = pipeline_core::Cursor::new("page-2");
+    let cursor = crawlpipe_core::Cursor::new("page-2");
     sink.write(vec![json!({"id": 1})], Some(&cursor)).await.unwrap();
     wait_expired(&prefix, &coll).await;
     let new = claimed(b.claim(&coll, Due::Now).await.unwrap());
@@ -168,31 +168,34 @@ async fn a_sink_with_a_stale_fence_commits_nothing() {
     let err = sink
         .write(
             vec![json!({"id": 2})],
-            Some(&pipeline_core::Cursor::new("page-3")),
+            Some(&crawlpipe_core::Cursor::new("page-3")),
         )
         .await
         .unwrap_err();
     assert!(matches!(err, SinkError::Fenced { .. }), "{err}");
     assert!(!err.is_retryable());
-    let err = sink.finish(&pipeline_core::Outcome::Cancelled).await.unwrap_err();
+    let err = sink
+        .finish(&crawlpipe_core::Outcome::Cancelled)
+        .await
+        .unwrap_err();
     assert!(matches!(err, SinkError::Fenced { .. }), "{err}");
     let stored = db.checkpoint_store().load(&coll).await.unwrap().unwrap();
     assert_eq!(stored.cursor.as_ref().map(|c| c.as_str()), Some("page-2"));
     assert_eq!(stored.items_written, 1, "the refused batch left no row");
 
     // The new holder writes under its own fence, from the committed cursor.
-    let mut sink: Box<dyn pipeline_core::Sink<serde_json::Value>> =
+    let mut sink: Box<dyn crawlpipe_core::Sink<serde_json::Value>> =
         Box::new(db.documents().key_pointer("/id").build().unwrap());
     let ctx = SinkContext::new(coll.clone(), false).with_fence(Some(new.fence.clone()));
     let resume = sink.open(&ctx).await.unwrap();
     assert_eq!(resume.as_ref().map(|c| c.as_str()), Some("page-2"));
     sink.write(
         vec![json!({"id": 3})],
-        Some(&pipeline_core::Cursor::new("page-3")),
+        Some(&crawlpipe_core::Cursor::new("page-3")),
     )
     .await
     .unwrap();
-    sink.finish(&pipeline_core::Outcome::Completed).await.unwrap();
+    sink.finish(&crawlpipe_core::Outcome::Completed).await.unwrap();
     drop_tables(&db_url().await, &prefix, &[&coll]).await;
 }
 

@@ -2,10 +2,10 @@
 
 use std::collections::BTreeSet;
 
-use pipeline_core::testkit::{Fault, ScriptedPaged};
-use pipeline_core::{Pipeline, Report, State};
+use crawlpipe_core::testkit::{Fault, ScriptedPaged};
+use crawlpipe_core::{Pipeline, Report, State};
+use crawlpipe_sinks::{JsonLinesCheckpoint, JsonLinesSink, StdoutSink};
 use serde_json::Value;
-use sinks::{JsonLinesCheckpoint, JsonLinesSink, StdoutSink};
 
 fn docs(pages: usize, per_page: usize) -> Vec<Vec<Value>> {
     (0..pages)

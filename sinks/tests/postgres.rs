@@ -7,11 +7,11 @@ mod support;
 use std::str::FromStr;
 use std::time::Duration;
 
-use pipeline_core::testkit::ScriptedPaged;
-use pipeline_core::{Outcome, Sink, SinkContext, SinkError};
+use crawlpipe_core::testkit::ScriptedPaged;
+use crawlpipe_core::{Outcome, Sink, SinkContext, SinkError};
+use crawlpipe_sinks::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use crawlpipe_sinks::{Database, DatabaseConfig};
 use serde_json::Value;
-use sinks::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sinks::{Database, DatabaseConfig};
 use support::proxy::Proxy;
 use support::scenarios::{self as s, run, sink_error};
 use support::{Reader, docs, keys, pg_url, unique};

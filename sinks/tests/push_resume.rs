@@ -4,11 +4,11 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use pipeline_core::{
+use crawlpipe_core::{
     Cursor, Emitter, FetchError, Outcome, Pipeline, PushSource, Sink, SinkContext, SinkError,
 };
+use crawlpipe_sinks::{Database, JsonLinesSink};
 use serde_json::{Value, json};
-use sinks::{Database, JsonLinesSink};
 
 /// Emits items `{"id": n}` for n in 0..total, 10 per chunk, each chunk
 /// checkpointed with the next number; fails after `fail_after` items if set.

@@ -5,10 +5,10 @@ mod support;
 
 use std::time::Duration;
 
-use pipeline_core::testkit::ScriptedPaged;
-use pipeline_core::{CheckpointStore, SinkError};
-use sinks::sqlx::{self, Connection};
-use sinks::{Database, DatabaseConfig, Error};
+use crawlpipe_core::testkit::ScriptedPaged;
+use crawlpipe_core::{CheckpointStore, SinkError};
+use crawlpipe_sinks::sqlx::{self, Connection};
+use crawlpipe_sinks::{Database, DatabaseConfig, Error};
 use support::scenarios::{self as s, run, sink_error};
 use support::{Reader, docs, keys, sqlite_url, unique};
 
@@ -213,7 +213,7 @@ async fn open_understands_sqlite_urls_and_refuses_others() {
 
 #[tokio::test]
 async fn a_full_disk_fails_resumably_and_later_writes_still_commit() {
-    use sinks::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+    use crawlpipe_sinks::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
     use std::str::FromStr;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicI64, Ordering};

@@ -7,10 +7,10 @@
 #[allow(unused_imports)]
 mod support;
 
-use pipeline_core::testkit::{Fault, ScriptedPaged};
-use pipeline_core::{Pipeline, RawItem, Report};
+use crawlpipe_core::testkit::{Fault, ScriptedPaged};
+use crawlpipe_core::{Pipeline, RawItem, Report};
+use crawlpipe_sinks::{ColumnType, Database, KeyPart, OnMismatch, ParentColumns, SqlSink, Unnest};
 use serde_json::{Value, json};
-use sinks::{ColumnType, Database, KeyPart, OnMismatch, ParentColumns, SqlSink, Unnest};
 use support::{Reader, pg_url, sqlite_url, unique};
 
 /// Runs `source` into `sink` as collection `coll`, three items a batch.
@@ -34,7 +34,7 @@ fn pages(pages: Vec<Vec<Value>>) -> ScriptedPaged<RawItem> {
 }
 
 async fn strings(r: &Reader, sql: &str) -> Vec<String> {
-    use sinks::sqlx::{self, AssertSqlSafe, Row};
+    use crawlpipe_sinks::sqlx::{self, AssertSqlSafe, Row};
     let rows: Vec<Option<String>> = match r {
         Reader::Sqlite(p) => sqlx::query(AssertSqlSafe(sql))
             .fetch_all(p)
@@ -193,7 +193,7 @@ async fn children_table(db: &Database, child: &str) {
         .expect("prepare");
 }
 
-fn keyless(db: &Database) -> sinks::DocumentSinkBuilder {
+fn keyless(db: &Database) -> crawlpipe_sinks::DocumentSinkBuilder {
     db.documents()
         .keyless()
         .column("n", "/n", ColumnType::Integer)
@@ -384,7 +384,7 @@ async fn a_typed_table_keeps_its_stored_key_type_and_incremental_mark(url: &str)
 }
 
 async fn a_runner_counts_the_items_a_typed_table_rejects(url: &str) {
-    use pipeline_core::runner::{Collection, Runner};
+    use crawlpipe_core::runner::{Collection, Runner};
     let coll = unique("rrej");
     let db = Database::open(url).await.expect("open");
     let sink_db = db.clone();

@@ -5,10 +5,10 @@
 #[allow(unused_imports)]
 mod support;
 
-use pipeline_core::testkit::ScriptedPaged;
-use pipeline_core::{Pipeline, RawItem, Report};
+use crawlpipe_core::testkit::ScriptedPaged;
+use crawlpipe_core::{Pipeline, RawItem, Report};
+use crawlpipe_sinks::{ColumnType, Database, OnMismatch, SqlSink, Unnest};
 use serde_json::{Value, json};
-use sinks::{ColumnType, Database, OnMismatch, SqlSink, Unnest};
 use support::{Reader, pg_url, sqlite_url, unique};
 
 /// Runs `pages` of raw items into `sink` as collection `coll`.
@@ -56,7 +56,7 @@ async fn column_types(r: &Reader, table: &str) -> Vec<(String, String)> {
 }
 
 async fn strings(r: &Reader, sql: &str) -> Vec<String> {
-    use sinks::sqlx::{self, AssertSqlSafe, Row};
+    use crawlpipe_sinks::sqlx::{self, AssertSqlSafe, Row};
     let rows: Vec<Option<String>> = match r {
         Reader::Sqlite(p) => sqlx::query(AssertSqlSafe(sql))
             .fetch_all(p)
@@ -73,7 +73,7 @@ async fn strings(r: &Reader, sql: &str) -> Vec<String> {
         .collect()
 }
 
-fn typed(db: &Database) -> sinks::DocumentSinkBuilder {
+fn typed(db: &Database) -> crawlpipe_sinks::DocumentSinkBuilder {
     db.documents()
         .column("title", "/title", ColumnType::Text)
         .column("comments", "/comments", ColumnType::Integer)

@@ -22,7 +22,7 @@
 
 use std::time::Duration;
 
-use pipeline_core::policy::{self, AutoThrottle, GateConfig};
+use crawlpipe_core::policy::{self, AutoThrottle, GateConfig};
 use serde::{Deserialize, Deserializer};
 
 use crate::dates::DateWindows;

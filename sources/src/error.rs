@@ -5,21 +5,21 @@ use std::time::Duration;
 
 /// What went wrong building a source or fetching a page.
 ///
-/// A [`Paged`](pipeline_core::Paged) source wraps these in a classified
-/// [`FetchError`](pipeline_core::FetchError); the variant decides the class
+/// A [`Paged`](crawlpipe_core::Paged) source wraps these in a classified
+/// [`FetchError`](crawlpipe_core::FetchError); the variant decides the class
 /// (see each variant).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SourceError {
     /// The configuration is invalid (bad URL, selector, pointer, header).
-    #[error("invalid source configuration: {reason_shown}", reason_shown = pipeline_core::OutsideText(.reason))]
+    #[error("invalid source configuration: {reason_shown}", reason_shown = crawlpipe_core::OutsideText(.reason))]
     Config {
         /// What is wrong.
         reason: String,
     },
     /// The server answered with an error status (5xx, 408 and 429 are
     /// retried; other 4xx are permanent).
-    #[error("{method} {url_shown}: HTTP {status}", url_shown = pipeline_core::OutsideText(.url))]
+    #[error("{method} {url_shown}: HTTP {status}", url_shown = crawlpipe_core::OutsideText(.url))]
     Status {
         /// The request method (`GET`, `POST`).
         method: &'static str,
@@ -31,7 +31,7 @@ pub enum SourceError {
     /// The server answered with an error status (or a 2xx body that is not
     /// a page) that an `on_status` or `on_body` rule matched; the class
     /// follows the rule's action (skip, fail, retry).
-    #[error("{method} {url_shown}: HTTP {status}, {rule}", url_shown = pipeline_core::OutsideText(.url))]
+    #[error("{method} {url_shown}: HTTP {status}, {rule}", url_shown = crawlpipe_core::OutsideText(.url))]
     Rule {
         /// The request method (`GET`, `POST`).
         method: &'static str,
@@ -43,7 +43,7 @@ pub enum SourceError {
         rule: String,
     },
     /// The request failed below HTTP: connect error, reset, timeout (transient).
-    #[error("{method} {url_shown}: {detail_shown}", url_shown = pipeline_core::OutsideText(.url), detail_shown = pipeline_core::OutsideText(.detail))]
+    #[error("{method} {url_shown}: {detail_shown}", url_shown = crawlpipe_core::OutsideText(.url), detail_shown = crawlpipe_core::OutsideText(.detail))]
     Transport {
         /// The request method (`GET`, `POST`).
         method: &'static str,
@@ -53,7 +53,7 @@ pub enum SourceError {
         detail: String,
     },
     /// No complete response within the total per-request deadline (transient).
-    #[error("{method} {url_shown}: no complete response within the {deadline:?} deadline", url_shown = pipeline_core::OutsideText(.url))]
+    #[error("{method} {url_shown}: no complete response within the {deadline:?} deadline", url_shown = crawlpipe_core::OutsideText(.url))]
     Deadline {
         /// The request method (`GET`, `POST`).
         method: &'static str,
@@ -63,7 +63,7 @@ pub enum SourceError {
         deadline: Duration,
     },
     /// The body ended before it was complete (transient).
-    #[error("{method} {url_shown}: body cut off after {received} bytes: {detail_shown}", url_shown = pipeline_core::OutsideText(.url), detail_shown = pipeline_core::OutsideText(.detail))]
+    #[error("{method} {url_shown}: body cut off after {received} bytes: {detail_shown}", url_shown = crawlpipe_core::OutsideText(.url), detail_shown = crawlpipe_core::OutsideText(.detail))]
     Truncated {
         /// The request method (`GET`, `POST`).
         method: &'static str,
@@ -75,7 +75,7 @@ pub enum SourceError {
         detail: String,
     },
     /// The body, after decompression, is larger than the cap (permanent).
-    #[error("{method} {url_shown}: body larger than the {limit}-byte cap (after decompression); refused", url_shown = pipeline_core::OutsideText(.url))]
+    #[error("{method} {url_shown}: body larger than the {limit}-byte cap (after decompression); refused", url_shown = crawlpipe_core::OutsideText(.url))]
     BodyTooLarge {
         /// The request method (`GET`, `POST`).
         method: &'static str,
@@ -85,7 +85,7 @@ pub enum SourceError {
         limit: u64,
     },
     /// A redirect went to a host that is not allowed, or not http(s) (permanent).
-    #[error("{method} {url_shown}: redirect to {target_shown} refused: {reason_shown}", url_shown = pipeline_core::OutsideText(.url), target_shown = pipeline_core::OutsideText(.target), reason_shown = pipeline_core::OutsideText(.reason))]
+    #[error("{method} {url_shown}: redirect to {target_shown} refused: {reason_shown}", url_shown = crawlpipe_core::OutsideText(.url), target_shown = crawlpipe_core::OutsideText(.target), reason_shown = crawlpipe_core::OutsideText(.reason))]
     Redirect {
         /// The request method (`GET`, `POST`).
         method: &'static str,
@@ -99,7 +99,7 @@ pub enum SourceError {
     /// The token endpoint (OAuth2, a token request) failed or answered
     /// without a token; the class (retried or not) is that of the
     /// underlying failure. Never holds a secret.
-    #[error("{what} from {token_url_shown}: {detail_shown}", detail_shown = pipeline_core::OutsideText(.detail), token_url_shown = pipeline_core::OutsideText(.token_url))]
+    #[error("{what} from {token_url_shown}: {detail_shown}", detail_shown = crawlpipe_core::OutsideText(.detail), token_url_shown = crawlpipe_core::OutsideText(.token_url))]
     Token {
         /// `OAuth2 token` or `token`.
         what: &'static str,
@@ -111,7 +111,7 @@ pub enum SourceError {
     /// A GraphQL answer with `errors` and no `data`: permanent when the
     /// message looks like an authentication or validation error, otherwise
     /// an invalid page (retried like a glitch).
-    #[error("{url_shown}: GraphQL error: {message_shown}", url_shown = pipeline_core::OutsideText(.url), message_shown = pipeline_core::OutsideText(.message))]
+    #[error("{url_shown}: GraphQL error: {message_shown}", url_shown = crawlpipe_core::OutsideText(.url), message_shown = crawlpipe_core::OutsideText(.message))]
     GraphQl {
         /// The URL requested.
         url: String,
@@ -120,7 +120,7 @@ pub enum SourceError {
     },
     /// [`suggest`](crate::suggest) could not read the first page as a
     /// collection of JSON objects.
-    #[error("cannot suggest a configuration for {url_shown}: {reason_shown}", url_shown = pipeline_core::OutsideText(.url), reason_shown = pipeline_core::OutsideText(.reason))]
+    #[error("cannot suggest a configuration for {url_shown}: {reason_shown}", url_shown = crawlpipe_core::OutsideText(.url), reason_shown = crawlpipe_core::OutsideText(.reason))]
     Suggest {
         /// The URL (credentials redacted).
         url: String,
@@ -137,7 +137,7 @@ pub enum SourceError {
         limit: usize,
     },
     /// An HTML document is nested deeper than the limit; it was not parsed (permanent).
-    #[error("{url_shown}: HTML nested deeper than {limit} elements; refused before parsing", url_shown = pipeline_core::OutsideText(.url))]
+    #[error("{url_shown}: HTML nested deeper than {limit} elements; refused before parsing", url_shown = crawlpipe_core::OutsideText(.url))]
     TooDeep {
         /// The page's URL.
         url: String,

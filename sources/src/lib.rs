@@ -1,6 +1,6 @@
 //! Sources for remote collections: paginated JSON APIs and scraped HTML.
 //!
-//! Both are [`Paged`](pipeline_core::Paged) sources built from data
+//! Both are [`Paged`](crawlpipe_core::Paged) sources built from data
 //! ([`HttpSourceConfig`], deserializable from TOML), sharing one HTTP client,
 //! the per-host politeness gates and circuit breakers, and the OAuth2 tokens
 //! of an [`HttpContext`]. Requests are GETs or POSTs with a JSON body
@@ -13,7 +13,7 @@
 //! element path): [`ResponseFormat`], each item mapped to JSON ([`XmlConfig`]).
 //!
 //! [`RawJsonSource`] is the fast path: the same source yielding each item's
-//! JSON text ([`RawItem`](pipeline_core::RawItem)) instead of a parsed
+//! JSON text ([`RawItem`](crawlpipe_core::RawItem)) instead of a parsed
 //! `Value`, for sinks that store the text as it is.
 //!
 //! [`suggest`] looks at an API's first pages and proposes a configuration.
@@ -34,10 +34,10 @@
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use pipeline_core::Pipeline;
-//! use pipeline_core::testkit::CollectSink;
-//! use sources::mock::{MockConfig, MockServer};
-//! use sources::{HttpContext, HttpSourceConfig, JsonSource, Pagination};
+//! use crawlpipe_core::Pipeline;
+//! use crawlpipe_core::testkit::CollectSink;
+//! use crawlpipe_sources::mock::{MockConfig, MockServer};
+//! use crawlpipe_sources::{HttpContext, HttpSourceConfig, JsonSource, Pagination};
 //!
 //! let server = MockServer::start(MockConfig::new(250, 100)).await?;
 //! let config = HttpSourceConfig::new(server.url("/link")).pagination(Pagination::LinkHeader);
@@ -89,4 +89,4 @@ pub use self::json::raw_json_source::RawJsonSource;
 pub use self::json::records::ItemsMissing;
 pub use self::paging::query_string as query;
 pub use self::suggest::{Suggestion, suggest};
-pub use pipeline_core::policy::AutoThrottle;
+pub use crawlpipe_core::policy::AutoThrottle;

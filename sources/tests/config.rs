@@ -1,7 +1,7 @@
 //! Configuration as data: every pagination style, defaults equal to
 //! `HttpSourceConfig::new`'s, tables merged before deserializing, unknown keys refused.
 
-use sources::{BreakerConfig, HttpSourceConfig, Pagination};
+use crawlpipe_sources::{BreakerConfig, HttpSourceConfig, Pagination};
 
 #[test]
 fn every_pagination_style_reads_from_toml() {
@@ -144,7 +144,7 @@ fn defaults_merged_with_a_collection_table_deserialize() {
 
 #[test]
 fn a_body_is_shown_by_its_keys_never_its_values() {
-    let config = sources::HttpSourceConfig::new("https://api.test/search")
+    let config = crawlpipe_sources::HttpSourceConfig::new("https://api.test/search")
         .post(serde_json::json!({ "page_size": 10, "password": "hunter2" }));
     let shown = format!("{config:?}");
     assert!(

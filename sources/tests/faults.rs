@@ -5,9 +5,9 @@ mod support;
 
 use std::time::Duration;
 
-use pipeline_core::{FetchErrorKind, StageError};
-use sources::mock::{Faults, MockConfig, Outage, RetryAfter};
-use sources::{BreakerConfig, HttpSourceConfig};
+use crawlpipe_core::{FetchErrorKind, StageError};
+use crawlpipe_sources::mock::{Faults, MockConfig, Outage, RetryAfter};
+use crawlpipe_sources::{BreakerConfig, HttpSourceConfig};
 use support::*;
 
 fn with_faults(items: usize, faults: Faults) -> MockConfig {
@@ -135,7 +135,7 @@ async fn a_timed_outage_is_ridden_out_by_backoff() {
         failures: 1000,
         cooldown_ms: 1000,
     });
-    let retry = pipeline_core::policy::RetryPolicy::new(50)
+    let retry = crawlpipe_core::policy::RetryPolicy::new(50)
         .initial_backoff(Duration::from_millis(50))
         .max_backoff(Duration::from_millis(100));
     let (report, items) = crawl(&config, retry, None).await;

@@ -4,10 +4,10 @@
 
 mod support;
 
-use pipeline_core::{Cursor, FetchError, Paged, RawItem, Report};
+use crawlpipe_core::{Cursor, FetchError, Paged, RawItem, Report};
+use crawlpipe_sources::mock::{Faults, Malformed, MockConfig, MockServer};
+use crawlpipe_sources::{HttpSourceConfig, JsonSource, Pagination, RawJsonSource, ResponseFormat, XmlConfig};
 use serde_json::{Value, json};
-use sources::mock::{Faults, Malformed, MockConfig, MockServer};
-use sources::{HttpSourceConfig, JsonSource, Pagination, RawJsonSource, ResponseFormat, XmlConfig};
 use support::*;
 
 fn page_style() -> Pagination {
@@ -134,7 +134,7 @@ async fn json_lines_pages_until_an_empty_one() {
     assert!(report.outcome.is_completed(), "{:?}", report.outcome);
     assert_eq!(report.pages, 6);
     assert_all(&items, 230);
-    assert_eq!(items[3], sources::mock::item(3));
+    assert_eq!(items[3], crawlpipe_sources::mock::item(3));
 }
 
 #[tokio::test]
@@ -247,7 +247,7 @@ fn formats_that_do_not_fit_the_rest_are_refused_naming_the_key() {
         (base().pagination(Pagination::FeedNext), "pagination"),
         (
             HttpSourceConfig {
-                items_missing: sources::ItemsMissing::Empty,
+                items_missing: crawlpipe_sources::ItemsMissing::Empty,
                 ..base().format(ResponseFormat::Xml)
             },
             "items_missing",

@@ -2,9 +2,9 @@
 
 mod support;
 
-use pipeline_core::{FetchErrorKind, StageError};
-use sources::mock::MockConfig;
-use sources::{HttpSourceConfig, JsonSource, Pagination, SourceError};
+use crawlpipe_core::{FetchErrorKind, StageError};
+use crawlpipe_sources::mock::MockConfig;
+use crawlpipe_sources::{HttpSourceConfig, JsonSource, Pagination, SourceError};
 use support::*;
 
 #[tokio::test]
@@ -140,7 +140,7 @@ async fn a_client_error_is_permanent_and_a_server_error_transient() {
 async fn a_checkpoint_pointing_elsewhere_is_refused() {
     let server = server(MockConfig::default()).await;
     let config = page_config(&server);
-    let resume = pipeline_core::Cursor::new("https://elsewhere.invalid/page?page=3");
+    let resume = crawlpipe_core::Cursor::new("https://elsewhere.invalid/page?page=3");
     let (report, _) = crawl(&config, fast_retry(1), Some(resume)).await;
     let text = failure_text(&report);
     assert!(text.contains("not among the allowed hosts"), "{text}");

@@ -3,9 +3,9 @@
 
 mod support;
 
-use pipeline_core::StageError;
-use sources::mock::{Faults, Malformed, MockConfig};
-use sources::{HttpSourceConfig, Pagination};
+use crawlpipe_core::StageError;
+use crawlpipe_sources::mock::{Faults, Malformed, MockConfig};
+use crawlpipe_sources::{HttpSourceConfig, Pagination};
 use support::*;
 
 const KINDS: [Malformed; 4] = [

@@ -6,8 +6,8 @@ mod support;
 
 use std::time::Duration;
 
-use sources::mock::{Faults, MockConfig, MockServer, OAuthMock};
-use sources::{Auth, HttpSourceConfig, JsonSource, OAuth2, Pagination};
+use crawlpipe_sources::mock::{Faults, MockConfig, MockServer, OAuthMock};
+use crawlpipe_sources::{Auth, HttpSourceConfig, JsonSource, OAuth2, Pagination};
 use support::trace::{assert_secret_not_traced, traced};
 use support::*;
 
@@ -134,7 +134,7 @@ async fn a_failing_token_endpoint_is_retried_like_a_page() {
         Duration::ZERO,
         OAuthMock::default(),
         Faults {
-            outage: Some(sources::mock::Outage::Requests { from: 1, count: 1 }),
+            outage: Some(crawlpipe_sources::mock::Outage::Requests { from: 1, count: 1 }),
             ..Faults::default()
         },
     )

@@ -2,9 +2,9 @@
 
 mod support;
 
-use pipeline_core::Cursor;
-use sources::mock::{MockConfig, stripe_id};
-use sources::{HttpSourceConfig, Pagination};
+use crawlpipe_core::Cursor;
+use crawlpipe_sources::mock::{MockConfig, stripe_id};
+use crawlpipe_sources::{HttpSourceConfig, Pagination};
 use support::*;
 
 #[tokio::test]
@@ -179,7 +179,7 @@ async fn config_headers_are_sent_and_never_shown() {
     let server = server(mock).await;
     let config = page_config(&server).header("Authorization", "Bearer s3cret-t0ken");
     assert!(!format!("{config:?}").contains("s3cret"));
-    let source = sources::JsonSource::from_config(&config, &ctx()).unwrap();
+    let source = crawlpipe_sources::JsonSource::from_config(&config, &ctx()).unwrap();
     assert!(!format!("{source:?}").contains("s3cret"));
     let (report, items) = crawl(&config, fast_retry(1), None).await;
     assert!(report.outcome.is_completed(), "{:?}", report.outcome);
@@ -197,7 +197,7 @@ async fn config_headers_are_sent_and_never_shown() {
 
 #[tokio::test]
 async fn speculative_fetching_keeps_the_exact_items_even_with_errors() {
-    use sources::mock::Faults;
+    use crawlpipe_sources::mock::Faults;
     for (style, url) in [
         (
             Pagination::Offset {
@@ -232,7 +232,7 @@ async fn speculative_fetching_keeps_the_exact_items_even_with_errors() {
             .items(if url == "/offset" { "/results" } else { "/items" })
             .pagination(style);
         config.speculate = true;
-        config.breaker = Some(sources::BreakerConfig {
+        config.breaker = Some(crawlpipe_sources::BreakerConfig {
             failures: 1000,
             cooldown_ms: 1,
         });
@@ -265,12 +265,12 @@ async fn a_source_built_from_toml_crawls() {
 
 #[tokio::test]
 async fn a_next_link_back_to_the_first_page_fails_with_a_repeated_cursor_after_one_fetch_of_it() {
-    use pipeline_core::{Paged, StageError};
+    use crawlpipe_core::{Paged, StageError};
     let server = server(MockConfig::default()).await;
     let config = HttpSourceConfig::new(server.url("/json/loop-a?x=1"))
         .items("/items")
         .pagination(Pagination::NextUrl { next: "/next".into() });
-    let source = sources::JsonSource::from_config(&config, &ctx()).unwrap();
+    let source = crawlpipe_sources::JsonSource::from_config(&config, &ctx()).unwrap();
     assert_eq!(
         source.first_cursor().map(|c| c.as_str().to_owned()),
         Some(server.url("/json/loop-a?x=1"))
@@ -288,10 +288,10 @@ async fn a_next_link_back_to_the_first_page_fails_with_a_repeated_cursor_after_o
 
 #[test]
 fn the_first_cursor_is_the_first_page_url_of_each_style() {
-    use pipeline_core::Paged;
+    use crawlpipe_core::Paged;
     let ctx = ctx();
     let first = |config: HttpSourceConfig| {
-        sources::JsonSource::from_config(&config, &ctx)
+        crawlpipe_sources::JsonSource::from_config(&config, &ctx)
             .unwrap()
             .first_cursor()
             .map(|c| c.as_str().to_owned())

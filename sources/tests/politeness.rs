@@ -5,8 +5,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use sources::mock::{Faults, MockConfig, RetryAfter};
-use sources::{HttpContext, JsonSource};
+use crawlpipe_sources::mock::{Faults, MockConfig, RetryAfter};
+use crawlpipe_sources::{HttpContext, JsonSource};
 use support::*;
 
 #[tokio::test]

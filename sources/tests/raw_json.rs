@@ -3,10 +3,10 @@
 
 mod support;
 
-use pipeline_core::{Paged, RawItem, Report};
+use crawlpipe_core::{Paged, RawItem, Report};
+use crawlpipe_sources::mock::{GRAPHQL_ERROR, MockConfig, MockServer};
+use crawlpipe_sources::{HttpSourceConfig, JsonSource, Pagination, RawJsonSource};
 use serde_json::{Value, json};
-use sources::mock::{GRAPHQL_ERROR, MockConfig, MockServer};
-use sources::{HttpSourceConfig, JsonSource, Pagination, RawJsonSource};
 use support::*;
 
 /// Crawls `config` through both sources and checks they agree; returns the items.
@@ -160,7 +160,7 @@ async fn malformed_pages_fail_with_the_same_errors() {
         s.url("/graphql")
     ))
     .unwrap();
-    graphql.body = Some(sources::Body(
+    graphql.body = Some(crawlpipe_sources::Body(
         json!({ "query": "query { repo { isues { nodes { id } } } }" }),
     ));
     let (report, _) = both(&graphql).await;

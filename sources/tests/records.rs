@@ -4,10 +4,10 @@
 
 mod support;
 
-use pipeline_core::{RawItem, Report};
+use crawlpipe_core::{RawItem, Report};
+use crawlpipe_sources::mock::{MockConfig, MockServer, shape_rate_date};
+use crawlpipe_sources::{HttpSourceConfig, ItemsMissing, Pagination, RawJsonSource};
 use serde_json::{Value, json};
-use sources::mock::{MockConfig, MockServer, shape_rate_date};
-use sources::{HttpSourceConfig, ItemsMissing, Pagination, RawJsonSource};
 use support::*;
 
 /// Crawls `config` through both sources, checks they agree on the parsed

@@ -6,11 +6,11 @@
 
 mod support;
 
-use pipeline_core::{Cursor, Paged};
+use crawlpipe_core::{Cursor, Paged};
+use crawlpipe_sources::dates::Timestamp;
+use crawlpipe_sources::mock::{MockConfig, event_time};
+use crawlpipe_sources::{HttpSourceConfig, JsonSource};
 use serde_json::json;
-use sources::dates::Timestamp;
-use sources::mock::{MockConfig, event_time};
-use sources::{HttpSourceConfig, JsonSource};
 use support::*;
 
 fn config(toml: &str) -> HttpSourceConfig {
@@ -135,7 +135,7 @@ async fn window_bounds_relative_to_now_and_in_epoch_seconds() {
 #[tokio::test]
 async fn an_empty_range_of_windows_fetches_nothing() {
     let server = server(MockConfig::new(10, 10)).await;
-    let c = windows_config(server.url("/events"), "").windows(sources::dates::DateWindows::new(
+    let c = windows_config(server.url("/events"), "").windows(crawlpipe_sources::dates::DateWindows::new(
         "2024-01-05",
         "1d",
         "from",

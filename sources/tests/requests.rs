@@ -4,10 +4,10 @@
 
 mod support;
 
-use pipeline_core::{Cursor, FetchErrorKind, Paged, StageError};
+use crawlpipe_core::{Cursor, FetchErrorKind, Paged, StageError};
+use crawlpipe_sources::mock::{GRAPHQL_ERROR, MockConfig, graphql_cursor, search_cursor};
+use crawlpipe_sources::{HttpSourceConfig, JsonSource, Pagination};
 use serde_json::json;
-use sources::mock::{GRAPHQL_ERROR, MockConfig, graphql_cursor, search_cursor};
-use sources::{HttpSourceConfig, JsonSource, Pagination};
 use support::*;
 
 fn search_config(url: String, page_size: u64) -> HttpSourceConfig {
@@ -99,7 +99,7 @@ async fn graphql_connection_pages_by_variables_after_until_has_next_page_is_fals
 async fn a_graphql_errors_answer_fails_naming_the_message() {
     let server = server(MockConfig::new(50, 100)).await;
     let mut config = graphql_config(server.url("/graphql"));
-    config.body = Some(sources::Body(
+    config.body = Some(crawlpipe_sources::Body(
         json!({ "query": "query { repo { isues { nodes { id } } } }" }),
     ));
     let (report, items) = crawl(&config, fast_retry(3), None).await;

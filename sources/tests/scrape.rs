@@ -4,9 +4,9 @@ mod support;
 
 use std::collections::BTreeSet;
 
-use pipeline_core::StageError;
-use sources::mock::{MockConfig, html_item_index};
-use sources::{HttpSourceConfig, ScrapeConfig, ScrapeSource, ScrapedItem};
+use crawlpipe_core::StageError;
+use crawlpipe_sources::mock::{MockConfig, html_item_index};
+use crawlpipe_sources::{HttpSourceConfig, ScrapeConfig, ScrapeSource, ScrapedItem};
 use support::*;
 
 fn scrape_config(url: String, overlap: bool) -> HttpSourceConfig {
@@ -21,7 +21,7 @@ fn scrape_config(url: String, overlap: bool) -> HttpSourceConfig {
     )
 }
 
-async fn scrape(config: &HttpSourceConfig) -> (pipeline_core::Report, Vec<ScrapedItem>) {
+async fn scrape(config: &HttpSourceConfig) -> (crawlpipe_core::Report, Vec<ScrapedItem>) {
     let source = ScrapeSource::from_config(config, &ctx()).expect("source builds");
     run("scrape", source, fast_retry(2), None).await
 }
@@ -67,7 +67,7 @@ async fn a_self_referencing_next_link_ends_the_crawl_without_repeating_the_page(
 async fn a_next_link_loop_fails_with_a_repeated_cursor_instead_of_looping() {
     let server = server(MockConfig::default()).await;
     let source = ScrapeSource::from_config(&scrape_config(server.url("/html"), true), &ctx()).unwrap();
-    let start = pipeline_core::Cursor::new(server.url("/html/loop-a"));
+    let start = crawlpipe_core::Cursor::new(server.url("/html/loop-a"));
     let (report, items) = run("loop", source, fast_retry(1), Some(start)).await;
     let failure = report.outcome.failure().expect("failed");
     assert!(
@@ -87,7 +87,7 @@ async fn a_fresh_crawl_into_a_link_loop_fetches_the_first_page_once() {
         let source =
             ScrapeSource::from_config(&scrape_config(server.url("/html/loop-a"), overlap), &ctx()).unwrap();
         assert_eq!(
-            pipeline_core::Paged::first_cursor(&source).map(|c| c.as_str().to_owned()),
+            crawlpipe_core::Paged::first_cursor(&source).map(|c| c.as_str().to_owned()),
             Some(server.url("/html/loop-a"))
         );
         let (report, items) = run("loop", source, fast_retry(1), None).await;
@@ -109,7 +109,7 @@ async fn a_fresh_crawl_into_a_link_loop_fetches_the_first_page_once() {
 
 #[tokio::test]
 async fn a_windows_1252_page_decodes_by_its_header_or_its_meta_charset() {
-    use sources::mock::LATIN1_TEXT;
+    use crawlpipe_sources::mock::LATIN1_TEXT;
     let server = server(MockConfig::default()).await;
     for path in ["/html/latin1", "/html/meta-charset", "/html/meta-http-equiv"] {
         let config = HttpSourceConfig::new(server.url(path))
@@ -155,7 +155,7 @@ fn a_scraping_source_needs_valid_selectors() {
 
 #[tokio::test]
 async fn server_errors_while_working_ahead_lose_and_duplicate_nothing() {
-    use sources::mock::Faults;
+    use crawlpipe_sources::mock::Faults;
     for overlap in [true, false] {
         let mock = MockConfig::default().html(12, 5, 0).faults(Faults {
             error_every: Some(3),
@@ -163,7 +163,7 @@ async fn server_errors_while_working_ahead_lose_and_duplicate_nothing() {
         });
         let server = server(mock.clone()).await;
         let mut config = scrape_config(server.url("/html"), overlap);
-        config.breaker = Some(sources::BreakerConfig {
+        config.breaker = Some(crawlpipe_sources::BreakerConfig {
             failures: 1000,
             cooldown_ms: 1,
         });

@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use crawlpipe_sources::{HttpSourceConfig, ScrapeConfig, ScrapeSource, ScrapedItem};
 use scraper::{ElementRef, Html, Selector};
-use sources::{HttpSourceConfig, ScrapeConfig, ScrapeSource, ScrapedItem};
 use support::{ctx, fast_retry, run};
 
 /// Page `n` of a varied site; `None` past the last page.

@@ -4,9 +4,9 @@
 
 mod support;
 
-use pipeline_core::{Cursor, Paged};
-use sources::mock::{Faults, Malformed, MockConfig, MockServer, Outage};
-use sources::{HttpSourceConfig, JsonSource, Pagination, ScrapeConfig, ScrapeSource};
+use crawlpipe_core::{Cursor, Paged};
+use crawlpipe_sources::mock::{Faults, Malformed, MockConfig, MockServer, Outage};
+use crawlpipe_sources::{HttpSourceConfig, JsonSource, Pagination, ScrapeConfig, ScrapeSource};
 use support::trace::{assert_secret_not_traced, traced};
 use support::*;
 
@@ -227,6 +227,6 @@ fn extra_secret_params_from_a_file_add_to_the_defaults() {
             .unwrap();
     assert!(config.secret_params.iter().any(|p| p == "my_sig"));
     assert!(config.secret_params.iter().any(|p| p == "access_token"));
-    let shown = sources::redact::redact_url(&config.url, &config.secret_params);
+    let shown = crawlpipe_sources::redact::redact_url(&config.url, &config.secret_params);
     assert_eq!(shown, "https://x.test/?my_sig=***&token=***");
 }

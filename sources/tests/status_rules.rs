@@ -4,13 +4,13 @@
 
 mod support;
 
-use pipeline_core::FetchErrorKind;
-use pipeline_core::StageError;
-use sources::mock::MockConfig;
-use sources::{HttpSourceConfig, Pagination, StatusAction};
+use crawlpipe_core::FetchErrorKind;
+use crawlpipe_core::StageError;
+use crawlpipe_sources::mock::MockConfig;
+use crawlpipe_sources::{HttpSourceConfig, Pagination, StatusAction};
 use support::*;
 
-fn scripted(server: &sources::mock::MockServer, script: &str) -> HttpSourceConfig {
+fn scripted(server: &crawlpipe_sources::mock::MockServer, script: &str) -> HttpSourceConfig {
     HttpSourceConfig::new(server.url(&format!("/scripted?{script}")))
         .items("/items")
         .pagination(Pagination::Page {
@@ -24,7 +24,7 @@ fn scripted(server: &sources::mock::MockServer, script: &str) -> HttpSourceConfi
         })
 }
 
-fn kind(report: &pipeline_core::Report) -> FetchErrorKind {
+fn kind(report: &crawlpipe_core::Report) -> FetchErrorKind {
     match &report.outcome.failure().expect("a failure").error {
         StageError::Fetch { kind, .. } => *kind,
         other => panic!("not a fetch failure: {other}"),
@@ -105,7 +105,7 @@ async fn an_error_status_without_a_rule_is_tagged_on_the_error() {
     let error = &report.outcome.failure().expect("a failure").error;
     assert_eq!(error.http_status(), Some(404), "{error}");
     assert_eq!(error.detail().kind, "permanent");
-    let fetch = pipeline_core::FetchError::permanent("no answer");
+    let fetch = crawlpipe_core::FetchError::permanent("no answer");
     assert_eq!(
         (fetch.http_status(), fetch.retry_after(), fetch.retry_at()),
         (None, None, None)
@@ -163,7 +163,7 @@ async fn a_body_rule_wins_over_the_status_and_matches_a_2xx_that_is_not_a_page()
 #[test]
 fn rules_outside_error_statuses_are_refused() {
     let config = HttpSourceConfig::new("http://127.0.0.1:9/x").on_status(200, StatusAction::Skip);
-    let err = sources::JsonSource::from_config(&config, &ctx())
+    let err = crawlpipe_sources::JsonSource::from_config(&config, &ctx())
         .err()
         .unwrap()
         .to_string();
@@ -174,9 +174,9 @@ fn rules_outside_error_statuses_are_refused() {
 async fn a_scraped_page_answering_404_is_skipped_too() {
     let server = server(MockConfig::new(30, 10)).await;
     let config = HttpSourceConfig::new(server.url("/children/item-7"))
-        .scrape(sources::ScrapeConfig::new("section").field("title", "h2"))
+        .scrape(crawlpipe_sources::ScrapeConfig::new("section").field("title", "h2"))
         .on_status(404, StatusAction::Skip);
-    let source = sources::ScrapeSource::from_config(&config, &ctx()).unwrap();
+    let source = crawlpipe_sources::ScrapeSource::from_config(&config, &ctx()).unwrap();
     let (report, items) = run("scraped", source, fast_retry(3), None).await;
     assert!(report.outcome.is_completed(), "{:?}", report.outcome);
     assert!(items.is_empty());

@@ -4,8 +4,8 @@
 
 mod support;
 
-use sources::mock::MockConfig;
-use sources::{Headers, HttpSourceConfig, Pagination, suggest};
+use crawlpipe_sources::mock::MockConfig;
+use crawlpipe_sources::{Headers, HttpSourceConfig, Pagination, suggest};
 use support::*;
 
 /// The `[[collection]]` block as the crawl binary reads it: its own keys
@@ -61,7 +61,12 @@ async fn every_style_is_suggested_and_the_block_crawls_the_whole_collection() {
                 .iter()
                 .map(|v| v["id"].as_str().unwrap().to_owned())
                 .collect();
-            assert_eq!(ids, (0..450).map(sources::mock::stripe_id).collect::<Vec<_>>());
+            assert_eq!(
+                ids,
+                (0..450)
+                    .map(crawlpipe_sources::mock::stripe_id)
+                    .collect::<Vec<_>>()
+            );
         } else {
             assert_all(&items, 450);
         }

@@ -4,9 +4,9 @@
 
 mod support;
 
+use crawlpipe_sources::mock::MockConfig;
+use crawlpipe_sources::{Headers, HttpSourceConfig, Pagination, ResponseFormat, suggest};
 use serde_json::Value;
-use sources::mock::MockConfig;
-use sources::{Headers, HttpSourceConfig, Pagination, ResponseFormat, suggest};
 use support::*;
 
 /// The block's `key` and its source configuration.

@@ -8,8 +8,8 @@ mod support;
 
 use std::time::Duration;
 
-use sources::mock::{LoginExpiry, LoginMock, MockConfig, MockServer, OAuthMock};
-use sources::{
+use crawlpipe_sources::mock::{LoginExpiry, LoginMock, MockConfig, MockServer, OAuthMock};
+use crawlpipe_sources::{
     Auth, ClientAuth, HttpSourceConfig, JsonSource, OAuth2, Pagination, TokenBodyFormat, TokenRequest,
 };
 use support::trace::{assert_secret_not_traced, traced};
@@ -319,7 +319,7 @@ fn bad_grants_are_refused_naming_the_key() {
             .unwrap_or_default()
     };
     let mut no_refresh = OAuth2::client_credentials("http://127.0.0.1:9/t", "id", "s");
-    no_refresh.grant = sources::GrantType::RefreshToken;
+    no_refresh.grant = crawlpipe_sources::GrantType::RefreshToken;
     assert!(build(Auth::OAuth2(no_refresh)).contains("auth.refresh_token"));
     let mut stray = OAuth2::client_credentials("http://127.0.0.1:9/t", "id", "s");
     stray.refresh_token = Some("r".into());

@@ -29,9 +29,9 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use benches::core_workload::{mpsc_chain, pipeline, plain_loop, slow_sink_run};
-use benches::crawl_workload;
-use sources::mock::{MockConfig, MockServer};
+use crawlpipe_benches::core_workload::{mpsc_chain, pipeline, plain_loop, slow_sink_run};
+use crawlpipe_benches::crawl_workload;
+use crawlpipe_sources::mock::{MockConfig, MockServer};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -40,15 +40,17 @@ fn main() {
         Some("memory") => memory(),
         Some("runner") => runner(),
         Some("service") => service(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(1_000)),
-        Some("fanout") => benches::fanout_workload::compare(),
+        Some("fanout") => crawlpipe_benches::fanout_workload::compare(),
         Some("fanout-child") => {
-            benches::fanout_workload::child(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(500))
+            crawlpipe_benches::fanout_workload::child(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(500))
         }
-        Some("cluster") => benches::cluster_workload::run(&std::env::args().next().unwrap_or_default()),
+        Some("cluster") => {
+            crawlpipe_benches::cluster_workload::run(&std::env::args().next().unwrap_or_default())
+        }
         Some("cluster-worker") => cluster_worker(&args[1..]),
-        Some("feed") => benches::feed_workload::compare(&runtime()),
+        Some("feed") => crawlpipe_benches::feed_workload::compare(&runtime()),
         Some("feed-child") if args.len() == 3 => {
-            let items = runtime().block_on(benches::feed_workload::feed_crawl(&args[1], &args[2]));
+            let items = runtime().block_on(crawlpipe_benches::feed_workload::feed_crawl(&args[1], &args[2]));
             println!("{items} {}", peak_rss_kib());
         }
         Some("memory-child") => memory_child(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(10_000)),
@@ -56,7 +58,7 @@ fn main() {
             args.get(1).and_then(|n| n.parse().ok()).unwrap_or(100_000),
             &args[2.min(args.len())..],
         ),
-        Some("tables") => benches::tables_workload::compare(
+        Some("tables") => crawlpipe_benches::tables_workload::compare(
             args.get(1).and_then(|n| n.parse().ok()).unwrap_or(200_000),
             args.get(2).and_then(|n| n.parse().ok()).unwrap_or(1_000_000),
         ),
@@ -130,7 +132,7 @@ fn core(n: u64) {
 }
 
 fn runner() {
-    use benches::runner_workload::{Shape, server, with_join_set, with_runner};
+    use crawlpipe_benches::runner_workload::{Shape, server, with_join_set, with_runner};
     let shape = Shape {
         collections: 200,
         pages: 50,
@@ -151,7 +153,7 @@ fn runner() {
         for round in 0..rounds {
             let open = |name: &str| {
                 let url = format!("sqlite://{}", dir.join(format!("{name}{round}.db")).display());
-                async move { sinks::Database::open(&url).await.expect("sqlite opens") }
+                async move { crawlpipe_sinks::Database::open(&url).await.expect("sqlite opens") }
             };
             // Rotate the order so that no variant always runs first.
             for k in 0..3 {
@@ -210,7 +212,7 @@ fn service(collections: usize) {
         .enable_all()
         .build()
         .expect("runtime");
-    let f = rt.block_on(benches::service_workload::run(
+    let f = rt.block_on(crawlpipe_benches::service_workload::run(
         collections,
         Duration::from_secs(10),
         1000,
@@ -236,7 +238,7 @@ fn ms(d: Duration) -> f64 {
 }
 
 fn memory() {
-    let peak = |n: u64| benches::child_rss::child_peak_kib(&["memory-child", &n.to_string()]);
+    let peak = |n: u64| crawlpipe_benches::child_rss::child_peak_kib(&["memory-child", &n.to_string()]);
     let small = peak(10_000);
     let large = peak(1_000_000);
     println!("peak RSS with a slow sink (1 ms per batch of 1000):");
@@ -407,7 +409,7 @@ fn cluster_worker(args: &[String]) {
         .enable_all()
         .build()
         .expect("runtime");
-    rt.block_on(benches::cluster_workload::worker(
+    rt.block_on(crawlpipe_benches::cluster_workload::worker(
         pg,
         prefix,
         base,

@@ -3,9 +3,9 @@
 // A bench binary's output is its report.
 #![allow(clippy::print_stdout)]
 
-use benches::paged_crawl::{framework, page_config, sequential, source_only};
-use sources::HttpContext;
-use sources::mock::{MockConfig, MockServer};
+use crawlpipe_benches::paged_crawl::{framework, page_config, sequential, source_only};
+use crawlpipe_sources::HttpContext;
+use crawlpipe_sources::mock::{MockConfig, MockServer};
 
 fn main() {
     let mut args = std::env::args().skip(1);

@@ -7,10 +7,10 @@
 // A bench binary's output is its report.
 #![allow(clippy::print_stdout)]
 
-use benches::html_corpus::{
+use crawlpipe_benches::html_corpus::{
     CorpusServer, START, corpus_dir, crawl_pages, reference_crawl_pages, scrape_config,
 };
-use sources::HttpContext;
+use crawlpipe_sources::HttpContext;
 
 fn main() {
     let Some(dir) = corpus_dir() else {

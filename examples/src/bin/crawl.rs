@@ -10,12 +10,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use examples::crawl::app::{self, RunConfig};
-use examples::crawl::config::CrawlConfig;
+use crawlpipe::crawl::app::{self, RunConfig};
+use crawlpipe::crawl::config::CrawlConfig;
 #[cfg(feature = "demo")]
-use examples::crawl::demo::Demo;
-use examples::crawl::progress::{children_table, interrupted_message, summary_table};
-use examples::crawl::stderr;
+use crawlpipe::crawl::demo::Demo;
+use crawlpipe::crawl::progress::{children_table, interrupted_message, summary_table};
+use crawlpipe::crawl::stderr;
 
 // With the `mimalloc` feature, on by default (see docs/benchmarks.md, for
 // the measured difference), the binary allocates with mimalloc instead of the
@@ -103,7 +103,7 @@ fn init_logging(quiet: bool) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(stderr::QueuedStderr)
-        .fmt_fields(examples::crawl::log_fields::escaping_fields())
+        .fmt_fields(crawlpipe::crawl::log_fields::escaping_fields())
         .with_ansi(stderr::colour())
         .with_target(false)
         .init();
@@ -129,7 +129,7 @@ struct SuggestCli {
 }
 
 async fn suggest(cli: SuggestCli) -> u8 {
-    let mut headers = sources::Headers::default();
+    let mut headers = crawlpipe_sources::Headers::default();
     for h in &cli.headers {
         let Some((name, value)) = h.split_once(':') else {
             stderr::line(format_args!(
@@ -140,21 +140,21 @@ async fn suggest(cli: SuggestCli) -> u8 {
         };
         headers.0.insert(name.trim().to_owned(), value.trim().to_owned());
     }
-    let ctx = match sources::HttpContext::new() {
+    let ctx = match crawlpipe_sources::HttpContext::new() {
         Ok(ctx) => ctx,
         Err(e) => {
             stderr::line(format_args!("crawl suggest: {e}"));
             return 1;
         }
     };
-    match sources::suggest(&cli.url, &headers, &ctx).await {
+    match crawlpipe_sources::suggest(&cli.url, &headers, &ctx).await {
         Ok(suggestion) => {
             stdout_line(&suggestion.to_string());
             0
         }
         Err(e) => {
             stderr::line(format_args!("crawl suggest: {e}"));
-            if matches!(e, sources::SourceError::Config { .. }) {
+            if matches!(e, crawlpipe_sources::SourceError::Config { .. }) {
                 2
             } else {
                 1
@@ -189,7 +189,7 @@ struct ImportAirbyteCli {
 }
 
 fn import_airbyte(cli: ImportAirbyteCli) -> u8 {
-    use examples::crawl::import::airbyte::{ImportOptions, import_file};
+    use crawlpipe::crawl::import::airbyte::{ImportOptions, import_file};
     let config = match &cli.config {
         None => None,
         Some(path) => match std::fs::read(path).map(|b| serde_json::from_slice::<serde_json::Value>(&b)) {
@@ -289,7 +289,7 @@ fn main() -> ExitCode {
         let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
             return ExitCode::from(1);
         };
-        let replay = examples::crawl::replay::Replay {
+        let replay = crawlpipe::crawl::replay::Replay {
             config: cli.config,
             only: cli.only,
             database: cli.database,
@@ -360,7 +360,7 @@ async fn run(cli: Cli) -> u8 {
         }
     };
     if let Some(db) = cli.database {
-        if let Err(reason) = examples::crawl::config::check_database_url(&db) {
+        if let Err(reason) = crawlpipe::crawl::config::check_database_url(&db) {
             stderr::line(format_args!("crawl: --database: {reason}"));
             return 2;
         }

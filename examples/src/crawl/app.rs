@@ -4,12 +4,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use pipeline_core::State;
-use pipeline_core::policy::{Breakers, HostGates, HostSlots};
-use pipeline_core::runner::{Collection, CollectionSummary, Runner};
-use pipeline_core::serve::ServeConfig;
-use sinks::{Database, PgCoordinator, PgHostSlots};
-use sources::{HttpContext, JsonSource, ScrapeSource};
+use crawlpipe_core::State;
+use crawlpipe_core::policy::{Breakers, HostGates, HostSlots};
+use crawlpipe_core::runner::{Collection, CollectionSummary, Runner};
+use crawlpipe_core::serve::ServeConfig;
+use crawlpipe_sinks::{Database, PgCoordinator, PgHostSlots};
+use crawlpipe_sources::{HttpContext, JsonSource, ScrapeSource};
 
 use super::collections;
 use super::config::{CollectionConfig, CrawlConfig, KeyConfig};
@@ -112,7 +112,7 @@ pub struct RunResult {
     /// Child collections that did not complete (a child or the parent failed).
     pub failed_children: Vec<String>,
     /// The children of each child collection, aggregated.
-    pub groups: Vec<pipeline_core::runner::GroupStatus>,
+    pub groups: Vec<crawlpipe_core::runner::GroupStatus>,
     /// Typed collections with items kept in `pipeline_rejected`, and how many.
     pub rejected: Vec<(String, u64)>,
 }
@@ -137,7 +137,7 @@ impl RunResult {
 
 /// A database URL for messages: password and secret query parameters hidden.
 pub fn redact_url(url: &str) -> String {
-    sources::redact::redact_url(url, &sources::redact::default_secret_params())
+    crawlpipe_sources::redact::redact_url(url, &crawlpipe_sources::redact::default_secret_params())
 }
 
 /// Crawls every selected collection of `config` and waits for the end (with
@@ -224,7 +224,9 @@ pub async fn run(config: CrawlConfig, options: RunConfig) -> Result<RunResult, A
             .prepare(&c.name)
             .await
             .map_err(|e| match e {
-                sinks::Error::Config { collection, reason } => AppError::Table { collection, reason },
+                crawlpipe_sinks::Error::Config { collection, reason } => {
+                    AppError::Table { collection, reason }
+                }
                 other => AppError::Database {
                     url: redact_url(&config.database),
                     message: other.to_string(),
@@ -284,7 +286,7 @@ pub async fn run(config: CrawlConfig, options: RunConfig) -> Result<RunResult, A
                 serve = serve.admin_token(token.0.clone());
             }
             Some(
-                pipeline_core::serve::serve_with(addr.as_str(), runner.clone(), serve)
+                crawlpipe_core::serve::serve_with(addr.as_str(), runner.clone(), serve)
                     .await
                     .map_err(|e| AppError::Start(format!("metrics server on {addr}: {e}")))?,
             )
@@ -313,7 +315,7 @@ pub async fn run(config: CrawlConfig, options: RunConfig) -> Result<RunResult, A
                 ctx: ctx.clone(),
                 options: options.clone(),
                 mode: config.mode,
-                reload: pipeline_core::runner::Reload::new(selected),
+                reload: crawlpipe_core::runner::Reload::new(selected),
                 locks: held.clone(),
                 cluster: coordinator.is_some(),
             };
@@ -367,7 +369,7 @@ pub(crate) fn check_source(c: &CollectionConfig, ctx: &HttpContext) -> Result<()
     let mut http = c.http.clone();
     if c.parent.is_some() {
         // A child's URL is a template: check its shape with a sample value.
-        let template = sources::UrlTemplate::parse(&http.url).map_err(|e| e.to_string())?;
+        let template = crawlpipe_sources::UrlTemplate::parse(&http.url).map_err(|e| e.to_string())?;
         http.url = template.sample("1");
     }
     let checked = if http.scrape.is_some() {

@@ -4,12 +4,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use pipeline_core::policy::RetryPolicy;
-use pipeline_core::runner::{Collection, Definition};
-use pipeline_core::{Pipeline, RawItem, Runnable};
+use crawlpipe_core::policy::RetryPolicy;
+use crawlpipe_core::runner::{Collection, Definition};
+use crawlpipe_core::{Pipeline, RawItem, Runnable};
+use crawlpipe_sinks::{ColumnType, Database};
+use crawlpipe_sources::{
+    HttpContext, HttpSourceConfig, JsonSource, RawJsonSource, ScrapeSource, ScrapedItem,
+};
 use serde_json::{Map, Value};
-use sinks::{ColumnType, Database};
-use sources::{HttpContext, HttpSourceConfig, JsonSource, RawJsonSource, ScrapeSource, ScrapedItem};
 
 use super::config::{CollectionConfig, KeyConfig, Mode};
 
@@ -129,7 +131,7 @@ pub(crate) async fn since(
     c: &CollectionConfig,
     name: &str,
     db: &Database,
-) -> Result<Option<String>, pipeline_core::BoxError> {
+) -> Result<Option<String>, crawlpipe_core::BoxError> {
     if c.incremental.is_none() {
         return Ok(None);
     }
@@ -143,11 +145,11 @@ pub(crate) fn with_since(
     c: &CollectionConfig,
     http: &HttpSourceConfig,
     mark: Option<&str>,
-) -> Result<HttpSourceConfig, pipeline_core::BoxError> {
+) -> Result<HttpSourceConfig, crawlpipe_core::BoxError> {
     let Some(inc) = &c.incremental else {
         return Ok(http.clone());
     };
-    inc.apply(http, mark, sources::dates::Timestamp::now())
+    inc.apply(http, mark, crawlpipe_sources::dates::Timestamp::now())
         .map_err(|e| format!("collection {:?}: incremental: {e}", c.name).into())
 }
 
@@ -167,7 +169,7 @@ pub(crate) fn build(
     ctx: &HttpContext,
     mode: Mode,
     target: Target<'_>,
-) -> Result<Runnable<Value>, pipeline_core::BoxError> {
+) -> Result<Runnable<Value>, crawlpipe_core::BoxError> {
     let mut own = c.clone();
     own.http = target.http;
     let c = &own;
@@ -202,8 +204,8 @@ pub(crate) fn build(
             .as_ref()
             .filter(|i| i.windows)
             .and_then(|_| source.windows_end())
-            .map(sources::dates::Incremental::windows_mark);
-        let with_floor = |sink: sinks::SqlSink<Value>| match &floor {
+            .map(crawlpipe_sources::dates::Incremental::windows_mark);
+        let with_floor = |sink: crawlpipe_sinks::SqlSink<Value>| match &floor {
             Some(f) => sink.high_water_floor(f.clone()),
             None => sink,
         };
@@ -244,7 +246,7 @@ fn build_json(
     db: &Database,
     ctx: &HttpContext,
     mode: Mode,
-) -> Result<Runnable<RawItem>, pipeline_core::BoxError> {
+) -> Result<Runnable<RawItem>, crawlpipe_core::BoxError> {
     let source = RawJsonSource::from_config(&c.http, ctx)?;
     let sink = KeyConfig::documents(c.key.as_ref(), c.table.apply(db.documents()))
         .staging(mode == Mode::Staging)

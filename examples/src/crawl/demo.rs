@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use sources::mock::{Faults, MockConfig, MockServer, Outage, RetryAfter};
+use crawlpipe_sources::mock::{Faults, MockConfig, MockServer, Outage, RetryAfter};
 
 use super::config::{ConfigError, CrawlConfig};
 

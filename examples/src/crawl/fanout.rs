@@ -1,16 +1,16 @@
 //! Child collections: the runner collection of one child of a configured
 //! child collection, made from its parent's stored row. The feeding itself
 //! (a bounded window of children, listed from the parent's committed rows)
-//! is the library's [`sinks::ChildFeeder`]; this is its factory: the
+//! is the library's [`crawlpipe_sinks::ChildFeeder`]; this is its factory: the
 //! child's source rendered from the parent row (`HttpSourceConfig::for_parent`), the stored `since`, the JSON
 //! or scraping source and the child's SQL sink.
 
 use std::sync::Arc;
 
-use pipeline_core::BuildError;
-use pipeline_core::runner::Collection;
-use sinks::{Database, QueuedChild};
-use sources::HttpContext;
+use crawlpipe_core::BuildError;
+use crawlpipe_core::runner::Collection;
+use crawlpipe_sinks::{Database, QueuedChild};
+use crawlpipe_sources::HttpContext;
 
 use super::collections::{Target, build, since, with_since};
 use super::config::{CollectionConfig, Mode};
@@ -50,7 +50,7 @@ fn collection(
         Err(reason) => {
             // Fails for good (a definition error), naming the parent key and pointer.
             return Collection::new(name, move |name: &str| {
-                Err::<pipeline_core::Runnable<serde_json::Value>, _>(BuildError::Definition {
+                Err::<crawlpipe_core::Runnable<serde_json::Value>, _>(BuildError::Definition {
                     collection: name.to_owned(),
                     reason: reason.clone(),
                 })

@@ -1,5 +1,5 @@
 //! How the `crawl` binary writes a log event's fields: every value escaped
-//! (see [`pipeline_core::escape_outside`]), so no text a server or an item
+//! (see [`crawlpipe_core::escape_outside`]), so no text a server or an item
 //! supplied, logged anywhere, can drive the terminal or forge a log line.
 //!
 //! Errors escape their outside text where they are formatted already; this
@@ -19,7 +19,7 @@ pub fn escaping_fields() -> impl for<'w> FormatFields<'w> + Send + Sync + 'stati
     debug_fn(|w: &mut Writer<'_>, field: &Field, value: &dyn Debug| {
         let mut text = String::new();
         let _ = write!(text, "{value:?}");
-        let shown = pipeline_core::escape_outside(&text);
+        let shown = crawlpipe_core::escape_outside(&text);
         match field.name() {
             "message" => write!(w, "{shown}"),
             name => write!(w, "{name}={shown}"),

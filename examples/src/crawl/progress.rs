@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use crawlpipe_core::runner::{CollectionError, CollectionSummary, GroupStatus, Runner};
+use crawlpipe_core::{StageError, State, escape_outside};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use pipeline_core::runner::{CollectionError, CollectionSummary, GroupStatus, Runner};
-use pipeline_core::{StageError, State, escape_outside};
 use tokio::sync::oneshot;
 
 use super::stderr;

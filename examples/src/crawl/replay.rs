@@ -1,11 +1,11 @@
 //! `crawl replay-rejected CONFIG.toml [--only NAME]`: for each selected
 //! collection with a typed table, the items kept in `pipeline_rejected`
 //! that fit the configured columns now move back into the table (see
-//! [`sinks::SqlSink::replay_rejected`]); the others stay.
+//! [`crawlpipe_sinks::SqlSink::replay_rejected`]); the others stay.
 
 use std::path::PathBuf;
 
-use sinks::Database;
+use crawlpipe_sinks::Database;
 
 use super::app::{AppError, redact_url};
 use super::config::{CrawlConfig, KeyConfig};
@@ -96,7 +96,7 @@ impl Replay {
             let builder = || KeyConfig::documents(c.key.as_ref(), table.apply(db.documents()));
             if let Err(e) = builder().prepare(&c.name).await {
                 result = Err(match e {
-                    sinks::Error::Config { collection, reason } => {
+                    crawlpipe_sinks::Error::Config { collection, reason } => {
                         AppError::Table { collection, reason }.into()
                     }
                     other => ReplayError::Write {

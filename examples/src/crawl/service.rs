@@ -6,9 +6,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use pipeline_core::runner::{Reload, Runner};
-use sinks::{CollectionLocks, Database};
-use sources::HttpContext;
+use crawlpipe_core::runner::{Reload, Runner};
+use crawlpipe_sinks::{CollectionLocks, Database};
+use crawlpipe_sources::HttpContext;
 use tokio_util::task::AbortOnDropHandle;
 
 use super::app::{RunConfig, check_source};
@@ -39,7 +39,7 @@ pub struct Service {
 }
 
 /// What a reload changed.
-pub use pipeline_core::runner::Changes;
+pub use crawlpipe_core::runner::Changes;
 
 impl Service {
     /// Listens for SIGHUP until the returned handle is dropped.

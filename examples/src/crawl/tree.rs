@@ -5,9 +5,9 @@
 
 use std::sync::Arc;
 
-use pipeline_core::runner::{Collection, TreePlan};
-use sinks::{CollectionTree, Database, ParentColumns, SqlCheckpointStore};
-use sources::HttpContext;
+use crawlpipe_core::runner::{Collection, TreePlan};
+use crawlpipe_sinks::{CollectionTree, Database, ParentColumns, SqlCheckpointStore};
+use crawlpipe_sources::HttpContext;
 
 use super::config::{CollectionConfig, Mode};
 use super::fanout::child_factory;

@@ -7,8 +7,8 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use sinks::sqlx::{self, AssertSqlSafe, Row};
-use sources::mock::MockServer;
+use crawlpipe_sinks::sqlx::{self, AssertSqlSafe, Row};
+use crawlpipe_sources::mock::MockServer;
 
 /// Runs `crawl ARGS` in `dir` to its end, capturing stdout and stderr.
 pub fn crawl(args: &[&str], dir: &Path) -> Output {
@@ -87,7 +87,9 @@ pub async fn rerun_resumes_and_completes(config: &str, dir: &Path, db: &Path, se
 
 /// The keys of the mock server's first `n` items.
 pub fn mock_keys(n: usize) -> BTreeSet<String> {
-    (0..n).map(|i| sources::mock::item(i)["id"].to_string()).collect()
+    (0..n)
+        .map(|i| crawlpipe_sources::mock::item(i)["id"].to_string())
+        .collect()
 }
 
 /// Waits up to `limit` for `child` to exit; on timeout sends SIGKILL (the

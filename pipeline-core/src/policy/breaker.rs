@@ -73,7 +73,7 @@ struct Inner {
 ///
 /// ```
 /// use std::time::Duration;
-/// use pipeline_core::policy::{BreakerConfig, CircuitBreaker};
+/// use crawlpipe_core::policy::{BreakerConfig, CircuitBreaker};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {

@@ -48,7 +48,7 @@ impl Default for AutoThrottle {
 ///
 /// ```
 /// use std::time::Duration;
-/// use pipeline_core::policy::GateConfig;
+/// use crawlpipe_core::policy::GateConfig;
 ///
 /// let config = GateConfig::default()
 ///     .min_interval(Duration::from_millis(250))

@@ -52,7 +52,7 @@ struct GateInner {
 ///
 /// ```
 /// use std::time::Duration;
-/// use pipeline_core::policy::{GateConfig, HostGates};
+/// use crawlpipe_core::policy::{GateConfig, HostGates};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {

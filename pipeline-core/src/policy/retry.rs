@@ -24,7 +24,7 @@ pub enum Jitter {
 ///
 /// ```
 /// use std::time::Duration;
-/// use pipeline_core::policy::RetryPolicy;
+/// use crawlpipe_core::policy::RetryPolicy;
 ///
 /// let policy = RetryPolicy::new(5)
 ///     .initial_backoff(Duration::from_millis(100))

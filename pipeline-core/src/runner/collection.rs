@@ -37,9 +37,9 @@ pub(crate) type Factory = Arc<
 /// # Examples
 ///
 /// ```
-/// use pipeline_core::runner::Collection;
-/// use pipeline_core::Pipeline;
-/// use pipeline_core::testkit::{CollectSink, ScriptedPaged};
+/// use crawlpipe_core::runner::Collection;
+/// use crawlpipe_core::Pipeline;
+/// use crawlpipe_core::testkit::{CollectSink, ScriptedPaged};
 ///
 /// let collection = Collection::new("numbers", |name| {
 ///     Ok(Pipeline::paged(name, ScriptedPaged::numbered(3, 10)).sink(CollectSink::<u64>::new()))

@@ -139,9 +139,9 @@ impl Inner {
 /// ```
 /// use std::sync::Arc;
 /// use futures::StreamExt;
-/// use pipeline_core::runner::{Collection, Runner, RunnerEvent};
-/// use pipeline_core::testkit::{CollectSink, ScriptedPaged};
-/// use pipeline_core::{MemoryCheckpointStore, Pipeline, State};
+/// use crawlpipe_core::runner::{Collection, Runner, RunnerEvent};
+/// use crawlpipe_core::testkit::{CollectSink, ScriptedPaged};
+/// use crawlpipe_core::{MemoryCheckpointStore, Pipeline, State};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -49,9 +49,9 @@ pub struct Changes {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use pipeline_core::runner::{Collection, Definition, Reload, Runner};
-/// use pipeline_core::testkit::{CollectSink, ScriptedPaged};
-/// use pipeline_core::{MemoryCheckpointStore, Pipeline};
+/// use crawlpipe_core::runner::{Collection, Definition, Reload, Runner};
+/// use crawlpipe_core::testkit::{CollectSink, ScriptedPaged};
+/// use crawlpipe_core::{MemoryCheckpointStore, Pipeline};
 ///
 /// #[derive(Debug, Clone, PartialEq)]
 /// struct Numbers { name: String, pages: usize }

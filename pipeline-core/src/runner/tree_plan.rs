@@ -23,8 +23,8 @@ pub type TreeNode<'a> = (&'a str, Option<&'a str>);
 /// # Examples
 ///
 /// ```
-/// use pipeline_core::runner::TreePlan;
-/// use pipeline_core::{CheckpointStore, MemoryCheckpointStore, State};
+/// use crawlpipe_core::runner::TreePlan;
+/// use crawlpipe_core::{CheckpointStore, MemoryCheckpointStore, State};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -12,7 +12,7 @@ use std::fmt;
 /// # Examples
 ///
 /// ```
-/// use pipeline_core::serve::ServeConfig;
+/// use crawlpipe_core::serve::ServeConfig;
 ///
 /// let config = ServeConfig::new().admin_token("s3cret");
 /// assert!(config.admin_enabled());
@@ -46,7 +46,7 @@ impl ServeConfig {
     /// the server through a name it points at this machine (DNS rebinding).
     ///
     /// ```
-    /// use pipeline_core::serve::ServeConfig;
+    /// use crawlpipe_core::serve::ServeConfig;
     /// let config = ServeConfig::new().allowed_host("crawl.internal");
     /// # let _ = config;
     /// ```

@@ -144,9 +144,9 @@ pub async fn serve(addr: impl ToSocketAddrs, runner: Runner) -> Result<Server, S
 ///
 /// ```
 /// use std::sync::Arc;
-/// use pipeline_core::MemoryCheckpointStore;
-/// use pipeline_core::runner::Runner;
-/// use pipeline_core::serve::{ServeConfig, serve_with};
+/// use crawlpipe_core::MemoryCheckpointStore;
+/// use crawlpipe_core::runner::Runner;
+/// use crawlpipe_core::serve::{ServeConfig, serve_with};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {

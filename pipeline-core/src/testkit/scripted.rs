@@ -42,7 +42,7 @@ impl FetchLog {
 /// # Examples
 ///
 /// ```
-/// use pipeline_core::testkit::{Fault, ScriptedPaged};
+/// use crawlpipe_core::testkit::{Fault, ScriptedPaged};
 ///
 /// // 5 pages of 10 numbers; page 2 fails twice with a transient error, then works.
 /// let source = ScriptedPaged::numbered(5, 10).fail(2, Fault::Transient, 2);

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use pipeline_core::testkit::ScriptedPaged;
-use pipeline_core::{
+use crawlpipe_core::testkit::ScriptedPaged;
+use crawlpipe_core::{
     Checkpoint, CheckpointError, CheckpointStore, Cursor, FetchError, MemoryCheckpointStore, Outcome, Page,
     Paged, Sink, SinkContext, SinkError, State,
 };

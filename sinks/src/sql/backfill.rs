@@ -9,7 +9,7 @@
 use std::fmt::Write;
 use std::sync::Arc;
 
-use pipeline_core::RawItem;
+use crawlpipe_core::RawItem;
 
 use super::backend::{Bind, Pool, TxPlan};
 use super::coerce::coerce;

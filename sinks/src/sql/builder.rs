@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use pipeline_core::RawItem;
+use crawlpipe_core::RawItem;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -38,7 +38,7 @@ impl Database {
     /// # #[cfg(feature = "sqlite")]
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let db = sinks::Database::open("sqlite::memory:").await?;
+    /// let db = crawlpipe_sinks::Database::open("sqlite::memory:").await?;
     /// let sink = db.documents().key_pointer("/number").staging(true).build()?;
     /// # let _ = sink;
     /// # Ok(())
@@ -126,7 +126,7 @@ macro_rules! common_setters {
 /// key of any other JSON type (`7.0`, `true`, null, an array, an object) or
 /// a missing key is rejected: the items before it are written and the
 /// pipeline fails naming the item's page and index
-/// ([`SinkError::Rejected`](pipeline_core::SinkError::Rejected)). Two items
+/// ([`SinkError::Rejected`](crawlpipe_core::SinkError::Rejected)). Two items
 /// with the same key in one batch make one row: the last one wins.
 ///
 /// # Composite keys
@@ -186,9 +186,9 @@ impl DocumentSinkBuilder {
     /// # #[cfg(feature = "sqlite")]
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// use sinks::KeyPart;
+    /// use crawlpipe_sinks::KeyPart;
     ///
-    /// let db = sinks::Database::open("sqlite::memory:").await?;
+    /// let db = crawlpipe_sinks::Database::open("sqlite::memory:").await?;
     /// let tasks = db.documents().key_parts([KeyPart::pointer("/project_id"), KeyPart::pointer("/id")]);
     /// let members = db
     ///     .documents()
@@ -267,7 +267,7 @@ impl DocumentSinkBuilder {
     /// rules, and the text is written to `data` as it is (SQLite: the text
     /// itself; PostgreSQL: `jsonb` made from it by the server), without
     /// building or serialising a `Value`. A [`key_fn`](Self::key_fn) gets
-    /// each item parsed. Pair it with `sources::RawJsonSource`.
+    /// each item parsed. Pair it with `crawlpipe_sources::RawJsonSource`.
     ///
     /// # Errors
     ///
@@ -279,10 +279,10 @@ impl DocumentSinkBuilder {
     /// # #[cfg(feature = "sqlite")]
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// use pipeline_core::testkit::ScriptedPaged;
-    /// use pipeline_core::{Pipeline, RawItem};
+    /// use crawlpipe_core::testkit::ScriptedPaged;
+    /// use crawlpipe_core::{Pipeline, RawItem};
     ///
-    /// let db = sinks::Database::open("sqlite::memory:").await?;
+    /// let db = crawlpipe_sinks::Database::open("sqlite::memory:").await?;
     /// let sink = db.documents().key_pointer("/id").build_raw()?;
     /// let page = vec![RawItem::new(r#"{"id": 1, "name": "a"}"#)?];
     /// let report = Pipeline::paged("raw", ScriptedPaged::new(vec![page])).sink(sink).spawn()?.join().await;

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use pipeline_core::{Checkpoint, Cursor, State};
+use crawlpipe_core::{Checkpoint, Cursor, State};
 
 use super::backend::{Bind, Statement};
 use super::dialect::Dialect;

@@ -107,7 +107,7 @@ pub(crate) fn check_unique(columns: &[DocColumn]) -> Result<(), Error> {
 /// # Examples
 ///
 /// ```
-/// use sinks::{ColumnType, Unnest};
+/// use crawlpipe_sinks::{ColumnType, Unnest};
 /// let labels = Unnest::new("labels", "/labels").column("name", "/name", ColumnType::Text);
 /// # let _ = labels;
 /// ```

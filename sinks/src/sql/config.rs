@@ -8,7 +8,7 @@ use std::time::Duration;
 ///
 /// ```
 /// use std::time::Duration;
-/// use sinks::DatabaseConfig;
+/// use crawlpipe_sinks::DatabaseConfig;
 ///
 /// let config = DatabaseConfig::new()
 ///     .checkpoint_table("crawl_checkpoints")

@@ -59,8 +59,8 @@ impl Database {
     /// ```
     /// # #[cfg(feature = "sqlite")]
     /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), sinks::Error> {
-    /// let db = sinks::Database::open("sqlite::memory:").await?;
+    /// # async fn main() -> Result<(), crawlpipe_sinks::Error> {
+    /// let db = crawlpipe_sinks::Database::open("sqlite::memory:").await?;
     /// let store = db.checkpoint_store();
     /// # let _ = store;
     /// # Ok(())

@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use pipeline_core::RawItem;
+use crawlpipe_core::RawItem;
 use serde::Serialize;
 use serde_json::Value;
 

@@ -122,11 +122,11 @@ impl Database {
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let dir = tempfile::tempdir()?;
     /// let url = format!("sqlite://{}", dir.path().join("crawl.db").display());
-    /// let db = sinks::Database::open(&url).await?;
+    /// let db = crawlpipe_sinks::Database::open(&url).await?;
     /// let locks = db.lock(&["issues", "users"]).await?;
-    /// let other = sinks::Database::open(&url).await?;
+    /// let other = crawlpipe_sinks::Database::open(&url).await?;
     /// let err = other.lock(&["issues"]).await.unwrap_err();
-    /// assert!(matches!(err, sinks::Error::Locked { .. }), "{err}");
+    /// assert!(matches!(err, crawlpipe_sinks::Error::Locked { .. }), "{err}");
     /// drop(locks);
     /// other.lock(&["issues"]).await?;
     /// # Ok(())

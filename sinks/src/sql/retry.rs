@@ -5,8 +5,8 @@
 use std::future::Future;
 use std::time::Duration;
 
-use pipeline_core::SinkError;
-use pipeline_core::policy::{Jitter, RetryPolicy};
+use crawlpipe_core::SinkError;
+use crawlpipe_core::policy::{Jitter, RetryPolicy};
 use tokio::time::Instant;
 
 use super::backend::{FencedOut, LostCommits};

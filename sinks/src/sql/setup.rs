@@ -1,7 +1,7 @@
 //! Opening a SQL sink: checking names, creating tables, reading the stored
 //! checkpoint, starting over or preparing staging, all before the source starts.
 
-use pipeline_core::{Checkpoint, Cursor, SinkContext, SinkError};
+use crawlpipe_core::{Checkpoint, Cursor, SinkContext, SinkError};
 
 use super::backend::TxPlan;
 use super::checkpoint_row::{CheckpointSql, decode};

@@ -1,7 +1,7 @@
 //! The checkpoint store over a database's checkpoint table.
 
 use async_trait::async_trait;
-use pipeline_core::{Checkpoint, CheckpointError, CheckpointStore, State};
+use crawlpipe_core::{Checkpoint, CheckpointError, CheckpointStore, State};
 
 use super::backend::TxPlan;
 use super::checkpoint_row::{CheckpointSql, decode};

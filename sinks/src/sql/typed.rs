@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::collections::HashSet;
 
-use pipeline_core::RawItem;
+use crawlpipe_core::RawItem;
 use serde_json::Value;
 
 use super::coerce::coerce;

@@ -17,11 +17,11 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crawlpipe_core::runner::{Collection, CollectionEnd, Runner, RunnerHold};
+use crawlpipe_core::{CheckpointStore, State};
 use futures::future::OptionFuture;
 use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
-use pipeline_core::runner::{Collection, CollectionEnd, Runner, RunnerHold};
-use pipeline_core::{CheckpointStore, State};
 use tokio::sync::watch;
 
 use super::scans::{ParentWrites, Scans};
@@ -52,11 +52,11 @@ pub const DEFAULT_WINDOW: usize = 8;
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use std::sync::Arc;
-/// use pipeline_core::runner::{Collection, Runner};
-/// use pipeline_core::testkit::ScriptedPaged;
-/// use pipeline_core::Pipeline;
+/// use crawlpipe_core::runner::{Collection, Runner};
+/// use crawlpipe_core::testkit::ScriptedPaged;
+/// use crawlpipe_core::Pipeline;
 /// use serde_json::{json, Value};
-/// use sinks::{ChildFeeder, ColumnType, Database, ParentColumns};
+/// use crawlpipe_sinks::{ChildFeeder, ColumnType, Database, ParentColumns};
 ///
 /// let dir = tempfile::tempdir()?;
 /// let db = Database::open(&format!("sqlite://{}", dir.path().join("t.db").display())).await?;
@@ -180,7 +180,7 @@ impl ChildFeeder {
     /// Whether this run lists the children again (`true`, the default:
     /// the last run completed, or a fresh crawl) or resumes the last run's
     /// list (`done` children skipped); see
-    /// [`TreePlan::is_new_run`](pipeline_core::runner::TreePlan::is_new_run).
+    /// [`TreePlan::is_new_run`](crawlpipe_core::runner::TreePlan::is_new_run).
     pub fn new_run(mut self, new_run: bool) -> Self {
         self.new_run = new_run;
         self

@@ -13,8 +13,8 @@ mod scans;
 
 use std::collections::HashMap;
 
-use pipeline_core::CheckpointError;
-use pipeline_core::runner::{Collection, Runner, RunnerError, TreeNode, TreePlan};
+use crawlpipe_core::CheckpointError;
+use crawlpipe_core::runner::{Collection, Runner, RunnerError, TreeNode, TreePlan};
 use tokio::sync::watch;
 
 use self::feeder::watch_end;
@@ -63,12 +63,12 @@ struct ChildSpec {
 /// repos → issues → comments over HTTP with it; in short:
 ///
 /// ```no_run
-/// # async fn f(runner: pipeline_core::runner::Runner, db: sinks::Database,
-/// #     repos: pipeline_core::runner::Collection,
-/// #     issue: impl Fn(&str, sinks::QueuedChild) -> pipeline_core::runner::Collection + Send + Sync + 'static,
-/// #     comment: impl Fn(&str, sinks::QueuedChild) -> pipeline_core::runner::Collection + Send + Sync + 'static,
+/// # async fn f(runner: crawlpipe_core::runner::Runner, db: crawlpipe_sinks::Database,
+/// #     repos: crawlpipe_core::runner::Collection,
+/// #     issue: impl Fn(&str, crawlpipe_sinks::QueuedChild) -> crawlpipe_core::runner::Collection + Send + Sync + 'static,
+/// #     comment: impl Fn(&str, crawlpipe_sinks::QueuedChild) -> crawlpipe_core::runner::Collection + Send + Sync + 'static,
 /// # ) -> Result<(), Box<dyn std::error::Error>> {
-/// use sinks::{CollectionTree, ParentColumns};
+/// use crawlpipe_sinks::{CollectionTree, ParentColumns};
 ///
 /// let tree = CollectionTree::new()
 ///     .collection(repos)
@@ -159,7 +159,7 @@ impl CollectionTree {
 
     /// At most `window` children of each child collection in the runner at
     /// once (default [`DEFAULT_WINDOW`]); give the runner as many group
-    /// slots ([`RunnerBuilder::group_concurrency`](pipeline_core::runner::RunnerBuilder::group_concurrency)).
+    /// slots ([`RunnerBuilder::group_concurrency`](crawlpipe_core::runner::RunnerBuilder::group_concurrency)).
     pub fn window(mut self, window: usize) -> Self {
         self.window = Some(window);
         self
@@ -183,7 +183,7 @@ impl CollectionTree {
     /// The store could not be read.
     pub async fn plan(
         &self,
-        store: &dyn pipeline_core::CheckpointStore,
+        store: &dyn crawlpipe_core::CheckpointStore,
         fresh: bool,
     ) -> Result<TreePlan, CheckpointError> {
         TreePlan::read(&self.nodes(), store, fresh).await

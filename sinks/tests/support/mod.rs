@@ -7,8 +7,8 @@ pub mod scenarios;
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use crawlpipe_sinks::sqlx::{self, AssertSqlSafe, Row};
 use serde_json::{Value, json};
-use sinks::sqlx::{self, AssertSqlSafe, Row};
 
 /// A name unique across concurrent tests and runs (a valid identifier).
 pub fn unique(prefix: &str) -> String {

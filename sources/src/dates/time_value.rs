@@ -32,7 +32,7 @@ pub fn parse_duration(text: &str) -> Result<SignedDuration, DateError> {
 /// # Examples
 ///
 /// ```
-/// use sources::dates::TimeValue;
+/// use crawlpipe_sources::dates::TimeValue;
 /// let now: jiff::Timestamp = "2024-03-01T12:00:00Z".parse().unwrap();
 /// let v = TimeValue::parse("now-30d").unwrap();
 /// assert_eq!(v.at(now).to_string(), "2024-01-31T12:00:00Z");

@@ -22,7 +22,7 @@ mod xml_element;
 pub(crate) mod xml_items;
 pub(crate) mod xml_path;
 
-use pipeline_core::{FetchError, RawItem};
+use crawlpipe_core::{FetchError, RawItem};
 use serde_json::Value;
 use serde_json::value::RawValue;
 

@@ -6,8 +6,8 @@ use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use crawlpipe_core::{Cursor, FetchError, Page, Paged};
 use futures::future::BoxFuture;
-use pipeline_core::{Cursor, FetchError, Page, Paged};
 use scraper::{Html, Selector};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use tokio_util::task::AbortOnDropHandle;
@@ -52,9 +52,9 @@ const MAX_WORKERS: usize = 1024;
 /// # Examples
 ///
 /// ```no_run
-/// use sources::{HttpContext, HttpSourceConfig, ScrapeConfig, ScrapeSource};
+/// use crawlpipe_sources::{HttpContext, HttpSourceConfig, ScrapeConfig, ScrapeSource};
 ///
-/// # fn main() -> Result<(), sources::SourceError> {
+/// # fn main() -> Result<(), crawlpipe_sources::SourceError> {
 /// let config = HttpSourceConfig::new("https://blog.example.com/")
 ///     .scrape(ScrapeConfig::new("article").next("a.next @href").field("title", "h2").field("link", "h2 a @href"));
 /// let source = ScrapeSource::from_config(&config, &HttpContext::new()?)?;

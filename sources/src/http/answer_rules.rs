@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use pipeline_core::FetchError;
+use crawlpipe_core::FetchError;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 
 use crate::error::SourceError;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use pipeline_core::policy::{Breakers, HostGates};
+use crawlpipe_core::policy::{Breakers, HostGates};
 use reqwest::header::HeaderMap;
 use url::Url;
 
@@ -17,9 +17,9 @@ use crate::http::oauth2::TokenRegistry;
 /// # Examples
 ///
 /// ```no_run
-/// use sources::{HttpContext, HttpSourceConfig, JsonSource, Pagination};
+/// use crawlpipe_sources::{HttpContext, HttpSourceConfig, JsonSource, Pagination};
 ///
-/// # fn main() -> Result<(), sources::SourceError> {
+/// # fn main() -> Result<(), crawlpipe_sources::SourceError> {
 /// let ctx = HttpContext::new()?;
 /// let config = HttpSourceConfig::new("https://api.example.com/items")
 ///     .items("/data")

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use pipeline_core::FetchError;
-use pipeline_core::policy::{self, CircuitBreaker, GateConfig, HostGate};
+use crawlpipe_core::FetchError;
+use crawlpipe_core::policy::{self, CircuitBreaker, GateConfig, HostGate};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use url::Url;
 

@@ -8,7 +8,7 @@
 //! query cannot fix them. Anything else (a timeout inside the server, an
 //! internal error) is an invalid page, retried like a glitch.
 
-use pipeline_core::FetchError;
+use crawlpipe_core::FetchError;
 use serde_json::Value;
 
 use crate::error::SourceError;
@@ -97,7 +97,7 @@ fn is_permanent(error: &Value, message: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pipeline_core::FetchErrorKind;
+    use crawlpipe_core::FetchErrorKind;
     use serde_json::json;
 
     #[test]

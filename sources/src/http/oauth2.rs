@@ -24,7 +24,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use pipeline_core::FetchError;
+use crawlpipe_core::FetchError;
 use tokio::time::Instant;
 
 use crate::config::HttpSourceConfig;
@@ -176,7 +176,7 @@ impl Inner {
     /// The token endpoint's failure, named as such, with its class kept.
     fn wrap(&self, e: FetchError) -> FetchError {
         let status = e.http_status();
-        let token = |source: &pipeline_core::BoxError| {
+        let token = |source: &crawlpipe_core::BoxError| {
             let detail = match status {
                 Some(status) => format!("HTTP {status}"),
                 None => source.to_string(),

@@ -62,7 +62,7 @@ pub enum ClientAuth {
 /// # Examples
 ///
 /// ```
-/// use sources::{Auth, ClientAuth, OAuth2};
+/// use crawlpipe_sources::{Auth, ClientAuth, OAuth2};
 ///
 /// let auth = Auth::OAuth2(
 ///     OAuth2::refresh_token("https://auth.example.com/token", "my-app", "s3cret", "r3fresh")

@@ -93,7 +93,7 @@ impl HttpSourceConfig {
     ///
     /// ```
     /// use serde_json::json;
-    /// use sources::HttpSourceConfig;
+    /// use crawlpipe_sources::HttpSourceConfig;
     /// let child = HttpSourceConfig::new("http://h/repos/{/id}/issues")
     ///     .post(json!({"repo": "{/id}", "q": "owner:{/owner}"}))
     ///     .header("X-Repo", "{/owner}");
@@ -101,7 +101,7 @@ impl HttpSourceConfig {
     /// assert_eq!(one.url, "http://h/repos/7/issues");
     /// assert_eq!(one.body.unwrap().0, json!({"repo": 7, "q": "owner:acme"}));
     /// assert_eq!(one.headers.0["X-Repo"], "acme");
-    /// # Ok::<(), sources::TemplateError>(())
+    /// # Ok::<(), crawlpipe_sources::TemplateError>(())
     /// ```
     pub fn for_parent(&self, parent: &Value) -> Result<Self, TemplateError> {
         let mut out = self.clone();

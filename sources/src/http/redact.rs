@@ -58,7 +58,7 @@ pub fn default_secret_params() -> Vec<String> {
 /// # Examples
 ///
 /// ```
-/// use sources::redact::{default_secret_params, is_secret_param};
+/// use crawlpipe_sources::redact::{default_secret_params, is_secret_param};
 ///
 /// let secrets = default_secret_params();
 /// assert!(is_secret_param("Access_Token", &secrets));
@@ -78,7 +78,7 @@ pub fn is_secret_param(name: &str, secret_params: &[String]) -> bool {
 /// # Examples
 ///
 /// ```
-/// use sources::redact::{default_secret_params, redact_url};
+/// use crawlpipe_sources::redact::{default_secret_params, redact_url};
 ///
 /// let secrets = default_secret_params();
 /// assert_eq!(

@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use pipeline_core::FetchError;
+use crawlpipe_core::FetchError;
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, LOCATION, RETRY_AFTER};
 use url::Url;
@@ -321,7 +321,7 @@ mod tests {
         let kind = |s: u16| match classify_status("GET", url(), StatusCode::from_u16(s).unwrap(), &h) {
             Outcome::Failed(e) | Outcome::Refused(e) | Outcome::PushedBack(e, ..) => e.kind(),
         };
-        use pipeline_core::FetchErrorKind as K;
+        use crawlpipe_core::FetchErrorKind as K;
         assert_eq!(kind(500), K::Transient);
         assert_eq!(kind(503), K::Transient);
         assert_eq!(kind(408), K::Transient);

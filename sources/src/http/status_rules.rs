@@ -15,7 +15,7 @@
 //!
 //! - `skip`: the page is treated as an empty last page: the collection
 //!   completes with the pages before it, and the skip is counted
-//!   ([`pages_skipped`](pipeline_core::Status::pages_skipped)), logged once
+//!   ([`pages_skipped`](crawlpipe_core::Status::pages_skipped)), logged once
 //!   with the collection and cursor, and shown in the summary and `/status`.
 //!   For a child collection whose parent row points at a deleted resource
 //!   (`404 = "skip"`), the child completes empty.
@@ -64,7 +64,7 @@ impl fmt::Display for StatusAction {
 /// # Examples
 ///
 /// ```
-/// use sources::{StatusAction, StatusRules};
+/// use crawlpipe_sources::{StatusAction, StatusRules};
 ///
 /// let rules = StatusRules::default()
 ///     .status(404, StatusAction::Skip)
@@ -180,7 +180,7 @@ fn parse_key(key: &str) -> Option<Key> {
 /// # Examples
 ///
 /// ```
-/// use sources::{BodyRules, StatusAction};
+/// use crawlpipe_sources::{BodyRules, StatusAction};
 ///
 /// let rules = BodyRules::default()
 ///     .contains("rate limit", StatusAction::Retry)

@@ -38,7 +38,7 @@ pub enum TokenBodyFormat {
 /// # Examples
 ///
 /// ```
-/// use sources::{Auth, TokenBodyFormat, TokenRequest};
+/// use crawlpipe_sources::{Auth, TokenBodyFormat, TokenRequest};
 ///
 /// let login = TokenRequest::new("https://api.example.com/login", "/session/token")
 ///     .field("username", "me")

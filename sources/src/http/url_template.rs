@@ -89,11 +89,11 @@ impl UrlTemplate {
     /// # Examples
     ///
     /// ```
-    /// use sources::UrlTemplate;
+    /// use crawlpipe_sources::UrlTemplate;
     /// let t = UrlTemplate::parse("http://h/repos/{/owner/login}/{/name}/issues")?;
     /// let item = serde_json::json!({"owner": {"login": "acme"}, "name": "a b"});
     /// assert_eq!(t.render(&item)?, "http://h/repos/acme/a%20b/issues");
-    /// # Ok::<(), sources::TemplateError>(())
+    /// # Ok::<(), crawlpipe_sources::TemplateError>(())
     /// ```
     pub fn parse(template: &str) -> Result<Self, TemplateError> {
         let syntax = |reason| TemplateError::Syntax {

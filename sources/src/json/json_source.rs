@@ -1,7 +1,7 @@
 //! The paginated JSON source.
 
 use async_trait::async_trait;
-use pipeline_core::{Cursor, FetchError, Page, Paged};
+use crawlpipe_core::{Cursor, FetchError, Page, Paged};
 use serde_json::Value;
 use url::Url;
 
@@ -49,9 +49,9 @@ use jiff::Timestamp;
 /// # Examples
 ///
 /// ```no_run
-/// use pipeline_core::Pipeline;
-/// use pipeline_core::testkit::CollectSink;
-/// use sources::{HttpContext, HttpSourceConfig, JsonSource, Pagination};
+/// use crawlpipe_core::Pipeline;
+/// use crawlpipe_core::testkit::CollectSink;
+/// use crawlpipe_sources::{HttpContext, HttpSourceConfig, JsonSource, Pagination};
 ///
 /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let ctx = HttpContext::new()?;

@@ -1,7 +1,7 @@
 //! The paginated JSON source on the raw-JSON fast path.
 
 use async_trait::async_trait;
-use pipeline_core::{Cursor, FetchError, Page, Paged, RawItem};
+use crawlpipe_core::{Cursor, FetchError, Page, Paged, RawItem};
 use serde_json::Value;
 
 use crate::config::HttpSourceConfig;
@@ -18,7 +18,7 @@ use crate::json::records::Problem;
 /// items in one pass without building a `serde_json::Value` per item: each
 /// item keeps its JSON text as the server sent it, and only the rest of the
 /// body (the next cursor, a total) is parsed. Paired with a document sink
-/// built by `sinks::DocumentSinkBuilder::build_raw`, an item goes from the
+/// built by `crawlpipe_sinks::DocumentSinkBuilder::build_raw`, an item goes from the
 /// response to the `data` column without being parsed into a tree or
 /// serialised again; its key is read from the text.
 ///
@@ -28,9 +28,9 @@ use crate::json::records::Problem;
 /// # Examples
 ///
 /// ```no_run
-/// use pipeline_core::Pipeline;
-/// use pipeline_core::testkit::CollectSink;
-/// use sources::{HttpContext, HttpSourceConfig, Pagination, RawJsonSource};
+/// use crawlpipe_core::Pipeline;
+/// use crawlpipe_core::testkit::CollectSink;
+/// use crawlpipe_sources::{HttpContext, HttpSourceConfig, Pagination, RawJsonSource};
 ///
 /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let config = HttpSourceConfig::new("https://api.example.com/items")

@@ -9,7 +9,7 @@
 
 use std::fmt;
 
-use pipeline_core::RawItem;
+use crawlpipe_core::RawItem;
 use serde::Deserialize;
 use serde::de::value::MapAccessDeserializer;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};

@@ -8,7 +8,7 @@
 //! sent; the request puts the token into a copy of the configured body at
 //! `body_pointer`, creating missing objects on the way.
 
-use pipeline_core::FetchError;
+use crawlpipe_core::FetchError;
 use serde_json::{Map, Value};
 use url::Url;
 

@@ -5,7 +5,7 @@
 //! directions check the allowed hosts: a stored checkpoint is outside input
 //! too, and so is every next link.
 
-use pipeline_core::{Cursor, FetchError};
+use crawlpipe_core::{Cursor, FetchError};
 use url::Url;
 
 use crate::http::endpoint::Endpoint;

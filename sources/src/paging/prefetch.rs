@@ -3,7 +3,7 @@
 use crate::http::Fetched;
 use crate::http::endpoint::Endpoint;
 use crate::http::request::Request;
-use pipeline_core::FetchError;
+use crawlpipe_core::FetchError;
 use tokio_util::task::AbortOnDropHandle;
 
 /// A request started ahead of time (the next page); aborted if dropped unused.

@@ -10,7 +10,7 @@
 //! ```
 //! use url::Url;
 //! let url = Url::parse("https://api.test/x?q=(a:1,b:2)&page=1").unwrap();
-//! let next = sources::query::set_param(&url, "page", "2");
+//! let next = crawlpipe_sources::query::set_param(&url, "page", "2");
 //! assert_eq!(next.as_str(), "https://api.test/x?q=(a:1,b:2)&page=2");
 //! ```
 

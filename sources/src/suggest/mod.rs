@@ -24,7 +24,7 @@ mod render;
 
 use std::collections::HashSet;
 
-use pipeline_core::Paged;
+use crawlpipe_core::Paged;
 use serde_json::Value;
 
 use crate::config::{Headers, HttpSourceConfig, Pagination};
@@ -76,9 +76,9 @@ pub struct Suggestion {
 /// # Examples
 ///
 /// ```no_run
-/// # #[tokio::main] async fn main() -> Result<(), sources::SourceError> {
-/// let ctx = sources::HttpContext::new()?;
-/// let suggestion = sources::suggest("https://api.example.com/items", &Default::default(), &ctx).await?;
+/// # #[tokio::main] async fn main() -> Result<(), crawlpipe_sources::SourceError> {
+/// let ctx = crawlpipe_sources::HttpContext::new()?;
+/// let suggestion = crawlpipe_sources::suggest("https://api.example.com/items", &Default::default(), &ctx).await?;
 /// println!("{suggestion}");
 /// # Ok(()) }
 /// ```

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use pipeline_core::OutsideText;
+use crawlpipe_core::OutsideText;
 use url::Url;
 
 use super::Suggestion;
@@ -179,7 +179,7 @@ mod tests {
         };
         let text = suggestion.to_string();
         assert!(
-            text.chars().all(|c| c == '\n' || !pipeline_core::is_control(c)),
+            text.chars().all(|c| c == '\n' || !crawlpipe_core::is_control(c)),
             "{text}"
         );
         let parsed: toml::Table = toml::from_str(&text).expect("still one valid TOML block");

@@ -6,12 +6,12 @@ pub mod trace;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use pipeline_core::policy::RetryPolicy;
-use pipeline_core::testkit::CollectSink;
-use pipeline_core::{Cursor, Paged, Pipeline, Report};
+use crawlpipe_core::policy::RetryPolicy;
+use crawlpipe_core::testkit::CollectSink;
+use crawlpipe_core::{Cursor, Paged, Pipeline, Report};
+use crawlpipe_sources::mock::{MockConfig, MockServer};
+use crawlpipe_sources::{HttpContext, HttpSourceConfig, JsonSource, Pagination};
 use serde_json::Value;
-use sources::mock::{MockConfig, MockServer};
-use sources::{HttpContext, HttpSourceConfig, JsonSource, Pagination};
 
 /// Retries quickly: tests must not sleep for long.
 pub fn fast_retry(attempts: u32) -> RetryPolicy {

@@ -4,13 +4,13 @@
 use super::{CollectionConfig, Mode, PARENT_BATCH_TIMEOUT};
 
 /// `incremental = { … }`: incremental refresh, the library's
-/// [`Incremental`](sources::dates::Incremental).
-pub type IncrementalConfig = sources::dates::Incremental;
+/// [`Incremental`](crawlpipe_sources::dates::Incremental).
+pub type IncrementalConfig = crawlpipe_sources::dates::Incremental;
 
 /// Checks an `incremental` table; `Err` is the reason, as a sentence.
 pub(super) fn check_incremental(
     inc: &IncrementalConfig,
-    http: &sources::HttpSourceConfig,
+    http: &crawlpipe_sources::HttpSourceConfig,
     mode: Option<Mode>,
 ) -> Result<(), String> {
     inc.check().map_err(|e| e.to_string())?;

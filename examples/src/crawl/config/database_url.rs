@@ -12,7 +12,7 @@
 /// # Examples
 ///
 /// ```
-/// use examples::crawl::config::check_database_url;
+/// use crawlpipe::crawl::config::check_database_url;
 /// assert!(check_database_url("sqlite://crawl.db").is_ok());
 /// assert!(check_database_url("sqlite::memory:").is_err());
 /// assert!(check_database_url("mysql://h/db").is_err());

@@ -4,9 +4,9 @@
 
 use std::fmt;
 
+use crawlpipe_sinks::{DocumentSinkBuilder, KeyPart, RowSinkBuilder};
 use serde::de::{self, Deserialize, Deserializer, SeqAccess, Visitor};
 use serde_json::Value;
-use sinks::{DocumentSinkBuilder, KeyPart, RowSinkBuilder};
 
 /// The part of a composite key naming the parent's key.
 const PARENT_PART: &str = "parent";

@@ -26,8 +26,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use crawlpipe_sources::{HttpSourceConfig, Pagination};
 use serde::Deserialize;
-use sources::{HttpSourceConfig, Pagination};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
@@ -531,7 +531,9 @@ impl CrawlConfig {
                     return Err(fail(key, reason));
                 }
             }
-            if table.on_mismatch == Some(sinks::OnMismatch::Reject) && crawl.key == Some(KeyConfig::Keyless) {
+            if table.on_mismatch == Some(crawlpipe_sinks::OnMismatch::Reject)
+                && crawl.key == Some(KeyConfig::Keyless)
+            {
                 return Err(fail(
                     "on_mismatch",
                     "\"reject\" needs a key to keep the item under in pipeline_rejected, and key = false \

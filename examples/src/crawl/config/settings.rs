@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
 #[cfg(doc)]
-use sources::HttpSourceConfig;
+use crawlpipe_sources::HttpSourceConfig;
+use serde::Deserialize;
 
 /// `retry = { … }`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

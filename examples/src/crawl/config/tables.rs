@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use sinks::{ColumnType, DocumentSinkBuilder, OnMismatch, Unnest};
+use crawlpipe_sinks::{ColumnType, DocumentSinkBuilder, OnMismatch, Unnest};
 use toml::Value;
 
 use super::names::validate_name;

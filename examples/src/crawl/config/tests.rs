@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use sources::Pagination;
+use crawlpipe_sources::Pagination;
 
 use super::*;
 

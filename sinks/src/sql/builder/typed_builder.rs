@@ -42,12 +42,12 @@ impl DocumentSinkBuilder {
     /// # #[cfg(feature = "sqlite")]
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// use pipeline_core::testkit::ScriptedPaged;
-    /// use pipeline_core::Pipeline;
+    /// use crawlpipe_core::testkit::ScriptedPaged;
+    /// use crawlpipe_core::Pipeline;
     /// use serde_json::json;
-    /// use sinks::{ColumnType, OnMismatch};
+    /// use crawlpipe_sinks::{ColumnType, OnMismatch};
     ///
-    /// let db = sinks::Database::open("sqlite::memory:").await?;
+    /// let db = crawlpipe_sinks::Database::open("sqlite::memory:").await?;
     /// let sink = db
     ///     .documents()
     ///     .column("title", "/title", ColumnType::Text)
@@ -182,14 +182,14 @@ impl DocumentSinkBuilder {
             staging: false,
         };
         table.prepare(&db, place).await.map_err(|e| match e {
-            pipeline_core::SinkError::Config { reason } => Error::Config {
+            crawlpipe_core::SinkError::Config { reason } => Error::Config {
                 collection: collection.to_owned(),
                 reason: reason
                     .strip_prefix(&format!("collection {collection}: "))
                     .unwrap_or(&reason)
                     .to_owned(),
             },
-            pipeline_core::SinkError::Write { source, .. } => match source.downcast::<sqlx::Error>() {
+            crawlpipe_core::SinkError::Write { source, .. } => match source.downcast::<sqlx::Error>() {
                 Ok(e) => Error::Database { source: *e },
                 Err(other) => Error::GaveUp {
                     attempts: 1,

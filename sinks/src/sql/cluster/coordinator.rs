@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use pipeline_core::runner::{Claim, Coordinator, Due, Lease, LeaseInfo, RunEnd};
-use pipeline_core::{BoxError, Fence};
+use crawlpipe_core::runner::{Claim, Coordinator, Due, Lease, LeaseInfo, RunEnd};
+use crawlpipe_core::{BoxError, Fence};
 use sqlx::{AssertSqlSafe, PgPool};
 
 use super::cluster_sql::ClusterSql;
@@ -40,10 +40,10 @@ use crate::sql::lock::{holder_id, hostname};
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// use std::sync::Arc;
 /// use std::time::Duration;
-/// use pipeline_core::runner::Runner;
+/// use crawlpipe_core::runner::Runner;
 ///
-/// let db = sinks::Database::open("postgres://postgres@127.0.0.1/crawl").await?;
-/// let coordinator = sinks::PgCoordinator::new(&db, Duration::from_secs(30)).await?;
+/// let db = crawlpipe_sinks::Database::open("postgres://postgres@127.0.0.1/crawl").await?;
+/// let coordinator = crawlpipe_sinks::PgCoordinator::new(&db, Duration::from_secs(30)).await?;
 /// let runner = Runner::builder(Arc::new(db.checkpoint_store()))
 ///     .coordinator(Arc::new(coordinator))
 ///     .build()?;

@@ -1,5 +1,5 @@
 //! The fence check a sink runs first in each transaction when its
-//! collection runs under a cluster lease (see `pipeline_core::Fence`).
+//! collection runs under a cluster lease (see `crawlpipe_core::Fence`).
 //!
 //! The check reads the lease row `FOR SHARE`: a claim by another process
 //! (an `UPDATE` that increments the fence) waits for the page's transaction
@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use pipeline_core::{SinkContext, SinkError};
+use crawlpipe_core::{SinkContext, SinkError};
 
 use crate::sql::backend::{Bind, Statement};
 use crate::sql::dialect::Dialect;

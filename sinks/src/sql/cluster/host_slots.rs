@@ -8,8 +8,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use async_trait::async_trait;
-use pipeline_core::BoxError;
-use pipeline_core::policy::HostSlots;
+use crawlpipe_core::BoxError;
+use crawlpipe_core::policy::HostSlots;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{AssertSqlSafe, PgConnection, PgPool};
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use pipeline_core::{Cursor, Outcome, Sink, SinkContext, SinkError, State};
+use crawlpipe_core::{Cursor, Outcome, Sink, SinkContext, SinkError, State};
 
 use crate::sql::append::Replace;
 use crate::sql::backend::TxPlan;

@@ -2,7 +2,7 @@
 //! table now (its columns were fixed) move back into it, in transactions
 //! that write them and remove them from `pipeline_rejected` together.
 
-use pipeline_core::{RawItem, Sink, SinkContext, SinkError};
+use crawlpipe_core::{RawItem, Sink, SinkContext, SinkError};
 
 use super::SqlSink;
 use crate::sql::backend::Bind;

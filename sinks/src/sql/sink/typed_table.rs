@@ -2,7 +2,7 @@
 //! columns, child tables and rejected items, set up when the sink opens and
 //! added to each batch's transaction.
 
-use pipeline_core::SinkError;
+use crawlpipe_core::SinkError;
 
 use super::SqlSink;
 use crate::sql::append::POSITION;

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use pipeline_core::{Cursor, SinkError};
+use crawlpipe_core::{Cursor, SinkError};
 
 use super::{SqlSink, not_opened};
 use crate::sql::backend::TxPlan;

@@ -1,8 +1,8 @@
 //! Incremental marks known before a run (`high_water_floor`).
 
-use pipeline_core::testkit::ScriptedPaged;
+use crawlpipe_core::testkit::ScriptedPaged;
+use crawlpipe_sinks::Database;
 use serde_json::json;
-use sinks::Database;
 
 use super::run;
 use crate::support::{Reader, unique};

@@ -2,12 +2,12 @@
 
 use std::collections::BTreeSet;
 
-use pipeline_core::SinkError;
-use pipeline_core::testkit::ScriptedPaged;
-use pipeline_core::{CheckpointStore, Cursor, Pipeline, Report, StageError, State};
+use crawlpipe_core::SinkError;
+use crawlpipe_core::testkit::ScriptedPaged;
+use crawlpipe_core::{CheckpointStore, Cursor, Pipeline, Report, StageError, State};
+use crawlpipe_sinks::{ColumnType, Database, DatabaseConfig, Error};
 use serde::Serialize;
 use serde_json::{Value, json};
-use sinks::{ColumnType, Database, DatabaseConfig, Error};
 
 use super::super::{Reader, docs, keys, unique};
 use super::{docs_sink, run, sink_error};

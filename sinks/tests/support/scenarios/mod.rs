@@ -16,10 +16,10 @@ pub use self::resume::*;
 pub use self::staging::*;
 pub use self::store::*;
 
-use pipeline_core::testkit::ScriptedPaged;
-use pipeline_core::{Cursor, Pipeline, Report, Sink, SinkError, StageError};
+use crawlpipe_core::testkit::ScriptedPaged;
+use crawlpipe_core::{Cursor, Pipeline, Report, Sink, SinkError, StageError};
+use crawlpipe_sinks::Database;
 use serde_json::Value;
-use sinks::Database;
 
 /// Runs `pages` through `sink` as collection `coll`, `batch` items per
 /// batch; the sink says where to resume.
@@ -47,7 +47,7 @@ pub async fn run_with<S: Sink<Value>>(
 }
 
 /// The SQL documents sink with default settings.
-pub fn docs_sink(db: &Database) -> sinks::SqlSink<Value> {
+pub fn docs_sink(db: &Database) -> crawlpipe_sinks::SqlSink<Value> {
     db.documents().build().expect("build")
 }
 

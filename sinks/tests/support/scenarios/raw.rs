@@ -3,10 +3,10 @@
 
 use std::collections::BTreeSet;
 
-use pipeline_core::testkit::ScriptedPaged;
-use pipeline_core::{CheckpointStore, Cursor, Pipeline, RawItem, Report, StageError, State};
+use crawlpipe_core::testkit::ScriptedPaged;
+use crawlpipe_core::{CheckpointStore, Cursor, Pipeline, RawItem, Report, StageError, State};
+use crawlpipe_sinks::{Database, SqlSink};
 use serde_json::{Value, json};
-use sinks::{Database, SqlSink};
 
 use super::super::{Reader, docs, keys, unique};
 

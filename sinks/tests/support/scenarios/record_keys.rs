@@ -4,10 +4,10 @@
 
 use std::collections::BTreeSet;
 
-use pipeline_core::RawItem;
-use pipeline_core::testkit::{Fault, ScriptedPaged};
+use crawlpipe_core::RawItem;
+use crawlpipe_core::testkit::{Fault, ScriptedPaged};
+use crawlpipe_sinks::{Database, KeyPart, ParentColumns};
 use serde_json::{Value, json};
-use sinks::{Database, KeyPart, ParentColumns};
 
 use super::super::{Reader, unique};
 use super::run;
@@ -68,7 +68,7 @@ pub async fn composite_keys_keep_every_tuple_apart(url: &str) {
         .map(|p| p.iter().map(RawItem::from_value).collect())
         .collect();
     let sink = db.documents().key_parts(parts()).build_raw().unwrap();
-    let report = pipeline_core::Pipeline::paged(raw_coll.as_str(), ScriptedPaged::new(pages))
+    let report = crawlpipe_core::Pipeline::paged(raw_coll.as_str(), ScriptedPaged::new(pages))
         .sink(sink)
         .spawn()
         .unwrap()

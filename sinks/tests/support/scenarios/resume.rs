@@ -3,10 +3,10 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use pipeline_core::testkit::{Fault, ScriptedPaged};
-use pipeline_core::{CheckpointStore, Outcome, Pipeline, SinkError, State};
+use crawlpipe_core::testkit::{Fault, ScriptedPaged};
+use crawlpipe_core::{CheckpointStore, Outcome, Pipeline, SinkError, State};
+use crawlpipe_sinks::Database;
 use serde_json::{Value, json};
-use sinks::Database;
 
 use super::super::{Reader, docs, keys, unique};
 use super::{docs_sink, page_index, run, run_with, sink_error};

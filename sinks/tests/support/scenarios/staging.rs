@@ -2,10 +2,10 @@
 
 use std::collections::BTreeSet;
 
-use pipeline_core::testkit::{Fault, ScriptedPaged};
-use pipeline_core::{CheckpointStore, SinkError, State};
+use crawlpipe_core::testkit::{Fault, ScriptedPaged};
+use crawlpipe_core::{CheckpointStore, SinkError, State};
+use crawlpipe_sinks::Database;
 use serde_json::Value;
-use sinks::Database;
 
 use super::super::{Reader, docs, keys, unique};
 use super::{run, run_with, sink_error};

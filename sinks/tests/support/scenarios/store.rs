@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
-use pipeline_core::testkit::{Fault, ScriptedPaged};
-use pipeline_core::{CheckpointError, CheckpointStore, SinkError, State};
+use crawlpipe_core::testkit::{Fault, ScriptedPaged};
+use crawlpipe_core::{CheckpointError, CheckpointStore, SinkError, State};
+use crawlpipe_sinks::{Database, Error};
 use serde_json::Value;
-use sinks::{Database, Error};
 
 use super::super::{Reader, docs, unique};
 use super::{docs_sink, run, run_with, sink_error};

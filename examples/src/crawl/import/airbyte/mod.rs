@@ -11,7 +11,7 @@
 //! Every config written is loaded back as a crawl would load it.
 //!
 //! ```
-//! use examples::crawl::import::airbyte::{ImportOptions, import};
+//! use crawlpipe::crawl::import::airbyte::{ImportOptions, import};
 //!
 //! let manifest = r#"
 //! version: 6.0.0
