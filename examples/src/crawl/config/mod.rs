@@ -132,9 +132,6 @@ const NOT_DEFAULTS: &[&str] = &["name", "url", "parent", "incremental"];
 /// The longest `every`: a schedule past it is a typo, and would overflow clocks.
 const MAX_EVERY: Duration = Duration::from_secs(366 * 86_400);
 
-/// The crawl's default for a source key whose library default differs:
-/// one request at a time per host is the polite choice for a crawler.
-const DEFAULT_IN_FLIGHT_PER_HOST: usize = 1;
 
 /// The file's top level, read first so that `[runtime]` errors and unknown
 /// top-level keys carry toml's line and column.
@@ -349,7 +346,6 @@ impl CrawlConfig {
             };
             let line_of = |key: &str| merged.get(key).map(|v| merge::line_at(text, v.span().start));
             let name_line = line_of("name");
-            let in_flight_given = merged.contains_key("max_in_flight_per_host");
             let lines: BTreeMap<&'static str, Option<usize>> = [
                 "max_in_flight_per_host",
                 "max_pages",
@@ -380,9 +376,6 @@ impl CrawlConfig {
                 .map_err(|e| parse_error(Some(&label), e))?;
             let mut http: HttpSourceConfig =
                 merge::deserialize(merged, table.span(), text).map_err(|e| parse_error(Some(&label), e))?;
-            if !in_flight_given {
-                http.max_in_flight_per_host = DEFAULT_IN_FLIGHT_PER_HOST;
-            }
 
             let at = |key: &str| format!("collection {:?}: {key}", crawl.name);
             let fail = |key: &'static str, reason: &str| invalid(lines[key], at(key), reason);
