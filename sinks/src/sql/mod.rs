@@ -30,6 +30,7 @@ mod child_table;
 mod children;
 mod cluster;
 mod coerce;
+mod column_type;
 mod columns;
 mod composite_key;
 mod config;

@@ -132,7 +132,6 @@ const NOT_DEFAULTS: &[&str] = &["name", "url", "parent", "incremental"];
 /// The longest `every`: a schedule past it is a typo, and would overflow clocks.
 const MAX_EVERY: Duration = Duration::from_secs(366 * 86_400);
 
-
 /// The file's top level, read first so that `[runtime]` errors and unknown
 /// top-level keys carry toml's line and column.
 #[derive(Debug, Deserialize)]
