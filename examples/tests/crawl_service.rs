@@ -35,19 +35,46 @@ fn config(dir: &Path, port: u16, collections: &[(&str, &MockServer, &str)], extr
     text
 }
 
-fn serve(config: &str, dir: &Path) -> Child {
+/// A `crawl --serve` process, killed when dropped: a test that fails before
+/// it stops the service leaves no process behind.
+struct Service(Child);
+
+impl std::ops::Deref for Service {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Service {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+fn serve(config: &str, dir: &Path) -> Service {
     serve_logging_to(config, dir, Stdio::null())
 }
 
-fn serve_logging_to(config: &str, dir: &Path, stderr: Stdio) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_crawl"))
+fn serve_logging_to(config: &str, dir: &Path, stderr: Stdio) -> Service {
+    let child = Command::new(env!("CARGO_BIN_EXE_crawl"))
         .args([config, "--serve", "--quiet"])
         .current_dir(dir)
         .env("CRAWL_TEST_TOKEN", "s3cret-token")
         .stdout(Stdio::null())
         .stderr(stderr)
         .spawn()
-        .expect("the crawl binary starts")
+        .expect("the crawl binary starts");
+    Service(child)
 }
 
 /// Waits (bounded) until the file at `path` contains `needle`.
