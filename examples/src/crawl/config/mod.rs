@@ -17,17 +17,19 @@ mod key;
 mod merge;
 mod names;
 mod ranges;
+mod runtime;
 mod settings;
+mod shape;
 mod tables;
 #[cfg(test)]
 mod tests;
+mod vars;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
 use crawlpipe_sources::{HttpSourceConfig, Pagination};
-use serde::Deserialize;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
@@ -38,113 +40,14 @@ pub use self::error::ConfigError;
 pub use self::key::KeyConfig;
 use self::names::SeenNames;
 pub use self::names::validate_name;
+pub use self::runtime::{Mode, RuntimeConfig, Secret};
 pub use self::settings::{PARENT_BATCH_TIMEOUT, PipelineConfig, RetryConfig};
+use self::shape::{CRAWL_KEYS, CrawlKeys, NOT_DEFAULTS, TopLevel};
 pub use self::tables::{Columns, TableConfig};
-
-/// Whether a crawl writes into the live tables or through staging tables.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Mode {
-    /// Upsert into the live table as pages arrive.
-    #[default]
-    Upsert,
-    /// Write to `<table>__staging`; a complete crawl replaces the live table.
-    Staging,
-}
-
-/// `[runtime]`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RuntimeConfig {
-    /// Collections crawled at once (default 4).
-    pub concurrency: Option<usize>,
-    /// Children of child collections crawled at once, in slots of their
-    /// own (default: twice `concurrency`; a child spends part of its short
-    /// run opening and committing, so more of them keep a host's request
-    /// slots busy).
-    pub children: Option<usize>,
-    /// Where items and checkpoints go (default `sqlite://crawl.db`).
-    pub database: Option<String>,
-    /// `upsert` (default) or `staging`.
-    pub mode: Option<Mode>,
-    /// Address of `GET /metrics` and `GET /status`; omitted: disabled.
-    pub metrics_addr: Option<String>,
-    /// Resumes per collection after in-band failures (default 5).
-    pub max_resumes: Option<u32>,
-    /// Enables `POST /collections/{name}/run` with this bearer token.
-    pub admin_token: Option<String>,
-    /// Share the collections with every process started on the same
-    /// PostgreSQL database (default false).
-    pub cluster: Option<bool>,
-    /// A cluster lease's duration in ms (default 30000).
-    pub lease_ms: Option<u64>,
-    /// Host names the status server answers to, besides its bound address
-    /// and `localhost` (default none).
-    pub status_hosts: Option<Vec<String>>,
-}
-
-/// A secret from the config: never shown by `Debug`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(pub String);
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-/// The crawl-only keys of a collection's table, after `[defaults]` merged in.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CrawlKeys {
-    name: String,
-    key: Option<KeyConfig>,
-    lookahead: Option<usize>,
-    max_pages: Option<u64>,
-    retry: Option<RetryConfig>,
-    every: Option<String>,
-    parent: Option<String>,
-    incremental: Option<IncrementalConfig>,
-    columns: Option<toml::Value>,
-    on_mismatch: Option<String>,
-    unnest: Option<toml::Value>,
-}
-
-/// The fields of [`CrawlKeys`]: split off before the rest is read as the
-/// source's config, whose own `deny_unknown_fields` then rejects typos.
-const CRAWL_KEYS: &[&str] = &[
-    "name",
-    "key",
-    "lookahead",
-    "max_pages",
-    "retry",
-    "every",
-    "parent",
-    "incremental",
-    "columns",
-    "on_mismatch",
-    "unnest",
-];
-
-/// Keys that identify one collection and so make no sense in `[defaults]`.
-const NOT_DEFAULTS: &[&str] = &["name", "url", "parent", "incremental"];
+use self::vars::expand_vars;
 
 /// The longest `every`: a schedule past it is a typo, and would overflow clocks.
 const MAX_EVERY: Duration = Duration::from_secs(366 * 86_400);
-
-/// The file's top level, read first so that `[runtime]` errors and unknown
-/// top-level keys carry toml's line and column.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TopLevel {
-    #[serde(default)]
-    runtime: RuntimeConfig,
-    #[serde(default)]
-    #[allow(dead_code)]
-    defaults: Option<toml::Table>,
-    #[serde(default)]
-    collection: Vec<toml::Table>,
-}
 
 /// A collection ready to crawl: defaults applied, variables expanded.
 #[derive(Debug, Clone, PartialEq)]
@@ -575,23 +478,4 @@ impl CrawlConfig {
             collections,
         })
     }
-}
-
-/// Replaces every `${VAR}`; `Err(VAR)` for the first one that is not set.
-fn expand_vars(value: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
-    let mut out = String::with_capacity(value.len());
-    let mut rest = value;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let Some(end) = after.find('}') else {
-            out.push_str(&rest[start..]);
-            return Ok(out);
-        };
-        let var = &after[..end];
-        out.push_str(&env(var).ok_or_else(|| var.to_owned())?);
-        rest = &after[end + 1..];
-    }
-    out.push_str(rest);
-    Ok(out)
 }

@@ -319,7 +319,7 @@ impl Mapper {
 
 /// Seconds of an ISO 8601 duration with days, hours, minutes and seconds
 /// (`P1D`, `PT1H30M`, `PT3600S`); months and years have no fixed length.
-fn iso_duration_seconds(iso: &str) -> Option<u64> {
+pub(super) fn iso_duration_seconds(iso: &str) -> Option<u64> {
     let rest = iso.strip_prefix('P')?;
     let (days, time) = rest.split_once('T').unwrap_or((rest, ""));
     let mut total = 0u64;

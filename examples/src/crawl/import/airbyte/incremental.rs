@@ -261,26 +261,7 @@ fn now_relative(template: &str) -> Option<String> {
 /// An ISO 8601 duration of days, hours, minutes and seconds as a
 /// humantime duration (`P1D` → `1d`, `PT1H30M` → `5400s`).
 fn humantime_of(iso: &str) -> Option<String> {
-    let rest = iso.strip_prefix('P')?;
-    let (days, time) = rest.split_once('T').unwrap_or((rest, ""));
-    let mut total = 0u64;
-    let mut read = |part: &str, units: &[(char, u64)]| -> Option<()> {
-        let mut number = String::new();
-        for c in part.chars() {
-            if c.is_ascii_digit() {
-                number.push(c);
-            } else {
-                let (_, factor) = units.iter().find(|(u, _)| *u == c)?;
-                total = total.checked_add(number.parse::<u64>().ok()?.checked_mul(*factor)?)?;
-                number.clear();
-            }
-        }
-        number.is_empty().then_some(())
-    };
-    read(days, &[('D', 86_400), ('W', 604_800)])?;
-    read(time, &[('H', 3600), ('M', 60), ('S', 1)])?;
-    match total {
-        0 => None,
+    match super::auth::iso_duration_seconds(iso)? {
         t if t % 86_400 == 0 => Some(format!("{}d", t / 86_400)),
         t if t % 3600 == 0 => Some(format!("{}h", t / 3600)),
         t => Some(format!("{t}s")),
