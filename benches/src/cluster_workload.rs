@@ -135,7 +135,7 @@ pub async fn worker(pg: &str, prefix: &str, base: &str, collections: usize, min_
         .fresh(true)
         .build()
         .expect("runner");
-    let pages: u64 = runner.join().await.iter().map(|s| s.pages).sum();
+    let pages: u64 = runner.join().await.iter().map(|s| s.progress.pages).sum();
     let _ = coordinator.leave().await;
     println!("{pages} {}", calls.0.load(Ordering::Relaxed));
 }

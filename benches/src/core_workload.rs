@@ -137,5 +137,5 @@ pub async fn slow_sink_run(n: u64, batch_delay: Duration) -> u64 {
         .join()
         .await;
     assert!(report.outcome.is_completed());
-    report.items_written
+    report.progress.items_written
 }

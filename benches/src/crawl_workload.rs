@@ -122,7 +122,7 @@ pub async fn library_crawl(base: &str, db_path: &str, raw: bool) -> u64 {
     };
     assert!(report.outcome.is_completed(), "{:?}", report.outcome);
     db.close().await;
-    report.items_written
+    report.progress.items_written
 }
 
 /// Rows in table `items` (every variant's) of the SQLite database at `path`.

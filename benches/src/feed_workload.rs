@@ -37,7 +37,7 @@ pub async fn feed_crawl(base: &str, db_path: &str) -> u64 {
         .await;
     assert!(report.outcome.is_completed(), "{:?}", report.outcome);
     db.close().await;
-    report.items_written
+    report.progress.items_written
 }
 
 /// Runs `feed-child` for a feed of `n` entries, `per_page` a page; returns

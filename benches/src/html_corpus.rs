@@ -149,12 +149,12 @@ pub async fn crawl_pages(
         .await;
     let elapsed = start.elapsed();
     assert!(
-        report.outcome.is_completed() || max_pages == Some(report.pages),
+        report.outcome.is_completed() || max_pages == Some(report.progress.pages),
         "{:?}",
         report.outcome
     );
     let items = std::mem::take(&mut *items.lock().unwrap_or_else(|e| e.into_inner()));
-    (elapsed, report.pages, items)
+    (elapsed, report.progress.pages, items)
 }
 
 /// The same crawl by hand, one page at a time on the calling task: reqwest,

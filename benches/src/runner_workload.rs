@@ -66,7 +66,7 @@ pub async fn with_runner(
             .iter()
             .all(|s| s.state == crawlpipe_core::State::Completed)
     );
-    (summaries.iter().map(|s| s.items_written).sum(), elapsed)
+    (summaries.iter().map(|s| s.progress.items_written).sum(), elapsed)
 }
 
 /// The same pipelines with a semaphore and a `JoinSet`, no runner.
@@ -90,7 +90,7 @@ pub async fn with_join_set(server: &MockServer, db: &Database, shape: Shape) -> 
                 .join()
                 .await;
             assert!(report.outcome.is_completed());
-            report.items_written
+            report.progress.items_written
         });
     }
     let mut items = 0;

@@ -81,7 +81,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await;
     println!(
         "{:?}: {} items in {} pages",
-        report.outcome, report.items_written, report.pages
+        report.outcome, report.progress.items_written, report.progress.pages
     );
     assert!(report.outcome.is_completed());
     assert_eq!(collected.items().len(), 1_234);

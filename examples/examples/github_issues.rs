@@ -34,10 +34,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await;
     println!(
         "{} issues in {} pages ({:?}); resume cursor: {:?}",
-        report.items_written, report.pages, report.outcome, report.resume_from
+        report.progress.items_written, report.progress.pages, report.outcome, report.cursor
     );
     assert!(report.outcome.is_completed());
-    assert_eq!(report.items_written, 2_500);
+    assert_eq!(report.progress.items_written, 2_500);
     db.close().await;
     server.shutdown().await;
     Ok(())

@@ -223,7 +223,7 @@ async fn main() -> Result<(), BoxError> {
     let (issues, comments) = expected();
     let issue_rows = rows(&url, "issues").await?;
     let comment_rows = rows(&url, "comments").await?;
-    assert_eq!(summaries[0].items_written, REPOS as u64);
+    assert_eq!(summaries[0].progress.items_written, REPOS as u64);
     assert_eq!(
         (pairs(&issue_rows), pairs(&comment_rows)),
         (issues.clone(), comments.clone())
@@ -237,7 +237,7 @@ async fn main() -> Result<(), BoxError> {
     );
     println!(
         "first run: {} repos, {} issues, {} comments",
-        summaries[0].items_written,
+        summaries[0].progress.items_written,
         issues.len(),
         comments.len()
     );
@@ -258,7 +258,7 @@ async fn main() -> Result<(), BoxError> {
     // Second run: every collection and child asks for what changed since
     // its own mark, and only the three updated items come back.
     let (summaries, groups) = crawl(&env, &server).await?;
-    assert_eq!(summaries[0].items_written, 1);
+    assert_eq!(summaries[0].progress.items_written, 1);
     assert_eq!(
         written(&groups),
         [("comments".to_owned(), 1), ("issues".to_owned(), 1)]

@@ -34,7 +34,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "{} sections from {} pages, first: {:?}",
         items.len(),
-        report.pages,
+        report.progress.pages,
         items.first()
     );
     assert!(report.outcome.is_completed());

@@ -236,7 +236,7 @@ async fn shutdown_mid_crawl_then_a_second_run_completes_without_loss_or_duplicat
         .build()
         .unwrap();
     runner.start().unwrap();
-    while runner.status()[0].items_written < 500 {
+    while runner.status()[0].progress.items_written < 500 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let started = std::time::Instant::now();

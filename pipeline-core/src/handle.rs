@@ -113,21 +113,15 @@ async fn supervise(
 
 fn report(shared: &Shared, outcome: Outcome, drained: bool, elapsed: Duration) -> Report {
     let status = shared.status();
-    let resume_from = match outcome {
+    let cursor = match outcome {
         Outcome::Completed => None,
         _ => shared.committed_or_start(),
     };
     Report {
         collection: shared.collection.to_string(),
         outcome,
-        items_fetched: status.items_fetched,
-        items_written: status.items_written,
-        items_skipped: status.items_skipped,
-        items_rejected: status.items_rejected,
-        pages: status.pages,
-        pages_skipped: status.pages_skipped,
-        last_skipped: status.last_skipped,
-        resume_from,
+        progress: status.progress,
+        cursor,
         elapsed,
         drained,
     }

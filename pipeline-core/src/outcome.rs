@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use crate::{Cursor, Failure};
+use crate::{Cursor, Failure, Progress};
 
 /// How a pipeline ended.
 #[derive(Debug, Clone)]
@@ -36,25 +36,12 @@ pub struct Report {
     pub collection: String,
     /// How it ended.
     pub outcome: Outcome,
-    /// Items the source produced.
-    pub items_fetched: u64,
-    /// Items the sink committed.
-    pub items_written: u64,
-    /// Items a `try_map` with [`ItemErrorPolicy::Skip`](crate::ItemErrorPolicy::Skip) dropped.
-    pub items_skipped: u64,
-    /// Items the sink set aside instead of writing them (an SQL sink's
-    /// `pipeline_rejected`).
-    pub items_rejected: u64,
-    /// Pages fetched.
-    pub pages: u64,
-    /// Pages skipped by a rule of the source (at most one: a skip ends the run).
-    pub pages_skipped: u64,
-    /// The page skipped, if any: its cursor and why.
-    pub last_skipped: Option<String>,
+    /// Pages and items (at most one page skipped: a skip ends the run).
+    pub progress: Progress,
     /// Where a new run should start: the last committed checkpoint, or the
     /// cursor this run started from if none was committed. `None` after a
     /// completed run, or when a new run must start from the beginning.
-    pub resume_from: Option<Cursor>,
+    pub cursor: Option<Cursor>,
     /// Wall time from spawn to the end.
     pub elapsed: Duration,
     /// False when the drain deadline passed and remaining tasks were aborted.

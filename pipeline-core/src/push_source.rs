@@ -95,7 +95,7 @@ impl<T: Send + 'static> Emitter<T> {
         let n = items.len() as u64;
         self.out.send_items(items).await.map_err(|_| Disconnected)?;
         self.shared.meters.items_source.increment(n);
-        self.shared.update(|s| s.items_fetched += n);
+        self.shared.update(|s| s.progress.items_fetched += n);
         Ok(())
     }
 
@@ -111,7 +111,7 @@ impl<T: Send + 'static> Emitter<T> {
             .map_err(|_| Disconnected)?;
         self.last_checkpoint = Some(cursor);
         self.shared.meters.pages.increment(1);
-        self.shared.update(|s| s.pages += 1);
+        self.shared.update(|s| s.progress.pages += 1);
         Ok(())
     }
 

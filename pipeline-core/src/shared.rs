@@ -65,13 +65,25 @@ impl Shared {
 
     /// Decides where the source starts; the first decision stands.
     pub(crate) fn set_start(&self, start: Start) {
-        self.start.send_if_modified(|s| {
+        let from = match &start {
+            Start::From(Some(cursor)) => Some(cursor.clone()),
+            _ => None,
+        };
+        let decided = self.start.send_if_modified(|s| {
             let pending = matches!(s, Start::Pending);
             if pending {
                 *s = start;
             }
             pending
         });
+        // Until a checkpoint is committed, a restart resumes where this attempt started.
+        if decided && from.is_some() {
+            self.update(|s| {
+                if s.cursor.is_none() {
+                    s.cursor = from;
+                }
+            });
+        }
     }
 
     /// Waits until the start is decided; `None` when the pipeline will not start.

@@ -157,7 +157,8 @@ where
                 Ok(Ok(applied)) => {
                     if applied.skipped > 0 {
                         self.shared.meters.items_skipped.increment(applied.skipped);
-                        self.shared.update(|s| s.items_skipped += applied.skipped);
+                        self.shared
+                            .update(|s| s.progress.items_skipped += applied.skipped);
                     }
                     if !applied.items.is_empty() {
                         return Some(Event::Items(applied.items));

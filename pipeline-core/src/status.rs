@@ -2,7 +2,7 @@ use std::time::SystemTime;
 
 use serde::{Serialize, Serializer};
 
-use crate::Cursor;
+use crate::{Cursor, Progress};
 
 /// Where a collection is in its life.
 ///
@@ -76,25 +76,14 @@ pub struct Status {
     pub collection: String,
     /// Where it is.
     pub state: State,
-    /// Pages fetched.
-    pub pages: u64,
-    /// Items the source produced.
-    pub items_fetched: u64,
-    /// Items the sink committed.
-    pub items_written: u64,
-    /// Items skipped by a `try_map`.
-    pub items_skipped: u64,
-    /// Pages skipped by a rule of the source ([`FetchError::Skipped`](crate::FetchError::Skipped)).
-    pub pages_skipped: u64,
-    /// The last page skipped: its cursor and why.
-    pub last_skipped: Option<String>,
-    /// Items the sink set aside instead of writing them to their table
-    /// (see [`SinkContext::add_rejected`](crate::SinkContext::add_rejected)).
-    pub items_rejected: u64,
+    /// Pages and items so far.
+    #[serde(flatten)]
+    pub progress: Progress,
     /// The last error seen (retried or not), without secrets.
     pub last_error: Option<String>,
-    /// The last committed checkpoint.
-    pub checkpoint: Option<Cursor>,
+    /// Where a restart would resume: the last committed checkpoint, else
+    /// where this attempt started (`None`: the first page).
+    pub cursor: Option<Cursor>,
     /// When the pipeline started (milliseconds since the Unix epoch in JSON).
     #[serde(serialize_with = "unix_millis")]
     pub started_at: SystemTime,
@@ -109,15 +98,9 @@ impl Status {
         Self {
             collection: collection.to_owned(),
             state: State::Crawling,
-            pages: 0,
-            items_fetched: 0,
-            items_written: 0,
-            items_skipped: 0,
-            pages_skipped: 0,
-            last_skipped: None,
-            items_rejected: 0,
+            progress: Progress::default(),
             last_error: None,
-            checkpoint: None,
+            cursor: None,
             started_at: now,
             updated_at: now,
         }

@@ -32,7 +32,7 @@ async fn stalled_sink_stalls_the_source() {
         .unwrap();
     let status = handle.status();
     tokio::time::sleep(Duration::from_secs(60)).await;
-    let fetched = status.borrow().items_fetched;
+    let fetched = status.borrow().progress.items_fetched;
     // Two edges of 100 items, one chunk in each stage's hands, one batch in the
     // sink and a page of lookahead: far below the 100,000 items of the collection.
     assert!(
@@ -44,5 +44,5 @@ async fn stalled_sink_stalls_the_source() {
     gate.add_permits(1_000_000);
     let report = handle.join().await;
     assert!(report.outcome.is_completed());
-    assert_eq!(report.items_written, 100_000);
+    assert_eq!(report.progress.items_written, 100_000);
 }

@@ -101,8 +101,8 @@ async fn sink_write_failure_keeps_the_last_committed_checkpoint() {
         .await;
     let failure = report.outcome.failure().expect("failed");
     assert!(failure.error.is_retryable(), "a write error may succeed later");
-    assert_eq!(report.items_written, collected.items().len() as u64);
-    assert_eq!(report.resume_from, collected.last_checkpoint());
+    assert_eq!(report.progress.items_written, collected.items().len() as u64);
+    assert_eq!(report.cursor, collected.last_checkpoint());
     assert_eq!(failure.resume_from, collected.last_checkpoint());
 }
 

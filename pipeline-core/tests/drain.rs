@@ -33,10 +33,10 @@ async fn failed_page_drains_in_flight_items() {
     };
     assert!(matches!(failure.error, StageError::Fetch { .. }));
     assert_eq!(failure.resume_from, Some(ScriptedPaged::<u64>::cursor(12)));
-    assert_eq!(report.resume_from, Some(ScriptedPaged::<u64>::cursor(12)));
-    assert_eq!(report.items_written, 600);
-    assert_eq!(report.items_fetched, 600);
-    assert_eq!(report.pages, 12);
+    assert_eq!(report.cursor, Some(ScriptedPaged::<u64>::cursor(12)));
+    assert_eq!(report.progress.items_written, 600);
+    assert_eq!(report.progress.items_fetched, 600);
+    assert_eq!(report.progress.pages, 12);
     assert!(report.drained);
     let finished = collected.outcome().expect("finish was called");
     assert!(matches!(finished, Outcome::Failed(_)), "finish gets the failure");
@@ -93,7 +93,7 @@ async fn resuming_from_the_report_yields_exactly_the_rest() {
     let sink2 = CollectSink::new();
     let collected2 = sink2.handle();
     let report2 = Pipeline::paged("resume", second)
-        .resume_from(report.resume_from.clone())
+        .resume_from(report.cursor.clone())
         .sink(sink2)
         .spawn()
         .unwrap()
@@ -108,5 +108,5 @@ async fn resuming_from_the_report_yields_exactly_the_rest() {
     let mut all = collected.items();
     all.extend(collected2.items());
     assert_eq!(all, (0..70).collect::<Vec<u64>>(), "no loss, no duplicates");
-    assert_eq!(report2.resume_from, None);
+    assert_eq!(report2.cursor, None);
 }

@@ -158,7 +158,7 @@ async fn max_pages_bounds_a_run_and_resumes_after_it() {
     let failure = report.outcome.failure().expect("failed");
     assert!(matches!(failure.error, StageError::MaxPages { max_pages: 4, .. }));
     assert_eq!(collected.items(), (0..12).collect::<Vec<_>>());
-    assert_eq!(report.resume_from, Some(ScriptedPaged::<u64>::cursor(4)));
+    assert_eq!(report.cursor, Some(ScriptedPaged::<u64>::cursor(4)));
 }
 
 #[tokio::test]
@@ -235,7 +235,7 @@ async fn cancel_stops_at_a_page_boundary_and_drains() {
     assert_eq!(items.len() % 10, 0, "whole pages only");
     assert_eq!(items, (0..items.len() as u64).collect::<Vec<_>>());
     let page = items.len() / 10;
-    assert_eq!(report.resume_from, Some(ScriptedPaged::<u64>::cursor(page)));
+    assert_eq!(report.cursor, Some(ScriptedPaged::<u64>::cursor(page)));
     assert!(matches!(collected.outcome(), Some(Outcome::Cancelled)));
 }
 
@@ -261,8 +261,8 @@ async fn cancel_during_retries_finishes_promptly() {
         "took {:?}",
         started.elapsed()
     );
-    assert_eq!(report.items_written, 20);
-    assert_eq!(report.resume_from, Some(ScriptedPaged::<u64>::cursor(2)));
+    assert_eq!(report.progress.items_written, 20);
+    assert_eq!(report.cursor, Some(ScriptedPaged::<u64>::cursor(2)));
 }
 
 #[tokio::test(start_paused = true)]
@@ -280,6 +280,6 @@ async fn drain_timeout_aborts_a_stuck_sink() {
     assert!(matches!(report.outcome, Outcome::Cancelled));
     assert!(!report.drained);
     assert!(started.elapsed() <= Duration::from_secs(3));
-    assert_eq!(report.items_written, 0);
-    assert_eq!(report.resume_from, None);
+    assert_eq!(report.progress.items_written, 0);
+    assert_eq!(report.cursor, None);
 }

@@ -46,7 +46,7 @@ async fn free_source_completes() {
     .await;
     assert!(report.outcome.is_completed());
     assert_eq!(collected.items(), (0..70).collect::<Vec<_>>());
-    assert_eq!(report.pages, 7);
+    assert_eq!(report.progress.pages, 7);
 }
 
 #[tokio::test]

@@ -82,7 +82,7 @@ async fn outage_mid_crawl_goes_retrying_then_completes_each_item_once() {
     let s = &summaries[0];
     assert_eq!(s.state, State::Completed);
     assert_eq!(s.resumes, 2);
-    assert_eq!(s.items_written, 100);
+    assert_eq!(s.progress.items_written, 100);
     assert_eq!(s.cursor, None);
     assert!(s.last_error.as_ref().is_some_and(CollectionError::is_retryable));
     sink.assert_exactly_once(100);
@@ -188,7 +188,7 @@ async fn twenty_collections_four_at_once_two_failing_do_not_disturb_the_others()
             assert_eq!(s.state, State::Failed, "{name}");
             assert_eq!(s.resumes, 0, "a permanent error is not resumed");
             assert_eq!(s.cursor, Some(ScriptedPaged::<u64>::cursor(2)));
-            assert_eq!(s.items_written, 20);
+            assert_eq!(s.progress.items_written, 20);
             match &s.last_error {
                 Some(CollectionError::Stage(StageError::Fetch { kind, .. })) => {
                     assert_eq!(*kind, FetchErrorKind::Permanent)
@@ -249,12 +249,12 @@ async fn shutdown_mid_crawl_cancels_and_the_next_run_resumes_without_loss_or_dup
     }
     // The two crawling ones stopped at a page boundary with their items written.
     for s in &first[..2] {
-        assert!(s.items_written >= 20, "{s:?}");
-        let next = s.items_written / 10;
+        assert!(s.progress.items_written >= 20, "{s:?}");
+        let next = s.progress.items_written / 10;
         assert_eq!(s.cursor, Some(ScriptedPaged::<u64>::cursor(next as usize)));
     }
     for s in &first[2..] {
-        assert_eq!((s.items_written, s.cursor.clone()), (0, None));
+        assert_eq!((s.progress.items_written, s.cursor.clone()), (0, None));
     }
 
     let fetched_before: Vec<usize> = logs.iter().map(|l| l.requests().len()).collect();

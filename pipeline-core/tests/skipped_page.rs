@@ -67,8 +67,8 @@ async fn a_skipped_page_ends_the_collection_counted_and_named_never_retried() {
             handle.last_checkpoint().map(|c| c.as_str().to_owned()).as_deref(),
             Some("3")
         );
-        assert_eq!((report.pages, report.pages_skipped), (3, 1));
-        let named = report.last_skipped.unwrap();
+        assert_eq!((report.progress.pages, report.progress.pages_skipped), (3, 1));
+        let named = report.progress.last_skipped.unwrap();
         assert!(
             named.contains("\"3\"") && named.contains("on_status 404"),
             "{named}"
@@ -90,13 +90,17 @@ async fn the_runner_shows_the_skip_in_its_status_and_summary() {
     let summaries = runner.join().await;
     let s = &summaries[0];
     assert_eq!(
-        (s.state, s.items_written, s.pages_skipped),
+        (s.state, s.progress.items_written, s.progress.pages_skipped),
         (State::Completed, 0, 1)
     );
     assert!(
-        s.last_skipped.as_deref().unwrap().contains("the first page"),
+        s.progress
+            .last_skipped
+            .as_deref()
+            .unwrap()
+            .contains("the first page"),
         "{:?}",
-        s.last_skipped
+        s.progress.last_skipped
     );
     let status = serde_json::to_value(runner.status()).unwrap();
     assert_eq!(status[0]["pages_skipped"], 1, "{status}");

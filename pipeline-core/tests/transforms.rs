@@ -57,8 +57,8 @@ async fn try_map_skip_counts_rejected_items() {
         .join()
         .await;
     assert!(report.outcome.is_completed());
-    assert_eq!(report.items_skipped, 6);
-    assert_eq!(report.items_written, 24);
+    assert_eq!(report.progress.items_skipped, 6);
+    assert_eq!(report.progress.items_written, 24);
     assert!(collected.items().iter().all(|n| n % 5 != 0));
 }
 
@@ -201,8 +201,8 @@ async fn panicking_sink_fails_the_pipeline_naming_the_sink() {
         StageError::Panicked { stage, .. } => assert_eq!(stage, "sink"),
         other => panic!("unexpected error {other:?}"),
     }
-    assert_eq!(report.items_written, 10);
+    assert_eq!(report.progress.items_written, 10);
     // A full batch waits for the checkpoint after its last page, so the first
     // write committed page 0 with its checkpoint: a resume starts at page 1.
-    assert_eq!(report.resume_from, Some(ScriptedPaged::<u64>::cursor(1)));
+    assert_eq!(report.cursor, Some(ScriptedPaged::<u64>::cursor(1)));
 }

@@ -193,5 +193,5 @@ async fn stdout_sink_writes_every_item() {
         .join()
         .await;
     assert!(report.outcome.is_completed());
-    assert_eq!(report.items_written, 4);
+    assert_eq!(report.progress.items_written, 4);
 }

@@ -118,7 +118,7 @@ async fn a_resumed_push_pipeline_writes_each_row_once_to_sqlite() {
         .unwrap()
         .join()
         .await;
-    assert_eq!(report.items_written, 60);
+    assert_eq!(report.progress.items_written, 60);
 
     let (source, emitted) = Numbers::new(100, None);
     let report = Pipeline::push("numbers", source)
@@ -129,7 +129,7 @@ async fn a_resumed_push_pipeline_writes_each_row_once_to_sqlite() {
         .await;
     assert!(report.outcome.is_completed(), "{:?}", report.outcome);
     assert_eq!(
-        report.items_written, 40,
+        report.progress.items_written, 40,
         "only the items after the committed cursor"
     );
     assert_eq!(*emitted.lock().unwrap(), (60..100).collect::<Vec<_>>());

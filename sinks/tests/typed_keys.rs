@@ -74,7 +74,7 @@ async fn a_composite_keyed_typed_table_keys_rows_and_rejections_by_tuple(url: &s
     ]];
     let report = run(&coll, pages(first), sink()).await;
     assert!(report.outcome.is_completed(), "{:?}", report.outcome);
-    assert_eq!(report.items_rejected, 1);
+    assert_eq!(report.progress.items_rejected, 1);
     let r = Reader::connect(url).await;
     assert_eq!(r.count(&coll).await, 2);
     assert_eq!(r.text(&coll, "n", r#"[7,"a"]"#).await.as_deref(), Some("1"));
@@ -407,8 +407,8 @@ async fn a_runner_counts_the_items_a_typed_table_rejects(url: &str) {
         .build()
         .expect("runner");
     let summaries = runner.join().await;
-    assert_eq!(summaries[0].items_written, 1);
-    assert_eq!(summaries[0].items_rejected, 2);
+    assert_eq!(summaries[0].progress.items_written, 1);
+    assert_eq!(summaries[0].progress.items_rejected, 2);
     assert_eq!(db.rejected_count(&coll).await.expect("count"), 2);
     db.close().await;
 }

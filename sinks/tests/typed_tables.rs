@@ -172,7 +172,10 @@ async fn mismatches_follow_the_mode(url: &str) {
     let coll = unique("rej");
     let report = crawl(&coll, pages(), sink(OnMismatch::Reject)).await;
     assert!(report.outcome.is_completed(), "{:?}", report.outcome);
-    assert_eq!((report.items_written, report.items_rejected), (2, 1));
+    assert_eq!(
+        (report.progress.items_written, report.progress.items_rejected),
+        (2, 1)
+    );
     assert_eq!(db.rejected_count(&coll).await.unwrap(), 1);
     assert_eq!(r.keys(&coll).await, ["1", "3"].map(String::from).into());
     let rejected = strings(

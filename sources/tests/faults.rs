@@ -84,7 +84,7 @@ async fn a_retry_after_beyond_the_max_backoff_fails_with_retry_at() {
     );
     assert_all(&items, 100);
     assert_eq!(
-        report.resume_from.as_ref().map(|c| c.as_str().to_owned()),
+        report.cursor.as_ref().map(|c| c.as_str().to_owned()),
         Some(server.url("/page?page=2"))
     );
 }
@@ -105,7 +105,7 @@ async fn an_outage_exhausts_retries_and_the_crawl_resumes_at_the_failed_page() {
     assert!(text.contains("HTTP 503") && text.contains("3 attempt"), "{text}");
     assert!(text.contains("page=4"), "the failure names the page: {text}");
     assert_all(&first, 300);
-    let resume = report.resume_from.clone().expect("a resume cursor");
+    let resume = report.cursor.clone().expect("a resume cursor");
     assert_eq!(resume.as_str(), server.url("/page?page=4"));
 
     let before = server.requests().len();
@@ -252,5 +252,5 @@ async fn consecutive_failures_open_the_breaker_which_fails_fast_with_retry_at() 
     // One good page, three failures, then no more requests.
     assert_eq!(server.request_count(), 4);
     assert_all(&items, 100);
-    assert_eq!(report.resume_from.unwrap().as_str(), server.url("/page?page=2"));
+    assert_eq!(report.cursor.unwrap().as_str(), server.url("/page?page=2"));
 }

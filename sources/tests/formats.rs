@@ -35,7 +35,10 @@ async fn both(config: &HttpSourceConfig) -> (Report, Vec<Value>) {
     let (raw_report, raws) = run("test", raw, fast_retry(3), None).await;
     let parsed: Vec<Value> = raws.iter().map(|r: &RawItem| r.to_value().unwrap()).collect();
     assert_eq!(parsed, values, "same items on both paths");
-    assert_eq!(raw_report.pages, value_report.pages, "same pages");
+    assert_eq!(
+        raw_report.progress.pages, value_report.progress.pages,
+        "same pages"
+    );
     (value_report, values)
 }
 
@@ -61,7 +64,7 @@ async fn an_atom_feed_follows_its_next_links_and_maps_each_entry() {
     let s = server(MockConfig::new(250, 20)).await;
     let (report, items) = both(&atom(&s)).await;
     assert!(report.outcome.is_completed(), "{:?}", report.outcome);
-    assert_eq!(report.pages, 13);
+    assert_eq!(report.progress.pages, 13);
     assert_eq!(texts(&items, "/id"), numbered(250));
     assert_eq!(
         items[4],
@@ -85,7 +88,7 @@ async fn an_rss_feed_pages_by_number_or_by_its_atom_link() {
         .pagination(page_style());
     let (report, items) = both(&by_page).await;
     assert!(report.outcome.is_completed(), "{:?}", report.outcome);
-    assert_eq!(report.pages, 11, "ten pages and the empty one that ends");
+    assert_eq!(report.progress.pages, 11, "ten pages and the empty one that ends");
     assert_eq!(texts(&items, "/guid/#text"), numbered(95));
     assert_eq!(
         items[0],
@@ -96,7 +99,10 @@ async fn an_rss_feed_pages_by_number_or_by_its_atom_link() {
         .format(ResponseFormat::Xml)
         .pagination(Pagination::FeedNext);
     let (report, same) = both(&by_link).await;
-    assert_eq!(report.pages, 10, "no empty page: the last one has no next link");
+    assert_eq!(
+        report.progress.pages, 10,
+        "no empty page: the last one has no next link"
+    );
     assert_eq!(same, items);
 }
 
@@ -111,7 +117,7 @@ async fn generic_xml_pages_with_a_pointer_into_the_rest_of_the_document() {
         });
     let (report, items) = both(&config).await;
     assert!(report.outcome.is_completed(), "{:?}", report.outcome);
-    assert_eq!(report.pages, 5);
+    assert_eq!(report.progress.pages, 5);
     assert_eq!(texts(&items, "/@id"), numbered(45));
     assert_eq!(items[7], json!({"@id": "7", "name": "item-7"}));
 }
@@ -132,7 +138,7 @@ async fn json_lines_pages_until_an_empty_one() {
         .pagination(page_style());
     let (report, items) = both(&config).await;
     assert!(report.outcome.is_completed(), "{:?}", report.outcome);
-    assert_eq!(report.pages, 6);
+    assert_eq!(report.progress.pages, 6);
     assert_all(&items, 230);
     assert_eq!(items[3], crawlpipe_sources::mock::item(3));
 }

@@ -89,7 +89,7 @@ async fn a_page_that_is_always_malformed_fails_after_max_attempts_naming_cursor_
         assert!(text.contains("page=3") && text.contains(reason_text), "{text}");
         assert_all(&items, 200);
         assert_eq!(
-            report.resume_from.map(|c| c.as_str().to_owned()),
+            report.cursor.map(|c| c.as_str().to_owned()),
             Some(server.url("/page?page=3"))
         );
         let page3 = server.requests().iter().filter(|r| *r == "/page?page=3").count();

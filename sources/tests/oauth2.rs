@@ -117,7 +117,7 @@ async fn a_wrong_secret_fails_naming_the_token_url_and_never_the_secret() {
     assert!(!text.contains("SECRET") && !format!("{:?}", report.outcome).contains("SECRET"));
     assert!(
         report
-            .resume_from
+            .cursor
             .as_ref()
             .is_none_or(|c| !c.as_str().contains("SECRET"))
     );
@@ -169,7 +169,7 @@ async fn an_api_key_in_the_query_is_sent_but_never_stored_or_shown() {
     );
     assert!(
         report
-            .resume_from
+            .cursor
             .as_ref()
             .is_none_or(|c| !c.as_str().contains("SECRET"))
     );

@@ -14,7 +14,7 @@ async fn link_header_crawls_every_page() {
     let (report, items) = crawl(&config, fast_retry(1), None).await;
     assert!(report.outcome.is_completed(), "{:?}", report.outcome);
     assert_all(&items, 950);
-    assert_eq!(report.pages, 10);
+    assert_eq!(report.progress.pages, 10);
     assert_eq!(server.request_count(), 10);
 }
 

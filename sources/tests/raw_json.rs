@@ -16,7 +16,10 @@ async fn both(config: &HttpSourceConfig) -> (Report, Vec<Value>) {
     let (raw_report, raws) = run("test", raw, fast_retry(1), None).await;
     let parsed: Vec<Value> = raws.iter().map(|r: &RawItem| r.to_value().unwrap()).collect();
     assert_eq!(parsed, values, "same items");
-    assert_eq!(raw_report.pages, value_report.pages, "same pages");
+    assert_eq!(
+        raw_report.progress.pages, value_report.progress.pages,
+        "same pages"
+    );
     assert_eq!(
         format!("{:?}", raw_report.outcome),
         format!("{:?}", value_report.outcome),

@@ -18,7 +18,10 @@ async fn both(config: &HttpSourceConfig) -> (Report, Vec<Value>, Vec<RawItem>) {
     let (raw_report, raws) = run("test", raw, fast_retry(1), None).await;
     let parsed: Vec<Value> = raws.iter().map(|r| r.to_value().unwrap()).collect();
     assert_eq!(parsed, values, "same items");
-    assert_eq!(raw_report.pages, value_report.pages, "same pages");
+    assert_eq!(
+        raw_report.progress.pages, value_report.progress.pages,
+        "same pages"
+    );
     assert_eq!(
         format!("{:?}", raw_report.outcome),
         format!("{:?}", value_report.outcome),
@@ -78,7 +81,10 @@ async fn a_wildcard_path_takes_a_pointer_inside_every_element() {
         .map(|i| json!({"id": format!("act_{i}"), "n": i}))
         .collect();
     assert_eq!(values, want);
-    assert_eq!(report.pages, 6, "five full pages and the empty one that ends");
+    assert_eq!(
+        report.progress.pages, 6,
+        "five full pages and the empty one that ends"
+    );
 }
 
 #[tokio::test]

@@ -196,7 +196,7 @@ async fn parallel_parsing_gives_the_items_of_a_single_threaded_parse_in_order() 
         let source = ScrapeSource::from_config(&http, &ctx()).unwrap();
         let (report, items) = run("varied", source, fast_retry(1), None).await;
         assert!(report.outcome.is_completed(), "{name}: {:?}", report.outcome);
-        assert_eq!(report.pages, LAST as u64 + 1, "{name}");
+        assert_eq!(report.progress.pages, LAST as u64 + 1, "{name}");
         assert!(
             items == want,
             "{name}: the items differ from the single-threaded parse"

@@ -123,7 +123,7 @@ async fn a_resume_from_a_stored_cursor_still_authenticates() {
     );
     assert!(!format!("{:?}", report.outcome).contains("SECRET"));
     assert_all(&first, 200);
-    let resume = report.resume_from.clone().expect("a resume cursor");
+    let resume = report.cursor.clone().expect("a resume cursor");
     assert_eq!(resume.as_str(), server.url("/link?page=3"));
 
     // A new source, as after a restart: the token comes from the configuration.

@@ -38,22 +38,19 @@ async fn a_skipped_404_ends_the_collection_with_the_pages_before_it_counted_and_
     let (report, items) = crawl(&config, fast_retry(3), None).await;
     assert!(report.outcome.is_completed(), "{:?}", report.outcome);
     assert_all(&items, 200);
-    assert_eq!((report.pages, report.pages_skipped), (2, 1));
-    let skipped = report.last_skipped.expect("the skip is named");
+    assert_eq!((report.progress.pages, report.progress.pages_skipped), (2, 1));
+    let skipped = report.progress.last_skipped.expect("the skip is named");
     assert!(
         skipped.contains("page=3") && skipped.contains("HTTP 404, on_status 404 = \"skip\""),
         "{skipped}"
     );
     assert_eq!(server.request_count(), 3, "a skip is not retried");
-    assert!(
-        report.resume_from.is_none(),
-        "completed: the next run starts over"
-    );
+    assert!(report.cursor.is_none(), "completed: the next run starts over");
 
     // Without the rule, a 404 fails the collection at once, as before.
     let (report, items) = crawl(&scripted(&server, "on_page=3&status=404"), fast_retry(3), None).await;
     assert_eq!(kind(&report), FetchErrorKind::Permanent);
-    assert_eq!(report.pages_skipped, 0);
+    assert_eq!(report.progress.pages_skipped, 0);
     assert_eq!(items.len(), 200);
 }
 
@@ -64,7 +61,7 @@ async fn a_skipped_first_page_is_an_empty_collection() {
     let (report, items) = crawl(&config, fast_retry(3), None).await;
     assert!(report.outcome.is_completed(), "{:?}", report.outcome);
     assert!(items.is_empty());
-    assert_eq!((report.pages, report.pages_skipped), (0, 1));
+    assert_eq!((report.progress.pages, report.progress.pages_skipped), (0, 1));
 }
 
 #[tokio::test]
@@ -138,16 +135,17 @@ async fn a_body_rule_wins_over_the_status_and_matches_a_2xx_that_is_not_a_page()
     let (report, items) = crawl(&config, fast_retry(4), None).await;
     assert!(report.outcome.is_completed(), "{:?}", report.outcome);
     assert_all(&items, 300);
-    assert_eq!(report.pages_skipped, 0);
+    assert_eq!(report.progress.pages_skipped, 0);
 
     // A 200 answer with an error message and no items.
     let config = scripted(&server, "on_page=2&status=200&message=resource%20not%20found")
         .on_body("not found", StatusAction::Skip);
     let (report, items) = crawl(&config, fast_retry(4), None).await;
     assert!(report.outcome.is_completed(), "{:?}", report.outcome);
-    assert_eq!((items.len(), report.pages_skipped), (100, 1));
+    assert_eq!((items.len(), report.progress.pages_skipped), (100, 1));
     assert!(
         report
+            .progress
             .last_skipped
             .unwrap()
             .contains("HTTP 200, on_body \"not found\" = \"skip\"")
@@ -180,5 +178,5 @@ async fn a_scraped_page_answering_404_is_skipped_too() {
     let (report, items) = run("scraped", source, fast_retry(3), None).await;
     assert!(report.outcome.is_completed(), "{:?}", report.outcome);
     assert!(items.is_empty());
-    assert_eq!(report.pages_skipped, 1);
+    assert_eq!(report.progress.pages_skipped, 1);
 }

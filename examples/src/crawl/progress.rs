@@ -96,9 +96,9 @@ fn bars(runner: &Runner, stop: &AtomicBool) {
             let mut msg = format!(
                 "{:<10} {:>9} items {:>6} pages {:>8.0}/s",
                 s.state.as_str(),
-                s.items_written,
-                s.pages,
-                s.items_written as f64 / secs
+                s.progress.items_written,
+                s.progress.pages,
+                s.progress.items_written as f64 / secs
             );
             if s.resumes > 0 {
                 msg.push_str(&format!("  resumes {}", s.resumes));
@@ -106,8 +106,8 @@ fn bars(runner: &Runner, stop: &AtomicBool) {
             if s.stalled {
                 msg.push_str("  STALLED");
             }
-            if s.pages_skipped > 0 {
-                msg.push_str(&format!("  skipped {}", s.pages_skipped));
+            if s.progress.pages_skipped > 0 {
+                msg.push_str(&format!("  skipped {}", s.progress.pages_skipped));
             }
             let show_error = !s.state.is_terminal() || s.state == State::Failed;
             if show_error && let Some(e) = &s.last_error {
@@ -224,11 +224,11 @@ pub fn summary_table(summaries: &[CollectionSummary]) -> String {
             .map(|e| escape_outside(&e.to_string()).into_owned())
             .unwrap_or_default();
         // A page skipped by a rule is shown, never silent.
-        if let Some(skipped) = &s.last_skipped {
+        if let Some(skipped) = &s.progress.last_skipped {
             let sep = if error.is_empty() { "" } else { "; " };
             error.push_str(&format!(
                 "{sep}{} page(s) skipped: {}",
-                s.pages_skipped,
+                s.progress.pages_skipped,
                 escape_outside(skipped)
             ));
         }
@@ -236,8 +236,8 @@ pub fn summary_table(summaries: &[CollectionSummary]) -> String {
             "{:<width$}  {:<10} {:>10} {:>7} {:>7} {:>7.1}s  {}\n",
             s.collection,
             s.state.as_str(),
-            s.items_written,
-            s.pages,
+            s.progress.items_written,
+            s.progress.pages,
             s.resumes,
             s.elapsed.as_secs_f64(),
             error

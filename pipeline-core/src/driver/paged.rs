@@ -233,8 +233,8 @@ fn skipped(shared: &Shared, cursor: Option<&Cursor>, reason: &str) {
     let at = crate::cursor::describe(cursor);
     tracing::warn!(%collection, cursor = cursor.map(Cursor::as_str), reason, "page skipped by a rule; the collection ends here");
     shared.update(|s| {
-        s.pages_skipped += 1;
-        s.last_skipped = Some(format!("{at}: {}", crate::OutsideText(reason)));
+        s.progress.pages_skipped += 1;
+        s.progress.last_skipped = Some(format!("{at}: {}", crate::OutsideText(reason)));
     });
 }
 
@@ -313,8 +313,8 @@ async fn emit<T>(out: &EdgeSender<T>, shared: &Shared, step: Step<T>, ends: bool
             shared.meters.items_source.increment(n);
             shared.meters.pages.increment(1);
             shared.update(|s| {
-                s.pages += 1;
-                s.items_fetched += n;
+                s.progress.pages += 1;
+                s.progress.items_fetched += n;
             });
             tracing::debug!(collection = %shared.collection, items = n, "page fetched");
             if out.send_items(items).await.is_err() {

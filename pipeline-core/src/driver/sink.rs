@@ -61,10 +61,10 @@ impl<T: Send + 'static> Batcher<T> {
             self.shared.set_committed(c);
         }
         self.shared.update(|s| {
-            s.items_written += items;
-            s.items_rejected += rejected;
+            s.progress.items_written += items;
+            s.progress.items_rejected += rejected;
             if let Some(c) = checkpoint {
-                s.checkpoint = Some(c.clone());
+                s.cursor = Some(c.clone());
             }
         });
     }

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use super::entry::Entry;
 use super::group::Tallies;
 use super::{CollectionStatus, GroupStatus, RunnerError, RunnerEvent, RunnerEvents};
-use crate::{CheckpointStore, Cursor, State};
+use crate::{CheckpointStore, Cursor, Progress, State};
 
 const STATES: [State; 7] = [
     State::Waiting,
@@ -23,16 +23,6 @@ const STATES: [State; 7] = [
     State::Failed,
     State::Cancelled,
 ];
-
-/// Progress of one attempt, from its pipeline's status, plus the run's totals before it.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Counts {
-    pub(crate) pages: u64,
-    pub(crate) items_fetched: u64,
-    pub(crate) items_written: u64,
-    pub(crate) pages_skipped: u64,
-    pub(crate) items_rejected: u64,
-}
 
 pub(crate) struct Board {
     entries: Mutex<Vec<Arc<Entry>>>,
@@ -230,23 +220,16 @@ impl Board {
     pub(crate) fn progress(
         &self,
         entry: &Entry,
-        counts: Counts,
+        counts: Progress,
         cursor: Option<Cursor>,
         last_error: Option<String>,
     ) -> bool {
         let mut slot = entry.lock();
         let slot = &mut *slot;
         let s = &mut slot.status;
-        let changed = s.pages != counts.pages
-            || s.items_fetched != counts.items_fetched
-            || s.items_written != counts.items_written
-            || s.pages_skipped != counts.pages_skipped
-            || s.items_rejected != counts.items_rejected;
-        s.pages_skipped = counts.pages_skipped;
-        s.items_rejected = counts.items_rejected;
-        s.pages = counts.pages;
-        s.items_fetched = counts.items_fetched;
-        s.items_written = counts.items_written;
+        let written = counts.items_written;
+        let changed = s.progress != counts;
+        s.progress = counts;
         if cursor.is_some() {
             s.cursor = cursor;
         }
@@ -256,7 +239,7 @@ impl Board {
         if changed {
             entry
                 .written
-                .send_if_modified(|w| std::mem::replace(w, counts.items_written) != counts.items_written);
+                .send_if_modified(|w| std::mem::replace(w, written) != written);
             slot.last_progress = Instant::now();
             if s.stalled {
                 s.stalled = false;

@@ -96,16 +96,16 @@ impl Tallies {
             tally.cancelled += 1;
             return;
         };
-        tally.pages += s.pages;
-        tally.items_written += s.items_written;
-        if s.pages_skipped > 0 {
+        tally.pages += s.progress.pages;
+        tally.items_written += s.progress.items_written;
+        if s.progress.pages_skipped > 0 {
             tally.skipped += 1;
             if tally.skipping.len() == FAILING_KEPT {
                 tally.skipping.pop_front();
             }
             tally.skipping.push_back(SkippedChild {
                 collection: s.collection.clone(),
-                reason: s.last_skipped.clone(),
+                reason: s.progress.last_skipped.clone(),
             });
         }
         match s.state {

@@ -85,12 +85,7 @@ fn panicked(inner: &Inner, entry: &Entry, message: String) -> CollectionSummary 
     CollectionSummary {
         collection,
         state: status.state,
-        pages: status.pages,
-        items_fetched: status.items_fetched,
-        items_written: status.items_written,
-        pages_skipped: status.pages_skipped,
-        last_skipped: status.last_skipped,
-        items_rejected: status.items_rejected,
+        progress: status.progress,
         resumes: status.resumes,
         elapsed: std::time::Duration::ZERO,
         last_error: Some(error),

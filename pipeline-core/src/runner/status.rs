@@ -5,7 +5,7 @@ use std::time::SystemTime;
 use serde::{Serialize, Serializer};
 
 use crate::status::unix_millis;
-use crate::{Cursor, State};
+use crate::{Cursor, Progress, State};
 
 /// Where one collection is; see [`Runner::status`](super::Runner::status).
 /// Serialized as JSON by the `/status` endpoint (times as milliseconds since
@@ -17,20 +17,11 @@ pub struct CollectionStatus {
     pub collection: String,
     /// Where it is.
     pub state: State,
-    /// Pages fetched in this run, every attempt counted.
-    pub pages: u64,
-    /// Items fetched in this run.
-    pub items_fetched: u64,
-    /// Items written in this run.
-    pub items_written: u64,
-    /// Pages skipped by a rule of the source in this run (`on_status`,
-    /// `on_body`): each ended its collection as an empty last page would.
-    pub pages_skipped: u64,
-    /// The last page skipped: its cursor and why (without secrets).
-    pub last_skipped: Option<String>,
-    /// Items the sink set aside instead of writing them to their table in
-    /// this run (typed tables: `pipeline_rejected`).
-    pub items_rejected: u64,
+    /// Pages and items of this run, every attempt counted (pages skipped
+    /// by `on_status` and `on_body` rules; items set aside in typed tables'
+    /// `pipeline_rejected`).
+    #[serde(flatten)]
+    pub progress: Progress,
     /// The last error, without secrets.
     pub last_error: Option<String>,
     /// The last error of an attempt as fields (kind, HTTP status, cursor,
@@ -72,12 +63,7 @@ impl CollectionStatus {
         Self {
             collection: collection.to_owned(),
             state: State::Waiting,
-            pages: 0,
-            items_fetched: 0,
-            items_written: 0,
-            pages_skipped: 0,
-            last_skipped: None,
-            items_rejected: 0,
+            progress: Progress::default(),
             last_error: None,
             last_error_detail: None,
             cursor: None,

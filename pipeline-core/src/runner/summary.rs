@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::CollectionError;
-use crate::{Cursor, State};
+use crate::{Cursor, Progress, State};
 
 /// How one collection ended; returned by [`Runner::join`](super::Runner::join).
 #[derive(Debug, Clone)]
@@ -13,19 +13,8 @@ pub struct CollectionSummary {
     pub collection: String,
     /// Its final state: `Completed`, `Failed` or `Cancelled`.
     pub state: State,
-    /// Pages fetched in this run, every attempt counted.
-    pub pages: u64,
-    /// Items fetched in this run.
-    pub items_fetched: u64,
-    /// Items written in this run.
-    pub items_written: u64,
-    /// Pages skipped by a rule of the source in this run.
-    pub pages_skipped: u64,
-    /// The last page skipped: its cursor and why.
-    pub last_skipped: Option<String>,
-    /// Items the sink set aside instead of writing them to their table in
-    /// this run (typed tables: `pipeline_rejected`).
-    pub items_rejected: u64,
+    /// Pages and items of this run, every attempt counted.
+    pub progress: Progress,
     /// Resumes after failures in this run.
     pub resumes: u32,
     /// Time from the runner's start to the collection's end.

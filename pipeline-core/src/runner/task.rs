@@ -8,11 +8,10 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::board::Counts;
 use super::entry::Entry;
 use super::{CollectionError, CollectionStatus, CollectionSummary, Inner, RunnerEvent};
 use crate::attempt_start::{AttemptStart, StartAt};
-use crate::{Cursor, Fence, Outcome, PipelineHandle, Report, State, Status};
+use crate::{Cursor, Fence, Outcome, PipelineHandle, Progress, Report, State, Status};
 
 /// How long a forced shutdown still waits for a pipeline that is finishing.
 const FINISH_GRACE: Duration = Duration::from_secs(1);
@@ -26,7 +25,7 @@ pub(crate) struct Run {
     resumes: u32,
     last_error: Option<CollectionError>,
     /// Totals of the attempts that ended.
-    done: Counts,
+    done: Progress,
     /// In a cluster: the lease this run holds.
     lease: Option<LeaseRun>,
 }
@@ -50,7 +49,7 @@ impl Run {
             started,
             resumes: 0,
             last_error: None,
-            done: Counts::default(),
+            done: Progress::default(),
             lease: None,
         }
     }
@@ -78,12 +77,7 @@ impl Run {
         let board = &inner.board;
         // A new run: the counts, resumes and start time are this run's.
         self.enter(State::Waiting, |s| {
-            s.pages = 0;
-            s.items_fetched = 0;
-            s.items_written = 0;
-            s.pages_skipped = 0;
-            s.last_skipped = None;
-            s.items_rejected = 0;
+            s.progress = Progress::default();
             s.resumes = 0;
             s.started_at = None;
             s.next_attempt_at = None;
@@ -156,7 +150,7 @@ impl Run {
                     if fenced || self.lost() {
                         return self.lost_lease();
                     }
-                    cursor = report.resume_from.clone();
+                    cursor = report.cursor.clone();
                     if !report.drained {
                         tracing::warn!("pipeline did not drain before its deadline");
                     }
@@ -252,24 +246,17 @@ impl Run {
     }
 
     async fn progress(&self, st: &Status) {
-        let counts = Counts {
-            pages: self.done.pages + st.pages,
-            items_fetched: self.done.items_fetched + st.items_fetched,
-            items_written: self.done.items_written + st.items_written,
-            pages_skipped: self.done.pages_skipped + st.pages_skipped,
-            items_rejected: self.done.items_rejected + st.items_rejected,
-        };
+        let counts = self.done.then(&st.progress);
         let board = &self.inner.board;
-        if let Some(skipped) = &st.last_skipped {
-            self.entry.lock().status.last_skipped = Some(skipped.clone());
-        }
-        let changed = board.progress(&self.entry, counts, st.checkpoint.clone(), st.last_error.clone());
+        let (pages, items_fetched, items_written) =
+            (counts.pages, counts.items_fetched, counts.items_written);
+        let changed = board.progress(&self.entry, counts, st.cursor.clone(), st.last_error.clone());
         if changed {
             board.emit(RunnerEvent::Page {
                 collection: self.name.clone(),
-                pages: counts.pages,
-                items_fetched: counts.items_fetched,
-                items_written: counts.items_written,
+                pages,
+                items_fetched,
+                items_written,
             });
         }
         if st.state == State::Finalizing && self.entry.lock().status.state == State::Crawling {
@@ -278,15 +265,10 @@ impl Run {
     }
 
     fn finish_attempt(&mut self, report: &Report) {
-        self.done.pages += report.pages;
-        self.done.items_fetched += report.items_fetched;
-        self.done.items_written += report.items_written;
-        self.done.pages_skipped += report.pages_skipped;
-        self.done.items_rejected += report.items_rejected;
-        if let Some(skipped) = &report.last_skipped {
-            self.entry.lock().status.last_skipped = Some(skipped.clone());
-        }
-        self.inner.board.progress(&self.entry, self.done, None, None);
+        self.done = self.done.then(&report.progress);
+        self.inner
+            .board
+            .progress(&self.entry, self.done.clone(), None, None);
     }
 
     /// Moves the collection to `state`: recorded in the checkpoint store,
@@ -322,8 +304,8 @@ impl Run {
             .await;
         self.inner.board.emit(RunnerEvent::Completed {
             collection: self.name.clone(),
-            pages: status.pages,
-            items_written: status.items_written,
+            pages: status.progress.pages,
+            items_written: status.progress.items_written,
         });
         self.summary(status)
     }
@@ -372,12 +354,7 @@ impl Run {
         CollectionSummary {
             collection: status.collection,
             state: status.state,
-            pages: status.pages,
-            items_fetched: status.items_fetched,
-            items_written: status.items_written,
-            pages_skipped: status.pages_skipped,
-            last_skipped: status.last_skipped,
-            items_rejected: status.items_rejected,
+            progress: status.progress,
             resumes: self.resumes,
             elapsed: self.started.elapsed(),
             last_error: self.last_error,

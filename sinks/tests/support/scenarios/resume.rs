@@ -19,7 +19,7 @@ pub async fn upsert_is_idempotent(url: &str) {
         let sink = docs_sink(&db);
         let report = run(&coll, ScriptedPaged::new(docs(3, 10, tag)), 10, sink).await;
         assert!(report.outcome.is_completed(), "{:?}", report.outcome);
-        assert_eq!(report.items_written, 30);
+        assert_eq!(report.progress.items_written, 30);
     }
     assert_eq!(reader.keys(&coll).await, keys(0, 30));
     assert_eq!(reader.count(&coll).await, 30);
@@ -56,7 +56,7 @@ pub async fn failed_source_resumes_from_the_committed_cursor(url: &str) {
     assert_eq!(cp.cursor, Some(ScriptedPaged::<Value>::cursor(3)));
     assert_eq!(cp.state, State::Failed);
     assert!(cp.last_error.unwrap().contains(&coll));
-    assert_eq!(report.resume_from, cp.cursor);
+    assert_eq!(report.cursor, cp.cursor);
     assert_eq!(reader.keys(&coll).await, keys(0, 30));
 
     let source = ScriptedPaged::new(docs(6, 10, "a"));
