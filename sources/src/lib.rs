@@ -70,6 +70,7 @@ pub mod mock;
 mod paging;
 mod request_config;
 mod suggest;
+mod transform;
 
 pub use self::config::{Body, BodyFormat, BreakerConfig, Headers, HttpSourceConfig, Method, Pagination};
 pub use self::error::SourceError;
@@ -89,4 +90,5 @@ pub use self::json::raw_json_source::RawJsonSource;
 pub use self::json::records::ItemsMissing;
 pub use self::paging::query_string as query;
 pub use self::suggest::{Suggestion, suggest};
+pub use self::transform::{FieldTemplate, RecordTransform, TransformError};
 pub use crawlpipe_core::policy::AutoThrottle;
