@@ -64,8 +64,8 @@ pub fn collection_fresh(
     let c = Arc::new(c);
     // Plain JSON collections take the raw-JSON fast path: items go from the
     // response to the `data` column as text, never parsed into a `Value`.
-    // Scraped and incremental collections (and children) need values.
-    let collection = if c.http.scrape.is_none() && c.incremental.is_none() {
+    // Scraped, transformed and incremental collections (and children) need values.
+    let collection = if c.http.scrape.is_none() && c.incremental.is_none() && c.transform.is_none() {
         Collection::new_async(name, move |name: &str| {
             let built = build_json(&c, name, &db, &ctx, mode);
             async move { built }
@@ -197,6 +197,12 @@ pub(crate) fn build(
             .sink(sink)
     } else {
         let source = JsonSource::from_config(&c.http, ctx)?;
+        // `{now…}` in added fields is this attempt's start, as in the request.
+        let transform = c
+            .transform
+            .as_ref()
+            .filter(|t| !t.is_empty())
+            .map(|t| t.at(crawlpipe_sources::dates::Timestamp::now()));
         let field = c.incremental.as_ref().and_then(|i| i.field.clone());
         // A windowed incremental run's mark is the end of its last window.
         let floor = c
@@ -216,7 +222,15 @@ pub(crate) fn build(
                 if let Some(field) = field {
                     sink = sink.high_water(field);
                 }
-                configured(c, Pipeline::paged(name, source)).sink(with_floor(sink.build()?))
+                let pipeline = configured(c, Pipeline::paged(name, source));
+                let pipeline = match transform {
+                    Some(t) => pipeline.map(move |mut item: Value| {
+                        t.apply(&mut item);
+                        item
+                    }),
+                    None => pipeline,
+                };
+                pipeline.sink(with_floor(sink.build()?))
             }
             Some(parent) => {
                 let rows = db
@@ -231,7 +245,12 @@ pub(crate) fn build(
                 }
                 let parent = parent.to_owned();
                 configured(c, Pipeline::paged(name, source))
-                    .map(move |item| child_row(item, &parent))
+                    .map(move |mut item: Value| {
+                        if let Some(t) = &transform {
+                            t.apply(&mut item);
+                        }
+                        child_row(item, &parent)
+                    })
                     .sink(with_floor(sink.staging(staging).build()?))
             }
         }

@@ -51,7 +51,10 @@ fn parent_fields_are_bound_per_parent() {
     let t = RecordTransform::new(
         [
             ("/repo_id".to_owned(), json!("{parent/id}")),
-            ("/path".to_owned(), json!("{parent/owner/login}/{parent/name}#{/n}")),
+            (
+                "/path".to_owned(),
+                json!("{parent/owner/login}/{parent/name}#{/n}"),
+            ),
         ],
         [],
     )
@@ -75,8 +78,10 @@ fn now_is_rendered_for_the_run() {
 
 #[test]
 fn removed_fields_follow_pointers_and_wildcards() {
-    let t = transform(r#"transform = { remove = ["/_links", "/items/*/url", "/a~1b", "/missing/x", "/list/0"] }"#)
-        .unwrap();
+    let t = transform(
+        r#"transform = { remove = ["/_links", "/items/*/url", "/a~1b", "/missing/x", "/list/0"] }"#,
+    )
+    .unwrap();
     let mut r = json!({
         "id": 1, "_links": {"self": "x"}, "a/b": 2, "list": [1, 2],
         "items": [{"url": "u", "k": 1}, {"k": 2}, "scalar"]
@@ -110,7 +115,19 @@ fn braces_escape_and_bad_templates_are_refused() {
         let e = RecordTransform::new([("/q".to_owned(), json!(bad))], []).unwrap_err();
         assert!(matches!(e, TransformError::Template { .. }), "{bad}: {e}");
     }
-    assert!(transform(r#"transform = { add = { "q" = "x" } }"#).unwrap_err().contains("starts with '/'"));
-    assert!(transform(r#"transform = { add = { "/a/*" = "x" } }"#).unwrap_err().contains("`*`"));
-    assert!(transform(r#"transform = { drop = ["/a"] }"#).unwrap_err().contains("unknown field"));
+    assert!(
+        transform(r#"transform = { add = { "q" = "x" } }"#)
+            .unwrap_err()
+            .contains("starts with '/'")
+    );
+    assert!(
+        transform(r#"transform = { add = { "/a/*" = "x" } }"#)
+            .unwrap_err()
+            .contains("`*`")
+    );
+    assert!(
+        transform(r#"transform = { drop = ["/a"] }"#)
+            .unwrap_err()
+            .contains("unknown field")
+    );
 }

@@ -23,6 +23,7 @@ mod shape;
 mod tables;
 #[cfg(test)]
 mod tests;
+mod transform;
 mod vars;
 
 use std::collections::BTreeMap;
@@ -67,6 +68,8 @@ pub struct CollectionConfig {
     pub incremental: Option<IncrementalConfig>,
     /// The table's typed columns, `on_mismatch` and unnested arrays.
     pub table: TableConfig,
+    /// Fields added to and removed from each record before it is stored.
+    pub transform: Option<crawlpipe_sources::RecordTransform>,
     /// The source: URL, items, pagination or scraping, politeness, limits.
     pub http: HttpSourceConfig,
 }
@@ -269,6 +272,7 @@ impl CrawlConfig {
                 "columns",
                 "on_mismatch",
                 "unnest",
+                "transform",
             ]
             .into_iter()
             .map(|k| (k, line_of(k)))
@@ -396,6 +400,24 @@ impl CrawlConfig {
                     "cannot be used with runtime.cluster yet: child collections are fed by one process",
                 ));
             }
+            let transform = match crawl.transform {
+                None => None,
+                Some(_) if scraped => return Err(fail("transform", "needs a JSON collection")),
+                Some(t) => match transform::read(t, crawl.parent.is_some(), env) {
+                    Ok(t) => Some(t),
+                    Err(transform::TransformProblem::MissingEnv(var)) => {
+                        return Err(ConfigError::MissingEnv {
+                            file: file.to_owned(),
+                            line: lines["transform"],
+                            location: at("transform"),
+                            var,
+                        });
+                    }
+                    Err(transform::TransformProblem::Invalid(reason)) => {
+                        return Err(fail("transform", &reason));
+                    }
+                },
+            };
             let table = tables::read(crawl.columns, crawl.on_mismatch, crawl.unnest)
                 .map_err(|(key, reason)| fail(key, &reason))?;
             if table.is_typed() {
@@ -438,6 +460,7 @@ impl CrawlConfig {
             collections.push(CollectionConfig {
                 name: crawl.name,
                 table,
+                transform,
                 key: crawl.key,
                 parent: crawl.parent,
                 incremental,

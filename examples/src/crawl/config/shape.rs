@@ -20,6 +20,7 @@ pub(super) struct CrawlKeys {
     pub(super) columns: Option<toml::Value>,
     pub(super) on_mismatch: Option<String>,
     pub(super) unnest: Option<toml::Value>,
+    pub(super) transform: Option<toml::Value>,
 }
 
 /// The fields of [`CrawlKeys`]: split off before the rest is read as the
@@ -36,6 +37,7 @@ pub(super) const CRAWL_KEYS: &[&str] = &[
     "columns",
     "on_mismatch",
     "unnest",
+    "transform",
 ];
 
 /// Keys that identify one collection and so make no sense in `[defaults]`.
