@@ -59,6 +59,8 @@ mod refusal;
 mod render;
 mod requester;
 mod stream;
+mod time_macros;
+mod transformations;
 pub mod yaml;
 
 use std::collections::BTreeSet;

@@ -112,22 +112,4 @@ impl Mapper {
         }
         Ok(())
     }
-
-    /// Refuses record transformations, which the crawl config cannot apply.
-    pub(super) fn transformations(&mut self, at: &At<'_>) -> Result<(), Refusal> {
-        let Some(items) = at.value.as_array() else {
-            return Ok(());
-        };
-        if let Some(first) = items.first() {
-            let t = at.at("0");
-            let what = match first.get("type").and_then(Value::as_str) {
-                Some("AddFields") => "adds fields to each record",
-                Some("RemoveFields") => "removes fields from each record",
-                Some("CustomTransformation") => "custom Python code",
-                _ => "changes each record",
-            };
-            return Err(t.refuse(format!("{what}; the crawl config has no record transforms")));
-        }
-        Ok(())
-    }
 }
