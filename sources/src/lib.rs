@@ -88,6 +88,7 @@ pub use self::http::url_template::{TemplateError, UrlTemplate};
 pub use self::json::json_source::JsonSource;
 pub use self::json::raw_json_source::RawJsonSource;
 pub use self::json::records::ItemsMissing;
+pub use self::json::values_source::ValuesSource;
 pub use self::paging::query_string as query;
 pub use self::suggest::{Suggestion, suggest};
 pub use self::transform::{FieldTemplate, RecordTransform, TransformError};

@@ -366,6 +366,10 @@ pub async fn run(config: CrawlConfig, options: RunConfig) -> Result<RunResult, A
 
 /// Builds a collection's source once, to report a bad setting before starting.
 pub(crate) fn check_source(c: &CollectionConfig, ctx: &HttpContext) -> Result<(), String> {
+    if c.values.is_some() {
+        // Its items are in the file (checked at load): no request to build.
+        return Ok(());
+    }
     let mut http = c.http.clone();
     if c.parent.is_some() {
         // A child's URL is a template: check its shape with a sample value.

@@ -9,7 +9,7 @@ use crawlpipe_core::runner::{Collection, Definition};
 use crawlpipe_core::{Pipeline, RawItem, Runnable};
 use crawlpipe_sinks::{ColumnType, Database};
 use crawlpipe_sources::{
-    HttpContext, HttpSourceConfig, JsonSource, RawJsonSource, ScrapeSource, ScrapedItem,
+    HttpContext, HttpSourceConfig, JsonSource, RawJsonSource, ScrapeSource, ScrapedItem, ValuesSource,
 };
 use serde_json::{Map, Value};
 
@@ -65,7 +65,9 @@ pub fn collection_fresh(
     // Plain JSON collections take the raw-JSON fast path: items go from the
     // response to the `data` column as text, never parsed into a `Value`.
     // Scraped, transformed and incremental collections (and children) need values.
-    let collection = if c.http.scrape.is_none() && c.incremental.is_none() && c.transform.is_none() {
+    let fast =
+        c.http.scrape.is_none() && c.incremental.is_none() && c.transform.is_none() && c.values.is_none();
+    let collection = if fast {
         Collection::new_async(name, move |name: &str| {
             let built = build_json(&c, name, &db, &ctx, mode);
             async move { built }
@@ -99,6 +101,7 @@ pub fn same_identity(a: &CollectionConfig, b: &CollectionConfig) -> bool {
         && a.key == b.key
         && a.http.pagination == b.http.pagination
         && a.http.windows == b.http.windows
+        && a.values == b.values
 }
 
 /// A reload compares collections by name and definition; a child
@@ -174,6 +177,18 @@ pub(crate) fn build(
     own.http = target.http;
     let c = &own;
     let staging = mode == Mode::Staging;
+    if let Some(values) = &c.values {
+        let sink = KeyConfig::documents(c.key.as_ref(), c.table.apply(db.documents())).staging(staging);
+        let pipeline = configured(c, Pipeline::paged(name, ValuesSource::new(values.clone())));
+        return Ok(match c.transform.clone() {
+            Some(t) => pipeline.map(move |mut item: Value| {
+                t.apply(&mut item);
+                item
+            }),
+            None => pipeline,
+        }
+        .sink(sink.build()?));
+    }
     let runnable = if let Some(scrape) = &c.http.scrape {
         let source = ScrapeSource::from_config(&c.http, ctx)?;
         let mut columns: Vec<(String, ColumnType)> = vec![("url".to_owned(), ColumnType::Text)];

@@ -24,6 +24,7 @@ mod tables;
 #[cfg(test)]
 mod tests;
 mod transform;
+mod values;
 mod vars;
 
 use std::collections::BTreeMap;
@@ -70,6 +71,9 @@ pub struct CollectionConfig {
     pub table: TableConfig,
     /// Fields added to and removed from each record before it is stored.
     pub transform: Option<crawlpipe_sources::RecordTransform>,
+    /// Items given in the file instead of fetched (`values`): the parent
+    /// a child collection fans out over.
+    pub values: Option<Vec<serde_json::Value>>,
     /// The source: URL, items, pagination or scraping, politeness, limits.
     pub http: HttpSourceConfig,
 }
@@ -273,6 +277,7 @@ impl CrawlConfig {
                 "on_mismatch",
                 "unnest",
                 "transform",
+                "values",
             ]
             .into_iter()
             .map(|k| (k, line_of(k)))
@@ -418,6 +423,13 @@ impl CrawlConfig {
                     }
                 },
             };
+            let values = match crawl.values {
+                None => None,
+                Some(items) => Some(
+                    values::read(items, &http, crawl.parent.is_some(), incremental.is_some())
+                        .map_err(|reason| fail("values", &reason))?,
+                ),
+            };
             let table = tables::read(crawl.columns, crawl.on_mismatch, crawl.unnest)
                 .map_err(|(key, reason)| fail(key, &reason))?;
             if table.is_typed() {
@@ -461,6 +473,7 @@ impl CrawlConfig {
                 name: crawl.name,
                 table,
                 transform,
+                values,
                 key: crawl.key,
                 parent: crawl.parent,
                 incremental,

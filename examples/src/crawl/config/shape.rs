@@ -21,6 +21,7 @@ pub(super) struct CrawlKeys {
     pub(super) on_mismatch: Option<String>,
     pub(super) unnest: Option<toml::Value>,
     pub(super) transform: Option<toml::Value>,
+    pub(super) values: Option<Vec<toml::Value>>,
 }
 
 /// The fields of [`CrawlKeys`]: split off before the rest is read as the
@@ -38,10 +39,11 @@ pub(super) const CRAWL_KEYS: &[&str] = &[
     "on_mismatch",
     "unnest",
     "transform",
+    "values",
 ];
 
 /// Keys that identify one collection and so make no sense in `[defaults]`.
-pub(super) const NOT_DEFAULTS: &[&str] = &["name", "url", "parent", "incremental"];
+pub(super) const NOT_DEFAULTS: &[&str] = &["name", "url", "parent", "incremental", "values"];
 
 /// The file's top level, read first so that `[runtime]` errors and unknown
 /// top-level keys carry toml's line and column.

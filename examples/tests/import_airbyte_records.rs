@@ -1,12 +1,13 @@
-//! `crawl import airbyte` then `crawl` on a manifest with `AddFields` and
-//! `RemoveFields` (`tests/airbyte/e2e_transform.yaml`) against the mock
-//! server's repos → issues tree: the stored records are exactly what
-//! Airbyte's transformations make of them.
+//! `crawl import airbyte` then `crawl` against the mock server's repos →
+//! issues tree, on manifests whose records Airbyte changes or fans out:
+//! `AddFields` and `RemoveFields` (`tests/airbyte/e2e_transform.yaml`) and a
+//! `ListPartitionRouter` (`tests/airbyte/e2e_list.yaml`). The stored records
+//! are exactly what Airbyte would emit.
 
 mod support;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use crawlpipe_sinks::sqlx::{self, Row};
@@ -55,16 +56,15 @@ async fn rows(db: &Path, table: &str, parent: bool) -> BTreeMap<String, (Option<
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn added_and_removed_fields_are_stored_as_airbyte_makes_them() {
-    let mut config = MockConfig::new(10, 4);
-    config.tree_repos = 5;
-    let server = MockServer::start(config).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("crawl.db");
+/// Imports `name` against `server` into `dir`, then crawls it with `env`;
+/// returns the database.
+fn import_and_crawl(name: &str, server: &MockServer, dir: &Path, env: &[(&str, &str)]) -> PathBuf {
+    let db = dir.join("crawl.db");
     let database = format!("sqlite://{}", db.display());
-    let out_toml = dir.path().join("out.toml");
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/airbyte/e2e_transform.yaml");
+    let out_toml = dir.join("out.toml");
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/airbyte")
+        .join(name);
     let out = run(
         &[
             "import",
@@ -77,15 +77,23 @@ async fn added_and_removed_fields_are_stored_as_airbyte_makes_them() {
             "-o",
             out_toml.to_str().unwrap(),
         ],
-        dir.path(),
+        dir,
         &[],
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let toml = std::fs::read_to_string(&out_toml).unwrap();
-    assert!(toml.contains("transform = "), "{toml}");
-    let env = [("REGION", "eu-{1}")];
-    let crawl = run(&[out_toml.to_str().unwrap(), "--quiet"], dir.path(), &env);
+    let crawl = run(&[out_toml.to_str().unwrap(), "--quiet"], dir, env);
     assert_eq!(crawl.status.code(), Some(0), "{}\n{toml}", text(&crawl));
+    db
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn added_and_removed_fields_are_stored_as_airbyte_makes_them() {
+    let mut config = MockConfig::new(10, 4);
+    config.tree_repos = 5;
+    let server = MockServer::start(config).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = import_and_crawl("e2e_transform.yaml", &server, dir.path(), &[("REGION", "eu-{1}")]);
 
     let mut repos = BTreeMap::new();
     let mut issues = BTreeMap::new();
@@ -107,5 +115,32 @@ async fn added_and_removed_fields_are_stored_as_airbyte_makes_them() {
     }
     assert_eq!(rows(&db, "repos", false).await, repos);
     assert_eq!(rows(&db, "issues", true).await, issues);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_partition_router_fetches_each_value_into_one_table() {
+    let mut config = MockConfig::new(10, 4);
+    config.tree_repos = 4;
+    let server = MockServer::start(config).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = import_and_crawl("e2e_list.yaml", &server, dir.path(), &[]);
+    let mut issues = BTreeMap::new();
+    for r in [1usize, 3] {
+        for i in 0..tree_issue_count(r, 4) {
+            let mut issue = tree_issue(r, i);
+            issue["updated_at"] = json!("2024-01-01T00:00:00Z");
+            issue["repo"] = json!(format!("repo-{r}"));
+            issues.insert(issue["id"].to_string(), (Some(format!("repo-{r}")), issue));
+        }
+    }
+    assert_eq!(rows(&db, "issues", true).await, issues);
+    let requests = server.requests();
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.contains("/repo-1/") || r.contains("/repo-3/")),
+        "only the listed values are fetched: {requests:?}"
+    );
     server.shutdown().await;
 }
