@@ -273,7 +273,6 @@ async fn oauth_client_credentials_and_page_numbers_crawl_exact_rows() {
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = serde_json::json!({
-        "token_url": format!("{}/oauth/token", server.base_url()),
         "client_id": "mock-client",
         "client_secret": "mock-secret-0123",
     });

@@ -274,7 +274,7 @@ pub(super) fn join_url(base: &str, path: &str) -> String {
 }
 
 /// `url` with its `scheme://host[:port]` replaced by `origin`.
-fn replace_origin(url: &str, origin: &str) -> String {
+pub(super) fn replace_origin(url: &str, origin: &str) -> String {
     let after_scheme = url.find("://").map_or(0, |i| i + 3);
     let path_start = url[after_scheme..]
         .find('/')
