@@ -252,6 +252,7 @@ pub(crate) fn build(
                     .rows::<Value>()
                     .table(&c.name)
                     .child_of(&c.name, parent)
+                    .text_keys(c.table.text_keys)
                     .columns([("data", ColumnType::Json), ("parent", ColumnType::Text)]);
                 let mut sink = KeyConfig::child_rows(c.key.as_ref(), rows);
                 if let Some(field) = field {

@@ -80,7 +80,7 @@ pub use self::auth_routes::{LoginExpiry, LoginMock, OAuthMock};
 pub use self::faults::{Faults, Malformed, Outage, RetryAfter};
 pub use self::format_routes::{atom_entry, rss_item};
 pub use self::hostile::{HOSTILE_TEXT, hostile_parents};
-pub use self::record_shapes::{shape_member, shape_rate_date, shape_stat, shape_task};
+pub use self::record_shapes::{shape_member, shape_mixed, shape_rate_date, shape_stat, shape_task};
 pub use self::request_routes::event_time;
 pub use self::routes::{LATIN1_TEXT, html_item_index};
 pub use self::status_routes::{CHILDREN_PER_PARENT, child_deleted, child_item};

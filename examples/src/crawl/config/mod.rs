@@ -430,8 +430,9 @@ impl CrawlConfig {
                         .map_err(|reason| fail("values", &reason))?,
                 ),
             };
-            let table = tables::read(crawl.columns, crawl.on_mismatch, crawl.unnest)
+            let mut table = tables::read(crawl.columns, crawl.on_mismatch, crawl.unnest)
                 .map_err(|(key, reason)| fail(key, &reason))?;
+            table.text_keys = crawl.text_keys.unwrap_or(false);
             if table.is_typed() {
                 let problem = if scraped {
                     Some("applies to JSON collections: a scraped collection's columns are its scrape.fields")

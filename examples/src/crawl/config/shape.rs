@@ -22,6 +22,7 @@ pub(super) struct CrawlKeys {
     pub(super) unnest: Option<toml::Value>,
     pub(super) transform: Option<toml::Value>,
     pub(super) values: Option<Vec<toml::Value>>,
+    pub(super) text_keys: Option<bool>,
 }
 
 /// The fields of [`CrawlKeys`]: split off before the rest is read as the
@@ -40,6 +41,7 @@ pub(super) const CRAWL_KEYS: &[&str] = &[
     "unnest",
     "transform",
     "values",
+    "text_keys",
 ];
 
 /// Keys that identify one collection and so make no sense in `[defaults]`.

@@ -106,6 +106,9 @@ impl Mapper {
         // `[["a", "b"]]` is one nested field; `["a", "b"]` two fields.
         if parts.len() == 1 {
             draft.set("key", pointer(&parts[0]));
+            // Airbyte's keys are opaque values: 7 and "7" are one key, and
+            // ids mostly numbers with a few names go in one table.
+            draft.set("text_keys", true);
         } else {
             let parts: Vec<toml::Value> = parts.iter().map(|p| toml::Value::String(pointer(p))).collect();
             draft.set("key", parts);

@@ -20,6 +20,7 @@ const ORDER: &[&str] = &[
     "items",
     "items_missing",
     "key",
+    "text_keys",
     "pagination",
     "windows",
     "incremental",
