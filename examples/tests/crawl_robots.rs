@@ -269,3 +269,22 @@ on_status = {{ 404 = "skip" }}
     assert!(stdout.contains("2 skipped by a rule"), "{}", text(&out));
     assert!(stdout.contains("Disallow: /children/item-3$"), "{}", text(&out));
 }
+
+#[test]
+fn a_bad_user_agent_exits_2_naming_the_key_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    for (agent, want) in [("/1.0", "product token"), ("bot/1.0\\u0007", "visible ASCII")] {
+        let toml = format!(
+            "[runtime]\ndatabase = \"sqlite://{db}\"\n\n[[collection]]\nname = \"a\"\nurl = \"http://127.0.0.1:9/\"\nuser_agent = \"{agent}\"\n",
+            db = dir.path().join("crawl.db").display()
+        );
+        let config = write(dir.path(), "crawl.toml", &toml);
+        let out = crawl(&config, dir.path());
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("line 7") && stderr.contains("user_agent") && stderr.contains(want),
+            "{stderr}"
+        );
+    }
+}

@@ -27,8 +27,6 @@ struct GateState {
     /// A floor under the minimum interval the host itself asked for (a
     /// robots.txt `Crawl-delay`), zero until then.
     floor: Duration,
-    /// The last actual start, to hold a floor raised after it.
-    last_start: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -100,7 +98,6 @@ impl HostGate {
                     paused_until: None,
                     adaptive_delay,
                     floor: Duration::ZERO,
-                    last_start: None,
                 }),
                 shared_in_flight,
                 shared,
@@ -128,7 +125,8 @@ impl HostGate {
     }
 
     /// Raises the minimum interval between starts to at least `floor` (a
-    /// robots.txt `Crawl-delay`), from the last start on; never lowers it.
+    /// robots.txt `Crawl-delay`); never lowers it. The next start is at
+    /// least `floor` from now (when the host's request was answered).
     ///
     /// In a cluster the floor spaces this process's starts; the slots shared
     /// with the other processes keep the configured interval.
@@ -138,9 +136,7 @@ impl HostGate {
             return;
         }
         state.floor = floor;
-        if let Some(last) = state.last_start {
-            state.next_start = state.next_start.max(last + floor);
-        }
+        state.next_start = state.next_start.max(Instant::now() + floor);
         tracing::debug!(host = %self.inner.host, ?floor, "minimum interval raised by the host's crawl delay");
     }
 
@@ -212,7 +208,6 @@ impl HostGate {
                     // tolerance, so a start a little late on this slot does
                     // not miss the next one.
                     let spacing = self.spacing(&state);
-                    state.last_start = Some(now);
                     state.next_start = match reserved {
                         Some(_) => now + spacing.saturating_sub(SlotBook::tolerance(interval)),
                         None => now + spacing,
@@ -414,10 +409,11 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_raised_floor_spaces_starts_from_the_last_one_and_never_lowers() {
+    async fn a_raised_floor_spaces_starts_from_when_it_is_raised_and_never_lowers() {
         let gate = HostGate::new("h", GateConfig::default().min_interval(ms(100)));
         let t0 = Instant::now();
         gate.acquire().await.success();
+        tokio::time::sleep(ms(20)).await;
         gate.raise_min_interval(ms(300));
         gate.raise_min_interval(ms(50));
         assert_eq!(gate.min_interval_floor(), ms(300));
@@ -427,7 +423,7 @@ mod tests {
             starts.push(p.started() - t0);
             p.success();
         }
-        assert_eq!(starts, vec![ms(300), ms(600), ms(900)]);
+        assert_eq!(starts, vec![ms(320), ms(620), ms(920)]);
     }
 
     #[tokio::test(start_paused = true)]

@@ -33,16 +33,27 @@ pub fn product_token(user_agent: &str) -> &str {
     &trimmed[..end]
 }
 
+/// Checks a `user_agent`: it must start with a product token and be
+/// visible ASCII (a header value that cannot forge another header).
+///
+/// # Errors
+///
+/// What is wrong, as a sentence.
+pub fn check_user_agent(text: &str) -> Result<(), String> {
+    if product_token(text).is_empty() {
+        return Err("must start with a product token (`name/version`), e.g. \"mybot/1.0\"".to_owned());
+    }
+    if !text.bytes().all(|b| b == b' ' || b.is_ascii_graphic()) {
+        return Err("must be visible ASCII text (no control characters)".to_owned());
+    }
+    Ok(())
+}
+
 /// The header value of a configured `user_agent` (the default when `None`).
 pub(crate) fn user_agent_header(configured: Option<&str>) -> Result<HeaderValue, SourceError> {
     let text = configured.unwrap_or(DEFAULT_USER_AGENT);
-    if product_token(text).is_empty() {
-        return Err(SourceError::config(
-            "user_agent: must start with a product token (`name/version`), e.g. \"mybot/1.0\"",
-        ));
-    }
-    HeaderValue::from_str(text)
-        .map_err(|_| SourceError::config("user_agent: must be visible ASCII text (no control characters)"))
+    check_user_agent(text).map_err(|reason| SourceError::config(format!("user_agent: {reason}")))?;
+    HeaderValue::from_str(text).map_err(|_| SourceError::config("user_agent: must be visible ASCII text"))
 }
 
 #[cfg(test)]
@@ -60,6 +71,8 @@ mod tests {
         assert!(user_agent_header(Some("")).is_err());
         assert!(user_agent_header(Some("/1.0")).is_err());
         assert!(user_agent_header(Some("bot\r\nX-Evil: 1")).is_err());
+        assert!(check_user_agent("bot/1.0\tx").is_err());
+        assert!(check_user_agent("bot/1.0 (caf\u{e9})").is_err());
         assert!(user_agent_header(Some("bot/1.0 (+https://a.test)")).is_ok());
         assert!(user_agent_header(None).is_ok());
     }

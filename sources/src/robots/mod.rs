@@ -42,7 +42,7 @@ pub use self::guard::check_start_url;
 pub(crate) use self::cache::RobotsCache;
 pub(crate) use self::guard::{Refusal, RobotsGuard};
 pub use self::rules::{DisallowRule, MAX_CRAWL_DELAY, RobotsRules};
-pub use crate::http::user_agent::{DEFAULT_USER_AGENT, product_token};
+pub use crate::http::user_agent::{DEFAULT_USER_AGENT, check_user_agent, product_token};
 
 /// How long a robots.txt is kept without a `Cache-Control: max-age`, and
 /// the longest a `max-age` keeps it.

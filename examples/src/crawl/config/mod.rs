@@ -269,6 +269,7 @@ impl CrawlConfig {
                 "columns",
                 "on_mismatch",
                 "unnest",
+                "user_agent",
             ]
             .into_iter()
             .map(|k| (k, line_of(k)))
@@ -304,6 +305,9 @@ impl CrawlConfig {
             }
             if http.max_in_flight_per_host == 0 {
                 return Err(fail("max_in_flight_per_host", "must be at least 1"));
+            }
+            if let Some(agent) = &http.user_agent {
+                crawlpipe_sources::robots::check_user_agent(agent).map_err(|reason| fail("user_agent", &reason))?;
             }
             if crawl.max_pages == Some(0) {
                 return Err(fail("max_pages", "must be at least 1"));
