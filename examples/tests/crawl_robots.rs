@@ -82,9 +82,13 @@ fn html_requests(server: &MockServer) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn disallowed_pages_are_never_fetched_and_requests_keep_the_crawl_delay() {
-    let server = MockServer::start(MockConfig::new(10, 10).html(6, 2, 0).robots(RobotsMock::file(ROBOTS)))
-        .await
-        .unwrap();
+    let server = MockServer::start(
+        MockConfig::new(10, 10)
+            .html(6, 2, 0)
+            .robots(RobotsMock::file(ROBOTS)),
+    )
+    .await
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = scrape_config(dir.path(), &server, "/html?page=1", "");
     let out = crawl(&config, dir.path());
@@ -118,7 +122,11 @@ async fn disallowed_pages_are_never_fetched_and_requests_keep_the_crawl_delay() 
     assert!(all.contains("1 page(s) skipped"), "{all}");
     // The default User-Agent names the project and its version, on every request.
     assert!(DEFAULT_USER_AGENT.starts_with(concat!("crawlpipe/", env!("CARGO_PKG_VERSION"))));
-    assert!(server.user_agents().iter().all(|a| a == DEFAULT_USER_AGENT), "{:?}", server.user_agents());
+    assert!(
+        server.user_agents().iter().all(|a| a == DEFAULT_USER_AGENT),
+        "{:?}",
+        server.user_agents()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -132,15 +140,23 @@ async fn a_disallowed_start_url_exits_2_naming_the_collection_url_and_rule() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("collection \"pages\""), "{stderr}");
-    assert!(stderr.contains(&format!("{}/html?page=5", server.base_url())), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}/html?page=5", server.base_url())),
+        "{stderr}"
+    );
     assert!(stderr.contains("line 8: Disallow: /html"), "{stderr}");
     assert_eq!(server.requests(), vec!["/robots.txt"], "no page requested");
-    assert!(!dir.path().join("crawl.db").exists(), "refused before the database");
+    assert!(
+        !dir.path().join("crawl.db").exists(),
+        "refused before the database"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_missing_robots_txt_allows_everything() {
-    let server = MockServer::start(MockConfig::new(10, 10).html(4, 2, 0)).await.unwrap();
+    let server = MockServer::start(MockConfig::new(10, 10).html(4, 2, 0))
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = scrape_config(dir.path(), &server, "/html?page=1", "");
     let out = crawl(&config, dir.path());
@@ -153,9 +169,13 @@ async fn a_missing_robots_txt_allows_everything() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unavailable_robots_txt_fetches_no_page_and_fails_resumably() {
     for status in [500, 503] {
-        let server = MockServer::start(MockConfig::new(10, 10).html(4, 2, 0).robots(RobotsMock::Status(status)))
-            .await
-            .unwrap();
+        let server = MockServer::start(
+            MockConfig::new(10, 10)
+                .html(4, 2, 0)
+                .robots(RobotsMock::Status(status)),
+        )
+        .await
+        .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let config = scrape_config(dir.path(), &server, "/html?page=1", "");
         let out = crawl(&config, dir.path());
@@ -163,7 +183,8 @@ async fn an_unavailable_robots_txt_fetches_no_page_and_fails_resumably() {
         assert!(html_requests(&server).is_empty(), "{:?}", server.requests());
         let all = text(&out);
         assert!(
-            all.contains("is unavailable, so nothing is fetched from its host") && all.contains(&format!("HTTP {status}")),
+            all.contains("is unavailable, so nothing is fetched from its host")
+                && all.contains(&format!("HTTP {status}")),
             "{all}"
         );
     }
@@ -171,9 +192,13 @@ async fn an_unavailable_robots_txt_fetches_no_page_and_fails_resumably() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn robots_false_fetches_everything_and_asks_for_no_robots_txt() {
-    let server = MockServer::start(MockConfig::new(10, 10).html(4, 2, 0).robots(RobotsMock::file(ROBOTS)))
-        .await
-        .unwrap();
+    let server = MockServer::start(
+        MockConfig::new(10, 10)
+            .html(4, 2, 0)
+            .robots(RobotsMock::file(ROBOTS)),
+    )
+    .await
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = scrape_config(dir.path(), &server, "/html?page=1", "robots = false");
     let out = crawl(&config, dir.path());
@@ -216,7 +241,11 @@ robots = false
     let config = write(dir.path(), "crawl.toml", &text_config);
     let out = crawl(&config, dir.path());
     assert!(out.status.success(), "{}", text(&out));
-    let pages: Vec<String> = server.requests().into_iter().filter(|r| r.starts_with("/page")).collect();
+    let pages: Vec<String> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.starts_with("/page"))
+        .collect();
     assert_eq!(pages, vec!["/page?page=1", "/page?page=2"], "{}", text(&out));
     assert_eq!(sqlite_keys(&db, "items").await.0, 20);
     // `robots = false` wins over the default: the `*` group is not applied.
@@ -224,7 +253,10 @@ robots = false
     let robots_fetches = server.requests().iter().filter(|r| *r == "/robots.txt").count();
     assert_eq!(robots_fetches, 1);
     let agents: BTreeSet<String> = server.user_agents().into_iter().collect();
-    assert_eq!(agents, BTreeSet::from(["mybot/2.0 (+https://example.test/bot)".to_owned()]));
+    assert_eq!(
+        agents,
+        BTreeSet::from(["mybot/2.0 (+https://example.test/bot)".to_owned()])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -259,12 +291,19 @@ on_status = {{ 404 = "skip" }}
     let config = write(dir.path(), "crawl.toml", &text_config);
     let out = crawl(&config, dir.path());
     assert!(out.status.success(), "{}", text(&out));
-    assert!(!server.requests().iter().any(|r| r == "/children/item-3"), "{:?}", server.requests());
+    assert!(
+        !server.requests().iter().any(|r| r == "/children/item-3"),
+        "{:?}",
+        server.requests()
+    );
     let expected: BTreeSet<String> = (0..10)
         .filter(|i| *i != 3 && !crawlpipe_sources::mock::child_deleted(*i))
         .flat_map(|i| (0..CHILDREN_PER_PARENT).map(move |j| child_item(i, j)["id"].to_string()))
         .collect();
-    assert_eq!(sqlite_keys(&db, "children").await, (expected.len() as i64, expected));
+    assert_eq!(
+        sqlite_keys(&db, "children").await,
+        (expected.len() as i64, expected)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("2 skipped by a rule"), "{}", text(&out));
     assert!(stdout.contains("Disallow: /children/item-3$"), "{}", text(&out));

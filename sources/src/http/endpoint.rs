@@ -108,7 +108,7 @@ impl Endpoint {
         }
         let token = auth
             .grant
-            .map(|grant| ctx.tokens.source(grant, ctx, config))
+            .map(|grant| ctx.tokens.source(grant, ctx, config, &user_agent))
             .transpose()?;
         let rules = AnswerRules::new(&config.on_status, &config.on_body)?;
         let robots = config

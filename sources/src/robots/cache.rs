@@ -129,12 +129,24 @@ mod tests {
             cache.answer("http://a.test", "other", fetch)
         );
         assert!(matches!((a, b), (Answer::Rules(_), Answer::Rules(_))));
-        assert_eq!(fetches.load(Ordering::SeqCst), 1, "concurrent callers share one fetch");
+        assert_eq!(
+            fetches.load(Ordering::SeqCst),
+            1,
+            "concurrent callers share one fetch"
+        );
         cache.answer("http://b.test", "bot", fetch).await;
-        assert_eq!(fetches.load(Ordering::SeqCst), 2, "another origin has its own file");
+        assert_eq!(
+            fetches.load(Ordering::SeqCst),
+            2,
+            "another origin has its own file"
+        );
         tokio::time::sleep(Duration::from_secs(61)).await;
         cache.answer("http://a.test", "bot", fetch).await;
-        assert_eq!(fetches.load(Ordering::SeqCst), 3, "an expired file is fetched again");
+        assert_eq!(
+            fetches.load(Ordering::SeqCst),
+            3,
+            "an expired file is fetched again"
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -156,7 +156,12 @@ fn max_age(headers: &HeaderMap) -> Option<Duration> {
             if !name.trim().eq_ignore_ascii_case("max-age") {
                 return None;
             }
-            value.trim().trim_matches('"').parse::<u64>().ok().map(Duration::from_secs)
+            value
+                .trim()
+                .trim_matches('"')
+                .parse::<u64>()
+                .ok()
+                .map(Duration::from_secs)
         })
 }
 

@@ -38,8 +38,8 @@ mod rules;
 
 use std::time::Duration;
 
-pub use self::guard::check_start_url;
 pub(crate) use self::cache::RobotsCache;
+pub use self::guard::check_start_url;
 pub(crate) use self::guard::{Refusal, RobotsGuard};
 pub use self::rules::{DisallowRule, MAX_CRAWL_DELAY, RobotsRules};
 pub use crate::http::user_agent::{DEFAULT_USER_AGENT, check_user_agent, product_token};

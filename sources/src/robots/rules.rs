@@ -87,7 +87,10 @@ impl RobotsRules {
                 line: Some(line),
                 text: Some(text),
             },
-            None => DisallowRule { line: None, text: None },
+            None => DisallowRule {
+                line: None,
+                text: None,
+            },
         })
     }
 
@@ -100,7 +103,14 @@ impl RobotsRules {
 }
 
 /// The spellings of `Disallow` the matcher accepts (common typos included).
-const DISALLOW_KEYS: [&str; 6] = ["disallow", "dissallow", "dissalow", "disalow", "diasllow", "disallaw"];
+const DISALLOW_KEYS: [&str; 6] = [
+    "disallow",
+    "dissallow",
+    "dissalow",
+    "disalow",
+    "diasllow",
+    "disallaw",
+];
 
 /// The pattern of a `Disallow` line (as the matcher reads it), if `line` is one.
 fn disallow_value(line: &[u8]) -> Option<&[u8]> {
@@ -116,12 +126,19 @@ fn disallow_value(line: &[u8]) -> Option<&[u8]> {
         _ if after.len() < rest.len() => after,
         _ => return None,
     };
-    let value = value.split(|b| *b == b'#').next().unwrap_or_default().trim_ascii();
+    let value = value
+        .split(|b| *b == b'#')
+        .next()
+        .unwrap_or_default()
+        .trim_ascii();
     (!value.is_empty()).then_some(value)
 }
 
 fn trim_start(s: &[u8]) -> &[u8] {
-    let start = s.iter().position(|b| *b != b' ' && *b != b'\t').unwrap_or(s.len());
+    let start = s
+        .iter()
+        .position(|b| *b != b' ' && *b != b'\t')
+        .unwrap_or(s.len());
     &s[start..]
 }
 
@@ -216,10 +233,16 @@ Disallow: /everyone-but-us/
     fn our_group_is_chosen_by_product_token() {
         let r = rules("crawlpipe");
         assert!(r.check("https://a.test/").is_ok());
-        assert!(r.check("https://a.test/everyone-but-us/x").is_ok(), "the * group is not ours");
+        assert!(
+            r.check("https://a.test/everyone-but-us/x").is_ok(),
+            "the * group is not ours"
+        );
         let other = rules("somebot");
         assert!(other.check("https://a.test/private/x").is_ok());
-        assert_eq!(other.check("https://a.test/everyone-but-us/x").unwrap_err().line, Some(12));
+        assert_eq!(
+            other.check("https://a.test/everyone-but-us/x").unwrap_err().line,
+            Some(12)
+        );
     }
 
     #[test]
@@ -230,7 +253,10 @@ Disallow: /everyone-but-us/
         assert_eq!(refused.text.as_deref(), Some("Disallow: /private/"));
         assert!(r.check("https://a.test/private/open/page").is_ok());
         assert_eq!(r.check("https://a.test/docs/a.pdf").unwrap_err().line, Some(8));
-        assert!(r.check("https://a.test/docs/a.pdf?x=1").is_ok(), "$ anchors the end");
+        assert!(
+            r.check("https://a.test/docs/a.pdf?x=1").is_ok(),
+            "$ anchors the end"
+        );
     }
 
     #[test]
@@ -246,14 +272,21 @@ Disallow: /everyone-but-us/
         let file = b"User-agent: *\r\nDisallow: /a\r\nDisallow: /a/b # deeper\r\nAllow: /a/c\r\n";
         let r = RobotsRules::parse("crawlpipe", file).unwrap();
         let refused = r.check("http://a.test/a/b/c").unwrap_err();
-        assert_eq!((refused.line, refused.text.as_deref()), (Some(3), Some("Disallow: /a/b # deeper")));
+        assert_eq!(
+            (refused.line, refused.text.as_deref()),
+            (Some(3), Some("Disallow: /a/b # deeper"))
+        );
         assert_eq!(r.check("http://a.test/a/x").unwrap_err().line, Some(2));
         assert!(r.check("http://a.test/a/c").is_ok());
     }
 
     #[test]
     fn an_empty_or_missing_rule_set_allows_everything() {
-        for file in [&b""[..], b"User-agent: *\nDisallow:\n", b"Sitemap: https://a.test/s.xml\n"] {
+        for file in [
+            &b""[..],
+            b"User-agent: *\nDisallow:\n",
+            b"Sitemap: https://a.test/s.xml\n",
+        ] {
             let r = RobotsRules::parse("crawlpipe", file).unwrap();
             assert!(r.check("https://a.test/anything").is_ok());
         }

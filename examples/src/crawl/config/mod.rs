@@ -307,7 +307,8 @@ impl CrawlConfig {
                 return Err(fail("max_in_flight_per_host", "must be at least 1"));
             }
             if let Some(agent) = &http.user_agent {
-                crawlpipe_sources::robots::check_user_agent(agent).map_err(|reason| fail("user_agent", &reason))?;
+                crawlpipe_sources::robots::check_user_agent(agent)
+                    .map_err(|reason| fail("user_agent", &reason))?;
             }
             if crawl.max_pages == Some(0) {
                 return Err(fail("max_pages", "must be at least 1"));
