@@ -327,3 +327,35 @@ fn a_bad_user_agent_exits_2_naming_the_key_and_line() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_user_agent_is_sent_on_token_robots_and_page_requests() {
+    let server = MockServer::start(MockConfig::new(30, 10)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("crawl.db");
+    let text_config = format!(
+        r#"[runtime]
+database = "sqlite://{db}"
+
+[[collection]]
+name = "protected"
+url = "{base}/protected"
+items = "/items"
+pagination = {{ style = "page", param = "page", start = 1, has_more = "/has_more" }}
+auth = {{ type = "oauth2", token_url = "{base}/oauth/token", client_id = "mock-client", client_secret = "mock-secret-0123" }}
+headers = {{ User-Agent = "ignored/0.0" }}
+user_agent = "tokenbot/1.0"
+robots = true
+"#,
+        db = db.display(),
+        base = server.base_url(),
+    );
+    let config = write(dir.path(), "crawl.toml", &text_config);
+    let out = crawl(&config, dir.path());
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(sqlite_keys(&db, "protected").await.0, 30);
+    let requests = server.requests();
+    assert!(requests.iter().any(|r| r == "/oauth/token") && requests.iter().any(|r| r == "/robots.txt"));
+    let agents: BTreeSet<String> = server.user_agents().into_iter().collect();
+    assert_eq!(agents, BTreeSet::from(["tokenbot/1.0".to_owned()]), "{requests:?}");
+}
