@@ -357,5 +357,9 @@ robots = true
     let requests = server.requests();
     assert!(requests.iter().any(|r| r == "/oauth/token") && requests.iter().any(|r| r == "/robots.txt"));
     let agents: BTreeSet<String> = server.user_agents().into_iter().collect();
-    assert_eq!(agents, BTreeSet::from(["tokenbot/1.0".to_owned()]), "{requests:?}");
+    assert_eq!(
+        agents,
+        BTreeSet::from(["tokenbot/1.0".to_owned()]),
+        "{requests:?}"
+    );
 }

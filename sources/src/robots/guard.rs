@@ -67,9 +67,13 @@ impl RobotsGuard {
     /// `Ok` when `url` may be requested; `endpoint` shows URLs redacted.
     pub(crate) async fn check(&self, url: &Url, endpoint: &Endpoint) -> Result<(), Refusal> {
         let origin = url.origin().ascii_serialization();
-        let Ok(robots_url) = url.join("/robots.txt") else {
+        let Ok(mut robots_url) = url.join("/robots.txt") else {
             return Ok(());
         };
+        // Credentials in the page URL's user info are not the robots.txt's
+        // to send, nor to show in a message.
+        let _ = robots_url.set_username("");
+        let _ = robots_url.set_password(None);
         let answer = self
             .ctx
             .robots
@@ -190,6 +194,33 @@ pub async fn check_start_url(config: &HttpSourceConfig, ctx: &HttpContext) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn robots_txt_is_asked_for_and_shown_without_the_page_urls_credentials() {
+        use crate::mock::{MockConfig, MockServer, RobotsMock};
+        let robots = RobotsMock::file("User-agent: *\nDisallow: /html\n");
+        let server = MockServer::start(MockConfig::default().robots(robots))
+            .await
+            .unwrap();
+        let ctx = HttpContext::new().unwrap();
+        let page = server
+            .url("/html?page=1")
+            .replace("http://", "http://user:SECRETpw@");
+        let refused = check_start_url(&HttpSourceConfig::new(&page).robots(true), &ctx)
+            .await
+            .unwrap_err()
+            .to_string();
+        let robots_url = format!("robots.txt {}/robots.txt disallows", server.base_url());
+        assert!(
+            refused.contains(&robots_url) && !refused.contains("SECRETpw"),
+            "{refused}"
+        );
+        assert!(refused.contains("(line 2: Disallow: /html)"), "{refused}");
+        // Another collection on the host uses the cached file: no second request.
+        let other = HttpSourceConfig::new(server.url("/page")).robots(true);
+        check_start_url(&other, &ctx).await.unwrap();
+        assert_eq!(server.requests(), ["/robots.txt"]);
+    }
 
     #[test]
     fn max_age_is_read_among_other_directives() {
