@@ -106,6 +106,7 @@ impl JsonSource {
         ctx: &HttpContext,
         now: Timestamp,
     ) -> Result<Self, SourceError> {
+        config.validate()?;
         let config = &config_at(config, now)?;
         let format = PageFormat::new(config)?;
         let records = RecordPath::new(config)?;
