@@ -170,6 +170,15 @@ pub struct HttpSourceConfig {
     /// What an error answer (or a 2xx body that is not a page) containing
     /// a text means (`{ "rate limit" = "retry" }`, see [`BodyRules`]).
     pub on_body: BodyRules,
+    /// Whether the hosts' robots.txt is obeyed (default `None`: yes for a
+    /// scraped collection, no for a JSON one; see
+    /// [`robots_enabled`](Self::robots_enabled) and [`crate::robots`]).
+    pub robots: Option<bool>,
+    /// The `User-Agent` of every request, matched against robots.txt
+    /// groups by its product token (default
+    /// [`DEFAULT_USER_AGENT`](crate::robots::DEFAULT_USER_AGENT)). It wins
+    /// over a `User-Agent` in `headers`.
+    pub user_agent: Option<String>,
 }
 
 fn with_default_secret_params<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
@@ -230,6 +239,8 @@ impl HttpSourceConfig {
             secret_params: default_secret_params(),
             on_status: StatusRules::default(),
             on_body: BodyRules::default(),
+            robots: None,
+            user_agent: None,
         }
     }
 
@@ -318,6 +329,28 @@ impl HttpSourceConfig {
     pub fn scrape(mut self, scrape: ScrapeConfig) -> Self {
         self.scrape = Some(scrape);
         self
+    }
+
+    /// Obeys the hosts' robots.txt (`true`) or not (`false`), whatever the
+    /// default for the collection's kind.
+    #[must_use]
+    pub fn robots(mut self, obey: bool) -> Self {
+        self.robots = Some(obey);
+        self
+    }
+
+    /// Sets the `User-Agent` sent with every request (and matched against
+    /// robots.txt groups by its product token).
+    #[must_use]
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = Some(user_agent.into());
+        self
+    }
+
+    /// Whether robots.txt is obeyed: `robots` if set, else `true` for a
+    /// scraped collection and `false` for a JSON one.
+    pub fn robots_enabled(&self) -> bool {
+        self.robots.unwrap_or(self.scrape.is_some())
     }
 
     /// The gate policy these keys describe.

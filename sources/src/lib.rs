@@ -16,6 +16,10 @@
 //! JSON text ([`RawItem`](crawlpipe_core::RawItem)) instead of a parsed
 //! `Value`, for sinks that store the text as it is.
 //!
+//! [`robots`]: scraped collections (and JSON ones that opt in) obey their
+//! hosts' robots.txt and its crawl delay; every request carries the
+//! collection's `User-Agent` ([`robots::DEFAULT_USER_AGENT`] by default).
+//!
 //! [`suggest`] looks at an API's first pages and proposes a configuration.
 //!
 //! Limits: a total deadline per request, a body cap after decompression,
@@ -70,6 +74,7 @@ mod json;
 pub mod mock;
 mod paging;
 mod request_config;
+pub mod robots;
 mod suggest;
 mod transform;
 

@@ -173,6 +173,18 @@ pub async fn run(config: CrawlConfig, options: RunConfig) -> Result<RunResult, A
             message,
         })?;
     }
+    // A start URL robots.txt disallows is a configuration error too, found
+    // before any page is fetched (the files stay cached for the crawl). A
+    // child's URLs are checked as its pages are fetched.
+    for c in selected.iter().filter(|c| c.parent.is_none()) {
+        crawlpipe_sources::robots::check_start_url(&c.http, &ctx)
+            .await
+            .map_err(|e| AppError::Source {
+                line: config.collection_lines.get(&c.name).copied(),
+                collection: c.name.clone(),
+                message: e.to_string(),
+            })?;
+    }
 
     let db = Database::open(&config.database)
         .await

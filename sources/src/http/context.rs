@@ -8,10 +8,13 @@ use url::Url;
 
 use crate::error::{SourceError, chain};
 use crate::http::oauth2::TokenRegistry;
+use crate::http::user_agent::DEFAULT_USER_AGENT;
+use crate::robots::RobotsCache;
 
 /// What every HTTP source in a process shares: one `reqwest::Client` (one
-/// connection pool with keep-alive), the host gates, the circuit breakers and
-/// the OAuth2 tokens (one per token URL and client id).
+/// connection pool with keep-alive), the host gates, the circuit breakers,
+/// the OAuth2 tokens (one per token URL and client id) and the hosts'
+/// robots.txt files (see [`crate::robots`]).
 /// Cloning shares it.
 ///
 /// # Examples
@@ -35,6 +38,7 @@ pub struct HttpContext {
     gates: HostGates,
     breakers: Breakers,
     pub(crate) tokens: TokenRegistry,
+    pub(crate) robots: RobotsCache,
 }
 
 impl HttpContext {
@@ -58,7 +62,7 @@ impl HttpContext {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(connect_timeout)
-            .user_agent(concat!("pipeline-sources/", env!("CARGO_PKG_VERSION")))
+            .user_agent(DEFAULT_USER_AGENT)
             .build()
             .map_err(|e| SourceError::config(format!("building the HTTP client: {}", chain(&e))))?;
         Ok(Self {
@@ -66,6 +70,7 @@ impl HttpContext {
             gates: HostGates::new(),
             breakers: Breakers::new(),
             tokens: TokenRegistry::default(),
+            robots: RobotsCache::default(),
         })
     }
 

@@ -126,6 +126,7 @@ impl Endpoint {
                 Method::Get => self.client.get(url.clone()),
                 Method::Post => self.client.post(url.clone()),
             };
+            builder = builder.header(reqwest::header::USER_AGENT, self.user_agent().clone());
             if url.host_str() == start.host_str() {
                 if !self.headers.is_empty() {
                     builder = builder.headers((*self.headers).clone());

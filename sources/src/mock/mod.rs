@@ -43,6 +43,7 @@
 //! | `/events`, `/numbered/…`, `/slice`, `/scalar`, `/ending`, `/after`, `POST /form`, `/echo` | request shapes: date windows, templated page values, scalar cursors, endings, form bodies (see `request_routes.rs`) | |
 //! | `/xml/…`, `/jsonl`, `/object` | XML feeds, JSON Lines and a single object (see `format_routes.rs`) | |
 //! | `/typed?page=P` | `page` | items with every column type, a late field, a changing type (see `typed.rs`) |
+//! | `/robots.txt` | | 404, a file or an error status, as [`MockConfig::robots`] says (see `robots_routes.rs`) |
 //!
 //! `/offset` and `/page` bodies also carry `has_more`. POST bodies are
 //! logged ([`MockServer::posted`]).
@@ -54,6 +55,7 @@ mod format_routes;
 mod hostile;
 mod record_shapes;
 mod request_routes;
+mod robots_routes;
 mod routes;
 mod status_routes;
 mod tree;
@@ -82,6 +84,7 @@ pub use self::format_routes::{atom_entry, rss_item};
 pub use self::hostile::{HOSTILE_TEXT, hostile_parents};
 pub use self::record_shapes::{shape_member, shape_mixed, shape_rate_date, shape_stat, shape_task};
 pub use self::request_routes::event_time;
+pub use self::robots_routes::RobotsMock;
 pub use self::routes::{LATIN1_TEXT, html_item_index};
 pub use self::status_routes::{CHILDREN_PER_PARENT, child_deleted, child_item};
 pub use self::tree::{feed_time, tree_comment, tree_issue, tree_issue_count, tree_repo};
@@ -125,6 +128,8 @@ pub struct MockConfig {
     pub tree_nameless_repo: Option<usize>,
     /// Items of the updated-since feed at `/feed`.
     pub feed_items: usize,
+    /// What `/robots.txt` answers (default: 404).
+    pub robots: RobotsMock,
 }
 
 impl Default for MockConfig {
@@ -148,6 +153,7 @@ impl Default for MockConfig {
             tree_repos: 6,
             tree_nameless_repo: None,
             feed_items: 50,
+            robots: RobotsMock::Missing,
         }
     }
 }
@@ -176,6 +182,13 @@ impl MockConfig {
         self
     }
 
+    /// Sets what `/robots.txt` answers.
+    #[must_use]
+    pub fn robots(mut self, robots: RobotsMock) -> Self {
+        self.robots = robots;
+        self
+    }
+
     /// Sets the HTML pages: count, items per page, filler bytes per page.
     #[must_use]
     pub fn html(mut self, pages: usize, items_per_page: usize, padding: usize) -> Self {
@@ -196,6 +209,8 @@ struct MockState {
     active: AtomicU64,
     most_active: AtomicU64,
     log: Mutex<Vec<(Duration, String)>>,
+    /// The `User-Agent` of every request, in arrival order.
+    user_agents: Mutex<Vec<String>>,
     posted: Mutex<Vec<Value>>,
     bomb: OnceLock<Bytes>,
     /// Issued tokens (OAuth2, logins): when each expires, its scope.
@@ -234,6 +249,7 @@ impl MockServer {
             active: AtomicU64::new(0),
             most_active: AtomicU64::new(0),
             log: Mutex::new(Vec::new()),
+            user_agents: Mutex::new(Vec::new()),
             posted: Mutex::new(Vec::new()),
             bomb: OnceLock::new(),
             auth: auth_routes::AuthState::new(&config.oauth),
@@ -285,6 +301,16 @@ impl MockServer {
     /// Every request so far with its arrival time since the server started.
     pub fn request_times(&self) -> Vec<(Duration, String)> {
         self.state.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The `User-Agent` of every request so far (empty when none was
+    /// sent), in arrival order.
+    pub fn user_agents(&self) -> Vec<String> {
+        self.state
+            .user_agents
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Every POST body so far (JSON, or a string when not JSON), in arrival order.
@@ -417,6 +443,12 @@ async fn handle(
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .push((state.started.elapsed(), logged.clone()));
+    let agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
+    state
+        .user_agents
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(agent.unwrap_or_default().to_owned());
     if method == Method::POST {
         let value = serde_json::from_slice(&body)
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
@@ -440,7 +472,8 @@ async fn handle(
     if let Some(fault) = faults::before_route(&config.faults, n, state.started.elapsed()) {
         return fault;
     }
-    let routed = auth_routes::route(&state, &method, &headers, &uri, &body)
+    let routed = robots_routes::route(&state, &uri)
+        .or_else(|| auth_routes::route(&state, &method, &headers, &uri, &body))
         .or_else(|| status_routes::route(&state, &uri))
         .or_else(|| api_routes::route(&state, &method, &headers, &uri, &body))
         .or_else(|| request_routes::route(&state, &method, &headers, &uri, &body));

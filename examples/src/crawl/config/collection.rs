@@ -47,6 +47,7 @@ const LINED_KEYS: &[&str] = &[
     "unnest",
     "transform",
     "values",
+    "user_agent",
 ];
 
 /// What every collection of the file is read against.
