@@ -170,6 +170,11 @@ pub struct HttpSourceConfig {
     /// What an error answer (or a 2xx body that is not a page) containing
     /// a text means (`{ "rate limit" = "retry" }`, see [`BodyRules`]).
     pub on_body: BodyRules,
+    /// Pace requests by the budget the server announces in its rate-limit
+    /// headers (`X-RateLimit-*`, the IETF `RateLimit` fields), shared by
+    /// every collection sending the same credential to the host (default
+    /// true; see [`QuotaBudget`](crawlpipe_core::policy::QuotaBudget)).
+    pub rate_limit_headers: bool,
 }
 
 fn with_default_secret_params<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
@@ -230,6 +235,7 @@ impl HttpSourceConfig {
             secret_params: default_secret_params(),
             on_status: StatusRules::default(),
             on_body: BodyRules::default(),
+            rate_limit_headers: true,
         }
     }
 
@@ -310,6 +316,14 @@ impl HttpSourceConfig {
     #[must_use]
     pub fn on_body(mut self, text: impl Into<String>, action: crate::StatusAction) -> Self {
         self.on_body = std::mem::take(&mut self.on_body).contains(text, action);
+        self
+    }
+
+    /// Paces requests by the budget the server announces in its
+    /// rate-limit headers (`true`, the default) or ignores them.
+    #[must_use]
+    pub fn rate_limit_headers(mut self, on: bool) -> Self {
+        self.rate_limit_headers = on;
         self
     }
 

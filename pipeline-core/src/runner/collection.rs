@@ -8,6 +8,7 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 
 use super::CollectionError;
+use crate::policy::QuotaBudget;
 use crate::{BoxError, BuildError, Cursor, Fence, PipelineHandle, Runnable};
 
 /// Builds and spawns a collection's pipeline: from the cursor given (`None`:
@@ -53,6 +54,8 @@ pub struct Collection {
     pub(crate) every: Option<Duration>,
     pub(crate) fresh: bool,
     pub(crate) group: Option<Arc<str>>,
+    /// The request budget its source spends, shown in its status.
+    pub(crate) quota: Option<QuotaBudget>,
 }
 
 impl std::fmt::Debug for Collection {
@@ -88,6 +91,7 @@ impl Collection {
             every: None,
             fresh: false,
             group: None,
+            quota: None,
         }
     }
 
@@ -124,6 +128,7 @@ impl Collection {
             every: None,
             fresh: false,
             group: None,
+            quota: None,
         }
     }
 
@@ -159,6 +164,14 @@ impl Collection {
     #[must_use]
     pub fn group(mut self, group: impl Into<String>) -> Self {
         self.group = Some(group.into().into());
+        self
+    }
+
+    /// Shows `budget`, the request budget the collection's source spends
+    /// (see [`QuotaBudget`]), in its [`CollectionStatus::quota`](super::CollectionStatus::quota).
+    #[must_use]
+    pub fn quota(mut self, budget: Option<QuotaBudget>) -> Self {
+        self.quota = budget;
         self
     }
 

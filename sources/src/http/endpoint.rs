@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crawlpipe_core::FetchError;
-use crawlpipe_core::policy::{self, CircuitBreaker, GateConfig, HostGate};
+use crawlpipe_core::policy::{self, CircuitBreaker, GateConfig, HostGate, QuotaBudget};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use url::Url;
 
@@ -34,6 +34,8 @@ pub(crate) struct Endpoint {
     token: Option<TokenSource>,
     /// `on_status` and `on_body`.
     pub(crate) rules: Arc<AnswerRules>,
+    /// The budget of the credential on the host (`rate_limit_headers`).
+    pub(crate) quota: Option<QuotaBudget>,
 }
 
 impl Endpoint {
@@ -92,6 +94,7 @@ impl Endpoint {
             .map(|grant| ctx.tokens.source(grant, ctx, config))
             .transpose()?;
         let rules = AnswerRules::new(&config.on_status, &config.on_body)?;
+        let quota = ctx.quota_budget(config)?;
         let endpoint = Self {
             client: ctx.client().clone(),
             gate: ctx.gates().gate(&host, config.gate_config()),
@@ -104,6 +107,7 @@ impl Endpoint {
             secrets,
             token,
             rules: Arc::new(rules),
+            quota,
         };
         Ok((endpoint, start))
     }
@@ -133,6 +137,7 @@ impl Endpoint {
             secrets,
             token: None,
             rules: Arc::new(AnswerRules::default()),
+            quota: None,
         })
     }
 
@@ -204,6 +209,11 @@ impl Endpoint {
             host: self.host.clone(),
             retry_at,
         })?;
+        // The credential's budget first: a wait for it holds no host slot,
+        // so other credentials on the host go on meanwhile.
+        if let Some(quota) = &self.quota {
+            quota.acquire().await;
+        }
         let permit = self.gate.acquire().await;
         let result = match tokio::time::timeout(self.deadline, self.follow(request, credential)).await {
             Ok(r) => r,

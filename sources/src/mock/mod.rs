@@ -42,6 +42,7 @@
 //! | `/shapes/…` | record shapes: single objects, wildcard paths, an object's values, missing items, composite and keyless keys (see `record_shapes.rs`) | |
 //! | `/events`, `/numbered/…`, `/slice`, `/scalar`, `/ending`, `/after`, `POST /form`, `/echo` | request shapes: date windows, templated page values, scalar cursors, endings, form bodies (see `request_routes.rs`) | |
 //! | `/xml/…`, `/jsonl`, `/object` | XML feeds, JSON Lines and a single object (see `format_routes.rs`) | |
+//! | `/quota?page=P&limit=L&window=W&style=S` | `page`, has_more = `/has_more`; a budget of `L` requests per `W` s per token, announced in `X-RateLimit-*` or IETF `RateLimit` headers, 429 past it (see `quota_routes.rs`) | `{"items": [...], "has_more": …}` |
 //! | `/typed?page=P` | `page` | items with every column type, a late field, a changing type (see `typed.rs`) |
 //!
 //! `/offset` and `/page` bodies also carry `has_more`. POST bodies are
@@ -53,6 +54,7 @@ mod faults;
 mod format_routes;
 mod hostile;
 mod record_shapes;
+mod quota_routes;
 mod request_routes;
 mod routes;
 mod status_routes;
@@ -206,6 +208,8 @@ struct MockState {
     rejected: AtomicU64,
     feed: tree::Feed,
     tree: tree_changes::TreeChanges,
+    /// Requests per token and window on `/quota`.
+    quotas: quota_routes::Quotas,
 }
 
 /// A running mock server. Shut it down with [`shutdown`](Self::shutdown)
@@ -242,6 +246,7 @@ impl MockServer {
             rejected: AtomicU64::new(0),
             feed: tree::Feed::new(config.feed_items),
             tree: tree_changes::TreeChanges::default(),
+            quotas: quota_routes::Quotas::default(),
             config,
         });
         let app = Router::new().fallback(handle).with_state(state.clone());
@@ -310,6 +315,11 @@ impl MockServer {
     /// How many requests `/protected` refused for a missing or expired token.
     pub fn rejected_tokens(&self) -> u64 {
         self.state.rejected.load(Ordering::SeqCst)
+    }
+
+    /// How many requests `/quota` refused with 429 (past a token's budget).
+    pub fn quota_refusals(&self) -> u64 {
+        self.state.quotas.refused.load(Ordering::SeqCst)
     }
 
     /// How many requests arrived.
@@ -442,6 +452,7 @@ async fn handle(
     }
     let routed = auth_routes::route(&state, &method, &headers, &uri, &body)
         .or_else(|| status_routes::route(&state, &uri))
+        .or_else(|| quota_routes::route(&state, &headers, &uri))
         .or_else(|| api_routes::route(&state, &method, &headers, &uri, &body))
         .or_else(|| request_routes::route(&state, &method, &headers, &uri, &body));
     let response = match routed {
