@@ -15,7 +15,7 @@ use crate::status::unix_millis;
 
 /// In a cluster, a waiting request asks the store again at least this often
 /// (another process's answer cannot wake it).
-const SHARED_POLL: Duration = Duration::from_millis(100);
+const SHARED_POLL: Duration = Duration::from_millis(50);
 
 #[derive(Debug)]
 struct BudgetInner {
@@ -47,11 +47,13 @@ struct BudgetInner {
 /// let budgets = QuotaBudgets::new();
 /// let budget = budgets.budget("api.example.com", "3f2a9c01d4e5");
 /// budget.acquire().await; // nothing announced yet: at once
-/// budget.observe(Some(QuotaWindow {
-///     limit: 5000,
-///     remaining: 4999,
-///     reset_at: SystemTime::now() + Duration::from_secs(3600),
-/// }));
+/// budget
+///     .observe(Some(QuotaWindow {
+///         limit: 5000,
+///         remaining: 4999,
+///         reset_at: SystemTime::now() + Duration::from_secs(3600),
+///     }))
+///     .await;
 /// assert_eq!(budget.status().unwrap().remaining, 4999);
 /// # }
 /// ```
@@ -156,7 +158,7 @@ impl QuotaBudget {
     /// Tells the budget what an answer announced: its most restrictive
     /// window, or `None` when the answer announced none (after a reset,
     /// that forgets the budget: the server stopped announcing one).
-    pub fn observe(&self, window: Option<QuotaWindow>) {
+    pub async fn observe(&self, window: Option<QuotaWindow>) {
         let now = SystemTime::now();
         let status = {
             let mut state = self.state();
@@ -177,14 +179,12 @@ impl QuotaBudget {
             let reset = reset_at.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
             gauge!("pipeline_quota_reset_timestamp_seconds", &labels).set(reset.as_secs_f64());
         }
+        // Stored before this request's caller goes on, so the next request's
+        // take sees it (a probe's answer above all).
         if let (Some(store), Some(window)) = (&self.inner.store, window) {
-            let (store, host, budget) = (store.clone(), self.inner.host.clone(), self.inner.budget.clone());
-            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                runtime.spawn(async move {
-                    if let Err(error) = store.observe(&host, &budget, window, now).await {
-                        tracing::warn!(%host, %budget, %error, "sharing a quota answer failed");
-                    }
-                });
+            let (host, budget) = (&self.inner.host, &self.inner.budget);
+            if let Err(error) = store.observe(host, budget, window, now).await {
+                tracing::warn!(%host, %budget, %error, "sharing a quota answer failed");
             }
         }
     }
@@ -218,7 +218,7 @@ mod tests {
     async fn at_the_reserve_a_request_waits_for_the_reset() {
         let budget = QuotaBudget::new("h", "k");
         budget.acquire().await;
-        budget.observe(window(1, Duration::from_millis(300)));
+        budget.observe(window(1, Duration::from_millis(300))).await;
         let started = std::time::Instant::now();
         budget.acquire().await;
         assert!(started.elapsed() >= Duration::from_millis(290), "{:?}", started.elapsed());
@@ -227,13 +227,13 @@ mod tests {
     #[tokio::test]
     async fn a_probe_s_answer_wakes_the_waiters() {
         let budget = QuotaBudget::new("h", "k");
-        budget.observe(window(1, Duration::from_millis(50)));
+        budget.observe(window(1, Duration::from_millis(50))).await;
         budget.acquire().await; // the probe, after the reset
         let b = budget.clone();
         let waiter = tokio::spawn(async move { b.acquire().await });
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(!waiter.is_finished(), "a second request went before the probe's answer");
-        budget.observe(window(9, Duration::from_secs(10)));
+        budget.observe(window(9, Duration::from_secs(10))).await;
         tokio::time::timeout(Duration::from_secs(2), waiter).await.unwrap().unwrap();
     }
 }

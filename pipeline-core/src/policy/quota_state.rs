@@ -90,12 +90,13 @@ pub enum Take {
 
 impl QuotaState {
     /// The state that one window's announcement starts.
+    /// The next request waits one gap after this answer.
     pub fn new(window: QuotaWindow, now: SystemTime) -> Self {
         Self {
             limit: window.limit.max(window.remaining),
             remaining: window.remaining,
             reset_at: window.reset_at,
-            next_at: now,
+            next_at: now + window.pressure(now),
             probe_until: None,
         }
     }
@@ -124,7 +125,7 @@ impl QuotaState {
         } else {
             let next_at = s.next_at;
             *s = Self::new(window, now);
-            s.next_at = next_at;
+            s.next_at = s.next_at.max(next_at);
         }
     }
 
@@ -195,7 +196,8 @@ mod tests {
             };
             match go {
                 Take::Wait(t) => {
-                    now = t.duration_since(at(0)).unwrap().as_millis() as u64;
+                    // Whole milliseconds, rounded up: never before `t`.
+                    now = t.duration_since(at(0)).unwrap().as_micros().div_ceil(1000) as u64;
                     continue;
                 }
                 Take::Go => {}
@@ -222,8 +224,11 @@ mod tests {
         // 19 a window (the reserve is 1): the 100th start is in the 6th window.
         let last = *starts.last().unwrap();
         assert!((10_000..10_600).contains(&last), "{last}");
+        // Evenly: a gap of 2000 / 19 ms, and two at the end of a window
+        // (the reserve's request is not sent).
         let gaps: Vec<u64> = starts.windows(2).map(|p| p[1] - p[0]).collect();
-        assert!(gaps.iter().all(|g| *g <= 106), "{gaps:?}");
+        assert!(gaps.iter().all(|g| (99..=106).contains(g) || (190..=212).contains(g)), "{gaps:?}");
+        assert_eq!(gaps.iter().filter(|g| **g > 106).count(), 5, "{gaps:?}");
     }
 
     #[test]
@@ -248,7 +253,10 @@ mod tests {
         assert_eq!(s.take(at(1_000)), Take::Go);
         assert_eq!(s.take(at(1_001)), Take::Wait(at(1_000) + PROBE_WAIT));
         QuotaState::observe(&mut state, window(10, 9, 3_000), at(1_002));
-        assert_eq!(state.unwrap().take(at(1_002)), Take::Go);
+        // The new window's first gap: 1998 ms over 8 usable requests and the reset.
+        let mut s = state.unwrap();
+        assert_eq!(s.take(at(1_002)), Take::Wait(at(1_224)));
+        assert_eq!(s.take(at(1_224)), Take::Go);
     }
 
     #[test]
