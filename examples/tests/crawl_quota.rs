@@ -140,7 +140,7 @@ async fn five_budgets_of_pages_meet_no_429_and_take_what_the_budget_allows() {
     let budget = quota["budget"].as_str().unwrap().to_owned();
     assert_eq!(budget.len(), 12);
     assert!(!budget.contains("token"));
-    let series = format!("pipeline_quota_remaining{{budget=\"{budget}\",host=\"{host}\"}}");
+    let series = format!("pipeline_quota_remaining{{host=\"{host}\",budget=\"{budget}\"}}");
     assert!(metrics.contains(&series), "{series} missing from:\n{metrics}");
     assert!(metrics.contains("pipeline_quota_reset_timestamp_seconds{"), "{metrics}");
 
