@@ -224,7 +224,11 @@ async fn three_cluster_processes_share_one_budget() {
     let Some(pg) = pg_url() else { return };
     let pool = PgPool::connect(&pg).await.unwrap();
     let pages = 20;
-    let server = MockServer::start(MockConfig::new(pages * PER_PAGE, PER_PAGE)).await.unwrap();
+    // Answers take a while and each process has one in flight, so a
+    // process's view of the budget is always a few requests old: only the
+    // shared count keeps the three from overspending it together.
+    let config = MockConfig::new(pages * PER_PAGE, PER_PAGE).latency(Duration::from_millis(60));
+    let server = MockServer::start(config).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -233,7 +237,9 @@ async fn three_cluster_processes_share_one_budget() {
     let names: Vec<String> = (0..3).map(|i| format!("quota_{}_{nanos}_{i}", std::process::id())).collect();
     // Each process crawls one collection at a time: the three collections
     // go to three processes.
-    let mut text = format!("[runtime]\ndatabase = \"{pg}\"\ncluster = true\nconcurrency = 1\n\n");
+    let mut text = format!(
+        "[runtime]\ndatabase = \"{pg}\"\ncluster = true\nconcurrency = 1\n\n[defaults]\nmax_in_flight_per_host = 3\n\n"
+    );
     for name in &names {
         text.push_str(&collection(&server, name, Some("token-cluster"), "github", ""));
     }
