@@ -73,9 +73,19 @@ fn assert_paced(server: &MockServer, pages: usize, what: &str) {
     assert_eq!(server.quota_refusals(), 0, "{what}: the server refused requests");
     let took = span(server);
     let bound = allowed(pages).mul_f64(1.10) + Duration::from_millis(2 * pages as u64);
-    assert!(took <= bound, "{what}: {pages} pages took {took:?}, the budget allows {:?}", allowed(pages));
-    assert!(took >= fastest_possible(pages), "{what}: {pages} pages took only {took:?}");
-    eprintln!("{what}: {pages} pages in {took:?}; the budget allows {:?}", allowed(pages));
+    assert!(
+        took <= bound,
+        "{what}: {pages} pages took {took:?}, the budget allows {:?}",
+        allowed(pages)
+    );
+    assert!(
+        took >= fastest_possible(pages),
+        "{what}: {pages} pages took only {took:?}"
+    );
+    eprintln!(
+        "{what}: {pages} pages in {took:?}; the budget allows {:?}",
+        allowed(pages)
+    );
 }
 
 /// Waits (bounded) for a running crawl to end successfully.
@@ -94,7 +104,9 @@ fn free_port() -> u16 {
 #[tokio::test(flavor = "multi_thread")]
 async fn five_budgets_of_pages_meet_no_429_and_take_what_the_budget_allows() {
     let pages = 100;
-    let server = MockServer::start(MockConfig::new(pages * PER_PAGE, PER_PAGE)).await.unwrap();
+    let server = MockServer::start(MockConfig::new(pages * PER_PAGE, PER_PAGE))
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let runtime = format!("metrics_addr = \"127.0.0.1:{port}\"");
@@ -115,10 +127,11 @@ async fn five_budgets_of_pages_meet_no_429_and_take_what_the_budget_allows() {
     // digest, never the token.
     let deadline = Instant::now() + Duration::from_secs(20);
     let (quota, metrics) = loop {
-        let status: Vec<serde_json::Value> = match reqwest::get(format!("http://127.0.0.1:{port}/status")).await {
-            Ok(r) => r.json().await.unwrap_or_default(),
-            Err(_) => Vec::new(),
-        };
+        let status: Vec<serde_json::Value> =
+            match reqwest::get(format!("http://127.0.0.1:{port}/status")).await {
+                Ok(r) => r.json().await.unwrap_or_default(),
+                Err(_) => Vec::new(),
+            };
         let quota = status.first().map(|s| s["quota"].clone()).unwrap_or_default();
         if quota.is_object() {
             let metrics = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
@@ -142,7 +155,10 @@ async fn five_budgets_of_pages_meet_no_429_and_take_what_the_budget_allows() {
     assert!(!budget.contains("token"));
     let series = format!("pipeline_quota_remaining{{host=\"{host}\",budget=\"{budget}\"}}");
     assert!(metrics.contains(&series), "{series} missing from:\n{metrics}");
-    assert!(metrics.contains("pipeline_quota_reset_timestamp_seconds{"), "{metrics}");
+    assert!(
+        metrics.contains("pipeline_quota_reset_timestamp_seconds{"),
+        "{metrics}"
+    );
 
     finish(child, Duration::from_secs(60));
     assert_eq!(sqlite_keys(&db, "paced").await.0, (pages * PER_PAGE) as i64);
@@ -152,9 +168,15 @@ async fn five_budgets_of_pages_meet_no_429_and_take_what_the_budget_allows() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_ietf_fields_pace_alike() {
     let pages = 60;
-    let server = MockServer::start(MockConfig::new(pages * PER_PAGE, PER_PAGE)).await.unwrap();
+    let server = MockServer::start(MockConfig::new(pages * PER_PAGE, PER_PAGE))
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (config, db) = sqlite_config(dir.path(), "", &[collection(&server, "ietf", Some("token-i"), "ietf", "")]);
+    let (config, db) = sqlite_config(
+        dir.path(),
+        "",
+        &[collection(&server, "ietf", Some("token-i"), "ietf", "")],
+    );
     let out = crawl(&[&config, "--quiet"], dir.path());
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(sqlite_keys(&db, "ietf").await.0, (pages * PER_PAGE) as i64);
@@ -167,7 +189,9 @@ async fn one_token_is_one_budget_and_two_tokens_are_two() {
     let dir = tempfile::tempdir().unwrap();
 
     // Two collections, one token: their 80 requests share the budget.
-    let server = MockServer::start(MockConfig::new(pages * PER_PAGE, PER_PAGE)).await.unwrap();
+    let server = MockServer::start(MockConfig::new(pages * PER_PAGE, PER_PAGE))
+        .await
+        .unwrap();
     let both = [
         collection(&server, "shared_a", Some("token-s"), "github", ""),
         collection(&server, "shared_b", Some("token-s"), "github", ""),
@@ -178,7 +202,9 @@ async fn one_token_is_one_budget_and_two_tokens_are_two() {
     assert_paced(&server, 2 * pages, "two collections, one token");
 
     // Two tokens: each collection spends its own budget, at once.
-    let server = MockServer::start(MockConfig::new(pages * PER_PAGE, PER_PAGE)).await.unwrap();
+    let server = MockServer::start(MockConfig::new(pages * PER_PAGE, PER_PAGE))
+        .await
+        .unwrap();
     let apart = [
         collection(&server, "apart_a", Some("token-x"), "github", ""),
         collection(&server, "apart_b", Some("token-y"), "github", ""),
@@ -193,14 +219,23 @@ async fn one_token_is_one_budget_and_two_tokens_are_two() {
 #[tokio::test(flavor = "multi_thread")]
 async fn rate_limit_headers_false_ignores_the_budget() {
     let pages = 30;
-    let server = MockServer::start(MockConfig::new(pages * PER_PAGE, PER_PAGE)).await.unwrap();
+    let server = MockServer::start(MockConfig::new(pages * PER_PAGE, PER_PAGE))
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let runtime = "[defaults]\nrate_limit_headers = false";
-    let (config, db) = sqlite_config(dir.path(), runtime, &[collection(&server, "unpaced", None, "github", "")]);
+    let (config, db) = sqlite_config(
+        dir.path(),
+        runtime,
+        &[collection(&server, "unpaced", None, "github", "")],
+    );
     let out = crawl(&[&config, "--quiet"], dir.path());
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     // Without pacing the first window's budget runs out: 429s, Retry-After, done.
-    assert!(server.quota_refusals() > 0, "the budget was paced though switched off");
+    assert!(
+        server.quota_refusals() > 0,
+        "the budget was paced though switched off"
+    );
     assert_eq!(sqlite_keys(&db, "unpaced").await.0, (pages * PER_PAGE) as i64);
 }
 
@@ -234,7 +269,9 @@ async fn three_cluster_processes_share_one_budget() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .subsec_nanos();
-    let names: Vec<String> = (0..3).map(|i| format!("quota_{}_{nanos}_{i}", std::process::id())).collect();
+    let names: Vec<String> = (0..3)
+        .map(|i| format!("quota_{}_{nanos}_{i}", std::process::id()))
+        .collect();
     // Each process crawls one collection at a time: the three collections
     // go to three processes.
     let mut text = format!(
@@ -282,11 +319,16 @@ async fn three_cluster_processes_share_one_budget() {
             .execute(&pool)
             .await;
         for table in ["pipeline_checkpoints", "pipeline_leases"] {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE collection = $1")))
-                .bind(name)
-                .execute(&pool)
-                .await;
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE collection = $1"
+            )))
+            .bind(name)
+            .execute(&pool)
+            .await;
         }
     }
-    let _ = sqlx::query("DELETE FROM pipeline_quotas WHERE \"host\" = $1").bind(&host).execute(&pool).await;
+    let _ = sqlx::query("DELETE FROM pipeline_quotas WHERE \"host\" = $1")
+        .bind(&host)
+        .execute(&pool)
+        .await;
 }

@@ -62,7 +62,10 @@ async fn status_and_the_page_show_the_budget_left_and_its_reset() {
     let status = client::get(server.local_addr(), "/status").await;
     let status: Vec<serde_json::Value> = serde_json::from_str(&status.body).unwrap();
     let quota = &status.iter().find(|s| s["collection"] == "quoted").unwrap()["quota"];
-    let reset_ms = reset_at.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_millis() as u64;
+    let reset_ms = reset_at
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
     assert_eq!(
         *quota,
         serde_json::json!({"host": "api.example.com", "budget": "3f2a9c01d4e5", "limit": 100, "remaining": 12, "reset_at": reset_ms})

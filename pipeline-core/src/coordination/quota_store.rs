@@ -37,8 +37,13 @@ pub trait QuotaStore: std::fmt::Debug + Send + Sync + 'static {
     /// # Errors
     ///
     /// The store could not be reached.
-    async fn observe(&self, host: &str, budget: &str, window: QuotaWindow, now: SystemTime)
-    -> Result<(), BoxError>;
+    async fn observe(
+        &self,
+        host: &str,
+        budget: &str,
+        window: QuotaWindow,
+        now: SystemTime,
+    ) -> Result<(), BoxError>;
 
     /// The budget's stored state, if any.
     ///

@@ -126,7 +126,10 @@ impl QuotaBudget {
             changed.as_mut().enable();
             let (wait, shared) = match self.take().await {
                 Take::Go => return,
-                Take::Wait(at) => (at.duration_since(SystemTime::now()).unwrap_or_default(), self.inner.store.is_some()),
+                Take::Wait(at) => (
+                    at.duration_since(SystemTime::now()).unwrap_or_default(),
+                    self.inner.store.is_some(),
+                ),
             };
             let wait = if shared { wait.min(SHARED_POLL) } else { wait };
             tokio::select! {
@@ -174,9 +177,14 @@ impl QuotaBudget {
         };
         self.inner.changed.notify_waiters();
         if let Some((remaining, reset_at)) = status {
-            let labels = [("host", self.inner.host.clone()), ("budget", self.inner.budget.clone())];
+            let labels = [
+                ("host", self.inner.host.clone()),
+                ("budget", self.inner.budget.clone()),
+            ];
             gauge!("pipeline_quota_remaining", &labels).set(remaining as f64);
-            let reset = reset_at.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+            let reset = reset_at
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or_default();
             gauge!("pipeline_quota_reset_timestamp_seconds", &labels).set(reset.as_secs_f64());
         }
         // Stored before this request's caller goes on, so the next request's
@@ -221,7 +229,11 @@ mod tests {
         budget.observe(window(1, Duration::from_millis(300))).await;
         let started = std::time::Instant::now();
         budget.acquire().await;
-        assert!(started.elapsed() >= Duration::from_millis(290), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() >= Duration::from_millis(290),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[tokio::test]
@@ -232,8 +244,14 @@ mod tests {
         let b = budget.clone();
         let waiter = tokio::spawn(async move { b.acquire().await });
         tokio::time::sleep(Duration::from_millis(20)).await;
-        assert!(!waiter.is_finished(), "a second request went before the probe's answer");
+        assert!(
+            !waiter.is_finished(),
+            "a second request went before the probe's answer"
+        );
         budget.observe(window(9, Duration::from_secs(10))).await;
-        tokio::time::timeout(Duration::from_secs(2), waiter).await.unwrap().unwrap();
+        tokio::time::timeout(Duration::from_secs(2), waiter)
+            .await
+            .unwrap()
+            .unwrap();
     }
 }

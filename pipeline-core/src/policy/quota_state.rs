@@ -227,7 +227,11 @@ mod tests {
         // Evenly: a gap of 2000 / 19 ms, and two at the end of a window
         // (the reserve's request is not sent).
         let gaps: Vec<u64> = starts.windows(2).map(|p| p[1] - p[0]).collect();
-        assert!(gaps.iter().all(|g| (99..=106).contains(g) || (190..=212).contains(g)), "{gaps:?}");
+        assert!(
+            gaps.iter()
+                .all(|g| (99..=106).contains(g) || (190..=212).contains(g)),
+            "{gaps:?}"
+        );
         assert_eq!(gaps.iter().filter(|g| **g > 106).count(), 5, "{gaps:?}");
     }
 

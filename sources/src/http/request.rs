@@ -145,7 +145,9 @@ impl Endpoint {
                 .await
                 .map_err(|e| transport(verb(method), self.show(&url), e))?;
             if let Some(quota) = self.quota.as_ref().filter(|_| url.host_str() == start.host_str()) {
-                quota.observe(announced(response.headers(), SystemTime::now())).await;
+                quota
+                    .observe(announced(response.headers(), SystemTime::now()))
+                    .await;
             }
             let status = response.status();
             if status.is_redirection() {

@@ -92,7 +92,11 @@ pub(super) fn route(state: &MockState, headers: &HeaderMap, uri: &Uri) -> Option
     };
     let h = response.headers_mut();
     if style == "ietf" {
-        set("ratelimit-policy", format!(r#""default";q={limit};w={window}"#), h);
+        set(
+            "ratelimit-policy",
+            format!(r#""default";q={limit};w={window}"#),
+            h,
+        );
         let t = to_reset.as_secs_f64().ceil();
         set("ratelimit", format!(r#""default";r={remaining};t={t}"#), h);
     } else {

@@ -62,7 +62,10 @@ impl PgQuotas {
              \"limit\" BIGINT NOT NULL, \"remaining\" BIGINT NOT NULL, \"reset_at_ms\" BIGINT NOT NULL, \
              \"next_at_ms\" BIGINT NOT NULL, \"probe_until_ms\" BIGINT, PRIMARY KEY (\"host\", \"budget\"))"
         );
-        sqlx::query(AssertSqlSafe(ddl)).persistent(false).execute(&mut *tx).await?;
+        sqlx::query(AssertSqlSafe(ddl))
+            .persistent(false)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(Self { pool, table })
     }
@@ -132,7 +135,10 @@ fn time(ms: i64) -> SystemTime {
 }
 
 fn millis(t: SystemTime) -> i64 {
-    let ms = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_millis();
+    let ms = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis();
     i64::try_from(ms).unwrap_or(i64::MAX)
 }
 

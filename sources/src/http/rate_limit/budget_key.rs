@@ -21,7 +21,14 @@ use crate::http::redact::is_secret_param;
 
 /// Header names that carry credentials contain one of these.
 const CREDENTIAL_NAMES: [&str; 8] = [
-    "auth", "key", "token", "secret", "session", "cookie", "signature", "password",
+    "auth",
+    "key",
+    "token",
+    "secret",
+    "session",
+    "cookie",
+    "signature",
+    "password",
 ];
 
 /// The budget key of a collection without a credential.
@@ -107,6 +114,10 @@ mod tests {
         assert_ne!(key(&header), key(&plain.clone().header("X-Api-Key", "k2")));
         let query = HttpSourceConfig::new("https://api.test/items?api_key=k1&page=1");
         assert_ne!(key(&query), ANONYMOUS);
-        assert_ne!(key(&query), key(&header), "a header and a query parameter are different credentials");
+        assert_ne!(
+            key(&query),
+            key(&header),
+            "a header and a query parameter are different credentials"
+        );
     }
 }

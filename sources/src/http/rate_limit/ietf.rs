@@ -13,9 +13,9 @@
 //! syntax (RFC 8941) these fields use is read here: lists and dictionaries
 //! of integers, tokens and quoted names with parameters.
 
-use std::time::SystemTime;
 #[cfg(test)]
 use std::time::Duration;
+use std::time::SystemTime;
 
 use crawlpipe_core::policy::QuotaWindow;
 use reqwest::header::HeaderMap;
@@ -27,7 +27,11 @@ pub(super) fn windows(headers: &HeaderMap, now: SystemTime) -> Vec<QuotaWindow> 
     let mut found = Vec::new();
     // Drafts up to -04 let `RateLimit-Limit` list its policies after the
     // limit (`100, 100;w=60`): the first member is the limit.
-    let first = |name: &str| text(headers, name).and_then(|t| members(t).into_iter().next()).map(|m| m.item);
+    let first = |name: &str| {
+        text(headers, name)
+            .and_then(|t| members(t).into_iter().next())
+            .map(|m| m.item)
+    };
     found.extend(window(
         first("ratelimit-limit").and_then(count),
         first("ratelimit-remaining").and_then(count),
@@ -40,7 +44,11 @@ pub(super) fn windows(headers: &HeaderMap, now: SystemTime) -> Vec<QuotaWindow> 
     if list.iter().any(|m| m.item.contains('=')) {
         let value = |key: &str| {
             list.iter()
-                .find_map(|m| m.item.split_once('=').filter(|(k, _)| k.trim().eq_ignore_ascii_case(key)))
+                .find_map(|m| {
+                    m.item
+                        .split_once('=')
+                        .filter(|(k, _)| k.trim().eq_ignore_ascii_case(key))
+                })
                 .map(|(_, v)| v.trim())
         };
         found.extend(window(
@@ -127,7 +135,11 @@ mod tests {
     fn one(pairs: &[(&'static str, &str)]) -> (u64, u64, Duration) {
         let w = windows(&headers(pairs), now());
         assert_eq!(w.len(), 1, "{w:?}");
-        (w[0].limit, w[0].remaining, w[0].reset_at.duration_since(now()).unwrap())
+        (
+            w[0].limit,
+            w[0].remaining,
+            w[0].reset_at.duration_since(now()).unwrap(),
+        )
     }
 
     #[test]
@@ -142,7 +154,10 @@ mod tests {
 
     #[test]
     fn the_dictionary_form() {
-        assert_eq!(one(&[("ratelimit", "limit=100, remaining=7, reset=12")]), (100, 7, secs(12)));
+        assert_eq!(
+            one(&[("ratelimit", "limit=100, remaining=7, reset=12")]),
+            (100, 7, secs(12))
+        );
     }
 
     #[test]
@@ -158,7 +173,10 @@ mod tests {
         let worst = super::super::announced(&h, now()).unwrap();
         assert_eq!(worst.limit, 1000);
         // Without `t`, the policy's window; without a policy, the remaining count is the limit.
-        let w = one(&[("ratelimit-policy", r#""p";q=10;w=5"#), ("ratelimit", r#""p";r=4"#)]);
+        let w = one(&[
+            ("ratelimit-policy", r#""p";q=10;w=5"#),
+            ("ratelimit", r#""p";r=4"#),
+        ]);
         assert_eq!(w, (10, 4, secs(5)));
         let w = one(&[("ratelimit", r#""x;y";r=4;t=9"#)]);
         assert_eq!(w, (4, 4, secs(9)));
@@ -166,8 +184,18 @@ mod tests {
 
     #[test]
     fn malformed_fields_announce_nothing() {
-        for value in ["", ",,,", "remaining=x", r#""p";r=-1;t=3"#, r#""p";r=1;t=1e99"#, "\"unclosed;r=1;t=2"] {
-            assert!(windows(&headers(&[("ratelimit", value)]), now()).is_empty(), "{value}");
+        for value in [
+            "",
+            ",,,",
+            "remaining=x",
+            r#""p";r=-1;t=3"#,
+            r#""p";r=1;t=1e99"#,
+            "\"unclosed;r=1;t=2",
+        ] {
+            assert!(
+                windows(&headers(&[("ratelimit", value)]), now()).is_empty(),
+                "{value}"
+            );
         }
     }
 }

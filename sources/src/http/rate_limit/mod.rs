@@ -89,7 +89,13 @@ mod tests {
 
     #[test]
     fn no_budget_headers_announce_nothing() {
-        assert_eq!(announced(&headers(&[("content-type", "application/json")]), now()), None);
-        assert_eq!(announced(&headers(&[("x-ratelimit-remaining", "x")]), now()), None);
+        assert_eq!(
+            announced(&headers(&[("content-type", "application/json")]), now()),
+            None
+        );
+        assert_eq!(
+            announced(&headers(&[("x-ratelimit-remaining", "x")]), now()),
+            None
+        );
     }
 }

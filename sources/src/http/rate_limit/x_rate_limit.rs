@@ -88,7 +88,10 @@ mod tests {
     fn a_small_reset_is_seconds_from_now_and_a_huge_one_milliseconds() {
         assert_eq!(reset_at("42", now()), Some(now() + Duration::from_secs(42)));
         assert_eq!(reset_at("1.5", now()), Some(now() + Duration::from_millis(1500)));
-        assert_eq!(reset_at("1700000060000", now()), Some(now() + Duration::from_secs(60)));
+        assert_eq!(
+            reset_at("1700000060000", now()),
+            Some(now() + Duration::from_secs(60))
+        );
         assert_eq!(reset_at("-1", now()), None);
         assert_eq!(reset_at("soon", now()), None);
     }
