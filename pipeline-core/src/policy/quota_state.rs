@@ -132,10 +132,10 @@ impl QuotaState {
     /// Whether a request may start at `now`, counting it when it may (see
     /// the [module docs](self)).
     pub fn take(&mut self, now: SystemTime) -> Take {
-        if let Some(until) = self.probe_until {
-            if until > now {
-                return Take::Wait(until);
-            }
+        if let Some(until) = self.probe_until
+            && until > now
+        {
+            return Take::Wait(until);
         }
         if now >= self.reset_at {
             // A new window whose size nobody knows yet: one request finds out.

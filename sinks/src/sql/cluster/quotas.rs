@@ -182,3 +182,61 @@ impl QuotaStore for PgQuotas {
         Ok(state)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg_attr(no_pg_tests, ignore = "needs PostgreSQL: set PIPELINE_TEST_PG_URL")]
+    #[tokio::test]
+    async fn a_stored_budget_counts_every_start_and_holds_its_reserve() {
+        let Ok(url) = std::env::var("PIPELINE_TEST_PG_URL") else {
+            let required = std::env::var("PIPELINE_TEST_PG_REQUIRED").is_ok_and(|v| v == "1");
+            assert!(
+                !required,
+                "PIPELINE_TEST_PG_REQUIRED=1 but PIPELINE_TEST_PG_URL is not set"
+            );
+            return;
+        };
+        let db = Database::open(&url).await.expect("database");
+        let quotas = PgQuotas::new(&db).await.expect("quotas table");
+        let host = format!("quota-test-{}.invalid", std::process::id());
+        let now = SystemTime::now();
+        let reset_at = to_millis(now) + Duration::from_secs(60);
+        // Nothing stored: the request goes, and nothing is counted.
+        assert_eq!(quotas.take(&host, "k", now).await.unwrap(), Take::Go);
+        assert_eq!(quotas.state(&host, "k").await.unwrap(), None);
+        let window = QuotaWindow {
+            limit: 100,
+            remaining: 4,
+            reset_at,
+        };
+        quotas.observe(&host, "k", window, now).await.unwrap();
+        // The reserve is 2 (2% of 100): two requests go, each counted, then
+        // the reset is waited for.
+        let later = now + Duration::from_secs(30);
+        assert_eq!(quotas.take(&host, "k", later).await.unwrap(), Take::Go);
+        let next = quotas.state(&host, "k").await.unwrap().unwrap();
+        assert_eq!(next.remaining, 3);
+        assert_eq!(quotas.take(&host, "k", next.next_at).await.unwrap(), Take::Go);
+        let after = quotas.state(&host, "k").await.unwrap().unwrap().next_at;
+        assert_eq!(
+            quotas.take(&host, "k", after).await.unwrap(),
+            Take::Wait(reset_at)
+        );
+        // An older answer of the same window cannot raise the count.
+        quotas.observe(&host, "k", window, later).await.unwrap();
+        assert_eq!(quotas.state(&host, "k").await.unwrap().unwrap().remaining, 2);
+        let cleanup = format!("DELETE FROM {} WHERE \"host\" = $1", quotas.table);
+        sqlx::query(AssertSqlSafe(cleanup))
+            .bind(&host)
+            .execute(&quotas.pool)
+            .await
+            .unwrap();
+    }
+
+    /// `now` to the millisecond, as the table keeps times.
+    fn to_millis(now: SystemTime) -> SystemTime {
+        time(millis(now))
+    }
+}
