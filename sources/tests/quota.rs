@@ -42,7 +42,10 @@ async fn two_sources_with_one_token_share_its_budget_and_meet_no_429() {
     let status = budget.status().expect("announced");
     assert_eq!(status.limit, 10);
     assert_eq!(ctx.quota_budget(&config).unwrap().unwrap().key(), budget.key());
-    let other = ctx.quota_budget(&quota_config(&server, "token-other")).unwrap().unwrap();
+    let other = ctx
+        .quota_budget(&quota_config(&server, "token-other"))
+        .unwrap()
+        .unwrap();
     assert_ne!(other.key(), budget.key());
     assert!(other.status().is_none(), "another token's budget is its own");
 }
