@@ -193,6 +193,8 @@ struct MockState {
     config: MockConfig,
     base: String,
     started: Instant,
+    /// `started` on the wall clock.
+    started_wall: std::time::SystemTime,
     count: AtomicU64,
     /// Requests being answered now, and the most ever at once.
     active: AtomicU64,
@@ -234,6 +236,7 @@ impl MockServer {
         let state = Arc::new(MockState {
             base: format!("http://{addr}"),
             started: Instant::now(),
+            started_wall: std::time::SystemTime::now(),
             count: AtomicU64::new(0),
             active: AtomicU64::new(0),
             most_active: AtomicU64::new(0),
@@ -290,6 +293,12 @@ impl MockServer {
     /// Every request so far with its arrival time since the server started.
     pub fn request_times(&self) -> Vec<(Duration, String)> {
         self.state.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// When the server started, on the wall clock (request times count
+    /// from it; `/quota`'s windows are aligned to the wall clock).
+    pub fn started_at(&self) -> std::time::SystemTime {
+        self.state.started_wall
     }
 
     /// Every POST body so far (JSON, or a string when not JSON), in arrival order.
