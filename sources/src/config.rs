@@ -179,6 +179,11 @@ pub struct HttpSourceConfig {
     /// [`DEFAULT_USER_AGENT`](crate::robots::DEFAULT_USER_AGENT)). It wins
     /// over a `User-Agent` in `headers`.
     pub user_agent: Option<String>,
+    /// Pace requests by the budget the server announces in its rate-limit
+    /// headers (`X-RateLimit-*`, the IETF `RateLimit` fields), shared by
+    /// every collection sending the same credential to the host (default
+    /// true; see [`QuotaBudget`](crawlpipe_core::policy::QuotaBudget)).
+    pub rate_limit_headers: bool,
 }
 
 fn with_default_secret_params<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
@@ -241,6 +246,7 @@ impl HttpSourceConfig {
             on_body: BodyRules::default(),
             robots: None,
             user_agent: None,
+            rate_limit_headers: true,
         }
     }
 
@@ -321,6 +327,14 @@ impl HttpSourceConfig {
     #[must_use]
     pub fn on_body(mut self, text: impl Into<String>, action: crate::StatusAction) -> Self {
         self.on_body = std::mem::take(&mut self.on_body).contains(text, action);
+        self
+    }
+
+    /// Paces requests by the budget the server announces in its
+    /// rate-limit headers (`true`, the default) or ignores them.
+    #[must_use]
+    pub fn rate_limit_headers(mut self, on: bool) -> Self {
+        self.rate_limit_headers = on;
         self
     }
 

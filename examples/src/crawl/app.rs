@@ -5,10 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crawlpipe_core::State;
-use crawlpipe_core::policy::{Breakers, HostGates, HostSlots};
+use crawlpipe_core::policy::{Breakers, HostGates, HostSlots, QuotaBudgets};
 use crawlpipe_core::runner::{Collection, CollectionSummary, Runner};
 use crawlpipe_core::serve::ServeConfig;
-use crawlpipe_sinks::{Database, PgCoordinator, PgHostSlots};
+use crawlpipe_sinks::{Database, PgCoordinator, PgHostSlots, PgQuotas};
 use crawlpipe_sources::{HttpContext, JsonSource, ScrapeSource};
 
 use super::collections;
@@ -225,7 +225,14 @@ pub async fn run(config: CrawlConfig, options: RunConfig) -> Result<RunResult, A
                 message: format!("joining the cluster: {e}"),
             })?;
             let slots: Arc<dyn HostSlots> = Arc::new(slots);
+            // Request budgets too: every process sending a credential
+            // to a host paces on its one budget.
+            let quotas = PgQuotas::new(&db).await.map_err(|e| AppError::Database {
+                url: redact_url(&config.database),
+                message: format!("joining the cluster: {e}"),
+            })?;
             ctx.with_registries(HostGates::shared(slots.clone()), Breakers::shared(slots))
+                .with_quotas(QuotaBudgets::shared(Arc::new(quotas)))
         }
         None => ctx,
     };

@@ -52,6 +52,9 @@ pub fn collection_fresh(
     let fresh = Arc::new(std::sync::atomic::AtomicBool::new(fresh));
     let name = c.name.clone();
     let every = c.settings.every.filter(|_| serve);
+    // Shown in the collection's status; a bad URL or auth is reported by
+    // the source's check before this.
+    let quota = ctx.quota_budget(&c.http).ok().flatten();
     let c = Arc::new(c);
     // Plain JSON collections take the raw-JSON fast path: items go from the
     // response to the `data` column as text, never parsed into a `Value`.
@@ -77,6 +80,7 @@ pub fn collection_fresh(
             }
         })
     };
+    let collection = collection.quota(quota);
     match every {
         Some(every) => collection.every(every),
         None => collection,

@@ -2,14 +2,16 @@
 
 use std::time::Duration;
 
-use crawlpipe_core::policy::{Breakers, HostGates};
+use crawlpipe_core::policy::{Breakers, HostGates, QuotaBudget, QuotaBudgets};
 use reqwest::header::HeaderMap;
 use url::Url;
 
+use crate::config::HttpSourceConfig;
 use crate::error::{SourceError, chain};
 use crate::http::oauth2::TokenRegistry;
 use crate::http::user_agent::DEFAULT_USER_AGENT;
 use crate::robots::RobotsCache;
+use crate::http::rate_limit::budget_key::budget_key;
 
 /// What every HTTP source in a process shares: one `reqwest::Client` (one
 /// connection pool with keep-alive), the host gates, the circuit breakers,
@@ -37,6 +39,7 @@ pub struct HttpContext {
     client: reqwest::Client,
     gates: HostGates,
     breakers: Breakers,
+    quotas: QuotaBudgets,
     pub(crate) tokens: TokenRegistry,
     pub(crate) robots: RobotsCache,
 }
@@ -69,6 +72,7 @@ impl HttpContext {
             client,
             gates: HostGates::new(),
             breakers: Breakers::new(),
+            quotas: QuotaBudgets::new(),
             tokens: TokenRegistry::default(),
             robots: RobotsCache::default(),
         })
@@ -80,6 +84,31 @@ impl HttpContext {
         self.gates = gates;
         self.breakers = breakers;
         self
+    }
+
+    /// Uses this registry of request budgets (e.g. one shared with other
+    /// processes: [`QuotaBudgets::shared`]).
+    #[must_use]
+    pub fn with_quotas(mut self, quotas: QuotaBudgets) -> Self {
+        self.quotas = quotas;
+        self
+    }
+
+    /// The request budget `config`'s requests spend: the one of its
+    /// credential on its host (see [`QuotaBudget`]); `None` when
+    /// `rate_limit_headers` is off.
+    ///
+    /// # Errors
+    ///
+    /// [`SourceError::Config`] when the start URL or `auth` is invalid.
+    pub fn quota_budget(&self, config: &HttpSourceConfig) -> Result<Option<QuotaBudget>, SourceError> {
+        if !config.rate_limit_headers {
+            return Ok(None);
+        }
+        let start = parse_http_url(&config.url)
+            .map_err(|reason| SourceError::config(format!("start URL: {reason}")))?;
+        let host = host_key(&start).ok_or_else(|| SourceError::config("start URL has no host"))?;
+        Ok(Some(self.quotas.budget(&host, &budget_key(config, &start)?)))
     }
 
     /// The shared client.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crawlpipe_core::FetchError;
-use crawlpipe_core::policy::{self, CircuitBreaker, GateConfig, HostGate};
+use crawlpipe_core::policy::{self, CircuitBreaker, GateConfig, HostGate, QuotaBudget};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 use url::Url;
 
@@ -40,6 +40,8 @@ pub(crate) struct Endpoint {
     user_agent: HeaderValue,
     /// The robots.txt check before each request, when obeyed.
     robots: Option<RobotsGuard>,
+    /// The budget of the credential on the host (`rate_limit_headers`).
+    pub(crate) quota: Option<QuotaBudget>,
 }
 
 impl Endpoint {
@@ -114,6 +116,7 @@ impl Endpoint {
         let robots = config
             .robots_enabled()
             .then(|| RobotsGuard::new(ctx, user_agent.clone(), deadline));
+        let quota = ctx.quota_budget(config)?;
         let endpoint = Self {
             client: ctx.client().clone(),
             gate: ctx.gates().gate(&host, config.gate_config()),
@@ -128,6 +131,7 @@ impl Endpoint {
             rules: Arc::new(rules),
             user_agent,
             robots,
+            quota,
         };
         Ok((endpoint, start))
     }
@@ -159,6 +163,7 @@ impl Endpoint {
             rules: Arc::new(AnswerRules::default()),
             user_agent: HeaderValue::from_static(crate::robots::DEFAULT_USER_AGENT),
             robots: None,
+            quota: None,
         })
     }
 
@@ -254,6 +259,11 @@ impl Endpoint {
             host: self.host.clone(),
             retry_at,
         })?;
+        // The credential's budget first: a wait for it holds no host slot,
+        // so other credentials on the host go on meanwhile.
+        if let Some(quota) = &self.quota {
+            quota.acquire().await;
+        }
         let permit = self.gate.acquire().await;
         let result = match tokio::time::timeout(self.deadline, self.follow(request, credential)).await {
             Ok(r) => r,

@@ -42,6 +42,7 @@
 //! | `/shapes/…` | record shapes: single objects, wildcard paths, an object's values, missing items, composite and keyless keys (see `record_shapes.rs`) | |
 //! | `/events`, `/numbered/…`, `/slice`, `/scalar`, `/ending`, `/after`, `POST /form`, `/echo` | request shapes: date windows, templated page values, scalar cursors, endings, form bodies (see `request_routes.rs`) | |
 //! | `/xml/…`, `/jsonl`, `/object` | XML feeds, JSON Lines and a single object (see `format_routes.rs`) | |
+//! | `/quota?page=P&limit=L&window=W&style=S` | `page`, has_more = `/has_more`; a budget of `L` requests per `W` s per token, announced in `X-RateLimit-*` or IETF `RateLimit` headers, 429 past it (see `quota_routes.rs`) | `{"items": [...], "has_more": …}` |
 //! | `/typed?page=P` | `page` | items with every column type, a late field, a changing type (see `typed.rs`) |
 //! | `/robots.txt` | | 404, a file or an error status, as [`MockConfig::robots`] says (see `robots_routes.rs`) |
 //!
@@ -53,6 +54,7 @@ mod auth_routes;
 mod faults;
 mod format_routes;
 mod hostile;
+mod quota_routes;
 mod record_shapes;
 mod request_routes;
 mod robots_routes;
@@ -204,6 +206,8 @@ struct MockState {
     config: MockConfig,
     base: String,
     started: Instant,
+    /// `started` on the wall clock.
+    started_wall: std::time::SystemTime,
     count: AtomicU64,
     /// Requests being answered now, and the most ever at once.
     active: AtomicU64,
@@ -221,6 +225,8 @@ struct MockState {
     rejected: AtomicU64,
     feed: tree::Feed,
     tree: tree_changes::TreeChanges,
+    /// Requests per token and window on `/quota`.
+    quotas: quota_routes::Quotas,
 }
 
 /// A running mock server. Shut it down with [`shutdown`](Self::shutdown)
@@ -245,6 +251,7 @@ impl MockServer {
         let state = Arc::new(MockState {
             base: format!("http://{addr}"),
             started: Instant::now(),
+            started_wall: std::time::SystemTime::now(),
             count: AtomicU64::new(0),
             active: AtomicU64::new(0),
             most_active: AtomicU64::new(0),
@@ -258,6 +265,7 @@ impl MockServer {
             rejected: AtomicU64::new(0),
             feed: tree::Feed::new(config.feed_items),
             tree: tree_changes::TreeChanges::default(),
+            quotas: quota_routes::Quotas::default(),
             config,
         });
         let app = Router::new().fallback(handle).with_state(state.clone());
@@ -313,6 +321,12 @@ impl MockServer {
             .clone()
     }
 
+    /// When the server started, on the wall clock (request times count
+    /// from it; `/quota`'s windows are aligned to the wall clock).
+    pub fn started_at(&self) -> std::time::SystemTime {
+        self.state.started_wall
+    }
+
     /// Every POST body so far (JSON, or a string when not JSON), in arrival order.
     pub fn posted(&self) -> Vec<Value> {
         self.state
@@ -336,6 +350,11 @@ impl MockServer {
     /// How many requests `/protected` refused for a missing or expired token.
     pub fn rejected_tokens(&self) -> u64 {
         self.state.rejected.load(Ordering::SeqCst)
+    }
+
+    /// How many requests `/quota` refused with 429 (past a token's budget).
+    pub fn quota_refusals(&self) -> u64 {
+        self.state.quotas.refused.load(Ordering::SeqCst)
     }
 
     /// How many requests arrived.
@@ -475,6 +494,7 @@ async fn handle(
     let routed = robots_routes::route(&state, &uri)
         .or_else(|| auth_routes::route(&state, &method, &headers, &uri, &body))
         .or_else(|| status_routes::route(&state, &uri))
+        .or_else(|| quota_routes::route(&state, &headers, &uri))
         .or_else(|| api_routes::route(&state, &method, &headers, &uri, &body))
         .or_else(|| request_routes::route(&state, &method, &headers, &uri, &body));
     let response = match routed {
