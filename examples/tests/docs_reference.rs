@@ -58,7 +58,14 @@ fn parser_keys() -> BTreeSet<String> {
     keys.extend(keys_of(&format!("{RUNTIME}zz_probe = 1\n")));
     keys.extend(keys_of("zz_probe = 1\n"));
     keys.extend(keys_of(&collection("zz_probe = 1")));
-    for table in ["retry", "breaker", "incremental", "scrape", "autothrottle"] {
+    for table in [
+        "retry",
+        "breaker",
+        "incremental",
+        "scrape",
+        "autothrottle",
+        "transform",
+    ] {
         let minimal = match table {
             "incremental" => "param = \"since\", field = \"/updated_at\", ",
             "scrape" => "item = \"li\", ",

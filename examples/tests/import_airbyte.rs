@@ -273,7 +273,6 @@ async fn oauth_client_credentials_and_page_numbers_crawl_exact_rows() {
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = serde_json::json!({
-        "token_url": format!("{}/oauth/token", server.base_url()),
         "client_id": "mock-client",
         "client_secret": "mock-secret-0123",
     });
@@ -322,7 +321,8 @@ async fn a_partly_translated_manifest_exits_3_names_why_and_still_crawls() {
     );
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let toml = String::from_utf8(out.stdout.clone()).unwrap();
-    let why = "stream regions: /streams/1/retriever/partition_router (ListPartitionRouter): one request series per value of a list";
+    let why =
+        "stream regions: /streams/1/retriever/partition_router (CustomPartitionRouter): custom Python code";
     assert!(toml.contains(&format!("# - {why}")), "{toml}");
     assert!(String::from_utf8_lossy(&out.stderr).contains(why));
     let path = write(dir.path(), "out.toml", &toml);

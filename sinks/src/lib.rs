@@ -78,7 +78,7 @@ pub use self::sql::{
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use self::sql::{OnMismatch, ReplayReport, Unnest};
 #[cfg(feature = "postgres")]
-pub use self::sql::{PgCoordinator, PgHostSlots};
+pub use self::sql::{PgCoordinator, PgHostSlots, PgQuotas};
 pub use self::stdout::StdoutSink;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use self::tree::{ChildFactory, ChildFeeder, CollectionTree, DEFAULT_WINDOW, Ended, TreeEnds, TreeError};

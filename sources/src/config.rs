@@ -170,6 +170,20 @@ pub struct HttpSourceConfig {
     /// What an error answer (or a 2xx body that is not a page) containing
     /// a text means (`{ "rate limit" = "retry" }`, see [`BodyRules`]).
     pub on_body: BodyRules,
+    /// Whether the hosts' robots.txt is obeyed (default `None`: yes for a
+    /// scraped collection, no for a JSON one; see
+    /// [`robots_enabled`](Self::robots_enabled) and [`crate::robots`]).
+    pub robots: Option<bool>,
+    /// The `User-Agent` of every request, matched against robots.txt
+    /// groups by its product token (default
+    /// [`DEFAULT_USER_AGENT`](crate::robots::DEFAULT_USER_AGENT)). It wins
+    /// over a `User-Agent` in `headers`.
+    pub user_agent: Option<String>,
+    /// Pace requests by the budget the server announces in its rate-limit
+    /// headers (`X-RateLimit-*`, the IETF `RateLimit` fields), shared by
+    /// every collection sending the same credential to the host (default
+    /// true; see [`QuotaBudget`](crawlpipe_core::policy::QuotaBudget)).
+    pub rate_limit_headers: bool,
 }
 
 fn with_default_secret_params<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
@@ -230,6 +244,9 @@ impl HttpSourceConfig {
             secret_params: default_secret_params(),
             on_status: StatusRules::default(),
             on_body: BodyRules::default(),
+            robots: None,
+            user_agent: None,
+            rate_limit_headers: true,
         }
     }
 
@@ -313,11 +330,41 @@ impl HttpSourceConfig {
         self
     }
 
+    /// Paces requests by the budget the server announces in its
+    /// rate-limit headers (`true`, the default) or ignores them.
+    #[must_use]
+    pub fn rate_limit_headers(mut self, on: bool) -> Self {
+        self.rate_limit_headers = on;
+        self
+    }
+
     /// Sets what to scrape.
     #[must_use]
     pub fn scrape(mut self, scrape: ScrapeConfig) -> Self {
         self.scrape = Some(scrape);
         self
+    }
+
+    /// Obeys the hosts' robots.txt (`true`) or not (`false`), whatever the
+    /// default for the collection's kind.
+    #[must_use]
+    pub fn robots(mut self, obey: bool) -> Self {
+        self.robots = Some(obey);
+        self
+    }
+
+    /// Sets the `User-Agent` sent with every request (and matched against
+    /// robots.txt groups by its product token).
+    #[must_use]
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = Some(user_agent.into());
+        self
+    }
+
+    /// Whether robots.txt is obeyed: `robots` if set, else `true` for a
+    /// scraped collection and `false` for a JSON one.
+    pub fn robots_enabled(&self) -> bool {
+        self.robots.unwrap_or(self.scrape.is_some())
     }
 
     /// The gate policy these keys describe.

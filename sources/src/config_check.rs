@@ -40,7 +40,7 @@ impl HttpSourceConfig {
     /// collection without `pagination`, `format` fitting `items` and
     /// `pagination` ([`check_format`](Self::check_format)), `items` a JSON
     /// pointer, `items_map_key` with a `*` to name, date windows that
-    /// resolve. Building a source runs it first.
+    /// resolve, a `user_agent` with a product token. Building a source runs it first.
     ///
     /// Some rules need the request itself (the URL, a selector, a
     /// pagination pointer): building the source checks those.
@@ -80,6 +80,9 @@ impl HttpSourceConfig {
                 ),
             ));
         }
+        if let Some(agent) = &self.user_agent {
+            crate::robots::check_user_agent(agent).map_err(|reason| InvalidKey::new("user_agent", reason))?;
+        }
         if let Some(windows) = &self.windows {
             if scraped {
                 return Err(InvalidKey::new("windows", "needs a JSON collection"));
@@ -115,6 +118,8 @@ mod tests {
         assert_eq!(key_at_fault(&c), "items");
         let c = base.clone().items("/items").items_map_key("day");
         assert_eq!(key_at_fault(&c), "items_map_key");
+        let c = base.clone().user_agent("/1.0");
+        assert_eq!(key_at_fault(&c), "user_agent");
         let scrape: ScrapeConfig = toml::from_str("item = \"li\"\nfields = { t = \"a\" }").unwrap();
         let c = base.clone().scrape(scrape).pagination(Pagination::LinkHeader);
         assert_eq!(key_at_fault(&c), "pagination");

@@ -144,6 +144,31 @@ pub enum SourceError {
         /// The depth limit.
         limit: usize,
     },
+    /// The host's robots.txt disallows the URL for our user agent: a page
+    /// is skipped (its collection ends there), a start URL refused.
+    #[error("robots.txt {robots_url_shown} disallows {url_shown} for user agent {agent_shown} ({rule})", url_shown = crawlpipe_core::OutsideText(.url), robots_url_shown = crawlpipe_core::OutsideText(.robots_url), agent_shown = crawlpipe_core::OutsideText(.agent))]
+    RobotsDisallowed {
+        /// The URL refused (credentials redacted).
+        url: String,
+        /// The robots.txt that refuses it.
+        robots_url: String,
+        /// The product token matched against its groups.
+        agent: String,
+        /// The line that disallows it.
+        rule: crate::robots::DisallowRule,
+    },
+    /// The host's robots.txt could not be fetched (5xx, 429, unreachable)
+    /// or read: nothing is fetched from the host until it is, `retry_in`
+    /// from now (rate limited: the collection fails resumably).
+    #[error("robots.txt {robots_url_shown} is unavailable, so nothing is fetched from its host before it is fetched again in {retry:?}: {reason_shown}", robots_url_shown = crawlpipe_core::OutsideText(.robots_url), reason_shown = crawlpipe_core::OutsideText(.reason), retry = std::time::Duration::from_secs(.retry_in.as_secs()))]
+    RobotsUnavailable {
+        /// The robots.txt.
+        robots_url: String,
+        /// What went wrong fetching or reading it.
+        reason: String,
+        /// How long until it is fetched again.
+        retry_in: Duration,
+    },
 }
 
 impl SourceError {

@@ -16,6 +16,10 @@
 //! JSON text ([`RawItem`](crawlpipe_core::RawItem)) instead of a parsed
 //! `Value`, for sinks that store the text as it is.
 //!
+//! [`robots`]: scraped collections (and JSON ones that opt in) obey their
+//! hosts' robots.txt and its crawl delay; every request carries the
+//! collection's `User-Agent` ([`robots::DEFAULT_USER_AGENT`] by default).
+//!
 //! [`suggest`] looks at an API's first pages and proposes a configuration.
 //!
 //! Limits: a total deadline per request, a body cap after decompression,
@@ -70,7 +74,9 @@ mod json;
 pub mod mock;
 mod paging;
 mod request_config;
+pub mod robots;
 mod suggest;
+mod transform;
 
 pub use self::config::{Body, BodyFormat, BreakerSettings, Headers, HttpSourceConfig, Method, Pagination};
 pub use self::config_check::InvalidKey;
@@ -89,6 +95,8 @@ pub use self::http::url_template::{TemplateError, UrlTemplate};
 pub use self::json::json_source::JsonSource;
 pub use self::json::raw_json_source::RawJsonSource;
 pub use self::json::records::ItemsMissing;
+pub use self::json::values_source::ValuesSource;
 pub use self::paging::query_string as query;
 pub use self::suggest::{Suggestion, suggest};
+pub use self::transform::{FieldTemplate, RecordTransform, TransformError};
 pub use crawlpipe_core::policy::AutoThrottle;

@@ -50,7 +50,7 @@ async fn every_item_of_every_page_is_scraped_with_and_without_overlap() {
         requests.sort();
         requests.dedup();
         assert_eq!(requests.len(), server.requests().len(), "{:?}", server.requests());
-        assert_eq!(server.request_count(), 7);
+        assert_eq!(server.request_count(), 7 + 1, "each page and robots.txt once");
     }
 }
 
@@ -60,7 +60,7 @@ async fn a_self_referencing_next_link_ends_the_crawl_without_repeating_the_page(
     let (report, items) = scrape(&scrape_config(server.url("/html/self"), true)).await;
     assert!(report.outcome.is_completed(), "{:?}", report.outcome);
     assert_eq!(items.len(), 10, "the page's items, once");
-    assert_eq!(server.request_count(), 1);
+    assert_eq!(server.requests(), ["/robots.txt", "/html/self"]);
 }
 
 #[tokio::test]
@@ -77,7 +77,7 @@ async fn a_next_link_loop_fails_with_a_repeated_cursor_instead_of_looping() {
     );
     assert_eq!(items.len(), 20, "both pages, once each");
     // Working ahead does not fetch a page already worked on.
-    assert_eq!(server.requests(), ["/html/loop-a", "/html/loop-b"]);
+    assert_eq!(server.requests(), ["/robots.txt", "/html/loop-a", "/html/loop-b"]);
 }
 
 #[tokio::test]
@@ -101,7 +101,7 @@ async fn a_fresh_crawl_into_a_link_loop_fetches_the_first_page_once() {
         assert_eq!(items.len(), 20, "both pages, once each");
         assert_eq!(
             server.requests(),
-            ["/html/loop-a", "/html/loop-b"],
+            ["/robots.txt", "/html/loop-a", "/html/loop-b"],
             "overlap {overlap}"
         );
     }

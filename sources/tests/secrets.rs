@@ -216,7 +216,10 @@ async fn scraping_with_a_token_in_the_url_keeps_it_out_of_cursors_and_items() {
         assert!(!it.url.contains("SECRET"), "{}", it.url);
     }
     assert_eq!(items[3].url, server.url("/html?page=2"));
-    assert_eq!(server.request_count(), 4, "{:?}", server.requests());
+    // robots.txt is asked for without the start URL's query (so without the
+    // token; its 401 allows everything), then each page.
+    assert_eq!(server.requests()[0], "/robots.txt");
+    assert_eq!(server.request_count(), 1 + 4, "{:?}", server.requests());
     assert_secret_not_traced();
 }
 

@@ -253,7 +253,7 @@ fn import_airbyte(cli: ImportAirbyteCli) -> u8 {
         None => stdout_line(imported.toml.trim_end()),
     }
     stderr::line(format_args!(
-        "crawl import airbyte: {} stream(s) translated, {} not",
+        "crawl import airbyte: {} collection(s) written, {} stream(s) not translated",
         imported.collections.len(),
         imported.refusals.len()
     ));

@@ -5,10 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crawlpipe_core::State;
-use crawlpipe_core::policy::{Breakers, HostGates, HostSlots};
+use crawlpipe_core::policy::{Breakers, HostGates, HostSlots, QuotaBudgets};
 use crawlpipe_core::runner::{Collection, CollectionSummary, Runner};
 use crawlpipe_core::serve::ServeConfig;
-use crawlpipe_sinks::{Database, PgCoordinator, PgHostSlots};
+use crawlpipe_sinks::{Database, PgCoordinator, PgHostSlots, PgQuotas};
 use crawlpipe_sources::{HttpContext, JsonSource, ScrapeSource};
 
 use super::collections;
@@ -173,6 +173,18 @@ pub async fn run(config: CrawlConfig, options: RunConfig) -> Result<RunResult, A
             message,
         })?;
     }
+    // A start URL robots.txt disallows is a configuration error too, found
+    // before any page is fetched (the files stay cached for the crawl). A
+    // child's URLs are checked as its pages are fetched.
+    for c in selected.iter().filter(|c| c.parent.is_none()) {
+        crawlpipe_sources::robots::check_start_url(&c.http, &ctx)
+            .await
+            .map_err(|e| AppError::Source {
+                line: config.collection_lines.get(&c.name).copied(),
+                collection: c.name.clone(),
+                message: e.to_string(),
+            })?;
+    }
 
     let db = Database::open(&config.database)
         .await
@@ -213,7 +225,14 @@ pub async fn run(config: CrawlConfig, options: RunConfig) -> Result<RunResult, A
                 message: format!("joining the cluster: {e}"),
             })?;
             let slots: Arc<dyn HostSlots> = Arc::new(slots);
+            // Request budgets too: every process sending a credential
+            // to a host paces on its one budget.
+            let quotas = PgQuotas::new(&db).await.map_err(|e| AppError::Database {
+                url: redact_url(&config.database),
+                message: format!("joining the cluster: {e}"),
+            })?;
             ctx.with_registries(HostGates::shared(slots.clone()), Breakers::shared(slots))
+                .with_quotas(QuotaBudgets::shared(Arc::new(quotas)))
         }
         None => ctx,
     };
@@ -366,6 +385,10 @@ pub async fn run(config: CrawlConfig, options: RunConfig) -> Result<RunResult, A
 
 /// Builds a collection's source once, to report a bad setting before starting.
 pub(crate) fn check_source(c: &CollectionConfig, ctx: &HttpContext) -> Result<(), String> {
+    if c.values.is_some() {
+        // Its items are in the file (checked at load): no request to build.
+        return Ok(());
+    }
     let mut http = c.http.clone();
     if c.parent.is_some() {
         // A child's URL is a template: check its shape with a sample value.

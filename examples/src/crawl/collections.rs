@@ -7,7 +7,7 @@ use crawlpipe_core::runner::{Collection, Definition};
 use crawlpipe_core::{Pipeline, RawItem, Runnable};
 use crawlpipe_sinks::{ColumnType, Database};
 use crawlpipe_sources::{
-    HttpContext, HttpSourceConfig, JsonSource, RawJsonSource, ScrapeSource, ScrapedItem,
+    HttpContext, HttpSourceConfig, JsonSource, RawJsonSource, ScrapeSource, ScrapedItem, ValuesSource,
 };
 use serde_json::{Map, Value};
 
@@ -52,11 +52,16 @@ pub fn collection_fresh(
     let fresh = Arc::new(std::sync::atomic::AtomicBool::new(fresh));
     let name = c.name.clone();
     let every = c.settings.every.filter(|_| serve);
+    // Shown in the collection's status; a bad URL or auth is reported by
+    // the source's check before this.
+    let quota = ctx.quota_budget(&c.http).ok().flatten();
     let c = Arc::new(c);
     // Plain JSON collections take the raw-JSON fast path: items go from the
     // response to the `data` column as text, never parsed into a `Value`.
-    // Scraped and incremental collections (and children) need values.
-    let collection = if c.http.scrape.is_none() && c.incremental.is_none() {
+    // Scraped, transformed and incremental collections (and children) need values.
+    let fast =
+        c.http.scrape.is_none() && c.incremental.is_none() && c.transform.is_none() && c.values.is_none();
+    let collection = if fast {
         Collection::new_async(name, move |name: &str| {
             let built = build_json(&c, name, &db, &ctx, mode);
             async move { built }
@@ -75,6 +80,7 @@ pub fn collection_fresh(
             }
         })
     };
+    let collection = collection.quota(quota);
     match every {
         Some(every) => collection.every(every),
         None => collection,
@@ -90,6 +96,7 @@ pub fn same_identity(a: &CollectionConfig, b: &CollectionConfig) -> bool {
         && a.key == b.key
         && a.http.pagination == b.http.pagination
         && a.http.windows == b.http.windows
+        && a.values == b.values
 }
 
 /// A reload compares collections by name and definition; a child
@@ -165,6 +172,18 @@ pub(crate) fn build(
     own.http = target.http;
     let c = &own;
     let staging = mode == Mode::Staging;
+    if let Some(values) = &c.values {
+        let sink = KeyConfig::documents(c.key.as_ref(), c.table.apply(db.documents())).staging(staging);
+        let pipeline = configured(c, Pipeline::paged(name, ValuesSource::new(values.clone())));
+        return Ok(match c.transform.clone() {
+            Some(t) => pipeline.map(move |mut item: Value| {
+                t.apply(&mut item);
+                item
+            }),
+            None => pipeline,
+        }
+        .sink(sink.build()?));
+    }
     let runnable = if let Some(scrape) = &c.http.scrape {
         let source = ScrapeSource::from_config(&c.http, ctx)?;
         let mut columns: Vec<(String, ColumnType)> = vec![("url".to_owned(), ColumnType::Text)];
@@ -188,6 +207,12 @@ pub(crate) fn build(
             .sink(sink)
     } else {
         let source = JsonSource::from_config(&c.http, ctx)?;
+        // `{now…}` in added fields is this attempt's start, as in the request.
+        let transform = c
+            .transform
+            .as_ref()
+            .filter(|t| !t.is_empty())
+            .map(|t| t.at(crawlpipe_sources::dates::Timestamp::now()));
         let field = c.incremental.as_ref().and_then(|i| i.field.clone());
         // A windowed incremental run's mark is the end of its last window.
         let floor = c
@@ -207,13 +232,22 @@ pub(crate) fn build(
                 if let Some(field) = field {
                     sink = sink.high_water(field);
                 }
-                configured(c, Pipeline::paged(name, source)).sink(with_floor(sink.build()?))
+                let pipeline = configured(c, Pipeline::paged(name, source));
+                let pipeline = match transform {
+                    Some(t) => pipeline.map(move |mut item: Value| {
+                        t.apply(&mut item);
+                        item
+                    }),
+                    None => pipeline,
+                };
+                pipeline.sink(with_floor(sink.build()?))
             }
             Some(parent) => {
                 let rows = db
                     .rows::<Value>()
                     .table(&c.name)
                     .child_of(&c.name, parent)
+                    .text_keys(c.table.text_keys)
                     .columns([("data", ColumnType::Json), ("parent", ColumnType::Text)]);
                 let mut sink = KeyConfig::child_rows(c.key.as_ref(), rows);
                 if let Some(field) = field {
@@ -222,7 +256,12 @@ pub(crate) fn build(
                 }
                 let parent = parent.to_owned();
                 configured(c, Pipeline::paged(name, source))
-                    .map(move |item| child_row(item, &parent))
+                    .map(move |mut item: Value| {
+                        if let Some(t) = &transform {
+                            t.apply(&mut item);
+                        }
+                        child_row(item, &parent)
+                    })
                     .sink(with_floor(sink.staging(staging).build()?))
             }
         }

@@ -57,7 +57,15 @@ fn collection(
             });
         }
     };
-    let (c, db, ctx) = (child.clone(), db.clone(), ctx.clone());
+    // The child's added fields read this parent item (`{parent/…}`).
+    let c = match (&child.transform, &queued.parent) {
+        (Some(t), Some(item)) => Arc::new(CollectionConfig {
+            transform: Some(t.for_parent(item)),
+            ..(**child).clone()
+        }),
+        _ => child.clone(),
+    };
+    let (db, ctx) = (db.clone(), ctx.clone());
     let parent_key = queued.parent_key;
     Collection::new_async(name, move |name: &str| {
         let (c, db, ctx, http, parent_key) = (

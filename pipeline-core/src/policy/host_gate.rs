@@ -24,6 +24,9 @@ struct GateState {
     paused_until: Option<Instant>,
     /// The adaptive delay (zero without AutoThrottle).
     adaptive_delay: Duration,
+    /// A floor under the minimum interval the host itself asked for (a
+    /// robots.txt `Crawl-delay`), zero until then.
+    floor: Duration,
 }
 
 #[derive(Debug)]
@@ -94,6 +97,7 @@ impl HostGate {
                     next_start: Instant::now(),
                     paused_until: None,
                     adaptive_delay,
+                    floor: Duration::ZERO,
                 }),
                 shared_in_flight,
                 shared,
@@ -120,11 +124,32 @@ impl HostGate {
         self.state().adaptive_delay
     }
 
-    /// The spacing to the next start: the larger of the minimum interval and
-    /// the adaptive delay, plus jitter.
+    /// Raises the minimum interval between starts to at least `floor` (a
+    /// robots.txt `Crawl-delay`); never lowers it. The next start is at
+    /// least `floor` from now (when the host's request was answered).
+    ///
+    /// In a cluster the floor spaces this process's starts; the slots shared
+    /// with the other processes keep the configured interval.
+    pub fn raise_min_interval(&self, floor: Duration) {
+        let mut state = self.state();
+        if floor <= state.floor {
+            return;
+        }
+        state.floor = floor;
+        state.next_start = state.next_start.max(Instant::now() + floor);
+        tracing::debug!(host = %self.inner.host, ?floor, "minimum interval raised by the host's crawl delay");
+    }
+
+    /// The floor under the minimum interval ([`raise_min_interval`](Self::raise_min_interval)).
+    pub fn min_interval_floor(&self) -> Duration {
+        self.state().floor
+    }
+
+    /// The spacing to the next start: the larger of the minimum interval (or
+    /// its floor) and the adaptive delay, plus jitter.
     fn spacing(&self, state: &GateState) -> Duration {
         let c = &self.inner.config;
-        let base = c.min_interval.max(state.adaptive_delay);
+        let base = c.min_interval.max(state.floor).max(state.adaptive_delay);
         if c.jitter.is_zero() {
             base
         } else {
@@ -381,6 +406,24 @@ mod tests {
         gate.acquire().await.push_back(Duration::ZERO);
         let p = gate.acquire().await;
         assert_eq!(p.started() - t0, ms(50));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_raised_floor_spaces_starts_from_when_it_is_raised_and_never_lowers() {
+        let gate = HostGate::new("h", GateConfig::default().min_interval(ms(100)));
+        let t0 = Instant::now();
+        gate.acquire().await.success();
+        tokio::time::sleep(ms(20)).await;
+        gate.raise_min_interval(ms(300));
+        gate.raise_min_interval(ms(50));
+        assert_eq!(gate.min_interval_floor(), ms(300));
+        let mut starts = Vec::new();
+        for _ in 0..3 {
+            let p = gate.acquire().await;
+            starts.push(p.started() - t0);
+            p.success();
+        }
+        assert_eq!(starts, vec![ms(320), ms(620), ms(920)]);
     }
 
     #[tokio::test(start_paused = true)]

@@ -9,6 +9,7 @@ use futures::future::BoxFuture;
 
 use super::CollectionError;
 use crate::attempt_start::AttemptStart;
+use crate::policy::QuotaBudget;
 use crate::{BoxError, BuildError, PipelineHandle, Runnable};
 
 /// Builds and spawns a collection's pipeline for one attempt.
@@ -46,6 +47,8 @@ pub struct Collection {
     pub(crate) every: Option<Duration>,
     pub(crate) fresh: bool,
     pub(crate) group: Option<Arc<str>>,
+    /// The request budget its source spends, shown in its status.
+    pub(crate) quota: Option<QuotaBudget>,
 }
 
 impl std::fmt::Debug for Collection {
@@ -81,6 +84,7 @@ impl Collection {
             every: None,
             fresh: false,
             group: None,
+            quota: None,
         }
     }
 
@@ -117,6 +121,7 @@ impl Collection {
             every: None,
             fresh: false,
             group: None,
+            quota: None,
         }
     }
 
@@ -152,6 +157,14 @@ impl Collection {
     #[must_use]
     pub fn group(mut self, group: impl Into<String>) -> Self {
         self.group = Some(group.into().into());
+        self
+    }
+
+    /// Shows `budget`, the request budget the collection's source spends
+    /// (see [`QuotaBudget`]), in its [`CollectionStatus::quota`](super::CollectionStatus::quota).
+    #[must_use]
+    pub fn quota(mut self, budget: Option<QuotaBudget>) -> Self {
+        self.quota = budget;
         self
     }
 

@@ -65,7 +65,9 @@ impl Entry {
     }
 
     pub(crate) fn status(&self) -> CollectionStatus {
-        self.lock().status.clone()
+        let mut status = self.lock().status.clone();
+        status.quota = self.collection.quota.as_ref().and_then(|q| q.status());
+        status
     }
 
     pub(crate) fn name(&self) -> &str {

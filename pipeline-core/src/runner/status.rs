@@ -56,6 +56,9 @@ pub struct CollectionStatus {
     /// In a cluster: when the owner's lease expires unless renewed.
     #[serde(serialize_with = "optional_unix_millis")]
     pub lease_until: Option<SystemTime>,
+    /// The request budget its source spends, as the server last announced
+    /// it (`None`: none announced, or `rate_limit_headers` off).
+    pub quota: Option<crate::policy::QuotaStatus>,
 }
 
 impl CollectionStatus {
@@ -76,6 +79,7 @@ impl CollectionStatus {
             runs: 0,
             owner: None,
             lease_until: None,
+            quota: None,
         }
     }
 }

@@ -105,6 +105,18 @@ macro_rules! common_setters {
             self
         }
 
+        /// Keys compare as text: an integer key is its decimal text, so `7`
+        /// and `"7"` are one key and a table may hold both integer and
+        /// string keys (ids mostly numbers with a few names), as Airbyte
+        /// treats a primary key. Without it the first key fixes the table's
+        /// key type and an item whose key has the other type is rejected.
+        /// Applies to a key at one pointer (a composite key's parts keep
+        /// their types).
+        pub fn text_keys(mut self, on: bool) -> Self {
+            self.spec.text_keys = on;
+            self
+        }
+
         /// How long a batch that cannot commit is retried before the pipeline
         /// fails (default: the database's, 30 s unless set in
         /// [`DatabaseConfig`](crate::DatabaseConfig)).

@@ -5,7 +5,8 @@
 //! them apart, the first key a sink sees fixes the table's key type
 //! (string or integer), which is stored with that batch (`key_type_row.rs`)
 //! so later runs keep it, and an item whose key has the other type is
-//! rejected, naming both types. Any other JSON type (a
+//! rejected, naming both types (unless the sink compares keys as text,
+//! `text_keys`: then `7` and `"7"` are one key). Any other JSON type (a
 //! float such as `7.0`, a boolean, null, an array, an object) or a missing
 //! key is rejected too: none of them has one obvious text.
 
@@ -142,6 +143,8 @@ pub(crate) struct KeyTexts {
     fixed: Option<KeyType>,
     /// Whether `fixed` is stored in the database (read at open, or committed).
     stored: bool,
+    /// Keys compare as text: any string or integer, no type fixed.
+    text_mode: bool,
 }
 
 impl KeyTexts {
@@ -151,9 +154,15 @@ impl KeyTexts {
         self.stored = true;
     }
 
+    /// Keys compare as text from now on (the sink's `text_keys`).
+    pub(crate) fn set_text_mode(&mut self) {
+        self.text_mode = true;
+        self.fixed = None;
+    }
+
     /// The type fixed by this run's keys and not stored yet.
     pub(crate) fn unstored(&self) -> Option<KeyType> {
-        self.fixed.filter(|_| !self.stored)
+        self.fixed.filter(|_| !self.stored && !self.text_mode)
     }
 
     /// The fixed type has been committed.
@@ -175,6 +184,7 @@ impl KeyTexts {
             }
         };
         match self.fixed {
+            _ if self.text_mode => {}
             None => self.fixed = Some(ty),
             Some(fixed) if fixed != ty => {
                 return Err(format!(
@@ -243,6 +253,18 @@ mod tests {
             assert!(err.contains("must be strings or integers"), "{bad}: {err}");
         }
         assert!(keys.text("/id", None).unwrap_err().contains("missing"));
+    }
+
+    #[test]
+    fn in_text_mode_integers_and_strings_share_one_text() {
+        let mut keys = KeyTexts::default();
+        keys.set_stored(KeyType::Integer);
+        keys.set_text_mode();
+        assert_eq!(keys.text("/id", Some(&json!(7))).unwrap(), "7");
+        assert_eq!(keys.text("/id", Some(&json!("root"))).unwrap(), "root");
+        assert_eq!(keys.text("/id", Some(&json!("7"))).unwrap(), "7");
+        assert_eq!(keys.unstored(), None);
+        assert!(keys.text("/id", Some(&json!(7.5))).is_err());
     }
 
     #[test]

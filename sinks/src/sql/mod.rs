@@ -59,7 +59,7 @@ pub use self::builder::{DocumentSinkBuilder, RowSinkBuilder};
 pub use self::children::{ChildQueue, ParentColumns, QueuedChild};
 use self::cluster::fence;
 #[cfg(feature = "postgres")]
-pub use self::cluster::{PgCoordinator, PgHostSlots};
+pub use self::cluster::{PgCoordinator, PgHostSlots, PgQuotas};
 pub use self::columns::{OnMismatch, Unnest};
 pub use self::composite_key::KeyPart;
 pub use self::config::DatabaseConfig;

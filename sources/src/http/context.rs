@@ -2,16 +2,21 @@
 
 use std::time::Duration;
 
-use crawlpipe_core::policy::{Breakers, HostGates};
+use crawlpipe_core::policy::{Breakers, HostGates, QuotaBudget, QuotaBudgets};
 use reqwest::header::HeaderMap;
 use url::Url;
 
+use crate::config::HttpSourceConfig;
 use crate::error::{SourceError, chain};
 use crate::http::oauth2::TokenRegistry;
+use crate::http::user_agent::DEFAULT_USER_AGENT;
+use crate::robots::RobotsCache;
+use crate::http::rate_limit::budget_key::budget_key;
 
 /// What every HTTP source in a process shares: one `reqwest::Client` (one
-/// connection pool with keep-alive), the host gates, the circuit breakers and
-/// the OAuth2 tokens (one per token URL and client id).
+/// connection pool with keep-alive), the host gates, the circuit breakers,
+/// the OAuth2 tokens (one per token URL and client id) and the hosts'
+/// robots.txt files (see [`crate::robots`]).
 /// Cloning shares it.
 ///
 /// # Examples
@@ -34,7 +39,9 @@ pub struct HttpContext {
     client: reqwest::Client,
     gates: HostGates,
     breakers: Breakers,
+    quotas: QuotaBudgets,
     pub(crate) tokens: TokenRegistry,
+    pub(crate) robots: RobotsCache,
 }
 
 impl HttpContext {
@@ -58,14 +65,16 @@ impl HttpContext {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(connect_timeout)
-            .user_agent(concat!("pipeline-sources/", env!("CARGO_PKG_VERSION")))
+            .user_agent(DEFAULT_USER_AGENT)
             .build()
             .map_err(|e| SourceError::config(format!("building the HTTP client: {}", chain(&e))))?;
         Ok(Self {
             client,
             gates: HostGates::new(),
             breakers: Breakers::new(),
+            quotas: QuotaBudgets::new(),
             tokens: TokenRegistry::default(),
+            robots: RobotsCache::default(),
         })
     }
 
@@ -75,6 +84,31 @@ impl HttpContext {
         self.gates = gates;
         self.breakers = breakers;
         self
+    }
+
+    /// Uses this registry of request budgets (e.g. one shared with other
+    /// processes: [`QuotaBudgets::shared`]).
+    #[must_use]
+    pub fn with_quotas(mut self, quotas: QuotaBudgets) -> Self {
+        self.quotas = quotas;
+        self
+    }
+
+    /// The request budget `config`'s requests spend: the one of its
+    /// credential on its host (see [`QuotaBudget`]); `None` when
+    /// `rate_limit_headers` is off.
+    ///
+    /// # Errors
+    ///
+    /// [`SourceError::Config`] when the start URL or `auth` is invalid.
+    pub fn quota_budget(&self, config: &HttpSourceConfig) -> Result<Option<QuotaBudget>, SourceError> {
+        if !config.rate_limit_headers {
+            return Ok(None);
+        }
+        let start = parse_http_url(&config.url)
+            .map_err(|reason| SourceError::config(format!("start URL: {reason}")))?;
+        let host = host_key(&start).ok_or_else(|| SourceError::config("start URL has no host"))?;
+        Ok(Some(self.quotas.budget(&host, &budget_key(config, &start)?)))
     }
 
     /// The shared client.

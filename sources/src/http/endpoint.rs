@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crawlpipe_core::FetchError;
-use crawlpipe_core::policy::{self, CircuitBreaker, GateConfig, HostGate};
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use crawlpipe_core::policy::{self, CircuitBreaker, GateConfig, HostGate, QuotaBudget};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 use url::Url;
 
 use crate::config::HttpSourceConfig;
@@ -16,7 +16,9 @@ use crate::http::cursor_secrets::CursorSecrets;
 use crate::http::oauth2::TokenSource;
 use crate::http::redact::redact_url;
 use crate::http::request::{Credential, Outcome, Request, is_unauthorized};
+use crate::http::user_agent::user_agent_header;
 use crate::http::{Fetched, HttpContext, check_scheme, host_key, parse_http_url};
+use crate::robots::RobotsGuard;
 
 /// One collection's access to its host: headers, limits, gate and breaker.
 #[derive(Debug, Clone)]
@@ -34,6 +36,12 @@ pub(crate) struct Endpoint {
     token: Option<TokenSource>,
     /// `on_status` and `on_body`.
     pub(crate) rules: Arc<AnswerRules>,
+    /// The `User-Agent` of every request, redirects included.
+    user_agent: HeaderValue,
+    /// The robots.txt check before each request, when obeyed.
+    robots: Option<RobotsGuard>,
+    /// The budget of the credential on the host (`rate_limit_headers`).
+    pub(crate) quota: Option<QuotaBudget>,
 }
 
 impl Endpoint {
@@ -74,6 +82,19 @@ impl Endpoint {
         if let Some((name, value)) = auth.header {
             headers.insert(name, value);
         }
+        // One User-Agent, sent on every hop and matched against robots.txt:
+        // `user_agent`, else a `User-Agent` in `headers`, else the default.
+        let from_headers = headers.remove(USER_AGENT);
+        let user_agent = match (&config.user_agent, from_headers) {
+            (None, Some(value)) => {
+                let text = value.to_str().map_err(|_| {
+                    SourceError::config("the value of header user-agent must be visible ASCII text")
+                })?;
+                user_agent_header(Some(text))?
+            }
+            (configured, _) => user_agent_header(configured.as_deref())?,
+        };
+        let deadline = Duration::from_millis(config.timeout_ms);
         let mut allowed: Vec<String> = config
             .allowed_hosts
             .iter()
@@ -89,9 +110,13 @@ impl Endpoint {
         }
         let token = auth
             .grant
-            .map(|grant| ctx.tokens.source(grant, ctx, config))
+            .map(|grant| ctx.tokens.source(grant, ctx, config, &user_agent))
             .transpose()?;
         let rules = AnswerRules::new(&config.on_status, &config.on_body)?;
+        let robots = config
+            .robots_enabled()
+            .then(|| RobotsGuard::new(ctx, user_agent.clone(), deadline));
+        let quota = ctx.quota_budget(config)?;
         let endpoint = Self {
             client: ctx.client().clone(),
             gate: ctx.gates().gate(&host, config.gate_config()),
@@ -99,11 +124,14 @@ impl Endpoint {
             host,
             headers: Arc::new(headers),
             allowed_hosts: Arc::new(allowed),
-            deadline: Duration::from_millis(config.timeout_ms),
+            deadline,
             max_body: config.max_body_bytes,
             secrets,
             token,
             rules: Arc::new(rules),
+            user_agent,
+            robots,
+            quota,
         };
         Ok((endpoint, start))
     }
@@ -133,7 +161,26 @@ impl Endpoint {
             secrets,
             token: None,
             rules: Arc::new(AnswerRules::default()),
+            user_agent: HeaderValue::from_static(crate::robots::DEFAULT_USER_AGENT),
+            robots: None,
+            quota: None,
         })
+    }
+
+    /// The same endpoint sending `user_agent`.
+    pub(crate) fn with_user_agent(mut self, user_agent: HeaderValue) -> Self {
+        self.user_agent = user_agent;
+        self
+    }
+
+    /// The `User-Agent` every request carries.
+    pub(crate) fn user_agent(&self) -> &HeaderValue {
+        &self.user_agent
+    }
+
+    /// The robots.txt check, when the collection obeys robots.txt.
+    pub(crate) fn robots(&self) -> Option<&RobotsGuard> {
+        self.robots.as_ref()
     }
 
     /// `url` as shown in errors: credentials redacted.
@@ -172,11 +219,19 @@ impl Endpoint {
         self.send(&Request::get(url.clone())).await
     }
 
-    /// Sends `request` politely (breaker, gate, deadline, redirects, body
-    /// cap) and classifies errors. With a token (OAuth2, a token request),
-    /// the token is taken before the gate (the token endpoint may share the
-    /// host, and its gate), and a 401 gets one new token and one retry.
+    /// Sends `request` politely (robots.txt, breaker, gate, deadline,
+    /// redirects, body cap) and classifies errors. With a token (OAuth2, a
+    /// token request), the token is taken before the gate (the token
+    /// endpoint may share the host, and its gate), and a 401 gets one new
+    /// token and one retry. A URL robots.txt disallows is skipped; one whose
+    /// robots.txt is unavailable is rate limited until it is fetched again.
     pub(crate) async fn send(&self, request: &Request) -> Result<Fetched, FetchError> {
+        if let Some(robots) = &self.robots {
+            robots
+                .check(&request.url, self)
+                .await
+                .map_err(crate::robots::Refusal::into_fetch_error)?;
+        }
         let Some(token) = &self.token else {
             return self.attempt(request, None).await;
         };
@@ -204,6 +259,11 @@ impl Endpoint {
             host: self.host.clone(),
             retry_at,
         })?;
+        // The credential's budget first: a wait for it holds no host slot,
+        // so other credentials on the host go on meanwhile.
+        if let Some(quota) = &self.quota {
+            quota.acquire().await;
+        }
         let permit = self.gate.acquire().await;
         let result = match tokio::time::timeout(self.deadline, self.follow(request, credential)).await {
             Ok(r) => r,

@@ -38,6 +38,13 @@ impl fmt::Debug for GrantKey {
     }
 }
 
+impl GrantKey {
+    /// The digest (a quota budget's key is derived from it).
+    pub(crate) fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
 /// Length-prefixed parts, so that no two different grants hash alike.
 struct KeyBuilder(Sha256);
 

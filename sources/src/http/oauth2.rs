@@ -45,12 +45,13 @@ pub(crate) struct TokenRegistry(Arc<Mutex<HashMap<GrantKey, TokenSource>>>);
 
 impl TokenRegistry {
     /// The shared token source of `grant` (the first source built for a
-    /// grant sets its deadline and breaker).
+    /// grant sets its deadline, breaker and `User-Agent`).
     pub(crate) fn source(
         &self,
         grant: Grant,
         ctx: &HttpContext,
         config: &HttpSourceConfig,
+        user_agent: &reqwest::header::HeaderValue,
     ) -> Result<TokenSource, SourceError> {
         let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(source) = map.get(grant.key()) {
@@ -63,7 +64,8 @@ impl TokenRegistry {
             Duration::from_millis(config.timeout_ms.max(1)),
             MAX_TOKEN_BODY,
             grant.headers.clone(),
-        )?;
+        )?
+        .with_user_agent(user_agent.clone());
         let key = grant.key().clone();
         let source = TokenSource {
             inner: Arc::new(Inner {

@@ -15,6 +15,7 @@ use crate::config::Method;
 use crate::error::{SourceError, chain};
 use crate::http::Fetched;
 use crate::http::endpoint::Endpoint;
+use crate::http::rate_limit::announced;
 use crate::http::retry_after::parse_retry_after;
 
 const MAX_REDIRECTS: usize = 10;
@@ -126,6 +127,7 @@ impl Endpoint {
                 Method::Get => self.client.get(url.clone()),
                 Method::Post => self.client.post(url.clone()),
             };
+            builder = builder.header(reqwest::header::USER_AGENT, self.user_agent().clone());
             if url.host_str() == start.host_str() {
                 if !self.headers.is_empty() {
                     builder = builder.headers((*self.headers).clone());
@@ -143,6 +145,11 @@ impl Endpoint {
                 .send()
                 .await
                 .map_err(|e| transport(verb(method), self.show(&url), e))?;
+            if let Some(quota) = self.quota.as_ref().filter(|_| url.host_str() == start.host_str()) {
+                quota
+                    .observe(announced(response.headers(), SystemTime::now()))
+                    .await;
+            }
             let status = response.status();
             if status.is_redirection() {
                 let Some(location) = response.headers().get(LOCATION).and_then(|v| v.to_str().ok()) else {

@@ -7,3 +7,4 @@ pub(crate) mod json_source;
 pub(crate) mod raw_json_source;
 pub(crate) mod raw_page;
 pub(crate) mod records;
+pub(crate) mod values_source;

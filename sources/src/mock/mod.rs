@@ -42,7 +42,9 @@
 //! | `/shapes/…` | record shapes: single objects, wildcard paths, an object's values, missing items, composite and keyless keys (see `record_shapes.rs`) | |
 //! | `/events`, `/numbered/…`, `/slice`, `/scalar`, `/ending`, `/after`, `POST /form`, `/echo` | request shapes: date windows, templated page values, scalar cursors, endings, form bodies (see `request_routes.rs`) | |
 //! | `/xml/…`, `/jsonl`, `/object` | XML feeds, JSON Lines and a single object (see `format_routes.rs`) | |
+//! | `/quota?page=P&limit=L&window=W&style=S` | `page`, has_more = `/has_more`; a budget of `L` requests per `W` s per token, announced in `X-RateLimit-*` or IETF `RateLimit` headers, 429 past it (see `quota_routes.rs`) | `{"items": [...], "has_more": …}` |
 //! | `/typed?page=P` | `page` | items with every column type, a late field, a changing type (see `typed.rs`) |
+//! | `/robots.txt` | | 404, a file or an error status, as [`MockConfig::robots`] says (see `robots_routes.rs`) |
 //!
 //! `/offset` and `/page` bodies also carry `has_more`. POST bodies are
 //! logged ([`MockServer::posted`]).
@@ -52,8 +54,10 @@ mod auth_routes;
 mod faults;
 mod format_routes;
 mod hostile;
+mod quota_routes;
 mod record_shapes;
 mod request_routes;
+mod robots_routes;
 mod routes;
 mod status_routes;
 mod tree;
@@ -80,8 +84,9 @@ pub use self::auth_routes::{LoginExpiry, LoginMock, OAuthMock};
 pub use self::faults::{Faults, Malformed, Outage, RetryAfter};
 pub use self::format_routes::{atom_entry, rss_item};
 pub use self::hostile::{HOSTILE_TEXT, hostile_parents};
-pub use self::record_shapes::{shape_member, shape_rate_date, shape_stat, shape_task};
+pub use self::record_shapes::{shape_member, shape_mixed, shape_rate_date, shape_stat, shape_task};
 pub use self::request_routes::event_time;
+pub use self::robots_routes::RobotsMock;
 pub use self::routes::{LATIN1_TEXT, html_item_index};
 pub use self::status_routes::{CHILDREN_PER_PARENT, child_deleted, child_item};
 pub use self::tree::{feed_time, tree_comment, tree_issue, tree_issue_count, tree_repo};
@@ -125,6 +130,8 @@ pub struct MockConfig {
     pub tree_nameless_repo: Option<usize>,
     /// Items of the updated-since feed at `/feed`.
     pub feed_items: usize,
+    /// What `/robots.txt` answers (default: 404).
+    pub robots: RobotsMock,
 }
 
 impl Default for MockConfig {
@@ -148,6 +155,7 @@ impl Default for MockConfig {
             tree_repos: 6,
             tree_nameless_repo: None,
             feed_items: 50,
+            robots: RobotsMock::Missing,
         }
     }
 }
@@ -176,6 +184,13 @@ impl MockConfig {
         self
     }
 
+    /// Sets what `/robots.txt` answers.
+    #[must_use]
+    pub fn robots(mut self, robots: RobotsMock) -> Self {
+        self.robots = robots;
+        self
+    }
+
     /// Sets the HTML pages: count, items per page, filler bytes per page.
     #[must_use]
     pub fn html(mut self, pages: usize, items_per_page: usize, padding: usize) -> Self {
@@ -191,11 +206,15 @@ struct MockState {
     config: MockConfig,
     base: String,
     started: Instant,
+    /// `started` on the wall clock.
+    started_wall: std::time::SystemTime,
     count: AtomicU64,
     /// Requests being answered now, and the most ever at once.
     active: AtomicU64,
     most_active: AtomicU64,
     log: Mutex<Vec<(Duration, String)>>,
+    /// The `User-Agent` of every request, in arrival order.
+    user_agents: Mutex<Vec<String>>,
     posted: Mutex<Vec<Value>>,
     bomb: OnceLock<Bytes>,
     /// Issued tokens (OAuth2, logins): when each expires, its scope.
@@ -206,6 +225,8 @@ struct MockState {
     rejected: AtomicU64,
     feed: tree::Feed,
     tree: tree_changes::TreeChanges,
+    /// Requests per token and window on `/quota`.
+    quotas: quota_routes::Quotas,
 }
 
 /// A running mock server. Shut it down with [`shutdown`](Self::shutdown)
@@ -230,10 +251,12 @@ impl MockServer {
         let state = Arc::new(MockState {
             base: format!("http://{addr}"),
             started: Instant::now(),
+            started_wall: std::time::SystemTime::now(),
             count: AtomicU64::new(0),
             active: AtomicU64::new(0),
             most_active: AtomicU64::new(0),
             log: Mutex::new(Vec::new()),
+            user_agents: Mutex::new(Vec::new()),
             posted: Mutex::new(Vec::new()),
             bomb: OnceLock::new(),
             auth: auth_routes::AuthState::new(&config.oauth),
@@ -242,6 +265,7 @@ impl MockServer {
             rejected: AtomicU64::new(0),
             feed: tree::Feed::new(config.feed_items),
             tree: tree_changes::TreeChanges::default(),
+            quotas: quota_routes::Quotas::default(),
             config,
         });
         let app = Router::new().fallback(handle).with_state(state.clone());
@@ -287,6 +311,22 @@ impl MockServer {
         self.state.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// The `User-Agent` of every request so far (empty when none was
+    /// sent), in arrival order.
+    pub fn user_agents(&self) -> Vec<String> {
+        self.state
+            .user_agents
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// When the server started, on the wall clock (request times count
+    /// from it; `/quota`'s windows are aligned to the wall clock).
+    pub fn started_at(&self) -> std::time::SystemTime {
+        self.state.started_wall
+    }
+
     /// Every POST body so far (JSON, or a string when not JSON), in arrival order.
     pub fn posted(&self) -> Vec<Value> {
         self.state
@@ -310,6 +350,11 @@ impl MockServer {
     /// How many requests `/protected` refused for a missing or expired token.
     pub fn rejected_tokens(&self) -> u64 {
         self.state.rejected.load(Ordering::SeqCst)
+    }
+
+    /// How many requests `/quota` refused with 429 (past a token's budget).
+    pub fn quota_refusals(&self) -> u64 {
+        self.state.quotas.refused.load(Ordering::SeqCst)
     }
 
     /// How many requests arrived.
@@ -417,6 +462,12 @@ async fn handle(
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .push((state.started.elapsed(), logged.clone()));
+    let agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
+    state
+        .user_agents
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(agent.unwrap_or_default().to_owned());
     if method == Method::POST {
         let value = serde_json::from_slice(&body)
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
@@ -440,8 +491,10 @@ async fn handle(
     if let Some(fault) = faults::before_route(&config.faults, n, state.started.elapsed()) {
         return fault;
     }
-    let routed = auth_routes::route(&state, &method, &headers, &uri, &body)
+    let routed = robots_routes::route(&state, &uri)
+        .or_else(|| auth_routes::route(&state, &method, &headers, &uri, &body))
         .or_else(|| status_routes::route(&state, &uri))
+        .or_else(|| quota_routes::route(&state, &headers, &uri))
         .or_else(|| api_routes::route(&state, &method, &headers, &uri, &body))
         .or_else(|| request_routes::route(&state, &method, &headers, &uri, &body));
     let response = match routed {

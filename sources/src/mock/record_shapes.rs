@@ -14,6 +14,7 @@
 //! | `/shapes/tasks?page=P` | `{"items": [{"project_id", "id", "title"}]}`: [`shape_task`] `0..items` (ids repeat across projects) |
 //! | `/shapes/projects?page=P` | `{"items": [{"id": P, "name": "project-P"}]}`, `P` in `1..=tree_repos` |
 //! | `/shapes/projects/{p}/members?page=N` | `{"items": [{"email", "role"}]}`: [`shape_member`] `0..items`, the same emails in every project |
+//! | `/shapes/mixed_ids?page=P` | `{"items": [{"id"}]}`: [`shape_mixed`] `0..items`, integer ids with some strings |
 //! | `/shapes/stats?page=P` | `{"items": [{"day", "count"}]}`: [`shape_stat`] `0..items`, no key, some items equal |
 
 use axum::http::{StatusCode, Uri};
@@ -38,6 +39,16 @@ pub fn shape_task(i: usize) -> Value {
 /// Member `j` (from 0) of any project: the same emails in every project.
 pub fn shape_member(j: usize) -> Value {
     json!({ "email": format!("user{j}@example.test"), "role": if j.is_multiple_of(2) { "dev" } else { "ops" } })
+}
+
+/// Item `i` (from 0) of `/shapes/mixed_ids`: id `i` (an integer), but
+/// `"name-i"` for every fifth and `"1"` (the text of item 1's id) for item 3.
+pub fn shape_mixed(i: usize) -> Value {
+    match i {
+        3 => json!({ "id": "1", "n": i }),
+        i if i % 5 == 4 => json!({ "id": format!("name-{i}"), "n": i }),
+        i => json!({ "id": i, "n": i }),
+    }
 }
 
 /// Stat `i` (from 0): no key; stats `i` and `i + 4` are equal.
@@ -114,6 +125,7 @@ pub(super) fn route(state: &MockState, uri: &Uri) -> Option<Response> {
             items(on_page(state, uri, n).map(shape_member))
         }
         ["stats"] => items(on_page(state, uri, n).map(shape_stat)),
+        ["mixed_ids"] => items(on_page(state, uri, n).map(shape_mixed)),
         _ => return None,
     })
 }

@@ -16,6 +16,7 @@ use super::reader::Reader;
 use super::shape::{CRAWL_KEYS, CrawlKeys};
 use super::tables::{self, Columns, TableConfig};
 use super::{CollectionConfig, CollectionSettings, ConfigError, KeyConfig, Mode, merge};
+use super::{transform, values};
 
 /// The longest `every`: a schedule past it is a typo, and would overflow clocks.
 const MAX_EVERY: Duration = Duration::from_secs(366 * 86_400);
@@ -44,6 +45,9 @@ const LINED_KEYS: &[&str] = &[
     "columns",
     "on_mismatch",
     "unnest",
+    "transform",
+    "values",
+    "user_agent",
 ];
 
 /// What every collection of the file is read against.
@@ -61,7 +65,7 @@ pub(super) struct ReadCollection {
 }
 
 /// The lines of a collection's keys, and how to name its keys in errors.
-struct Place<'r> {
+pub(super) struct Place<'r> {
     reader: &'r Reader<'r>,
     name: String,
     lines: BTreeMap<&'static str, Option<usize>>,
@@ -72,12 +76,12 @@ impl Place<'_> {
         format!("collection {:?}: {key}", self.name)
     }
 
-    fn fail(&self, key: &'static str, reason: &str) -> ConfigError {
+    pub(super) fn fail(&self, key: &'static str, reason: &str) -> ConfigError {
         let line = self.lines.get(key).copied().flatten();
         self.reader.invalid(line, self.at(key), reason)
     }
 
-    fn expand(&self, value: &str, key: &'static str, shown: &str) -> Result<String, ConfigError> {
+    pub(super) fn expand(&self, value: &str, key: &'static str, shown: &str) -> Result<String, ConfigError> {
         self.reader
             .expand_at(value, self.lines.get(key).copied().flatten(), self.at(shown))
     }
@@ -201,8 +205,21 @@ fn check_crawl_keys(
             "cannot be used with runtime.cluster yet: child collections are fed by one process",
         ));
     }
-    let table = tables::read(crawl.columns, crawl.on_mismatch, crawl.unnest)
+    let mut table = tables::read(crawl.columns, crawl.on_mismatch, crawl.unnest)
         .map_err(|(key, reason)| place.fail(key, &reason))?;
+    table.text_keys = crawl.text_keys.unwrap_or(false);
+    let transform = match crawl.transform {
+        None => None,
+        Some(_) if scraped => return Err(place.fail("transform", "needs a JSON collection")),
+        Some(t) => Some(transform::read(t, crawl.parent.is_some(), place)?),
+    };
+    let values = match crawl.values {
+        None => None,
+        Some(items) => Some(
+            values::read(items, &http, crawl.parent.is_some(), incremental.is_some())
+                .map_err(|reason| place.fail("values", &reason))?,
+        ),
+    };
     check_table(
         place,
         file,
@@ -214,6 +231,8 @@ fn check_crawl_keys(
     Ok(CollectionConfig {
         name: crawl.name,
         table,
+        transform,
+        values,
         key: crawl.key,
         parent: crawl.parent,
         incremental,

@@ -25,6 +25,8 @@ mod shape;
 mod tables;
 #[cfg(test)]
 mod tests;
+mod transform;
+mod values;
 mod vars;
 
 use std::collections::BTreeMap;
@@ -68,6 +70,11 @@ pub struct CollectionConfig {
     pub incremental: Option<IncrementalConfig>,
     /// The table's typed columns, `on_mismatch` and unnested arrays.
     pub table: TableConfig,
+    /// Fields added to and removed from each record before it is stored.
+    pub transform: Option<crawlpipe_sources::RecordTransform>,
+    /// Items given in the file instead of fetched (`values`): the parent
+    /// a child collection fans out over.
+    pub values: Option<Vec<serde_json::Value>>,
     /// The source: URL, items, pagination or scraping, politeness, limits.
     pub http: HttpSourceConfig,
 }

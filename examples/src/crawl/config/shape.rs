@@ -20,6 +20,9 @@ pub(super) struct CrawlKeys {
     pub(super) columns: Option<toml::Value>,
     pub(super) on_mismatch: Option<String>,
     pub(super) unnest: Option<toml::Value>,
+    pub(super) transform: Option<toml::Value>,
+    pub(super) values: Option<Vec<toml::Value>>,
+    pub(super) text_keys: Option<bool>,
 }
 
 /// The fields of [`CrawlKeys`]: split off before the rest is read as the
@@ -36,10 +39,13 @@ pub(super) const CRAWL_KEYS: &[&str] = &[
     "columns",
     "on_mismatch",
     "unnest",
+    "transform",
+    "values",
+    "text_keys",
 ];
 
 /// Keys that identify one collection and so make no sense in `[defaults]`.
-pub(super) const NOT_DEFAULTS: &[&str] = &["name", "url", "parent", "incremental"];
+pub(super) const NOT_DEFAULTS: &[&str] = &["name", "url", "parent", "incremental", "values"];
 
 /// The file's top level, read first so that `[runtime]` errors and unknown
 /// top-level keys carry toml's line and column.

@@ -34,6 +34,8 @@ pub struct TableConfig {
     pub unnest: Vec<Unnest>,
     /// `crawl --migrate`: rebuild changed columns from `data`.
     pub migrate: bool,
+    /// `text_keys = true`: keys compare as text (`7` and `"7"` are one key).
+    pub text_keys: bool,
 }
 
 impl TableConfig {
@@ -59,7 +61,7 @@ impl TableConfig {
         for u in &self.unnest {
             builder = builder.unnest(u.clone());
         }
-        builder.migrate(self.migrate)
+        builder.migrate(self.migrate).text_keys(self.text_keys)
     }
 }
 
@@ -106,6 +108,7 @@ pub(super) fn read(
         on_mismatch,
         unnest,
         migrate: false,
+        text_keys: false,
     })
 }
 

@@ -303,7 +303,11 @@ impl<T: Send + 'static> Sink<T> for SqlSink<T> {
             h.next = crate::sql::high_water::max(h.committed.clone(), h.floor.clone());
             h.sql = Some(sql);
         }
-        if let Some(texts) = self.encoder.key_texts() {
+        if self.spec.text_keys
+            && let Some(texts) = self.encoder.key_texts()
+        {
+            texts.set_text_mode();
+        } else if let Some(texts) = self.encoder.key_texts() {
             let stored = key_type_row::stored(&self.spec.db, opened.live.name.as_str())
                 .await
                 .map_err(|e| SinkError::Write {

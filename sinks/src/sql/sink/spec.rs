@@ -15,6 +15,8 @@ pub(crate) struct SinkSpec {
     /// A child of a child collection: (child collection, parent key), marked
     /// `done` in `pipeline_children` with the run's completion.
     pub(crate) child: Option<(String, String)>,
+    /// Keys compare as text (`text_keys`): no key type is fixed.
+    pub(crate) text_keys: bool,
 }
 
 impl SinkSpec {
@@ -25,6 +27,7 @@ impl SinkSpec {
             staging: false,
             retry_budget: None,
             child: None,
+            text_keys: false,
         }
     }
 

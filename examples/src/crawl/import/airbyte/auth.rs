@@ -158,6 +158,15 @@ impl Mapper {
         }
         for (from, to) in fields {
             match self.field(at, from, Target::Expands)? {
+                // `--url-base` stands for every host the connector talks to
+                // (a recording, a proxy): the token endpoint's origin too.
+                Some(r) if to == "token_url" && r.text.starts_with("http") => {
+                    let url = match &self.url_base {
+                        Some(over) => super::requester::replace_origin(&r.text, over),
+                        None => r.text,
+                    };
+                    table.insert(to.into(), url.into())
+                }
                 Some(r) => table.insert(to.into(), r.text.into()),
                 None => return Err(at.refuse(format!("has no {from}"))),
             };

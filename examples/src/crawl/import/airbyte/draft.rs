@@ -23,6 +23,43 @@ pub(super) struct Draft {
     pub(super) keys: Vec<(String, toml::Value)>,
     /// Notes written as comments above the table (escaped).
     pub(super) notes: Vec<String>,
+    /// A `ListPartitionRouter`'s values, each as its item (`{field: value}`):
+    /// written as a `values` collection this stream is the child of.
+    pub(super) list_values: Option<ListValues>,
+}
+
+/// The values a stream fans out over, and the field each is read by.
+#[derive(Debug, Clone)]
+pub(super) struct ListValues {
+    /// `cursor_field`.
+    pub(super) field: String,
+    /// The values, in order.
+    pub(super) values: Vec<toml::Value>,
+}
+
+impl ListValues {
+    /// The `values` collection of stream `stream` (its parent).
+    pub(super) fn parent_draft(&self, stream: &str) -> Draft {
+        let items: Vec<toml::Value> = self
+            .values
+            .iter()
+            .map(|v| {
+                let mut t = toml::Table::new();
+                t.insert(self.field.clone(), v.clone());
+                toml::Value::Table(t)
+            })
+            .collect();
+        let mut d = Draft {
+            stream: format!("{stream} partitions"),
+            notes: vec![format!(
+                "the values of stream {stream:?}'s ListPartitionRouter (one request series each)"
+            )],
+            ..Draft::default()
+        };
+        d.set("values", items);
+        d.set("key", super::mapper::pointer(std::slice::from_ref(&self.field)));
+        d
+    }
 }
 
 impl Draft {

@@ -62,12 +62,11 @@ impl Mapper {
         let input_format = self
             .field(at, "datetime_format", Target::Literal)?
             .map(|r| r.text);
-        let start = self.time_value(&at.at("start_datetime"), input_format.as_deref())?;
+        let start = self.time_value(&at.at("start_datetime"), input_format.as_deref(), true)?;
         let end = match at.value.get("end_datetime") {
             None | Some(Value::Null) => None,
-            Some(_) => {
-                Some(self.time_value(&at.at("end_datetime"), input_format.as_deref())?).filter(|e| e != "now")
-            }
+            Some(_) => Some(self.time_value(&at.at("end_datetime"), input_format.as_deref(), false)?)
+                .filter(|e| e != "now"),
         };
         let lookback = match at.str("lookback_window") {
             Some(iso) if !iso.is_empty() => Some(humantime_of(iso).ok_or_else(|| {
@@ -186,9 +185,14 @@ impl Mapper {
         }
     }
 
-    /// A start or end: RFC 3339 from a value known now, `${VAR}` for a config
-    /// value not given, `now`/`now-30d` for one relative to the run.
-    fn time_value(&mut self, at: &At<'_>, cursor_format: Option<&str>) -> Result<String, Refusal> {
+    /// A start (`start`) or end: RFC 3339 from a value known now, `${VAR}`
+    /// for a config value not given, `now`/`now-30d` for one relative to the run.
+    fn time_value(
+        &mut self,
+        at: &At<'_>,
+        cursor_format: Option<&str>,
+        start: bool,
+    ) -> Result<String, Refusal> {
         let (template, input_format) = match at.value {
             Value::String(s) => (s.clone(), cursor_format.map(str::to_owned)),
             Value::Object(_) => {
@@ -210,7 +214,7 @@ impl Mapper {
             _ => return Err(at.refuse("has no date")),
         };
         if let Eval::TimeDependent(_) = self.jinja.eval(&template, at.parameters()) {
-            return now_relative(&template).ok_or_else(|| {
+            return now_relative(&template, start).ok_or_else(|| {
                 at.refuse(format!("`{template}` depends on the time of the run in a form the crawl's \"now-…\" values do not express"))
             });
         }
@@ -238,19 +242,30 @@ fn format_key(python: &str) -> Option<String> {
     })
 }
 
-/// `now_utc()` (with an optional `.strftime(...)`) as `now`, and
-/// `day_delta(-30)` as `now-30d`.
-fn now_relative(template: &str) -> Option<String> {
+/// `now_utc()` (with an optional `.strftime(...)`) as `now`,
+/// `day_delta(-30)` as `now-30d`, and `today_utc()` (midnight) as a bound
+/// that takes it in. A value cut to its day (`today_utc()`, a format
+/// without `%H`) is midnight, before the run's time: as a `start` it is a
+/// day earlier still (`now-1d`), so the crawl fetches at least what Airbyte
+/// fetches; as an end, the run's time.
+fn now_relative(template: &str, start: bool) -> Option<String> {
     let expr = single_expression(template)?;
-    let expr = match expr.find(".strftime(") {
-        Some(i) if expr.ends_with(')') => &expr[..i],
-        _ => expr,
+    let (expr, cut) = match expr.find(".strftime(") {
+        Some(i) if expr.ends_with(')') => (&expr[..i], !expr[i..].contains("%H")),
+        _ => (expr, false),
     };
-    if expr == "now_utc()" {
-        return Some("now".into());
-    }
-    let args = expr.strip_prefix("day_delta(")?.strip_suffix(')')?;
-    let days: i64 = args.split(',').next()?.trim().parse().ok()?;
+    let (days, cut) = if expr == "now_utc()" {
+        (0, cut)
+    } else if expr == "today_utc()" {
+        (0, true)
+    } else {
+        let args = expr.strip_prefix("day_delta(")?.strip_suffix(')')?;
+        let mut args = args.split(',');
+        let days: i64 = args.next()?.trim().parse().ok()?;
+        let cut = args.next().is_some_and(|f| !f.contains("%H"));
+        (days, cut)
+    };
+    let days = if cut && start { days - 1 } else { days };
     Some(match days {
         0 => "now".into(),
         d if d < 0 => format!("now-{}d", -d),
@@ -326,14 +341,23 @@ mod tests {
         assert_eq!(humantime_of("PT90M").as_deref(), Some("5400s"));
         assert_eq!(humantime_of("P1M"), None);
         assert_eq!(
-            now_relative("{{ now_utc().strftime('%Y-%m-%dT%H:%M:%SZ') }}").as_deref(),
+            now_relative("{{ now_utc().strftime('%Y-%m-%dT%H:%M:%SZ') }}", true).as_deref(),
             Some("now")
         );
         assert_eq!(
-            now_relative("{{ day_delta(-30, format='%Y-%m-%d') }}").as_deref(),
-            Some("now-30d")
+            now_relative("{{ day_delta(-30, format='%Y-%m-%d') }}", true).as_deref(),
+            Some("now-31d")
         );
-        assert_eq!(now_relative("{{ config.get('start') or day_delta(-30) }}"), None);
+        assert_eq!(
+            now_relative("{{ config.get('start') or day_delta(-30) }}", true),
+            None
+        );
+        assert_eq!(now_relative("{{ today_utc() }}", true).as_deref(), Some("now-1d"));
+        assert_eq!(now_relative("{{ today_utc() }}", false).as_deref(), Some("now"));
+        assert_eq!(
+            now_relative("{{ now_utc().strftime('%Y-%m-%d') }}", true).as_deref(),
+            Some("now-1d")
+        );
         assert_eq!(
             format_key("%Y-%m-%dT%H:%M:%S.%fZ").as_deref(),
             Some("%Y-%m-%dT%H:%M:%S.%6fZ")

@@ -72,7 +72,7 @@ impl Mapper {
                 names.into_iter().collect::<Vec<_>>().join(", ")
             ))),
             Eval::TimeDependent(m) => Err(at.refuse(format!(
-                "{field}: `{template}` depends on the time of the run ({m}); the crawl config has no run-time \"now\" value"
+                "{field}: `{template}` depends on the time of the run ({m}) in a form the crawl's {{now…}} values do not express"
             ))),
             Eval::Transformed(key, secret) => Err(at.refuse(format!(
                 "{field}: the expression transforms {key} ({}), which is only known when the crawl runs",

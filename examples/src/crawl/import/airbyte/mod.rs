@@ -59,6 +59,8 @@ mod refusal;
 mod render;
 mod requester;
 mod stream;
+mod time_macros;
+mod transformations;
 pub mod yaml;
 
 use std::collections::BTreeSet;
@@ -159,7 +161,15 @@ pub fn import(text: &str, options: &ImportOptions) -> Result<Imported, ImportErr
         };
         let at = At::new(&name, format!("/streams/{i}"), stream);
         match mapper.stream(&at) {
-            Ok(d) => drafts.push(d),
+            Ok(mut d) => {
+                if let Some(list) = d.list_values.take() {
+                    // The values become a collection of their own, the parent.
+                    let parent = list.parent_draft(&d.stream);
+                    d.parent_stream = Some(parent.stream.clone());
+                    drafts.push(parent);
+                }
+                drafts.push(d);
+            }
             Err(r) => refusals.push(r),
         }
     }
@@ -235,8 +245,10 @@ fn drop_orphans(drafts: &mut Vec<Draft>, refusals: &mut Vec<Refusal>, streams: &
     };
     // The parent as the child defines it must be the stream of that name:
     // otherwise the children would come from other records than Airbyte's.
+    // (A list's values have no definition: they are no manifest stream.)
     let same = |d: &Draft, parent: &str| {
         streams.is_empty()
+            || d.parent_definition.is_none()
             || named(parent).is_some_and(|s| Some(partition::without_parameters(s)) == d.parent_definition)
     };
     loop {

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::draft::Draft;
+use super::draft::{Draft, ListValues};
 use super::mapper::{Mapper, Target};
 use super::refusal::{At, Refusal};
 use super::requester::Partition;
@@ -39,11 +39,7 @@ impl Mapper {
         let at = &routers[0];
         match at.kind().as_str() {
             "SubstreamPartitionRouter" => {}
-            "ListPartitionRouter" => {
-                return Err(at.refuse(
-                    "one request series per value of a list; the crawl config has no list of values to fan out over",
-                ));
-            }
+            "ListPartitionRouter" => return self.list_router(at, draft).map(Some),
             "CustomPartitionRouter" => return Err(at.refuse("custom Python code")),
             other => return Err(at.refuse(format!("the partition router {other} has no crawl equivalent"))),
         }
@@ -83,19 +79,64 @@ impl Mapper {
             field,
             pointer: super::mapper::pointer(&keys),
         };
-        let option = cfg.at("request_option");
-        let query = match option.value {
-            Value::Null => None,
-            _ => match (option.str("inject_into"), option.str("field_name")) {
-                (Some("request_parameter"), Some(name)) => {
-                    Some(self.eval(&option, "field_name", name, Target::Literal)?.text)
-                }
-                _ => return Err(option.refuse("the parent's value goes outside the query")),
-            },
-        };
+        let query = self.request_option(&cfg.at("request_option"))?;
         draft.parent_stream = Some(parent_name);
         draft.parent_definition = Some(without_parameters(parent.value));
         Ok(Some(ChildOf { partition, query }))
+    }
+
+    /// Where a partition's value is sent besides the templates: the query
+    /// parameter's name, if any.
+    fn request_option(&mut self, option: &At<'_>) -> Result<Option<String>, Refusal> {
+        Ok(match option.value {
+            Value::Null => None,
+            _ => match (option.str("inject_into"), option.str("field_name")) {
+                (Some("request_parameter"), Some(name)) => {
+                    Some(self.eval(option, "field_name", name, Target::Literal)?.text)
+                }
+                _ => return Err(option.refuse("the partition's value goes outside the query")),
+            },
+        })
+    }
+
+    /// A `ListPartitionRouter`: the stream becomes the child of a `values`
+    /// collection holding one item per value (`{cursor_field: value}`).
+    fn list_router(&mut self, at: &At<'_>, draft: &mut Draft) -> Result<ChildOf, Refusal> {
+        let field = match self.field(at, "cursor_field", Target::Literal)? {
+            Some(r) if !r.text.is_empty() => r.text,
+            _ => return Err(at.refuse("has no cursor_field")),
+        };
+        let values = match at.value.get("values") {
+            Some(Value::Array(items)) => items.clone(),
+            Some(Value::String(s)) => {
+                match self.eval(&at.at("values"), "values", s, Target::Literal)?.value {
+                    Value::Array(items) => items,
+                    _ => return Err(at.at("values").refuse("does not evaluate to a list")),
+                }
+            }
+            _ => return Err(at.refuse("has no list of values")),
+        };
+        let mut list = Vec::new();
+        for (i, v) in values.iter().enumerate() {
+            let v_at = at.at("values").at(&i.to_string());
+            list.push(match v {
+                Value::String(s) => toml::Value::String(self.eval(&v_at, "value", s, Target::Literal)?.text),
+                Value::Number(n) if n.is_i64() => toml::Value::Integer(n.as_i64().unwrap_or_default()),
+                _ => return Err(v_at.refuse("a value that is neither a string nor an integer")),
+            });
+        }
+        if list.is_empty() {
+            return Err(at
+                .at("values")
+                .refuse("an empty list: the stream would send no request"));
+        }
+        let query = self.request_option(&at.at("request_option"))?;
+        let partition = Partition {
+            pointer: super::mapper::pointer(std::slice::from_ref(&field)),
+            field: field.clone(),
+        };
+        draft.list_values = Some(ListValues { field, values: list });
+        Ok(ChildOf { partition, query })
     }
 }
 

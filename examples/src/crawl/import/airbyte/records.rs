@@ -106,27 +106,12 @@ impl Mapper {
         // `[["a", "b"]]` is one nested field; `["a", "b"]` two fields.
         if parts.len() == 1 {
             draft.set("key", pointer(&parts[0]));
+            // Airbyte's keys are opaque values: 7 and "7" are one key, and
+            // ids mostly numbers with a few names go in one table.
+            draft.set("text_keys", true);
         } else {
             let parts: Vec<toml::Value> = parts.iter().map(|p| toml::Value::String(pointer(p))).collect();
             draft.set("key", parts);
-        }
-        Ok(())
-    }
-
-    /// Refuses record transformations, which the crawl config cannot apply.
-    pub(super) fn transformations(&mut self, at: &At<'_>) -> Result<(), Refusal> {
-        let Some(items) = at.value.as_array() else {
-            return Ok(());
-        };
-        if let Some(first) = items.first() {
-            let t = at.at("0");
-            let what = match first.get("type").and_then(Value::as_str) {
-                Some("AddFields") => "adds fields to each record",
-                Some("RemoveFields") => "removes fields from each record",
-                Some("CustomTransformation") => "custom Python code",
-                _ => "changes each record",
-            };
-            return Err(t.refuse(format!("{what}; the crawl config has no record transforms")));
         }
         Ok(())
     }

@@ -20,6 +20,7 @@ const ORDER: &[&str] = &[
     "items",
     "items_missing",
     "key",
+    "text_keys",
     "pagination",
     "windows",
     "incremental",
@@ -51,7 +52,9 @@ pub(super) fn render(drafts: &[Draft], refusals: &[Refusal], vars: &[Var], datab
         }
         out.push_str("[[collection]]\n");
         let _ = writeln!(out, "name = {}", toml::Value::String(d.name.clone()));
-        let _ = writeln!(out, "url = {}", toml::Value::String(d.url.clone()));
+        if !d.url.is_empty() {
+            let _ = writeln!(out, "url = {}", toml::Value::String(d.url.clone()));
+        }
         let mut keys: Vec<&(String, toml::Value)> = d.keys.iter().collect();
         keys.sort_by_key(|(k, _)| ORDER.iter().position(|o| o == k).unwrap_or(ORDER.len()));
         for (k, v) in keys {

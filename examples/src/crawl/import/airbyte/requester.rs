@@ -6,6 +6,7 @@ use serde_json::Value;
 use super::draft::Draft;
 use super::mapper::{Mapper, Target, expr_path};
 use super::refusal::{At, Refusal};
+use super::time_macros::now_placeholder;
 
 /// A child stream's partition: the name templates read it by
 /// (`stream_partition.<field>`) and the parent item's pointer it stands for.
@@ -20,6 +21,11 @@ pub(super) struct Partition {
 /// Marks a partition value while the rest of a template is rendered.
 const MARK: &str = "\u{1}partition\u{1}";
 
+/// Marks the n-th time placeholder (`{now…}`) while the rest is rendered.
+fn time_mark(n: usize) -> String {
+    format!("\u{1}now{n}\u{1}")
+}
+
 impl Mapper {
     /// Renders a template in which `{{ stream_partition.<field> }}` (or
     /// `stream_slice`) becomes the child URL template `{/pointer}`.
@@ -31,6 +37,7 @@ impl Mapper {
         partition: Option<&Partition>,
     ) -> Result<String, Refusal> {
         let mut rewritten = String::new();
+        let mut times = Vec::new();
         let mut rest = template;
         while let Some(start) = rest.find("{{") {
             let Some(len) = rest[start..].find("}}") else {
@@ -45,7 +52,13 @@ impl Mapper {
                 {
                     rewritten.push_str(MARK);
                 }
-                _ => rewritten.push_str(expr),
+                _ => match now_placeholder(expr) {
+                    Some(now) => {
+                        rewritten.push_str(&time_mark(times.len()));
+                        times.push(now);
+                    }
+                    None => rewritten.push_str(expr),
+                },
             }
             rest = &rest[start + len + 2..];
         }
@@ -54,7 +67,11 @@ impl Mapper {
         let pointer = partition
             .map(|p| format!("{{{}}}", p.pointer))
             .unwrap_or_default();
-        Ok(text.replace(MARK, &pointer))
+        let mut text = text.replace(MARK, &pointer);
+        for (n, now) in times.iter().enumerate() {
+            text = text.replace(&time_mark(n), now);
+        }
+        Ok(text)
     }
 
     /// Fills `url`, `method`, `headers` and `body` from the requester at `at`.
@@ -211,7 +228,11 @@ impl Mapper {
     ) -> Result<Value, Refusal> {
         Ok(match body {
             Value::String(s)
-                if partition.is_some() && (s.contains("stream_partition") || s.contains("stream_slice")) =>
+                if (partition.is_some()
+                    && (s.contains("stream_partition") || s.contains("stream_slice")))
+                    || ["now_utc", "today_utc", "day_delta"]
+                        .iter()
+                        .any(|m| s.contains(m)) =>
             {
                 // A parent's value in a child's body: `{/pointer}`, as a string.
                 Value::String(self.with_partition(at, "", &s, partition)?)
@@ -253,7 +274,7 @@ pub(super) fn join_url(base: &str, path: &str) -> String {
 }
 
 /// `url` with its `scheme://host[:port]` replaced by `origin`.
-fn replace_origin(url: &str, origin: &str) -> String {
+pub(super) fn replace_origin(url: &str, origin: &str) -> String {
     let after_scheme = url.find("://").map_or(0, |i| i + 3);
     let path_start = url[after_scheme..]
         .find('/')
@@ -279,7 +300,9 @@ fn encode_keeping_templates(text: &str) -> String {
         } else {
             start
         };
-        let template = rest[open..].starts_with("{/") || rest[start..].starts_with("${");
+        let template = rest[open..].starts_with("{/")
+            || rest[start..].starts_with("${")
+            || rest[open..].starts_with("{now");
         match (template, rest[open..].find('}')) {
             (true, Some(end)) => {
                 out.extend(url::form_urlencoded::byte_serialize(&rest.as_bytes()[..start]));

@@ -45,8 +45,12 @@ impl Mapper {
                 .at("stream_slicer")
                 .refuse("a stream slicer has no crawl equivalent"));
         }
-        self.transformations(&at.at("transformations"))?;
         let child = self.partition_router(&retriever.at("partition_router"), &mut draft)?;
+        self.transformations(
+            &at.at("transformations"),
+            child.as_ref().map(|c| &c.partition),
+            &mut draft,
+        )?;
         let requester = retriever.at("requester");
         self.requester(&requester, &mut draft, child.as_ref().map(|c| &c.partition))?;
         if let Some(c) = &child
