@@ -126,6 +126,7 @@ fn report(shared: &Shared, outcome: Outcome, drained: bool, elapsed: Duration) -
         items_rejected: status.items_rejected,
         pages: status.pages,
         pages_skipped: status.pages_skipped,
+        pages_not_modified: status.pages_not_modified,
         last_skipped: status.last_skipped,
         resume_from,
         elapsed,

@@ -49,6 +49,8 @@ pub struct Report {
     pub pages: u64,
     /// Pages skipped by a rule of the source (at most one: a skip ends the run).
     pub pages_skipped: u64,
+    /// Pages answered `304 Not Modified` (counted in `pages` too).
+    pub pages_not_modified: u64,
     /// The page skipped, if any: its cursor and why.
     pub last_skipped: Option<String>,
     /// Where a new run should start: the last committed checkpoint, or the

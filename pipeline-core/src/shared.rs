@@ -7,7 +7,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::meters::Meters;
-use crate::{Cursor, Status};
+use crate::{Cursor, Status, Validators};
 
 /// How the source stage ended, recorded before it drops its sender so the
 /// sink can tell a clean end of input from a cancellation.
@@ -35,6 +35,8 @@ pub(crate) struct Shared {
     pub(crate) meters: Meters,
     status: watch::Sender<Status>,
     source_exit: OnceLock<SourceExit>,
+    /// The page validators the sink offered when it opened.
+    validators: OnceLock<Arc<dyn Validators>>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -56,6 +58,7 @@ impl Shared {
             cancel,
             status,
             source_exit: OnceLock::new(),
+            validators: OnceLock::new(),
         })
     }
 
@@ -101,6 +104,18 @@ impl Shared {
             f(s);
             s.updated_at = SystemTime::now();
         });
+    }
+
+    /// Records the validators the sink offered (before the start is decided).
+    pub(crate) fn set_validators(&self, validators: Option<Arc<dyn Validators>>) {
+        if let Some(v) = validators {
+            let _ = self.validators.set(v);
+        }
+    }
+
+    /// The validators the sink offered, once the start is decided.
+    pub(crate) fn validators(&self) -> Option<Arc<dyn Validators>> {
+        self.validators.get().cloned()
     }
 
     pub(crate) fn set_source_exit(&self, exit: SourceExit) {

@@ -86,6 +86,9 @@ pub struct Status {
     pub items_skipped: u64,
     /// Pages skipped by a rule of the source ([`FetchError::Skipped`](crate::FetchError::Skipped)).
     pub pages_skipped: u64,
+    /// Pages answered `304 Not Modified` to a conditional request (counted
+    /// in `pages` too): their stored rows stand, nothing was written.
+    pub pages_not_modified: u64,
     /// The last page skipped: its cursor and why.
     pub last_skipped: Option<String>,
     /// Items the sink set aside instead of writing them to their table
@@ -114,6 +117,7 @@ impl Status {
             items_written: 0,
             items_skipped: 0,
             pages_skipped: 0,
+            pages_not_modified: 0,
             last_skipped: None,
             items_rejected: 0,
             last_error: None,

@@ -31,6 +31,7 @@ pub(crate) struct Counts {
     pub(crate) items_fetched: u64,
     pub(crate) items_written: u64,
     pub(crate) pages_skipped: u64,
+    pub(crate) pages_not_modified: u64,
     pub(crate) items_rejected: u64,
 }
 
@@ -241,8 +242,10 @@ impl Board {
             || s.items_fetched != counts.items_fetched
             || s.items_written != counts.items_written
             || s.pages_skipped != counts.pages_skipped
+            || s.pages_not_modified != counts.pages_not_modified
             || s.items_rejected != counts.items_rejected;
         s.pages_skipped = counts.pages_skipped;
+        s.pages_not_modified = counts.pages_not_modified;
         s.items_rejected = counts.items_rejected;
         s.pages = counts.pages;
         s.items_fetched = counts.items_fetched;

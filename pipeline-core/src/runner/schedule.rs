@@ -89,6 +89,7 @@ fn panicked(inner: &Inner, entry: &Entry, message: String) -> CollectionSummary 
         items_fetched: status.items_fetched,
         items_written: status.items_written,
         pages_skipped: status.pages_skipped,
+        pages_not_modified: status.pages_not_modified,
         last_skipped: status.last_skipped,
         items_rejected: status.items_rejected,
         resumes: status.resumes,

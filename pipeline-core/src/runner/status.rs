@@ -26,6 +26,9 @@ pub struct CollectionStatus {
     /// Pages skipped by a rule of the source in this run (`on_status`,
     /// `on_body`): each ended its collection as an empty last page would.
     pub pages_skipped: u64,
+    /// Pages answered `304 Not Modified` to a conditional request in this
+    /// run (counted in `pages` too): unchanged, nothing written for them.
+    pub pages_not_modified: u64,
     /// The last page skipped: its cursor and why (without secrets).
     pub last_skipped: Option<String>,
     /// Items the sink set aside instead of writing them to their table in
@@ -76,6 +79,7 @@ impl CollectionStatus {
             items_fetched: 0,
             items_written: 0,
             pages_skipped: 0,
+            pages_not_modified: 0,
             last_skipped: None,
             items_rejected: 0,
             last_error: None,

@@ -21,6 +21,9 @@ pub struct CollectionSummary {
     pub items_written: u64,
     /// Pages skipped by a rule of the source in this run.
     pub pages_skipped: u64,
+    /// Pages answered `304 Not Modified` in this run (counted in `pages`
+    /// too): unchanged since the last run, nothing written for them.
+    pub pages_not_modified: u64,
     /// The last page skipped: its cursor and why.
     pub last_skipped: Option<String>,
     /// Items the sink set aside instead of writing them to their table in

@@ -81,6 +81,7 @@ impl Run {
             s.items_fetched = 0;
             s.items_written = 0;
             s.pages_skipped = 0;
+            s.pages_not_modified = 0;
             s.last_skipped = None;
             s.items_rejected = 0;
             s.resumes = 0;
@@ -250,6 +251,7 @@ impl Run {
             items_fetched: self.done.items_fetched + st.items_fetched,
             items_written: self.done.items_written + st.items_written,
             pages_skipped: self.done.pages_skipped + st.pages_skipped,
+            pages_not_modified: self.done.pages_not_modified + st.pages_not_modified,
             items_rejected: self.done.items_rejected + st.items_rejected,
         };
         let board = &self.inner.board;
@@ -275,6 +277,7 @@ impl Run {
         self.done.items_fetched += report.items_fetched;
         self.done.items_written += report.items_written;
         self.done.pages_skipped += report.pages_skipped;
+        self.done.pages_not_modified += report.pages_not_modified;
         self.done.items_rejected += report.items_rejected;
         if let Some(skipped) = &report.last_skipped {
             self.entry.lock().status.last_skipped = Some(skipped.clone());
@@ -369,6 +372,7 @@ impl Run {
             items_fetched: status.items_fetched,
             items_written: status.items_written,
             pages_skipped: status.pages_skipped,
+            pages_not_modified: status.pages_not_modified,
             last_skipped: status.last_skipped,
             items_rejected: status.items_rejected,
             resumes: self.resumes,
