@@ -77,6 +77,9 @@ pub(crate) struct Request {
     pub(crate) method: Method,
     pub(crate) url: Url,
     pub(crate) body: Option<Body>,
+    /// `If-None-Match` / `If-Modified-Since` (see `conditional.rs`): a `304`
+    /// answer is then a page, not an error.
+    pub(crate) conditional: HeaderMap,
 }
 
 impl Request {
@@ -88,7 +91,12 @@ impl Request {
     /// A request; `url`'s fragment is dropped.
     pub(crate) fn new(method: Method, mut url: Url, body: Option<Body>) -> Self {
         url.set_fragment(None);
-        Self { method, url, body }
+        Self {
+            method,
+            url,
+            body,
+            conditional: HeaderMap::new(),
+        }
     }
 }
 
@@ -133,6 +141,9 @@ impl Endpoint {
                 if let Some(c) = credential {
                     builder = builder.header(c.name.clone(), c.value.clone());
                 }
+                if !request.conditional.is_empty() {
+                    builder = builder.headers(request.conditional.clone());
+                }
             }
             if let Some(b) = &body {
                 builder = builder
@@ -144,6 +155,15 @@ impl Endpoint {
                 .await
                 .map_err(|e| transport(verb(method), self.show(&url), e))?;
             let status = response.status();
+            if status == StatusCode::NOT_MODIFIED && !request.conditional.is_empty() {
+                return Ok(Fetched {
+                    url,
+                    method: verb(method),
+                    status: status.as_u16(),
+                    headers: response.headers().clone(),
+                    body: Vec::new(),
+                });
+            }
             if status.is_redirection() {
                 let Some(location) = response.headers().get(LOCATION).and_then(|v| v.to_str().ok()) else {
                     return Err(Outcome::Refused(FetchError::permanent(SourceError::Status {

@@ -43,6 +43,7 @@
 //! | `/events`, `/numbered/…`, `/slice`, `/scalar`, `/ending`, `/after`, `POST /form`, `/echo` | request shapes: date windows, templated page values, scalar cursors, endings, form bodies (see `request_routes.rs`) | |
 //! | `/xml/…`, `/jsonl`, `/object` | XML feeds, JSON Lines and a single object (see `format_routes.rs`) | |
 //! | `/typed?page=P` | `page` | items with every column type, a late field, a changing type (see `typed.rs`) |
+//! | `/validated?page=P` | `next_url`, next = `/next`, items `/items` | pages with `ETag` / `Last-Modified`, `304` on a match, a page changed by [`MockServer::change_validated_page`] (see `validated.rs`) |
 //!
 //! `/offset` and `/page` bodies also carry `has_more`. POST bodies are
 //! logged ([`MockServer::posted`]).
@@ -59,6 +60,7 @@ mod status_routes;
 mod tree;
 mod tree_changes;
 mod typed;
+mod validated;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -87,6 +89,7 @@ pub use self::status_routes::{CHILDREN_PER_PARENT, child_deleted, child_item};
 pub use self::tree::{feed_time, tree_comment, tree_issue, tree_issue_count, tree_repo};
 pub use self::tree_changes::TreeItem;
 pub use self::typed::{TypedShape, typed_item};
+pub use self::validated::ValidatedCounts;
 
 /// What the mock server serves.
 #[derive(Debug, Clone)]
@@ -206,6 +209,7 @@ struct MockState {
     rejected: AtomicU64,
     feed: tree::Feed,
     tree: tree_changes::TreeChanges,
+    validated: validated::Validated,
 }
 
 /// A running mock server. Shut it down with [`shutdown`](Self::shutdown)
@@ -242,6 +246,7 @@ impl MockServer {
             rejected: AtomicU64::new(0),
             feed: tree::Feed::new(config.feed_items),
             tree: tree_changes::TreeChanges::default(),
+            validated: validated::Validated::default(),
             config,
         });
         let app = Router::new().fallback(handle).with_state(state.clone());
@@ -334,6 +339,18 @@ impl MockServer {
     /// updated `since` an earlier mark serves it.
     pub fn touch_tree(&self, items: &[TreeItem]) {
         self.state.tree.touch(items);
+    }
+
+    /// Changes page `page` (from 1) of `/validated`: its items get their
+    /// next `rev`, the page a new `ETag` and `Last-Modified`.
+    pub fn change_validated_page(&self, page: usize) {
+        self.state.validated.change(page);
+    }
+
+    /// What `/validated` has sent so far: body bytes, `304`s, and requests
+    /// with a validator.
+    pub fn validated_counts(&self) -> ValidatedCounts {
+        self.state.validated.counts()
     }
 
     /// The feed's items as served now (id, updated_at, rev).
@@ -443,7 +460,8 @@ async fn handle(
     let routed = auth_routes::route(&state, &method, &headers, &uri, &body)
         .or_else(|| status_routes::route(&state, &uri))
         .or_else(|| api_routes::route(&state, &method, &headers, &uri, &body))
-        .or_else(|| request_routes::route(&state, &method, &headers, &uri, &body));
+        .or_else(|| request_routes::route(&state, &method, &headers, &uri, &body))
+        .or_else(|| validated::route(&state, &headers, &uri));
     let response = match routed {
         Some(r) => r,
         None => match tree::route(&state, &uri)
