@@ -54,7 +54,12 @@ pub(crate) struct ValidatorSql {
 impl ValidatorSql {
     /// The statements of a sink writing `shape` rows to `live`, or to
     /// `staging` when it is a staging run.
-    pub(crate) fn new(dialect: Dialect, live: &TableName, staging: Option<&TableName>, shape: &TableShape) -> Self {
+    pub(crate) fn new(
+        dialect: Dialect,
+        live: &TableName,
+        staging: Option<&TableName>,
+        shape: &TableShape,
+    ) -> Self {
         let p = dialect.placeholders(7);
         let staged = u8::from(staging.is_some());
         let key = "(\"collection\", \"tbl\", \"staged\", \"request\")";
@@ -88,15 +93,20 @@ impl ValidatorSql {
         let carry = staging.map(|staging| {
             let (verb, keys) = match dialect {
                 #[cfg(feature = "sqlite")]
-                Dialect::Sqlite => ("INSERT OR REPLACE", format!("SELECT value FROM json_each({stored_keys})")),
+                Dialect::Sqlite => (
+                    "INSERT OR REPLACE",
+                    format!("SELECT value FROM json_each({stored_keys})"),
+                ),
                 #[cfg(feature = "postgres")]
                 Dialect::Postgres => (
                     "INSERT",
                     format!("SELECT jsonb_array_elements_text(CAST({stored_keys} AS jsonb))"),
                 ),
             };
-            format!("{verb} INTO {staging} ({columns}) SELECT {columns} FROM {live} WHERE \"key\" IN ({keys})")
-                .into()
+            format!(
+                "{verb} INTO {staging} ({columns}) SELECT {columns} FROM {live} WHERE \"key\" IN ({keys})"
+            )
+            .into()
         });
         let scope = format!("\"collection\" = {} AND \"tbl\" = {}", p[0], p[1]);
         Self {

@@ -100,8 +100,16 @@ mod tests {
     fn digests_differ_by_method_url_and_body() {
         let url = Url::parse("https://a.test/items?page=2").unwrap();
         let get = Request::get(url.clone());
-        let post = Request::new(Method::Post, url.clone(), Some(Body::json(&serde_json::json!({"a": 1}))));
-        let other = Request::new(Method::Post, url.clone(), Some(Body::json(&serde_json::json!({"a": 2}))));
+        let post = Request::new(
+            Method::Post,
+            url.clone(),
+            Some(Body::json(&serde_json::json!({"a": 1}))),
+        );
+        let other = Request::new(
+            Method::Post,
+            url.clone(),
+            Some(Body::json(&serde_json::json!({"a": 2}))),
+        );
         let d = |r: &Request, u: &Url| digest(r, u);
         assert_eq!(d(&get, &url), d(&get, &url));
         assert_ne!(d(&get, &url), d(&post, &url));

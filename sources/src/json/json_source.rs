@@ -15,8 +15,8 @@ use crate::error::SourceError;
 use crate::format::{FormatItem, PageFormat};
 use crate::http::conditional::{self, Conditional};
 use crate::http::endpoint::Endpoint;
-use crate::http::request::Request;
 use crate::http::graphql;
+use crate::http::request::Request;
 use crate::http::{Fetched, HttpContext};
 use crate::json::records::{Problem, RecordPath};
 use crate::paging::body_cursor::RequestTemplate;
@@ -177,7 +177,12 @@ impl JsonSource {
     /// Sends `page`'s request, using a speculative fetch if one was started
     /// for it, and (with `speculate`) starts fetching the predicted next page
     /// meanwhile.
-    async fn download(&mut self, mut request: Request, page: &PageUrl, base: &Url) -> Result<Fetched, FetchError> {
+    async fn download(
+        &mut self,
+        mut request: Request,
+        page: &PageUrl,
+        base: &Url,
+    ) -> Result<Fetched, FetchError> {
         // A speculative fetch (sent unconditionally) answers the page in full.
         let conditional = std::mem::take(&mut request.conditional);
         let ready = self.pending.take().filter(|p| *p.request() == request);

@@ -35,7 +35,7 @@ pub(super) struct Validated {
 /// What `/validated` has sent so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ValidatedCounts {
-    /// Body bytes of its answers.
+    /// Bytes of its answers: status line, the headers the route sets, body.
     pub bytes: u64,
     /// `304 Not Modified` answers.
     pub not_modified: u64,
@@ -74,12 +74,24 @@ fn last_modified(rev: u64) -> String {
     format!("Tue, 01 Dec 2026 {:02}:00:00 GMT", rev.min(23))
 }
 
+/// The bytes of an answer's status line and of the headers the route sets.
+fn head_bytes(status: &str, headers: &HeaderMap) -> u64 {
+    let lines: usize = headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + 2 + value.len() + 2)
+        .sum();
+    ("HTTP/1.1 ".len() + status.len() + 2 + lines + 2) as u64
+}
+
 pub(super) fn route(state: &MockState, headers: &HeaderMap, uri: &Uri) -> Option<Response> {
     if uri.path() != "/validated" {
         return None;
     }
     let v = &state.validated;
-    let page: usize = query(uri, "page").and_then(|p| p.parse().ok()).unwrap_or(1).max(1);
+    let page: usize = query(uri, "page")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(1)
+        .max(1);
     let weak = query(uri, "weak").is_some();
     let dated = query(uri, "dated").is_some();
     let rev = v.rev(page);
@@ -113,6 +125,8 @@ pub(super) fn route(state: &MockState, headers: &HeaderMap, uri: &Uri) -> Option
     }
     if unchanged {
         v.not_modified.fetch_add(1, Ordering::SeqCst);
+        v.bytes
+            .fetch_add(head_bytes("304 Not Modified", &out), Ordering::SeqCst);
         return Some((StatusCode::NOT_MODIFIED, out).into_response());
     }
     let config = &state.config;
@@ -126,9 +140,11 @@ pub(super) fn route(state: &MockState, headers: &HeaderMap, uri: &Uri) -> Option
         (false, true) => "&dated=1",
         (false, false) => "",
     };
-    let next = (range.end < config.items).then(|| format!("{}/validated?page={}{flags}", state.base, page + 1));
+    let next =
+        (range.end < config.items).then(|| format!("{}/validated?page={}{flags}", state.base, page + 1));
     let body = json!({ "items": items, "next": next }).to_string();
-    v.bytes.fetch_add(body.len() as u64, Ordering::SeqCst);
     out.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    let sent = head_bytes("200 OK", &out) + body.len() as u64;
+    v.bytes.fetch_add(sent, Ordering::SeqCst);
     Some((StatusCode::OK, out, body).into_response())
 }

@@ -16,7 +16,11 @@ impl<T> SqlSink<T> {
     /// (a keyless one replaces every row each run) without an incremental
     /// mark (its requests ask for what changed already), on a run that is
     /// not fresh (`--fresh` fetches every page in full).
-    pub(super) async fn offer_validators(&mut self, opened: &Opened, ctx: &SinkContext) -> Result<(), SinkError> {
+    pub(super) async fn offer_validators(
+        &mut self,
+        opened: &Opened,
+        ctx: &SinkContext,
+    ) -> Result<(), SinkError> {
         self.validators = None;
         if self.append.is_some() || self.high_water.is_some() || ctx.fresh() {
             return Ok(());
