@@ -11,6 +11,7 @@
 //! swap's transaction. A new staging run starts without staged rows.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use async_trait::async_trait;
 use crawlpipe_core::{Cursor, PageEnd, PageValidator, SinkError, Validation, Validators};
@@ -268,7 +269,15 @@ pub(crate) struct SqlValidators {
     collection: String,
     table: String,
     select: String,
+    /// Whether the collection has live validators at all ([`UNKNOWN`] until
+    /// the first lookup): a first run asks the database once, not per page.
+    stored: AtomicU8,
+    any: String,
 }
+
+const UNKNOWN: u8 = 0;
+const NONE: u8 = 1;
+const SOME: u8 = 2;
 
 impl SqlValidators {
     /// Creates `pipeline_validators` if missing (and, for a new staging
@@ -280,15 +289,27 @@ impl SqlValidators {
         sql: &ValidatorSql,
         new_run: bool,
     ) -> Result<Self, crate::Error> {
+        // Once per database handle, as for the collections' own tables.
+        let create = create_table();
+        let known = db.table_known(&create);
         let mut plan = TxPlan {
-            ddl: vec![create_table()],
+            ddl: if known { Vec::new() } else { vec![create.clone()] },
             ..TxPlan::default()
         };
         if new_run && sql.staged() {
             plan.statements.push(sql.clear_staged(collection, table));
         }
-        db.inner.pool.run_tx(&plan, false).await?;
+        if !(plan.ddl.is_empty() && plan.statements.is_empty()) {
+            db.inner.pool.run_tx(&plan, false).await?;
+        }
+        if !known {
+            db.remember_table(create);
+        }
         let p = db.inner.pool.dialect().placeholders(3);
+        let any = format!(
+            "SELECT \"request\" FROM {TABLE} WHERE \"collection\" = {} AND \"tbl\" = {} AND \"staged\" = 0 LIMIT 1",
+            p[0], p[1]
+        );
         let select = format!(
             "SELECT \"etag\", \"last_modified\", \"next_cursor\" FROM {TABLE} WHERE \"collection\" = {} \
              AND \"tbl\" = {} AND \"staged\" = 0 AND \"request\" = {}",
@@ -299,6 +320,8 @@ impl SqlValidators {
             collection: collection.to_owned(),
             table: table.to_owned(),
             select,
+            stored: AtomicU8::new(UNKNOWN),
+            any,
         })
     }
 }
@@ -306,17 +329,25 @@ impl SqlValidators {
 #[async_trait]
 impl Validators for SqlValidators {
     async fn get(&self, request: &str) -> Result<Option<PageValidator>, SinkError> {
-        let binds = [
-            Bind::Text(Some(&self.collection)),
-            Bind::Text(Some(&self.table)),
-            Bind::Text(Some(request)),
-        ];
+        let failed = |e: sqlx::Error| SinkError::Write {
+            collection: self.collection.clone(),
+            source: Box::new(crate::Error::from(e)),
+        };
+        let scope = [Bind::Text(Some(&self.collection)), Bind::Text(Some(&self.table))];
+        if self.stored.load(Ordering::Acquire) == UNKNOWN {
+            let any = texts(&self.db.inner.pool, &self.any, &scope)
+                .await
+                .map_err(failed)?;
+            let stored = if any.is_empty() { NONE } else { SOME };
+            self.stored.store(stored, Ordering::Release);
+        }
+        if self.stored.load(Ordering::Acquire) == NONE {
+            return Ok(None);
+        }
+        let binds = [scope[0], scope[1], Bind::Text(Some(request))];
         let rows = texts(&self.db.inner.pool, &self.select, &binds)
             .await
-            .map_err(|e| SinkError::Write {
-                collection: self.collection.clone(),
-                source: Box::new(crate::Error::from(e)),
-            })?;
+            .map_err(failed)?;
         Ok(rows.into_iter().next().map(|row| {
             let mut row = row.into_iter();
             let mut next = || row.next().flatten();
