@@ -136,3 +136,60 @@ async fn each_validation_reaches_the_sink_at_its_page_end() {
         assert_eq!(written.len(), 5 * per_page as usize);
     }
 }
+
+#[test]
+fn not_modified_pages_are_counted_in_metrics_status_and_summary() {
+    use crawlpipe_core::MemoryCheckpointStore;
+    use crawlpipe_core::runner::{Collection, Runner};
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    metrics::with_local_recorder(&recorder, || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let collection = Collection::new("unchanged", |name| {
+                let source = Source {
+                    pages: 4,
+                    per_page: 3,
+                    given_store: Arc::default(),
+                };
+                Ok(Pipeline::paged(name, source).sink(Recorder::default()))
+            });
+            let runner = Runner::builder(Arc::new(MemoryCheckpointStore::new()))
+                .collection(collection)
+                .build()
+                .unwrap();
+            let summaries = runner.join().await;
+            assert_eq!((summaries[0].pages, summaries[0].pages_not_modified), (4, 1));
+            let status = serde_json::to_value(runner.status()).unwrap();
+            assert_eq!(status[0]["pages_not_modified"], 1, "{status}");
+        });
+    });
+    let counters: std::collections::HashMap<String, u64> = snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .filter_map(|(key, _, _, value)| {
+            let key = key.key();
+            let mut labels: Vec<String> = key
+                .labels()
+                .map(|l| format!("{}={}", l.key(), l.value()))
+                .collect();
+            labels.sort();
+            match value {
+                DebugValue::Counter(c) => Some((format!("{}{{{}}}", key.name(), labels.join(",")), c)),
+                _ => None,
+            }
+        })
+        .collect();
+    assert_eq!(counters["pipeline_pages_total{collection=unchanged}"], 3);
+    assert_eq!(
+        counters["pipeline_pages_total{collection=unchanged,outcome=not_modified}"],
+        1
+    );
+}
