@@ -5,6 +5,7 @@
 //! keyless collection or a fresh run.
 #![cfg(feature = "sqlite")]
 
+#[allow(unused_imports)]
 mod support;
 
 use crawlpipe_core::{Cursor, PageEnd, PageValidator, Sink, SinkContext, Validation};
