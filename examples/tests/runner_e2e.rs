@@ -10,7 +10,7 @@ use crawlpipe_core::{Pipeline, State};
 use crawlpipe_sinks::Database;
 use crawlpipe_sinks::sqlx::{self, AssertSqlSafe, Row};
 use crawlpipe_sources::mock::{Faults, MockConfig, MockServer, Outage};
-use crawlpipe_sources::{BreakerConfig, HttpContext, HttpSourceConfig, JsonSource, Pagination};
+use crawlpipe_sources::{BreakerSettings, HttpContext, HttpSourceConfig, JsonSource, Pagination};
 
 fn page_style(server: &MockServer, path: &str) -> HttpSourceConfig {
     let mut config = HttpSourceConfig::new(server.url(path))
@@ -25,7 +25,7 @@ fn page_style(server: &MockServer, path: &str) -> HttpSourceConfig {
             page_size_param: None,
         });
     // The default 30 s breaker cooldown would make the outage tests slow.
-    config.breaker = Some(BreakerConfig {
+    config.breaker = Some(BreakerSettings {
         failures: 5,
         cooldown_ms: 100,
     });

@@ -86,6 +86,7 @@
     unreachable_pub
 )]
 
+mod attempt_start;
 mod checkpoint;
 pub mod coordination;
 mod cursor;

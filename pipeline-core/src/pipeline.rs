@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::attempt_start::StartAt;
 use crate::driver::{PagedConfig, run_chain, run_paged, run_push};
 use crate::edge::edge;
 use crate::meters::edge_gauge;
@@ -54,7 +55,7 @@ type Build<T> = Box<dyn FnOnce(&Arc<Shared>, &PipelineConfig, &mut Tasks) -> Box
 pub struct Pipeline<T> {
     name: Arc<str>,
     host: Option<String>,
-    settings: PipelineConfig,
+    pub(crate) settings: PipelineConfig,
     build: Build<T>,
     transforms: usize,
     error: Option<BuildError>,
@@ -134,14 +135,14 @@ impl<T: Send + 'static> Pipeline<T> {
     /// Lines sinks) hands its committed cursor to the pipeline when it opens,
     /// so a pipeline resumes by itself.
     pub fn resume_from(mut self, cursor: Option<Cursor>) -> Self {
-        self.settings.resume_from = Some(cursor);
+        self.settings.start.at = StartAt::Cursor(cursor);
         self
     }
 
     /// Starts over: the sink forgets its stored cursor (a staging sink
     /// empties its staging table) and the source starts at the first page.
     pub fn fresh(mut self, fresh: bool) -> Self {
-        self.settings.fresh = fresh;
+        self.settings.start.fresh = fresh;
         self
     }
 
@@ -404,7 +405,7 @@ impl<T: Send + 'static> Pipeline<T> {
         self.validate()?;
         let (shared, tasks, output, settings) = self.start();
         // No sink to ask: start where the caller said, else at the first page.
-        shared.set_start(Start::From(settings.resume_from.flatten()));
+        shared.set_start(Start::From(settings.start.chosen()));
         Ok(PipelineStream::new(output, shared, tasks))
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::Cursor;
+use crate::attempt_start::AttemptStart;
 use crate::policy::RetryPolicy;
 
 /// The settings of one pipeline; every one has a default.
@@ -19,9 +19,8 @@ pub(crate) struct PipelineConfig {
     pub(crate) lookahead: usize,
     pub(crate) max_pages: Option<u64>,
     pub(crate) retry: RetryPolicy,
-    /// A cursor chosen by the caller; `None`: the sink's stored one.
-    pub(crate) resume_from: Option<Option<Cursor>>,
-    pub(crate) fresh: bool,
+    /// Where and how the attempt starts (fence included).
+    pub(crate) start: AttemptStart,
     pub(crate) cancel: Option<CancellationToken>,
 }
 
@@ -35,8 +34,7 @@ impl Default for PipelineConfig {
             lookahead: 1,
             max_pages: None,
             retry: RetryPolicy::default(),
-            resume_from: None,
-            fresh: false,
+            start: AttemptStart::default(),
             cancel: None,
         }
     }

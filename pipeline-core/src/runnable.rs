@@ -1,14 +1,14 @@
 //! A pipeline with its sink, ready to spawn.
 
-use crate::driver::{BatchConfig, SinkStart, run_sink};
-use crate::{BuildError, Cursor, Fence, Pipeline, PipelineHandle, Sink};
+use crate::attempt_start::{AttemptStart, StartAt};
+use crate::driver::{BatchConfig, run_sink};
+use crate::{BuildError, Pipeline, PipelineHandle, Sink};
 
 /// A pipeline with its sink, ready to [`spawn`](Runnable::spawn).
 #[must_use = "a pipeline does nothing until it is spawned"]
 pub struct Runnable<T> {
     pipeline: Pipeline<T>,
     sink: Box<dyn Sink<T>>,
-    fence: Option<Fence>,
 }
 
 impl<T> std::fmt::Debug for Runnable<T> {
@@ -21,11 +21,7 @@ impl<T> std::fmt::Debug for Runnable<T> {
 
 impl<T: Send + 'static> Runnable<T> {
     pub(crate) fn new(pipeline: Pipeline<T>, sink: Box<dyn Sink<T>>) -> Self {
-        Self {
-            pipeline,
-            sink,
-            fence: None,
-        }
+        Self { pipeline, sink }
     }
 
     /// The collection's name.
@@ -35,18 +31,13 @@ impl<T: Send + 'static> Runnable<T> {
 
     /// How a runner starts an attempt: from its cursor after a failure in
     /// this run, and fresh only on the first attempt of a fresh run; in a
-    /// cluster, under the lease's fence.
-    pub(crate) fn start_with(
-        mut self,
-        resume_from: Option<Option<Cursor>>,
-        fresh: bool,
-        fence: Option<Fence>,
-    ) -> Self {
-        self.pipeline = self.pipeline.fresh(fresh);
-        self.fence = fence;
-        if let Some(cursor) = resume_from {
-            self.pipeline = self.pipeline.resume_from(cursor);
+    /// cluster, under the lease's fence. A cursor the pipeline was built
+    /// with stays when the runner chooses none.
+    pub(crate) fn start_with(mut self, mut start: AttemptStart) -> Self {
+        if start.at == StartAt::Committed {
+            start.at = std::mem::take(&mut self.pipeline.settings.start.at);
         }
+        self.pipeline.settings.start = start;
         self
     }
 
@@ -64,12 +55,7 @@ impl<T: Send + 'static> Runnable<T> {
             batch_size: settings.batch_size,
             batch_timeout: settings.batch_timeout,
         };
-        let start = SinkStart {
-            fresh: settings.fresh,
-            resume_from: settings.resume_from,
-            fence: self.fence,
-        };
-        let sink_task = tokio::spawn(run_sink(self.sink, output, shared.clone(), batch, start));
+        let sink_task = tokio::spawn(run_sink(self.sink, output, shared.clone(), batch, settings.start));
         Ok(PipelineHandle::start(
             shared,
             tasks,

@@ -1,6 +1,6 @@
 //! State shared by the tasks of one running pipeline.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
 use tokio::sync::watch;
@@ -34,6 +34,9 @@ pub(crate) struct Shared {
     pub(crate) cancel: CancellationToken,
     pub(crate) meters: Meters,
     status: watch::Sender<Status>,
+    /// The newest checkpoint the sink committed: the pipeline's own record,
+    /// which observers' status copies.
+    committed: Mutex<Option<Cursor>>,
     source_exit: OnceLock<SourceExit>,
     /// The page validators the sink offered when it opened.
     validators: OnceLock<Arc<dyn Validators>>,
@@ -57,6 +60,7 @@ impl Shared {
             start: watch::Sender::new(Start::Pending),
             cancel,
             status,
+            committed: Mutex::new(None),
             source_exit: OnceLock::new(),
             validators: OnceLock::new(),
         })
@@ -129,6 +133,16 @@ impl Shared {
     /// Where a transform or sink failure should resume: the newest checkpoint
     /// this run committed, else the cursor it started from.
     pub(crate) fn committed_or_start(&self) -> Option<Cursor> {
-        self.status.borrow().checkpoint.clone().or_else(|| self.start())
+        self.committed().or_else(|| self.start())
+    }
+
+    /// Records a checkpoint the sink committed.
+    pub(crate) fn set_committed(&self, cursor: &Cursor) {
+        *self.committed.lock().unwrap_or_else(|e| e.into_inner()) = Some(cursor.clone());
+    }
+
+    /// The newest checkpoint the sink committed in this attempt.
+    pub(crate) fn committed(&self) -> Option<Cursor> {
+        self.committed.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }

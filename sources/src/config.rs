@@ -42,14 +42,14 @@ pub use crate::request_config::{Body, BodyFormat, Headers, Method};
 /// milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct BreakerConfig {
+pub struct BreakerSettings {
     /// Consecutive failures that open the breaker (default 5).
     pub failures: u32,
     /// How long it stays open before one probe, in ms (default 30 000).
     pub cooldown_ms: u64,
 }
 
-impl Default for BreakerConfig {
+impl Default for BreakerSettings {
     fn default() -> Self {
         let policy = policy::BreakerConfig::default();
         Self {
@@ -59,8 +59,8 @@ impl Default for BreakerConfig {
     }
 }
 
-impl From<BreakerConfig> for policy::BreakerConfig {
-    fn from(s: BreakerConfig) -> Self {
+impl From<BreakerSettings> for policy::BreakerConfig {
+    fn from(s: BreakerSettings) -> Self {
         policy::BreakerConfig {
             failures: s.failures,
             cooldown: Duration::from_millis(s.cooldown_ms),
@@ -146,7 +146,7 @@ pub struct HttpSourceConfig {
     /// Hosts redirects and next links may lead to (default: the start URL's host).
     pub allowed_hosts: Vec<String>,
     /// Circuit breaker of the host (default: 5 failures, 30 s).
-    pub breaker: Option<BreakerConfig>,
+    pub breaker: Option<BreakerSettings>,
     /// For `offset` and `page` styles, whose next URL is known before the
     /// response: fetch the predicted next page while this one is fetched
     /// (two requests in flight, so it needs `max_in_flight_per_host` ≥ 2;

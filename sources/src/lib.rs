@@ -59,6 +59,7 @@
 )]
 
 mod config;
+mod config_check;
 pub mod dates;
 mod error;
 mod format;
@@ -71,9 +72,10 @@ mod paging;
 mod request_config;
 mod suggest;
 
-pub use self::config::{Body, BodyFormat, BreakerConfig, Headers, HttpSourceConfig, Method, Pagination};
+pub use self::config::{Body, BodyFormat, BreakerSettings, Headers, HttpSourceConfig, Method, Pagination};
+pub use self::config_check::InvalidKey;
 pub use self::error::SourceError;
-pub use self::format::{FormatMismatch, ResponseFormat, XML_MAX_DEPTH, XmlConfig};
+pub use self::format::{ResponseFormat, XML_MAX_DEPTH, XmlConfig};
 pub use self::html::extract::ScrapedItem;
 pub use self::html::scrape::ScrapeSource;
 pub use self::html::scrape_config::ScrapeConfig;

@@ -1,7 +1,7 @@
 //! Configuration as data: every pagination style, defaults equal to
 //! `HttpSourceConfig::new`'s, tables merged before deserializing, unknown keys refused.
 
-use crawlpipe_sources::{BreakerConfig, HttpSourceConfig, Pagination};
+use crawlpipe_sources::{BreakerSettings, HttpSourceConfig, Pagination};
 
 #[test]
 fn every_pagination_style_reads_from_toml() {
@@ -111,7 +111,7 @@ fn missing_keys_take_the_defaults_of_new() {
     let breaker: HttpSourceConfig = toml::from_str("breaker = { failures = 3 }\n").unwrap();
     assert_eq!(
         breaker.breaker,
-        Some(BreakerConfig {
+        Some(BreakerSettings {
             failures: 3,
             cooldown_ms: 30_000
         })

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crawlpipe_core::{FetchErrorKind, StageError};
 use crawlpipe_sources::mock::{Faults, MockConfig, Outage, RetryAfter};
-use crawlpipe_sources::{BreakerConfig, HttpSourceConfig};
+use crawlpipe_sources::{BreakerSettings, HttpSourceConfig};
 use support::*;
 
 fn with_faults(items: usize, faults: Faults) -> MockConfig {
@@ -131,7 +131,7 @@ async fn a_timed_outage_is_ridden_out_by_backoff() {
     ))
     .await;
     let mut config = page_config(&server);
-    config.breaker = Some(BreakerConfig {
+    config.breaker = Some(BreakerSettings {
         failures: 1000,
         cooldown_ms: 1000,
     });
@@ -235,7 +235,7 @@ async fn consecutive_failures_open_the_breaker_which_fails_fast_with_retry_at() 
     ))
     .await;
     let mut config = page_config(&server);
-    config.breaker = Some(BreakerConfig {
+    config.breaker = Some(BreakerSettings {
         failures: 3,
         cooldown_ms: 60_000,
     });

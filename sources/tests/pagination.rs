@@ -232,7 +232,7 @@ async fn speculative_fetching_keeps_the_exact_items_even_with_errors() {
             .items(if url == "/offset" { "/results" } else { "/items" })
             .pagination(style);
         config.speculate = true;
-        config.breaker = Some(crawlpipe_sources::BreakerConfig {
+        config.breaker = Some(crawlpipe_sources::BreakerSettings {
             failures: 1000,
             cooldown_ms: 1,
         });

@@ -163,7 +163,7 @@ async fn server_errors_while_working_ahead_lose_and_duplicate_nothing() {
         });
         let server = server(mock.clone()).await;
         let mut config = scrape_config(server.url("/html"), overlap);
-        config.breaker = Some(crawlpipe_sources::BreakerConfig {
+        config.breaker = Some(crawlpipe_sources::BreakerSettings {
             failures: 1000,
             cooldown_ms: 1,
         });

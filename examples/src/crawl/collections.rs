@@ -2,9 +2,7 @@
 //! and settings.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use crawlpipe_core::policy::RetryPolicy;
 use crawlpipe_core::runner::{Collection, Definition};
 use crawlpipe_core::{Pipeline, RawItem, Runnable};
 use crawlpipe_sinks::{ColumnType, Database};
@@ -13,14 +11,7 @@ use crawlpipe_sources::{
 };
 use serde_json::{Map, Value};
 
-use super::config::{CollectionConfig, KeyConfig, Mode};
-
-fn retry_policy(c: &CollectionConfig) -> RetryPolicy {
-    let r = c.settings.retry.unwrap_or_default();
-    RetryPolicy::new(r.max_attempts)
-        .initial_backoff(Duration::from_millis(r.initial_backoff_ms))
-        .max_backoff(Duration::from_millis(r.max_backoff_ms))
-}
+use super::config::{CollectionConfig, DEFAULT_MAX_PAGES, KeyConfig, Mode};
 
 /// A scraped item as a row: `key`, `url`, one column per field.
 fn scraped_row(item: ScrapedItem, key_field: Option<&str>) -> Value {
@@ -256,10 +247,12 @@ fn build_json(
 
 /// `pipeline` with the settings every collection takes from its configuration.
 fn configured<T: Send + 'static>(c: &CollectionConfig, pipeline: Pipeline<T>) -> Pipeline<T> {
-    let pipeline = pipeline
-        .lookahead(c.settings.lookahead.unwrap_or(1))
-        .retry(retry_policy(c))
-        .max_pages(c.settings.max_pages.unwrap_or(100_000));
+    let mut pipeline = pipeline
+        .retry(c.settings.retry.unwrap_or_default().policy())
+        .max_pages(c.settings.max_pages.unwrap_or(DEFAULT_MAX_PAGES));
+    if let Some(lookahead) = c.settings.lookahead {
+        pipeline = pipeline.lookahead(lookahead);
+    }
     match c.settings.batch_timeout {
         Some(timeout) => pipeline.batch_timeout(timeout),
         None => pipeline,

@@ -12,5 +12,5 @@ mod supervise;
 pub(crate) use self::chain::run_chain;
 pub(crate) use self::paged::{PagedConfig, run_paged};
 pub(crate) use self::push::run_push;
-pub(crate) use self::sink::{BatchConfig, SinkStart, finish_status, run_sink};
+pub(crate) use self::sink::{BatchConfig, finish_status, run_sink};
 pub(crate) use self::supervise::{catch_panic, panic_message};

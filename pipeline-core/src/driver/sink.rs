@@ -15,6 +15,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::supervise::catch_panic;
+use crate::attempt_start::AttemptStart;
 use crate::shared::{Shared, SourceExit, Start};
 use crate::stage::Pull;
 use crate::{
@@ -25,16 +26,6 @@ use crate::{
 pub(crate) struct BatchConfig {
     pub(crate) batch_size: usize,
     pub(crate) batch_timeout: Duration,
-}
-
-/// How the sink starts: forget stored cursors, or resume from a given one.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct SinkStart {
-    pub(crate) fresh: bool,
-    /// A cursor the caller chose; wins over the sink's stored one.
-    pub(crate) resume_from: Option<Option<Cursor>>,
-    /// The lease's fence, in a cluster.
-    pub(crate) fence: Option<crate::Fence>,
 }
 
 struct Batcher<T> {
@@ -72,6 +63,9 @@ impl<T: Send + 'static> Batcher<T> {
         self.shared.meters.items_sink.increment(items);
         if rejected > 0 {
             self.shared.meters.items_rejected.increment(rejected);
+        }
+        if let Some(c) = checkpoint {
+            self.shared.set_committed(c);
         }
         self.shared.update(|s| {
             s.items_written += items;
@@ -230,13 +224,13 @@ async fn open<T: Send + 'static>(
     sink: &mut Box<dyn Sink<T>>,
     context: &SinkContext,
     shared: &Shared,
-    start: SinkStart,
+    start: AttemptStart,
 ) -> Result<(), Outcome> {
     let opened = catch_panic(&shared.collection, "sink", sink.open(context)).await;
     let error = match opened {
         Ok(Ok(stored)) => {
             shared.set_validators(context.validators());
-            let from = start.resume_from.unwrap_or(stored);
+            let from = start.resolve(stored);
             if let Some(c) = &from {
                 tracing::info!(collection = %shared.collection, cursor = c.as_str(), "resuming");
             }
@@ -248,7 +242,7 @@ async fn open<T: Send + 'static>(
     };
     shared.set_start(Start::Aborted);
     tracing::error!(collection = %shared.collection, %error, "opening the sink failed");
-    Err(Outcome::Failed(Failure::new(error, start.resume_from.flatten())))
+    Err(Outcome::Failed(Failure::new(error, start.chosen())))
 }
 
 /// Runs the sink until the input ends; returns the outcome it finished with.
@@ -257,7 +251,7 @@ pub(crate) async fn run_sink<T: Send + 'static>(
     mut input: Box<dyn Pull<T>>,
     shared: Arc<Shared>,
     options: BatchConfig,
-    start: SinkStart,
+    start: AttemptStart,
 ) -> Outcome {
     let context = SinkContext::new(shared.collection.clone(), start.fresh).with_fence(start.fence.clone());
     if let Err(outcome) = open(&mut sink, &context, &shared, start).await {

@@ -13,6 +13,14 @@ use super::{Collection, Coordinator, Inner, Runner, RunnerError};
 use crate::CheckpointStore;
 use crate::policy::{Jitter, RetryPolicy};
 
+/// Collections a runner runs at once unless told otherwise
+/// ([`RunnerBuilder::concurrency`]).
+pub const DEFAULT_CONCURRENCY: usize = 4;
+
+/// Resumes after in-band failures per collection and run unless told
+/// otherwise ([`RunnerBuilder::max_resumes`]).
+pub const DEFAULT_MAX_RESUMES: u32 = 5;
+
 /// The runner's limits; every one has a default.
 #[derive(Debug, Clone)]
 pub(crate) struct RunnerConfig {
@@ -33,9 +41,9 @@ pub(crate) struct RunnerConfig {
 impl Default for RunnerConfig {
     fn default() -> Self {
         Self {
-            concurrency: 4,
+            concurrency: DEFAULT_CONCURRENCY,
             group_concurrency: None,
-            max_resumes: 5,
+            max_resumes: DEFAULT_MAX_RESUMES,
             backoff_initial: Duration::from_secs(1),
             backoff_max: Duration::from_secs(60),
             stall_after: Some(Duration::from_secs(300)),

@@ -8,19 +8,12 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 
 use super::CollectionError;
-use crate::{BoxError, BuildError, Cursor, Fence, PipelineHandle, Runnable};
+use crate::attempt_start::AttemptStart;
+use crate::{BoxError, BuildError, PipelineHandle, Runnable};
 
-/// Builds and spawns a collection's pipeline: from the cursor given (`None`:
-/// where its sink says), fresh or not.
-pub(crate) type Factory = Arc<
-    dyn Fn(
-            Option<Option<Cursor>>,
-            bool,
-            Option<Fence>,
-        ) -> BoxFuture<'static, Result<PipelineHandle, CollectionError>>
-        + Send
-        + Sync,
->;
+/// Builds and spawns a collection's pipeline for one attempt.
+pub(crate) type Factory =
+    Arc<dyn Fn(AttemptStart) -> BoxFuture<'static, Result<PipelineHandle, CollectionError>> + Send + Sync>;
 
 /// One collection for a [`Runner`](super::Runner): a name and a factory that
 /// builds its pipeline.
@@ -76,9 +69,9 @@ impl Collection {
     {
         let name: Arc<str> = name.into().into();
         let collection = name.clone();
-        let factory: Factory = Arc::new(move |resume_from, fresh, fence| {
+        let factory: Factory = Arc::new(move |attempt| {
             let spawned = factory(&collection)
-                .and_then(|runnable| start(&collection, runnable, resume_from, fresh, fence))
+                .and_then(|runnable| start(&collection, runnable, attempt))
                 .map_err(CollectionError::Build);
             futures::future::ready(spawned).boxed()
         });
@@ -106,7 +99,7 @@ impl Collection {
     {
         let name: Arc<str> = name.into().into();
         let collection = name.clone();
-        let factory: Factory = Arc::new(move |resume_from, fresh, fence| {
+        let factory: Factory = Arc::new(move |attempt| {
             let built = factory(&collection);
             let collection = collection.clone();
             async move {
@@ -114,7 +107,7 @@ impl Collection {
                     collection: collection.to_string(),
                     source: Arc::from(e.into()),
                 })?;
-                start(&collection, runnable, resume_from, fresh, fence).map_err(CollectionError::Build)
+                start(&collection, runnable, attempt).map_err(CollectionError::Build)
             }
             .boxed()
         });
@@ -178,9 +171,7 @@ impl Collection {
 fn start<T: Send + 'static>(
     collection: &str,
     runnable: Runnable<T>,
-    resume_from: Option<Option<Cursor>>,
-    fresh: bool,
-    fence: Option<Fence>,
+    attempt: AttemptStart,
 ) -> Result<PipelineHandle, BuildError> {
     if runnable.name() != collection {
         return Err(BuildError::Name {
@@ -188,5 +179,5 @@ fn start<T: Send + 'static>(
             reason: "it differs from the collection's name: pass the name the factory receives",
         });
     }
-    runnable.start_with(resume_from, fresh, fence).spawn()
+    runnable.start_with(attempt).spawn()
 }

@@ -75,8 +75,8 @@ use tokio_util::task::{AbortOnDropHandle, TaskTracker};
 use tracing::Instrument;
 
 use self::board::Board;
-pub use self::builder::RunnerBuilder;
 use self::builder::RunnerConfig;
+pub use self::builder::{DEFAULT_CONCURRENCY, DEFAULT_MAX_RESUMES, RunnerBuilder};
 pub use self::collection::Collection;
 use self::entry::Entry;
 pub use self::error::{CollectionError, RunnerError};

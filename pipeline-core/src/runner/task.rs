@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::board::Counts;
 use super::entry::Entry;
 use super::{CollectionError, CollectionStatus, CollectionSummary, Inner, RunnerEvent};
+use crate::attempt_start::{AttemptStart, StartAt};
 use crate::{Cursor, Fence, Outcome, PipelineHandle, Report, State, Status};
 
 /// How long a forced shutdown still waits for a pipeline that is finishing.
@@ -131,10 +132,16 @@ impl Run {
             .await;
             board.emit(event);
             let factory = self.entry.collection.factory.clone();
-            let resume_from = (!first).then(|| cursor.clone());
-            let fresh = first && self.entry.take_fresh();
-            let fence = self.lease.as_ref().map(|l| l.fence.clone());
-            let (error, retry_at) = match factory(resume_from, fresh, fence).await {
+            let attempt = AttemptStart {
+                at: if first {
+                    StartAt::Committed
+                } else {
+                    StartAt::Cursor(cursor.clone())
+                },
+                fresh: first && self.entry.take_fresh(),
+                fence: self.lease.as_ref().map(|l| l.fence.clone()),
+            };
+            let (error, retry_at) = match factory(attempt).await {
                 Ok(handle) => {
                     let report = self.watch(handle).await;
                     // The slot bounds running pipelines: saving the outcome, or

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use crate::config::{HttpSourceConfig, Pagination};
-use crate::error::SourceError;
+use crate::config_check::InvalidKey;
 use crate::json::records::ItemsMissing;
 
 /// The format of every page's body (`format = "json"`, `"jsonl"` or `"xml"`).
@@ -110,29 +110,8 @@ impl XmlConfig {
     }
 }
 
-/// A format setting that does not fit the rest of a configuration: the key
-/// at fault and why.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{key}: {reason}")]
-#[non_exhaustive]
-pub struct FormatMismatch {
-    /// The key to change (`format`, `items`, `xml.max_depth`, `pagination`).
-    pub key: &'static str,
-    /// Why.
-    pub reason: String,
-}
-
-impl From<FormatMismatch> for SourceError {
-    fn from(e: FormatMismatch) -> Self {
-        SourceError::config(e.to_string())
-    }
-}
-
-fn mismatch(key: &'static str, reason: impl Into<String>) -> FormatMismatch {
-    FormatMismatch {
-        key,
-        reason: reason.into(),
-    }
+fn mismatch(key: &'static str, reason: impl Into<String>) -> InvalidKey {
+    InvalidKey::new(key, reason)
 }
 
 impl HttpSourceConfig {
@@ -156,8 +135,8 @@ impl HttpSourceConfig {
     ///
     /// # Errors
     ///
-    /// A [`FormatMismatch`] naming the key at fault.
-    pub fn check_format(&self) -> Result<(), FormatMismatch> {
+    /// A [`InvalidKey`] naming the key at fault.
+    pub fn check_format(&self) -> Result<(), InvalidKey> {
         if self.scrape.is_some() && self.format != ResponseFormat::Json {
             return Err(mismatch(
                 "format",
@@ -191,7 +170,7 @@ impl HttpSourceConfig {
     }
 }
 
-fn check_lines(config: &HttpSourceConfig) -> Result<(), FormatMismatch> {
+fn check_lines(config: &HttpSourceConfig) -> Result<(), InvalidKey> {
     if !config.items.is_empty() {
         return Err(mismatch(
             "items",
@@ -236,7 +215,7 @@ fn check_lines(config: &HttpSourceConfig) -> Result<(), FormatMismatch> {
     }
 }
 
-fn check_xml(config: &HttpSourceConfig) -> Result<(), FormatMismatch> {
+fn check_xml(config: &HttpSourceConfig) -> Result<(), InvalidKey> {
     crate::format::xml_path::ItemPath::parse(&config.items).map_err(|reason| mismatch("items", reason))?;
     let depth = config.xml.max_depth;
     if !(1..=XML_MAX_DEPTH).contains(&depth) {

@@ -26,7 +26,7 @@ use crawlpipe_core::{FetchError, RawItem};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-pub use self::body_format::{FormatMismatch, ResponseFormat, XML_MAX_DEPTH, XmlConfig};
+pub use self::body_format::{ResponseFormat, XML_MAX_DEPTH, XmlConfig};
 use self::xml_items::{XmlItems, XmlSplitError};
 use crate::config::HttpSourceConfig;
 use crate::error::SourceError;

@@ -78,8 +78,8 @@ impl ParsePool {
         if state.running < state.limit {
             state.running += 1;
             drop(state);
-            let claim = Claim(self);
-            tokio::task::spawn_blocking(move || claim.work());
+            let worker = Worker(self);
+            tokio::task::spawn_blocking(move || worker.work());
         }
         rx
     }
@@ -94,9 +94,9 @@ impl ParsePool {
 /// A blocking task dropped before it ran (its runtime shutting down) gives
 /// its place back, and hands the queue to a plain thread, since the queue
 /// may hold pages of other runtimes whose crawls wait for them.
-struct Claim(&'static ParsePool);
+struct Worker(&'static ParsePool);
 
-impl Claim {
+impl Worker {
     /// Runs queued tasks until the queue is empty.
     fn work(self) {
         loop {
@@ -120,7 +120,7 @@ impl Claim {
     }
 }
 
-impl Drop for Claim {
+impl Drop for Worker {
     fn drop(&mut self) {
         let pool = self.0;
         let mut state = pool.lock();
@@ -133,7 +133,7 @@ impl Drop for Claim {
         // given back and the next queued page starts a thread.
         let spawned = std::thread::Builder::new()
             .name("scrape-parse".into())
-            .spawn(move || Claim(pool).work());
+            .spawn(move || Worker(pool).work());
         if spawned.is_err() {
             pool.lock().running -= 1;
         }
@@ -248,7 +248,7 @@ mod tests {
             rx
         };
         // What a shut-down runtime does to a blocking task that never ran.
-        drop(Claim(pool));
+        drop(Worker(pool));
         assert_eq!(rt.block_on(rx).unwrap(), 9);
     }
 

@@ -87,6 +87,7 @@ impl ScrapeSource {
     /// [`SourceError::Config`] when `scrape` is missing, a selector or
     /// attribute is invalid, or the URL or headers are.
     pub fn from_config(config: &HttpSourceConfig, ctx: &HttpContext) -> Result<Self, SourceError> {
+        config.validate()?;
         let scrape = config
             .scrape
             .as_ref()

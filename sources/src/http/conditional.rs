@@ -94,7 +94,7 @@ pub(crate) fn answer_validators(headers: &HeaderMap) -> Option<(Option<String>, 
 mod tests {
     use super::*;
     use crate::config::Method;
-    use crate::http::request::Body;
+    use crate::http::request::EncodedBody as Body;
 
     #[test]
     fn digests_differ_by_method_url_and_body() {

@@ -17,7 +17,7 @@ use crate::http::auth::base64;
 use crate::http::oauth2_config::{ClientAuth, GrantType, OAuth2};
 use crate::http::parse_http_url;
 use crate::http::redact::{default_secret_params, redact_url};
-use crate::http::request::{Body, Credential, Request};
+use crate::http::request::{Credential, EncodedBody, Request};
 use crate::http::token_expiry::Expiry;
 use crate::http::token_request_config::{TokenBodyFormat, TokenRequest};
 
@@ -85,7 +85,7 @@ enum Kind {
         refresh: bool,
     },
     Request {
-        body: Body,
+        body: EncodedBody,
         token: String,
         header: HeaderName,
         prefix: String,
@@ -228,12 +228,12 @@ impl Grant {
                     .iter()
                     .map(|(k, v)| (k.clone(), Value::String(v.clone())))
                     .collect();
-                Body::json(&Value::Object(object))
+                EncodedBody::json(&Value::Object(object))
             }
             TokenBodyFormat::Form => {
                 let pairs: Vec<(&str, &str)> =
                     r.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-                Body::form(&pairs)
+                EncodedBody::form(&pairs)
             }
         };
         let mut key = KeyBuilder::new("token_request");
@@ -295,7 +295,11 @@ impl Grant {
                 if *refresh && let Some(t) = refresh_token {
                     pairs.push(("refresh_token", t));
                 }
-                let request = Request::new(Method::Post, self.token_url.clone(), Some(Body::form(&pairs)));
+                let request = Request::new(
+                    Method::Post,
+                    self.token_url.clone(),
+                    Some(EncodedBody::form(&pairs)),
+                );
                 (request, basic.clone())
             }
             Kind::Request { body, .. } => {

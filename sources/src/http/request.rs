@@ -22,20 +22,20 @@ const MAX_REDIRECTS: usize = 10;
 /// A request body and its content type. `Debug` shows neither the bytes
 /// (a token request's form holds the client secret) nor their length.
 #[derive(Clone, PartialEq, Eq)]
-pub(crate) struct Body {
+pub(crate) struct EncodedBody {
     pub(crate) content_type: &'static str,
     pub(crate) bytes: Arc<Vec<u8>>,
 }
 
-impl fmt::Debug for Body {
+impl fmt::Debug for EncodedBody {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Body")
+        f.debug_struct("EncodedBody")
             .field("content_type", &self.content_type)
             .finish_non_exhaustive()
     }
 }
 
-impl Body {
+impl EncodedBody {
     /// A JSON body.
     pub(crate) fn json(value: &serde_json::Value) -> Self {
         Self {
@@ -76,7 +76,7 @@ impl Credential {
 pub(crate) struct Request {
     pub(crate) method: Method,
     pub(crate) url: Url,
-    pub(crate) body: Option<Body>,
+    pub(crate) body: Option<EncodedBody>,
     /// `If-None-Match` / `If-Modified-Since` (see `conditional.rs`): a `304`
     /// answer is then a page, not an error.
     pub(crate) conditional: HeaderMap,
@@ -89,7 +89,7 @@ impl Request {
     }
 
     /// A request; `url`'s fragment is dropped.
-    pub(crate) fn new(method: Method, mut url: Url, body: Option<Body>) -> Self {
+    pub(crate) fn new(method: Method, mut url: Url, body: Option<EncodedBody>) -> Self {
         url.set_fragment(None);
         Self {
             method,

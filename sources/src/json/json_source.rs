@@ -115,6 +115,7 @@ impl JsonSource {
         ctx: &HttpContext,
         now: Timestamp,
     ) -> Result<Self, SourceError> {
+        config.validate()?;
         let rendered = config_at(config, now)?;
         // Requests holding the run's time never repeat: no validators.
         let may_validate =

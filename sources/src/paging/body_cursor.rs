@@ -17,7 +17,7 @@ use crate::dates::DateWindows;
 use crate::dates::windows::Windows;
 use crate::error::SourceError;
 use crate::http::form_body::form_pairs;
-use crate::http::request::{Body, Request};
+use crate::http::request::{EncodedBody, Request};
 use crate::paging::fragment;
 
 /// The fragment parameter holding a body token.
@@ -175,10 +175,10 @@ impl RequestTemplate {
             }
         }
         let body = match self.format {
-            BodyFormat::Form => {
-                Body::form(&form_pairs(&body).map_err(|e| FetchError::invalid(format!("form body: {e}")))?)
-            }
-            _ => Body::json(&body),
+            BodyFormat::Form => EncodedBody::form(
+                &form_pairs(&body).map_err(|e| FetchError::invalid(format!("form body: {e}")))?,
+            ),
+            _ => EncodedBody::json(&body),
         };
         Ok(Request::new(self.method, url.clone(), Some(body)))
     }

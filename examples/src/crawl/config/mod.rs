@@ -11,12 +11,14 @@
 
 mod children;
 mod cluster;
+mod collection;
 mod database_url;
 mod error;
 mod key;
 mod merge;
 mod names;
 mod ranges;
+mod reader;
 mod runtime;
 mod settings;
 mod shape;
@@ -29,25 +31,24 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use crawlpipe_sources::{HttpSourceConfig, Pagination};
+use crawlpipe_core::runner;
+use crawlpipe_sources::HttpSourceConfig;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 pub use self::children::IncrementalConfig;
-use self::children::{check_incremental, check_parents, commit_parents_soon};
+use self::children::{check_parents, commit_parents_soon};
+use self::collection::FileSettings;
 pub use self::database_url::check_database_url;
 pub use self::error::ConfigError;
 pub use self::key::KeyConfig;
 use self::names::SeenNames;
 pub use self::names::validate_name;
+use self::reader::Reader;
 pub use self::runtime::{Mode, RuntimeConfig, Secret};
-pub use self::settings::{PARENT_BATCH_TIMEOUT, PipelineConfig, RetryConfig};
-use self::shape::{CRAWL_KEYS, CrawlKeys, NOT_DEFAULTS, TopLevel};
+pub use self::settings::{CollectionSettings, DEFAULT_MAX_PAGES, PARENT_BATCH_TIMEOUT, RetryConfig};
+use self::shape::{NOT_DEFAULTS, TopLevel};
 pub use self::tables::{Columns, TableConfig};
-use self::vars::expand_vars;
-
-/// The longest `every`: a schedule past it is a typo, and would overflow clocks.
-const MAX_EVERY: Duration = Duration::from_secs(366 * 86_400);
 
 /// A collection ready to crawl: defaults applied, variables expanded.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,7 +60,7 @@ pub struct CollectionConfig {
     /// index).
     pub key: Option<KeyConfig>,
     /// The crawl's own settings (lookahead, page limit, retry).
-    pub settings: PipelineConfig,
+    pub settings: CollectionSettings,
     /// A child collection: crawled once per item of this collection, its
     /// `url` a template (`{/pointer}` = that field of the parent item).
     pub parent: Option<String>,
@@ -122,360 +123,124 @@ impl CrawlConfig {
     ///
     /// A [`ConfigError`] naming `file` and the line or key that is wrong.
     pub fn parse(file: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let parse_error = |collection: Option<&str>, e: toml::de::Error| ConfigError::Parse {
-            file: file.to_owned(),
-            message: match collection {
-                Some(name) => format!("collection {name:?}: {}", e.to_string().trim_end()),
-                None => e.to_string().trim_end().to_owned(),
-            },
-        };
-        let top: TopLevel = toml::from_str(text).map_err(|e| parse_error(None, e))?;
-        let invalid = |line: Option<usize>, location: String, reason: &str| ConfigError::Invalid {
-            file: file.to_owned(),
-            line,
-            location,
-            reason: reason.to_owned(),
-        };
-        let expand_at = |value: &str, line: Option<usize>, location: String| -> Result<String, ConfigError> {
-            expand_vars(value, env).map_err(|var| ConfigError::MissingEnv {
-                file: file.to_owned(),
-                line,
-                location,
-                var,
-            })
-        };
-
+        let reader = Reader::new(file, text, env)?;
+        let top: TopLevel = toml::from_str(text).map_err(|e| reader.parse_error(None, e))?;
         // Every number in range before any is used, each error with its line.
-        let spanned = DeTable::parse(text)
-            .map_err(|e| parse_error(None, e))?
-            .into_inner();
-        ranges::check_file(text, &spanned)
-            .map_err(|(line, location, reason)| invalid(Some(line), location, &reason))?;
-        let runtime_line = |key: &str| match spanned.get("runtime").map(Spanned::get_ref) {
-            Some(DeValue::Table(t)) => t.get(key).map(|v| merge::line_at(text, v.span().start)),
-            _ => None,
-        };
-
-        let expand = |value: &str, location: String| {
-            let line = runtime_line(location.trim_start_matches("runtime."));
-            expand_at(value, line, location)
-        };
-
-        let concurrency = top.runtime.concurrency.unwrap_or(4);
-        if concurrency == 0 {
-            return Err(invalid(
-                runtime_line("concurrency"),
-                "runtime.concurrency".into(),
-                "must be at least 1",
-            ));
-        }
-        let children = top.runtime.children.unwrap_or(2 * concurrency);
-        if children == 0 {
-            return Err(invalid(
-                runtime_line("children"),
-                "runtime.children".into(),
-                "must be at least 1",
-            ));
-        }
-        let database = expand(
-            top.runtime.database.as_deref().unwrap_or("sqlite://crawl.db"),
-            "runtime.database".into(),
-        )?;
-        check_database_url(&database)
-            .map_err(|reason| invalid(runtime_line("database"), "runtime.database".into(), reason))?;
-        let metrics_addr = top
-            .runtime
-            .metrics_addr
-            .as_deref()
-            .map(|a| expand(a, "runtime.metrics_addr".into()))
-            .transpose()?;
-        let cluster = cluster::lease(
-            top.runtime.cluster.unwrap_or(false),
-            top.runtime.lease_ms,
-            &database,
-        )
-        .map_err(|(key, reason)| {
-            let line = runtime_line(key.trim_start_matches("runtime."));
-            invalid(line, key.into(), reason)
-        })?;
+        ranges::check_file(text, &reader.root)
+            .map_err(|(line, location, reason)| reader.invalid(Some(line), location, &reason))?;
+        let runtime = read_runtime(&reader, &top.runtime)?;
         if top.collection.is_empty() {
-            return Err(invalid(
-                None,
-                "collection".into(),
-                "the file defines no [[collection]]",
-            ));
+            return Err(reader.invalid(None, "collection".into(), "the file defines no [[collection]]"));
         }
-
-        // Parsed again with spans: the first parse checked the shape.
-        let root = DeTable::parse(text)
-            .map_err(|e| parse_error(None, e))?
-            .into_inner();
-        let defaults = match root.get("defaults").map(|v| (v.span(), v.get_ref())) {
-            Some((_, DeValue::Table(t))) => t.clone(),
-            _ => DeTable::new(),
+        let defaults = read_defaults(&reader)?;
+        let settings = FileSettings {
+            defaults: &defaults,
+            mode: top.runtime.mode,
+            cluster: runtime.cluster.is_some(),
         };
-        for key in NOT_DEFAULTS {
-            if let Some((k, _)) = defaults.get_key_value(*key) {
-                let line = Some(merge::line_at(text, k.span().start));
-                return Err(invalid(
-                    line,
-                    format!("defaults.{key}"),
-                    "is per collection; set it in each [[collection]]",
-                ));
-            }
-        }
-        let tables = match root.get("collection").map(Spanned::get_ref) {
+        let tables = match reader.root.get("collection").map(Spanned::get_ref) {
             Some(DeValue::Array(tables)) => tables.iter().collect(),
             _ => Vec::new(),
         };
-
         let mut seen = SeenNames::default();
         let mut parent_lines: BTreeMap<String, Option<usize>> = BTreeMap::new();
         let mut collection_lines: BTreeMap<String, usize> = BTreeMap::new();
         let mut collections = Vec::with_capacity(tables.len());
         for (index, table) in tables.into_iter().enumerate() {
-            let DeValue::Table(own) = table.get_ref() else {
-                return Err(invalid(
-                    None,
-                    format!("collection #{}", index + 1),
-                    "must be a table",
-                ));
-            };
-            let mut merged = merge::merge(&defaults, own);
-            let label = match own.get("name").and_then(|n| n.get_ref().as_str()) {
-                Some(name) => name.to_owned(),
-                None => format!("#{}", index + 1),
-            };
-            let line_of = |key: &str| merged.get(key).map(|v| merge::line_at(text, v.span().start));
-            let name_line = line_of("name");
-            let lines: BTreeMap<&'static str, Option<usize>> = [
-                "max_in_flight_per_host",
-                "max_pages",
-                "timeout_ms",
-                "pagination",
-                "items",
-                "items_map_key",
-                "key",
-                "every",
-                "parent",
-                "incremental",
-                "url",
-                "headers",
-                "auth",
-                "body",
-                "windows",
-                "format",
-                "xml",
-                "columns",
-                "on_mismatch",
-                "unnest",
-            ]
-            .into_iter()
-            .map(|k| (k, line_of(k)))
-            .collect();
-            let crawl_table = merge::split_off(&mut merged, CRAWL_KEYS);
-            let crawl: CrawlKeys = merge::deserialize(crawl_table, table.span(), text)
-                .map_err(|e| parse_error(Some(&label), e))?;
-            let mut http: HttpSourceConfig =
-                merge::deserialize(merged, table.span(), text).map_err(|e| parse_error(Some(&label), e))?;
-
-            let at = |key: &str| format!("collection {:?}: {key}", crawl.name);
-            let fail = |key: &'static str, reason: &str| invalid(lines[key], at(key), reason);
-            if let Err(reason) = validate_name(&crawl.name).and_then(|()| seen.insert(&crawl.name)) {
-                return Err(invalid(name_line, at("name"), &reason));
+            let read = collection::read(&reader, &settings, index, table, &mut seen)?;
+            let name = read.config.name.clone();
+            parent_lines.insert(name.clone(), read.parent_line);
+            if let Some(line) = read.name_line {
+                collection_lines.insert(name, line);
             }
-            parent_lines.insert(crawl.name.clone(), lines["parent"]);
-            http.url = expand_at(&http.url, lines["url"], at("url"))?;
-            for (name, value) in http.headers.0.iter_mut() {
-                *value = expand_at(value, lines["headers"], at(&format!("headers.{name}")))?;
-            }
-            if let Some(auth) = http.auth.as_mut() {
-                for value in auth.strings_mut() {
-                    *value = expand_at(value, lines["auth"], at("auth"))?;
-                }
-            }
-            if let Some(body) = http.body.as_mut() {
-                for value in body.strings_mut() {
-                    *value = expand_at(value, lines["body"], at("body"))?;
-                }
-            }
-            if let Some(line) = name_line {
-                collection_lines.insert(crawl.name.clone(), line);
-            }
-            if http.max_in_flight_per_host == 0 {
-                return Err(fail("max_in_flight_per_host", "must be at least 1"));
-            }
-            if crawl.max_pages == Some(0) {
-                return Err(fail("max_pages", "must be at least 1"));
-            }
-            if http.timeout_ms == 0 {
-                return Err(fail("timeout_ms", "must be at least 1"));
-            }
-            let scraped = http.scrape.is_some();
-            if scraped && http.pagination != Pagination::None {
-                return Err(fail(
-                    "pagination",
-                    "a scraped collection follows its `scrape.next` selector; remove `pagination`",
-                ));
-            }
-            if let Err(e) = http.check_format() {
-                let line = lines
-                    .get(e.key.split('.').next().unwrap_or_default())
-                    .copied()
-                    .flatten();
-                return Err(invalid(line.or(name_line), at(e.key), &e.reason));
-            }
-            if !scraped && !http.items.is_empty() && !http.items.starts_with('/') {
-                return Err(fail("items", "a JSON pointer is empty or starts with '/'"));
-            }
-            if let Some(key) = &crawl.key {
-                key.check(scraped, crawl.parent.is_some())
-                    .map_err(|reason| fail("key", &reason))?;
-                if *key == KeyConfig::Keyless && crawl.incremental.is_some() {
-                    return Err(fail(
-                        "key",
-                        "false (keyless) cannot be used with incremental: a keyless run replaces the \
-                         previous run's rows, and an incremental run fetches only what changed",
-                    ));
-                }
-            }
-            if let Some(field) = &http.items_map_key
-                && !http.items.split('/').any(|s| s == "*")
-            {
-                let reason = format!(
-                    "{field:?} needs a `*` in items (e.g. \"/rates/*\"): only a record taken from an \
-                     object by `*` has a member name"
-                );
-                return Err(fail("items_map_key", &reason));
-            }
-            if let (Some(key), Some(scrape)) = (crawl.key.as_ref().and_then(KeyConfig::field), &http.scrape)
-                && !scrape.fields.contains_key(key)
-            {
-                return Err(fail(
-                    "key",
-                    "for a scraped collection, key must name one of scrape.fields",
-                ));
-            }
-            let every = match crawl.every.as_deref().map(humantime::parse_duration) {
-                None => None,
-                Some(Ok(d)) if d.is_zero() => return Err(fail("every", "must be longer than 0s")),
-                Some(Ok(d)) if d > MAX_EVERY => return Err(fail("every", "must be at most 366d")),
-                Some(Ok(d)) => Some(d),
-                Some(Err(e)) => {
-                    let reason = format!("{e}; write a duration such as \"90s\", \"15m\", \"6h\" or \"1d\"");
-                    return Err(fail("every", &reason));
-                }
-            };
-            let mut incremental = crawl.incremental;
-            if let Some(inc) = incremental.as_mut() {
-                if let Some(initial) = inc.initial.as_mut() {
-                    *initial = expand(initial, at("incremental.initial"))?;
-                }
-                check_incremental(inc, &http, top.runtime.mode)
-                    .map_err(|reason| fail("incremental", &reason))?;
-            }
-            if let Some(w) = http.windows.as_mut() {
-                w.start = expand(&w.start, at("windows.start"))?;
-                if let Some(end) = w.end.as_mut() {
-                    *end = expand(end, at("windows.end"))?;
-                }
-                if scraped {
-                    return Err(fail("windows", "needs a JSON collection"));
-                }
-                w.check().map_err(|e| fail("windows", &e.to_string()))?;
-            }
-            if crawl.parent.is_some() && top.runtime.mode == Some(Mode::Staging) {
-                return Err(fail(
-                    "parent",
-                    "cannot be used with mode = \"staging\": children are read from the parent's live table",
-                ));
-            }
-            if crawl.parent.is_some() && cluster.is_some() {
-                return Err(fail(
-                    "parent",
-                    "cannot be used with runtime.cluster yet: child collections are fed by one process",
-                ));
-            }
-            let table = tables::read(crawl.columns, crawl.on_mismatch, crawl.unnest)
-                .map_err(|(key, reason)| fail(key, &reason))?;
-            if table.is_typed() {
-                let problem = if scraped {
-                    Some("applies to JSON collections: a scraped collection's columns are its scrape.fields")
-                } else if crawl.parent.is_some() {
-                    Some("cannot be used on a child collection yet: its rows hold the item and its parent")
-                } else if !table.unnest.is_empty() && top.runtime.mode == Some(Mode::Staging) {
-                    Some(
-                        "unnest cannot be used with mode = \"staging\" yet: child tables are written in place",
-                    )
-                } else {
-                    None
-                };
-                if let Some(reason) = problem {
-                    let key = match (&table.columns, table.unnest.is_empty()) {
-                        (_, false)
-                            if top.runtime.mode == Some(Mode::Staging)
-                                && !scraped
-                                && crawl.parent.is_none() =>
-                        {
-                            "unnest"
-                        }
-                        (Columns::None, false) => "unnest",
-                        (Columns::None, true) => "on_mismatch",
-                        _ => "columns",
-                    };
-                    return Err(fail(key, reason));
-                }
-            }
-            if table.on_mismatch == Some(crawlpipe_sinks::OnMismatch::Reject)
-                && crawl.key == Some(KeyConfig::Keyless)
-            {
-                return Err(fail(
-                    "on_mismatch",
-                    "\"reject\" needs a key to keep the item under in pipeline_rejected, and key = false \
-                     has none: use \"null\" (a keyless table's default; data keeps the value) or \"fail\"",
-                ));
-            }
-            collections.push(CollectionConfig {
-                name: crawl.name,
-                table,
-                key: crawl.key,
-                parent: crawl.parent,
-                incremental,
-                settings: PipelineConfig {
-                    lookahead: crawl.lookahead,
-                    max_pages: crawl.max_pages,
-                    retry: crawl.retry,
-                    every,
-                    batch_timeout: None,
-                },
-                http,
-            });
+            collections.push(read.config);
         }
         check_parents(&collections).map_err(|(name, reason)| {
             let line = parent_lines.get(&name).copied().flatten();
-            invalid(line, format!("collection {name:?}: parent"), &reason)
+            reader.invalid(line, format!("collection {name:?}: parent"), &reason)
         })?;
         commit_parents_soon(&mut collections);
-        let admin_token = top
-            .runtime
-            .admin_token
-            .as_deref()
-            .map(|t| expand(t, "runtime.admin_token".into()))
-            .transpose()?
-            .filter(|t| !t.is_empty())
-            .map(Secret);
         Ok(Self {
-            concurrency,
-            children,
-            database,
+            concurrency: runtime.concurrency,
+            children: runtime.children,
+            database: runtime.database,
             mode: top.runtime.mode.unwrap_or_default(),
-            metrics_addr,
-            admin_token,
-            cluster,
+            metrics_addr: runtime.metrics_addr,
+            admin_token: runtime.admin_token,
+            cluster: runtime.cluster,
             status_hosts: top.runtime.status_hosts.clone().unwrap_or_default(),
             collection_lines,
-            max_resumes: top.runtime.max_resumes.unwrap_or(5),
+            max_resumes: top.runtime.max_resumes.unwrap_or(runner::DEFAULT_MAX_RESUMES),
             collections,
         })
     }
+}
+
+/// `[runtime]`'s values that need checking or expanding.
+struct Runtime {
+    concurrency: usize,
+    children: usize,
+    database: String,
+    metrics_addr: Option<String>,
+    cluster: Option<Duration>,
+    admin_token: Option<Secret>,
+}
+
+/// Reads `[runtime]`: defaults applied, `${VAR}` expanded, the database URL
+/// and the cluster settings checked.
+fn read_runtime(reader: &Reader<'_>, runtime: &RuntimeConfig) -> Result<Runtime, ConfigError> {
+    let concurrency = runtime.concurrency.unwrap_or(runner::DEFAULT_CONCURRENCY);
+    let children = runtime.children.unwrap_or(2 * concurrency);
+    let database = reader.expand(
+        runtime.database.as_deref().unwrap_or("sqlite://crawl.db"),
+        "runtime.database".into(),
+    )?;
+    check_database_url(&database).map_err(|reason| {
+        reader.invalid(reader.runtime_line("database"), "runtime.database".into(), reason)
+    })?;
+    let metrics_addr = runtime
+        .metrics_addr
+        .as_deref()
+        .map(|a| reader.expand(a, "runtime.metrics_addr".into()))
+        .transpose()?;
+    let cluster = cluster::lease(runtime.cluster.unwrap_or(false), runtime.lease_ms, &database).map_err(
+        |(key, reason)| {
+            let line = reader.runtime_line(key.trim_start_matches("runtime."));
+            reader.invalid(line, key.into(), reason)
+        },
+    )?;
+    let admin_token = runtime
+        .admin_token
+        .as_deref()
+        .map(|t| reader.expand(t, "runtime.admin_token".into()))
+        .transpose()?
+        .filter(|t| !t.is_empty())
+        .map(Secret);
+    Ok(Runtime {
+        concurrency,
+        children,
+        database,
+        metrics_addr,
+        cluster,
+        admin_token,
+    })
+}
+
+/// `[defaults]`, refusing keys that identify one collection.
+fn read_defaults<'a>(reader: &Reader<'a>) -> Result<DeTable<'a>, ConfigError> {
+    let defaults = match reader.root.get("defaults").map(Spanned::get_ref) {
+        Some(DeValue::Table(t)) => t.clone(),
+        _ => DeTable::new(),
+    };
+    for key in NOT_DEFAULTS {
+        if let Some((k, _)) = defaults.get_key_value(*key) {
+            let line = Some(reader.line_at(k.span().start));
+            return Err(reader.invalid(
+                line,
+                format!("defaults.{key}"),
+                "is per collection; set it in each [[collection]]",
+            ));
+        }
+    }
+    Ok(defaults)
 }

@@ -3,42 +3,38 @@
 
 use std::time::Duration;
 
+use crawlpipe_core::policy::RetryPolicy;
 #[cfg(doc)]
 use crawlpipe_sources::HttpSourceConfig;
 use serde::Deserialize;
 
-/// `retry = { … }`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+/// `retry = { … }`: a key left out keeps the library's default
+/// ([`RetryPolicy::default`]: 5 attempts, 200 ms, 10 s).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RetryConfig {
-    /// Attempts per page, the first included (default 5).
-    #[serde(default = "default_attempts")]
-    pub max_attempts: u32,
-    /// First backoff ceiling in ms (default 200).
-    #[serde(default = "default_initial_backoff")]
-    pub initial_backoff_ms: u64,
-    /// Largest backoff in ms (default 10000).
-    #[serde(default = "default_max_backoff")]
-    pub max_backoff_ms: u64,
+    /// Attempts per page, the first included.
+    pub max_attempts: Option<u32>,
+    /// First backoff ceiling in ms.
+    pub initial_backoff_ms: Option<u64>,
+    /// Largest backoff in ms.
+    pub max_backoff_ms: Option<u64>,
 }
 
-fn default_attempts() -> u32 {
-    5
-}
-fn default_initial_backoff() -> u64 {
-    200
-}
-fn default_max_backoff() -> u64 {
-    10_000
-}
-
-impl Default for RetryConfig {
-    fn default() -> Self {
-        Self {
-            max_attempts: default_attempts(),
-            initial_backoff_ms: default_initial_backoff(),
-            max_backoff_ms: default_max_backoff(),
+impl RetryConfig {
+    /// The policy these keys describe, over the library's defaults.
+    pub fn policy(&self) -> RetryPolicy {
+        let mut policy = RetryPolicy::default();
+        if let Some(attempts) = self.max_attempts {
+            policy = RetryPolicy::new(attempts);
         }
+        if let Some(ms) = self.initial_backoff_ms {
+            policy = policy.initial_backoff(Duration::from_millis(ms));
+        }
+        if let Some(ms) = self.max_backoff_ms {
+            policy = policy.max_backoff(Duration::from_millis(ms));
+        }
+        policy
     }
 }
 
@@ -46,10 +42,11 @@ impl Default for RetryConfig {
 /// collection's table belongs to the source ([`HttpSourceConfig`]).
 /// `None` means the crawl's default.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct PipelineConfig {
+pub struct CollectionSettings {
     /// Pages fetched ahead of the one being written (default 1).
     pub lookahead: Option<usize>,
-    /// Pages per run before the collection fails with `max_pages` (default 100 000).
+    /// Pages per run before the collection fails with `max_pages` (default
+    /// [`DEFAULT_MAX_PAGES`]).
     pub max_pages: Option<u64>,
     /// Retry policy per page.
     pub retry: Option<RetryConfig>,
@@ -61,6 +58,10 @@ pub struct PipelineConfig {
     /// committed soon after they are fetched and the children start at once.
     pub batch_timeout: Option<Duration>,
 }
+
+/// Pages per run at most when `max_pages` is not set: a crawl that pages
+/// forever (a server repeating its last page under new cursors) ends.
+pub const DEFAULT_MAX_PAGES: u64 = 100_000;
 
 /// The batch timeout of a parent of child collections: its children are
 /// listed from its committed rows, so they cannot start before a commit.

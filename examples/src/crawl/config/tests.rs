@@ -4,7 +4,9 @@ use std::path::Path;
 
 use crawlpipe_sources::Pagination;
 
+use super::vars::expand_vars;
 use super::*;
+use crawlpipe_core::policy::RetryPolicy;
 
 fn parse(text: &str) -> Result<CrawlConfig, ConfigError> {
     CrawlConfig::parse(Path::new("crawl.toml"), text, &|v| {
@@ -47,8 +49,10 @@ fn defaults_apply_and_collections_override() {
     assert_eq!(c.max_resumes, 5);
     let issues = &c.collections[0];
     assert_eq!(issues.http.min_delay_ms, 50);
-    assert_eq!(issues.settings.retry.unwrap().max_attempts, 3);
-    assert_eq!(issues.settings.retry.unwrap().initial_backoff_ms, 200);
+    let retry = issues.settings.retry.unwrap();
+    assert_eq!(retry.policy().max_attempts(), 3);
+    assert_eq!(retry.initial_backoff_ms, None, "the library's default applies");
+    assert_eq!(retry.policy().ceiling(1), RetryPolicy::default().ceiling(1));
     let headers = &issues.http.headers.0;
     assert_eq!(headers["Authorization"], "Bearer s3cret");
     assert_eq!(headers["Accept"], "application/vnd.github+json");

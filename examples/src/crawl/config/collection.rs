@@ -1,0 +1,284 @@
+//! One `[[collection]]` table: `[defaults]` merged under it, read as the
+//! crawl's own keys plus the source's config, `${VAR}` expanded, then
+//! checked: the source's rules by [`HttpSourceConfig::validate`], the
+//! crawl's own here, each error at its key's line.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crawlpipe_sources::HttpSourceConfig;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use super::children::check_incremental;
+use super::names::{SeenNames, validate_name};
+use super::reader::Reader;
+use super::shape::{CRAWL_KEYS, CrawlKeys};
+use super::tables::{self, Columns, TableConfig};
+use super::{CollectionConfig, CollectionSettings, ConfigError, KeyConfig, Mode, merge};
+
+/// The longest `every`: a schedule past it is a typo, and would overflow clocks.
+const MAX_EVERY: Duration = Duration::from_secs(366 * 86_400);
+
+/// Keys whose line an error may point at: the crawl's and the source's keys
+/// a check names (a key's first segment, for `xml.max_depth`).
+const LINED_KEYS: &[&str] = &[
+    "max_in_flight_per_host",
+    "max_pages",
+    "timeout_ms",
+    "pagination",
+    "items",
+    "items_map_key",
+    "items_missing",
+    "key",
+    "every",
+    "parent",
+    "incremental",
+    "url",
+    "headers",
+    "auth",
+    "body",
+    "windows",
+    "format",
+    "xml",
+    "columns",
+    "on_mismatch",
+    "unnest",
+];
+
+/// What every collection of the file is read against.
+pub(super) struct FileSettings<'d> {
+    pub(super) defaults: &'d DeTable<'d>,
+    pub(super) mode: Option<Mode>,
+    pub(super) cluster: bool,
+}
+
+/// A collection read and checked, with the lines of its `name` and `parent`.
+pub(super) struct ReadCollection {
+    pub(super) config: CollectionConfig,
+    pub(super) name_line: Option<usize>,
+    pub(super) parent_line: Option<usize>,
+}
+
+/// The lines of a collection's keys, and how to name its keys in errors.
+struct Place<'r> {
+    reader: &'r Reader<'r>,
+    name: String,
+    lines: BTreeMap<&'static str, Option<usize>>,
+}
+
+impl Place<'_> {
+    fn at(&self, key: &str) -> String {
+        format!("collection {:?}: {key}", self.name)
+    }
+
+    fn fail(&self, key: &'static str, reason: &str) -> ConfigError {
+        let line = self.lines.get(key).copied().flatten();
+        self.reader.invalid(line, self.at(key), reason)
+    }
+
+    fn expand(&self, value: &str, key: &'static str, shown: &str) -> Result<String, ConfigError> {
+        self.reader
+            .expand_at(value, self.lines.get(key).copied().flatten(), self.at(shown))
+    }
+}
+
+/// Reads collection number `index` (from 0).
+pub(super) fn read(
+    reader: &Reader<'_>,
+    file: &FileSettings<'_>,
+    index: usize,
+    table: &Spanned<DeValue<'_>>,
+    seen: &mut SeenNames,
+) -> Result<ReadCollection, ConfigError> {
+    let DeValue::Table(own) = table.get_ref() else {
+        return Err(reader.invalid(None, format!("collection #{}", index + 1), "must be a table"));
+    };
+    let mut merged = merge::merge(file.defaults, own);
+    let label = match own.get("name").and_then(|n| n.get_ref().as_str()) {
+        Some(name) => name.to_owned(),
+        None => format!("#{}", index + 1),
+    };
+    let line_of = |key: &str| merged.get(key).map(|v| reader.line_at(v.span().start));
+    let name_line = line_of("name");
+    let lines = LINED_KEYS.iter().map(|k| (*k, line_of(k))).collect();
+    let crawl_table = merge::split_off(&mut merged, CRAWL_KEYS);
+    let crawl: CrawlKeys = merge::deserialize(crawl_table, table.span(), reader.text)
+        .map_err(|e| reader.parse_error(Some(&label), e))?;
+    let mut http: HttpSourceConfig = merge::deserialize(merged, table.span(), reader.text)
+        .map_err(|e| reader.parse_error(Some(&label), e))?;
+    let place = Place {
+        reader,
+        name: crawl.name.clone(),
+        lines,
+    };
+    if let Err(reason) = validate_name(&crawl.name).and_then(|()| seen.insert(&crawl.name)) {
+        return Err(reader.invalid(name_line, place.at("name"), &reason));
+    }
+    expand_source(&place, &mut http)?;
+    http.validate().map_err(|e| {
+        let line = place.lines.get(e.key.split('.').next().unwrap_or_default());
+        reader.invalid(line.copied().flatten().or(name_line), place.at(e.key), &e.reason)
+    })?;
+    let config = check_crawl_keys(&place, file, crawl, http)?;
+    Ok(ReadCollection {
+        parent_line: place.lines["parent"],
+        name_line,
+        config,
+    })
+}
+
+/// Expands `${VAR}` in the source's URL, headers, credentials, body and
+/// date bounds.
+fn expand_source(place: &Place<'_>, http: &mut HttpSourceConfig) -> Result<(), ConfigError> {
+    http.url = place.expand(&http.url, "url", "url")?;
+    for (name, value) in http.headers.0.iter_mut() {
+        *value = place.expand(value, "headers", &format!("headers.{name}"))?;
+    }
+    if let Some(auth) = http.auth.as_mut() {
+        for value in auth.strings_mut() {
+            *value = place.expand(value, "auth", "auth")?;
+        }
+    }
+    if let Some(body) = http.body.as_mut() {
+        for value in body.strings_mut() {
+            *value = place.expand(value, "body", "body")?;
+        }
+    }
+    if let Some(w) = http.windows.as_mut() {
+        w.start = place.expand(&w.start, "windows", "windows.start")?;
+        if let Some(end) = w.end.as_mut() {
+            *end = place.expand(end, "windows", "windows.end")?;
+        }
+    }
+    Ok(())
+}
+
+/// Checks the crawl's own keys against each other and the source.
+fn check_crawl_keys(
+    place: &Place<'_>,
+    file: &FileSettings<'_>,
+    crawl: CrawlKeys,
+    http: HttpSourceConfig,
+) -> Result<CollectionConfig, ConfigError> {
+    let scraped = http.scrape.is_some();
+    if let Some(key) = &crawl.key {
+        key.check(scraped, crawl.parent.is_some())
+            .map_err(|reason| place.fail("key", &reason))?;
+        if *key == KeyConfig::Keyless && crawl.incremental.is_some() {
+            return Err(place.fail(
+                "key",
+                "false (keyless) cannot be used with incremental: a keyless run replaces the \
+                 previous run's rows, and an incremental run fetches only what changed",
+            ));
+        }
+    }
+    if let (Some(key), Some(scrape)) = (crawl.key.as_ref().and_then(KeyConfig::field), &http.scrape)
+        && !scrape.fields.contains_key(key)
+    {
+        return Err(place.fail(
+            "key",
+            "for a scraped collection, key must name one of scrape.fields",
+        ));
+    }
+    let every = read_every(place, crawl.every.as_deref())?;
+    let mut incremental = crawl.incremental;
+    if let Some(inc) = incremental.as_mut() {
+        if let Some(initial) = inc.initial.as_mut() {
+            *initial = place.expand(initial, "incremental", "incremental.initial")?;
+        }
+        check_incremental(inc, &http, file.mode).map_err(|reason| place.fail("incremental", &reason))?;
+    }
+    if crawl.parent.is_some() && file.mode == Some(Mode::Staging) {
+        return Err(place.fail(
+            "parent",
+            "cannot be used with mode = \"staging\": children are read from the parent's live table",
+        ));
+    }
+    if crawl.parent.is_some() && file.cluster {
+        return Err(place.fail(
+            "parent",
+            "cannot be used with runtime.cluster yet: child collections are fed by one process",
+        ));
+    }
+    let table = tables::read(crawl.columns, crawl.on_mismatch, crawl.unnest)
+        .map_err(|(key, reason)| place.fail(key, &reason))?;
+    check_table(
+        place,
+        file,
+        &table,
+        scraped,
+        crawl.parent.is_some(),
+        crawl.key.as_ref(),
+    )?;
+    Ok(CollectionConfig {
+        name: crawl.name,
+        table,
+        key: crawl.key,
+        parent: crawl.parent,
+        incremental,
+        settings: CollectionSettings {
+            lookahead: crawl.lookahead,
+            max_pages: crawl.max_pages,
+            retry: crawl.retry,
+            every,
+            batch_timeout: None,
+        },
+        http,
+    })
+}
+
+/// `every`: a duration from 1 s to 366 days.
+fn read_every(place: &Place<'_>, every: Option<&str>) -> Result<Option<Duration>, ConfigError> {
+    match every.map(humantime::parse_duration) {
+        None => Ok(None),
+        Some(Ok(d)) if d.is_zero() => Err(place.fail("every", "must be longer than 0s")),
+        Some(Ok(d)) if d > MAX_EVERY => Err(place.fail("every", "must be at most 366d")),
+        Some(Ok(d)) => Ok(Some(d)),
+        Some(Err(e)) => {
+            let reason = format!("{e}; write a duration such as \"90s\", \"15m\", \"6h\" or \"1d\"");
+            Err(place.fail("every", &reason))
+        }
+    }
+}
+
+/// Typed columns fit JSON collections that are not children, and unnested
+/// arrays are written in place (not through staging).
+fn check_table(
+    place: &Place<'_>,
+    file: &FileSettings<'_>,
+    table: &TableConfig,
+    scraped: bool,
+    child: bool,
+    key: Option<&KeyConfig>,
+) -> Result<(), ConfigError> {
+    let staging = file.mode == Some(Mode::Staging);
+    if table.is_typed() {
+        let problem = if scraped {
+            Some("applies to JSON collections: a scraped collection's columns are its scrape.fields")
+        } else if child {
+            Some("cannot be used on a child collection yet: its rows hold the item and its parent")
+        } else if !table.unnest.is_empty() && staging {
+            Some("unnest cannot be used with mode = \"staging\" yet: child tables are written in place")
+        } else {
+            None
+        };
+        if let Some(reason) = problem {
+            let key = match (&table.columns, table.unnest.is_empty()) {
+                (_, false) if staging && !scraped && !child => "unnest",
+                (Columns::None, false) => "unnest",
+                (Columns::None, true) => "on_mismatch",
+                _ => "columns",
+            };
+            return Err(place.fail(key, reason));
+        }
+    }
+    if table.on_mismatch == Some(crawlpipe_sinks::OnMismatch::Reject) && key == Some(&KeyConfig::Keyless) {
+        return Err(place.fail(
+            "on_mismatch",
+            "\"reject\" needs a key to keep the item under in pipeline_rejected, and key = false \
+             has none: use \"null\" (a keyless table's default; data keeps the value) or \"fail\"",
+        ));
+    }
+    Ok(())
+}
