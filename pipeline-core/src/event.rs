@@ -1,6 +1,6 @@
 use tokio::time::Instant;
 
-use crate::{Cursor, StageError};
+use crate::{Cursor, StageError, Validation};
 
 /// What flows on an edge between two stages: a chunk of items, or a control marker.
 ///
@@ -25,6 +25,11 @@ pub enum Control {
     /// Terminal. The producer could not go on and sends nothing after this.
     /// Items already sent still flow to the sink and are written.
     Failed(Failure),
+    /// How the conditional request of the page whose items came just
+    /// before was answered; sent before the page's checkpoint. A sink that
+    /// keeps validators stores it with those items (see
+    /// [`Validators`](crate::Validators)).
+    Validated(Validation),
 }
 
 /// Why and where a pipeline stopped early, and when to try again.

@@ -41,7 +41,7 @@
 //!             None => 0,
 //!         };
 //!         let next = (start + 10 < 30).then(|| Cursor::new((start + 10).to_string()));
-//!         Ok(Page { items: (start..start + 10).collect(), next })
+//!         Ok(Page::new((start..start + 10).collect(), next))
 //!     }
 //! }
 //!
@@ -118,6 +118,7 @@ mod stream;
 #[cfg(feature = "test-util")]
 pub mod testkit;
 mod transform;
+mod validators;
 
 pub use self::checkpoint::{Checkpoint, CheckpointStore, MemoryCheckpointStore};
 pub use self::coordination::Fence;
@@ -140,5 +141,6 @@ pub use self::sink::{Sink, SinkContext};
 pub use self::status::{State, Status};
 pub use self::stream::PipelineStream;
 pub use self::transform::{ItemErrorPolicy, Transform};
+pub use self::validators::{PageEnd, PageValidator, Validation, Validators};
 pub use async_trait::async_trait;
 pub use tokio_util::sync::CancellationToken;

@@ -1,6 +1,8 @@
+use std::sync::Arc;
+
 use async_trait::async_trait;
 
-use crate::{Cursor, FetchError};
+use crate::{Cursor, FetchError, Validation, Validators};
 
 /// One page of a paged collection: its items and where the next page is.
 #[derive(Debug, Clone, PartialEq)]
@@ -9,17 +11,31 @@ pub struct Page<T> {
     pub items: Vec<T>,
     /// The cursor of the next page; `None` when this was the last page.
     pub next: Option<Cursor>,
+    /// How a conditional request for the page was answered (see
+    /// [`Validators`]); `None` for a page without validators.
+    pub validation: Option<Validation>,
 }
 
 impl<T> Page<T> {
     /// A page with a next cursor (`None` ends the collection).
     pub fn new(items: Vec<T>, next: Option<Cursor>) -> Self {
-        Self { items, next }
+        Self {
+            items,
+            next,
+            validation: None,
+        }
     }
 
     /// The last page of a collection.
     pub fn last(items: Vec<T>) -> Self {
-        Self { items, next: None }
+        Self::new(items, None)
+    }
+
+    /// The page with how its conditional request was answered.
+    #[must_use]
+    pub fn with_validation(mut self, validation: Option<Validation>) -> Self {
+        self.validation = validation;
+        self
     }
 }
 
@@ -82,6 +98,14 @@ pub trait Paged: Send + 'static {
     fn first_cursor(&self) -> Option<Cursor> {
         None
     }
+
+    /// Hands the source its collection's stored page validators, once,
+    /// before the first fetch, when the sink keeps them (see
+    /// [`Validators`]). A source that sends conditional requests keeps it;
+    /// the default ignores it.
+    fn use_validators(&mut self, validators: Arc<dyn Validators>) {
+        let _ = validators;
+    }
 }
 
 #[async_trait]
@@ -98,5 +122,9 @@ impl<T: Send + 'static> Paged for Box<dyn Paged<Item = T>> {
 
     fn first_cursor(&self) -> Option<Cursor> {
         (**self).first_cursor()
+    }
+
+    fn use_validators(&mut self, validators: Arc<dyn Validators>) {
+        (**self).use_validators(validators);
     }
 }

@@ -24,6 +24,9 @@ pub struct Progress {
     pub pages_skipped: u64,
     /// The last page skipped: its cursor and why (without secrets).
     pub last_skipped: Option<String>,
+    /// Pages the server answered `304 Not Modified` (counted in `pages`
+    /// too): unchanged since the validator stored with them.
+    pub pages_not_modified: u64,
     /// Items the sink set aside instead of writing them to their table
     /// (see [`SinkContext::add_rejected`](crate::SinkContext::add_rejected)).
     pub items_rejected: u64,
@@ -41,6 +44,7 @@ impl Progress {
             items_skipped: self.items_skipped + later.items_skipped,
             pages_skipped: self.pages_skipped + later.pages_skipped,
             last_skipped: later.last_skipped.clone().or_else(|| self.last_skipped.clone()),
+            pages_not_modified: self.pages_not_modified + later.pages_not_modified,
             items_rejected: self.items_rejected + later.items_rejected,
         }
     }

@@ -7,7 +7,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::meters::Meters;
-use crate::{Cursor, Status};
+use crate::{Cursor, Status, Validators};
 
 /// How the source stage ended, recorded before it drops its sender so the
 /// sink can tell a clean end of input from a cancellation.
@@ -38,6 +38,8 @@ pub(crate) struct Shared {
     /// which observers' status copies.
     committed: Mutex<Option<Cursor>>,
     source_exit: OnceLock<SourceExit>,
+    /// The page validators the sink offered when it opened.
+    validators: OnceLock<Arc<dyn Validators>>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -60,6 +62,7 @@ impl Shared {
             status,
             committed: Mutex::new(None),
             source_exit: OnceLock::new(),
+            validators: OnceLock::new(),
         })
     }
 
@@ -117,6 +120,18 @@ impl Shared {
             f(s);
             s.updated_at = SystemTime::now();
         });
+    }
+
+    /// Records the validators the sink offered (before the start is decided).
+    pub(crate) fn set_validators(&self, validators: Option<Arc<dyn Validators>>) {
+        if let Some(v) = validators {
+            let _ = self.validators.set(v);
+        }
+    }
+
+    /// The validators the sink offered, once the start is decided.
+    pub(crate) fn validators(&self) -> Option<Arc<dyn Validators>> {
+        self.validators.get().cloned()
     }
 
     pub(crate) fn set_source_exit(&self, exit: SourceExit) {

@@ -1,9 +1,9 @@
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
 
-use crate::{Cursor, Fence, Outcome, SinkError};
+use crate::{Cursor, Fence, Outcome, PageEnd, SinkError, Validators};
 
 /// What a sink learns from its pipeline when it opens: the collection's name
 /// (given once, to the pipeline) and whether to start over.
@@ -16,6 +16,7 @@ pub struct SinkContext {
     pages: Arc<AtomicU64>,
     rejected: Arc<AtomicU64>,
     fence: Option<Fence>,
+    validators: Arc<OnceLock<Arc<dyn Validators>>>,
 }
 
 impl SinkContext {
@@ -28,6 +29,7 @@ impl SinkContext {
             pages: Arc::default(),
             rejected: Arc::default(),
             fence: None,
+            validators: Arc::default(),
         }
     }
 
@@ -77,6 +79,19 @@ impl SinkContext {
 
     pub(crate) fn take_rejected(&self) -> u64 {
         self.rejected.swap(0, Ordering::AcqRel)
+    }
+
+    /// Offers the collection's stored page validators to the pipeline's
+    /// source (call it in [`Sink::open`]; the first offer stands). Only a
+    /// sink that stores each page's validator with the page's rows (see
+    /// [`Sink::page_ends`]) may offer them: a `304` then writes nothing.
+    pub fn offer_validators(&self, validators: Arc<dyn Validators>) {
+        let _ = self.validators.set(validators);
+    }
+
+    /// The validators the sink offered when it opened, if any.
+    pub fn validators(&self) -> Option<Arc<dyn Validators>> {
+        self.validators.get().cloned()
     }
 }
 
@@ -138,6 +153,18 @@ pub trait Sink<T: Send + 'static>: Send + 'static {
     /// be written, after committing the items before it (without the checkpoint).
     async fn write(&mut self, items: Vec<T>, checkpoint: Option<&Cursor>) -> Result<(), SinkError>;
 
+    /// Called right before each [`write`](Self::write) (or
+    /// [`write_last`](Self::write_last)) with where pages end among its
+    /// items, in order, each with its conditional request's
+    /// [`Validation`](crate::Validation) if it had one. A sink that offered
+    /// validators ([`SinkContext::offer_validators`]) stores each page's
+    /// validator with the write that holds the page's last items, and for a
+    /// `304` page ([`Validation::NotModified`](crate::Validation::NotModified))
+    /// keeps the rows stored with it. The default ignores them.
+    fn page_ends(&mut self, ends: Vec<PageEnd>) {
+        let _ = ends;
+    }
+
     /// Writes the last batch of a run whose source completed, as
     /// [`write`](Self::write) does; a sink may record the completion in the
     /// same transaction (what [`finish`](Self::finish) with
@@ -175,6 +202,10 @@ impl<T: Send + 'static> Sink<T> for Box<dyn Sink<T>> {
 
     async fn write(&mut self, items: Vec<T>, checkpoint: Option<&Cursor>) -> Result<(), SinkError> {
         (**self).write(items, checkpoint).await
+    }
+
+    fn page_ends(&mut self, ends: Vec<PageEnd>) {
+        (**self).page_ends(ends);
     }
 
     async fn write_last(&mut self, items: Vec<T>, checkpoint: Option<&Cursor>) -> Result<bool, SinkError> {

@@ -148,6 +148,7 @@ where
                     match &control {
                         Control::Checkpoint(c) => self.last_checkpoint = Some(c.clone()),
                         Control::Failed(_) => self.upstream = None,
+                        Control::Validated(_) => {}
                     }
                     return Some(Event::Control(control));
                 }

@@ -17,10 +17,7 @@ impl Paged for GoneAfterOnePage {
     type Item = u64;
     async fn fetch(&mut self, cursor: Option<&Cursor>) -> Result<Page<u64>, FetchError> {
         match cursor {
-            None => Ok(Page {
-                items: vec![1, 2],
-                next: Some(Cursor::new("page-2")),
-            }),
+            None => Ok(Page::new(vec![1, 2], Some(Cursor::new("page-2")))),
             Some(_) => Err(
                 FetchError::permanent("GET https://api.example.com/items?page=2: HTTP 404")
                     .with_http_status(404),

@@ -152,6 +152,14 @@ pub struct HttpSourceConfig {
     /// (two requests in flight, so it needs `max_in_flight_per_host` ≥ 2;
     /// one wasted request at the end). Default false.
     pub speculate: bool,
+    /// Conditional requests on re-crawls (default true): a page answered
+    /// with an `ETag` or `Last-Modified` is asked for again with
+    /// `If-None-Match` / `If-Modified-Since`, and a `304` keeps its stored
+    /// rows and next cursor instead of downloading it. Needs a sink that
+    /// keeps validators (the SQL sink); requests holding the run's time
+    /// (`{now…}`, `windows`) never send them (see
+    /// [`Validators`](crawlpipe_core::Validators)).
+    pub conditional: bool,
     /// Query parameter names whose values are secrets (default
     /// [`SECRET_PARAMS`](crate::http::redact::SECRET_PARAMS); case-insensitive,
     /// `-` and `_` alike).
@@ -241,6 +249,7 @@ impl HttpSourceConfig {
             allowed_hosts: Vec::new(),
             breaker: None,
             speculate: false,
+            conditional: true,
             secret_params: default_secret_params(),
             on_status: StatusRules::default(),
             on_body: BodyRules::default(),
@@ -335,6 +344,14 @@ impl HttpSourceConfig {
     #[must_use]
     pub fn rate_limit_headers(mut self, on: bool) -> Self {
         self.rate_limit_headers = on;
+        self
+    }
+
+    /// Turns conditional requests on re-crawls on (the default) or off
+    /// (see [`conditional`](Self::conditional)).
+    #[must_use]
+    pub fn conditional(mut self, on: bool) -> Self {
+        self.conditional = on;
         self
     }
 

@@ -109,6 +109,9 @@ fn bars(runner: &Runner, stop: &AtomicBool) {
             if s.progress.pages_skipped > 0 {
                 msg.push_str(&format!("  skipped {}", s.progress.pages_skipped));
             }
+            if s.progress.pages_not_modified > 0 {
+                msg.push_str(&format!("  not modified {}", s.progress.pages_not_modified));
+            }
             let show_error = !s.state.is_terminal() || s.state == State::Failed;
             if show_error && let Some(e) = &s.last_error {
                 msg.push_str(&format!("  last error: {}", truncate(e, 100)));
@@ -231,6 +234,11 @@ pub fn summary_table(summaries: &[CollectionSummary]) -> String {
                 s.progress.pages_skipped,
                 escape_outside(skipped)
             ));
+        }
+        // Pages a conditional request found unchanged (304): nothing written.
+        if s.progress.pages_not_modified > 0 {
+            let sep = if error.is_empty() { "" } else { "; " };
+            error.push_str(&format!("{sep}{} page(s) not modified", s.progress.pages_not_modified));
         }
         out.push_str(&format!(
             "{:<width$}  {:<10} {:>10} {:>7} {:>7} {:>7.1}s  {}\n",

@@ -14,7 +14,7 @@ use super::supervise::{catch_panic, fetch_failure};
 use crate::edge::EdgeSender;
 use crate::policy::RetryPolicy;
 use crate::shared::{Shared, SourceExit};
-use crate::{Control, Cursor, Failure, FetchError, Page, Paged, StageError};
+use crate::{Control, Cursor, Failure, FetchError, Page, Paged, StageError, Validation};
 
 /// Settings of the paged driver.
 #[derive(Debug, Clone)]
@@ -28,6 +28,8 @@ pub(crate) struct PagedConfig {
 enum Step<T> {
     Page {
         items: Vec<T>,
+        /// How the page's conditional request was answered, if it was one.
+        validation: Option<Validation>,
         /// The checkpoint to emit after the items (`None` on the last page).
         checkpoint: Option<Cursor>,
         /// A failure to emit after the page (repeated cursor, max pages).
@@ -96,17 +98,23 @@ impl<P: Paged> Fetcher<P> {
             Err(None) => return None,
         };
         self.pages += 1;
-        let Page { items, next } = page;
+        let Page {
+            items,
+            next,
+            validation,
+        } = page;
         // Built only on the failure paths: most pages never need it.
         let collection = || self.shared.collection.to_string();
         let step = match next {
             None => Step::Page {
                 items,
+                validation,
                 checkpoint: None,
                 then_fail: None,
             },
             Some(next) if !self.seen.insert(cursor_hash(&next)) => Step::Page {
                 items,
+                validation,
                 checkpoint: None,
                 then_fail: Some(Failure::new(
                     StageError::RepeatedCursor {
@@ -120,6 +128,7 @@ impl<P: Paged> Fetcher<P> {
                 let max_pages = self.options.max_pages.unwrap_or_default();
                 Step::Page {
                     items,
+                    validation,
                     checkpoint: Some(next.clone()),
                     then_fail: Some(Failure::new(
                         StageError::MaxPages {
@@ -134,6 +143,7 @@ impl<P: Paged> Fetcher<P> {
                 self.cursor = Some(next.clone());
                 Step::Page {
                     items,
+                    validation,
                     checkpoint: Some(next),
                     then_fail: None,
                 }
@@ -251,6 +261,10 @@ pub(crate) async fn run_paged<P: Paged>(
         return;
     };
     let lookahead = options.lookahead;
+    let mut source = source;
+    if let Some(validators) = shared.validators() {
+        source.use_validators(validators);
+    }
     let mut fetcher = Fetcher::new(source, start, shared.clone(), options);
     let exit = if lookahead == 0 {
         loop {
@@ -306,18 +320,31 @@ async fn emit<T>(out: &EdgeSender<T>, shared: &Shared, step: Step<T>, ends: bool
         Step::Skipped => Some(SourceExit::Completed),
         Step::Page {
             items,
+            validation,
             checkpoint,
             then_fail,
         } => {
             let n = items.len() as u64;
+            let unchanged = validation.as_ref().is_some_and(Validation::is_not_modified);
             shared.meters.items_source.increment(n);
-            shared.meters.pages.increment(1);
+            match unchanged {
+                true => shared.meters.pages_not_modified.increment(1),
+                false => shared.meters.pages.increment(1),
+            }
             shared.update(|s| {
                 s.progress.pages += 1;
+                s.progress.pages_not_modified += u64::from(unchanged);
                 s.progress.items_fetched += n;
             });
-            tracing::debug!(collection = %shared.collection, items = n, "page fetched");
+            tracing::debug!(collection = %shared.collection, items = n, unchanged, "page fetched");
             if out.send_items(items).await.is_err() {
+                return Some(SourceExit::Stopped);
+            }
+            // After the page's items, before its checkpoint: the sink stores
+            // the validator with the page's last rows.
+            if let Some(v) = validation
+                && out.send_control(Control::Validated(v)).await.is_err()
+            {
                 return Some(SourceExit::Stopped);
             }
             if let Some(c) = checkpoint

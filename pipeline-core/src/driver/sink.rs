@@ -18,7 +18,9 @@ use super::supervise::catch_panic;
 use crate::attempt_start::AttemptStart;
 use crate::shared::{Shared, SourceExit, Start};
 use crate::stage::Pull;
-use crate::{Control, Cursor, Event, Failure, Outcome, Sink, SinkContext, SinkError, StageError, State};
+use crate::{
+    Control, Cursor, Event, Failure, Outcome, PageEnd, Sink, SinkContext, SinkError, StageError, State,
+};
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct BatchConfig {
@@ -33,6 +35,11 @@ struct Batcher<T> {
     buffer: Vec<T>,
     /// Checkpoints in the buffer: (items before it in the buffer, cursor).
     marks: Vec<(usize, Cursor)>,
+    /// Page ends in the buffer (each checkpoint's, and each validated
+    /// page's), for [`Sink::page_ends`].
+    ends: Vec<PageEnd>,
+    /// How many of `ends` came before the newest checkpoint in `marks`.
+    ends_covered: usize,
     /// Items of the current page that went out in earlier batches.
     carried: usize,
     /// Checkpoints received this run: the pages the newest one covers.
@@ -83,17 +90,26 @@ impl<T: Send + 'static> Batcher<T> {
     async fn flush_with(&mut self, all: bool, last: bool) -> Result<bool, StageError> {
         self.deadline = None;
         let marks = std::mem::take(&mut self.marks);
+        let covered_ends = std::mem::take(&mut self.ends_covered);
         let Some((cut, _)) = marks.last() else {
             let items = std::mem::take(&mut self.buffer);
-            return self.write(items, Vec::new(), last).await;
+            let ends = std::mem::take(&mut self.ends);
+            return self.write(items, Vec::new(), ends, last).await;
         };
         let tail = self.buffer.split_off(*cut);
         let covered = std::mem::replace(&mut self.buffer, tail);
-        let tail_follows = all && !self.buffer.is_empty();
-        let finished = self.write(covered, marks, last && !tail_follows).await?;
+        // Ends that came after the newest checkpoint go with the items after it.
+        let mut later = self.ends.split_off(covered_ends);
+        for e in &mut later {
+            e.end -= *cut;
+        }
+        let ends = std::mem::replace(&mut self.ends, later);
+        let tail_follows = all && (!self.buffer.is_empty() || !self.ends.is_empty());
+        let finished = self.write(covered, marks, ends, last && !tail_follows).await?;
         if tail_follows {
             let tail = std::mem::take(&mut self.buffer);
-            return self.write(tail, Vec::new(), last).await;
+            let ends = std::mem::take(&mut self.ends);
+            return self.write(tail, Vec::new(), ends, last).await;
         }
         if !all && !self.buffer.is_empty() {
             self.hold();
@@ -109,10 +125,17 @@ impl<T: Send + 'static> Batcher<T> {
         &mut self,
         items: Vec<T>,
         marks: Vec<(usize, Cursor)>,
+        ends: Vec<PageEnd>,
         last: bool,
     ) -> Result<bool, StageError> {
-        if items.is_empty() && marks.is_empty() {
+        // A validated page without items (a `304`) still has its write: a
+        // staging sink carries its rows over there.
+        let validated = ends.iter().any(|e| e.validation.is_some());
+        if items.is_empty() && marks.is_empty() && !validated {
             return Ok(false);
+        }
+        if !ends.is_empty() {
+            self.sink.page_ends(ends);
         }
         let n = items.len();
         let checkpoint = marks.last().map(|(_, c)| c.clone());
@@ -206,6 +229,7 @@ async fn open<T: Send + 'static>(
     let opened = catch_panic(&shared.collection, "sink", sink.open(context)).await;
     let error = match opened {
         Ok(Ok(stored)) => {
+            shared.set_validators(context.validators());
             let from = start.resolve(stored);
             if let Some(c) = &from {
                 tracing::info!(collection = %shared.collection, cursor = c.as_str(), "resuming");
@@ -241,6 +265,8 @@ pub(crate) async fn run_sink<T: Send + 'static>(
         shared: shared.clone(),
         buffer: Vec::new(),
         marks: Vec::new(),
+        ends: Vec::new(),
+        ends_covered: 0,
         carried: 0,
         pages: 0,
         deadline: None,
@@ -280,6 +306,11 @@ pub(crate) async fn run_sink<T: Send + 'static>(
                 b.hold();
             }
             Some(Event::Control(Control::Checkpoint(c))) => {
+                b.ends.push(PageEnd {
+                    end: b.buffer.len(),
+                    validation: None,
+                });
+                b.ends_covered = b.ends.len();
                 b.marks.push((b.buffer.len(), c));
                 b.pages += 1;
                 b.hold();
@@ -291,6 +322,13 @@ pub(crate) async fn run_sink<T: Send + 'static>(
                     write_error = Some(e);
                     break;
                 }
+            }
+            Some(Event::Control(Control::Validated(v))) => {
+                b.ends.push(PageEnd {
+                    end: b.buffer.len(),
+                    validation: Some(v),
+                });
+                b.hold();
             }
             Some(Event::Control(Control::Failed(f))) => {
                 failure = Some(f);

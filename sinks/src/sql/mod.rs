@@ -54,6 +54,7 @@ mod setup;
 mod sink;
 mod store;
 mod typed;
+mod validators;
 
 pub use self::builder::{DocumentSinkBuilder, RowSinkBuilder};
 pub use self::children::{ChildQueue, ParentColumns, QueuedChild};

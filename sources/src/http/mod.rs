@@ -10,6 +10,7 @@
 
 pub(crate) mod answer_rules;
 pub(crate) mod auth;
+pub(crate) mod conditional;
 mod context;
 pub(crate) mod cursor_secrets;
 pub(crate) mod endpoint;

@@ -78,6 +78,9 @@ pub(crate) struct Request {
     pub(crate) method: Method,
     pub(crate) url: Url,
     pub(crate) body: Option<EncodedBody>,
+    /// `If-None-Match` / `If-Modified-Since` (see `conditional.rs`): a `304`
+    /// answer is then a page, not an error.
+    pub(crate) conditional: HeaderMap,
 }
 
 impl Request {
@@ -89,7 +92,12 @@ impl Request {
     /// A request; `url`'s fragment is dropped.
     pub(crate) fn new(method: Method, mut url: Url, body: Option<EncodedBody>) -> Self {
         url.set_fragment(None);
-        Self { method, url, body }
+        Self {
+            method,
+            url,
+            body,
+            conditional: HeaderMap::new(),
+        }
     }
 }
 
@@ -135,6 +143,9 @@ impl Endpoint {
                 if let Some(c) = credential {
                     builder = builder.header(c.name.clone(), c.value.clone());
                 }
+                if !request.conditional.is_empty() {
+                    builder = builder.headers(request.conditional.clone());
+                }
             }
             if let Some(b) = &body {
                 builder = builder
@@ -151,6 +162,15 @@ impl Endpoint {
                     .await;
             }
             let status = response.status();
+            if status == StatusCode::NOT_MODIFIED && !request.conditional.is_empty() {
+                return Ok(Fetched {
+                    url,
+                    method: verb(method),
+                    status: status.as_u16(),
+                    headers: response.headers().clone(),
+                    body: Vec::new(),
+                });
+            }
             if status.is_redirection() {
                 let Some(location) = response.headers().get(LOCATION).and_then(|v| v.to_str().ok()) else {
                     return Err(Outcome::Refused(FetchError::permanent(SourceError::Status {

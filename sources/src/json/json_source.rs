@@ -1,7 +1,10 @@
 //! The paginated JSON source.
 
+use std::borrow::Cow;
+use std::sync::Arc;
+
 use async_trait::async_trait;
-use crawlpipe_core::{Cursor, FetchError, Page, Paged};
+use crawlpipe_core::{Cursor, FetchError, Page, PageValidator, Paged, Validation, Validators};
 use serde_json::Value;
 use url::Url;
 
@@ -10,8 +13,10 @@ use crate::dates::config_at;
 use crate::dates::windows::{Window, Windows};
 use crate::error::SourceError;
 use crate::format::{FormatItem, PageFormat};
+use crate::http::conditional::{self, Conditional};
 use crate::http::endpoint::Endpoint;
 use crate::http::graphql;
+use crate::http::request::Request;
 use crate::http::{Fetched, HttpContext};
 use crate::json::records::{Problem, RecordPath};
 use crate::paging::body_cursor::RequestTemplate;
@@ -79,6 +84,10 @@ pub struct JsonSource {
     template: RequestTemplate,
     speculate: bool,
     pending: Option<Prefetch>,
+    /// `conditional = true` and the requests are deterministic.
+    may_validate: bool,
+    /// The validators store, once the pipeline handed it over.
+    conditional: Option<Conditional>,
 }
 
 impl JsonSource {
@@ -107,7 +116,11 @@ impl JsonSource {
         now: Timestamp,
     ) -> Result<Self, SourceError> {
         config.validate()?;
-        let config = &config_at(config, now)?;
+        let rendered = config_at(config, now)?;
+        // Requests holding the run's time never repeat: no validators.
+        let may_validate =
+            config.conditional && config.windows.is_none() && matches!(rendered, Cow::Borrowed(_));
+        let config = &rendered;
         let format = PageFormat::new(config)?;
         let records = RecordPath::new(config)?;
         let paginator = Paginator::new(&config.pagination)?;
@@ -145,6 +158,8 @@ impl JsonSource {
             template,
             speculate: config.speculate,
             pending: None,
+            may_validate,
+            conditional: None,
         })
     }
 
@@ -163,9 +178,16 @@ impl JsonSource {
     /// Sends `page`'s request, using a speculative fetch if one was started
     /// for it, and (with `speculate`) starts fetching the predicted next page
     /// meanwhile.
-    async fn download(&mut self, page: &PageUrl, base: &Url) -> Result<Fetched, FetchError> {
-        let request = self.template.request(&page.request)?;
+    async fn download(
+        &mut self,
+        mut request: Request,
+        page: &PageUrl,
+        base: &Url,
+    ) -> Result<Fetched, FetchError> {
+        // A speculative fetch (sent unconditionally) answers the page in full.
+        let conditional = std::mem::take(&mut request.conditional);
         let ready = self.pending.take().filter(|p| *p.request() == request);
+        request.conditional = conditional;
         if self.speculate
             && let Some(next) = self.paginator.predict_next(&page.cursor_form, base)
             && self.endpoint.check_allowed(&next).is_ok()
@@ -177,6 +199,14 @@ impl JsonSource {
         match ready {
             Some(p) => p.result().await,
             None => self.endpoint.send(&request).await,
+        }
+    }
+
+    /// Sends conditional requests with `validators` when the configuration
+    /// allows them (see [`HttpSourceConfig::conditional`]).
+    pub(crate) fn use_validators_store(&mut self, validators: Arc<dyn Validators>) {
+        if self.may_validate {
+            self.conditional = Some(Conditional::new(validators));
         }
     }
 
@@ -214,7 +244,30 @@ impl JsonSource {
         if window.is_some_and(|w| w.start >= w.end) {
             return Ok(Page::new(Vec::new(), None));
         }
-        let fetched = self.download(&page, &base).await?;
+        let mut request = self.template.request(&page.request)?;
+        let (digest, known) = match &self.conditional {
+            Some(c) => {
+                let digest = conditional::digest(&request, &page.cursor_form);
+                let known = c.lookup(&digest).await;
+                (Some(digest), known)
+            }
+            None => (None, None),
+        };
+        if let Some(known) = &known {
+            request.conditional = conditional::request_headers(known);
+        }
+        let fetched = self.download(request, &page, &base).await?;
+        if fetched.status == 304
+            && let Some(known) = known
+        {
+            tracing::debug!(host = %self.endpoint.host, "page not modified");
+            let next = known.next.clone();
+            return Ok(Page::new(Vec::new(), next).with_validation(Some(Validation::NotModified(known))));
+        }
+        let validated = digest.and_then(|request| {
+            let (etag, last_modified) = conditional::answer_validators(&fetched.headers)?;
+            Some((request, etag, last_modified))
+        });
         // Shown (redacted) only in errors: redacting costs a URL parse.
         let shown = || self.endpoint.show(&page.request);
         // A 204 or an empty body is a page without items: its series ends.
@@ -263,7 +316,15 @@ impl JsonSource {
             None => self.next_window(window).map(|n| Cursor::new(String::from(n))),
         };
         tracing::debug!(host = %self.endpoint.host, items = items.len(), "page fetched");
-        Ok(Page::new(items, next))
+        let validation = validated.map(|(request, etag, last_modified)| {
+            Validation::Fetched(PageValidator {
+                request,
+                etag,
+                last_modified,
+                next: next.clone(),
+            })
+        });
+        Ok(Page::new(items, next).with_validation(validation))
     }
 }
 
@@ -380,6 +441,7 @@ impl std::fmt::Debug for JsonSource {
             .field("template", &self.template)
             .field("speculate", &self.speculate)
             .field("pending", &self.pending)
+            .field("conditional", &self.conditional.is_some())
             .finish()
     }
 }
@@ -398,5 +460,9 @@ impl Paged for JsonSource {
 
     fn host(&self) -> Option<&str> {
         Some(&self.endpoint.host)
+    }
+
+    fn use_validators(&mut self, validators: Arc<dyn Validators>) {
+        self.use_validators_store(validators);
     }
 }

@@ -136,4 +136,8 @@ impl Paged for RawJsonSource {
     fn host(&self) -> Option<&str> {
         self.inner.host()
     }
+
+    fn use_validators(&mut self, validators: std::sync::Arc<dyn crawlpipe_core::Validators>) {
+        self.inner.use_validators_store(validators);
+    }
 }

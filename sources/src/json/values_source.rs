@@ -46,14 +46,8 @@ impl Paged for ValuesSource {
     async fn fetch(&mut self, cursor: Option<&Cursor>) -> Result<Page<Value>, FetchError> {
         // One page; a resumed run (any cursor) has nothing left.
         Ok(match cursor {
-            None => Page {
-                items: self.items.clone(),
-                next: None,
-            },
-            Some(_) => Page {
-                items: Vec::new(),
-                next: None,
-            },
+            None => Page::last(self.items.clone()),
+            Some(_) => Page::last(Vec::new()),
         })
     }
 }

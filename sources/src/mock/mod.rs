@@ -45,6 +45,7 @@
 //! | `/quota?page=P&limit=L&window=W&style=S` | `page`, has_more = `/has_more`; a budget of `L` requests per `W` s per token, announced in `X-RateLimit-*` or IETF `RateLimit` headers, 429 past it (see `quota_routes.rs`) | `{"items": [...], "has_more": …}` |
 //! | `/typed?page=P` | `page` | items with every column type, a late field, a changing type (see `typed.rs`) |
 //! | `/robots.txt` | | 404, a file or an error status, as [`MockConfig::robots`] says (see `robots_routes.rs`) |
+//! | `/validated?page=P` | `next_url`, next = `/next`, items `/items` | pages with `ETag` / `Last-Modified`, `304` on a match, a page changed by [`MockServer::change_validated_page`] (see `validated.rs`) |
 //!
 //! `/offset` and `/page` bodies also carry `has_more`. POST bodies are
 //! logged ([`MockServer::posted`]).
@@ -63,6 +64,7 @@ mod status_routes;
 mod tree;
 mod tree_changes;
 mod typed;
+mod validated;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -92,6 +94,7 @@ pub use self::status_routes::{CHILDREN_PER_PARENT, child_deleted, child_item};
 pub use self::tree::{feed_time, tree_comment, tree_issue, tree_issue_count, tree_repo};
 pub use self::tree_changes::TreeItem;
 pub use self::typed::{TypedShape, typed_item};
+pub use self::validated::ValidatedCounts;
 
 /// What the mock server serves.
 #[derive(Debug, Clone)]
@@ -227,6 +230,7 @@ struct MockState {
     tree: tree_changes::TreeChanges,
     /// Requests per token and window on `/quota`.
     quotas: quota_routes::Quotas,
+    validated: validated::Validated,
 }
 
 /// A running mock server. Shut it down with [`shutdown`](Self::shutdown)
@@ -266,6 +270,7 @@ impl MockServer {
             feed: tree::Feed::new(config.feed_items),
             tree: tree_changes::TreeChanges::default(),
             quotas: quota_routes::Quotas::default(),
+            validated: validated::Validated::default(),
             config,
         });
         let app = Router::new().fallback(handle).with_state(state.clone());
@@ -379,6 +384,18 @@ impl MockServer {
     /// updated `since` an earlier mark serves it.
     pub fn touch_tree(&self, items: &[TreeItem]) {
         self.state.tree.touch(items);
+    }
+
+    /// Changes page `page` (from 1) of `/validated`: its items get their
+    /// next `rev`, the page a new `ETag` and `Last-Modified`.
+    pub fn change_validated_page(&self, page: usize) {
+        self.state.validated.change(page);
+    }
+
+    /// What `/validated` has sent so far: body bytes, `304`s, and requests
+    /// with a validator.
+    pub fn validated_counts(&self) -> ValidatedCounts {
+        self.state.validated.counts()
     }
 
     /// The feed's items as served now (id, updated_at, rev).
@@ -496,7 +513,8 @@ async fn handle(
         .or_else(|| status_routes::route(&state, &uri))
         .or_else(|| quota_routes::route(&state, &headers, &uri))
         .or_else(|| api_routes::route(&state, &method, &headers, &uri, &body))
-        .or_else(|| request_routes::route(&state, &method, &headers, &uri, &body));
+        .or_else(|| request_routes::route(&state, &method, &headers, &uri, &body))
+        .or_else(|| validated::route(&state, &headers, &uri));
     let response = match routed {
         Some(r) => r,
         None => match tree::route(&state, &uri)

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use crawlpipe_core::{Cursor, Outcome, Sink, SinkContext, SinkError, State};
+use crawlpipe_core::{Cursor, Outcome, PageEnd, Sink, SinkContext, SinkError, State};
 
 use crate::sql::append::Replace;
 use crate::sql::backend::TxPlan;
@@ -19,7 +19,9 @@ use crate::sql::ident::Ident;
 use crate::sql::key_type_row;
 use crate::sql::retry::commit_with_retry;
 use crate::sql::setup::{OpenSpec, Opened, open};
+use crate::sql::validators::{PageBook, PageRow, ValidatorSql};
 
+mod pages;
 mod replay;
 mod spec;
 mod typed_table;
@@ -84,6 +86,10 @@ pub struct SqlSink<T> {
     append: Option<Append>,
     /// Typed document tables: columns, child tables, rejected items.
     typed: Option<TypedTable>,
+    /// Page validators (conditional requests), once offered by `open`.
+    validators: Option<(ValidatorSql, PageBook)>,
+    /// The validators of the batch being committed.
+    page_rows: Vec<PageRow>,
 }
 
 /// A keyless sink's state.
@@ -144,6 +150,8 @@ impl<T> SqlSink<T> {
             high_water: None,
             append: None,
             typed: None,
+            validators: None,
+            page_rows: Vec::new(),
         }
     }
 
@@ -164,6 +172,10 @@ impl<T> SqlSink<T> {
             self.fused =
                 self.dialect
                     .fused_upsert(opened.target(), &self.shape, opened.checkpoints.progress_sql());
+            // Rows carried over from the live table take the new columns too.
+            if let Some((sql, _)) = self.validators.as_mut() {
+                *sql = ValidatorSql::new(self.dialect, &opened.live, opened.staging.as_ref(), &self.shape);
+            }
         }
     }
 
@@ -330,10 +342,17 @@ impl<T: Send + 'static> Sink<T> for SqlSink<T> {
             // drops what a crash left past its checkpoint (see `append.rs`).
             append.pending = true;
         }
+        self.offer_validators(&opened, ctx).await?;
         let cursor = opened.cursor.clone();
         self.opened = Some((opened, ctx.clone()));
         self.rows = 0;
         Ok(cursor)
+    }
+
+    fn page_ends(&mut self, ends: Vec<PageEnd>) {
+        if let Some((_, book)) = self.validators.as_mut() {
+            book.set_ends(ends);
+        }
     }
 
     async fn write(&mut self, items: Vec<T>, checkpoint: Option<&Cursor>) -> Result<(), SinkError> {
@@ -363,6 +382,10 @@ impl<T: Send + 'static> Sink<T> for SqlSink<T> {
             Outcome::Completed => {
                 if let Some(staging) = &opened.staging {
                     plan.ddl = self.dialect.swap(staging, &opened.live);
+                    if let Some((sql, _)) = &self.validators {
+                        plan.statements
+                            .extend(sql.promote(collection, opened.live.name.as_str()));
+                    }
                 }
                 if self.copy.is_some() {
                     // The batches committed asynchronously: swap only if the

@@ -45,6 +45,11 @@ impl<T> SqlSink<T> {
         complete: bool,
     ) -> Result<(), CommitError> {
         let typed_writes = self.typed_writes(batch, order);
+        // A probe of which row is refused stores no validator.
+        let page_rows = match dry_run {
+            true => Vec::new(),
+            false => std::mem::take(&mut self.page_rows),
+        };
         let Some((opened, ctx)) = self.opened.take() else {
             return Err(CommitError::Sink(not_opened()));
         };
@@ -102,6 +107,11 @@ impl<T> SqlSink<T> {
                         .progress(collection, cursor, counts.0, counts.1),
                 );
             }
+        }
+        // A page's validator goes with its last rows.
+        if let Some((sql, _)) = &self.validators {
+            plan.statements
+                .extend(sql.statements(&page_rows, &opened.collection, opened.live.name.as_str()));
         }
         // The run's maximum goes with the rows it covers, checkpoint or not.
         if let Some((sql, mark)) = &mark {
@@ -235,8 +245,11 @@ impl<T> SqlSink<T> {
         if let Some((opened, _)) = &self.opened {
             batch.first_position = opened.base_rows + self.rows;
         }
+        let n = items.len();
         let mut rejection = self.encoder.encode(items, &mut batch).err();
         self.adopt_new_columns(&mut batch);
+        let aligned = rejection.is_none() && batch.rejected.is_empty() && batch.keys.len() == n;
+        self.book_pages(&batch.keys, aligned);
         if let Some(h) = self.high_water.as_mut() {
             // Only items before a rejected one are written.
             let end = rejection
@@ -261,8 +274,12 @@ impl<T> SqlSink<T> {
                 .await
             {
                 Ok(()) => break,
-                Err(CommitError::Sink(e)) => return Err(e),
+                Err(CommitError::Sink(e)) => {
+                    self.unbook_pages();
+                    return Err(e);
+                }
                 Err(CommitError::Data(error)) => {
+                    self.unbook_pages();
                     let Some(index) = self.first_refused(&batch, &order).await? else {
                         return Err(CommitError::Data(error).into_sink_error(&self.collection_name()));
                     };
