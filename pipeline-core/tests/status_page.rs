@@ -238,7 +238,7 @@ async fn the_status_page_shows_names_and_errors_as_text_in_a_real_browser() {
         "the error became markup:\n{dom}"
     );
     assert!(
-        dom.contains(r#"&lt;i id="pwned"&gt;name&lt;/i&gt; &amp; co</td>"#),
+        dom.contains(r#"&lt;i id="pwned"&gt;name&lt;/i&gt; &amp; co</a></td>"#),
         "{dom}"
     );
     assert!(dom.contains(r#"&lt;img id="pwned-error" src=x"#), "{dom}");
