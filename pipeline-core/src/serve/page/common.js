@@ -25,6 +25,20 @@
     if (node.textContent !== text) node.textContent = text;
   }
 
+  // The same for an attribute, a class and the hidden flag: writing even an
+  // unchanged value makes the browser check the styles again.
+  function setAttr(node, name, value) {
+    if (node.getAttribute(name) !== value) node.setAttribute(name, value);
+  }
+
+  function setClass(node, className) {
+    if (node.className !== className) node.className = className;
+  }
+
+  function setHidden(node, hidden) {
+    if (node.hidden !== hidden) node.hidden = hidden;
+  }
+
   function setTitle(node, title) {
     if (title) {
       if (node.title !== title) node.title = title;

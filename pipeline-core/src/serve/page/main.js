@@ -28,7 +28,8 @@
   }
 
   async function poll() {
-    if (polling) return;
+    // A tab nobody looks at costs nothing; it catches up when shown.
+    if (polling || document.hidden) return;
     polling = true;
     const updated = document.getElementById("updated");
     try {
@@ -88,6 +89,7 @@
   });
   document.getElementById("forget").addEventListener("click", () => storeToken(null));
   window.addEventListener("hashchange", route);
+  document.addEventListener("visibilitychange", poll);
   // Charts are drawn at their shown width: redraw the history after a resize.
   window.addEventListener("resize", () => { detail.runsKey = null; });
 

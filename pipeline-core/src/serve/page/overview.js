@@ -115,20 +115,21 @@
       row.button.addEventListener("click", () => runNow(row.name, row.button));
       row.cells.action.appendChild(row.button);
     }
-    row.button.disabled = RUNNING.has(row.state);
-    row.button.title = row.button.disabled ? "already running" : "start a run now";
+    const running = RUNNING.has(row.state);
+    if (row.button.disabled !== running) row.button.disabled = running;
+    setTitle(row.button, running ? "already running" : "start a run now");
   }
 
   function update(row, s, now, wall) {
     row.state = s.state;
     row.status = s;
-    row.tr.setAttribute("data-state", s.state);
-    row.tr.setAttribute("data-stalled", s.stalled ? "true" : "false");
-    row.tr.setAttribute("data-stale", s.stale ? "true" : "false");
+    setAttr(row.tr, "data-state", s.state);
+    setAttr(row.tr, "data-stalled", s.stalled ? "true" : "false");
+    setAttr(row.tr, "data-stale", s.stale ? "true" : "false");
     setText(row.badge, s.state);
-    row.badge.className = "badge state-" + s.state;
-    row.stalled.hidden = !s.stalled;
-    row.stale.hidden = !s.stale;
+    setClass(row.badge, "badge state-" + s.state);
+    setHidden(row.stalled, !s.stalled);
+    setHidden(row.stale, !s.stale);
     setTitle(row.stale, staleText(s));
     const success = lastSuccess(s, wall);
     setText(row.cells.success, success.text);
@@ -200,7 +201,7 @@
     let shown = 0;
     for (const row of rows.values()) {
       const match = words.every((w) => row.haystack.includes(w));
-      if (row.tr.hidden === match) row.tr.hidden = !match;
+      setHidden(row.tr, !match);
       if (match) shown += 1;
     }
     setText(document.getElementById("shown"), words.length ? "showing " + shown + " of " + rows.size : "");
@@ -237,7 +238,7 @@
     }
     arrange();
     applyFilter();
-    document.getElementById("empty").hidden = statuses.length > 0;
+    setHidden(document.getElementById("empty"), statuses.length > 0);
     const parts = Object.keys(counts).sort().map((state) => counts[state] + " " + state);
     if (stale) parts.push(stale + " stale");
     const total = statuses.length + (statuses.length === 1 ? " collection" : " collections");
@@ -259,7 +260,11 @@
   }
 
   // Child collections, one row each: their children aggregated.
+  let groupsKey = null;
   function renderGroups(groups) {
+    const key = JSON.stringify(groups);
+    if (key === groupsKey) return;
+    groupsKey = key;
     const body = document.querySelector("#children tbody");
     body.replaceChildren();
     groups.forEach((g) => {
