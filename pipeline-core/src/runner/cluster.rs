@@ -67,6 +67,9 @@ pub(crate) async fn runs(inner: &Arc<Inner>, entry: &Arc<Entry>, coordinator: Ar
                     }
                     continue;
                 }
+                if entry.collection.group.is_none() {
+                    super::runs::record(inner, entry, &summary).await;
+                }
                 let state = summary.state;
                 entry.set_summary(summary);
                 let end = match state {

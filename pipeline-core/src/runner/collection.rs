@@ -53,6 +53,8 @@ pub struct Collection {
     pub(crate) every: Option<Duration>,
     pub(crate) fresh: bool,
     pub(crate) group: Option<Arc<str>>,
+    pub(crate) stale_after: Option<Duration>,
+    pub(crate) description: Option<Arc<serde_json::Value>>,
 }
 
 impl std::fmt::Debug for Collection {
@@ -88,6 +90,8 @@ impl Collection {
             every: None,
             fresh: false,
             group: None,
+            stale_after: None,
+            description: None,
         }
     }
 
@@ -124,6 +128,8 @@ impl Collection {
             every: None,
             fresh: false,
             group: None,
+            stale_after: None,
+            description: None,
         }
     }
 
@@ -160,6 +166,38 @@ impl Collection {
     pub fn group(mut self, group: impl Into<String>) -> Self {
         self.group = Some(group.into().into());
         self
+    }
+
+    /// The collection is *stale* when its last success is older than
+    /// `after` (default: twice its [interval](Self::every); never without
+    /// one): shown in `/status`, as `pipeline_collection_stale`, and
+    /// alerted. A zero duration turns it off.
+    #[must_use]
+    pub fn stale_after(mut self, after: Duration) -> Self {
+        self.stale_after = Some(after);
+        self
+    }
+
+    /// How old the last success may get before the collection is stale,
+    /// the default applied (`None`: never stale).
+    pub fn staleness_limit(&self) -> Option<Duration> {
+        self.stale_after
+            .or(self.every.map(|every| every * 2))
+            .filter(|d| !d.is_zero())
+    }
+
+    /// What the collection is, as the service runs it (its configuration
+    /// as JSON, secrets redacted by the caller): shown by
+    /// `GET /collections/{name}`.
+    #[must_use]
+    pub fn description(mut self, config: serde_json::Value) -> Self {
+        self.description = Some(Arc::new(config));
+        self
+    }
+
+    /// The description, if any.
+    pub fn described(&self) -> Option<&serde_json::Value> {
+        self.description.as_deref()
     }
 
     /// The group, if any.
