@@ -198,8 +198,205 @@ async fn the_overview_filters_sorts_and_opens_a_collection_in_a_real_browser() {
     server.shutdown().await;
 }
 
-/// Reads a value out of the JSON the page evaluates.
-#[allow(dead_code)]
+/// Waits up to 20 s until the runner's history holds `n` runs of `name`.
+async fn wait_runs(runner: &Runner, name: &str, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let runs = runner.runs(name, 100).await.unwrap();
+        if runs.len() >= n {
+            assert_eq!(runs.len(), n, "{runs:#?}");
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{n} runs of {name} not recorded: {runs:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// How many elements match `selector` in the page.
+async fn count(browser: &mut Browser, selector: &str) -> u64 {
+    let expression = format!("document.querySelectorAll({}).length", json!(selector));
+    number(&browser.eval(&expression).await)
+}
+
+#[cfg_attr(
+    no_browser_tests,
+    ignore = "needs chromium on PATH (apt-get install -y chromium)"
+)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_collections_view_charts_its_run_history_in_a_real_browser() {
+    let test = "a_collections_view_charts_its_run_history_in_a_real_browser";
+    let Some(chromium) = browser::chromium_or_skip(test) else {
+        return;
+    };
+    let hour = Duration::from_secs(3600);
+    // `feed` fails its first run (page 1, once), then completes each run asked.
+    let feed = collection(
+        "feed",
+        ScriptedPaged::numbered(3, 10).fail(1, Fault::Permanent, 1),
+    )
+    .every(hour)
+    .description(json!({ "url": "https://api.example/feed", "token": "***" }));
+    // `orders` fails and has never succeeded: stale once its half second is up.
+    let orders = collection(
+        "orders",
+        ScriptedPaged::numbered(2, 10).fail(0, Fault::Permanent, 100),
+    )
+    .every(hour)
+    .stale_after(Duration::from_millis(500));
+    let slow = collection(
+        "slow",
+        ScriptedPaged::numbered(100_000, 1).delay(Duration::from_millis(20)),
+    );
+    let runner = Runner::builder(RecordingStore::new())
+        .service(true)
+        .max_resumes(0)
+        .collection(feed)
+        .collection(orders)
+        .collection(slow)
+        .build()
+        .unwrap();
+    let server = serve("127.0.0.1:0", runner.clone()).await.unwrap();
+    runner.start().unwrap();
+    wait_runs(&runner, "feed", 1).await;
+    for n in 2..=5 {
+        // Run-now wakes a collection once its last run has fully ended.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !runner.run_now("feed").unwrap() {
+            assert!(Instant::now() < deadline, "run {n} of feed did not start");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        wait_runs(&runner, "feed", n).await;
+    }
+    settle(&runner, &[("orders", State::Failed)]).await;
+
+    // The overview: a bar per run in the sparkline, the last success, and
+    // `orders` marked stale.
+    let base = format!("http://{}/", server.local_addr());
+    let mut browser = Browser::launch(&chromium, 1200, 900).await;
+    browser.goto(&base).await;
+    browser
+        .wait_for(
+            r#"document.querySelectorAll('tr[data-collection="feed"] svg.sparkline rect').length === 5"#,
+            "feed's sparkline with 5 runs",
+        )
+        .await;
+    assert_eq!(
+        count(
+            &mut browser,
+            r#"tr[data-collection="feed"] svg.sparkline rect.run-failed"#
+        )
+        .await,
+        1
+    );
+    let success = browser
+        .eval(r#"document.querySelector('tr[data-collection="feed"] td.c-success').textContent"#)
+        .await;
+    assert!(
+        success
+            .as_str()
+            .is_some_and(|s| s == "just now" || s.ends_with(" s ago")),
+        "last success: {success}"
+    );
+    browser
+        .wait_for(
+            r#"document.querySelector('tr[data-collection="orders"]').dataset.stale === 'true'"#,
+            "orders shown stale",
+        )
+        .await;
+    let flag = browser
+        .eval(r#"(() => { const f = document.querySelector('tr[data-collection="orders"] .stale'); return [f.hidden, f.title]; })()"#)
+        .await;
+    assert_eq!(flag[0], false, "{flag}");
+    assert!(flag[1].as_str().unwrap().contains("no successful run"), "{flag}");
+    let summary = browser
+        .eval("document.getElementById('summary').textContent")
+        .await;
+    assert!(summary.as_str().unwrap().ends_with(", 1 stale"), "{summary}");
+    browser.type_into("#filter", "stale").await;
+    wait_shown(&mut browser, &["orders"]).await;
+
+    // The collection's own view, opened by its link (`#c=NAME`): its five
+    // runs in the table and as five bars and five points.
+    browser.goto(&format!("{base}#c=feed")).await;
+    browser
+        .wait_for(
+            "document.querySelectorAll('#runs tbody tr').length === 5",
+            "5 runs in the table",
+        )
+        .await;
+    let outcomes = browser
+        .eval("Array.from(document.querySelectorAll('#runs tbody tr')).map((tr) => tr.dataset.outcome)")
+        .await;
+    assert_eq!(
+        outcomes,
+        json!(["completed", "completed", "completed", "completed", "failed"])
+    );
+    assert_eq!(
+        browser
+            .eval("document.getElementById('chart-items').dataset.points")
+            .await,
+        "5"
+    );
+    assert_eq!(count(&mut browser, "#chart-items rect.bar").await, 5);
+    assert_eq!(count(&mut browser, "#chart-items rect.bar.run-failed").await, 1);
+    assert_eq!(
+        browser
+            .eval("document.getElementById('chart-duration').dataset.points")
+            .await,
+        "5"
+    );
+    assert_eq!(count(&mut browser, "#chart-duration circle.point").await, 5);
+    // Oldest first: the failed run is the first bar, and the tallest bars
+    // are the completed runs' 30 items.
+    let first = browser
+        .eval("document.querySelector('#chart-items rect.bar title').textContent")
+        .await;
+    assert!(first.as_str().unwrap().contains("failed"), "{first}");
+    assert!(first.as_str().unwrap().ends_with(": 10"), "{first}");
+    let errors = browser
+        .eval("document.getElementById('errors').textContent")
+        .await;
+    assert!(
+        errors.as_str().unwrap().contains("page-1"),
+        "the error in full: {errors}"
+    );
+    let config = browser
+        .eval("JSON.parse(document.getElementById('config').textContent)")
+        .await;
+    assert_eq!(
+        config,
+        json!({ "url": "https://api.example/feed", "token": "***" })
+    );
+
+    // A running collection: its pages/s, measured by the page as it polls.
+    browser.goto(&format!("{base}#c=slow")).await;
+    browser
+        .wait_for(
+            "document.querySelectorAll('#chart-rate circle.point').length >= 2",
+            "two pages/s points of the running collection",
+        )
+        .await;
+    let points = browser
+        .eval("document.getElementById('chart-rate').dataset.points")
+        .await;
+    let points: u64 = points.as_str().unwrap().parse().unwrap();
+    assert_eq!(count(&mut browser, "#chart-rate circle.point").await, points);
+    assert_eq!(
+        count(&mut browser, "#runs tbody tr").await,
+        0,
+        "no run of slow ended yet"
+    );
+
+    drop(browser);
+    runner.shutdown();
+    runner.join().await;
+    server.shutdown().await;
+}
+
+/// Reads a number out of the JSON the page evaluates.
 fn number(value: &Value) -> u64 {
     value.as_u64().unwrap_or_else(|| panic!("a number: {value}"))
 }

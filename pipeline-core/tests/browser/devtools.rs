@@ -225,6 +225,11 @@ impl Browser {
             .expect("base64")
     }
 
+    /// The process group of the browser and its helpers.
+    pub fn process_group(&self) -> u32 {
+        self.group
+    }
+
     /// The page's DOM as HTML.
     pub async fn dom(&mut self) -> String {
         let html = self.eval("document.documentElement.outerHTML").await;
