@@ -214,10 +214,10 @@ impl Browser {
         self.call("Emulation.setDeviceMetricsOverride", metrics).await;
     }
 
-    /// A PNG of the whole page (beyond the viewport too).
+    /// A PNG of the viewport.
     pub async fn screenshot(&mut self) -> Vec<u8> {
         use base64::Engine;
-        let params = json!({ "format": "png", "captureBeyondViewport": true });
+        let params = json!({ "format": "png" });
         let shot = self.call("Page.captureScreenshot", params).await;
         let data = shot["data"].as_str().expect("base64 data");
         base64::engine::general_purpose::STANDARD

@@ -40,7 +40,7 @@
     return svg;
   }
 
-  const PLOT = { width: 600, height: 140, left: 48, right: 8, top: 8, bottom: 20 };
+  const PLOT = { width: 600, height: 140, left: 56, right: 8, top: 8, bottom: 20 };
 
   // A chart's frame: the axes, the top value and the first and last labels
   // under the x axis. Returns the function placing a value on the y axis.
@@ -79,13 +79,23 @@
     svg.appendChild(t);
   }
 
-  // Bars: one <rect class="bar"> per point. `points` are
+  // A duration short enough for the y axis ("850 ms", "42 s", "21 min", "3.5 h").
+  function shortDuration(ms) {
+    if (ms < 1000) return Math.round(ms) + " ms";
+    if (ms < 60000) return Math.round(ms / 1000) + " s";
+    if (ms < 3600000) return Math.round(ms / 60000) + " min";
+    return (ms / 3600000).toFixed(1) + " h";
+  }
+  duration.axis = shortDuration;
+
+  // Bars: one <rect class="bar"> per point (`format.axis`, when set,
+  // writes the top value on the y axis, `format` each point's title). `points` are
   // {value, label, outcome}, oldest first.
   function barChart(svg, points, format, xFirst, xLast, none) {
     if (!points.length) return empty(svg, none);
     measure(svg);
     const top = Math.max(...points.map((p) => p.value));
-    const y = frame(svg, top, format(top), xFirst, xLast);
+    const y = frame(svg, top, (format.axis || format)(top), xFirst, xLast);
     const slot = (PLOT.width - PLOT.left - PLOT.right) / points.length;
     points.forEach((point, i) => {
       const yTop = y(point.value);
@@ -105,7 +115,7 @@
     if (!points.length) return empty(svg, none);
     measure(svg);
     const top = Math.max(...points.map((p) => p.value));
-    const y = frame(svg, top, format(top), xFirst, xLast);
+    const y = frame(svg, top, (format.axis || format)(top), xFirst, xLast);
     const span = PLOT.width - PLOT.left - PLOT.right;
     const x = (i) => PLOT.left + (points.length === 1 ? span / 2 : (i / (points.length - 1)) * span);
     const path = points.map((p, i) => (i ? "L" : "M") + x(i).toFixed(1) + " " + y(p.value).toFixed(1)).join(" ");

@@ -7,14 +7,15 @@
   const PAGE_RATE_POINTS = 120;
 
   const detail = {
-    name: null, runsKey: null, runs: [], samples: [], rates: [], runStarted: null, errorsKey: null,
+    name: null, runsKey: null, samples: [], rates: [], runStarted: null, errorsKey: null, allRuns: false,
   };
 
   function openCollection(name) {
     if (detail.name !== name) {
       Object.assign(detail, {
-        name, runsKey: null, runs: [], samples: [], rates: [], runStarted: null, errorsKey: null,
+        name, runsKey: null, samples: [], rates: [], runStarted: null, errorsKey: null, allRuns: false,
       });
+      document.getElementById("runs-more").hidden = true;
       setText(document.getElementById("detail-name"), name);
       document.querySelector("#runs tbody").replaceChildren();
       setText(document.getElementById("runs-note"), "loading…");
@@ -89,7 +90,8 @@
       fact("Stale after", typeof s.stale_after_secs === "number" ? duration(s.stale_after_secs * 1000)
         : "stale_after_secs" in s ? "never" : "—"),
       fact("Next run", next.at === null ? "—" : next.prefix + relative(next.at), next.at === null ? null : localTime(next.at)),
-      fact("This run", number(s.pages) + " pages · " + number(s.items_written) + " written"),
+      fact("This run", number(s.pages) + " pages · " + number(s.items_fetched) + " fetched · "
+        + number(s.items_written) + " written"),
       fact("Pages/s now", RUNNING.has(s.state) && rates.length ? rates[rates.length - 1].value.toFixed(1) : "—"),
       fact("Resumes", number(s.resumes)),
       fact("Runs since start", number(s.runs)),
@@ -111,25 +113,33 @@
     return td;
   }
 
+  // Rows shown before "Show all": the charts carry the whole history.
+  const RUNS_SHOWN = 20;
+
+  function runRow(run) {
+    const tr = el("tr");
+    tr.setAttribute("data-outcome", run.outcome);
+    const started = millis(run.started_at), ended = millis(run.ended_at);
+    runCell(tr, "").appendChild(el("span", "badge state-" + run.outcome, run.outcome));
+    runCell(tr, localTime(started), "c-state");
+    runCell(tr, started !== null && ended !== null ? duration(ended - started) : "—", "num");
+    runCell(tr, number(run.items), "num");
+    runCell(tr, number(run.pages), "num");
+    runCell(tr, number(run.resumes), "num");
+    runCell(tr, run.owner || "—", "c-owner");
+    runCell(tr, run.error || "", "c-error").style.whiteSpace = "pre-wrap";
+    runCell(tr, run.run, "c-run");
+    return tr;
+  }
+
   // The history newest first in the table, oldest first in the charts.
   function renderRuns(runs) {
     const body = document.querySelector("#runs tbody");
-    const trs = runs.map((run) => {
-      const tr = el("tr");
-      tr.setAttribute("data-outcome", run.outcome);
-      const started = millis(run.started_at), ended = millis(run.ended_at);
-      runCell(tr, run.run);
-      runCell(tr, "").appendChild(el("span", "badge state-" + run.outcome, run.outcome));
-      runCell(tr, localTime(started), "c-state");
-      runCell(tr, started !== null && ended !== null ? duration(ended - started) : "—", "num");
-      runCell(tr, number(run.items), "num");
-      runCell(tr, number(run.pages), "num");
-      runCell(tr, number(run.resumes), "num");
-      runCell(tr, run.owner || "—");
-      runCell(tr, run.error || "", "c-error").style.whiteSpace = "pre-wrap";
-      return tr;
-    });
-    body.replaceChildren(...trs);
+    const shown = detail.allRuns ? runs : runs.slice(0, RUNS_SHOWN);
+    body.replaceChildren(...shown.map(runRow));
+    const more = document.getElementById("runs-more");
+    more.hidden = shown.length === runs.length;
+    setText(more, "Show all " + runs.length + " runs");
     setText(document.getElementById("runs-note"), runs.length
       ? runs.length + (runs.length === 1 ? " run kept" : " runs kept") + ", newest first."
       : "No run recorded yet.");
@@ -181,7 +191,9 @@
   }
 
   // One poll of the open collection: its status, config and errors, and
-  // its history when a run was added since the last look.
+  // its history when a run was added since the last look. A child
+  // collection (`group/*` in the overview) has a history, its children's
+  // runs summed, but no status of its own.
   async function pollCollection() {
     const name = detail.name;
     if (name === null) return;
@@ -195,17 +207,20 @@
       if (row && row.status) info = { status: row.status, config: null, errors: [] };
     }
     if (detail.name !== name) return;
-    if (!info) {
-      setText(document.getElementById("runs-note"), "No collection named “" + name + "” on this server.");
-      return;
+    let key;
+    if (info) {
+      const s = info.status;
+      samplePages(s);
+      renderFacts(s);
+      renderRateChart(s);
+      renderErrors(Array.isArray(info.errors) ? info.errors : []);
+      renderConfig(info.config);
+      key = JSON.stringify(s.last_run ?? null) + "/" + s.runs + "/" + s.state;
+    } else {
+      renderGroupFacts();
+      // No status tells when a child's run ended: look every few seconds.
+      key = "group/" + Math.floor(Date.now() / 5000);
     }
-    const s = info.status;
-    samplePages(s);
-    renderFacts(s);
-    renderRateChart(s);
-    renderErrors(Array.isArray(info.errors) ? info.errors : []);
-    renderConfig(info.config);
-    const key = JSON.stringify(s.last_run ?? null) + "/" + s.runs + "/" + s.state;
     if (key === detail.runsKey) return;
     try {
       const runs = await fetchJson(path + "/runs");
@@ -213,7 +228,20 @@
       detail.runsKey = key;
       renderRuns(Array.isArray(runs) ? runs : []);
     } catch (e) {
-      setText(document.getElementById("runs-note"), "No run history from this server (" + e.message + ").");
+      const note = info ? "No run history from this server (" + e.message + ")."
+        : "No collection named “" + name + "” on this server.";
+      setText(document.getElementById("runs-note"), note);
       for (const id of ["chart-items", "chart-duration"]) empty(document.getElementById(id), "no history");
     }
+  }
+
+  function renderGroupFacts() {
+    const badge = document.getElementById("detail-state");
+    setText(badge, "child collection");
+    setClass(badge, "badge state-waiting");
+    document.getElementById("facts").replaceChildren(
+      fact("What", "its children's runs, summed per run of their parent"));
+    empty(document.getElementById("chart-rate"), "see the parent collection");
+    renderErrors([]);
+    renderConfig(null);
   }

@@ -88,6 +88,11 @@
     if (value) { storeToken(value); say("", false); }
   });
   document.getElementById("forget").addEventListener("click", () => storeToken(null));
+  document.getElementById("runs-more").addEventListener("click", () => {
+    detail.allRuns = true;
+    detail.runsKey = null;
+    pollCollection();
+  });
   window.addEventListener("hashchange", route);
   document.addEventListener("visibilitychange", poll);
   // Charts are drawn at their shown width: redraw the history after a resize.

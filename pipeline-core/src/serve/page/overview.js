@@ -273,7 +273,13 @@
       const failing = g.failing.map((f) => f.collection + ": " + (f.error || "")).concat(skipped).join("\n");
       const done = g.skipped ? number(g.done) + " (" + number(g.skipped) + " skipped)" : g.done;
       [g.group + "/*", done, g.running, g.failed, g.total, g.pages, g.items_written, failing].forEach((v, i) => {
-        const td = el("td", i > 0 && i < 7 ? "num" : null, typeof v === "number" ? number(v) : v);
+        const td = el("td", i > 0 && i < 7 ? "num" : null, i === 0 ? null : typeof v === "number" ? number(v) : v);
+        if (i === 0) {
+          // Its run history, children summed per run of the parent.
+          const link = el("a", null, v);
+          link.setAttribute("href", collectionHash(g.group));
+          td.appendChild(link);
+        }
         if (i === 7) td.style.whiteSpace = "pre-wrap";
         tr.appendChild(td);
       });
