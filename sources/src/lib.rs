@@ -77,13 +77,13 @@ pub use self::format::{FormatMismatch, ResponseFormat, XML_MAX_DEPTH, XmlConfig}
 pub use self::html::extract::ScrapedItem;
 pub use self::html::scrape::ScrapeSource;
 pub use self::html::scrape_config::ScrapeConfig;
-pub use self::http::HttpContext;
 pub use self::http::auth::Auth;
 pub use self::http::oauth2_config::{ClientAuth, GrantType, OAuth2};
 pub use self::http::redact;
 pub use self::http::status_rules::{BodyRules, StatusAction, StatusRules};
 pub use self::http::token_request_config::{TokenBodyFormat, TokenRequest};
 pub use self::http::url_template::{TemplateError, UrlTemplate};
+pub use self::http::{HttpContext, WebhookSender};
 pub use self::json::json_source::JsonSource;
 pub use self::json::raw_json_source::RawJsonSource;
 pub use self::json::records::ItemsMissing;

@@ -25,6 +25,8 @@ pub(crate) mod status_rules;
 pub(crate) mod token_expiry;
 pub(crate) mod token_request_config;
 pub(crate) mod url_template;
+mod webhook;
 
 pub use self::context::HttpContext;
 pub(crate) use self::context::{Fetched, check_scheme, host_key, parse_http_url};
+pub use self::webhook::WebhookSender;
