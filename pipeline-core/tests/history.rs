@@ -62,14 +62,19 @@ async fn wait_for(runner: &Runner, what: impl Fn(&Runner) -> bool) {
 }
 
 fn status(runner: &Runner, name: &str) -> crawlpipe_core::runner::CollectionStatus {
-    runner.status().into_iter().find(|s| s.collection == name).unwrap()
+    runner
+        .status()
+        .into_iter()
+        .find(|s| s.collection == name)
+        .unwrap()
 }
 
 #[tokio::test]
 async fn failed_then_recovered_runs_are_recorded_and_alerted_in_order() {
     let history = Arc::new(MemoryRunHistory::new());
     let receiver = Arc::new(Receiver::default());
-    let alerts = Alerts::from_arc(receiver.clone()).retry(RetryPolicy::new(3).initial_backoff(Duration::from_millis(10)));
+    let alerts = Alerts::from_arc(receiver.clone())
+        .retry(RetryPolicy::new(3).initial_backoff(Duration::from_millis(10)));
     let runner = Runner::builder(RecordingStore::new())
         .service(true)
         .max_resumes(0)
@@ -92,9 +97,21 @@ async fn failed_then_recovered_runs_are_recorded_and_alerted_in_order() {
     wait_for(&runner, |r| status(r, "flaky").last_success_at.is_some()).await;
     let recovered = status(&runner, "flaky");
     let last = recovered.last_run.unwrap();
-    assert_eq!((last.outcome, last.items, last.pages), (RunOutcome::Completed, 10, 2));
-    let recent: Vec<RunOutcome> = recovered.recent_runs.as_slice().iter().map(|r| r.outcome).collect();
-    assert_eq!(recent, [RunOutcome::Completed, RunOutcome::Failed], "newest first");
+    assert_eq!(
+        (last.outcome, last.items, last.pages),
+        (RunOutcome::Completed, 10, 2)
+    );
+    let recent: Vec<RunOutcome> = recovered
+        .recent_runs
+        .as_slice()
+        .iter()
+        .map(|r| r.outcome)
+        .collect();
+    assert_eq!(
+        recent,
+        [RunOutcome::Completed, RunOutcome::Failed],
+        "newest first"
+    );
 
     let runs = runner.runs("flaky", 10).await.unwrap();
     assert_eq!(runs.len(), 2);
@@ -110,16 +127,24 @@ async fn failed_then_recovered_runs_are_recorded_and_alerted_in_order() {
     runner.join().await;
     let seen = receiver.seen.lock().unwrap().clone();
     let kinds: Vec<(&str, AlertKind)> = seen.iter().map(|(c, k, _)| (c.as_str(), *k)).collect();
-    assert_eq!(kinds, [("flaky", AlertKind::Failed), ("flaky", AlertKind::Recovered)]);
+    assert_eq!(
+        kinds,
+        [("flaky", AlertKind::Failed), ("flaky", AlertKind::Recovered)]
+    );
     assert!(seen[0].2.is_some(), "a failure alert carries the error");
-    assert_eq!(receiver.calls.load(Ordering::SeqCst), 3, "the first delivery was retried");
+    assert_eq!(
+        receiver.calls.load(Ordering::SeqCst),
+        3,
+        "the first delivery was retried"
+    );
 }
 
 #[tokio::test]
 async fn staleness_is_reached_alerted_and_cleared_by_a_success() {
     let receiver = Arc::new(Receiver::default());
     // Its first delivery fails: retried at once.
-    let alerts = Alerts::from_arc(receiver.clone()).retry(RetryPolicy::new(3).initial_backoff(Duration::from_millis(1)));
+    let alerts = Alerts::from_arc(receiver.clone())
+        .retry(RetryPolicy::new(3).initial_backoff(Duration::from_millis(1)));
     let fresh = Collection::new("fresh", |name| {
         Ok(Pipeline::paged(name, ScriptedPaged::numbered(1, 1)).sink(CollectSink::new()))
     })
@@ -152,7 +177,10 @@ async fn staleness_is_reached_alerted_and_cleared_by_a_success() {
 async fn a_restarted_runner_reads_its_last_runs_from_the_history() {
     let history = Arc::new(MemoryRunHistory::new());
     let now = SystemTime::now();
-    for (i, outcome) in [RunOutcome::Completed, RunOutcome::Failed].into_iter().enumerate() {
+    for (i, outcome) in [RunOutcome::Completed, RunOutcome::Failed]
+        .into_iter()
+        .enumerate()
+    {
         let mut run = RunRecord::new("kept", now, now + Duration::from_secs(i as u64), outcome);
         run.items = 40 + i as u64;
         history.record(&run, 100).await.unwrap();
@@ -174,11 +202,18 @@ async fn a_restarted_runner_reads_its_last_runs_from_the_history() {
     wait_for(&runner, |r| status(r, "kept").recent_runs.as_slice().len() == 4).await;
     runner.shutdown();
     runner.join().await;
-    assert_eq!(history.runs("kept", 10).await.unwrap().len(), 3, "kept to history_keep");
+    assert_eq!(
+        history.runs("kept", 10).await.unwrap().len(),
+        3,
+        "kept to history_keep"
+    );
 }
 
 #[tokio::test]
 async fn a_runner_with_a_zero_history_is_refused() {
-    let err = Runner::builder(RecordingStore::new()).history_keep(0).build().unwrap_err();
+    let err = Runner::builder(RecordingStore::new())
+        .history_keep(0)
+        .build()
+        .unwrap_err();
     assert!(err.to_string().contains("history"), "{err}");
 }
