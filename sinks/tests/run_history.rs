@@ -2,6 +2,7 @@
 //! per collection, the last success, the marks a cluster reads others'
 //! runs by, and a runner recording into it.
 
+#[allow(unused_imports)]
 mod support;
 
 use std::sync::Arc;
