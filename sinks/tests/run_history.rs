@@ -131,3 +131,81 @@ async fn postgres_runs_are_kept_newest_first_and_pruned() {
     runs_are_kept_newest_first_and_pruned(&db).await;
     a_runner_records_its_runs_in_the_table(&db).await;
 }
+
+/// A child collection gets one run per run of its feeder, its children summed.
+#[cfg(feature = "sqlite")]
+#[tokio::test]
+async fn a_child_collection_is_one_run_summing_its_children() {
+    use crawlpipe_sinks::{ChildFeeder, ColumnType, ParentColumns};
+    use serde_json::{Value, json};
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(&format!("sqlite://{}", dir.path().join("t.db").display()))
+        .await
+        .unwrap();
+    let history = Arc::new(db.run_history().await.unwrap());
+    let runner = Runner::builder(Arc::new(db.checkpoint_store()))
+        .history(history.clone())
+        .build()
+        .unwrap();
+    let repos_db = db.clone();
+    let repos = runner
+        .add_watched(Collection::new("repos", move |name| {
+            let pages = vec![vec![json!({"id": 1}), json!({"id": 2}), json!({"id": 3})]];
+            let sink = repos_db.documents().key_pointer("/id").build().expect("sink");
+            Ok(Pipeline::paged(name, ScriptedPaged::new(pages)).sink(sink))
+        }))
+        .unwrap();
+    let issues_db = db.clone();
+    let ended = ChildFeeder::new(
+        &db,
+        &runner,
+        "issues",
+        "repos",
+        ParentColumns::Document,
+        move |name, child| {
+            let (db, parent) = (issues_db.clone(), child.parent_key.clone());
+            Collection::new(name, move |name| {
+                let sink = db
+                    .rows::<Value>()
+                    .table("issues")
+                    .child_of("issues", &parent)
+                    .columns([("data", ColumnType::Json), ("parent", ColumnType::Text)])
+                    .key_pointer("/data/id")
+                    .build()
+                    .expect("sink");
+                let p = parent.clone();
+                let items = vec![
+                    vec![json!({"id": format!("{parent}.1")})],
+                    vec![json!({"id": format!("{parent}.2")})],
+                ];
+                Ok(Pipeline::paged(name, ScriptedPaged::new(items))
+                    .map(move |item: Value| json!({"data": item, "parent": p}))
+                    .sink(sink))
+            })
+        },
+    )
+    .unwrap()
+    .parent(repos)
+    .spawn();
+    runner.start().unwrap();
+    runner.join().await;
+    assert_eq!(*ended.borrow(), Some(true));
+    let issues = history.runs("issues", 10).await.unwrap();
+    assert_eq!(issues.len(), 1, "one run for the child collection: {issues:#?}");
+    assert_eq!(
+        (issues[0].outcome, issues[0].items, issues[0].pages),
+        (RunOutcome::Completed, 6, 6)
+    );
+    assert_eq!(
+        history.runs("issues/1", 10).await.unwrap(),
+        [],
+        "no row per child"
+    );
+    assert_eq!(history.runs("repos", 10).await.unwrap().len(), 1);
+    assert_eq!(
+        runner.runs("issues", 10).await.unwrap(),
+        issues,
+        "served for the child collection too"
+    );
+}
