@@ -61,6 +61,8 @@ pub fn collection_fresh(
     let fresh = Arc::new(std::sync::atomic::AtomicBool::new(fresh));
     let name = c.name.clone();
     let every = c.settings.every.filter(|_| serve);
+    let stale_after = c.settings.stale_after;
+    let description = c.description.clone();
     let c = Arc::new(c);
     // Plain JSON collections take the raw-JSON fast path: items go from the
     // response to the `data` column as text, never parsed into a `Value`.
@@ -83,6 +85,11 @@ pub fn collection_fresh(
                 build(&c, &name, &db, &ctx, mode, Target { http, child: None })
             }
         })
+    };
+    let collection = collection.description(description);
+    let collection = match stale_after {
+        Some(after) => collection.stale_after(after),
+        None => collection,
     };
     match every {
         Some(every) => collection.every(every),

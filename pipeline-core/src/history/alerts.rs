@@ -198,10 +198,13 @@ impl Alerts {
             status_url,
             owner: lock(&inner.owner).clone(),
         };
-        let queue = lock(&inner.queue).clone();
-        match queue.map(|q| q.try_send(event)) {
-            Some(Ok(())) => {}
-            _ => {
+        let queued = match lock(&inner.queue).as_ref() {
+            Some(queue) => queue.try_send(event).is_ok(),
+            None => false,
+        };
+        match queued {
+            true => {}
+            false => {
                 count(kind, "dropped");
                 tracing::warn!(%collection, event = %kind, "alert queue full or closed: alert dropped");
             }

@@ -23,10 +23,11 @@ use crate::Error;
 const TABLE: &str = "\"pipeline_runs\"";
 const COLUMNS: &str = "\"collection\", \"run\", \"owner\", \"started_at\", \"ended_at\", \"outcome\", \
      \"items\", \"pages\", \"resumes\", \"not_modified\", \"quota_waits\", \"error\"";
-/// The columns read back, every one as text.
+/// The columns read back, every one as text (the id renamed: PostgreSQL
+/// names a cast after its column, and `ORDER BY "id"` would sort the text).
 const SELECTED: &str = "\"collection\", \"run\", \"owner\", \"started_at\", \"ended_at\", \"outcome\", \
      CAST(\"items\" AS TEXT), CAST(\"pages\" AS TEXT), CAST(\"resumes\" AS TEXT), \
-     CAST(\"not_modified\" AS TEXT), CAST(\"quota_waits\" AS TEXT), \"error\", CAST(\"id\" AS TEXT)";
+     CAST(\"not_modified\" AS TEXT), CAST(\"quota_waits\" AS TEXT), \"error\", CAST(\"id\" AS TEXT) AS \"mark\"";
 
 fn create_table(dialect: Dialect) -> Vec<String> {
     let id = match dialect {

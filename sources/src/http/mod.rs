@@ -19,6 +19,7 @@ pub(crate) mod oauth2;
 pub(crate) mod oauth2_config;
 mod parent_values;
 pub mod redact;
+mod redact_json;
 pub(crate) mod request;
 pub(crate) mod retry_after;
 pub(crate) mod status_rules;

@@ -43,6 +43,7 @@
 //! | `/events`, `/numbered/…`, `/slice`, `/scalar`, `/ending`, `/after`, `POST /form`, `/echo` | request shapes: date windows, templated page values, scalar cursors, endings, form bodies (see `request_routes.rs`) | |
 //! | `/xml/…`, `/jsonl`, `/object` | XML feeds, JSON Lines and a single object (see `format_routes.rs`) | |
 //! | `/typed?page=P` | `page` | items with every column type, a late field, a changing type (see `typed.rs`) |
+//! | `POST /webhook?fail=N` | an alert receiver: 503 to the first `N` deliveries, then 204, the bodies kept ([`MockServer::webhooks`]) | |
 //!
 //! `/offset` and `/page` bodies also carry `has_more`. POST bodies are
 //! logged ([`MockServer::posted`]).
@@ -59,6 +60,7 @@ mod status_routes;
 mod tree;
 mod tree_changes;
 mod typed;
+mod webhook_routes;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -206,6 +208,7 @@ struct MockState {
     rejected: AtomicU64,
     feed: tree::Feed,
     tree: tree_changes::TreeChanges,
+    webhooks: webhook_routes::Webhooks,
 }
 
 /// A running mock server. Shut it down with [`shutdown`](Self::shutdown)
@@ -242,6 +245,7 @@ impl MockServer {
             rejected: AtomicU64::new(0),
             feed: tree::Feed::new(config.feed_items),
             tree: tree_changes::TreeChanges::default(),
+            webhooks: webhook_routes::Webhooks::default(),
             config,
         });
         let app = Router::new().fallback(handle).with_state(state.clone());
@@ -294,6 +298,12 @@ impl MockServer {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// The alerts `POST /webhook` accepted (after the first `fail`
+    /// deliveries it refused), in arrival order.
+    pub fn webhooks(&self) -> Vec<Value> {
+        self.state.webhooks.accepted()
     }
 
     /// How many OAuth2 tokens `/oauth/token` issued.
@@ -440,7 +450,8 @@ async fn handle(
     if let Some(fault) = faults::before_route(&config.faults, n, state.started.elapsed()) {
         return fault;
     }
-    let routed = auth_routes::route(&state, &method, &headers, &uri, &body)
+    let routed = webhook_routes::route(&state, &method, &uri, &body)
+        .or_else(|| auth_routes::route(&state, &method, &headers, &uri, &body))
         .or_else(|| status_routes::route(&state, &uri))
         .or_else(|| api_routes::route(&state, &method, &headers, &uri, &body))
         .or_else(|| request_routes::route(&state, &method, &headers, &uri, &body));

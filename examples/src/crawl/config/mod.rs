@@ -2,7 +2,7 @@
 //!
 //! Parsing is strict: unknown keys are errors naming the line; `${VAR}` is
 //! expanded from the environment in `url`, `database`, `metrics_addr`,
-//! `admin_token`, `auth`, `body` and header values only (after parsing, so an error never prints a secret).
+//! `admin_token`, `alert_webhook`, `auth`, `body` and header values only (after parsing, so an error never prints a secret).
 //!
 //! A collection's table is read as the crawl's own keys (`name`, `key`,
 //! `lookahead`, `max_pages`, `retry`) plus the source's
@@ -16,6 +16,7 @@ mod error;
 mod key;
 mod merge;
 mod names;
+mod operations;
 mod ranges;
 mod runtime;
 mod settings;
@@ -40,6 +41,7 @@ pub use self::error::ConfigError;
 pub use self::key::KeyConfig;
 use self::names::SeenNames;
 pub use self::names::validate_name;
+pub use self::operations::AlertConfig;
 pub use self::runtime::{Mode, RuntimeConfig, Secret};
 pub use self::settings::{PARENT_BATCH_TIMEOUT, PipelineConfig, RetryConfig};
 use self::shape::{CRAWL_KEYS, CrawlKeys, NOT_DEFAULTS, TopLevel};
@@ -69,6 +71,10 @@ pub struct CollectionConfig {
     pub table: TableConfig,
     /// The source: URL, items, pagination or scraping, politeness, limits.
     pub http: HttpSourceConfig,
+    /// The collection's table as written (defaults merged, `${VAR}` not
+    /// expanded), as JSON with its secrets masked: what the status page
+    /// shows as its config.
+    pub description: serde_json::Value,
 }
 
 /// A whole configuration, validated.
@@ -92,6 +98,10 @@ pub struct CrawlConfig {
     pub cluster: Option<Duration>,
     /// Host names the status server answers to, besides its address and `localhost`.
     pub status_hosts: Vec<String>,
+    /// Runs kept per collection in the history (`pipeline_runs`).
+    pub history: usize,
+    /// Alerts: where and which (`None`: none).
+    pub alerts: Option<AlertConfig>,
     /// The line of each collection's `name` in the file, to point at it.
     pub collection_lines: BTreeMap<String, usize>,
     /// The collections, in file order.
@@ -257,6 +267,7 @@ impl CrawlConfig {
                 "items_map_key",
                 "key",
                 "every",
+                "stale_after",
                 "parent",
                 "incremental",
                 "url",
@@ -273,6 +284,8 @@ impl CrawlConfig {
             .into_iter()
             .map(|k| (k, line_of(k)))
             .collect();
+            let written: toml::Value = merge::deserialize(merged.clone(), table.span(), text)
+                .map_err(|e| parse_error(Some(&label), e))?;
             let crawl_table = merge::split_off(&mut merged, CRAWL_KEYS);
             let crawl: CrawlKeys = merge::deserialize(crawl_table, table.span(), text)
                 .map_err(|e| parse_error(Some(&label), e))?;
@@ -356,16 +369,18 @@ impl CrawlConfig {
                     "for a scraped collection, key must name one of scrape.fields",
                 ));
             }
-            let every = match crawl.every.as_deref().map(humantime::parse_duration) {
-                None => None,
-                Some(Ok(d)) if d.is_zero() => return Err(fail("every", "must be longer than 0s")),
-                Some(Ok(d)) if d > MAX_EVERY => return Err(fail("every", "must be at most 366d")),
-                Some(Ok(d)) => Some(d),
-                Some(Err(e)) => {
-                    let reason = format!("{e}; write a duration such as \"90s\", \"15m\", \"6h\" or \"1d\"");
-                    return Err(fail("every", &reason));
-                }
-            };
+            let every = crawl
+                .every
+                .as_deref()
+                .map(|t| operations::duration(t, MAX_EVERY))
+                .transpose()
+                .map_err(|reason| fail("every", &reason))?;
+            let stale_after = crawl
+                .stale_after
+                .as_deref()
+                .map(|t| operations::duration(t, MAX_EVERY))
+                .transpose()
+                .map_err(|reason| fail("stale_after", &reason))?;
             let mut incremental = crawl.incremental;
             if let Some(inc) = incremental.as_mut() {
                 if let Some(initial) = inc.initial.as_mut() {
@@ -435,7 +450,10 @@ impl CrawlConfig {
                      has none: use \"null\" (a keyless table's default; data keeps the value) or \"fail\"",
                 ));
             }
+            let mut description = serde_json::to_value(written).unwrap_or_default();
+            crawlpipe_sources::redact::redact_json(&mut description, &http.secret_params);
             collections.push(CollectionConfig {
+                description,
                 name: crawl.name,
                 table,
                 key: crawl.key,
@@ -446,6 +464,7 @@ impl CrawlConfig {
                     max_pages: crawl.max_pages,
                     retry: crawl.retry,
                     every,
+                    stale_after,
                     batch_timeout: None,
                 },
                 http,
@@ -464,7 +483,23 @@ impl CrawlConfig {
             .transpose()?
             .filter(|t| !t.is_empty())
             .map(Secret);
+        let alert_webhook = top
+            .runtime
+            .alert_webhook
+            .as_deref()
+            .map(|u| expand(u, "runtime.alert_webhook".into()))
+            .transpose()?;
+        let alerts =
+            operations::alerts(alert_webhook, top.runtime.alert_on.as_deref()).map_err(|(key, reason)| {
+                invalid(
+                    runtime_line(key.trim_start_matches("runtime.")),
+                    key.into(),
+                    &reason,
+                )
+            })?;
         Ok(Self {
+            history: operations::history(top.runtime.history),
+            alerts,
             concurrency,
             children,
             database,
