@@ -134,7 +134,8 @@ async fn the_status_page_of_crawl_serve_charts_each_runs_history_and_filters() {
     let text = format!(
         "[runtime]\ndatabase = \"sqlite://{db}\"\nmetrics_addr = \"127.0.0.1:{port}\"\nmax_resumes = 0\n\n\
          [[collection]]\nname = \"items\"\nurl = \"{base}/page\"\nitems = \"/items\"\n\
-         pagination = {{ style = \"page\" }}\nevery = \"1s\"\n\n\
+         pagination = {{ style = \"page\" }}\nevery = \"1s\"\n\
+         headers = {{ Authorization = \"Bearer s3cret-page-token\" }}\n\n\
          [[collection]]\nname = \"once\"\nurl = \"{base}/page\"\nitems = \"/items\"\n\
          pagination = {{ style = \"page\" }}\n\n\
          [[collection]]\nname = \"broken\"\nurl = \"{base}/no-such-page\"\nitems = \"/items\"\n\
@@ -189,6 +190,14 @@ async fn the_status_page_of_crawl_serve_charts_each_runs_history_and_filters() {
     assert!(
         items.contains(": 120</title>"),
         "each run wrote the 120 items: {items}"
+    );
+    // Its config as the service runs it, the credential masked.
+    let config = element(&dom, "config", "</pre>");
+    assert!(config.contains(&format!("\"url\": \"{base}/page\"")), "{config}");
+    assert!(config.contains("\"Authorization\": \"***\""), "{config}");
+    assert!(
+        !dom.contains("s3cret-page-token"),
+        "the token never reaches the page"
     );
 
     // The overview, filtered from the address: the failing collection only.
