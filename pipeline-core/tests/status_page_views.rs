@@ -396,6 +396,78 @@ async fn a_collections_view_charts_its_run_history_in_a_real_browser() {
     server.shutdown().await;
 }
 
+#[cfg_attr(
+    no_browser_tests,
+    ignore = "needs chromium on PATH (apt-get install -y chromium)"
+)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_collections_are_updated_in_place_and_filtered_in_a_real_browser() {
+    let test = "a_thousand_collections_are_updated_in_place_and_filtered_in_a_real_browser";
+    let Some(chromium) = browser::chromium_or_skip(test) else {
+        return;
+    };
+    let mut builder = Runner::builder(RecordingStore::new())
+        .service(true)
+        .concurrency(16);
+    for i in 0..1000 {
+        let c = collection(&format!("scheduled_{i:03}"), ScriptedPaged::numbered(1, 10));
+        builder = builder.collection(c.every(Duration::from_secs(3600)));
+    }
+    let runner = builder.build().unwrap();
+    let server = serve("127.0.0.1:0", runner.clone()).await.unwrap();
+    runner.start().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while runner.status().iter().any(|s| s.runs == 0) {
+        assert!(Instant::now() < deadline, "the first runs did not finish");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let mut browser = Browser::launch(&chromium, 1200, 800).await;
+    browser.goto(&format!("http://{}/", server.local_addr())).await;
+    browser
+        .wait_for(
+            "document.querySelectorAll('#collections tbody tr').length === 1000",
+            "1,000 rows",
+        )
+        .await;
+    // A row is built once and updated in place: the element of the first
+    // poll is still there, with its sparkline, after more polls.
+    browser
+        .eval("document.querySelector('tr[data-collection=\"scheduled_500\"]').dataset.seen = 'first poll'")
+        .await;
+    let before = browser
+        .eval("document.getElementById('updated').textContent")
+        .await;
+    let changed = format!(
+        "document.getElementById('updated').textContent !== {} && document.getElementById('updated').textContent.startsWith('updated')",
+        json!(before)
+    );
+    browser.wait_for(&changed, "another poll").await;
+    let row = browser
+        .eval(
+            "(() => { const tr = document.querySelector('tr[data-collection=\"scheduled_500\"]'); \
+               return [tr.dataset.seen, tr.querySelectorAll('svg.sparkline rect').length]; })()",
+        )
+        .await;
+    assert_eq!(row, json!(["first poll", 1]));
+    assert_eq!(count(&mut browser, "#collections tbody tr").await, 1000);
+
+    browser.type_into("#filter", "scheduled_99").await;
+    let expected: Vec<String> = (990..1000).map(|i| format!("scheduled_{i}")).collect();
+    let names: Vec<&str> = expected.iter().map(String::as_str).collect();
+    wait_shown(&mut browser, &names).await;
+    browser.click(r#"th[data-sort="name"]"#).await;
+    browser.click(r#"th[data-sort="name"]"#).await;
+    let mut reversed = names.clone();
+    reversed.reverse();
+    wait_shown(&mut browser, &reversed).await;
+
+    drop(browser);
+    runner.shutdown();
+    runner.join().await;
+    server.shutdown().await;
+}
+
 /// Reads a number out of the JSON the page evaluates.
 fn number(value: &Value) -> u64 {
     value.as_u64().unwrap_or_else(|| panic!("a number: {value}"))
