@@ -5,7 +5,7 @@
 //!
 //! | endpoint | what |
 //! |---|---|
-//! | `GET /` | the status page: every collection, live (polls `/status` each second) |
+//! | `GET /` | the status page: every collection, live (polls `/status` each second), sortable and filterable; one collection's view, with its run history charted, at `/#c=NAME` |
 //! | `GET /metrics` | Prometheus text of every metric recorded through the `metrics` facade (names as in docs/operations.md, "Metrics and status", section) |
 //! | `GET /status` | a JSON array of [`CollectionStatus`](crate::runner::CollectionStatus) from a [`Runner`] |
 //! | `GET /status/children` | a JSON array of [`GroupStatus`](crate::runner::GroupStatus): child collections aggregated per group (done / running / failed / total, failing children listed) |
