@@ -1,10 +1,14 @@
-//! A runner as a service: 1,000 scheduled collections idle between runs,
-//! then 8 crawling while `/status` is polled. Measures the idle CPU and the
-//! status endpoint's latency.
+//! A runner as a service: 1,000 scheduled collections, each with 100 runs
+//! of history (as a restarted service reads them from `pipeline_runs`),
+//! idle between runs, then 8 crawling while `/status` is polled. Measures
+//! the idle CPU, the status endpoint's latency, and the latency of one
+//! collection's run history (`GET /collections/{name}/runs`, what the
+//! status page asks for when a collection's view opens).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
+use crawlpipe_core::history::{MemoryRunHistory, RunHistory, RunOutcome, RunRecord};
 use crawlpipe_core::runner::{Collection, Runner};
 use crawlpipe_core::testkit::{CollectSink, ScriptedPaged};
 use crawlpipe_core::{MemoryCheckpointStore, Pipeline};
@@ -16,17 +20,61 @@ pub struct ServiceFigures {
     /// CPU time of the process over the idle window, as a share of one core.
     pub idle_core_share: f64,
     pub idle_window: Duration,
+    /// Runs of history each collection had when the runner started.
+    pub history_runs: usize,
     /// `/status` latencies while 8 collections crawl, sorted.
     pub status_latencies: Vec<Duration>,
     pub status_bytes: usize,
+    /// `GET /collections/{name}/runs` latencies (a different collection
+    /// each time), sorted.
+    pub runs_latencies: Vec<Duration>,
+    pub runs_bytes: usize,
 }
 
 impl ServiceFigures {
+    /// The `p` percentile of the `/status` latencies.
     pub fn percentile(&self, p: f64) -> Duration {
-        let n = self.status_latencies.len();
-        let i = ((n as f64 * p).ceil() as usize).clamp(1, n) - 1;
-        self.status_latencies[i]
+        percentile(&self.status_latencies, p)
     }
+
+    /// The `p` percentile of the run history latencies.
+    pub fn runs_percentile(&self, p: f64) -> Duration {
+        percentile(&self.runs_latencies, p)
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let n = sorted.len();
+    let i = ((n as f64 * p).ceil() as usize).clamp(1, n) - 1;
+    sorted[i]
+}
+
+/// `runs` finished runs of each `scheduled_{i}` collection, hourly, ending
+/// an hour ago: every tenth failed with an error.
+async fn past_runs(collections: usize, runs: usize) -> Arc<MemoryRunHistory> {
+    let history = Arc::new(MemoryRunHistory::new());
+    let now = SystemTime::now();
+    for i in 0..collections {
+        let name = format!("scheduled_{i}");
+        for r in 0..runs {
+            let started = now - Duration::from_secs(3600 * (runs - r) as u64);
+            let ended = started + Duration::from_secs(30 + (r % 7) as u64);
+            let failed = r % 10 == 9;
+            let outcome = if failed {
+                RunOutcome::Failed
+            } else {
+                RunOutcome::Completed
+            };
+            let mut run = RunRecord::new(name.clone(), started, ended, outcome);
+            run.items = 1000 + (r * 13 % 200) as u64;
+            run.pages = 10;
+            if failed {
+                run.error = Some(format!("collection {name}: page 7: HTTP 503 (resumes exhausted)"));
+            }
+            history.record(&run, runs).await.expect("an in-memory history");
+        }
+    }
+    history
 }
 
 /// CPU seconds (user + system) used by this process so far (Linux).
@@ -40,11 +88,13 @@ pub fn cpu_seconds() -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
-pub async fn run(collections: usize, idle: Duration, polls: usize) -> ServiceFigures {
+pub async fn run(collections: usize, history_runs: usize, idle: Duration, polls: usize) -> ServiceFigures {
     crawlpipe_core::serve::install_recorder().expect("recorder");
     let mut builder = Runner::builder(Arc::new(MemoryCheckpointStore::new()))
         .service(true)
-        .concurrency(8);
+        .concurrency(8)
+        .history(past_runs(collections, history_runs).await)
+        .history_keep(history_runs.max(1));
     for i in 0..collections {
         let c = Collection::new(format!("scheduled_{i}"), |name| {
             Ok(Pipeline::paged(name, ScriptedPaged::numbered(1, 10)).sink(CollectSink::new()))
@@ -93,6 +143,27 @@ pub async fn run(collections: usize, idle: Duration, polls: usize) -> ServiceFig
         status_bytes = body.len();
     }
     status_latencies.sort();
+    let mut runs_latencies = Vec::with_capacity(polls);
+    let mut runs_bytes = 0;
+    for i in 0..polls {
+        let url = format!(
+            "http://{}/collections/scheduled_{}/runs",
+            server.local_addr(),
+            i % collections.max(1)
+        );
+        let t = Instant::now();
+        let body = client
+            .get(&url)
+            .send()
+            .await
+            .expect("runs")
+            .bytes()
+            .await
+            .expect("body");
+        runs_latencies.push(t.elapsed());
+        runs_bytes = body.len();
+    }
+    runs_latencies.sort();
     runner.force();
     runner.join().await;
     server.shutdown().await;
@@ -100,7 +171,10 @@ pub async fn run(collections: usize, idle: Duration, polls: usize) -> ServiceFig
         collections,
         idle_core_share,
         idle_window: idle,
+        history_runs,
         status_latencies,
         status_bytes,
+        runs_latencies,
+        runs_bytes,
     }
 }

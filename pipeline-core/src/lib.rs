@@ -77,6 +77,7 @@
 //!   [`PipelineStream`];
 //! - [`policy`]: retry, per-host gates, circuit breakers, and their shared
 //!   (cluster) forms; [`runner`]: many collections, schedules, coordination;
+//!   [`history`]: run records, freshness and alerts;
 //! - `serve` (feature `serve`): `/metrics`, `/status` and the status page;
 //!   `testkit` (feature `test-util`): scripted sources and collecting sinks.
 #![warn(
@@ -96,6 +97,7 @@ mod error;
 mod error_detail;
 mod event;
 mod handle;
+pub mod history;
 mod meters;
 mod outcome;
 mod outside_text;

@@ -73,7 +73,7 @@ pub use self::sql::{ChildQueue, ParentColumns, QueuedChild};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use self::sql::{
     CollectionLocks, ColumnType, Database, DatabaseConfig, DocumentSinkBuilder, KeyPart, RowSinkBuilder,
-    SqlCheckpointStore, SqlSink,
+    SqlCheckpointStore, SqlRunHistory, SqlSink,
 };
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use self::sql::{OnMismatch, ReplayReport, Unnest};

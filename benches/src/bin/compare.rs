@@ -5,8 +5,10 @@
 //! each in a fresh child process.
 //! `compare runner`: 200 collections × 50 pages, 8 at once, into SQLite: the
 //! `Runner` against a hand-written `JoinSet` of the same pipelines.
-//! `compare service [N]`: a service runner with N scheduled collections
-//! (default 1,000): CPU while they idle, and `/status` latency while 8 crawl.
+//! `compare service [N] [RUNS]`: a service runner with N scheduled collections
+//! (default 1,000), each with RUNS runs of history (default 100): CPU while
+//! they idle, `/status` latency while 8 crawl, and one collection's
+//! `/collections/NAME/runs`.
 //! `compare fanout`: 2,000 child collections of 1–3 pages against a 5 ms
 //! mock, 8 requests in flight, vs a flat crawl of as many pages; and peak
 //! RSS with 500 and 2,000 children, each in a fresh child process.
@@ -39,7 +41,10 @@ fn main() {
         Some("core") | None => core(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(10_000_000)),
         Some("memory") => memory(),
         Some("runner") => runner(),
-        Some("service") => service(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(1_000)),
+        Some("service") => service(
+            args.get(1).and_then(|n| n.parse().ok()).unwrap_or(1_000),
+            args.get(2).and_then(|n| n.parse().ok()).unwrap_or(100),
+        ),
         Some("fanout") => crawlpipe_benches::fanout_workload::compare(),
         Some("fanout-child") => {
             crawlpipe_benches::fanout_workload::child(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(500))
@@ -65,7 +70,7 @@ fn main() {
         Some("crawl-child") if args.len() == 4 => crawl_child(&args[1], &args[2], &args[3]),
         Some(other) => {
             eprintln!(
-                "unknown workload {other:?}; use `core [N]`, `memory`, `feed`, `runner`, `service [N]`, `fanout`, `cluster`, `crawl [N] [CRAWL_BINARY…]` or `tables [N] [BACKFILL_N]`"
+                "unknown workload {other:?}; use `core [N]`, `memory`, `feed`, `runner`, `service [N] [RUNS]`, `fanout`, `cluster`, `crawl [N] [CRAWL_BINARY…]` or `tables [N] [BACKFILL_N]`"
             );
             std::process::exit(2);
         }
@@ -207,17 +212,21 @@ fn runner() {
     });
 }
 
-fn service(collections: usize) {
+fn service(collections: usize, history_runs: usize) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("runtime");
     let f = rt.block_on(crawlpipe_benches::service_workload::run(
         collections,
+        history_runs,
         Duration::from_secs(10),
         1000,
     ));
-    println!("service runner, {} scheduled collections:", f.collections);
+    println!(
+        "service runner, {} scheduled collections, {} runs of history each:",
+        f.collections, f.history_runs
+    );
     println!(
         "  idle CPU over {:?}: {:.3}% of a core (goal < 1%)",
         f.idle_window,
@@ -230,6 +239,15 @@ fn service(collections: usize) {
         ms(f.percentile(0.5)),
         ms(f.percentile(0.99)),
         ms(f.percentile(1.0))
+    );
+    println!(
+        "  GET /collections/NAME/runs ({} runs, {} KiB, {} polls): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        f.history_runs,
+        f.runs_bytes / 1024,
+        f.runs_latencies.len(),
+        ms(f.runs_percentile(0.5)),
+        ms(f.runs_percentile(0.99)),
+        ms(f.runs_percentile(1.0))
     );
 }
 

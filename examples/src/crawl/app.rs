@@ -5,11 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crawlpipe_core::State;
+use crawlpipe_core::history::Alerts;
 use crawlpipe_core::policy::{Breakers, HostGates, HostSlots, QuotaBudgets};
 use crawlpipe_core::runner::{Collection, CollectionSummary, Runner};
 use crawlpipe_core::serve::ServeConfig;
 use crawlpipe_sinks::{Database, PgCoordinator, PgHostSlots, PgQuotas};
-use crawlpipe_sources::{HttpContext, JsonSource, ScrapeSource};
+use crawlpipe_sources::{HttpContext, JsonSource, ScrapeSource, WebhookSender};
 
 use super::collections;
 use super::config::{CollectionConfig, CrawlConfig, KeyConfig};
@@ -263,6 +264,17 @@ pub async fn run(config: CrawlConfig, options: RunConfig) -> Result<RunResult, A
     let mut builder = Runner::builder(Arc::new(db.checkpoint_store()));
     if let Some(coordinator) = &coordinator {
         builder = builder.coordinator(Arc::new(coordinator.clone()));
+    }
+    // The run history lives next to the data (shared by a cluster's processes).
+    let history = db.run_history().await.map_err(|e| AppError::Database {
+        url: redact_url(&config.database),
+        message: format!("the run history (pipeline_runs): {e}"),
+    })?;
+    builder = builder.history(Arc::new(history)).history_keep(config.history);
+    if let Some(alerts) = &config.alerts {
+        let webhook = WebhookSender::new(&alerts.webhook, ctx.client().clone())
+            .map_err(|e| AppError::Start(e.to_string()))?;
+        builder = builder.alerts(Alerts::new(webhook).on(alerts.on.clone()));
     }
     let runner = builder
         .concurrency(config.concurrency)

@@ -55,6 +55,8 @@ pub fn collection_fresh(
     // Shown in the collection's status; a bad URL or auth is reported by
     // the source's check before this.
     let quota = ctx.quota_budget(&c.http).ok().flatten();
+    let stale_after = c.settings.stale_after;
+    let description = c.description.clone();
     let c = Arc::new(c);
     // Plain JSON collections take the raw-JSON fast path: items go from the
     // response to the `data` column as text, never parsed into a `Value`.
@@ -81,6 +83,11 @@ pub fn collection_fresh(
         })
     };
     let collection = collection.quota(quota);
+    let collection = collection.description(description);
+    let collection = match stale_after {
+        Some(after) => collection.stale_after(after),
+        None => collection,
+    };
     match every {
         Some(every) => collection.every(every),
         None => collection,

@@ -130,6 +130,14 @@ impl Board {
         self.remove(entry);
     }
 
+    /// The totals of `group`'s current run, starting the next.
+    pub(crate) fn take_group_run(&self, group: &str) -> super::group::RunTotals {
+        self.tallies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take_run(group)
+    }
+
     /// Records the children of `group` that its feeder never started.
     pub(crate) fn set_not_crawled(&self, group: &str, n: u64) {
         self.tallies

@@ -11,6 +11,7 @@ use tokio_util::task::TaskTracker;
 use super::board::Board;
 use super::{Collection, Coordinator, Inner, Runner, RunnerError};
 use crate::CheckpointStore;
+use crate::history::{Alerts, MemoryRunHistory, RunHistory};
 use crate::policy::{Jitter, RetryPolicy};
 
 /// Collections a runner runs at once unless told otherwise
@@ -36,6 +37,10 @@ pub(crate) struct RunnerConfig {
     pub(crate) shutdown_timeout: Duration,
     pub(crate) event_capacity: usize,
     pub(crate) coordinator: Option<Arc<dyn Coordinator>>,
+    pub(crate) history: Arc<dyn RunHistory>,
+    /// Runs kept per collection in the history.
+    pub(crate) keep: usize,
+    pub(crate) alerts: Option<Alerts>,
 }
 
 impl Default for RunnerConfig {
@@ -52,6 +57,9 @@ impl Default for RunnerConfig {
             shutdown_timeout: Duration::from_secs(60),
             event_capacity: 1024,
             coordinator: None,
+            history: Arc::new(MemoryRunHistory::new()),
+            keep: crate::history::DEFAULT_KEEP,
+            alerts: None,
         }
     }
 }
@@ -178,6 +186,31 @@ impl RunnerBuilder {
         self
     }
 
+    /// Where each finished run is recorded (default: a
+    /// [`MemoryRunHistory`]). The runner reads each collection's last runs
+    /// from it when the collection starts; `GET /collections/{name}/runs`
+    /// reads it. See [`history`](crate::history).
+    pub fn history(mut self, history: Arc<dyn RunHistory>) -> Self {
+        self.options.history = history;
+        self
+    }
+
+    /// Runs kept per collection in the history (default
+    /// [`DEFAULT_KEEP`](crate::history::DEFAULT_KEEP), 100). Must be at least 1.
+    pub fn history_keep(mut self, runs: usize) -> Self {
+        self.options.keep = runs;
+        self
+    }
+
+    /// Sends alerts when a collection fails, recovers or becomes stale
+    /// (default none). In a cluster, the process that saw the event sends
+    /// it: the one that ran the failed or recovered run, and for
+    /// staleness the one that ran the collection last.
+    pub fn alerts(mut self, alerts: Alerts) -> Self {
+        self.options.alerts = Some(alerts);
+        self
+    }
+
     /// Builds the runner; nothing runs until [`Runner::start`] or [`Runner::join`].
     ///
     /// # Errors
@@ -214,6 +247,9 @@ impl RunnerBuilder {
                 return Err(RunnerError::TooLarge { setting, max, value });
             }
         }
+        if self.options.keep == 0 {
+            return Err(RunnerError::Zero { setting: "history" });
+        }
         if self.options.event_capacity == 0 {
             return Err(RunnerError::Zero {
                 setting: "event_capacity",
@@ -236,6 +272,7 @@ impl RunnerBuilder {
                 started: AtomicBool::new(false),
                 done,
                 removed: Default::default(),
+                freshness: tokio::sync::Notify::new(),
             }),
         };
         for c in self.collections {

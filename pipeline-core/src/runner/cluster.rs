@@ -67,6 +67,9 @@ pub(crate) async fn runs(inner: &Arc<Inner>, entry: &Arc<Entry>, coordinator: Ar
                     }
                     continue;
                 }
+                if entry.collection.group.is_none() {
+                    super::runs::record(inner, entry, &summary).await;
+                }
                 let state = summary.state;
                 entry.set_summary(summary);
                 let end = match state {
@@ -156,7 +159,9 @@ async fn heartbeat(coordinator: Arc<dyn Coordinator>, lease: Lease, lost: Cancel
 pub(crate) async fn watch_cluster(inner: Arc<Inner>, coordinator: Arc<dyn Coordinator>) {
     let every = poll_interval(coordinator.lease_duration()).max(Duration::from_millis(500));
     let gauge = metrics::gauge!("pipeline_cluster_workers");
+    let mut mark: Option<u64> = None;
     loop {
+        mark = others_runs(&inner, &*coordinator, mark).await;
         match coordinator.leases().await {
             Ok(leases) => {
                 for entry in inner.board.entries() {
@@ -174,5 +179,35 @@ pub(crate) async fn watch_cluster(inner: Arc<Inner>, coordinator: Arc<dyn Coordi
             gauge.set(workers as f64);
         }
         tokio::time::sleep(every).await;
+    }
+}
+
+/// Runs read from a shared history per poll, at most.
+const RUNS_PER_POLL: usize = 1000;
+
+/// Puts the runs other processes recorded since `mark` on the board (a
+/// shared history: every process's page shows every collection's runs);
+/// returns the mark to read from next.
+async fn others_runs(inner: &Inner, coordinator: &dyn Coordinator, mark: Option<u64>) -> Option<u64> {
+    match inner.options.history.recorded_after(mark, RUNS_PER_POLL).await {
+        Ok((runs, next)) => {
+            for run in runs {
+                if run.owner.as_deref() == Some(coordinator.worker()) {
+                    continue;
+                }
+                if let Some(entry) = inner
+                    .board
+                    .find(&run.collection)
+                    .filter(|e| e.collection.group.is_none())
+                {
+                    super::runs::apply(inner, &entry, &run, false);
+                }
+            }
+            Some(next)
+        }
+        Err(error) => {
+            tracing::debug!(%error, "reading the runs of other processes failed");
+            mark
+        }
     }
 }

@@ -49,6 +49,8 @@ pub struct Collection {
     pub(crate) group: Option<Arc<str>>,
     /// The request budget its source spends, shown in its status.
     pub(crate) quota: Option<QuotaBudget>,
+    pub(crate) stale_after: Option<Duration>,
+    pub(crate) description: Option<Arc<serde_json::Value>>,
 }
 
 impl std::fmt::Debug for Collection {
@@ -85,6 +87,8 @@ impl Collection {
             fresh: false,
             group: None,
             quota: None,
+            stale_after: None,
+            description: None,
         }
     }
 
@@ -122,6 +126,8 @@ impl Collection {
             fresh: false,
             group: None,
             quota: None,
+            stale_after: None,
+            description: None,
         }
     }
 
@@ -166,6 +172,38 @@ impl Collection {
     pub fn quota(mut self, budget: Option<QuotaBudget>) -> Self {
         self.quota = budget;
         self
+    }
+
+    /// The collection is *stale* when its last success is older than
+    /// `after` (default: twice its [interval](Self::every); never without
+    /// one): shown in `/status`, as `pipeline_collection_stale`, and
+    /// alerted. A zero duration turns it off.
+    #[must_use]
+    pub fn stale_after(mut self, after: Duration) -> Self {
+        self.stale_after = Some(after);
+        self
+    }
+
+    /// How old the last success may get before the collection is stale,
+    /// the default applied (`None`: never stale).
+    pub fn staleness_limit(&self) -> Option<Duration> {
+        self.stale_after
+            .or(self.every.map(|every| every * 2))
+            .filter(|d| !d.is_zero())
+    }
+
+    /// What the collection is, as the service runs it (its configuration
+    /// as JSON, secrets redacted by the caller): shown by
+    /// `GET /collections/{name}`.
+    #[must_use]
+    pub fn description(mut self, config: serde_json::Value) -> Self {
+        self.description = Some(Arc::new(config));
+        self
+    }
+
+    /// The description, if any.
+    pub fn described(&self) -> Option<&serde_json::Value> {
+        self.description.as_deref()
     }
 
     /// The group, if any.

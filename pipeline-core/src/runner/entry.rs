@@ -1,6 +1,7 @@
 //! One collection on the runner's board: its definition, its live status, and
 //! the handles that stop it, wake it, and tell when its task has ended.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::SystemTime;
@@ -9,13 +10,22 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{Collection, CollectionStatus, CollectionSummary};
+use super::{Collection, CollectionStatus, CollectionSummary, ErrorRecord};
 
 pub(crate) struct Slot {
     pub(crate) status: CollectionStatus,
     /// When the collection last made progress (or started crawling).
     pub(crate) last_progress: Instant,
+    /// Its last errors, newest first (at most [`ERRORS_KEPT`]).
+    pub(crate) errors: VecDeque<ErrorRecord>,
+    /// Its last run that was not cancelled failed: a completed one recovers it.
+    pub(crate) failing: bool,
+    /// Who ran its last run (in a cluster).
+    pub(crate) last_owner: Option<String>,
 }
+
+/// Errors kept per collection for `GET /collections/{name}`.
+pub(crate) const ERRORS_KEPT: usize = 10;
 
 pub(crate) struct Entry {
     pub(crate) collection: Collection,
@@ -31,6 +41,8 @@ pub(crate) struct Entry {
     pub(crate) summary: Mutex<Option<CollectionSummary>>,
     /// The collection asked for a fresh start, not yet taken.
     fresh: AtomicBool,
+    /// When it was put on the board: before its first success, staleness counts from here.
+    pub(crate) added: SystemTime,
     /// Items written by the current run, for [`CollectionEnd::written`](super::CollectionEnd::written).
     pub(crate) written: tokio::sync::watch::Sender<u64>,
 }
@@ -47,9 +59,13 @@ impl Entry {
     pub(crate) fn new(collection: Collection, shutdown: &CancellationToken) -> Self {
         Self {
             slot: Mutex::new(Slot {
-                status: CollectionStatus::new(&collection.name),
+                status: CollectionStatus::new(&collection.name, collection.staleness_limit()),
                 last_progress: Instant::now(),
+                errors: VecDeque::new(),
+                failing: false,
+                last_owner: None,
             }),
+            added: SystemTime::now(),
             cancel: shutdown.child_token(),
             run_now: Notify::new(),
             ended: CancellationToken::new(),

@@ -53,6 +53,14 @@ pub enum RunnerError {
     /// `start` was called outside a tokio runtime.
     #[error("the runner must be started from within a tokio runtime")]
     NoRuntime,
+    /// The run history could not be read.
+    #[error("reading the run history of {collection_shown} failed: {source}", collection_shown = crate::outside_text::shown(.collection))]
+    History {
+        /// The collection.
+        collection: String,
+        /// The history's error.
+        source: crate::SharedError,
+    },
 }
 
 /// Why a collection stopped or was retried, as kept in its summary and events.

@@ -71,8 +71,18 @@ pub struct FailingChild {
     pub error: Option<String>,
 }
 
+/// What the children of a group did since its current run started.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct RunTotals {
+    pub(crate) pages: u64,
+    pub(crate) items_written: u64,
+    pub(crate) resumes: u32,
+    pub(crate) last_error: Option<String>,
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct Tally {
+    run: RunTotals,
     done: u64,
     failed: u64,
     skipped: u64,
@@ -98,6 +108,12 @@ impl Tallies {
         };
         tally.pages += s.progress.pages;
         tally.items_written += s.progress.items_written;
+        tally.run.pages += s.progress.pages;
+        tally.run.items_written += s.progress.items_written;
+        tally.run.resumes = tally.run.resumes.saturating_add(s.resumes);
+        if let Some(error) = &s.last_error {
+            tally.run.last_error = Some(error.to_string());
+        }
         if s.progress.pages_skipped > 0 {
             tally.skipped += 1;
             if tally.skipping.len() == FAILING_KEPT {
@@ -122,6 +138,14 @@ impl Tallies {
             }
             _ => tally.cancelled += 1,
         }
+    }
+
+    /// The totals of `group`'s current run, starting the next.
+    pub(crate) fn take_run(&mut self, group: &str) -> RunTotals {
+        self.0
+            .get_mut(group)
+            .map(|t| std::mem::take(&mut t.run))
+            .unwrap_or_default()
     }
 
     /// Sets how many children of `group` its feeder listed but never started.

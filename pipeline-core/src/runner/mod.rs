@@ -52,12 +52,15 @@ mod board;
 mod builder;
 mod cluster;
 mod collection;
+mod detail;
 mod entry;
 mod error;
 mod event;
+mod freshness;
 mod group;
 mod hold;
 mod reload;
+mod runs;
 mod schedule;
 mod signals;
 mod stall;
@@ -78,18 +81,20 @@ use self::board::Board;
 use self::builder::RunnerConfig;
 pub use self::builder::{DEFAULT_CONCURRENCY, DEFAULT_MAX_RESUMES, RunnerBuilder};
 pub use self::collection::Collection;
+pub use self::detail::{CollectionDetail, ErrorRecord};
 use self::entry::Entry;
 pub use self::error::{CollectionError, RunnerError};
 pub use self::event::{RunnerEvent, RunnerEvents};
 pub use self::group::{FailingChild, GroupStatus, SkippedChild};
 pub use self::hold::{CollectionEnd, RunnerHold};
 pub use self::reload::{Changes, Definition, Reload};
-pub use self::status::CollectionStatus;
+pub use self::status::{CollectionStatus, RecentRuns};
 pub use self::summary::CollectionSummary;
 pub use self::tree_plan::{TreeNode, TreePlan};
 use crate::CheckpointStore;
 /// Re-exported from [`coordination`](crate::coordination).
 pub use crate::coordination::{Claim, Coordinator, Due, Lease, LeaseInfo, RunEnd};
+use crate::history::{RunOutcome, RunRecord};
 
 type Done = Option<Arc<Vec<CollectionSummary>>>;
 
@@ -109,6 +114,8 @@ struct Inner {
     /// Top-level collections removed and not added again: their metric
     /// series are left out of `/metrics`.
     removed: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Wakes the freshness check: a run ended or a history was loaded.
+    freshness: tokio::sync::Notify,
 }
 
 impl Inner {
@@ -196,7 +203,18 @@ impl Runner {
         for entry in self.inner.board.entries() {
             spawn(&self.inner, entry, None);
         }
-        runtime.spawn(drive(self.inner.clone()));
+        let alerts = self.inner.options.alerts.as_ref().and_then(|alerts| {
+            let owner = self
+                .inner
+                .options
+                .coordinator
+                .as_ref()
+                .map(|c| c.worker().to_owned());
+            alerts.set_owner(owner);
+            let _guard = runtime.enter();
+            alerts.start()
+        });
+        runtime.spawn(drive(self.inner.clone(), alerts));
         Ok(())
     }
 
@@ -343,6 +361,88 @@ impl Runner {
         self.inner.removed_names().clone()
     }
 
+    /// A collection's runs from the history, newest first, at most
+    /// `limit`: a top-level collection's, or a child collection's (its
+    /// children summed per run). In a cluster sharing its history, every
+    /// process's runs.
+    ///
+    /// # Errors
+    ///
+    /// [`RunnerError::UnknownCollection`] for a name that is neither on
+    /// the runner nor a group, [`RunnerError::History`] when the history
+    /// could not be read.
+    pub async fn runs(&self, name: &str, limit: usize) -> Result<Vec<RunRecord>, RunnerError> {
+        let known = self
+            .inner
+            .board
+            .find(name)
+            .is_some_and(|e| e.collection.group.is_none())
+            || self.inner.board.groups().iter().any(|g| g.group == name);
+        if !known {
+            return Err(RunnerError::UnknownCollection {
+                collection: name.to_owned(),
+            });
+        }
+        self.inner
+            .options
+            .history
+            .runs(name, limit)
+            .await
+            .map_err(|e| RunnerError::History {
+                collection: name.to_owned(),
+                source: std::sync::Arc::from(e),
+            })
+    }
+
+    /// A top-level collection in full: its status, its
+    /// [description](Collection::description) and its last errors.
+    pub fn detail(&self, name: &str) -> Option<CollectionDetail> {
+        let entry = self
+            .inner
+            .board
+            .find(name)
+            .filter(|e| e.collection.group.is_none())?;
+        let slot = entry.lock();
+        Some(CollectionDetail {
+            status: slot.status.clone(),
+            config: entry.collection.description.clone(),
+            errors: slot.errors.iter().cloned().collect(),
+        })
+    }
+
+    /// Records one run of child collection `group` (the children a feeder
+    /// added since its run started at `started_at`, summed: pages, items,
+    /// resumes, the last child's error) in the history, with `outcome`.
+    /// Called by the feeder of the child collection when its run ends.
+    pub async fn record_group_run(
+        &self,
+        group: &str,
+        started_at: std::time::SystemTime,
+        outcome: RunOutcome,
+    ) {
+        let totals = self.inner.board.take_group_run(group);
+        let mut run = RunRecord::new(group, started_at, std::time::SystemTime::now(), outcome);
+        run.owner = self
+            .inner
+            .options
+            .coordinator
+            .as_ref()
+            .map(|c| c.worker().to_owned());
+        run.items = totals.items_written;
+        run.pages = totals.pages;
+        run.resumes = totals.resumes;
+        run.error = totals.last_error;
+        runs::write(&self.inner, &run).await;
+    }
+
+    /// Links alerts to the status page at `base` (`http://host:port/`);
+    /// the server calls it when it starts.
+    pub fn set_status_page(&self, base: Option<String>) {
+        if let Some(alerts) = &self.inner.options.alerts {
+            alerts.set_status_page(base);
+        }
+    }
+
     /// A snapshot of every collection's status, in the order they were added.
     pub fn status(&self) -> Vec<CollectionStatus> {
         self.inner.board.snapshot()
@@ -377,8 +477,12 @@ fn spawn(inner: &Arc<Inner>, entry: Arc<Entry>, previous: Option<Arc<Entry>>) {
         .spawn(schedule::live(inner.clone(), entry, previous).instrument(span));
 }
 
+/// How long alerts still queued at the end may take to be delivered.
+const ALERTS_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Waits for every collection's end, then publishes the summaries.
-async fn drive(inner: Arc<Inner>) {
+async fn drive(inner: Arc<Inner>, alerts: Option<tokio::task::JoinHandle<()>>) {
+    let _freshness = AbortOnDropHandle::new(tokio::spawn(freshness::watch_freshness(inner.clone())));
     let stall = inner
         .options
         .stall_after
@@ -396,6 +500,13 @@ async fn drive(inner: Arc<Inner>) {
     inner.tasks.close();
     inner.tasks.wait().await;
     drop(stall);
+    if let (Some(task), Some(config)) = (alerts, &inner.options.alerts) {
+        config.close();
+        let mut task = AbortOnDropHandle::new(task);
+        if tokio::time::timeout(ALERTS_GRACE, &mut task).await.is_err() {
+            tracing::warn!("alerts still queued at the end were not delivered");
+        }
+    }
     let summaries: Vec<CollectionSummary> =
         inner.board.entries().iter().filter_map(|e| e.summary()).collect();
     inner.board.close_events();

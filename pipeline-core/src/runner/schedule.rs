@@ -21,6 +21,9 @@ pub(crate) async fn live(inner: Arc<Inner>, entry: Arc<Entry>, previous: Option<
     if let Some(previous) = previous {
         previous.ended.cancelled().await;
     }
+    if entry.collection.group.is_none() {
+        super::runs::load(&inner, &entry).await;
+    }
     let result = AssertUnwindSafe(runs(&inner, &entry)).catch_unwind().await;
     if let Err(payload) = result {
         entry.set_summary(panicked(&inner, &entry, panic_message(&*payload)));
@@ -43,6 +46,9 @@ async fn runs(inner: &Arc<Inner>, entry: &Arc<Entry>) {
     loop {
         let started = Instant::now();
         let summary = Run::new(inner.clone(), entry.clone(), started).drive().await;
+        if entry.collection.group.is_none() {
+            super::runs::record(inner, entry, &summary).await;
+        }
         let state = summary.state;
         entry.set_summary(summary);
         // A grouped collection (a child) runs once, also in a service.

@@ -1,15 +1,18 @@
 //! The live status of one collection under a runner.
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde::{Serialize, Serializer};
 
+use crate::history::{LastRun, RecentRun};
 use crate::status::unix_millis;
 use crate::{Cursor, Progress, State};
 
 /// Where one collection is; see [`Runner::status`](super::Runner::status).
 /// Serialized as JSON by the `/status` endpoint (times as milliseconds since
-/// the Unix epoch, except `next_run_at`: RFC 3339 UTC).
+/// the Unix epoch, except `next_run_at`, `last_success_at` and `last_run`'s
+/// times: RFC 3339 UTC).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct CollectionStatus {
@@ -59,10 +62,58 @@ pub struct CollectionStatus {
     /// The request budget its source spends, as the server last announced
     /// it (`None`: none announced, or `rate_limit_headers` off).
     pub quota: Option<crate::policy::QuotaStatus>,
+    /// When its last completed run ended (RFC 3339 UTC), as the run
+    /// history knows it; `None` before the first.
+    #[serde(serialize_with = "crate::history::optional_rfc3339")]
+    pub last_success_at: Option<SystemTime>,
+    /// Its last run, whatever its outcome.
+    pub last_run: Option<LastRun>,
+    /// True when its last success (or, before the first, the runner's
+    /// start) is older than `stale_after_secs`.
+    pub stale: bool,
+    /// How old its last success may get before it is stale, in seconds
+    /// ([`Collection::stale_after`](super::Collection::stale_after);
+    /// default twice its interval, `None` without one).
+    pub stale_after_secs: Option<f64>,
+    /// Its newest runs, newest first, at most
+    /// [`RECENT_RUNS`](crate::history::RECENT_RUNS).
+    pub recent_runs: RecentRuns,
+}
+
+/// A collection's newest runs on the board, shared between snapshots (a
+/// `/status` copies a pointer, not the runs). Serialized as a JSON array,
+/// newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecentRuns(Arc<Vec<RecentRun>>);
+
+impl RecentRuns {
+    /// The runs, newest first.
+    pub fn as_slice(&self) -> &[RecentRun] {
+        &self.0
+    }
+
+    /// Puts `run` first, keeping at most [`RECENT_RUNS`](crate::history::RECENT_RUNS).
+    pub(crate) fn push(&mut self, run: RecentRun) {
+        let runs = Arc::make_mut(&mut self.0);
+        runs.insert(0, run);
+        runs.truncate(crate::history::RECENT_RUNS);
+    }
+
+    pub(crate) fn from_newest(runs: Vec<RecentRun>) -> Self {
+        let mut runs = runs;
+        runs.truncate(crate::history::RECENT_RUNS);
+        Self(Arc::new(runs))
+    }
+}
+
+impl Serialize for RecentRuns {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
 }
 
 impl CollectionStatus {
-    pub(crate) fn new(collection: &str) -> Self {
+    pub(crate) fn new(collection: &str, stale_after: Option<std::time::Duration>) -> Self {
         Self {
             collection: collection.to_owned(),
             state: State::Waiting,
@@ -80,6 +131,11 @@ impl CollectionStatus {
             owner: None,
             lease_until: None,
             quota: None,
+            last_success_at: None,
+            last_run: None,
+            stale: false,
+            stale_after_secs: stale_after.map(|d| d.as_secs_f64()),
+            recent_runs: RecentRuns::default(),
         }
     }
 }

@@ -178,6 +178,7 @@ impl Run {
             let wait = next_at.duration_since(now);
             tracing::warn!(error = %message, attempt = self.resumes, ?wait, "collection failed; resuming later");
             let detail = error.detail();
+            super::runs::push_error(&self.entry, message.clone(), Some(detail.clone()));
             self.enter(State::Retrying, |s| {
                 s.last_error = Some(message);
                 s.last_error_detail = Some(detail);
@@ -331,6 +332,7 @@ impl Run {
     async fn failed(mut self, error: CollectionError, cursor: Option<Cursor>) -> CollectionSummary {
         let message = error.to_string();
         tracing::error!(error = %message, "collection failed");
+        super::runs::push_error(&self.entry, message.clone(), Some(error.detail()));
         let status = self
             .enter(State::Failed, |s| {
                 s.last_error = Some(message);

@@ -5,10 +5,12 @@
 //!
 //! | endpoint | what |
 //! |---|---|
-//! | `GET /` | the status page: every collection, live (polls `/status` each second) |
+//! | `GET /` | the status page: every collection, live (polls `/status` each second), sortable and filterable; one collection's view, with its run history charted, at `/#c=NAME` |
 //! | `GET /metrics` | Prometheus text of every metric recorded through the `metrics` facade (names as in docs/operations.md, "Metrics and status", section) |
 //! | `GET /status` | a JSON array of [`CollectionStatus`](crate::runner::CollectionStatus) from a [`Runner`] |
 //! | `GET /status/children` | a JSON array of [`GroupStatus`](crate::runner::GroupStatus): child collections aggregated per group (done / running / failed / total, failing children listed) |
+//! | `GET /collections/{name}/runs` | the collection's runs from the history, newest first (`?limit=N`, default 100): a JSON array of [`RunRecord`](crate::history::RunRecord); 404 for an unknown collection |
+//! | `GET /collections/{name}` | `{"status", "config", "errors"}`: its status, its configuration as run (secrets redacted), its last errors ([`CollectionDetail`](crate::runner::CollectionDetail)) |
 //! | `POST /collections/{name}/run` | makes a collection due now ([`Runner::run_now`]) |
 //!
 //! Every answer carries `X-Content-Type-Options: nosniff` and a strict
@@ -40,6 +42,7 @@ mod admin;
 mod attempts;
 mod config;
 mod guard;
+mod history;
 mod page;
 mod recorder;
 mod series;
@@ -182,6 +185,7 @@ pub async fn serve_with(
         .local_addr()
         .map_err(|source| ServeError::Bind { source })?;
     let admin_enabled = config.admin_enabled();
+    runner.set_status_page(Some(format!("http://{addr}/")));
     let page = page::render(admin_enabled);
     let hosts = Arc::new(guard::AllowedHosts::new(addr, &config.allowed_hosts));
     let app = Router::new()
@@ -190,6 +194,8 @@ pub async fn serve_with(
         .route("/status", get(render_status))
         .route("/status/children", get(render_groups))
         .route("/collections/{name}/run", post(admin::run_now))
+        .route("/collections/{name}/runs", get(history::runs))
+        .route("/collections/{name}", get(history::detail))
         .with_state(AppState {
             runner,
             metrics,

@@ -7,6 +7,17 @@
 //! internet. When the server has an admin token, the page asks for it once
 //! (kept in the tab's `sessionStorage`) and then shows a "Run now" button
 //! per collection.
+//!
+//! A row opens the collection's own view (`#c=NAME`, the link an alert
+//! carries): its run history from `GET /collections/{name}/runs` as a table
+//! and as inline SVG charts, its last errors and its config from
+//! `GET /collections/{name}`. The overview sorts by a clicked column and
+//! filters by a text box; both are kept in the fragment (`#q=…&sort=…`).
+//!
+//! The page is written as parts in `page/`: the document, its style sheet,
+//! and its script in files by concern (helpers, charts, overview, the
+//! collection's view, polling), put together into one document with one
+//! inline `<style>` and one inline `<script>` when the server starts.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -16,15 +27,36 @@ use axum::response::IntoResponse;
 
 use super::AppState;
 
-const TEMPLATE: &str = include_str!("status.html");
+const TEMPLATE: &str = include_str!("page/status.html");
+const STYLE: &str = include_str!("page/status.css");
+/// The script's parts, in order, inside one function scope: the later parts
+/// call the earlier ones, and the last one starts polling.
+const SCRIPT: [&str; 5] = [
+    include_str!("page/common.js"),
+    include_str!("page/charts.js"),
+    include_str!("page/overview.js"),
+    include_str!("page/collection.js"),
+    include_str!("page/main.js"),
+];
 
-/// Where the page learns whether run-now is enabled; the only placeholder.
+/// Where the page learns whether run-now is enabled.
 const ADMIN_PLACEHOLDER: &str = "{{admin}}";
 
 /// The page as served: rendered once when the server starts.
 pub(super) fn render(admin_enabled: bool) -> Bytes {
     let admin = if admin_enabled { "on" } else { "off" };
-    Bytes::from(TEMPLATE.replace(ADMIN_PLACEHOLDER, admin))
+    let mut script = String::from("\"use strict\";\n(function () {\n");
+    for part in SCRIPT {
+        script.push_str(part);
+        script.push('\n');
+    }
+    script.push_str("})();\n");
+    // The admin flag first: the style and script are inserted as they are.
+    let page = TEMPLATE
+        .replace(ADMIN_PLACEHOLDER, admin)
+        .replacen("{{style}}", STYLE, 1)
+        .replacen("{{script}}", &script, 1);
+    Bytes::from(page)
 }
 
 /// The page's `Content-Security-Policy`: its own inline script and style

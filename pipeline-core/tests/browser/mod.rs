@@ -10,6 +10,8 @@ use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+pub mod devtools;
+
 use tokio::process::Command;
 
 /// How long one Chromium run may take; a cold start on a busy 2-core

@@ -17,6 +17,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crawlpipe_core::history::RunOutcome;
 use crawlpipe_core::runner::{Collection, CollectionEnd, Runner, RunnerHold};
 use crawlpipe_core::{CheckpointStore, State};
 use futures::future::OptionFuture;
@@ -228,10 +229,12 @@ impl ChildFeeder {
     }
 
     /// Feeds children until the parent and every child have ended; records
-    /// the group's state and tells its own dependants.
+    /// the group's state and its run (in the runner's history) and tells
+    /// its own dependants.
     /// `hold` keeps the runner alive meanwhile: take it before the runner starts.
     pub(crate) async fn run(self, hold: RunnerHold) {
         let name = self.name.clone();
+        let started_at = std::time::SystemTime::now();
         // Claimed but not started yet: counted as not crawled if the feeder stops.
         let mut ready: VecDeque<QueuedChild> = VecDeque::new();
         let completed = match self.feed(&mut ready).await {
@@ -255,6 +258,13 @@ impl ChildFeeder {
             tracing::error!(collection = %name, error = %e, "recording the child collection's state failed");
         }
         tracing::info!(collection = %name, %state, "child collection ended");
+        let outcome = match state {
+            State::Completed => RunOutcome::Completed,
+            State::Cancelled => RunOutcome::Cancelled,
+            _ => RunOutcome::Failed,
+        };
+        // One run of the child collection in the history: its children summed.
+        self.runner.record_group_run(&name, started_at, outcome).await;
         self.done.send_replace(Some(completed));
         drop(hold);
     }

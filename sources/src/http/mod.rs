@@ -22,6 +22,7 @@ pub(crate) mod oauth2_config;
 mod parent_values;
 pub(crate) mod rate_limit;
 pub mod redact;
+mod redact_json;
 pub(crate) mod request;
 pub(crate) mod retry_after;
 pub(crate) mod status_rules;
@@ -29,6 +30,8 @@ pub(crate) mod token_expiry;
 pub(crate) mod token_request_config;
 pub(crate) mod url_template;
 pub(crate) mod user_agent;
+mod webhook;
 
 pub use self::context::HttpContext;
 pub(crate) use self::context::{Fetched, check_scheme, host_key, parse_http_url};
+pub use self::webhook::WebhookSender;

@@ -10,6 +10,8 @@
 //! The function works on text, not on a parsed URL: it never fails and never
 //! panics, whatever it is given (a relative link, a malformed cursor).
 
+pub use super::redact_json::redact_json;
+
 /// Query parameter names treated as secrets by default.
 ///
 /// Names match case-insensitively, with `-` and `_` alike (`API-Key` is

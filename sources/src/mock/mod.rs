@@ -46,6 +46,7 @@
 //! | `/typed?page=P` | `page` | items with every column type, a late field, a changing type (see `typed.rs`) |
 //! | `/robots.txt` | | 404, a file or an error status, as [`MockConfig::robots`] says (see `robots_routes.rs`) |
 //! | `/validated?page=P` | `next_url`, next = `/next`, items `/items` | pages with `ETag` / `Last-Modified`, `304` on a match, a page changed by [`MockServer::change_validated_page`] (see `validated.rs`) |
+//! | `POST /webhook?fail=N` | an alert receiver: 503 to the first `N` deliveries, then 204, the bodies kept ([`MockServer::webhooks`]) | |
 //!
 //! `/offset` and `/page` bodies also carry `has_more`. POST bodies are
 //! logged ([`MockServer::posted`]).
@@ -65,6 +66,7 @@ mod tree;
 mod tree_changes;
 mod typed;
 mod validated;
+mod webhook_routes;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -231,6 +233,7 @@ struct MockState {
     /// Requests per token and window on `/quota`.
     quotas: quota_routes::Quotas,
     validated: validated::Validated,
+    webhooks: webhook_routes::Webhooks,
 }
 
 /// A running mock server. Shut it down with [`shutdown`](Self::shutdown)
@@ -271,6 +274,7 @@ impl MockServer {
             tree: tree_changes::TreeChanges::default(),
             quotas: quota_routes::Quotas::default(),
             validated: validated::Validated::default(),
+            webhooks: webhook_routes::Webhooks::default(),
             config,
         });
         let app = Router::new().fallback(handle).with_state(state.clone());
@@ -339,6 +343,12 @@ impl MockServer {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// The alerts `POST /webhook` accepted (after the first `fail`
+    /// deliveries it refused), in arrival order.
+    pub fn webhooks(&self) -> Vec<Value> {
+        self.state.webhooks.accepted()
     }
 
     /// How many OAuth2 tokens `/oauth/token` issued.
@@ -509,6 +519,7 @@ async fn handle(
         return fault;
     }
     let routed = robots_routes::route(&state, &uri)
+        .or_else(|| webhook_routes::route(&state, &method, &uri, &body))
         .or_else(|| auth_routes::route(&state, &method, &headers, &uri, &body))
         .or_else(|| status_routes::route(&state, &uri))
         .or_else(|| quota_routes::route(&state, &headers, &uri))

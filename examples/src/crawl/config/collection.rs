@@ -16,7 +16,7 @@ use super::reader::Reader;
 use super::shape::{CRAWL_KEYS, CrawlKeys};
 use super::tables::{self, Columns, TableConfig};
 use super::{CollectionConfig, CollectionSettings, ConfigError, KeyConfig, Mode, merge};
-use super::{transform, values};
+use super::{operations, transform, values};
 
 /// The longest `every`: a schedule past it is a typo, and would overflow clocks.
 const MAX_EVERY: Duration = Duration::from_secs(366 * 86_400);
@@ -33,6 +33,7 @@ const LINED_KEYS: &[&str] = &[
     "items_missing",
     "key",
     "every",
+    "stale_after",
     "parent",
     "incremental",
     "url",
@@ -106,6 +107,8 @@ pub(super) fn read(
     let line_of = |key: &str| merged.get(key).map(|v| reader.line_at(v.span().start));
     let name_line = line_of("name");
     let lines = LINED_KEYS.iter().map(|k| (*k, line_of(k))).collect();
+    let written: toml::Value = merge::deserialize(merged.clone(), table.span(), reader.text)
+        .map_err(|e| reader.parse_error(Some(&label), e))?;
     let crawl_table = merge::split_off(&mut merged, CRAWL_KEYS);
     let crawl: CrawlKeys = merge::deserialize(crawl_table, table.span(), reader.text)
         .map_err(|e| reader.parse_error(Some(&label), e))?;
@@ -124,7 +127,9 @@ pub(super) fn read(
         let line = place.lines.get(e.key.split('.').next().unwrap_or_default());
         reader.invalid(line.copied().flatten().or(name_line), place.at(e.key), &e.reason)
     })?;
-    let config = check_crawl_keys(&place, file, crawl, http)?;
+    let mut config = check_crawl_keys(&place, file, crawl, http)?;
+    config.description = serde_json::to_value(written).unwrap_or_default();
+    crawlpipe_sources::redact::redact_json(&mut config.description, &config.http.secret_params);
     Ok(ReadCollection {
         parent_line: place.lines["parent"],
         name_line,
@@ -185,7 +190,8 @@ fn check_crawl_keys(
             "for a scraped collection, key must name one of scrape.fields",
         ));
     }
-    let every = read_every(place, crawl.every.as_deref())?;
+    let every = read_duration(place, "every", crawl.every.as_deref())?;
+    let stale_after = read_duration(place, "stale_after", crawl.stale_after.as_deref())?;
     let mut incremental = crawl.incremental;
     if let Some(inc) = incremental.as_mut() {
         if let Some(initial) = inc.initial.as_mut() {
@@ -241,24 +247,19 @@ fn check_crawl_keys(
             max_pages: crawl.max_pages,
             retry: crawl.retry,
             every,
+            stale_after,
             batch_timeout: None,
         },
         http,
+        description: serde_json::Value::Null,
     })
 }
 
-/// `every`: a duration from 1 s to 366 days.
-fn read_every(place: &Place<'_>, every: Option<&str>) -> Result<Option<Duration>, ConfigError> {
-    match every.map(humantime::parse_duration) {
-        None => Ok(None),
-        Some(Ok(d)) if d.is_zero() => Err(place.fail("every", "must be longer than 0s")),
-        Some(Ok(d)) if d > MAX_EVERY => Err(place.fail("every", "must be at most 366d")),
-        Some(Ok(d)) => Ok(Some(d)),
-        Some(Err(e)) => {
-            let reason = format!("{e}; write a duration such as \"90s\", \"15m\", \"6h\" or \"1d\"");
-            Err(place.fail("every", &reason))
-        }
-    }
+/// `every` or `stale_after`: a duration longer than 0 s and at most 366 days.
+fn read_duration(place: &Place<'_>, key: &'static str, text: Option<&str>) -> Result<Option<Duration>, ConfigError> {
+    text.map(|t| operations::duration(t, MAX_EVERY))
+        .transpose()
+        .map_err(|reason| place.fail(key, &reason))
 }
 
 /// Typed columns fit JSON collections that are not children, and unnested

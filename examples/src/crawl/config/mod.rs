@@ -2,7 +2,7 @@
 //!
 //! Parsing is strict: unknown keys are errors naming the line; `${VAR}` is
 //! expanded from the environment in `url`, `database`, `metrics_addr`,
-//! `admin_token`, `auth`, `body` and header values only (after parsing, so an error never prints a secret).
+//! `admin_token`, `alert_webhook`, `auth`, `body` and header values only (after parsing, so an error never prints a secret).
 //!
 //! A collection's table is read as the crawl's own keys (`name`, `key`,
 //! `lookahead`, `max_pages`, `retry`) plus the source's
@@ -17,6 +17,7 @@ mod error;
 mod key;
 mod merge;
 mod names;
+mod operations;
 mod ranges;
 mod reader;
 mod runtime;
@@ -46,6 +47,7 @@ pub use self::error::ConfigError;
 pub use self::key::KeyConfig;
 use self::names::SeenNames;
 pub use self::names::validate_name;
+pub use self::operations::AlertConfig;
 use self::reader::Reader;
 pub use self::runtime::{Mode, RuntimeConfig, Secret};
 pub use self::settings::{CollectionSettings, DEFAULT_MAX_PAGES, PARENT_BATCH_TIMEOUT, RetryConfig};
@@ -77,6 +79,10 @@ pub struct CollectionConfig {
     pub values: Option<Vec<serde_json::Value>>,
     /// The source: URL, items, pagination or scraping, politeness, limits.
     pub http: HttpSourceConfig,
+    /// The collection's table as written (defaults merged, `${VAR}` not
+    /// expanded), as JSON with its secrets masked: what the status page
+    /// shows as its config.
+    pub description: serde_json::Value,
 }
 
 /// A whole configuration, validated.
@@ -100,6 +106,10 @@ pub struct CrawlConfig {
     pub cluster: Option<Duration>,
     /// Host names the status server answers to, besides its address and `localhost`.
     pub status_hosts: Vec<String>,
+    /// Runs kept per collection in the history (`pipeline_runs`).
+    pub history: usize,
+    /// Alerts: where and which (`None`: none).
+    pub alerts: Option<AlertConfig>,
     /// The line of each collection's `name` in the file, to point at it.
     pub collection_lines: BTreeMap<String, usize>,
     /// The collections, in file order.
@@ -168,6 +178,8 @@ impl CrawlConfig {
         })?;
         commit_parents_soon(&mut collections);
         Ok(Self {
+            history: operations::history(top.runtime.history),
+            alerts: runtime.alerts,
             concurrency: runtime.concurrency,
             children: runtime.children,
             database: runtime.database,
@@ -191,6 +203,7 @@ struct Runtime {
     metrics_addr: Option<String>,
     cluster: Option<Duration>,
     admin_token: Option<Secret>,
+    alerts: Option<AlertConfig>,
 }
 
 /// Reads `[runtime]`: defaults applied, `${VAR}` expanded, the database URL
@@ -223,6 +236,14 @@ fn read_runtime(reader: &Reader<'_>, runtime: &RuntimeConfig) -> Result<Runtime,
         .transpose()?
         .filter(|t| !t.is_empty())
         .map(Secret);
+    let alert_webhook = runtime
+        .alert_webhook
+        .as_deref()
+        .map(|u| reader.expand(u, "runtime.alert_webhook".into()))
+        .transpose()?;
+    let alerts = operations::alerts(alert_webhook, runtime.alert_on.as_deref()).map_err(|(key, reason)| {
+        reader.invalid(reader.runtime_line(key.trim_start_matches("runtime.")), key.into(), &reason)
+    })?;
     Ok(Runtime {
         concurrency,
         children,
@@ -230,6 +251,7 @@ fn read_runtime(reader: &Reader<'_>, runtime: &RuntimeConfig) -> Result<Runtime,
         metrics_addr,
         cluster,
         admin_token,
+        alerts,
     })
 }
 

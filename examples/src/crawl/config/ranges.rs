@@ -37,6 +37,7 @@ pub(super) const RANGES: &[(&str, Range)] = &[
     ("runtime.children", r(1.0, 65_536.0)),
     ("runtime.max_resumes", r(0.0, 1_000_000.0)),
     ("runtime.lease_ms", r(300.0, DAY_MS)),
+    ("runtime.history", r(1.0, 100_000.0)),
     ("lookahead", r(0.0, 64.0)),
     ("max_pages", r(1.0, 1e12)),
     ("retry.max_attempts", r(1.0, 1000.0)),

@@ -42,6 +42,12 @@ pub struct RuntimeConfig {
     /// Host names the status server answers to, besides its bound address
     /// and `localhost` (default none).
     pub status_hosts: Option<Vec<String>>,
+    /// Runs kept per collection in `pipeline_runs` (default 100).
+    pub history: Option<usize>,
+    /// Where alerts are POSTed as JSON; omitted: no alerts.
+    pub alert_webhook: Option<String>,
+    /// Which events are alerted: `failed`, `recovered`, `stale` (default all).
+    pub alert_on: Option<Vec<String>>,
 }
 
 /// A secret from the config: never shown by `Debug`.

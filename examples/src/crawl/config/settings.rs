@@ -52,6 +52,8 @@ pub struct CollectionSettings {
     pub retry: Option<RetryConfig>,
     /// With `--serve`: run again this long after the previous run ended.
     pub every: Option<Duration>,
+    /// Stale when the last success is older (default: twice `every`).
+    pub stale_after: Option<Duration>,
     /// The longest a fetched item waits for a fuller sink batch (default
     /// 1 s). Not a configuration key: a parent of child collections gets
     /// [`PARENT_BATCH_TIMEOUT`], so its rows, which list its children, are
