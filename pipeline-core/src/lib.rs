@@ -117,7 +117,7 @@ mod stream;
 pub mod testkit;
 mod transform;
 
-pub use self::checkpoint::{Checkpoint, CheckpointStore, MemoryCheckpointStore};
+pub use self::checkpoint::{Checkpoint, CheckpointStore, MemoryCheckpointStore, StateRecord};
 pub use self::coordination::Fence;
 pub use self::cursor::Cursor;
 pub use self::error::{

@@ -16,7 +16,12 @@
 //! (its in-flight items drain) before `Retrying`. A `Retrying` collection
 //! holds no concurrency slot. Every transition is recorded in the
 //! [`CheckpointStore`] (the state only), so a restarted process and the
-//! people watching know what was unfinished.
+//! people watching know what was unfinished: `Retrying`, `Failed` and
+//! `Cancelled` before the collection goes on, the others in the background,
+//! batched, a state superseded before its write never written; every state
+//! is stored before [`join`](Runner::join) returns. A crash may lose the
+//! progress states of the last write's time, never a cursor: sinks commit
+//! those with their items.
 //!
 //! # Starting again
 //!
@@ -57,6 +62,7 @@ mod error;
 mod event;
 mod group;
 mod hold;
+mod recorder;
 mod reload;
 mod schedule;
 mod signals;
@@ -396,6 +402,8 @@ async fn drive(inner: Arc<Inner>) {
     inner.tasks.close();
     inner.tasks.wait().await;
     drop(stall);
+    // Summaries are published once every state is in the store.
+    inner.board.flushed().await;
     let summaries: Vec<CollectionSummary> =
         inner.board.entries().iter().filter_map(|e| e.summary()).collect();
     inner.board.close_events();

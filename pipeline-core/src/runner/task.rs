@@ -177,14 +177,13 @@ impl Run {
             let wait = next_at.duration_since(now);
             tracing::warn!(error = %message, attempt = self.resumes, ?wait, "collection failed; resuming later");
             let detail = error.detail();
-            self.enter(State::Retrying, |s| {
+            let status = board.mark(&self.entry, State::Retrying, |s| {
                 s.last_error = Some(message);
                 s.last_error_detail = Some(detail);
                 s.cursor = cursor.clone();
                 s.next_attempt_at = Some(system_time(next_at));
                 s.resumes = self.resumes;
-            })
-            .await;
+            });
             board.emit(RunnerEvent::Failed {
                 collection: self.name.clone(),
                 error: error.clone(),
@@ -192,6 +191,7 @@ impl Run {
                 will_retry: true,
                 next_attempt_at: Some(next_at),
             });
+            self.record(&status).await;
             self.last_error = Some(error);
             tokio::select! {
                 biased;
@@ -287,10 +287,17 @@ impl Run {
     /// transactions write the collection's row (a run that lost its lease
     /// must not record over the new owner's state).
     async fn enter(&self, state: State, f: impl FnOnce(&mut CollectionStatus)) -> CollectionStatus {
-        if self.lease.is_some() {
-            self.inner.board.mark(&self.entry, state, f)
-        } else {
-            self.inner.board.enter(&self.entry, state, f).await
+        let status = self.inner.board.mark(&self.entry, state, f);
+        self.record(&status).await;
+        status
+    }
+
+    /// Records `status` (see [`enter`](Self::enter)). An ending state is
+    /// marked and its event sent first, then recorded: the event does not
+    /// wait for the store.
+    async fn record(&self, status: &CollectionStatus) {
+        if self.lease.is_none() {
+            self.inner.board.record(&self.entry, status).await;
         }
     }
 
@@ -306,18 +313,17 @@ impl Run {
 
     async fn completed(self) -> CollectionSummary {
         tracing::info!(items = self.done.items_written, "collection completed");
-        let status = self
-            .enter(State::Completed, |s| {
-                s.cursor = None;
-                s.next_attempt_at = None;
-                s.runs += 1;
-            })
-            .await;
+        let status = self.inner.board.mark(&self.entry, State::Completed, |s| {
+            s.cursor = None;
+            s.next_attempt_at = None;
+            s.runs += 1;
+        });
         self.inner.board.emit(RunnerEvent::Completed {
             collection: self.name.clone(),
             pages: status.pages,
             items_written: status.items_written,
         });
+        self.record(&status).await;
         self.summary(status)
     }
 
@@ -326,30 +332,27 @@ impl Run {
             cursor = cursor.as_ref().map(Cursor::as_str),
             "collection cancelled"
         );
-        let status = self
-            .enter(State::Cancelled, |s| {
-                s.cursor = cursor.clone();
-                s.next_attempt_at = None;
-            })
-            .await;
+        let status = self.inner.board.mark(&self.entry, State::Cancelled, |s| {
+            s.cursor = cursor.clone();
+            s.next_attempt_at = None;
+        });
         self.inner.board.emit(RunnerEvent::Cancelled {
             collection: self.name.clone(),
             resume_from: cursor,
         });
+        self.record(&status).await;
         self.summary(status)
     }
 
     async fn failed(mut self, error: CollectionError, cursor: Option<Cursor>) -> CollectionSummary {
         let message = error.to_string();
         tracing::error!(error = %message, "collection failed");
-        let status = self
-            .enter(State::Failed, |s| {
-                s.last_error = Some(message);
-                s.last_error_detail = Some(error.detail());
-                s.cursor = cursor.clone();
-                s.next_attempt_at = None;
-            })
-            .await;
+        let status = self.inner.board.mark(&self.entry, State::Failed, |s| {
+            s.last_error = Some(message);
+            s.last_error_detail = Some(error.detail());
+            s.cursor = cursor.clone();
+            s.next_attempt_at = None;
+        });
         self.inner.board.emit(RunnerEvent::Failed {
             collection: self.name.clone(),
             error: error.clone(),
@@ -357,6 +360,7 @@ impl Run {
             will_retry: false,
             next_attempt_at: None,
         });
+        self.record(&status).await;
         self.last_error = Some(error);
         self.summary(status)
     }
