@@ -29,6 +29,10 @@
 //! given (default: the `crawl` next to this binary) against the server's
 //! single-connection ceiling over the same pages (`wrk` and a minimal hyper
 //! loop); ITEMS per collection (default 100,000).
+//! `compare critical-path [ITEMS] CRAWL_BINARY…`: the same crawl traced
+//! (`RUST_LOG=crawlpipe::critical_path=trace`): per request, the time from
+//! a response's completion to the next request's grant at the gate and to
+//! its send (ITEMS default 20,000).
 //!
 //! Every workload prints the commit this binary was built from and the load
 //! average at its start and end.
@@ -86,6 +90,11 @@ fn run(args: &[String]) {
         Some("crawl-child") if args.len() == 4 => crawl_child(&args[1], &args[2], &args[3]),
         Some("ceiling") => crawlpipe_benches::ceiling_workload::compare(
             args.get(1).and_then(|n| n.parse().ok()).unwrap_or(100_000),
+            &args[2.min(args.len())..],
+            3,
+        ),
+        Some("critical-path") => crawlpipe_benches::ceiling_workload::compare_critical_path(
+            args.get(1).and_then(|n| n.parse().ok()).unwrap_or(20_000),
             &args[2.min(args.len())..],
             3,
         ),

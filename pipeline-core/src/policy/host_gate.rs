@@ -187,6 +187,7 @@ impl HostGate {
                         Some(_) => now + spacing.saturating_sub(SlotBook::tolerance(interval)),
                         None => now + spacing,
                     };
+                    tracing::trace!(target: "crawlpipe::critical_path", host = %self.inner.host, "gate granted");
                     return GatePermit {
                         gate: self.clone(),
                         _slot: slot,

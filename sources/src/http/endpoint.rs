@@ -215,6 +215,9 @@ impl Endpoint {
         };
         match result {
             Ok(fetched) => {
+                // The per-request critical path, traced at this target (see
+                // docs/benchmarks.md): this event, the gate's grant, the send.
+                tracing::trace!(target: "crawlpipe::critical_path", host = %self.host, "response complete");
                 permit.success();
                 call.success();
                 Ok(fetched)
