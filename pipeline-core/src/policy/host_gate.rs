@@ -111,6 +111,16 @@ impl HostGate {
         &self.inner.config
     }
 
+    /// Whether every in-flight slot is taken: by requests running, or by a
+    /// waiter a released slot was just handed to. A task that released its
+    /// slot and has other work to do should then let that waiter run first
+    /// (`tokio::task::yield_now`): the waiter was woken on this thread, and
+    /// tokio runs it only when this task yields, so the host would idle
+    /// meanwhile.
+    pub fn is_full(&self) -> bool {
+        self.inner.in_flight.available_permits() == 0
+    }
+
     fn state(&self) -> MutexGuard<'_, GateState> {
         self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
     }
