@@ -13,6 +13,7 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+pub mod ceiling_workload;
 pub mod child_rss;
 pub mod cluster_workload;
 pub mod core_workload;
@@ -23,6 +24,7 @@ pub mod html_corpus;
 pub mod minimal_crawl;
 pub mod paged_crawl;
 pub mod pg_workload;
+pub mod run_info;
 pub mod runner_workload;
 pub mod service_workload;
 pub mod tables_workload;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crawlpipe_core::policy::RetryPolicy;
 use crawlpipe_core::runner::{Collection, CollectionSummary, Runner};
-use crawlpipe_core::{Pipeline, State};
+use crawlpipe_core::{CheckpointStore, Pipeline, State};
 use crawlpipe_sinks::Database;
 use crawlpipe_sinks::sqlx::{self, AssertSqlSafe, Row};
 use crawlpipe_sources::mock::{Faults, MockConfig, MockServer, Outage};
@@ -174,7 +174,8 @@ async fn twenty_collections_four_at_once_two_failing() {
         let path = if i == 7 || i == 13 { "/status/404" } else { "/page" };
         collection(&format!("c{i}"), page_style(&server, path), &db, &ctx)
     });
-    let runner = Runner::builder(Arc::new(db.checkpoint_store()))
+    let store = Arc::new(db.checkpoint_store());
+    let runner = Runner::builder(store.clone())
         .collections(collections)
         .concurrency(4)
         .fresh(true)
@@ -204,7 +205,12 @@ async fn twenty_collections_four_at_once_two_failing() {
         "never more than 4 collections crawling at once"
     );
     for s in &summaries {
+        // The runner writes states in the background, and has written
+        // every one when `join` returns.
+        let stored = store.load(&s.collection).await.unwrap().expect("a stored row");
+        assert_eq!(stored.state, s.state, "{s:?}");
         if s.collection == "c7" || s.collection == "c13" {
+            assert!(stored.last_error.as_deref().is_some_and(|e| e.contains("404")));
             assert_eq!(s.state, State::Failed, "{s:?}");
             let error = s.last_error.as_ref().expect("an error").to_string();
             assert!(error.contains("404"), "{error}");

@@ -66,6 +66,30 @@ impl Checkpoint {
     }
 }
 
+/// One collection's state as a runner records it, for
+/// [`CheckpointStore::record_states`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StateRecord {
+    /// The collection's name.
+    pub collection: String,
+    /// Its state.
+    pub state: State,
+    /// Its last error, if any.
+    pub last_error: Option<String>,
+}
+
+impl StateRecord {
+    /// `collection` in `state` with `last_error`.
+    pub fn new(collection: impl Into<String>, state: State, last_error: Option<String>) -> Self {
+        Self {
+            collection: collection.into(),
+            state,
+            last_error,
+        }
+    }
+}
+
 /// Where collections' checkpoints live between runs (memory, SQLite, PostgreSQL).
 ///
 /// Each part of a checkpoint has one writer. The sink owns the cursor and the
@@ -95,6 +119,27 @@ pub trait CheckpointStore: Send + Sync + 'static {
         state: State,
         last_error: Option<&str>,
     ) -> Result<(), CheckpointError>;
+
+    /// Records several collections' states at once, as
+    /// [`record`](Self::record) does for each: a runner hands over the
+    /// states that changed since its last write in one call, so a store
+    /// that can should write them together (the SQL store: one
+    /// transaction). The default records them one by one.
+    ///
+    /// # Errors
+    ///
+    /// The first [`CheckpointError::Backend`]; the default still tries
+    /// every record.
+    async fn record_states(&self, records: &[StateRecord]) -> Result<(), CheckpointError> {
+        let mut first = Ok(());
+        for r in records {
+            let recorded = self.record(&r.collection, r.state, r.last_error.as_deref()).await;
+            if first.is_ok() {
+                first = recorded;
+            }
+        }
+        first
+    }
 }
 
 /// A checkpoint store in memory, for tests and one-shot runs. It holds what

@@ -122,7 +122,7 @@ pub mod testkit;
 mod transform;
 mod validators;
 
-pub use self::checkpoint::{Checkpoint, CheckpointStore, MemoryCheckpointStore};
+pub use self::checkpoint::{Checkpoint, CheckpointStore, MemoryCheckpointStore, StateRecord};
 pub use self::coordination::Fence;
 pub use self::cursor::Cursor;
 pub use self::error::{

@@ -107,6 +107,10 @@ pg_test!(
     checkpoint_store_records_state_only_and_reports_corruption,
     s::checkpoint_store_records_state_only_and_reports_corruption
 );
+pg_test!(
+    recorded_states_are_written_together_and_keep_cursors,
+    s::recorded_states_are_written_together_and_keep_cursors
+);
 
 #[cfg_attr(no_pg_tests, ignore = "needs PostgreSQL: set PIPELINE_TEST_PG_URL")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

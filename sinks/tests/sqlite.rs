@@ -143,6 +143,12 @@ async fn checkpoint_store_records_state_only_and_reports_corruption() {
     s::checkpoint_store_records_state_only_and_reports_corruption(&url).await;
 }
 
+#[tokio::test]
+async fn recorded_states_are_written_together_and_keep_cursors() {
+    let (_dir, url) = sqlite_url();
+    s::recorded_states_are_written_together_and_keep_cursors(&url).await;
+}
+
 /// Another connection holding the write lock, as another process would.
 async fn hold_write_lock(url: &str) -> sqlx::SqliteConnection {
     let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();

@@ -26,17 +26,42 @@
 //! `compare tables [N] [BACKFILL_N]`: typed and inferred columns against the
 //! `data`-only raw-JSON path (SQLite, and PostgreSQL with
 //! `PIPELINE_TEST_PG_URL`), and a backfill of BACKFILL_N rows.
+//! `compare ceiling [ITEMS] [CRAWL_BINARY…]`: a JSON crawl of six
+//! collections on one host, one request in flight, by each `crawl` binary
+//! given (default: the `crawl` next to this binary) against the server's
+//! single-connection ceiling over the same pages (`wrk` and a minimal hyper
+//! loop); ITEMS per collection (default 100,000).
+//! `compare critical-path [ITEMS] CRAWL_BINARY…`: the same crawl traced
+//! (`RUST_LOG=crawlpipe::critical_path=trace`): per request, the time from
+//! a response's completion to the next request's grant at the gate and to
+//! its send (ITEMS default 20,000).
+//!
+//! Every workload prints the commit this binary was built from and the load
+//! average at its start and end.
 #![allow(clippy::print_stdout)]
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crawlpipe_benches::core_workload::{mpsc_chain, pipeline, plain_loop, slow_sink_run};
-use crawlpipe_benches::crawl_workload;
+use crawlpipe_benches::{crawl_workload, run_info};
 use crawlpipe_sources::mock::{MockConfig, MockServer};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    let workload = args.first().map_or("core", String::as_str);
+    // Children print what their parent parses: nothing else.
+    let child = workload.ends_with("-child") || workload == "cluster-worker";
+    if !child {
+        println!("{}", run_info::start_line(workload));
+    }
+    run(&args);
+    if !child {
+        println!("{}", run_info::end_line(workload));
+    }
+}
+
+fn run(args: &[String]) {
     match args.first().map(String::as_str) {
         Some("core") | None => core(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(10_000_000)),
         Some("memory") => memory(),
@@ -68,9 +93,30 @@ fn main() {
             args.get(2).and_then(|n| n.parse().ok()).unwrap_or(1_000_000),
         ),
         Some("crawl-child") if args.len() == 4 => crawl_child(&args[1], &args[2], &args[3]),
+        Some("ceiling") => crawlpipe_benches::ceiling_workload::compare(
+            args.get(1).and_then(|n| n.parse().ok()).unwrap_or(100_000),
+            &args[2.min(args.len())..],
+            3,
+        ),
+        Some("critical-path") => crawlpipe_benches::ceiling_workload::compare_critical_path(
+            args.get(1).and_then(|n| n.parse().ok()).unwrap_or(20_000),
+            &args[2.min(args.len())..],
+            3,
+        ),
+        Some("ceiling-child") if args.len() == 3 => {
+            let bytes = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime")
+                .block_on(crawlpipe_benches::ceiling_workload::hyper_loop(
+                    &args[1],
+                    std::path::Path::new(&args[2]),
+                ));
+            println!("{bytes}");
+        }
         Some(other) => {
             eprintln!(
-                "unknown workload {other:?}; use `core [N]`, `memory`, `feed`, `runner`, `service [N] [RUNS]`, `fanout`, `cluster`, `crawl [N] [CRAWL_BINARY…]` or `tables [N] [BACKFILL_N]`"
+                "unknown workload {other:?}; use `core [N]`, `memory`, `feed`, `runner`, `service [N] [RUNS]`, `fanout`, `cluster`, `crawl [N] [CRAWL_BINARY…]`, `ceiling [ITEMS] [CRAWL_BINARY…]` or `tables [N] [BACKFILL_N]`"
             );
             std::process::exit(2);
         }

@@ -300,6 +300,10 @@ pub(crate) async fn run_paged<P: Paged>(
                 // The fetcher stops without a final step only when cancelled.
                 break SourceExit::Cancelled;
             };
+            // Taking the step freed the fetcher's slot and woke it on this
+            // thread: let it send the next request before this page is
+            // emitted, or the request would wait for the edge's sends.
+            tokio::task::yield_now().await;
             let ends = step.ends();
             if let Some(exit) = emit(&out, &shared, step, ends).await {
                 break exit;

@@ -115,6 +115,16 @@ impl HostGate {
         &self.inner.config
     }
 
+    /// Whether every in-flight slot is taken: by requests running, or by a
+    /// waiter a released slot was just handed to. A task that released its
+    /// slot and has other work to do should then let that waiter run first
+    /// (`tokio::task::yield_now`): the waiter was woken on this thread, and
+    /// tokio runs it only when this task yields, so the host would idle
+    /// meanwhile.
+    pub fn is_full(&self) -> bool {
+        self.inner.in_flight.available_permits() == 0
+    }
+
     fn state(&self) -> MutexGuard<'_, GateState> {
         self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -212,6 +222,7 @@ impl HostGate {
                         Some(_) => now + spacing.saturating_sub(SlotBook::tolerance(interval)),
                         None => now + spacing,
                     };
+                    tracing::trace!(target: "crawlpipe::critical_path", host = %self.inner.host, "gate granted");
                     return GatePermit {
                         gate: self.clone(),
                         _slot: slot,

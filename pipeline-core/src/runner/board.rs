@@ -1,6 +1,7 @@
 //! The runner's shared view of every collection: statuses, gauges, events,
-//! and the record of every state transition (the state only: cursors and
-//! counts belong to the sinks, which commit them with the items).
+//! and the record of its state transitions (the state only: cursors and
+//! counts belong to the sinks, which commit them with the items; see
+//! `recorder.rs` for which transitions are waited for).
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
@@ -11,8 +12,9 @@ use tokio::time::Instant;
 
 use super::entry::Entry;
 use super::group::Tallies;
+use super::recorder::Recorder;
 use super::{CollectionStatus, GroupStatus, RunnerError, RunnerEvent, RunnerEvents};
-use crate::{CheckpointStore, Cursor, Progress, State};
+use crate::{CheckpointStore, Cursor, Progress, State, StateRecord};
 
 const STATES: [State; 7] = [
     State::Waiting,
@@ -27,7 +29,7 @@ const STATES: [State; 7] = [
 pub(crate) struct Board {
     entries: Mutex<Vec<Arc<Entry>>>,
     events: Mutex<Option<broadcast::Sender<RunnerEvent>>>,
-    store: Arc<dyn CheckpointStore>,
+    recorder: Arc<Recorder>,
     /// Grouped collections that ended, per group.
     tallies: Mutex<Tallies>,
 }
@@ -44,7 +46,7 @@ impl Board {
         let board = Self {
             entries: Mutex::new(Vec::new()),
             events: Mutex::new(Some(events)),
-            store,
+            recorder: Recorder::new(store),
             tallies: Mutex::new(Tallies::default()),
         };
         board.publish_counts();
@@ -160,30 +162,6 @@ impl Board {
             .statuses(&running)
     }
 
-    /// Moves `entry` to `state`, applies `f`, then records the state.
-    ///
-    /// A grouped collection (a child) records only what a person or the
-    /// next run needs: failing, retrying, cancelled. Its progress states
-    /// would cost a write each per child, and its completion is recorded by
-    /// its sink with its last batch (the SQL sinks do).
-    pub(crate) async fn enter(
-        &self,
-        entry: &Entry,
-        state: State,
-        f: impl FnOnce(&mut CollectionStatus),
-    ) -> CollectionStatus {
-        let status = self.mark(entry, state, f);
-        let quiet = entry.collection.group.is_some()
-            && matches!(
-                state,
-                State::Waiting | State::Crawling | State::Finalizing | State::Completed
-            );
-        if !quiet {
-            self.record(&status).await;
-        }
-        status
-    }
-
     /// Moves `entry` to `state` and applies `f`, without recording.
     pub(crate) fn mark(
         &self,
@@ -211,17 +189,40 @@ impl Board {
         status
     }
 
-    /// Records a collection's state and last error in the store. A store
-    /// failure is logged and kept in the status, not fatal: the sink's own
-    /// committed cursor is unaffected.
-    async fn record(&self, status: &CollectionStatus) {
-        let recorded = self
-            .store
-            .record(&status.collection, status.state, status.last_error.as_deref())
-            .await;
-        if let Err(e) = recorded {
-            tracing::error!(collection = %status.collection, error = %e, "recording the state failed");
+    /// Records `entry`'s state and last error (`status`, as [`mark`](Self::mark)
+    /// returned it) in the store: queued for the background flush, and
+    /// waited for only when the state is one a person or the next run must
+    /// find (see `recorder.rs`). A store failure is logged, not fatal: the
+    /// sink's own committed cursor is unaffected.
+    ///
+    /// A grouped collection (a child) records only what a person or the
+    /// next run needs: failing, retrying, cancelled. Its progress states
+    /// would cost a write each per child, and its completion is recorded by
+    /// its sink with its last batch (the SQL sinks do).
+    pub(crate) async fn record(&self, entry: &Entry, status: &CollectionStatus) {
+        let quiet = entry.collection.group.is_some()
+            && matches!(
+                status.state,
+                State::Waiting | State::Crawling | State::Finalizing | State::Completed
+            );
+        if quiet {
+            return;
         }
+        let record = StateRecord::new(
+            status.collection.as_str(),
+            status.state,
+            status.last_error.clone(),
+        );
+        if Recorder::waits_for(status.state) {
+            self.recorder.record(record).await;
+        } else {
+            self.recorder.queue(record);
+        }
+    }
+
+    /// Waits until every state recorded so far is written.
+    pub(crate) async fn flushed(&self) {
+        self.recorder.flushed().await;
     }
 
     /// Records an attempt's progress; whether pages or items changed.

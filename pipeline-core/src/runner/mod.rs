@@ -16,7 +16,12 @@
 //! (its in-flight items drain) before `Retrying`. A `Retrying` collection
 //! holds no concurrency slot. Every transition is recorded in the
 //! [`CheckpointStore`] (the state only), so a restarted process and the
-//! people watching know what was unfinished.
+//! people watching know what was unfinished: `Retrying`, `Failed` and
+//! `Cancelled` before the collection goes on, the others in the background,
+//! batched, a state superseded before its write never written; every state
+//! is stored before [`join`](Runner::join) returns. A crash may lose the
+//! progress states of the last write's time, never a cursor: sinks commit
+//! those with their items.
 //!
 //! # Starting again
 //!
@@ -59,6 +64,7 @@ mod event;
 mod freshness;
 mod group;
 mod hold;
+mod recorder;
 mod reload;
 mod runs;
 mod schedule;
@@ -507,6 +513,8 @@ async fn drive(inner: Arc<Inner>, alerts: Option<tokio::task::JoinHandle<()>>) {
             tracing::warn!("alerts still queued at the end were not delivered");
         }
     }
+    // Summaries are published once every state is in the store.
+    inner.board.flushed().await;
     let summaries: Vec<CollectionSummary> =
         inner.board.entries().iter().filter_map(|e| e.summary()).collect();
     inner.board.close_events();

@@ -179,14 +179,13 @@ impl Run {
             tracing::warn!(error = %message, attempt = self.resumes, ?wait, "collection failed; resuming later");
             let detail = error.detail();
             super::runs::push_error(&self.entry, message.clone(), Some(detail.clone()));
-            self.enter(State::Retrying, |s| {
+            let status = board.mark(&self.entry, State::Retrying, |s| {
                 s.last_error = Some(message);
                 s.last_error_detail = Some(detail);
                 s.cursor = cursor.clone();
                 s.next_attempt_at = Some(system_time(next_at));
                 s.resumes = self.resumes;
-            })
-            .await;
+            });
             board.emit(RunnerEvent::Failed {
                 collection: self.name.clone(),
                 error: error.clone(),
@@ -194,6 +193,7 @@ impl Run {
                 will_retry: true,
                 next_attempt_at: Some(next_at),
             });
+            self.record(&status).await;
             self.last_error = Some(error);
             tokio::select! {
                 biased;
@@ -277,10 +277,17 @@ impl Run {
     /// transactions write the collection's row (a run that lost its lease
     /// must not record over the new owner's state).
     async fn enter(&self, state: State, f: impl FnOnce(&mut CollectionStatus)) -> CollectionStatus {
-        if self.lease.is_some() {
-            self.inner.board.mark(&self.entry, state, f)
-        } else {
-            self.inner.board.enter(&self.entry, state, f).await
+        let status = self.inner.board.mark(&self.entry, state, f);
+        self.record(&status).await;
+        status
+    }
+
+    /// Records `status` (see [`enter`](Self::enter)). An ending state is
+    /// marked and its event sent first, then recorded: the event does not
+    /// wait for the store.
+    async fn record(&self, status: &CollectionStatus) {
+        if self.lease.is_none() {
+            self.inner.board.record(&self.entry, status).await;
         }
     }
 
@@ -296,18 +303,17 @@ impl Run {
 
     async fn completed(self) -> CollectionSummary {
         tracing::info!(items = self.done.items_written, "collection completed");
-        let status = self
-            .enter(State::Completed, |s| {
-                s.cursor = None;
-                s.next_attempt_at = None;
-                s.runs += 1;
-            })
-            .await;
+        let status = self.inner.board.mark(&self.entry, State::Completed, |s| {
+            s.cursor = None;
+            s.next_attempt_at = None;
+            s.runs += 1;
+        });
         self.inner.board.emit(RunnerEvent::Completed {
             collection: self.name.clone(),
             pages: status.progress.pages,
             items_written: status.progress.items_written,
         });
+        self.record(&status).await;
         self.summary(status)
     }
 
@@ -316,16 +322,15 @@ impl Run {
             cursor = cursor.as_ref().map(Cursor::as_str),
             "collection cancelled"
         );
-        let status = self
-            .enter(State::Cancelled, |s| {
-                s.cursor = cursor.clone();
-                s.next_attempt_at = None;
-            })
-            .await;
+        let status = self.inner.board.mark(&self.entry, State::Cancelled, |s| {
+            s.cursor = cursor.clone();
+            s.next_attempt_at = None;
+        });
         self.inner.board.emit(RunnerEvent::Cancelled {
             collection: self.name.clone(),
             resume_from: cursor,
         });
+        self.record(&status).await;
         self.summary(status)
     }
 
@@ -333,14 +338,12 @@ impl Run {
         let message = error.to_string();
         tracing::error!(error = %message, "collection failed");
         super::runs::push_error(&self.entry, message.clone(), Some(error.detail()));
-        let status = self
-            .enter(State::Failed, |s| {
-                s.last_error = Some(message);
-                s.last_error_detail = Some(error.detail());
-                s.cursor = cursor.clone();
-                s.next_attempt_at = None;
-            })
-            .await;
+        let status = self.inner.board.mark(&self.entry, State::Failed, |s| {
+            s.last_error = Some(message);
+            s.last_error_detail = Some(error.detail());
+            s.cursor = cursor.clone();
+            s.next_attempt_at = None;
+        });
         self.inner.board.emit(RunnerEvent::Failed {
             collection: self.name.clone(),
             error: error.clone(),
@@ -348,6 +351,7 @@ impl Run {
             will_retry: false,
             next_attempt_at: None,
         });
+        self.record(&status).await;
         self.last_error = Some(error);
         self.summary(status)
     }

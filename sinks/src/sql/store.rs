@@ -1,7 +1,7 @@
 //! The checkpoint store over a database's checkpoint table.
 
 use async_trait::async_trait;
-use crawlpipe_core::{Checkpoint, CheckpointError, CheckpointStore, State};
+use crawlpipe_core::{Checkpoint, CheckpointError, CheckpointStore, State, StateRecord};
 
 use super::backend::TxPlan;
 use super::checkpoint_row::{CheckpointSql, decode};
@@ -76,6 +76,29 @@ impl CheckpointStore for SqlCheckpointStore {
             .await
             .map_err(|e| CheckpointError::Backend {
                 collection: collection.to_owned(),
+                source: Box::new(e),
+            })
+    }
+
+    /// All of them in one transaction: one commit for a runner's batch.
+    async fn record_states(&self, records: &[StateRecord]) -> Result<(), CheckpointError> {
+        let Some(first) = records.first() else {
+            return Ok(());
+        };
+        let plan = TxPlan {
+            statements: records
+                .iter()
+                .map(|r| self.sql.record(&r.collection, r.state, r.last_error.as_deref()))
+                .collect(),
+            ..TxPlan::default()
+        };
+        self.db
+            .inner
+            .pool
+            .run_tx(&plan, false)
+            .await
+            .map_err(|e| CheckpointError::Backend {
+                collection: first.collection.clone(),
                 source: Box::new(e),
             })
     }

@@ -275,8 +275,16 @@ impl Endpoint {
         };
         match result {
             Ok(fetched) => {
+                // The per-request critical path, traced at this target (see
+                // docs/benchmarks.md): this event, the gate's grant, the send.
+                tracing::trace!(target: "crawlpipe::critical_path", host = %self.host, "response complete");
                 permit.success();
                 call.success();
+                // The next request on this host leaves before this response
+                // is split and paged through (see `HostGate::is_full`).
+                if self.gate.is_full() {
+                    tokio::task::yield_now().await;
+                }
                 Ok(fetched)
             }
             // The host answered; only the content was refused.

@@ -152,6 +152,7 @@ impl Endpoint {
                     .header(CONTENT_TYPE, b.content_type)
                     .body(b.bytes.as_ref().clone());
             }
+            tracing::trace!(target: "crawlpipe::critical_path", host = %self.host, "request sent");
             let response = builder
                 .send()
                 .await

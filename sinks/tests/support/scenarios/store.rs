@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crawlpipe_core::testkit::{Fault, ScriptedPaged};
-use crawlpipe_core::{CheckpointError, CheckpointStore, SinkError, State};
+use crawlpipe_core::{CheckpointError, CheckpointStore, SinkError, State, StateRecord};
 use crawlpipe_sinks::{Database, Error};
 use serde_json::Value;
 
@@ -122,4 +122,36 @@ pub async fn a_second_lock_holder_fails_fast_naming_the_first(url: &str) {
         }
     }
     assert!(taken.is_some(), "dropping the guard released the lock");
+}
+
+/// A runner's batch of states is written in one call; each row gets its
+/// state and error, and a committed cursor and counts stay as they were.
+pub async fn recorded_states_are_written_together_and_keep_cursors(url: &str) {
+    let db = Database::open(url).await.unwrap();
+    let reader = Reader::connect(url).await;
+    let store = db.checkpoint_store();
+    let (a, b) = (unique("batcha"), unique("batchb"));
+    let source = ScriptedPaged::new(docs(4, 10, "a")).fail(2, Fault::Permanent, usize::MAX);
+    let _ = run(&a, source, 10, docs_sink(&db)).await;
+    let committed = store.load(&a).await.unwrap().unwrap();
+    store
+        .record_states(&[
+            StateRecord::new(a.as_str(), State::Failed, Some("gone".into())),
+            StateRecord::new(b.as_str(), State::Crawling, None),
+        ])
+        .await
+        .unwrap();
+    let stored_a = store.load(&a).await.unwrap().unwrap();
+    assert_eq!(
+        (stored_a.state, stored_a.last_error.as_deref()),
+        (State::Failed, Some("gone"))
+    );
+    assert_eq!(
+        (stored_a.cursor, stored_a.pages, stored_a.items_written),
+        (committed.cursor, committed.pages, committed.items_written)
+    );
+    let stored_b = store.load(&b).await.unwrap().unwrap();
+    assert_eq!((stored_b.state, stored_b.cursor), (State::Crawling, None));
+    store.record_states(&[]).await.unwrap();
+    reader.cleanup(&[&a, &b]).await;
 }
