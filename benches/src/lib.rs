@@ -24,5 +24,6 @@ pub mod minimal_crawl;
 pub mod paged_crawl;
 pub mod pg_workload;
 pub mod runner_workload;
+pub mod scrape_workload;
 pub mod service_workload;
 pub mod tables_workload;

@@ -24,6 +24,10 @@
 //! `compare tables [N] [BACKFILL_N]`: typed and inferred columns against the
 //! `data`-only raw-JSON path (SQLite, and PostgreSQL with
 //! `PIPELINE_TEST_PG_URL`), and a backfill of BACKFILL_N rows.
+//! `compare scrape [ROUNDS] [CRAWL_BINARY…]`: the Python docs scrape by the
+//! `crawl` binary (default: the one next to this binary) and by Scrapy
+//! (`benches/scrapy/docs_spider.py`), each a child process, and a fetch-only
+//! loop over the same pages, in ROUNDS interleaved rounds (default 5).
 #![allow(clippy::print_stdout)]
 
 use std::process::Command;
@@ -63,9 +67,20 @@ fn main() {
             args.get(2).and_then(|n| n.parse().ok()).unwrap_or(1_000_000),
         ),
         Some("crawl-child") if args.len() == 4 => crawl_child(&args[1], &args[2], &args[3]),
+        Some("scrape") => crawlpipe_benches::scrape_workload::compare(
+            &runtime(),
+            args.get(1).and_then(|n| n.parse().ok()).unwrap_or(5),
+            &args[2.min(args.len())..],
+        ),
+        Some("scrape-fetch") if args.len() == 2 => {
+            println!(
+                "{}",
+                runtime().block_on(crawlpipe_benches::scrape_workload::fetch_only(&args[1]))
+            );
+        }
         Some(other) => {
             eprintln!(
-                "unknown workload {other:?}; use `core [N]`, `memory`, `feed`, `runner`, `service [N]`, `fanout`, `cluster`, `crawl [N] [CRAWL_BINARY…]` or `tables [N] [BACKFILL_N]`"
+                "unknown workload {other:?}; use `core [N]`, `memory`, `feed`, `runner`, `service [N]`, `fanout`, `cluster`, `crawl [N] [CRAWL_BINARY…]`, `tables [N] [BACKFILL_N]` or `scrape [ROUNDS] [CRAWL_BINARY…]`"
             );
             std::process::exit(2);
         }
