@@ -23,7 +23,9 @@ use crate::html::fast_select::{FastSelector, OpenElements};
 use crate::html::fast_tokens::{
     Bail, RawAttr, comment_end, decode, doctype_end, end_tag, is_ws, raw_text_end, start_tag,
 };
-use crate::html::fast_tree::{Context, Insertion, Open, body_start, foreign_start, head_start, is_void};
+use crate::html::fast_tree::{
+    Context, Insertion, Open, body_start, closes_p, foreign_start, head_start, in_scope, is_void,
+};
 
 /// The streaming plan of a scrape configuration whose selectors are all in
 /// the subset [`FastSelector`] matches.
@@ -260,7 +262,7 @@ impl<'a> Doc<'a, '_> {
         let src = self.src;
         let from = self.attrs.len();
         let tag = start_tag(src, lt, &mut self.attrs)?;
-        let attrs = from..self.attrs.len();
+        let mut attrs = from..self.attrs.len();
         let insertion = match self.mode {
             Mode::BeforeHtml if tag.name == "html" => {
                 self.mode = Mode::BeforeHead;
@@ -276,7 +278,19 @@ impl<'a> Doc<'a, '_> {
             }
             Mode::InHead => head_start(&tag.name),
             Mode::InBody if self.stack.last().is_some_and(|top| top.foreign) => foreign_start(&tag.name),
-            Mode::InBody => body_start(&tag.name, &self.stack),
+            Mode::InBody => {
+                // `<p>a<p>b`, `<p>a<div>`: the open paragraph ends first (when it is
+                // the current element; deeper, implied end tags stop the stream).
+                if closes_p(&tag.name) && self.stack.last().is_some_and(|top| top.name == "p") {
+                    // The tag's attributes go above the paragraph's, which are dropped.
+                    let own: Vec<RawAttr<'a>> = self.attrs.drain(attrs).collect();
+                    self.pop();
+                    let from = self.attrs.len();
+                    self.attrs.extend(own);
+                    attrs = from..self.attrs.len();
+                }
+                body_start(&tag.name, &self.stack)
+            }
             _ => Insertion::Stop,
         };
         let foreign = insertion == Insertion::Foreign;
@@ -330,6 +344,17 @@ impl<'a> Doc<'a, '_> {
             Mode::InBody
                 if name == top.name && !matches!(&*name, "body" | "html" | "br") && !is_void(&name) =>
             {
+                self.pop();
+            }
+            // A `</p>` with no open paragraph makes an empty one.
+            Mode::InBody
+                if name == "p"
+                    && !top.foreign
+                    && Context::of(&top.name) == Context::Body
+                    && !in_scope(&self.stack, "p", true) =>
+            {
+                let at = self.attrs.len();
+                self.push(Cow::Borrowed("p"), at..at, false)?;
                 self.pop();
             }
             // `</table>` ends an open table section too (an implied `<tbody>`).

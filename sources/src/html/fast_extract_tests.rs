@@ -35,12 +35,16 @@ fn tree(c: &Compiled, html: &str) -> (Vec<ScrapedItem>, NextLink) {
 
 /// Whether the streaming pass read `html`; panics if it read it differently.
 fn same(c: &Compiled, html: &str) -> bool {
-    let Some(fast) = extract_streaming(c, html, &page(), page().as_str()) else {
-        return false;
-    };
+    streamed_items(c, html).is_some()
+}
+
+/// The items of `html` if the streaming pass read it; panics if it read it
+/// differently from the tree.
+fn streamed_items(c: &Compiled, html: &str) -> Option<usize> {
+    let fast = extract_streaming(c, html, &page(), page().as_str())?;
     let want = tree(c, html);
     assert_eq!(fast, want, "the streaming pass differs on:\n{html}");
-    true
+    Some(fast.0.len())
 }
 
 /// The benchmark's configuration and two that use every selector form.
@@ -108,9 +112,11 @@ fn tricky_markup_reads_the_same_and_the_well_formed_part_streams() {
         "<div class=item><p>x=1&y=2 &zz; & <em>5 < 6</em></p><!-- <section id=c> --></div>",
         "<nav><a class=next data-url=\"/u/2\">n</a></nav><dl><dt>t</dt><dd>d<p>p</p></dd></dl>",
         "<div class=item><a href=x><span class=name>one</span></a><a href=y><span class=name>two</span></a></div>",
+        "<div class=item><p class=availability><a class=reference href=x>A</a>: not WASI.<p>This <b>module</b></p>\n</p></div>",
+        "<div class=item><p>para<div class=item><p>inner</p></div><h2>t<span class=name>n</span></h2><p>x<ul><li>l</li></ul></div>",
     ];
     let bails = [
-        "<p>open<div class=item>implied end of p</div>",
+        "<p>open<span><div class=item>implied end of p, deeper</div></span>",
         "<section><h2>x<section id=in>misnested</h2></section></section>",
         "<div class=item><b>x<i>y</b>z</i></div>",
         "<ul><li>one<li>two</ul>",
@@ -393,17 +399,20 @@ fn the_python_docs_read_the_same_and_almost_all_stream() {
     let configs = configs();
     let c = &configs[0];
     let (mut streamed, mut items) = (0, 0);
-    for path in &pages {
+    for (n, path) in pages.iter().enumerate() {
         let body = std::fs::read(path).unwrap();
         let text = decode_html(&body, Some("text/html; charset=utf-8"));
-        if same(c, &text) {
+        if let Some(found) = streamed_items(c, &text) {
             streamed += 1;
-            items += tree(c, &text).0.len();
+            items += found;
         } else {
             eprintln!("read from the tree: {}", path.display());
         }
-        same(&configs[1], &text);
-        same(&configs[2], &text);
+        // The other configurations on every tenth page (html5ever is slow in debug builds).
+        if n % 10 == 0 {
+            same(&configs[1], &text);
+            same(&configs[2], &text);
+        }
     }
     eprintln!("{streamed} of {} pages streamed, {items} items", pages.len());
     assert!(pages.len() > 400, "{} pages", pages.len());

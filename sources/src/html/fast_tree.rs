@@ -60,6 +60,53 @@ impl Context {
     }
 }
 
+/// The start tags that close an open `<p>` in button scope first (an
+/// implied `</p>`; the others stop the stream when a `<p>` is open).
+pub(crate) fn closes_p(name: &str) -> bool {
+    matches!(
+        name,
+        "address"
+            | "article"
+            | "aside"
+            | "blockquote"
+            | "center"
+            | "details"
+            | "dialog"
+            | "dir"
+            | "div"
+            | "dl"
+            | "fieldset"
+            | "figcaption"
+            | "figure"
+            | "footer"
+            | "header"
+            | "hgroup"
+            | "main"
+            | "nav"
+            | "ol"
+            | "p"
+            | "search"
+            | "section"
+            | "summary"
+            | "ul"
+            | "menu"
+            | "pre"
+            | "listing"
+            | "table"
+            | "h1"
+            | "h2"
+            | "h3"
+            | "h4"
+            | "h5"
+            | "h6"
+            | "form"
+            | "li"
+            | "dd"
+            | "dt"
+            | "hr"
+    )
+}
+
 /// Elements without content or end tag.
 pub(crate) fn is_void(name: &str) -> bool {
     matches!(
@@ -214,7 +261,7 @@ fn list_item(stack: &[Open<'_>], closes: &[&str]) -> Insertion {
 }
 
 /// Whether an HTML `target` is open in the default scope (or button scope).
-fn in_scope(stack: &[Open<'_>], target: &str, button: bool) -> bool {
+pub(crate) fn in_scope(stack: &[Open<'_>], target: &str, button: bool) -> bool {
     for open in stack.iter().rev() {
         if open.foreign {
             continue;
