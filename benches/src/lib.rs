@@ -26,5 +26,6 @@ pub mod paged_crawl;
 pub mod pg_workload;
 pub mod run_info;
 pub mod runner_workload;
+pub mod scrape_workload;
 pub mod service_workload;
 pub mod tables_workload;

@@ -124,7 +124,10 @@ async fn each_validation_reaches_the_sink_at_its_page_end() {
             .await;
         assert!(report.outcome.is_completed(), "{:?}", report.outcome);
         assert!(*given.lock().unwrap(), "the sink's store reached the source");
-        assert_eq!((report.progress.pages, report.progress.pages_not_modified), (pages, 1));
+        assert_eq!(
+            (report.progress.pages, report.progress.pages_not_modified),
+            (pages, 1)
+        );
         let written = written.lock().unwrap().clone();
         // Pages 0, 1, 3, 4, 5 have items; page 2 is a 304.
         let items_before = |page: u64| -> usize { (0..page).filter(|p| *p != 2).count() * per_page as usize };
@@ -165,7 +168,13 @@ fn not_modified_pages_are_counted_in_metrics_status_and_summary() {
                 .build()
                 .unwrap();
             let summaries = runner.join().await;
-            assert_eq!((summaries[0].progress.pages, summaries[0].progress.pages_not_modified), (4, 1));
+            assert_eq!(
+                (
+                    summaries[0].progress.pages,
+                    summaries[0].progress.pages_not_modified
+                ),
+                (4, 1)
+            );
             let status = serde_json::to_value(runner.status()).unwrap();
             assert_eq!(status[0]["pages_not_modified"], 1, "{status}");
         });

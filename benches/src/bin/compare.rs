@@ -38,6 +38,11 @@
 //!
 //! Every workload prints the commit this binary was built from and the load
 //! average at its start and end.
+//!
+//! `compare scrape [ROUNDS] [CRAWL_BINARY…]`: the Python docs scrape by the
+//! `crawl` binary (default: the one next to this binary) and by Scrapy
+//! (`benches/scrapy/docs_spider.py`), each a child process, and a fetch-only
+//! loop over the same pages, in ROUNDS interleaved rounds (default 5).
 #![allow(clippy::print_stdout)]
 
 use std::process::Command;
@@ -114,9 +119,20 @@ fn run(args: &[String]) {
                 ));
             println!("{bytes}");
         }
+        Some("scrape") => crawlpipe_benches::scrape_workload::compare(
+            &runtime(),
+            args.get(1).and_then(|n| n.parse().ok()).unwrap_or(5),
+            &args[2.min(args.len())..],
+        ),
+        Some("scrape-fetch") if args.len() == 2 => {
+            println!(
+                "{}",
+                runtime().block_on(crawlpipe_benches::scrape_workload::fetch_only(&args[1]))
+            );
+        }
         Some(other) => {
             eprintln!(
-                "unknown workload {other:?}; use `core [N]`, `memory`, `feed`, `runner`, `service [N] [RUNS]`, `fanout`, `cluster`, `crawl [N] [CRAWL_BINARY…]`, `ceiling [ITEMS] [CRAWL_BINARY…]` or `tables [N] [BACKFILL_N]`"
+                "unknown workload {other:?}; use `core [N]`, `memory`, `feed`, `runner`, `service [N] [RUNS]`, `fanout`, `cluster`, `crawl [N] [CRAWL_BINARY…]`, `ceiling [ITEMS] [CRAWL_BINARY…]`, `tables [N] [BACKFILL_N]` or `scrape [ROUNDS] [CRAWL_BINARY…]`"
             );
             std::process::exit(2);
         }

@@ -238,7 +238,10 @@ pub fn summary_table(summaries: &[CollectionSummary]) -> String {
         // Pages a conditional request found unchanged (304): nothing written.
         if s.progress.pages_not_modified > 0 {
             let sep = if error.is_empty() { "" } else { "; " };
-            error.push_str(&format!("{sep}{} page(s) not modified", s.progress.pages_not_modified));
+            error.push_str(&format!(
+                "{sep}{} page(s) not modified",
+                s.progress.pages_not_modified
+            ));
         }
         out.push_str(&format!(
             "{:<width$}  {:<10} {:>10} {:>7} {:>7} {:>7.1}s  {}\n",

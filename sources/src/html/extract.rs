@@ -7,6 +7,7 @@ use serde::Serialize;
 use url::Url;
 
 use crate::error::SourceError;
+use crate::html::fast_extract::FastPlan;
 
 /// One scraped item: its fields, the page it came from and its place there.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -84,6 +85,8 @@ pub(crate) struct Compiled {
     pub(crate) next: Option<Spec>,
     pub(crate) fields: Vec<(String, Spec)>,
     pub(crate) max_depth: usize,
+    /// The streaming pass, when every selector is in its subset.
+    pub(crate) fast: Option<FastPlan>,
 }
 
 /// What the blocking parse sends back first: the next link, before items.
@@ -97,12 +100,13 @@ pub(crate) fn find_next(doc: &Html, compiled: &Compiled, page: &Url) -> NextLink
         return Ok(None);
     };
     let attr = spec.attr.as_deref().unwrap_or("href");
-    let Some(link) = doc
-        .select(selector)
-        .find_map(|el| el.value().attr(attr))
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-    else {
+    resolve_next(doc.select(selector).find_map(|el| el.value().attr(attr)), page)
+}
+
+/// The next link from the attribute of the first element that matches the
+/// next selector and has it: trimmed, `None` when empty, resolved against `page`.
+pub(crate) fn resolve_next(link: Option<&str>, page: &Url) -> NextLink {
+    let Some(link) = link.map(str::trim).filter(|l| !l.is_empty()) else {
         return Ok(None);
     };
     page.join(link)
@@ -152,6 +156,7 @@ mod tests {
                 .map(|(k, v)| ((*k).to_owned(), parse_spec(k, v).unwrap()))
                 .collect(),
             max_depth: 512,
+            fast: None,
         }
     }
 

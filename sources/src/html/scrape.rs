@@ -17,6 +17,7 @@ use crate::config::HttpSourceConfig;
 use crate::error::SourceError;
 use crate::html::charset::decode_html;
 use crate::html::extract::{Compiled, NextLink, ScrapedItem, extract, find_next, parse_spec};
+use crate::html::fast_extract::{FastPlan, extract_streaming};
 use crate::html::html_depth::exceeds_depth;
 use crate::html::next_scan::NextScan;
 use crate::html::parse_pool::ParsePool;
@@ -125,6 +126,7 @@ impl ScrapeSource {
         let jobs = Arc::new(JobContext {
             endpoint: endpoint.clone(),
             compiled: Arc::new(Compiled {
+                fast: FastPlan::new(&scrape.item, next.as_ref(), &fields),
                 item,
                 next,
                 fields,
@@ -359,7 +361,18 @@ fn run_job(ctx: Arc<JobContext>, page: PageUrl) -> BoxFuture<'static, JobOutput>
                     limit: compiled.max_depth,
                 });
             }
-            let doc = Html::parse_document(&decode_html(&body, content_type.as_deref()));
+            let text = decode_html(&body, content_type.as_deref());
+            // Most pages are read in one streaming pass; the others (and
+            // configurations with selectors outside its subset) from the tree.
+            if let Some((items, next)) = extract_streaming(&compiled, &text, &page_url, &item_url) {
+                drop(text);
+                drop(body);
+                drop(body_permit);
+                let _ = next_tx.send(next.clone());
+                return Ok((items, next));
+            }
+            let doc = Html::parse_document(&text);
+            drop(text);
             drop(body);
             drop(body_permit);
             let next = find_next(&doc, &compiled, &page_url);

@@ -9,9 +9,9 @@ use url::Url;
 use crate::config::HttpSourceConfig;
 use crate::error::{SourceError, chain};
 use crate::http::oauth2::TokenRegistry;
+use crate::http::rate_limit::budget_key::budget_key;
 use crate::http::user_agent::DEFAULT_USER_AGENT;
 use crate::robots::RobotsCache;
-use crate::http::rate_limit::budget_key::budget_key;
 
 /// What every HTTP source in a process shares: one `reqwest::Client` (one
 /// connection pool with keep-alive), the host gates, the circuit breakers,

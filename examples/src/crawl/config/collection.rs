@@ -256,7 +256,11 @@ fn check_crawl_keys(
 }
 
 /// `every` or `stale_after`: a duration longer than 0 s and at most 366 days.
-fn read_duration(place: &Place<'_>, key: &'static str, text: Option<&str>) -> Result<Option<Duration>, ConfigError> {
+fn read_duration(
+    place: &Place<'_>,
+    key: &'static str,
+    text: Option<&str>,
+) -> Result<Option<Duration>, ConfigError> {
     text.map(|t| operations::duration(t, MAX_EVERY))
         .transpose()
         .map_err(|reason| place.fail(key, &reason))

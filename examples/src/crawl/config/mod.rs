@@ -241,9 +241,14 @@ fn read_runtime(reader: &Reader<'_>, runtime: &RuntimeConfig) -> Result<Runtime,
         .as_deref()
         .map(|u| reader.expand(u, "runtime.alert_webhook".into()))
         .transpose()?;
-    let alerts = operations::alerts(alert_webhook, runtime.alert_on.as_deref()).map_err(|(key, reason)| {
-        reader.invalid(reader.runtime_line(key.trim_start_matches("runtime.")), key.into(), &reason)
-    })?;
+    let alerts =
+        operations::alerts(alert_webhook, runtime.alert_on.as_deref()).map_err(|(key, reason)| {
+            reader.invalid(
+                reader.runtime_line(key.trim_start_matches("runtime.")),
+                key.into(),
+                &reason,
+            )
+        })?;
     Ok(Runtime {
         concurrency,
         children,
