@@ -164,132 +164,21 @@ pub async fn run(config: CrawlConfig, options: RunConfig) -> Result<RunResult, A
         .filter(|c| options.selects(&c.name))
         .cloned()
         .collect();
-
     let ctx = HttpContext::new().map_err(|e| AppError::Start(e.to_string()))?;
-    // Check every source's settings before touching the database.
-    for c in &selected {
-        check_source(c, &ctx).map_err(|message| AppError::Source {
-            line: config.collection_lines.get(&c.name).copied(),
-            collection: c.name.clone(),
-            message,
-        })?;
-    }
-    // A start URL robots.txt disallows is a configuration error too, found
-    // before any page is fetched (the files stay cached for the crawl). A
-    // child's URLs are checked as its pages are fetched.
-    for c in selected.iter().filter(|c| c.parent.is_none()) {
-        crawlpipe_sources::robots::check_start_url(&c.http, &ctx)
-            .await
-            .map_err(|e| AppError::Source {
-                line: config.collection_lines.get(&c.name).copied(),
-                collection: c.name.clone(),
-                message: e.to_string(),
-            })?;
-    }
-
-    let db = Database::open(&config.database)
-        .await
-        .map_err(|e| AppError::Database {
-            url: redact_url(&config.database),
-            message: e.to_string(),
-        })?;
-    // One crawler per collection: a second process on the same database
-    // fails here, naming the first one's host and pid. In a cluster, leases
-    // give each collection one crawler at a time instead.
-    let names: Vec<&str> = selected.iter().map(|c| c.name.as_str()).collect();
-    let (locks, coordinator) = match config.cluster {
-        None => {
-            let locks = db
-                .lock(&names)
-                .await
-                .map_err(|e| AppError::Locked(e.to_string()))?;
-            (Some(locks), None)
-        }
-        Some(lease) => {
-            let coordinator = PgCoordinator::new(&db, lease)
-                .await
-                .map_err(|e| AppError::Database {
-                    url: redact_url(&config.database),
-                    message: format!("joining the cluster: {e}"),
-                })?;
-            (None, Some(coordinator))
-        }
-    };
-    // In a cluster, each host's request starts, in-flight cap and circuit
-    // breaker are kept in the database too, so `min_delay_ms`,
-    // `max_in_flight_per_host`, `Retry-After` and an open breaker hold for
-    // every process together.
-    let ctx = match config.cluster {
-        Some(_) => {
-            let slots = PgHostSlots::new(&db).await.map_err(|e| AppError::Database {
-                url: redact_url(&config.database),
-                message: format!("joining the cluster: {e}"),
-            })?;
-            let slots: Arc<dyn HostSlots> = Arc::new(slots);
-            // Request budgets too: every process sending a credential
-            // to a host paces on its one budget.
-            let quotas = PgQuotas::new(&db).await.map_err(|e| AppError::Database {
-                url: redact_url(&config.database),
-                message: format!("joining the cluster: {e}"),
-            })?;
-            ctx.with_registries(HostGates::shared(slots.clone()), Breakers::shared(slots))
-                .with_quotas(QuotaBudgets::shared(Arc::new(quotas)))
-        }
-        None => ctx,
-    };
-    // Typed tables are brought to their columns (backfilled, or refused
-    // naming the column) before any collection starts.
-    for c in selected.iter().filter(|c| c.table.is_typed()) {
-        KeyConfig::documents(c.key.as_ref(), c.table.apply(db.documents()))
-            .prepare(&c.name)
-            .await
-            .map_err(|e| match e {
-                crawlpipe_sinks::Error::Config { collection, reason } => {
-                    AppError::Table { collection, reason }
-                }
-                other => AppError::Database {
-                    url: redact_url(&config.database),
-                    message: other.to_string(),
-                },
-            })?;
-    }
-    let selected_typed: Vec<String> = selected
-        .iter()
-        .filter(|c| c.table.is_typed())
-        .map(|c| c.name.clone())
-        .collect();
+    check_selected(&config, &selected, &ctx).await?;
+    let storage = open_storage(&config, &selected, ctx).await?;
+    let (db, ctx) = (&storage.db, &storage.ctx);
+    prepare_tables(&config, &selected, db).await?;
     let plan = tree::plan(&selected, &db.checkpoint_store(), options.fresh)
         .await
         .map_err(AppError::Start)?;
-    let mut builder = Runner::builder(Arc::new(db.checkpoint_store()));
-    if let Some(coordinator) = &coordinator {
-        builder = builder.coordinator(Arc::new(coordinator.clone()));
-    }
-    // The run history lives next to the data (shared by a cluster's processes).
-    let history = db.run_history().await.map_err(|e| AppError::Database {
-        url: redact_url(&config.database),
-        message: format!("the run history (pipeline_runs): {e}"),
-    })?;
-    builder = builder.history(Arc::new(history)).history_keep(config.history);
-    if let Some(alerts) = &config.alerts {
-        let webhook = WebhookSender::new(&alerts.webhook, ctx.client().clone())
-            .map_err(|e| AppError::Start(e.to_string()))?;
-        builder = builder.alerts(Alerts::new(webhook).on(alerts.on.clone()));
-    }
-    let runner = builder
-        .concurrency(config.concurrency)
-        .group_concurrency(config.children)
-        .max_resumes(config.max_resumes)
-        .fresh(options.fresh)
-        .service(options.serve)
-        .build()
-        .map_err(|e| AppError::Start(e.to_string()))?;
+    let runner = build_runner(&config, &options, &storage).await?;
     // Top-level collections join the runner; each child collection gets a feeder.
     let wiring = tree::Wiring {
         all: &config.collections,
         selected: &selected,
-        db: &db,
-        ctx: &ctx,
+        db,
+        ctx,
         mode: config.mode,
         window: config.children,
         fresh: options.fresh,
@@ -304,39 +193,20 @@ pub async fn run(config: CrawlConfig, options: RunConfig) -> Result<RunResult, A
             options.fresh,
         )
     })
-    .wire(&runner, &db, &plan)
+    .wire(&runner, db, &plan)
     .map_err(|e| AppError::Start(e.to_string()))?;
-
-    let server = match &config.metrics_addr {
-        Some(addr) => {
-            let mut serve = ServeConfig::new();
-            for host in &config.status_hosts {
-                serve = serve.allowed_host(host.clone());
-            }
-            if let Some(token) = &config.admin_token {
-                serve = serve.admin_token(token.0.clone());
-            }
-            Some(
-                crawlpipe_core::serve::serve_with(addr.as_str(), runner.clone(), serve)
-                    .await
-                    .map_err(|e| AppError::Start(format!("metrics server on {addr}: {e}")))?,
-            )
-        }
-        None => None,
-    };
-    if let Some(server) = &server {
-        let addr = server.local_addr();
-        tracing::info!(%addr, "serving the status page, /status and /metrics");
-        if !options.quiet {
-            stderr::line(format_args!(
-                "crawl: status page at http://{addr}/ (JSON at /status, metrics at /metrics)"
-            ));
-        }
-    }
+    let server = start_server(&config, &options, &runner).await?;
     runner
         .shutdown_on_signals_then_exit(FORCE_GRACE, INTERRUPTED)
         .map_err(|e| AppError::Start(format!("signal handlers: {e}")))?;
-    let held = Arc::new(tokio::sync::Mutex::new(locks.into_iter().collect::<Vec<_>>()));
+    let typed: Vec<String> = selected
+        .iter()
+        .filter(|c| c.table.is_typed())
+        .map(|c| c.name.clone())
+        .collect();
+    let held = Arc::new(tokio::sync::Mutex::new(
+        storage.locks.into_iter().collect::<Vec<_>>(),
+    ));
     let reload = match (&options.config_path, options.serve) {
         (Some(path), true) => {
             let service = Service {
@@ -348,7 +218,7 @@ pub async fn run(config: CrawlConfig, options: RunConfig) -> Result<RunResult, A
                 mode: config.mode,
                 reload: crawlpipe_core::runner::Reload::new(selected),
                 locks: held.clone(),
-                cluster: coordinator.is_some(),
+                cluster: storage.coordinator.is_some(),
             };
             let reload = service
                 .reload_on_sighup()
@@ -370,29 +240,200 @@ pub async fn run(config: CrawlConfig, options: RunConfig) -> Result<RunResult, A
             tracing::warn!(error = %e, "releasing the collection locks failed; they end with the connection");
         }
     }
-    if let Some(coordinator) = coordinator
+    if let Some(coordinator) = storage.coordinator
         && let Err(e) = coordinator.leave().await
     {
         tracing::warn!(error = %e, "leaving the cluster failed; this process stops being counted after a lease");
     }
+    let rejected = rejected_counts(db, typed).await;
+    db.close().await;
+    Ok(RunResult {
+        summaries,
+        interrupted: runner.is_shutting_down(),
+        serve: options.serve,
+        failed_children: children.unfinished(),
+        groups: runner.groups(),
+        rejected,
+    })
+}
+
+/// Checks every selected source's settings, and that robots.txt allows each
+/// top-level start URL, before the database is touched (the robots.txt
+/// files stay cached for the crawl; a child's URLs are checked as its pages
+/// are fetched).
+async fn check_selected(
+    config: &CrawlConfig,
+    selected: &[CollectionConfig],
+    ctx: &HttpContext,
+) -> Result<(), AppError> {
+    let refused = |c: &CollectionConfig, message: String| AppError::Source {
+        line: config.collection_lines.get(&c.name).copied(),
+        collection: c.name.clone(),
+        message,
+    };
+    for c in selected {
+        check_source(c, ctx).map_err(|message| refused(c, message))?;
+    }
+    for c in selected.iter().filter(|c| c.parent.is_none()) {
+        crawlpipe_sources::robots::check_start_url(&c.http, ctx)
+            .await
+            .map_err(|e| refused(c, e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// The database and what a crawl holds in it: the collections' locks, or in
+/// a cluster the coordinator, and an HTTP context whose politeness state
+/// the cluster's processes share.
+struct Storage {
+    db: Database,
+    ctx: HttpContext,
+    locks: Option<crawlpipe_sinks::CollectionLocks>,
+    coordinator: Option<PgCoordinator>,
+}
+
+/// Opens the database and takes the selected collections: one crawler per
+/// collection (a second process on the same database fails here, naming
+/// the first one's host and pid), or in a cluster leases, with each host's
+/// request starts, in-flight cap, breaker and request budgets kept in the
+/// database too, so they hold for every process together.
+async fn open_storage(
+    config: &CrawlConfig,
+    selected: &[CollectionConfig],
+    ctx: HttpContext,
+) -> Result<Storage, AppError> {
+    let db_error = |message: String| AppError::Database {
+        url: redact_url(&config.database),
+        message,
+    };
+    let db = Database::open(&config.database)
+        .await
+        .map_err(|e| db_error(e.to_string()))?;
+    let Some(lease) = config.cluster else {
+        let names: Vec<&str> = selected.iter().map(|c| c.name.as_str()).collect();
+        let locks = db
+            .lock(&names)
+            .await
+            .map_err(|e| AppError::Locked(e.to_string()))?;
+        return Ok(Storage {
+            db,
+            ctx,
+            locks: Some(locks),
+            coordinator: None,
+        });
+    };
+    let joining = |e: crawlpipe_sinks::Error| db_error(format!("joining the cluster: {e}"));
+    let coordinator = PgCoordinator::new(&db, lease).await.map_err(joining)?;
+    let slots: Arc<dyn HostSlots> = Arc::new(PgHostSlots::new(&db).await.map_err(joining)?);
+    let quotas = PgQuotas::new(&db).await.map_err(joining)?;
+    let ctx = ctx
+        .with_registries(HostGates::shared(slots.clone()), Breakers::shared(slots))
+        .with_quotas(QuotaBudgets::shared(Arc::new(quotas)));
+    Ok(Storage {
+        db,
+        ctx,
+        locks: None,
+        coordinator: Some(coordinator),
+    })
+}
+
+/// Brings typed tables to their columns (backfilled, or refused naming the
+/// column) before any collection starts.
+async fn prepare_tables(
+    config: &CrawlConfig,
+    selected: &[CollectionConfig],
+    db: &Database,
+) -> Result<(), AppError> {
+    for c in selected.iter().filter(|c| c.table.is_typed()) {
+        KeyConfig::documents(c.key.as_ref(), c.table.apply(db.documents()))
+            .prepare(&c.name)
+            .await
+            .map_err(|e| match e {
+                crawlpipe_sinks::Error::Config { collection, reason } => {
+                    AppError::Table { collection, reason }
+                }
+                other => AppError::Database {
+                    url: redact_url(&config.database),
+                    message: other.to_string(),
+                },
+            })?;
+    }
+    Ok(())
+}
+
+/// The runner: its limits, the coordinator in a cluster, the run history
+/// next to the data, and the alerts.
+async fn build_runner(
+    config: &CrawlConfig,
+    options: &RunConfig,
+    storage: &Storage,
+) -> Result<Runner, AppError> {
+    let db = &storage.db;
+    let mut builder = Runner::builder(Arc::new(db.checkpoint_store()));
+    if let Some(coordinator) = &storage.coordinator {
+        builder = builder.coordinator(Arc::new(coordinator.clone()));
+    }
+    // The run history lives next to the data (shared by a cluster's processes).
+    let history = db.run_history().await.map_err(|e| AppError::Database {
+        url: redact_url(&config.database),
+        message: format!("the run history (pipeline_runs): {e}"),
+    })?;
+    builder = builder.history(Arc::new(history)).history_keep(config.history);
+    if let Some(alerts) = &config.alerts {
+        let webhook = WebhookSender::new(&alerts.webhook, storage.ctx.client().clone())
+            .map_err(|e| AppError::Start(e.to_string()))?;
+        builder = builder.alerts(Alerts::new(webhook).on(alerts.on.clone()));
+    }
+    builder
+        .concurrency(config.concurrency)
+        .group_concurrency(config.children)
+        .max_resumes(config.max_resumes)
+        .fresh(options.fresh)
+        .service(options.serve)
+        .build()
+        .map_err(|e| AppError::Start(e.to_string()))
+}
+
+/// Serves the status page, `/status` and `/metrics` when `metrics_addr` is set.
+async fn start_server(
+    config: &CrawlConfig,
+    options: &RunConfig,
+    runner: &Runner,
+) -> Result<Option<crawlpipe_core::serve::Server>, AppError> {
+    let Some(addr) = &config.metrics_addr else {
+        return Ok(None);
+    };
+    let mut serve = ServeConfig::new();
+    for host in &config.status_hosts {
+        serve = serve.allowed_host(host.clone());
+    }
+    if let Some(token) = &config.admin_token {
+        serve = serve.admin_token(token.0.clone());
+    }
+    let server = crawlpipe_core::serve::serve_with(addr.as_str(), runner.clone(), serve)
+        .await
+        .map_err(|e| AppError::Start(format!("metrics server on {addr}: {e}")))?;
+    let addr = server.local_addr();
+    tracing::info!(%addr, "serving the status page, /status and /metrics");
+    if !options.quiet {
+        stderr::line(format_args!(
+            "crawl: status page at http://{addr}/ (JSON at /status, metrics at /metrics)"
+        ));
+    }
+    Ok(Some(server))
+}
+
+/// Items set aside in `pipeline_rejected` per typed collection (those with any).
+async fn rejected_counts(db: &Database, typed: Vec<String>) -> Vec<(String, u64)> {
     let mut rejected = Vec::new();
-    for c in selected_typed {
+    for c in typed {
         match db.rejected_count(&c).await {
             Ok(0) => {}
             Ok(n) => rejected.push((c, n)),
             Err(e) => tracing::warn!(error = %e, collection = %c, "counting rejected items failed"),
         }
     }
-    db.close().await;
-    let failed_children = children.unfinished();
-    Ok(RunResult {
-        summaries,
-        interrupted: runner.is_shutting_down(),
-        serve: options.serve,
-        failed_children,
-        groups: runner.groups(),
-        rejected,
-    })
+    rejected
 }
 
 /// Builds a collection's source once, to report a bad setting before starting.
