@@ -58,7 +58,7 @@
 //!     .join()
 //!     .await;
 //! assert!(report.outcome.is_completed());
-//! assert_eq!(report.pages, 3);
+//! assert_eq!(report.progress.pages, 3);
 //! assert_eq!(collected.items().len(), 15);
 //! # Ok(())
 //! # }

@@ -50,7 +50,7 @@
 //! let items = sink.handle();
 //! let report = Pipeline::paged("users", source).sink(sink).spawn()?.join().await;
 //! assert!(report.outcome.is_completed());
-//! assert_eq!((report.pages, items.items().len()), (3, 250));
+//! assert_eq!((report.progress.pages, items.items().len()), (3, 250));
 //! # server.shutdown().await;
 //! # Ok(())
 //! # }

@@ -168,7 +168,7 @@ impl Inner {
 /// let mut events = runner.events(); // subscribe before starting to see every event
 /// runner.start()?;
 /// let summaries = runner.join().await;
-/// assert!(summaries.iter().all(|s| s.state == State::Completed && s.items_written == 30));
+/// assert!(summaries.iter().all(|s| s.state == State::Completed && s.progress.items_written == 30));
 /// let mut completed = 0;
 /// while let Some(event) = events.next().await {
 ///     if let RunnerEvent::Completed { .. } = event {
