@@ -359,7 +359,10 @@ async fn two_processes_share_the_history_on_postgresql() {
     }
     // Which process claims which collection is the leases' business (one
     // process may well take them all): every run names the one that ran it.
-    assert!(!owners.is_empty() && owners.len() <= 2, "runs name their owners: {owners:?}");
+    assert!(
+        !owners.is_empty() && owners.len() <= 2,
+        "runs name their owners: {owners:?}"
+    );
     for mut worker in workers {
         signal(&worker.0, "TERM");
         assert_eq!(wait_bounded(&mut worker.0, LIMIT).and_then(|s| s.code()), Some(0));

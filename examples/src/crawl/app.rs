@@ -275,7 +275,10 @@ async fn check_selected(
         check_source(c, ctx).map_err(|message| refused(c, message))?;
     }
     // A `values` collection fetches nothing.
-    for c in selected.iter().filter(|c| c.parent.is_none() && c.values.is_none()) {
+    for c in selected
+        .iter()
+        .filter(|c| c.parent.is_none() && c.values.is_none())
+    {
         crawlpipe_sources::robots::check_start_url(&c.http, ctx)
             .await
             .map_err(|e| refused(c, e.to_string()))?;
