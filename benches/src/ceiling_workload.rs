@@ -11,6 +11,7 @@
 //! work between the response's last byte and the next request's first, the
 //! loopback both ways), so the crawl's median minus the ceiling's is what
 //! the crawl adds to each request's critical path.
+#![allow(clippy::print_stdout)]
 
 use std::path::Path;
 use std::process::Command;

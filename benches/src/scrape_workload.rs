@@ -5,6 +5,7 @@
 //! start it, and a fetch-only loop over the same pages (the network's share),
 //! in interleaved rounds: wall time and CPU side by side, with the commit and
 //! the load average.
+#![allow(clippy::print_stdout)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
