@@ -83,8 +83,9 @@ pub struct PageEnd {
     pub validation: Option<Validation>,
 }
 
-/// A collection's stored page validators, as its sink keeps them (see the
-/// [module docs](self)). Implemented by the SQL sink's database; a source
+/// A collection's stored page validators, as its sink keeps them (stored
+/// with the rows each page produced, read back by the source on the next
+/// run). Implemented by the SQL sink's database; a source
 /// only reads it.
 #[async_trait]
 pub trait Validators: Send + Sync + Debug + 'static {
