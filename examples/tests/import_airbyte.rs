@@ -165,7 +165,17 @@ fn translations_match_their_golden_configs_load_and_hold_no_secret() {
         let env: Vec<(&str, &str)> = imported
             .variables
             .iter()
-            .map(|v| (v.name.as_str(), "2024-01-01"))
+            // A `select` auth's variable names one of its options.
+            .map(|v| {
+                (
+                    v.name.as_str(),
+                    if v.name == "AUTH_TYPE" {
+                        "token"
+                    } else {
+                        "2024-01-01"
+                    },
+                )
+            })
             .collect();
         let out = run(&[&toml, "--check"], dir.path(), &env);
         assert_eq!(out.status.code(), Some(0), "{}: {}", path.display(), text(&out));
@@ -474,5 +484,46 @@ async fn a_datetime_cursor_with_a_step_crawls_its_windows_exactly() {
     );
     // One day is 24 events: pages of 10, 10 and 4 (short: the window ends).
     assert_eq!(requests.len(), 9, "{requests:?}");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_selective_authenticator_without_config_is_chosen_by_a_variable() {
+    let server = MockServer::start(MockConfig {
+        tree_repos: 7,
+        per_page: 3,
+        require_bearer: Some("sel-token".into()),
+        ..MockConfig::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("AUTH_TYPE", "Access Token"), ("ACCESS_TOKEN", "sel-token")];
+    let db = import_and_crawl("e2e_selective.yaml", &server, dir.path(), &[], &env);
+    let (n, repos) = sqlite_keys(&db, "repos").await;
+    assert_eq!((n, repos), (7, (1..=7).map(|r| r.to_string()).collect()));
+    let toml = dir.path().join("out.toml");
+    let toml = toml.to_str().unwrap();
+    assert!(
+        std::fs::read_to_string(toml)
+            .unwrap()
+            .contains(r#"by = "${AUTH_TYPE}""#),
+        "the choice is left to the variable"
+    );
+    // Another option: only its own variables are needed, and it is sent
+    // (the server wants the bearer token, so the basic login fails).
+    let basic = [("AUTH_TYPE", "basic"), ("USERNAME", "u"), ("PASSWORD", "p")];
+    assert_eq!(run(&[toml, "--check"], dir.path(), &basic).status.code(), Some(0));
+    let fresh = run(&[toml, "--quiet", "--fresh"], dir.path(), &basic);
+    assert_eq!(fresh.status.code(), Some(1), "{}", text(&fresh));
+    // A value naming no option is a config error at the auth's line.
+    let wrong = run(&[toml, "--check"], dir.path(), &[("AUTH_TYPE", "oauth")]);
+    assert_eq!(wrong.status.code(), Some(2), "{}", text(&wrong));
+    let stderr = String::from_utf8_lossy(&wrong.stderr);
+    assert!(
+        stderr.contains(r#"auth.by: "oauth" is not one of the options ("Access Token", "basic")"#)
+            && stderr.contains("line "),
+        "{stderr}"
+    );
     server.shutdown().await;
 }

@@ -104,6 +104,7 @@ pub(super) fn read(
         Some(name) => name.to_owned(),
         None => format!("#{}", index + 1),
     };
+    super::auth_select::choose(reader, &mut merged, &label)?;
     let line_of = |key: &str| merged.get(key).map(|v| reader.line_at(v.span().start));
     let name_line = line_of("name");
     let lines = LINED_KEYS.iter().map(|k| (*k, line_of(k))).collect();

@@ -9,6 +9,7 @@
 //! [`HttpSourceConfig`], after `[defaults]` is merged under it; a key the
 //! source's config gains is a config key here too, with nothing to restate.
 
+mod auth_select;
 mod children;
 mod cluster;
 mod collection;

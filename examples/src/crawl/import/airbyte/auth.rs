@@ -307,10 +307,7 @@ impl Mapper {
             .map(|a| a.iter().filter_map(Value::as_str).collect())
             .unwrap_or_default();
         let Some(config) = self.jinja.config() else {
-            return Err(at.refuse(format!(
-                "picks its authenticator by config at {}; give --config",
-                path.join("/")
-            )));
+            return self.select(at, &path, draft);
         };
         let chosen = path
             .iter()
@@ -323,6 +320,54 @@ impl Mapper {
             return Err(at.refuse(format!("no authenticator is named {chosen:?}")));
         }
         self.authenticator(&inner, draft)
+    }
+    /// A `SelectiveAuthenticator` without `--config`: every option
+    /// translated, chosen when the crawl reads its config by the variable
+    /// standing for the config value at the selection path
+    /// (`auth = { type = "select", by = "${AUTH_TYPE}", options = { … } }`).
+    fn select(&mut self, at: &At<'_>, path: &[&str], draft: &mut Draft) -> Result<(), Refusal> {
+        if path.is_empty() || path.iter().any(|k| k.contains(['\'', '\\', '{', '}'])) {
+            return Err(at
+                .at("authenticator_selection_path")
+                .refuse("is not a path of plain config keys"));
+        }
+        let template: String = std::iter::once("{{ config".to_owned())
+            .chain(path.iter().map(|k| format!("['{k}']")))
+            .chain(std::iter::once(" }}".to_owned()))
+            .collect();
+        let by = self.eval(at, "authenticator_selection_path", &template, Target::Expands)?;
+        let options_at = at.at("authenticators");
+        let Some(names) = options_at
+            .value
+            .as_object()
+            .map(|m| m.keys().cloned().collect::<Vec<_>>())
+        else {
+            return Err(options_at.refuse("is not a mapping of authenticators"));
+        };
+        let mut options = toml::Table::new();
+        for name in names {
+            let option = options_at.at(&name);
+            if option.kind() == "SelectiveAuthenticator" {
+                return Err(option.refuse("a selection inside a selection"));
+            }
+            let mut one = Draft::default();
+            self.authenticator(&option, &mut one)?;
+            let Some((_, auth)) = one.keys.into_iter().find(|(k, _)| k == "auth") else {
+                return Err(option.refuse(
+                    "an option without credentials; the crawl's `select` chooses among auth tables",
+                ));
+            };
+            options.insert(name, auth);
+        }
+        if options.is_empty() {
+            return Err(options_at.refuse("no authenticator to choose from"));
+        }
+        let mut table = toml::Table::new();
+        table.insert("type".into(), "select".into());
+        table.insert("by".into(), by.text.into());
+        table.insert("options".into(), options.into());
+        draft.set("auth", table);
+        Ok(())
     }
 }
 

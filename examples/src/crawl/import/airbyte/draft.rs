@@ -73,6 +73,18 @@ impl Draft {
     }
 }
 
+/// A `select` auth's variable (`by = "${NAME}"`: `NAME`) and its options.
+pub(super) fn selector(d: &Draft) -> Option<(String, Vec<String>)> {
+    let (_, auth) = d.keys.iter().find(|(k, _)| k == "auth")?;
+    let auth = auth.as_table()?;
+    if auth.get("type")?.as_str()? != "select" {
+        return None;
+    }
+    let var = auth.get("by")?.as_str()?.strip_prefix("${")?.strip_suffix('}')?;
+    let options = auth.get("options")?.as_table()?.keys().cloned().collect();
+    Some((var.to_owned(), options))
+}
+
 /// A valid, unused collection name for a stream name: non-identifier
 /// characters as `_`, a leading `_` before a digit, reserved prefixes and
 /// suffixes avoided, at most 63 characters, and `_2`, `_3`... on a

@@ -22,6 +22,61 @@ enum Bound {
     Body(String),
 }
 
+/// A cursor's bounds as read from the manifest.
+struct Bounds {
+    /// The start: RFC 3339, `${VAR}` or `now…`.
+    start: String,
+    /// The end, when not the run's time.
+    end: Option<String>,
+    start_bound: Option<Bound>,
+    end_bound: Option<Bound>,
+    /// How bounds are written (`rfc3339`, `date`, a strftime format...).
+    format: String,
+}
+
+/// A step no start and end are that far apart: the whole range as one window.
+const ONE_WINDOW: &str = "10000y";
+
+/// The `windows` table of a cursor walked in steps of `step` (humantime).
+fn windows(at: &At<'_>, step: String, b: Bounds) -> Result<toml::Table, Refusal> {
+    let mut windows = toml::Table::new();
+    windows.insert("start".into(), b.start.into());
+    if let Some(end) = b.end {
+        windows.insert("end".into(), end.into());
+    }
+    windows.insert("step".into(), step.into());
+    for (bound, query, body) in [
+        (b.start_bound, "start_param", "start_body"),
+        (b.end_bound, "end_param", "end_body"),
+    ] {
+        match bound {
+            Some(Bound::Query(name)) => windows.insert(query.into(), name.into()),
+            Some(Bound::Body(p)) => windows.insert(body.into(), p.into()),
+            None => None,
+        };
+    }
+    let format = b.format;
+    windows.insert("format".into(), format.clone().into());
+    match at.str("cursor_granularity").unwrap_or("PT0S") {
+        "PT0S" | "" => {}
+        "PT1S" => {
+            windows.insert("end_inclusive".into(), true.into());
+        }
+        "P1D" if format == "date" => {
+            windows.insert("end_inclusive".into(), true.into());
+        }
+        "PT0.001S" if format == "epoch_ms" => {
+            windows.insert("end_inclusive".into(), true.into());
+        }
+        other => {
+            return Err(at.at("cursor_granularity").refuse(format!(
+                "{other}: the crawl's inclusive window end is one second (one millisecond in epoch_ms)"
+            )));
+        }
+    }
+    Ok(windows)
+}
+
 impl Mapper {
     /// Fills `windows` and `incremental` from the cursor at `at`.
     pub(super) fn incremental(&mut self, at: &At<'_>, draft: &mut Draft) -> Result<(), Refusal> {
@@ -80,45 +135,20 @@ impl Mapper {
             .keys
             .iter()
             .any(|(k, v)| k == "key" && v == &toml::Value::Boolean(false));
-        let mut inc = toml::Table::new();
-        if let Some(step) = at.str("step").filter(|s| !s.is_empty()) {
+        let bounds = Bounds {
+            start,
+            end,
+            start_bound,
+            end_bound,
+            format,
+        };
+        let mut inc = if let Some(step) = at.str("step").filter(|s| !s.is_empty()) {
             let step = humantime_of(step).ok_or_else(|| {
                 at.at("step").refuse(format!(
                     "{step:?} is not a fixed length of days, hours, minutes or seconds"
                 ))
             })?;
-            let mut windows = toml::Table::new();
-            windows.insert("start".into(), start.into());
-            if let Some(end) = end {
-                windows.insert("end".into(), end.into());
-            }
-            windows.insert("step".into(), step.into());
-            for (bound, query, body) in [
-                (start_bound, "start_param", "start_body"),
-                (end_bound, "end_param", "end_body"),
-            ] {
-                match bound {
-                    Some(Bound::Query(name)) => windows.insert(query.into(), name.into()),
-                    Some(Bound::Body(p)) => windows.insert(body.into(), p.into()),
-                    None => None,
-                };
-            }
-            windows.insert("format".into(), format.clone().into());
-            match at.str("cursor_granularity").unwrap_or("PT0S") {
-                "PT0S" | "" => {}
-                "PT1S" => {
-                    windows.insert("end_inclusive".into(), true.into());
-                }
-                "P1D" if format == "date" => {
-                    windows.insert("end_inclusive".into(), true.into());
-                }
-                "PT0.001S" if format == "epoch_ms" => {
-                    windows.insert("end_inclusive".into(), true.into());
-                }
-                other => {
-                    return Err(at.at("cursor_granularity").refuse(format!("{other}: the crawl's inclusive window end is one second (one millisecond in epoch_ms)")));
-                }
-            }
+            let windows = windows(at, step, bounds)?;
             draft.set("windows", windows);
             if keyless {
                 // A keyless run replaces the last one: every run walks every window.
@@ -127,44 +157,62 @@ impl Mapper {
                     .push("keyless: every run walks every window from the start".into());
                 return Ok(());
             }
+            let mut inc = toml::Table::new();
             inc.insert("windows".into(), true.into());
+            inc
         } else {
             if keyless {
-                return Err(at.refuse("an incremental stream without a primary key; a keyless collection replaces its rows on each run"));
+                // Airbyte appends what changed; a keyless collection replaces
+                // its rows each run, so each run sends Airbyte's first request
+                // (one window from the start to the end), a superset.
+                draft.set("windows", windows(at, ONE_WINDOW.into(), bounds)?);
+                draft.notes.push(
+                    "keyless: every run fetches from the start, in one window (Airbyte's cursor without a step)"
+                        .into(),
+                );
+                return Ok(());
             }
-            let Some(Bound::Query(param)) = start_bound else {
-                return Err(at
-                    .at("start_time_option")
-                    .refuse("without windows the start bound goes in the query"));
-            };
-            let field = match self.field(at, "cursor_field", Target::Literal)? {
-                Some(r) => r.text,
-                None => return Err(at.refuse("has no cursor_field")),
-            };
-            inc.insert("param".into(), param.into());
-            inc.insert("field".into(), pointer(&[field]).into());
-            inc.insert("initial".into(), start.into());
-            inc.insert("format".into(), format.into());
-            match end_bound {
-                Some(Bound::Query(name)) => {
-                    inc.insert("end_param".into(), name.into());
-                    if let Some(end) = end {
-                        inc.insert("end".into(), end.into());
-                    }
-                }
-                Some(Bound::Body(_)) => {
-                    return Err(at
-                        .at("end_time_option")
-                        .refuse("without windows the end bound goes in the query"));
-                }
-                None => {}
-            }
-        }
+            self.since(at, bounds)?
+        };
         if let Some(lookback) = lookback {
             inc.insert("lookback".into(), lookback.into());
         }
         draft.set("incremental", inc);
         Ok(())
+    }
+
+    /// `incremental = { param, field, initial, format, end_param }`: the
+    /// cursor without windows.
+    fn since(&mut self, at: &At<'_>, b: Bounds) -> Result<toml::Table, Refusal> {
+        let Some(Bound::Query(param)) = b.start_bound else {
+            return Err(at
+                .at("start_time_option")
+                .refuse("without windows the start bound goes in the query"));
+        };
+        let field = match self.field(at, "cursor_field", Target::Literal)? {
+            Some(r) => r.text,
+            None => return Err(at.refuse("has no cursor_field")),
+        };
+        let mut inc = toml::Table::new();
+        inc.insert("param".into(), param.into());
+        inc.insert("field".into(), pointer(&[field]).into());
+        inc.insert("initial".into(), b.start.into());
+        inc.insert("format".into(), b.format.into());
+        match b.end_bound {
+            Some(Bound::Query(name)) => {
+                inc.insert("end_param".into(), name.into());
+                if let Some(end) = b.end {
+                    inc.insert("end".into(), end.into());
+                }
+            }
+            Some(Bound::Body(_)) => {
+                return Err(at
+                    .at("end_time_option")
+                    .refuse("without windows the end bound goes in the query"));
+            }
+            None => {}
+        }
+        Ok(inc)
     }
 
     fn bound(&mut self, at: &At<'_>) -> Result<Option<Bound>, Refusal> {

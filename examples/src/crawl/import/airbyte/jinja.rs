@@ -278,30 +278,8 @@ impl Interpolator {
             Ok(t) => t,
             Err(e) => return Eval::Broken(super::refusal::escape(&e.to_string())),
         };
-        if !self.uses().is_empty() {
-            // Rendered again with the placeholders spelled otherwise: if the
-            // two differ by more than the spelling, the value was transformed.
-            let uses = self.uses().clone();
-            self.config
-                .probing
-                .store(true, std::sync::atomic::Ordering::Relaxed);
-            let probed = tmpl.render(ctx.clone());
-            self.config
-                .probing
-                .store(false, std::sync::atomic::Ordering::Relaxed);
-            let same = probed.is_ok_and(|p| {
-                uses.iter()
-                    .fold(p, |p, v| p.replace(&v.probe(), &v.placeholder()))
-                    == text
-            });
-            if !same {
-                let v = uses
-                    .iter()
-                    .next()
-                    .map(|v| (v.key.clone(), v.secret))
-                    .unwrap_or_default();
-                return Eval::Transformed(v.0, v.1);
-            }
+        if let Some(transformed) = self.transformed(&tmpl, &ctx, &text) {
+            return transformed;
         }
         let mut vars = std::mem::take(&mut *self.uses());
         let value = if vars.is_empty() {
@@ -315,6 +293,37 @@ impl Interpolator {
         };
         vars.append(&mut self.uses());
         Eval::Static(Rendered { text, value, vars })
+    }
+
+    /// Renders `tmpl` again with the placeholders spelled otherwise: if the
+    /// two differ by more than the spelling, a value known only at run time
+    /// was transformed ([`Eval::Transformed`]).
+    fn transformed(&self, tmpl: &minijinja::Template<'_, '_>, ctx: &JValue, text: &str) -> Option<Eval> {
+        if self.uses().is_empty() {
+            return None;
+        }
+        let uses = self.uses().clone();
+        self.config
+            .probing
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        let probed = tmpl.render(ctx.clone());
+        self.config
+            .probing
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        let same = probed.is_ok_and(|p| {
+            uses.iter()
+                .fold(p, |p, v| p.replace(&v.probe(), &v.placeholder()))
+                == text
+        });
+        if same {
+            return None;
+        }
+        let (key, secret) = uses
+            .iter()
+            .next()
+            .map(|v| (v.key.clone(), v.secret))
+            .unwrap_or_default();
+        Some(Eval::Transformed(key, secret))
     }
 
     /// The connector config given with `--config`, if any.

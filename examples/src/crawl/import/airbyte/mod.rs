@@ -308,8 +308,6 @@ fn name_collections(drafts: &mut [Draft]) {
 /// Loads each collection (with its ancestors) as a crawl would, with every
 /// variable set; one that does not load is refused with the reason.
 fn check_each(drafts: &mut Vec<Draft>, refusals: &mut Vec<Refusal>, database: &str) {
-    // A date fits every place a variable may be: a host label, a token, a time.
-    let env = |_: &str| Some("2024-01-01".to_owned());
     let mut i = 0;
     while i < drafts.len() {
         let mut chain = vec![drafts[i].clone()];
@@ -321,7 +319,7 @@ fn check_each(drafts: &mut Vec<Draft>, refusals: &mut Vec<Refusal>, database: &s
         }
         chain.reverse();
         let text = render::render(&chain, &[], &[], database);
-        if let Err(e) = CrawlConfig::parse(Path::new("import.toml"), &text, &env) {
+        if let Err(e) = check_chain(&chain, &text) {
             let d = drafts.remove(i);
             refusals.push(Refusal {
                 stream: d.stream.clone(),
@@ -338,6 +336,26 @@ fn check_each(drafts: &mut Vec<Draft>, refusals: &mut Vec<Refusal>, database: &s
         }
         i += 1;
     }
+}
+
+/// Loads a rendered chain of collections with every variable set, once per
+/// option of its `select` auths (each option is read only when chosen).
+fn check_chain(chain: &[Draft], text: &str) -> Result<(), crate::crawl::config::ConfigError> {
+    let selectors: Vec<(String, Vec<String>)> = chain.iter().filter_map(draft::selector).collect();
+    let rounds = selectors.iter().map(|(_, o)| o.len()).max().unwrap_or(1);
+    for round in 0..rounds {
+        let env = |name: &str| {
+            let chosen = selectors
+                .iter()
+                .find(|(var, _)| var == name)
+                .and_then(|(_, options)| options.get(round.min(options.len().saturating_sub(1))));
+            // A date fits every other place a variable may be: a host
+            // label, a token, a time.
+            Some(chosen.cloned().unwrap_or_else(|| "2024-01-01".to_owned()))
+        };
+        CrawlConfig::parse(Path::new("import.toml"), text, &env)?;
+    }
+    Ok(())
 }
 
 /// The variables the written collections read.

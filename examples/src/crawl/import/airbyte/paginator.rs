@@ -224,6 +224,19 @@ impl Mapper {
     ) -> Result<(), Refusal> {
         let refuse = || at.refuse(format!("`{stop}` is not a condition the crawl can test"));
         let inner = super::jinja::single_expression(stop).unwrap_or(stop).trim();
+        // `A or B`: the style ends anyway when every part only says the
+        // cursor is missing or empty.
+        if let Some(parts) = disjuncts(inner) {
+            let kind = style
+                .get("style")
+                .and_then(toml::Value::as_str)
+                .unwrap_or_default();
+            return if parts.iter().all(|p| ends_anyway(p, root, keys, kind)) {
+                Ok(())
+            } else {
+                Err(refuse())
+            };
+        }
         // A bare field (`response.done`) stops when it is true.
         if let Some((stop_root, stop_keys)) = expr_path(&format!("{{{{ {inner} }}}}")) {
             let is_cursor = style.get("style").and_then(toml::Value::as_str) == Some("cursor");
@@ -240,13 +253,7 @@ impl Mapper {
             .and_then(toml::Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        let link_next = stop_root == "headers"
-            && stop_keys.len() >= 2
-            && stop_keys[0].eq_ignore_ascii_case("link")
-            && stop_keys[1] == "next";
-        // The cursor, or an object holding it, missing or empty: the style ends anyway.
-        let holds_cursor = stop_root == root && keys.starts_with(&stop_keys) && !stop_keys.is_empty();
-        if holds_cursor || (kind == "link_header" && link_next) {
+        if ends_anyway(inner, root, keys, &kind) {
             // The style already ends on a missing, null or empty cursor or link.
             return Ok(());
         }
@@ -256,6 +263,41 @@ impl Mapper {
         }
         Err(refuse())
     }
+}
+
+/// The parts of `A or B or …` (none for a single condition, or when an
+/// `or` may sit inside parentheses or quotes).
+fn disjuncts(inner: &str) -> Option<Vec<&str>> {
+    if !inner.contains(" or ") {
+        return None;
+    }
+    let parts: Vec<&str> = inner.split(" or ").map(str::trim).collect();
+    // Every part must be one whole condition: balanced brackets and quotes.
+    let balanced = |p: &str| {
+        p.matches('(').count() == p.matches(')').count()
+            && p.matches('[').count() == p.matches(']').count()
+            && p.matches('\'').count() % 2 == 0
+            && p.matches('"').count() % 2 == 0
+    };
+    parts.iter().all(|p| balanced(p)).then_some(parts)
+}
+
+/// Whether a condition only says the cursor (or an object holding it) is
+/// missing, null or empty, or that there is no `rel="next"` link: a stop
+/// the style applies anyway.
+fn ends_anyway(condition_text: &str, root: &str, keys: &[String], kind: &str) -> bool {
+    let Some((_, expr)) = condition(condition_text) else {
+        return false;
+    };
+    let Some((stop_root, stop_keys)) = expr_path(&format!("{{{{ {expr} }}}}")) else {
+        return false;
+    };
+    let link_next = stop_root == "headers"
+        && stop_keys.len() >= 2
+        && stop_keys[0].eq_ignore_ascii_case("link")
+        && stop_keys[1] == "next";
+    let holds_cursor = stop_root == root && keys.starts_with(&stop_keys) && !stop_keys.is_empty();
+    holds_cursor || (kind == "link_header" && link_next)
 }
 
 /// A stop condition as (whether it tests for a false value rather than a
@@ -312,7 +354,7 @@ fn table<const N: usize>(entries: [(&str, toml::Value); N]) -> toml::Table {
 
 #[cfg(test)]
 mod tests {
-    use super::condition;
+    use super::{condition, disjuncts, ends_anyway};
 
     #[test]
     fn stop_conditions_in_the_forms_manifests_use() {
@@ -339,5 +381,25 @@ mod tests {
             Some((false, "headers.get('Link')['next']".into()))
         );
         assert_eq!(c("response.data | length < 100"), None);
+    }
+
+    #[test]
+    fn disjunctions_of_empty_cursor_tests_end_anyway() {
+        let keys = ["nextPageToken".to_owned()];
+        let all = |stop: &str| {
+            disjuncts(stop).is_some_and(|p| p.iter().all(|c| ends_anyway(c, "response", &keys, "cursor")))
+        };
+        assert!(all(
+            "response.get('nextPageToken') is none or response.get('nextPageToken') == ''"
+        ));
+        assert!(all(
+            "'nextPageToken' not in response or response.nextPageToken == ''"
+        ));
+        assert!(!all(
+            "'nextPageToken' not in response or response.nextPageToken == 'inf'"
+        ));
+        assert!(!all("response.nextPageToken is none or response.other == ''"));
+        assert!(!all("response.a is none or (response.b and response.c)"));
+        assert_eq!(disjuncts("response.a is none"), None);
     }
 }

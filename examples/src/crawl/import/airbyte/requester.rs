@@ -135,6 +135,17 @@ impl Mapper {
                 .collect();
             draft.set("headers", table);
         }
+        self.body(at, draft, &method, partition)
+    }
+
+    /// Fills `body` (and `body_format`) from the requester's JSON or form body.
+    fn body(
+        &mut self,
+        at: &At<'_>,
+        draft: &mut Draft,
+        method: &str,
+        partition: Option<&Partition>,
+    ) -> Result<(), Refusal> {
         let form = at.value.get("request_body_data").filter(|b| !b.is_null());
         if let Some(b) = form
             && !b.is_object()

@@ -152,27 +152,7 @@ impl Mapper {
             return Err(at.refuse("value: a Jinja statement; the crawl's templates read fields"));
         }
         if let Eval::Static(_) = self.jinja.eval(template, at.parameters()) {
-            let r = self.eval(at, "value", template, Target::Expands)?;
-            if let Some(v) = r.vars.iter().find(|v| v.secret) {
-                return Err(at.refuse(format!("value: would store the secret {} in every record", v.key)));
-            }
-            if !r.vars.is_empty() {
-                if value_type.is_some_and(|t| t != "string") {
-                    return Err(at.refuse("value: a config value typed at run time; give --config"));
-                }
-                let mut text = escape_braces(&r.text);
-                for v in &r.vars {
-                    text = text.replace(&escape_braces(&v.placeholder()), &v.placeholder());
-                }
-                return Ok((toml::Value::String(text), Vec::new()));
-            }
-            // Airbyte reads the text back as a Python literal (`"2"` is 2).
-            let value = match value_type {
-                Some("string") => Value::String(r.text),
-                _ if !template.contains("{{") => literal(&r.text),
-                _ => r.value,
-            };
-            return Ok((constant(&value)?, Vec::new()));
+            return Ok((self.static_value(at, template, value_type)?, Vec::new()));
         }
         let mut out = String::new();
         let mut reads = Vec::new();
@@ -224,6 +204,36 @@ impl Mapper {
                 .refuse("converts the field's value; the crawl's transform keeps the value's own type"));
         }
         Ok((toml::Value::String(out), reads))
+    }
+    /// A value known at import time: a config value (`${VAR}` without
+    /// `--config`) or a constant typed as Airbyte's `literal_eval` reads it.
+    fn static_value(
+        &mut self,
+        at: &At<'_>,
+        template: &str,
+        value_type: Option<&str>,
+    ) -> Result<toml::Value, Refusal> {
+        let r = self.eval(at, "value", template, Target::Expands)?;
+        if let Some(v) = r.vars.iter().find(|v| v.secret) {
+            return Err(at.refuse(format!("value: would store the secret {} in every record", v.key)));
+        }
+        if !r.vars.is_empty() {
+            if value_type.is_some_and(|t| t != "string") {
+                return Err(at.refuse("value: a config value typed at run time; give --config"));
+            }
+            let mut text = escape_braces(&r.text);
+            for v in &r.vars {
+                text = text.replace(&escape_braces(&v.placeholder()), &v.placeholder());
+            }
+            return Ok(toml::Value::String(text));
+        }
+        // Airbyte reads the text back as a Python literal (`"2"` is 2).
+        let value = match value_type {
+            Some("string") => Value::String(r.text),
+            _ if !template.contains("{{") => literal(&r.text),
+            _ => r.value,
+        };
+        constant(&value)
     }
 }
 
