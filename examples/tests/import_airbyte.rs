@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use crawlpipe::crawl::import::airbyte::{ImportOptions, import};
+use crawlpipe_sinks::sqlx::{self, Row};
 use crawlpipe_sources::mock::{
     CHILDREN_PER_PARENT, MockConfig, MockServer, child_deleted, child_item, tree_issue, tree_issue_count,
 };
@@ -525,5 +526,75 @@ async fn a_selective_authenticator_without_config_is_chosen_by_a_variable() {
             && stderr.contains("line "),
         "{stderr}"
     );
+    server.shutdown().await;
+}
+
+/// The `id`s of a keyless table's rows, in no particular order.
+async fn keyless_ids(db: &Path, table: &str) -> Vec<i64> {
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT data FROM \"{table}\"")))
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let mut ids: Vec<i64> = rows
+        .iter()
+        .map(|r| {
+            let data: String = r.get(0);
+            let id = serde_json::from_str::<serde_json::Value>(&data).unwrap()["id"].clone();
+            id.as_i64()
+                .or_else(|| id.as_str()?.parse().ok())
+                .unwrap_or_else(|| panic!("id {id}"))
+        })
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keyless_cursor_without_step_and_an_or_stop_condition_crawl_exact_rows() {
+    let server = MockServer::start(MockConfig {
+        items: 100,
+        per_page: 10,
+        ..MockConfig::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("START_DATE", "2024-01-01T00:00:00Z")];
+    let db = import_and_crawl("e2e_keyless_or_stop.yaml", &server, dir.path(), &[], &env);
+    // Events are hourly from 2024-01-01T00:00:00Z: three days hold 72, in
+    // one window (pages of 10: eight requests, the last one short).
+    let all: Vec<i64> = (0..72).collect();
+    assert_eq!(keyless_ids(&db, "events").await, all);
+    let events = |requests: &[String]| -> Vec<String> {
+        requests
+            .iter()
+            .filter(|r| r.contains("/events"))
+            .cloned()
+            .collect()
+    };
+    let first = events(&server.requests());
+    assert_eq!(first.len(), 8, "{first:?}");
+    assert!(
+        first
+            .iter()
+            .all(|r| r.contains("from=2024-01-01T00") && r.contains("to=2024-01-04T00")),
+        "{first:?}"
+    );
+    assert_eq!(sqlite_keys(&db, "items").await, (100, mock_keys(100)));
+    // The next run sends Airbyte's first request again and replaces the rows.
+    let out = dir.path().join("out.toml");
+    let again = run(&[out.to_str().unwrap(), "--quiet"], dir.path(), &env);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    let both = events(&server.requests());
+    assert_eq!(both.len(), 16, "{both:?}");
+    assert!(
+        both[8..].iter().all(|r| r.contains("from=2024-01-01T00")),
+        "{both:?}"
+    );
+    assert_eq!(keyless_ids(&db, "events").await, all);
     server.shutdown().await;
 }
