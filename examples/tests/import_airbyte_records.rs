@@ -144,3 +144,51 @@ async fn a_list_partition_router_fetches_each_value_into_one_table() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_product_of_list_partition_routers_fetches_every_combination() {
+    let mut config = MockConfig::new(10, 4);
+    config.tree_repos = 4;
+    let server = MockServer::start(config).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = import_and_crawl("e2e_list_product.yaml", &server, dir.path(), &[]);
+    let mut expected = std::collections::BTreeSet::new();
+    for r in [1usize, 3] {
+        for state in ["open", "closed"] {
+            for i in 0..tree_issue_count(r, 4) {
+                let mut issue = tree_issue(r, i);
+                issue["updated_at"] = json!("2024-01-01T00:00:00Z");
+                issue["repo"] = json!(format!("repo-{r}"));
+                issue["state"] = json!(state);
+                expected.insert(issue.to_string());
+            }
+        }
+    }
+    let stored: std::collections::BTreeSet<String> = rows(&db, "issues", true)
+        .await
+        .into_values()
+        .map(|(_, data)| data.to_string())
+        .collect();
+    assert_eq!(stored, expected);
+    let requests = server.requests();
+    for (repo, state) in [
+        ("repo-1", "open"),
+        ("repo-1", "closed"),
+        ("repo-3", "open"),
+        ("repo-3", "closed"),
+    ] {
+        assert!(
+            requests
+                .iter()
+                .any(|r| r.contains(&format!("/{repo}/issues?state={state}"))),
+            "{repo} × {state} is requested: {requests:?}"
+        );
+    }
+    assert!(
+        requests
+            .iter()
+            .all(|r| !r.contains("repo-2") && !r.contains("repo-4")),
+        "only the listed values are fetched: {requests:?}"
+    );
+    server.shutdown().await;
+}

@@ -28,36 +28,48 @@ pub(super) struct Draft {
     pub(super) list_values: Option<ListValues>,
 }
 
-/// The values a stream fans out over, and the field each is read by.
+/// The values a stream fans out over, and the fields each is read by.
 #[derive(Debug, Clone)]
 pub(super) struct ListValues {
-    /// `cursor_field`.
-    pub(super) field: String,
-    /// The values, in order.
-    pub(super) values: Vec<toml::Value>,
+    /// Each `cursor_field` (several for a product of lists).
+    pub(super) fields: Vec<String>,
+    /// The partitions, in order: one value per field.
+    pub(super) rows: Vec<Vec<toml::Value>>,
 }
 
 impl ListValues {
     /// The `values` collection of stream `stream` (its parent).
     pub(super) fn parent_draft(&self, stream: &str) -> Draft {
         let items: Vec<toml::Value> = self
-            .values
+            .rows
             .iter()
-            .map(|v| {
-                let mut t = toml::Table::new();
-                t.insert(self.field.clone(), v.clone());
+            .map(|row| {
+                let t: toml::Table = self.fields.iter().cloned().zip(row.iter().cloned()).collect();
                 toml::Value::Table(t)
             })
             .collect();
+        let routers = if self.fields.len() == 1 {
+            "ListPartitionRouter"
+        } else {
+            "ListPartitionRouters (every combination)"
+        };
         let mut d = Draft {
             stream: format!("{stream} partitions"),
             notes: vec![format!(
-                "the values of stream {stream:?}'s ListPartitionRouter (one request series each)"
+                "the values of stream {stream:?}'s {routers} (one request series each)"
             )],
             ..Draft::default()
         };
         d.set("values", items);
-        d.set("key", super::mapper::pointer(std::slice::from_ref(&self.field)));
+        let pointers: Vec<toml::Value> = self
+            .fields
+            .iter()
+            .map(|f| toml::Value::String(super::mapper::pointer(std::slice::from_ref(f))))
+            .collect();
+        match <[toml::Value; 1]>::try_from(pointers) {
+            Ok([one]) => d.set("key", one),
+            Err(many) => d.set("key", many),
+        }
         d
     }
 }

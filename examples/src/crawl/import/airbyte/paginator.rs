@@ -78,7 +78,12 @@ impl Mapper {
                         _ => return Err(at.at("page_size_option").refuse("a page size outside the query")),
                     }
                 }
-                self.cursor(&strategy, token)?
+                let items = draft
+                    .keys
+                    .iter()
+                    .find(|(k, _)| k == "items")
+                    .and_then(|(_, v)| v.as_str().map(str::to_owned));
+                self.cursor(&strategy, token, items.as_deref())?
             }
             "OffsetIncrement" => {
                 let Some(Inject::Query(offset)) = token else {
@@ -160,11 +165,18 @@ impl Mapper {
         Ok(())
     }
 
-    fn cursor(&mut self, at: &At<'_>, token: Option<Inject>) -> Result<toml::Table, Refusal> {
+    fn cursor(
+        &mut self,
+        at: &At<'_>,
+        token: Option<Inject>,
+        items: Option<&str>,
+    ) -> Result<toml::Table, Refusal> {
         let Some(template) = at.str("cursor_value") else {
             return Err(at.refuse("has no cursor_value"));
         };
-        let Some((root, keys)) = expr_path(template) else {
+        let path = expr_path(template)
+            .or_else(|| last_item_path(template, items?).map(|keys| ("last_record".to_owned(), keys)));
+        let Some((root, keys)) = path else {
             return Err(at.at("cursor_value").refuse(format!(
                 "`{template}` is not a field of the response, its headers or the last record"
             )));
@@ -206,7 +218,10 @@ impl Mapper {
             _ => {}
         }
         if let Some(stop) = at.str("stop_condition") {
-            self.stop_condition(&at.at("stop_condition"), stop, &root, &keys, &mut style)?;
+            let last_item = style.contains_key("last_item");
+            if !(last_item && items.is_some_and(|items| tests_empty_list(stop, items))) {
+                self.stop_condition(&at.at("stop_condition"), stop, &root, &keys, &mut style)?;
+            }
         }
         Ok(style)
     }
@@ -263,6 +278,72 @@ impl Mapper {
         }
         Err(refuse())
     }
+}
+
+/// The last record's field a cursor expression reads in one of the forms
+/// manifests write: `last_record['a'] if last_record else None`, and the
+/// response's record list's last element,
+/// `response['data'][-1]['id']` or `response.get('data', [])[-1].get('id')
+/// if response.get('data') else None`, when that list is the records
+/// (`items` is its pointer). On an empty page Airbyte's value is `None`
+/// and the pagination ends, as the crawl's `last_item` cursor does.
+fn last_item_path(template: &str, items: &str) -> Option<Vec<String>> {
+    let expr = super::jinja::single_expression(template)?;
+    let (value, guard) = match expr.split_once(" if ") {
+        Some((value, rest)) => {
+            let guard = match rest.split_once(" else ") {
+                Some((guard, other)) if matches!(other.trim(), "None" | "none" | "''" | "\"\"") => guard,
+                Some(_) => return None,
+                None => rest,
+            };
+            (value.trim(), Some(guard.trim()))
+        }
+        None => (expr, None),
+    };
+    let (list, item) = match value.split_once("[-1]") {
+        Some((list, item)) => (Some(list), item),
+        None => (None, value),
+    };
+    match list {
+        None => {
+            let (root, keys) = expr_path(&format!("{{{{ {item} }}}}"))?;
+            (root == "last_record" && !keys.is_empty() && guard.is_none_or(|g| g == "last_record"))
+                .then_some(keys)
+        }
+        Some(list) => {
+            let (root, list_keys) = expr_path(&format!("{{{{ {list} }}}}"))?;
+            if root != "response" || pointer(&list_keys) != items {
+                return None;
+            }
+            if let Some(g) = guard
+                && expr_path(&format!("{{{{ {g} }}}}")) != Some((root, list_keys))
+            {
+                return None;
+            }
+            let (_, keys) = expr_path(&format!("{{{{ item{item} }}}}"))?;
+            (!keys.is_empty()).then_some(keys)
+        }
+    }
+}
+
+/// Whether a stop condition tests the page's record list (at `items`) for
+/// emptiness (`response.data | length == 0`, `not response.data`): a
+/// `last_item` cursor ends on an empty page anyway.
+fn tests_empty_list(stop: &str, items: &str) -> bool {
+    let inner = super::jinja::single_expression(stop).unwrap_or(stop).trim();
+    let squeezed: String = inner.split_whitespace().collect::<Vec<_>>().join(" ");
+    let expr = [
+        "|length == 0",
+        " | length == 0",
+        "|length < 1",
+        " | length < 1",
+        " == []",
+    ]
+    .iter()
+    .find_map(|suffix| squeezed.strip_suffix(suffix))
+    .or_else(|| squeezed.strip_prefix("not "));
+    expr.and_then(|e| expr_path(&format!("{{{{ {e} }}}}")))
+        .is_some_and(|(root, keys)| root == "response" && !keys.is_empty() && pointer(&keys) == items)
 }
 
 /// The parts of `A or B or …` (none for a single condition, or when an
@@ -401,5 +482,39 @@ mod tests {
         assert!(!all("response.nextPageToken is none or response.other == ''"));
         assert!(!all("response.a is none or (response.b and response.c)"));
         assert_eq!(disjuncts("response.a is none"), None);
+    }
+
+    #[test]
+    fn last_item_cursors_in_the_forms_manifests_use() {
+        let p = |t: &str| super::last_item_path(t, "/data");
+        let id = Some(vec!["id".to_owned()]);
+        assert_eq!(
+            p("{{ response.get('data', [])[-1].get('id') if response.get('data') else None }}"),
+            id
+        );
+        assert_eq!(p("{{ response['data'][-1]['id'] }}"), id);
+        assert_eq!(
+            p("{{ last_record['meta']['after'] if last_record else None }}"),
+            Some(vec!["meta".to_owned(), "after".to_owned()])
+        );
+        assert_eq!(p("{{ response['other'][-1]['id'] }}"), None);
+        assert_eq!(
+            p("{{ response['data'][-1]['id'] if response.more else None }}"),
+            None
+        );
+        assert_eq!(
+            p("{{ response['data'][-1]['id'] if response.data else 0 }}"),
+            None
+        );
+        assert_eq!(p("{{ response['data'][-1] }}"), None);
+    }
+
+    #[test]
+    fn empty_record_lists_end_a_last_item_cursor() {
+        use super::tests_empty_list as t;
+        assert!(t("{{ response.get('data')|length == 0 }}", "/data"));
+        assert!(t("{{ not response.data }}", "/data"));
+        assert!(!t("{{ response.get('other')|length == 0 }}", "/data"));
+        assert!(!t("{{ response.data|length < 100 }}", "/data"));
     }
 }

@@ -9,13 +9,18 @@ use super::mapper::{Mapper, Target};
 use super::refusal::{At, Refusal};
 use super::requester::Partition;
 
-/// A child's partition and the query parameter it is also sent as.
+/// The most combinations a product of lists may hold (the crawl's `values`
+/// collection takes at most 100,000).
+const MAX_PRODUCT: usize = 100_000;
+
+/// A child's partition and the query parameters it is also sent as.
 #[derive(Debug, Clone)]
 pub(super) struct ChildOf {
-    /// How templates read the parent's value.
+    /// How templates read the parent's values.
     pub(super) partition: Partition,
-    /// `request_option` in the query: the parameter's name.
-    pub(super) query: Option<String>,
+    /// `request_option`s in the query: each parameter's name and the
+    /// parent item's pointer it carries.
+    pub(super) query: Vec<(String, String)>,
 }
 
 impl Mapper {
@@ -32,6 +37,9 @@ impl Mapper {
             _ => vec![at.clone()],
         };
         if routers.len() > 1 {
+            if routers.iter().all(|r| r.kind() == "ListPartitionRouter") {
+                return self.list_product(at, &routers, draft).map(Some);
+            }
             return Err(
                 at.refuse("several partition routers (their product); a child collection has one parent")
             );
@@ -75,11 +83,13 @@ impl Mapper {
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
             .collect();
-        let partition = Partition {
-            field,
-            pointer: super::mapper::pointer(&keys),
-        };
-        let query = self.request_option(&cfg.at("request_option"))?;
+        let pointer = super::mapper::pointer(&keys);
+        let query = self
+            .request_option(&cfg.at("request_option"))?
+            .map(|name| (name, pointer.clone()))
+            .into_iter()
+            .collect();
+        let partition = Partition::one(field, pointer);
         draft.parent_stream = Some(parent_name);
         draft.parent_definition = Some(without_parameters(parent.value));
         Ok(Some(ChildOf { partition, query }))
@@ -130,13 +140,69 @@ impl Mapper {
                 .at("values")
                 .refuse("an empty list: the stream would send no request"));
         }
-        let query = self.request_option(&at.at("request_option"))?;
-        let partition = Partition {
-            pointer: super::mapper::pointer(std::slice::from_ref(&field)),
-            field: field.clone(),
-        };
-        draft.list_values = Some(ListValues { field, values: list });
+        let pointer = super::mapper::pointer(std::slice::from_ref(&field));
+        let query = self
+            .request_option(&at.at("request_option"))?
+            .map(|name| (name, pointer.clone()))
+            .into_iter()
+            .collect();
+        let partition = Partition::one(field.clone(), pointer);
+        draft.list_values = Some(ListValues {
+            fields: vec![field],
+            rows: list.into_iter().map(|v| vec![v]).collect(),
+        });
         Ok(ChildOf { partition, query })
+    }
+
+    /// Several `ListPartitionRouter`s: Airbyte requests their product (each
+    /// combination of one value of each, merged into one partition), so the
+    /// `values` collection holds every combination.
+    fn list_product(
+        &mut self,
+        at: &At<'_>,
+        routers: &[At<'_>],
+        draft: &mut Draft,
+    ) -> Result<ChildOf, Refusal> {
+        let mut child = ChildOf {
+            partition: Partition { fields: Vec::new() },
+            query: Vec::new(),
+        };
+        let mut product = ListValues {
+            fields: Vec::new(),
+            rows: vec![Vec::new()],
+        };
+        for router in routers {
+            let mut one = Draft::default();
+            let c = self.list_router(router, &mut one)?;
+            let Some(values) = one.list_values else {
+                return Err(router.refuse("has no list of values"));
+            };
+            if values.fields.iter().any(|f| product.fields.contains(f)) {
+                return Err(router
+                    .at("cursor_field")
+                    .refuse("another router of the product has the same cursor_field"));
+            }
+            if product.rows.len().saturating_mul(values.rows.len()) > MAX_PRODUCT {
+                return Err(at.refuse(format!(
+                    "a product of more than {MAX_PRODUCT} partitions; the crawl's values list is bounded"
+                )));
+            }
+            product.rows = product
+                .rows
+                .iter()
+                .flat_map(|row| {
+                    values
+                        .rows
+                        .iter()
+                        .map(move |v| row.iter().chain(v).cloned().collect())
+                })
+                .collect();
+            product.fields.extend(values.fields);
+            child.partition.fields.extend(c.partition.fields);
+            child.query.extend(c.query);
+        }
+        draft.list_values = Some(product);
+        Ok(child)
     }
 }
 

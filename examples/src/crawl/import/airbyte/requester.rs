@@ -8,18 +8,36 @@ use super::mapper::{Mapper, Target, expr_path};
 use super::refusal::{At, Refusal};
 use super::time_macros::now_placeholder;
 
-/// A child stream's partition: the name templates read it by
+/// A child stream's partition: each name templates read it by
 /// (`stream_partition.<field>`) and the parent item's pointer it stands for.
 #[derive(Debug, Clone)]
 pub(super) struct Partition {
-    /// `partition_field`.
-    pub(super) field: String,
-    /// The parent item's field as a JSON pointer (`/id`).
-    pub(super) pointer: String,
+    /// Each `partition_field` (or `cursor_field`) and its parent item's
+    /// field as a JSON pointer (`/id`).
+    pub(super) fields: Vec<(String, String)>,
 }
 
-/// Marks a partition value while the rest of a template is rendered.
-const MARK: &str = "\u{1}partition\u{1}";
+impl Partition {
+    /// A partition of one field.
+    pub(super) fn one(field: String, pointer: String) -> Self {
+        Self {
+            fields: vec![(field, pointer)],
+        }
+    }
+
+    /// The parent item's pointer standing for `field`.
+    pub(super) fn pointer_of(&self, field: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(f, _)| f == field)
+            .map(|(_, p)| p.as_str())
+    }
+}
+
+/// Marks the n-th partition field while the rest of a template is rendered.
+fn mark(n: usize) -> String {
+    format!("\u{1}partition{n}\u{1}")
+}
 
 /// Marks the n-th time placeholder (`{now…}`) while the rest is rendered.
 fn time_mark(n: usize) -> String {
@@ -45,14 +63,17 @@ impl Mapper {
             };
             let expr = &rest[start..start + len + 2];
             rewritten.push_str(&rest[..start]);
-            match (expr_path(expr), partition) {
+            let field = match (expr_path(expr), partition) {
                 (Some((root, keys)), Some(p))
-                    if (root == "stream_partition" || root == "stream_slice")
-                        && keys == [p.field.clone()] =>
+                    if (root == "stream_partition" || root == "stream_slice") && keys.len() == 1 =>
                 {
-                    rewritten.push_str(MARK);
+                    p.fields.iter().position(|(f, _)| *f == keys[0])
                 }
-                _ => match now_placeholder(expr) {
+                _ => None,
+            };
+            match field {
+                Some(n) => rewritten.push_str(&mark(n)),
+                None => match now_placeholder(expr) {
                     Some(now) => {
                         rewritten.push_str(&time_mark(times.len()));
                         times.push(now);
@@ -64,10 +85,10 @@ impl Mapper {
         }
         rewritten.push_str(rest);
         let text = self.eval(at, field, &rewritten, Target::Expands)?.text;
-        let pointer = partition
-            .map(|p| format!("{{{}}}", p.pointer))
-            .unwrap_or_default();
-        let mut text = text.replace(MARK, &pointer);
+        let mut text = text;
+        for (n, (_, pointer)) in partition.map_or(&[][..], |p| &p.fields).iter().enumerate() {
+            text = text.replace(&mark(n), &format!("{{{pointer}}}"));
+        }
         for (n, now) in times.iter().enumerate() {
             text = text.replace(&time_mark(n), now);
         }

@@ -53,10 +53,8 @@ impl Mapper {
         )?;
         let requester = retriever.at("requester");
         self.requester(&requester, &mut draft, child.as_ref().map(|c| &c.partition))?;
-        if let Some(c) = &child
-            && let Some(name) = &c.query
-        {
-            append_query(&mut draft.url, name, &format!("{{{}}}", c.partition.pointer));
+        for (name, pointer) in child.iter().flat_map(|c| &c.query) {
+            append_query(&mut draft.url, name, &format!("{{{pointer}}}"));
         }
         self.error_handler(&requester.at("error_handler"), &mut draft)?;
         self.authenticator(&requester.at("authenticator"), &mut draft)?;

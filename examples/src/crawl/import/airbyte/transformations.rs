@@ -178,10 +178,9 @@ impl Mapper {
                 }
                 Some((root, keys))
                     if (root == "stream_partition" || root == "stream_slice")
-                        && let Some(p) = partition
-                        && keys.first() == Some(&p.field) =>
+                        && let Some(field_pointer) = keys.first().and_then(|k| partition?.pointer_of(k)) =>
                 {
-                    out.push_str(&format!("{{parent{}{}}}", p.pointer, pointer(&keys[1..])));
+                    out.push_str(&format!("{{parent{}{}}}", field_pointer, pointer(&keys[1..])));
                     placeholders += 1;
                 }
                 _ => {
