@@ -166,16 +166,17 @@ fn translations_match_their_golden_configs_load_and_hold_no_secret() {
         let env: Vec<(&str, &str)> = imported
             .variables
             .iter()
-            // A `select` auth's variable names one of its options.
+            // A `select` auth's variable names one of its options; a
+            // `values` list's holds a JSON array.
             .map(|v| {
-                (
-                    v.name.as_str(),
-                    if v.name == "AUTH_TYPE" {
-                        "token"
-                    } else {
-                        "2024-01-01"
-                    },
-                )
+                let value = if v.name == "AUTH_TYPE" {
+                    "token"
+                } else if imported.toml.contains(&format!("from = \"{}\"", v.placeholder())) {
+                    r#"["2024-01-01"]"#
+                } else {
+                    "2024-01-01"
+                };
+                (v.name.as_str(), value)
             })
             .collect();
         let out = run(&[&toml, "--check"], dir.path(), &env);

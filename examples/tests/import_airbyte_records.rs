@@ -192,3 +192,44 @@ async fn a_product_of_list_partition_routers_fetches_every_combination() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_from_the_connector_config_is_read_from_its_variable() {
+    let mut config = MockConfig::new(10, 4);
+    config.tree_repos = 4;
+    let server = MockServer::start(config).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("REPOS", r#"["repo-1", "repo-3"]"#)];
+    let db = import_and_crawl("e2e_list_from_config.yaml", &server, dir.path(), &env);
+    let mut issues = BTreeMap::new();
+    for r in [1usize, 3] {
+        for i in 0..tree_issue_count(r, 4) {
+            let mut issue = tree_issue(r, i);
+            issue["updated_at"] = json!("2024-01-01T00:00:00Z");
+            issue["repo"] = json!(format!("repo-{r}"));
+            issues.insert(issue["id"].to_string(), (Some(format!("repo-{r}")), issue));
+        }
+    }
+    assert_eq!(rows(&db, "issues", true).await, issues);
+    let requests = server.requests();
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.contains("/repo-1/") || r.contains("/repo-3/")),
+        "only the listed values are fetched: {requests:?}"
+    );
+    // A variable that holds no JSON list is a config error naming the key.
+    let out = dir.path().join("out.toml");
+    let bad = run(
+        &[out.to_str().unwrap(), "--check"],
+        dir.path(),
+        &[("REPOS", "repo-1,repo-3")],
+    );
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("values: `from` must hold a JSON array"),
+        "{}",
+        text(&bad)
+    );
+    server.shutdown().await;
+}

@@ -222,10 +222,21 @@ fn check_crawl_keys(
     };
     let values = match crawl.values {
         None => None,
-        Some(items) => Some(
-            values::read(items, &http, crawl.parent.is_some(), incremental.is_some())
-                .map_err(|reason| place.fail("values", &reason))?,
-        ),
+        Some(v) => {
+            let items = match v {
+                toml::Value::Array(items) => items,
+                toml::Value::Table(t) => {
+                    let (from, field) = values::from_parts(&t).map_err(|r| place.fail("values", &r))?;
+                    let text = place.expand(&from, "values", "values.from")?;
+                    values::from_json(&text, &field).map_err(|r| place.fail("values", &r))?
+                }
+                _ => return Err(place.fail("values", "must be a list of tables, or { from, field }")),
+            };
+            Some(
+                values::read(items, &http, crawl.parent.is_some(), incremental.is_some())
+                    .map_err(|reason| place.fail("values", &reason))?,
+            )
+        }
     };
     check_table(
         place,

@@ -22,7 +22,7 @@ pub(super) struct CrawlKeys {
     pub(super) on_mismatch: Option<String>,
     pub(super) unnest: Option<toml::Value>,
     pub(super) transform: Option<toml::Value>,
-    pub(super) values: Option<Vec<toml::Value>>,
+    pub(super) values: Option<toml::Value>,
     pub(super) text_keys: Option<bool>,
 }
 

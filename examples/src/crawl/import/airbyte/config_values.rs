@@ -82,3 +82,25 @@ pub fn env_name(name: &str) -> String {
     }
     out
 }
+/// Whether the spec declares a property `name` (anywhere, `oneOf` branches
+/// included) as an array, and never as anything else.
+pub(super) fn declared_array(spec: &Value, name: &str) -> bool {
+    let mut stack = vec![spec];
+    let mut seen = false;
+    while let Some(node) = stack.pop() {
+        match node {
+            Value::Object(map) => {
+                if let Some(prop) = map.get("properties").and_then(|p| p.get(name)) {
+                    if prop.get("type").and_then(Value::as_str) != Some("array") {
+                        return false;
+                    }
+                    seen = true;
+                }
+                stack.extend(map.values());
+            }
+            Value::Array(items) => stack.extend(items),
+            _ => {}
+        }
+    }
+    seen
+}

@@ -35,6 +35,9 @@ pub(super) struct ListValues {
     pub(super) fields: Vec<String>,
     /// The partitions, in order: one value per field.
     pub(super) rows: Vec<Vec<toml::Value>>,
+    /// `${VAR}` holding the list as JSON when the config list is not given
+    /// (one field; `rows` is then empty).
+    pub(super) from: Option<String>,
 }
 
 impl ListValues {
@@ -60,7 +63,18 @@ impl ListValues {
             )],
             ..Draft::default()
         };
-        d.set("values", items);
+        match &self.from {
+            Some(from) => {
+                let mut t = toml::Table::new();
+                t.insert("from".into(), from.clone().into());
+                t.insert("field".into(), self.fields.concat().into());
+                d.set("values", t);
+                d.notes.push(format!(
+                    "{from}: the connector config's list as JSON, e.g. [\"a\", \"b\"]"
+                ));
+            }
+            None => d.set("values", items),
+        }
         let pointers: Vec<toml::Value> = self
             .fields
             .iter()
@@ -95,6 +109,13 @@ pub(super) fn selector(d: &Draft) -> Option<(String, Vec<String>)> {
     let var = auth.get("by")?.as_str()?.strip_prefix("${")?.strip_suffix('}')?;
     let options = auth.get("options")?.as_table()?.keys().cloned().collect();
     Some((var.to_owned(), options))
+}
+
+/// The variable a `values = { from = "${NAME}" }` collection reads (`NAME`).
+pub(super) fn list_var(d: &Draft) -> Option<String> {
+    let (_, values) = d.keys.iter().find(|(k, _)| k == "values")?;
+    let from = values.as_table()?.get("from")?.as_str()?;
+    Some(from.strip_prefix("${")?.strip_suffix('}')?.to_owned())
 }
 
 /// A valid, unused collection name for a stream name: non-identifier

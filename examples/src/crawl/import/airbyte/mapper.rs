@@ -19,6 +19,8 @@ pub(super) struct Mapper {
     pub(super) url_base: Option<String>,
     /// Every `${VAR}` written so far.
     pub(super) vars: BTreeSet<Var>,
+    /// The manifest's `spec` (what the connector config holds).
+    pub(super) spec: Value,
 }
 
 /// Whether the config key a value goes into expands `${VAR}`.

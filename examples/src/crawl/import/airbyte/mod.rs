@@ -146,6 +146,7 @@ pub fn import(text: &str, options: &ImportOptions) -> Result<Imported, ImportErr
         jinja: Interpolator::new(ConfigValues::new(options.config.clone(), &spec)),
         url_base: options.url_base.clone(),
         vars: BTreeSet::new(),
+        spec: spec.clone(),
     };
     let streams = manifest
         .get("streams")
@@ -342,6 +343,7 @@ fn check_each(drafts: &mut Vec<Draft>, refusals: &mut Vec<Refusal>, database: &s
 /// option of its `select` auths (each option is read only when chosen).
 fn check_chain(chain: &[Draft], text: &str) -> Result<(), crate::crawl::config::ConfigError> {
     let selectors: Vec<(String, Vec<String>)> = chain.iter().filter_map(draft::selector).collect();
+    let lists: Vec<String> = chain.iter().filter_map(draft::list_var).collect();
     let rounds = selectors.iter().map(|(_, o)| o.len()).max().unwrap_or(1);
     for round in 0..rounds {
         let env = |name: &str| {
@@ -349,6 +351,9 @@ fn check_chain(chain: &[Draft], text: &str) -> Result<(), crate::crawl::config::
                 .iter()
                 .find(|(var, _)| var == name)
                 .and_then(|(_, options)| options.get(round.min(options.len().saturating_sub(1))));
+            if lists.iter().any(|v| v == name) {
+                return Some(r#"["2024-01-01"]"#.to_owned());
+            }
             // A date fits every other place a variable may be: a host
             // label, a token, a time.
             Some(chosen.cloned().unwrap_or_else(|| "2024-01-01".to_owned()))

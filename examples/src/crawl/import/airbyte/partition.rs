@@ -119,9 +119,28 @@ impl Mapper {
         let values = match at.value.get("values") {
             Some(Value::Array(items)) => items.clone(),
             Some(Value::String(s)) => {
-                match self.eval(&at.at("values"), "values", s, Target::Literal)?.value {
-                    Value::Array(items) => items,
-                    _ => return Err(at.at("values").refuse("does not evaluate to a list")),
+                let values_at = at.at("values");
+                let r = self.eval(&values_at, "values", s, Target::Expands)?;
+                match (r.vars.iter().next(), r.value) {
+                    // A config list not given: read from its variable (a
+                    // JSON array) each time the crawl reads its config.
+                    (Some(var), _)
+                        if r.vars.len() == 1
+                            && r.text == var.placeholder()
+                            && !var.secret
+                            && var_is_array(&self.spec, &var.key) =>
+                    {
+                        return self.list_from(at, field, r.text, draft);
+                    }
+                    (Some(var), _) => {
+                        return Err(values_at.refuse(if var.secret {
+                            format!("values: the secret {} would be stored as rows", var.key)
+                        } else {
+                            format!("values: needs {} at import time: give --config", var.key)
+                        }));
+                    }
+                    (None, Value::Array(items)) => items,
+                    (None, _) => return Err(values_at.refuse("does not evaluate to a list")),
                 }
             }
             _ => return Err(at.refuse("has no list of values")),
@@ -150,8 +169,35 @@ impl Mapper {
         draft.list_values = Some(ListValues {
             fields: vec![field],
             rows: list.into_iter().map(|v| vec![v]).collect(),
+            from: None,
         });
         Ok(ChildOf { partition, query })
+    }
+
+    /// A `ListPartitionRouter` over a config list not given: the values
+    /// collection reads it from `${VAR}` (`values = { from, field }`).
+    fn list_from(
+        &mut self,
+        at: &At<'_>,
+        field: String,
+        from: String,
+        draft: &mut Draft,
+    ) -> Result<ChildOf, Refusal> {
+        let pointer = super::mapper::pointer(std::slice::from_ref(&field));
+        let query = self
+            .request_option(&at.at("request_option"))?
+            .map(|name| (name, pointer.clone()))
+            .into_iter()
+            .collect();
+        draft.list_values = Some(ListValues {
+            fields: vec![field.clone()],
+            rows: Vec::new(),
+            from: Some(from),
+        });
+        Ok(ChildOf {
+            partition: Partition::one(field, pointer),
+            query,
+        })
     }
 
     /// Several `ListPartitionRouter`s: Airbyte requests their product (each
@@ -170,6 +216,7 @@ impl Mapper {
         let mut product = ListValues {
             fields: Vec::new(),
             rows: vec![Vec::new()],
+            from: None,
         };
         for router in routers {
             let mut one = Draft::default();
@@ -177,6 +224,11 @@ impl Mapper {
             let Some(values) = one.list_values else {
                 return Err(router.refuse("has no list of values"));
             };
+            if values.from.is_some() {
+                return Err(router
+                    .at("values")
+                    .refuse("a product with a config list not given; give --config"));
+            }
             if values.fields.iter().any(|f| product.fields.contains(f)) {
                 return Err(router
                     .at("cursor_field")
@@ -219,4 +271,15 @@ pub(super) fn without_parameters(v: &Value) -> Value {
         Value::Array(a) => Value::Array(a.iter().map(without_parameters).collect()),
         other => other.clone(),
     }
+}
+
+/// Whether the config value `config["a"]["b"]` is declared an array by the
+/// spec (a string would be iterated character by character by Airbyte).
+fn var_is_array(spec: &Value, key: &str) -> bool {
+    let last = key
+        .rsplit("[\"")
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches("\"]");
+    super::config_values::declared_array(spec, last)
 }
