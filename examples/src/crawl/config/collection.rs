@@ -164,6 +164,27 @@ fn expand_source(place: &Place<'_>, http: &mut HttpSourceConfig) -> Result<(), C
     Ok(())
 }
 
+/// Reads `values`: a list of tables, or `{ from, field }` (a JSON list in
+/// `from`, `${VAR}` expanded).
+fn read_values(
+    place: &Place<'_>,
+    values: toml::Value,
+    http: &HttpSourceConfig,
+    child: bool,
+    incremental: bool,
+) -> Result<Vec<serde_json::Value>, ConfigError> {
+    let items = match values {
+        toml::Value::Array(items) => items,
+        toml::Value::Table(t) => {
+            let (from, field) = values::from_parts(&t).map_err(|r| place.fail("values", &r))?;
+            let text = place.expand(&from, "values", "values.from")?;
+            values::from_json(&text, &field).map_err(|r| place.fail("values", &r))?
+        }
+        _ => return Err(place.fail("values", "must be a list of tables, or { from, field }")),
+    };
+    values::read(items, http, child, incremental).map_err(|reason| place.fail("values", &reason))
+}
+
 /// Checks the crawl's own keys against each other and the source.
 fn check_crawl_keys(
     place: &Place<'_>,
@@ -222,21 +243,13 @@ fn check_crawl_keys(
     };
     let values = match crawl.values {
         None => None,
-        Some(v) => {
-            let items = match v {
-                toml::Value::Array(items) => items,
-                toml::Value::Table(t) => {
-                    let (from, field) = values::from_parts(&t).map_err(|r| place.fail("values", &r))?;
-                    let text = place.expand(&from, "values", "values.from")?;
-                    values::from_json(&text, &field).map_err(|r| place.fail("values", &r))?
-                }
-                _ => return Err(place.fail("values", "must be a list of tables, or { from, field }")),
-            };
-            Some(
-                values::read(items, &http, crawl.parent.is_some(), incremental.is_some())
-                    .map_err(|reason| place.fail("values", &reason))?,
-            )
-        }
+        Some(v) => Some(read_values(
+            place,
+            v,
+            &http,
+            crawl.parent.is_some(),
+            incremental.is_some(),
+        )?),
     };
     check_table(
         place,

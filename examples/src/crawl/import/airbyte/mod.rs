@@ -44,6 +44,7 @@
 
 mod auth;
 mod config_values;
+mod cursor_forms;
 mod draft;
 mod error;
 mod error_handler;
