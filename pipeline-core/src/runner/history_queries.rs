@@ -40,7 +40,7 @@ impl Runner {
     }
 
     /// A top-level collection in full: its status, its
-    /// [description](Collection::description) and its last errors.
+    /// [description](super::Collection::description) and its last errors.
     pub fn detail(&self, name: &str) -> Option<CollectionDetail> {
         let entry = self
             .inner
