@@ -154,21 +154,10 @@ pub fn compare() {
             "runner, {} collections x {} pages x {} items, {} at once, into SQLite, best of {rounds}:",
             shape.collections, shape.pages, shape.per_page, shape.concurrency
         );
-        println!(
-            "  Runner:           {:>8.0} ms  {:>9.0} items/s",
-            millis(best[0]),
-            rate(best[0])
-        );
-        println!(
-            "  JoinSet by hand:  {:>8.0} ms  {:>9.0} items/s",
-            millis(best[1]),
-            rate(best[1])
-        );
-        println!(
-            "  Runner, checkpoints in memory: {:>8.0} ms  {:>9.0} items/s",
-            millis(best[2]),
-            rate(best[2])
-        );
+        let labels = ["Runner:", "JoinSet by hand:", "Runner, checkpoints in memory:"];
+        for (label, d) in labels.iter().zip(best) {
+            println!("  {label:<31} {:>8.0} ms  {:>9.0} items/s", millis(d), rate(d));
+        }
         println!(
             "  ratio Runner / JoinSet: {:.2}x (goal >= 0.95x)",
             best[1].as_secs_f64() / best[0].as_secs_f64()

@@ -173,21 +173,14 @@ fn core(n: u64) {
     assert!(sums.iter().all(|&s| s == sums[0]), "variants disagree: {sums:?}");
     let rate = |d: Duration| n as f64 / d.as_secs_f64() / 1e6;
     println!("core throughput, {n} items, best of {runs}:");
-    println!(
-        "  pipeline (chunked edges): {:>8.1} ms  {:>7.1} M items/s",
-        ms(best[0]),
-        rate(best[0])
-    );
-    println!(
-        "  per-item mpsc chain:      {:>8.1} ms  {:>7.1} M items/s",
-        ms(best[1]),
-        rate(best[1])
-    );
-    println!(
-        "  plain loop (the limit):   {:>8.1} ms  {:>7.1} M items/s",
-        ms(best[2]),
-        rate(best[2])
-    );
+    let labels = [
+        "pipeline (chunked edges):",
+        "per-item mpsc chain:",
+        "plain loop (the limit):",
+    ];
+    for (label, d) in labels.iter().zip(best) {
+        println!("  {label:<25} {:>8.1} ms  {:>7.1} M items/s", ms(d), rate(d));
+    }
     println!(
         "  ratio pipeline / mpsc chain: {:.2}x (goal >= 1.5x)",
         best[1].as_secs_f64() / best[0].as_secs_f64()
