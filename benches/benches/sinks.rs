@@ -21,6 +21,7 @@
 //! `SINKS_BENCH_ROWS`, `SINKS_BENCH_PG_ROWS`, `SINKS_BENCH_AUTOCOMMIT_ROWS`
 //! for the full 10^6.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -32,6 +33,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::{Value, json};
 use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, PgPool, QueryBuilder, Sqlite, SqlitePool};
+use tokio::runtime::Runtime;
 
 const BATCH: usize = 1000;
 
@@ -101,6 +103,28 @@ fn create(db: &DbPool, t: &str) -> String {
     format!(
         "CREATE TABLE \"{t}\" (\"key\" TEXT NOT NULL PRIMARY KEY, \"data\" {data} NOT NULL, \"fetched_at\" {at})"
     )
+}
+
+/// `iters` timed runs of `run`, each into a fresh table (created first
+/// with `create_first`: the raw loops need one, the sinks make their own)
+/// dropped after it.
+fn timed_iters<F, Fut>(rt: &Runtime, raw: &DbPool, iters: u64, create_first: bool, mut run: F) -> Duration
+where
+    F: FnMut(String) -> Fut,
+    Fut: Future<Output = Duration>,
+{
+    rt.block_on(async {
+        let mut total = Duration::ZERO;
+        for _ in 0..iters {
+            let t = table();
+            if create_first {
+                exec(raw, create(raw, &t)).await;
+            }
+            total += run(t.clone()).await;
+            exec(raw, format!("DROP TABLE \"{t}\"")).await;
+        }
+        total
+    })
 }
 
 async fn through_sink(db: &Database, pages: &[Vec<Value>], t: &str) -> Duration {
@@ -174,6 +198,27 @@ async fn raw_sqlite_autocommit(pool: &SqlitePool, pages: &[Vec<Value>], t: &str)
     start.elapsed()
 }
 
+/// The raw side's pool: the same connection settings as the sink's.
+async fn raw_sqlite_pool(url: &str) -> SqlitePool {
+    sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(
+            url.parse::<sqlx::sqlite::SqliteConnectOptions>()
+                .expect("url")
+                .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sqlx::sqlite::SqliteSynchronous::Normal),
+        )
+        .await
+        .expect("raw pool")
+}
+
+/// The table `raw_unnest_upsert_checkpoint` upserts a cursor into.
+const CREATE_BENCH_CHECKPOINTS: &str =
+    "CREATE TABLE IF NOT EXISTS bench_checkpoints (collection TEXT PRIMARY KEY, cursor TEXT)";
+/// Removes the bench tables' checkpoint rows and `bench_checkpoints`.
+const CLEAN_CHECKPOINTS: &str = "DELETE FROM pipeline_checkpoints WHERE collection LIKE 'bench\\_%'; \
+     DROP TABLE bench_checkpoints";
+
 fn sqlite(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let n = rows("SINKS_BENCH_ROWS", 200_000);
@@ -183,66 +228,34 @@ fn sqlite(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
     let db = rt.block_on(Database::open(&url)).expect("open");
-    // The raw side gets the same connection settings as the sink.
-    let raw = DbPool::Sqlite(
-        rt.block_on(
-            sqlx::sqlite::SqlitePoolOptions::new()
-                .max_connections(1)
-                .connect_with(
-                    url.parse::<sqlx::sqlite::SqliteConnectOptions>()
-                        .expect("url")
-                        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-                        .synchronous(sqlx::sqlite::SqliteSynchronous::Normal),
-                ),
-        )
-        .expect("raw pool"),
-    );
+    let raw = DbPool::Sqlite(rt.block_on(raw_sqlite_pool(&url)));
     let DbPool::Sqlite(pool) = &raw else {
         unreachable!()
     };
+    let (db, data, data_auto) = (&db, &data, &data_auto);
 
     let mut group = c.benchmark_group("sqlite_sink");
     group.sample_size(10).warm_up_time(Duration::from_secs(1));
     group.throughput(Throughput::Elements(n as u64));
     group.bench_function("sink_pipeline", |b| {
         b.iter_custom(|iters| {
-            rt.block_on(async {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    let t = table();
-                    total += through_sink(&db, &data, &t).await;
-                    exec(&raw, format!("DROP TABLE \"{t}\"")).await;
-                }
-                total
+            timed_iters(&rt, &raw, iters, false, |t| async move {
+                through_sink(db, data, &t).await
             })
         })
     });
     group.bench_function("raw_multirow_tx", |b| {
         b.iter_custom(|iters| {
-            rt.block_on(async {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    let t = table();
-                    exec(&raw, create(&raw, &t)).await;
-                    total += raw_sqlite_multirow(pool, &data, &t).await;
-                    exec(&raw, format!("DROP TABLE \"{t}\"")).await;
-                }
-                total
+            timed_iters(&rt, &raw, iters, true, |t| async move {
+                raw_sqlite_multirow(pool, data, &t).await
             })
         })
     });
     group.throughput(Throughput::Elements(n_auto as u64));
     group.bench_function("raw_autocommit_per_row", |b| {
         b.iter_custom(|iters| {
-            rt.block_on(async {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    let t = table();
-                    exec(&raw, create(&raw, &t)).await;
-                    total += raw_sqlite_autocommit(pool, &data_auto, &t).await;
-                    exec(&raw, format!("DROP TABLE \"{t}\"")).await;
-                }
-                total
+            timed_iters(&rt, &raw, iters, true, |t| async move {
+                raw_sqlite_autocommit(pool, data_auto, &t).await
             })
         })
     });
@@ -261,68 +274,42 @@ fn postgres(c: &mut Criterion) {
     let db = rt.block_on(Database::open(&url)).expect("open");
     let raw = DbPool::Pg(rt.block_on(PgPool::connect(&url)).expect("raw pool"));
     let DbPool::Pg(pool) = &raw else { unreachable!() };
+    let (db, data) = (&db, &data);
 
     let mut group = c.benchmark_group("postgres_sink");
     group.sample_size(10).warm_up_time(Duration::from_secs(1));
     group.throughput(Throughput::Elements(n as u64));
     group.bench_function("sink_pipeline", |b| {
         b.iter_custom(|iters| {
-            rt.block_on(async {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    let t = table();
-                    total += through_sink(&db, &data, &t).await;
-                    exec(&raw, format!("DROP TABLE \"{t}\"")).await;
-                }
-                total
+            timed_iters(&rt, &raw, iters, false, |t| async move {
+                through_sink(db, data, &t).await
             })
         })
     });
     group.bench_function("sink_staging", |b| {
         b.iter_custom(|iters| {
-            rt.block_on(async {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    let t = table();
-                    total += through_sink_with(&db, &data, &t, true).await;
-                    exec(&raw, format!("DROP TABLE \"{t}\"")).await;
-                }
-                total
+            timed_iters(&rt, &raw, iters, false, |t| async move {
+                through_sink_with(db, data, &t, true).await
             })
         })
     });
-    rt.block_on(exec(
-        &raw,
-        "CREATE TABLE IF NOT EXISTS bench_checkpoints (collection TEXT PRIMARY KEY, cursor TEXT)".to_owned(),
-    ));
+    rt.block_on(exec(&raw, CREATE_BENCH_CHECKPOINTS.to_owned()));
     for name in ["raw_unnest", "raw_unnest_upsert_checkpoint", "raw_copy"] {
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {
-                rt.block_on(async {
-                    let mut total = Duration::ZERO;
-                    for _ in 0..iters {
-                        let t = table();
-                        exec(&raw, create(&raw, &t)).await;
-                        total += match name {
-                            "raw_copy" => raw_pg_copy(pool, &data, &t).await,
-                            "raw_unnest" => raw_pg_unnest(pool, &data, &t, false).await,
-                            _ => raw_pg_unnest(pool, &data, &t, true).await,
-                        };
-                        exec(&raw, format!("DROP TABLE \"{t}\"")).await;
+                timed_iters(&rt, &raw, iters, true, |t| async move {
+                    match name {
+                        "raw_copy" => raw_pg_copy(pool, data, &t).await,
+                        "raw_unnest" => raw_pg_unnest(pool, data, &t, false).await,
+                        _ => raw_pg_unnest(pool, data, &t, true).await,
                     }
-                    total
                 })
             })
         });
     }
     group.finish();
     // The checkpoint rows of the bench tables.
-    rt.block_on(exec(
-        &raw,
-        "DELETE FROM pipeline_checkpoints WHERE collection LIKE 'bench\\_%'; \
-         DROP TABLE bench_checkpoints"
-            .to_owned(),
-    ));
+    rt.block_on(exec(&raw, CLEAN_CHECKPOINTS.to_owned()));
 }
 
 /// `SINKS_BENCH_AB=1`: interleaved single runs of each variant, printed with
@@ -339,19 +326,7 @@ fn interleaved(_: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}", dir.path().join("ab.db").display());
     let db = rt.block_on(Database::open(&url)).expect("open");
-    let raw = rt
-        .block_on(
-            sqlx::sqlite::SqlitePoolOptions::new()
-                .max_connections(1)
-                .connect_with(
-                    url.parse::<sqlx::sqlite::SqliteConnectOptions>()
-                        .expect("url")
-                        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-                        .synchronous(sqlx::sqlite::SqliteSynchronous::Normal),
-                ),
-        )
-        .expect("raw pool");
-    let raw = DbPool::Sqlite(raw);
+    let raw = DbPool::Sqlite(rt.block_on(raw_sqlite_pool(&url)));
     let DbPool::Sqlite(pool) = &raw else {
         unreachable!()
     };
@@ -381,12 +356,7 @@ fn interleaved(_: &mut Criterion) {
     let raw = DbPool::Pg(rt.block_on(PgPool::connect(&url)).expect("raw pool"));
     let DbPool::Pg(pool) = &raw else { unreachable!() };
     rt.block_on(async {
-        exec(
-            &raw,
-            "CREATE TABLE IF NOT EXISTS bench_checkpoints (collection TEXT PRIMARY KEY, cursor TEXT)"
-                .to_owned(),
-        )
-        .await;
+        exec(&raw, CREATE_BENCH_CHECKPOINTS.to_owned()).await;
         let mut all: Vec<Vec<f64>> = vec![Vec::new(); PG_VARIANTS.len()];
         for round in 0..rounds {
             // Each round starts at another variant, so none always runs
@@ -417,13 +387,7 @@ fn interleaved(_: &mut Criterion) {
         let medians: Vec<f64> = all.iter_mut().map(|t| median(t)).collect();
         eprintln!("postgres medians over {rounds} rounds (ratios of medians):");
         pg_ratios(&medians, "  ");
-        exec(
-            &raw,
-            "DELETE FROM pipeline_checkpoints WHERE collection LIKE 'bench\\_%'; \
-             DROP TABLE bench_checkpoints"
-                .to_owned(),
-        )
-        .await;
+        exec(&raw, CLEAN_CHECKPOINTS.to_owned()).await;
     });
 }
 

@@ -13,6 +13,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crawlpipe_core::Pipeline;
+use crawlpipe_sources::mock::{MockConfig, MockServer};
 use crawlpipe_sources::{HttpContext, HttpSourceConfig, JsonSource, Pagination, RawJsonSource};
 use nix::sys::resource::{UsageWho, getrusage};
 
@@ -67,15 +68,7 @@ pub fn measure(command: &mut Command) -> Measured {
 pub fn config(base: &str) -> HttpSourceConfig {
     HttpSourceConfig::new(format!("{base}/page"))
         .items("/items")
-        .pagination(Pagination::Page {
-            param: "page".into(),
-            start: 1,
-            total_pages: None,
-            has_more: None,
-            stop_when: None,
-            page_size: None,
-            page_size_param: None,
-        })
+        .pagination(Pagination::page("page", 1))
 }
 
 /// The `crawl` binary's config file for the same collection, named `items`.
@@ -140,4 +133,102 @@ pub async fn rows(path: &Path) -> u64 {
         .expect("count");
     pool.close().await;
     n as u64
+}
+
+/// One crawl variant in this (child) process; prints the items written and
+/// the peak RSS in KiB.
+#[allow(clippy::print_stdout)]
+pub fn child(variant: &str, base: &str, db: &str) {
+    let rt = runtime();
+    let items = match variant {
+        "minimal" => rt.block_on(minimal_crawl(base, db)),
+        "raw" => rt.block_on(library_crawl(base, db, true)),
+        "value" => rt.block_on(library_crawl(base, db, false)),
+        other => panic!("unknown crawl variant {other:?}"),
+    };
+    println!("{items} {}", crate::child_rss::peak_rss_kib());
+}
+
+/// Prints the figures of `compare crawl`: `n` items by each variant and
+/// each `crawl` binary of `binaries` (default: the one next to this
+/// executable), in rotated rounds.
+#[allow(clippy::print_stdout)]
+pub fn compare(n: usize, binaries: &[String]) {
+    let exe = std::env::current_exe().expect("own path");
+    let mut binaries: Vec<String> = binaries.to_vec();
+    let default = exe.with_file_name("crawl");
+    if binaries.is_empty() && default.exists() {
+        binaries.push(default.display().to_string());
+    }
+    let rt = runtime();
+    let server = rt
+        .block_on(MockServer::start(MockConfig::new(n, PER_PAGE)))
+        .expect("mock server");
+    let base = server.url("");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut names = vec![
+        "minimal program (the limit)".to_owned(),
+        "library, raw JSON".to_owned(),
+        "library, Value".to_owned(),
+    ];
+    names.extend(binaries.iter().map(|b| format!("crawl binary {b}")));
+    let rounds = 3;
+    let mut runs: Vec<Vec<Measured>> = vec![Vec::new(); names.len()];
+    for round in 0..rounds {
+        // Rotate the order so that no variant always runs first.
+        for k in 0..names.len() {
+            let v = (round + k) % names.len();
+            let db = dir.path().join(format!("v{v}-r{round}.db"));
+            let db_text = db.display().to_string();
+            let mut command = match v {
+                0..=2 => {
+                    let mut c = Command::new(&exe);
+                    c.args(["crawl-child", ["minimal", "raw", "value"][v], &base, &db_text]);
+                    c
+                }
+                _ => {
+                    let config = dir.path().join(format!("v{v}-r{round}.toml"));
+                    std::fs::write(&config, crawl_toml(&base, &db)).expect("config");
+                    let mut c = Command::new(&binaries[v - 3]);
+                    c.arg(&config).arg("--quiet");
+                    c
+                }
+            };
+            let m = measure(&mut command);
+            let written = rt.block_on(rows(&db));
+            assert_eq!(written, n as u64, "{} wrote {written} rows, not {n}", names[v]);
+            runs[v].push(m);
+        }
+    }
+    rt.block_on(server.shutdown());
+    let median = |v: &[Measured], f: fn(&Measured) -> Duration| {
+        let mut d: Vec<Duration> = v.iter().map(f).collect();
+        d.sort();
+        d[d.len() / 2]
+    };
+    let us_per_item = |d: Duration| d.as_secs_f64() * 1e6 / n as f64;
+    let limit_cpu = median(&runs[0], |m| m.cpu);
+    let limit_wall = median(&runs[0], |m| m.wall);
+    println!(
+        "end-to-end JSON crawl of the mock into SQLite, {n} items, {} per page, 1 in flight, median of {rounds} (each a child process):",
+        PER_PAGE
+    );
+    for (v, name) in names.iter().enumerate() {
+        let cpu = median(&runs[v], |m| m.cpu);
+        let wall = median(&runs[v], |m| m.wall);
+        println!(
+            "  {name:<40} CPU {:>6.2} µs/item ({:.2}x the limit; goal <= 1.5x)   {:>8.0} items/s ({:.2}x; goal >= 0.9x)",
+            us_per_item(cpu),
+            cpu.as_secs_f64() / limit_cpu.as_secs_f64(),
+            n as f64 / wall.as_secs_f64(),
+            limit_wall.as_secs_f64() / wall.as_secs_f64(),
+        );
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
 }

@@ -206,24 +206,11 @@ pub fn child(children: usize) {
     let rt = runtime();
     let dir = tempfile::tempdir().expect("temp dir");
     rt.block_on(fanout(shape(children, LANES), dir.path()));
-    println!("{}", peak_rss_kib());
+    println!("{}", crate::child_rss::peak_rss_kib());
 }
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
-}
-
-/// This process's peak resident set (VmHWM), in KiB.
-fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 /// With `FANOUT_TRACE` set: the mock's requests per 250 ms (parent pages

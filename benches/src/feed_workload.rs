@@ -5,8 +5,6 @@
 //! peak must not grow with the feed), and 10^5 entries in one body (the peak
 //! is bounded by that body and its items, not by a document tree).
 
-use std::process::Command;
-
 use crawlpipe_core::Pipeline;
 use crawlpipe_sources::mock::{MockConfig, MockServer};
 use crawlpipe_sources::{HttpContext, HttpSourceConfig, Pagination, RawJsonSource, XmlConfig};
@@ -48,18 +46,8 @@ fn child_peak(rt: &tokio::runtime::Runtime, n: usize, per_page: usize) -> (u64, 
         .expect("mock server");
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("feed.db");
-    let exe = std::env::current_exe().expect("own path");
-    let out = Command::new(&exe)
-        .args(["feed-child", server.base_url(), &db.display().to_string()])
-        .output()
-        .expect("child runs");
-    assert!(
-        out.status.success(),
-        "child failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let line = crate::child_rss::child_stdout(&["feed-child", server.base_url(), &db.display().to_string()]);
     rt.block_on(server.shutdown());
-    let line = String::from_utf8_lossy(&out.stdout);
     let mut numbers = line.split_whitespace().filter_map(|v| v.parse::<u64>().ok());
     let items = numbers.next().expect("child prints items");
     let peak = numbers.next().expect("child prints its peak RSS");

@@ -51,18 +51,7 @@ pub async fn minimal_crawl(base: &str, path: &str) -> u64 {
     let mut page = 1u64;
     loop {
         let url = format!("{base}/page?page={page}");
-        let body = client
-            .get(&url)
-            .send()
-            .await
-            .expect("send")
-            .bytes()
-            .await
-            .expect("body");
-        let mut value: Value = serde_json::from_slice(&body).expect("json");
-        let Value::Array(items) = value["items"].take() else {
-            panic!("no items on page {page}");
-        };
+        let items = get_items(&client, &url).await;
         if items.is_empty() {
             break;
         }
@@ -105,4 +94,25 @@ pub async fn minimal_crawl(base: &str, path: &str) -> u64 {
     }
     pool.close().await;
     written
+}
+
+/// GETs `url` and returns the array at `items` of its JSON body.
+///
+/// # Panics
+///
+/// When the request fails or the body has no `items` array (a bench failure).
+pub async fn get_items(client: &reqwest::Client, url: &str) -> Vec<Value> {
+    let body = client
+        .get(url)
+        .send()
+        .await
+        .expect("send")
+        .bytes()
+        .await
+        .expect("body");
+    let mut value: Value = serde_json::from_slice(&body).expect("json");
+    let Value::Array(items) = value["items"].take() else {
+        panic!("no items at {url}");
+    };
+    items
 }

@@ -9,7 +9,6 @@ use async_trait::async_trait;
 use crawlpipe_core::{Cursor, Paged, Pipeline, Sink, SinkError};
 use crawlpipe_sources::mock::MockServer;
 use crawlpipe_sources::{HttpContext, HttpSourceConfig, JsonSource, Pagination};
-use serde_json::Value;
 
 /// Counts items, like the baseline loop does.
 #[derive(Debug)]
@@ -28,15 +27,7 @@ impl<T: Send + 'static> Sink<T> for CountSink {
 pub fn page_config(server: &MockServer, speculate: bool) -> HttpSourceConfig {
     let mut config = HttpSourceConfig::new(server.url("/page"))
         .items("/items")
-        .pagination(Pagination::Page {
-            param: "page".into(),
-            start: 1,
-            total_pages: None,
-            has_more: None,
-            stop_when: None,
-            page_size: None,
-            page_size_param: None,
-        });
+        .pagination(Pagination::page("page", 1));
     config.speculate = speculate;
     if speculate {
         config.max_in_flight_per_host = 2;
@@ -79,18 +70,7 @@ pub async fn sequential(client: &reqwest::Client, server: &MockServer) -> u64 {
     let mut n = 0;
     let mut page = 1;
     loop {
-        let body = client
-            .get(server.url(&format!("/page?page={page}")))
-            .send()
-            .await
-            .expect("send")
-            .bytes()
-            .await
-            .expect("body");
-        let mut value: Value = serde_json::from_slice(&body).expect("json");
-        let Value::Array(items) = value["items"].take() else {
-            panic!("no items");
-        };
+        let items = crate::minimal_crawl::get_items(client, &server.url(&format!("/page?page={page}"))).await;
         if items.is_empty() {
             return n;
         }

@@ -66,12 +66,7 @@ pub async fn raw_pg_copy(pool: &PgPool, pages: &[Vec<Value>], t: &str) -> Durati
         let page = page.clone();
         buf.clear();
         for doc in &page {
-            // COPY text format: tab-separated, backslash escapes doubled.
-            buf.extend_from_slice(doc["id"].as_str().unwrap_or_default().as_bytes());
-            buf.push(b'\t');
-            let json = serde_json::to_string(doc).expect("json");
-            buf.extend_from_slice(json.replace('\\', "\\\\").as_bytes());
-            buf.push(b'\n');
+            push_copy_row(&mut buf, doc);
         }
         let mut tx = pool.begin().await.expect("begin");
         let mut copy = tx.copy_in_raw(&sql).await.expect("copy");
@@ -80,6 +75,16 @@ pub async fn raw_pg_copy(pool: &PgPool, pages: &[Vec<Value>], t: &str) -> Durati
         tx.commit().await.expect("commit");
     }
     start.elapsed()
+}
+
+/// Appends `doc` as a row of `COPY`'s text format: its `id`, a tab, its
+/// JSON with backslashes doubled, a newline.
+fn push_copy_row(buf: &mut Vec<u8>, doc: &Value) {
+    buf.extend_from_slice(doc["id"].as_str().unwrap_or_default().as_bytes());
+    buf.push(b'\t');
+    let json = serde_json::to_string(doc).expect("json");
+    buf.extend_from_slice(json.replace('\\', "\\\\").as_bytes());
+    buf.push(b'\n');
 }
 
 /// The floor of any staging design on this row shape: one text `COPY` of
@@ -96,11 +101,7 @@ pub async fn raw_pg_copy_once(pool: &PgPool, pages: &[Vec<Value>], t: &str) -> D
     let start = Instant::now();
     let mut buf = Vec::new();
     for doc in pages.iter().flatten() {
-        buf.extend_from_slice(doc["id"].as_str().unwrap_or_default().as_bytes());
-        buf.push(b'\t');
-        let json = serde_json::to_string(doc).expect("json");
-        buf.extend_from_slice(json.replace('\\', "\\\\").as_bytes());
-        buf.push(b'\n');
+        push_copy_row(&mut buf, doc);
     }
     let mut tx = pool.begin().await.expect("begin");
     let mut copy = tx.copy_in_raw(&sql).await.expect("copy");

@@ -106,3 +106,74 @@ pub async fn server(shape: Shape) -> MockServer {
         .await
         .expect("mock server")
 }
+
+/// Prints the figures of `compare runner`: the `Runner` against a
+/// hand-written `JoinSet` of the same pipelines, into SQLite.
+#[allow(clippy::print_stdout)]
+pub fn compare() {
+    let shape = Shape {
+        collections: 200,
+        pages: 50,
+        per_page: 20,
+        concurrency: 8,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let server = server(shape).await;
+        let dir = std::env::temp_dir().join(format!("compare-runner-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let mut best = [Duration::MAX; 3];
+        let mut items = 0;
+        let rounds = 5;
+        for round in 0..rounds {
+            let open = |name: &str| {
+                let url = format!("sqlite://{}", dir.join(format!("{name}{round}.db")).display());
+                async move { crawlpipe_sinks::Database::open(&url).await.expect("sqlite opens") }
+            };
+            // Rotate the order so that no variant always runs first.
+            for k in 0..3 {
+                let variant = (round + k) % 3;
+                let db = open(["runner", "joinset", "memstore"][variant]).await;
+                let (n, d) = match variant {
+                    0 => with_runner(&server, &db, shape, false).await,
+                    1 => with_join_set(&server, &db, shape).await,
+                    _ => with_runner(&server, &db, shape, true).await,
+                };
+                db.close().await;
+                best[variant] = best[variant].min(d);
+                assert!(items == 0 || items == n, "variants disagree");
+                items = n;
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        let rate = |d: Duration| items as f64 / d.as_secs_f64();
+        println!(
+            "runner, {} collections x {} pages x {} items, {} at once, into SQLite, best of {rounds}:",
+            shape.collections, shape.pages, shape.per_page, shape.concurrency
+        );
+        let labels = ["Runner:", "JoinSet by hand:", "Runner, checkpoints in memory:"];
+        for (label, d) in labels.iter().zip(best) {
+            println!("  {label:<31} {:>8.0} ms  {:>9.0} items/s", millis(d), rate(d));
+        }
+        println!(
+            "  ratio Runner / JoinSet: {:.2}x (goal >= 0.95x)",
+            best[1].as_secs_f64() / best[0].as_secs_f64()
+        );
+        println!(
+            "  ratio Runner with checkpoints in memory / JoinSet: {:.2}x",
+            best[1].as_secs_f64() / best[2].as_secs_f64()
+        );
+        println!(
+            "  peak RSS of this process: {:.1} MiB",
+            crate::child_rss::peak_rss_kib() as f64 / 1024.0
+        );
+        server.shutdown().await;
+    });
+}
+
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}

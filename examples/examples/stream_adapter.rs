@@ -23,15 +23,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     .await?;
     let config = HttpSourceConfig::new(server.url("/page"))
         .items("/items")
-        .pagination(Pagination::Page {
-            param: "page".into(),
-            start: 1,
-            total_pages: None,
-            has_more: None,
-            stop_when: None,
-            page_size: None,
-            page_size_param: None,
-        });
+        .pagination(Pagination::page("page", 1));
     let source = JsonSource::from_config(&config, &HttpContext::new()?)?;
     let mut stream = Pipeline::paged("stream", source)
         .retry(RetryPolicy::never())

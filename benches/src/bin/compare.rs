@@ -45,9 +45,9 @@
 //! loop over the same pages, in ROUNDS interleaved rounds (default 5).
 #![allow(clippy::print_stdout)]
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crawlpipe_benches::child_rss::{child_stdout, peak_rss_kib};
 use crawlpipe_benches::core_workload::{mpsc_chain, pipeline, plain_loop, slow_sink_run};
 use crawlpipe_benches::{crawl_workload, run_info};
 use crawlpipe_sources::mock::{MockConfig, MockServer};
@@ -70,7 +70,7 @@ fn run(args: &[String]) {
     match args.first().map(String::as_str) {
         Some("core") | None => core(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(10_000_000)),
         Some("memory") => memory(),
-        Some("runner") => runner(),
+        Some("runner") => crawlpipe_benches::runner_workload::compare(),
         Some("service") => service(
             args.get(1).and_then(|n| n.parse().ok()).unwrap_or(1_000),
             args.get(2).and_then(|n| n.parse().ok()).unwrap_or(100),
@@ -89,7 +89,7 @@ fn run(args: &[String]) {
             println!("{items} {}", peak_rss_kib());
         }
         Some("memory-child") => memory_child(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(10_000)),
-        Some("crawl") => crawl(
+        Some("crawl") => crawl_workload::compare(
             args.get(1).and_then(|n| n.parse().ok()).unwrap_or(100_000),
             &args[2.min(args.len())..],
         ),
@@ -97,7 +97,7 @@ fn run(args: &[String]) {
             args.get(1).and_then(|n| n.parse().ok()).unwrap_or(200_000),
             args.get(2).and_then(|n| n.parse().ok()).unwrap_or(1_000_000),
         ),
-        Some("crawl-child") if args.len() == 4 => crawl_child(&args[1], &args[2], &args[3]),
+        Some("crawl-child") if args.len() == 4 => crawl_workload::child(&args[1], &args[2], &args[3]),
         Some("ceiling") => crawlpipe_benches::ceiling_workload::compare(
             args.get(1).and_then(|n| n.parse().ok()).unwrap_or(100_000),
             &args[2.min(args.len())..],
@@ -173,21 +173,14 @@ fn core(n: u64) {
     assert!(sums.iter().all(|&s| s == sums[0]), "variants disagree: {sums:?}");
     let rate = |d: Duration| n as f64 / d.as_secs_f64() / 1e6;
     println!("core throughput, {n} items, best of {runs}:");
-    println!(
-        "  pipeline (chunked edges): {:>8.1} ms  {:>7.1} M items/s",
-        ms(best[0]),
-        rate(best[0])
-    );
-    println!(
-        "  per-item mpsc chain:      {:>8.1} ms  {:>7.1} M items/s",
-        ms(best[1]),
-        rate(best[1])
-    );
-    println!(
-        "  plain loop (the limit):   {:>8.1} ms  {:>7.1} M items/s",
-        ms(best[2]),
-        rate(best[2])
-    );
+    let labels = [
+        "pipeline (chunked edges):",
+        "per-item mpsc chain:",
+        "plain loop (the limit):",
+    ];
+    for (label, d) in labels.iter().zip(best) {
+        println!("  {label:<25} {:>8.1} ms  {:>7.1} M items/s", ms(d), rate(d));
+    }
     println!(
         "  ratio pipeline / mpsc chain: {:.2}x (goal >= 1.5x)",
         best[1].as_secs_f64() / best[0].as_secs_f64()
@@ -196,82 +189,6 @@ fn core(n: u64) {
         "  ratio pipeline / plain loop: {:.2}x",
         best[2].as_secs_f64() / best[0].as_secs_f64()
     );
-}
-
-fn runner() {
-    use crawlpipe_benches::runner_workload::{Shape, server, with_join_set, with_runner};
-    let shape = Shape {
-        collections: 200,
-        pages: 50,
-        per_page: 20,
-        concurrency: 8,
-    };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(async {
-        let server = server(shape).await;
-        let dir = std::env::temp_dir().join(format!("compare-runner-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let mut best = [Duration::MAX; 3];
-        let mut items = 0;
-        let rounds = 5;
-        for round in 0..rounds {
-            let open = |name: &str| {
-                let url = format!("sqlite://{}", dir.join(format!("{name}{round}.db")).display());
-                async move { crawlpipe_sinks::Database::open(&url).await.expect("sqlite opens") }
-            };
-            // Rotate the order so that no variant always runs first.
-            for k in 0..3 {
-                let variant = (round + k) % 3;
-                let db = open(["runner", "joinset", "memstore"][variant]).await;
-                let (n, d) = match variant {
-                    0 => with_runner(&server, &db, shape, false).await,
-                    1 => with_join_set(&server, &db, shape).await,
-                    _ => with_runner(&server, &db, shape, true).await,
-                };
-                db.close().await;
-                best[variant] = best[variant].min(d);
-                assert!(items == 0 || items == n, "variants disagree");
-                items = n;
-            }
-        }
-        let _ = std::fs::remove_dir_all(&dir);
-        let rate = |d: Duration| items as f64 / d.as_secs_f64();
-        println!(
-            "runner, {} collections x {} pages x {} items, {} at once, into SQLite, best of {rounds}:",
-            shape.collections, shape.pages, shape.per_page, shape.concurrency
-        );
-        println!(
-            "  Runner:           {:>8.0} ms  {:>9.0} items/s",
-            ms(best[0]),
-            rate(best[0])
-        );
-        println!(
-            "  JoinSet by hand:  {:>8.0} ms  {:>9.0} items/s",
-            ms(best[1]),
-            rate(best[1])
-        );
-        println!(
-            "  Runner, checkpoints in memory: {:>8.0} ms  {:>9.0} items/s",
-            ms(best[2]),
-            rate(best[2])
-        );
-        println!(
-            "  ratio Runner / JoinSet: {:.2}x (goal >= 0.95x)",
-            best[1].as_secs_f64() / best[0].as_secs_f64()
-        );
-        println!(
-            "  ratio Runner with checkpoints in memory / JoinSet: {:.2}x",
-            best[1].as_secs_f64() / best[2].as_secs_f64()
-        );
-        println!(
-            "  peak RSS of this process: {:.1} MiB",
-            peak_rss_kib() as f64 / 1024.0
-        );
-        server.shutdown().await;
-    });
 }
 
 fn service(collections: usize, history_runs: usize) {
@@ -331,23 +248,13 @@ fn memory() {
     // The raw-JSON path end to end: mock server here, the crawl in a child.
     let rt = runtime();
     let dir = tempfile::tempdir().expect("temp dir");
-    let exe = std::env::current_exe().expect("own path");
     let crawl_peak = |n: usize| -> u64 {
         let server = rt
             .block_on(MockServer::start(MockConfig::new(n, crawl_workload::PER_PAGE)))
             .expect("mock server");
         let db = dir.path().join(format!("raw-{n}.db"));
-        let out = Command::new(&exe)
-            .args(["crawl-child", "raw", &server.url(""), &db.display().to_string()])
-            .output()
-            .expect("child runs");
-        assert!(
-            out.status.success(),
-            "child failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let line = child_stdout(&["crawl-child", "raw", &server.url(""), &db.display().to_string()]);
         rt.block_on(server.shutdown());
-        let line = String::from_utf8_lossy(&out.stdout);
         line.split_whitespace()
             .nth(1)
             .and_then(|v| v.parse().ok())
@@ -371,92 +278,6 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
-/// One crawl variant in this (child) process; prints the items written and
-/// the peak RSS in KiB.
-fn crawl_child(variant: &str, base: &str, db: &str) {
-    let rt = runtime();
-    let items = match variant {
-        "minimal" => rt.block_on(crawl_workload::minimal_crawl(base, db)),
-        "raw" => rt.block_on(crawl_workload::library_crawl(base, db, true)),
-        "value" => rt.block_on(crawl_workload::library_crawl(base, db, false)),
-        other => panic!("unknown crawl variant {other:?}"),
-    };
-    println!("{items} {}", peak_rss_kib());
-}
-
-fn crawl(n: usize, binaries: &[String]) {
-    let exe = std::env::current_exe().expect("own path");
-    let mut binaries: Vec<String> = binaries.to_vec();
-    let default = exe.with_file_name("crawl");
-    if binaries.is_empty() && default.exists() {
-        binaries.push(default.display().to_string());
-    }
-    let rt = runtime();
-    let server = rt
-        .block_on(MockServer::start(MockConfig::new(n, crawl_workload::PER_PAGE)))
-        .expect("mock server");
-    let base = server.url("");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut names = vec![
-        "minimal program (the limit)".to_owned(),
-        "library, raw JSON".to_owned(),
-        "library, Value".to_owned(),
-    ];
-    names.extend(binaries.iter().map(|b| format!("crawl binary {b}")));
-    let rounds = 3;
-    let mut runs: Vec<Vec<crawl_workload::Measured>> = vec![Vec::new(); names.len()];
-    for round in 0..rounds {
-        // Rotate the order so that no variant always runs first.
-        for k in 0..names.len() {
-            let v = (round + k) % names.len();
-            let db = dir.path().join(format!("v{v}-r{round}.db"));
-            let db_text = db.display().to_string();
-            let mut command = match v {
-                0..=2 => {
-                    let mut c = Command::new(&exe);
-                    c.args(["crawl-child", ["minimal", "raw", "value"][v], &base, &db_text]);
-                    c
-                }
-                _ => {
-                    let config = dir.path().join(format!("v{v}-r{round}.toml"));
-                    std::fs::write(&config, crawl_workload::crawl_toml(&base, &db)).expect("config");
-                    let mut c = Command::new(&binaries[v - 3]);
-                    c.arg(&config).arg("--quiet");
-                    c
-                }
-            };
-            let m = crawl_workload::measure(&mut command);
-            let written = rt.block_on(crawl_workload::rows(&db));
-            assert_eq!(written, n as u64, "{} wrote {written} rows, not {n}", names[v]);
-            runs[v].push(m);
-        }
-    }
-    rt.block_on(server.shutdown());
-    let median = |v: &[crawl_workload::Measured], f: fn(&crawl_workload::Measured) -> Duration| {
-        let mut d: Vec<Duration> = v.iter().map(f).collect();
-        d.sort();
-        d[d.len() / 2]
-    };
-    let us_per_item = |d: Duration| d.as_secs_f64() * 1e6 / n as f64;
-    let limit_cpu = median(&runs[0], |m| m.cpu);
-    let limit_wall = median(&runs[0], |m| m.wall);
-    println!(
-        "end-to-end JSON crawl of the mock into SQLite, {n} items, {} per page, 1 in flight, median of {rounds} (each a child process):",
-        crawl_workload::PER_PAGE
-    );
-    for (v, name) in names.iter().enumerate() {
-        let cpu = median(&runs[v], |m| m.cpu);
-        let wall = median(&runs[v], |m| m.wall);
-        println!(
-            "  {name:<40} CPU {:>6.2} µs/item ({:.2}x the limit; goal <= 1.5x)   {:>8.0} items/s ({:.2}x; goal >= 0.9x)",
-            us_per_item(cpu),
-            cpu.as_secs_f64() / limit_cpu.as_secs_f64(),
-            n as f64 / wall.as_secs_f64(),
-            limit_wall.as_secs_f64() / wall.as_secs_f64(),
-        );
-    }
-}
-
 fn memory_child(n: u64) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -465,18 +286,6 @@ fn memory_child(n: u64) {
     let written = rt.block_on(slow_sink_run(n, Duration::from_millis(1)));
     assert_eq!(written, n);
     println!("{}", peak_rss_kib());
-}
-
-fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 /// A worker process of `compare cluster`.

@@ -17,6 +17,10 @@ use crawlpipe::crawl::demo::Demo;
 use crawlpipe::crawl::progress::{children_table, interrupted_message, summary_table};
 use crawlpipe::crawl::stderr;
 
+// A crate root's modules sit beside it; the subcommand sits in `crawl/`.
+#[path = "crawl/suggest.rs"]
+mod suggest;
+
 // With the `mimalloc` feature, on by default (see docs/benchmarks.md, for
 // the measured difference), the binary allocates with mimalloc instead of the
 // system allocator.
@@ -114,53 +118,6 @@ fn init_logging(quiet: bool) {
 fn stdout_line(text: &str) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{text}").and_then(|()| out.flush());
-}
-
-/// `crawl suggest URL`: fetches the first page (and the second, if it finds
-/// one) and prints a ready `[[collection]]` block with the evidence it used.
-#[derive(Debug, Parser)]
-#[command(name = "crawl suggest")]
-struct SuggestCli {
-    /// The first page of the collection.
-    url: String,
-    /// A request header, `"Name: value"` (repeatable); values are never printed.
-    #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
-    headers: Vec<String>,
-}
-
-async fn suggest(cli: SuggestCli) -> u8 {
-    let mut headers = crawlpipe_sources::Headers::default();
-    for h in &cli.headers {
-        let Some((name, value)) = h.split_once(':') else {
-            stderr::line(format_args!(
-                "crawl suggest: --header {name:?} must be \"Name: value\"",
-                name = h.split(':').next().unwrap_or_default()
-            ));
-            return 2;
-        };
-        headers.0.insert(name.trim().to_owned(), value.trim().to_owned());
-    }
-    let ctx = match crawlpipe_sources::HttpContext::new() {
-        Ok(ctx) => ctx,
-        Err(e) => {
-            stderr::line(format_args!("crawl suggest: {e}"));
-            return 1;
-        }
-    };
-    match crawlpipe_sources::suggest(&cli.url, &headers, &ctx).await {
-        Ok(suggestion) => {
-            stdout_line(&suggestion.to_string());
-            0
-        }
-        Err(e) => {
-            stderr::line(format_args!("crawl suggest: {e}"));
-            if matches!(e, crawlpipe_sources::SourceError::Config { .. }) {
-                2
-            } else {
-                1
-            }
-        }
-    }
 }
 
 /// `crawl import airbyte MANIFEST.yaml`: an Airbyte declarative manifest as
@@ -274,12 +231,12 @@ fn main() -> ExitCode {
         return ExitCode::from(code);
     }
     if args.get(1).map(String::as_str) == Some("suggest") {
-        let cli = SuggestCli::parse_from(&args[1..]);
+        let cli = suggest::SuggestCli::parse_from(&args[1..]);
         init_logging(true);
         let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
             return ExitCode::from(1);
         };
-        let code = runtime.block_on(suggest(cli));
+        let code = runtime.block_on(suggest::suggest(cli));
         stderr::flush(Duration::from_secs(1));
         return ExitCode::from(code);
     }

@@ -30,6 +30,39 @@ impl Demo {
         metrics_addr: Option<&str>,
         admin_token: Option<&str>,
     ) -> Result<Self, Box<dyn std::error::Error>> {
+        let servers = Servers::start().await?;
+        let toml = demo_toml(&servers, database, metrics_addr, admin_token);
+        let config = CrawlConfig::parse(Path::new("<demo>"), &toml, &|_| None)
+            .map_err(|e: ConfigError| -> Box<dyn std::error::Error> { e.to_string().into() })?;
+        Ok(Self {
+            servers: servers.into_vec(),
+            config,
+        })
+    }
+
+    /// Stops the mock servers.
+    pub async fn stop(self) {
+        for server in self.servers {
+            server.shutdown().await;
+        }
+    }
+}
+
+/// The demo's mock servers, one per collection of the config (the tree's
+/// three collections share one).
+struct Servers {
+    users: MockServer,
+    events: MockServer,
+    flaky: MockServer,
+    limited: MockServer,
+    outage: MockServer,
+    docs: MockServer,
+    tree: MockServer,
+}
+
+impl Servers {
+    /// Starts every server on a loopback port.
+    async fn start() -> std::io::Result<Self> {
         let users = MockServer::start(MockConfig::new(2_000, 100)).await?;
         let events = MockServer::start(MockConfig::new(20_000, 250)).await?;
         let flaky = MockServer::start(MockConfig::new(3_000, 100).faults(Faults {
@@ -58,17 +91,49 @@ impl Demo {
         let mut tree_config = MockConfig::new(10, 10).latency(Duration::from_millis(5));
         tree_config.tree_repos = 15;
         let tree = MockServer::start(tree_config).await?;
+        Ok(Self {
+            users,
+            events,
+            flaky,
+            limited,
+            outage,
+            docs,
+            tree,
+        })
+    }
 
-        let mut runtime = metrics_addr
-            .map(|a| format!("metrics_addr = \"{a}\"\n"))
-            .unwrap_or_default();
-        let mut schedule = String::new();
-        if let Some(token) = admin_token {
-            runtime.push_str(&format!("admin_token = \"{token}\"\n"));
-            schedule.push_str("every = \"20s\"\n");
-        }
-        let toml = format!(
-            r#"[runtime]
+    fn into_vec(self) -> Vec<MockServer> {
+        vec![
+            self.users,
+            self.events,
+            self.flaky,
+            self.limited,
+            self.outage,
+            self.docs,
+            self.tree,
+        ]
+    }
+}
+
+/// The demo's configuration: six collections and a tree on `servers`,
+/// written to `database`; with `admin_token`, a service re-crawling every
+/// 20 s.
+fn demo_toml(
+    servers: &Servers,
+    database: &str,
+    metrics_addr: Option<&str>,
+    admin_token: Option<&str>,
+) -> String {
+    let mut runtime = metrics_addr
+        .map(|a| format!("metrics_addr = \"{a}\"\n"))
+        .unwrap_or_default();
+    let mut schedule = String::new();
+    if let Some(token) = admin_token {
+        runtime.push_str(&format!("admin_token = \"{token}\"\n"));
+        schedule.push_str("every = \"20s\"\n");
+    }
+    format!(
+        r#"[runtime]
 concurrency = 4
 database = "{database}"
 mode = "upsert"
@@ -145,26 +210,12 @@ url = "{tree}/tree/issues/{{/id}}/comments"
 key = "/id"
 pagination = {{ style = "link_header" }}
 "#,
-            users = users.base_url(),
-            events = events.base_url(),
-            flaky = flaky.base_url(),
-            limited = limited.base_url(),
-            outage = outage.base_url(),
-            docs = docs.base_url(),
-            tree = tree.base_url(),
-        );
-        let config = CrawlConfig::parse(Path::new("<demo>"), &toml, &|_| None)
-            .map_err(|e: ConfigError| -> Box<dyn std::error::Error> { e.to_string().into() })?;
-        Ok(Self {
-            servers: vec![users, events, flaky, limited, outage, docs, tree],
-            config,
-        })
-    }
-
-    /// Stops the mock servers.
-    pub async fn stop(self) {
-        for server in self.servers {
-            server.shutdown().await;
-        }
-    }
+        users = servers.users.base_url(),
+        events = servers.events.base_url(),
+        flaky = servers.flaky.base_url(),
+        limited = servers.limited.base_url(),
+        outage = servers.outage.base_url(),
+        docs = servers.docs.base_url(),
+        tree = servers.tree.base_url(),
+    )
 }

@@ -2,6 +2,7 @@
 //! and stderr output that never blocks.
 
 pub mod app;
+mod app_error;
 pub mod collections;
 pub mod config;
 #[cfg(feature = "demo")]

@@ -272,6 +272,38 @@ pub(crate) async fn run_sink<T: Send + 'static>(
         deadline: None,
         options,
     };
+    let (failure, mut write_error) = drain(&mut b, &mut input, options.batch_size).await;
+    // Stop reading: if we are failing, this makes the upstream stop too.
+    drop(input);
+    shared.update(|s| s.state = State::Finalizing);
+    // A completed run's last batch may record the completion in its own
+    // transaction (docs/configuration.md, "Child collections": one commit fewer per child).
+    let completing = failure.is_none() && matches!(shared.source_exit(), Some(SourceExit::Completed));
+    let mut finished = false;
+    if write_error.is_none() {
+        match b.flush_with(true, completing).await {
+            Ok(done) => finished = done,
+            Err(e) => write_error = Some(e),
+        }
+    }
+    if finished {
+        let outcome = Outcome::Completed;
+        finish_status(&shared, &outcome);
+        return outcome;
+    }
+    let mut outcome = ended(&shared, write_error, failure);
+    finish(&mut b, &shared, &mut outcome).await;
+    finish_status(&shared, &outcome);
+    outcome
+}
+
+/// Feeds the input to the batcher until it ends, a page fails (the
+/// [`Failure`]) or a write fails (the [`StageError`]).
+async fn drain<T: Send + 'static>(
+    b: &mut Batcher<T>,
+    input: &mut Box<dyn Pull<T>>,
+    batch_size: usize,
+) -> (Option<Failure>, Option<StageError>) {
     let mut failure: Option<Failure> = None;
     let mut write_error: Option<StageError> = None;
     loop {
@@ -292,7 +324,7 @@ pub(crate) async fn run_sink<T: Send + 'static>(
             None => break,
             Some(Event::Items(items)) => {
                 if !b.buffer.is_empty()
-                    && b.buffer.len() + items.len() > options.batch_size
+                    && b.buffer.len() + items.len() > batch_size
                     && let Err(e) = b.flush(false).await
                 {
                     write_error = Some(e);
@@ -316,7 +348,7 @@ pub(crate) async fn run_sink<T: Send + 'static>(
                 b.hold();
                 // A full batch is written at the checkpoint that follows its
                 // last page, so the batch and its checkpoint share one write.
-                if b.buffer.len() >= options.batch_size
+                if b.buffer.len() >= batch_size
                     && let Err(e) = b.flush(false).await
                 {
                     write_error = Some(e);
@@ -336,25 +368,12 @@ pub(crate) async fn run_sink<T: Send + 'static>(
             }
         }
     }
-    // Stop reading: if we are failing, this makes the upstream stop too.
-    drop(input);
-    shared.update(|s| s.state = State::Finalizing);
-    // A completed run's last batch may record the completion in its own
-    // transaction (docs/configuration.md, "Child collections": one commit fewer per child).
-    let completing = failure.is_none() && matches!(shared.source_exit(), Some(SourceExit::Completed));
-    let mut finished = false;
-    if write_error.is_none() {
-        match b.flush_with(true, completing).await {
-            Ok(done) => finished = done,
-            Err(e) => write_error = Some(e),
-        }
-    }
-    if finished {
-        let outcome = Outcome::Completed;
-        finish_status(&shared, &outcome);
-        return outcome;
-    }
-    let mut outcome = match (write_error, failure) {
+    (failure, write_error)
+}
+
+/// The outcome of a run that did not finish with its last flush.
+fn ended(shared: &Shared, write_error: Option<StageError>, failure: Option<Failure>) -> Outcome {
+    match (write_error, failure) {
         (Some(error), _) => Outcome::Failed(Failure::new(error, shared.committed_or_start())),
         (None, Some(f)) => Outcome::Failed(f),
         (None, None) => match shared.source_exit() {
@@ -369,8 +388,12 @@ pub(crate) async fn run_sink<T: Send + 'static>(
                 shared.committed_or_start(),
             )),
         },
-    };
-    let finished = catch_panic(&shared.collection, "sink", b.sink.finish(&outcome)).await;
+    }
+}
+
+/// Tells the sink the outcome; a failing `finish` fails a completed run.
+async fn finish<T: Send + 'static>(b: &mut Batcher<T>, shared: &Shared, outcome: &mut Outcome) {
+    let finished = catch_panic(&shared.collection, "sink", b.sink.finish(outcome)).await;
     let finish_error = match finished {
         Ok(Ok(())) => None,
         Ok(Err(e)) => Some(sink_error(&shared.collection, e)),
@@ -379,11 +402,9 @@ pub(crate) async fn run_sink<T: Send + 'static>(
     if let Some(error) = finish_error {
         tracing::error!(collection = %shared.collection, %error, "sink finish failed");
         if outcome.is_completed() {
-            outcome = Outcome::Failed(Failure::new(error, shared.committed_or_start()));
+            *outcome = Outcome::Failed(Failure::new(error, shared.committed_or_start()));
         }
     }
-    finish_status(&shared, &outcome);
-    outcome
 }
 
 /// Publishes the terminal state.

@@ -80,16 +80,7 @@ impl Collection {
                 .map_err(CollectionError::Build);
             futures::future::ready(spawned).boxed()
         });
-        Self {
-            name,
-            factory,
-            every: None,
-            fresh: false,
-            group: None,
-            quota: None,
-            stale_after: None,
-            description: None,
-        }
+        Self::with_factory(name, factory)
     }
 
     /// A collection whose pipeline is built by an async factory (one that
@@ -119,6 +110,11 @@ impl Collection {
             }
             .boxed()
         });
+        Self::with_factory(name, factory)
+    }
+
+    /// A collection of `factory` with every setting at its default.
+    fn with_factory(name: Arc<str>, factory: Factory) -> Self {
         Self {
             name,
             factory,

@@ -63,7 +63,9 @@ mod error;
 mod event;
 mod freshness;
 mod group;
+mod history_queries;
 mod hold;
+mod lifecycle;
 mod recorder;
 mod reload;
 mod runs;
@@ -80,8 +82,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::{AbortOnDropHandle, TaskTracker};
-use tracing::Instrument;
+use tokio_util::task::TaskTracker;
 
 use self::board::Board;
 use self::builder::RunnerConfig;
@@ -93,6 +94,7 @@ pub use self::error::{CollectionError, RunnerError};
 pub use self::event::{RunnerEvent, RunnerEvents};
 pub use self::group::{FailingChild, GroupStatus, SkippedChild};
 pub use self::hold::{CollectionEnd, RunnerHold};
+use self::lifecycle::{drive, spawn};
 pub use self::reload::{Changes, Definition, Reload};
 pub use self::status::{CollectionStatus, RecentRuns};
 pub use self::summary::CollectionSummary;
@@ -100,7 +102,6 @@ pub use self::tree_plan::{TreeNode, TreePlan};
 use crate::CheckpointStore;
 /// Re-exported from [`coordination`](crate::coordination).
 pub use crate::coordination::{Claim, Coordinator, Due, Lease, LeaseInfo, RunEnd};
-use crate::history::{RunOutcome, RunRecord};
 
 type Done = Option<Arc<Vec<CollectionSummary>>>;
 
@@ -367,80 +368,6 @@ impl Runner {
         self.inner.removed_names().clone()
     }
 
-    /// A collection's runs from the history, newest first, at most
-    /// `limit`: a top-level collection's, or a child collection's (its
-    /// children summed per run). In a cluster sharing its history, every
-    /// process's runs.
-    ///
-    /// # Errors
-    ///
-    /// [`RunnerError::UnknownCollection`] for a name that is neither on
-    /// the runner nor a group, [`RunnerError::History`] when the history
-    /// could not be read.
-    pub async fn runs(&self, name: &str, limit: usize) -> Result<Vec<RunRecord>, RunnerError> {
-        let known = self
-            .inner
-            .board
-            .find(name)
-            .is_some_and(|e| e.collection.group.is_none())
-            || self.inner.board.groups().iter().any(|g| g.group == name);
-        if !known {
-            return Err(RunnerError::UnknownCollection {
-                collection: name.to_owned(),
-            });
-        }
-        self.inner
-            .options
-            .history
-            .runs(name, limit)
-            .await
-            .map_err(|e| RunnerError::History {
-                collection: name.to_owned(),
-                source: std::sync::Arc::from(e),
-            })
-    }
-
-    /// A top-level collection in full: its status, its
-    /// [description](Collection::description) and its last errors.
-    pub fn detail(&self, name: &str) -> Option<CollectionDetail> {
-        let entry = self
-            .inner
-            .board
-            .find(name)
-            .filter(|e| e.collection.group.is_none())?;
-        let slot = entry.lock();
-        Some(CollectionDetail {
-            status: slot.status.clone(),
-            config: entry.collection.description.clone(),
-            errors: slot.errors.iter().cloned().collect(),
-        })
-    }
-
-    /// Records one run of child collection `group` (the children a feeder
-    /// added since its run started at `started_at`, summed: pages, items,
-    /// resumes, the last child's error) in the history, with `outcome`.
-    /// Called by the feeder of the child collection when its run ends.
-    pub async fn record_group_run(
-        &self,
-        group: &str,
-        started_at: std::time::SystemTime,
-        outcome: RunOutcome,
-    ) {
-        let totals = self.inner.board.take_group_run(group);
-        let mut run = RunRecord::new(group, started_at, std::time::SystemTime::now(), outcome);
-        run.owner = self
-            .inner
-            .options
-            .coordinator
-            .as_ref()
-            .map(|c| c.worker().to_owned());
-        run.items = totals.items_written;
-        run.pages = totals.pages;
-        run.resumes = totals.resumes;
-        run.error = totals.last_error;
-        runs::write(&self.inner, &run).await;
-    }
-
     /// Links alerts to the status page at `base` (`http://host:port/`);
     /// the server calls it when it starts.
     pub fn set_status_page(&self, base: Option<String>) {
@@ -473,58 +400,4 @@ impl Runner {
     pub fn is_shutting_down(&self) -> bool {
         self.inner.shutdown.is_cancelled()
     }
-}
-
-/// Spawns the task of one collection, after `previous` (the one it replaces) ends.
-fn spawn(inner: &Arc<Inner>, entry: Arc<Entry>, previous: Option<Arc<Entry>>) {
-    let span = tracing::info_span!("collection", collection = %entry.name());
-    inner
-        .tasks
-        .spawn(schedule::live(inner.clone(), entry, previous).instrument(span));
-}
-
-/// How long alerts still queued at the end may take to be delivered.
-const ALERTS_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// Waits for every collection's end, then publishes the summaries.
-async fn drive(inner: Arc<Inner>, alerts: Option<tokio::task::JoinHandle<()>>) {
-    let _freshness = AbortOnDropHandle::new(tokio::spawn(freshness::watch_freshness(inner.clone())));
-    let stall = inner
-        .options
-        .stall_after
-        .map(|after| AbortOnDropHandle::new(tokio::spawn(stall::watch_stalls(inner.clone(), after))));
-    let _watchdog = AbortOnDropHandle::new(tokio::spawn(watchdog(inner.clone())));
-    let _cluster = inner
-        .options
-        .coordinator
-        .clone()
-        .map(|c| AbortOnDropHandle::new(tokio::spawn(cluster::watch_cluster(inner.clone(), c))));
-    if inner.options.service {
-        // A service ends on shutdown only; collections come and go until then.
-        inner.shutdown.cancelled().await;
-    }
-    inner.tasks.close();
-    inner.tasks.wait().await;
-    drop(stall);
-    if let (Some(task), Some(config)) = (alerts, &inner.options.alerts) {
-        config.close();
-        let mut task = AbortOnDropHandle::new(task);
-        if tokio::time::timeout(ALERTS_GRACE, &mut task).await.is_err() {
-            tracing::warn!("alerts still queued at the end were not delivered");
-        }
-    }
-    // Summaries are published once every state is in the store.
-    inner.board.flushed().await;
-    let summaries: Vec<CollectionSummary> =
-        inner.board.entries().iter().filter_map(|e| e.summary()).collect();
-    inner.board.close_events();
-    inner.done.send_replace(Some(Arc::new(summaries)));
-}
-
-/// After a shutdown request, forces the end once the shutdown timeout passed.
-async fn watchdog(inner: Arc<Inner>) {
-    inner.shutdown.cancelled().await;
-    tokio::time::sleep(inner.options.shutdown_timeout).await;
-    tracing::warn!(timeout = ?inner.options.shutdown_timeout, "shutdown deadline passed; forcing");
-    inner.force.cancel();
 }

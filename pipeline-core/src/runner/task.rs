@@ -30,6 +30,17 @@ pub(crate) struct Run {
     lease: Option<LeaseRun>,
 }
 
+/// How a run ends (see `Run::stop`).
+enum Stop {
+    Completed,
+    /// Cancelled; the next run resumes at the cursor.
+    Cancelled(Option<Cursor>),
+    /// The cluster lease was lost: the run records nothing.
+    Lost,
+    /// Failed for good at the cursor.
+    Failed(CollectionError, Option<Cursor>),
+}
+
 /// What a run under a cluster lease carries.
 pub(crate) struct LeaseRun {
     pub(crate) fence: Fence,
@@ -73,8 +84,6 @@ impl Run {
         // The first attempt starts where the sink's stored checkpoint says;
         // later ones at the page that failed.
         let mut cursor: Option<Cursor> = None;
-        let inner = self.inner.clone();
-        let board = &inner.board;
         // A new run: the counts, resumes and start time are this run's.
         self.enter(State::Waiting, |s| {
             s.progress = Progress::default();
@@ -85,123 +94,174 @@ impl Run {
         })
         .await;
         let lost = self.lost_token();
-        loop {
-            let slots = self.inner.slots_for(&self.entry);
-            let taken = self.lease.as_mut().and_then(|l| l.permit.take());
-            let permit = match taken {
-                Some(permit) => permit,
-                None => tokio::select! {
-                    biased;
-                    () = self.entry.cancel.cancelled() => return self.cancelled(cursor).await,
-                    () = lost.cancelled() => return self.lost_lease(),
-                    permit = slots.acquire_owned() => match permit {
-                        Ok(permit) => permit,
-                        // The semaphore is never closed; treat it as a shutdown.
-                        Err(_) => return self.cancelled(cursor).await,
-                    },
-                },
+        let stop = loop {
+            let permit = match self.take_slot(&lost, cursor.as_ref()).await {
+                Ok(permit) => permit,
+                Err(stop) => break stop,
             };
-            let first = self.resumes == 0;
-            let event = if first {
-                tracing::info!("collection started");
-                RunnerEvent::Started {
-                    collection: self.name.clone(),
-                    from: cursor.clone(),
-                }
-            } else {
-                let from = cursor.as_ref().map(Cursor::as_str);
-                tracing::info!(attempt = self.resumes, from, "collection resumed");
-                RunnerEvent::Resumed {
-                    collection: self.name.clone(),
-                    attempt: self.resumes,
-                    from: cursor.clone(),
-                }
-            };
-            self.enter(State::Crawling, |s| {
-                s.next_attempt_at = None;
-                s.started_at.get_or_insert_with(SystemTime::now);
-                s.cursor = cursor.clone();
-            })
-            .await;
-            board.emit(event);
-            let factory = self.entry.collection.factory.clone();
-            let attempt = AttemptStart {
-                at: if first {
-                    StartAt::Committed
-                } else {
-                    StartAt::Cursor(cursor.clone())
-                },
-                fresh: first && self.entry.take_fresh(),
-                fence: self.lease.as_ref().map(|l| l.fence.clone()),
-            };
-            let (error, retry_at) = match factory(attempt).await {
-                Ok(handle) => {
-                    let report = self.watch(handle).await;
-                    // The slot bounds running pipelines: saving the outcome, or
-                    // waiting to resume, must not hold it.
-                    drop(permit);
-                    let Some(report) = report else {
-                        // Forced: the pipeline was not waited for; keep its last committed cursor.
-                        let cursor = self.entry.status().cursor;
-                        return self.cancelled(cursor).await;
-                    };
-                    self.finish_attempt(&report);
-                    let fenced = matches!(&report.outcome, Outcome::Failed(f) if f.error.is_fenced());
-                    if fenced || self.lost() {
-                        return self.lost_lease();
-                    }
-                    cursor = report.cursor.clone();
-                    if !report.drained {
-                        tracing::warn!("pipeline did not drain before its deadline");
-                    }
-                    match report.outcome {
-                        Outcome::Completed => return self.completed().await,
-                        Outcome::Cancelled => return self.cancelled(cursor).await,
-                        Outcome::Failed(failure) => (CollectionError::Stage(failure.error), failure.retry_at),
-                    }
-                }
-                Err(error) => (error, None),
+            let attempt = self.begin_attempt(cursor.as_ref()).await;
+            let (error, retry_at) = match self.attempt(attempt, permit, &mut cursor).await {
+                Ok(failed) => failed,
+                Err(stop) => break stop,
             };
             if self.entry.cancel.is_cancelled() {
                 // Unfinished because of the shutdown or a removal: the next run resumes it.
                 self.last_error = Some(error);
-                return self.cancelled(cursor).await;
+                break Stop::Cancelled(cursor);
             }
             if !error.is_retryable() || self.resumes >= self.inner.options.max_resumes {
-                return self.failed(error, cursor).await;
+                break Stop::Failed(error, cursor);
             }
-            self.resumes += 1;
-            let now = Instant::now();
-            let next_at =
-                (now + self.inner.options.resume_backoff(self.resumes)).max(retry_at.unwrap_or(now));
-            let message = error.to_string();
-            let wait = next_at.duration_since(now);
-            tracing::warn!(error = %message, attempt = self.resumes, ?wait, "collection failed; resuming later");
-            let detail = error.detail();
-            super::runs::push_error(&self.entry, message.clone(), Some(detail.clone()));
-            let status = board.mark(&self.entry, State::Retrying, |s| {
-                s.last_error = Some(message);
-                s.last_error_detail = Some(detail);
-                s.cursor = cursor.clone();
-                s.next_attempt_at = Some(system_time(next_at));
-                s.resumes = self.resumes;
-            });
-            board.emit(RunnerEvent::Failed {
-                collection: self.name.clone(),
-                error: error.clone(),
-                resume_from: cursor.clone(),
-                will_retry: true,
-                next_attempt_at: Some(next_at),
-            });
-            self.record(&status).await;
-            self.last_error = Some(error);
+            let next_at = self.schedule_resume(error, retry_at, cursor.as_ref()).await;
             tokio::select! {
                 biased;
-                () = self.entry.cancel.cancelled() => return self.cancelled(cursor).await,
-                () = lost.cancelled() => return self.lost_lease(),
+                () = self.entry.cancel.cancelled() => break Stop::Cancelled(cursor),
+                () = lost.cancelled() => break Stop::Lost,
                 () = tokio::time::sleep_until(next_at) => {}
             }
+        };
+        self.stop(stop).await
+    }
+
+    /// Ends the run in the final state `stop` says.
+    async fn stop(self, stop: Stop) -> CollectionSummary {
+        match stop {
+            Stop::Completed => self.completed().await,
+            Stop::Cancelled(cursor) => self.cancelled(cursor).await,
+            Stop::Lost => self.lost_lease(),
+            Stop::Failed(error, cursor) => self.failed(error, cursor).await,
         }
+    }
+
+    /// Waits for a collection slot, or takes the one the lease was claimed with.
+    async fn take_slot(
+        &mut self,
+        lost: &CancellationToken,
+        cursor: Option<&Cursor>,
+    ) -> Result<OwnedSemaphorePermit, Stop> {
+        let slots = self.inner.slots_for(&self.entry);
+        if let Some(permit) = self.lease.as_mut().and_then(|l| l.permit.take()) {
+            return Ok(permit);
+        }
+        tokio::select! {
+            biased;
+            () = self.entry.cancel.cancelled() => Err(Stop::Cancelled(cursor.cloned())),
+            () = lost.cancelled() => Err(Stop::Lost),
+            // The semaphore is never closed; treat it as a shutdown.
+            permit = slots.acquire_owned() => permit.map_err(|_| Stop::Cancelled(cursor.cloned())),
+        }
+    }
+
+    /// Announces an attempt (the first, or a resume from `cursor`) and says
+    /// where it starts.
+    async fn begin_attempt(&self, cursor: Option<&Cursor>) -> AttemptStart {
+        let first = self.resumes == 0;
+        let event = if first {
+            tracing::info!("collection started");
+            RunnerEvent::Started {
+                collection: self.name.clone(),
+                from: cursor.cloned(),
+            }
+        } else {
+            let from = cursor.map(Cursor::as_str);
+            tracing::info!(attempt = self.resumes, from, "collection resumed");
+            RunnerEvent::Resumed {
+                collection: self.name.clone(),
+                attempt: self.resumes,
+                from: cursor.cloned(),
+            }
+        };
+        self.enter(State::Crawling, |s| {
+            s.next_attempt_at = None;
+            s.started_at.get_or_insert_with(SystemTime::now);
+            s.cursor = cursor.cloned();
+        })
+        .await;
+        self.inner.board.emit(event);
+        AttemptStart {
+            at: if first {
+                StartAt::Committed
+            } else {
+                StartAt::Cursor(cursor.cloned())
+            },
+            fresh: first && self.entry.take_fresh(),
+            fence: self.lease.as_ref().map(|l| l.fence.clone()),
+        }
+    }
+
+    /// Runs one attempt holding `permit`; `cursor` becomes where it stopped.
+    /// `Ok` holds the error to resume after (and the server's retry time),
+    /// `Err` how the run ends.
+    async fn attempt(
+        &mut self,
+        attempt: AttemptStart,
+        permit: OwnedSemaphorePermit,
+        cursor: &mut Option<Cursor>,
+    ) -> Result<(CollectionError, Option<Instant>), Stop> {
+        let factory = self.entry.collection.factory.clone();
+        let handle = match factory(attempt).await {
+            Ok(handle) => handle,
+            // The slot is not held while waiting to resume.
+            Err(error) => return Ok((error, None)),
+        };
+        let report = self.watch(handle).await;
+        // The slot bounds running pipelines: saving the outcome, or
+        // waiting to resume, must not hold it.
+        drop(permit);
+        let Some(report) = report else {
+            // Forced: the pipeline was not waited for; keep its last committed cursor.
+            return Err(Stop::Cancelled(self.entry.status().cursor));
+        };
+        self.finish_attempt(&report);
+        let fenced = matches!(&report.outcome, Outcome::Failed(f) if f.error.is_fenced());
+        if fenced || self.lost() {
+            return Err(Stop::Lost);
+        }
+        *cursor = report.cursor.clone();
+        if !report.drained {
+            tracing::warn!("pipeline did not drain before its deadline");
+        }
+        match report.outcome {
+            Outcome::Completed => Err(Stop::Completed),
+            Outcome::Cancelled => Err(Stop::Cancelled(cursor.clone())),
+            Outcome::Failed(failure) => Ok((CollectionError::Stage(failure.error), failure.retry_at)),
+        }
+    }
+
+    /// Counts a resume after `error`, publishes it (status, event, history)
+    /// and says when it starts.
+    async fn schedule_resume(
+        &mut self,
+        error: CollectionError,
+        retry_at: Option<Instant>,
+        cursor: Option<&Cursor>,
+    ) -> Instant {
+        self.resumes += 1;
+        let now = Instant::now();
+        let next_at = (now + self.inner.options.resume_backoff(self.resumes)).max(retry_at.unwrap_or(now));
+        let message = error.to_string();
+        let wait = next_at.duration_since(now);
+        tracing::warn!(error = %message, attempt = self.resumes, ?wait, "collection failed; resuming later");
+        let detail = error.detail();
+        super::runs::push_error(&self.entry, message.clone(), Some(detail.clone()));
+        let board = &self.inner.board;
+        let status = board.mark(&self.entry, State::Retrying, |s| {
+            s.last_error = Some(message);
+            s.last_error_detail = Some(detail);
+            s.cursor = cursor.cloned();
+            s.next_attempt_at = Some(system_time(next_at));
+            s.resumes = self.resumes;
+        });
+        board.emit(RunnerEvent::Failed {
+            collection: self.name.clone(),
+            error: error.clone(),
+            resume_from: cursor.cloned(),
+            will_retry: true,
+            next_attempt_at: Some(next_at),
+        });
+        self.record(&status).await;
+        self.last_error = Some(error);
+        next_at
     }
 
     /// Follows a running pipeline until it ends; `None` when forced to stop waiting.

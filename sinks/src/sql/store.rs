@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use crawlpipe_core::{Checkpoint, CheckpointError, CheckpointStore, State, StateRecord};
 
-use super::backend::TxPlan;
+use super::backend::{Statement, TxPlan};
 use super::checkpoint_row::{CheckpointSql, decode};
 use super::database::Database;
 
@@ -65,8 +65,28 @@ impl CheckpointStore for SqlCheckpointStore {
         state: State,
         last_error: Option<&str>,
     ) -> Result<(), CheckpointError> {
+        self.run(vec![self.sql.record(collection, state, last_error)], collection)
+            .await
+    }
+
+    /// All of them in one transaction: one commit for a runner's batch.
+    async fn record_states(&self, records: &[StateRecord]) -> Result<(), CheckpointError> {
+        let Some(first) = records.first() else {
+            return Ok(());
+        };
+        let statements = records
+            .iter()
+            .map(|r| self.sql.record(&r.collection, r.state, r.last_error.as_deref()))
+            .collect();
+        self.run(statements, &first.collection).await
+    }
+}
+
+impl SqlCheckpointStore {
+    /// Runs `statements` in one transaction; an error names `collection`.
+    async fn run(&self, statements: Vec<Statement<'_>>, collection: &str) -> Result<(), CheckpointError> {
         let plan = TxPlan {
-            statements: vec![self.sql.record(collection, state, last_error)],
+            statements,
             ..TxPlan::default()
         };
         self.db
@@ -76,29 +96,6 @@ impl CheckpointStore for SqlCheckpointStore {
             .await
             .map_err(|e| CheckpointError::Backend {
                 collection: collection.to_owned(),
-                source: Box::new(e),
-            })
-    }
-
-    /// All of them in one transaction: one commit for a runner's batch.
-    async fn record_states(&self, records: &[StateRecord]) -> Result<(), CheckpointError> {
-        let Some(first) = records.first() else {
-            return Ok(());
-        };
-        let plan = TxPlan {
-            statements: records
-                .iter()
-                .map(|r| self.sql.record(&r.collection, r.state, r.last_error.as_deref()))
-                .collect(),
-            ..TxPlan::default()
-        };
-        self.db
-            .inner
-            .pool
-            .run_tx(&plan, false)
-            .await
-            .map_err(|e| CheckpointError::Backend {
-                collection: first.collection.clone(),
                 source: Box::new(e),
             })
     }

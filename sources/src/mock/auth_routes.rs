@@ -21,8 +21,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use super::routes::{json_response, page_range, query};
-use super::{MockState, item};
+use super::MockState;
+use super::routes::{items_page, json_response, page_param, query};
 
 /// The mock's OAuth2 client credentials and tokens.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,6 +126,11 @@ impl AuthState {
         self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// Logs a token request (see [`MockServer::token_requests`](super::MockServer::token_requests)).
+    fn log_request(&self, request: Value) {
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).push(request);
+    }
+
     fn issue(&self, state: &MockState, prefix: &str, ttl: Duration, scope: Option<String>) -> String {
         let n = state.token_issues.fetch_add(1, Ordering::SeqCst) + 1;
         let token = format!("{prefix}-{n}");
@@ -200,16 +205,7 @@ fn protected(state: &MockState, uri: &Uri, token: Option<&str>) -> Response {
         }
         return (status, "the token's scope does not allow this").into_response();
     }
-    let config = &state.config;
-    let page = query(uri, "page")
-        .and_then(|p| p.parse::<usize>().ok())
-        .unwrap_or(1)
-        .max(1);
-    let items: Vec<Value> = page_range(config, page - 1).map(item).collect();
-    json_response(
-        StatusCode::OK,
-        &json!({ "items": items, "has_more": page < config.items.div_ceil(config.per_page) }),
-    )
+    items_page(&state.config, page_param(uri))
 }
 
 /// The client's Basic credentials (each part form-decoded, RFC 6749 §2.3.1).
@@ -254,19 +250,14 @@ fn oauth_token(state: &MockState, headers: &HeaderMap, body: &Bytes) -> Response
         (None, None) => None,
     };
     let grant = field("grant_type");
-    state
-        .auth
-        .log
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(json!({
-            "route": "/oauth/token",
-            "grant_type": grant,
-            "client_auth": client_auth,
-            "scope": field("scope"),
-            "audience": field("audience"),
-            "refresh_token": field("refresh_token"),
-        }));
+    state.auth.log_request(json!({
+        "route": "/oauth/token",
+        "grant_type": grant,
+        "client_auth": client_auth,
+        "scope": field("scope"),
+        "audience": field("audience"),
+        "refresh_token": field("refresh_token"),
+    }));
     let invalid_client = || json_response(StatusCode::UNAUTHORIZED, &json!({ "error": "invalid_client" }));
     let (id, secret) = match by_basic {
         Some(pair) => pair,
@@ -329,16 +320,11 @@ fn login(state: &MockState, headers: &HeaderMap, body: &Bytes) -> Response {
             Err(_) => HashMap::new(),
         }
     };
-    state
-        .auth
-        .log
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(json!({
-            "route": "/login",
-            "format": if is_form { "form" } else { "json" },
-            "username": fields.get("username"),
-        }));
+    state.auth.log_request(json!({
+        "route": "/login",
+        "format": if is_form { "form" } else { "json" },
+        "username": fields.get("username"),
+    }));
     if fields.get("username") != Some(&login.username) || fields.get("password") != Some(&login.password) {
         return json_response(StatusCode::UNAUTHORIZED, &json!({ "error": "bad login" }));
     }

@@ -55,7 +55,11 @@ mod api_routes;
 mod auth_routes;
 mod faults;
 mod format_routes;
+mod handle;
 mod hostile;
+mod html_routes;
+mod mock_config;
+mod paging_routes;
 mod quota_routes;
 mod record_shapes;
 mod request_routes;
@@ -75,9 +79,6 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -88,123 +89,16 @@ pub use self::auth_routes::{LoginExpiry, LoginMock, OAuthMock};
 pub use self::faults::{Faults, Malformed, Outage, RetryAfter};
 pub use self::format_routes::{atom_entry, rss_item};
 pub use self::hostile::{HOSTILE_TEXT, hostile_parents};
+pub use self::html_routes::{LATIN1_TEXT, html_item_index};
+pub use self::mock_config::MockConfig;
 pub use self::record_shapes::{shape_member, shape_mixed, shape_rate_date, shape_stat, shape_task};
 pub use self::request_routes::event_time;
 pub use self::robots_routes::RobotsMock;
-pub use self::routes::{LATIN1_TEXT, html_item_index};
 pub use self::status_routes::{CHILDREN_PER_PARENT, child_deleted, child_item};
 pub use self::tree::{feed_time, tree_comment, tree_issue, tree_issue_count, tree_repo};
 pub use self::tree_changes::TreeItem;
 pub use self::typed::{TypedShape, typed_item};
 pub use self::validated::ValidatedCounts;
-
-/// What the mock server serves.
-#[derive(Debug, Clone)]
-pub struct MockConfig {
-    /// Items in the collection (every JSON style serves the same ones).
-    pub items: usize,
-    /// Items per page (all JSON styles; `offset` uses the request's `limit`).
-    pub per_page: usize,
-    /// HTML pages at `/html`.
-    pub html_pages: usize,
-    /// Items per HTML page.
-    pub html_items_per_page: usize,
-    /// Filler bytes per HTML page (to make pages of a given size).
-    pub html_padding: usize,
-    /// Added latency before every response.
-    pub latency: Duration,
-    /// Scripted faults.
-    pub faults: Faults,
-    /// Inflated size of `/gzip-bomb`.
-    pub gzip_bomb_bytes: usize,
-    /// Time between bytes of `/drip`.
-    pub drip_interval: Duration,
-    /// When set, every request without `Authorization: Bearer <token>` gets a 401.
-    pub require_bearer: Option<String>,
-    /// When set, every request without the query parameter
-    /// `access_token=<token>` gets a 401, and next links carry it back.
-    pub require_access_token: Option<String>,
-    /// The OAuth2 token endpoint's client and token lifetime.
-    pub oauth: OAuthMock,
-    /// The user `/login` accepts and its session tokens' lifetime.
-    pub login: LoginMock,
-    /// Repositories of the tree at `/tree/repos` (see the `tree` routes).
-    pub tree_repos: usize,
-    /// A repository served without its `name` (a parent item missing the
-    /// field a child's URL template reads).
-    pub tree_nameless_repo: Option<usize>,
-    /// Items of the updated-since feed at `/feed`.
-    pub feed_items: usize,
-    /// What `/robots.txt` answers (default: 404).
-    pub robots: RobotsMock,
-}
-
-impl Default for MockConfig {
-    /// 1000 items, 100 per page, 5 HTML pages of 10 items, no latency or faults,
-    /// a 4 MiB gzip bomb, a 50 ms drip.
-    fn default() -> Self {
-        Self {
-            items: 1000,
-            per_page: 100,
-            html_pages: 5,
-            html_items_per_page: 10,
-            html_padding: 0,
-            latency: Duration::ZERO,
-            faults: Faults::default(),
-            gzip_bomb_bytes: 4 * 1024 * 1024,
-            drip_interval: Duration::from_millis(50),
-            require_bearer: None,
-            require_access_token: None,
-            oauth: OAuthMock::default(),
-            login: LoginMock::default(),
-            tree_repos: 6,
-            tree_nameless_repo: None,
-            feed_items: 50,
-            robots: RobotsMock::Missing,
-        }
-    }
-}
-
-impl MockConfig {
-    /// `items` items, `per_page` per page, no faults.
-    pub fn new(items: usize, per_page: usize) -> Self {
-        Self {
-            items,
-            per_page: per_page.max(1),
-            ..Self::default()
-        }
-    }
-
-    /// Sets the faults.
-    #[must_use]
-    pub fn faults(mut self, faults: Faults) -> Self {
-        self.faults = faults;
-        self
-    }
-
-    /// Sets the added latency.
-    #[must_use]
-    pub fn latency(mut self, d: Duration) -> Self {
-        self.latency = d;
-        self
-    }
-
-    /// Sets what `/robots.txt` answers.
-    #[must_use]
-    pub fn robots(mut self, robots: RobotsMock) -> Self {
-        self.robots = robots;
-        self
-    }
-
-    /// Sets the HTML pages: count, items per page, filler bytes per page.
-    #[must_use]
-    pub fn html(mut self, pages: usize, items_per_page: usize, padding: usize) -> Self {
-        self.html_pages = pages;
-        self.html_items_per_page = items_per_page;
-        self.html_padding = padding;
-        self
-    }
-}
 
 #[derive(Debug)]
 struct MockState {
@@ -277,7 +171,7 @@ impl MockServer {
             webhooks: webhook_routes::Webhooks::default(),
             config,
         });
-        let app = Router::new().fallback(handle).with_state(state.clone());
+        let app = Router::new().fallback(handle::handle).with_state(state.clone());
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
@@ -452,93 +346,4 @@ pub fn item(i: usize) -> Value {
 /// The Stripe-style id of item `i`.
 pub fn stripe_id(i: usize) -> String {
     format!("obj_{i:06}")
-}
-
-/// One request being answered, counted in `active` until dropped.
-struct Active<'a>(&'a MockState);
-
-impl<'a> Active<'a> {
-    fn enter(state: &'a MockState) -> Self {
-        let now = state.active.fetch_add(1, Ordering::SeqCst) + 1;
-        state.most_active.fetch_max(now, Ordering::SeqCst);
-        Self(state)
-    }
-}
-
-impl Drop for Active<'_> {
-    fn drop(&mut self) {
-        self.0.active.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-async fn handle(
-    State(state): State<Arc<MockState>>,
-    method: Method,
-    headers: HeaderMap,
-    uri: Uri,
-    body: Bytes,
-) -> Response {
-    let n = state.count.fetch_add(1, Ordering::SeqCst) + 1;
-    let _active = Active::enter(&state);
-    let logged = match uri.query() {
-        Some(q) => format!("{}?{q}", uri.path()),
-        None => uri.path().to_owned(),
-    };
-    state
-        .log
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push((state.started.elapsed(), logged.clone()));
-    let agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
-    state
-        .user_agents
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(agent.unwrap_or_default().to_owned());
-    if method == Method::POST {
-        let value = serde_json::from_slice(&body)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
-        state.posted.lock().unwrap_or_else(|e| e.into_inner()).push(value);
-    }
-    let config = &state.config;
-    if !config.latency.is_zero() {
-        tokio::time::sleep(config.latency).await;
-    }
-    if let Some(token) = &config.require_bearer {
-        let wanted = format!("Bearer {token}");
-        if headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) != Some(wanted.as_str()) {
-            return (StatusCode::UNAUTHORIZED, "bad credentials").into_response();
-        }
-    }
-    if let Some(token) = &config.require_access_token
-        && routes::query(&uri, "access_token").as_ref() != Some(token)
-    {
-        return (StatusCode::UNAUTHORIZED, "missing or wrong access_token").into_response();
-    }
-    if let Some(fault) = faults::before_route(&config.faults, n, state.started.elapsed()) {
-        return fault;
-    }
-    let routed = robots_routes::route(&state, &uri)
-        .or_else(|| webhook_routes::route(&state, &method, &uri, &body))
-        .or_else(|| auth_routes::route(&state, &method, &headers, &uri, &body))
-        .or_else(|| status_routes::route(&state, &uri))
-        .or_else(|| quota_routes::route(&state, &headers, &uri))
-        .or_else(|| api_routes::route(&state, &method, &headers, &uri, &body))
-        .or_else(|| request_routes::route(&state, &method, &headers, &uri, &body))
-        .or_else(|| validated::route(&state, &headers, &uri));
-    let response = match routed {
-        Some(r) => r,
-        None => match tree::route(&state, &uri)
-            .or_else(|| hostile::route(&uri))
-            .or_else(|| record_shapes::route(&state, &uri))
-            .or_else(|| typed::route(&state, &uri))
-        {
-            Some(r) => r,
-            None => match format_routes::route(&state, &uri) {
-                Some(r) => r,
-                None => routes::route(&state, &uri).await,
-            },
-        },
-    };
-    faults::after_route(&config.faults, n, &logged, response).await
 }

@@ -26,10 +26,9 @@ use std::time::{Duration, SystemTime};
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
 
-use super::routes::{json_response, page_range, query};
-use super::{MockState, item};
+use super::MockState;
+use super::routes::{items_page, page_param, query};
 
 /// Requests used per token in its current window.
 #[derive(Debug, Default)]
@@ -112,14 +111,5 @@ fn value(text: &str) -> HeaderValue {
 }
 
 fn page(state: &MockState, uri: &Uri) -> Response {
-    let config = &state.config;
-    let page = query(uri, "page")
-        .and_then(|p| p.parse::<usize>().ok())
-        .unwrap_or(1)
-        .max(1);
-    let items: Vec<Value> = page_range(config, page - 1).map(item).collect();
-    json_response(
-        StatusCode::OK,
-        &json!({ "items": items, "has_more": page < config.items.div_ceil(config.per_page) }),
-    )
+    items_page(&state.config, page_param(uri))
 }

@@ -14,8 +14,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::MockState;
-use super::item;
-use super::routes::{json_response, page_range, query};
+use super::routes::{items_page, json_response, query};
 
 /// Children per parent at `/children/item-I`.
 pub const CHILDREN_PER_PARENT: usize = 2;
@@ -86,9 +85,5 @@ fn scripted(state: &MockState, uri: &Uri) -> Response {
         }
         return response;
     }
-    let items: Vec<Value> = page_range(config, page - 1).map(item).collect();
-    json_response(
-        StatusCode::OK,
-        &json!({ "items": items, "has_more": page < config.items.div_ceil(config.per_page) }),
-    )
+    items_page(config, page)
 }

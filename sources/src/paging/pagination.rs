@@ -10,6 +10,12 @@ use serde::Deserialize;
 ///
 /// Every style with a token ends on a missing, null or empty one, and every
 /// style with `has_more` ends when it is false, null or missing.
+///
+/// Build the common forms with [`page`](Self::page),
+/// [`cursor`](Self::cursor), [`offset`](Self::offset) or
+/// [`next_url`](Self::next_url), or read a style from TOML/JSON (`style`
+/// names the variant): a struct literal naming every field of a style stops
+/// compiling when the style gains a key.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(tag = "style", rename_all = "snake_case", deny_unknown_fields)]
 #[non_exhaustive]
@@ -112,6 +118,60 @@ pub enum Pagination {
     /// RSS with `atom:link` in its channel), for `format = "xml"`; a feed
     /// without one is the last page.
     FeedNext,
+}
+
+impl Pagination {
+    /// [`Page`](Self::Page) numbers sent as query parameter `param`, from
+    /// `start`; no other key set (the first empty page ends).
+    ///
+    /// ```
+    /// use crawlpipe_sources::Pagination;
+    ///
+    /// assert!(matches!(Pagination::page("page", 1), Pagination::Page { start: 1, .. }));
+    /// ```
+    pub fn page(param: impl Into<String>, start: u64) -> Self {
+        Self::Page {
+            param: param.into(),
+            start,
+            total_pages: None,
+            has_more: None,
+            stop_when: None,
+            page_size: None,
+            page_size_param: None,
+        }
+    }
+
+    /// A [`Cursor`](Self::Cursor) read at pointer `next` in the body and
+    /// sent back as query parameter `param`; no other key set.
+    pub fn cursor(param: impl Into<String>, next: impl Into<String>) -> Self {
+        Self::Cursor {
+            param: Some(param.into()),
+            next: Some(next.into()),
+            last_item: None,
+            has_more: None,
+            body_pointer: None,
+            next_header: None,
+            stop_when: None,
+        }
+    }
+
+    /// [`Offset`](Self::Offset) pages of `limit` items, with the parameters
+    /// `offset` and `limit`; no other key set (a short page ends).
+    pub fn offset(limit: u64) -> Self {
+        Self::Offset {
+            offset_param: default_offset_param(),
+            limit_param: default_limit_param(),
+            limit,
+            total: None,
+            has_more: None,
+            stop_when: None,
+        }
+    }
+
+    /// A [`NextUrl`](Self::NextUrl) read at pointer `next` in the body.
+    pub fn next_url(next: impl Into<String>) -> Self {
+        Self::NextUrl { next: next.into() }
+    }
 }
 
 fn default_offset_param() -> String {

@@ -78,13 +78,52 @@ pub(super) fn candidates(
     key: Option<&str>,
 ) -> Vec<Candidate> {
     let mut out = Vec::new();
-    let links = headers.get_all(LINK).iter().filter_map(|v| v.to_str().ok());
-    if let Some(next) = find_rel(links, "next") {
-        out.push(Candidate {
-            pagination: Pagination::LinkHeader,
-            evidence: format!("a Link header with rel=\"next\" ({next})"),
-        });
+    out.extend(link_candidate(headers));
+    let fields = body_fields(body, items);
+    let has_more = has_more_field(&fields);
+    let more_is_true = has_more.is_some_and(|(_, v)| v == &Value::Bool(true));
+    let has_more_pointer = has_more.map(|(p, _)| p.clone());
+    field_candidates(&fields, has_more_pointer.as_ref(), &mut out);
+    if more_is_true && let (Some(key), Some(flag)) = (key, &has_more_pointer) {
+        last_item_candidates(key, flag, &mut out);
     }
+    header_cursor_candidates(headers, &mut out);
+    out.extend(offset_candidate(url, &fields, n, has_more_pointer.as_ref()));
+    page_candidates(url, has_more_pointer.as_ref(), &mut out);
+    out
+}
+
+/// A field of the body outside the items: its JSON pointer and value.
+type Field = (String, Value);
+
+/// The lower-cased last step of `pointer`.
+fn name_of(pointer: &str) -> String {
+    pointer
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+}
+
+/// The value of query parameter `name` in `url`.
+fn query(url: &Url, name: &str) -> Option<String> {
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// `LinkHeader` when a `Link` header has `rel="next"`.
+fn link_candidate(headers: &HeaderMap) -> Option<Candidate> {
+    let links = headers.get_all(LINK).iter().filter_map(|v| v.to_str().ok());
+    let next = find_rel(links, "next")?;
+    Some(Candidate {
+        pagination: Pagination::LinkHeader,
+        evidence: format!("a Link header with rel=\"next\" ({next})"),
+    })
+}
+
+/// Every field of `body` outside the items at `items`.
+fn body_fields(body: &Value, items: &str) -> Vec<Field> {
     let mut fields = Vec::new();
     walk(body, String::new(), 0, &mut |pointer, value| {
         if !pointer.is_empty() && !items.is_empty() && pointer.starts_with(items) {
@@ -92,18 +131,44 @@ pub(super) fn candidates(
         }
         fields.push((pointer.to_owned(), value.clone()));
     });
-    let name_of = |p: &str| p.rsplit('/').next().unwrap_or_default().to_ascii_lowercase();
-    let has_more = fields.iter().find(|(p, v)| {
+    fields
+}
+
+/// The first boolean field named like `has_more`.
+fn has_more_field(fields: &[Field]) -> Option<&Field> {
+    fields.iter().find(|(p, v)| {
         let n = name_of(p).replace(['_', '-'], "");
         v.is_boolean()
             && matches!(
                 n.as_str(),
                 "hasmore" | "hasnext" | "hasnextpage" | "more" | "hasmoreitems"
             )
-    });
-    let more_is_true = has_more.is_some_and(|(_, v)| v == &Value::Bool(true));
-    let has_more_pointer = has_more.map(|(p, _)| p.clone());
-    for (pointer, value) in &fields {
+    })
+}
+
+/// A cursor pagination of the defaults but `param`, `next`, `last_item`,
+/// `has_more` and `next_header`.
+fn cursor(
+    param: String,
+    next: Option<String>,
+    last_item: Option<String>,
+    has_more: Option<String>,
+    next_header: Option<String>,
+) -> Pagination {
+    Pagination::Cursor {
+        param: Some(param),
+        next,
+        last_item,
+        has_more,
+        body_pointer: None,
+        next_header,
+        stop_when: None,
+    }
+}
+
+/// Next-URL and cursor candidates from string fields named like them.
+fn field_candidates(fields: &[Field], has_more: Option<&String>, out: &mut Vec<Candidate>) {
+    for (pointer, value) in fields {
         let Value::String(text) = value else { continue };
         let name = name_of(pointer);
         if text.is_empty() {
@@ -118,44 +183,38 @@ pub(super) fn candidates(
             });
         } else if name.contains("cursor") || name.contains("next") || name.contains("token") {
             let original = pointer.rsplit('/').next().unwrap_or_default();
+            let with_more = has_more
+                .map(|p| format!(" with has_more at {p}"))
+                .unwrap_or_default();
             for param in param_guesses(original, &["cursor", "page_token", "after"]) {
                 out.push(Candidate {
-                    pagination: Pagination::Cursor {
-                        param: Some(param.clone()),
-                        next: Some(pointer.clone()),
-                        last_item: None,
-                        has_more: has_more_pointer.clone(),
-                        body_pointer: None,
-                        next_header: None,
-                        stop_when: None,
-                    },
-                    evidence: format!(
-                        "a cursor field at {pointer}{}; sent back as ?{param}=",
-                        has_more_pointer
-                            .as_ref()
-                            .map(|p| format!(" with has_more at {p}"))
-                            .unwrap_or_default()
-                    ),
+                    evidence: format!("a cursor field at {pointer}{with_more}; sent back as ?{param}="),
+                    pagination: cursor(param, Some(pointer.clone()), None, has_more.cloned(), None),
                 });
             }
         }
     }
-    if more_is_true && let (Some(key), Some(flag)) = (key, &has_more_pointer) {
-        for param in ["starting_after", "after", "cursor"] {
-            out.push(Candidate {
-                pagination: Pagination::Cursor {
-                    param: Some(param.to_owned()),
-                    next: None,
-                    last_item: Some(key.to_owned()),
-                    has_more: Some(flag.clone()),
-                    body_pointer: None,
-                    next_header: None,
-                    stop_when: None,
-                },
-                evidence: format!("has_more at {flag} is true and items have a unique {key}; the last one sent back as ?{param}="),
-            });
-        }
+}
+
+/// Stripe-style candidates: the last item's `key` sent back while the
+/// `has_more` flag at `flag` is true.
+fn last_item_candidates(key: &str, flag: &str, out: &mut Vec<Candidate>) {
+    for param in ["starting_after", "after", "cursor"] {
+        out.push(Candidate {
+            pagination: cursor(
+                param.to_owned(),
+                None,
+                Some(key.to_owned()),
+                Some(flag.to_owned()),
+                None,
+            ),
+            evidence: format!("has_more at {flag} is true and items have a unique {key}; the last one sent back as ?{param}="),
+        });
     }
+}
+
+/// Cursor candidates from non-empty response headers named like a cursor.
+fn header_cursor_candidates(headers: &HeaderMap, out: &mut Vec<Candidate>) {
     for (name, value) in headers {
         let lower = name.as_str().to_ascii_lowercase();
         if lower.contains("cursor") && value.to_str().is_ok_and(|v| !v.trim().is_empty()) {
@@ -165,62 +224,55 @@ pub(super) fn candidates(
                 .replace('-', "_");
             for param in param_guesses(&bare, &["cursor"]) {
                 out.push(Candidate {
-                    pagination: Pagination::Cursor {
-                        param: Some(param.clone()),
-                        next: None,
-                        last_item: None,
-                        has_more: None,
-                        body_pointer: None,
-                        next_header: Some(name.as_str().to_owned()),
-                        stop_when: None,
-                    },
                     evidence: format!("a cursor in the response header {name}; sent back as ?{param}="),
+                    pagination: cursor(param, None, None, None, Some(name.as_str().to_owned())),
                 });
             }
         }
     }
-    let query = |name: &str| {
-        url.query_pairs()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.into_owned())
-    };
+}
+
+/// An offset candidate when the URL has `offset` or the body a total above
+/// the first page's `n` items.
+fn offset_candidate(url: &Url, fields: &[Field], n: usize, has_more: Option<&String>) -> Option<Candidate> {
     let total = fields.iter().find(|(p, v)| {
         let name = name_of(p).replace(['_', '-'], "");
         v.as_u64().is_some_and(|t| t as usize > n)
             && matches!(name.as_str(), "total" | "totalcount" | "count" | "totalresults")
     });
-    if query("offset").is_some() || total.is_some() {
-        let limit = query("limit")
-            .and_then(|l| l.parse().ok())
-            .unwrap_or(n as u64)
-            .max(1);
-        out.push(Candidate {
-            pagination: Pagination::Offset {
-                offset_param: "offset".into(),
-                limit_param: "limit".into(),
-                limit,
-                total: total.map(|(p, _)| p.clone()),
-                has_more: if total.is_none() {
-                    has_more_pointer.clone()
-                } else {
-                    None
-                },
-                stop_when: None,
-            },
-            evidence: match total {
-                Some((p, v)) => format!("a total count at {p} ({v}) above the {n} items of the first page"),
-                None => "an offset parameter in the URL".to_owned(),
-            },
-        });
+    if query(url, "offset").is_none() && total.is_none() {
+        return None;
     }
+    let limit = query(url, "limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(n as u64)
+        .max(1);
+    Some(Candidate {
+        pagination: Pagination::Offset {
+            offset_param: "offset".into(),
+            limit_param: "limit".into(),
+            limit,
+            total: total.map(|(p, _)| p.clone()),
+            has_more: if total.is_none() { has_more.cloned() } else { None },
+            stop_when: None,
+        },
+        evidence: match total {
+            Some((p, v)) => format!("a total count at {p} ({v}) above the {n} items of the first page"),
+            None => "an offset parameter in the URL".to_owned(),
+        },
+    })
+}
+
+/// Page candidates from numeric page parameters in the URL.
+fn page_candidates(url: &Url, has_more: Option<&String>, out: &mut Vec<Candidate>) {
     for param in ["page", "p", "page_number"] {
-        if let Some(v) = query(param).filter(|v| v.parse::<u64>().is_ok()) {
+        if let Some(v) = query(url, param).filter(|v| v.parse::<u64>().is_ok()) {
             out.push(Candidate {
                 pagination: Pagination::Page {
                     param: param.to_owned(),
                     start: v.parse().unwrap_or(1),
                     total_pages: None,
-                    has_more: has_more_pointer.clone(),
+                    has_more: has_more.cloned(),
                     stop_when: None,
                     page_size: None,
                     page_size_param: None,
@@ -229,7 +281,6 @@ pub(super) fn candidates(
             });
         }
     }
-    out
 }
 
 /// Query parameter names to try for a token found under `name`: the name
