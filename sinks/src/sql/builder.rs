@@ -255,7 +255,7 @@ impl DocumentSinkBuilder {
         let keyless = self.key.is_position();
         let sink = match self.typed_parts()? {
             Some((encoder, typed)) => {
-                let shape = shape_of(&encoder.columns, keyless).columns;
+                let shape = shape_of(&encoder.columns, keyless, encoder.parent.is_some()).columns;
                 SqlSink::new(self.spec, shape, Box::new(encoder)).with_typed(typed)
             }
             None => {
@@ -308,7 +308,7 @@ impl DocumentSinkBuilder {
         self.resolve_key()?;
         let keyless = self.key.is_position();
         if let Some((encoder, typed)) = self.typed_parts()? {
-            let shape = shape_of(&encoder.columns, keyless).columns;
+            let shape = shape_of(&encoder.columns, keyless, encoder.parent.is_some()).columns;
             return Ok(SqlSink::new(self.spec, shape, Box::new(encoder))
                 .with_typed(typed)
                 .keyless(keyless));
