@@ -249,6 +249,25 @@ pub(crate) fn build(
                 };
                 pipeline.sink(with_floor(sink.build()?))
             }
+            Some(parent) if c.table.is_typed() => {
+                // A typed child's table: `data`, `parent` and its columns.
+                let mut sink = KeyConfig::documents(c.key.as_ref(), c.table.apply(db.documents()))
+                    .table(&c.name)
+                    .child_of(&c.name, parent)
+                    .staging(staging);
+                if let Some(field) = field {
+                    sink = sink.high_water(field);
+                }
+                let pipeline = configured(c, Pipeline::paged(name, source));
+                let pipeline = match transform {
+                    Some(t) => pipeline.map(move |mut item: Value| {
+                        t.apply(&mut item);
+                        item
+                    }),
+                    None => pipeline,
+                };
+                pipeline.sink(with_floor(sink.build()?))
+            }
             Some(parent) => {
                 let rows = db
                     .rows::<Value>()

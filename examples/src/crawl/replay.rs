@@ -90,6 +90,14 @@ impl Replay {
             .map_err(|e| AppError::Locked(e.to_string()))?;
         let mut result = Ok(());
         for c in selected {
+            if c.parent.is_some() {
+                out(&format!(
+                    "{}: a child collection's rejected items stay in pipeline_rejected (under {}/<parent key>): \
+                     replay-rejected does not replay them yet",
+                    c.name, c.name
+                ));
+                continue;
+            }
             let mut table = c.table.clone();
             table.migrate = self.migrate;
             // A changed column is a usage error (exit 2), as for a crawl.
