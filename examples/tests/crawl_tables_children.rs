@@ -2,16 +2,19 @@
 //! PostgreSQL, where they meet child tables and schema changes: typed
 //! columns (and `unnest`) on a child collection, `unnest` through staging
 //! (swapped in with the parent, a failed run leaving the live tables as
-//! they were), a column added to an unnested child table and backfilled,
-//! and a backfill that fails half-way leaving the table untouched.
+//! they were; `kill -9` and resumed exactly), a column added to an
+//! unnested child table and backfilled, and a backfill that fails half-way
+//! leaving the table untouched.
 
 mod support;
+
+use std::time::Duration;
 
 use crawlpipe_sources::mock::{MockConfig, MockServer};
 use support::tables::{
     Db, EVERY_TYPE, PER_PAGE, UNNEST, check_every_type, config, labels, postgres, run_ok, sqlite, unique,
 };
-use support::{crawl, write};
+use support::{crawl, spawn_crawl, wait_bounded, write};
 
 /// A parent over `/typed` (`n` items) and a typed child per parent item,
 /// fetching `/typed` again with the parent's id as the version.
@@ -147,6 +150,66 @@ async fn staged_unnest_swaps_child_tables_on_sqlite() {
 async fn staged_unnest_swaps_child_tables_on_postgres() {
     if let Some(db) = postgres() {
         staged_unnest(db).await;
+    }
+}
+
+async fn staged_killed_and_resumed(db: Db) {
+    let n = 2_000;
+    let mock = MockConfig::new(n, PER_PAGE).latency(Duration::from_millis(3));
+    let server = MockServer::start(mock).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let name = unique("skl");
+    let table = format!("{EVERY_TYPE}\n{UNNEST}");
+    let text = config(&db, server.base_url(), &name, &table, "mode = \"staging\"", "v=1");
+    let path = write(dir.path(), "crawl.toml", &text);
+    let staging = match db.is_pg() {
+        true => format!("\"pipeline_staging\".\"{name}\""),
+        false => format!("\"pipeline_staging__{name}\""),
+    };
+    let mut child = spawn_crawl(&path, dir.path(), std::process::Stdio::null);
+    // Killed once some pages are committed to the staging tables.
+    let mut seen = 0;
+    for _ in 0..2_000 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        seen = db.try_count_from(&staging).await;
+        if seen >= 200 {
+            break;
+        }
+    }
+    assert!(seen >= 200, "the crawl staged {seen} rows");
+    child.kill().expect("SIGKILL");
+    let _ = wait_bounded(&mut child, Duration::from_secs(10));
+    assert!(db.try_count_from(&staging).await < n, "killed mid-crawl");
+    assert_eq!(
+        db.try_count(&format!("{name}__labels")).await,
+        0,
+        "nothing is live yet"
+    );
+    run_ok(&[&path, "--quiet"], dir.path());
+    assert_eq!(db.count(&name).await, n);
+    assert_eq!(
+        db.count(&format!("{name}__labels")).await,
+        labels(n, 1),
+        "no duplicate child rows"
+    );
+    let wrong = db
+        .strings(&format!(
+            "SELECT CAST(COUNT(*) AS TEXT) FROM \"{name}\" WHERE comments IS NULL OR title IS NULL"
+        ))
+        .await;
+    assert_eq!(wrong, ["0"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn staged_run_killed_resumes_exactly_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    staged_killed_and_resumed(sqlite(&dir)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn staged_run_killed_resumes_exactly_on_postgres() {
+    if let Some(db) = postgres() {
+        staged_killed_and_resumed(db).await;
     }
 }
 

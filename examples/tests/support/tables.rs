@@ -46,7 +46,12 @@ impl Db {
 
     /// `count`, or 0 while the database or table does not exist yet.
     pub async fn try_count(&self, table: &str) -> usize {
-        let sql = format!("SELECT COUNT(*) FROM \"{table}\"");
+        self.try_count_from(&format!("\"{table}\"")).await
+    }
+
+    /// `try_count` of a quoted table reference (a staging table).
+    pub async fn try_count_from(&self, from: &str) -> usize {
+        let sql = format!("SELECT COUNT(*) FROM {from}");
         let n: Result<i64, sqlx::Error> = if self.is_pg() {
             match sqlx::PgPool::connect(&self.url).await {
                 Ok(pool) => {
