@@ -19,11 +19,16 @@ use support::{crawl, spawn_crawl, wait_bounded, write};
 /// A parent over `/typed` (`n` items) and a typed child per parent item,
 /// fetching `/typed` again with the parent's id as the version.
 fn parent_and_child(db: &Db, base: &str, parent: &str, child: &str) -> String {
+    parent_and_child_with(db, base, parent, child, &format!("{EVERY_TYPE}\n{UNNEST}"))
+}
+
+/// [`parent_and_child`] with the child's `table` settings.
+fn parent_and_child_with(db: &Db, base: &str, parent: &str, child: &str, table: &str) -> String {
     format!(
         "[runtime]\ndatabase = \"{}\"\n\n[[collection]]\nname = \"{parent}\"\nurl = \"{base}/typed\"\n\
          items = \"/items\"\npagination = {{ style = \"page\" }}\n\n[[collection]]\nname = \"{child}\"\n\
          parent = \"{parent}\"\nurl = \"{base}/typed?v={{/id}}\"\nitems = \"/items\"\n\
-         pagination = {{ style = \"page\" }}\nkey = [\"parent\", \"/id\"]\n{EVERY_TYPE}\n{UNNEST}\n",
+         pagination = {{ style = \"page\" }}\nkey = [\"parent\", \"/id\"]\n{table}\n",
         db.url
     )
 }
@@ -73,6 +78,44 @@ async fn typed_child_collection_on_sqlite() {
 async fn typed_child_collection_on_postgres() {
     if let Some(db) = postgres() {
         typed_child_collection(db).await;
+    }
+}
+
+async fn inferred_child_collection(db: Db) {
+    let n = 8;
+    let server = MockServer::start(MockConfig::new(n, PER_PAGE)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (parent, child) = (unique("par"), unique("inf"));
+    let text = parent_and_child_with(&db, server.base_url(), &parent, &child, "columns = \"infer\"");
+    // Children inferring the same new columns at once add each once: no
+    // child fails (and none may be resumed).
+    let text = text.replace("[runtime]\n", "[runtime]\nmax_resumes = 0\n");
+    run_ok(&[&write(dir.path(), "crawl.toml", &text), "--quiet"], dir.path());
+    assert_eq!(db.count(&child).await, n * n);
+    let types = db.column_types(&child).await;
+    let comments = if db.is_pg() {
+        "comments bigint"
+    } else {
+        "comments integer"
+    };
+    for column in ["parent text", comments, "title text"] {
+        assert!(types.contains(&column.to_owned()), "{column} in {types:?}");
+    }
+    for (v, data) in db.with_data(&child, "comments").await {
+        assert_eq!(v, data["comments"].to_string());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn inferred_child_collection_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    inferred_child_collection(sqlite(&dir)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn inferred_child_collection_on_postgres() {
+    if let Some(db) = postgres() {
+        inferred_child_collection(db).await;
     }
 }
 

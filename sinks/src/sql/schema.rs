@@ -61,6 +61,16 @@ pub(crate) fn add_column(dialect: Dialect, table: &TableName, column: &DocColumn
     )
 }
 
+/// A query returning a row when SQLite table `table` (unquoted) has
+/// `column` (compared case-insensitively, as identifiers are).
+#[cfg(feature = "sqlite")]
+pub(crate) fn has_column<'a>(table: &'a str, column: &'a str) -> Statement<'a> {
+    Statement {
+        sql: "SELECT 1 FROM pragma_table_info(?) WHERE lower(name) = lower(?)".into(),
+        binds: vec![Bind::Text(Some(table)), Bind::Text(Some(column))],
+    }
+}
+
 /// The stored columns of `table`, in the order they were added.
 async fn stored(pool: &Pool, table: &str) -> Result<Vec<DocColumn>, sqlx::Error> {
     let dialect = pool.dialect();

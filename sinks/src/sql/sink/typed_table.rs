@@ -222,6 +222,8 @@ pub(crate) struct TypedWrites {
     pub(crate) pending: Vec<DocColumn>,
     /// The name the table's columns are recorded under.
     pub(crate) schema_name: String,
+    /// The target table's unquoted name (SQLite: where `ddl` checks its columns).
+    pub(crate) target_name: String,
     pub(crate) written_keys: String,
     pub(crate) cursor: Option<String>,
     /// Per child table: the rows to insert (indexes into its batch).
@@ -257,6 +259,7 @@ impl<T> SqlSink<T> {
             ddl,
             pending: typed.pending.clone(),
             schema_name: opened.live.name.as_str().to_owned(),
+            target_name: opened.target().name.as_str().to_owned(),
             written_keys,
             cursor: typed.cursor.clone(),
             child_rows,
@@ -274,7 +277,20 @@ impl<T> SqlSink<T> {
         let Some(typed) = self.typed.as_ref() else {
             return;
         };
-        plan.ddl.extend(writes.ddl.iter().cloned());
+        match self.dialect {
+            // Concurrent sinks of one table (children of a child collection)
+            // may infer the same column: it is added once, whoever is first.
+            #[cfg(feature = "sqlite")]
+            crate::sql::dialect::Dialect::Sqlite => {
+                for (ddl, c) in writes.ddl.iter().zip(&writes.pending) {
+                    let exists = schema::has_column(&writes.target_name, c.name.as_str());
+                    plan.add_columns.push((exists, ddl.clone()));
+                }
+            }
+            // `ADD COLUMN IF NOT EXISTS` (see `schema::add_column`).
+            #[cfg(feature = "postgres")]
+            crate::sql::dialect::Dialect::Postgres => plan.ddl.extend(writes.ddl.iter().cloned()),
+        }
         let mut statements: Vec<Statement<'a>> = writes
             .pending
             .iter()
