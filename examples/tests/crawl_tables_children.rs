@@ -294,6 +294,25 @@ async fn child_column_added(db: Db) {
         let data: serde_json::Value = serde_json::from_str(data).unwrap();
         assert_eq!(w, data["weight"].to_string(), "{row}");
     }
+    // A child column's changed type exits 2 naming it; --migrate rebuilds it.
+    let changed = UNNEST.replace("type = \"integer\"", "type = \"text\"");
+    let text = config(&db, server.base_url(), &name, &changed, "", "");
+    let path = write(dir.path(), "c.toml", &text);
+    let out = crawl(&[&path, "--quiet"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&name) && err.contains("column labels.weight") && err.contains("--migrate"),
+        "{err}"
+    );
+    run_ok(&[&path, "--quiet", "--migrate"], dir.path());
+    assert!(db.column_types(&child).await.contains(&"weight text".to_owned()));
+    let nulls = db
+        .strings(&format!(
+            "SELECT CAST(COUNT(*) AS TEXT) FROM \"{child}\" WHERE weight IS NULL"
+        ))
+        .await;
+    assert_eq!(nulls, ["0"]);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -172,7 +172,24 @@ impl TypedTable {
                         rows: RowKey::ParentIdx,
                     },
                 )
-                .await?,
+                .await
+                .map_err(|e| match e {
+                    // Named as a mismatch in a child table is: `labels.name`.
+                    schema::EvolveError::Changed {
+                        column,
+                        stored,
+                        stored_pointer,
+                        declared,
+                        declared_pointer,
+                    } => schema::EvolveError::Changed {
+                        column: format!("{}.{column}", u.name),
+                        stored,
+                        stored_pointer,
+                        declared,
+                        declared_pointer,
+                    },
+                    other => other,
+                })?,
             );
         }
         schema::apply(pool, &plans).await?;
