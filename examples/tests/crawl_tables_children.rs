@@ -39,8 +39,15 @@ async fn typed_child_collection(db: Db) {
     let dir = tempfile::tempdir().unwrap();
     let (parent, child) = (unique("par"), unique("kid"));
     let text = parent_and_child(&db, server.base_url(), &parent, &child);
-    run_ok(&[&write(dir.path(), "crawl.toml", &text), "--quiet"], dir.path());
+    let path = write(dir.path(), "crawl.toml", &text);
+    run_ok(&[&path, "--quiet"], dir.path());
     check_every_type(&db, &child, n * n).await;
+    // replay-rejected says it leaves a child collection's items alone.
+    let said = run_ok(&["replay-rejected", &path], dir.path());
+    assert!(
+        said.contains(&format!("{child}: a child collection's rejected items")),
+        "{said}"
+    );
     // Each row's parent column is its parent's key, the key's first part.
     let rows = db
         .strings(&format!(
