@@ -19,15 +19,16 @@ use support::{crawl, spawn_crawl, wait_bounded, write};
 /// A parent over `/typed` (`n` items) and a typed child per parent item,
 /// fetching `/typed` again with the parent's id as the version.
 fn parent_and_child(db: &Db, base: &str, parent: &str, child: &str) -> String {
-    parent_and_child_with(db, base, parent, child, &format!("{EVERY_TYPE}\n{UNNEST}"))
+    parent_and_child_with(db, base, parent, child, &format!("{EVERY_TYPE}\n{UNNEST}"), "")
 }
 
 /// [`parent_and_child`] with the child's `table` settings.
-fn parent_and_child_with(db: &Db, base: &str, parent: &str, child: &str, table: &str) -> String {
+/// `query` is added to the child's URL.
+fn parent_and_child_with(db: &Db, base: &str, parent: &str, child: &str, table: &str, query: &str) -> String {
     format!(
         "[runtime]\ndatabase = \"{}\"\n\n[[collection]]\nname = \"{parent}\"\nurl = \"{base}/typed\"\n\
          items = \"/items\"\npagination = {{ style = \"page\" }}\n\n[[collection]]\nname = \"{child}\"\n\
-         parent = \"{parent}\"\nurl = \"{base}/typed?v={{/id}}\"\nitems = \"/items\"\n\
+         parent = \"{parent}\"\nurl = \"{base}/typed?v={{/id}}{query}\"\nitems = \"/items\"\n\
          pagination = {{ style = \"page\" }}\nkey = [\"parent\", \"/id\"]\n{table}\n",
         db.url
     )
@@ -42,10 +43,10 @@ async fn typed_child_collection(db: Db) {
     let path = write(dir.path(), "crawl.toml", &text);
     run_ok(&[&path, "--quiet"], dir.path());
     check_every_type(&db, &child, n * n).await;
-    // replay-rejected says it leaves a child collection's items alone.
+    // Nothing rejected: replay-rejected moves nothing.
     let said = run_ok(&["replay-rejected", &path], dir.path());
     assert!(
-        said.contains(&format!("{child}: a child collection's rejected items")),
+        said.contains(&format!("{child}: 0 replayed into its table, 0 still rejected")),
         "{said}"
     );
     // Each row's parent column is its parent's key, the key's first part.
@@ -88,12 +89,61 @@ async fn typed_child_collection_on_postgres() {
     }
 }
 
+async fn child_rejects_and_replays(db: Db) {
+    let n = 5;
+    let server = MockServer::start(MockConfig::new(n, PER_PAGE)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (parent, child) = (unique("par"), unique("rej"));
+    let base = server.base_url();
+    let cols = r#"columns = { comments = { pointer = "/comments", type = "integer" } }"#;
+    // Item 2 of every child is bad: kept in pipeline_rejected under `<child>/<parent key>`.
+    let text = parent_and_child_with(&db, base, &parent, &child, cols, "&bad=2");
+    run_ok(&[&write(dir.path(), "a.toml", &text), "--quiet"], dir.path());
+    assert_eq!(db.count(&child).await, n * n - n);
+    let kept = format!(
+        "SELECT \"collection\" FROM pipeline_rejected WHERE substr(\"collection\", 1, {}) = '{child}/' \
+         AND \"key\" = '[\"1\",2]'",
+        child.len() + 1
+    );
+    assert_eq!(db.strings(&kept).await, [format!("{child}/1")]);
+    // Fixed (comments as text), replay-rejected moves every child's item in.
+    let fixed = r#"columns = { comments = "/comments" }"#;
+    let text = parent_and_child_with(&db, base, &parent, &child, fixed, "&bad=2");
+    let path = write(dir.path(), "b.toml", &text);
+    let said = run_ok(&["replay-rejected", &path, "--migrate"], dir.path());
+    assert!(
+        said.contains(&format!("{child}: {n} replayed into its table, 0 still rejected")),
+        "{said}"
+    );
+    assert_eq!(db.count(&child).await, n * n);
+    assert!(db.strings(&kept).await.is_empty());
+    let parents = db
+        .strings(&format!(
+            "SELECT parent FROM \"{child}\" WHERE comments = 'many' ORDER BY parent"
+        ))
+        .await;
+    assert_eq!(parents, (0..n).map(|p| p.to_string()).collect::<Vec<_>>());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_child_collection_rejects_and_replays_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    child_rejects_and_replays(sqlite(&dir)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_child_collection_rejects_and_replays_on_postgres() {
+    if let Some(db) = postgres() {
+        child_rejects_and_replays(db).await;
+    }
+}
+
 async fn inferred_child_collection(db: Db) {
     let n = 8;
     let server = MockServer::start(MockConfig::new(n, PER_PAGE)).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (parent, child) = (unique("par"), unique("inf"));
-    let text = parent_and_child_with(&db, server.base_url(), &parent, &child, "columns = \"infer\"");
+    let text = parent_and_child_with(&db, server.base_url(), &parent, &child, "columns = \"infer\"", "");
     // Children inferring the same new columns at once add each once: no
     // child fails (and none may be resumed).
     let text = text.replace("[runtime]\n", "[runtime]\nmax_resumes = 0\n");
