@@ -8,150 +8,11 @@ mod support;
 
 use std::time::Duration;
 
-use crawlpipe_sinks::sqlx::{self, AssertSqlSafe, Row};
 use crawlpipe_sources::mock::{MockConfig, MockServer, TypedShape, typed_item};
-use serde_json::Value;
+use support::tables::{
+    Db, EVERY_TYPE, PER_PAGE, UNNEST, check_every_type, config, labels, postgres, run_ok, sqlite, unique,
+};
 use support::{crawl, spawn_crawl, wait_bounded, write};
-
-const PER_PAGE: usize = 10;
-
-/// Where a test's tables go: a SQLite file, or PostgreSQL with unique names.
-struct Db {
-    url: String,
-    _dir: Option<tempfile::TempDir>,
-}
-
-fn sqlite(dir: &tempfile::TempDir) -> Db {
-    Db {
-        url: format!("sqlite://{}", dir.path().join("crawl.db").display()),
-        _dir: None,
-    }
-}
-
-fn postgres() -> Option<Db> {
-    match std::env::var("PIPELINE_TEST_PG_URL") {
-        Ok(url) => Some(Db { url, _dir: None }),
-        Err(_) => {
-            assert!(
-                std::env::var("PIPELINE_TEST_PG_REQUIRED").as_deref() != Ok("1"),
-                "PIPELINE_TEST_PG_REQUIRED=1 but PIPELINE_TEST_PG_URL is not set"
-            );
-            eprintln!("skipped: PIPELINE_TEST_PG_URL is not set");
-            None
-        }
-    }
-}
-
-fn unique(prefix: &str) -> String {
-    format!("{prefix}_{}_{}", std::process::id(), fastrand::u32(..))
-}
-
-impl Db {
-    fn is_pg(&self) -> bool {
-        self.url.starts_with("postgres")
-    }
-
-    /// `count`, or 0 while the database or table does not exist yet.
-    async fn try_count(&self, table: &str) -> usize {
-        let sql = format!("SELECT COUNT(*) FROM \"{table}\"");
-        let n: Result<i64, sqlx::Error> = if self.is_pg() {
-            match sqlx::PgPool::connect(&self.url).await {
-                Ok(pool) => {
-                    let n = sqlx::query_scalar(AssertSqlSafe(sql)).fetch_one(&pool).await;
-                    pool.close().await;
-                    n
-                }
-                Err(e) => Err(e),
-            }
-        } else {
-            let url = format!("{}?mode=ro", self.url);
-            match sqlx::SqlitePool::connect(&url).await {
-                Ok(pool) => {
-                    let n = sqlx::query_scalar(AssertSqlSafe(sql)).fetch_one(&pool).await;
-                    pool.close().await;
-                    n
-                }
-                Err(e) => Err(e),
-            }
-        };
-        n.map_or(0, |n| usize::try_from(n).unwrap_or(0))
-    }
-
-    /// Every row of `sql`'s first column, as text (NULL as "NULL").
-    async fn strings(&self, sql: &str) -> Vec<String> {
-        let rows: Vec<Option<String>> = if self.is_pg() {
-            let pool = sqlx::PgPool::connect(&self.url).await.expect("pg");
-            let rows = sqlx::query(AssertSqlSafe(sql)).fetch_all(&pool).await;
-            pool.close().await;
-            rows.map(|rows| rows.iter().map(|r| r.get(0)).collect())
-        } else {
-            let pool = sqlx::SqlitePool::connect(&self.url).await.expect("sqlite");
-            let rows = sqlx::query(AssertSqlSafe(sql)).fetch_all(&pool).await;
-            pool.close().await;
-            rows.map(|rows| rows.iter().map(|r| r.get(0)).collect())
-        }
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
-        rows.into_iter()
-            .map(|v| v.unwrap_or_else(|| "NULL".into()))
-            .collect()
-    }
-
-    async fn count(&self, table: &str) -> usize {
-        self.strings(&format!("SELECT CAST(COUNT(*) AS TEXT) FROM \"{table}\""))
-            .await[0]
-            .parse()
-            .unwrap()
-    }
-
-    /// `name type` of each column of `table`, lower-case.
-    async fn column_types(&self, table: &str) -> Vec<String> {
-        let sql = if self.is_pg() {
-            format!(
-                "SELECT column_name || ' ' || data_type FROM information_schema.columns \
-                 WHERE table_schema = current_schema() AND table_name = '{table}' ORDER BY ordinal_position"
-            )
-        } else {
-            format!("SELECT name || ' ' || lower(type) FROM pragma_table_info('{table}') ORDER BY cid")
-        };
-        self.strings(&sql).await
-    }
-
-    /// `column` of every row as text, with `data` as text, ordered by key.
-    async fn with_data(&self, table: &str, column: &str) -> Vec<(String, Value)> {
-        let sql = format!(
-            "SELECT CAST(\"{column}\" AS TEXT) || '\u{1}' || CAST(\"data\" AS TEXT) FROM \"{table}\" \
-             WHERE \"{column}\" IS NOT NULL ORDER BY \"key\""
-        );
-        self.strings(&sql)
-            .await
-            .into_iter()
-            .map(|row| {
-                let (v, data) = row.split_once('\u{1}').expect("two parts");
-                (v.to_owned(), serde_json::from_str(data).expect("data is JSON"))
-            })
-            .collect()
-    }
-}
-
-fn config(db: &Db, base: &str, name: &str, table: &str, runtime: &str, query: &str) -> String {
-    format!(
-        "[runtime]\ndatabase = \"{}\"\n{runtime}\n\n[[collection]]\nname = \"{name}\"\n\
-         url = \"{base}/typed?{query}\"\nitems = \"/items\"\npagination = {{ style = \"page\" }}\n{table}\n",
-        db.url
-    )
-}
-
-const EVERY_TYPE: &str = r#"columns = { title = "/title", comments = { pointer = "/comments", type = "integer" }, score = { pointer = "/score", type = "real" }, open = { pointer = "/open", type = "boolean" }, created_at = { pointer = "/created_at", type = "timestamp" }, day = { pointer = "/day", type = "date" }, labels = { pointer = "/labels", type = "json" }, login = "/user/login" }"#;
-
-fn run_ok(args: &[&str], dir: &std::path::Path) -> String {
-    let out = crawl(args, dir);
-    assert!(
-        out.status.success(),
-        "crawl {args:?}: stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 async fn every_type(db: Db) {
     let server = MockServer::start(MockConfig::new(45, PER_PAGE)).await.unwrap();
@@ -163,66 +24,7 @@ async fn every_type(db: Db) {
         &config(&db, server.base_url(), &name, EVERY_TYPE, "", ""),
     );
     run_ok(&[&path, "--quiet"], dir.path());
-    let types = db.column_types(&name).await;
-    let want: &[(&str, &str, &str)] = &[
-        ("data", "text", "jsonb"),
-        ("title", "text", "text"),
-        ("comments", "integer", "bigint"),
-        ("score", "real", "double precision"),
-        ("open", "integer", "boolean"),
-        ("created_at", "text", "timestamp with time zone"),
-        ("day", "text", "date"),
-        ("labels", "text", "jsonb"),
-        ("login", "text", "text"),
-    ];
-    for (column, lite, pg) in want {
-        let ty = if db.is_pg() { pg } else { lite };
-        assert!(
-            types.contains(&format!("{column} {ty}")),
-            "{column} {ty} in {types:?}"
-        );
-    }
-    assert_eq!(db.count(&name).await, 45);
-    // Every value equals its field in `data`.
-    for (v, data) in db.with_data(&name, "comments").await {
-        assert_eq!(v, data["comments"].to_string());
-    }
-    for (v, data) in db.with_data(&name, "title").await {
-        assert_eq!(v, data["title"].as_str().unwrap());
-    }
-    for (v, data) in db.with_data(&name, "score").await {
-        assert_eq!(v.parse::<f64>().unwrap(), data["score"].as_f64().unwrap());
-    }
-    for (v, data) in db.with_data(&name, "open").await {
-        let want = data["open"].as_bool().unwrap();
-        assert!(
-            v == if want { "1" } else { "0" } || v == want.to_string(),
-            "{v} {want}"
-        );
-    }
-    for (v, data) in db.with_data(&name, "day").await {
-        assert_eq!(v, data["day"].as_str().unwrap());
-    }
-    for (v, data) in db.with_data(&name, "labels").await {
-        assert_eq!(serde_json::from_str::<Value>(&v).unwrap(), data["labels"]);
-    }
-    for (v, data) in db.with_data(&name, "login").await {
-        assert_eq!(v, data["user"]["login"].as_str().unwrap());
-    }
-    let stamps = db.with_data(&name, "created_at").await;
-    assert_eq!(stamps.len(), 45);
-    for (v, data) in stamps {
-        // 2024-05-01T0H:MM:00+02:00 is (H-2):MM UTC.
-        let local = data["created_at"].as_str().unwrap();
-        let hour: u32 = local[11..13].parse().unwrap();
-        let utc = format!(
-            "2024-05-01{}{:02}:{}:00",
-            if db.is_pg() { " " } else { "T" },
-            hour - 2,
-            &local[14..16]
-        );
-        assert!(v.starts_with(&utc), "{v} from {local} (want {utc}…)");
-    }
+    check_every_type(&db, &name, 45).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -485,13 +287,6 @@ async fn evolution_on_postgres() {
     }
 }
 
-/// The child rows the mock's items `0..n` of version `v` make.
-fn labels(n: usize, v: usize) -> usize {
-    (0..n).map(|i| (i + v) % 4).sum()
-}
-
-const UNNEST: &str = r#"unnest = { labels = { pointer = "/labels", columns = { name = "/name", weight = { pointer = "/weight", type = "integer" } } } }"#;
-
 async fn unnest_recrawl(db: Db) {
     let server = MockServer::start(MockConfig::new(40, PER_PAGE)).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -578,9 +373,11 @@ async fn staging_and_cluster(db: Db, runtime: &str) {
     let server = MockServer::start(MockConfig::new(35, PER_PAGE)).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let name = unique("stc");
-    let text = config(&db, server.base_url(), &name, EVERY_TYPE, runtime, "");
+    let table = format!("{EVERY_TYPE}\n{UNNEST}");
+    let text = config(&db, server.base_url(), &name, &table, runtime, "");
     run_ok(&[&write(dir.path(), "crawl.toml", &text), "--quiet"], dir.path());
     assert_eq!(db.count(&name).await, 35);
+    assert_eq!(db.count(&format!("{name}__labels")).await, labels(35, 0));
     let ts = if db.is_pg() {
         "created_at timestamp with time zone"
     } else {
@@ -645,16 +442,6 @@ fn bad_table_settings_exit_2_naming_the_key_and_line() {
             "{line}: {err}"
         );
     }
-    let staging = format!(
-        "[runtime]\ndatabase = \"sqlite://{}\"\nmode = \"staging\"\n\n[[collection]]\nname = \"c\"\nurl = \"http://127.0.0.1:9/typed\"\nunnest = {{ l = \"/l\" }}\n",
-        dir.path().join("x.db").display()
-    );
-    let out = crawl(
-        &[&write(dir.path(), "staging.toml", &staging), "--quiet"],
-        dir.path(),
-    );
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unnest cannot be used with mode = \"staging\""));
 }
 
 #[tokio::test(flavor = "multi_thread")]

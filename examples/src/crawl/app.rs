@@ -298,18 +298,19 @@ async fn prepare_tables(
     db: &Database,
 ) -> Result<(), AppError> {
     for c in selected.iter().filter(|c| c.table.is_typed()) {
-        KeyConfig::documents(c.key.as_ref(), c.table.apply(db.documents()))
-            .prepare(&c.name)
-            .await
-            .map_err(|e| match e {
-                crawlpipe_sinks::Error::Config { collection, reason } => {
-                    AppError::Table { collection, reason }
-                }
-                other => AppError::Database {
-                    url: redact_url(&config.database),
-                    message: other.to_string(),
-                },
-            })?;
+        let mut builder = KeyConfig::documents(c.key.as_ref(), c.table.apply(db.documents()));
+        if c.parent.is_some() {
+            // A child collection's table has `parent`; setting it up reads
+            // no parent's key (each child's sink names its own).
+            builder = builder.table(&c.name).child_of(&c.name, "");
+        }
+        builder.prepare(&c.name).await.map_err(|e| match e {
+            crawlpipe_sinks::Error::Config { collection, reason } => AppError::Table { collection, reason },
+            other => AppError::Database {
+                url: redact_url(&config.database),
+                message: other.to_string(),
+            },
+        })?;
     }
     Ok(())
 }

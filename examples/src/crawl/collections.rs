@@ -233,23 +233,7 @@ pub(crate) fn build(
             None => sink,
         };
         match target.child {
-            None => {
-                let mut sink =
-                    KeyConfig::documents(c.key.as_ref(), c.table.apply(db.documents())).staging(staging);
-                if let Some(field) = field {
-                    sink = sink.high_water(field);
-                }
-                let pipeline = configured(c, Pipeline::paged(name, source));
-                let pipeline = match transform {
-                    Some(t) => pipeline.map(move |mut item: Value| {
-                        t.apply(&mut item);
-                        item
-                    }),
-                    None => pipeline,
-                };
-                pipeline.sink(with_floor(sink.build()?))
-            }
-            Some(parent) => {
+            Some(parent) if !c.table.is_typed() => {
                 let rows = db
                     .rows::<Value>()
                     .table(&c.name)
@@ -270,6 +254,26 @@ pub(crate) fn build(
                         child_row(item, &parent)
                     })
                     .sink(with_floor(sink.staging(staging).build()?))
+            }
+            child => {
+                let mut sink =
+                    KeyConfig::documents(c.key.as_ref(), c.table.apply(db.documents())).staging(staging);
+                if let Some(parent) = child {
+                    // A typed child's table: `data`, `parent` and its columns.
+                    sink = sink.table(&c.name).child_of(&c.name, parent);
+                }
+                if let Some(field) = field {
+                    sink = sink.high_water(field);
+                }
+                let pipeline = configured(c, Pipeline::paged(name, source));
+                let pipeline = match transform {
+                    Some(t) => pipeline.map(move |mut item: Value| {
+                        t.apply(&mut item);
+                        item
+                    }),
+                    None => pipeline,
+                };
+                pipeline.sink(with_floor(sink.build()?))
             }
         }
     };

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use crawlpipe_sinks::Database;
 
 use super::app::{AppError, redact_url};
-use super::config::{CrawlConfig, KeyConfig};
+use super::config::{CollectionConfig, CrawlConfig, KeyConfig};
 
 /// One replay run's settings (from the command line).
 #[derive(Debug, Clone)]
@@ -90,37 +90,13 @@ impl Replay {
             .map_err(|e| AppError::Locked(e.to_string()))?;
         let mut result = Ok(());
         for c in selected {
-            let mut table = c.table.clone();
-            table.migrate = self.migrate;
-            // A changed column is a usage error (exit 2), as for a crawl.
-            let builder = || KeyConfig::documents(c.key.as_ref(), table.apply(db.documents()));
-            if let Err(e) = builder().prepare(&c.name).await {
-                result = Err(match e {
-                    crawlpipe_sinks::Error::Config { collection, reason } => {
-                        AppError::Table { collection, reason }.into()
-                    }
-                    other => ReplayError::Write {
-                        collection: c.name.clone(),
-                        message: other.to_string(),
-                    },
-                });
-                break;
-            }
-            let built = builder().build_raw();
-            let replayed = match built {
-                Ok(mut sink) => sink.replay_rejected(&c.name).await.map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            };
-            match replayed {
-                Ok(r) => out(&format!(
-                    "{}: {} replayed into its table, {} still rejected",
-                    c.name, r.replayed, r.still_rejected
+            match replay_one(c, &db, self.migrate).await {
+                Ok((replayed, still)) => out(&format!(
+                    "{}: {replayed} replayed into its table, {still} still rejected",
+                    c.name
                 )),
-                Err(message) => {
-                    result = Err(ReplayError::Write {
-                        collection: c.name.clone(),
-                        message,
-                    });
+                Err(e) => {
+                    result = Err(e);
                     break;
                 }
             }
@@ -131,4 +107,61 @@ impl Replay {
         db.close().await;
         result
     }
+}
+
+/// Replays collection `c`'s rejected items (a child collection's: every
+/// child's, each under `<child>/<parent key>`); returns how many moved and
+/// how many still do not fit.
+async fn replay_one(c: &CollectionConfig, db: &Database, migrate: bool) -> Result<(u64, u64), ReplayError> {
+    let mut table = c.table.clone();
+    table.migrate = migrate;
+    let write = |message: String| ReplayError::Write {
+        collection: c.name.clone(),
+        message,
+    };
+    // A child's table is the collection's, with `parent` (see `prepare_tables`).
+    let builder = |parent: Option<&str>| {
+        let b = KeyConfig::documents(c.key.as_ref(), table.apply(db.documents()));
+        match parent {
+            Some(p) => b.table(&c.name).child_of(&c.name, p),
+            None => b,
+        }
+    };
+    let child = c.parent.is_some();
+    // A changed column is a usage error (exit 2), as for a crawl.
+    if let Err(e) = builder(child.then_some("")).prepare(&c.name).await {
+        return Err(match e {
+            crawlpipe_sinks::Error::Config { collection, reason } => {
+                AppError::Table { collection, reason }.into()
+            }
+            other => write(other.to_string()),
+        });
+    }
+    let parents: Vec<Option<String>> = match child {
+        true => db
+            .rejected_children(&c.name)
+            .await
+            .map_err(|e| write(e.to_string()))?
+            .into_iter()
+            .map(Some)
+            .collect(),
+        false => vec![None],
+    };
+    let (mut replayed, mut still) = (0, 0);
+    for parent in parents {
+        let collection = match &parent {
+            Some(p) => format!("{}/{p}", c.name),
+            None => c.name.clone(),
+        };
+        let mut sink = builder(parent.as_deref())
+            .build_raw()
+            .map_err(|e| write(e.to_string()))?;
+        let r = sink
+            .replay_rejected(&collection)
+            .await
+            .map_err(|e| write(e.to_string()))?;
+        replayed += r.replayed;
+        still += r.still_rejected;
+    }
+    Ok((replayed, still))
 }

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 use crawlpipe_sinks::sqlx::{self, AssertSqlSafe, Row};
 use crawlpipe_sources::mock::MockServer;
 
+pub mod tables;
+
 /// Runs `crawl ARGS` in `dir` to its end, capturing stdout and stderr.
 pub fn crawl(args: &[&str], dir: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_crawl"))

@@ -99,7 +99,9 @@ macro_rules! common_setters {
         /// The sink writes one child of child collection `child` (the child
         /// of parent `parent_key`, listed by a [`ChildQueue`](crate::ChildQueue)):
         /// the run's completion also marks it `done` in the children's
-        /// table, in the same transaction.
+        /// table, in the same transaction. A typed document sink (with
+        /// columns, inference or unnested arrays) also writes the column
+        /// `parent`, the parent's key, which its columns cannot be named.
         pub fn child_of(mut self, child: impl Into<String>, parent_key: impl Into<String>) -> Self {
             self.spec.child = Some((child.into(), parent_key.into()));
             self
@@ -255,7 +257,7 @@ impl DocumentSinkBuilder {
         let keyless = self.key.is_position();
         let sink = match self.typed_parts()? {
             Some((encoder, typed)) => {
-                let shape = shape_of(&encoder.columns, keyless).columns;
+                let shape = shape_of(&encoder.columns, keyless, encoder.parent.is_some()).columns;
                 SqlSink::new(self.spec, shape, Box::new(encoder)).with_typed(typed)
             }
             None => {
@@ -308,7 +310,7 @@ impl DocumentSinkBuilder {
         self.resolve_key()?;
         let keyless = self.key.is_position();
         if let Some((encoder, typed)) = self.typed_parts()? {
-            let shape = shape_of(&encoder.columns, keyless).columns;
+            let shape = shape_of(&encoder.columns, keyless, encoder.parent.is_some()).columns;
             return Ok(SqlSink::new(self.spec, shape, Box::new(encoder))
                 .with_typed(typed)
                 .keyless(keyless));

@@ -1,7 +1,9 @@
 //! The SQL of an unnested array's child table `<table>__<name>`:
 //! `parent_key`, `idx`, `data`, the declared columns; primary key
 //! (`parent_key`, `idx`). A batch deletes its parents' previous elements,
-//! then inserts the current ones, in the parents' transaction.
+//! then inserts the current ones, in the parents' transaction. In staging
+//! mode the rows go to the child's own staging table, swapped in with the
+//! parent's (see ARCHITECTURE.md, "Typed tables").
 
 use std::fmt::Write;
 use std::sync::Arc;
@@ -16,7 +18,12 @@ use crate::Error;
 /// One child table of a sink, with its statements.
 #[derive(Debug, Clone)]
 pub(crate) struct ChildTable {
+    /// The table rows are written to: the live one, or its staging table.
     pub(crate) table: TableName,
+    /// The live table (`<parent>__<name>`).
+    pub(crate) live: TableName,
+    /// Whether `table` is a staging table.
+    pub(crate) staged: bool,
     pub(crate) types: Vec<ColumnType>,
     create: String,
     delete: Arc<str>,
@@ -24,12 +31,22 @@ pub(crate) struct ChildTable {
 }
 
 impl ChildTable {
-    /// The child table of `parent` for `u`.
-    pub(crate) fn new(dialect: Dialect, parent: &TableName, u: &UnnestSpec) -> Result<Self, Error> {
+    /// The child table of `parent` (the live table) for `u`, written
+    /// through its staging table when `staging`.
+    pub(crate) fn new(
+        dialect: Dialect,
+        parent: &TableName,
+        staging: bool,
+        u: &UnnestSpec,
+    ) -> Result<Self, Error> {
         let name = Ident::table(&format!("{}__{}", parent.name.as_str(), u.name))?;
-        let table = TableName {
+        let live = TableName {
             schema: parent.schema.clone(),
             name,
+        };
+        let table = match staging {
+            true => dialect.staging_table(&live.name)?,
+            false => live.clone(),
         };
         let mut columns = vec![Ident::new("column", "idx")?, Ident::new("column", "data")?];
         let mut types = vec![ColumnType::Integer, ColumnType::Json];
@@ -55,11 +72,51 @@ impl ChildTable {
         let delete = format!("DELETE FROM {table} WHERE \"parent_key\" IN ({keys})");
         Ok(Self {
             table,
+            live,
+            staged: staging,
             types,
             create,
             delete: delete.into(),
             columns,
         })
+    }
+
+    /// The DDL emptying the staging table for a new staged run.
+    pub(crate) fn recreate(&self) -> Vec<String> {
+        vec![
+            format!("DROP TABLE IF EXISTS {}", self.table),
+            self.create.clone(),
+        ]
+    }
+
+    /// The DDL replacing the live table by the staging table, run in the
+    /// parent's swap transaction (nothing when not staged).
+    pub(crate) fn swap(&self, dialect: Dialect) -> Vec<String> {
+        if !self.staged {
+            return Vec::new();
+        }
+        let drop = format!("DROP TABLE IF EXISTS {}", self.live);
+        match dialect {
+            #[cfg(feature = "sqlite")]
+            Dialect::Sqlite => vec![
+                drop,
+                format!("ALTER TABLE {} RENAME TO {}", self.table, self.live.name),
+            ],
+            #[cfg(feature = "postgres")]
+            Dialect::Postgres => {
+                // As the parent's swap (`Dialect::swap`): validated names,
+                // no quote inside the literal.
+                let schema = self.table.schema.as_ref().map_or("public", Ident::as_str);
+                vec![
+                    drop,
+                    format!(
+                        "DO $$ BEGIN EXECUTE format('ALTER TABLE %I.%I SET SCHEMA %I', '{schema}', '{}', \
+                         current_schema()); END $$",
+                        self.table.name.as_str()
+                    ),
+                ]
+            }
+        }
     }
 
     /// `CREATE TABLE IF NOT EXISTS`.

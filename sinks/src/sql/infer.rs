@@ -28,9 +28,22 @@ pub(crate) const DOC_OWN: &[&str] = &["key", "data", "fetched_at"];
 /// The names a keyless document table has of its own (see `append.rs`).
 pub(crate) const DOC_OWN_KEYLESS: &[&str] = &["key", "data", "fetched_at", "position"];
 
-/// The names a document table has of its own, keyless or not.
-pub(crate) fn doc_own(keyless: bool) -> &'static [&'static str] {
-    if keyless { DOC_OWN_KEYLESS } else { DOC_OWN }
+/// The names a child collection's document table has of its own (`parent`:
+/// the parent's key; see docs/configuration.md, "Child collections").
+const DOC_OWN_CHILD: &[&str] = &["key", "data", "fetched_at", "parent"];
+
+/// The names a keyless child collection's document table has of its own.
+const DOC_OWN_KEYLESS_CHILD: &[&str] = &["key", "data", "fetched_at", "position", "parent"];
+
+/// The names a document table has of its own, keyless or not, a child
+/// collection's or not.
+pub(crate) fn doc_own(keyless: bool, child: bool) -> &'static [&'static str] {
+    match (keyless, child) {
+        (false, false) => DOC_OWN,
+        (true, false) => DOC_OWN_KEYLESS,
+        (false, true) => DOC_OWN_CHILD,
+        (true, true) => DOC_OWN_KEYLESS_CHILD,
+    }
 }
 
 /// Inference state: the limit and the table's own names (the columns live
@@ -41,6 +54,8 @@ pub(crate) struct Inference {
     pub(crate) skipped: u64,
     /// The table is keyless: `position` is its own, never a field's column.
     pub(crate) keyless: bool,
+    /// The table is a child collection's: `parent` is its own.
+    pub(crate) child: bool,
 }
 
 impl Inference {
@@ -83,7 +98,7 @@ impl Inference {
             }
             let pointer = format!("/{}", name.replace('~', "~0").replace('/', "~1"));
             // A name that cannot be a column stays in `data`.
-            let Ok(column) = DocColumn::new(&name, &pointer, ty, doc_own(self.keyless)) else {
+            let Ok(column) = DocColumn::new(&name, &pointer, ty, doc_own(self.keyless, self.child)) else {
                 continue;
             };
             if lowered.insert(name.to_ascii_lowercase()) {

@@ -152,4 +152,34 @@ impl super::database::Database {
             .and_then(|n| n.parse().ok())
             .unwrap_or(0))
     }
+
+    /// The parents' keys of child collection `child` whose children have
+    /// items kept in `pipeline_rejected` (each child's items are kept under
+    /// its own name, `<child>/<parent key>`), in order; empty when the table
+    /// does not exist yet.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Database`](crate::Error::Database) when the database fails.
+    pub async fn rejected_children(&self, child: &str) -> Result<Vec<String>, crate::Error> {
+        let pool = &self.inner.pool;
+        if !pool.table_exists(None, REJECTED_TABLE).await? {
+            return Ok(Vec::new());
+        }
+        let prefix = format!("{child}/");
+        let p = pool.dialect().placeholders(2);
+        // Compared by prefix, not LIKE: `_` in a name is no wildcard.
+        let sql = format!(
+            "SELECT DISTINCT \"collection\" FROM \"{REJECTED_TABLE}\" \
+             WHERE substr(\"collection\", 1, length({})) = {} ORDER BY \"collection\"",
+            p[0], p[1]
+        );
+        let binds = [Bind::Text(Some(&prefix)), Bind::Text(Some(&prefix))];
+        let rows = super::query::texts(pool, &sql, &binds).await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| r.into_iter().next().flatten())
+            .filter_map(|c| c.strip_prefix(&prefix).map(str::to_owned))
+            .collect())
+    }
 }

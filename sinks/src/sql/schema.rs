@@ -1,11 +1,12 @@
 //! `pipeline_schemas`: each typed table's columns (name, pointer, type) as
 //! last set up, so a restart or another process agrees on them; and the
-//! evolution run when a sink opens: columns new to the table are added and
-//! backfilled from `data`, a changed column is refused unless `migrate`
-//! rebuilds it, a column no longer declared stays in the table, unwritten.
+//! evolution run when a sink opens: columns new to the table (or to its
+//! unnested child tables) are added and backfilled from `data`, all in one
+//! transaction, a changed column is refused unless `migrate` rebuilds it, a
+//! column no longer declared stays in the table, unwritten.
 
 use super::backend::{Bind, Pool, Statement, TxPlan};
-use super::backfill::backfill;
+use super::backfill::{Fill, RowKey, evolve_in_one};
 use super::columns::DocColumn;
 use super::dialect::{Dialect, TableShape};
 use super::encode::ColumnType;
@@ -58,6 +59,16 @@ pub(crate) fn add_column(dialect: Dialect, table: &TableName, column: &DocColumn
         column.name,
         dialect.column_type(column.ty)
     )
+}
+
+/// A query returning a row when SQLite table `table` (unquoted) has
+/// `column` (compared case-insensitively, as identifiers are).
+#[cfg(feature = "sqlite")]
+pub(crate) fn has_column<'a>(table: &'a str, column: &'a str) -> Statement<'a> {
+    Statement {
+        sql: "SELECT 1 FROM pragma_table_info(?) WHERE lower(name) = lower(?)".into(),
+        binds: vec![Bind::Text(Some(table)), Bind::Text(Some(column))],
+    }
 }
 
 /// The stored columns of `table`, in the order they were added.
@@ -148,7 +159,7 @@ pub(crate) async fn add_missing(
     .await
 }
 
-/// What [`evolve`] works on.
+/// What [`plan`] works on.
 #[derive(Debug)]
 pub(crate) struct Evolve<'a> {
     /// The name columns are recorded under (the live table's).
@@ -159,6 +170,21 @@ pub(crate) struct Evolve<'a> {
     pub(crate) declared: Option<&'a [DocColumn]>,
     /// Rebuild a column whose type or pointer changed instead of refusing.
     pub(crate) migrate: bool,
+    /// How the table's rows are identified (a child table's by parent and index).
+    pub(crate) rows: RowKey,
+}
+
+/// What evolving one table does, planned from its stored and physical
+/// columns; [`apply`] runs the plans of a collection's tables together.
+#[derive(Debug)]
+pub(crate) struct Evolution {
+    /// The table's columns after `data`, once evolved.
+    pub(crate) columns: Vec<DocColumn>,
+    ddl: Vec<String>,
+    fill: Option<Fill>,
+    schema_name: String,
+    /// New (or rebuilt) columns to record in `pipeline_schemas`.
+    record: Vec<DocColumn>,
 }
 
 /// Why a table cannot be set up.
@@ -180,8 +206,8 @@ pub(crate) enum EvolveError {
     Database(#[from] sqlx::Error),
 }
 
-/// Brings `e.target` to its columns (see the module docs) and returns them.
-pub(crate) async fn evolve(pool: &Pool, e: Evolve<'_>) -> Result<Vec<DocColumn>, EvolveError> {
+/// Plans bringing `e.target` to its columns (see the module docs).
+pub(crate) async fn plan(pool: &Pool, e: Evolve<'_>) -> Result<Evolution, EvolveError> {
     let dialect = pool.dialect();
     let stored = stored(pool, e.schema_name).await?;
     let physical = physical(pool, e.target).await?;
@@ -226,27 +252,36 @@ pub(crate) async fn evolve(pool: &Pool, e: Evolve<'_>) -> Result<Vec<DocColumn>,
             }
         }
     }
-    if !ddl.is_empty() {
-        let plan = TxPlan {
-            ddl,
-            ..TxPlan::default()
-        };
-        pool.run_tx(&plan, false).await?;
+    Ok(Evolution {
+        columns,
+        ddl,
+        fill: (!fill.is_empty()).then(|| Fill {
+            table: e.target.clone(),
+            rows: e.rows,
+            columns: fill,
+        }),
+        schema_name: e.schema_name.to_owned(),
+        record: record_new,
+    })
+}
+
+/// Runs `plans` in one transaction: every new column added, backfilled
+/// from `data` and recorded, or none (see `backfill.rs`).
+pub(crate) async fn apply(pool: &Pool, plans: &[Evolution]) -> Result<(), sqlx::Error> {
+    let dialect = pool.dialect();
+    let ddl: Vec<String> = plans.iter().flat_map(|p| p.ddl.iter().cloned()).collect();
+    let fills: Vec<Fill> = plans.iter().filter_map(|p| p.fill.clone()).collect();
+    let records: Vec<Statement<'_>> = plans
+        .iter()
+        .flat_map(|p| p.record.iter().map(|c| record(dialect, &p.schema_name, c)))
+        .collect();
+    if ddl.is_empty() && fills.is_empty() && records.is_empty() {
+        return Ok(());
     }
-    if !fill.is_empty() {
-        let rows = backfill(pool, e.target, &fill).await?;
-        tracing::info!(table = %e.target, columns = fill.len(), rows, "columns backfilled from data");
+    let rows = evolve_in_one(pool, ddl, &fills, records).await?;
+    for f in &fills {
+        tracing::info!(table = %f.table, columns = f.columns.len(), "columns backfilled from data");
     }
-    if !record_new.is_empty() {
-        // Recorded last: a backfill cut short runs again at the next open.
-        let plan = TxPlan {
-            statements: record_new
-                .iter()
-                .map(|c| record(dialect, e.schema_name, c))
-                .collect(),
-            ..TxPlan::default()
-        };
-        pool.run_tx(&plan, false).await?;
-    }
-    Ok(columns)
+    tracing::debug!(rows, "backfill committed");
+    Ok(())
 }

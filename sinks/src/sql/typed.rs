@@ -117,6 +117,9 @@ pub(crate) struct TypedDocuments {
     pub(crate) unnest: Vec<UnnestSpec>,
     /// `columns = "infer"`: new top-level scalar fields become columns.
     pub(crate) infer: Option<Inference>,
+    /// A child collection's sink: its parent's key, the column `parent` of
+    /// every row (see `shape_of`).
+    pub(crate) parent: Option<String>,
 }
 
 /// Why an item does not fit: the column and the reason.
@@ -201,7 +204,8 @@ impl TypedDocuments {
             self.columns.extend(found.iter().cloned());
             out.new_columns = found;
         }
-        let width = 1 + usize::from(self.key.is_position()) + self.columns.len();
+        let width =
+            1 + usize::from(self.key.is_position()) + usize::from(self.parent.is_some()) + self.columns.len();
         out.width = width;
         out.keys.reserve(items.len());
         out.values.reserve(items.len() * width);
@@ -274,6 +278,9 @@ impl TypedDocuments {
             out.keys.push(key);
             out.values.push(item.into_data());
             push_position(&self.key, position, &mut out.values);
+            if let Some(parent) = &self.parent {
+                out.values.push(SqlValue::Text(parent.clone()));
+            }
             out.values.append(&mut row);
         }
         Ok(())
@@ -337,6 +344,7 @@ mod tests {
                 .unwrap(),
             ],
             infer: None,
+            parent: None,
         }
     }
 

@@ -251,14 +251,7 @@ fn check_crawl_keys(
             incremental.is_some(),
         )?),
     };
-    check_table(
-        place,
-        file,
-        &table,
-        scraped,
-        crawl.parent.is_some(),
-        crawl.key.as_ref(),
-    )?;
+    check_table(place, &table, scraped, crawl.key.as_ref())?;
     Ok(CollectionConfig {
         name: crawl.name,
         table,
@@ -291,36 +284,24 @@ fn read_duration(
         .map_err(|reason| place.fail(key, &reason))
 }
 
-/// Typed columns fit JSON collections that are not children, and unnested
-/// arrays are written in place (not through staging).
+/// Typed columns fit JSON collections (a scraped collection's columns are
+/// its fields).
 fn check_table(
     place: &Place<'_>,
-    file: &FileSettings<'_>,
     table: &TableConfig,
     scraped: bool,
-    child: bool,
     key: Option<&KeyConfig>,
 ) -> Result<(), ConfigError> {
-    let staging = file.mode == Some(Mode::Staging);
-    if table.is_typed() {
-        let problem = if scraped {
-            Some("applies to JSON collections: a scraped collection's columns are its scrape.fields")
-        } else if child {
-            Some("cannot be used on a child collection yet: its rows hold the item and its parent")
-        } else if !table.unnest.is_empty() && staging {
-            Some("unnest cannot be used with mode = \"staging\" yet: child tables are written in place")
-        } else {
-            None
+    if table.is_typed() && scraped {
+        let key = match (&table.columns, table.unnest.is_empty()) {
+            (Columns::None, false) => "unnest",
+            (Columns::None, true) => "on_mismatch",
+            _ => "columns",
         };
-        if let Some(reason) = problem {
-            let key = match (&table.columns, table.unnest.is_empty()) {
-                (_, false) if staging && !scraped && !child => "unnest",
-                (Columns::None, false) => "unnest",
-                (Columns::None, true) => "on_mismatch",
-                _ => "columns",
-            };
-            return Err(place.fail(key, reason));
-        }
+        return Err(place.fail(
+            key,
+            "applies to JSON collections: a scraped collection's columns are its scrape.fields",
+        ));
     }
     if table.on_mismatch == Some(crawlpipe_sinks::OnMismatch::Reject) && key == Some(&KeyConfig::Keyless) {
         return Err(place.fail(

@@ -45,6 +45,10 @@ pub(crate) struct TxPlan<'a> {
     /// ([`FencedOut`]): the collection's lease is still this run's.
     pub(crate) guard: Option<Statement<'a>>,
     pub(crate) ddl: Vec<String>,
+    /// `ALTER TABLE … ADD COLUMN`s run after `ddl`, each skipped when its
+    /// statement returns a row (the column is there: another sink of the
+    /// process added it; SQLite has no `ADD COLUMN IF NOT EXISTS`).
+    pub(crate) add_columns: Vec<(Statement<'a>, String)>,
     pub(crate) batch: Option<&'a Batch>,
     /// Statement text and the batch rows it writes.
     pub(crate) upserts: Vec<(Arc<str>, &'a [usize])>,
@@ -277,6 +281,14 @@ where
                     .persistent(false)
                     .execute(&mut *conn)
                     .await?;
+            }
+            for (exists, ddl) in &plan.add_columns {
+                if !Self::returns_row(&mut *conn, exists).await? {
+                    sqlx::query(AssertSqlSafe(ddl.as_str()))
+                        .persistent(false)
+                        .execute(&mut *conn)
+                        .await?;
+                }
             }
             if let Some(batch) = plan.batch {
                 for (sql, rows) in &plan.upserts {

@@ -107,6 +107,8 @@ impl DocumentSinkBuilder {
             return Ok(None);
         }
         let keyless = self.key.is_position();
+        let parent = self.spec.parent_key().map(str::to_owned);
+        let child = parent.is_some();
         let on_mismatch = match (t.on_mismatch, keyless) {
             (Some(OnMismatch::Reject), true) => {
                 return Err(Error::Setting {
@@ -123,7 +125,7 @@ impl DocumentSinkBuilder {
         let declared = t
             .columns
             .iter()
-            .map(|(n, p, ty)| DocColumn::new(n, p, *ty, doc_own(keyless)))
+            .map(|(n, p, ty)| DocColumn::new(n, p, *ty, doc_own(keyless, child)))
             .collect::<Result<Vec<_>, _>>()?;
         check_unique(&declared)?;
         let unnest = std::mem::take(&mut t.unnest)
@@ -139,8 +141,10 @@ impl DocumentSinkBuilder {
             unnest: unnest.clone(),
             infer: t.infer.then_some(Inference {
                 keyless,
+                child,
                 ..Inference::default()
             }),
+            parent,
         };
         let declared = (!t.infer).then_some(declared);
         Ok(Some((encoder, TypedTable::new(declared, unnest, t.migrate))))
@@ -164,11 +168,12 @@ impl DocumentSinkBuilder {
         let live = TableName::plain(live);
         self.resolve_key()?;
         let keyless = self.key.is_position();
+        let child = self.spec.child.is_some();
         let typed = self.typed_parts()?;
         let columns = typed.as_ref().map(|(e, _)| e.columns.clone()).unwrap_or_default();
         let dialect = db.inner.pool.dialect();
         let plan = TxPlan {
-            ddl: vec![dialect.create_table(&live, &shape_of(&columns, keyless))],
+            ddl: vec![dialect.create_table(&live, &shape_of(&columns, keyless, child))],
             ..TxPlan::default()
         };
         db.inner.pool.run_tx(&plan, false).await?;
@@ -180,6 +185,7 @@ impl DocumentSinkBuilder {
             live: &live,
             target: &live,
             staging: false,
+            resume: false,
         };
         table.prepare(&db, place).await.map_err(|e| match e {
             crawlpipe_core::SinkError::Config { reason } => Error::Config {

@@ -164,7 +164,7 @@ impl<T> SqlSink<T> {
     /// Sets the table's columns after `data` (typed documents): the shape,
     /// and the statements made from it.
     fn reshape(&mut self, columns: &[crate::sql::columns::DocColumn]) {
-        self.shape = shape_of(columns, self.append.is_some());
+        self.shape = shape_of(columns, self.append.is_some(), self.spec.child.is_some());
         self.statements.clear();
         self.max_rows = (self.dialect.max_binds() / (1 + self.shape.columns.len())).max(1);
         if let Some((opened, _)) = &self.opened {
@@ -269,13 +269,15 @@ impl<T: Send + 'static> Sink<T> for SqlSink<T> {
         let opened = open(spec, ctx).await?;
         if let Some(typed) = self.typed.as_mut() {
             let columns = typed.open(&self.spec.db, &opened).await?;
-            if self.append.is_some() {
+            let child = self.spec.child.is_some();
+            if self.append.is_some() || child {
                 // A table an earlier keyed run made gets its position column,
-                // as an untyped keyless table does when it opens.
+                // as an untyped keyless table does when it opens (and a
+                // child's table its parent column).
                 crate::sql::schema::add_missing(
                     &self.spec.db.inner.pool,
                     opened.target(),
-                    &shape_of(&[], true),
+                    &shape_of(&[], self.append.is_some(), child),
                 )
                 .await
                 .map_err(|e| SinkError::Write {
@@ -284,7 +286,7 @@ impl<T: Send + 'static> Sink<T> for SqlSink<T> {
                 })?;
             }
             self.encoder.set_columns(columns.clone());
-            self.shape = shape_of(&columns, self.append.is_some());
+            self.shape = shape_of(&columns, self.append.is_some(), child);
             self.statements.clear();
             self.max_rows = (self.dialect.max_binds() / (1 + self.shape.columns.len())).max(1);
         }
@@ -382,6 +384,10 @@ impl<T: Send + 'static> Sink<T> for SqlSink<T> {
             Outcome::Completed => {
                 if let Some(staging) = &opened.staging {
                     plan.ddl = self.dialect.swap(staging, &opened.live);
+                    // The unnested child tables swap in with their parents.
+                    for child in self.typed.iter().flat_map(|t| &t.children) {
+                        plan.ddl.extend(child.swap(self.dialect));
+                    }
                     if let Some((sql, _)) = &self.validators {
                         plan.statements
                             .extend(sql.promote(collection, opened.live.name.as_str()));

@@ -6,7 +6,9 @@ use crawlpipe_core::SinkError;
 
 use super::SqlSink;
 use crate::sql::append::POSITION;
+use crate::sql::backend::Pool;
 use crate::sql::backend::{Statement, TxPlan};
+use crate::sql::backfill::RowKey;
 use crate::sql::child_table::ChildTable;
 use crate::sql::columns::{DocColumn, UnnestSpec};
 use crate::sql::database::Database;
@@ -15,7 +17,7 @@ use crate::sql::encode::{Batch, ColumnType};
 use crate::sql::ident::{Ident, TableName};
 use crate::sql::query::texts;
 use crate::sql::rejected::{self, RejectedSql, keys_json};
-use crate::sql::schema::{self, Evolve, add_column, evolve};
+use crate::sql::schema::{self, Evolve, add_column};
 use crate::sql::setup::Opened;
 
 /// See the module docs.
@@ -61,6 +63,7 @@ impl TypedTable {
             live: &opened.live,
             target: opened.target(),
             staging: opened.staging.is_some(),
+            resume: opened.cursor.is_some(),
         };
         let columns = self.prepare(db, place).await?;
         self.cursor = opened.cursor.as_ref().map(|c| c.as_str().to_owned());
@@ -84,35 +87,41 @@ impl TypedTable {
         };
         let pool = &db.inner.pool;
         let dialect = pool.dialect();
-        if place.staging && !self.unnest.is_empty() {
-            return Err(config(
-                "unnest cannot be used with staging yet: child tables are written in place".to_owned(),
-            ));
-        }
         self.children = self
             .unnest
             .iter()
-            .map(|u| ChildTable::new(dialect, place.live, u))
+            .map(|u| ChildTable::new(dialect, place.live, place.staging, u))
             .collect::<Result<_, _>>()
             .map_err(|e| config(e.to_string()))?;
         let mut ddl = vec![schema::create(), rejected::create(dialect)];
-        ddl.extend(self.children.iter().map(|c| c.create().to_owned()));
+        for child in &self.children {
+            if !child.staged || !place.resume {
+                ddl.extend(match child.staged {
+                    // A new staged run starts its child tables empty.
+                    true => child.recreate(),
+                    false => vec![child.create().to_owned()],
+                });
+                continue;
+            }
+            let schema = child.table.schema.as_ref().map(Ident::as_str);
+            if !pool
+                .table_exists(schema, child.table.name.as_str())
+                .await
+                .map_err(write)?
+            {
+                return Err(config(format!(
+                    "the stored checkpoint has a cursor but staging table {} is missing, so resuming \
+                     would activate a partial table; run with fresh (`--fresh`)",
+                    child.table
+                )));
+            }
+        }
         let plan = TxPlan {
             ddl,
             ..TxPlan::default()
         };
         pool.run_tx(&plan, false).await.map_err(write)?;
-        let evolved = evolve(
-            pool,
-            Evolve {
-                schema_name: place.live.name.as_str(),
-                target: place.target,
-                declared: self.declared.as_deref(),
-                migrate: self.migrate,
-            },
-        )
-        .await
-        .map_err(|e| match e {
+        let evolved = self.evolve(pool, place).await.map_err(|e| match e {
             schema::EvolveError::Database(e) => write(e),
             other => config(other.to_string()),
         })?;
@@ -134,6 +143,60 @@ impl TypedTable {
     }
 }
 
+impl TypedTable {
+    /// Brings the target table and the child tables to their columns, in
+    /// one transaction (see `schema.rs`); returns the target's columns.
+    async fn evolve(&self, pool: &Pool, place: Place<'_>) -> Result<Vec<DocColumn>, schema::EvolveError> {
+        let mut plans = vec![
+            schema::plan(
+                pool,
+                Evolve {
+                    schema_name: place.live.name.as_str(),
+                    target: place.target,
+                    declared: self.declared.as_deref(),
+                    migrate: self.migrate,
+                    rows: RowKey::Key,
+                },
+            )
+            .await?,
+        ];
+        for (child, u) in self.children.iter().zip(&self.unnest) {
+            plans.push(
+                schema::plan(
+                    pool,
+                    Evolve {
+                        schema_name: child.live.name.as_str(),
+                        target: &child.table,
+                        declared: Some(&u.columns),
+                        migrate: self.migrate,
+                        rows: RowKey::ParentIdx,
+                    },
+                )
+                .await
+                .map_err(|e| match e {
+                    // Named as a mismatch in a child table is: `labels.name`.
+                    schema::EvolveError::Changed {
+                        column,
+                        stored,
+                        stored_pointer,
+                        declared,
+                        declared_pointer,
+                    } => schema::EvolveError::Changed {
+                        column: format!("{}.{column}", u.name),
+                        stored,
+                        stored_pointer,
+                        declared,
+                        declared_pointer,
+                    },
+                    other => other,
+                })?,
+            );
+        }
+        schema::apply(pool, &plans).await?;
+        Ok(plans.swap_remove(0).columns)
+    }
+}
+
 /// Where a typed sink writes.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Place<'a> {
@@ -141,14 +204,21 @@ pub(crate) struct Place<'a> {
     pub(crate) live: &'a TableName,
     pub(crate) target: &'a TableName,
     pub(crate) staging: bool,
+    /// A staged run resumes (its staging tables are kept).
+    pub(crate) resume: bool,
 }
 
 /// A table's shape: `data`, `position` when `keyless` (see `append.rs`),
-/// then `columns`.
-pub(crate) fn shape_of(columns: &[DocColumn], keyless: bool) -> TableShape {
+/// `parent` (the parent's key) in a `child` collection's table, then `columns`.
+pub(crate) fn shape_of(columns: &[DocColumn], keyless: bool, child: bool) -> TableShape {
     let mut shape = vec![(data_column(), ColumnType::Json, true)];
     if keyless {
         shape.push((position_column(), ColumnType::Integer, true));
+    }
+    if child {
+        let parent = Ident::new("column", "parent")
+            .unwrap_or_else(|_| unreachable!("\"parent\" is a valid identifier"));
+        shape.push((parent, ColumnType::Text, false));
     }
     shape.extend(columns.iter().map(|c| (c.name.clone(), c.ty, false)));
     TableShape { columns: shape }
@@ -169,6 +239,8 @@ pub(crate) struct TypedWrites {
     pub(crate) pending: Vec<DocColumn>,
     /// The name the table's columns are recorded under.
     pub(crate) schema_name: String,
+    /// The target table's unquoted name (SQLite: where `ddl` checks its columns).
+    pub(crate) target_name: String,
     pub(crate) written_keys: String,
     pub(crate) cursor: Option<String>,
     /// Per child table: the rows to insert (indexes into its batch).
@@ -204,6 +276,7 @@ impl<T> SqlSink<T> {
             ddl,
             pending: typed.pending.clone(),
             schema_name: opened.live.name.as_str().to_owned(),
+            target_name: opened.target().name.as_str().to_owned(),
             written_keys,
             cursor: typed.cursor.clone(),
             child_rows,
@@ -221,7 +294,20 @@ impl<T> SqlSink<T> {
         let Some(typed) = self.typed.as_ref() else {
             return;
         };
-        plan.ddl.extend(writes.ddl.iter().cloned());
+        match self.dialect {
+            // Concurrent sinks of one table (children of a child collection)
+            // may infer the same column: it is added once, whoever is first.
+            #[cfg(feature = "sqlite")]
+            crate::sql::dialect::Dialect::Sqlite => {
+                for (ddl, c) in writes.ddl.iter().zip(&writes.pending) {
+                    let exists = schema::has_column(&writes.target_name, c.name.as_str());
+                    plan.add_columns.push((exists, ddl.clone()));
+                }
+            }
+            // `ADD COLUMN IF NOT EXISTS` (see `schema::add_column`).
+            #[cfg(feature = "postgres")]
+            crate::sql::dialect::Dialect::Postgres => plan.ddl.extend(writes.ddl.iter().cloned()),
+        }
         let mut statements: Vec<Statement<'a>> = writes
             .pending
             .iter()
