@@ -143,6 +143,19 @@ pub(super) async fn route(state: &MockState, uri: &Uri) -> Response {
                 &json!({ "results": results, "total": config.items, "has_more": end < config.items }),
             )
         }
+        "/next_more" => {
+            // A next link on every page, the last included: only has_more ends.
+            let page = num(uri, "page").unwrap_or(1).max(1);
+            let items: Vec<Value> = page_range(config, page - 1).map(item).collect();
+            json_response(
+                StatusCode::OK,
+                &json!({
+                    "items": items,
+                    "has_more": page < pages,
+                    "next_page": format!("/next_more?page={}", page + 1),
+                }),
+            )
+        }
         "/page" => {
             let page = num(uri, "page").unwrap_or(1).max(1);
             let items: Vec<Value> = page_range(config, page - 1).map(item).collect();

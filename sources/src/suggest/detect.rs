@@ -113,6 +113,7 @@ pub(super) fn candidates(
             out.push(Candidate {
                 pagination: Pagination::NextUrl {
                     next: pointer.clone(),
+                    has_more: None,
                 },
                 evidence: format!("a next-URL field at {pointer}"),
             });

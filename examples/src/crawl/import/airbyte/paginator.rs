@@ -273,7 +273,14 @@ impl Mapper {
             // The style already ends on a missing, null or empty cursor or link.
             return Ok(());
         }
-        if stop_root == "response" && falsy && kind == "cursor" && !style.contains_key("has_more") {
+        if stop_root == root && stop_keys.len() > keys.len() && stop_keys.starts_with(keys) {
+            // The condition reads inside the cursor value: an object, no URL or token.
+            return Err(at.refuse(format!(
+                "`{stop}` reads inside the cursor value, which is then an object the crawl cannot send"
+            )));
+        }
+        let reads_body = kind == "cursor" || kind == "next_url";
+        if stop_root == "response" && falsy && reads_body && !style.contains_key("has_more") {
             style.insert("has_more".into(), pointer(&stop_keys).into());
             return Ok(());
         }
