@@ -3,7 +3,9 @@
 
 use serde_json::Value;
 
-use super::cursor_forms::{condition, disjuncts, ends_anyway, last_item_path, tests_empty_list};
+use super::cursor_forms::{
+    condition, disjuncts, ends_anyway, last_item_path, tests_empty_list, without_none_default,
+};
 use super::draft::Draft;
 use super::mapper::{Mapper, Target, expr_path, pointer};
 use super::refusal::{At, Refusal};
@@ -176,6 +178,7 @@ impl Mapper {
             return Err(at.refuse("has no cursor_value"));
         };
         let path = expr_path(template)
+            .or_else(|| without_none_default(template).and_then(|t| expr_path(&t)))
             .or_else(|| last_item_path(template, items?).map(|keys| ("last_record".to_owned(), keys)));
         let Some((root, keys)) = path else {
             return Err(at.at("cursor_value").refuse(format!(
