@@ -1,7 +1,7 @@
 //! Request shapes through the `crawl` binary, with exact rows: page numbers
 //! and offsets written into the URL, the query string as written, numeric
 //! cursors with an inverted stop flag, pages ending with a 204, `last_item`
-//! cursors without `has_more`, form bodies, and a child collection whose
+//! cursors without `has_more`, next links ended by `has_more`, form bodies, and a child collection whose
 //! POST body and header take values from its parent.
 
 mod support;
@@ -75,6 +75,12 @@ body_format = "form"
 body = {{ q = "a b", page = 1 }}
 items = "/items"
 pagination = {{ style = "cursor", next = "/next", body_pointer = "/page" }}
+
+[[collection]]
+name = "more"
+url = "{more}"
+items = "/items"
+pagination = {{ style = "next_url", next = "/next_page", has_more = "/has_more" }}
 "#,
         db = db.display(),
         numbered = url("/numbered/{page}/info.json"),
@@ -83,11 +89,12 @@ pagination = {{ style = "cursor", next = "/next", body_pointer = "/page" }}
         ending = url("/ending?end=204"),
         after = url("/after"),
         form = url("/form"),
+        more = url("/next_more"),
     );
     let config = write(dir.path(), "crawl.toml", &text);
     let out = crawl(&[&config, "--quiet"], dir.path());
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    for table in ["numbered", "slices", "scalar", "ending", "after", "forms"] {
+    for table in ["numbered", "slices", "scalar", "ending", "after", "forms", "more"] {
         assert_eq!(sqlite_keys(&db, table).await, (25, mock_keys(25)), "{table}");
     }
     let requests: BTreeSet<String> = server.requests().into_iter().collect();
@@ -103,6 +110,11 @@ pagination = {{ style = "cursor", next = "/next", body_pointer = "/page" }}
     assert!(
         !requests.contains("/scalar?q=(a:b)&page=4"),
         "the stop flag ended the stream"
+    );
+    assert!(requests.contains("/next_more?page=3"));
+    assert!(
+        !requests.contains("/next_more?page=4"),
+        "has_more false ended the next links"
     );
     assert!(server.posted().contains(&json!("page=3&q=a+b")));
 }

@@ -310,3 +310,47 @@ incremental = {{ windows = true }}
         .unwrap();
     pool.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn calendar_month_windows_end_their_full_steps_early_by_end_minus() {
+    // Hourly events from 2024-01-01 to 2024-04-10 (2,400), a page holds them all.
+    let server = MockServer::start(MockConfig::new(2_400, 1_000)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("crawl.db");
+    let text = format!(
+        r#"[runtime]
+database = "sqlite://{db}"
+
+[[collection]]
+name = "events"
+url = "{url}"
+items = "/events"
+pagination = {{ style = "page", has_more = "/has_more" }}
+windows = {{ start = "2024-01-31", end = "2024-04-15", step = "1M", end_minus = "1h", start_param = "from", end_param = "to", format = "%Y-%m-%dT%H:%M:%SZ" }}
+"#,
+        db = db.display(),
+        url = server.url("/events")
+    );
+    let config = write(dir.path(), "crawl.toml", &text);
+    let out = crawl(&[&config, "--quiet"], dir.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Calendar months from January 31 (the day clamped to February's end,
+    // then kept), each sent an hour before its step's end; the last, cut
+    // short by `end`, is sent as `end`.
+    let requests: Vec<String> = server.requests().iter().map(|r| r.replace("%3A", ":")).collect();
+    assert_eq!(
+        requests,
+        [
+            "/events?from=2024-01-31T00:00:00Z&to=2024-02-28T23:00:00Z&page=1",
+            "/events?from=2024-02-29T00:00:00Z&to=2024-03-28T23:00:00Z&page=1",
+            "/events?from=2024-03-29T00:00:00Z&to=2024-04-15T00:00:00Z&page=1",
+        ]
+    );
+    // The events of each full step's last hour are outside its window.
+    let (n, stored) = sqlite_keys(&db, "events").await;
+    let expected: std::collections::BTreeSet<String> = keys(720..2_400)
+        .into_iter()
+        .filter(|k| k != "1415" && k != "2111")
+        .collect();
+    assert_eq!((n, stored), (1_678, expected));
+}

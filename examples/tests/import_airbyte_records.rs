@@ -1,8 +1,9 @@
 //! `crawl import airbyte` then `crawl` against the mock server's repos →
 //! issues tree, on manifests whose records Airbyte changes or fans out:
 //! `AddFields` and `RemoveFields` (`tests/airbyte/e2e_transform.yaml`) and a
-//! `ListPartitionRouter` (`tests/airbyte/e2e_list.yaml`). The stored records
-//! are exactly what Airbyte would emit.
+//! `ListPartitionRouter` (`tests/airbyte/e2e_list.yaml`), and windows of
+//! calendar months (`tests/airbyte/e2e_calendar_windows.yaml`). The stored
+//! records are exactly what Airbyte would emit.
 
 mod support;
 
@@ -231,5 +232,34 @@ async fn a_list_from_the_connector_config_is_read_from_its_variable() {
         "{}",
         text(&bad)
     );
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calendar_month_windows_end_a_granularity_before_the_next_start() {
+    // Hourly events from 2024-01-01 to 2024-04-10 (2,400).
+    let server = MockServer::start(MockConfig::new(2_400, 1_000)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = import_and_crawl("e2e_calendar_windows.yaml", &server, dir.path(), &[]);
+    // Airbyte's windows: January 31 plus a month is February 29, plus a
+    // month March 29; each ends an hour before the next starts, the last at
+    // the end_datetime.
+    let requests: Vec<String> = server.requests().iter().map(|r| r.replace("%3A", ":")).collect();
+    assert_eq!(
+        requests,
+        [
+            "/events?from=2024-01-31T00:00:00Z&to=2024-02-28T23:00:00Z&page=1",
+            "/events?from=2024-02-29T00:00:00Z&to=2024-03-28T23:00:00Z&page=1",
+            "/events?from=2024-03-29T00:00:00Z&to=2024-04-15T00:00:00Z&page=1",
+        ]
+    );
+    // The mock's `to` is exclusive: the hour before each next start is
+    // outside every window, as it is in Airbyte's requests.
+    let (n, stored) = support::sqlite_keys(&db, "events").await;
+    let expected: std::collections::BTreeSet<String> = (720..2_400)
+        .filter(|&i| i != 1_415 && i != 2_111)
+        .map(|i| i.to_string())
+        .collect();
+    assert_eq!((n, stored), (1_678, expected));
     server.shutdown().await;
 }

@@ -35,7 +35,10 @@ impl Validators for Memory {
 fn config(server: &MockServer, query: &str) -> HttpSourceConfig {
     HttpSourceConfig::new(server.url(&format!("/validated?page=1{query}")))
         .items("/items")
-        .pagination(Pagination::NextUrl { next: "/next".into() })
+        .pagination(Pagination::NextUrl {
+            next: "/next".into(),
+            has_more: None,
+        })
 }
 
 /// Fetches every page of `source`, keeping the validators in `store`;

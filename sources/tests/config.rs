@@ -11,6 +11,7 @@ fn every_pagination_style_reads_from_toml() {
             r#"{ style = "next_url", next = "/@odata.nextLink" }"#,
             Pagination::NextUrl {
                 next: "/@odata.nextLink".into(),
+                has_more: None,
             },
         ),
         (

@@ -114,6 +114,7 @@ async fn generic_xml_pages_with_a_pointer_into_the_rest_of_the_document() {
         .items("/response/records/record")
         .pagination(Pagination::NextUrl {
             next: "/response/meta/next".into(),
+            has_more: None,
         });
     let (report, items) = both(&config).await;
     assert!(report.outcome.is_completed(), "{:?}", report.outcome);
@@ -247,7 +248,10 @@ fn formats_that_do_not_fit_the_rest_are_refused_naming_the_key() {
         (
             base()
                 .format(ResponseFormat::JsonLines)
-                .pagination(Pagination::NextUrl { next: "/n".into() }),
+                .pagination(Pagination::NextUrl {
+                    next: "/n".into(),
+                    has_more: None,
+                }),
             "pagination",
         ),
         (base().pagination(Pagination::FeedNext), "pagination"),

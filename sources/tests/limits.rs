@@ -49,7 +49,10 @@ async fn a_page_that_is_not_json_fails_the_collection_and_keeps_earlier_items() 
     // Page 1 is good; its next link leads to a malformed page.
     let config = HttpSourceConfig::new(server.url("/cursor"))
         .items("/items")
-        .pagination(Pagination::NextUrl { next: "/next".into() });
+        .pagination(Pagination::NextUrl {
+            next: "/next".into(),
+            has_more: None,
+        });
     let (report, items) = crawl(&config, fast_retry(1), None).await;
     assert!(report.outcome.is_completed(), "no /next: a single page");
     assert_all(&items, 100);

@@ -26,6 +26,7 @@ async fn next_url_follows_absolute_and_relative_links_until_null_or_missing() {
             .items("/value")
             .pagination(Pagination::NextUrl {
                 next: "/@odata.nextLink".into(),
+                has_more: None,
             });
         let (report, got) = crawl(&config, fast_retry(1), None).await;
         assert!(report.outcome.is_completed(), "{:?}", report.outcome);
@@ -269,7 +270,10 @@ async fn a_next_link_back_to_the_first_page_fails_with_a_repeated_cursor_after_o
     let server = server(MockConfig::default()).await;
     let config = HttpSourceConfig::new(server.url("/json/loop-a?x=1"))
         .items("/items")
-        .pagination(Pagination::NextUrl { next: "/next".into() });
+        .pagination(Pagination::NextUrl {
+            next: "/next".into(),
+            has_more: None,
+        });
     let source = crawlpipe_sources::JsonSource::from_config(&config, &ctx()).unwrap();
     assert_eq!(
         source.first_cursor().map(|c| c.as_str().to_owned()),

@@ -58,6 +58,7 @@ async fn every_pagination_style_yields_the_same_items() {
             .items("/value")
             .pagination(Pagination::NextUrl {
                 next: "/@odata.nextLink".into(),
+                has_more: None,
             }),
         HttpSourceConfig::new(s.url("/cursor?limit=100"))
             .items("/items")

@@ -47,6 +47,7 @@ async fn a_token_in_the_start_url_authenticates_every_page_and_never_reaches_a_c
             "/value",
             Pagination::NextUrl {
                 next: "/@odata.nextLink".into(),
+                has_more: None,
             },
         ),
         (

@@ -49,6 +49,7 @@ async fn feeds_generic_xml_and_json_lines_are_suggested_and_crawl_exactly() {
             "/@id",
             Pagination::NextUrl {
                 next: "/response/meta/next".into(),
+                has_more: None,
             },
         ),
         (

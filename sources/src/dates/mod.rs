@@ -8,6 +8,7 @@
 mod format;
 mod incremental;
 mod now_placeholders;
+mod step;
 mod time_value;
 pub(crate) mod windows;
 
@@ -15,6 +16,7 @@ pub use self::format::{DateError, DateFormat};
 pub use self::incremental::Incremental;
 pub use self::now_placeholders::render_now;
 pub(crate) use self::now_placeholders::{config_at, is_now_placeholder};
+pub use self::step::Step;
 pub use self::time_value::{TimeValue, parse_duration};
 pub use self::windows::DateWindows;
 pub use jiff::{SignedDuration, Timestamp};

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use url::Url;
 
 use super::format::{DateError, DateFormat};
+use super::step::Step;
 use super::time_value::{TimeValue, parse_duration};
 use crate::paging::{fragment, with_query_param};
 
@@ -33,7 +34,8 @@ pub struct DateWindows {
     /// Where the windows end (exclusive; default `"now"`).
     #[serde(default)]
     pub end: Option<String>,
-    /// Each window's length: `"1d"`, `"30d"`, `"6h"`.
+    /// Each window's length: `"1d"`, `"30d"`, `"6h"`, or calendar months
+    /// and years (`"1M"`, `"3months"`, `"1y"`; see [`Step`]).
     pub step: String,
     /// The query parameter carrying a window's start.
     #[serde(default)]
@@ -56,6 +58,11 @@ pub struct DateWindows {
     /// (`from=2024-01-01&to=2024-01-01` for one day with `format = "date"`).
     #[serde(default)]
     pub end_inclusive: bool,
+    /// Send a window's end as its full step's end minus this
+    /// [duration](parse_duration) (`"1d"`, `"1ms"`, `"1us"`: Airbyte's
+    /// `cursor_granularity`), or as `end` when that comes first.
+    #[serde(default)]
+    pub end_minus: Option<String>,
 }
 
 impl DateWindows {
@@ -77,6 +84,7 @@ impl DateWindows {
             end_body: None,
             format: DateFormat::Rfc3339,
             end_inclusive: false,
+            end_minus: None,
         }
     }
 
@@ -100,9 +108,14 @@ impl DateWindows {
             Some(e) => TimeValue::parse(e).map_err(key("end"))?.at(now),
             None => now,
         };
-        let step = parse_duration(&self.step).map_err(key("step"))?;
-        if step.is_zero() {
-            return Err(DateError::new("windows.step: must be longer than 0s"));
+        let step = Step::parse(&self.step).map_err(key("step"))?;
+        if let Some(m) = &self.end_minus {
+            parse_duration(m).map_err(key("end_minus"))?;
+            if self.end_inclusive {
+                return Err(DateError::new(
+                    "windows: end_inclusive and end_minus both move the end; keep one",
+                ));
+            }
         }
         let params = [&self.start_param, &self.end_param];
         let pointers = [&self.start_body, &self.end_body];
@@ -135,11 +148,16 @@ impl DateWindows {
 
 impl DateWindows {
     /// A window's start and end as sent (the end minus one unit with
-    /// `end_inclusive`).
+    /// `end_inclusive`; see `end_minus`).
     pub(crate) fn sent(&self, w: Window) -> (String, String) {
         let f = &self.format;
         let mut end = w.end;
-        if self.end_inclusive {
+        if let Some(minus) = self.end_minus.as_deref().and_then(|m| parse_duration(m).ok()) {
+            // The full step's end minus `minus`, or `end` when that comes first.
+            if let Some(full) = Step::parse(&self.step).ok().and_then(|s| s.after(w.start)) {
+                end = full.checked_sub(minus).map_or(end, |e| e.min(end)).max(w.start);
+            }
+        } else if self.end_inclusive {
             let unit = match f {
                 DateFormat::EpochMillis => SignedDuration::from_millis(1),
                 _ => SignedDuration::from_secs(1),
@@ -175,7 +193,7 @@ pub(crate) struct Window {
 pub(crate) struct Windows {
     start: Timestamp,
     end: Timestamp,
-    step: SignedDuration,
+    step: Step,
     config: DateWindows,
 }
 
@@ -183,7 +201,7 @@ impl Windows {
     fn window_from(&self, start: Timestamp) -> Option<Window> {
         (start < self.end).then(|| Window {
             start,
-            end: start.checked_add(self.step).map_or(self.end, |e| e.min(self.end)),
+            end: self.step.after(start).map_or(self.end, |e| e.min(self.end)),
         })
     }
 
@@ -265,5 +283,70 @@ mod tests {
         c.step = "1d".into();
         c.start = "soon".into();
         assert!(c.check().unwrap_err().to_string().starts_with("windows.start"));
+        c.start = "2024-01-01".into();
+        c.step = "0M".into();
+        assert!(c.check().unwrap_err().to_string().starts_with("windows.step"));
+    }
+
+    #[test]
+    fn end_minus_comes_off_each_full_step() {
+        let mut c = DateWindows::new("2024-01-01", "1d", "from", "to");
+        c.end = Some("2024-01-02T12:00:00Z".into());
+        c.end_minus = Some("1ms".into());
+        c.format = DateFormat::EpochMillis;
+        let w = c.resolve(Timestamp::UNIX_EPOCH).unwrap();
+        let first = w.first().unwrap();
+        let last = w.after(first).unwrap();
+        // 2024-01-01T23:59:59.999Z, then the run's end as it is.
+        assert_eq!(c.sent(first).1, "1704153599999");
+        assert_eq!(c.sent(last).1, "1704196800000");
+        // A run ending within `end_minus` of a full step: that step's end minus it.
+        c.end = Some("2024-01-02T23:59:59.9995Z".into());
+        let w = c.resolve(Timestamp::UNIX_EPOCH).unwrap();
+        let last = w.after(w.first().unwrap()).unwrap();
+        assert_eq!(c.sent(last).1, "1704239999999");
+        c.end_inclusive = true;
+        assert!(c.check().unwrap_err().to_string().contains("end_minus"));
+        c.end_inclusive = false;
+        c.end_minus = Some("soon".into());
+        assert!(
+            c.check()
+                .unwrap_err()
+                .to_string()
+                .starts_with("windows.end_minus")
+        );
+    }
+
+    #[test]
+    fn month_and_year_steps_follow_the_calendar() {
+        let mut c = DateWindows::new("2024-01-31", "1M", "from", "to");
+        c.end = Some("2024-05-01".into());
+        let w = c.resolve(Timestamp::UNIX_EPOCH).unwrap();
+        let mut all = vec![w.first().unwrap()];
+        while let Some(n) = w.after(*all.last().unwrap()) {
+            all.push(n);
+        }
+        let ends: Vec<String> = all.iter().map(|w| w.end.to_string()).collect();
+        assert_eq!(
+            ends,
+            [
+                "2024-02-29T00:00:00Z",
+                "2024-03-29T00:00:00Z",
+                "2024-04-29T00:00:00Z",
+                "2024-05-01T00:00:00Z"
+            ]
+        );
+        let year = |s: &str| {
+            Step::parse(s)
+                .unwrap()
+                .after("2023-03-01T00:00:00Z".parse().unwrap())
+        };
+        assert_eq!(year("1y").unwrap().to_string(), "2024-03-01T00:00:00Z");
+        assert_eq!(year("2years"), year("24months"));
+        assert_eq!(
+            Step::parse("1d").unwrap(),
+            Step::Fixed(SignedDuration::from_hours(24))
+        );
+        assert!(Step::parse("soon").is_err());
     }
 }

@@ -13,6 +13,7 @@
 //! |---|---|---|
 //! | `/link?page=N` | `link_header` | array of `{"id", "name"}`, `Link: <…>; rel="next"` |
 //! | `/next_url?page=N` | `next_url`, next = `/@odata.nextLink` | `{"value": [...], "@odata.nextLink": …}` |
+//! | `/next_more?page=N` | `next_url`, next = `/next_page`, has_more = `/has_more` | `{"items": [...], "has_more": …, "next_page": …}`; a next link on every page, the last included |
 //! | `/cursor?cursor=T` | `cursor`, next = `/response_metadata/next_cursor` | `{"items": [...], "response_metadata": {"next_cursor": …}}` |
 //! | `/stripe?starting_after=ID` | `cursor`, last_item = `/id`, has_more = `/has_more` | `{"data": [{"id": "obj_000001", "n": 1}], "has_more": …}` |
 //! | `/offset?offset=O&limit=L` | `offset`, total = `/total` | `{"results": [...], "total": N}` |

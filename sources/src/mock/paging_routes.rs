@@ -18,6 +18,7 @@ pub(super) fn route(state: &MockState, uri: &Uri) -> Option<Response> {
         "/next_url" => next_url(config, &state.base, &echo, uri),
         "/cursor" => cursor(config, uri),
         "/stripe" => stripe(config, uri),
+        "/next_more" => next_more(config, uri),
         "/offset" => offset(config, uri),
         "/page" => items_page(config, page_param(uri)),
         "/json/loop-a" => json_response(
@@ -36,6 +37,21 @@ pub(super) fn route(state: &MockState, uri: &Uri) -> Option<Response> {
         ),
         _ => return None,
     })
+}
+
+/// `/next_more?page=N`: a next link on every page, the last included, so
+/// only `has_more` ends the collection.
+fn next_more(config: &MockConfig, uri: &Uri) -> Response {
+    let page = num(uri, "page").unwrap_or(1).max(1);
+    let items: Vec<Value> = page_range(config, page - 1).map(item).collect();
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "items": items,
+            "has_more": page < pages(config),
+            "next_page": format!("/next_more?page={}", page + 1),
+        }),
+    )
 }
 
 /// How many pages of `per_page` the collection has.

@@ -220,7 +220,10 @@ impl Paginator {
                 Some(link) if !link.is_empty() => resolve(link),
                 _ => Ok(None),
             },
-            Pagination::NextUrl { next } => match pointer(page.body, next) {
+            Pagination::NextUrl {
+                has_more: Some(p), ..
+            } if !more(page.body, p)? => Ok(None),
+            Pagination::NextUrl { next, .. } => match pointer(page.body, next) {
                 None => Ok(None),
                 Some(Value::String(s)) if s.is_empty() => Ok(None),
                 Some(Value::String(s)) => resolve(s),

@@ -29,6 +29,10 @@ pub enum Pagination {
     NextUrl {
         /// Pointer to the next URL, e.g. `/@odata.nextLink`, `/links/next`.
         next: String,
+        /// Pointer to a boolean saying whether there are more pages: false,
+        /// null or missing ends, whatever `next` holds.
+        #[serde(default)]
+        has_more: Option<String>,
     },
     /// A token sent back as the query parameter `param`, or in the JSON
     /// body at `body_pointer` (exactly one of the two).

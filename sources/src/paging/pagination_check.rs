@@ -20,7 +20,10 @@ fn check_optional(what: &str, p: Option<&String>) -> Result<(), SourceError> {
 /// Checks `style`'s keys, naming the first one that is wrong.
 pub(crate) fn check_style(style: &Pagination) -> Result<(), SourceError> {
     match style {
-        Pagination::NextUrl { next } => check_pointer("next", next)?,
+        Pagination::NextUrl { next, has_more } => {
+            check_pointer("next", next)?;
+            check_optional("has_more", has_more.as_ref())?;
+        }
         Pagination::Cursor {
             param,
             next,

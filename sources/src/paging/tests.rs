@@ -99,6 +99,7 @@ fn link_header_next_is_resolved_against_the_page() {
 fn next_url_ends_on_null_missing_or_empty_and_refuses_non_strings() {
     let p = Pagination::NextUrl {
         next: "/links/next".into(),
+        has_more: None,
     };
     let h = HeaderMap::new();
     let at = "https://a.test/v1/x";
@@ -115,6 +116,35 @@ fn next_url_ends_on_null_missing_or_empty_and_refuses_non_strings() {
         next(&p, at, &h, json!({"links": {"next": 5}}))
             .unwrap_err()
             .contains("not a string")
+    );
+}
+
+#[test]
+fn next_url_with_has_more_ends_when_it_is_false_whatever_next_holds() {
+    let p = Pagination::NextUrl {
+        next: "/next_page".into(),
+        has_more: Some("/has_more".into()),
+    };
+    let h = HeaderMap::new();
+    let at = "https://a.test/cards";
+    assert_eq!(
+        next(
+            &p,
+            at,
+            &h,
+            json!({"has_more": true, "next_page": "/cards?page=2"})
+        )
+        .unwrap()
+        .as_deref(),
+        Some("https://a.test/cards?page=2")
+    );
+    let last = json!({"has_more": false, "next_page": "/cards?page=3"});
+    assert_eq!(next(&p, at, &h, last), Ok(None));
+    assert_eq!(next(&p, at, &h, json!({"next_page": "/cards?page=3"})), Ok(None));
+    assert!(
+        next(&p, at, &h, json!({"has_more": 1, "next_page": "x"}))
+            .unwrap_err()
+            .contains("has_more")
     );
 }
 
@@ -266,7 +296,13 @@ fn page_numbers_end_at_an_empty_page_or_total_pages() {
 
 #[test]
 fn invalid_styles_are_refused_at_build_time() {
-    assert!(Paginator::new(&Pagination::NextUrl { next: "next".into() }).is_err());
+    assert!(
+        Paginator::new(&Pagination::NextUrl {
+            next: "next".into(),
+            has_more: None
+        })
+        .is_err()
+    );
     assert!(
         Paginator::new(&Pagination::Cursor {
             param: Some("c".into()),

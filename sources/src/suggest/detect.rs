@@ -178,6 +178,7 @@ fn field_candidates(fields: &[Field], has_more: Option<&String>, out: &mut Vec<C
             out.push(Candidate {
                 pagination: Pagination::NextUrl {
                     next: pointer.clone(),
+                    has_more: None,
                 },
                 evidence: format!("a next-URL field at {pointer}"),
             });

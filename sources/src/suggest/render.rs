@@ -48,8 +48,9 @@ fn pagination_table(p: &Pagination) -> String {
         Pagination::None => "none",
         Pagination::LinkHeader => "link_header",
         Pagination::FeedNext => "feed_next",
-        Pagination::NextUrl { next } => {
+        Pagination::NextUrl { next, has_more } => {
             fields.push(("next", quoted(next)));
+            opt(&mut fields, "has_more", has_more);
             "next_url"
         }
         Pagination::Cursor {

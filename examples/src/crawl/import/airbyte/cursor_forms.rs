@@ -52,6 +52,19 @@ pub(super) fn last_item_path(template: &str, items: &str) -> Option<Vec<String>>
     }
 }
 
+/// A cursor value written `X | default(None)` as `{{ X }}`: a missing
+/// field gives `None`, which ends the pagination in Airbyte as a missing
+/// cursor does in the crawl.
+pub(super) fn without_none_default(template: &str) -> Option<String> {
+    let expr = super::jinja::single_expression(template)?;
+    let (value, filter) = expr.rsplit_once('|')?;
+    matches!(
+        filter.trim(),
+        "default(None)" | "default(none)" | "d(None)" | "d(none)"
+    )
+    .then(|| format!("{{{{ {} }}}}", value.trim()))
+}
+
 /// Whether a stop condition tests the page's record list (at `items`) for
 /// emptiness (`response.data | length == 0`, `not response.data`): a
 /// `last_item` cursor ends on an empty page anyway.
@@ -229,6 +242,17 @@ mod tests {
             None
         );
         assert_eq!(p("{{ response['data'][-1] }}"), None);
+    }
+
+    #[test]
+    fn a_none_default_is_the_field_itself() {
+        use super::without_none_default as w;
+        assert_eq!(
+            w("{{ response._links.more.params.cursor | default(None) }}").as_deref(),
+            Some("{{ response._links.more.params.cursor }}")
+        );
+        assert_eq!(w("{{ response.next | default('x') }}"), None);
+        assert_eq!(w("{{ response.next }}"), None);
     }
 
     #[test]

@@ -12,6 +12,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use serde_json::Value;
 
 use super::draft::Draft;
+use super::durations::{calendar_step, granularity_of, humantime_of};
 use super::jinja::{Eval, single_expression};
 use super::mapper::{Mapper, Target, pointer};
 use super::refusal::{At, Refusal};
@@ -69,9 +70,18 @@ fn windows(at: &At<'_>, step: String, b: Bounds) -> Result<toml::Table, Refusal>
             windows.insert("end_inclusive".into(), true.into());
         }
         other => {
-            return Err(at.at("cursor_granularity").refuse(format!(
-                "{other}: the crawl's inclusive window end is one second (one millisecond in epoch_ms)"
-            )));
+            // Airbyte ends a window at the next one's start minus the
+            // granularity, and the last one at its end as it is.
+            let minus = granularity_of(other).ok_or_else(|| {
+                at.at("cursor_granularity").refuse(format!(
+                    "{other:?} is not a whole number of days, hours, minutes, seconds, milliseconds or microseconds"
+                ))
+            })?;
+            if format == "rfc3339" {
+                // Airbyte's `%S` drops the fraction the crawl's RFC 3339 would write.
+                windows.insert("format".into(), "%Y-%m-%dT%H:%M:%SZ".into());
+            }
+            windows.insert("end_minus".into(), minus.into());
         }
     }
     Ok(windows)
@@ -143,9 +153,9 @@ impl Mapper {
             format,
         };
         let mut inc = if let Some(step) = at.str("step").filter(|s| !s.is_empty()) {
-            let step = humantime_of(step).ok_or_else(|| {
+            let step = humantime_of(step).or_else(|| calendar_step(step)).ok_or_else(|| {
                 at.at("step").refuse(format!(
-                    "{step:?} is not a fixed length of days, hours, minutes or seconds"
+                    "{step:?} is neither a fixed length of days, hours, minutes or seconds nor whole months or years"
                 ))
             })?;
             let windows = windows(at, step, bounds)?;
@@ -321,16 +331,6 @@ fn now_relative(template: &str, start: bool) -> Option<String> {
     })
 }
 
-/// An ISO 8601 duration of days, hours, minutes and seconds as a
-/// humantime duration (`P1D` → `1d`, `PT1H30M` → `5400s`).
-fn humantime_of(iso: &str) -> Option<String> {
-    match super::auth::iso_duration_seconds(iso)? {
-        t if t % 86_400 == 0 => Some(format!("{}d", t / 86_400)),
-        t if t % 3600 == 0 => Some(format!("{}h", t / 3600)),
-        t => Some(format!("{t}s")),
-    }
-}
-
 /// Python's `strftime` directives as chrono's (`%f` is microseconds there).
 fn chrono_format(python: &str) -> String {
     python.replace("%f", "%6f")
@@ -384,10 +384,6 @@ mod tests {
         assert!(parse("2024-01-02", Some("%Y-%m-%d")).is_some());
         assert!(parse("1704164645", Some("%s")).is_some());
         assert!(parse("yesterday", None).is_none());
-        assert_eq!(humantime_of("P1D").as_deref(), Some("1d"));
-        assert_eq!(humantime_of("PT1H").as_deref(), Some("1h"));
-        assert_eq!(humantime_of("PT90M").as_deref(), Some("5400s"));
-        assert_eq!(humantime_of("P1M"), None);
         assert_eq!(
             now_relative("{{ now_utc().strftime('%Y-%m-%dT%H:%M:%SZ') }}", true).as_deref(),
             Some("now")

@@ -46,6 +46,7 @@ mod auth;
 mod config_values;
 mod cursor_forms;
 mod draft;
+mod durations;
 mod error;
 mod error_handler;
 mod incremental;

@@ -3,7 +3,9 @@
 
 use serde_json::Value;
 
-use super::cursor_forms::{condition, disjuncts, ends_anyway, last_item_path, tests_empty_list};
+use super::cursor_forms::{
+    condition, disjuncts, ends_anyway, last_item_path, tests_empty_list, without_none_default,
+};
 use super::draft::Draft;
 use super::mapper::{Mapper, Target, expr_path, pointer};
 use super::refusal::{At, Refusal};
@@ -176,6 +178,7 @@ impl Mapper {
             return Err(at.refuse("has no cursor_value"));
         };
         let path = expr_path(template)
+            .or_else(|| without_none_default(template).and_then(|t| expr_path(&t)))
             .or_else(|| last_item_path(template, items?).map(|keys| ("last_record".to_owned(), keys)));
         let Some((root, keys)) = path else {
             return Err(at.at("cursor_value").refuse(format!(
@@ -273,7 +276,14 @@ impl Mapper {
             // The style already ends on a missing, null or empty cursor or link.
             return Ok(());
         }
-        if stop_root == "response" && falsy && kind == "cursor" && !style.contains_key("has_more") {
+        if stop_root == root && stop_keys.len() > keys.len() && stop_keys.starts_with(keys) {
+            // The condition reads inside the cursor value: an object, no URL or token.
+            return Err(at.refuse(format!(
+                "`{stop}` reads inside the cursor value, which is then an object the crawl cannot send"
+            )));
+        }
+        let reads_body = kind == "cursor" || kind == "next_url";
+        if stop_root == "response" && falsy && reads_body && !style.contains_key("has_more") {
             style.insert("has_more".into(), pointer(&stop_keys).into());
             return Ok(());
         }
