@@ -10,7 +10,9 @@
 //! a request's whole cycle as the server sees it (its answer, the client's
 //! work between the response's last byte and the next request's first, the
 //! loopback both ways), so the crawl's median minus the ceiling's is what
-//! the crawl adds to each request's critical path.
+//! the crawl adds to each request's critical path. Each variant's wall time
+//! is also split into start-up, steady state and tail, with the client's and
+//! the server's CPU per request ([`ceiling_split`](crate::ceiling_split)).
 #![allow(clippy::print_stdout)]
 
 use std::path::Path;
@@ -18,6 +20,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use crawlpipe_sources::mock::{MockConfig, MockServer};
+
+use crate::ceiling_split::{RunSplit, measure_split, print_cpu_bound, print_split};
 
 /// Items per page.
 pub const PER_PAGE: usize = 100;
@@ -203,6 +207,7 @@ pub async fn hyper_loop(addr: &str, paths_file: &Path) -> u64 {
 struct Runs {
     rates: Vec<f64>,
     gaps: Vec<Duration>,
+    splits: Vec<RunSplit>,
 }
 
 impl Runs {
@@ -260,7 +265,7 @@ pub fn compare(items: usize, binaries: &[String], rounds: usize) {
             let db = dir.path().join(format!("crawl{b}-{round}.db"));
             let config = dir.path().join(format!("crawl{b}-{round}.toml"));
             std::fs::write(&config, six_collections_toml(&base, &db)).expect("config");
-            let m = crate::crawl_workload::measure(Command::new(binary).arg(&config).arg("--quiet"));
+            let (m, split) = measure_split(&server, Command::new(binary).arg(&config).arg("--quiet"));
             let written = rt.block_on(rows(&db));
             assert_eq!(written, rows_expected, "{binary} wrote {written} rows");
             if paths.is_empty() {
@@ -268,18 +273,21 @@ pub fn compare(items: usize, binaries: &[String], rounds: usize) {
             }
             crawls[b].rates.push(written as f64 / m.wall.as_secs_f64());
             crawls[b].gaps.push(median_gap(&since(from)));
+            crawls[b].splits.push(split);
         }
         let rows_per_request = rows_expected as f64 / paths.len() as f64;
         let list = dir.path().join("paths.txt");
         std::fs::write(&list, paths.join("\n")).expect("paths file");
         let from = server.request_count() as usize;
-        let m = crate::crawl_workload::measure(
+        let (m, split) = measure_split(
+            &server,
             Command::new(&exe)
                 .args(["ceiling-child", &server.addr().to_string()])
                 .arg(&list),
         );
         hyper_runs.rates.push(rows_expected as f64 / m.wall.as_secs_f64());
         hyper_runs.gaps.push(median_gap(&since(from)));
+        hyper_runs.splits.push(split);
         if let Some(wrk_path) = wrk_path {
             let from = server.request_count() as usize;
             let seconds = m.wall.as_secs().clamp(2, 10);
@@ -314,6 +322,10 @@ pub fn compare(items: usize, binaries: &[String], rounds: usize) {
         println!("  (wrk not installed: the hyper loop is the ceiling)");
     }
     line("hyper loop, one connection (child process)", &hyper_runs);
+    print_split("hyper loop", &hyper_runs.splits);
+    let ceiling_per_request =
+        Duration::from_secs_f64(rows_expected as f64 / ceiling / paths.len().max(1) as f64);
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
     for (b, binary) in binaries.iter().enumerate() {
         line(&format!("crawl {binary}"), &crawls[b]);
         println!(
@@ -321,135 +333,9 @@ pub fn compare(items: usize, binaries: &[String], rounds: usize) {
             crawls[b].median_rate() / ceiling,
             us(crawls[b].median_gap()) - us(ceiling_runs.median_gap())
         );
+        print_split("split", &crawls[b].splits);
+        print_cpu_bound(&crawls[b].splits, ceiling_per_request, cores);
     }
 }
 
-/// The per-request critical path of one traced crawl: medians (and means)
-/// in µs from a response's last byte being read to the next request's
-/// grant at the host's gate, and from the grant to the request handed to
-/// the HTTP client.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct CriticalPath {
-    pub requests: usize,
-    pub complete_to_granted: (f64, f64),
-    pub granted_to_sent: (f64, f64),
-    pub complete_to_sent: (f64, f64),
-}
-
-/// Seconds since midnight of a tracing-subscriber timestamp
-/// (`2026-12-05T16:20:01.123456Z`).
-fn seconds_of(stamp: &str) -> Option<f64> {
-    let time = stamp.split_once('T')?.1.trim_end_matches('Z');
-    let mut parts = time.split(':');
-    let h: f64 = parts.next()?.parse().ok()?;
-    let m: f64 = parts.next()?.parse().ok()?;
-    let s: f64 = parts.next()?.parse().ok()?;
-    Some(h * 3600.0 + m * 60.0 + s)
-}
-
-fn median_mean(mut v: Vec<f64>) -> (f64, f64) {
-    if v.is_empty() {
-        return (0.0, 0.0);
-    }
-    v.sort_by(f64::total_cmp);
-    (v[v.len() / 2], v.iter().sum::<f64>() / v.len() as f64)
-}
-
-/// Reads the `crawlpipe::critical_path` trace events of a crawl's log (one
-/// host, one request in flight): for every request after the first, the
-/// gaps from the previous response's completion to its grant and send.
-pub fn critical_path(log: &str) -> CriticalPath {
-    let mut events: Vec<(f64, u8)> = log
-        .lines()
-        .filter_map(|l| {
-            let kind = if l.contains("response complete") {
-                0
-            } else if l.contains("gate granted") {
-                1
-            } else if l.contains("request sent") {
-                2
-            } else {
-                return None;
-            };
-            Some((seconds_of(l.split_whitespace().next()?)?, kind))
-        })
-        .collect();
-    events.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let (mut complete, mut granted) = (None::<f64>, None::<f64>);
-    let (mut to_granted, mut to_sent, mut whole) = (Vec::new(), Vec::new(), Vec::new());
-    for (at, kind) in events {
-        match kind {
-            0 => complete = Some(at),
-            1 => granted = Some(at),
-            _ => {
-                if let (Some(c), Some(g)) = (complete, granted)
-                    && c <= g
-                {
-                    to_granted.push((g - c) * 1e6);
-                    to_sent.push((at - g) * 1e6);
-                    whole.push((at - c) * 1e6);
-                }
-                complete = None;
-            }
-        }
-    }
-    CriticalPath {
-        requests: whole.len(),
-        complete_to_granted: median_mean(to_granted),
-        granted_to_sent: median_mean(to_sent),
-        complete_to_sent: median_mean(whole),
-    }
-}
-
-/// `compare critical-path [ITEMS] [CRAWL_BINARY…]`: each binary crawls the
-/// six collections `rounds` times (interleaved) with
-/// `RUST_LOG=crawlpipe::critical_path=trace`; prints the per-request
-/// critical path read from its log (the trace's own formatting included).
-///
-/// # Panics
-///
-/// When a crawl fails.
-pub fn compare_critical_path(items: usize, binaries: &[String], rounds: usize) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let server = rt.block_on(server(items));
-    let base = server.url("");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut runs: Vec<Vec<CriticalPath>> = vec![Vec::new(); binaries.len()];
-    for round in 0..rounds {
-        for (b, binary) in binaries.iter().enumerate() {
-            let db = dir.path().join(format!("traced{b}-{round}.db"));
-            let config = dir.path().join(format!("traced{b}-{round}.toml"));
-            std::fs::write(&config, six_collections_toml(&base, &db)).expect("config");
-            let out = Command::new(binary)
-                .arg(&config)
-                .arg("--quiet")
-                .env("RUST_LOG", "crawlpipe::critical_path=trace")
-                .output()
-                .expect("crawl runs");
-            assert!(out.status.success(), "{binary} failed");
-            runs[b].push(critical_path(&String::from_utf8_lossy(&out.stderr)));
-        }
-    }
-    rt.block_on(server.shutdown());
-    println!(
-        "per-request critical path, six collections on one host, 1 in flight, {items} items each (µs, median / mean of each run):"
-    );
-    for (b, binary) in binaries.iter().enumerate() {
-        println!("  crawl {binary}:");
-        for p in &runs[b] {
-            println!(
-                "    {} requests: response complete -> gate granted {:.1} / {:.1}; granted -> request sent {:.1} / {:.1}; complete -> sent {:.1} / {:.1}",
-                p.requests,
-                p.complete_to_granted.0,
-                p.complete_to_granted.1,
-                p.granted_to_sent.0,
-                p.granted_to_sent.1,
-                p.complete_to_sent.0,
-                p.complete_to_sent.1
-            );
-        }
-    }
-}
+pub use crate::critical_path_workload::{CriticalPath, compare_critical_path, critical_path};

@@ -13,11 +13,13 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+pub mod ceiling_split;
 pub mod ceiling_workload;
 pub mod child_rss;
 pub mod cluster_workload;
 pub mod core_workload;
 pub mod crawl_workload;
+pub mod critical_path_workload;
 pub mod fanout_workload;
 pub mod feed_workload;
 pub mod html_corpus;

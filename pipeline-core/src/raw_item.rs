@@ -6,6 +6,7 @@
 //! the few fields anything needs (a key, a pagination pointer) are read
 //! from the text on demand, and a sink writes the text as it is.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -83,14 +84,14 @@ impl RawItem {
         if pointer.is_empty() {
             return self.to_value().ok();
         }
-        let rest = pointer.strip_prefix('/')?;
-        let segments: Vec<String> = rest
-            .split('/')
-            .map(|s| s.replace("~1", "/").replace("~0", "~"))
-            .collect();
+        if !pointer.starts_with('/') {
+            return None;
+        }
         let mut de = serde_json::Deserializer::from_str(self.as_str());
         // The text was checked when the item was made, so a walk cannot fail.
-        At(&segments).deserialize(&mut de).ok().flatten()
+        // The pointer's segments are read as the walk goes down, unescaped
+        // only when they hold a `~`: a key lookup allocates nothing but its answer.
+        At(pointer).deserialize(&mut de).ok().flatten()
     }
 
     /// The whole item as a `Value`.
@@ -156,24 +157,31 @@ impl<'de> Deserialize<'de> for RawItem {
     }
 }
 
-/// Finds the value under the remaining pointer segments.
-struct At<'p>(&'p [String]);
+/// Finds the value under the rest of a pointer: `""` (this value) or
+/// `/segment…`.
+struct At<'p>(&'p str);
 
 impl<'de> DeserializeSeed<'de> for At<'_> {
     type Value = Option<Value>;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        match self.0.split_first() {
-            None => Value::deserialize(d).map(Some),
-            Some((head, rest)) => d.deserialize_any(Walk { head, rest }),
-        }
+        let Some(tail) = self.0.strip_prefix('/') else {
+            return Value::deserialize(d).map(Some);
+        };
+        let (head, rest) = tail.find('/').map_or((tail, ""), |i| tail.split_at(i));
+        let head = match head.contains('~') {
+            true => Cow::Owned(head.replace("~1", "/").replace("~0", "~")),
+            false => Cow::Borrowed(head),
+        };
+        d.deserialize_any(Walk { head: &head, rest })
     }
 }
 
-/// Looks for `head` in an object or array, skipping everything else unparsed.
+/// Looks for `head` in an object or array, skipping everything else
+/// unparsed; `rest` is the pointer below it.
 struct Walk<'p> {
     head: &'p str,
-    rest: &'p [String],
+    rest: &'p str,
 }
 
 impl<'de> Visitor<'de> for Walk<'_> {
