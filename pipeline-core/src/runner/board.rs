@@ -148,6 +148,24 @@ impl Board {
             .set_not_crawled(group, n);
     }
 
+    /// Makes `group` known before its first child runs.
+    pub(crate) fn register_group(&self, group: &str) {
+        self.tallies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .register(group);
+    }
+
+    /// Whether `name` is a group: registered, with a child on the board, or
+    /// with children that ended.
+    pub(crate) fn is_group(&self, name: &str) -> bool {
+        let running = self
+            .lock()
+            .iter()
+            .any(|e| e.collection.group.as_deref() == Some(name));
+        running || self.tallies.lock().unwrap_or_else(|e| e.into_inner()).knows(name)
+    }
+
     /// Every group's aggregated status.
     pub(crate) fn groups(&self) -> Vec<GroupStatus> {
         let mut running = std::collections::BTreeMap::new();

@@ -71,6 +71,7 @@ mod schedule;
 mod signals;
 mod stall;
 mod status;
+mod status_json;
 mod summary;
 mod task;
 mod tree_plan;
@@ -321,6 +322,14 @@ impl Runner {
         self.inner.board.set_not_crawled(group, n);
     }
 
+    /// Makes child collection `group` known to the runner before its first
+    /// child runs, so its run history ([`runs`](Self::runs)) answers an
+    /// empty list instead of an unknown collection. A child collection's
+    /// feeder calls it when it is set up.
+    pub fn register_group(&self, group: &str) {
+        self.inner.board.register_group(group);
+    }
+
     /// The aggregated status of every [group](Collection::group), by name.
     pub fn groups(&self) -> Vec<GroupStatus> {
         self.inner.board.groups()
@@ -383,7 +392,7 @@ impl Runner {
             .board
             .find(name)
             .is_some_and(|e| e.collection.group.is_none())
-            || self.inner.board.groups().iter().any(|g| g.group == name);
+            || self.inner.board.is_group(name);
         if !known {
             return Err(RunnerError::UnknownCollection {
                 collection: name.to_owned(),

@@ -7,7 +7,8 @@
 //! |---|---|
 //! | `GET /` | the status page: every collection, live (polls `/status` each second), sortable and filterable; one collection's view, with its run history charted, at `/#c=NAME` |
 //! | `GET /metrics` | Prometheus text of every metric recorded through the `metrics` facade (names as in docs/operations.md, "Metrics and status", section) |
-//! | `GET /status` | a JSON array of [`CollectionStatus`](crate::runner::CollectionStatus) from a [`Runner`] |
+//! | `GET /status` | a JSON array of [`CollectionStatus`](crate::runner::CollectionStatus) from a [`Runner`] (each serialized again only when it changed; without `recent_runs`, which `/status/runs` answers) |
+//! | `GET /status/runs` | every collection's newest runs (the overview's sparklines), newest first, at most [`RECENT_RUNS`](crate::history::RECENT_RUNS) each: a JSON object `{"NAME": [[outcome, duration_ms, items], …]}` (`outcome` as [`RunOutcome::as_str`](crate::history::RunOutcome::as_str)) |
 //! | `GET /status/children` | a JSON array of [`GroupStatus`](crate::runner::GroupStatus): child collections aggregated per group (done / running / failed / total, failing children listed) |
 //! | `GET /collections/{name}/runs` | the collection's runs from the history, newest first (`?limit=N`, default 100): a JSON array of [`RunRecord`](crate::history::RunRecord); 404 for an unknown collection |
 //! | `GET /collections/{name}` | `{"status", "config", "errors"}`: its status, its configuration as run (secrets redacted), its last errors ([`CollectionDetail`](crate::runner::CollectionDetail)) |
@@ -193,6 +194,7 @@ pub async fn serve_with(
         .route("/metrics", get(render_metrics))
         .route("/status", get(render_status))
         .route("/status/children", get(render_groups))
+        .route("/status/runs", get(render_recent_runs))
         .route("/collections/{name}/run", post(admin::run_now))
         .route("/collections/{name}/runs", get(history::runs))
         .route("/collections/{name}", get(history::detail))
@@ -226,7 +228,14 @@ async fn render_metrics(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 async fn render_status(State(state): State<AppState>) -> impl IntoResponse {
-    Json(state.runner.status())
+    ([(CONTENT_TYPE, "application/json")], state.runner.status_json())
+}
+
+async fn render_recent_runs(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(CONTENT_TYPE, "application/json")],
+        state.runner.recent_runs_json(),
+    )
 }
 
 async fn render_groups(State(state): State<AppState>) -> impl IntoResponse {
