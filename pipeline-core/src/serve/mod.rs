@@ -58,6 +58,7 @@ use axum::http::HeaderValue;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Json};
 use axum::routing::{get, post};
+use axum::serve::ListenerExt as _;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::task::JoinHandle;
@@ -185,6 +186,13 @@ pub async fn serve_with(
     let addr = listener
         .local_addr()
         .map_err(|source| ServeError::Bind { source })?;
+    // A body of many segments is sent without waiting for the client's
+    // delayed acknowledgement of the one before its last (Nagle's rule).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "setting TCP_NODELAY on a status connection failed");
+        }
+    });
     let admin_enabled = config.admin_enabled();
     runner.set_status_page(Some(format!("http://{addr}/")));
     let page = page::render(admin_enabled);
