@@ -282,11 +282,12 @@ impl Board {
         let now = Instant::now();
         for entry in self.lock().iter() {
             let mut slot = entry.lock();
-            let slot = &mut *slot;
-            let s = &mut slot.status;
             // A sink stuck on its last batch is a stall too.
-            let active = matches!(s.state, State::Crawling | State::Finalizing);
-            if active && !s.stalled && now.duration_since(slot.last_progress) >= after {
+            let active = matches!(slot.status.state, State::Crawling | State::Finalizing);
+            // Read first: a mutable access marks the entry changed (its
+            // `/status` JSON serialized again).
+            if active && !slot.status.stalled && now.duration_since(slot.last_progress) >= after {
+                let s = &mut slot.status;
                 s.stalled = true;
                 set_stalled(&s.collection, true);
                 tracing::warn!(collection = %s.collection, ?after, "collection stalled");
