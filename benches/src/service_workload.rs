@@ -29,6 +29,15 @@ pub struct ServiceFigures {
     /// each time), sorted.
     pub runs_latencies: Vec<Duration>,
     pub runs_bytes: usize,
+    /// Server-side time to build the `/status` body in this process
+    /// (`Runner::status_json`, what the endpoint answers), sorted.
+    pub build_latencies: Vec<Duration>,
+    /// The same statuses serialized whole (`serde_json::to_vec` of
+    /// `Runner::status`: no JSON kept per collection), sorted.
+    pub serialize_latencies: Vec<Duration>,
+    /// `GET /status/runs` (the sparklines) latencies, sorted, and its size.
+    pub recent_latencies: Vec<Duration>,
+    pub recent_bytes: usize,
 }
 
 impl ServiceFigures {
@@ -43,7 +52,8 @@ impl ServiceFigures {
     }
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+/// The `p` percentile of sorted latencies.
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let n = sorted.len();
     let i = ((n as f64 * p).ceil() as usize).clamp(1, n) - 1;
     sorted[i]
@@ -164,6 +174,24 @@ pub async fn run(collections: usize, history_runs: usize, idle: Duration, polls:
         runs_bytes = body.len();
     }
     runs_latencies.sort();
+    let (build_latencies, serialize_latencies) = build_times(&runner, polls).await;
+    let mut recent_latencies = Vec::with_capacity(polls / 10);
+    let mut recent_bytes = 0;
+    let recent_url = format!("http://{}/status/runs", server.local_addr());
+    for _ in 0..(polls / 10).max(1) {
+        let t = Instant::now();
+        let body = client
+            .get(&recent_url)
+            .send()
+            .await
+            .expect("recent runs")
+            .bytes()
+            .await
+            .expect("body");
+        recent_latencies.push(t.elapsed());
+        recent_bytes = body.len();
+    }
+    recent_latencies.sort();
     runner.force();
     runner.join().await;
     server.shutdown().await;
@@ -176,5 +204,28 @@ pub async fn run(collections: usize, history_runs: usize, idle: Duration, polls:
         status_bytes,
         runs_latencies,
         runs_bytes,
+        build_latencies,
+        serialize_latencies,
+        recent_latencies,
+        recent_bytes,
     }
+}
+
+/// `polls` times, a millisecond apart while 8 collections crawl: the time to
+/// build the `/status` body, and to serialize every status whole.
+async fn build_times(runner: &Runner, polls: usize) -> (Vec<Duration>, Vec<Duration>) {
+    let mut build = Vec::with_capacity(polls);
+    let mut whole = Vec::with_capacity(polls);
+    for _ in 0..polls {
+        let t = Instant::now();
+        std::hint::black_box(runner.status_json());
+        build.push(t.elapsed());
+        let t = Instant::now();
+        std::hint::black_box(serde_json::to_vec(&runner.status()).expect("statuses serialize"));
+        whole.push(t.elapsed());
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    build.sort();
+    whole.sort();
+    (build, whole)
 }

@@ -118,13 +118,16 @@ async fn runs_staleness_and_alerts_through_crawl_serve() {
     let status_url = format!("{base}/status");
 
     // flaky: failed, then recovered by its next run.
-    let status = wait_json(&status_url, |s| {
-        entry(s, "flaky")["recent_runs"]
-            .as_array()
-            .is_some_and(|r| r.len() >= 2)
+    let recent = wait_json(&format!("{base}/status/runs"), |r| {
+        r["flaky"].as_array().is_some_and(|r| r.len() >= 2)
     })
     .await;
+    let status = get_json(&status_url).await.unwrap();
     let flaky = entry(&status, "flaky");
+    assert!(
+        flaky.get("recent_runs").is_none(),
+        "in /status/runs only: {flaky:#}"
+    );
     assert_eq!(flaky["last_run"]["outcome"], "completed", "{flaky:#}");
     assert_eq!(flaky["last_run"]["items"], 20);
     assert!(
@@ -135,12 +138,14 @@ async fn runs_staleness_and_alerts_through_crawl_serve() {
     );
     assert_eq!(flaky["stale_after_secs"], 2.0, "twice `every`");
     assert_eq!(flaky["stale"], false);
-    let recent = flaky["recent_runs"].as_array().unwrap();
+    let recent = recent["flaky"].as_array().unwrap();
     assert_eq!(
-        recent.last().unwrap()["outcome"],
+        recent.last().unwrap()[0],
         "failed",
-        "newest first: the first run last"
+        "newest first: the first run last, as [outcome, duration_ms, items]"
     );
+    assert_eq!(recent[0][0], "completed");
+    assert_eq!(recent[0][2], 20, "{recent:?}");
 
     let runs = get_json(&format!("{base}/collections/flaky/runs")).await.unwrap();
     let runs = runs.as_array().unwrap();
@@ -318,14 +323,16 @@ async fn two_processes_share_the_history_on_postgresql() {
     }
     // Every collection has run at least twice somewhere.
     for port in ports {
+        let url = format!("http://127.0.0.1:{port}/status/runs");
+        wait_json(&url, |r| {
+            names
+                .iter()
+                .all(|n| r[n.as_str()].as_array().is_some_and(|r| r.len() >= 2))
+        })
+        .await;
         let url = format!("http://127.0.0.1:{port}/status");
         wait_json(&url, |s| {
-            names.iter().all(|n| {
-                entry(s, n)["recent_runs"]
-                    .as_array()
-                    .is_some_and(|r| r.len() >= 2)
-                    && entry(s, n)["last_success_at"].is_string()
-            })
+            names.iter().all(|n| entry(s, n)["last_success_at"].is_string())
         })
         .await;
     }
@@ -380,4 +387,52 @@ async fn two_processes_share_the_history_on_postgresql() {
             .await;
         }
     }
+}
+
+/// A known collection without runs answers `[]`, a child collection
+/// included (before its first child runs); only an unknown name is 404.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_known_collection_without_runs_has_an_empty_history() {
+    // The parent's first page never arrives while the test looks: no child runs.
+    let api = MockServer::start(MockConfig::new(20, 10).latency(Duration::from_secs(120)))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut text = format!(
+        "[runtime]\ndatabase = \"sqlite://{}\"\nmetrics_addr = \"127.0.0.1:{port}\"\n\n",
+        dir.path().join("crawl.db").display()
+    );
+    text.push_str(&collection(
+        "repos",
+        &api.url("/page"),
+        "key = \"/id\"\nevery = \"1h\"",
+    ));
+    text.push_str(&collection(
+        "issues",
+        &api.url("/page?repo={/id}"),
+        "key = \"/id\"\nparent = \"repos\"",
+    ));
+    let path = write(dir.path(), "crawl.toml", &text);
+    let _child = serve(&path, dir.path(), "serve.log");
+    let base = format!("http://127.0.0.1:{port}");
+    wait_json(&format!("{base}/status"), |s| {
+        entry(s, "repos")["state"] == "crawling"
+    })
+    .await;
+    for name in ["issues", "repos"] {
+        let answer = reqwest::get(format!("{base}/collections/{name}/runs"))
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200, "{name}");
+        assert_eq!(
+            answer.json::<Value>().await.unwrap(),
+            serde_json::json!([]),
+            "{name}"
+        );
+    }
+    let unknown = reqwest::get(format!("{base}/collections/nope/runs"))
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
 }

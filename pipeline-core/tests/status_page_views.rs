@@ -451,6 +451,23 @@ async fn a_thousand_collections_are_updated_in_place_and_filtered_in_a_real_brow
         .await;
     assert_eq!(row, json!(["first poll", 1]));
     assert_eq!(count(&mut browser, "#collections tbody tr").await, 1000);
+    // A run that ends while the page is open: its last run changes in
+    // `/status`, and the page reads the sparklines (`/status/runs`) again.
+    assert!(runner.run_now("scheduled_500").unwrap());
+    browser
+        .wait_for(
+            r#"document.querySelectorAll('tr[data-collection="scheduled_500"] svg.sparkline rect').length === 2"#,
+            "scheduled_500's sparkline with its second run",
+        )
+        .await;
+    assert_eq!(
+        count(
+            &mut browser,
+            r#"tr[data-collection="scheduled_499"] svg.sparkline rect"#
+        )
+        .await,
+        1
+    );
 
     browser.type_into("#filter", "scheduled_99").await;
     let expected: Vec<String> = (990..1000).map(|i| format!("scheduled_{i}")).collect();

@@ -228,6 +228,25 @@ fn service(collections: usize, history_runs: usize) {
         ms(f.runs_percentile(0.99)),
         ms(f.runs_percentile(1.0))
     );
+    let p = crawlpipe_benches::service_workload::percentile;
+    println!(
+        "  /status body built in process ({} times): p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms; serialized whole: p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+        f.build_latencies.len(),
+        ms(p(&f.build_latencies, 0.5)),
+        ms(p(&f.build_latencies, 0.99)),
+        ms(p(&f.build_latencies, 1.0)),
+        ms(p(&f.serialize_latencies, 0.5)),
+        ms(p(&f.serialize_latencies, 0.99)),
+        ms(p(&f.serialize_latencies, 1.0))
+    );
+    println!(
+        "  GET /status/runs ({} KiB, {} polls): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        f.recent_bytes / 1024,
+        f.recent_latencies.len(),
+        ms(p(&f.recent_latencies, 0.5)),
+        ms(p(&f.recent_latencies, 0.99)),
+        ms(p(&f.recent_latencies, 1.0))
+    );
 }
 
 fn ms(d: Duration) -> f64 {

@@ -148,6 +148,24 @@ impl Board {
             .set_not_crawled(group, n);
     }
 
+    /// Makes `group` known before its first child runs.
+    pub(crate) fn register_group(&self, group: &str) {
+        self.tallies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .register(group);
+    }
+
+    /// Whether `name` is a group: registered, with a child on the board, or
+    /// with children that ended.
+    pub(crate) fn is_group(&self, name: &str) -> bool {
+        let running = self
+            .lock()
+            .iter()
+            .any(|e| e.collection.group.as_deref() == Some(name));
+        running || self.tallies.lock().unwrap_or_else(|e| e.into_inner()).knows(name)
+    }
+
     /// Every group's aggregated status.
     pub(crate) fn groups(&self) -> Vec<GroupStatus> {
         let mut running = std::collections::BTreeMap::new();
@@ -264,11 +282,12 @@ impl Board {
         let now = Instant::now();
         for entry in self.lock().iter() {
             let mut slot = entry.lock();
-            let slot = &mut *slot;
-            let s = &mut slot.status;
             // A sink stuck on its last batch is a stall too.
-            let active = matches!(s.state, State::Crawling | State::Finalizing);
-            if active && !s.stalled && now.duration_since(slot.last_progress) >= after {
+            let active = matches!(slot.status.state, State::Crawling | State::Finalizing);
+            // Read first: a mutable access marks the entry changed (its
+            // `/status` JSON serialized again).
+            if active && !slot.status.stalled && now.duration_since(slot.last_progress) >= after {
+                let s = &mut slot.status;
                 s.stalled = true;
                 set_stalled(&s.collection, true);
                 tracing::warn!(collection = %s.collection, ?after, "collection stalled");

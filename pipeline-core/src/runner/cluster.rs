@@ -166,11 +166,14 @@ pub(crate) async fn watch_cluster(inner: Arc<Inner>, coordinator: Arc<dyn Coordi
             Ok(leases) => {
                 for entry in inner.board.entries() {
                     let info = leases.iter().find(|l| l.collection == entry.name());
+                    let owner = info.and_then(|l| l.owner.clone());
+                    let lease_until = info.and_then(|l| l.lease_until).filter(|_| owner.is_some());
                     let mut slot = entry.lock();
-                    slot.status.owner = info.and_then(|l| l.owner.clone());
-                    slot.status.lease_until = info
-                        .and_then(|l| l.lease_until)
-                        .filter(|_| slot.status.owner.is_some());
+                    // Written only when changed: a write marks the entry's `/status` JSON stale.
+                    if slot.status.owner != owner || slot.status.lease_until != lease_until {
+                        slot.status.owner = owner;
+                        slot.status.lease_until = lease_until;
+                    }
                 }
             }
             Err(error) => tracing::debug!(%error, "reading the cluster's leases failed"),

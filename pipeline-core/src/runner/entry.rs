@@ -2,8 +2,9 @@
 //! the handles that stop it, wake it, and tell when its task has ended.
 
 use std::collections::VecDeque;
+use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
 use tokio::sync::Notify;
@@ -27,9 +28,43 @@ pub(crate) struct Slot {
 /// Errors kept per collection for `GET /collections/{name}`.
 pub(crate) const ERRORS_KEPT: usize = 10;
 
+/// A [`Slot`] with its status as `/status` JSON, kept until the slot changes.
+struct Guarded {
+    slot: Slot,
+    /// Bumped by every mutable access to `slot` (see [`SlotGuard`]).
+    version: u64,
+    json: Option<CachedJson>,
+}
+
+/// The status of one [`Guarded::version`] (and request budget) as JSON.
+struct CachedJson {
+    version: u64,
+    quota: Option<crate::policy::QuotaStatus>,
+    bytes: Arc<[u8]>,
+}
+
+/// The lock on an entry's [`Slot`]: reading is free, and any mutable access
+/// marks the slot changed, so its cached `/status` JSON is never stale.
+pub(crate) struct SlotGuard<'a>(MutexGuard<'a, Guarded>);
+
+impl Deref for SlotGuard<'_> {
+    type Target = Slot;
+
+    fn deref(&self) -> &Slot {
+        &self.0.slot
+    }
+}
+
+impl DerefMut for SlotGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Slot {
+        self.0.version = self.0.version.wrapping_add(1);
+        &mut self.0.slot
+    }
+}
+
 pub(crate) struct Entry {
     pub(crate) collection: Collection,
-    slot: Mutex<Slot>,
+    slot: Mutex<Guarded>,
     /// Cancelled when the collection is removed or replaced, or the runner
     /// shuts down (a child of the runner's shutdown token).
     pub(crate) cancel: CancellationToken,
@@ -58,12 +93,16 @@ impl std::fmt::Debug for Entry {
 impl Entry {
     pub(crate) fn new(collection: Collection, shutdown: &CancellationToken) -> Self {
         Self {
-            slot: Mutex::new(Slot {
-                status: CollectionStatus::new(&collection.name, collection.staleness_limit()),
-                last_progress: Instant::now(),
-                errors: VecDeque::new(),
-                failing: false,
-                last_owner: None,
+            slot: Mutex::new(Guarded {
+                slot: Slot {
+                    status: CollectionStatus::new(&collection.name, collection.staleness_limit()),
+                    last_progress: Instant::now(),
+                    errors: VecDeque::new(),
+                    failing: false,
+                    last_owner: None,
+                },
+                version: 0,
+                json: None,
             }),
             added: SystemTime::now(),
             cancel: shutdown.child_token(),
@@ -76,14 +115,51 @@ impl Entry {
         }
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Slot> {
+    fn guarded(&self) -> MutexGuard<'_, Guarded> {
         self.slot.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn lock(&self) -> SlotGuard<'_> {
+        SlotGuard(self.guarded())
     }
 
     pub(crate) fn status(&self) -> CollectionStatus {
         let mut status = self.lock().status.clone();
         status.quota = self.collection.quota.as_ref().and_then(|q| q.status());
         status
+    }
+
+    /// [`status`](Self::status) as `/status` JSON: serialized again only
+    /// when the slot or the request budget changed since the last call, and
+    /// never while the slot is locked.
+    pub(crate) fn status_json(&self) -> Arc<[u8]> {
+        let quota = self.collection.quota.as_ref().and_then(|q| q.status());
+        let (version, mut status) = {
+            let guarded = self.guarded();
+            if let Some(cached) = &guarded.json
+                && cached.version == guarded.version
+                && cached.quota == quota
+            {
+                return cached.bytes.clone();
+            }
+            (guarded.version, guarded.slot.status.clone())
+        };
+        status.quota = quota.clone();
+        let bytes: Arc<[u8]> = match serde_json::to_vec(&status) {
+            Ok(bytes) => bytes.into(),
+            // Plain data: serializing it cannot fail; an empty object keeps the array valid.
+            Err(_) => Arc::from(&b"{}"[..]),
+        };
+        let mut guarded = self.guarded();
+        // Changed meanwhile: the next call serializes the newer status.
+        if guarded.version == version {
+            guarded.json = Some(CachedJson {
+                version,
+                quota,
+                bytes: bytes.clone(),
+            });
+        }
+        bytes
     }
 
     pub(crate) fn name(&self) -> &str {

@@ -94,11 +94,22 @@ pub(crate) struct Tally {
     skipping: VecDeque<SkippedChild>,
 }
 
-/// Every group's tally of ended children.
+/// Every group's tally of ended children, and the groups known before
+/// their first child ended.
 #[derive(Debug, Default)]
-pub(crate) struct Tallies(BTreeMap<String, Tally>);
+pub(crate) struct Tallies(BTreeMap<String, Tally>, std::collections::BTreeSet<String>);
 
 impl Tallies {
+    /// Makes `group` known (its feeder is set up), before any child ended.
+    pub(crate) fn register(&mut self, group: &str) {
+        self.1.insert(group.to_owned());
+    }
+
+    /// Whether `group` was registered or has a tally.
+    pub(crate) fn knows(&self, group: &str) -> bool {
+        self.1.contains(group) || self.0.contains_key(group)
+    }
+
     /// Adds an ended child's summary to `group`.
     pub(crate) fn add(&mut self, group: &str, summary: Option<&CollectionSummary>) {
         let tally = self.0.entry(group.to_owned()).or_default();

@@ -22,7 +22,7 @@ impl Runner {
             .board
             .find(name)
             .is_some_and(|e| e.collection.group.is_none())
-            || self.inner.board.groups().iter().any(|g| g.group == name);
+            || self.inner.board.is_group(name);
         if !known {
             return Err(RunnerError::UnknownCollection {
                 collection: name.to_owned(),

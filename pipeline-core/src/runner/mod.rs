@@ -73,6 +73,7 @@ mod schedule;
 mod signals;
 mod stall;
 mod status;
+mod status_json;
 mod summary;
 mod task;
 mod tree_plan;
@@ -320,6 +321,14 @@ impl Runner {
     /// a summary counts every child that was not crawled).
     pub fn set_group_not_crawled(&self, group: &str, n: u64) {
         self.inner.board.set_not_crawled(group, n);
+    }
+
+    /// Makes child collection `group` known to the runner before its first
+    /// child runs, so its run history ([`runs`](Self::runs)) answers an
+    /// empty list instead of an unknown collection. A child collection's
+    /// feeder calls it when it is set up.
+    pub fn register_group(&self, group: &str) {
+        self.inner.board.register_group(group);
     }
 
     /// The aggregated status of every [group](Collection::group), by name.

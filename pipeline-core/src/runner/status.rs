@@ -76,13 +76,17 @@ pub struct CollectionStatus {
     /// default twice its interval, `None` without one).
     pub stale_after_secs: Option<f64>,
     /// Its newest runs, newest first, at most
-    /// [`RECENT_RUNS`](crate::history::RECENT_RUNS).
+    /// [`RECENT_RUNS`](crate::history::RECENT_RUNS). Not in `/status`'s
+    /// JSON, which stays small with many collections: the status page
+    /// reads them from `GET /status/runs` (see the [`serve`](crate::serve)
+    /// module, feature `serve`).
+    #[serde(skip)]
     pub recent_runs: RecentRuns,
 }
 
 /// A collection's newest runs on the board, shared between snapshots (a
-/// `/status` copies a pointer, not the runs). Serialized as a JSON array,
-/// newest first.
+/// status copies a pointer, not the runs). Serialized as a JSON array of
+/// runs, newest first.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RecentRuns(Arc<Vec<RecentRun>>);
 
@@ -97,6 +101,28 @@ impl RecentRuns {
         let runs = Arc::make_mut(&mut self.0);
         runs.insert(0, run);
         runs.truncate(crate::history::RECENT_RUNS);
+    }
+
+    /// Appends `"NAME":[[outcome,duration_ms,items],…]` (newest first) to
+    /// `out`: one collection's member of `GET /status/runs`.
+    pub(crate) fn write_json(&self, name: &str, out: &mut Vec<u8>) {
+        use std::io::Write as _;
+        // Writing to a Vec cannot fail, and a string always serializes.
+        let _ = serde_json::to_writer(&mut *out, name);
+        out.extend_from_slice(b":[");
+        for (i, run) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            let _ = write!(
+                out,
+                "[\"{}\",{},{}]",
+                run.outcome.as_str(),
+                run.duration_ms,
+                run.items
+            );
+        }
+        out.push(b']');
     }
 
     pub(crate) fn from_newest(runs: Vec<RecentRun>) -> Self {

@@ -7,7 +7,8 @@
 //! |---|---|
 //! | `GET /` | the status page: every collection, live (polls `/status` each second), sortable and filterable; one collection's view, with its run history charted, at `/#c=NAME` |
 //! | `GET /metrics` | Prometheus text of every metric recorded through the `metrics` facade (names as in docs/operations.md, "Metrics and status", section) |
-//! | `GET /status` | a JSON array of [`CollectionStatus`](crate::runner::CollectionStatus) from a [`Runner`] |
+//! | `GET /status` | a JSON array of [`CollectionStatus`](crate::runner::CollectionStatus) from a [`Runner`] (each serialized again only when it changed; without `recent_runs`, which `/status/runs` answers) |
+//! | `GET /status/runs` | every collection's newest runs (the overview's sparklines), newest first, at most [`RECENT_RUNS`](crate::history::RECENT_RUNS) each: a JSON object `{"NAME": [[outcome, duration_ms, items], …]}` (`outcome` as [`RunOutcome::as_str`](crate::history::RunOutcome::as_str)) |
 //! | `GET /status/children` | a JSON array of [`GroupStatus`](crate::runner::GroupStatus): child collections aggregated per group (done / running / failed / total, failing children listed) |
 //! | `GET /collections/{name}/runs` | the collection's runs from the history, newest first (`?limit=N`, default 100): a JSON array of [`RunRecord`](crate::history::RunRecord); 404 for an unknown collection |
 //! | `GET /collections/{name}` | `{"status", "config", "errors"}`: its status, its configuration as run (secrets redacted), its last errors ([`CollectionDetail`](crate::runner::CollectionDetail)) |
@@ -57,6 +58,7 @@ use axum::http::HeaderValue;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Json};
 use axum::routing::{get, post};
+use axum::serve::ListenerExt as _;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::task::JoinHandle;
@@ -184,6 +186,13 @@ pub async fn serve_with(
     let addr = listener
         .local_addr()
         .map_err(|source| ServeError::Bind { source })?;
+    // A body of many segments is sent without waiting for the client's
+    // delayed acknowledgement of the one before its last (Nagle's rule).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "setting TCP_NODELAY on a status connection failed");
+        }
+    });
     let admin_enabled = config.admin_enabled();
     runner.set_status_page(Some(format!("http://{addr}/")));
     let page = page::render(admin_enabled);
@@ -193,6 +202,7 @@ pub async fn serve_with(
         .route("/metrics", get(render_metrics))
         .route("/status", get(render_status))
         .route("/status/children", get(render_groups))
+        .route("/status/runs", get(render_recent_runs))
         .route("/collections/{name}/run", post(admin::run_now))
         .route("/collections/{name}/runs", get(history::runs))
         .route("/collections/{name}", get(history::detail))
@@ -226,7 +236,14 @@ async fn render_metrics(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 async fn render_status(State(state): State<AppState>) -> impl IntoResponse {
-    Json(state.runner.status())
+    ([(CONTENT_TYPE, "application/json")], state.runner.status_json())
+}
+
+async fn render_recent_runs(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(CONTENT_TYPE, "application/json")],
+        state.runner.recent_runs_json(),
+    )
 }
 
 async fn render_groups(State(state): State<AppState>) -> impl IntoResponse {

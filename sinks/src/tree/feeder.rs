@@ -157,6 +157,8 @@ impl ChildFeeder {
         factory: impl Fn(&str, QueuedChild) -> Collection + Send + Sync + 'static,
     ) -> Result<Self, Error> {
         let queue = db.child_queue(child, parent, columns)?;
+        // Its run history answers before its first child runs.
+        runner.register_group(child);
         Ok(Self {
             name: child.to_owned(),
             queue,

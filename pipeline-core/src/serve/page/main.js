@@ -36,6 +36,7 @@
       const response = await fetch("status", { cache: "no-store" });
       if (!response.ok) throw new Error("HTTP " + response.status);
       render(await response.json());
+      await refreshSparklines();
       if (detail.name !== null) await pollCollection();
       else renderGroups(await fetchJson("status/children").catch(() => []));
       updated.textContent = "updated " + new Date().toLocaleTimeString();

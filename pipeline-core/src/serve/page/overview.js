@@ -50,7 +50,7 @@
     });
     return {
       name, tr, cells, badge, stalled, stale, quota, error, samples: [], state: null, button: null,
-      status: null, index: 0, rate: 0, sparkKey: null, haystack: "",
+      status: null, index: 0, rate: 0, sparkKey: null, lastRunKey: null, haystack: "",
     };
   }
 
@@ -96,13 +96,45 @@
     return { text: ago(at, now), title: localTime(at) };
   }
 
-  function renderSparkline(row, s) {
-    const runs = Array.isArray(s.recent_runs) ? s.recent_runs : [];
+  // The sparklines' runs by collection, newest first, as `GET /status/runs`
+  // answers them ([outcome, duration_ms, items]); kept out of `/status` so
+  // a poll stays small, and fetched again only when a row's last run changed.
+  let recentRuns = {};
+  let recentStale = true;
+
+  function recentOf(name) {
+    const runs = recentRuns[name];
+    return Array.isArray(runs) ? runs : [];
+  }
+
+  function noteLastRun(row, s) {
+    const run = s.last_run;
+    const key = run ? run.ended_at + " " + run.outcome : "";
+    if (key !== row.lastRunKey) { row.lastRunKey = key; recentStale = true; }
+  }
+
+  function renderSparkline(row) {
+    const runs = recentOf(row.name);
     // Newest first from the server; the key changes when a run is added.
     const key = runs.length + ":" + (runs.length ? JSON.stringify(runs[0]) : "");
     if (key === row.sparkKey) return;
     row.sparkKey = key;
-    row.cells["runs-chart"].replaceChildren(sparkline(runs.slice().reverse()));
+    const oldestFirst = runs.map(([outcome, duration_ms, items]) => ({ outcome, duration_ms, items })).reverse();
+    row.cells["runs-chart"].replaceChildren(sparkline(oldestFirst));
+  }
+
+  // After a poll: the sparklines, with the runs fetched again if a run ended.
+  async function refreshSparklines() {
+    if (recentStale) {
+      recentStale = false;
+      try {
+        recentRuns = await fetchJson("status/runs");
+      } catch (e) {
+        recentStale = true;
+        throw e;
+      }
+    }
+    for (const row of rows.values()) renderSparkline(row);
   }
 
   function renderAction(row) {
@@ -148,7 +180,7 @@
     const success = lastSuccess(s, wall);
     setText(row.cells.success, success.text);
     setTitle(row.cells.success, success.title);
-    renderSparkline(row, s);
+    noteLastRun(row, s);
     // A page skipped by a rule (on_status, on_body) is shown, never hidden.
     setText(row.cells.pages, number(s.pages) + (s.pages_skipped ? " (" + number(s.pages_skipped) + " skipped)" : "") +
       (s.pages_not_modified ? " (" + number(s.pages_not_modified) + " not modified)" : ""));
@@ -180,7 +212,7 @@
       case "owner": return s.owner || "";
       case "error": return s.last_error || "";
       case "success": return millis(s.last_success_at) ?? -1;
-      case "recent": return (s.recent_runs || []).filter((r) => r.outcome !== "completed").length;
+      case "recent": return recentOf(s.collection).filter((r) => r[0] !== "completed").length;
       case "rate": return row.rate;
       case "next": return nextRun(s).at ?? Number.MAX_SAFE_INTEGER;
       case "written": return s.items_written;
