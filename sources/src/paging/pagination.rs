@@ -174,7 +174,10 @@ impl Pagination {
 
     /// A [`NextUrl`](Self::NextUrl) read at pointer `next` in the body.
     pub fn next_url(next: impl Into<String>) -> Self {
-        Self::NextUrl { next: next.into() }
+        Self::NextUrl {
+            next: next.into(),
+            has_more: None,
+        }
     }
 }
 
