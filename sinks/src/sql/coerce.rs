@@ -46,8 +46,20 @@ pub(crate) fn coerce_cow(value: Option<Cow<'_, Value>>, ty: ColumnType) -> Resul
         (ColumnType::Real, Value::Number(n)) => n.as_f64().map(SqlValue::Real),
         (ColumnType::Real, Value::String(s)) => exact_real(s).map(SqlValue::Real),
         (ColumnType::Boolean, Value::Bool(b)) => Some(SqlValue::Bool(*b)),
-        (ColumnType::Timestamp, Value::String(s)) => timestamp(s),
-        (ColumnType::Date, Value::String(s)) => date(s),
+        (ColumnType::Timestamp, Value::String(s)) => match super::timestamp::instant(s) {
+            Some((text, pg_micros)) => {
+                let text = text.unwrap_or_else(|| text_of(value));
+                return Ok(SqlValue::Timestamp { text, pg_micros });
+            }
+            None => None,
+        },
+        (ColumnType::Date, Value::String(s)) => match super::timestamp::date(s) {
+            Some(pg_days) => {
+                let text = text_of(value);
+                return Ok(SqlValue::Date { text, pg_days });
+            }
+            None => None,
+        },
         _ => None,
     };
     fits.ok_or_else(|| {
@@ -74,18 +86,6 @@ fn exact_real(s: &str) -> Option<f64> {
         .bytes()
         .all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E'));
     s.parse::<f64>().ok().filter(|f| plain && f.is_finite())
-}
-
-fn timestamp(s: &str) -> Option<SqlValue> {
-    let (text, pg_micros) = super::timestamp::timestamp(s)?;
-    Some(SqlValue::Timestamp { text, pg_micros })
-}
-
-fn date(s: &str) -> Option<SqlValue> {
-    Some(SqlValue::Date {
-        pg_days: super::timestamp::date(s)?,
-        text: s.to_owned(),
-    })
 }
 
 #[cfg(test)]

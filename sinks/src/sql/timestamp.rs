@@ -25,7 +25,14 @@ const PG_EPOCH_DAYS: i64 = PG_EPOCH_SECS / 86_400;
 
 /// The normalised UTC text of the RFC 3339 instant `s` and its
 /// microseconds since 2000-01-01 UTC, or `None` when `s` is not one.
+#[cfg(test)]
 pub(crate) fn timestamp(s: &str) -> Option<(String, i64)> {
+    let (text, micros) = instant(s)?;
+    Some((text.unwrap_or_else(|| s.to_owned()), micros))
+}
+
+/// [`timestamp`], the text `None` when `s` is normalised already.
+pub(crate) fn instant(s: &str) -> Option<(Option<String>, i64)> {
     let parts = Parts::read(s.as_bytes())?;
     let leap = parts.second == 60;
     let (second, nanos) = match leap {
@@ -53,11 +60,8 @@ pub(crate) fn timestamp(s: &str) -> Option<(String, i64)> {
         return None;
     }
     let micros = i64::try_from(utc.duration_since(UNIX_EPOCH).as_nanos() / 1000).ok()?;
-    let text = match parts.canonical && !leap {
-        // Already what normalising would write: kept, not formatted again.
-        true => s.to_owned(),
-        false => normalised(utc),
-    };
+    // Already what normalising would write: kept, not formatted again.
+    let text = (!parts.canonical || leap).then(|| normalised(utc));
     Some((text, micros - PG_EPOCH_SECS * 1_000_000))
 }
 
