@@ -376,6 +376,18 @@ impl<T> SqlSink<T> {
                 }
             }
         }
+        self.batch_written(&batch, rejection, last)
+    }
+
+    /// The outcome of a written batch: its rejected items counted and
+    /// logged, then `last` (see [`write_batch`](Self::write_batch)) or the
+    /// item that could not be written.
+    fn batch_written(
+        &self,
+        batch: &Batch,
+        rejection: Option<Rejection>,
+        last: bool,
+    ) -> Result<bool, SinkError> {
         if !batch.rejected.is_empty() {
             if let Some((_, ctx)) = &self.opened {
                 ctx.add_rejected(batch.rejected.len() as u64);
