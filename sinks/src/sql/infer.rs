@@ -200,7 +200,7 @@ mod tests {
 
     #[test]
     fn types_widen_over_the_batch() {
-        let items = vec![
+        let items = [
             fields(json!({"n": 1, "x": 1, "t": "2024-01-01T00:00:00Z", "b": true, "z": null, "bad name": 1})),
             fields(json!({"n": 2, "x": 1.5, "t": "2024-01-02T00:00:00Z", "b": false, "m": "s", "key": 3})),
             fields(json!({"x": "s"})),
