@@ -31,7 +31,8 @@ pub(crate) fn timestamp(s: &str) -> Option<(String, i64)> {
     Some((text.unwrap_or_else(|| s.to_owned()), micros))
 }
 
-/// [`timestamp`], the text `None` when `s` is normalised already.
+/// The normalised text (`None`: `s` is normalised already) and microseconds
+/// since 2000-01-01 UTC of the RFC 3339 instant `s`, or `None`.
 pub(crate) fn instant(s: &str) -> Option<(Option<String>, i64)> {
     let parts = Parts::read(s.as_bytes())?;
     let leap = parts.second == 60;
