@@ -5,6 +5,10 @@
 //! `infer_columns()`; on SQLite and, with `PIPELINE_TEST_PG_URL`, on
 //! PostgreSQL. Then the backfill of BACKFILL_N stored rows (default 10^6)
 //! when four columns are added to the config (`prepare`).
+//!
+//! `TABLES_VARIANTS` (e.g. `typed` or `data,inferred`) runs only those
+//! variants and `TABLES_ROUNDS` sets the rounds (default 3): one variant per
+//! process is what an instruction-count profile (callgrind) of each needs.
 #![allow(clippy::print_stdout)]
 
 use std::time::{Duration, Instant};
@@ -83,7 +87,11 @@ async fn drop_table(db_url: &str, name: &str) {
 async fn compare_on(url: &str, label: &str, n: usize, rounds: usize) {
     let data = pages(n);
     let db = Database::open(url).await.expect("open");
-    let variants = ["data", "typed", "inferred"];
+    let chosen = std::env::var("TABLES_VARIANTS").unwrap_or_default();
+    let variants: Vec<&str> = ["data", "typed", "inferred"]
+        .into_iter()
+        .filter(|v| chosen.is_empty() || chosen.split(',').any(|c| c.trim() == *v))
+        .collect();
     let mut all: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
     for round in 0..rounds {
         for k in 0..variants.len() {
@@ -95,6 +103,16 @@ async fn compare_on(url: &str, label: &str, n: usize, rounds: usize) {
         }
     }
     let m: Vec<f64> = all.iter_mut().map(|t| median(t)).collect();
+    if variants.len() < 3 {
+        for (v, t) in variants.iter().zip(&m) {
+            println!(
+                "{label} {n} rows, {v}: median of {rounds} {t:.2}s ({:.0} rows/s)",
+                n as f64 / t
+            );
+        }
+        db.close().await;
+        return;
+    }
     println!(
         "{label} {n} rows, medians of {rounds}: data-only {:.2}s ({:.0} rows/s), typed {:.2}s ({:.0} rows/s, {:.2}x), inferred {:.2}s ({:.0} rows/s, {:.2}x)",
         m[0],
@@ -133,9 +151,13 @@ pub fn compare(n: usize, backfill: usize) {
     let sqlite = format!("sqlite://{}", dir.path().join("tables.db").display());
     let pg = std::env::var("PIPELINE_TEST_PG_URL").ok();
     rt.block_on(async {
-        compare_on(&sqlite, "sqlite", n, 3).await;
+        let rounds = std::env::var("TABLES_ROUNDS")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(3);
+        compare_on(&sqlite, "sqlite", n, rounds).await;
         if let Some(pg) = &pg {
-            compare_on(pg, "postgres", n, 3).await;
+            compare_on(pg, "postgres", n, rounds).await;
         }
         if backfill > 0 {
             backfill_on(&sqlite, "sqlite", backfill).await;

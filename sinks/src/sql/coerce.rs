@@ -12,47 +12,72 @@
 //!   decimal number (`"2.5"`, `"-1e3"`; not `"NaN"`, `"inf"` or `" 2.5"`).
 //! - `boolean`: `true` or `false` only.
 //! - `timestamp`: an RFC 3339 string (`2024-05-01T12:00:00+02:00`), stored
-//!   normalised to UTC (`2024-05-01T10:00:00Z`).
+//!   normalised to UTC (`2024-05-01T10:00:00Z`; see `timestamp.rs`).
 //! - `date`: a `YYYY-MM-DD` string.
 //! - `json`: any value.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
-use time::format_description::well_known::Rfc3339;
-use time::{Date, OffsetDateTime, UtcOffset};
 
 use super::encode::{ColumnType, SqlValue};
 use super::key::describe;
-
-/// Seconds from the Unix epoch to 2000-01-01, PostgreSQL's epoch.
-const PG_EPOCH_SECS: i64 = 946_684_800;
+#[cfg(test)]
+use super::timestamp::PG_EPOCH_SECS;
 
 /// Converts `value` (absent: `None`) to `ty`, or says why it does not fit:
 /// "expected an integer, got a string".
 pub(crate) fn coerce(value: Option<&Value>, ty: ColumnType) -> Result<SqlValue, String> {
+    coerce_cow(value.map(Cow::Borrowed), ty)
+}
+
+/// [`coerce`] of a value that may be owned: its text is moved, not copied.
+pub(crate) fn coerce_cow(value: Option<Cow<'_, Value>>, ty: ColumnType) -> Result<SqlValue, String> {
     let value = match value {
-        None | Some(Value::Null) => return Ok(SqlValue::Null(ty)),
+        None => return Ok(SqlValue::Null(ty)),
+        Some(v) if v.is_null() => return Ok(SqlValue::Null(ty)),
         Some(v) => v,
     };
-    let fits = match (ty, value) {
-        (ColumnType::Json, v) => Some(SqlValue::Json(v.clone())),
-        (ColumnType::Text, Value::String(s)) => Some(SqlValue::Text(s.clone())),
-        (ColumnType::Text, v) => Some(SqlValue::Text(v.to_string())),
+    let fits = match (ty, &*value) {
+        (ColumnType::Json, _) => return Ok(SqlValue::Json(value.into_owned())),
+        (ColumnType::Text, _) => return Ok(SqlValue::Text(text_of(value))),
         (ColumnType::Integer, Value::Number(n)) => n.as_i64().map(SqlValue::Int),
         (ColumnType::Integer, Value::String(s)) => s.parse::<i64>().ok().map(SqlValue::Int),
         (ColumnType::Real, Value::Number(n)) => n.as_f64().map(SqlValue::Real),
         (ColumnType::Real, Value::String(s)) => exact_real(s).map(SqlValue::Real),
         (ColumnType::Boolean, Value::Bool(b)) => Some(SqlValue::Bool(*b)),
-        (ColumnType::Timestamp, Value::String(s)) => timestamp(s),
-        (ColumnType::Date, Value::String(s)) => date(s),
+        (ColumnType::Timestamp, Value::String(s)) => match super::timestamp::instant(s) {
+            Some((text, pg_micros)) => {
+                let text = text.unwrap_or_else(|| text_of(value));
+                return Ok(SqlValue::Timestamp { text, pg_micros });
+            }
+            None => None,
+        },
+        (ColumnType::Date, Value::String(s)) => match super::timestamp::date(s) {
+            Some(pg_days) => {
+                let text = text_of(value);
+                return Ok(SqlValue::Date { text, pg_days });
+            }
+            None => None,
+        },
         _ => None,
     };
     fits.ok_or_else(|| {
-        let what = match value {
+        let what = match &*value {
             Value::String(_) if ty != ColumnType::Text => "a string that does not parse as one",
             v => describe(v),
         };
         format!("expected {}, got {what}", ty.article())
     })
+}
+
+/// A text column's value: a string as it is, anything else as its JSON text.
+fn text_of(value: Cow<'_, Value>) -> String {
+    match value {
+        Cow::Owned(Value::String(s)) => s,
+        Cow::Borrowed(Value::String(s)) => s.clone(),
+        v => v.to_string(),
+    }
 }
 
 /// A string holding a finite number in plain decimal or exponent notation.
@@ -61,33 +86,6 @@ fn exact_real(s: &str) -> Option<f64> {
         .bytes()
         .all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E'));
     s.parse::<f64>().ok().filter(|f| plain && f.is_finite())
-}
-
-fn timestamp(s: &str) -> Option<SqlValue> {
-    let at = OffsetDateTime::parse(s, &Rfc3339).ok()?.to_offset(UtcOffset::UTC);
-    let text = at.format(&Rfc3339).ok()?;
-    let micros = at.unix_timestamp_nanos() / 1000;
-    Some(SqlValue::Timestamp {
-        text,
-        pg_micros: i64::try_from(micros).ok()? - PG_EPOCH_SECS * 1_000_000,
-    })
-}
-
-fn date(s: &str) -> Option<SqlValue> {
-    let b = s.as_bytes();
-    let digits = |r: std::ops::Range<usize>| b[r.clone()].iter().all(u8::is_ascii_digit).then(|| &s[r]);
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return None;
-    }
-    let year: i32 = digits(0..4)?.parse().ok()?;
-    let month: u8 = digits(5..7)?.parse().ok()?;
-    let day: u8 = digits(8..10)?.parse().ok()?;
-    let d = Date::from_calendar_date(year, time::Month::try_from(month).ok()?, day).ok()?;
-    let epoch = Date::from_calendar_date(2000, time::Month::January, 1).ok()?;
-    Some(SqlValue::Date {
-        text: s.to_owned(),
-        pg_days: d.to_julian_day() - epoch.to_julian_day(),
-    })
 }
 
 #[cfg(test)]

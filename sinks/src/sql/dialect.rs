@@ -71,14 +71,11 @@ impl Dialect {
             .collect()
     }
 
-    /// The type a PostgreSQL array of `ty` values is bound as: timestamps
-    /// and dates go as text the server parses (sqlx has no time types here).
+    /// The type a PostgreSQL array of `ty` values is bound as (timestamps
+    /// and dates go in binary, see `backend/postgres.rs`).
     #[cfg(feature = "postgres")]
     pub(crate) fn array_cast(self, ty: ColumnType) -> String {
-        match ty {
-            ColumnType::Timestamp | ColumnType::Date => format!("text[]::{}[]", self.column_type(ty)),
-            _ => format!("{}[]", self.column_type(ty)),
-        }
+        format!("{}[]", self.column_type(ty))
     }
 
     pub(crate) fn column_type(self, ty: ColumnType) -> &'static str {

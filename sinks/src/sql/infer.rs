@@ -10,13 +10,15 @@
 //! `data` only. Once a column exists its type is fixed: a later value that
 //! does not fit follows `on_mismatch`, like a declared column's.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
 use super::coerce::coerce;
 use super::columns::DocColumn;
-use super::encode::ColumnType;
+use super::encode::{Batch, ColumnType};
+use super::pick::{Picked, top_level_name};
+use super::typed::{DocItem, TypedDocuments};
 
 /// The columns an inferred table may grow to: a guard against items whose
 /// field names are data (one column per user id).
@@ -61,11 +63,14 @@ pub(crate) struct Inference {
 impl Inference {
     /// The new columns `items` (each an item's top-level fields) show, in
     /// the order first seen; `known` are the table's columns already.
-    pub(crate) fn scan(
+    pub(crate) fn scan<'v, F>(
         &mut self,
-        items: impl Iterator<Item = Vec<(String, Value)>>,
+        items: impl Iterator<Item = F>,
         known: &[DocColumn],
-    ) -> Vec<DocColumn> {
+    ) -> Vec<DocColumn>
+    where
+        F: Iterator<Item = (&'v str, &'v Value)>,
+    {
         let taken: std::collections::HashSet<String> = known
             .iter()
             .map(|c| c.name.as_str().to_ascii_lowercase())
@@ -78,12 +83,12 @@ impl Inference {
                 if taken.contains(&lower) {
                     continue;
                 }
-                let kind = kind_of(&value);
-                match kinds.get_mut(&name) {
+                let kind = kind_of(value);
+                match kinds.get_mut(name) {
                     Some(k) => *k = widen(*k, kind),
                     None => {
-                        order.push(name.clone());
-                        kinds.insert(name, kind);
+                        order.push(name.to_owned());
+                        kinds.insert(name.to_owned(), kind);
                     }
                 }
             }
@@ -106,6 +111,63 @@ impl Inference {
             }
         }
         found
+    }
+}
+
+impl TypedDocuments {
+    /// Inference over `items`: the new columns, added to the encoder's and
+    /// to `out`'s. Raw items are read once for this and their values, which
+    /// are returned (in the order of the plan with the new columns).
+    pub(crate) fn infer<T: DocItem>(
+        &mut self,
+        items: &[T],
+        out: &mut Batch,
+    ) -> Option<Vec<Vec<Option<Value>>>> {
+        self.infer.as_ref()?;
+        let known: HashSet<String> = self
+            .columns
+            .iter()
+            .filter_map(|c| top_level_name(&c.pointer))
+            .collect();
+        let plan = self.plan();
+        let picked: Option<Vec<Picked<'_>>> = items.iter().map(|i| i.pick_and_scan(&plan, &known)).collect();
+        let Some(picked) = picked else {
+            let lists: Vec<Vec<(String, Value)>> =
+                items.iter().filter_map(|i| i.new_fields(&known)).collect();
+            let found = self.infer.as_mut()?.scan(
+                lists.iter().map(|l| l.iter().map(|(k, v)| (k.as_str(), v))),
+                &self.columns,
+            );
+            self.columns.extend(found.iter().cloned());
+            out.new_columns = found;
+            return None;
+        };
+        let found = self.infer.as_mut()?.scan(
+            picked
+                .iter()
+                .map(|(_, new)| new.iter().filter_map(|(k, v)| Some((k.as_ref(), v.scalar()?)))),
+            &self.columns,
+        );
+        // The new columns' values go after the known columns', before the arrays'.
+        let at = self.key.pointers().len() + self.columns.len();
+        let names: Vec<Option<String>> = found.iter().map(|c| top_level_name(&c.pointer)).collect();
+        let values = picked
+            .into_iter()
+            .map(|(mut fields, new)| {
+                let added = names.iter().map(|name| {
+                    let name = name.as_deref()?;
+                    new.iter()
+                        .rev()
+                        .find(|(k, _)| k == name)
+                        .map(|(_, v)| v.to_value())
+                });
+                fields.splice(at..at, added);
+                fields
+            })
+            .collect();
+        self.columns.extend(found.iter().cloned());
+        out.new_columns = found;
+        Some(values)
     }
 }
 
@@ -136,6 +198,7 @@ fn widen(a: Option<ColumnType>, b: Option<ColumnType>) -> Option<ColumnType> {
 mod tests {
     use serde_json::json;
 
+    use super::super::encode::SqlValue;
     use super::*;
 
     fn fields(v: Value) -> Vec<(String, Value)> {
@@ -146,14 +209,18 @@ mod tests {
             .collect()
     }
 
+    fn refs(fields: &[(String, Value)]) -> impl Iterator<Item = (&str, &Value)> {
+        fields.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
     #[test]
     fn types_widen_over_the_batch() {
-        let items = vec![
+        let items = [
             fields(json!({"n": 1, "x": 1, "t": "2024-01-01T00:00:00Z", "b": true, "z": null, "bad name": 1})),
             fields(json!({"n": 2, "x": 1.5, "t": "2024-01-02T00:00:00Z", "b": false, "m": "s", "key": 3})),
             fields(json!({"x": "s"})),
         ];
-        let found = Inference::default().scan(items.into_iter(), &[]);
+        let found = Inference::default().scan(items.iter().map(|f| refs(f)), &[]);
         let got: Vec<(&str, ColumnType)> = found.iter().map(|c| (c.name.as_str(), c.ty)).collect();
         assert!(got.contains(&("n", ColumnType::Integer)), "{got:?}");
         assert!(got.contains(&("x", ColumnType::Text)), "{got:?}");
@@ -166,10 +233,75 @@ mod tests {
         );
     }
 
+    /// Raw items are read once for inference and values; parsed items
+    /// twice: both must give the same rows, rejections and columns.
+    #[test]
+    fn raw_items_infer_as_parsed_ones_do() {
+        use crawlpipe_core::RawItem;
+
+        use super::super::columns::OnMismatch;
+        use super::super::encode::EncodeBatch;
+        use super::super::key::{KeySpec, KeyTexts};
+
+        let encoder = |mode| TypedDocuments {
+            key: KeySpec::Pointer("/id".into()),
+            texts: KeyTexts::default(),
+            columns: vec![DocColumn::new("n", "/n", ColumnType::Integer, DOC_OWN).unwrap()],
+            on_mismatch: mode,
+            unnest: Vec::new(),
+            infer: Some(Inference::default()),
+        };
+        // Keys in order: a parsed item's fields are sorted, a raw one's as written.
+        let batches = [
+            vec![
+                r#"{"id": 1, "n": 1, "o": {"a": 1}, "t": "2024-01-01T00:00:00Z", "x": 1}"#,
+                r#"{"id": 2, "n": 2, "t": "2024-01-02T00:00:00+01:00", "x": {"nested": true}, "y": null}"#,
+                r#"{"data": 1, "id": 3, "x": 3, "x": 4, "z": "s"}"#,
+                r#"[1, 2]"#,
+            ],
+            vec![
+                r#"{"id": 4, "w": true, "x": "text", "y": 2.5}"#,
+                r#"{"id": 5, "n": "7", "w": false, "y": 1}"#,
+            ],
+        ];
+        for mode in [OnMismatch::Reject, OnMismatch::Null] {
+            let (mut raw, mut parsed) = (encoder(mode), encoder(mode));
+            for batch in &batches {
+                let raws: Vec<RawItem> = batch.iter().map(|t| RawItem::new(*t).unwrap()).collect();
+                let values: Vec<Value> = raws.iter().map(|r| r.to_value().unwrap()).collect();
+                let (mut a, mut b) = (Batch::default(), Batch::default());
+                let ra = EncodeBatch::<RawItem>::encode(&mut raw, raws, &mut a).map_err(|r| r.reason);
+                let rb = EncodeBatch::<Value>::encode(&mut parsed, values, &mut b).map_err(|r| r.reason);
+                assert_eq!(ra, rb, "{mode:?}");
+                assert_eq!(a.keys, b.keys, "{mode:?}");
+                assert_eq!(a.new_columns, b.new_columns, "{mode:?}");
+                let rejected = |batch: &Batch| -> Vec<(String, String, String, Value)> {
+                    let data = |t: &str| serde_json::from_str(t).unwrap();
+                    batch
+                        .rejected
+                        .iter()
+                        .map(|r| (r.key.clone(), r.column.clone(), r.error.clone(), data(&r.data)))
+                        .collect()
+                };
+                assert_eq!(rejected(&a), rejected(&b), "{mode:?}");
+                let columns = |batch: &Batch| -> Vec<SqlValue> {
+                    // `data` differs in kind (raw text, parsed value): compare the columns.
+                    (0..batch.keys.len())
+                        .flat_map(|i| batch.row(i).1[1..].to_vec())
+                        .collect()
+                };
+                assert_eq!(columns(&a), columns(&b), "{mode:?}");
+            }
+            let names: Vec<&str> = raw.columns.iter().map(|c| c.name.as_str()).collect();
+            assert_eq!(names, ["n", "id", "t", "x", "z", "w", "y"], "{mode:?}");
+        }
+    }
+
     #[test]
     fn known_columns_are_not_found_again() {
         let known = [DocColumn::new("n", "/n", ColumnType::Integer, &[]).unwrap()];
-        let found = Inference::default().scan(vec![fields(json!({"N": 1.5, "o": 2}))].into_iter(), &known);
+        let items = [fields(json!({"N": 1.5, "o": 2}))];
+        let found = Inference::default().scan(items.iter().map(|f| refs(f)), &known);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].name.as_str(), "o");
     }

@@ -54,6 +54,7 @@ mod schema;
 mod setup;
 mod sink;
 mod store;
+mod timestamp;
 mod typed;
 mod validators;
 

@@ -33,6 +33,106 @@ pub(crate) fn unknown_scalars(
     Unknown { known }.deserialize(&mut de).ok()
 }
 
+/// A field [`pick_and_scan`] found that is not a known column: a scalar
+/// (or a value picked anyway) parsed, a nested value as its text.
+#[derive(Debug)]
+pub(crate) enum NewField<'t> {
+    Parsed(Value),
+    Nested(&'t serde_json::value::RawValue),
+}
+
+impl NewField<'_> {
+    /// The value when it is a scalar: what inference types a column from.
+    pub(crate) fn scalar(&self) -> Option<&Value> {
+        match self {
+            Self::Parsed(v) if !v.is_object() && !v.is_array() => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The value, parsed.
+    pub(crate) fn to_value(&self) -> Value {
+        match self {
+            Self::Parsed(v) => v.clone(),
+            Self::Nested(raw) => serde_json::from_str(raw.get()).unwrap_or(Value::Null),
+        }
+    }
+}
+
+/// The fields of `text` [`pick`] reads and those not in `known` (every
+/// occurrence, in order), in one pass over the text: what a batch of raw
+/// items with inferred columns needs. `None` when `text` is not an object.
+pub(crate) fn pick_and_scan<'t>(
+    text: &'t str,
+    names: &[String],
+    known: &std::collections::HashSet<String>,
+) -> Option<Picked<'t>> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    PickAndScan { names, known }.deserialize(&mut de).ok()
+}
+
+/// [`pick_and_scan`]'s values: `names`' values, then the fields not known.
+pub(crate) type Picked<'t> = (Vec<Option<Value>>, Vec<(Cow<'t, str>, NewField<'t>)>);
+
+struct PickAndScan<'a> {
+    names: &'a [String],
+    known: &'a std::collections::HashSet<String>,
+}
+
+impl<'de> DeserializeSeed<'de> for PickAndScan<'_> {
+    type Value = Picked<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for PickAndScan<'_> {
+    type Value = Picked<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out: Vec<Option<Value>> = vec![None; self.names.len()];
+        let mut new = Vec::new();
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            let is_new = !self.known.contains(key.as_ref());
+            match self.names.iter().position(|n| *n == key) {
+                Some(at) => {
+                    // As in `Pick`: the last of a repeated key, every name asking for it.
+                    let value = map.next_value::<Value>()?;
+                    for (j, n) in self.names.iter().enumerate().skip(at + 1) {
+                        if *n == key {
+                            out[j] = Some(value.clone());
+                        }
+                    }
+                    if is_new {
+                        new.push((key, NewField::Parsed(value.clone())));
+                    }
+                    out[at] = Some(value);
+                }
+                None if is_new => {
+                    let raw = map.next_value::<&'de serde_json::value::RawValue>()?;
+                    let field = match raw.get().as_bytes().first() {
+                        Some(b'{' | b'[') => NewField::Nested(raw),
+                        _ => match serde_json::from_str(raw.get()) {
+                            Ok(value) => NewField::Parsed(value),
+                            Err(_) => continue,
+                        },
+                    };
+                    new.push((key, field));
+                }
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok((out, new))
+    }
+}
+
 struct Unknown<'a> {
     known: &'a std::collections::HashSet<String>,
 }
@@ -166,6 +266,23 @@ mod tests {
         )
         .unwrap();
         assert_eq!(new, [("b".to_owned(), json!("x")), ("f".to_owned(), json!(null))]);
+        let text = r#"{"a": 1, "b": "x", "c": {"d": 1}, "id": 7, "b": "y", "f": null}"#;
+        let (picked, new) = pick_and_scan(text, &["id".to_owned(), "a".to_owned()], &known).unwrap();
+        assert_eq!(picked, [Some(json!(7)), Some(json!(1))]);
+        let scalars: Vec<(&str, Option<&Value>)> =
+            new.iter().map(|(k, v)| (k.as_ref(), v.scalar())).collect();
+        assert_eq!(
+            scalars,
+            [
+                ("b", Some(&json!("x"))),
+                ("c", None),
+                ("id", Some(&json!(7))),
+                ("b", Some(&json!("y"))),
+                ("f", Some(&json!(null)))
+            ]
+        );
+        assert_eq!(new[1].1.to_value(), json!({"d": 1}));
+        assert!(pick_and_scan("[1]", &[], &known).is_none());
         assert_eq!(top_level_name("/a/b"), None);
     }
 }

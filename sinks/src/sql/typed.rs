@@ -9,14 +9,14 @@ use std::collections::HashSet;
 use crawlpipe_core::RawItem;
 use serde_json::Value;
 
-use super::coerce::coerce;
+use super::coerce::{coerce, coerce_cow};
 use super::columns::{DocColumn, OnMismatch, UnnestSpec};
 use super::encode::{
     Batch, ChildRows, EncodeBatch, RejectedItem, Rejection, SqlValue, key_of, push_position,
 };
 use super::infer::Inference;
 use super::key::{KeySpec, KeyTexts};
-use super::pick::{pick, top_level_name, unknown_scalars};
+use super::pick::{Picked, pick, pick_and_scan, top_level_name, unknown_scalars};
 
 /// An item the typed encoder reads: a parsed `Value` or raw JSON text.
 pub(crate) trait DocItem: Send + 'static {
@@ -34,6 +34,13 @@ pub(crate) trait DocItem: Send + 'static {
     /// The values at `plan`'s pointers, in order.
     fn fields(&self, plan: &FieldPlan) -> Vec<Option<Cow<'_, Value>>> {
         plan.pointers.iter().map(|p| self.field(p)).collect()
+    }
+    /// [`fields`](Self::fields) and the top-level fields not in `known`
+    /// in one pass, where the item is text read once for both (`None`:
+    /// read them separately).
+    fn pick_and_scan(&self, plan: &FieldPlan, known: &HashSet<String>) -> Option<Picked<'_>> {
+        let _ = (plan, known);
+        None
     }
 }
 
@@ -105,6 +112,14 @@ impl DocItem for RawItem {
         // Known fields and nested values are skipped unparsed.
         unknown_scalars(self.as_str(), known)
     }
+
+    fn pick_and_scan(&self, plan: &FieldPlan, known: &HashSet<String>) -> Option<Picked<'_>> {
+        let names = plan.names.as_ref()?;
+        Some(
+            pick_and_scan(self.as_str(), names, known)
+                .unwrap_or_else(|| (vec![None; names.len()], Vec::new())),
+        )
+    }
 }
 
 /// Typed document rows; see the module docs.
@@ -129,17 +144,17 @@ struct Mismatch {
 }
 
 impl TypedDocuments {
-    /// The item's column values (after `data`) and child rows, or the first mismatch.
-    fn values(
+    /// The item's column values (after `data`) and child rows, or the first
+    /// mismatch; `fields` are the columns' values, then the arrays'.
+    fn values<'v>(
         &self,
-        fields: &[Option<Cow<'_, Value>>],
+        mut fields: impl Iterator<Item = Option<Cow<'v, Value>>>,
         row: &mut Vec<SqlValue>,
         children: &mut [Vec<(i64, Value, Vec<SqlValue>)>],
     ) -> Result<(), Mismatch> {
         let null = self.on_mismatch == OnMismatch::Null;
-        let (columns, arrays) = fields.split_at(self.columns.len().min(fields.len()));
-        for (c, field) in self.columns.iter().zip(columns) {
-            match coerce(field.as_deref(), c.ty) {
+        for c in &self.columns {
+            match coerce_cow(fields.next().flatten(), c.ty) {
                 Ok(v) => row.push(v),
                 Err(_) if null => row.push(SqlValue::Null(c.ty)),
                 Err(error) => {
@@ -150,11 +165,11 @@ impl TypedDocuments {
                 }
             }
         }
-        for ((u, out), field) in self.unnest.iter().zip(children.iter_mut()).zip(arrays) {
+        for (u, out) in self.unnest.iter().zip(children.iter_mut()) {
             out.clear();
-            let elements = match field.as_deref() {
+            let elements = match fields.next().flatten().map(Cow::into_owned) {
                 None | Some(Value::Null) => continue,
-                Some(Value::Array(elements)) => elements.clone(),
+                Some(Value::Array(elements)) => elements,
                 Some(_) if null => continue,
                 Some(other) => {
                     return Err(Mismatch {
@@ -163,7 +178,7 @@ impl TypedDocuments {
                             "unnest {} ({}): expected an array, got {}",
                             u.name,
                             u.pointer,
-                            super::key::describe(other)
+                            super::key::describe(&other)
                         ),
                     });
                 }
@@ -193,17 +208,16 @@ impl TypedDocuments {
         Ok(())
     }
 
+    /// The pointers a batch reads: the key's, the columns', the arrays'.
+    pub(crate) fn plan(&self) -> FieldPlan {
+        let mut pointers = self.key.pointers();
+        pointers.extend(self.columns.iter().map(|c| c.pointer.clone()));
+        pointers.extend(self.unnest.iter().map(|u| u.pointer.clone()));
+        FieldPlan::new(pointers)
+    }
+
     fn encode_items<T: DocItem>(&mut self, items: Vec<T>, out: &mut Batch) -> Result<(), Rejection> {
-        if let Some(infer) = self.infer.as_mut() {
-            let known: HashSet<String> = self
-                .columns
-                .iter()
-                .filter_map(|c| top_level_name(&c.pointer))
-                .collect();
-            let found = infer.scan(items.iter().filter_map(|i| i.new_fields(&known)), &self.columns);
-            self.columns.extend(found.iter().cloned());
-            out.new_columns = found;
-        }
+        let mut picked = self.infer(&items, out).map(Vec::into_iter);
         let width =
             1 + usize::from(self.key.is_position()) + usize::from(self.parent.is_some()) + self.columns.len();
         out.width = width;
@@ -224,19 +238,20 @@ impl TypedDocuments {
         let mut children = vec![Vec::new(); self.unnest.len()];
         // The key's fields are read with the others, in the same pass.
         let key_pointers = self.key.pointers();
-        let mut pointers = key_pointers.clone();
-        pointers.extend(self.columns.iter().map(|c| c.pointer.clone()));
-        pointers.extend(self.unnest.iter().map(|u| u.pointer.clone()));
-        let plan = FieldPlan::new(pointers);
+        let plan = self.plan();
         let skip = key_pointers.len();
         for (i, item) in items.into_iter().enumerate() {
-            let fields = item.fields(&plan);
+            let mut fields = match picked.as_mut().and_then(Iterator::next) {
+                Some(values) => values.into_iter().map(|v| v.map(Cow::Owned)).collect(),
+                None => item.fields(&plan),
+            };
             // Positions count the rows written: a rejected item takes none.
             let position = out.first_position + out.keys.len() as u64;
             let key = match &mut self.key {
                 KeySpec::Fn(f) => item
                     .closure_key(f.as_ref())
                     .ok_or_else(|| "the key closure gave no key".to_owned()),
+                KeySpec::Pointer(p) => self.texts.text(p, fields[0].as_deref()),
                 spec => key_of(spec, &mut self.texts, position, |p| {
                     let at = key_pointers.iter().position(|k| k == p)?;
                     fields[at].as_deref().cloned()
@@ -244,7 +259,7 @@ impl TypedDocuments {
             }
             .map_err(|reason| Rejection { index: i, reason })?;
             row.clear();
-            let fitted = self.values(&fields[skip..], &mut row, &mut children);
+            let fitted = self.values(fields.drain(skip..), &mut row, &mut children);
             drop(fields);
             if let Err(m) = fitted {
                 match self.on_mismatch {

@@ -2,6 +2,10 @@
 //! arrays, asynchronous staging commits and binary `COPY`.
 
 use sqlx::Connection;
+use sqlx::encode::IsNull;
+use sqlx::error::BoxDynError;
+use sqlx::postgres::types::Oid;
+use sqlx::postgres::{PgArgumentBuffer, PgHasArrayType, PgTypeInfo};
 
 use super::{Backend, Q};
 use crate::sql::encode::{Batch, ColumnType, SqlValue};
@@ -76,8 +80,13 @@ impl Backend for sqlx::Postgres {
                     SqlValue::Bool(b) => Some(*b),
                     _ => None,
                 })),
-                ColumnType::Timestamp | ColumnType::Date => q.bind(array(cells, |v| match v {
-                    SqlValue::Timestamp { text, .. } | SqlValue::Date { text, .. } => Some(text.as_str()),
+                // In binary: the server parses no text.
+                ColumnType::Timestamp => q.bind(array(cells, |v| match v {
+                    SqlValue::Timestamp { pg_micros, .. } => Some(PgTimestamp(*pg_micros)),
+                    _ => None,
+                })),
+                ColumnType::Date => q.bind(array(cells, |v| match v {
+                    SqlValue::Date { pg_days, .. } => Some(PgDate(*pg_days)),
                     _ => None,
                 })),
                 // Raw JSON text goes to `jsonb` as it is, without a `Value`.
@@ -110,4 +119,57 @@ fn array<'a, T>(
     value: impl Fn(&'a SqlValue) -> Option<T>,
 ) -> Vec<Option<T>> {
     cells.map(value).collect()
+}
+
+/// A `timestamptz` in PostgreSQL's binary format: microseconds since
+/// 2000-01-01 UTC (see `timestamp.rs`).
+#[derive(Debug, Clone, Copy)]
+struct PgTimestamp(i64);
+
+/// A `date` in PostgreSQL's binary format: days since 2000-01-01.
+#[derive(Debug, Clone, Copy)]
+struct PgDate(i32);
+
+/// The catalog's type numbers (`pg_type.oid`) of `timestamptz`, `date` and their arrays.
+const TIMESTAMPTZ: Oid = Oid(1184);
+const TIMESTAMPTZ_ARRAY: Oid = Oid(1185);
+const DATE: Oid = Oid(1082);
+const DATE_ARRAY: Oid = Oid(1182);
+
+impl sqlx::Type<sqlx::Postgres> for PgTimestamp {
+    fn type_info() -> PgTypeInfo {
+        PgTypeInfo::with_oid(TIMESTAMPTZ)
+    }
+}
+
+impl PgHasArrayType for PgTimestamp {
+    fn array_type_info() -> PgTypeInfo {
+        PgTypeInfo::with_oid(TIMESTAMPTZ_ARRAY)
+    }
+}
+
+impl sqlx::Encode<'_, sqlx::Postgres> for PgTimestamp {
+    fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+        buf.extend_from_slice(&self.0.to_be_bytes());
+        Ok(IsNull::No)
+    }
+}
+
+impl sqlx::Type<sqlx::Postgres> for PgDate {
+    fn type_info() -> PgTypeInfo {
+        PgTypeInfo::with_oid(DATE)
+    }
+}
+
+impl PgHasArrayType for PgDate {
+    fn array_type_info() -> PgTypeInfo {
+        PgTypeInfo::with_oid(DATE_ARRAY)
+    }
+}
+
+impl sqlx::Encode<'_, sqlx::Postgres> for PgDate {
+    fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+        buf.extend_from_slice(&self.0.to_be_bytes());
+        Ok(IsNull::No)
+    }
 }

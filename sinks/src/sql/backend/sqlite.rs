@@ -1,6 +1,8 @@
 //! SQLite's own parts of [`Backend`]: `BEGIN IMMEDIATE` and binding a
 //! batch as multi-row `VALUES`.
 
+use std::sync::Arc;
+
 use sqlx::Connection;
 
 use super::{Backend, Q};
@@ -21,19 +23,22 @@ impl Backend for sqlx::Sqlite {
     }
 
     fn bind_rows<'q>(mut q: Q<'q, Self>, batch: &Batch, rows: &[usize], _: &[ColumnType]) -> Q<'q, Self> {
+        // Text goes as an `Arc<str>`, which the driver keeps as it is (a
+        // `&str` it copies into a `String`, then boxes in an `Arc`).
+        let text = |s: &str| Arc::<str>::from(s);
         for &i in rows {
             let (key, values) = batch.row(i);
-            q = q.bind(key);
+            q = q.bind(text(key));
             for v in values {
                 q = match v {
                     SqlValue::Null(_) => q.bind(None::<&str>),
-                    SqlValue::Text(s) => q.bind(s.as_str()),
+                    SqlValue::Text(s) => q.bind(text(s)),
                     SqlValue::Int(i) => q.bind(*i),
                     SqlValue::Real(f) => q.bind(*f),
                     SqlValue::Bool(b) => q.bind(*b),
-                    SqlValue::Timestamp { text, .. } | SqlValue::Date { text, .. } => q.bind(text.as_str()),
+                    SqlValue::Timestamp { text: t, .. } | SqlValue::Date { text: t, .. } => q.bind(text(t)),
                     SqlValue::Json(j) => q.bind(sqlx::types::Json(j)),
-                    SqlValue::RawJson(r) => q.bind(r.as_str()),
+                    SqlValue::RawJson(r) => q.bind(text(r.as_str())),
                 };
             }
         }

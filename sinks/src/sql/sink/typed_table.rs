@@ -262,7 +262,10 @@ impl<T> SqlSink<T> {
             true => keys_json(order.iter().map(|&i| batch.keys[i].as_str())),
             false => String::new(),
         };
-        let kept: std::collections::HashSet<usize> = order.iter().copied().collect();
+        let kept: std::collections::HashSet<usize> = match batch.children.is_empty() {
+            true => std::collections::HashSet::new(),
+            false => order.iter().copied().collect(),
+        };
         let child_rows = batch
             .children
             .iter()

@@ -12,10 +12,27 @@ use crate::sql::backend::TxPlan;
 use crate::sql::children::child_done;
 use crate::sql::encode::{Batch, Rejection};
 use crate::sql::fence;
-use crate::sql::high_water;
+use crate::sql::high_water::{self, HighWaterSql};
 use crate::sql::ident::TableName;
+use crate::sql::key::KeyType;
 use crate::sql::key_type_row;
 use crate::sql::retry::{CommitError, commit_with_retry};
+use crate::sql::setup::Opened;
+use crate::sql::validators::PageRow;
+
+/// One commit's inputs, as the steps building its transaction read them.
+struct Step<'a> {
+    batch: &'a Batch,
+    order: &'a [usize],
+    checkpoint: Option<&'a Cursor>,
+    complete: bool,
+    /// Pages and rows of the run once the batch is committed.
+    counts: (u64, u64),
+    /// The table's key type, when these rows are the first to fix it.
+    new_key_type: Option<KeyType>,
+    /// The run's high-water mark, when the batch moves it.
+    mark: Option<(HighWaterSql, String)>,
+}
 
 impl<T> SqlSink<T> {
     fn statement(&mut self, target: &TableName, rows: usize) -> Arc<str> {
@@ -53,40 +70,83 @@ impl<T> SqlSink<T> {
         let Some((opened, ctx)) = self.opened.take() else {
             return Err(CommitError::Sink(not_opened()));
         };
-        let target = opened.target().clone();
-        let copy = self
-            .copy
-            .clone()
-            .filter(|_| !order.is_empty())
-            .map(|sql| (sql, order));
-        let chunks: Vec<&[usize]> = match copy {
-            Some(_) => Vec::new(),
-            None => order.chunks(self.max_rows).collect(),
-        };
-        let upserts = chunks
-            .iter()
-            .map(|chunk| (self.statement(&target, chunk.len()), *chunk))
-            .collect();
+        let upserts = self.upserts(opened.target(), order);
         let rows = self.rows + order.len() as u64;
-        let mut plan = TxPlan {
-            batch: Some(batch),
+        let step = Step {
+            batch,
+            order,
+            checkpoint,
+            complete,
+            counts: (opened.base_pages + ctx.pages(), opened.base_rows + rows),
+            // The table's key type goes with the first rows that fixed it.
+            new_key_type: match dry_run {
+                false => self.encoder.key_texts().and_then(|t| t.unstored()),
+                true => None,
+            },
+            mark: self
+                .high_water
+                .as_ref()
+                .filter(|h| h.next != h.committed)
+                .and_then(|h| Some((h.sql.clone()?, h.next.clone()?))),
+        };
+        let mut plan = self.base_plan(&step, upserts);
+        self.plan_progress(&mut plan, &step, &opened);
+        self.plan_side_rows(&mut plan, &step, &opened, &page_rows);
+        if let Some(writes) = &typed_writes {
+            self.plan_typed(&mut plan, batch, writes, &opened.collection);
+        }
+        self.fuse(&mut plan, &opened);
+        let result = self.run(&mut plan, &opened, budget, dry_run).await;
+        drop(plan);
+        if result.is_err() {
+            // The table may be gone: the next sink to open creates it again.
+            self.spec.db.forget_tables();
+        }
+        let mut opened = opened;
+        if result.is_ok() && !dry_run {
+            self.committed(&step, rows, &mut opened);
+        }
+        self.opened = Some((opened, ctx));
+        result
+    }
+
+    /// The upsert statements of `order`'s rows, in chunks under the bind
+    /// limit; none when the rows go in by `COPY`.
+    fn upserts<'o>(&mut self, target: &TableName, order: &'o [usize]) -> Vec<(Arc<str>, &'o [usize])> {
+        if self.copy.is_some() && !order.is_empty() {
+            return Vec::new();
+        }
+        let chunks: Vec<&[usize]> = order.chunks(self.max_rows).collect();
+        chunks
+            .into_iter()
+            .map(|chunk| (self.statement(target, chunk.len()), chunk))
+            .collect()
+    }
+
+    /// The plan's rows: the upserts, or the `COPY` of a PostgreSQL staging table.
+    fn base_plan<'a>(&self, step: &Step<'a>, upserts: Vec<(Arc<str>, &'a [usize])>) -> TxPlan<'a> {
+        TxPlan {
+            batch: Some(step.batch),
             upserts,
             types: self.shape.columns.iter().map(|(_, ty, _)| *ty).collect(),
-            copy,
+            copy: self
+                .copy
+                .clone()
+                .filter(|_| !step.order.is_empty())
+                .map(|sql| (sql, step.order)),
             ..TxPlan::default()
-        };
-        let mark = self
-            .high_water
-            .as_ref()
-            .filter(|h| h.next != h.committed)
-            .and_then(|h| Some((h.sql.clone()?, h.next.clone()?)));
-        let counts = (opened.base_pages + ctx.pages(), opened.base_rows + rows);
-        if complete {
+        }
+    }
+
+    /// The checkpoint row, or the run's completion.
+    fn plan_progress<'a>(&self, plan: &mut TxPlan<'a>, step: &Step<'a>, opened: &'a Opened) {
+        let counts = step.counts;
+        if step.complete {
             let done = opened
                 .checkpoints
                 .complete(&opened.collection, counts.0, counts.1);
             plan.statements.push(done);
-        } else if let Some(c) = checkpoint {
+        } else if let Some(c) = step.checkpoint {
             let (collection, cursor) = (opened.collection.as_str(), c.as_str());
             if self.copy.is_some() {
                 // PostgreSQL staging: nothing reads these rows before the
@@ -108,27 +168,38 @@ impl<T> SqlSink<T> {
                 );
             }
         }
+    }
+
+    /// What else goes with the rows: page validators, the high-water
+    /// mark, a child collection's completion, the key type, a keyless
+    /// run's replacement of the previous run's rows.
+    fn plan_side_rows<'a>(
+        &'a self,
+        plan: &mut TxPlan<'a>,
+        step: &'a Step<'a>,
+        opened: &'a Opened,
+        page_rows: &'a [PageRow],
+    ) {
         // A page's validator goes with its last rows.
         if let Some((sql, _)) = &self.validators {
             plan.statements
-                .extend(sql.statements(&page_rows, &opened.collection, opened.live.name.as_str()));
+                .extend(sql.statements(page_rows, &opened.collection, opened.live.name.as_str()));
         }
         // The run's maximum goes with the rows it covers, checkpoint or not.
-        if let Some((sql, mark)) = &mark {
+        if let Some((sql, mark)) = &step.mark {
             plan.statements.push(sql.pending(&opened.collection, mark));
         }
-        if complete && let Some(sql) = self.high_water.as_ref().and_then(|h| h.sql.as_ref()) {
+        if step.complete
+            && let Some(sql) = self.high_water.as_ref().and_then(|h| h.sql.as_ref())
+        {
             plan.statements.push(sql.promote(&opened.collection));
         }
-        if complete && let Some((child, key)) = &self.spec.child {
+        if step.complete
+            && let Some((child, key)) = &self.spec.child
+        {
             plan.statements.push(child_done(self.dialect, child, key));
         }
-        // The table's key type goes with the first rows that fixed it.
-        let new_key_type = match dry_run {
-            false => self.encoder.key_texts().and_then(|t| t.unstored()),
-            true => None,
-        };
-        if let Some(ty) = new_key_type {
+        if let Some(ty) = step.new_key_type {
             plan.statements
                 .push(key_type_row::insert(self.dialect, opened.live.name.as_str(), ty));
         }
@@ -141,12 +212,12 @@ impl<T> SqlSink<T> {
             .and_then(|a| a.replace.as_ref())
         {
             plan.statements
-                .extend(replace.statements(batch.first_position + order.len() as u64));
+                .extend(replace.statements(step.batch.first_position + step.order.len() as u64));
         }
-        if let Some(writes) = &typed_writes {
-            self.plan_typed(&mut plan, batch, writes, &opened.collection);
-        }
-        // A batch in one statement with its checkpoint row: one round trip.
+    }
+
+    /// A batch in one statement with its checkpoint row: one round trip.
+    fn fuse(&self, plan: &mut TxPlan<'_>, opened: &Opened) {
         if let ([_], [statement]) = (&plan.upserts[..], &plan.statements[..])
             && plan.ddl.is_empty()
             && plan.children.is_empty()
@@ -154,51 +225,55 @@ impl<T> SqlSink<T> {
         {
             plan.fused = self.fused.clone();
         }
-        let result = if plan.upserts.is_empty()
+    }
+
+    /// Runs `plan` (nothing to do: nothing run), retried within `budget`.
+    async fn run<'a>(
+        &self,
+        plan: &mut TxPlan<'a>,
+        opened: &'a Opened,
+        budget: Duration,
+        dry_run: bool,
+    ) -> Result<(), CommitError> {
+        if plan.upserts.is_empty()
             && plan.copy.is_none()
             && plan.statements.is_empty()
             && plan.check.is_none()
         {
-            Ok(())
-        } else {
-            plan.guard = opened.fence.as_ref().map(|g| g.statement(&opened.collection));
-            let pool = &self.spec.db.inner.pool;
-            let fence = fence::token(opened.fence.as_ref());
-            commit_with_retry(&opened.collection, fence, budget, || pool.run_tx(&plan, dry_run)).await
-        };
-        drop(plan);
-        if result.is_err() {
-            // The table may be gone: the next sink to open creates it again.
-            self.spec.db.forget_tables();
+            return Ok(());
         }
-        let mut opened = opened;
-        if result.is_ok() && !dry_run {
-            self.rows = rows;
-            if checkpoint.is_some() {
-                opened.committed = counts;
-            }
-            if let Some(h) = self.high_water.as_mut() {
-                h.committed = h.next.clone();
-            }
-            if let Some(ty) = new_key_type {
-                self.spec.db.remember_key_type(opened.live.name.as_str(), ty);
-                if let Some(texts) = self.encoder.key_texts() {
-                    texts.mark_stored();
-                }
-            }
-            if let Some(append) = self.append.as_mut() {
-                append.pending = false;
-            }
-            if let Some(typed) = self.typed.as_mut() {
-                typed.pending.clear();
-                typed.has_rejected |= !batch.rejected.is_empty();
-                if let Some(c) = checkpoint {
-                    typed.cursor = Some(c.as_str().to_owned());
-                }
+        plan.guard = opened.fence.as_ref().map(|g| g.statement(&opened.collection));
+        let pool = &self.spec.db.inner.pool;
+        let fence = fence::token(opened.fence.as_ref());
+        let plan = &*plan;
+        commit_with_retry(&opened.collection, fence, budget, || pool.run_tx(plan, dry_run)).await
+    }
+
+    /// Brings the sink's state up to a committed `step`.
+    fn committed(&mut self, step: &Step<'_>, rows: u64, opened: &mut Opened) {
+        self.rows = rows;
+        if step.checkpoint.is_some() {
+            opened.committed = step.counts;
+        }
+        if let Some(h) = self.high_water.as_mut() {
+            h.committed = h.next.clone();
+        }
+        if let Some(ty) = step.new_key_type {
+            self.spec.db.remember_key_type(opened.live.name.as_str(), ty);
+            if let Some(texts) = self.encoder.key_texts() {
+                texts.mark_stored();
             }
         }
-        self.opened = Some((opened, ctx));
-        result
+        if let Some(append) = self.append.as_mut() {
+            append.pending = false;
+        }
+        if let Some(typed) = self.typed.as_mut() {
+            typed.pending.clear();
+            typed.has_rejected |= !step.batch.rejected.is_empty();
+            if let Some(c) = step.checkpoint {
+                typed.cursor = Some(c.as_str().to_owned());
+            }
+        }
     }
 
     /// The first item of `order` the database refuses, found by halving
@@ -301,6 +376,18 @@ impl<T> SqlSink<T> {
                 }
             }
         }
+        self.batch_written(&batch, rejection, last)
+    }
+
+    /// The outcome of a written batch: its rejected items counted and
+    /// logged, then `last` (see [`write_batch`](Self::write_batch)) or the
+    /// item that could not be written.
+    fn batch_written(
+        &self,
+        batch: &Batch,
+        rejection: Option<Rejection>,
+        last: bool,
+    ) -> Result<bool, SinkError> {
         if !batch.rejected.is_empty() {
             if let Some((_, ctx)) = &self.opened {
                 ctx.add_rejected(batch.rejected.len() as u64);

@@ -3,12 +3,14 @@
 //! the last run's windows ended (`incremental = { windows = true }`);
 //! without one, `incremental = { param, field, initial, format }` with the
 //! end bound and lookback. Start and end are times from the config
-//! (rewritten as RFC 3339 with `chrono`, whose `strftime` matches Python's
-//! except `%f`, converted), `${VAR}` without `--config`, or relative to the
+//! (rewritten as RFC 3339 with jiff's `strtime`, whose directives match
+//! Python's except `%f`, converted), `${VAR}` without `--config`, or relative to the
 //! run (`now_utc()` is `"now"`, `day_delta(-30)` is `"now-30d"`), never
 //! frozen at import time.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime};
+use jiff::Timestamp;
+use jiff::fmt::strtime;
+use jiff::tz::Offset;
 use serde_json::Value;
 
 use super::draft::Draft;
@@ -283,7 +285,7 @@ impl Mapper {
         }
         let parsed = parse(&rendered.text, input_format.as_deref())
             .ok_or_else(|| at.refuse(format!("{:?} is not a date in the format given", rendered.text)))?;
-        Ok(parsed.and_utc().format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        Ok(rfc3339_seconds(parsed))
     }
 }
 
@@ -331,43 +333,50 @@ fn now_relative(template: &str, start: bool) -> Option<String> {
     })
 }
 
-/// Python's `strftime` directives as chrono's (`%f` is microseconds there).
-fn chrono_format(python: &str) -> String {
+/// Python's `strftime` directives as jiff's (`%f` is microseconds there).
+fn jiff_format(python: &str) -> String {
     python.replace("%f", "%6f")
 }
 
-fn parse(text: &str, format: Option<&str>) -> Option<NaiveDateTime> {
-    if let Some(f) = format.map(chrono_format) {
+/// `t` as RFC 3339 UTC to the second, as the crawl's config holds times.
+fn rfc3339_seconds(t: Timestamp) -> String {
+    strtime::format("%Y-%m-%dT%H:%M:%SZ", t).unwrap_or_else(|_| t.to_string())
+}
+
+/// `text` read with `format`: an instant when the format has an offset,
+/// otherwise a time (midnight for a date) in UTC.
+fn parse_with(text: &str, format: &str) -> Option<Timestamp> {
+    let tm = strtime::parse(format, text).ok()?;
+    if let Ok(t) = tm.to_timestamp() {
+        return Some(t);
+    }
+    Offset::UTC.to_timestamp(tm.to_datetime().ok()?).ok()
+}
+
+/// `text` in the cursor's `format` (Python `strftime`, `%s`, `%ms`), else
+/// RFC 3339, a date and time without an offset (in UTC), or a date.
+fn parse(text: &str, format: Option<&str>) -> Option<Timestamp> {
+    if let Some(f) = format.map(jiff_format) {
         match f.as_str() {
-            "%ms" => return DateTime::from_timestamp_millis(text.parse().ok()?).map(|d| d.naive_utc()),
-            "%s" => return DateTime::from_timestamp(text.parse().ok()?, 0).map(|d| d.naive_utc()),
+            "%ms" => return Timestamp::from_millisecond(text.parse().ok()?).ok(),
+            "%s" => return Timestamp::from_second(text.parse().ok()?).ok(),
             _ => {}
         }
-        if let Ok(d) = DateTime::parse_from_str(text, &f) {
-            return Some(d.naive_utc());
-        }
-        if let Ok(d) = NaiveDateTime::parse_from_str(text, &f) {
-            return Some(d);
-        }
-        if let Ok(d) = NaiveDate::parse_from_str(text, &f) {
-            return d.and_hms_opt(0, 0, 0);
+        if let Some(t) = parse_with(text, &f) {
+            return Some(t);
         }
     }
-    if let Ok(d) = DateTime::parse_from_rfc3339(text) {
-        return Some(d.naive_utc());
+    if let Ok(t) = text.parse::<Timestamp>() {
+        return Some(t);
     }
-    for f in [
+    [
         "%Y-%m-%dT%H:%M:%S%.f",
         "%Y-%m-%d %H:%M:%S%.f",
         "%Y-%m-%dT%H:%M:%SZ",
-    ] {
-        if let Ok(d) = NaiveDateTime::parse_from_str(text, f) {
-            return Some(d);
-        }
-    }
-    NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .ok()?
-        .and_hms_opt(0, 0, 0)
+        "%Y-%m-%d",
+    ]
+    .into_iter()
+    .find_map(|f| parse_with(text, f))
 }
 
 #[cfg(test)]
@@ -377,12 +386,43 @@ mod tests {
     #[test]
     fn times_durations_and_now_values() {
         let d = parse("2024-01-02T03:04:05Z", Some("%Y-%m-%dT%H:%M:%SZ")).unwrap();
+        assert_eq!(rfc3339_seconds(d), "2024-01-02T03:04:05Z");
+        let at = |text: &str, format: Option<&str>| parse(text, format).map(rfc3339_seconds);
         assert_eq!(
-            d.and_utc().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-            "2024-01-02T03:04:05Z"
+            at("2024-01-02", Some("%Y-%m-%d")).as_deref(),
+            Some("2024-01-02T00:00:00Z")
         );
-        assert!(parse("2024-01-02", Some("%Y-%m-%d")).is_some());
-        assert!(parse("1704164645", Some("%s")).is_some());
+        assert_eq!(
+            at("1704164645", Some("%s")).as_deref(),
+            Some("2024-01-02T03:04:05Z")
+        );
+        assert_eq!(
+            at("1704164645123", Some("%ms")).as_deref(),
+            Some("2024-01-02T03:04:05Z")
+        );
+        assert_eq!(
+            at("2024-01-02T03:04:05.123456+0200", Some("%Y-%m-%dT%H:%M:%S.%f%z")).as_deref(),
+            Some("2024-01-02T01:04:05Z"),
+            "Python's %f, and an offset"
+        );
+        assert_eq!(
+            at("02/01/2024 03:04", Some("%d/%m/%Y %H:%M")).as_deref(),
+            Some("2024-01-02T03:04:00Z")
+        );
+        assert_eq!(
+            at("2024-01-02T05:04:05+02:00", Some("%d/%m/%Y")).as_deref(),
+            Some("2024-01-02T03:04:05Z"),
+            "RFC 3339 when the format does not fit"
+        );
+        assert_eq!(
+            at("2024-01-02 03:04:05.5", None).as_deref(),
+            Some("2024-01-02T03:04:05Z")
+        );
+        assert_eq!(
+            at("2024-01-02T03:04:05", None).as_deref(),
+            Some("2024-01-02T03:04:05Z")
+        );
+        assert_eq!(at("2024-01-02", None).as_deref(), Some("2024-01-02T00:00:00Z"));
         assert!(parse("yesterday", None).is_none());
         assert_eq!(
             now_relative("{{ now_utc().strftime('%Y-%m-%dT%H:%M:%SZ') }}", true).as_deref(),
