@@ -250,6 +250,7 @@ mod tests {
             on_mismatch: mode,
             unnest: Vec::new(),
             infer: Some(Inference::default()),
+            parent: None,
         };
         // Keys in order: a parsed item's fields are sorted, a raw one's as written.
         let batches = [
