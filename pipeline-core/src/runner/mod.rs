@@ -373,6 +373,7 @@ impl Runner {
 
     /// The top-level collections removed with [`remove`](Self::remove) and
     /// not added again since: `/metrics` leaves their series out.
+    #[cfg(feature = "serve")]
     pub(crate) fn removed(&self) -> std::collections::HashSet<String> {
         self.inner.removed_names().clone()
     }

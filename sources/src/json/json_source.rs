@@ -15,10 +15,10 @@ use crate::error::SourceError;
 use crate::format::{FormatItem, PageFormat};
 use crate::http::conditional::{self, Conditional};
 use crate::http::endpoint::Endpoint;
-use crate::http::graphql;
 use crate::http::request::Request;
 use crate::http::{Fetched, HttpContext};
-use crate::json::records::{Problem, RecordPath};
+use crate::json::body_errors::{bad_records, no_records, not_json};
+use crate::json::records::RecordPath;
 use crate::paging::body_cursor::RequestTemplate;
 use crate::paging::page_url::{PageUrl, checked_next, page_url};
 use crate::paging::prefetch::Prefetch;
@@ -364,69 +364,6 @@ impl PageItems for Value {
     fn to_value(&self) -> Result<Value, serde_json::Error> {
         Ok(self.clone())
     }
-}
-
-/// A body that does not parse.
-pub(crate) fn not_json(fetched: &Fetched, shown: &dyn Fn() -> String, e: &serde_json::Error) -> FetchError {
-    let what = if looks_like_html(fetched) {
-        "body is an HTML page, not JSON"
-    } else {
-        "body is not valid JSON"
-    };
-    FetchError::invalid(format!("{}: {what}: {e}", shown()))
-}
-
-/// A page whose records are not where and what its path says.
-pub(crate) fn bad_records(
-    body: &Value,
-    shown: &dyn Fn() -> String,
-    pointer: &str,
-    problem: &Problem,
-) -> FetchError {
-    match problem {
-        Problem::Missing => no_items(body, shown, pointer),
-        Problem::NotRecords("an object") => FetchError::invalid(format!(
-            "{}: items at {pointer:?} is an object, not an array (a paginated collection's \
-             pages are lists; an object is one record only without pagination or under a `*`)",
-            shown()
-        )),
-        Problem::NotRecords(kind) => FetchError::invalid(format!(
-            "{}: items at {pointer:?} is {kind}, not an array or object",
-            shown()
-        )),
-        Problem::NotAnObject(kind) => FetchError::invalid(format!(
-            "{}: a record at {pointer:?} is {kind}, so it cannot take its member name \
-             (items_map_key needs object records)",
-            shown()
-        )),
-    }
-}
-
-/// A page whose records are missing, with `items_missing = "empty"`: no
-/// records, unless it is a GraphQL error answer.
-pub(crate) fn no_records(body: &Value, shown: &dyn Fn() -> String) -> Result<(), FetchError> {
-    match graphql::answer_error(body, &shown()) {
-        Some(error) => Err(error),
-        None => Ok(()),
-    }
-}
-
-/// Nothing at the items pointer: a GraphQL error answer, or a malformed page.
-pub(crate) fn no_items(body: &Value, shown: &dyn Fn() -> String, pointer: &str) -> FetchError {
-    let shown = shown();
-    graphql::answer_error(body, &shown)
-        .unwrap_or_else(|| FetchError::invalid(format!("{shown}: no items at {pointer:?}")))
-}
-
-/// Whether a body that is not JSON is an HTML page (a proxy's or server's
-/// error page served with 200), by its type or its first character.
-fn looks_like_html(fetched: &Fetched) -> bool {
-    let typed_html = fetched
-        .headers
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().contains("html"));
-    typed_html || fetched.body.trim_ascii_start().first() == Some(&b'<')
 }
 
 impl std::fmt::Debug for JsonSource {

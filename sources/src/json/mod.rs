@@ -3,6 +3,7 @@
 //! is the raw-JSON fast path, splitting a page at its items pointer
 //! ([`raw_page`]) and yielding each item's text.
 
+pub(crate) mod body_errors;
 pub(crate) mod json_source;
 pub(crate) mod raw_json_source;
 pub(crate) mod raw_page;

@@ -7,7 +7,8 @@ use serde_json::Value;
 use crate::config::HttpSourceConfig;
 use crate::error::SourceError;
 use crate::http::{Fetched, HttpContext};
-use crate::json::json_source::{JsonSource, PageItems, bad_records, no_records, not_json};
+use crate::json::body_errors::{bad_records, no_records, not_json};
+use crate::json::json_source::{JsonSource, PageItems};
 use crate::json::raw_page::{self, Node};
 use crate::json::records::Problem;
 
