@@ -103,15 +103,11 @@ impl<'de> Visitor<'de> for PickAndScan<'_> {
                 Some(at) => {
                     // As in `Pick`: the last of a repeated key, every name asking for it.
                     let value = map.next_value::<Value>()?;
-                    for (j, n) in self.names.iter().enumerate().skip(at + 1) {
-                        if *n == key {
-                            out[j] = Some(value.clone());
-                        }
+                    let parsed = is_new.then(|| value.clone());
+                    put(self.names, &mut out, at, &key, value);
+                    if let Some(value) = parsed {
+                        new.push((key, NewField::Parsed(value)));
                     }
-                    if is_new {
-                        new.push((key, NewField::Parsed(value.clone())));
-                    }
-                    out[at] = Some(value);
                 }
                 None if is_new => {
                     let raw = map.next_value::<&'de serde_json::value::RawValue>()?;
@@ -217,16 +213,8 @@ impl<'de> Visitor<'de> for Pick<'_> {
         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
             match self.names.iter().position(|n| *n == key) {
                 Some(at) => {
-                    // A repeated key replaces the earlier value, as in a
-                    // `Value` and `RawItem::pointer`; a name asked for twice
-                    // (two columns, one field) gets it twice.
                     let value = map.next_value::<Value>()?;
-                    for (j, n) in self.names.iter().enumerate().skip(at + 1) {
-                        if *n == key {
-                            out[j] = Some(value.clone());
-                        }
-                    }
-                    out[at] = Some(value);
+                    put(self.names, &mut out, at, &key, value);
                 }
                 None => {
                     map.next_value::<IgnoredAny>()?;
@@ -235,6 +223,19 @@ impl<'de> Visitor<'de> for Pick<'_> {
         }
         Ok(out)
     }
+}
+
+/// Puts `value`, the value of field `key` found first asked for at `at`, in
+/// `out` at every position whose name is `key`. A repeated key replaces the
+/// earlier value, as in a `Value` and `RawItem::pointer`; a name asked for
+/// twice (two columns, one field) gets it twice.
+fn put(names: &[String], out: &mut [Option<Value>], at: usize, key: &str, value: Value) {
+    for (j, n) in names.iter().enumerate().skip(at + 1) {
+        if n == key {
+            out[j] = Some(value.clone());
+        }
+    }
+    out[at] = Some(value);
 }
 
 #[cfg(test)]

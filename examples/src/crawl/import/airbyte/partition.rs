@@ -109,6 +109,18 @@ impl Mapper {
         })
     }
 
+    /// The pointer of a list router's `field` in its values collection,
+    /// and the query parameter its `request_option` sends it as.
+    fn list_query(&mut self, at: &At<'_>, field: &str) -> Result<(String, Vec<(String, String)>), Refusal> {
+        let pointer = super::mapper::pointer(&[field.to_owned()]);
+        let query = self
+            .request_option(&at.at("request_option"))?
+            .map(|name| (name, pointer.clone()))
+            .into_iter()
+            .collect();
+        Ok((pointer, query))
+    }
+
     /// A `ListPartitionRouter`: the stream becomes the child of a `values`
     /// collection holding one item per value (`{cursor_field: value}`).
     fn list_router(&mut self, at: &At<'_>, draft: &mut Draft) -> Result<ChildOf, Refusal> {
@@ -159,12 +171,7 @@ impl Mapper {
                 .at("values")
                 .refuse("an empty list: the stream would send no request"));
         }
-        let pointer = super::mapper::pointer(std::slice::from_ref(&field));
-        let query = self
-            .request_option(&at.at("request_option"))?
-            .map(|name| (name, pointer.clone()))
-            .into_iter()
-            .collect();
+        let (pointer, query) = self.list_query(at, &field)?;
         let partition = Partition::one(field.clone(), pointer);
         draft.list_values = Some(ListValues {
             fields: vec![field],
@@ -183,12 +190,7 @@ impl Mapper {
         from: String,
         draft: &mut Draft,
     ) -> Result<ChildOf, Refusal> {
-        let pointer = super::mapper::pointer(std::slice::from_ref(&field));
-        let query = self
-            .request_option(&at.at("request_option"))?
-            .map(|name| (name, pointer.clone()))
-            .into_iter()
-            .collect();
+        let (pointer, query) = self.list_query(at, &field)?;
         draft.list_values = Some(ListValues {
             fields: vec![field.clone()],
             rows: Vec::new(),
