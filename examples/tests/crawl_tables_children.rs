@@ -176,6 +176,77 @@ async fn inferred_child_collection_on_postgres() {
     }
 }
 
+/// Children inferring one new field with different types at once (`flex`
+/// is a string from page `flex_from`, the parent's id, and an integer
+/// before): all of them take the first child's type, which is the column's
+/// and the recorded one; a value that does not fit it is rejected, never
+/// written as another type, and every child completes.
+async fn inferred_children_disagree(db: Db) {
+    let n = 8;
+    let server = MockServer::start(MockConfig::new(n, PER_PAGE / 5)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (parent, child) = (unique("par"), unique("dis"));
+    let text = parent_and_child_with(
+        &db,
+        server.base_url(),
+        &parent,
+        &child,
+        "columns = \"infer\"",
+        "&flex_from={/id}",
+    );
+    let text = text.replace("[runtime]\n", "[runtime]\nmax_resumes = 0\n");
+    run_ok(&[&write(dir.path(), "crawl.toml", &text), "--quiet"], dir.path());
+    let recorded = db
+        .strings(&format!(
+            "SELECT \"type\" FROM pipeline_schemas WHERE table_name = '{child}' AND column_name = 'flex'"
+        ))
+        .await;
+    let physical: Vec<String> = db
+        .column_types(&child)
+        .await
+        .into_iter()
+        .filter_map(|c| c.strip_prefix("flex ").map(str::to_owned))
+        .collect();
+    let want = match (recorded.first().map(String::as_str), db.is_pg()) {
+        (Some("integer"), true) => "bigint",
+        (Some("integer"), false) => "integer",
+        (Some("text"), _) => "text",
+        other => panic!("flex recorded as {other:?}"),
+    };
+    assert_eq!(physical, [want], "the recorded type is the column's");
+    let rejected: usize = db
+        .strings(&format!(
+            "SELECT CAST(COUNT(*) AS TEXT) FROM pipeline_rejected WHERE substr(\"collection\", 1, {}) = '{child}/'",
+            child.len() + 1
+        ))
+        .await[0]
+        .parse()
+        .unwrap();
+    assert_eq!(
+        db.count(&child).await + rejected,
+        n * n,
+        "every item is stored or rejected"
+    );
+    for (v, data) in db.with_data(&child, "flex").await {
+        let field = &data["flex"];
+        let expected = field.as_str().map_or_else(|| field.to_string(), str::to_owned);
+        assert_eq!(v, expected, "{data}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn inferred_children_disagreeing_on_a_type_agree_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    inferred_children_disagree(sqlite(&dir)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn inferred_children_disagreeing_on_a_type_agree_on_postgres() {
+    if let Some(db) = postgres() {
+        inferred_children_disagree(db).await;
+    }
+}
+
 async fn staged_unnest(db: Db) {
     let n = 40;
     let server = MockServer::start(MockConfig::new(n, PER_PAGE)).await.unwrap();

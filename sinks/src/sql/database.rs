@@ -22,7 +22,17 @@ pub(crate) struct Inner {
     pub(crate) created: std::sync::Mutex<std::collections::HashSet<String>>,
     /// Tables' key types read or committed through this handle.
     pub(crate) key_types: std::sync::Mutex<std::collections::HashMap<String, super::key::KeyType>>,
+    /// Inferred tables' column types as this handle's sinks found them,
+    /// by table (see [`InferredTypes`]).
+    pub(crate) inferred: std::sync::Mutex<std::collections::HashMap<String, InferredTypes>>,
 }
+
+/// The column types of one inferred table that this handle's sinks have
+/// found or loaded, by lowercase column name: a sink inferring a column
+/// another sink of the table (a sibling child collection's) inferred a moment
+/// ago adopts that column's type instead of racing it with its own.
+pub(crate) type InferredTypes =
+    Arc<std::sync::Mutex<std::collections::HashMap<String, super::encode::ColumnType>>>;
 
 /// A SQLite or PostgreSQL database holding collections and their checkpoints.
 ///
@@ -168,6 +178,7 @@ impl Database {
                 file_lock: std::sync::Mutex::new(std::sync::Weak::new()),
                 created: std::sync::Mutex::default(),
                 key_types: std::sync::Mutex::default(),
+                inferred: std::sync::Mutex::default(),
             }),
         })
     }
@@ -197,6 +208,26 @@ impl Database {
     /// Remembers `table`'s stored key type.
     pub(crate) fn remember_key_type(&self, table: &str, ty: super::key::KeyType) {
         self.key_types().insert(table.to_owned(), ty);
+    }
+
+    /// The inferred column types of `table` (see [`InferredTypes`]), with
+    /// `stored` (the table's columns as its sink opened it) put over what
+    /// was there: what is committed is what every sink must agree on.
+    pub(crate) fn inferred_types(&self, table: &str, stored: &[super::columns::DocColumn]) -> InferredTypes {
+        let shared = self
+            .inner
+            .inferred
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(table.to_owned())
+            .or_default()
+            .clone();
+        let mut types = shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for c in stored {
+            types.insert(c.name.as_str().to_ascii_lowercase(), c.ty);
+        }
+        drop(types);
+        shared
     }
 
     fn key_types(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, super::key::KeyType>> {

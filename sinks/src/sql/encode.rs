@@ -138,6 +138,12 @@ pub(crate) trait EncodeBatch<T>: Send + Sync {
     fn set_columns(&mut self, columns: Vec<DocColumn>) {
         let _ = columns;
     }
+
+    /// The types other sinks of the table inferred (called when an
+    /// inferred table's sink opens; see `InferredTypes`).
+    fn share_inferred(&mut self, shared: super::database::InferredTypes) {
+        let _ = shared;
+    }
 }
 
 fn reject(index: usize, reason: String) -> Rejection {

@@ -58,6 +58,8 @@ pub(crate) struct Inference {
     pub(crate) keyless: bool,
     /// The table is a child collection's: `parent` is its own.
     pub(crate) child: bool,
+    /// The types the table's other sinks of this process found.
+    pub(crate) shared: Option<super::database::InferredTypes>,
 }
 
 impl Inference {
@@ -110,7 +112,25 @@ impl Inference {
                 found.push(column);
             }
         }
+        self.agree(&mut found);
         found
+    }
+
+    /// Gives each of `found` the type another sink of the table gave it
+    /// first, and records the others' for the sinks after this one.
+    fn agree(&self, found: &mut [DocColumn]) {
+        let Some(shared) = &self.shared else { return };
+        let mut types = shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for column in found {
+            let first = *types
+                .entry(column.name.as_str().to_ascii_lowercase())
+                .or_insert(column.ty);
+            if first != column.ty {
+                tracing::debug!(column = %column.name, ours = %column.ty, first = %first,
+                    "an inferred column takes the type another sink of its table gave it");
+                column.ty = first;
+            }
+        }
     }
 }
 

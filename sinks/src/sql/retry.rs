@@ -9,7 +9,7 @@ use crawlpipe_core::SinkError;
 use crawlpipe_core::policy::{Jitter, RetryPolicy};
 use tokio::time::Instant;
 
-use super::backend::{FencedOut, LostCommits};
+use super::backend::{ColumnClaimed, FencedOut, LostCommits};
 use crate::Error;
 
 /// What to do about a failed attempt.
@@ -129,7 +129,7 @@ where
             }
             Class::Permanent => {
                 let source: Box<dyn std::error::Error + Send + Sync> = match error {
-                    sqlx::Error::Configuration(e) if e.is::<LostCommits>() => e,
+                    sqlx::Error::Configuration(e) if e.is::<LostCommits>() || e.is::<ColumnClaimed>() => e,
                     e => Box::new(e),
                 };
                 return Err(CommitError::Sink(SinkError::Write {

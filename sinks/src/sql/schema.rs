@@ -45,6 +45,48 @@ pub(crate) fn record<'a>(dialect: Dialect, table: &'a str, column: &'a DocColumn
     }
 }
 
+/// An inferred `column` of `table` recorded unless a row is there (another
+/// writer inferred it first), and the check that the recorded type is
+/// `column`'s (see `TxPlan::claims`).
+pub(crate) fn claim<'a>(
+    dialect: Dialect,
+    table: &'a str,
+    column: &'a DocColumn,
+) -> (Statement<'a>, Statement<'a>) {
+    let p = dialect.placeholders(4);
+    let insert = format!(
+        "INSERT INTO \"{SCHEMAS_TABLE}\" (\"table_name\", \"column_name\", \"pointer\", \"type\") \
+         VALUES ({}, {}, {}, {}) ON CONFLICT (\"table_name\", \"column_name\") DO NOTHING",
+        p[0], p[1], p[2], p[3]
+    );
+    let p = dialect.placeholders(3);
+    let check = format!(
+        "SELECT 1 FROM \"{SCHEMAS_TABLE}\" WHERE \"table_name\" = {} AND \"column_name\" = {} \
+         AND \"type\" = {}",
+        p[0], p[1], p[2]
+    );
+    let binds = || {
+        vec![
+            Bind::Text(Some(table)),
+            Bind::Text(Some(column.name.as_str())),
+            Bind::Text(Some(&column.pointer)),
+            Bind::Text(Some(column.ty.name())),
+        ]
+    };
+    let mut check_binds = binds();
+    check_binds.remove(2);
+    (
+        Statement {
+            sql: insert.into(),
+            binds: binds(),
+        },
+        Statement {
+            sql: check.into(),
+            binds: check_binds,
+        },
+    )
+}
+
 /// `ALTER TABLE … ADD COLUMN` for `column`.
 pub(crate) fn add_column(dialect: Dialect, table: &TableName, column: &DocColumn) -> String {
     let if_missing = match dialect {

@@ -323,6 +323,12 @@ impl EncodeBatch<Value> for TypedDocuments {
     fn set_columns(&mut self, columns: Vec<DocColumn>) {
         self.columns = columns;
     }
+
+    fn share_inferred(&mut self, shared: crate::sql::database::InferredTypes) {
+        if let Some(infer) = self.infer.as_mut() {
+            infer.shared = Some(shared);
+        }
+    }
 }
 
 impl EncodeBatch<RawItem> for TypedDocuments {
@@ -336,6 +342,12 @@ impl EncodeBatch<RawItem> for TypedDocuments {
 
     fn set_columns(&mut self, columns: Vec<DocColumn>) {
         self.columns = columns;
+    }
+
+    fn share_inferred(&mut self, shared: crate::sql::database::InferredTypes) {
+        if let Some(infer) = self.infer.as_mut() {
+            infer.shared = Some(shared);
+        }
     }
 }
 

@@ -107,7 +107,8 @@ impl Reader {
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
 
-    async fn strings(&self, sql: &str) -> Vec<Option<String>> {
+    /// The first column of `sql`'s rows (NULL: `None`).
+    pub async fn strings(&self, sql: &str) -> Vec<Option<String>> {
         match self {
             Self::Sqlite(p) => sqlx::query(AssertSqlSafe(sql))
                 .fetch_all(p)

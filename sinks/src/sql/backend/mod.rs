@@ -49,6 +49,10 @@ pub(crate) struct TxPlan<'a> {
     /// statement returns a row (the column is there: another sink of the
     /// process added it; SQLite has no `ADD COLUMN IF NOT EXISTS`).
     pub(crate) add_columns: Vec<(Statement<'a>, String)>,
+    /// Inferred columns recorded in `pipeline_schemas` after the DDL: each
+    /// insert (which keeps a row already there), then its check, which must
+    /// return a row ([`ColumnClaimed`]): the recorded type is this batch's.
+    pub(crate) claims: Vec<(Statement<'a>, Statement<'a>)>,
     pub(crate) batch: Option<&'a Batch>,
     /// Statement text and the batch rows it writes.
     pub(crate) upserts: Vec<(Arc<str>, &'a [usize])>,
@@ -102,6 +106,17 @@ pub(crate) struct FencedOut;
      stored checkpoint"
 )]
 pub(crate) struct LostCommits;
+
+/// A transaction's [`claims`](TxPlan::claims) found an inferred column
+/// recorded with another type than this batch's: another process inferred
+/// the same new column of the table at the same time. Nothing of this
+/// transaction is committed; the next run reads the recorded type.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "another writer of the table added one of the columns this batch inferred, with another type, \
+     at the same time; nothing of the batch was committed, and the next run uses the recorded type"
+)]
+pub(crate) struct ColumnClaimed;
 
 type Q<'q, DB> = Query<'q, DB, <DB as sqlx::Database>::Arguments>;
 
@@ -288,6 +303,13 @@ where
                         .persistent(false)
                         .execute(&mut *conn)
                         .await?;
+                }
+            }
+            for (claim, check) in &plan.claims {
+                // An insert returns no row; only its effect counts.
+                Self::returns_row(&mut *conn, claim).await?;
+                if !Self::returns_row(&mut *conn, check).await? {
+                    return Err(sqlx::Error::Configuration(Box::new(ColumnClaimed)));
                 }
             }
             if let Some(batch) = plan.batch {

@@ -285,6 +285,10 @@ impl<T: Send + 'static> Sink<T> for SqlSink<T> {
                     source: Box::new(e),
                 })?;
             }
+            if typed.declared.is_none() {
+                let shared = self.spec.db.inferred_types(opened.live.name.as_str(), &columns);
+                self.encoder.share_inferred(shared);
+            }
             self.encoder.set_columns(columns.clone());
             self.shape = shape_of(&columns, self.append.is_some(), child);
             self.statements.clear();

@@ -311,11 +311,13 @@ impl<T> SqlSink<T> {
             #[cfg(feature = "postgres")]
             crate::sql::dialect::Dialect::Postgres => plan.ddl.extend(writes.ddl.iter().cloned()),
         }
-        let mut statements: Vec<Statement<'a>> = writes
-            .pending
-            .iter()
-            .map(|c| schema::record(self.dialect, &writes.schema_name, c))
-            .collect();
+        plan.claims.extend(
+            writes
+                .pending
+                .iter()
+                .map(|c| schema::claim(self.dialect, &writes.schema_name, c)),
+        );
+        let mut statements: Vec<Statement<'a>> = Vec::new();
         for (child, (rows, table)) in batch
             .children
             .iter()

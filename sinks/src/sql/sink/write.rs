@@ -220,6 +220,8 @@ impl<T> SqlSink<T> {
     fn fuse(&self, plan: &mut TxPlan<'_>, opened: &Opened) {
         if let ([_], [statement]) = (&plan.upserts[..], &plan.statements[..])
             && plan.ddl.is_empty()
+            && plan.add_columns.is_empty()
+            && plan.claims.is_empty()
             && plan.children.is_empty()
             && *statement.sql == *opened.checkpoints.progress_sql()
         {
@@ -238,6 +240,7 @@ impl<T> SqlSink<T> {
         if plan.upserts.is_empty()
             && plan.copy.is_none()
             && plan.statements.is_empty()
+            && plan.claims.is_empty()
             && plan.check.is_none()
         {
             return Ok(());
