@@ -15,6 +15,7 @@ pub(crate) struct Inner {
     pub(crate) checkpoints: Ident,
     pub(crate) retry_budget: Duration,
     /// The SQLite lock file this database holds, while a guard keeps it.
+    #[cfg(feature = "sqlite")]
     pub(crate) file_lock: std::sync::Mutex<std::sync::Weak<std::fs::File>>,
     /// Live tables this handle has created (or found), by their exact
     /// `CREATE TABLE IF NOT EXISTS` text: a sink opening one of them again
@@ -175,6 +176,7 @@ impl Database {
                 pool,
                 checkpoints,
                 retry_budget: config.retry_budget,
+                #[cfg(feature = "sqlite")]
                 file_lock: std::sync::Mutex::new(std::sync::Weak::new()),
                 created: std::sync::Mutex::default(),
                 key_types: std::sync::Mutex::default(),

@@ -8,9 +8,11 @@ use super::ident::{Ident, TableName};
 use crate::Error;
 
 /// The PostgreSQL schema holding staging tables.
+#[cfg(feature = "postgres")]
 pub(crate) const STAGING_SCHEMA: &str = "pipeline_staging";
 
 /// The prefix of SQLite staging tables.
+#[cfg(feature = "sqlite")]
 pub(crate) const STAGING_PREFIX: &str = "pipeline_staging__";
 
 /// The ordinal column of a PostgreSQL staging table: which write of a key
@@ -142,7 +144,6 @@ impl Dialect {
     /// array per column, unnested), so the driver's per-connection statement
     /// cache prepares it once.
     pub(crate) fn upsert(self, table: &TableName, shape: &TableShape, rows: usize) -> String {
-        let width = 1 + shape.columns.len();
         let mut sql = format!("INSERT INTO {table} (\"key\"");
         for (name, _, _) in &shape.columns {
             let _ = write!(sql, ", {name}");
@@ -150,6 +151,7 @@ impl Dialect {
         match self {
             #[cfg(feature = "sqlite")]
             Self::Sqlite => {
+                let width = 1 + shape.columns.len();
                 sql.push_str(") VALUES ");
                 sql.reserve(rows * width * 4);
                 for row in 0..rows {

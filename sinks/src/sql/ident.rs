@@ -87,6 +87,7 @@ impl Ident {
     }
 
     /// This name with `prefix` before it, validated again (it may get too long).
+    #[cfg(any(feature = "sqlite", test))]
     pub(crate) fn with_prefix(&self, kind: &'static str, prefix: &str) -> Result<Self, Error> {
         Self::new(kind, &format!("{prefix}{}", self.0))
     }

@@ -16,6 +16,7 @@
 //! and PostgreSQL ends a dead client's session, and its session locks with
 //! it (as soon as the server notices the closed connection).
 
+#[cfg(feature = "sqlite")]
 use std::path::{Path, PathBuf};
 
 use super::backend::Pool;
@@ -45,6 +46,7 @@ enum Holder {
     #[cfg(feature = "sqlite")]
     File(std::sync::Arc<std::fs::File>, PathBuf),
     /// An in-memory database: no other process can reach it.
+    #[cfg(feature = "sqlite")]
     Private,
 }
 
@@ -79,6 +81,7 @@ impl CollectionLocks {
                     file.unlock().map_err(|source| Error::Io { path, source })?;
                 }
             }
+            #[cfg(feature = "sqlite")]
             Holder::Private => {}
         }
         Ok(())

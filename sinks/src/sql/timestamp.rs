@@ -51,9 +51,12 @@ pub(crate) fn instant(s: &str) -> Option<(Option<String>, i64)> {
     )
     .ok()?;
     // Civil arithmetic: jiff's `Timestamp` stops a day short of 10000-01-01.
-    let utc = local
-        .checked_sub(SignedDuration::from_secs(i64::from(parts.offset_secs)))
-        .ok()?;
+    let utc = match parts.offset_secs {
+        0 => local,
+        offset => local
+            .checked_sub(SignedDuration::from_secs(i64::from(offset)))
+            .ok()?,
+    };
     if !(0..=9999).contains(&utc.year()) {
         return None;
     }

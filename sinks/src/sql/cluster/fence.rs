@@ -8,7 +8,6 @@
 //! committed only while the fence is current.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use crawlpipe_core::{SinkContext, SinkError};
 
@@ -33,21 +32,23 @@ impl FenceGuard {
             reason: e.to_string(),
         })?;
         let p = dialect.placeholders(2);
-        let ms = fence
-            .lease()
-            .unwrap_or(Duration::from_secs(30))
-            .as_millis()
-            .max(1);
         let sql = match dialect {
             // The transaction holds the lease row: if this process is paused
             // inside it, the server ends it after a lease, so the next owner
             // can claim the row and nothing of it commits.
             #[cfg(feature = "postgres")]
-            Dialect::Postgres => format!(
-                "SELECT set_config('idle_in_transaction_session_timeout', '{ms}', true) FROM {table} \
-                 WHERE \"collection\" = {} AND \"fence\" = {} FOR SHARE",
-                p[0], p[1]
-            ),
+            Dialect::Postgres => {
+                let ms = fence
+                    .lease()
+                    .unwrap_or(std::time::Duration::from_secs(30))
+                    .as_millis()
+                    .max(1);
+                format!(
+                    "SELECT set_config('idle_in_transaction_session_timeout', '{ms}', true) FROM {table} \
+                     WHERE \"collection\" = {} AND \"fence\" = {} FOR SHARE",
+                    p[0], p[1]
+                )
+            }
             // SQLite's write transactions are serialized already.
             #[cfg(feature = "sqlite")]
             Dialect::Sqlite => format!(

@@ -240,6 +240,7 @@ pub(crate) struct TypedWrites {
     /// The name the table's columns are recorded under.
     pub(crate) schema_name: String,
     /// The target table's unquoted name (SQLite: where `ddl` checks its columns).
+    #[cfg(feature = "sqlite")]
     pub(crate) target_name: String,
     pub(crate) written_keys: String,
     pub(crate) cursor: Option<String>,
@@ -279,6 +280,7 @@ impl<T> SqlSink<T> {
             ddl,
             pending: typed.pending.clone(),
             schema_name: opened.live.name.as_str().to_owned(),
+            #[cfg(feature = "sqlite")]
             target_name: opened.target().name.as_str().to_owned(),
             written_keys,
             cursor: typed.cursor.clone(),
