@@ -28,6 +28,8 @@ use tokio::sync::watch;
 use super::scans::{ParentWrites, Scans};
 use crate::{ChildQueue, Database, Error, ParentColumns, QueuedChild, SqlCheckpointStore};
 
+mod child_runs;
+
 /// How a collection or a child collection ended, as its dependants see it:
 /// `None` while it runs, then whether it completed.
 pub type Ended = watch::Receiver<Option<bool>>;
@@ -271,28 +273,6 @@ impl ChildFeeder {
         drop(hold);
     }
 
-    /// Counts the children listed but never started (still `pending`, or
-    /// claimed and not started) into the group's status, so the summary
-    /// shows every child that was not crawled; they stay listed for the next run.
-    async fn count_not_crawled(&self, claimed: usize) {
-        // Parent rows committed but not listed yet are children too.
-        if let Err(e) = self.queue.discover().await {
-            tracing::warn!(collection = %self.name, error = %e, "listing the children not crawled failed");
-        }
-        let pending = match self.queue.pending().await {
-            Ok(n) => n,
-            Err(e) => {
-                tracing::warn!(collection = %self.name, error = %e, "counting the children not crawled failed");
-                0
-            }
-        };
-        let n = pending + claimed as u64;
-        if n > 0 {
-            tracing::warn!(collection = %self.name, children = n, "children were not crawled; the next run crawls them");
-        }
-        self.runner.set_group_not_crawled(&self.name, n);
-    }
-
     /// Runs a queue operation until it succeeds, waiting out a busy
     /// database (no connection free in time, a locked file): a feeder never
     /// gives up on its pending children because a connection was busy.
@@ -427,29 +407,5 @@ impl ChildFeeder {
                 () = tokio::time::sleep(wait) => {}
             }
         }
-    }
-
-    /// Adds one child to the runner; resolves to its parent key and whether it completed.
-    fn start(&self, queued: QueuedChild) -> futures::future::BoxFuture<'static, (String, bool)> {
-        let key = queued.parent_key.clone();
-        let collection = self.collection(queued);
-        let end: Result<CollectionEnd, _> = self.runner.add_watched(collection);
-        Box::pin(async move {
-            let ok = match end {
-                Ok(end) => end.ended().await.is_some_and(|s| s.state == State::Completed),
-                Err(e) => {
-                    tracing::warn!(parent = %key, error = %e, "a child could not be added");
-                    false
-                }
-            };
-            (key, ok)
-        })
-    }
-
-    /// The runner collection of one child: `<child>/<parent key>`, in the group `<child>`.
-    fn collection(&self, queued: QueuedChild) -> Collection {
-        let group = self.name.clone();
-        let name = format!("{group}/{}", queued.parent_key);
-        (self.factory)(&name, queued).group(group)
     }
 }
