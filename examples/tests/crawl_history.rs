@@ -391,6 +391,7 @@ async fn two_processes_share_the_history_on_postgresql() {
 
 /// A known collection without runs answers `[]`, a child collection
 /// included (before its first child runs); only an unknown name is 404.
+/// A child collection's detail is `{"group"}`.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_known_collection_without_runs_has_an_empty_history() {
     // The parent's first page never arrives while the test looks: no child runs.
@@ -434,5 +435,13 @@ async fn a_known_collection_without_runs_has_an_empty_history() {
     let unknown = reqwest::get(format!("{base}/collections/nope/runs"))
         .await
         .unwrap();
+    assert_eq!(unknown.status(), 404);
+    // The child collection's detail is its children summed.
+    let group = reqwest::get(format!("{base}/collections/issues")).await.unwrap();
+    assert_eq!(group.status(), 200);
+    let group = group.json::<Value>().await.unwrap();
+    assert_eq!(group["group"]["group"], "issues", "{group}");
+    assert_eq!(group["group"]["done"], 0, "{group}");
+    let unknown = reqwest::get(format!("{base}/collections/nope")).await.unwrap();
     assert_eq!(unknown.status(), 404);
 }

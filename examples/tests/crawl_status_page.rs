@@ -139,7 +139,9 @@ async fn the_status_page_of_crawl_serve_charts_each_runs_history_and_filters() {
          [[collection]]\nname = \"once\"\nurl = \"{base}/page\"\nitems = \"/items\"\n\
          pagination = {{ style = \"page\" }}\n\n\
          [[collection]]\nname = \"broken\"\nurl = \"{base}/no-such-page\"\nitems = \"/items\"\n\
-         pagination = {{ style = \"page\" }}\n",
+         pagination = {{ style = \"page\" }}\n\n\
+         [[collection]]\nname = \"kids\"\nparent = \"once\"\nurl = \"{base}/page?v={{/id}}\"\n\
+         items = \"/items\"\npagination = {{ style = \"page\" }}\nkey = [\"parent\", \"/id\"]\n",
         db = dir.path().join("crawl.db").display()
     );
     let config = write(dir.path(), "crawl.toml", &text);
@@ -157,8 +159,32 @@ async fn the_status_page_of_crawl_serve_charts_each_runs_history_and_filters() {
             && field(e, "once", "state") == "completed"
     })
     .await;
+    // The child collection: one child per item of `once`, all done.
+    let children = format!("http://127.0.0.1:{port}/status/children");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let groups: Value = reqwest::get(&children).await.unwrap().json().await.unwrap();
+        let done = groups
+            .as_array()
+            .and_then(|g| g.iter().find(|g| g["group"] == "kids"))
+            .map(|g| g["done"].clone());
+        if done == Some(Value::from(120)) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "children not done: {groups}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let page = format!("http://127.0.0.1:{port}/");
     let profile = dir.path().join("chromium");
+
+    // A child collection's view: its children summed, from its detail.
+    let dom = dump_dom(&format!("{page}#c=kids"), &profile).await;
+    let facts = element(&dom, "facts", "</dl>");
+    assert!(facts.contains("<dd>120 done of 120</dd>"), "{facts}");
+    assert!(facts.contains("<dd>0</dd>"), "none running or failed: {facts}");
 
     // The collection's view: its runs as table rows and as one bar and one
     // point per run (the table shows the newest 20).

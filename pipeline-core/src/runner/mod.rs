@@ -336,6 +336,19 @@ impl Runner {
         self.inner.board.groups()
     }
 
+    /// The aggregated status of group `name` (all zeros for a group
+    /// [registered](Self::register_group) whose children have not run),
+    /// or `None` when no group has that name.
+    pub fn group(&self, name: &str) -> Option<GroupStatus> {
+        let found = self.groups().into_iter().find(|g| g.group == name);
+        found.or_else(|| {
+            self.inner.board.is_group(name).then(|| GroupStatus {
+                group: name.to_owned(),
+                ..GroupStatus::default()
+            })
+        })
+    }
+
     fn entry(&self, name: &str) -> Result<Arc<Entry>, RunnerError> {
         self.inner
             .board

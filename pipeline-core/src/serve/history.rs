@@ -1,5 +1,6 @@
 //! The read endpoints of one collection: `GET /collections/{name}` (its
-//! status, configuration and last errors) and `GET
+//! status, configuration and last errors; a child collection's children
+//! summed) and `GET
 //! /collections/{name}/runs` (its run history, newest first).
 
 use axum::extract::{Path, Query, State};
@@ -44,10 +45,15 @@ pub(super) async fn runs(
     }
 }
 
-/// `GET /collections/{name}`: `{"status", "config", "errors"}`.
+/// `GET /collections/{name}`: `{"status", "config", "errors"}`, or
+/// `{"group"}` for a child collection (its children summed, as in
+/// `/status/children`).
 pub(super) async fn detail(State(state): State<AppState>, Path(name): Path<String>) -> Response {
-    match state.runner.detail(&name) {
-        Some(detail) => Json(detail).into_response(),
+    if let Some(detail) = state.runner.detail(&name) {
+        return Json(detail).into_response();
+    }
+    match state.runner.group(&name) {
+        Some(group) => Json(json!({ "group": group })).into_response(),
         None => {
             let e = RunnerError::UnknownCollection { collection: name };
             (StatusCode::NOT_FOUND, Json(json!({ "error": e.to_string() }))).into_response()

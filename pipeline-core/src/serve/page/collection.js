@@ -208,7 +208,7 @@
     }
     if (detail.name !== name) return;
     let key;
-    if (info) {
+    if (info && info.status) {
       const s = info.status;
       samplePages(s);
       renderFacts(s);
@@ -217,7 +217,7 @@
       renderConfig(info.config);
       key = JSON.stringify(s.last_run ?? null) + "/" + s.runs + "/" + s.state;
     } else {
-      renderGroupFacts();
+      renderGroupFacts(info && info.group ? info.group : null);
       // No status tells when a child's run ended: look every few seconds.
       key = "group/" + Math.floor(Date.now() / 5000);
     }
@@ -235,12 +235,20 @@
     }
   }
 
-  function renderGroupFacts() {
+  // A child collection: its children summed (`{"group"}` of its detail).
+  function renderGroupFacts(group) {
     const badge = document.getElementById("detail-state");
     setText(badge, "child collection");
     setClass(badge, "badge state-waiting");
-    document.getElementById("facts").replaceChildren(
-      fact("What", "its children's runs, summed per run of their parent"));
+    const facts = [fact("What", "its children's runs, summed per run of their parent")];
+    if (group) {
+      facts.push(
+        fact("Children", group.done + " done of " + group.total),
+        fact("Running", String(group.running)),
+        fact("Failed", String(group.failed)),
+        fact("Items written", String(group.items_written)));
+    }
+    document.getElementById("facts").replaceChildren(...facts);
     empty(document.getElementById("chart-rate"), "see the parent collection");
     renderErrors([]);
     renderConfig(null);
