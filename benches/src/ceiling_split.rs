@@ -11,7 +11,7 @@
 //!   last commits, shutdown).
 #![allow(clippy::print_stdout)]
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use nix::sys::resource::{UsageWho, getrusage};
 
@@ -44,11 +44,6 @@ pub fn self_cpu() -> Duration {
         Duration::from_secs(t.tv_sec() as u64) + Duration::from_micros(t.tv_usec() as u64)
     };
     tv(usage.user_time()) + tv(usage.system_time())
-}
-
-/// Time since `origin` (the server's start on the wall clock), zero before it.
-pub fn since(origin: SystemTime) -> Duration {
-    SystemTime::now().duration_since(origin).unwrap_or_default()
 }
 
 /// Splits a run spawned at `spawned` and ended at `ended` (both since the
@@ -146,11 +141,12 @@ pub fn measure_split(
     command: &mut std::process::Command,
 ) -> (Measured, RunSplit) {
     let from = server.request_count() as usize;
-    let origin = server.started_at();
+    // The request log's times are on the monotonic clock, so are these: the
+    // wall clock may be stepped while a run lasts.
     let cpu = self_cpu();
-    let spawned = since(origin);
+    let spawned = server.elapsed();
     let m = crate::crawl_workload::measure(command);
-    let ended = since(origin);
+    let ended = server.elapsed();
     let server_cpu = self_cpu().saturating_sub(cpu);
     let arrivals: Vec<Duration> = server.request_times()[from..].iter().map(|(t, _)| *t).collect();
     (m, split(spawned, ended, &arrivals, m, server_cpu))

@@ -231,6 +231,13 @@ impl MockServer {
         self.state.started_wall
     }
 
+    /// Time since the server started, on the monotonic clock of its
+    /// request log ([`request_times`](Self::request_times)): what to
+    /// compare the log's times with (the wall clock may be stepped).
+    pub fn elapsed(&self) -> Duration {
+        self.state.started.elapsed()
+    }
+
     /// Every POST body so far (JSON, or a string when not JSON), in arrival order.
     pub fn posted(&self) -> Vec<Value> {
         self.state
