@@ -106,7 +106,8 @@ impl Batch {
     /// sequential upserts would have done.
     pub(crate) fn dedup_before(&self, end: usize) -> Vec<usize> {
         let end = end.min(self.keys.len());
-        let mut seen = HashSet::with_capacity(end);
+        // The batch's keys are bounded in number: a fast hash, not SipHash.
+        let mut seen = HashSet::with_capacity_and_hasher(end, foldhash::fast::RandomState::default());
         let mut keep: Vec<usize> = (0..end)
             .rev()
             .filter(|&i| seen.insert(self.keys[i].as_str()))
