@@ -10,7 +10,7 @@
 //! `data` only. Once a column exists its type is fixed: a later value that
 //! does not fit follows `on_mismatch`, like a declared column's.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use serde_json::Value;
 
@@ -144,7 +144,7 @@ impl TypedDocuments {
         out: &mut Batch,
     ) -> Option<Vec<Vec<Option<Value>>>> {
         self.infer.as_ref()?;
-        let known: HashSet<String> = self
+        let known: super::pick::Names = self
             .columns
             .iter()
             .filter_map(|c| top_level_name(&c.pointer))

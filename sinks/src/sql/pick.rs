@@ -8,6 +8,10 @@ use std::fmt;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
 
+/// A set of field names read once per field of every item: hashed with
+/// foldhash, not SipHash (the names are a table's columns, bounded).
+pub(crate) type Names = std::collections::HashSet<String, foldhash::fast::RandomState>;
+
 /// The field a one-segment pointer (`/name`, with `~0` and `~1` escapes)
 /// names; `None` for a deeper or empty pointer.
 pub(crate) fn top_level_name(pointer: &str) -> Option<String> {
@@ -27,7 +31,7 @@ pub(crate) fn pick(text: &str, names: &[String]) -> Option<Vec<Option<Value>>> {
 /// object; known fields and nested values are skipped unparsed.
 pub(crate) fn unknown_scalars(
     text: &str,
-    known: &std::collections::HashSet<String>,
+    known: &Names,
 ) -> Option<Vec<(String, Value)>> {
     let mut de = serde_json::Deserializer::from_str(text);
     Unknown { known }.deserialize(&mut de).ok()
@@ -65,7 +69,7 @@ impl NewField<'_> {
 pub(crate) fn pick_and_scan<'t>(
     text: &'t str,
     names: &[String],
-    known: &std::collections::HashSet<String>,
+    known: &Names,
 ) -> Option<Picked<'t>> {
     let mut de = serde_json::Deserializer::from_str(text);
     PickAndScan { names, known }.deserialize(&mut de).ok()
@@ -76,7 +80,7 @@ pub(crate) type Picked<'t> = (Vec<Option<Value>>, Vec<(Cow<'t, str>, NewField<'t
 
 struct PickAndScan<'a> {
     names: &'a [String],
-    known: &'a std::collections::HashSet<String>,
+    known: &'a Names,
 }
 
 impl<'de> DeserializeSeed<'de> for PickAndScan<'_> {
@@ -130,7 +134,7 @@ impl<'de> Visitor<'de> for PickAndScan<'_> {
 }
 
 struct Unknown<'a> {
-    known: &'a std::collections::HashSet<String>,
+    known: &'a Names,
 }
 
 impl<'de> DeserializeSeed<'de> for Unknown<'_> {

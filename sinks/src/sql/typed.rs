@@ -4,7 +4,6 @@
 //! [`OnMismatch`]; unnested arrays become child rows.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
 
 use crawlpipe_core::RawItem;
 use serde_json::Value;
@@ -16,7 +15,7 @@ use super::encode::{
 };
 use super::infer::Inference;
 use super::key::{KeySpec, KeyTexts};
-use super::pick::{Picked, pick, pick_and_scan, top_level_name, unknown_scalars};
+use super::pick::{Names, Picked, pick, pick_and_scan, top_level_name, unknown_scalars};
 
 /// An item the typed encoder reads: a parsed `Value` or raw JSON text.
 pub(crate) trait DocItem: Send + 'static {
@@ -30,7 +29,7 @@ pub(crate) trait DocItem: Send + 'static {
     fn closure_key(&self, f: &(dyn Fn(&Value) -> Option<String> + Send + Sync)) -> Option<String>;
     /// The top-level scalar fields not named in `known`, for inference
     /// (`None`: not an object).
-    fn new_fields(&self, known: &HashSet<String>) -> Option<Vec<(String, Value)>>;
+    fn new_fields(&self, known: &Names) -> Option<Vec<(String, Value)>>;
     /// The values at `plan`'s pointers, in order.
     fn fields(&self, plan: &FieldPlan) -> Vec<Option<Cow<'_, Value>>> {
         plan.pointers.iter().map(|p| self.field(p)).collect()
@@ -38,7 +37,7 @@ pub(crate) trait DocItem: Send + 'static {
     /// [`fields`](Self::fields) and the top-level fields not in `known`
     /// in one pass, where the item is text read once for both (`None`:
     /// read them separately).
-    fn pick_and_scan(&self, plan: &FieldPlan, known: &HashSet<String>) -> Option<Picked<'_>> {
+    fn pick_and_scan(&self, plan: &FieldPlan, known: &Names) -> Option<Picked<'_>> {
         let _ = (plan, known);
         None
     }
@@ -72,7 +71,7 @@ impl DocItem for Value {
     fn closure_key(&self, f: &(dyn Fn(&Value) -> Option<String> + Send + Sync)) -> Option<String> {
         f(self)
     }
-    fn new_fields(&self, known: &HashSet<String>) -> Option<Vec<(String, Value)>> {
+    fn new_fields(&self, known: &Names) -> Option<Vec<(String, Value)>> {
         let fields = self.as_object()?;
         Some(
             fields
@@ -108,12 +107,12 @@ impl DocItem for RawItem {
         }
     }
 
-    fn new_fields(&self, known: &HashSet<String>) -> Option<Vec<(String, Value)>> {
+    fn new_fields(&self, known: &Names) -> Option<Vec<(String, Value)>> {
         // Known fields and nested values are skipped unparsed.
         unknown_scalars(self.as_str(), known)
     }
 
-    fn pick_and_scan(&self, plan: &FieldPlan, known: &HashSet<String>) -> Option<Picked<'_>> {
+    fn pick_and_scan(&self, plan: &FieldPlan, known: &Names) -> Option<Picked<'_>> {
         let names = plan.names.as_ref()?;
         Some(
             pick_and_scan(self.as_str(), names, known)
