@@ -29,10 +29,7 @@ pub(crate) fn pick(text: &str, names: &[String]) -> Option<Vec<Option<Value>>> {
 /// The top-level scalar fields of the JSON object `text` whose names are
 /// not in `known` (inference's new fields), or `None` when `text` is not an
 /// object; known fields and nested values are skipped unparsed.
-pub(crate) fn unknown_scalars(
-    text: &str,
-    known: &Names,
-) -> Option<Vec<(String, Value)>> {
+pub(crate) fn unknown_scalars(text: &str, known: &Names) -> Option<Vec<(String, Value)>> {
     let mut de = serde_json::Deserializer::from_str(text);
     Unknown { known }.deserialize(&mut de).ok()
 }
@@ -66,11 +63,7 @@ impl NewField<'_> {
 /// The fields of `text` [`pick`] reads and those not in `known` (every
 /// occurrence, in order), in one pass over the text: what a batch of raw
 /// items with inferred columns needs. `None` when `text` is not an object.
-pub(crate) fn pick_and_scan<'t>(
-    text: &'t str,
-    names: &[String],
-    known: &Names,
-) -> Option<Picked<'t>> {
+pub(crate) fn pick_and_scan<'t>(text: &'t str, names: &[String], known: &Names) -> Option<Picked<'t>> {
     let mut de = serde_json::Deserializer::from_str(text);
     PickAndScan { names, known }.deserialize(&mut de).ok()
 }
