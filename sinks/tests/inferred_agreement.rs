@@ -177,27 +177,4 @@ async fn sinks_of_two_processes_agree(url: &str) {
     two.close().await;
 }
 
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let (_dir, url) = super::sqlite_url();
-                    super::$name(&url).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let Some(url) = super::pg_url(stringify!($name)).await else { return };
-                    super::$name(&url).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both!(sinks_of_one_process_agree, sinks_of_two_processes_agree);
+support::on_both!(sinks_of_one_process_agree, sinks_of_two_processes_agree);

@@ -413,30 +413,7 @@ async fn a_runner_counts_the_items_a_typed_table_rejects(url: &str) {
     db.close().await;
 }
 
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let (_dir, url) = super::sqlite_url();
-                    super::$name(&url).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let Some(url) = super::pg_url(stringify!($name)).await else { return };
-                    super::$name(&url).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both!(
+support::on_both!(
     a_composite_keyed_typed_table_keys_rows_and_rejections_by_tuple,
     a_typed_child_sink_keys_by_its_parent_part,
     keyless_typed_children_replace_only_their_parents_rows_and_elements,

@@ -447,30 +447,7 @@ async fn typed_rows_add_columns_and_refuse_misnamed_ones(url: &str) {
     db.close().await;
 }
 
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let (_dir, url) = super::sqlite_url();
-                    super::$name(&url).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let Some(url) = super::pg_url(stringify!($name)).await else { return };
-                    super::$name(&url).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both!(
+support::on_both!(
     each_type_round_trips,
     mismatches_follow_the_mode,
     added_columns_are_backfilled_and_changes_refused,

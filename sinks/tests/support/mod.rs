@@ -233,3 +233,33 @@ impl Reader {
         }
     }
 }
+
+/// Runs each named test, an `async fn NAME(url: &str)` of the test file,
+/// twice: `sqlite::NAME` on a fresh SQLite file and `postgres::NAME` on
+/// `PIPELINE_TEST_PG_URL` (see [`pg_url`]). The file imports `sqlite_url`
+/// and `pg_url` from this module.
+#[allow(unused_macros)]
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let (_dir, url) = super::sqlite_url();
+                    super::$name(&url).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let Some(url) = super::pg_url(stringify!($name)).await else { return };
+                    super::$name(&url).await;
+                }
+            )*
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use on_both;
