@@ -61,21 +61,42 @@ fn integer(r: &Reader) -> &'static str {
     }
 }
 
+/// Opens sink `a` (collection `a_coll`, on `one`) and sink `b` (`b_coll`,
+/// on `two`) of `table`, both before the table has `size`, then has `a`
+/// write an item whose `size` is an integer; returns `b`.
+async fn first_writes_size(
+    one: &Database,
+    two: &Database,
+    a_coll: &str,
+    b_coll: &str,
+    table: &str,
+) -> SqlSink<RawItem> {
+    let (mut a, mut b) = (sink(one, table), sink(two, table));
+    a.open(&SinkContext::new(a_coll, false)).await.expect("open a");
+    b.open(&SinkContext::new(b_coll, false)).await.expect("open b");
+    a.write(raw(&[json!({"id": "a1", "size": 1})]), None)
+        .await
+        .expect("a writes");
+    b
+}
+
+/// Drops `table`, its recorded columns and `b_coll`'s rejected items, then
+/// closes `r`.
+async fn clean_up(r: &Reader, table: &str, b_coll: &str) {
+    r.exec(&format!(
+        "DROP TABLE IF EXISTS \"{table}\"; DELETE FROM pipeline_schemas WHERE table_name = '{table}'; \
+         DELETE FROM pipeline_rejected WHERE collection = '{b_coll}'"
+    ))
+    .await;
+    r.close().await;
+}
+
 /// Two sinks of one process: the second adopts the first's type.
 async fn sinks_of_one_process_agree(url: &str) {
     let table = unique("agree");
     let (a_coll, b_coll) = (format!("{table}_a"), format!("{table}_b"));
     let db = Database::open(url).await.expect("open");
-    let (mut a, mut b) = (sink(&db, &table), sink(&db, &table));
-    a.open(&SinkContext::new(a_coll.clone(), false))
-        .await
-        .expect("open a");
-    b.open(&SinkContext::new(b_coll.clone(), false))
-        .await
-        .expect("open b");
-    a.write(raw(&[json!({"id": "a1", "size": 1})]), None)
-        .await
-        .expect("a writes");
+    let mut b = first_writes_size(&db, &db, &a_coll, &b_coll, &table).await;
     // `b` opened before `size` existed: its batch finds it again, as text.
     b.write(
         raw(&[
@@ -109,12 +130,7 @@ async fn sinks_of_one_process_agree(url: &str) {
         ["b1 size"],
         "the value that does not fit is rejected, not written as another type"
     );
-    r.exec(&format!(
-        "DROP TABLE IF EXISTS \"{table}\"; DELETE FROM pipeline_schemas WHERE table_name = '{table}'; \
-         DELETE FROM pipeline_rejected WHERE collection = '{b_coll}'"
-    ))
-    .await;
-    r.close().await;
+    clean_up(&r, &table, &b_coll).await;
     db.close().await;
 }
 
@@ -128,16 +144,7 @@ async fn sinks_of_two_processes_agree(url: &str) {
         Database::open(url).await.expect("open"),
         Database::open(url).await.expect("open"),
     );
-    let (mut a, mut b) = (sink(&one, &table), sink(&two, &table));
-    a.open(&SinkContext::new(a_coll.clone(), false))
-        .await
-        .expect("open a");
-    b.open(&SinkContext::new(b_coll.clone(), false))
-        .await
-        .expect("open b");
-    a.write(raw(&[json!({"id": "a1", "size": 1})]), None)
-        .await
-        .expect("a writes");
+    let mut b = first_writes_size(&one, &two, &a_coll, &b_coll, &table).await;
     let error = b
         .write(raw(&[json!({"id": "b1", "size": "large"})]), None)
         .await
@@ -167,12 +174,7 @@ async fn sinks_of_two_processes_agree(url: &str) {
         .await
         .expect("b writes");
     assert_eq!(r.keys(&table).await.into_iter().collect::<Vec<_>>(), ["a1", "b2"]);
-    r.exec(&format!(
-        "DROP TABLE IF EXISTS \"{table}\"; DELETE FROM pipeline_schemas WHERE table_name = '{table}'; \
-         DELETE FROM pipeline_rejected WHERE collection = '{b_coll}'"
-    ))
-    .await;
-    r.close().await;
+    clean_up(&r, &table, &b_coll).await;
     one.close().await;
     two.close().await;
 }
