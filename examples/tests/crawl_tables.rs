@@ -2,7 +2,8 @@
 //! PostgreSQL: every column type (read back from `pragma table_info` /
 //! `information_schema.columns`), each `on_mismatch` mode and
 //! `replay-rejected`, inference, a column added and backfilled, `--migrate`,
-//! `unnest` re-crawled, `kill -9` and resume, staging and a cluster crawl.
+//! `unnest` re-crawled, `kill -9` and resume, staging and a cluster crawl;
+//! values a `serde_json::Value` cannot hold.
 
 mod support;
 
@@ -144,6 +145,126 @@ async fn mismatch_modes_and_replay_on_sqlite() {
 async fn mismatch_modes_and_replay_on_postgres() {
     if let Some(db) = postgres() {
         mismatch_modes_and_replay(db).await;
+    }
+}
+
+/// Item 13 holds valid JSON a `serde_json::Value` cannot hold (`comments`
+/// is `1e400`, `labels` nested 200 deep): a mismatch of those columns, never
+/// a "missing key" that fails the whole item; as a key, a clear failure.
+async fn unreadable_values(db: Db) {
+    let server = MockServer::start(MockConfig::new(30, PER_PAGE)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let base = server.base_url();
+    let cols = r#"columns = { title = "/title", comments = { pointer = "/comments", type = "integer" }, labels = { pointer = "/labels", type = "json" } }"#;
+    let rejected = |name: &str| {
+        format!(
+            "SELECT \"key\" || ' ' || \"column\" || ' ' || \"error\" FROM pipeline_rejected \
+             WHERE collection = '{name}'"
+        )
+    };
+    // reject (the default): kept in pipeline_rejected, naming the column and why.
+    let rej = unique("unr");
+    let path = write(
+        dir.path(),
+        "rej.toml",
+        &config(&db, base, &rej, cols, "", "huge=13"),
+    );
+    let said = run_ok(&[&path, "--quiet"], dir.path());
+    assert!(
+        said.contains(&format!("{rej}: 1 item(s) kept in pipeline_rejected")),
+        "{said}"
+    );
+    assert_eq!(db.count(&rej).await, 29);
+    let why = db.strings(&rejected(&rej)).await;
+    assert_eq!(why.len(), 1, "{why:?}");
+    assert!(why[0].starts_with("13 comments "), "{why:?}");
+    assert!(why[0].contains("cannot be read: number out of range"), "{why:?}");
+    // null: kept, with NULL in both columns and the item as it came in `data`.
+    let nul = unique("unn");
+    let table = format!("{cols}\non_mismatch = \"null\"");
+    let path = write(
+        dir.path(),
+        "nul.toml",
+        &config(&db, base, &nul, &table, "", "huge=13"),
+    );
+    run_ok(&[&path, "--quiet"], dir.path());
+    assert_eq!(db.count(&nul).await, 30);
+    let row = db
+        .strings(&format!(
+            "SELECT COALESCE(CAST(comments AS TEXT), 'NULL') || ' ' || COALESCE(CAST(labels AS TEXT), 'NULL') \
+             || ' ' || title FROM \"{nul}\" WHERE \"key\" = '13'"
+        ))
+        .await;
+    assert_eq!(row, ["NULL NULL issue 13"]);
+    if !db.is_pg() {
+        // PostgreSQL's `jsonb` spells the number out; SQLite keeps the text.
+        let data = db
+            .strings(&format!("SELECT data FROM \"{nul}\" WHERE \"key\" = '13'"))
+            .await;
+        assert!(data[0].contains(r#""comments":1e400"#), "{data:?}");
+    }
+    // Inferred: no type is inferred from it, and it does not fit the column
+    // the other items give (the item is on the first page, where the
+    // column is new).
+    let inf = unique("uni");
+    let path = write(
+        dir.path(),
+        "inf.toml",
+        &config(&db, base, &inf, r#"columns = "infer""#, "", "huge=3"),
+    );
+    run_ok(&[&path, "--quiet"], dir.path());
+    assert_eq!(db.count(&inf).await, 29);
+    let types = db.column_types(&inf).await;
+    let integer = if db.is_pg() {
+        "comments bigint"
+    } else {
+        "comments integer"
+    };
+    assert!(types.contains(&integer.to_owned()), "{types:?}");
+    let why = db.strings(&rejected(&inf)).await;
+    assert_eq!(why.len(), 1, "{why:?}");
+    assert!(why[0].starts_with("3 comments "), "{why:?}");
+    assert!(why[0].contains("cannot be read"), "{why:?}");
+    // The last item of a page, read for a last-item cursor: its other fields still lead on.
+    let cur = unique("unc");
+    let paged = r#"pagination = { style = "page" }"#;
+    let by_cursor =
+        r#"pagination = { style = "cursor", param = "after", last_item = "/id", has_more = "/has_more" }"#;
+    let text = config(&db, base, &cur, "", "", "huge=29&page=3").replace(paged, by_cursor);
+    assert!(text.contains("last_item"), "{text}");
+    run_ok(&[&write(dir.path(), "cur.toml", &text), "--quiet"], dir.path());
+    assert_eq!(db.count(&cur).await, PER_PAGE);
+    // As the key, with and without typed columns: the collection fails
+    // saying so, not that the key is missing.
+    for (n, table) in [("", ""), ("t", cols)] {
+        let name = unique(&format!("unk{n}"));
+        let table = format!("key = \"/comments\"\nretry = {{ max_attempts = 1 }}\n{table}");
+        let text = config(&db, base, &name, &table, "max_resumes = 0", "huge=13");
+        let path = write(dir.path(), &format!("key{n}.toml"), &text);
+        let out = crawl(&[&path, "--quiet"], dir.path());
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(1), "{all}");
+        assert!(
+            all.contains(r#"key "/comments" cannot be read: number out of range"#),
+            "{all}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unreadable_values_are_mismatches_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    unreadable_values(sqlite(&dir)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unreadable_values_are_mismatches_on_postgres() {
+    if let Some(db) = postgres() {
+        unreadable_values(db).await;
     }
 }
 

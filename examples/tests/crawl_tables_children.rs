@@ -4,7 +4,8 @@
 //! (swapped in with the parent, a failed run leaving the live tables as
 //! they were; `kill -9` and resumed exactly), a column added to an
 //! unnested child table and backfilled, and a backfill that fails half-way
-//! leaving the table untouched.
+//! leaving the table untouched; a parent item holding values a
+//! `serde_json::Value` cannot hold.
 
 mod support;
 
@@ -135,6 +136,47 @@ async fn a_child_collection_rejects_and_replays_on_sqlite() {
 async fn a_child_collection_rejects_and_replays_on_postgres() {
     if let Some(db) = postgres() {
         child_rejects_and_replays(db).await;
+    }
+}
+
+/// A parent item holding valid JSON a `serde_json::Value` cannot hold
+/// (`1e400`, arrays nested 200 deep) still gives its children the fields
+/// they read: every child is crawled.
+async fn parent_with_unreadable_values(db: Db) {
+    let n = 4;
+    let server = MockServer::start(MockConfig::new(n, PER_PAGE)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (parent, child) = (unique("par"), unique("kid"));
+    let base = server.base_url();
+    let text = parent_and_child_with(&db, base, &parent, &child, "", "").replace(
+        &format!("url = \"{base}/typed\"\n"),
+        &format!("url = \"{base}/typed?huge=2\"\n"),
+    );
+    assert!(text.contains("huge=2"), "{text}");
+    run_ok(&[&write(dir.path(), "crawl.toml", &text), "--quiet"], dir.path());
+    assert_eq!(db.count(&parent).await, n);
+    assert_eq!(
+        db.count(&child).await,
+        n * n,
+        "every child, the huge parent's too"
+    );
+    let requests = server.requests();
+    assert!(
+        requests.iter().any(|r| r.starts_with("/typed?v=2")),
+        "{requests:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_parent_with_unreadable_values_feeds_its_children_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    parent_with_unreadable_values(sqlite(&dir)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_parent_with_unreadable_values_feeds_its_children_on_postgres() {
+    if let Some(db) = postgres() {
+        parent_with_unreadable_values(db).await;
     }
 }
 

@@ -80,28 +80,80 @@ impl RawItem {
     /// nothing is there. Same answers as [`Value::pointer`] on the parsed
     /// item, duplicate object keys included (the last one wins); `""` is the
     /// whole item.
+    ///
+    /// A value there that cannot be read as a [`Value`] answers `None` too;
+    /// [`try_pointer`](Self::try_pointer) tells the two apart.
     pub fn pointer(&self, pointer: &str) -> Option<Value> {
+        self.try_pointer(pointer).ok().flatten()
+    }
+
+    /// As [`pointer`](Self::pointer), telling a value that is there but
+    /// cannot be read as a [`Value`] from one that is not there.
+    ///
+    /// # Errors
+    ///
+    /// serde_json's error when the value at the pointer is valid JSON a
+    /// [`Value`] cannot hold: a number beyond `f64`'s range (`1e400`), or
+    /// arrays and objects nested more than 128 deep.
+    ///
+    /// ```
+    /// use crawlpipe_core::RawItem;
+    ///
+    /// let item = RawItem::new(r#"{"id": 7, "size": 1e400}"#).unwrap();
+    /// assert_eq!(item.try_pointer("/id").unwrap(), Some(serde_json::json!(7)));
+    /// assert_eq!(item.try_pointer("/name").unwrap(), None);
+    /// assert!(item.try_pointer("/size").is_err());
+    /// ```
+    pub fn try_pointer(&self, pointer: &str) -> Result<Option<Value>, serde_json::Error> {
         if pointer.is_empty() {
-            return self.to_value().ok();
+            return self.to_value().map(Some);
         }
         if !pointer.starts_with('/') {
-            return None;
+            return Ok(None);
         }
         let mut de = serde_json::Deserializer::from_str(self.as_str());
-        // The text was checked when the item was made, so a walk cannot fail.
-        // The pointer's segments are read as the walk goes down, unescaped
-        // only when they hold a `~`: a key lookup allocates nothing but its answer.
-        At(pointer).deserialize(&mut de).ok().flatten()
+        // The text was checked when the item was made, so a walk fails only
+        // on the value it is after (see the errors above). The pointer's
+        // segments are read as the walk goes down, unescaped only when they
+        // hold a `~`: a key lookup allocates nothing but its answer.
+        At(pointer).deserialize(&mut de)
     }
 
     /// The whole item as a `Value`.
     ///
     /// # Errors
     ///
-    /// None in practice (the text was checked when the item was made); the
-    /// `Result` is serde_json's.
+    /// serde_json's error when the item holds valid JSON a [`Value`] cannot
+    /// hold (see [`try_pointer`](Self::try_pointer)).
     pub fn to_value(&self) -> Result<Value, serde_json::Error> {
         serde_json::from_str(self.as_str())
+    }
+
+    /// The whole item as a `Value`, leaving out the top-level fields a
+    /// `Value` cannot hold (see [`try_pointer`](Self::try_pointer)): what a
+    /// reader of some fields (a child's request, a cursor) can still use.
+    /// `Value::Null` when the item is not an object and cannot be read.
+    ///
+    /// ```
+    /// use crawlpipe_core::RawItem;
+    ///
+    /// let item = RawItem::new(r#"{"id": 7, "size": 1e400}"#).unwrap();
+    /// assert!(item.to_value().is_err());
+    /// assert_eq!(item.to_value_lossy(), serde_json::json!({"id": 7}));
+    /// ```
+    pub fn to_value_lossy(&self) -> Value {
+        if let Ok(value) = self.to_value() {
+            return value;
+        }
+        // A repeated name keeps its last value, as in a `Value`.
+        type Fields<'t> = std::collections::BTreeMap<String, &'t RawValue>;
+        let Ok(fields) = serde_json::from_str::<Fields<'_>>(self.as_str()) else {
+            return Value::Null;
+        };
+        let readable = fields
+            .into_iter()
+            .filter_map(|(name, raw)| Some((name, serde_json::from_str(raw.get()).ok()?)));
+        Value::Object(readable.collect())
     }
 
     /// The item deserialized as `T`.

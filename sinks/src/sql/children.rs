@@ -238,8 +238,7 @@ impl ChildQueue {
                 .into_iter()
                 .next()
                 .flatten()
-                .and_then(|text| serde_json::from_str(&text).ok())
-                .unwrap_or(Value::Null),
+                .map_or(Value::Null, |text| parent_document(&text)),
             ParentColumns::Text(names) => {
                 let mut object = Map::new();
                 object.insert("key".to_owned(), Value::String(key.to_owned()));
@@ -331,5 +330,34 @@ impl ChildQueue {
             .and_then(|r| r.first().cloned().flatten())
             .and_then(|n| n.parse().ok())
             .unwrap_or(0))
+    }
+}
+
+/// A parent's `data` as the value its children's requests read. An item
+/// holding valid JSON a `Value` cannot hold (a number beyond `f64`'s range,
+/// nesting deeper than 128) keeps its other top-level fields: one such
+/// field leaves the children that do not read it unharmed.
+fn parent_document(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|_| {
+        crawlpipe_core::RawItem::new(text).map_or(Value::Null, |item| item.to_value_lossy())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::parent_document;
+
+    #[test]
+    fn a_parent_with_a_value_no_value_can_hold_keeps_its_other_fields() {
+        assert_eq!(
+            parent_document(r#"{"id": 1, "n": [2]}"#),
+            json!({"id": 1, "n": [2]})
+        );
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        let text = format!(r#"{{"id": 1, "n": 1e400, "deep": {deep}, "name": "a\"b", "id": 2}}"#);
+        assert_eq!(parent_document(&text), json!({"id": 2, "name": "a\"b"}));
+        assert_eq!(parent_document("[1e400]"), json!(null));
     }
 }

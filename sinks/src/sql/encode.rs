@@ -149,6 +149,12 @@ pub(crate) trait EncodeBatch<T>: Send + Sync {
     }
 }
 
+/// Why an item is rejected whose key field at `pointer` is there but cannot
+/// be read (see `RawItem::try_pointer`).
+pub(crate) fn unreadable_key(pointer: &str, e: &dyn std::fmt::Display) -> String {
+    format!("key {pointer:?} cannot be read: {e}")
+}
+
 fn reject(index: usize, reason: String) -> Rejection {
     Rejection { index, reason }
 }
@@ -205,13 +211,27 @@ impl EncodeBatch<RawItem> for RawDocuments {
         for (i, item) in items.into_iter().enumerate() {
             let position = out.first_position + i as u64;
             let key = match &mut self.key {
-                KeySpec::Pointer(p) => self.texts.text(p, item.pointer(p).as_ref()),
-                KeySpec::Fn(f) => item
-                    .to_value()
-                    .ok()
-                    .and_then(|v| f(&v))
-                    .ok_or_else(|| "the key closure gave no key".to_owned()),
-                spec => key_of(spec, &mut self.texts, position, |p| item.pointer(p)),
+                KeySpec::Pointer(p) => match item.try_pointer(p) {
+                    Ok(value) => self.texts.text(p, value.as_ref()),
+                    Err(e) => Err(unreadable_key(p, &e)),
+                },
+                KeySpec::Fn(f) => match item.to_value() {
+                    Ok(value) => f(&value).ok_or_else(|| "the key closure gave no key".to_owned()),
+                    Err(e) => Err(format!("the item cannot be read for the key closure: {e}")),
+                },
+                spec => {
+                    // A part that is there but unreadable says so, not "missing".
+                    let unreadable = std::cell::RefCell::new(None);
+                    let key = key_of(spec, &mut self.texts, position, |p| {
+                        item.try_pointer(p).unwrap_or_else(|e| {
+                            unreadable
+                                .borrow_mut()
+                                .get_or_insert_with(|| unreadable_key(p, &e));
+                            None
+                        })
+                    });
+                    unreadable.into_inner().map_or(key, Err)
+                }
             }
             .map_err(|why| reject(i, why))?;
             out.keys.push(key);

@@ -17,7 +17,7 @@ use serde_json::Value;
 use super::coerce::coerce;
 use super::columns::DocColumn;
 use super::encode::{Batch, ColumnType};
-use super::pick::{Picked, top_level_name};
+use super::pick::{Picked, Picks, top_level_name};
 use super::typed::{DocItem, TypedDocuments};
 
 /// The columns an inferred table may grow to: a guard against items whose
@@ -138,11 +138,7 @@ impl TypedDocuments {
     /// Inference over `items`: the new columns, added to the encoder's and
     /// to `out`'s. Raw items are read once for this and their values, which
     /// are returned (in the order of the plan with the new columns).
-    pub(crate) fn infer<T: DocItem>(
-        &mut self,
-        items: &[T],
-        out: &mut Batch,
-    ) -> Option<Vec<Vec<Option<Value>>>> {
+    pub(crate) fn infer<T: DocItem>(&mut self, items: &[T], out: &mut Batch) -> Option<Vec<Picks>> {
         self.infer.as_ref()?;
         let known: super::pick::Names = self
             .columns
@@ -174,14 +170,23 @@ impl TypedDocuments {
         let values = picked
             .into_iter()
             .map(|(mut fields, new)| {
-                let added = names.iter().map(|name| {
-                    let name = name.as_deref()?;
-                    new.iter()
-                        .rev()
-                        .find(|(k, _)| k == name)
-                        .map(|(_, v)| v.to_value())
-                });
-                fields.splice(at..at, added);
+                // Positions after the new columns' move along.
+                for (j, _) in &mut fields.unreadable {
+                    if *j >= at {
+                        *j += names.len();
+                    }
+                }
+                let added: Vec<Option<Value>> = (names.iter().enumerate())
+                    .map(|(n, name)| {
+                        let name = name.as_deref()?;
+                        let (_, field) = new.iter().rev().find(|(k, _)| k == name)?;
+                        field
+                            .to_value()
+                            .map_err(|why| fields.unreadable.push((at + n, why)))
+                            .ok()
+                    })
+                    .collect();
+                fields.values.splice(at..at, added);
                 fields
             })
             .collect();

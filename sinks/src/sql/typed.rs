@@ -11,11 +11,14 @@ use serde_json::Value;
 use super::coerce::{coerce, coerce_cow};
 use super::columns::{DocColumn, OnMismatch, UnnestSpec};
 use super::encode::{
-    Batch, ChildRows, EncodeBatch, RejectedItem, Rejection, SqlValue, key_of, push_position,
+    Batch, ChildRows, EncodeBatch, RejectedItem, Rejection, SqlValue, key_of, push_position, unreadable_key,
 };
 use super::infer::Inference;
 use super::key::{KeySpec, KeyTexts};
 use super::pick::{Names, Picked, pick, pick_and_scan, top_level_name, unknown_scalars};
+
+/// Why a key closure's item is rejected when it gave no key.
+const NO_CLOSURE_KEY: &str = "the key closure gave no key";
 
 /// An item the typed encoder reads: a parsed `Value` or raw JSON text.
 pub(crate) trait DocItem: Send + 'static {
@@ -25,14 +28,17 @@ pub(crate) trait DocItem: Send + 'static {
     fn json_text(&self) -> String;
     /// The item as the `data` column's value.
     fn into_data(self) -> SqlValue;
-    /// The key a closure gives.
-    fn closure_key(&self, f: &(dyn Fn(&Value) -> Option<String> + Send + Sync)) -> Option<String>;
+    /// The key a closure gives, or why there is none.
+    fn closure_key(&self, f: &(dyn Fn(&Value) -> Option<String> + Send + Sync)) -> Result<String, String>;
     /// The top-level scalar fields not named in `known`, for inference
     /// (`None`: not an object).
     fn new_fields(&self, known: &Names) -> Option<Vec<(String, Value)>>;
     /// The values at `plan`'s pointers, in order.
-    fn fields(&self, plan: &FieldPlan) -> Vec<Option<Cow<'_, Value>>> {
-        plan.pointers.iter().map(|p| self.field(p)).collect()
+    fn fields(&self, plan: &FieldPlan) -> Fields<'_> {
+        Fields {
+            values: plan.pointers.iter().map(|p| self.field(p)).collect(),
+            unreadable: Vec::new(),
+        }
     }
     /// [`fields`](Self::fields) and the top-level fields not in `known`
     /// in one pass, where the item is text read once for both (`None`:
@@ -40,6 +46,27 @@ pub(crate) trait DocItem: Send + 'static {
     fn pick_and_scan(&self, plan: &FieldPlan, known: &Names) -> Option<Picked<'_>> {
         let _ = (plan, known);
         None
+    }
+}
+
+/// The values an item has at a [`FieldPlan`]'s pointers.
+#[derive(Debug)]
+pub(crate) struct Fields<'a> {
+    /// One per pointer; `None`: nothing there, or nothing readable.
+    pub(crate) values: Vec<Option<Cow<'a, Value>>>,
+    /// Positions whose value is there but cannot be read as a `Value` (a
+    /// number beyond `f64`'s range, nesting deeper than 128; see
+    /// `RawItem::try_pointer`), and why: a mismatch of that column, or an
+    /// unreadable key, never a missing value.
+    pub(crate) unreadable: Vec<(usize, String)>,
+}
+
+impl From<super::pick::Picks> for Fields<'_> {
+    fn from(picks: super::pick::Picks) -> Self {
+        Self {
+            values: picks.values.into_iter().map(|v| v.map(Cow::Owned)).collect(),
+            unreadable: picks.unreadable,
+        }
     }
 }
 
@@ -68,8 +95,8 @@ impl DocItem for Value {
     fn into_data(self) -> SqlValue {
         SqlValue::Json(self)
     }
-    fn closure_key(&self, f: &(dyn Fn(&Value) -> Option<String> + Send + Sync)) -> Option<String> {
-        f(self)
+    fn closure_key(&self, f: &(dyn Fn(&Value) -> Option<String> + Send + Sync)) -> Result<String, String> {
+        f(self).ok_or_else(|| NO_CLOSURE_KEY.to_owned())
     }
     fn new_fields(&self, known: &Names) -> Option<Vec<(String, Value)>> {
         let fields = self.as_object()?;
@@ -93,17 +120,36 @@ impl DocItem for RawItem {
     fn into_data(self) -> SqlValue {
         SqlValue::RawJson(self)
     }
-    fn closure_key(&self, f: &(dyn Fn(&Value) -> Option<String> + Send + Sync)) -> Option<String> {
-        self.to_value().ok().and_then(|v| f(&v))
+    fn closure_key(&self, f: &(dyn Fn(&Value) -> Option<String> + Send + Sync)) -> Result<String, String> {
+        match self.to_value() {
+            Ok(value) => f(&value).ok_or_else(|| NO_CLOSURE_KEY.to_owned()),
+            Err(e) => Err(format!("the item cannot be read for the key closure: {e}")),
+        }
     }
-    fn fields(&self, plan: &FieldPlan) -> Vec<Option<Cow<'_, Value>>> {
+    fn fields(&self, plan: &FieldPlan) -> Fields<'_> {
         match &plan.names {
             // One pass over the text for every field.
             Some(names) => match pick(self.as_str(), names) {
-                Some(values) => values.into_iter().map(|v| v.map(Cow::Owned)).collect(),
-                None => vec![None; names.len()],
+                Some(picks) => picks.into(),
+                None => Fields {
+                    values: vec![None; names.len()],
+                    unreadable: Vec::new(),
+                },
             },
-            None => plan.pointers.iter().map(|p| self.field(p)).collect(),
+            None => {
+                let mut unreadable = Vec::new();
+                let values = (plan.pointers.iter().enumerate())
+                    .map(|(at, p)| {
+                        self.try_pointer(p)
+                            .unwrap_or_else(|e| {
+                                unreadable.push((at, e.to_string()));
+                                None
+                            })
+                            .map(Cow::Owned)
+                    })
+                    .collect();
+                Fields { values, unreadable }
+            }
         }
     }
 
@@ -114,10 +160,13 @@ impl DocItem for RawItem {
 
     fn pick_and_scan(&self, plan: &FieldPlan, known: &Names) -> Option<Picked<'_>> {
         let names = plan.names.as_ref()?;
-        Some(
-            pick_and_scan(self.as_str(), names, known)
-                .unwrap_or_else(|| (vec![None; names.len()], Vec::new())),
-        )
+        Some(pick_and_scan(self.as_str(), names, known).unwrap_or_else(|| {
+            let none = super::pick::Picks {
+                values: vec![None; names.len()],
+                unreadable: Vec::new(),
+            };
+            (none, Vec::new())
+        }))
     }
 }
 
@@ -145,15 +194,28 @@ struct Mismatch {
 impl TypedDocuments {
     /// The item's column values (after `data`) and child rows, or the first
     /// mismatch; `fields` are the columns' values, then the arrays'.
+    /// `unreadable` holds the positions in `fields` whose value is there
+    /// but cannot be read: a mismatch of their column.
     fn values<'v>(
         &self,
         mut fields: impl Iterator<Item = Option<Cow<'v, Value>>>,
+        unreadable: &[(usize, String)],
         row: &mut Vec<SqlValue>,
         children: &mut [Vec<(i64, Value, Vec<SqlValue>)>],
     ) -> Result<(), Mismatch> {
         let null = self.on_mismatch == OnMismatch::Null;
-        for c in &self.columns {
-            match coerce_cow(fields.next().flatten(), c.ty) {
+        let unreadable_at = |at: usize| {
+            (unreadable.iter())
+                .find(|(j, _)| *j == at)
+                .map(|(_, why)| format!("the value cannot be read: {why}"))
+        };
+        for (at, c) in self.columns.iter().enumerate() {
+            let field = fields.next().flatten();
+            let coerced = match unreadable.is_empty() {
+                true => coerce_cow(field, c.ty),
+                false => unreadable_at(at).map_or_else(|| coerce_cow(field, c.ty), Err),
+            };
+            match coerced {
                 Ok(v) => row.push(v),
                 Err(_) if null => row.push(SqlValue::Null(c.ty)),
                 Err(error) => {
@@ -164,9 +226,19 @@ impl TypedDocuments {
                 }
             }
         }
-        for (u, out) in self.unnest.iter().zip(children.iter_mut()) {
+        for (k, (u, out)) in self.unnest.iter().zip(children.iter_mut()).enumerate() {
             out.clear();
-            let elements = match fields.next().flatten().map(Cow::into_owned) {
+            let field = fields.next().flatten().map(Cow::into_owned);
+            if let Some(why) = unreadable_at(self.columns.len() + k) {
+                if null {
+                    continue;
+                }
+                return Err(Mismatch {
+                    column: u.name.clone(),
+                    error: format!("unnest {} ({}): {why}", u.name, u.pointer),
+                });
+            }
+            let elements = match field {
                 None | Some(Value::Null) => continue,
                 Some(Value::Array(elements)) => elements,
                 Some(_) if null => continue,
@@ -240,16 +312,23 @@ impl TypedDocuments {
         let plan = self.plan();
         let skip = key_pointers.len();
         for (i, item) in items.into_iter().enumerate() {
-            let mut fields = match picked.as_mut().and_then(Iterator::next) {
-                Some(values) => values.into_iter().map(|v| v.map(Cow::Owned)).collect(),
+            let Fields {
+                values: mut fields,
+                mut unreadable,
+            } = match picked.as_mut().and_then(Iterator::next) {
+                Some(picks) => picks.into(),
                 None => item.fields(&plan),
             };
             // Positions count the rows written: a rejected item takes none.
             let position = out.first_position + out.keys.len() as u64;
+            if let Some((at, why)) = unreadable.iter().find(|(at, _)| *at < skip) {
+                return Err(Rejection {
+                    index: i,
+                    reason: unreadable_key(&key_pointers[*at], why),
+                });
+            }
             let key = match &mut self.key {
-                KeySpec::Fn(f) => item
-                    .closure_key(f.as_ref())
-                    .ok_or_else(|| "the key closure gave no key".to_owned()),
+                KeySpec::Fn(f) => item.closure_key(f.as_ref()),
                 KeySpec::Pointer(p) => self.texts.text(p, fields[0].as_deref()),
                 spec => key_of(spec, &mut self.texts, position, |p| {
                     let at = key_pointers.iter().position(|k| k == p)?;
@@ -258,7 +337,10 @@ impl TypedDocuments {
             }
             .map_err(|reason| Rejection { index: i, reason })?;
             row.clear();
-            let fitted = self.values(fields.drain(skip..), &mut row, &mut children);
+            for (at, _) in &mut unreadable {
+                *at -= skip;
+            }
+            let fitted = self.values(fields.drain(skip..), &unreadable, &mut row, &mut children);
             drop(fields);
             if let Err(m) = fitted {
                 match self.on_mismatch {

@@ -118,7 +118,11 @@ impl PageItems for RawItem {
     }
 
     fn to_value(&self) -> Result<Value, serde_json::Error> {
-        RawItem::to_value(self)
+        // A field a `Value` cannot hold (`1e400`) leaves the others readable.
+        RawItem::to_value(self).or_else(|e| match self.to_value_lossy() {
+            object @ Value::Object(_) => Ok(object),
+            _ => Err(e),
+        })
     }
 }
 

@@ -98,7 +98,7 @@ pub use self::robots_routes::RobotsMock;
 pub use self::status_routes::{CHILDREN_PER_PARENT, child_deleted, child_item};
 pub use self::tree::{feed_time, tree_comment, tree_issue, tree_issue_count, tree_repo};
 pub use self::tree_changes::TreeItem;
-pub use self::typed::{TypedShape, typed_item};
+pub use self::typed::{TypedShape, UNREADABLE_COMMENTS, typed_item, unreadable_labels};
 pub use self::validated::ValidatedCounts;
 
 #[derive(Debug)]

@@ -4,10 +4,10 @@
 //!
 //! | route | items |
 //! |---|---|
-//! | `/typed?page=P[&v=V][&bad=I][&late_from=L][&flex_from=F]` (from 1) | `{"items": [`[`typed_item`]`], "has_more"}`, `page` style: the configured items and pages |
+//! | `/typed?page=P[&v=V][&bad=I][&late_from=L][&flex_from=F][&huge=J]` (from 1) | `{"items": [`[`typed_item`]`], "has_more"}`, `page` style: the configured items and pages; item `J`'s `comments` is `1e400` and its `labels` arrays nested 200 deep ([`UNREADABLE_COMMENTS`], [`unreadable_labels`]): valid JSON a `serde_json::Value` cannot hold |
 
 use axum::http::{StatusCode, Uri};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::MockState;
@@ -67,6 +67,15 @@ pub fn typed_item(i: usize, per_page: usize, shape: TypedShape) -> Value {
     item
 }
 
+/// The `comments` of the `huge` item of `/typed`: valid JSON beyond `f64`'s range.
+pub const UNREADABLE_COMMENTS: &str = "1e400";
+
+/// The `labels` of the `huge` item of `/typed`: arrays nested 200 deep,
+/// past serde_json's recursion limit (128).
+pub fn unreadable_labels() -> String {
+    format!("{}{}", "[".repeat(200), "]".repeat(200))
+}
+
 /// The response of `/typed`, `None` for any other route.
 pub(super) fn route(state: &MockState, uri: &Uri) -> Option<Response> {
     if uri.path() != "/typed" {
@@ -83,11 +92,32 @@ pub(super) fn route(state: &MockState, uri: &Uri) -> Option<Response> {
         flex_from: num("flex_from").unwrap_or(d.flex_from),
     };
     let pages = config.items.div_ceil(config.per_page.max(1));
+    let huge = num("huge");
     let items: Vec<Value> = page_range(config, page - 1)
-        .map(|i| typed_item(i, config.per_page, shape))
+        .map(|i| {
+            let mut item = typed_item(i, config.per_page, shape);
+            if huge == Some(i) {
+                // Stand-ins for what `json!` cannot build, replaced in the text.
+                item["comments"] = json!("@@unreadable:comments@@");
+                item["labels"] = json!("@@unreadable:labels@@");
+            }
+            item
+        })
         .collect();
-    Some(json_response(
-        StatusCode::OK,
-        &json!({ "items": items, "has_more": page < pages }),
-    ))
+    let body = json!({ "items": items, "has_more": page < pages });
+    if huge.is_none() {
+        return Some(json_response(StatusCode::OK, &body));
+    }
+    let text = body
+        .to_string()
+        .replace("\"@@unreadable:comments@@\"", UNREADABLE_COMMENTS)
+        .replace("\"@@unreadable:labels@@\"", &unreadable_labels());
+    Some(
+        (
+            StatusCode::OK,
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            text,
+        )
+            .into_response(),
+    )
 }
