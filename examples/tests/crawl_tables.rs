@@ -234,6 +234,21 @@ async fn unreadable_values(db: Db) {
     assert!(text.contains("last_item"), "{text}");
     run_ok(&[&write(dir.path(), "cur.toml", &text), "--quiet"], dir.path());
     assert_eq!(db.count(&cur).await, PER_PAGE);
+    // Items read as trees (a record transform): the page is refused, saying why.
+    let tra = unique("unt");
+    let table = "transform = { remove = [\"/user\"] }\nretry = { max_attempts = 1 }";
+    let text = config(&db, base, &tra, table, "max_resumes = 0", "huge=13");
+    let out = crawl(&[&write(dir.path(), "tra.toml", &text), "--quiet"], dir.path());
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains("body is valid JSON holding a value that cannot be read as a tree here"),
+        "{all}"
+    );
     // As the key, with and without typed columns: the collection fails
     // saying so, not that the key is missing.
     for (n, table) in [("", ""), ("t", cols)] {

@@ -129,31 +129,23 @@ impl RawItem {
         serde_json::from_str(self.as_str())
     }
 
-    /// The whole item as a `Value`, leaving out the top-level fields a
-    /// `Value` cannot hold (see [`try_pointer`](Self::try_pointer)): what a
-    /// reader of some fields (a child's request, a cursor) can still use.
-    /// `Value::Null` when the item is not an object and cannot be read.
+    /// The whole item as a `Value`, leaving out what a `Value` cannot hold
+    /// (see [`try_pointer`](Self::try_pointer)): such a member is left out
+    /// of its object, such an element becomes `null` (the later elements
+    /// keep their indexes). What a reader of some fields (a child's
+    /// request, a cursor) can still use. Past 128 levels a container that
+    /// cannot be read is left out whole; `Value::Null` when nothing is left.
     ///
     /// ```
     /// use crawlpipe_core::RawItem;
+    /// use serde_json::json;
     ///
-    /// let item = RawItem::new(r#"{"id": 7, "size": 1e400}"#).unwrap();
+    /// let item = RawItem::new(r#"{"id": 7, "size": 1e400, "meta": {"n": [1, -1e999]}}"#).unwrap();
     /// assert!(item.to_value().is_err());
-    /// assert_eq!(item.to_value_lossy(), serde_json::json!({"id": 7}));
+    /// assert_eq!(item.to_value_lossy(), json!({"id": 7, "meta": {"n": [1, null]}}));
     /// ```
     pub fn to_value_lossy(&self) -> Value {
-        if let Ok(value) = self.to_value() {
-            return value;
-        }
-        // A repeated name keeps its last value, as in a `Value`.
-        type Fields<'t> = std::collections::BTreeMap<String, &'t RawValue>;
-        let Ok(fields) = serde_json::from_str::<Fields<'_>>(self.as_str()) else {
-            return Value::Null;
-        };
-        let readable = fields
-            .into_iter()
-            .filter_map(|(name, raw)| Some((name, serde_json::from_str(raw.get()).ok()?)));
-        Value::Object(readable.collect())
+        lossy(&self.0, LOSSY_DEPTH).unwrap_or(Value::Null)
     }
 
     /// The item deserialized as `T`.
@@ -206,6 +198,39 @@ impl Serialize for RawItem {
 impl<'de> Deserialize<'de> for RawItem {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         Box::<RawValue>::deserialize(deserializer).map(Self)
+    }
+}
+
+/// Levels [`RawItem::to_value_lossy`] goes down into containers a `Value`
+/// cannot hold (serde_json's own limit): its recursion is bounded whatever
+/// the input's depth.
+const LOSSY_DEPTH: usize = 128;
+
+/// `raw` as a `Value`, or, when a `Value` cannot hold it, its members and
+/// elements that can be held, `depth` levels down; `None`: nothing.
+fn lossy(raw: &RawValue, depth: usize) -> Option<Value> {
+    if let Ok(value) = serde_json::from_str(raw.get()) {
+        return Some(value);
+    }
+    let depth = depth.checked_sub(1)?;
+    match raw.get().as_bytes().first() {
+        Some(b'{') => {
+            // A repeated name keeps its last value, as in a `Value`.
+            let members: std::collections::BTreeMap<String, &RawValue> =
+                serde_json::from_str(raw.get()).ok()?;
+            let kept = members
+                .into_iter()
+                .filter_map(|(name, v)| Some((name, lossy(v, depth)?)));
+            Some(Value::Object(kept.collect()))
+        }
+        Some(b'[') => {
+            let elements: Vec<&RawValue> = serde_json::from_str(raw.get()).ok()?;
+            let kept = elements
+                .into_iter()
+                .map(|v| lossy(v, depth).unwrap_or(Value::Null));
+            Some(Value::Array(kept.collect()))
+        }
+        _ => None,
     }
 }
 

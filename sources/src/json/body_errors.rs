@@ -12,6 +12,11 @@ use crate::json::records::Problem;
 pub(crate) fn not_json(fetched: &Fetched, shown: &dyn Fn() -> String, e: &serde_json::Error) -> FetchError {
     let what = if looks_like_html(fetched) {
         "body is an HTML page, not JSON"
+    } else if serde_json::from_slice::<serde::de::IgnoredAny>(&fetched.body).is_ok() {
+        // Skipping checks the syntax but neither numbers' range nor depth.
+        "body is valid JSON holding a value that cannot be read as a tree here (a number beyond \
+         a 64-bit float's range, or nesting deeper than 128; record transforms and `*` item \
+         paths read every item as a tree)"
     } else {
         "body is not valid JSON"
     };

@@ -37,17 +37,24 @@ pub(crate) struct RawPage {
 }
 
 /// Splits `body` at the JSON pointer `items` (`""`: the body is the array).
+///
+/// Valid JSON a `Value` cannot hold (a number beyond `f64`'s range,
+/// nesting deeper than 128) outside the items is left out of the body's
+/// `Value` (an array's element becomes `null`), so it fails no page whose
+/// paginator does not read it; the items keep their text as it is.
 pub(crate) fn split(body: &[u8], items: &str) -> Result<RawPage, serde_json::Error> {
-    split_with(body, items, false)
+    // The careful pass (each value's text checked, then parsed) only after
+    // the fast one failed: the error of a body that is not JSON is its own.
+    split_with(body, items, false, false).or_else(|e| split_with(body, items, false, true).map_err(|_| e))
 }
 
 /// Splits `body` as [`split`], taking the node at `items` whole as one
 /// record's text: the second pass for a page whose node is an object.
 pub(crate) fn capture(body: &[u8], items: &str) -> Result<RawPage, serde_json::Error> {
-    split_with(body, items, true)
+    split_with(body, items, true, false).or_else(|e| split_with(body, items, true, true).map_err(|_| e))
 }
 
-fn split_with(body: &[u8], items: &str, whole: bool) -> Result<RawPage, serde_json::Error> {
+fn split_with(body: &[u8], items: &str, whole: bool, careful: bool) -> Result<RawPage, serde_json::Error> {
     let segments: Vec<String> = match items.strip_prefix('/') {
         Some(rest) => rest
             .split('/')
@@ -61,6 +68,7 @@ fn split_with(body: &[u8], items: &str, whole: bool) -> Result<RawPage, serde_js
         segments: &segments,
         items: &mut found,
         whole,
+        careful,
     }
     .deserialize(&mut de)?;
     de.end()?;
@@ -73,6 +81,9 @@ struct Split<'p> {
     items: &'p mut Option<Node>,
     /// Take the items node as one record's text.
     whole: bool,
+    /// Read each value off the items' path as text first, leaving out what
+    /// a `Value` cannot hold instead of failing.
+    careful: bool,
 }
 
 impl<'de> DeserializeSeed<'de> for Split<'_> {
@@ -108,7 +119,15 @@ impl<'de> Visitor<'de> for Split<'_> {
                     segments: rest,
                     items: &mut *self.items,
                     whole: self.whole,
+                    careful: self.careful,
                 })?
+            } else if self.careful {
+                let Some(value) = lossy(map.next_value::<&'de RawValue>()?) else {
+                    // Left out, replacing an earlier value of the same name.
+                    out.remove(&key);
+                    continue;
+                };
+                value
             } else {
                 map.next_value()?
             };
@@ -127,7 +146,11 @@ impl<'de> Visitor<'de> for Split<'_> {
                     segments: rest,
                     items: &mut *self.items,
                     whole: self.whole,
+                    careful: self.careful,
                 })?
+            } else if self.careful {
+                // `null` in its place keeps the later elements' indexes.
+                (seq.next_element::<&'de RawValue>()?).map(|raw| lossy(raw).unwrap_or(Value::Null))
             } else {
                 seq.next_element()?
             };
@@ -164,6 +187,18 @@ impl<'de> Visitor<'de> for Split<'_> {
 }
 
 use crate::json::records::array_index;
+
+/// `raw` as a `Value`, leaving out what a `Value` cannot hold (see
+/// `RawItem::to_value_lossy`); `None` when that is all of it.
+fn lossy(raw: &RawValue) -> Option<Value> {
+    if let Ok(value) = serde_json::from_str(raw.get()) {
+        return Some(value);
+    }
+    match RawItem::from_raw(raw.to_owned()).to_value_lossy() {
+        Value::Null => None,
+        value => Some(value),
+    }
+}
 
 /// The items node: each element's text, an object noted, or the value found instead.
 struct Items;
@@ -278,6 +313,37 @@ mod tests {
         assert_eq!(page.body, json!({"me": null, "meta": 1}));
         let page = capture(br#" {"id": 1} "#, "").unwrap();
         assert_eq!(texts(&page), [r#"{"id": 1}"#]);
+    }
+
+    #[test]
+    fn valid_json_a_value_cannot_hold_is_left_out_of_the_body() {
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        let body = format!(
+            r#"{{"meta": {{"x": 1e400, "y": 2}}, "n": 1, "n": {deep}, "d": {{"items": [{{"v": 1e400}}]}},
+                "list": [1e400, 3], "next": "c", "z": [{deep}], "gone": 1e400}}"#
+        );
+        let page = split(body.as_bytes(), "/d/items").unwrap();
+        assert_eq!(texts(&page), [r#"{"v": 1e400}"#], "items keep their text");
+        let body = &page.body;
+        assert!(body.get("gone").is_none());
+        assert_eq!(body["meta"], json!({"y": 2}));
+        assert_eq!(body["d"], json!({"items": null}));
+        assert_eq!(body["list"], json!([null, 3]));
+        assert_eq!(body["next"], json!("c"));
+        // Deep nesting is kept as far as it can be read (the last `n` replaced the first).
+        assert!(
+            body["n"].is_array() && body["z"].is_array(),
+            "{:.200}",
+            body.to_string()
+        );
+        let page = capture(br#"{"me": {"id": 1}, "x": -1e999}"#, "/me").unwrap();
+        assert_eq!(texts(&page), [r#"{"id": 1}"#]);
+        assert_eq!(page.body, json!({"me": null}));
+        let err = split(br#"{"items": [1], "x": 1e400"#, "/items").unwrap_err();
+        assert!(
+            err.to_string().contains("out of range"),
+            "the fast pass's error: {err}"
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //!
 //! | route | items |
 //! |---|---|
-//! | `/typed?page=P[&v=V][&bad=I][&late_from=L][&flex_from=F][&huge=J]` (from 1) | `{"items": [`[`typed_item`]`], "has_more"}`, `page` style: the configured items and pages; item `J`'s `comments` is `1e400` and its `labels` arrays nested 200 deep ([`UNREADABLE_COMMENTS`], [`unreadable_labels`]): valid JSON a `serde_json::Value` cannot hold |
+//! | `/typed?page=P[&v=V][&bad=I][&late_from=L][&flex_from=F][&huge=J]` (from 1) | `{"items": [`[`typed_item`]`], "has_more"}`, `page` style: the configured items and pages; item `J`'s `comments` is `1e400` and its `labels` arrays nested 200 deep, and the page has `"meta": {"weight": 1e400, "pages": N}` ([`UNREADABLE_COMMENTS`], [`unreadable_labels`]): valid JSON a `serde_json::Value` cannot hold |
 
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -104,10 +104,12 @@ pub(super) fn route(state: &MockState, uri: &Uri) -> Option<Response> {
             item
         })
         .collect();
-    let body = json!({ "items": items, "has_more": page < pages });
+    let mut body = json!({ "items": items, "has_more": page < pages });
     if huge.is_none() {
         return Some(json_response(StatusCode::OK, &body));
     }
+    // The envelope too, off the paginator's fields.
+    body["meta"] = json!({ "weight": "@@unreadable:comments@@", "pages": pages });
     let text = body
         .to_string()
         .replace("\"@@unreadable:comments@@\"", UNREADABLE_COMMENTS)
