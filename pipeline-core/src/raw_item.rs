@@ -133,8 +133,10 @@ impl RawItem {
     /// (see [`try_pointer`](Self::try_pointer)): such a member is left out
     /// of its object, such an element becomes `null` (the later elements
     /// keep their indexes). What a reader of some fields (a child's
-    /// request, a cursor) can still use. Past 128 levels a container that
-    /// cannot be read is left out whole; `Value::Null` when nothing is left.
+    /// request, a cursor) can still use. Below 16 levels of containers one
+    /// that cannot be read is left out whole (each level reads its text
+    /// again: the bound keeps the work within a few dozen parses of the
+    /// item whatever its depth); `Value::Null` when nothing is left.
     ///
     /// ```
     /// use crawlpipe_core::RawItem;
@@ -202,9 +204,10 @@ impl<'de> Deserialize<'de> for RawItem {
 }
 
 /// Levels [`RawItem::to_value_lossy`] goes down into containers a `Value`
-/// cannot hold (serde_json's own limit): its recursion is bounded whatever
-/// the input's depth.
-const LOSSY_DEPTH: usize = 128;
+/// cannot hold. Each level parses its container's text again, so the work
+/// is at most about twice this many parses of the item, and the recursion
+/// is bounded whatever the input's depth.
+const LOSSY_DEPTH: usize = 16;
 
 /// `raw` as a `Value`, or, when a `Value` cannot hold it, its members and
 /// elements that can be held, `depth` levels down; `None`: nothing.
@@ -360,6 +363,20 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn a_lossy_value_of_hostile_depth_is_bounded() {
+        let n = 100_000;
+        let item = RawItem::new(format!("{}1e400{}", "[".repeat(n), "]".repeat(n))).unwrap();
+        assert!(item.try_pointer("/0").is_err());
+        let mut value = &item.to_value_lossy();
+        let mut depth = 0;
+        while let Value::Array(inner) = value {
+            value = &inner[0];
+            depth += 1;
+        }
+        assert_eq!((depth, value), (LOSSY_DEPTH, &Value::Null));
+    }
 
     #[test]
     fn pointers_answer_as_value_pointer_does() {

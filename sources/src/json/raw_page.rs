@@ -191,6 +191,7 @@ use crate::json::records::array_index;
 /// `raw` as a `Value`, leaving out what a `Value` cannot hold (see
 /// `RawItem::to_value_lossy`); `None` when that is all of it.
 fn lossy(raw: &RawValue) -> Option<Value> {
+    // A readable value (`null` included) as it is, without a copy.
     if let Ok(value) = serde_json::from_str(raw.get()) {
         return Some(value);
     }
@@ -320,12 +321,13 @@ mod tests {
         let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
         let body = format!(
             r#"{{"meta": {{"x": 1e400, "y": 2}}, "n": 1, "n": {deep}, "d": {{"items": [{{"v": 1e400}}]}},
-                "list": [1e400, 3], "next": "c", "z": [{deep}], "gone": 1e400}}"#
+                "list": [1e400, 3], "next": "c", "z": [{deep}], "gone": 1e400, "kept": null}}"#
         );
         let page = split(body.as_bytes(), "/d/items").unwrap();
         assert_eq!(texts(&page), [r#"{"v": 1e400}"#], "items keep their text");
         let body = &page.body;
         assert!(body.get("gone").is_none());
+        assert_eq!(body.get("kept"), Some(&Value::Null), "a null is kept");
         assert_eq!(body["meta"], json!({"y": 2}));
         assert_eq!(body["d"], json!({"items": null}));
         assert_eq!(body["list"], json!([null, 3]));
