@@ -7,13 +7,14 @@
 
 mod support;
 
+use std::path::Path;
 use std::time::Duration;
 
 use crawlpipe_sources::mock::{MockConfig, MockServer, TypedShape, typed_item};
 use support::tables::{
     Db, EVERY_TYPE, PER_PAGE, UNNEST, check_every_type, config, labels, postgres, run_ok, sqlite, unique,
 };
-use support::{crawl, spawn_crawl, wait_bounded, write};
+use support::{crawl, crawl_exits, spawn_crawl, wait_bounded, write};
 
 async fn every_type(db: Db) {
     let server = MockServer::start(MockConfig::new(45, PER_PAGE)).await.unwrap();
@@ -41,6 +42,39 @@ async fn every_type_on_postgres() {
     }
 }
 
+/// Crawls `name` (`table` settings, `/typed?{query}`), which must store
+/// `stored` rows and keep one item in `pipeline_rejected`; returns that
+/// item's `key column cursor error`.
+async fn one_rejected(
+    db: &Db,
+    dir: &Path,
+    base: &str,
+    name: &str,
+    table: &str,
+    query: &str,
+    stored: usize,
+) -> String {
+    let path = write(
+        dir,
+        &format!("{name}.toml"),
+        &config(db, base, name, table, "", query),
+    );
+    let said = run_ok(&[&path, "--quiet"], dir);
+    assert!(
+        said.contains(&format!("{name}: 1 item(s) kept in pipeline_rejected")),
+        "{said}"
+    );
+    assert_eq!(db.count(name).await, stored);
+    let rejected = db
+        .strings(&format!(
+            "SELECT \"key\" || ' ' || \"column\" || ' ' || COALESCE(\"cursor\", '<start>') || ' ' || \"error\" \
+             FROM pipeline_rejected WHERE collection = '{name}'"
+        ))
+        .await;
+    assert_eq!(rejected.len(), 1, "{rejected:?}");
+    rejected.into_iter().next().unwrap_or_default()
+}
+
 async fn mismatch_modes_and_replay(db: Db) {
     let server = MockServer::start(MockConfig::new(30, PER_PAGE)).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -48,28 +82,11 @@ async fn mismatch_modes_and_replay(db: Db) {
     let base = server.base_url();
     // reject (the default): item 13 is kept in pipeline_rejected, not in the table.
     let rej = unique("rej");
-    let path = write(
-        dir.path(),
-        "rej.toml",
-        &config(&db, base, &rej, cols, "", "bad=13"),
-    );
-    let said = run_ok(&[&path, "--quiet"], dir.path());
+    let rejected = one_rejected(&db, dir.path(), base, &rej, cols, "bad=13", 29).await;
+    assert!(rejected.starts_with("13 comments "), "{rejected}");
     assert!(
-        said.contains(&format!("{rej}: 1 item(s) kept in pipeline_rejected")),
-        "{said}"
-    );
-    assert_eq!(db.count(&rej).await, 29);
-    let rejected = db
-        .strings(&format!(
-            "SELECT \"key\" || ' ' || \"column\" || ' ' || COALESCE(\"cursor\", '<start>') || ' ' || \"error\" FROM pipeline_rejected \
-             WHERE collection = '{rej}'"
-        ))
-        .await;
-    assert_eq!(rejected.len(), 1, "{rejected:?}");
-    assert!(rejected[0].starts_with("13 comments "), "{rejected:?}");
-    assert!(
-        rejected[0].contains("expected an integer, got a string"),
-        "{rejected:?}"
+        rejected.contains("expected an integer, got a string"),
+        "{rejected}"
     );
     // null: the item is kept with a NULL.
     let nul = unique("nul");
@@ -101,13 +118,7 @@ async fn mismatch_modes_and_replay(db: Db) {
         "bad=13",
     );
     let path = write(dir.path(), "fai.toml", &text);
-    let out = crawl(&[&path, "--quiet"], dir.path());
-    assert_eq!(out.status.code(), Some(1));
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let all = crawl_exits(&[&path, "--quiet"], dir.path(), 1);
     for part in ["key \"13\"", "column comments", "got a string", "cursor"] {
         assert!(all.contains(part), "{part} in {all}");
     }
@@ -156,29 +167,11 @@ async fn unreadable_values(db: Db) {
     let dir = tempfile::tempdir().unwrap();
     let base = server.base_url();
     let cols = r#"columns = { title = "/title", comments = { pointer = "/comments", type = "integer" }, labels = { pointer = "/labels", type = "json" } }"#;
-    let rejected = |name: &str| {
-        format!(
-            "SELECT \"key\" || ' ' || \"column\" || ' ' || \"error\" FROM pipeline_rejected \
-             WHERE collection = '{name}'"
-        )
-    };
     // reject (the default): kept in pipeline_rejected, naming the column and why.
     let rej = unique("unr");
-    let path = write(
-        dir.path(),
-        "rej.toml",
-        &config(&db, base, &rej, cols, "", "huge=13"),
-    );
-    let said = run_ok(&[&path, "--quiet"], dir.path());
-    assert!(
-        said.contains(&format!("{rej}: 1 item(s) kept in pipeline_rejected")),
-        "{said}"
-    );
-    assert_eq!(db.count(&rej).await, 29);
-    let why = db.strings(&rejected(&rej)).await;
-    assert_eq!(why.len(), 1, "{why:?}");
-    assert!(why[0].starts_with("13 comments "), "{why:?}");
-    assert!(why[0].contains("cannot be read: number out of range"), "{why:?}");
+    let why = one_rejected(&db, dir.path(), base, &rej, cols, "huge=13", 29).await;
+    assert!(why.starts_with("13 comments "), "{why}");
+    assert!(why.contains("cannot be read: number out of range"), "{why}");
     // null: kept, with NULL in both columns and the item as it came in `data`.
     let nul = unique("unn");
     let table = format!("{cols}\non_mismatch = \"null\"");
@@ -207,13 +200,9 @@ async fn unreadable_values(db: Db) {
     // the other items give (the item is on the first page, where the
     // column is new).
     let inf = unique("uni");
-    let path = write(
-        dir.path(),
-        "inf.toml",
-        &config(&db, base, &inf, r#"columns = "infer""#, "", "huge=3"),
-    );
-    run_ok(&[&path, "--quiet"], dir.path());
-    assert_eq!(db.count(&inf).await, 29);
+    let why = one_rejected(&db, dir.path(), base, &inf, r#"columns = "infer""#, "huge=3", 29).await;
+    assert!(why.starts_with("3 comments "), "{why}");
+    assert!(why.contains("cannot be read"), "{why}");
     let types = db.column_types(&inf).await;
     let integer = if db.is_pg() {
         "comments bigint"
@@ -221,10 +210,6 @@ async fn unreadable_values(db: Db) {
         "comments integer"
     };
     assert!(types.contains(&integer.to_owned()), "{types:?}");
-    let why = db.strings(&rejected(&inf)).await;
-    assert_eq!(why.len(), 1, "{why:?}");
-    assert!(why[0].starts_with("3 comments "), "{why:?}");
-    assert!(why[0].contains("cannot be read"), "{why:?}");
     // The last item of a page, read for a last-item cursor: its other fields still lead on.
     let cur = unique("unc");
     let paged = r#"pagination = { style = "page" }"#;
@@ -238,13 +223,7 @@ async fn unreadable_values(db: Db) {
     let tra = unique("unt");
     let table = "transform = { remove = [\"/user\"] }\nretry = { max_attempts = 1 }";
     let text = config(&db, base, &tra, table, "max_resumes = 0", "huge=13");
-    let out = crawl(&[&write(dir.path(), "tra.toml", &text), "--quiet"], dir.path());
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(out.status.code(), Some(1), "{all}");
+    let all = crawl_exits(&[&write(dir.path(), "tra.toml", &text), "--quiet"], dir.path(), 1);
     assert!(
         all.contains("body is valid JSON holding a value that cannot be read as a tree here"),
         "{all}"
@@ -256,13 +235,7 @@ async fn unreadable_values(db: Db) {
         let table = format!("key = \"/comments\"\nretry = {{ max_attempts = 1 }}\n{table}");
         let text = config(&db, base, &name, &table, "max_resumes = 0", "huge=13");
         let path = write(dir.path(), &format!("key{n}.toml"), &text);
-        let out = crawl(&[&path, "--quiet"], dir.path());
-        let all = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_eq!(out.status.code(), Some(1), "{all}");
+        let all = crawl_exits(&[&path, "--quiet"], dir.path(), 1);
         assert!(
             all.contains(r#"key "/comments" cannot be read: number out of range"#),
             "{all}"

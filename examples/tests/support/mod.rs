@@ -22,6 +22,19 @@ pub fn crawl(args: &[&str], dir: &Path) -> Output {
         .expect("the crawl binary runs")
 }
 
+/// Runs `crawl ARGS` in `dir`, which must exit with `code`; returns what it
+/// printed, stdout then stderr.
+pub fn crawl_exits(args: &[&str], dir: &Path, code: i32) -> String {
+    let out = crawl(args, dir);
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(code), "crawl {args:?}: {all}");
+    all
+}
+
 /// Writes a file into `dir`; returns its path.
 pub fn write(dir: &Path, name: &str, text: &str) -> String {
     let path = dir.join(name);

@@ -16,9 +16,10 @@ use serde_json::Value;
 
 use super::coerce::coerce;
 use super::columns::DocColumn;
+use super::doc_item::DocItem;
 use super::encode::{Batch, ColumnType};
 use super::pick::{Picked, Picks, top_level_name};
-use super::typed::{DocItem, TypedDocuments};
+use super::typed::TypedDocuments;
 
 /// The columns an inferred table may grow to: a guard against items whose
 /// field names are data (one column per user id).

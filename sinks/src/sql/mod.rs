@@ -38,6 +38,7 @@ mod config;
 mod copy;
 mod database;
 mod dialect;
+mod doc_item;
 mod encode;
 mod high_water;
 mod ident;
