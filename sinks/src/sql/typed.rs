@@ -58,9 +58,9 @@ impl TypedDocuments {
         };
         for (at, c) in self.columns.iter().enumerate() {
             let field = fields.next().flatten();
-            let coerced = match unreadable.is_empty() {
-                true => coerce_cow(field, c.ty),
-                false => unreadable_at(at).map_or_else(|| coerce_cow(field, c.ty), Err),
+            let coerced = match unreadable_at(at) {
+                Some(why) => Err(why),
+                None => coerce_cow(field, c.ty),
             };
             match coerced {
                 Ok(v) => row.push(v),
