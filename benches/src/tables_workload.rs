@@ -6,6 +6,10 @@
 //! PostgreSQL. Then the backfill of BACKFILL_N stored rows (default 10^6)
 //! when four columns are added to the config (`prepare`).
 //!
+//! After each database it prints that database's own floor for the same
+//! rows (`tables_floor`): the typed and inferred / `data`-only ratios when nothing
+//! is encoded or bound, which bound the sink's.
+//!
 //! `TABLES_VARIANTS` (e.g. `typed` or `data,inferred`) runs only those
 //! variants and `TABLES_ROUNDS` sets the rounds (default 3): one variant per
 //! process is what an instruction-count profile (callgrind) of each needs.
@@ -144,6 +148,21 @@ async fn backfill_on(url: &str, label: &str, n: usize) {
     db.close().await;
 }
 
+/// Prints the database's own floor (`tables_floor`) for the same rows.
+async fn floor(url: &str, label: &str, n: usize, rounds: usize) {
+    let (data, typed, inferred) = crate::tables_floor::measure(url, n, rounds).await;
+    println!(
+        "{label} {n} rows, the database's own floor (INSERT … SELECT: nothing encoded, sent or bound), \
+         medians of {rounds}: data-only {data:.2}s ({:.0} rows/s), typed {typed:.2}s ({:.0} rows/s, {:.2}x), \
+         inferred {inferred:.2}s ({:.0} rows/s, {:.2}x)",
+        n as f64 / data,
+        n as f64 / typed,
+        data / typed,
+        n as f64 / inferred,
+        data / inferred
+    );
+}
+
 /// Runs the comparison; see the module docs.
 pub fn compare(n: usize, backfill: usize) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
@@ -156,8 +175,11 @@ pub fn compare(n: usize, backfill: usize) {
             .and_then(|r| r.parse().ok())
             .unwrap_or(3);
         compare_on(&sqlite, "sqlite", n, rounds).await;
+        let floor_db = dir.path().join("floor.db");
+        floor(&floor_db.display().to_string(), "sqlite", n, rounds).await;
         if let Some(pg) = &pg {
             compare_on(pg, "postgres", n, rounds).await;
+            floor(pg, "postgres", n, rounds).await;
         }
         if backfill > 0 {
             backfill_on(&sqlite, "sqlite", backfill).await;
