@@ -13,6 +13,11 @@
 //!   for both sink modes, and the floor of any staging design: one `COPY`
 //!   of every row in one transaction, then the primary key.
 //!
+//! - Typed tables (`typed_tables_sqlite`, `typed_tables_postgres`): the
+//!   raw-JSON path with `data` only, four declared columns and
+//!   `columns = "infer"`, over `compare tables`' items (`compare tables`
+//!   prints the same ratios interleaved, with the databases' own floor).
+//!
 //! Every variant gets owned batches of 1000 JSON documents (the pipeline's
 //! scripted source clones each page; the raw loops clone each batch) and
 //! writes them into a fresh table, created outside the timed region. Row
@@ -434,5 +439,47 @@ async fn pg_variant(
     }
 }
 
-criterion_group!(benches, sqlite, postgres, interleaved);
+/// Typed tables against `data` only, on SQLite and (with a URL) PostgreSQL.
+fn typed_tables(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let n = rows("SINKS_BENCH_ROWS", 200_000);
+    let data = crawlpipe_benches::tables_workload::pages(n);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sqlite = format!("sqlite://{}", dir.path().join("typed.db").display());
+    let pg = std::env::var("PIPELINE_BENCH_PG_URL").or_else(|_| std::env::var("PIPELINE_TEST_PG_URL"));
+    for (label, url) in [("sqlite", Some(sqlite)), ("postgres", pg.ok())] {
+        let Some(url) = url else {
+            eprintln!("typed_tables_postgres: skipped, set PIPELINE_BENCH_PG_URL or PIPELINE_TEST_PG_URL");
+            continue;
+        };
+        let db = rt.block_on(Database::open(&url)).expect("open");
+        let raw = match label {
+            "sqlite" => DbPool::Sqlite(rt.block_on(raw_sqlite_pool(&url))),
+            _ => DbPool::Pg(rt.block_on(PgPool::connect(&url)).expect("raw pool")),
+        };
+        let (db, data) = (&db, &data);
+        let mut group = c.benchmark_group(format!("typed_tables_{label}"));
+        group.sample_size(10).warm_up_time(Duration::from_secs(1));
+        group.throughput(Throughput::Elements(n as u64));
+        for variant in ["data", "typed", "inferred"] {
+            group.bench_function(variant, |b| {
+                b.iter_custom(|iters| {
+                    timed_iters(&rt, &raw, iters, false, |t| async move {
+                        let sink = crawlpipe_benches::tables_workload::variant_sink(db, variant);
+                        timed_run(&t, data, sink).await
+                    })
+                })
+            });
+        }
+        group.finish();
+        rt.block_on(exec(
+            &raw,
+            "DELETE FROM pipeline_checkpoints WHERE collection LIKE 'bench\\_%'; \
+             DELETE FROM pipeline_schemas WHERE table_name LIKE 'bench\\_%'"
+                .to_owned(),
+        ));
+    }
+}
+
+criterion_group!(benches, sqlite, postgres, interleaved, typed_tables);
 criterion_main!(benches);

@@ -19,14 +19,16 @@ use std::time::{Duration, Instant};
 
 use crawlpipe_core::testkit::ScriptedPaged;
 use crawlpipe_core::{Pipeline, RawItem};
-use crawlpipe_sinks::{ColumnType, Database, DocumentSinkBuilder};
+use crawlpipe_sinks::{ColumnType, Database, DocumentSinkBuilder, SqlSink};
 use serde_json::json;
 
 use crate::pg_workload::median;
 
 const BATCH: usize = 1000;
 
-fn pages(n: usize) -> Vec<Vec<RawItem>> {
+/// `n` items in pages of 1 000: `id`, `n`, `title`, `tags`, `score`,
+/// `created_at`, as raw JSON.
+pub fn pages(n: usize) -> Vec<Vec<RawItem>> {
     (0..n)
         .map(|i| {
             RawItem::from_value(&json!({
@@ -51,14 +53,24 @@ fn declared(b: DocumentSinkBuilder) -> DocumentSinkBuilder {
         .column("created_at", "/created_at", ColumnType::Timestamp)
 }
 
-async fn timed(db: &Database, variant: &str, name: &str, pages: &[Vec<RawItem>]) -> Duration {
+/// The raw-JSON sink of `variant`: `data` only, `typed` (four declared
+/// columns: integer, text, real, timestamp) or `inferred`.
+///
+/// # Panics
+///
+/// When the sink cannot be built.
+pub fn variant_sink(db: &Database, variant: &str) -> SqlSink<RawItem> {
     let builder = db.documents();
-    let sink = match variant {
+    match variant {
         "data" => builder.build_raw(),
         "typed" => declared(builder).build_raw(),
         _ => builder.infer_columns().build_raw(),
     }
-    .expect("sink");
+    .expect("sink")
+}
+
+async fn timed(db: &Database, variant: &str, name: &str, pages: &[Vec<RawItem>]) -> Duration {
+    let sink = variant_sink(db, variant);
     let start = Instant::now();
     let report = Pipeline::paged(name, ScriptedPaged::new(pages.to_vec()))
         .batch_size(BATCH)
