@@ -124,13 +124,9 @@ impl DocItem for RawItem {
     fn fields(&self, plan: &FieldPlan) -> Fields<'_> {
         match &plan.names {
             // One pass over the text for every field.
-            Some(names) => match pick(self.as_str(), names) {
-                Some(picks) => picks.into(),
-                None => Fields {
-                    values: vec![None; names.len()],
-                    unreadable: Vec::new(),
-                },
-            },
+            Some(names) => pick(self.as_str(), names)
+                .unwrap_or_else(|| Picks::new(names.len()))
+                .into(),
             None => {
                 let mut unreadable = Vec::new();
                 let values = (plan.pointers.iter().enumerate())
@@ -155,12 +151,9 @@ impl DocItem for RawItem {
 
     fn pick_and_scan(&self, plan: &FieldPlan, known: &Names) -> Option<Picked<'_>> {
         let names = plan.names.as_ref()?;
-        Some(pick_and_scan(self.as_str(), names, known).unwrap_or_else(|| {
-            let none = Picks {
-                values: vec![None; names.len()],
-                unreadable: Vec::new(),
-            };
-            (none, Vec::new())
-        }))
+        Some(
+            pick_and_scan(self.as_str(), names, known)
+                .unwrap_or_else(|| (Picks::new(names.len()), Vec::new())),
+        )
     }
 }

@@ -42,7 +42,8 @@ pub(crate) struct Picks {
 }
 
 impl Picks {
-    fn new(len: usize) -> Self {
+    /// No value for any of `len` names.
+    pub(crate) fn new(len: usize) -> Self {
         Self {
             values: vec![None; len],
             unreadable: Vec::new(),
