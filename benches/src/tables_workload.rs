@@ -10,8 +10,8 @@
 //! rows (`tables_floor`): the typed and inferred / `data`-only ratios when nothing
 //! is encoded or bound, which bound the sink's.
 //!
-//! `TABLES_VARIANTS` (e.g. `typed` or `data,inferred`) runs only those
-//! variants and `TABLES_ROUNDS` sets the rounds (default 3): one variant per
+//! `TABLES_VARIANTS` (e.g. `typed`, `data,inferred` or `floor`) runs only
+//! those variants and `TABLES_ROUNDS` sets the rounds (default 3): one variant per
 //! process is what an instruction-count profile (callgrind) of each needs.
 #![allow(clippy::print_stdout)]
 
@@ -103,10 +103,9 @@ async fn drop_table(db_url: &str, name: &str) {
 async fn compare_on(url: &str, label: &str, n: usize, rounds: usize) {
     let data = pages(n);
     let db = Database::open(url).await.expect("open");
-    let chosen = std::env::var("TABLES_VARIANTS").unwrap_or_default();
     let variants: Vec<&str> = ["data", "typed", "inferred"]
         .into_iter()
-        .filter(|v| chosen.is_empty() || chosen.split(',').any(|c| c.trim() == *v))
+        .filter(|v| chosen(v))
         .collect();
     let mut all: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
     for round in 0..rounds {
@@ -160,8 +159,18 @@ async fn backfill_on(url: &str, label: &str, n: usize) {
     db.close().await;
 }
 
-/// Prints the database's own floor (`tables_floor`) for the same rows.
+/// Whether `TABLES_VARIANTS` (unset: all) names `variant`.
+fn chosen(variant: &str) -> bool {
+    let chosen = std::env::var("TABLES_VARIANTS").unwrap_or_default();
+    chosen.is_empty() || chosen.split(',').any(|c| c.trim() == variant)
+}
+
+/// Prints the database's own floor (`tables_floor`) for the same rows,
+/// unless `TABLES_VARIANTS` leaves out `floor`.
 async fn floor(url: &str, label: &str, n: usize, rounds: usize) {
+    if !chosen("floor") {
+        return;
+    }
     let (data, typed, inferred) = crate::tables_floor::measure(url, n, rounds).await;
     println!(
         "{label} {n} rows, the database's own floor (INSERT … SELECT: nothing encoded, sent or bound), \
