@@ -31,6 +31,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use crawlpipe_benches::pg_workload::{median, pg_ratios, raw_pg_copy, raw_pg_copy_once, raw_pg_unnest};
+use crawlpipe_benches::sqlite_pool::sqlite_pool;
 use crawlpipe_core::testkit::ScriptedPaged;
 use crawlpipe_core::{Pipeline, RawItem, Sink};
 use crawlpipe_sinks::Database;
@@ -203,20 +204,6 @@ async fn raw_sqlite_autocommit(pool: &SqlitePool, pages: &[Vec<Value>], t: &str)
     start.elapsed()
 }
 
-/// The raw side's pool: the same connection settings as the sink's.
-async fn raw_sqlite_pool(url: &str) -> SqlitePool {
-    sqlx::sqlite::SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(
-            url.parse::<sqlx::sqlite::SqliteConnectOptions>()
-                .expect("url")
-                .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-                .synchronous(sqlx::sqlite::SqliteSynchronous::Normal),
-        )
-        .await
-        .expect("raw pool")
-}
-
 /// The table `raw_unnest_upsert_checkpoint` upserts a cursor into.
 const CREATE_BENCH_CHECKPOINTS: &str =
     "CREATE TABLE IF NOT EXISTS bench_checkpoints (collection TEXT PRIMARY KEY, cursor TEXT)";
@@ -233,7 +220,7 @@ fn sqlite(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
     let db = rt.block_on(Database::open(&url)).expect("open");
-    let raw = DbPool::Sqlite(rt.block_on(raw_sqlite_pool(&url)));
+    let raw = DbPool::Sqlite(rt.block_on(sqlite_pool(&url)));
     let DbPool::Sqlite(pool) = &raw else {
         unreachable!()
     };
@@ -331,7 +318,7 @@ fn interleaved(_: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}", dir.path().join("ab.db").display());
     let db = rt.block_on(Database::open(&url)).expect("open");
-    let raw = DbPool::Sqlite(rt.block_on(raw_sqlite_pool(&url)));
+    let raw = DbPool::Sqlite(rt.block_on(sqlite_pool(&url)));
     let DbPool::Sqlite(pool) = &raw else {
         unreachable!()
     };
@@ -454,7 +441,7 @@ fn typed_tables(c: &mut Criterion) {
         };
         let db = rt.block_on(Database::open(&url)).expect("open");
         let raw = match label {
-            "sqlite" => DbPool::Sqlite(rt.block_on(raw_sqlite_pool(&url))),
+            "sqlite" => DbPool::Sqlite(rt.block_on(sqlite_pool(&url))),
             _ => DbPool::Pg(rt.block_on(PgPool::connect(&url)).expect("raw pool")),
         };
         let (db, data) = (&db, &data);

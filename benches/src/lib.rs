@@ -30,5 +30,6 @@ pub mod run_info;
 pub mod runner_workload;
 pub mod scrape_workload;
 pub mod service_workload;
+pub mod sqlite_pool;
 pub mod tables_floor;
 pub mod tables_workload;

@@ -13,14 +13,14 @@
 //! can only be lower. Reading a value from the source table costs the
 //! database about what receiving it bound would.
 
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use sqlx::AssertSqlSafe;
 use sqlx::postgres::PgPool;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous};
+use sqlx::sqlite::SqlitePool;
 
 use crate::pg_workload::median;
+use crate::sqlite_pool::sqlite_pool;
 
 const BATCH: usize = 1000;
 
@@ -158,19 +158,7 @@ async fn one_run(db: &Db, prefix: &str, variant: Variant, n: usize, round: usize
 pub async fn measure(url: &str, n: usize, rounds: usize) -> (f64, f64, f64) {
     let db = match url.starts_with("postgres") {
         true => Db::Postgres(PgPool::connect(url).await.expect("postgres")),
-        false => {
-            let connect = SqliteConnectOptions::from_str(&format!("sqlite://{url}"))
-                .expect("url")
-                .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal);
-            let pool = sqlx::sqlite::SqlitePoolOptions::new()
-                .max_connections(1)
-                .connect_with(connect)
-                .await
-                .expect("sqlite");
-            Db::Sqlite(pool)
-        }
+        false => Db::Sqlite(sqlite_pool(&format!("sqlite://{url}")).await),
     };
     let prefix = format!("bench_floor_{}_", std::process::id());
     db.run(db.source(n, &prefix)).await;
