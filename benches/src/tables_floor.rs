@@ -45,11 +45,13 @@ impl Db {
 
     /// The workload's values (see `tables_workload::pages`), `n` rows.
     fn source(&self, n: usize, prefix: &str) -> String {
-        let (series, cast_real, json, ts) = match self.is_pg() {
+        let (series, cast_real, json, array, created, ts) = match self.is_pg() {
             true => (
                 format!("generate_series(0, {n} - 1) AS i(v)"),
                 "v / 7.0::float8",
                 "jsonb_build_object",
+                "jsonb_build_array('alpha', 'beta')",
+                "format('2024-05-%sT10:%s:00Z', lpad((1 + v % 28)::text, 2, '0'), lpad((v % 60)::text, 2, '0'))",
                 "::timestamptz",
             ),
             false => (
@@ -58,18 +60,10 @@ impl Db {
                 ),
                 "v / 7.0",
                 "json_object",
+                "json_array('alpha', 'beta')",
+                "printf('2024-05-%02dT10:%02d:00Z', 1 + v % 28, v % 60)",
                 "",
             ),
-        };
-        let created = match self.is_pg() {
-            true => {
-                "format('2024-05-%sT10:%s:00Z', lpad((1 + v % 28)::text, 2, '0'), lpad((v % 60)::text, 2, '0'))"
-            }
-            false => "printf('2024-05-%02dT10:%02d:00Z', 1 + v % 28, v % 60)",
-        };
-        let array = match self.is_pg() {
-            true => "jsonb_build_array('alpha', 'beta')",
-            false => "json_array('alpha', 'beta')",
         };
         format!(
             "CREATE TABLE {prefix}src AS SELECT v AS ord, 'item-' || v AS \"key\", \
